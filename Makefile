@@ -1,0 +1,115 @@
+# nnc - a differentiating compiler for small neural networks.
+#
+#   make          builds ./nnc and runtime/libnnrt.a
+#   make test     unit, gradient, end-to-end (and, where torch is installed, PyTorch) tests
+#   make demo     compiles examples/tiny_mlp.nn, trains it, prints results, writes a plot
+#   make asan     the same tests under address and undefined-behaviour sanitizers
+#   make deps     installs the Debian packages the build needs (scripts/deps.sh)
+#
+# Switches: BLAS ?= auto|openblas|none   (OpenBLAS for large GEMMs in the runtime)
+
+CC      ?= cc
+OPT     ?= -O2 -g
+WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes
+ifeq ($(CI),true)
+WARN    += -Werror
+endif
+DEPFLAGS = -MMD -MP
+BUILD   ?= build
+SAN     ?=
+
+BLAS ?= auto
+ifeq ($(BLAS),auto)
+BLAS := $(shell pkg-config --exists openblas 2>/dev/null && echo openblas || echo none)
+endif
+ifeq ($(BLAS),openblas)
+BLAS_CFLAGS := -DNNRT_OPENBLAS $(shell pkg-config --cflags openblas)
+BLAS_LIBS   := $(shell pkg-config --libs openblas)
+endif
+
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+
+CPPFLAGS := -D_POSIX_C_SOURCE=200809L -Isrc/frontend -Isrc/ir -Isrc/ad -Isrc/codegen -Iruntime -I$(BUILD)/gen
+CFLAGS_ALL = $(OPT) $(WARN) $(SAN) $(DEPFLAGS) $(CPPFLAGS)
+
+# ---- runtime: files in RT_COMMON are built once; every other runtime/*.c
+# ---- is built twice, for float (f32) and double (f64), see nnrt.h.
+RT_COMMON := $(wildcard runtime/common_*.c)
+RT_REAL   := $(filter-out $(RT_COMMON),$(wildcard runtime/nnrt_*.c))
+RT_OBJS   := $(RT_COMMON:runtime/%.c=$(BUILD)/rt/%.o) \
+             $(RT_REAL:runtime/%.c=$(BUILD)/rt32/%.o) \
+             $(RT_REAL:runtime/%.c=$(BUILD)/rt64/%.o)
+RT_LIB    := runtime/libnnrt.a
+RT_LDLIBS := -lz -lm $(BLAS_LIBS)
+
+# ---- compiler
+NNC_SRCS := $(wildcard src/frontend/*.c src/ir/*.c src/ad/*.c src/codegen/*.c) src/main.c
+NNC_OBJS := $(NNC_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/nn.tab.o $(BUILD)/gen/lex.yy.o
+
+all: nnc $(RT_LIB)
+
+nnc: $(NNC_OBJS) $(RT_LIB)
+	$(CC) $(OPT) $(SAN) -o $@ $(NNC_OBJS) $(RT_LIB) $(RT_LDLIBS)
+
+$(BUILD)/gen/nn.tab.c $(BUILD)/gen/nn.tab.h: grammar/nn.y
+	@mkdir -p $(BUILD)/gen
+	bison -Wall --defines=$(BUILD)/gen/nn.tab.h -o $(BUILD)/gen/nn.tab.c $<
+
+$(BUILD)/gen/lex.yy.c $(BUILD)/gen/lex.yy.h: grammar/nn.l $(BUILD)/gen/nn.tab.h
+	@mkdir -p $(BUILD)/gen
+	flex --header-file=$(BUILD)/gen/lex.yy.h -o $(BUILD)/gen/lex.yy.c $<
+
+# Generated parser files: relaxed warnings (their code is not ours to tidy).
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	$(CC) $(OPT) $(SAN) -std=c11 -w $(DEPFLAGS) $(CPPFLAGS) -c -o $@ $<
+
+$(NNC_SRCS:%.c=$(BUILD)/%.o): | $(BUILD)/gen/nn.tab.h $(BUILD)/gen/lex.yy.h
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(BUILD)/rt/%.o: runtime/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(BLAS_CFLAGS) -c -o $@ $<
+$(BUILD)/rt32/%.o: runtime/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(BLAS_CFLAGS) -c -o $@ $<
+$(BUILD)/rt64/%.o: runtime/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(BLAS_CFLAGS) -DNNRT_F64 -c -o $@ $<
+
+# libnnrt.ldflags tells `nnc build` what to link the archive with.
+$(RT_LIB): $(RT_OBJS)
+	rm -f $@
+	ar rcs $@ $(RT_OBJS)
+	echo "$(RT_LDLIBS)" > runtime/libnnrt.ldflags
+	@echo "runtime: BLAS=$(BLAS)"
+
+# ---- tests
+UNIT_SRCS := $(wildcard tests/unit/check_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+NNC_LIB_OBJS := $(filter-out $(BUILD)/src/main.o,$(NNC_OBJS))
+
+$(BUILD)/tests/%: tests/unit/%.c $(NNC_LIB_OBJS) $(RT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -o $@ $< $(NNC_LIB_OBJS) $(RT_LIB) $(RT_LDLIBS) $(CHECK_LIBS)
+
+test: all $(UNIT_BINS)
+	@tests/run.sh
+
+demo: all
+	@scripts/demo.sh
+
+asan:
+	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" OPT="-O1 -g" test
+
+deps:
+	scripts/deps.sh
+
+clean:
+	rm -rf build build-asan nnc runtime/libnnrt.a runtime/libnnrt.ldflags tests/out
+
+.PHONY: all test demo asan deps clean
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

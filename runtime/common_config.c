@@ -1,0 +1,918 @@
+/*
+ * common_config.c - the trainer's settings: the train block's keys, which
+ * are also its command-line flags (--epochs 10, --optimizer "adam(lr=0.01)").
+ *
+ * A value is written in the model language's syntax:
+ *
+ *   value = ["-"] NUMBER | STRING | NAME [ "(" [arg {"," arg}] ")" ]
+ *         | "[" [value {"," value}] "]"
+ *   arg   = NAME "=" value | value
+ *
+ * parse_value() turns the text into a small tree; nnrt_config_set() checks
+ * it against the tables below (optimizers, schedules and data generators
+ * with their options, ranges and defaults) and stores it in an NnrtConfig.
+ * The compiler calls nnrt_setting_check() on every train-block item, so a
+ * misspelt key or optimizer is reported at compile time with the same words
+ * the trainer uses for a flag.  Messages carry no file position (the caller
+ * adds one) and suggest the nearest known name ("did you mean 'adam'?").
+ */
+#include "nnrt_internal.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INF ((double)INFINITY)
+
+/* ---- the value parser ---- */
+
+typedef enum VKind { V_NUM, V_STR, V_NAME, V_CALL, V_LIST } VKind;
+
+typedef struct Val Val;
+typedef struct VArg {
+    char *name;                /* keyword, or NULL */
+    Val *v;
+} VArg;
+
+struct Val {
+    VKind kind;
+    double num;
+    int is_int;
+    char *s;                   /* STR contents, NAME, CALL callee */
+    int nargs;
+    VArg *args;                /* CALL arguments, LIST elements */
+    char text[80];             /* the value as written (shortened), for messages */
+};
+
+typedef struct Parser {
+    const char *src, *p;
+    char *err;
+    size_t errlen;
+    int failed;
+} Parser;
+
+static void val_free(Val *v)
+{
+    if (!v)
+        return;
+    for (int i = 0; i < v->nargs; i++) {
+        free(v->args[i].name);
+        val_free(v->args[i].v);
+    }
+    free(v->args);
+    free(v->s);
+    free(v);
+}
+
+static void skip_space(Parser *ps)
+{
+    while (isspace((unsigned char)*ps->p))
+        ps->p++;
+}
+
+static void describe_token(const char *p, char *buf, size_t len)
+{
+    if (*p == '\0')
+        snprintf(buf, len, "the end");
+    else
+        snprintf(buf, len, "'%.*s'", isalnum((unsigned char)*p) ? 12 : 1, p);
+}
+
+static Val *syntax_error(Parser *ps, const char *expected)
+{
+    if (!ps->failed) {
+        char tok[40];
+        describe_token(ps->p, tok, sizeof tok);
+        snprintf(ps->err, ps->errlen, "in '%s': expected %s, found %s", ps->src, expected, tok);
+    }
+    ps->failed = 1;
+    return NULL;
+}
+
+static int is_ident_start(int c)
+{
+    return isalpha(c) || c == '_';
+}
+
+static int is_ident(int c)
+{
+    return isalnum(c) || c == '_';
+}
+
+static char *dup_range(const char *a, const char *b)
+{
+    char *s = malloc((size_t)(b - a) + 1);
+    if (s) {
+        memcpy(s, a, (size_t)(b - a));
+        s[b - a] = '\0';
+    }
+    return s;
+}
+
+static Val *new_val(VKind k)
+{
+    Val *v = calloc(1, sizeof *v);
+    if (v)
+        v->kind = k;
+    return v;
+}
+
+static int push_arg(Val *v, char *name, Val *a)
+{
+    VArg *args = realloc(v->args, (size_t)(v->nargs + 1) * sizeof *args);
+    if (!args)
+        return -1;
+    v->args = args;
+    v->args[v->nargs].name = name;
+    v->args[v->nargs].v = a;
+    v->nargs++;
+    return 0;
+}
+
+static Val *parse_value(Parser *ps);
+
+/* "(" [arg {"," arg}] ")"  or  "[" [value {"," value}] "]" */
+static Val *parse_args(Parser *ps, Val *v, char close)
+{
+    skip_space(ps);
+    if (*ps->p == close) {
+        ps->p++;
+        return v;
+    }
+    for (;;) {
+        skip_space(ps);
+        char *name = NULL;
+        if (close == ')' && is_ident_start((unsigned char)*ps->p)) {
+            const char *q = ps->p;
+            while (is_ident((unsigned char)*q))
+                q++;
+            const char *r = q;
+            while (isspace((unsigned char)*r))
+                r++;
+            if (*r == '=' && r[1] != '=') {
+                name = dup_range(ps->p, q);
+                ps->p = r + 1;
+            }
+        }
+        Val *a = parse_value(ps);
+        if (!a || push_arg(v, name, a) != 0) {
+            free(name);
+            val_free(a);
+            val_free(v);
+            return NULL;
+        }
+        skip_space(ps);
+        if (*ps->p == ',') {
+            ps->p++;
+            continue;
+        }
+        if (*ps->p == close) {
+            ps->p++;
+            return v;
+        }
+        val_free(v);
+        return syntax_error(ps, close == ')' ? "',' or ')'" : "',' or ']'");
+    }
+}
+
+static Val *parse_value(Parser *ps)
+{
+    skip_space(ps);
+    const char *start = ps->p;
+    Val *v = NULL;
+    if (ps->failed)
+        return NULL;
+    if (isdigit((unsigned char)*ps->p) || *ps->p == '.' || *ps->p == '-' || *ps->p == '+') {
+        const char *q = ps->p;
+        if (*q == '-' || *q == '+')
+            q++;
+        while (isspace((unsigned char)*q))
+            q++;
+        const char *num = q;
+        int is_int = 1, digits = 0;
+        while (isdigit((unsigned char)*q))
+            q++, digits++;
+        if (*q == '.') {
+            is_int = 0;
+            q++;
+            while (isdigit((unsigned char)*q))
+                q++, digits++;
+        }
+        if (digits == 0) {
+            ps->p = num;
+            return syntax_error(ps, "a number");
+        }
+        if (*q == 'e' || *q == 'E') {
+            const char *r = q + 1;
+            if (*r == '+' || *r == '-')
+                r++;
+            if (!isdigit((unsigned char)*r)) {
+                ps->p = r;
+                return syntax_error(ps, "the exponent's digits");
+            }
+            while (isdigit((unsigned char)*r))
+                r++;
+            q = r;
+            is_int = 0;
+        }
+        if (is_ident((unsigned char)*q)) {
+            ps->p = q;
+            return syntax_error(ps, "a number");
+        }
+        char buf[64];
+        snprintf(buf, sizeof buf, "%.*s", (int)(q - num), num);
+        if (!(v = new_val(V_NUM)))
+            return NULL;
+        v->num = strtod(buf, NULL);
+        if (*start == '-')
+            v->num = -v->num;
+        v->is_int = is_int;
+        ps->p = q;
+    } else if (*ps->p == '"') {
+        ps->p++;
+        size_t cap = strlen(ps->p) + 1, n = 0;
+        char *s = malloc(cap);
+        if (!s)
+            return NULL;
+        while (*ps->p && *ps->p != '"') {
+            char c = *ps->p++;
+            if (c == '\\' && *ps->p) {
+                c = *ps->p++;
+                c = c == 'n' ? '\n' : c == 't' ? '\t' : c;
+            }
+            s[n++] = c;
+        }
+        s[n] = '\0';
+        if (*ps->p != '"') {
+            free(s);
+            return syntax_error(ps, "the closing '\"' of the string");
+        }
+        ps->p++;
+        if (!(v = new_val(V_STR))) {
+            free(s);
+            return NULL;
+        }
+        v->s = s;
+    } else if (is_ident_start((unsigned char)*ps->p)) {
+        const char *q = ps->p;
+        while (is_ident((unsigned char)*q))
+            q++;
+        if (!(v = new_val(V_NAME)))
+            return NULL;
+        v->s = dup_range(ps->p, q);
+        ps->p = q;
+        skip_space(ps);
+        if (*ps->p == '(') {
+            ps->p++;
+            v->kind = V_CALL;
+            v = parse_args(ps, v, ')');
+        }
+    } else if (*ps->p == '[') {
+        ps->p++;
+        if (!(v = new_val(V_LIST)))
+            return NULL;
+        v = parse_args(ps, v, ']');
+    } else {
+        return syntax_error(ps, "a value (a number, a \"string\", a name or a call)");
+    }
+    if (v)
+        snprintf(v->text, sizeof v->text, "%.*s%s", (int)(ps->p - start > 60 ? 60 : ps->p - start),
+                 start, ps->p - start > 60 ? "..." : "");
+    return v;
+}
+
+/* Parses all of text as one value. */
+static Val *parse_all(const char *text, char *err, size_t errlen)
+{
+    Parser ps = { text, text, err, errlen, 0 };
+    Val *v = parse_value(&ps);
+    if (v) {
+        skip_space(&ps);
+        if (*ps.p != '\0') {
+            syntax_error(&ps, "the end of the value");
+            val_free(v);
+            v = NULL;
+        }
+    } else if (!ps.failed) {
+        snprintf(err, errlen, "out of memory");
+    }
+    return v;
+}
+
+/* ---- tables: every function a setting can name, with its options ---- */
+
+typedef struct OptDef {
+    const char *name;
+    char type;                 /* 'r' real, 'i' integer, 'b' true/false */
+    double lo, hi;
+    int lo_open, hi_open;
+    double def;
+} OptDef;
+
+typedef struct FnDef {
+    const char *name;
+    int nopt;
+    OptDef opt[6];
+} FnDef;
+
+#define NONNEG(name, def) { name, 'r', 0, INF, 0, 1, def }
+#define POS(name, def) { name, 'r', 0, INF, 1, 1, def }
+#define UNIT(name, def) { name, 'r', 0, 1, 0, 1, def }
+#define COUNT(name, lo, def) { name, 'i', lo, 9007199254740992.0, 0, 0, def }
+
+/* Indices match NnrtOptimKind, NnrtSchedKind and NnrtGenKind. */
+static const FnDef optimizers[] = {
+    { "sgd", 4, { NONNEG("lr", 0.01), UNIT("momentum", 0), { "nesterov", 'b', 0, 1, 0, 0, 0 },
+                  NONNEG("weight_decay", 0) } },
+    { "adam", 5, { NONNEG("lr", 0.001), UNIT("beta1", 0.9), UNIT("beta2", 0.999),
+                   POS("eps", 1e-8), NONNEG("weight_decay", 0) } },
+};
+
+static const FnDef schedules[] = {
+    { "constant", 0, { { NULL, 0, 0, 0, 0, 0, 0 } } },
+    { "exp_decay", 1, { NONNEG("k", 0.1) } },
+    { "step", 2, { COUNT("every", 1, 10), POS("gamma", 0.5) } },
+    { "cosine", 1, { NONNEG("min", 0) } },
+};
+
+static const FnDef generators[] = {
+    { "noisy_xor", 3, { COUNT("n", 1, 1000), NONNEG("s", 0.25), COUNT("seed", 0, 1) } },
+    { "sine", 3, { COUNT("n", 1, 1000), NONNEG("noise", 0), COUNT("seed", 0, 1) } },
+    { "spirals", 4, { COUNT("n", 1, 1000), { "classes", 'i', 2, 1000, 0, 0, 2 },
+                      NONNEG("noise", 0.1), COUNT("seed", 0, 1) } },
+    { "moons", 3, { COUNT("n", 1, 1000), NONNEG("noise", 0.1), COUNT("seed", 0, 1) } },
+    { "random", 2, { COUNT("n", 1, 1000), COUNT("seed", 0, 1) } },
+};
+
+#define NFN(t) ((int)(sizeof t / sizeof t[0]))
+
+const char *const nnrt_setting_keys[] = {
+    "data", "test", "optimizer", "schedule", "batch", "epochs", "steps",
+    "reduce", "shuffle", "seed", "metrics", "log", "lr", "momentum",
+};
+const int nnrt_setting_nkeys = (int)(sizeof nnrt_setting_keys / sizeof nnrt_setting_keys[0]);
+
+static void list_names(char *buf, size_t len, const FnDef *t, int n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", t[i].name);
+}
+
+static void list_opts(char *buf, size_t len, const FnDef *f)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    if (f->nopt == 0)
+        snprintf(buf, len, "none");
+    for (int i = 0; i < f->nopt && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", f->opt[i].name);
+}
+
+static int fail(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, len, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int is_integral(double x)
+{
+    return x == (double)(int64_t)x && x > -9007199254740992.0 && x < 9007199254740992.0;
+}
+
+static void range_text(char *buf, size_t len, const OptDef *o)
+{
+    if (o->hi == INF)
+        snprintf(buf, len, "%s %g", o->lo_open ? ">" : ">=", o->lo);
+    else
+        snprintf(buf, len, "in %c%g, %g%c", o->lo_open ? '(' : '[', o->lo, o->hi,
+                 o->hi_open ? ')' : ']');
+}
+
+static int check_option(const FnDef *f, const OptDef *o, const Val *v, double *out, char *err,
+                        size_t len)
+{
+    if (o->type == 'b') {
+        if (v->kind == V_NAME && (strcmp(v->s, "true") == 0 || strcmp(v->s, "false") == 0)) {
+            *out = strcmp(v->s, "true") == 0;
+            return 0;
+        }
+        return fail(err, len, "%s: option '%s' must be true or false, found %s", f->name, o->name,
+                    v->text);
+    }
+    if (v->kind != V_NUM)
+        return fail(err, len, "%s: option '%s' must be %s, found %s", f->name, o->name,
+                    o->type == 'i' ? "an integer" : "a number", v->text);
+    double x = v->num;
+    if (o->type == 'i' && !is_integral(x))
+        return fail(err, len, "%s: option '%s' must be an integer, found %s", f->name, o->name,
+                    v->text);
+    if (!(x > o->lo || (!o->lo_open && x == o->lo)) || !(x < o->hi || (!o->hi_open && x == o->hi))) {
+        char r[64];
+        range_text(r, sizeof r, o);
+        return fail(err, len, "%s: option '%s' must be %s, found %s", f->name, o->name, r, v->text);
+    }
+    *out = x;
+    return 0;
+}
+
+/* Matches a NAME or CALL against table t; fills vals with the defaults and
+ * the given options.  Returns the function's index or -1. */
+static int parse_call(const Val *v, const FnDef *t, int n, const char *what, const char *expected,
+                      double vals[6], int given[6], char *err, size_t len)
+{
+    if (v->kind != V_NAME && v->kind != V_CALL)
+        return fail(err, len, "expected %s, found %s", expected, v->text);
+    int fi = -1;
+    for (int i = 0; i < n; i++)
+        if (strcmp(t[i].name, v->s) == 0)
+            fi = i;
+    if (fi < 0) {
+        const char *names[8];
+        char all[200];
+        for (int i = 0; i < n; i++)
+            names[i] = t[i].name;
+        list_names(all, sizeof all, t, n);
+        fail(err, len, "unknown %s '%s'", what, v->s);
+        nnrt_did_you_mean(err, len, v->s, names, n);
+        size_t used = strlen(err);
+        snprintf(err + used, len - used, "; the %ss are %s", what, all);
+        return -1;
+    }
+    const FnDef *f = &t[fi];
+    for (int i = 0; i < f->nopt; i++) {
+        vals[i] = f->opt[i].def;
+        given[i] = 0;
+    }
+    int seen_keyword = 0, npos = 0;
+    for (int a = 0; a < v->nargs; a++)
+        npos += v->args[a].name == NULL;
+    if (npos > f->nopt) {
+        char opts[200];
+        list_opts(opts, sizeof opts, f);
+        return fail(err, len, "%s takes at most %d option%s (%s), found %d", f->name, f->nopt,
+                    f->nopt == 1 ? "" : "s", opts, npos);
+    }
+    for (int a = 0; a < v->nargs; a++) {
+        const VArg *arg = &v->args[a];
+        int oi = -1;
+        char opts[200];
+        list_opts(opts, sizeof opts, f);
+        if (arg->name) {
+            seen_keyword = 1;
+            for (int i = 0; i < f->nopt; i++)
+                if (strcmp(f->opt[i].name, arg->name) == 0)
+                    oi = i;
+            if (oi < 0) {
+                const char *names[6];
+                for (int i = 0; i < f->nopt; i++)
+                    names[i] = f->opt[i].name;
+                fail(err, len, "%s has no option '%s'", f->name, arg->name);
+                nnrt_did_you_mean(err, len, arg->name, names, f->nopt);
+                size_t used = strlen(err);
+                snprintf(err + used, len - used, "; its options are %s", opts);
+                return -1;
+            }
+        } else {
+            if (seen_keyword)
+                return fail(err, len, "%s: a positional value (%s) follows keyword options",
+                            f->name, arg->v->text);
+            oi = a;
+        }
+        if (given[oi])
+            return fail(err, len, "%s: option '%s' is given twice", f->name, f->opt[oi].name);
+        given[oi] = 1;
+        if (check_option(f, &f->opt[oi], arg->v, &vals[oi], err, len) != 0)
+            return -1;
+    }
+    return fi;
+}
+
+/* A value that must be one of a few names. */
+static int parse_choice(const Val *v, const char *key, const char *const *names, int n,
+                        char *err, size_t len)
+{
+    if (v->kind == V_NAME)
+        for (int i = 0; i < n; i++)
+            if (strcmp(v->s, names[i]) == 0)
+                return i;
+    char all[120];
+    size_t used = 0;
+    all[0] = '\0';
+    for (int i = 0; i < n; i++)
+        used += (size_t)snprintf(all + used, sizeof all - used, "%s%s", i == 0 ? "" :
+                                 i + 1 == n ? " or " : ", ", names[i]);
+    fail(err, len, "'%s' must be %s, found %s", key, all, v->text);
+    if (v->kind == V_NAME)
+        nnrt_did_you_mean(err, len, v->s, names, n);
+    return -1;
+}
+
+static int parse_count(const Val *v, const char *key, int64_t lo, int allow_full, int64_t *out,
+                       char *err, size_t len)
+{
+    if (allow_full && v->kind == V_NAME && strcmp(v->s, "full") == 0) {
+        *out = 0;
+        return 0;
+    }
+    if (v->kind != V_NUM || !is_integral(v->num) || v->num < (double)lo) {
+        const char *full[] = { "full" };
+        fail(err, len, "'%s' must be %s integer%s, found %s", key,
+             lo > 0 ? "a positive" : "a non-negative", allow_full ? " or full" : "", v->text);
+        if (allow_full && v->kind == V_NAME)
+            nnrt_did_you_mean(err, len, v->s, full, 1);
+        return -1;
+    }
+    *out = (int64_t)v->num;
+    return 0;
+}
+
+static int set_source(NnrtSource *src, const Val *v, const char *key, char *err, size_t len)
+{
+    if (v->kind == V_STR) {
+        if (v->s[0] == '\0')
+            return fail(err, len, "'%s': the file name is empty", key);
+        src->kind = NNRT_SRC_FILE;
+        snprintf(src->path, sizeof src->path, "%s", v->s);
+        return 0;
+    }
+    if (v->kind == V_NAME && strcmp(v->s, "none") == 0) {
+        src->kind = NNRT_SRC_NONE;
+        return 0;
+    }
+    double vals[6];
+    int given[6];
+    char expected[120];
+    snprintf(expected, sizeof expected, "a file name in quotes (\"train.npz\") or a generator "
+             "such as noisy_xor(n = 1000)");
+    if (v->kind != V_NAME && v->kind != V_CALL)
+        return fail(err, len, "'%s' must be %s, found %s", key, expected, v->text);
+    int g = parse_call(v, generators, NFN(generators), "generator", expected, vals, given, err, len);
+    if (g < 0)
+        return -1;
+    memset(src, 0, sizeof *src);
+    src->kind = NNRT_SRC_GEN;
+    src->gen = (NnrtGenKind)g;
+    src->n = (int64_t)vals[0];
+    src->classes = 2;
+    switch (src->gen) {
+    case NNRT_GEN_NOISY_XOR:
+    case NNRT_GEN_SINE:
+    case NNRT_GEN_MOONS:
+        src->noise = vals[1];
+        src->seed = (uint64_t)vals[2];
+        break;
+    case NNRT_GEN_SPIRALS:
+        src->classes = (int)vals[1];
+        src->noise = vals[2];
+        src->seed = (uint64_t)vals[3];
+        break;
+    case NNRT_GEN_RANDOM:
+        src->seed = (uint64_t)vals[1];
+        break;
+    }
+    return 0;
+}
+
+void nnrt_config_default(NnrtConfig *c)
+{
+    memset(c, 0, sizeof *c);
+    c->opt.kind = NNRT_SGD;
+    c->opt.lr = 0.01;
+    c->opt.beta1 = 0.9;
+    c->opt.beta2 = 0.999;
+    c->opt.eps = 1e-8;
+    c->sched.kind = NNRT_SCHED_CONSTANT;
+    c->batch = 32;
+    c->epochs = 10;
+    c->shuffle = 1;
+    c->seed = 1;
+}
+
+static int is_generator_call_text(const char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    const char *q = s;
+    while (is_ident((unsigned char)*q))
+        q++;
+    if (q == s || !is_ident_start((unsigned char)*s))
+        return 0;
+    const char *r = q;
+    while (isspace((unsigned char)*r))
+        r++;
+    if (*r == '(')
+        return 1;
+    for (int i = 0; i < NFN(generators); i++)
+        if (strlen(generators[i].name) == (size_t)(q - s) &&
+            strncmp(generators[i].name, s, (size_t)(q - s)) == 0 && *r == '\0')
+            return 1;
+    return 0;
+}
+
+static int apply(NnrtConfig *c, int key, const Val *v, int from_flag, char *err, size_t len)
+{
+    const char *k = nnrt_setting_keys[key];
+    double vals[6];
+    int given[6];
+    switch (key) {
+    case 0:
+        return set_source(&c->data, v, k, err, len);
+    case 1:
+        return set_source(&c->test, v, k, err, len);
+    case 2: {
+        int o = parse_call(v, optimizers, NFN(optimizers), "optimizer",
+                           "an optimizer such as sgd(lr = 0.01) or adam(lr = 0.001)", vals,
+                           given, err, len);
+        if (o < 0)
+            return -1;
+        NnrtOptimSpec s;
+        memset(&s, 0, sizeof s);
+        s.kind = (NnrtOptimKind)o;
+        s.lr = given[0] || !c->have_lr ? vals[0] : c->lr;
+        if (s.kind == NNRT_SGD) {
+            s.momentum = given[1] || !c->have_momentum ? vals[1] : c->momentum;
+            s.nesterov = vals[2] != 0;
+            s.weight_decay = vals[3];
+            s.beta1 = 0.9;
+            s.beta2 = 0.999;
+            s.eps = 1e-8;
+            if (s.nesterov && s.momentum == 0)
+                return fail(err, len, "sgd: nesterov = true needs a momentum > 0");
+        } else {
+            s.beta1 = vals[1];
+            s.beta2 = vals[2];
+            s.eps = vals[3];
+            s.weight_decay = vals[4];
+        }
+        c->opt = s;
+        return 0;
+    }
+    case 3: {
+        int s = parse_call(v, schedules, NFN(schedules), "schedule",
+                           "a schedule such as constant, exp_decay(k = 0.1), step(every = 10, "
+                           "gamma = 0.5) or cosine(min = 0)", vals, given, err, len);
+        if (s < 0)
+            return -1;
+        memset(&c->sched, 0, sizeof c->sched);
+        c->sched.kind = (NnrtSchedKind)s;
+        if (s == NNRT_SCHED_EXP_DECAY)
+            c->sched.k = vals[0];
+        else if (s == NNRT_SCHED_STEP) {
+            c->sched.every = vals[0];
+            c->sched.gamma = vals[1];
+        } else if (s == NNRT_SCHED_COSINE)
+            c->sched.min = vals[0];
+        return 0;
+    }
+    case 4:
+        return parse_count(v, k, 1, 1, &c->batch, err, len);
+    case 5:
+        if (parse_count(v, k, 0, 0, &c->epochs, err, len) != 0)
+            return -1;
+        if (from_flag)
+            c->steps = 0;
+        return 0;
+    case 6:
+        return parse_count(v, k, 1, 0, &c->steps, err, len);
+    case 7: {
+        static const char *const names[] = { "mean", "sum" };
+        int r = parse_choice(v, k, names, 2, err, len);
+        if (r < 0)
+            return -1;
+        c->reduce_sum = r;
+        return 0;
+    }
+    case 8: {
+        static const char *const names[] = { "true", "false" };
+        int r = parse_choice(v, k, names, 2, err, len);
+        if (r < 0)
+            return -1;
+        c->shuffle = r == 0;
+        return 0;
+    }
+    case 9: {
+        int64_t s;
+        if (parse_count(v, k, 0, 0, &s, err, len) != 0)
+            return -1;
+        c->seed = (uint64_t)s;
+        return 0;
+    }
+    case 10: {
+        static const char *const names[] = { "accuracy", "none" };
+        if (v->kind == V_LIST) {
+            c->accuracy = 0;
+            for (int i = 0; i < v->nargs; i++) {
+                int r = parse_choice(v->args[i].v, k, names, 2, err, len);
+                if (r < 0)
+                    return -1;
+                if (r == 0)
+                    c->accuracy = 1;
+            }
+            return 0;
+        }
+        int r = parse_choice(v, k, names, 2, err, len);
+        if (r < 0)
+            return -1;
+        c->accuracy = r == 0;
+        return 0;
+    }
+    case 11:
+        if (v->kind == V_NAME && strcmp(v->s, "none") == 0) {
+            c->log[0] = '\0';
+            return 0;
+        }
+        if (v->kind != V_STR || v->s[0] == '\0')
+            return fail(err, len, "'log' must be a directory name in quotes (\"runs/tiny\") or "
+                        "none, found %s", v->text);
+        snprintf(c->log, sizeof c->log, "%s", v->s);
+        return 0;
+    case 12:
+        if (v->kind != V_NUM || !(v->num >= 0) || v->num == INF)
+            return fail(err, len, "'lr' must be a number >= 0, found %s", v->text);
+        c->have_lr = 1;
+        c->lr = c->opt.lr = v->num;
+        return 0;
+    case 13:
+        if (v->kind != V_NUM || !(v->num >= 0 && v->num < 1))
+            return fail(err, len, "'momentum' must be a number in [0, 1), found %s", v->text);
+        if (c->opt.kind != NNRT_SGD)
+            return fail(err, len, "'momentum' applies to sgd; adam's counterpart is beta1, "
+                        "as in adam(beta1 = 0.9)");
+        c->have_momentum = 1;
+        c->momentum = c->opt.momentum = v->num;
+        return 0;
+    }
+    return fail(err, len, "internal error: setting %d has no handler", key);
+}
+
+int nnrt_config_set(NnrtConfig *c, const char *key, const char *value, int from_flag,
+                    char *err, size_t errlen)
+{
+    int k = -1;
+    for (int i = 0; i < nnrt_setting_nkeys; i++)
+        if (strcmp(key, nnrt_setting_keys[i]) == 0)
+            k = i;
+    if (k < 0) {
+        fail(err, errlen, "unknown setting '%s'", key);
+        nnrt_did_you_mean(err, errlen, key, nnrt_setting_keys, nnrt_setting_nkeys);
+        size_t used = strlen(err);
+        snprintf(err + used, errlen - used, "; the settings are data, test, optimizer, schedule, "
+                 "batch, epochs, steps, reduce, shuffle, seed, metrics, log, lr, momentum");
+        return -1;
+    }
+    const char *p = value;
+    while (isspace((unsigned char)*p))
+        p++;
+    if (*p == '\0')
+        return fail(err, errlen, "'%s' needs a value", key);
+    /* On the command line a path needs no quotes: --data train.npz. */
+    if (from_flag && (k == 0 || k == 1 || k == 11) && *p != '"' &&
+        (k == 11 || !is_generator_call_text(p)) && strcmp(p, "none") != 0) {
+        if (k == 11) {
+            snprintf(c->log, sizeof c->log, "%s", value);
+        } else {
+            NnrtSource *s = k == 0 ? &c->data : &c->test;
+            memset(s, 0, sizeof *s);
+            s->kind = NNRT_SRC_FILE;
+            snprintf(s->path, sizeof s->path, "%s", value);
+        }
+        return 0;
+    }
+    Val *v = parse_all(value, err, errlen);
+    if (!v)
+        return -1;
+    int r = apply(c, k, v, from_flag, err, errlen);
+    val_free(v);
+    return r;
+}
+
+int nnrt_setting_check(const char *key, const char *value, char *err, size_t errlen)
+{
+    NnrtConfig c;
+    char buf[1024];
+    nnrt_config_default(&c);
+    if (!err || errlen == 0) {
+        err = buf;
+        errlen = sizeof buf;
+    }
+    err[0] = '\0';
+    return nnrt_config_set(&c, key, value, 0, err, errlen);
+}
+
+/* ---- schedules ---- */
+
+double nnrt_schedule_lr(const NnrtSchedSpec *s, double lr0, int64_t t, int64_t total)
+{
+    switch (s->kind) {
+    case NNRT_SCHED_EXP_DECAY:         /* lr_t = lr exp(-k t) */
+        return lr0 * exp(-s->k * (double)t);
+    case NNRT_SCHED_STEP:              /* lr_t = lr gamma^floor(t / every) */
+        return lr0 * pow(s->gamma, floor((double)t / s->every));
+    case NNRT_SCHED_COSINE:            /* lr_t = min + (lr - min)(1 + cos(pi t / T)) / 2 */
+        if (total <= 0)
+            return lr0;
+        return s->min + (lr0 - s->min) * 0.5 *
+               (1.0 + cos(3.14159265358979323846 * (double)t / (double)total));
+    case NNRT_SCHED_CONSTANT:
+        break;
+    }
+    return lr0;
+}
+
+/* ---- writing settings back in the language's syntax ---- */
+
+void nnrt_optim_describe(const NnrtOptimSpec *o, char *buf, size_t len)
+{
+    if (o->kind == NNRT_SGD)
+        snprintf(buf, len, "sgd(lr = %.15g, momentum = %.15g, nesterov = %s, weight_decay = %.15g)",
+                 o->lr, o->momentum, o->nesterov ? "true" : "false", o->weight_decay);
+    else
+        snprintf(buf, len, "adam(lr = %.15g, beta1 = %.15g, beta2 = %.15g, eps = %.15g, "
+                 "weight_decay = %.15g)", o->lr, o->beta1, o->beta2, o->eps, o->weight_decay);
+}
+
+void nnrt_sched_describe(const NnrtSchedSpec *s, char *buf, size_t len)
+{
+    switch (s->kind) {
+    case NNRT_SCHED_CONSTANT:
+        snprintf(buf, len, "constant");
+        break;
+    case NNRT_SCHED_EXP_DECAY:
+        snprintf(buf, len, "exp_decay(k = %.15g)", s->k);
+        break;
+    case NNRT_SCHED_STEP:
+        snprintf(buf, len, "step(every = %.15g, gamma = %.15g)", s->every, s->gamma);
+        break;
+    case NNRT_SCHED_COSINE:
+        snprintf(buf, len, "cosine(min = %.15g)", s->min);
+        break;
+    }
+}
+
+void nnrt_source_describe(const NnrtSource *s, char *buf, size_t len)
+{
+    unsigned long long n = (unsigned long long)s->n, seed = (unsigned long long)s->seed;
+    if (s->kind == NNRT_SRC_NONE) {
+        snprintf(buf, len, "none");
+        return;
+    }
+    if (s->kind == NNRT_SRC_FILE) {
+        snprintf(buf, len, "\"%s\"", s->path);
+        return;
+    }
+    switch (s->gen) {
+    case NNRT_GEN_NOISY_XOR:
+        snprintf(buf, len, "noisy_xor(n = %llu, s = %.15g, seed = %llu)", n, s->noise, seed);
+        break;
+    case NNRT_GEN_SINE:
+        snprintf(buf, len, "sine(n = %llu, noise = %.15g, seed = %llu)", n, s->noise, seed);
+        break;
+    case NNRT_GEN_SPIRALS:
+        snprintf(buf, len, "spirals(n = %llu, classes = %d, noise = %.15g, seed = %llu)", n,
+                 s->classes, s->noise, seed);
+        break;
+    case NNRT_GEN_MOONS:
+        snprintf(buf, len, "moons(n = %llu, noise = %.15g, seed = %llu)", n, s->noise, seed);
+        break;
+    case NNRT_GEN_RANDOM:
+        snprintf(buf, len, "random(n = %llu, seed = %llu)", n, seed);
+        break;
+    }
+}
+
+void nnrt_config_write(const NnrtConfig *c, FILE *f)
+{
+    char buf[1200];
+    nnrt_source_describe(&c->data, buf, sizeof buf);
+    fprintf(f, "data = %s\n", buf);
+    nnrt_source_describe(&c->test, buf, sizeof buf);
+    fprintf(f, "test = %s\n", buf);
+    nnrt_optim_describe(&c->opt, buf, sizeof buf);
+    fprintf(f, "optimizer = %s\n", buf);
+    nnrt_sched_describe(&c->sched, buf, sizeof buf);
+    fprintf(f, "schedule = %s\n", buf);
+    if (c->batch == 0)
+        fprintf(f, "batch = full\n");
+    else
+        fprintf(f, "batch = %lld\n", (long long)c->batch);
+    if (c->steps > 0)
+        fprintf(f, "steps = %lld\n", (long long)c->steps);
+    else
+        fprintf(f, "epochs = %lld\n", (long long)c->epochs);
+    fprintf(f, "reduce = %s\n", c->reduce_sum ? "sum" : "mean");
+    fprintf(f, "shuffle = %s\n", c->shuffle ? "true" : "false");
+    fprintf(f, "seed = %llu\n", (unsigned long long)c->seed);
+    fprintf(f, "metrics = %s\n", c->accuracy ? "accuracy" : "none");
+    if (c->log[0])
+        fprintf(f, "log = \"%s\"\n", c->log);
+    else
+        fprintf(f, "log = none\n");
+}

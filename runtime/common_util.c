@@ -1,0 +1,218 @@
+/*
+ * common_util.c - small helpers every part of the runtime uses: error
+ * messages, "did you mean" suggestions, input path resolution, mkdir -p, a
+ * monotonic clock, flush-to-zero, and shape formatting.
+ *
+ * Built once (no nnrt_real).  Suggestions use the edit distance between the
+ * misspelt word and each candidate, case-insensitively, and only propose a
+ * candidate that is close enough that the user plausibly meant it.
+ */
+#include "nnrt_internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#define NNRT_HAVE_MXCSR 1
+#endif
+
+int nnrt_err(NnrtErr *e, const char *fmt, ...)
+{
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+char *nnrt_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+int nnrt_ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* Optimal string alignment distance: insertions, deletions, substitutions
+ * and swaps of two neighbours ("adma" is one edit from "adam"). */
+int nnrt_edit_distance(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    if (n > 63 || m > 63)
+        return 1000;
+    int d[64][64];
+    for (size_t i = 0; i <= n; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= m; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= n; i++) {
+        for (size_t j = 1; j <= m; j++) {
+            int ai = tolower((unsigned char)a[i - 1]), bj = tolower((unsigned char)b[j - 1]);
+            int best = d[i - 1][j - 1] + (ai != bj);
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && ai == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == bj && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    }
+    return d[n][m];
+}
+
+static int strncasecmp_ascii(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int d = tolower((unsigned char)a[i]) - tolower((unsigned char)b[i]);
+        if (d != 0 || a[i] == '\0')
+            return d;
+    }
+    return 0;
+}
+
+const char *nnrt_closest(const char *word, const char *const *cands, int n)
+{
+    const char *best = NULL;
+    int bestd = 1000;
+    int len = (int)strlen(word);
+    for (int i = 0; i < n; i++) {
+        int d = nnrt_edit_distance(word, cands[i]);
+        if (d < bestd) {
+            bestd = d;
+            best = cands[i];
+        }
+    }
+    /* "epoch" -> "epochs" yes; "x" -> "lr" no: a suggestion must keep more
+     * than half of the word. */
+    if (best && bestd <= 2 && bestd * 2 < len + (len <= 3))
+        return best;
+    /* "batchsize" -> "batch", "optim" -> "optimizer": one is the start of the other. */
+    for (int i = 0; i < n && len >= 3; i++) {
+        size_t cl = strlen(cands[i]);
+        size_t m = cl < (size_t)len ? cl : (size_t)len;
+        if (m >= 3 && strncasecmp_ascii(word, cands[i], m) == 0)
+            return cands[i];
+    }
+    return NULL;
+}
+
+void nnrt_did_you_mean(char *buf, size_t len, const char *word,
+                       const char *const *cands, int n)
+{
+    const char *c = nnrt_closest(word, cands, n);
+    if (c) {
+        size_t used = strlen(buf);
+        if (used < len)
+            snprintf(buf + used, len - used, " (did you mean '%s'?)", c);
+    }
+}
+
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+void nnrt_resolve_input(const char *path, const char *source, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s", path);
+    if (path[0] == '/' || file_exists(path) || !source)
+        return;
+    const char *slash = strrchr(source, '/');
+    if (!slash)
+        return;
+    char cand[4096];
+    int dirlen = (int)(slash - source);
+    snprintf(cand, sizeof cand, "%.*s/%s", dirlen, source, path);
+    if (file_exists(cand))
+        snprintf(out, outlen, "%s", cand);
+}
+
+int nnrt_mkdir_p(const char *dir, NnrtErr *e)
+{
+    char buf[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof buf)
+        return nnrt_err(e, "%s: bad directory name", dir);
+    memcpy(buf, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return nnrt_err(e, "%s: cannot create directory (%s)", buf, strerror(errno));
+        buf[i] = saved;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return nnrt_err(e, "%s: exists and is not a directory", dir);
+    return 0;
+}
+
+double nnrt_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int nnrt_set_ftz(int on)
+{
+#if defined(NNRT_HAVE_MXCSR)
+    /* MXCSR bit 15 = flush to zero (FTZ), bit 6 = denormals are zero (DAZ). */
+    unsigned int csr = _mm_getcsr();
+    csr = on ? (csr | 0x8040u) : (csr & ~0x8040u);
+    _mm_setcsr(csr);
+    return 1;
+#elif defined(__aarch64__)
+    /* FPCR bit 24 = FZ (flush denormal inputs and outputs to zero). */
+    uint64_t fpcr;
+    __asm__ __volatile__("mrs %0, fpcr" : "=r"(fpcr));
+    fpcr = on ? (fpcr | (1ull << 24)) : (fpcr & ~(1ull << 24));
+    __asm__ __volatile__("msr fpcr, %0" : : "r"(fpcr));
+    return 1;
+#else
+    (void)on;
+    return 0;
+#endif
+}
+
+void nnrt_format_dims64(char *buf, size_t len, int rank, const int64_t *dims)
+{
+    size_t used = 0;
+    used += (size_t)snprintf(buf, len, "[");
+    for (int i = 0; i < rank && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%lld", i ? ", " : "",
+                                 (long long)dims[i]);
+    if (used < len)
+        snprintf(buf + used, len - used, "]");
+}
+
+void nnrt_format_dims(char *buf, size_t len, int rank, const int *dims)
+{
+    int64_t d[NNRT_MAXRANK];
+    if (rank > NNRT_MAXRANK)
+        rank = NNRT_MAXRANK;
+    for (int i = 0; i < rank; i++)
+        d[i] = dims[i];
+    nnrt_format_dims64(buf, len, rank, d);
+}

@@ -1,0 +1,193 @@
+/*
+ * nnrt.h - the public interface of nnc's runtime library (libnnrt).
+ *
+ * Generated trainers include this header and nothing else.  A generated
+ * model.c describes its model with one NnrtModel (parameter table, data
+ * slots, the train block's settings) and four functions (create a workspace,
+ * forward, backward, penalty); its main() hands that description to
+ * nnrt_main(), which implements the trainer's command line (train, init,
+ * grad, eval, check), data loading, optimizers, schedules and logs.
+ *
+ * The runtime is built twice from the same sources: once with nnrt_real =
+ * float, once with nnrt_real = double (NNRT_F64).  Every function whose
+ * signature mentions nnrt_real is renamed per variant by NNRT_FN, so both
+ * variants live in one libnnrt.a and a program uses the one matching the
+ * `#define NNRT_F64` it was compiled with.
+ */
+#ifndef NNRT_H
+#define NNRT_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>   /* generated code: calloc, free */
+#include <string.h>   /* generated code: memset, memcpy */
+
+#define NNRT_VERSION "0.1.0"
+#define NNRT_MAXRANK 4
+
+#ifdef NNRT_F64
+typedef double nnrt_real;
+#define NNRT_FN(name) name##_f64
+#define NNRT_DTYPE_NAME "float64"
+#define NNRT_EXP exp
+#define NNRT_LOG log
+#define NNRT_LOG1P log1p
+#define NNRT_SQRT sqrt
+#define NNRT_TANH tanh
+#define NNRT_FABS fabs
+#define NNRT_POW pow
+#else
+typedef float nnrt_real;
+#define NNRT_FN(name) name##_f32
+#define NNRT_DTYPE_NAME "float32"
+#define NNRT_EXP expf
+#define NNRT_LOG logf
+#define NNRT_LOG1P log1pf
+#define NNRT_SQRT sqrtf
+#define NNRT_TANH tanhf
+#define NNRT_FABS fabsf
+#define NNRT_POW powf
+#endif
+
+/* ---- the model description a generated trainer hands to the runtime ---- */
+
+/* How a parameter gets its initial value (DESIGN.md, `param ... = INIT`).
+ * Fan-in and fan-out of a parameter of shape [d0, d1, ...] are d1*d2*...
+ * and d0 (PyTorch's convention for a Linear weight [out, in]); a rank-1
+ * parameter has fan_in = fan_out = d0, a scalar 1. */
+typedef enum NnrtInitKind {
+    NNRT_INIT_ZEROS,
+    NNRT_INIT_ONES,
+    NNRT_INIT_IDENTITY,       /* ones on the main diagonal (rank 2) */
+    NNRT_INIT_NORMAL,         /* a = mean, b = standard deviation */
+    NNRT_INIT_UNIFORM,        /* uniform on [a, b) */
+    NNRT_INIT_XAVIER_UNIFORM, /* U(-r, r), r = sqrt(6 / (fan_in + fan_out)) */
+    NNRT_INIT_XAVIER_NORMAL,  /* N(0, sqrt(2 / (fan_in + fan_out))) */
+    NNRT_INIT_HE_UNIFORM,     /* U(-r, r), r = sqrt(6 / fan_in) */
+    NNRT_INIT_HE_NORMAL,      /* N(0, sqrt(2 / fan_in)) */
+    NNRT_INIT_LITERAL,        /* `values`, row-major, `size` of them */
+    NNRT_INIT_LOAD            /* array `key` of file `file` */
+} NnrtInitKind;
+
+typedef struct NnrtInit {
+    NnrtInitKind kind;
+    double a, b;              /* NORMAL, UNIFORM */
+    const double *values;     /* LITERAL */
+    const char *file, *key;   /* LOAD */
+} NnrtInit;
+
+typedef struct NnrtParam {
+    const char *name;         /* the user's name; the key in .npz files */
+    int rank;
+    int dim[NNRT_MAXRANK];
+    int64_t size;             /* product of dims */
+    int64_t offset;           /* where it starts in the flat parameter buffer */
+    int frozen;               /* used, never updated, has no gradient */
+    int decay;                /* reserved: 1 if weight decay applies (rank >= 2) */
+    NnrtInit init;
+    const char *where;        /* "model.nn:7" for messages */
+} NnrtParam;
+
+/* A data slot: an `input` or a `target`, one sample's shape.  Class targets
+ * (`target c : class(K)`) have rank 0, size 1 and nclass = K; their labels
+ * travel in the batch buffers as nnrt_real values holding integers 0..K-1. */
+typedef enum NnrtSlotKind { NNRT_INPUT, NNRT_TARGET } NnrtSlotKind;
+
+typedef struct NnrtSlot {
+    const char *name;
+    NnrtSlotKind kind;
+    int rank;
+    int dim[NNRT_MAXRANK];
+    int64_t size;             /* elements per sample */
+    int nclass;               /* > 0: class target with this many classes */
+} NnrtSlot;
+
+/* A (key, value) pair of the train block, the value written in the
+ * language's syntax exactly as a command-line flag takes it:
+ * {"optimizer", "sgd(lr = 0.01)"}, {"data", "\"train.npz\""}, {"epochs", "5"}. */
+typedef struct NnrtSetting {
+    const char *key, *value;
+    const char *where;        /* "model.nn:14" */
+} NnrtSetting;
+
+typedef struct NnrtModel {
+    const char *name;          /* `model NAME` or the file's stem */
+    const char *source;        /* path of the .nn file it was compiled from */
+    const char *source_hash;   /* hex digest of the source text */
+    const char *nnc_version;
+    const char *dtype;         /* "float32" or "float64": must match nnrt_real */
+
+    int nparams;
+    const NnrtParam *params;
+    int64_t nparam_total;      /* length of the flat parameter buffer */
+
+    int nslots;
+    const NnrtSlot *slots;     /* inputs and targets in declaration order */
+
+    int nsettings;
+    const NnrtSetting *settings;
+
+    /* The `example { }` block: one sample per slot (NULL when absent);
+     * example[s] has slots[s].size values. */
+    const double *const *example;
+
+    /* The prediction used by metrics (accuracy): out_size values per sample,
+     * compared with slot `out_slot` (-1: no prediction).  For a class target
+     * the prediction is logits (argmax; a single logit means class 1 when
+     * > 0); for a real target of size 1 it is a logit (> 0 means 1, the
+     * target is 1 when > 0.5). */
+    int out_slot;
+    int64_t out_size;
+
+    int has_penalty;
+
+    /* A workspace holds every intermediate buffer for up to `cap` samples.
+     * create() is the only allocation; forward/backward allocate nothing. */
+    void *(*create)(int cap);
+    void (*destroy)(void *work);
+
+    /* Forward pass over n <= cap samples.  data[s] points to n * slots[s].size
+     * values (sample-major).  Writes the per-sample loss to loss[0..n). */
+    void (*forward)(void *work, const nnrt_real *params, int n,
+                    const nnrt_real *const *data, nnrt_real *loss);
+
+    /* Backward pass for the last forward: adds w * d(sum_b loss_b)/dparams
+     * to grads (not zeroed here, so chunks accumulate).  Frozen parameters'
+     * slices of grads are left untouched. */
+    void (*backward)(void *work, const nnrt_real *params, int n,
+                     nnrt_real w, nnrt_real *grads);
+
+    /* The penalty (0 when the model has none); when grads is not NULL,
+     * adds d(penalty)/dparams to it.  Depends on params only. */
+    nnrt_real (*penalty)(void *work, const nnrt_real *params, nnrt_real *grads);
+
+    /* The prediction of the last forward: n * out_size values. */
+    const nnrt_real *(*output)(void *work);
+} NnrtModel;
+
+/* ---- entry point and kernels used by generated code ---- */
+
+#define nnrt_main NNRT_FN(nnrt_main)
+#define nnrt_gemm NNRT_FN(nnrt_gemm)
+
+/* The generated trainer's main(): `train`, `init`, `grad`, `eval`, `check`
+ * (see DESIGN.md and docs/trainer.md).  Returns the process exit status. */
+int nnrt_main(const NnrtModel *model, int argc, char **argv);
+
+/* C[M,N] = alpha * op(A)[M,K] op(B)[K,N] + beta * C, row-major, where
+ * op(X) is X or its transpose (ta, tb non-zero).  lda/ldb/ldc are the row
+ * strides of A, B, C as stored.  Uses OpenBLAS for large products when the
+ * runtime was built with it, blocked loops otherwise. */
+void nnrt_gemm(int ta, int tb, int M, int N, int K, nnrt_real alpha,
+               const nnrt_real *A, int lda, const nnrt_real *B, int ldb,
+               nnrt_real beta, nnrt_real *C, int ldc);
+
+/* ---- compile-time validation shared with the compiler ----
+ * The compiler checks every train-block setting with the same parser the
+ * trainer uses for its flags, so an unknown key or optimizer is an error at
+ * compile time ("did you mean ...").  Returns 0 when `value` is acceptable
+ * for `key`; otherwise writes a message (no file/line) to err and returns -1. */
+int nnrt_setting_check(const char *key, const char *value, char *err, size_t errlen);
+
+#endif

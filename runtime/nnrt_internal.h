@@ -1,0 +1,294 @@
+/*
+ * nnrt_internal.h - declarations shared between the runtime's own files.
+ *
+ * Generated code never includes this header; the unit tests do.  The first
+ * half is built once (runtime/common_*.c: errors, paths, RNG, npy/npz,
+ * settings) and never mentions nnrt_real.  The second half is built twice
+ * (runtime/nnrt_*.c, once per nnrt_real) and every name in it is renamed per
+ * variant with NNRT_FN, exactly as nnrt.h does for nnrt_main, so the float
+ * and double copies live side by side in libnnrt.a.
+ *
+ * Errors travel as an NnrtErr filled by the function that failed, in the one
+ * format the runtime uses: "FILE: what is wrong (expected ..., found ...)".
+ * Functions return 0 on success and -1 after filling the NnrtErr.
+ */
+#ifndef NNRT_INTERNAL_H
+#define NNRT_INTERNAL_H
+
+#include "nnrt.h"
+
+#include <stdio.h>
+
+/* ===================== common part (no nnrt_real) ===================== */
+
+/* ---- errors and small helpers (common_util.c) ---- */
+
+typedef struct NnrtErr {
+    char msg[2048];
+} NnrtErr;
+
+/* Fills e (when not NULL) and returns -1, so `return nnrt_err(e, ...)`. */
+int nnrt_err(NnrtErr *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+char *nnrt_strdup(const char *s);
+int nnrt_ends_with(const char *s, const char *suffix);
+
+/* The Levenshtein distance of a and b, ignoring case. */
+int nnrt_edit_distance(const char *a, const char *b);
+
+/* The candidate nearest to word when it is a plausible misspelling (at most
+ * 2 edits, and fewer than half of word's letters), else NULL. */
+const char *nnrt_closest(const char *word, const char *const *cands, int n);
+
+/* Appends " (did you mean 'X'?)" to buf when a candidate is close. */
+void nnrt_did_you_mean(char *buf, size_t len, const char *word,
+                       const char *const *cands, int n);
+
+/* An input file's path: as given when it exists relative to the current
+ * directory (or is absolute), else relative to the directory of `source`
+ * (the model's .nn file) when it exists there; otherwise as given. */
+void nnrt_resolve_input(const char *path, const char *source, char *out, size_t outlen);
+
+/* mkdir -p. */
+int nnrt_mkdir_p(const char *dir, NnrtErr *e);
+
+/* Seconds on a monotonic clock. */
+double nnrt_now(void);
+
+/* Flush denormal results to zero and read denormal inputs as zero (x86
+ * MXCSR FTZ and DAZ bits, aarch64 FPCR.FZ); on = 0 restores IEEE
+ * behaviour.  Returns 1 when the machine has such a mode. */
+int nnrt_set_ftz(int on);
+
+/* "[100, 3]" */
+void nnrt_format_dims64(char *buf, size_t len, int rank, const int64_t *dims);
+void nnrt_format_dims(char *buf, size_t len, int rank, const int *dims);
+
+/* ---- random numbers (common_rng.c) ----
+ * xoshiro256** (Blackman and Vigna) seeded through splitmix64, so every
+ * seed, including 0, gives a well-mixed state; identical on every machine. */
+
+typedef struct NnrtRng {
+    uint64_t s[4];
+} NnrtRng;
+
+void nnrt_rng_seed(NnrtRng *r, uint64_t seed);
+uint64_t nnrt_rng_next(NnrtRng *r);
+double nnrt_rng_uniform(NnrtRng *r);            /* [0, 1), 53 random bits */
+double nnrt_rng_normal(NnrtRng *r);             /* N(0, 1) */
+uint64_t nnrt_rng_below(NnrtRng *r, uint64_t n); /* uniform in [0, n), unbiased */
+uint64_t nnrt_splitmix64(uint64_t *state);
+uint64_t nnrt_hash_name(const char *s);          /* FNV-1a, for per-name streams */
+
+/* ---- .npy arrays and .npz archives (common_npz.c) ---- */
+
+#define NNRT_NPY_MAXRANK 32
+
+/* What an .npy header says.  `data` of an NnrtArray holds count * itemsize
+ * bytes in the machine's byte order (swapped on reading), in the order the
+ * file stored them (C or Fortran). */
+typedef struct NnrtNpyHeader {
+    char kind;          /* 'f' float, 'i' signed int, 'u' unsigned int, 'b' bool */
+    int itemsize;       /* bytes per element */
+    int swap;           /* stored in the other byte order than the machine's */
+    int fortran;        /* column-major */
+    int rank;
+    int64_t shape[NNRT_NPY_MAXRANK];
+    int64_t count;      /* product of shape (1 for rank 0) */
+    char descr[16];     /* as written, e.g. "<f4" */
+} NnrtNpyHeader;
+
+typedef struct NnrtArray {
+    NnrtNpyHeader h;
+    void *data;
+} NnrtArray;
+
+typedef struct NnrtNpz NnrtNpz;
+
+int nnrt_npz_open(NnrtNpz **out, const char *path, NnrtErr *e);
+void nnrt_npz_close(NnrtNpz *z);
+const char *nnrt_npz_path(const NnrtNpz *z);
+int nnrt_npz_count(const NnrtNpz *z);
+const char *nnrt_npz_name(const NnrtNpz *z, int i);   /* member name less ".npy" */
+int nnrt_npz_find(const NnrtNpz *z, const char *name); /* index or -1 */
+void nnrt_npz_list(const NnrtNpz *z, char *buf, size_t len); /* "x, t" */
+int nnrt_npz_header(NnrtNpz *z, int i, NnrtNpyHeader *h, NnrtErr *e);
+int nnrt_npz_read(NnrtNpz *z, int i, NnrtArray *a, NnrtErr *e);
+
+int nnrt_npy_read(const char *path, NnrtArray *a, NnrtErr *e);
+/* Parses an .npy file held in memory (used for tests and embedded data). */
+int nnrt_npy_parse(const char *what, const void *bytes, size_t len, NnrtArray *a, NnrtErr *e);
+void nnrt_array_free(NnrtArray *a);
+
+/* The array's elements in C order as float or double.  When the array
+ * already is one of those in C order its buffer is handed over (a->data
+ * becomes NULL) instead of copied.  *out is malloc'ed; free() it. */
+int nnrt_array_to_f32(NnrtArray *a, float **out, NnrtErr *e);
+int nnrt_array_to_f64(NnrtArray *a, double **out, NnrtErr *e);
+/* Element i (C order) as a double. */
+double nnrt_array_get(const NnrtArray *a, int64_t i);
+
+/* Writing: members are stored uncompressed into PATH.part, which becomes
+ * PATH only when nnrt_npz_finish succeeds, so a failed write never leaves a
+ * half-written PATH.  descr is an .npy dtype string such as "<f4". */
+typedef struct NnrtNpzWriter NnrtNpzWriter;
+
+int nnrt_npz_create(NnrtNpzWriter **out, const char *path, NnrtErr *e);
+int nnrt_npz_add(NnrtNpzWriter *w, const char *name, const char *descr, int fortran,
+                 int rank, const int64_t *shape, const void *data, NnrtErr *e);
+int nnrt_npz_finish(NnrtNpzWriter *w, NnrtErr *e);   /* frees w, also on failure */
+void nnrt_npz_abandon(NnrtNpzWriter *w);             /* removes PATH.part, frees w */
+/* "<f4" or ">f4" for the machine's byte order; kind 'f', 'i', 'u', 'b'. */
+void nnrt_native_descr(char *buf, size_t len, char kind, int itemsize);
+
+/* ---- settings: the train block's keys, which are also trainer flags
+ * ---- (common_config.c) ---- */
+
+typedef enum NnrtOptimKind { NNRT_SGD, NNRT_ADAM } NnrtOptimKind;
+
+typedef struct NnrtOptimSpec {
+    NnrtOptimKind kind;
+    double lr;
+    double momentum, weight_decay;  /* sgd (weight_decay also adam) */
+    int nesterov;                   /* sgd */
+    double beta1, beta2, eps;       /* adam */
+} NnrtOptimSpec;
+
+typedef enum NnrtSchedKind {
+    NNRT_SCHED_CONSTANT, NNRT_SCHED_EXP_DECAY, NNRT_SCHED_STEP, NNRT_SCHED_COSINE
+} NnrtSchedKind;
+
+typedef struct NnrtSchedSpec {
+    NnrtSchedKind kind;
+    double k;                /* exp_decay */
+    double every, gamma;     /* step */
+    double min;              /* cosine */
+} NnrtSchedSpec;
+
+typedef enum NnrtSourceKind { NNRT_SRC_NONE, NNRT_SRC_FILE, NNRT_SRC_GEN } NnrtSourceKind;
+
+typedef enum NnrtGenKind {
+    NNRT_GEN_NOISY_XOR, NNRT_GEN_SINE, NNRT_GEN_SPIRALS, NNRT_GEN_MOONS, NNRT_GEN_RANDOM
+} NnrtGenKind;
+
+/* Where data comes from: a file, or a built-in generator with its options. */
+typedef struct NnrtSource {
+    NnrtSourceKind kind;
+    char path[1024];         /* FILE */
+    NnrtGenKind gen;         /* GEN */
+    int64_t n;
+    double noise;            /* s of noisy_xor, noise of the others */
+    int classes;             /* spirals */
+    uint64_t seed;
+} NnrtSource;
+
+typedef struct NnrtConfig {
+    NnrtSource data, test;
+    NnrtOptimSpec opt;
+    NnrtSchedSpec sched;
+    int64_t batch;           /* 0 = full */
+    int64_t epochs;
+    int64_t steps;           /* > 0: this many updates, overriding epochs */
+    int reduce_sum;          /* 0 = mean */
+    int shuffle;
+    uint64_t seed;
+    int accuracy;            /* metrics = accuracy */
+    char log[1024];          /* run directory, "" = none */
+    /* `lr` and `momentum` override the optimizer's option, including that of
+     * an optimizer chosen later without that option. */
+    int have_lr, have_momentum;
+    double lr, momentum;
+} NnrtConfig;
+
+extern const char *const nnrt_setting_keys[];
+extern const int nnrt_setting_nkeys;
+
+void nnrt_config_default(NnrtConfig *c);
+
+/* Applies one setting.  from_flag: the value came from the command line,
+ * where data, test and log also take a bare path (--data train.npz) and
+ * `epochs` cancels a train block's `steps`.  Returns 0 or -1 with a message
+ * (no file position) in err. */
+int nnrt_config_set(NnrtConfig *c, const char *key, const char *value, int from_flag,
+                    char *err, size_t errlen);
+
+/* The learning rate of 0-based epoch t of a run of `total` epochs. */
+double nnrt_schedule_lr(const NnrtSchedSpec *s, double lr0, int64_t t, int64_t total);
+
+/* Writers of a setting in the language's syntax, e.g. "adam(lr = 0.001, ...)". */
+void nnrt_optim_describe(const NnrtOptimSpec *o, char *buf, size_t len);
+void nnrt_sched_describe(const NnrtSchedSpec *s, char *buf, size_t len);
+void nnrt_source_describe(const NnrtSource *s, char *buf, size_t len);
+/* Every effective setting as `key = value` lines. */
+void nnrt_config_write(const NnrtConfig *c, FILE *f);
+
+/* ================= per-variant part (uses nnrt_real) ================= */
+
+#define nnrt_data_load      NNRT_FN(nnrt_data_load)
+#define nnrt_data_example   NNRT_FN(nnrt_data_example)
+#define nnrt_data_free      NNRT_FN(nnrt_data_free)
+#define nnrt_params_init    NNRT_FN(nnrt_params_init)
+#define nnrt_params_load    NNRT_FN(nnrt_params_load)
+#define nnrt_params_save    NNRT_FN(nnrt_params_save)
+#define nnrt_real_from_array NNRT_FN(nnrt_real_from_array)
+#define nnrt_describe_slot  NNRT_FN(nnrt_describe_slot)
+#define nnrt_optim_init     NNRT_FN(nnrt_optim_init)
+#define nnrt_optim_step     NNRT_FN(nnrt_optim_step)
+#define nnrt_optim_free     NNRT_FN(nnrt_optim_free)
+#define nnrt_gemm_naive     NNRT_FN(nnrt_gemm_naive)
+
+/* ---- data sets bound to the model's slots (nnrt_data.c) ---- */
+
+/* n samples; slot[s] holds n * model->slots[s].size values, sample-major,
+ * in the model's slot order.  Class labels are integers 0..K-1. */
+typedef struct NnrtData {
+    int64_t n;
+    int nslots;
+    nnrt_real **slot;
+    char name[1100];         /* the file or generator, for messages */
+} NnrtData;
+
+/* Loads a source for model m: a file (relative paths: the current
+ * directory, then the directory of m->source) or a generator. */
+int nnrt_data_load(NnrtData *d, const NnrtModel *m, const NnrtSource *src, NnrtErr *e);
+/* The model's example block as a one-sample data set. */
+int nnrt_data_example(NnrtData *d, const NnrtModel *m, NnrtErr *e);
+void nnrt_data_free(NnrtData *d);
+
+/* "input x[2]", "target y[1]", "target c : class(10)" */
+void nnrt_describe_slot(const NnrtSlot *s, char *buf, size_t len);
+
+/* An array as nnrt_real (taking over its buffer when it can). */
+int nnrt_real_from_array(NnrtArray *a, nnrt_real **out, NnrtErr *e);
+
+/* ---- parameters (nnrt_data.c) ----
+ * Each parameter's random initialiser draws from its own stream, seeded by
+ * the run's seed and the parameter's name, so adding a parameter does not
+ * change the others' initial values. */
+int nnrt_params_init(const NnrtModel *m, nnrt_real *p, uint64_t seed, NnrtErr *e);
+int nnrt_params_load(const NnrtModel *m, nnrt_real *p, const char *path, NnrtErr *e);
+/* Writes every parameter (trainable_only: skips frozen ones). */
+int nnrt_params_save(const NnrtModel *m, const nnrt_real *p, const char *path,
+                     int trainable_only, NnrtErr *e);
+
+/* ---- optimizers (nnrt_optim.c) ---- */
+
+typedef struct NnrtOptim {
+    NnrtOptimSpec spec;
+    const NnrtModel *model;
+    nnrt_real *m, *v;        /* sgd: v = momentum buffer; adam: m, v moments */
+    int64_t t;               /* updates done */
+} NnrtOptim;
+
+int nnrt_optim_init(NnrtOptim *o, const NnrtOptimSpec *spec, const NnrtModel *model);
+/* One update of every trainable parameter's slice with learning rate lr. */
+void nnrt_optim_step(NnrtOptim *o, nnrt_real *params, const nnrt_real *grads, double lr);
+void nnrt_optim_free(NnrtOptim *o);
+
+/* ---- GEMM (nnrt_gemm.c): the plain-loop path, also used by tests ---- */
+void nnrt_gemm_naive(int ta, int tb, int M, int N, int K, nnrt_real alpha,
+                     const nnrt_real *A, int lda, const nnrt_real *B, int ldb,
+                     nnrt_real beta, nnrt_real *C, int ldc);
+
+#endif

@@ -1,0 +1,921 @@
+/*
+ * nnrt_train.c - nnrt_main, the generated trainer's command line: train,
+ * init, grad, eval and check (docs/trainer.md describes each for users).
+ *
+ * Settings come from the model's train block first, then from the flags in
+ * the order given; both go through nnrt_config_set, so a flag is spelt and
+ * checked exactly like the train-block key it overrides.
+ *
+ * Everything is measured with one objective, the batch objective of
+ * DESIGN.md: over a batch of B samples,
+ *
+ *     f = (1/B) sum_b loss_b + penalty     (reduce = mean)
+ *     f =       sum_b loss_b + penalty     (reduce = sum)
+ *
+ * and its gradient is accumulated chunk by chunk: the model's workspace
+ * holds `cap` samples, so a batch is run as forward/backward over chunks of
+ * at most cap samples, each backward adding w * d(sum loss)/dparams with
+ * w = 1/B or 1, then the penalty's gradient once.  The training step
+ * allocates nothing: shuffled mini-batches are gathered into buffers made
+ * once, and contiguous ones are handed to the model in place.
+ */
+#include "nnrt_internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef NNRT_F64
+#define DIGITS 17
+#define CHECK_TOL 1e-6
+#define CHECK_EPS 1e-6
+#else
+#define DIGITS 9
+#define CHECK_TOL 1e-2
+#define CHECK_EPS 1e-3
+#endif
+
+#define CHUNK_MIN 1024      /* chunk at least this many samples when evaluating */
+#define CHUNK_MAX 4096      /* and at most this many in one forward pass */
+
+static const char *const commands[] = { "train", "init", "grad", "eval", "check" };
+
+/* Flags that are not settings, and the commands that take them. */
+typedef struct ExtraFlag {
+    const char *name;
+    int takes_value;
+    const char *cmds;
+} ExtraFlag;
+
+static const ExtraFlag extra_flags[] = {
+    { "init", 1, "train" },
+    { "save", 1, "train" },
+    { "quiet", 0, "train init grad eval check" },
+    { "out", 1, "init grad" },
+    { "params", 1, "grad eval check" },
+    { "eps", 1, "check" },
+    { "no-ftz", 0, "train init grad eval check" },
+    { "help", 0, "train init grad eval check" },
+};
+#define NEXTRA ((int)(sizeof extra_flags / sizeof extra_flags[0]))
+
+typedef struct Run {
+    const NnrtModel *m;
+    const char *prog, *cmd;
+    NnrtConfig cfg;
+    /* extra flags */
+    const char *init, *save, *out, *params_file;
+    double eps;
+    int have_eps, quiet, no_ftz, data_flag;
+    /* state */
+    nnrt_real *params, *grads, *loss;
+    void *work;
+    int cap;
+    const nnrt_real **ptr;       /* per slot: what forward reads */
+    nnrt_real **gather;          /* per slot: a shuffled chunk, cap samples */
+} Run;
+
+typedef struct Eval {
+    double loss, accuracy;
+} Eval;
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+static int fail_err(const NnrtErr *e)
+{
+    return fail("%s", e->msg);
+}
+
+/* ---- help ---- */
+
+static void usage(const Run *r, FILE *f)
+{
+    const NnrtModel *m = r->m;
+    const NnrtConfig *c = &r->cfg;
+    char buf[1200];
+    fprintf(f, "usage: %s COMMAND [FLAGS]\n", r->prog);
+    fprintf(f, "trainer for model '%s' (%s, %s; nnc %s, runtime %s)\n\n", m->name,
+            m->source ? m->source : "?", m->dtype ? m->dtype : NNRT_DTYPE_NAME,
+            m->nnc_version ? m->nnc_version : "?", NNRT_VERSION);
+    fprintf(f,
+            "commands:\n"
+            "  train [--KEY VALUE ...] [--init P.npz] [--save P.npz] [--log DIR] [--quiet]\n"
+            "        train, printing one line per epoch (epoch 0 = before any update)\n"
+            "  init  --out P.npz [--seed N]\n"
+            "        write the initial parameters\n"
+            "  grad  [--params P.npz] --data D --out G.npz [--reduce mean|sum]\n"
+            "        gradient of the batch objective over all samples of D\n"
+            "  eval  [--params P.npz] --data D\n"
+            "        print `loss: V` (the batch objective over all of D) and each metric\n"
+            "  check [--params P.npz] [--data D] [--eps H]\n"
+            "        finite-difference check of every gradient entry\n\n"
+            "settings (train-block keys; a flag overrides the block), current values:\n");
+    nnrt_source_describe(&c->data, buf, sizeof buf);
+    fprintf(f, "  --data SOURCE       %s\n", buf);
+    nnrt_source_describe(&c->test, buf, sizeof buf);
+    fprintf(f, "  --test SOURCE       %s\n", buf);
+    nnrt_optim_describe(&c->opt, buf, sizeof buf);
+    fprintf(f, "  --optimizer OPT     %s\n", buf);
+    nnrt_sched_describe(&c->sched, buf, sizeof buf);
+    fprintf(f, "  --schedule S        %s\n", buf);
+    if (c->batch)
+        fprintf(f, "  --batch N|full      %lld\n", (long long)c->batch);
+    else
+        fprintf(f, "  --batch N|full      full\n");
+    fprintf(f, "  --epochs N          %lld\n", (long long)c->epochs);
+    if (c->steps)
+        fprintf(f, "  --steps N           %lld (overrides epochs)\n", (long long)c->steps);
+    else
+        fprintf(f, "  --steps N           (unset: use epochs)\n");
+    fprintf(f, "  --reduce mean|sum   %s\n", c->reduce_sum ? "sum" : "mean");
+    fprintf(f, "  --shuffle BOOL      %s\n", c->shuffle ? "true" : "false");
+    fprintf(f, "  --seed N            %llu\n", (unsigned long long)c->seed);
+    fprintf(f, "  --metrics M         %s\n", c->accuracy ? "accuracy" : "none");
+    fprintf(f, "  --log DIR           %s\n", c->log[0] ? c->log : "(none)");
+    fprintf(f, "  --lr X              learning rate of the optimizer\n");
+    fprintf(f, "  --momentum X        momentum of sgd\n\n");
+    fprintf(f,
+            "other flags:\n"
+            "  --no-ftz            keep IEEE denormals (default: flush them to zero)\n"
+            "  --help              this text\n\n"
+            "SOURCE: a file (an .npz with one array per input and target) or a generator:\n"
+            "  noisy_xor(n, s, seed)  sine(n, noise, seed)  spirals(n, classes, noise, seed)\n"
+            "  moons(n, noise, seed)  random(n, seed)\n"
+            "Flags take `--key value` or `--key=value`; see docs/trainer.md.\n");
+}
+
+/* ---- setup ---- */
+
+static int apply_model_settings(Run *r)
+{
+    const NnrtModel *m = r->m;
+    for (int i = 0; i < m->nsettings; i++) {
+        char err[1024];
+        const NnrtSetting *s = &m->settings[i];
+        if (nnrt_config_set(&r->cfg, s->key, s->value, 0, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: error: %s = %s: %s\n", s->where ? s->where : "train block",
+                    s->key, s->value, err);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int command_takes(const char *cmds, const char *cmd)
+{
+    size_t n = strlen(cmd);
+    for (const char *p = cmds; (p = strstr(p, cmd)) != NULL; p += n)
+        if ((p == cmds || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+/* Returns -1 to go on, else an exit status. */
+static int parse_flags(Run *r, int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0) {
+            usage(r, stdout);
+            return 0;
+        }
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            fail("unexpected argument '%s' (flags start with --; see %s --help)", a, r->prog);
+            return 2;
+        }
+        char name[64];
+        const char *eq = strchr(a + 2, '='), *value = NULL;
+        size_t nlen = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        if (nlen >= sizeof name) {
+            fail("unknown flag '%s'", a);
+            return 2;
+        }
+        memcpy(name, a + 2, nlen);
+        name[nlen] = '\0';
+        if (eq)
+            value = eq + 1;
+        int ex = -1, key = -1;
+        for (int k = 0; k < NEXTRA; k++)
+            if (strcmp(extra_flags[k].name, name) == 0)
+                ex = k;
+        for (int k = 0; k < nnrt_setting_nkeys; k++)
+            if (strcmp(nnrt_setting_keys[k], name) == 0)
+                key = k;
+        if (ex < 0 && key < 0) {
+            const char *cands[32];
+            int nc = 0;
+            char msg[256];
+            for (int k = 0; k < nnrt_setting_nkeys; k++)
+                cands[nc++] = nnrt_setting_keys[k];
+            for (int k = 0; k < NEXTRA; k++)
+                cands[nc++] = extra_flags[k].name;
+            snprintf(msg, sizeof msg, "unknown flag '--%s'", name);
+            const char *c = nnrt_closest(name, cands, nc);
+            if (c)
+                fail("%s (did you mean '--%s'?); see %s --help", msg, c, r->prog);
+            else
+                fail("%s; see %s --help", msg, r->prog);
+            return 2;
+        }
+        int takes = ex >= 0 ? extra_flags[ex].takes_value : 1;
+        if (ex >= 0 && !command_takes(extra_flags[ex].cmds, r->cmd)) {
+            fail("'%s' does not take --%s (it is a flag of: %s)", r->cmd, name, extra_flags[ex].cmds);
+            return 2;
+        }
+        if (takes && !value) {
+            if (i + 1 >= argc) {
+                fail("--%s needs a value", name);
+                return 2;
+            }
+            value = argv[++i];
+        } else if (!takes && value) {
+            fail("--%s takes no value", name);
+            return 2;
+        }
+        if (key >= 0) {
+            char err[1024];
+            if (nnrt_config_set(&r->cfg, name, value, 1, err, sizeof err) != 0) {
+                fail("--%s %s: %s", name, value, err);
+                return 2;
+            }
+            if (key == 0)
+                r->data_flag = 1;
+            continue;
+        }
+        if (strcmp(name, "help") == 0) {
+            usage(r, stdout);
+            return 0;
+        } else if (strcmp(name, "init") == 0) {
+            r->init = value;
+        } else if (strcmp(name, "save") == 0) {
+            r->save = value;
+        } else if (strcmp(name, "out") == 0) {
+            r->out = value;
+        } else if (strcmp(name, "params") == 0) {
+            r->params_file = value;
+        } else if (strcmp(name, "quiet") == 0) {
+            r->quiet = 1;
+        } else if (strcmp(name, "no-ftz") == 0) {
+            r->no_ftz = 1;
+        } else if (strcmp(name, "eps") == 0) {
+            char *end;
+            r->eps = strtod(value, &end);
+            if (*end != '\0' || !(r->eps > 0) || r->eps > 1) {
+                fail("--eps %s: expected a step such as 1e-6 (a number in (0, 1])", value);
+                return 2;
+            }
+            r->have_eps = 1;
+        }
+        if (value && value[0] == '\0') {
+            fail("--%s needs a value", name);
+            return 2;
+        }
+    }
+    return -1;
+}
+
+static int setup_params(Run *r, const char *file)
+{
+    const NnrtModel *m = r->m;
+    NnrtErr e;
+    size_t n = m->nparam_total > 0 ? (size_t)m->nparam_total : 1;
+    r->params = calloc(n, sizeof *r->params);
+    r->grads = calloc(n, sizeof *r->grads);
+    if (!r->params || !r->grads)
+        return fail("out of memory for %lld parameters", (long long)m->nparam_total);
+    int rc = file ? nnrt_params_load(m, r->params, file, &e)
+                  : nnrt_params_init(m, r->params, r->cfg.seed, &e);
+    return rc != 0 ? fail_err(&e) : 0;
+}
+
+/* A workspace for cap samples plus the per-slot pointers (and, when
+ * gathering shuffled batches, the per-slot gather buffers). */
+static int setup_work(Run *r, int64_t cap, int gather)
+{
+    const NnrtModel *m = r->m;
+    if (cap < 1)
+        cap = 1;
+    if (cap > CHUNK_MAX)
+        cap = CHUNK_MAX;
+    r->cap = (int)cap;
+    r->work = m->create(r->cap);
+    r->loss = malloc((size_t)cap * sizeof *r->loss);
+    r->ptr = calloc(m->nslots > 0 ? (size_t)m->nslots : 1, sizeof *r->ptr);
+    if (!r->work || !r->loss || !r->ptr)
+        return fail("out of memory for a workspace of %d samples", r->cap);
+    if (gather) {
+        r->gather = calloc(m->nslots > 0 ? (size_t)m->nslots : 1, sizeof *r->gather);
+        if (!r->gather)
+            return fail("out of memory");
+        for (int s = 0; s < m->nslots; s++) {
+            r->gather[s] = malloc((size_t)cap * (size_t)m->slots[s].size * sizeof(nnrt_real));
+            if (!r->gather[s])
+                return fail("out of memory for batch buffers");
+        }
+    }
+    return 0;
+}
+
+static void run_free(Run *r)
+{
+    if (r->work)
+        r->m->destroy(r->work);
+    if (r->gather)
+        for (int s = 0; s < r->m->nslots; s++)
+            free(r->gather[s]);
+    free(r->gather);
+    free(r->ptr);
+    free(r->loss);
+    free(r->params);
+    free(r->grads);
+}
+
+static int check_metrics(const Run *r)
+{
+    const NnrtModel *m = r->m;
+    if (!r->cfg.accuracy)
+        return 0;
+    if (m->out_slot < 0 || m->out_slot >= m->nslots || m->out_size < 1 || !m->output)
+        return fail("metrics = accuracy: the model has no prediction to compare with a target "
+                    "(set metrics = none)");
+    const NnrtSlot *s = &m->slots[m->out_slot];
+    if (s->nclass == 0 && s->size != 1 && s->size != m->out_size)
+        return fail("metrics = accuracy: the prediction has %lld values, target %s has %lld",
+                    (long long)m->out_size, s->name, (long long)s->size);
+    return 0;
+}
+
+/* ---- the objective, its gradient, accuracy ---- */
+
+static int64_t argmax(const nnrt_real *v, int64_t n)
+{
+    int64_t best = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (v[i] > v[best])
+            best = i;
+    return best;
+}
+
+/* Correct predictions among the last forward's nb samples (see out_slot in
+ * nnrt.h): argmax of logits for a class target (one logit: class 1 when
+ * > 0); for a real target of size 1 the prediction is a logit, class 1 when
+ * > 0, the target is 1 when > 0.5; for a real target of size K (one-hot),
+ * argmax against argmax. */
+static int64_t count_correct(const Run *r, int nb)
+{
+    const NnrtModel *m = r->m;
+    const NnrtSlot *s = &m->slots[m->out_slot];
+    const nnrt_real *out = m->output(r->work), *t = r->ptr[m->out_slot];
+    int64_t K = m->out_size, correct = 0;
+    for (int b = 0; b < nb; b++) {
+        const nnrt_real *p = out + (int64_t)b * K;
+        if (s->nclass > 0) {
+            int64_t pred = K == 1 ? (p[0] > 0) : argmax(p, K);
+            correct += pred == (int64_t)t[b];
+        } else if (s->size == 1) {
+            correct += (p[0] > 0) == (t[b] > (nnrt_real)0.5);
+        } else {
+            correct += argmax(p, K) == argmax(t + (int64_t)b * s->size, s->size);
+        }
+    }
+    return correct;
+}
+
+static double penalty(Run *r, nnrt_real *grads)
+{
+    return r->m->penalty ? (double)r->m->penalty(r->work, r->params, grads) : 0.0;
+}
+
+static void point_at(Run *r, const NnrtData *d, int64_t first)
+{
+    for (int s = 0; s < r->m->nslots; s++)
+        r->ptr[s] = d->slot[s] + first * r->m->slots[s].size;
+}
+
+/* The batch objective over all of d (forward only), and accuracy. */
+static void evaluate(Run *r, const NnrtData *d, int accuracy, Eval *ev)
+{
+    double sum = 0;
+    int64_t correct = 0;
+    for (int64_t i0 = 0; i0 < d->n; i0 += r->cap) {
+        int nb = (int)(d->n - i0 < r->cap ? d->n - i0 : r->cap);
+        point_at(r, d, i0);
+        r->m->forward(r->work, r->params, nb, r->ptr, r->loss);
+        for (int b = 0; b < nb; b++)
+            sum += r->loss[b];
+        if (accuracy)
+            correct += count_correct(r, nb);
+    }
+    ev->loss = (r->cfg.reduce_sum ? sum : sum / (double)d->n) + penalty(r, NULL);
+    ev->accuracy = (double)correct / (double)d->n;
+}
+
+/* grads = gradient of the objective over the B samples idx[start..start+B)
+ * of d (idx NULL: samples start..start+B in order); returns the objective
+ * and, when `correct` is not NULL, adds the number of right predictions. */
+static double batch_gradient(Run *r, const NnrtData *d, const int64_t *idx, int64_t start,
+                             int64_t B, int64_t *correct)
+{
+    const NnrtModel *m = r->m;
+    double sum = 0;
+    nnrt_real w = r->cfg.reduce_sum ? 1 : (nnrt_real)(1.0 / (double)B);
+    memset(r->grads, 0, (size_t)m->nparam_total * sizeof *r->grads);
+    for (int64_t c0 = 0; c0 < B; c0 += r->cap) {
+        int nb = (int)(B - c0 < r->cap ? B - c0 : r->cap);
+        if (idx) {
+            for (int s = 0; s < m->nslots; s++) {
+                int64_t size = m->slots[s].size;
+                for (int b = 0; b < nb; b++)
+                    memcpy(r->gather[s] + b * size, d->slot[s] + idx[start + c0 + b] * size,
+                           (size_t)size * sizeof(nnrt_real));
+                r->ptr[s] = r->gather[s];
+            }
+        } else {
+            point_at(r, d, start + c0);
+        }
+        m->forward(r->work, r->params, nb, r->ptr, r->loss);
+        for (int b = 0; b < nb; b++)
+            sum += r->loss[b];
+        if (correct)
+            *correct += count_correct(r, nb);
+        m->backward(r->work, r->params, nb, w, r->grads);
+    }
+    return (r->cfg.reduce_sum ? sum : sum / (double)B) + penalty(r, r->grads);
+}
+
+/* evaluate() for a full batch, leaving the batch's gradient in r->grads. */
+static void full_batch_eval(Run *r, const NnrtData *d, Eval *ev)
+{
+    int64_t correct = 0;
+    ev->loss = batch_gradient(r, d, NULL, 0, d->n, r->cfg.accuracy ? &correct : NULL);
+    ev->accuracy = (double)correct / (double)d->n;
+}
+
+static int load_source(const Run *r, NnrtData *d, const NnrtSource *src, const char *what)
+{
+    NnrtErr e;
+    if (src->kind == NNRT_SRC_NONE) {
+        fail("no data: pass --%s FILE.npz (or a generator such as noisy_xor(n = 1000)), or set "
+             "`%s` in the train block", what, what);
+        return 2;
+    }
+    if (nnrt_data_load(d, r->m, src, &e) != 0)
+        return fail_err(&e);
+    return 0;
+}
+
+/* ---- train ---- */
+
+/* Four significant digits, keeping trailing zeros: 0.4420, 12.30, 1.500e-05. */
+static const char *sig4(char *buf, size_t len, double v)
+{
+    snprintf(buf, len, "%#.4g", v);
+    size_t n = strlen(buf);
+    if (n > 0 && buf[n - 1] == '.')
+        buf[n - 1] = '\0';
+    return buf;
+}
+
+static void report(const Run *r, FILE *csv, int64_t epoch, int64_t step, double lr,
+                   const Eval *tr, const Eval *te, double secs)
+{
+    if (!r->quiet) {
+        char b[40];
+        printf("epoch %lld  loss %s", (long long)epoch, sig4(b, sizeof b, tr->loss));
+        if (te)
+            printf("  test_loss %s", sig4(b, sizeof b, te->loss));
+        if (r->cfg.accuracy) {
+            printf("  accuracy %.3f", tr->accuracy);
+            if (te)
+                printf("  test_accuracy %.3f", te->accuracy);
+        }
+        printf("  lr %.1e\n", lr);
+        fflush(stdout);
+    }
+    if (csv) {
+        fprintf(csv, "%lld,%lld,%.*g,%.10g", (long long)epoch, (long long)step, DIGITS, tr->loss,
+                lr);
+        if (te)
+            fprintf(csv, ",%.*g", DIGITS, te->loss);
+        if (r->cfg.accuracy) {
+            fprintf(csv, ",%.*g", DIGITS, tr->accuracy);
+            if (te)
+                fprintf(csv, ",%.*g", DIGITS, te->accuracy);
+        }
+        fprintf(csv, ",%.3f\n", secs);
+        fflush(csv);
+    }
+}
+
+static FILE *open_log(const Run *r, int has_test)
+{
+    const NnrtConfig *c = &r->cfg;
+    const NnrtModel *m = r->m;
+    NnrtErr e;
+    char path[1100];
+    if (nnrt_mkdir_p(c->log, &e) != 0) {
+        fail_err(&e);
+        return NULL;
+    }
+    snprintf(path, sizeof path, "%s/settings.txt", c->log);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "# model %s from %s (source hash %s), nnc %s, %s\n", m->name,
+                m->source ? m->source : "?", m->source_hash ? m->source_hash : "?",
+                m->nnc_version ? m->nnc_version : "?", NNRT_DTYPE_NAME);
+        nnrt_config_write(c, f);
+        fclose(f);
+    }
+    snprintf(path, sizeof path, "%s/metrics.csv", c->log);
+    FILE *csv = fopen(path, "w");
+    if (!csv) {
+        fail("%s: cannot write (%s)", path, strerror(errno));
+        return NULL;
+    }
+    fprintf(csv, "epoch,step,loss,lr%s%s%s,seconds\n", has_test ? ",test_loss" : "",
+            c->accuracy ? ",accuracy" : "", c->accuracy && has_test ? ",test_accuracy" : "");
+    fflush(csv);
+    return csv;
+}
+
+static int nonfinite(double loss, int64_t epoch, int64_t step)
+{
+    return fail("loss became %s at epoch %lld, step %lld", isnan(loss) ? "nan" : "inf",
+                (long long)epoch, (long long)step);
+}
+
+static int cmd_train(Run *r)
+{
+    const NnrtModel *m = r->m;
+    NnrtConfig *c = &r->cfg;
+    NnrtData data = { 0 }, test = { 0 };
+    NnrtOptim opt = { 0 };
+    NnrtErr e;
+    FILE *csv = NULL;
+    int64_t *perm = NULL;
+    int rc = load_source(r, &data, &c->data, "data");
+    if (rc == 0 && c->test.kind != NNRT_SRC_NONE)
+        rc = load_source(r, &test, &c->test, "test");
+    if (rc == 0)
+        rc = check_metrics(r);
+    if (rc != 0)
+        goto done;
+    int has_test = c->test.kind != NNRT_SRC_NONE;
+    int64_t N = data.n;
+    int64_t B = c->batch == 0 || c->batch > N ? N : c->batch;
+    int64_t per_epoch = (N + B - 1) / B;
+    int64_t epochs = c->steps > 0 ? (c->steps + per_epoch - 1) / per_epoch : c->epochs;
+    int shuffling = c->shuffle && B < N;
+    int64_t cap = B > CHUNK_MIN ? B : CHUNK_MIN;
+    if (cap > N)
+        cap = N;
+    if ((rc = setup_params(r, r->init)) != 0 || (rc = setup_work(r, cap, shuffling)) != 0)
+        goto done;
+    if (shuffling && !(perm = malloc((size_t)N * sizeof *perm))) {
+        rc = fail("out of memory");
+        goto done;
+    }
+    if (nnrt_optim_init(&opt, &c->opt, m) != 0) {
+        rc = fail("out of memory for the optimizer's state");
+        goto done;
+    }
+    if (c->log[0] && !(csv = open_log(r, has_test))) {
+        rc = 1;
+        goto done;
+    }
+    nnrt_set_ftz(!r->no_ftz);
+
+    NnrtRng rng;
+    nnrt_rng_seed(&rng, c->seed ^ 0x53485546464c45ull);   /* "SHUFFLE": its own stream */
+    double t0 = nnrt_now(), lr0 = c->opt.lr;
+    int64_t step = 0;
+    Eval tr, te;
+    /* With full batches the objective at the end of an epoch is the
+     * objective of the next epoch's one batch, in the same order, so one
+     * forward pass serves both: the gradient is computed right away and kept
+     * for the next update (it costs one unused backward at the very end). */
+    int full = B == N;
+    if (full)
+        full_batch_eval(r, &data, &tr);
+    else
+        evaluate(r, &data, c->accuracy, &tr);
+    if (has_test)
+        evaluate(r, &test, c->accuracy, &te);
+    report(r, csv, 0, 0, nnrt_schedule_lr(&c->sched, lr0, 0, epochs), &tr, has_test ? &te : NULL,
+           nnrt_now() - t0);
+    if (!isfinite(tr.loss)) {
+        rc = nonfinite(tr.loss, 0, 0);
+        goto done;
+    }
+    for (int64_t ep = 1; ep <= epochs; ep++) {
+        double lr = nnrt_schedule_lr(&c->sched, lr0, ep - 1, epochs);
+        if (shuffling) {
+            /* Fisher-Yates over the identity, so each epoch's order depends
+             * only on the seed and the epoch. */
+            for (int64_t i = 0; i < N; i++)
+                perm[i] = i;
+            for (int64_t i = N - 1; i > 0; i--) {
+                int64_t j = (int64_t)nnrt_rng_below(&rng, (uint64_t)i + 1);
+                int64_t t = perm[i];
+                perm[i] = perm[j];
+                perm[j] = t;
+            }
+        }
+        for (int64_t start = 0; start < N && !full; start += B) {
+            if (c->steps > 0 && step >= c->steps)
+                break;
+            int64_t nb = N - start < B ? N - start : B;
+            double f = batch_gradient(r, &data, perm, start, nb, NULL);
+            if (!isfinite(f)) {
+                rc = nonfinite(f, ep, step + 1);
+                goto done;
+            }
+            nnrt_optim_step(&opt, r->params, r->grads, lr);
+            step++;
+        }
+        if (full) {
+            nnrt_optim_step(&opt, r->params, r->grads, lr);   /* grads of the last eval */
+            step++;
+            full_batch_eval(r, &data, &tr);
+        } else {
+            evaluate(r, &data, c->accuracy, &tr);
+        }
+        if (has_test)
+            evaluate(r, &test, c->accuracy, &te);
+        report(r, csv, ep, step, lr, &tr, has_test ? &te : NULL, nnrt_now() - t0);
+        if (!isfinite(tr.loss)) {
+            rc = nonfinite(tr.loss, ep, step);
+            goto done;
+        }
+    }
+    if (r->save) {
+        if (nnrt_params_save(m, r->params, r->save, 0, &e) != 0) {
+            rc = fail_err(&e);
+            goto done;
+        }
+        if (!r->quiet)
+            fprintf(stderr, "wrote %s\n", r->save);
+    }
+    if (c->log[0]) {
+        char path[1100];
+        snprintf(path, sizeof path, "%s/params.npz", c->log);
+        if (nnrt_params_save(m, r->params, path, 0, &e) != 0) {
+            rc = fail_err(&e);
+            goto done;
+        }
+    }
+done:
+    if (csv)
+        fclose(csv);
+    free(perm);
+    nnrt_optim_free(&opt);
+    nnrt_data_free(&data);
+    nnrt_data_free(&test);
+    return rc;
+}
+
+/* ---- init, grad, eval ---- */
+
+static int cmd_init(Run *r)
+{
+    NnrtErr e;
+    if (!r->out) {
+        fail("init needs --out P.npz");
+        return 2;
+    }
+    int rc = setup_params(r, NULL);
+    if (rc == 0 && nnrt_params_save(r->m, r->params, r->out, 0, &e) != 0)
+        rc = fail_err(&e);
+    return rc;
+}
+
+static int cmd_grad(Run *r)
+{
+    NnrtData d = { 0 };
+    NnrtErr e;
+    if (!r->out) {
+        fail("grad needs --out G.npz");
+        return 2;
+    }
+    int rc = load_source(r, &d, &r->cfg.data, "data");
+    if (rc == 0)
+        rc = setup_params(r, r->params_file);
+    if (rc == 0)
+        rc = setup_work(r, d.n, 0);
+    if (rc == 0) {
+        nnrt_set_ftz(!r->no_ftz);
+        double f = batch_gradient(r, &d, NULL, 0, d.n, NULL);
+        if (!isfinite(f))
+            fprintf(stderr, "warning: the objective is %s at these parameters\n",
+                    isnan(f) ? "nan" : "inf");
+        if (nnrt_params_save(r->m, r->grads, r->out, 1, &e) != 0)
+            rc = fail_err(&e);
+    }
+    nnrt_data_free(&d);
+    return rc;
+}
+
+static int cmd_eval(Run *r)
+{
+    NnrtData d = { 0 };
+    int rc = load_source(r, &d, &r->cfg.data, "data");
+    if (rc == 0)
+        rc = check_metrics(r);
+    if (rc == 0)
+        rc = setup_params(r, r->params_file);
+    if (rc == 0)
+        rc = setup_work(r, d.n, 0);
+    if (rc == 0) {
+        Eval ev;
+        nnrt_set_ftz(!r->no_ftz);
+        evaluate(r, &d, r->cfg.accuracy, &ev);
+        printf("loss: %.*g\n", DIGITS, ev.loss);
+        if (r->cfg.accuracy)
+            printf("accuracy: %.*g\n", DIGITS, ev.accuracy);
+    }
+    nnrt_data_free(&d);
+    return rc;
+}
+
+/* ---- check: finite differences against the analytic gradient ---- */
+
+static int cmd_check(Run *r)
+{
+    const NnrtModel *m = r->m;
+    NnrtData d = { 0 };
+    NnrtErr e;
+    char from[1300];
+    int rc = 0;
+    if (r->data_flag) {
+        rc = load_source(r, &d, &r->cfg.data, "data");
+        snprintf(from, sizeof from, "%s", d.name);
+    } else if (m->example) {
+        if (nnrt_data_example(&d, m, &e) != 0)
+            rc = fail_err(&e);
+        snprintf(from, sizeof from, "the example block");
+    } else if (r->cfg.data.kind != NNRT_SRC_NONE) {
+        rc = load_source(r, &d, &r->cfg.data, "data");
+        if (d.n > 16)
+            d.n = 16;
+        snprintf(from, sizeof from, "the first samples of %s", d.name);
+    } else {
+        NnrtSource src = { 0 };
+        src.kind = NNRT_SRC_GEN;
+        src.gen = NNRT_GEN_RANDOM;
+        src.n = 4;
+        src.seed = r->cfg.seed;
+        rc = load_source(r, &d, &src, "data");
+        snprintf(from, sizeof from, "%s (no example block, no data)", d.name);
+    }
+    if (rc == 0)
+        rc = setup_params(r, r->params_file);
+    if (rc == 0)
+        rc = setup_work(r, d.n, 0);
+    nnrt_real *ana = NULL;
+    if (rc == 0 && !(ana = malloc((size_t)(m->nparam_total > 0 ? m->nparam_total : 1) *
+                                  sizeof *ana)))
+        rc = fail("out of memory");
+    if (rc != 0) {
+        nnrt_data_free(&d);
+        return rc;
+    }
+    nnrt_set_ftz(!r->no_ftz);
+    double h = r->have_eps ? r->eps : CHECK_EPS, tol = CHECK_TOL;
+    batch_gradient(r, &d, NULL, 0, d.n, NULL);
+    memcpy(ana, r->grads, (size_t)m->nparam_total * sizeof *ana);
+
+    printf("gradient check of '%s' (%s): %lld sample%s from %s, reduce = %s\n", m->name,
+           NNRT_DTYPE_NAME, (long long)d.n, d.n == 1 ? "" : "s", from,
+           r->cfg.reduce_sum ? "sum" : "mean");
+    printf("  f = batch objective (%s over the samples of loss, + penalty)\n",
+           r->cfg.reduce_sum ? "sum" : "mean");
+    printf("  numeric n = (f(p + h) - f(p - h)) / 2h with h = %g; analytic a = backward pass\n", h);
+    printf("  an entry passes when |a - n| <= %g * max(1, |a| + |n|)\n", tol);
+    printf("  rel err = |a - n| / max(|a| + |n|, 1e-12), over entries with |a| + |n| > 1e-8\n");
+#ifndef NNRT_F64
+    printf("  note: this trainer computes in float32, where finite differences are accurate to\n"
+           "  about 1e-3 at best; the check is meaningful in float64 (nnc --dtype f64), so the\n"
+           "  threshold here is the loose %g\n", tol);
+#endif
+    printf("\n%-20s %-14s %9s %12s %12s  %s\n", "parameter", "shape", "entries", "max abs err",
+           "max rel err", "result");
+    int nfail = 0, nchecked = 0;
+    for (int k = 0; k < m->nparams; k++) {
+        const NnrtParam *p = &m->params[k];
+        char dims[64];
+        nnrt_format_dims(dims, sizeof dims, p->rank, p->dim);
+        if (p->frozen) {
+            printf("%-20s %-14s %9lld %12s %12s  frozen\n", p->name, dims, (long long)p->size,
+                   "-", "-");
+            continue;
+        }
+        double maxabs = 0, maxrel = 0;
+        int ok = 1;
+        for (int64_t i = 0; i < p->size; i++) {
+            nnrt_real *w = &r->params[p->offset + i], saved = *w;
+            Eval fp, fm;
+            *w = (nnrt_real)(saved + h);
+            double up = *w;
+            evaluate(r, &d, 0, &fp);
+            *w = (nnrt_real)(saved - h);
+            double down = *w;
+            evaluate(r, &d, 0, &fm);
+            *w = saved;
+            /* Divide by the step actually taken (p +- h rounded to nnrt_real). */
+            double num = (fp.loss - fm.loss) / (up - down);
+            double a = ana[p->offset + i];
+            double abserr = fabs(a - num), sum = fabs(a) + fabs(num);
+            if (!(abserr <= tol * (sum > 1 ? sum : 1)))
+                ok = 0;
+            if (abserr > maxabs || isnan(abserr))
+                maxabs = abserr;
+            if (sum > 1e-8) {
+                double rel = abserr / (sum > 1e-12 ? sum : 1e-12);
+                if (rel > maxrel || isnan(rel))
+                    maxrel = rel;
+            }
+        }
+        nchecked++;
+        nfail += !ok;
+        printf("%-20s %-14s %9lld %12.3e %12.3e  %s\n", p->name, dims, (long long)p->size, maxabs,
+               maxrel, ok ? "PASS" : "FAIL");
+    }
+    if (nfail)
+        printf("\nFAIL: %d of %d parameters\n", nfail, nchecked);
+    else
+        printf("\nPASS: all %d parameters\n", nchecked);
+    free(ana);
+    nnrt_data_free(&d);
+    return nfail ? 1 : 0;
+}
+
+/* ---- entry point ---- */
+
+int nnrt_main(const NnrtModel *model, int argc, char **argv)
+{
+    Run r;
+    memset(&r, 0, sizeof r);
+    r.m = model;
+    r.prog = argc > 0 && argv[0] ? argv[0] : model->name;
+    nnrt_config_default(&r.cfg);
+    if (model->dtype && strcmp(model->dtype, NNRT_DTYPE_NAME) != 0)
+        return fail("%s was compiled for %s but linked with the %s runtime", r.prog, model->dtype,
+                    NNRT_DTYPE_NAME);
+    if (apply_model_settings(&r) != 0)
+        return 1;
+    const char *cmd = argc > 1 ? argv[1] : NULL;
+    if (!cmd) {
+        usage(&r, stderr);
+        return 2;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(&r, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("%s: model %s, nnc %s, runtime %s (%s)\n", r.prog, model->name,
+               model->nnc_version ? model->nnc_version : "?", NNRT_VERSION, NNRT_DTYPE_NAME);
+        return 0;
+    }
+    int ci = -1;
+    for (int i = 0; i < 5; i++)
+        if (strcmp(cmd, commands[i]) == 0)
+            ci = i;
+    if (ci < 0) {
+        const char *c = nnrt_closest(cmd, commands, 5);
+        if (cmd[0] == '-')
+            fail("expected a command (train, init, grad, eval, check) before '%s'", cmd);
+        else if (c)
+            fail("unknown command '%s' (did you mean '%s'?); commands: train, init, grad, eval, "
+                 "check", cmd, c);
+        else
+            fail("unknown command '%s'; commands: train, init, grad, eval, check", cmd);
+        return 2;
+    }
+    r.cmd = cmd;
+    int rc = parse_flags(&r, argc, argv);
+    if (rc >= 0)
+        return rc;
+    switch (ci) {
+    case 0: rc = cmd_train(&r); break;
+    case 1: rc = cmd_init(&r); break;
+    case 2: rc = cmd_grad(&r); break;
+    case 3: rc = cmd_eval(&r); break;
+    default: rc = cmd_check(&r); break;
+    }
+    run_free(&r);
+    fflush(stdout);
+    return rc;
+}

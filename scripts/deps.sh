@@ -1,0 +1,36 @@
+#!/bin/sh
+# deps.sh - install the Debian packages nnc needs, when they are missing.
+#
+#   scripts/deps.sh            build and test dependencies (a no-op when present)
+#   scripts/deps.sh --all      also the optional ones: gnuplot (plots), PyTorch
+#                              (comparison tests), Fashion-MNIST (examples, benchmarks)
+#
+# Runs apt-get as root, or through sudo.
+set -eu
+
+need="gcc make flex bison pkg-config check zlib1g-dev libopenblas-dev"
+optional="gnuplot-nox python3-numpy python3-torch dataset-fashion-mnist clang"
+want="$need"
+[ "${1:-}" = "--all" ] && want="$need $optional"
+
+missing=""
+for pkg in $want; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $pkg"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing:$missing"
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+else
+    echo "deps: need root or sudo to install:$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing

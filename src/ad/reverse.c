@@ -1,0 +1,200 @@
+/*
+ * reverse.c - reverse mode: activity analysis, seeding, the reverse sweep.
+ *
+ * A value is active when it depends on a trainable parameter and the root
+ * (loss or penalty) depends on it; only active values get adjoints, so
+ * frozen parameters and everything that only flows from inputs cost
+ * nothing.  The sweep visits the forward values from the root down; each
+ * active value whose adjoint received a contribution applies its op's rule
+ * (rules.c), which adds into the adjoints of its operands.  Because every
+ * consumer of a value comes after it in the forward list, all contributions
+ * to an adjoint are in place before the sweep reaches it.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "ad.h"
+
+struct AdCtx {
+    IrProgram *p;
+    char *active;
+    int *adj;          /* adj[v]: the value holding dL/dv, or -1 */
+    int cur;           /* the forward value whose rule is running */
+};
+
+/* The rules, by op (rules.c, from ops.def). */
+extern AdRule *const ad_rules[OP_COUNT];
+
+const Value *ad_value(AdCtx *cx, int id) { return &cx->p->v[id]; }
+
+static int emit_like(AdCtx *cx, Value v)
+{
+    const Value *src = &cx->p->v[cx->cur];
+    v.stmt = src->stmt;
+    v.loc = src->loc;
+    return ir_emit(cx->p, v);
+}
+
+int ad_const(AdCtx *cx, double x)
+{
+    Value v;
+    memset(&v, 0, sizeof v);
+    v.op = OP_CONST;
+    v.num = x;
+    v.acc = -1;
+    return emit_like(cx, v);
+}
+
+static char *concat(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 1;
+    char *s = malloc(n);
+    if (!s)
+        diag_internal("out of memory");
+    snprintf(s, n, "%s%s", a, b);
+    return s;
+}
+
+static int adjoint_of(AdCtx *cx, int target)
+{
+    if (cx->adj[target] >= 0)
+        return cx->adj[target];
+    const Value *t = &cx->p->v[target];
+    Value v;
+    memset(&v, 0, sizeof v);
+    v.op = OP_ADJ;
+    v.nargs = 1;
+    v.arg[0] = target;
+    v.shape = t->shape;
+    v.batched = t->batched;
+    v.acc = -1;
+    v.name = concat("d_", t->name ? t->name : "tmp");
+    int id = emit_like(cx, v);
+    cx->adj[target] = id;
+    return id;
+}
+
+/* The iteration shape of an elementwise step: the largest of its operands'
+ * and its target's shapes (they all broadcast to it). */
+static Shape widest(const IrProgram *p, const int *ids, int n)
+{
+    Shape s = p->v[ids[0]].shape;
+    for (int i = 1; i < n; i++)
+        if (p->v[ids[i]].shape.rank > s.rank)
+            s = p->v[ids[i]].shape;
+    return s;
+}
+
+int ad_contrib(AdCtx *cx, int target, Op op, int nargs, const int *args, int ta, int tb)
+{
+    IrProgram *p = cx->p;
+    if (!cx->active[target])
+        return -1;
+    int acc = adjoint_of(cx, target);
+    Value v;
+    memset(&v, 0, sizeof v);
+    v.op = op;
+    v.nargs = nargs;
+    for (int i = 0; i < nargs; i++) {
+        v.arg[i] = args[i];
+        v.batched |= p->v[args[i]].batched;
+    }
+    v.acc = acc;
+    v.ta = ta;
+    v.tb = tb;
+    switch (ir_ops[op].kind) {
+    case K_MAP: {
+        int all[4];
+        for (int i = 0; i < nargs; i++)
+            all[i] = args[i];
+        all[nargs] = acc;
+        v.shape = widest(p, all, nargs + 1);
+        v.batched |= p->v[acc].batched;
+        break;
+    }
+    case K_MATMUL: {
+        char err[128];
+        if (!ir_matmul_shape(&p->v[args[0]].shape, ta, &p->v[args[1]].shape, tb, &v.shape,
+                             err, sizeof err))
+            diag_internal("adjoint matmul: %s", err);
+        break;
+    }
+    default:
+        v.shape = p->v[acc].shape;
+        break;
+    }
+    return emit_like(cx, v);
+}
+
+static void sweep(IrProgram *p, int root, int seed, IrRange *range)
+{
+    AdCtx cx;
+    cx.p = p;
+    int n = p->fwd.end;
+    cx.active = calloc((size_t)n, 1);
+    cx.adj = malloc((size_t)n * sizeof *cx.adj);
+    char *needed = calloc((size_t)n, 1);
+    if (!cx.active || !cx.adj || !needed)
+        diag_internal("out of memory");
+    for (int i = 0; i < n; i++) {
+        const Value *v = &p->v[i];
+        cx.adj[i] = -1;
+        if (v->op == OP_PARAM)
+            cx.active[i] = !p->params[v->index].frozen;
+        for (int a = 0; a < v->nargs; a++)
+            cx.active[i] |= cx.active[v->arg[a]];
+    }
+    needed[root] = 1;
+    for (int i = root; i >= 0; i--)
+        if (needed[i])
+            for (int a = 0; a < p->v[i].nargs; a++)
+                needed[p->v[i].arg[a]] = 1;
+    for (int i = 0; i < n; i++)
+        cx.active[i] &= needed[i];
+
+    range->begin = p->nv;
+    if (cx.active[root]) {
+        cx.cur = root;
+        cx.adj[root] = seed >= 0 ? seed : ad_const(&cx, 1);
+        if (seed >= 0) {
+            /* the seed value was emitted before the sweep: move the range */
+            range->begin = seed;
+        }
+        for (int i = root; i >= 0; i--) {
+            if (!cx.active[i] || cx.adj[i] < 0 || p->v[i].op == OP_PARAM)
+                continue;
+            AdRule *rule = ad_rules[p->v[i].op];
+            if (!rule)
+                diag_internal("no adjoint rule for op %s", ir_ops[p->v[i].op].name);
+            cx.cur = i;
+            rule(&cx, i, cx.adj[i]);
+        }
+        for (int i = 0; i < p->nparams; i++)
+            if (cx.adj[p->params[i].value] >= 0 && p->grad[i] < 0)
+                p->grad[i] = cx.adj[p->params[i].value];
+    }
+    range->end = p->nv;
+    free(cx.active);
+    free(cx.adj);
+    free(needed);
+}
+
+void ad_differentiate(IrProgram *p)
+{
+    p->grad = malloc((size_t)(p->nparams ? p->nparams : 1) * sizeof *p->grad);
+    for (int i = 0; i < p->nparams; i++)
+        p->grad[i] = -1;
+    Value s;
+    memset(&s, 0, sizeof s);
+    s.op = OP_SEED;
+    s.acc = -1;
+    s.name = "seed";
+    s.stmt = p->v[p->loss].stmt;
+    s.loc = p->v[p->loss].loc;
+    int seed = ir_emit(p, s);
+    sweep(p, p->loss, seed, &p->bwd_loss);
+    if (p->penalty >= 0)
+        sweep(p, p->penalty, -1, &p->bwd_penalty);
+    else
+        p->bwd_penalty.begin = p->bwd_penalty.end = p->nv;
+    ir_verify(p);
+}

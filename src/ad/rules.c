@@ -1,0 +1,207 @@
+/*
+ * rules.c - one adjoint rule per differentiable op of ops.def.
+ *
+ * A rule receives the forward value v (y = op(a, b, ...)) and d, the value
+ * holding dL/dy, and adds each operand's share into that operand's adjoint
+ * with ad_contrib.  Broadcast and batch dimensions need no code here: a
+ * contribution whose target is smaller than its iteration shape is summed
+ * into it (see ir.h).  The derivative each rule implements is above it.
+ */
+#include "ad.h"
+
+#define A(v) (ad_value(cx, v)->arg[0])
+#define B(v) (ad_value(cx, v)->arg[1])
+#define ARGS(...) (const int[]){__VA_ARGS__}
+#define CONTRIB(target, op, ...) \
+    ad_contrib(cx, target, op, (int)(sizeof(ARGS(__VA_ARGS__)) / sizeof(int)), ARGS(__VA_ARGS__), 0, 0)
+
+/* y = a + b:  da += dy,  db += dy */
+static void ad_add(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_COPY, d);
+    CONTRIB(B(v), OP_COPY, d);
+}
+
+/* y = a - b:  da += dy,  db += -dy */
+static void ad_sub(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_COPY, d);
+    CONTRIB(B(v), OP_NEG, d);
+}
+
+/* y = a * b:  da += dy * b,  db += dy * a */
+static void ad_mul(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_MUL, d, B(v));
+    CONTRIB(B(v), OP_MUL, d, A(v));
+}
+
+/* y = a / b:  da += dy / b,  db += -dy * y / b */
+static void ad_div(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_DIV, d, B(v));
+    CONTRIB(B(v), OP_DIV_BWD, d, v, B(v));
+}
+
+/* y = a ^ b:  da += dy * b * a^(b - 1),  db += dy * y * log(a) */
+static void ad_pow(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_POW_BWD, d, A(v), B(v));
+    CONTRIB(B(v), OP_POW_BWD_EXP, d, A(v), v);
+}
+
+/* y = a^2:  da += 2 * dy * a */
+static void ad_square(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_TWICE_MUL, d, A(v));
+}
+
+/* y = -a:  da += -dy */
+static void ad_neg(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_NEG, d);
+}
+
+/* y = a:  da += dy */
+static void ad_copy(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_COPY, d);
+}
+
+/* y = relu(a):  da += dy * [a > 0]   (the subgradient 0 at a = 0, as PyTorch) */
+static void ad_relu(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_RELU_BWD, d, A(v));
+}
+
+/* y = sigmoid(a):  da += dy * y * (1 - y) */
+static void ad_sigmoid(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_SIGMOID_BWD, d, v);
+}
+
+/* y = tanh(a):  da += dy * (1 - y^2) */
+static void ad_tanh(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_TANH_BWD, d, v);
+}
+
+/* y = exp(a):  da += dy * y */
+static void ad_exp(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_MUL, d, v);
+}
+
+/* y = log(a):  da += dy / a */
+static void ad_log(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_DIV, d, A(v));
+}
+
+/* y = sqrt(a):  da += dy / (2 y) */
+static void ad_sqrt(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_SQRT_BWD, d, v);
+}
+
+/* y = |a|:  da += dy * sign(a) */
+static void ad_abs(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_ABS_BWD, d, A(v));
+}
+
+/* y = bce_with_logits(z, t) = max(z, 0) - z t + log(1 + exp(-|z|)):
+ * dz += dy * (sigmoid(z) - t),  dt += -dy * z */
+static void ad_bce(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_BCE_BWD, d, A(v), B(v));
+    CONTRIB(B(v), OP_BCE_BWD_T, d, A(v));
+}
+
+/*
+ * Y = op(A) @ op(B), with Â = op(A), B̂ = op(B):  dÂ = dY B̂',  dB̂ = Â' dY,
+ * and dA = dÂ' when A was used transposed.  With vectors (which the
+ * forward program never transposes): for y = W x, dW += outer(dy, x) and
+ * dx += W' dy; for y = a B, da += dy B' and dB += outer(a, dy); for a
+ * scalar y = a . b, da += dy * b and db += dy * a.
+ */
+static void ad_matmul(AdCtx *cx, int v, int d)
+{
+    const Value *y = ad_value(cx, v);
+    int a = A(v), b = B(v), ta = y->ta, tb = y->tb;
+    int ra = ad_value(cx, a)->shape.rank, rb = ad_value(cx, b)->shape.rank;
+    if (ra == 1 && rb == 1) {
+        CONTRIB(a, OP_MUL, d, b);
+        CONTRIB(b, OP_MUL, d, a);
+    } else if (ra == 2 && rb == 1) {
+        if (ta)
+            ad_contrib(cx, a, OP_MATMUL, 2, ARGS(b, d), 1, 1);   /* dA = outer(x, dy) */
+        else
+            ad_contrib(cx, a, OP_MATMUL, 2, ARGS(d, b), 1, 1);   /* dA = outer(dy, x) */
+        ad_contrib(cx, b, OP_MATMUL, 2, ARGS(a, d), !ta, 0);     /* dx = Â' dy */
+    } else if (ra == 1 && rb == 2) {
+        ad_contrib(cx, a, OP_MATMUL, 2, ARGS(d, b), 0, !tb);     /* da = dy B̂' */
+        if (tb)
+            ad_contrib(cx, b, OP_MATMUL, 2, ARGS(d, a), 1, 1);   /* dB = outer(dy, a) */
+        else
+            ad_contrib(cx, b, OP_MATMUL, 2, ARGS(a, d), 1, 1);   /* dB = outer(a, dy) */
+    } else {
+        if (ta)
+            ad_contrib(cx, a, OP_MATMUL, 2, ARGS(b, d), tb, 1);  /* dA = B̂ dY' */
+        else
+            ad_contrib(cx, a, OP_MATMUL, 2, ARGS(d, b), 0, !tb); /* dA = dY B̂' */
+        if (tb)
+            ad_contrib(cx, b, OP_MATMUL, 2, ARGS(d, a), 1, ta);  /* dB = dY' Â */
+        else
+            ad_contrib(cx, b, OP_MATMUL, 2, ARGS(a, d), !ta, 0); /* dB = Â' dY */
+    }
+}
+
+/* Y = A':  dA += dY' */
+static void ad_transpose(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_TRANSPOSE, d);
+}
+
+/* y = sum(a):  da += dy  (dy broadcast over a) */
+static void ad_sum(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_COPY, d);
+}
+
+/* y = mean(a) = sum(a) / n:  da += dy / n */
+static void ad_mean(AdCtx *cx, int v, int d)
+{
+    int n = ad_const(cx, (double)shape_numel(&ad_value(cx, A(v))->shape));
+    CONTRIB(A(v), OP_DIV, d, n);
+}
+
+/* y = sumsq(a) = sum(a^2):  da += 2 * dy * a */
+static void ad_sumsq(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_TWICE_MUL, d, A(v));
+}
+
+/* y = softmax(a):  da += y * (dy - sum(dy * y))   (along the last axis) */
+static void ad_softmax(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_SOFTMAX_BWD, d, v);
+}
+
+/* y = log_softmax(a) = a - logsumexp(a):  da += dy - exp(y) * sum(dy) */
+static void ad_log_softmax(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_LOG_SOFTMAX_BWD, d, v);
+}
+
+/* y = cross_entropy(z, c) = logsumexp(z) - z[c]:  dz += dy * (softmax(z) - onehot(c)) */
+static void ad_xent(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_XENT_BWD, d, A(v), B(v));
+}
+
+AdRule *const ad_rules[OP_COUNT] = {
+#define OP(code, name, arity, kind, notation, cexpr, rule) [OP_##code] = rule,
+#include "ops.def"
+#undef OP
+};

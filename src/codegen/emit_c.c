@@ -1,0 +1,979 @@
+/*
+ * emit_c.c - the C backend: IR (forward and adjoint programs) to a trainer.
+ *
+ * The output is meant to be read next to the model: a header, the tables
+ * describing parameters and data, a workspace struct holding every
+ * intermediate tensor for up to `cap` samples, and four functions —
+ * forward, backward, penalty, output — each a straight sequence of loops,
+ * one per IR value, preceded by the source line (forward) or the adjoint
+ * equation (backward) it implements.  main() hands the model to the
+ * runtime (nnrt_main).
+ *
+ * Every per-sample tensor of shape S is stored for a batch of n samples as
+ * [n, S], row-major.  Matrix products over the batch become one GEMM where
+ * the layout allows (see emit_matmul); everything else is a loop.  The
+ * output is deterministic: the same model gives the same bytes.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "codegen.h"
+
+#define NNC_VERSION "0.1.0"
+
+typedef struct Cg {
+    const IrProgram *p;
+    const CgOptions *opt;
+    FILE *f;              /* where the current function's body goes */
+    char **cname;         /* C identifier of each value */
+    long *param_off;      /* offset of each parameter in the flat buffer */
+    long nparam_total;
+    char *needs_buf;      /* value has a workspace buffer */
+    char *used;           /* value referenced in the current function */
+    char *written;        /* adjoint buffer already written in the current function */
+    int last_stmt;
+    int backward;         /* emitting an adjoint program */
+    int uses;             /* which of the function's arguments the body used (ARG_*) */
+} Cg;
+
+enum { ARG_PARAMS = 1, ARG_GRADS = 2, ARG_SEED = 4, ARG_N = 8 };
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p)
+        diag_internal("out of memory");
+    return p;
+}
+
+static void out(Cg *cg, int indent, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void out(Cg *cg, int indent, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(cg->f, "%*s", 4 * indent, "");
+    va_start(ap, fmt);
+    vfprintf(cg->f, fmt, ap);
+    va_end(ap);
+    fputc('\n', cg->f);
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* ---- names ---- */
+
+static const char *const reserved[] = {
+    /* C keywords */
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
+    "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
+    "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch", "typedef",
+    "union", "unsigned", "void", "volatile", "while", "_Bool", "_Complex", "_Imaginary",
+    "bool", "true", "false", "main", "model",
+    /* the generated code's own names */
+    "b", "i", "j", "r", "n", "m", "s", "t", "ws", "work", "params", "data", "losses",
+    "seed", "grads", "real", "cap", "mem", "out", "Work", "create", "destroy", "forward",
+    "backward", "penalty_fn", "output", "param_table", "slot_table", "setting_table",
+    "example_table", "dot", "sum", "mx", "lse", "cls", NULL,
+};
+
+static void make_names(Cg *cg)
+{
+    const IrProgram *p = cg->p;
+    cg->cname = xcalloc((size_t)p->nv, sizeof *cg->cname);
+    for (int i = 0; i < p->nv; i++) {
+        const Value *v = &p->v[i];
+        char buf[200];
+        if (v->name)
+            snprintf(buf, sizeof buf, "%s", v->name);
+        else
+            snprintf(buf, sizeof buf, "t%d", i);
+        for (int k = 0; reserved[k]; k++)
+            if (strcmp(buf, reserved[k]) == 0) {
+                strcat(buf, "_");
+                break;
+            }
+        /* unique among values that have storage */
+        for (int k = 2;; k++) {
+            int clash = 0;
+            for (int j = 0; j < i && !clash; j++)
+                clash = cg->cname[j] && strcmp(cg->cname[j], buf) == 0;
+            if (!clash)
+                break;
+            char tmp[200];
+            snprintf(tmp, sizeof tmp, "%s_%d", v->name ? v->name : "t", k);
+            snprintf(buf, sizeof buf, "%s", tmp);
+        }
+        cg->cname[i] = strdup(buf);
+    }
+}
+
+/* A number as a C literal of the model's type, the shortest that reads back exactly. */
+static const char *c_number(const Cg *cg, double x, char *buf, size_t n)
+{
+    int f32 = cg->p->dtype == DT_F32;
+    if (x != x)
+        snprintf(buf, n, "NAN");
+    else if (x == 1.0 / 0.0 || x == -1.0 / 0.0)
+        snprintf(buf, n, x > 0 ? "INFINITY" : "(-INFINITY)");
+    else {
+        char tmp[64];
+        for (int prec = f32 ? 6 : 15; prec <= 17; prec++) {
+            snprintf(tmp, sizeof tmp, "%.*g", prec, x);
+            double back = strtod(tmp, NULL);
+            if (f32 ? (float)back == (float)x : back == x)
+                break;
+        }
+        if (!strpbrk(tmp, ".en"))
+            strcat(tmp, ".0");
+        snprintf(buf, n, "%s%s%s%s", x < 0 ? "(" : "", tmp, f32 ? "f" : "", x < 0 ? ")" : "");
+    }
+    return buf;
+}
+
+/* ---- operand access ---- */
+
+static int numel(const Value *v) { return shape_numel(&v->shape); }
+
+/* Is the value's storage a per-sample batch? */
+static int stored_batched(const Cg *cg, int id)
+{
+    const Value *v = &cg->p->v[id];
+    return v->batched;
+}
+
+/* The C expression for element i of value id, in an iteration space of N
+ * elements per sample, inside loops over b (when batched) and i.  In a
+ * flat loop (i runs over n * N elements at once) an operand is either the
+ * whole tensor, indexed by i, or a single unbatched number. */
+static void elem(Cg *cg, int id, int N, int flat, int loop_batched, char *buf, size_t n)
+{
+    const Value *v = &cg->p->v[id];
+    if (v->op == OP_CONST) {
+        c_number(cg, v->num, buf, n);
+        return;
+    }
+    if (v->op == OP_SEED) {
+        cg->uses |= ARG_SEED;
+        snprintf(buf, n, "seed");
+        return;
+    }
+    cg->used[id] = 1;
+    int M = numel(v);
+    const char *name = cg->cname[id];
+    int bat = stored_batched(cg, id);
+    if (flat)
+        snprintf(buf, n, M == N && bat == loop_batched ? "%s[i]" : "%s[0]", name);
+    else if (M == 1)
+        snprintf(buf, n, bat ? "%s[b]" : "%s[0]", name);
+    else if (M == N)
+        snprintf(buf, n, bat ? "%s[b * %d + i]" : "%s[i]", name, M);
+    else
+        snprintf(buf, n, bat ? "%s[b * %d + i %% %d]" : "%s[i %% %d]", name, M, M);
+}
+
+/* Expand a c_expr template: $k becomes operand k's element; EXP( etc. the
+ * dtype's math functions. */
+static void expand_c(Cg *cg, const char *tmpl, const char *const *ops, char *buf, size_t n)
+{
+    static const char *const fn[][3] = {
+        {"EXP(", "expf(", "exp("}, {"LOG1P(", "log1pf(", "log1p("}, {"LOG(", "logf(", "log("},
+        {"SQRT(", "sqrtf(", "sqrt("}, {"TANH(", "tanhf(", "tanh("}, {"FABS(", "fabsf(", "fabs("},
+        {"POW(", "powf(", "pow("}, {"FMAX(", "fmaxf(", "fmax("},
+    };
+    int f32 = cg->p->dtype == DT_F32;
+    size_t len = 0;
+    for (const char *s = tmpl; *s && len + 1 < n;) {
+        if (*s == '$' && s[1] >= '0' && s[1] <= '2') {
+            len += (size_t)snprintf(buf + len, n - len, "%s", ops[s[1] - '0']);
+            s += 2;
+            continue;
+        }
+        int done = 0;
+        for (size_t k = 0; k < sizeof fn / sizeof fn[0] && !done; k++)
+            if (strncmp(s, fn[k][0], strlen(fn[k][0])) == 0) {
+                len += (size_t)snprintf(buf + len, n - len, "%s", fn[k][f32 ? 1 : 2]);
+                s += strlen(fn[k][0]);
+                done = 1;
+            }
+        if (!done) {
+            /* integer literals in templates ("1 - $1") stay ints: C converts */
+            buf[len++] = *s++;
+        }
+    }
+    buf[len < n ? len : n - 1] = '\0';
+}
+
+/* The buffer an op writes: its own, or its accumulation target's. */
+static int dest_of(const Cg *cg, int id)
+{
+    const Value *v = &cg->p->v[id];
+    return v->acc >= 0 ? v->acc : id;
+}
+
+/* For an accumulating op: "=" when this first write covers the whole target
+ * (no reduction), otherwise zero the target first (once) and "+=".
+ * Parameter gradients always accumulate (the runtime zeroes them). */
+static const char *assign_op(Cg *cg, int id, const char *count)
+{
+    const IrProgram *p = cg->p;
+    const Value *v = &p->v[id];
+    if (v->acc < 0)
+        return "=";
+    const Value *t = &p->v[v->acc];
+    if (v->batched)
+        cg->uses |= ARG_N;
+    if (p->v[t->arg[0]].op == OP_PARAM)
+        return "+=";
+    if (cg->written[v->acc])
+        return "+=";
+    cg->written[v->acc] = 1;
+    cg->used[v->acc] = 1;
+    int covers = shape_equal(&v->shape, &t->shape) && v->batched == t->batched;
+    if (v->op == OP_MATMUL) {
+        Shape s;
+        char err[64];
+        ir_matmul_shape(&p->v[v->arg[0]].shape, v->ta, &p->v[v->arg[1]].shape, v->tb, &s,
+                        err, sizeof err);
+        covers = v->batched == t->batched;
+    }
+    if (covers)
+        return "=";
+    out(cg, 1, "memset(%s, 0, %s%d * sizeof *%s);", cg->cname[v->acc],
+        t->batched ? count : "", numel(t), cg->cname[v->acc]);
+    return "+=";
+}
+
+/* ---- the ops ---- */
+
+static void emit_map(Cg *cg, int id)
+{
+    const Value *v = &cg->p->v[id];
+    const OpInfo *o = &ir_ops[v->op];
+    int dst = dest_of(cg, id);
+    int N = numel(v);
+    const Value *d = &cg->p->v[dst];
+    /* one flat loop when every operand is the whole tensor or a plain scalar */
+    int flat = numel(d) == N && d->batched == v->batched;
+    for (int k = 0; k < v->nargs && flat; k++) {
+        const Value *a = &cg->p->v[v->arg[k]];
+        int M = numel(a);
+        flat = (M == N && a->batched == v->batched) ||
+               (M == 1 && !a->batched) || a->op == OP_CONST || a->op == OP_SEED;
+    }
+    const char *op = assign_op(cg, id, "(size_t)n * ");
+    char ops[3][96], dexpr[96], rhs[512];
+    const char *opp[3] = {ops[0], ops[1], ops[2]};
+    for (int k = 0; k < v->nargs; k++)
+        elem(cg, v->arg[k], N, flat, v->batched, ops[k], sizeof ops[k]);
+    elem(cg, dst, N, flat, v->batched, dexpr, sizeof dexpr);
+    expand_c(cg, o->cexpr, opp, rhs, sizeof rhs);
+    if (flat) {
+        if (v->batched && N == 1)
+            out(cg, 1, "for (int i = 0; i < n; i++)");
+        else if (v->batched)
+            out(cg, 1, "for (int i = 0; i < n * %d; i++)", N);
+        else
+            out(cg, 1, "for (int i = 0; i < %d; i++)", N);
+        out(cg, 2, "%s %s %s;", dexpr, op, rhs);
+    } else if (v->batched) {
+        out(cg, 1, "for (int b = 0; b < n; b++)");
+        out(cg, 2, "for (int i = 0; i < %d; i++)", N);
+        out(cg, 3, "%s %s %s;", dexpr, op, rhs);
+    } else {
+        out(cg, 1, "for (int i = 0; i < %d; i++)", N);
+        out(cg, 2, "%s %s %s;", dexpr, op, rhs);
+    }
+}
+
+/* How one operand of a product is stored per sample: a row-major
+ * rows x cols block, used transposed when t.  Vectors are stored as
+ * [1, len]; on the left they are rows unless transposed, on the right
+ * columns unless transposed (ir.h). */
+typedef struct Operand { int rows, cols, t, batched, size; } Operand;
+
+static Operand operand(const Value *v, int flag, int left)
+{
+    Operand o;
+    if (v->shape.rank == 2) {
+        o.rows = v->shape.dim[0];
+        o.cols = v->shape.dim[1];
+        o.t = flag;
+    } else {
+        o.rows = 1;
+        o.cols = v->shape.dim[0];
+        o.t = left ? flag : !flag;
+    }
+    o.batched = v->batched;
+    o.size = o.rows * o.cols;
+    return o;
+}
+
+static void emit_matmul(Cg *cg, int id)
+{
+    const IrProgram *p = cg->p;
+    const Value *v = &p->v[id];
+    int ia = v->arg[0], ib = v->arg[1], dst = dest_of(cg, id);
+    Operand A = operand(&p->v[ia], v->ta, 1), B = operand(&p->v[ib], v->tb, 0);
+    int m = A.t ? A.cols : A.rows, k = A.t ? A.rows : A.cols, nn = B.t ? B.rows : B.cols;
+    int bd = p->v[dst].batched;
+    const char *a = cg->cname[ia], *bn = cg->cname[ib], *c = cg->cname[dst];
+    cg->used[ia] = cg->used[ib] = cg->used[dst] = 1;
+    const char *op = assign_op(cg, id, "(size_t)n * ");
+    const char *beta = strcmp(op, "=") == 0 ? "0" : "1";
+    const char *one = "1";
+
+    if (!A.batched && !B.batched) {
+        out(cg, 1, "nnrt_gemm(%d, %d, %d, %d, %d, %s, %s, %d, %s, %d, %s, %s, %d);",
+            A.t, B.t, m, nn, k, one, a, A.cols, bn, B.cols, beta, c, nn);
+    } else if (A.batched && !B.batched && bd && !A.t) {
+        /* the batch stacks A's rows: [n*m, k] @ op(B) */
+        out(cg, 1, "nnrt_gemm(0, %d, n * %d, %d, %d, %s, %s, %d, %s, %d, %s, %s, %d);",
+            B.t, m, nn, k, one, a, A.cols, bn, B.cols, beta, c, nn);
+    } else if (!A.batched && B.batched && bd && nn == 1 && B.size == k) {
+        /* op(A) times each sample's column: C[n, m] = X[n, k] @ op(A)' */
+        out(cg, 1, "nnrt_gemm(0, %d, n, %d, %d, %s, %s, %d, %s, %d, %s, %s, %d);",
+            !A.t, m, k, one, bn, k, a, A.cols, beta, c, m);
+    } else if (A.batched && B.batched && !bd && A.t && !B.t) {
+        /* summed over the batch: sum_b A_b' B_b = A_stacked' B_stacked */
+        out(cg, 1, "nnrt_gemm(1, 0, %d, %d, n * %d, %s, %s, %d, %s, %d, %s, %s, %d);",
+            m, nn, A.rows, one, a, A.cols, bn, B.cols, beta, c, nn);
+    } else {
+        /* one product per sample; summed into c when c has no batch */
+        out(cg, 1, "for (int b = 0; b < n; b++)");
+        char pa[96], pb[96], pc[96], bt[64];
+        snprintf(pa, sizeof pa, A.batched ? "%s + (size_t)b * %d" : "%s", a, A.size);
+        snprintf(pb, sizeof pb, B.batched ? "%s + (size_t)b * %d" : "%s", bn, B.size);
+        snprintf(pc, sizeof pc, bd ? "%s + (size_t)b * %d" : "%s", c, m * nn);
+        snprintf(bt, sizeof bt, bd || beta[0] == '1' ? "%s" : "b ? 1 : 0", beta);
+        out(cg, 2, "nnrt_gemm(%d, %d, %d, %d, %d, %s, %s, %d, %s, %d, %s, %s, %d);",
+            A.t, B.t, m, nn, k, one, pa, A.cols, pb, B.cols, bt, pc, nn);
+    }
+}
+
+static void emit_transpose(Cg *cg, int id)
+{
+    const Value *v = &cg->p->v[id];
+    int src = v->arg[0], dst = dest_of(cg, id);
+    const Value *s = &cg->p->v[src];
+    int r = s->shape.dim[0], c = s->shape.dim[1], rc = r * c;
+    const char *op = assign_op(cg, id, "(size_t)n * ");
+    cg->used[src] = cg->used[dst] = 1;
+    int bs = s->batched, bd = cg->p->v[dst].batched;
+    int ind = 1;
+    if (v->batched)
+        out(cg, ind++, "for (int b = 0; b < n; b++)");
+    out(cg, ind, "for (int i = 0; i < %d; i++)", r);
+    out(cg, ind + 1, "for (int j = 0; j < %d; j++)", c);
+    char so[32] = "", dof[32] = "";
+    if (bs)
+        snprintf(so, sizeof so, "b * %d + ", rc);
+    if (bd)
+        snprintf(dof, sizeof dof, "b * %d + ", rc);
+    out(cg, ind + 2, "%s[%sj * %d + i] %s %s[%si * %d + j];", cg->cname[dst], dof, r, op,
+        cg->cname[src], so, c);
+}
+
+static void emit_reduce(Cg *cg, int id)
+{
+    const Value *v = &cg->p->v[id];
+    if (v->acc >= 0)
+        diag_internal("accumulating reductions are not generated");
+    int src = v->arg[0];
+    const Value *s = &cg->p->v[src];
+    int N = numel(s);
+    char x[96], zero[16], nbuf[32];
+    cg->used[src] = cg->used[id] = 1;
+    elem(cg, src, N, 0, 1, x, sizeof x);
+    c_number(cg, 0, zero, sizeof zero);
+    int ind = 1;
+    if (v->batched)
+        out(cg, ind++, "for (int b = 0; b < n; b++) {");
+    else
+        out(cg, ind++, "{");
+    out(cg, ind, "real sum = %s;", zero);
+    out(cg, ind, "for (int i = 0; i < %d; i++)", N);
+    out(cg, ind + 1, v->op == OP_SUMSQ ? "sum += %s * %s;" : "sum += %s;", x, x);
+    if (v->op == OP_MEAN)
+        out(cg, ind, "%s[%s] = sum / %s;", cg->cname[id], v->batched ? "b" : "0",
+            c_number(cg, N, nbuf, sizeof nbuf));
+    else
+        out(cg, ind, "%s[%s] = sum;", cg->cname[id], v->batched ? "b" : "0");
+    out(cg, ind - 1, "}");
+}
+
+/* Softmax and friends, one row (the last axis) at a time.  Each subtracts
+ * the row's maximum before exp, so large logits cannot overflow. */
+static void emit_row(Cg *cg, int id)
+{
+    const IrProgram *p = cg->p;
+    const Value *v = &p->v[id];
+    int x = v->op == OP_XENT || v->op == OP_XENT_BWD ? v->arg[v->op == OP_XENT ? 0 : 1] : v->arg[0];
+    int K = p->v[x].shape.dim[p->v[x].shape.rank - 1];
+    int rows = numel(&p->v[x]) / K;
+    int dst = dest_of(cg, id);
+    int f32 = p->dtype == DT_F32;
+    const char *EXP = f32 ? "expf" : "exp", *LOG = f32 ? "logf" : "log";
+    char zero[16];
+    c_number(cg, 0, zero, sizeof zero);
+    for (int k = 0; k < v->nargs; k++)
+        cg->used[v->arg[k]] = 1;
+    cg->used[dst] = 1;
+    const char *op = v->op == OP_XENT ? "=" : assign_op(cg, id, "(size_t)n * ");
+    int bat = v->batched;
+    /* a row pointer for each operand with K entries per row */
+    out(cg, 1, "for (int r = 0; r < %s%d; r++) {", bat ? "n * " : "", rows);
+    const char *nm = cg->cname[x];
+    out(cg, 2, "const real *%s_r = %s + (size_t)r * %d;", nm, nm, K);
+    if (v->op != OP_SOFTMAX_BWD && v->op != OP_LOG_SOFTMAX_BWD) {
+        out(cg, 2, "real mx = %s_r[0], sum = %s;", nm, zero);
+        out(cg, 2, "for (int j = 1; j < %d; j++)", K);
+        out(cg, 3, "mx = %s_r[j] > mx ? %s_r[j] : mx;", nm, nm);
+        out(cg, 2, "for (int j = 0; j < %d; j++)", K);
+        out(cg, 3, "sum += %s(%s_r[j] - mx);", EXP, nm);
+    }
+    char dexpr[96];
+    snprintf(dexpr, sizeof dexpr, "%s[(size_t)r * %d + j]", cg->cname[dst], K);
+    switch (v->op) {
+    case OP_SOFTMAX:
+        out(cg, 2, "for (int j = 0; j < %d; j++)", K);
+        out(cg, 3, "%s = %s(%s_r[j] - mx) / sum;", dexpr, EXP, nm);
+        break;
+    case OP_LOG_SOFTMAX:
+        out(cg, 2, "real lse = mx + %s(sum);", LOG);
+        out(cg, 2, "for (int j = 0; j < %d; j++)", K);
+        out(cg, 3, "%s = %s_r[j] - lse;", dexpr, nm);
+        break;
+    case OP_XENT: {
+        /* one class label per sample: rows == 1 */
+        char c[96];
+        elem(cg, v->arg[1], 1, 0, 1, c, sizeof c);
+        out(cg, 2, "int cls = (int)%s;", c[0] && strstr(c, "[b]") ? (strstr(c, "[b]")[0] = 0, strcat(c, "[r]"), c) : c);
+        out(cg, 2, "%s[r] = mx + %s(sum) - %s_r[cls];", cg->cname[id], LOG, nm);
+        break;
+    }
+    case OP_XENT_BWD: {
+        char d[96], c[96];
+        elem(cg, v->arg[0], 1, 0, 1, d, sizeof d);
+        elem(cg, v->arg[2], 1, 0, 1, c, sizeof c);
+        char *pb;
+        if ((pb = strstr(d, "[b]")) != NULL)
+            memcpy(pb, "[r]", 3);
+        if ((pb = strstr(c, "[b]")) != NULL)
+            memcpy(pb, "[r]", 3);
+        out(cg, 2, "int cls = (int)%s;", c);
+        out(cg, 2, "for (int j = 0; j < %d; j++)", K);
+        out(cg, 3, "%s %s %s * (%s(%s_r[j] - mx) / sum - (j == cls));", dexpr, op, d, EXP, nm);
+        break;
+    }
+    case OP_SOFTMAX_BWD:
+    case OP_LOG_SOFTMAX_BWD: {
+        const char *dn = cg->cname[v->arg[0]], *yn = cg->cname[v->arg[1]];
+        out(cg, 2, "const real *%s_r = %s + (size_t)r * %d;", yn, yn, K);
+        out(cg, 2, "real dot = %s;", zero);
+        out(cg, 2, "for (int j = 0; j < %d; j++)", K);
+        if (v->op == OP_SOFTMAX_BWD) {
+            out(cg, 3, "dot += %s_r[j] * %s_r[j];", dn, yn);
+            out(cg, 2, "for (int j = 0; j < %d; j++)", K);
+            out(cg, 3, "%s %s %s_r[j] * (%s_r[j] - dot);", dexpr, op, yn, dn);
+        } else {
+            out(cg, 3, "dot += %s_r[j];", dn);
+            out(cg, 2, "for (int j = 0; j < %d; j++)", K);
+            out(cg, 3, "%s %s %s_r[j] - %s(%s_r[j]) * dot;", dexpr, op, dn, EXP, yn);
+        }
+        break;
+    }
+    default:
+        diag_internal("emit_row: %s", ir_ops[v->op].name);
+    }
+    out(cg, 1, "}");
+}
+
+static void emit_value(Cg *cg, int id)
+{
+    const IrProgram *p = cg->p;
+    const Value *v = &p->v[id];
+    IrKind kind = ir_ops[v->op].kind;
+    if (kind == K_LEAF || kind == K_ADJ)
+        return;
+    /* the source statement, once per group of values */
+    if (v->stmt != cg->last_stmt && v->stmt < p->nstmts) {
+        cg->last_stmt = v->stmt;
+        const IrStmt *s = &p->stmts[v->stmt];
+        fputc('\n', cg->f);
+        out(cg, 1, "/* %s%s:%d  %s */", cg->backward ? "adjoint of " : "", base_name(p->file),
+            s->line, s->text);
+    }
+    char note[300], sh[64];
+    ir_notation(p, id, note, sizeof note);
+    for (char *c = note; (c = strstr(c, "*/")) != NULL; c++)
+        c[1] = '\\';
+    int dst = dest_of(cg, id);
+    shape_str(&p->v[dst].shape, sh, sizeof sh);
+    if (p->v[dst].batched) {
+        memmove(sh + 4, sh + 1, strlen(sh));
+        memcpy(sh, "[n, ", 4);
+        if (sh[4] == ']')
+            memcpy(sh, "[n]\0", 4);
+    }
+    out(cg, 1, "/* %-48s %s */", note, sh);
+    if (v->batched)
+        cg->uses |= ARG_N;
+    switch (kind) {
+    case K_MAP: emit_map(cg, id); break;
+    case K_MATMUL: emit_matmul(cg, id); break;
+    case K_TRANS: emit_transpose(cg, id); break;
+    case K_REDUCE: emit_reduce(cg, id); break;
+    case K_ROW: emit_row(cg, id); break;
+    default: diag_internal("emit_value: %s", ir_ops[v->op].name);
+    }
+}
+
+/* ---- functions ---- */
+
+/* Values [lo, hi) that `root` (and `extra`) need, in order. */
+static void mark_needed(const IrProgram *p, int root, char *mark)
+{
+    if (root < 0)
+        return;
+    mark[root] = 1;
+    for (int i = root; i >= 0; i--)
+        if (mark[i])
+            for (int a = 0; a < p->v[i].nargs; a++)
+                mark[p->v[i].arg[a]] = 1;
+}
+
+/* Emit the body of a function into a memory buffer, then print the local
+ * pointers it uses followed by the body. */
+typedef void BodyFn(Cg *cg, void *arg);
+
+static void function(Cg *cg, FILE *f, const char *sig, int args, const char *prologue,
+                     BodyFn *body, void *arg)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem)
+        diag_internal("open_memstream failed");
+    const IrProgram *p = cg->p;
+    memset(cg->used, 0, (size_t)p->nv);
+    memset(cg->written, 0, (size_t)p->nv);
+    cg->last_stmt = -1;
+    cg->uses = 0;
+    cg->f = mem;
+    body(cg, arg);
+    fclose(mem);
+    cg->f = f;
+    fprintf(f, "%s\n{\n    Work *ws = work;\n%s", sig, prologue);
+    for (int i = 0; i < p->nv; i++) {
+        if (!cg->used[i])
+            continue;
+        const Value *v = &p->v[i];
+        char sh[64];
+        shape_str(&v->shape, sh, sizeof sh);
+        if (v->op == OP_PARAM) {
+            char decl[256];
+            int dl = snprintf(decl, sizeof decl, "const real *%s = params + %ld;", cg->cname[i],
+                               cg->param_off[v->index]);
+            out(cg, 1, "%s%*s/* %s */", decl, dl < 44 ? 44 - dl : 1, "", sh);
+            cg->uses |= ARG_PARAMS;
+        } else if (v->op == OP_ADJ && p->v[v->arg[0]].op == OP_PARAM) {
+            char decl[256];
+            int dl = snprintf(decl, sizeof decl, "real *%s = grads + %ld;", cg->cname[i],
+                               cg->param_off[p->v[v->arg[0]].index]);
+            out(cg, 1, "%s%*s/* %s */", decl, dl < 44 ? 44 - dl : 1, "", sh);
+            cg->uses |= ARG_GRADS;
+        } else if (v->op == OP_INPUT)
+            out(cg, 1, "const real *%s = ws->%s;", cg->cname[i], cg->cname[i]);
+        else if (v->op == OP_LITERAL)
+            out(cg, 1, "const real *%s = literal_%d;", cg->cname[i], v->index);
+        else if (cg->needs_buf[i])
+            out(cg, 1, "real *%s = ws->%s;", cg->cname[i], cg->cname[i]);
+    }
+    static const char *const names[] = {"params", "grads", "seed", "n"};
+    for (int k = 0; k < 4; k++)
+        if ((args & (1 << k)) && !(cg->uses & (1 << k)))
+            out(cg, 1, "(void)%s;", names[k]);
+    fwrite(text, 1, len, f);
+    free(text);
+    fprintf(f, "}\n\n");
+}
+
+struct FwdArg { char *mark; };
+
+static void forward_body(Cg *cg, void *arg)
+{
+    const IrProgram *p = cg->p;
+    char *mark = ((struct FwdArg *)arg)->mark;
+    for (int i = p->fwd.begin; i < p->fwd.end; i++)
+        if (mark[i])
+            emit_value(cg, i);
+    fputc('\n', cg->f);
+    out(cg, 1, "/* the per-sample losses, for the runtime */");
+    out(cg, 1, "memcpy(losses, %s, (size_t)n * sizeof *losses);", cg->cname[p->loss]);
+    cg->used[p->loss] = 1;
+    if (p->output >= 0) {
+        out(cg, 1, "ws->out = %s;", cg->cname[p->output]);
+        cg->used[p->output] = 1;
+    }
+}
+
+struct RangeArg { IrRange r; };
+
+static void range_body(Cg *cg, void *arg)
+{
+    IrRange r = ((struct RangeArg *)arg)->r;
+    cg->backward = 1;
+    for (int i = r.begin; i < r.end; i++)
+        emit_value(cg, i);
+    cg->backward = 0;
+}
+
+struct PenArg { char *mark; };
+
+static void penalty_body(Cg *cg, void *arg)
+{
+    const IrProgram *p = cg->p;
+    char *mark = ((struct PenArg *)arg)->mark;
+    for (int i = p->fwd.begin; i < p->fwd.end; i++)
+        if (mark[i])
+            emit_value(cg, i);
+    cg->used[p->penalty] = 1;
+    if (p->bwd_penalty.end > p->bwd_penalty.begin) {
+        fputc('\n', cg->f);
+        out(cg, 1, "if (!grads)");
+        out(cg, 2, "return %s[0];", cg->cname[p->penalty]);
+        cg->backward = 1;
+        for (int i = p->bwd_penalty.begin; i < p->bwd_penalty.end; i++)
+            emit_value(cg, i);
+        cg->backward = 0;
+    }
+    out(cg, 1, "return %s[0];", cg->cname[p->penalty]);
+}
+
+/* ---- tables ---- */
+
+static void c_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fprintf(f, "\\%c", *s);
+        else if (*s == '\n')
+            fprintf(f, "\\n");
+        else
+            fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static const char *init_kind_name(InitKind k)
+{
+    static const char *const names[] = {
+        "ZEROS", "ONES", "IDENTITY", "NORMAL", "UNIFORM", "XAVIER_UNIFORM", "XAVIER_NORMAL",
+        "HE_UNIFORM", "HE_NORMAL", "LITERAL", "LOAD",
+    };
+    return names[k];
+}
+
+static void emit_doubles(FILE *f, const char *name, const double *x, int n)
+{
+    fprintf(f, "static const double %s[%d] = {", name, n);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s%s%.17g", i ? "," : "", i % 8 ? " " : "\n    ", x[i]);
+    fprintf(f, "\n};\n");
+}
+
+/* ".dim = {10, 2}, " (nothing for a scalar: C has no empty initialiser) */
+static void emit_dims(FILE *f, const Shape *s)
+{
+    if (s->rank == 0)
+        return;
+    fprintf(f, ".dim = {");
+    for (int d = 0; d < s->rank; d++)
+        fprintf(f, "%s%d", d ? ", " : "", s->dim[d]);
+    fprintf(f, "}, ");
+}
+
+static unsigned long long fnv1a(const char *s)
+{
+    unsigned long long h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static void emit_tables(Cg *cg, FILE *f)
+{
+    const IrProgram *p = cg->p;
+    const char *file = base_name(p->file);
+    char sh[64];
+    for (int i = 0; i < p->nparams; i++)
+        if (p->params[i].init == INIT_LITERAL) {
+            char name[160];
+            snprintf(name, sizeof name, "init_%s", p->params[i].name);
+            emit_doubles(f, name, p->params[i].values, shape_numel(&p->params[i].shape));
+        }
+    if (p->nparams) {
+        fprintf(f, "\n/* The parameters, one flat buffer: name, shape, offset, initialiser. */\n");
+        fprintf(f, "static const NnrtParam param_table[] = {\n");
+        for (int i = 0; i < p->nparams; i++) {
+            const IrParam *q = &p->params[i];
+            fprintf(f, "    {.name = \"%s\", .rank = %d, ", q->name, q->shape.rank);
+            emit_dims(f, &q->shape);
+            fprintf(f, ".size = %d, .offset = %ld,%s\n", shape_numel(&q->shape),
+                    cg->param_off[i], q->frozen ? " .frozen = 1," : "");
+            fprintf(f, "     .init = {.kind = NNRT_INIT_%s", init_kind_name(q->init));
+            if (q->init == INIT_NORMAL || q->init == INIT_UNIFORM)
+                fprintf(f, ", .a = %.17g, .b = %.17g", q->a, q->b);
+            if (q->init == INIT_LITERAL)
+                fprintf(f, ", .values = init_%s", q->name);
+            if (q->init == INIT_LOAD) {
+                fprintf(f, ", .file = ");
+                c_string(f, q->file);
+                fprintf(f, ", .key = ");
+                c_string(f, q->key);
+            }
+            fprintf(f, "}, .where = \"%s:%d\"},\n", file, q->loc.line);
+        }
+        fprintf(f, "};\n");
+    }
+    fprintf(f, "\n/* The data each sample brings: inputs and targets, in declaration order. */\n");
+    fprintf(f, "static const NnrtSlot slot_table[] = {\n");
+    for (int i = 0; i < p->nslots; i++) {
+        const IrSlot *s = &p->slots[i];
+        fprintf(f, "    {.name = \"%s\", .kind = %s, .rank = %d, ", s->name,
+                s->target ? "NNRT_TARGET" : "NNRT_INPUT", s->shape.rank);
+        emit_dims(f, &s->shape);
+        fprintf(f, ".size = %d, .nclass = %d},   /* %s */\n", shape_numel(&s->shape),
+                s->nclass, s->nclass ? "class label" : shape_str(&s->shape, sh, sizeof sh));
+    }
+    fprintf(f, "};\n");
+    if (p->nsettings) {
+        fprintf(f, "\n/* The train block; flags of the same name override these. */\n");
+        fprintf(f, "static const NnrtSetting setting_table[] = {\n");
+        for (int i = 0; i < p->nsettings; i++) {
+            fprintf(f, "    {\"%s\", ", p->settings[i].key);
+            c_string(f, p->settings[i].value);
+            fprintf(f, ", \"%s:%d\"},\n", file, p->settings[i].loc.line);
+        }
+        fprintf(f, "};\n");
+    }
+    int have_example = 0;
+    for (int i = 0; i < p->nslots; i++)
+        if (p->slots[i].example) {
+            char name[160];
+            snprintf(name, sizeof name, "example_%s", p->slots[i].name);
+            if (!have_example)
+                fprintf(f, "\n/* The example block. */\n");
+            emit_doubles(f, name, p->slots[i].example, shape_numel(&p->slots[i].shape));
+            have_example = 1;
+        }
+    if (have_example) {
+        fprintf(f, "static const double *const example_table[] = {");
+        for (int i = 0; i < p->nslots; i++)
+            fprintf(f, "%s%s%s", i ? ", " : "", p->slots[i].example ? "example_" : "NULL",
+                    p->slots[i].example ? p->slots[i].name : "");
+        fprintf(f, "};\n");
+    }
+    for (int i = 0; i < p->nliterals; i++) {
+        int n = 0;
+        for (int v = 0; v < p->nv; v++)
+            if (p->v[v].op == OP_LITERAL && p->v[v].index == i)
+                n = numel(&p->v[v]);
+        fprintf(f, "static const real literal_%d[%d] = {", i, n);
+        for (int k = 0; k < n; k++) {
+            char num[48];
+            fprintf(f, "%s%s", k ? ", " : "", c_number(cg, p->literals[i][k], num, sizeof num));
+        }
+        fprintf(f, "};\n");
+    }
+}
+
+/* ---- the file ---- */
+
+void cg_emit_header(FILE *f, const IrProgram *p)
+{
+    fprintf(f, "/* %s.h - generated by nnc %s from %s; do not edit. */\n", p->name, NNC_VERSION,
+            base_name(p->file));
+    fprintf(f, "#ifndef NNC_MODEL_%s_H\n#define NNC_MODEL_%s_H\n\n", p->name, p->name);
+    fprintf(f, "#include \"nnrt.h\"\n\n");
+    fprintf(f, "/* The model, for nnrt_main() or your own training loop (see nnrt.h). */\n");
+    fprintf(f, "const NnrtModel *%s_model(void);\n\n#endif\n", p->name);
+}
+
+void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
+{
+    Cg cg;
+    memset(&cg, 0, sizeof cg);
+    cg.p = p;
+    cg.opt = opt;
+    cg.f = f;
+    make_names(&cg);
+    cg.param_off = xcalloc((size_t)p->nparams, sizeof *cg.param_off);
+    for (int i = 0; i < p->nparams; i++) {
+        cg.param_off[i] = cg.nparam_total;
+        cg.nparam_total += shape_numel(&p->params[i].shape);
+    }
+    cg.used = xcalloc((size_t)p->nv, 1);
+    cg.written = xcalloc((size_t)p->nv, 1);
+    cg.needs_buf = xcalloc((size_t)p->nv, 1);
+    char *fwd_mark = xcalloc((size_t)p->nv, 1);
+    char *pen_mark = xcalloc((size_t)p->nv, 1);
+    mark_needed(p, p->loss, fwd_mark);
+    mark_needed(p, p->output, fwd_mark);
+    mark_needed(p, p->penalty, pen_mark);
+    /* workspace buffers: computed forward values and adjoint buffers */
+    for (int i = 0; i < p->nv; i++) {
+        const Value *v = &p->v[i];
+        IrKind k = ir_ops[v->op].kind;
+        if (i < p->fwd.end && (fwd_mark[i] || pen_mark[i]) && k != K_LEAF)
+            cg.needs_buf[i] = 1;
+        if (k == K_ADJ && p->v[v->arg[0]].op != OP_PARAM)
+            cg.needs_buf[i] = 1;
+    }
+    int f64 = p->dtype == DT_F64;
+    const char *file = base_name(p->file);
+
+    fprintf(f, "/*\n * %s.c - generated by nnc %s from %s; do not edit.\n *\n", p->name,
+            NNC_VERSION, file);
+    fprintf(f, " * A trainer for model %s in %s.  Build it against nnc's runtime:\n", p->name,
+            f64 ? "float64" : "float32");
+    fprintf(f, " *   cc -O2 -I RUNTIME -o %s %s.c RUNTIME/libnnrt.a -lz -lm\n", p->name, p->name);
+    fprintf(f, " * or let `nnc build` do it; run `./%s --help` for its commands.\n *\n", p->name);
+    fprintf(f, " * Layout: a per-sample tensor of shape S is stored for a batch of n\n");
+    fprintf(f, " * samples as [n, S], row-major.  forward() runs the model on n samples,\n");
+    fprintf(f, " * backward() runs its adjoint program in exactly reversed order, each\n");
+    fprintf(f, " * step under the derivative it computes (d_X is dL/dX).\n */\n");
+    if (f64)
+        fprintf(f, "#define NNRT_F64\n");
+    if (opt->lib && opt->header)
+        fprintf(f, "#include \"%s\"\n\n", opt->header);
+    else
+        fprintf(f, "#include \"nnrt.h\"\n\n");
+    fprintf(f, "typedef nnrt_real real;   /* %s */\n", f64 ? "double" : "float");
+    emit_tables(&cg, f);
+
+    /* the workspace */
+    fprintf(f, "\n/* Every intermediate tensor, for up to `cap` samples (one allocation). */\n");
+    fprintf(f, "typedef struct Work {\n    real *mem;\n    const real *out;   /* the prediction */\n");
+    for (int i = 0; i < p->nslots; i++)
+        fprintf(f, "    const real *%s;%*s/* data: %s */\n", cg.cname[p->slots[i].value],
+                (int)(20 - strlen(cg.cname[p->slots[i].value])), "", p->slots[i].name);
+    long fixed = 0, per_sample = 0;
+    for (int i = 0; i < p->nv; i++) {
+        if (!cg.needs_buf[i])
+            continue;
+        const Value *v = &p->v[i];
+        char sh[64];
+        shape_str(&v->shape, sh, sizeof sh);
+        fprintf(f, "    real *%s;%*s/* %s%s%s */\n", cg.cname[i],
+                (int)(26 - strlen(cg.cname[i])), "", v->batched ? "[cap] x " : "", sh,
+                i >= p->fwd.end ? "  adjoint" : "");
+        if (v->batched)
+            per_sample += numel(v);
+        else
+            fixed += numel(v);
+    }
+    fprintf(f, "} Work;\n\n");
+
+    fprintf(f, "static void *create(int cap)\n{\n");
+    fprintf(f, "    Work *ws = calloc(1, sizeof *ws);\n");
+    fprintf(f, "    real *m = ws ? calloc((size_t)cap * %ld + %ld, sizeof *m) : NULL;\n",
+            per_sample, fixed);
+    fprintf(f, "    if (!m) {\n        free(ws);\n        return NULL;\n    }\n");
+    fprintf(f, "    ws->mem = m;\n");
+    for (int i = 0; i < p->nv; i++) {
+        if (!cg.needs_buf[i])
+            continue;
+        const Value *v = &p->v[i];
+        if (v->batched)
+            fprintf(f, "    ws->%s = m;%*sm += (size_t)cap * %d;\n", cg.cname[i],
+                    (int)(24 - strlen(cg.cname[i])), "", numel(v));
+        else
+            fprintf(f, "    ws->%s = m;%*sm += %d;\n", cg.cname[i],
+                    (int)(24 - strlen(cg.cname[i])), "", numel(v));
+    }
+    fprintf(f, "    return ws;\n}\n\n");
+    fprintf(f, "static void destroy(void *work)\n{\n    Work *ws = work;\n");
+    fprintf(f, "    if (ws)\n        free(ws->mem);\n    free(ws);\n}\n\n");
+
+    /* forward */
+    fprintf(f, "/* The model on n samples: every value, then the per-sample losses. */\n");
+    {
+        /* the data pointers are kept for backward() */
+        char prologue[4096] = "";
+        size_t len = 0;
+        for (int i = 0; i < p->nslots; i++)
+            len += (size_t)snprintf(prologue + len, sizeof prologue - len, "    ws->%s = data[%d];\n",
+                                    cg.cname[p->slots[i].value], i);
+        struct FwdArg fa = {fwd_mark};
+        function(&cg, f, "static void forward(void *work, const real *params, int n,\n"
+                 "                    const real *const *data, real *losses)",
+                 ARG_PARAMS | ARG_N, prologue, forward_body, &fa);
+    }
+
+    /* backward */
+    fprintf(f, "/* The adjoint program: adds seed * d(sum of losses)/dparams to grads,\n"
+               " * where seed is 1/B for a mean over the batch and 1 for a sum. */\n");
+    {
+        struct RangeArg ra = {p->bwd_loss};
+        function(&cg, f, "static void backward(void *work, const real *params, int n, real seed,\n"
+                 "                     real *grads)", ARG_PARAMS | ARG_GRADS | ARG_SEED | ARG_N, "",
+                 range_body, &ra);
+    }
+
+    /* penalty */
+    fprintf(f, "/* The penalty (parameters only, once per batch); with grads, its gradient too. */\n");
+    if (p->penalty >= 0) {
+        struct PenArg pa = {pen_mark};
+        function(&cg, f, "static real penalty(void *work, const real *params, real *grads)",
+                 ARG_PARAMS | ARG_GRADS, "", penalty_body, &pa);
+    } else {
+        fprintf(f, "static real penalty(void *work, const real *params, real *grads)\n{\n");
+        fprintf(f, "    (void)work;\n    (void)params;\n    (void)grads;\n    return 0;\n}\n\n");
+    }
+    fprintf(f, "static const real *output(void *work)\n{\n    return ((Work *)work)->out;\n}\n\n");
+
+    /* the model */
+    int has_example = 0;
+    for (int i = 0; i < p->nslots; i++)
+        has_example |= p->slots[i].example != NULL;
+    fprintf(f, "static const NnrtModel model = {\n");
+    fprintf(f, "    .name = \"%s\",\n    .source = ", p->name);
+    c_string(f, p->file);
+    fprintf(f, ",\n    .source_hash = \"%016llx\",\n", fnv1a(p->source ? p->source : ""));
+    fprintf(f, "    .nnc_version = \"%s\",\n    .dtype = \"%s\",\n", NNC_VERSION,
+            f64 ? "float64" : "float32");
+    fprintf(f, "    .nparams = %d, .params = %s, .nparam_total = %ld,\n", p->nparams,
+            p->nparams ? "param_table" : "NULL", cg.nparam_total);
+    fprintf(f, "    .nslots = %d, .slots = slot_table,\n", p->nslots);
+    fprintf(f, "    .nsettings = %d, .settings = %s,\n", p->nsettings,
+            p->nsettings ? "setting_table" : "NULL");
+    fprintf(f, "    .example = %s,\n", has_example ? "example_table" : "NULL");
+    fprintf(f, "    .out_slot = %d, .out_size = %d,\n", p->out_slot,
+            p->output >= 0 ? numel(&p->v[p->output]) : 0);
+    fprintf(f, "    .has_penalty = %d,\n", p->penalty >= 0);
+    fprintf(f, "    .create = create, .destroy = destroy, .forward = forward,\n");
+    fprintf(f, "    .backward = backward, .penalty = penalty, .output = output,\n};\n\n");
+    if (opt->lib) {
+        fprintf(f, "const NnrtModel *%s_model(void)\n{\n    return &model;\n}\n", p->name);
+    } else {
+        fprintf(f, "int main(int argc, char **argv)\n{\n");
+        fprintf(f, "    return nnrt_main(&model, argc, argv);\n}\n");
+    }
+    for (int i = 0; i < p->nv; i++)
+        free(cg.cname[i]);
+    free(cg.cname);
+    free(cg.param_off);
+    free(cg.used);
+    free(cg.written);
+    free(cg.needs_buf);
+    free(fwd_mark);
+    free(pen_mark);
+}

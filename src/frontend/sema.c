@@ -1,0 +1,1279 @@
+/*
+ * sema.c - names, constants, shapes; lowering the syntax tree to IR.
+ *
+ * Statements are processed in order, with one flat list of bindings (the
+ * latest binding of a name wins, so `h = tanh(dense(h, w))` inside a
+ * `repeat` rebinds h each time).  Expressions evaluate either to a number
+ * known at compile time (constants fold completely, `-D` overrides applied)
+ * or to an IR value with a static per-sample shape.  Every error is
+ * reported with the span that caused it, and evaluation goes on with a
+ * poisoned result, so one run reports several independent errors without
+ * cascades.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "sema.h"
+#include "nnrt.h"
+
+const char *const sema_functions[] = {
+    "relu", "sigmoid", "tanh", "exp", "log", "sqrt", "abs", "softmax", "log_softmax",
+    "sum", "mean", "sumsq", "cross_entropy", "bce_with_logits", "dense", NULL,
+};
+
+const char *const sema_initialisers[] = {
+    "zeros", "ones", "identity", "normal", "uniform", "xavier_uniform", "xavier_normal",
+    "he_uniform", "he_normal", "load", NULL,
+};
+
+typedef enum BindKind { B_CONST, B_VALUE } BindKind;
+
+typedef struct Binding {
+    const char *name;
+    BindKind kind;
+    double num;        /* B_CONST */
+    int value;         /* B_VALUE */
+    const char *what;  /* "input", "target", "param", "const", "value" */
+    Loc loc;
+} Binding;
+
+/* The result of evaluating an expression. */
+typedef struct Ev {
+    enum { EV_BAD, EV_NUM, EV_VAL } kind;
+    double num;
+    int v;
+} Ev;
+
+typedef struct Sema {
+    IrProgram *p;
+    const SemaOptions *opt;
+    Binding *b;
+    int nb, capb;
+    int stmt;           /* current IrStmt */
+    const char *bind_name;  /* the name being defined (for temporaries) */
+    int ndense;
+    int have_loss_stmt;
+    Loc loss_loc, penalty_loc;
+} Sema;
+
+static const Ev BAD = {EV_BAD, 0, -1};
+
+/* ---- helpers ---- */
+
+static void *xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n);
+    if (!p)
+        diag_internal("out of memory");
+    return p;
+}
+
+static char *xstrdup(const char *s)
+{
+    char *d = strdup(s);
+    if (!d)
+        diag_internal("out of memory");
+    return d;
+}
+
+static Binding *lookup(Sema *S, const char *name)
+{
+    for (int i = S->nb - 1; i >= 0; i--)
+        if (strcmp(S->b[i].name, name) == 0)
+            return &S->b[i];
+    return NULL;
+}
+
+static void bind(Sema *S, Binding b)
+{
+    if (S->nb == S->capb) {
+        S->capb = S->capb ? 2 * S->capb : 32;
+        S->b = xrealloc(S->b, (size_t)S->capb * sizeof *S->b);
+    }
+    S->b[S->nb++] = b;
+}
+
+/* "did you mean" over the bound names plus an optional extra list. */
+static const char *closest_name(Sema *S, const char *word, const char *const *extra)
+{
+    int n = 0;
+    for (const char *const *e = extra; e && *e; e++)
+        n++;
+    const char **cand = malloc((size_t)(S->nb + n + 1) * sizeof *cand);
+    int k = 0;
+    for (int i = 0; i < S->nb; i++)
+        cand[k++] = S->b[i].name;
+    for (int i = 0; i < n; i++)
+        cand[k++] = extra[i];
+    const char *r = diag_closest(word, cand, k);
+    free(cand);
+    return r;
+}
+
+static int emit(Sema *S, Op op, int nargs, const int *args, Shape shape, int batched, Loc loc)
+{
+    Value v;
+    memset(&v, 0, sizeof v);
+    v.op = op;
+    v.nargs = nargs;
+    for (int i = 0; i < nargs; i++)
+        v.arg[i] = args[i];
+    v.shape = shape;
+    v.batched = batched;
+    v.acc = -1;
+    v.stmt = S->stmt;
+    v.loc = loc;
+    return ir_emit(S->p, v);
+}
+
+static Shape scalar_shape(void)
+{
+    Shape s = {0, {0}};
+    return s;
+}
+
+static int const_value(Sema *S, double x, Loc loc)
+{
+    int id = emit(S, OP_CONST, 0, NULL, scalar_shape(), 0, loc);
+    S->p->v[id].num = x;
+    return id;
+}
+
+static Value *V(Sema *S, int id) { return &S->p->v[id]; }
+
+static int as_value(Sema *S, Ev e, Loc loc)
+{
+    if (e.kind == EV_NUM)
+        return const_value(S, e.num, loc);
+    return e.v;
+}
+
+static Ev num_ev(double x) { Ev e = {EV_NUM, x, -1}; return e; }
+static Ev val_ev(int v) { Ev e = {EV_VAL, 0, v}; return e; }
+
+static int is_integer(double x) { return x == floor(x) && fabs(x) < 1e9; }
+
+static const char *shape_text(const Shape *s)
+{
+    static char buf[4][64];
+    static int k;
+    return shape_str(s, buf[k++ % 4], 64);
+}
+
+/* A note pointing at where the name an expression refers to was declared. */
+static void note_decl(Sema *S, const Expr *e)
+{
+    if (!e || e->kind != EX_NAME)
+        return;
+    Binding *b = lookup(S, e->str);
+    if (b && b->kind == B_VALUE && b->loc.file)
+        diag_note(b->loc, "'%s' %s here as %s", e->str,
+                  strcmp(b->what, "value") == 0 ? "defined" : "declared",
+                  shape_text(&V(S, b->value)->shape));
+}
+
+/* ---- expressions ---- */
+
+static Ev eval(Sema *S, const Expr *e);
+
+/* Refuse class labels anywhere but as cross_entropy's target. */
+static int check_not_label(Sema *S, int v, const Expr *e, const char *what)
+{
+    if (v >= 0 && V(S, v)->label) {
+        diag_error(e->loc, "%s: '%s' is a class label; it can only be the target of cross_entropy",
+                   what, e->kind == EX_NAME ? e->str : "this");
+        return 0;
+    }
+    return 1;
+}
+
+/* Elementwise op with trailing-dimension broadcasting. */
+static Ev map_op(Sema *S, Op op, int nargs, const int *args, const Expr *const *src, Loc loc)
+{
+    Shape sh = V(S, args[0])->shape;
+    int batched = 0;
+    for (int i = 0; i < nargs; i++) {
+        const Shape *s = &V(S, args[i])->shape;
+        if (shape_is_suffix(s, &sh))
+            ;
+        else if (shape_is_suffix(&sh, s))
+            sh = *s;
+        else {
+            diag_error(loc, "'%s': shapes %s and %s do not broadcast (the smaller shape must "
+                       "equal the larger one's trailing dimensions)",
+                       ir_ops[op].notation[3] ? (op == OP_POW ? "^" : ir_ops[op].name) : "",
+                       shape_text(&V(S, args[0])->shape), shape_text(s));
+            if (src) {
+                note_decl(S, src[0]);
+                note_decl(S, src[i]);
+            }
+            return BAD;
+        }
+        batched |= V(S, args[i])->batched;
+    }
+    return val_ev(emit(S, op, nargs, args, sh, batched, loc));
+}
+
+static double fold_binary(int op, double a, double b)
+{
+    switch (op) {
+    case '+': return a + b;
+    case '-': return a - b;
+    case '*': return a * b;
+    case '/': return a / b;
+    case '^': return pow(a, b);
+    }
+    return 0;
+}
+
+static const char *op_word(int op)
+{
+    switch (op) {
+    case '+': return "+";
+    case '-': return "-";
+    case '*': return "*";
+    case '/': return "/";
+    case '^': return "^";
+    }
+    return "@";
+}
+
+/* The operand of '@', folding a transpose into the product's flags. */
+static Ev matmul_operand(Sema *S, const Expr *e, int *trans, const Expr **named)
+{
+    *trans = 0;
+    *named = e;
+    if (e->kind == EX_TRANSPOSE) {
+        Ev x = eval(S, e->lhs);
+        *named = e->lhs;
+        if (x.kind == EV_VAL && V(S, x.v)->shape.rank == 2)
+            *trans = 1;
+        return x;
+    }
+    return eval(S, e);
+}
+
+static Ev eval_matmul(Sema *S, const Expr *e)
+{
+    int ta, tb;
+    const Expr *na, *nb;
+    Ev a = matmul_operand(S, e->lhs, &ta, &na);
+    Ev b = matmul_operand(S, e->rhs, &tb, &nb);
+    if (a.kind == EV_BAD || b.kind == EV_BAD)
+        return BAD;
+    if (a.kind == EV_NUM || b.kind == EV_NUM || V(S, a.v)->shape.rank == 0 ||
+        V(S, b.v)->shape.rank == 0) {
+        diag_error(e->loc, "'@' needs vectors or matrices on both sides; use '*' to scale by a scalar");
+        return BAD;
+    }
+    if (!check_not_label(S, a.v, e->lhs, "'@'") || !check_not_label(S, b.v, e->rhs, "'@'"))
+        return BAD;
+    Shape out;
+    char err[128];
+    if (!ir_matmul_shape(&V(S, a.v)->shape, ta, &V(S, b.v)->shape, tb, &out, err, sizeof err)) {
+        diag_error(e->loc, "'@': %s: %s is %s%s, %s is %s%s", err,
+                   na->kind == EX_NAME ? na->str : "the left side", shape_text(&V(S, a.v)->shape),
+                   ta ? " (transposed)" : "",
+                   nb->kind == EX_NAME ? nb->str : "the right side", shape_text(&V(S, b.v)->shape),
+                   tb ? " (transposed)" : "");
+        note_decl(S, na);
+        note_decl(S, nb);
+        return BAD;
+    }
+    if (V(S, a.v)->shape.rank > 2 || V(S, b.v)->shape.rank > 2)
+        return BAD;
+    int args[2] = {a.v, b.v};
+    int id = emit(S, OP_MATMUL, 2, args, out, V(S, a.v)->batched || V(S, b.v)->batched, e->loc);
+    V(S, id)->ta = ta;
+    V(S, id)->tb = tb;
+    return val_ev(id);
+}
+
+static Ev eval_binary(Sema *S, const Expr *e)
+{
+    if (e->op == '@')
+        return eval_matmul(S, e);
+    Ev a = eval(S, e->lhs), b = eval(S, e->rhs);
+    if (a.kind == EV_BAD || b.kind == EV_BAD)
+        return BAD;
+    if (a.kind == EV_NUM && b.kind == EV_NUM)
+        return num_ev(fold_binary(e->op, a.num, b.num));
+    if ((a.kind == EV_VAL && !check_not_label(S, a.v, e->lhs, op_word(e->op))) ||
+        (b.kind == EV_VAL && !check_not_label(S, b.v, e->rhs, op_word(e->op))))
+        return BAD;
+    if (e->op == '^' && b.kind == EV_NUM && b.num == 2) {
+        int args[1] = {a.v};
+        return val_ev(emit(S, OP_SQUARE, 1, args, V(S, a.v)->shape, V(S, a.v)->batched, e->loc));
+    }
+    if (e->op == '^' && b.kind == EV_NUM && b.num == 1)
+        return a;
+    Op op = e->op == '+' ? OP_ADD : e->op == '-' ? OP_SUB : e->op == '*' ? OP_MUL
+          : e->op == '/' ? OP_DIV : OP_POW;
+    int args[2] = {as_value(S, a, e->lhs->loc), as_value(S, b, e->rhs->loc)};
+    const Expr *src[2] = {e->lhs, e->rhs};
+    return map_op(S, op, 2, args, src, e->loc);
+}
+
+/* dense(h, n [, init = NAME]): W @ h + b with fresh parameters. */
+static void declare_param(Sema *S, const char *name, Shape shape, InitKind init, Loc loc, int frozen);
+
+static Ev eval_dense(Sema *S, const Expr *e)
+{
+    if (e->nargs < 2 || e->nargs > 3 || e->args[0].name || e->args[1].name) {
+        diag_error(e->loc, "dense takes (input, width [, init = NAME]), e.g. dense(h, 10)");
+        return BAD;
+    }
+    Ev h = eval(S, e->args[0].value);
+    Ev n = eval(S, e->args[1].value);
+    if (h.kind == EV_BAD || n.kind == EV_BAD)
+        return BAD;
+    if (n.kind != EV_NUM || !is_integer(n.num) || n.num < 1) {
+        diag_error(e->args[1].value->loc, "dense: the width must be a positive integer constant");
+        return BAD;
+    }
+    if (h.kind != EV_VAL || V(S, h.v)->shape.rank != 1) {
+        diag_error(e->args[0].value->loc, "dense: the input must be a vector, not %s",
+                   h.kind == EV_VAL ? shape_text(&V(S, h.v)->shape) : "a number");
+        return BAD;
+    }
+    InitKind init = INIT_XAVIER_UNIFORM;
+    if (e->nargs == 3) {
+        const Arg *a = &e->args[2];
+        static const char *const kinds[] = {"xavier_uniform", "xavier_normal", "he_uniform",
+                                            "he_normal", "zeros", NULL};
+        static const InitKind kv[] = {INIT_XAVIER_UNIFORM, INIT_XAVIER_NORMAL, INIT_HE_UNIFORM,
+                                      INIT_HE_NORMAL, INIT_ZEROS};
+        int ok = 0;
+        if (a->name && strcmp(a->name, "init") == 0 && a->value->kind == EX_NAME)
+            for (int i = 0; kinds[i]; i++)
+                if (strcmp(kinds[i], a->value->str) == 0) {
+                    init = kv[i];
+                    ok = 1;
+                }
+        if (!ok) {
+            diag_error(a->value->loc, "dense: the third argument is init = one of xavier_uniform, "
+                       "xavier_normal, he_uniform, he_normal, zeros");
+            return BAD;
+        }
+    }
+    int k = ++S->ndense;
+    char wn[32], bn[32];
+    snprintf(wn, sizeof wn, "dense%d_W", k);
+    snprintf(bn, sizeof bn, "dense%d_b", k);
+    int dims[2] = {(int)n.num, V(S, h.v)->shape.dim[0]};
+    declare_param(S, xstrdup(wn), shape_make(2, dims), init, e->loc, 0);
+    int W = S->p->params[S->p->nparams - 1].value;
+    declare_param(S, xstrdup(bn), shape_make(1, dims), INIT_ZEROS, e->loc, 0);
+    int B = S->p->params[S->p->nparams - 1].value;
+    int margs[2] = {W, h.v};
+    Shape out = shape_make(1, dims);
+    int z = emit(S, OP_MATMUL, 2, margs, out, V(S, h.v)->batched, e->loc);
+    int aargs[2] = {z, B};
+    return val_ev(emit(S, OP_ADD, 2, aargs, out, V(S, h.v)->batched, e->loc));
+}
+
+static Ev eval_call(Sema *S, const Expr *e)
+{
+    const char *f = e->str;
+    static const struct { const char *name; Op op; double (*fold)(double); } unary[] = {
+        {"sigmoid", OP_SIGMOID, NULL}, {"tanh", OP_TANH, tanh}, {"exp", OP_EXP, exp},
+        {"log", OP_LOG, log}, {"sqrt", OP_SQRT, sqrt}, {"abs", OP_ABS, fabs},
+        {"relu", OP_RELU, NULL}, {"softmax", OP_SOFTMAX, NULL},
+        {"log_softmax", OP_LOG_SOFTMAX, NULL}, {"sum", OP_SUM, NULL}, {"mean", OP_MEAN, NULL},
+        {"sumsq", OP_SUMSQ, NULL},
+    };
+    if (strcmp(f, "dense") == 0)
+        return eval_dense(S, e);
+    for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++) {
+        if (strcmp(f, unary[i].name) != 0)
+            continue;
+        if (e->nargs != 1 || e->args[0].name) {
+            diag_error(e->loc, "%s takes one argument, got %d", f, e->nargs);
+            return BAD;
+        }
+        Ev x = eval(S, e->args[0].value);
+        if (x.kind == EV_BAD)
+            return BAD;
+        Op op = unary[i].op;
+        if (x.kind == EV_NUM && unary[i].fold)
+            return num_ev(unary[i].fold(x.num));
+        if (x.kind == EV_NUM && op == OP_RELU)
+            return num_ev(x.num > 0 ? x.num : 0);
+        if (x.kind == EV_NUM && op == OP_SIGMOID)
+            return num_ev(1 / (1 + exp(-x.num)));
+        int a = as_value(S, x, e->args[0].value->loc);
+        if (!check_not_label(S, a, e->args[0].value, f))
+            return BAD;
+        const Value *av = V(S, a);
+        IrKind kind = ir_ops[op].kind;
+        if (kind == K_MAP)
+            return val_ev(emit(S, op, 1, &a, av->shape, av->batched, e->loc));
+        if (kind == K_REDUCE)
+            return val_ev(emit(S, op, 1, &a, scalar_shape(), av->batched, e->loc));
+        if (av->shape.rank == 0) {
+            diag_error(e->loc, "%s needs a vector (it works along the last axis), not a scalar", f);
+            return BAD;
+        }
+        return val_ev(emit(S, op, 1, &a, av->shape, av->batched, e->loc));
+    }
+    if (strcmp(f, "cross_entropy") == 0 || strcmp(f, "bce_with_logits") == 0) {
+        int xent = f[0] == 'c';
+        if (e->nargs != 2 || e->args[0].name || e->args[1].name) {
+            diag_error(e->loc, "%s takes two arguments: (logits, target)", f);
+            return BAD;
+        }
+        Ev z = eval(S, e->args[0].value), t = eval(S, e->args[1].value);
+        if (z.kind == EV_BAD || t.kind == EV_BAD)
+            return BAD;
+        int zv = as_value(S, z, e->args[0].value->loc);
+        int tv = as_value(S, t, e->args[1].value->loc);
+        if (!check_not_label(S, zv, e->args[0].value, f))
+            return BAD;
+        const Value *Z = V(S, zv), *T = V(S, tv);
+        int args[2] = {zv, tv};
+        if (xent) {
+            if (!T->label) {
+                diag_error(e->args[1].value->loc, "cross_entropy: the target must be a class label "
+                           "(declare it as `target %s : class(K)`); for real-valued targets write "
+                           "the loss out, e.g. 0.5 * sum((yhat - y)^2)",
+                           e->args[1].value->kind == EX_NAME ? e->args[1].value->str : "c");
+                return BAD;
+            }
+            int K = S->p->slots[T->index].nclass;
+            if (Z->shape.rank != 1 || Z->shape.dim[0] != K) {
+                diag_error(e->args[0].value->loc, "cross_entropy: the logits must be a vector of "
+                           "%d entries (class(%d)), but are %s", K, K, shape_text(&Z->shape));
+                note_decl(S, e->args[0].value);
+                return BAD;
+            }
+            return val_ev(emit(S, OP_XENT, 2, args, scalar_shape(), 1, e->loc));
+        }
+        if (!check_not_label(S, tv, e->args[1].value, f))
+            return BAD;
+        const Expr *src[2] = {e->args[0].value, e->args[1].value};
+        Ev m = map_op(S, OP_BCE, 2, args, src, e->loc);
+        if (m.kind == EV_BAD || V(S, m.v)->shape.rank == 0)
+            return m;
+        return val_ev(emit(S, OP_SUM, 1, &m.v, scalar_shape(), V(S, m.v)->batched, e->loc));
+    }
+    const char *near = diag_closest(f, (const char **)sema_functions, 15);
+    if (near)
+        diag_error(e->callee_loc, "unknown function '%s' (did you mean '%s'?)", f, near);
+    else
+        diag_error(e->callee_loc, "unknown function '%s'", f);
+    return BAD;
+}
+
+/* A literal list: flattened values and its shape. */
+static int flatten_list(Sema *S, const Expr *e, double **vals, int *n, int *cap, Shape *sh, int depth)
+{
+    if (e->kind != EX_LIST) {
+        Ev x = eval(S, e);
+        if (x.kind != EV_NUM) {
+            if (x.kind != EV_BAD)
+                diag_error(e->loc, "list elements must be numbers known at compile time");
+            return 0;
+        }
+        if (depth != sh->rank && sh->rank >= 0) {
+            diag_error(e->loc, "ragged list: expected a nested list here");
+            return 0;
+        }
+        if (*n == *cap) {
+            *cap = *cap ? 2 * *cap : 16;
+            *vals = xrealloc(*vals, (size_t)*cap * sizeof **vals);
+        }
+        (*vals)[(*n)++] = x.num;
+        return 1;
+    }
+    if (depth >= IR_MAXRANK) {
+        diag_error(e->loc, "lists nest at most %d deep", IR_MAXRANK);
+        return 0;
+    }
+    if (sh->rank < 0) {
+        /* first descent: record the shape */
+        const Expr *x = e;
+        int r = 0;
+        while (x->kind == EX_LIST && r < IR_MAXRANK) {
+            sh->dim[r++] = x->nargs;
+            x = x->nargs ? x->args[0].value : x;
+            if (x->kind == EX_LIST && x->nargs == 0)
+                break;
+        }
+        sh->rank = r;
+    }
+    if (depth >= sh->rank || e->nargs != sh->dim[depth]) {
+        diag_error(e->loc, "ragged list: expected %d elements here", depth < sh->rank ? sh->dim[depth] : 0);
+        return 0;
+    }
+    for (int i = 0; i < e->nargs; i++)
+        if (!flatten_list(S, e->args[i].value, vals, n, cap, sh, depth + 1))
+            return 0;
+    return 1;
+}
+
+static Ev eval_list(Sema *S, const Expr *e)
+{
+    double *vals = NULL;
+    int n = 0, cap = 0;
+    Shape sh = {-1, {0}};
+    if (!flatten_list(S, e, &vals, &n, &cap, &sh, 0) || n == 0) {
+        if (n == 0 && vals == NULL)
+            diag_error(e->loc, "an empty list has no shape");
+        free(vals);
+        return BAD;
+    }
+    IrProgram *p = S->p;
+    p->literals = xrealloc(p->literals, (size_t)(p->nliterals + 1) * sizeof *p->literals);
+    p->literals[p->nliterals] = vals;
+    int id = emit(S, OP_LITERAL, 0, NULL, sh, 0, e->loc);
+    V(S, id)->index = p->nliterals++;
+    return val_ev(id);
+}
+
+static Ev eval(Sema *S, const Expr *e)
+{
+    switch (e->kind) {
+    case EX_NUM:
+        return num_ev(e->num);
+    case EX_STR:
+        diag_error(e->loc, "a string can only be a setting's value (train block) or a file name in load(...)");
+        return BAD;
+    case EX_NAME: {
+        Binding *b = lookup(S, e->str);
+        if (!b) {
+            const char *near = closest_name(S, e->str, NULL);
+            if (strcmp(e->str, "loss") == 0 || strcmp(e->str, "penalty") == 0)
+                diag_error(e->loc, "'%s' is used before it is defined", e->str);
+            else if (near)
+                diag_error(e->loc, "unknown name '%s' (did you mean '%s'?)", e->str, near);
+            else
+                diag_error(e->loc, "unknown name '%s'", e->str);
+            return BAD;
+        }
+        if (b->kind == B_CONST)
+            return num_ev(b->num);
+        return val_ev(b->value);
+    }
+    case EX_BINARY:
+        return eval_binary(S, e);
+    case EX_NEG: {
+        Ev x = eval(S, e->lhs);
+        if (x.kind == EV_BAD)
+            return BAD;
+        if (x.kind == EV_NUM)
+            return num_ev(-x.num);
+        if (!check_not_label(S, x.v, e->lhs, "'-'"))
+            return BAD;
+        return val_ev(emit(S, OP_NEG, 1, &x.v, V(S, x.v)->shape, V(S, x.v)->batched, e->loc));
+    }
+    case EX_TRANSPOSE: {
+        Ev x = eval(S, e->lhs);
+        if (x.kind != EV_VAL || V(S, x.v)->shape.rank < 2)
+            return x;   /* numbers and vectors are their own transpose */
+        if (V(S, x.v)->shape.rank > 2) {
+            diag_error(e->loc, "transpose (') works on matrices, not %s", shape_text(&V(S, x.v)->shape));
+            return BAD;
+        }
+        Shape t = V(S, x.v)->shape;
+        int d = t.dim[0];
+        t.dim[0] = t.dim[1];
+        t.dim[1] = d;
+        return val_ev(emit(S, OP_TRANSPOSE, 1, &x.v, t, V(S, x.v)->batched, e->loc));
+    }
+    case EX_CALL:
+        return eval_call(S, e);
+    case EX_LIST:
+        return eval_list(S, e);
+    }
+    return BAD;
+}
+
+/* ---- declarations ---- */
+
+static int check_new_name(Sema *S, const char *name, Loc loc)
+{
+    Binding *b = lookup(S, name);
+    if (b && strcmp(b->what, "value") != 0) {
+        diag_error(loc, "'%s' is already declared as %s %s", name,
+                   strcmp(b->what, "input") == 0 ? "an" : "a", b->what);
+        if (b->loc.file)
+            diag_note(b->loc, "'%s' declared here", name);
+        return 0;
+    }
+    if (b) {
+        diag_error(loc, "'%s' is already defined; declarations must come before it is assigned", name);
+        return 0;
+    }
+    return 1;
+}
+
+static int eval_dims(Sema *S, Expr **dims, int ndims, Shape *sh)
+{
+    if (ndims > IR_MAXRANK) {
+        diag_error(dims[IR_MAXRANK]->loc, "at most %d dimensions are supported", IR_MAXRANK);
+        return 0;
+    }
+    sh->rank = ndims;
+    int ok = 1;
+    for (int i = 0; i < ndims; i++) {
+        Ev d = eval(S, dims[i]);
+        if (d.kind == EV_BAD) {
+            ok = 0;
+            continue;
+        }
+        if (d.kind != EV_NUM || !is_integer(d.num) || d.num < 1) {
+            if (d.kind == EV_NUM)
+                diag_error(dims[i]->loc, "a dimension must be a positive integer, got %g", d.num);
+            else
+                diag_error(dims[i]->loc, "a dimension must be a constant, not a tensor");
+            ok = 0;
+            continue;
+        }
+        sh->dim[i] = (int)d.num;
+    }
+    if (ok && shape_numel(sh) > (1 << 28)) {
+        diag_error(dims[0]->loc, "this tensor has more than 2^28 elements");
+        return 0;
+    }
+    return ok;
+}
+
+static void declare_param(Sema *S, const char *name, Shape shape, InitKind init, Loc loc, int frozen)
+{
+    IrProgram *p = S->p;
+    p->params = xrealloc(p->params, (size_t)(p->nparams + 1) * sizeof *p->params);
+    IrParam *q = &p->params[p->nparams];
+    memset(q, 0, sizeof *q);
+    q->name = name;
+    q->shape = shape;
+    q->init = init;
+    q->frozen = frozen;
+    q->loc = loc;
+    int id = emit(S, OP_PARAM, 0, NULL, shape, 0, loc);
+    V(S, id)->index = p->nparams;
+    V(S, id)->name = name;
+    q->value = id;
+    p->nparams++;
+    Binding b = {name, B_VALUE, 0, id, "param", loc};
+    bind(S, b);
+}
+
+/* The initialiser of `param W[..] = INIT`. */
+static void param_init(Sema *S, IrParam *q, const Expr *e)
+{
+    static const InitKind kinds[] = {INIT_ZEROS, INIT_ONES, INIT_IDENTITY, INIT_NORMAL,
+                                     INIT_UNIFORM, INIT_XAVIER_UNIFORM, INIT_XAVIER_NORMAL,
+                                     INIT_HE_UNIFORM, INIT_HE_NORMAL, INIT_LOAD};
+    const char *fname = e->kind == EX_NAME ? e->str : e->kind == EX_CALL ? e->str : NULL;
+    if (e->kind == EX_LIST || e->kind == EX_NUM || (e->kind == EX_NEG && e->lhs->kind == EX_NUM)) {
+        int n = shape_numel(&q->shape);
+        q->values = malloc((size_t)n * sizeof *q->values);
+        if (e->kind != EX_LIST) {
+            double x = eval(S, e).num;
+            for (int i = 0; i < n; i++)
+                q->values[i] = x;
+        } else {
+            double *vals = NULL;
+            int cnt = 0, cap = 0;
+            Shape sh = {-1, {0}};
+            if (!flatten_list(S, e, &vals, &cnt, &cap, &sh, 0)) {
+                free(vals);
+                return;
+            }
+            if (!shape_equal(&sh, &q->shape)) {
+                diag_error(e->loc, "the literal has shape %s but '%s' is declared as %s",
+                           shape_text(&sh), q->name, shape_text(&q->shape));
+                free(vals);
+                return;
+            }
+            memcpy(q->values, vals, (size_t)n * sizeof *vals);
+            free(vals);
+        }
+        q->init = INIT_LITERAL;
+        return;
+    }
+    int k = -1;
+    for (int i = 0; fname && sema_initialisers[i]; i++)
+        if (strcmp(fname, sema_initialisers[i]) == 0)
+            k = i;
+    if (k < 0) {
+        const char *near = fname ? diag_closest(fname, (const char **)sema_initialisers, 10) : NULL;
+        if (near)
+            diag_error(e->kind == EX_CALL ? e->callee_loc : e->loc,
+                       "unknown initialiser '%s' (did you mean '%s'?)", fname, near);
+        else
+            diag_error(e->loc, "an initialiser is one of zeros, ones, identity, normal(mean, std), "
+                       "uniform(low, high), xavier_uniform, xavier_normal, he_uniform, he_normal, "
+                       "load(\"file\", \"key\"), a number or a literal list");
+        return;
+    }
+    q->init = kinds[k];
+    int want = q->init == INIT_NORMAL || q->init == INIT_UNIFORM || q->init == INIT_LOAD ? 2 : 0;
+    int nargs = e->kind == EX_CALL ? e->nargs : 0;
+    if (q->init == INIT_LOAD && nargs == 1)
+        want = 1;
+    if (nargs != want) {
+        diag_error(e->loc, "%s takes %s", fname,
+                   q->init == INIT_NORMAL ? "(mean, std)" : q->init == INIT_UNIFORM ? "(low, high)"
+                   : q->init == INIT_LOAD ? "(\"file\", \"key\")" : "no arguments");
+        return;
+    }
+    if (q->init == INIT_LOAD) {
+        for (int i = 0; i < nargs; i++)
+            if (e->args[i].value->kind != EX_STR) {
+                diag_error(e->args[i].value->loc, "load takes strings: load(\"file.npz\", \"key\")");
+                return;
+            }
+        q->file = e->args[0].value->str;
+        q->key = nargs > 1 ? e->args[1].value->str : q->name;
+        return;
+    }
+    if (want == 2) {
+        Ev a = eval(S, e->args[0].value), b = eval(S, e->args[1].value);
+        if (a.kind != EV_NUM || b.kind != EV_NUM) {
+            if (a.kind != EV_BAD && b.kind != EV_BAD)
+                diag_error(e->loc, "%s takes numbers", fname);
+            return;
+        }
+        q->a = a.num;
+        q->b = b.num;
+        if (q->init == INIT_NORMAL && q->b < 0)
+            diag_error(e->args[1].value->loc, "normal: the standard deviation must not be negative");
+        if (q->init == INIT_UNIFORM && q->b < q->a)
+            diag_error(e->loc, "uniform(low, high): low must not exceed high");
+    }
+    if (q->init == INIT_IDENTITY && q->shape.rank != 2)
+        diag_error(e->loc, "identity initialises a matrix, but '%s' is %s", q->name,
+                   shape_text(&q->shape));
+}
+
+/* ---- settings and the example ---- */
+
+/* Write an expression back in the language's syntax, constants replaced
+ * by their values, for the runtime's settings parser. */
+static void expr_text(Sema *S, const Expr *e, char *buf, size_t n, size_t *len)
+{
+#define PUT(...) (*len += (size_t)snprintf(buf + *len, *len < n ? n - *len : 0, __VA_ARGS__))
+    switch (e->kind) {
+    case EX_NUM:
+        PUT("%.17g", e->num);
+        break;
+    case EX_STR:
+        PUT("\"");
+        for (const char *s = e->str; *s; s++)
+            PUT(*s == '"' || *s == '\\' ? "\\%c" : "%c", *s);
+        PUT("\"");
+        break;
+    case EX_NAME: {
+        Binding *b = lookup(S, e->str);
+        if (b && b->kind == B_CONST)
+            PUT("%.17g", b->num);
+        else
+            PUT("%s", e->str);
+        break;
+    }
+    case EX_BINARY:
+    case EX_NEG: {
+        /* fold what is numeric */
+        int nerr = diag_error_count();
+        (void)nerr;
+        if (e->kind == EX_NEG) {
+            PUT("-(");
+            expr_text(S, e->lhs, buf, n, len);
+            PUT(")");
+            break;
+        }
+        PUT("(");
+        expr_text(S, e->lhs, buf, n, len);
+        PUT(" %c ", e->op);
+        expr_text(S, e->rhs, buf, n, len);
+        PUT(")");
+        break;
+    }
+    case EX_TRANSPOSE:
+        expr_text(S, e->lhs, buf, n, len);
+        PUT("'");
+        break;
+    case EX_CALL:
+    case EX_LIST:
+        PUT(e->kind == EX_CALL ? "%s(" : "[", e->kind == EX_CALL ? e->str : "");
+        for (int i = 0; i < e->nargs; i++) {
+            if (i)
+                PUT(", ");
+            if (e->args[i].name)
+                PUT("%s = ", e->args[i].name);
+            expr_text(S, e->args[i].value, buf, n, len);
+        }
+        PUT(e->kind == EX_CALL ? ")" : "]");
+        break;
+    }
+#undef PUT
+}
+
+/* Numeric sub-expressions of settings fold to numbers first. */
+static int is_numeric(Sema *S, const Expr *e)
+{
+    switch (e->kind) {
+    case EX_NUM: return 1;
+    case EX_NAME: { Binding *b = lookup(S, e->str); return b && b->kind == B_CONST; }
+    case EX_NEG: return is_numeric(S, e->lhs);
+    case EX_BINARY: return e->op != '@' && is_numeric(S, e->lhs) && is_numeric(S, e->rhs);
+    default: return 0;
+    }
+}
+
+static void setting_text(Sema *S, const Expr *e, char *buf, size_t n)
+{
+    size_t len = 0;
+    if (is_numeric(S, e))
+        snprintf(buf, n, "%.17g", eval(S, e).num);
+    else
+        expr_text(S, e, buf, n, &len);
+}
+
+static void do_train(Sema *S, const Stmt *st)
+{
+    IrProgram *p = S->p;
+    for (int i = 0; i < st->nitems; i++) {
+        const Item *it = &st->items[i];
+        for (int j = 0; j < p->nsettings; j++)
+            if (strcmp(p->settings[j].key, it->key) == 0) {
+                diag_error(it->key_loc, "'%s' is set twice in the train block", it->key);
+                diag_note(p->settings[j].loc, "first set here");
+            }
+        char text[1024], err[512];
+        setting_text(S, it->value, text, sizeof text);
+        if (nnrt_setting_check(it->key, text, err, sizeof err) != 0) {
+            diag_error(it->key_loc, "%s", err);
+            continue;
+        }
+        p->settings = xrealloc(p->settings, (size_t)(p->nsettings + 1) * sizeof *p->settings);
+        p->settings[p->nsettings].key = it->key;
+        p->settings[p->nsettings].value = xstrdup(text);
+        p->settings[p->nsettings].loc = it->key_loc;
+        p->nsettings++;
+    }
+}
+
+static void do_example(Sema *S, const Stmt *st)
+{
+    IrProgram *p = S->p;
+    for (int i = 0; i < st->nitems; i++) {
+        const Item *it = &st->items[i];
+        IrSlot *slot = NULL;
+        for (int j = 0; j < p->nslots; j++)
+            if (strcmp(p->slots[j].name, it->key) == 0)
+                slot = &p->slots[j];
+        if (!slot) {
+            const char **names = malloc((size_t)(p->nslots + 1) * sizeof *names);
+            for (int j = 0; j < p->nslots; j++)
+                names[j] = p->slots[j].name;
+            const char *near = diag_closest(it->key, names, p->nslots);
+            free(names);
+            if (near)
+                diag_error(it->key_loc, "the example sets '%s', which is no input or target "
+                           "(did you mean '%s'?)", it->key, near);
+            else
+                diag_error(it->key_loc, "the example sets '%s', which is no input or target", it->key);
+            continue;
+        }
+        int n = shape_numel(&slot->shape);
+        double *vals = NULL;
+        int cnt = 0, cap = 0;
+        Shape sh = {-1, {0}};
+        if (!flatten_list(S, it->value, &vals, &cnt, &cap, &sh, 0)) {
+            free(vals);
+            continue;
+        }
+        if (it->value->kind != EX_LIST)
+            sh.rank = 0;
+        if (cnt != n) {
+            diag_error(it->value->loc, "'%s' is %s, but the example gives %d value%s",
+                       slot->name, slot->nclass ? "one class label" : shape_text(&slot->shape),
+                       cnt, cnt == 1 ? "" : "s");
+            free(vals);
+            continue;
+        }
+        if (slot->nclass && (!is_integer(vals[0]) || vals[0] < 0 || vals[0] >= slot->nclass)) {
+            diag_error(it->value->loc, "'%s' is a class label in [0, %d), not %g", slot->name,
+                       slot->nclass, vals[0]);
+            free(vals);
+            continue;
+        }
+        free(slot->example);
+        slot->example = vals;
+    }
+}
+
+/* ---- statements ---- */
+
+static void new_stmt(Sema *S, const Stmt *st, int iteration, int count)
+{
+    IrProgram *p = S->p;
+    p->stmts = xrealloc(p->stmts, (size_t)(p->nstmts + 1) * sizeof *p->stmts);
+    IrStmt *s = &p->stmts[p->nstmts];
+    s->line = st->loc.line;
+    /* the statement's first source line, trimmed */
+    const char *src = p->source;
+    for (int l = 1; l < st->loc.line && src; l++) {
+        src = strchr(src, '\n');
+        if (src)
+            src++;
+    }
+    char buf[512] = "";
+    if (src) {
+        while (*src == ' ' || *src == '\t')
+            src++;
+        size_t len = strcspn(src, "\n#");
+        while (len > 0 && (src[len - 1] == ' ' || src[len - 1] == '\t' || src[len - 1] == '\r'))
+            len--;
+        if (len > 300)
+            len = 300;
+        memcpy(buf, src, len);
+        buf[len] = '\0';
+        /* comments close with the two characters that end a C comment */
+        for (char *c = buf; (c = strstr(c, "*/")) != NULL; c++)
+            c[1] = '\\';
+    }
+    if (count > 0) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, sizeof buf - len, "   (repeat %d of %d)", iteration, count);
+    }
+    s->text = xstrdup(buf);
+    S->stmt = p->nstmts++;
+}
+
+static void run_stmts(Sema *S, Stmt **body, int n, int iteration, int count);
+
+/* Names for the temporaries a statement created: h1_1, h1_2, ... */
+static void name_temporaries(Sema *S, int first, int result, const char *name)
+{
+    int k = 0;
+    for (int i = first; i < S->p->nv; i++) {
+        Value *v = V(S, i);
+        if (v->name || v->op == OP_CONST)
+            continue;
+        if (i == result) {
+            v->name = name;
+            continue;
+        }
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s_%d", name, ++k);
+        v->name = xstrdup(buf);
+    }
+}
+
+static void do_assign(Sema *S, const Stmt *st)
+{
+    const char *name = st->name;
+    Binding *old = lookup(S, name);
+    if (old && strcmp(old->what, "value") != 0) {
+        diag_error(st->name_loc, "cannot assign to %s '%s'", old->what, name);
+        if (old->loc.file)
+            diag_note(old->loc, "'%s' declared here", name);
+        return;
+    }
+    int first = S->p->nv;
+    Ev e = eval(S, st->value);
+    if (e.kind == EV_BAD)
+        return;
+    int v = as_value(S, e, st->value->loc);
+    /* A binding names a value of its own: `h = x` or `penalty = 0` copy. */
+    if (v < first || V(S, v)->op == OP_CONST || V(S, v)->op == OP_LITERAL)
+        v = emit(S, OP_COPY, 1, &v, V(S, v)->shape, V(S, v)->batched, st->value->loc);
+    name_temporaries(S, first, v, name);
+    Binding b = {name, B_VALUE, 0, v, "value", st->name_loc};
+    bind(S, b);
+    if (strcmp(name, "loss") == 0) {
+        S->p->loss = v;
+        S->loss_loc = st->value->loc;
+    } else if (strcmp(name, "penalty") == 0) {
+        S->p->penalty = v;
+        S->penalty_loc = st->value->loc;
+    }
+}
+
+static void do_stmt(Sema *S, const Stmt *st)
+{
+    IrProgram *p = S->p;
+    switch (st->kind) {
+    case ST_MODEL:
+        p->name = st->name;
+        break;
+    case ST_CONST: {
+        if (!check_new_name(S, st->name, st->name_loc))
+            break;
+        double x = 0;
+        Define *d = NULL;
+        for (int i = 0; i < S->opt->ndefs; i++)
+            if (strcmp(S->opt->defs[i].name, st->name) == 0)
+                d = &S->opt->defs[i];
+        if (d) {
+            x = d->value;
+            d->used = 1;
+        } else {
+            Ev e = eval(S, st->value);
+            if (e.kind == EV_BAD)
+                x = 1;
+            else if (e.kind != EV_NUM)
+                diag_error(st->value->loc, "a const must be a number known at compile time");
+            else
+                x = e.num;
+        }
+        Binding b = {st->name, B_CONST, x, -1, "const", st->name_loc};
+        bind(S, b);
+        break;
+    }
+    case ST_INPUT:
+    case ST_TARGET: {
+        if (!check_new_name(S, st->name, st->name_loc))
+            break;
+        Shape sh = {0, {0}};
+        int nclass = 0;
+        if (st->kind == ST_TARGET && st->value) {
+            Ev k = eval(S, st->value);
+            if (k.kind == EV_BAD)
+                break;
+            if (k.kind != EV_NUM || !is_integer(k.num) || k.num < 2) {
+                diag_error(st->value->loc, "class(K) needs an integer K >= 2");
+                break;
+            }
+            nclass = (int)k.num;
+        } else if (!eval_dims(S, st->dims, st->ndims, &sh))
+            break;
+        p->slots = xrealloc(p->slots, (size_t)(p->nslots + 1) * sizeof *p->slots);
+        IrSlot *s = &p->slots[p->nslots];
+        memset(s, 0, sizeof *s);
+        s->name = st->name;
+        s->shape = sh;
+        s->target = st->kind == ST_TARGET;
+        s->nclass = nclass;
+        s->loc = st->name_loc;
+        int id = emit(S, OP_INPUT, 0, NULL, sh, 1, st->name_loc);
+        V(S, id)->index = p->nslots;
+        V(S, id)->name = st->name;
+        V(S, id)->label = nclass > 0;
+        s->value = id;
+        p->nslots++;
+        Binding b = {st->name, B_VALUE, 0, id, s->target ? "target" : "input", st->name_loc};
+        bind(S, b);
+        break;
+    }
+    case ST_PARAM: {
+        if (!check_new_name(S, st->name, st->name_loc))
+            break;
+        Shape sh;
+        if (!eval_dims(S, st->dims, st->ndims, &sh))
+            break;
+        declare_param(S, st->name, sh, INIT_ZEROS, st->name_loc, st->frozen);
+        if (st->value)
+            param_init(S, &p->params[p->nparams - 1], st->value);
+        break;
+    }
+    case ST_ASSIGN:
+        do_assign(S, st);
+        break;
+    case ST_TRAIN:
+        do_train(S, st);
+        break;
+    case ST_EXAMPLE:
+        do_example(S, st);
+        break;
+    case ST_REPEAT: {
+        Ev n = eval(S, st->value);
+        if (n.kind == EV_BAD)
+            break;
+        if (n.kind != EV_NUM || !is_integer(n.num) || n.num < 0 || n.num > 10000) {
+            diag_error(st->value->loc, "repeat needs a constant integer count in 0..10000");
+            break;
+        }
+        for (int i = 0; i < st->nbody; i++) {
+            StmtKind k = st->body[i]->kind;
+            if (k != ST_ASSIGN && k != ST_REPEAT) {
+                diag_error(st->body[i]->loc, "only assignments (and repeat) can appear inside "
+                           "repeat; declare parameters outside it or use dense(h, n)");
+                return;
+            }
+        }
+        for (int it = 0; it < (int)n.num; it++) {
+            int before = diag_error_count();
+            run_stmts(S, st->body, st->nbody, it + 1, (int)n.num);
+            if (diag_error_count() > before)
+                break;   /* the same error again for each iteration helps nobody */
+        }
+        break;
+    }
+    }
+}
+
+static void run_stmts(Sema *S, Stmt **body, int n, int iteration, int count)
+{
+    for (int i = 0; i < n; i++) {
+        if (body[i]->kind != ST_REPEAT)
+            new_stmt(S, body[i], iteration, count);
+        do_stmt(S, body[i]);
+    }
+}
+
+/* ---- after all statements ---- */
+
+/* Mark what `root` depends on. */
+static void mark_deps(const IrProgram *p, int root, char *mark)
+{
+    if (root < 0)
+        return;
+    mark[root] = 1;
+    for (int i = root; i >= 0; i--)
+        if (mark[i])
+            for (int a = 0; a < p->v[i].nargs; a++)
+                mark[p->v[i].arg[a]] = 1;
+}
+
+/* Make value names unique: a name bound again gets _2, _3, ... */
+static void uniquify_names(IrProgram *p)
+{
+    for (int i = 0; i < p->nv; i++) {
+        Value *v = &p->v[i];
+        if (!v->name || v->op == OP_PARAM || v->op == OP_INPUT)
+            continue;
+        int clash = 0;
+        for (int j = 0; j < i && !clash; j++)
+            clash = p->v[j].name && strcmp(p->v[j].name, v->name) == 0;
+        for (int j = 0; j < p->nparams && !clash; j++)
+            clash = strcmp(p->params[j].name, v->name) == 0;
+        for (int j = 0; j < p->nslots && !clash; j++)
+            clash = strcmp(p->slots[j].name, v->name) == 0;
+        if (!clash)
+            continue;
+        for (int k = 2;; k++) {
+            char buf[160];
+            snprintf(buf, sizeof buf, "%s_%d", v->name, k);
+            int used = 0;
+            for (int j = 0; j < p->nv && !used; j++)
+                used = p->v[j].name && strcmp(p->v[j].name, buf) == 0;
+            for (int j = 0; j < p->nparams && !used; j++)
+                used = strcmp(p->params[j].name, buf) == 0;
+            if (!used) {
+                v->name = xstrdup(buf);
+                break;
+            }
+        }
+    }
+}
+
+static void finish(Sema *S)
+{
+    IrProgram *p = S->p;
+    Loc none = {0};
+    if (p->loss < 0) {
+        if (diag_error_count() == 0) {
+            Loc at = {p->file, 1, 1, 0, 0};
+            (void)none;
+            diag_error(at, "the model has no loss: add a line `loss = ...` (a per-sample scalar)");
+        }
+        return;
+    }
+    const Value *L = &p->v[p->loss];
+    if (L->shape.rank != 0) {
+        diag_error(S->loss_loc, "the loss must be a per-sample scalar, but has shape %s; "
+                   "reduce it with sum(...) or mean(...)", shape_text(&L->shape));
+        return;
+    }
+    if (!L->batched) {
+        diag_error(S->loss_loc, "the loss does not depend on any input or target");
+        return;
+    }
+    if (p->penalty >= 0) {
+        const Value *P = &p->v[p->penalty];
+        if (P->shape.rank != 0)
+            diag_error(S->penalty_loc, "the penalty must be a scalar, but has shape %s",
+                       shape_text(&P->shape));
+        else if (P->batched)
+            diag_error(S->penalty_loc, "the penalty must depend on parameters only (it is added "
+                       "once per batch), but it uses an input or target");
+    }
+    char *mark = calloc((size_t)p->nv, 1);
+    mark_deps(p, p->loss, mark);
+    mark_deps(p, p->penalty, mark);
+    for (int i = 0; i < p->nslots; i++)
+        if (!mark[p->slots[i].value] && !p->slots[i].target)
+            diag_warning(p->slots[i].loc, "input '%s' does not affect the loss", p->slots[i].name);
+    for (int i = 0; i < p->nparams; i++)
+        if (!mark[p->params[i].value])
+            diag_warning(p->params[i].loc, "param '%s' does not affect the loss", p->params[i].name);
+    /* the prediction for metrics: the logits of cross_entropy / bce_with_logits */
+    memset(mark, 0, (size_t)p->nv);
+    mark_deps(p, p->loss, mark);
+    for (int i = 0; i < p->nv && p->output < 0; i++) {
+        const Value *v = &p->v[i];
+        if (!mark[i] || (v->op != OP_XENT && v->op != OP_BCE))
+            continue;
+        const Value *t = &p->v[v->arg[1]];
+        if (t->op != OP_INPUT)
+            continue;
+        p->output = v->arg[0];
+        p->out_slot = t->index;
+    }
+    free(mark);
+    for (int i = 0; i < p->nsettings; i++)
+        if (strcmp(p->settings[i].key, "metrics") == 0 && strstr(p->settings[i].value, "accuracy")
+            && p->output < 0)
+            diag_error(p->settings[i].loc, "accuracy needs a classifier: a loss with "
+                       "cross_entropy(logits, c) or bce_with_logits(logit, y)");
+    for (int i = 0; i < S->opt->ndefs; i++) {
+        Define *d = &S->opt->defs[i];
+        if (d->used)
+            continue;
+        const char **names = malloc((size_t)(S->nb + 1) * sizeof *names);
+        int k = 0;
+        for (int j = 0; j < S->nb; j++)
+            if (S->b[j].kind == B_CONST)
+                names[k++] = S->b[j].name;
+        const char *near = diag_closest(d->name, names, k);
+        Loc at = {0};
+        if (near)
+            diag_error(at, "-D %s: the model has no const '%s' (did you mean '%s'?)", d->name,
+                       d->name, near);
+        else
+            diag_error(at, "-D %s: the model has no const '%s'", d->name, d->name);
+        free(names);
+    }
+    uniquify_names(p);
+}
+
+static const char *file_stem(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    char *s = xstrdup(base);
+    char *dot = strrchr(s, '.');
+    if (dot && dot != s)
+        *dot = '\0';
+    for (char *c = s; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '_')
+            *c = '_';
+    return s;
+}
+
+IrProgram *sema_lower(const Program *ast, const char *source, const SemaOptions *opt)
+{
+    Sema S;
+    memset(&S, 0, sizeof S);
+    S.opt = opt;
+    S.p = ir_new(ast->file, source);
+    S.p->dtype = opt->dtype;
+    run_stmts(&S, ast->stmts, ast->nstmts, 0, 0);
+    if (!S.p->name)
+        S.p->name = file_stem(ast->file);
+    finish(&S);
+    free(S.b);
+    S.p->fwd.begin = 0;
+    S.p->fwd.end = S.p->nv;
+    if (diag_error_count() > 0) {
+        ir_free(S.p);
+        return NULL;
+    }
+    ir_verify(S.p);
+    return S.p;
+}

@@ -1,0 +1,32 @@
+/*
+ * sema.h - from syntax tree to IR: names, constants, shapes, lowering.
+ */
+#ifndef NNC_SEMA_H
+#define NNC_SEMA_H
+
+#include "ast.h"
+#include "ir.h"
+
+/* `-D NAME=VALUE` overrides of `const` declarations. */
+typedef struct Define {
+    const char *name;
+    double value;
+    int used;
+} Define;
+
+typedef struct SemaOptions {
+    Define *defs;
+    int ndefs;
+    DType dtype;
+} SemaOptions;
+
+/* Resolve names, evaluate constants, unroll `repeat`, expand `dense`,
+ * infer every shape and lower the program to the forward IR.  Reports
+ * errors through diag; returns NULL when there were any. */
+IrProgram *sema_lower(const Program *ast, const char *source, const SemaOptions *opt);
+
+/* The language's built-in names, for "did you mean" and the docs. */
+extern const char *const sema_functions[];
+extern const char *const sema_initialisers[];
+
+#endif

@@ -1,0 +1,368 @@
+/*
+ * ir.c - the op table, value construction, shapes and the IR's text forms.
+ *
+ * The text form printed by `nnc --emit=ir` (documented in docs/ir.md) is
+ * one value per line:
+ *
+ *   %7 = matmul %5, %0 : [10] batch        ; h1_1  model.nn:9
+ *   %21 = relu_bwd %19, %7 +-> %20 : [10] batch   ; d_h1_2 += d_h1 * (h1_2 > 0)
+ *
+ * `+-> %N` marks an accumulating value (added into %N's buffer); `batch`
+ * marks a value that exists once per sample.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "ir.h"
+
+const OpInfo ir_ops[OP_COUNT] = {
+#define OP(code, name, arity, kind, notation, cexpr, rule) \
+    [OP_##code] = {name, arity, kind, notation, cexpr},
+#include "ops.def"
+#undef OP
+};
+
+IrProgram *ir_new(const char *file, const char *source)
+{
+    IrProgram *p = calloc(1, sizeof *p);
+    if (!p)
+        diag_internal("out of memory");
+    p->file = file;
+    p->source = source;
+    p->loss = p->penalty = p->output = p->out_slot = -1;
+    return p;
+}
+
+void ir_free(IrProgram *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->nparams; i++)
+        free(p->params[i].values);
+    for (int i = 0; i < p->nslots; i++)
+        free(p->slots[i].example);
+    for (int i = 0; i < p->nliterals; i++)
+        free(p->literals[i]);
+    free(p->literals);
+    free(p->params);
+    free(p->slots);
+    free(p->settings);
+    free(p->stmts);
+    free(p->grad);
+    free(p->v);
+    free(p);
+}
+
+int ir_emit(IrProgram *p, Value v)
+{
+    if (p->nv == p->cap) {
+        p->cap = p->cap ? 2 * p->cap : 64;
+        p->v = realloc(p->v, (size_t)p->cap * sizeof *p->v);
+        if (!p->v)
+            diag_internal("out of memory");
+    }
+    if (ir_ops[v.op].arity != v.nargs)
+        diag_internal("op %s takes %d operands, got %d", ir_ops[v.op].name,
+                      ir_ops[v.op].arity, v.nargs);
+    for (int i = 0; i < v.nargs; i++)
+        if (v.arg[i] < 0 || v.arg[i] >= p->nv)
+            diag_internal("op %s: operand %d is %%%d, not an earlier value",
+                          ir_ops[v.op].name, i, v.arg[i]);
+    p->v[p->nv] = v;
+    return p->nv++;
+}
+
+/* ---- shapes ---- */
+
+int shape_numel(const Shape *s)
+{
+    int n = 1;
+    for (int i = 0; i < s->rank; i++)
+        n *= s->dim[i];
+    return n;
+}
+
+int shape_equal(const Shape *a, const Shape *b)
+{
+    if (a->rank != b->rank)
+        return 0;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dim[i] != b->dim[i])
+            return 0;
+    return 1;
+}
+
+/* `small` broadcasts to `big` when it equals big's trailing dimensions. */
+int shape_is_suffix(const Shape *small, const Shape *big)
+{
+    if (small->rank > big->rank)
+        return 0;
+    int off = big->rank - small->rank;
+    for (int i = 0; i < small->rank; i++)
+        if (small->dim[i] != big->dim[off + i])
+            return 0;
+    return 1;
+}
+
+char *shape_str(const Shape *s, char *buf, size_t n)
+{
+    size_t len = 0;
+    len += (size_t)snprintf(buf + len, n - len, "[");
+    for (int i = 0; i < s->rank && len < n; i++)
+        len += (size_t)snprintf(buf + len, n - len, "%s%d", i ? ", " : "", s->dim[i]);
+    if (len < n)
+        snprintf(buf + len, n - len, "]");
+    return buf;
+}
+
+Shape shape_make(int rank, const int *dims)
+{
+    Shape s = {rank, {0}};
+    for (int i = 0; i < rank; i++)
+        s.dim[i] = dims[i];
+    return s;
+}
+
+/*
+ * Matrix products follow the usual vector conventions: a vector on the left
+ * is a row [1, k], on the right a column [k, 1], and the implied 1 is dropped
+ * from the result (matrix @ vector is a vector, vector @ vector a scalar).
+ * The transpose flags exist for reverse mode: a transposed vector on the left
+ * is a column and on the right a row, which makes outer products
+ * (d_W += outer(d_z, x)) ordinary matmuls.
+ */
+int ir_matmul_shape(const Shape *a, int ta, const Shape *b, int tb, Shape *out,
+                    char *err, size_t errlen)
+{
+    if (a->rank < 1 || a->rank > 2 || b->rank < 1 || b->rank > 2) {
+        snprintf(err, errlen, "operands must be vectors or matrices");
+        return 0;
+    }
+    int am, ak, bk, bn;
+    if (a->rank == 1) { am = ta ? a->dim[0] : 1; ak = ta ? 1 : a->dim[0]; }
+    else              { am = a->dim[ta ? 1 : 0]; ak = a->dim[ta ? 0 : 1]; }
+    if (b->rank == 1) { bk = tb ? 1 : b->dim[0]; bn = tb ? b->dim[0] : 1; }
+    else              { bk = b->dim[tb ? 1 : 0]; bn = b->dim[tb ? 0 : 1]; }
+    if (ak != bk) {
+        snprintf(err, errlen, "inner dimensions differ (%d vs %d)", ak, bk);
+        return 0;
+    }
+    out->rank = 0;
+    if (!(a->rank == 1 && !ta))
+        out->dim[out->rank++] = am;
+    if (!(b->rank == 1 && !tb))
+        out->dim[out->rank++] = bn;
+    return 1;
+}
+
+/* ---- names and notation ---- */
+
+const char *ir_value_name(const IrProgram *p, int id)
+{
+    static char buf[8][64];
+    static int k;
+    const Value *v = &p->v[id];
+    if (v->op == OP_CONST) {
+        char *b = buf[k++ % 8];
+        snprintf(b, 64, v->num < 0 ? "(%g)" : "%g", v->num);
+        return b;
+    }
+    if (v->name)
+        return v->name;
+    char *b = buf[k++ % 8];
+    snprintf(b, 64, "%%%d", id);
+    return b;
+}
+
+/* Substitute operand names for $0 $1 $2 in a notation template. */
+static void expand(const IrProgram *p, const Value *v, const char *tmpl, char *buf, size_t n)
+{
+    size_t len = 0;
+    for (const char *s = tmpl; *s && len + 1 < n; s++) {
+        if (*s == '$' && s[1] >= '0' && s[1] <= '2') {
+            const char *name = ir_value_name(p, v->arg[s[1] - '0']);
+            len += (size_t)snprintf(buf + len, n - len, "%s", name);
+            s++;
+        } else {
+            buf[len++] = *s;
+        }
+    }
+    buf[len < n ? len : n - 1] = '\0';
+}
+
+char *ir_rhs_notation(const IrProgram *p, int id, char *buf, size_t n)
+{
+    const Value *v = &p->v[id];
+    switch (v->op) {
+    case OP_INPUT:
+        snprintf(buf, n, "%s", p->slots[v->index].name);
+        break;
+    case OP_PARAM:
+        snprintf(buf, n, "%s", p->params[v->index].name);
+        break;
+    case OP_CONST:
+        snprintf(buf, n, "%g", v->num);
+        break;
+    case OP_LITERAL:
+        snprintf(buf, n, "[...]");
+        break;
+    case OP_MATMUL: {
+        const Value *a = &p->v[v->arg[0]], *b = &p->v[v->arg[1]];
+        const char *an = ir_value_name(p, v->arg[0]), *bn = ir_value_name(p, v->arg[1]);
+        if (a->shape.rank == 1 && v->ta && b->shape.rank == 1 && v->tb)
+            snprintf(buf, n, "outer(%s, %s)", an, bn);
+        else
+            snprintf(buf, n, "%s%s @ %s%s", an, v->ta && a->shape.rank == 2 ? "'" : "",
+                     bn, v->tb && b->shape.rank == 2 ? "'" : "");
+        break;
+    }
+    default:
+        expand(p, v, ir_ops[v->op].notation, buf, n);
+    }
+    return buf;
+}
+
+char *ir_notation(const IrProgram *p, int id, char *buf, size_t n)
+{
+    const Value *v = &p->v[id];
+    char rhs[256];
+    ir_rhs_notation(p, id, rhs, sizeof rhs);
+    if (v->acc >= 0)
+        snprintf(buf, n, "%s += %s", ir_value_name(p, v->acc), rhs);
+    else
+        snprintf(buf, n, "%s = %s", ir_value_name(p, id), rhs);
+    return buf;
+}
+
+/* ---- the text form ---- */
+
+static void print_value(FILE *out, const IrProgram *p, int id)
+{
+    const Value *v = &p->v[id];
+    char sh[64], note[300];
+    int col = fprintf(out, "  %%%d = %s", id, ir_ops[v->op].name);
+    switch (v->op) {
+    case OP_INPUT:
+        col += fprintf(out, " %s", p->slots[v->index].name);
+        break;
+    case OP_PARAM:
+        col += fprintf(out, " %s", p->params[v->index].name);
+        break;
+    case OP_CONST:
+        col += fprintf(out, " %.17g", v->num);
+        break;
+    case OP_LITERAL:
+        col += fprintf(out, " #%d", v->index);
+        break;
+    default:
+        for (int i = 0; i < v->nargs; i++)
+            col += fprintf(out, "%s%%%d", i ? ", " : " ", v->arg[i]);
+    }
+    if (v->op == OP_MATMUL && (v->ta || v->tb))
+        col += fprintf(out, " [%s%s]", v->ta ? "ta" : "", v->tb ? (v->ta ? ",tb" : "tb") : "");
+    if (v->acc >= 0)
+        col += fprintf(out, " +-> %%%d", v->acc);
+    col += fprintf(out, " : %s%s", shape_str(&v->shape, sh, sizeof sh), v->batched ? " batch" : "");
+    if (v->label)
+        col += fprintf(out, " label");
+    fprintf(out, "%*s; ", col < 48 ? 48 - col : 1, "");
+    if (ir_ops[v->op].kind == K_LEAF || v->op == OP_ADJ)
+        fprintf(out, "%s", ir_value_name(p, id));
+    else
+        fprintf(out, "%s", ir_notation(p, id, note, sizeof note));
+    if (v->loc.file && v->loc.line)
+        fprintf(out, "   (line %d)", v->loc.line);
+    fputc('\n', out);
+}
+
+void ir_print_range(FILE *out, const IrProgram *p, IrRange r)
+{
+    for (int i = r.begin; i < r.end; i++)
+        print_value(out, p, i);
+}
+
+static const char *init_names[] = {
+    "zeros", "ones", "identity", "normal", "uniform", "xavier_uniform",
+    "xavier_normal", "he_uniform", "he_normal", "literal", "load",
+};
+
+void ir_print(FILE *out, const IrProgram *p)
+{
+    char sh[64];
+    fprintf(out, "; nnc IR of model %s (%s) from %s\n", p->name,
+            p->dtype == DT_F64 ? "float64" : "float32", p->file);
+    for (int i = 0; i < p->nslots; i++) {
+        const IrSlot *s = &p->slots[i];
+        if (s->nclass)
+            fprintf(out, "%s %s : class(%d)\n", s->target ? "target" : "input", s->name, s->nclass);
+        else
+            fprintf(out, "%s %s %s\n", s->target ? "target" : "input", s->name,
+                    shape_str(&s->shape, sh, sizeof sh));
+    }
+    for (int i = 0; i < p->nparams; i++) {
+        const IrParam *q = &p->params[i];
+        fprintf(out, "param %s %s %s", q->name, shape_str(&q->shape, sh, sizeof sh),
+                init_names[q->init]);
+        if (q->init == INIT_NORMAL || q->init == INIT_UNIFORM)
+            fprintf(out, "(%g, %g)", q->a, q->b);
+        if (q->init == INIT_LOAD)
+            fprintf(out, "(\"%s\", \"%s\")", q->file, q->key);
+        fprintf(out, "%s\n", q->frozen ? " frozen" : "");
+    }
+    fprintf(out, "forward:\n");
+    ir_print_range(out, p, p->fwd);
+    fprintf(out, "loss %%%d\n", p->loss);
+    if (p->penalty >= 0)
+        fprintf(out, "penalty %%%d\n", p->penalty);
+    if (p->output >= 0)
+        fprintf(out, "output %%%d vs %s\n", p->output, p->slots[p->out_slot].name);
+    if (p->bwd_loss.end > p->bwd_loss.begin) {
+        fprintf(out, "backward of loss (seed = w):\n");
+        ir_print_range(out, p, p->bwd_loss);
+    }
+    if (p->bwd_penalty.end > p->bwd_penalty.begin) {
+        fprintf(out, "backward of penalty (seed = 1):\n");
+        ir_print_range(out, p, p->bwd_penalty);
+    }
+}
+
+/* ---- verifier ---- */
+
+void ir_verify(const IrProgram *p)
+{
+    char err[128];
+    for (int id = 0; id < p->nv; id++) {
+        const Value *v = &p->v[id];
+        const OpInfo *o = &ir_ops[v->op];
+        if (v->nargs != o->arity)
+            diag_internal("ir: %%%d (%s) has %d operands, wants %d", id, o->name, v->nargs, o->arity);
+        for (int i = 0; i < v->nargs; i++)
+            if (v->arg[i] < 0 || v->arg[i] >= id)
+                diag_internal("ir: %%%d (%s) uses %%%d before it exists", id, o->name, v->arg[i]);
+        if (v->acc >= id)
+            diag_internal("ir: %%%d accumulates into later value %%%d", id, v->acc);
+        Shape want;
+        switch (o->kind) {
+        case K_MAP:
+            for (int i = 0; i < v->nargs; i++)
+                if (!shape_is_suffix(&p->v[v->arg[i]].shape, &v->shape))
+                    diag_internal("ir: %%%d (%s): operand %%%d does not broadcast to its shape",
+                                  id, o->name, v->arg[i]);
+            if (v->acc >= 0 && !shape_is_suffix(&p->v[v->acc].shape, &v->shape))
+                diag_internal("ir: %%%d (%s): target %%%d does not broadcast", id, o->name, v->acc);
+            break;
+        case K_MATMUL:
+            if (!ir_matmul_shape(&p->v[v->arg[0]].shape, v->ta, &p->v[v->arg[1]].shape, v->tb,
+                                 &want, err, sizeof err) || !shape_equal(&want, &v->shape))
+                diag_internal("ir: %%%d (matmul): bad shape (%s)", id, err);
+            break;
+        case K_REDUCE:
+            if (v->shape.rank != 0)
+                diag_internal("ir: %%%d (%s) must be a scalar", id, o->name);
+            break;
+        default:
+            break;
+        }
+        if (v->acc >= 0 && v->batched < p->v[v->acc].batched)
+            diag_internal("ir: %%%d: unbatched value adds into batched %%%d", id, v->acc);
+    }
+}

@@ -1,0 +1,178 @@
+/*
+ * ir.h - nnc's intermediate representation: a typed SSA list of tensor ops.
+ *
+ * A program is one array of values.  Each value is produced by one op (the
+ * table in ops.def) from earlier values, and has a static per-sample shape,
+ * a dtype and the source location it came from.  The batch dimension is
+ * never part of a shape: a value is `batched` when it depends on an input or
+ * target, and then holds one such tensor per sample of the batch; otherwise
+ * (parameters, constants, the penalty) it exists once.
+ *
+ * Reverse mode (src/ad) appends the adjoint program to the same array.  Its
+ * values are ordinary ops except for one thing: a value may have `acc` set,
+ * meaning "add my result into the buffer of value acc" (an adjoint buffer,
+ * OP_ADJ, or a parameter's gradient).  That is how adjoints are accumulated
+ * with +=, so a value used twice gets both contributions by construction;
+ * when such a value is batched and its target is not, the sum over the
+ * batch happens in the same +=.  Broadcasting works the same way: an
+ * operand whose shape is a suffix of the iteration shape is read at index
+ * i mod its size, and an accumulation into a smaller target sums over the
+ * broadcast dimensions.
+ */
+#ifndef NNC_IR_H
+#define NNC_IR_H
+
+#include <stdio.h>
+#include "diag.h"
+
+#define IR_MAXRANK 4
+
+typedef enum Op {
+#define OP(code, name, arity, kind, notation, cexpr, rule) OP_##code,
+#include "ops.def"
+#undef OP
+    OP_COUNT
+} Op;
+
+typedef enum IrKind { K_LEAF, K_MAP, K_MATMUL, K_TRANS, K_REDUCE, K_ROW, K_ADJ } IrKind;
+
+typedef struct OpInfo {
+    const char *name;
+    int arity;
+    IrKind kind;
+    const char *notation;
+    const char *cexpr;
+} OpInfo;
+
+extern const OpInfo ir_ops[OP_COUNT];
+
+typedef enum DType { DT_F32, DT_F64 } DType;
+
+typedef struct Shape {
+    int rank;
+    int dim[IR_MAXRANK];
+} Shape;
+
+typedef struct Value {
+    Op op;
+    int nargs;
+    int arg[3];
+    Shape shape;       /* per sample; for an accumulating op, its iteration shape */
+    int batched;
+    int acc;           /* -1, or the value whose buffer this op adds into */
+    int label;         /* class-label data (an input slot declared `class(K)`) */
+
+    double num;        /* CONST: the number */
+    int index;         /* INPUT: slot, PARAM: parameter, LITERAL: literal table entry */
+    int ta, tb;        /* MATMUL: transpose flags of the operands */
+
+    const char *name;  /* the user's name for it (h1, W1), or a derived one (h1_1, d_h1) */
+    int stmt;          /* the statement it implements (index into IrProgram.stmts) */
+    Loc loc;
+} Value;
+
+/* A parameter of the model: `param W1[H, D] = xavier_uniform`. */
+typedef enum InitKind {
+    INIT_ZEROS, INIT_ONES, INIT_IDENTITY, INIT_NORMAL, INIT_UNIFORM,
+    INIT_XAVIER_UNIFORM, INIT_XAVIER_NORMAL, INIT_HE_UNIFORM, INIT_HE_NORMAL,
+    INIT_LITERAL, INIT_LOAD
+} InitKind;
+
+typedef struct IrParam {
+    const char *name;
+    Shape shape;
+    int frozen;
+    InitKind init;
+    double a, b;          /* NORMAL (mean, std), UNIFORM (low, high) */
+    double *values;       /* LITERAL */
+    const char *file, *key;   /* LOAD */
+    Loc loc;
+    int value;            /* its OP_PARAM value */
+} IrParam;
+
+/* An input or target of the model. */
+typedef struct IrSlot {
+    const char *name;
+    Shape shape;
+    int target;           /* declared with `target` */
+    int nclass;           /* > 0: `class(K)` */
+    Loc loc;
+    int value;            /* its OP_INPUT value */
+    double *example;      /* the example block's sample, or NULL */
+} IrSlot;
+
+/* A train-block setting, its value written back as text (see nnrt.h). */
+typedef struct IrSetting {
+    const char *key, *value;
+    Loc loc;
+} IrSetting;
+
+/* A source statement, for the comments of generated code. */
+typedef struct IrStmt {
+    int line;
+    const char *text;     /* the statement's source line, trimmed */
+} IrStmt;
+
+/* A piece of the program: the values [begin, end) in order. */
+typedef struct IrRange { int begin, end; } IrRange;
+
+typedef struct IrProgram {
+    const char *file;     /* the .nn file */
+    const char *source;   /* its text */
+    const char *name;     /* model name */
+    DType dtype;
+
+    Value *v;
+    int nv, cap;
+
+    IrParam *params;   int nparams;
+    IrSlot *slots;     int nslots;
+    IrSetting *settings; int nsettings;
+    IrStmt *stmts;     int nstmts;
+    double **literals; int nliterals;
+
+    int loss;             /* per-sample scalar, batched */
+    int penalty;          /* scalar, unbatched, or -1 */
+    int output;           /* the prediction used for metrics, or -1 */
+    int out_slot;         /* the slot it is compared with, or -1 */
+
+    IrRange fwd;          /* the forward program */
+    IrRange bwd_loss;     /* adjoint program of the loss (seeded with the weight) */
+    IrRange bwd_penalty;  /* adjoint program of the penalty (seeded with 1) */
+    int *grad;            /* grad[param] = value holding its gradient, or -1 */
+} IrProgram;
+
+IrProgram *ir_new(const char *file, const char *source);
+void ir_free(IrProgram *p);
+
+/* Append a value; returns its index.  The shape is given by the caller
+ * (sema and ad compute it with the helpers below). */
+int ir_emit(IrProgram *p, Value v);
+
+int shape_numel(const Shape *s);
+int shape_equal(const Shape *a, const Shape *b);
+int shape_is_suffix(const Shape *small, const Shape *big);
+/* Writes "[10, 2]" (or "[]" for a scalar) into buf; returns buf. */
+char *shape_str(const Shape *s, char *buf, size_t n);
+Shape shape_make(int rank, const int *dims);
+
+/* The per-sample result shape of a MATMUL of a and b with transpose flags,
+ * following ir.h's vector conventions; returns 0 and writes a message when
+ * the inner dimensions differ. */
+int ir_matmul_shape(const Shape *a, int ta, const Shape *b, int tb, Shape *out,
+                    char *err, size_t errlen);
+
+/* Printing: the IR text form (docs/ir.md) and the language-like notation of
+ * one value (`h1 = relu(h1_2)`, `d_W1 += outer(d_h1_2, x)`). */
+void ir_print(FILE *out, const IrProgram *p);
+void ir_print_range(FILE *out, const IrProgram *p, IrRange r);
+char *ir_notation(const IrProgram *p, int id, char *buf, size_t n);
+char *ir_rhs_notation(const IrProgram *p, int id, char *buf, size_t n);
+const char *ir_value_name(const IrProgram *p, int id);
+
+/* Structural checks after every pass (debug builds): operands before uses,
+ * arities, shapes consistent with the op's shape rule.  A failure is an
+ * internal error. */
+void ir_verify(const IrProgram *p);
+
+#endif

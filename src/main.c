@@ -1,0 +1,467 @@
+/*
+ * main.c - the nnc driver: parse, lower, differentiate, emit; every pass
+ * called in order in compile().
+ *
+ *   nnc model.nn -o model.c [--lib] [-D NAME=VALUE] [--dtype f32|f64]
+ *   nnc build model.nn -o model      emit C and compile it against libnnrt
+ *   nnc check model.nn [flags]       finite-difference check in float64
+ *   nnc --emit=ast|ir|grad model.nn  print a stage
+ *
+ * Output files are written to a temporary name and renamed into place, so a
+ * failed compilation never leaves a half-written file behind.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "ast.h"
+#include "sema.h"
+#include "ad.h"
+#include "codegen.h"
+
+#define NNC_VERSION "0.1.0"
+
+typedef struct Options {
+    const char *cmd;        /* "compile", "build", "check", "emit" */
+    const char *input;
+    const char *output;
+    const char *emit;       /* ast, ir, grad */
+    int lib;
+    int keep_c;
+    DType dtype;
+    Define defs[64];
+    int ndefs;
+    char **rest;            /* flags passed through to the trainer (check) */
+    int nrest;
+} Options;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: nnc MODEL.nn -o MODEL.c [--lib] [-D NAME=VALUE]... [--dtype f32|f64]\n"
+        "       nnc build MODEL.nn -o MODEL [-D ...] [--dtype ...] [--keep-c]\n"
+        "       nnc check MODEL.nn [-D ...] [trainer check flags: --data D --params P ...]\n"
+        "       nnc --emit=ast|ir|grad MODEL.nn [-D ...]\n"
+        "       nnc --version | --help\n"
+        "\n"
+        "  -o FILE          output file (C source; with build, the trainer executable)\n"
+        "  --lib            library form: MODEL.h and MODEL.c without main()\n"
+        "  -D NAME=VALUE    override `const NAME` (repeatable)\n"
+        "  --dtype f32|f64  floating-point type of the trainer (default f32)\n"
+        "  --emit=STAGE     print the syntax tree, the IR, or the adjoint program\n"
+        "\n"
+        "Environment: CC (default cc), NNC_CFLAGS (default -O2 -march=native),\n"
+        "NNC_RUNTIME (directory with nnrt.h and libnnrt.a; default: beside nnc).\n"
+        "Documentation: docs/language.md, docs/trainer.md, docs/ir.md.\n");
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "nnc: error: cannot open '%s': %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (n + 1 >= cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        if (got == 0)
+            break;
+        n += got;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (strlen(buf) != n) {
+        fprintf(stderr, "nnc: error: '%s' is not a text file (it contains NUL bytes)\n", path);
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+static int parse_define(Options *o, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    char *end;
+    if (!eq || eq == arg) {
+        fprintf(stderr, "nnc: error: -D expects NAME=VALUE, got '%s'\n", arg);
+        return -1;
+    }
+    double x = strtod(eq + 1, &end);
+    if (end == eq + 1 || *end) {
+        fprintf(stderr, "nnc: error: -D %s: the value must be a number\n", arg);
+        return -1;
+    }
+    if (o->ndefs == 64) {
+        fprintf(stderr, "nnc: error: too many -D options\n");
+        return -1;
+    }
+    o->defs[o->ndefs].name = strndup(arg, (size_t)(eq - arg));
+    o->defs[o->ndefs].value = x;
+    o->defs[o->ndefs].used = 0;
+    o->ndefs++;
+    return 0;
+}
+
+static int parse_args(Options *o, int argc, char **argv)
+{
+    int i = 1;
+    o->cmd = "compile";
+    if (argc > 1 && (strcmp(argv[1], "build") == 0 || strcmp(argv[1], "check") == 0)) {
+        o->cmd = argv[1];
+        i = 2;
+    } else if (argc > 1 && (strcmp(argv[1], "explain") == 0 || strcmp(argv[1], "run") == 0)) {
+        fprintf(stderr, "nnc: error: 'nnc %s' is not implemented yet in this version (%s)\n",
+                argv[1], NNC_VERSION);
+        return -1;
+    }
+    o->rest = malloc((size_t)argc * sizeof *o->rest);
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-o") == 0 && i + 1 < argc)
+            o->output = argv[++i];
+        else if (strcmp(a, "-D") == 0 && i + 1 < argc) {
+            if (parse_define(o, argv[++i]) < 0)
+                return -1;
+        } else if (strncmp(a, "-D", 2) == 0 && a[2]) {
+            if (parse_define(o, a + 2) < 0)
+                return -1;
+        } else if (strcmp(a, "--dtype") == 0 && i + 1 < argc) {
+            const char *t = argv[++i];
+            if (strcmp(t, "f32") == 0 || strcmp(t, "float32") == 0)
+                o->dtype = DT_F32;
+            else if (strcmp(t, "f64") == 0 || strcmp(t, "float64") == 0)
+                o->dtype = DT_F64;
+            else {
+                fprintf(stderr, "nnc: error: --dtype is f32 or f64, not '%s'\n", t);
+                return -1;
+            }
+        } else if (strncmp(a, "--emit=", 7) == 0) {
+            o->emit = a + 7;
+            if (strcmp(o->emit, "ast") && strcmp(o->emit, "ir") && strcmp(o->emit, "grad")) {
+                fprintf(stderr, "nnc: error: --emit takes ast, ir or grad, not '%s'\n", o->emit);
+                return -1;
+            }
+            o->cmd = "emit";
+        } else if (strcmp(a, "--lib") == 0)
+            o->lib = 1;
+        else if (strcmp(a, "--keep-c") == 0)
+            o->keep_c = 1;
+        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        } else if (strcmp(a, "--version") == 0) {
+            printf("nnc %s\n", NNC_VERSION);
+            exit(0);
+        } else if (a[0] == '-' && strcmp(o->cmd, "check") == 0) {
+            o->rest[o->nrest++] = argv[i];
+            if (i + 1 < argc && argv[i + 1][0] != '-' && !strchr(a, '='))
+                o->rest[o->nrest++] = argv[++i];
+        } else if (a[0] == '-') {
+            static const char *const flags[] = {"-o", "-D", "--dtype", "--emit=ir", "--lib",
+                                                "--keep-c", "--help", "--version"};
+            const char *near = diag_closest(a, flags, 8);
+            fprintf(stderr, "nnc: error: unknown option '%s'%s%s%s\n", a,
+                    near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+            return -1;
+        } else if (!o->input)
+            o->input = a;
+        else {
+            fprintf(stderr, "nnc: error: more than one model file ('%s' and '%s')\n", o->input, a);
+            return -1;
+        }
+    }
+    if (!o->input) {
+        usage(stderr);
+        return -1;
+    }
+    if ((strcmp(o->cmd, "compile") == 0 || strcmp(o->cmd, "build") == 0) && !o->output) {
+        fprintf(stderr, "nnc: error: no output file: add -o %s\n",
+                strcmp(o->cmd, "build") == 0 ? "MODEL" : "MODEL.c");
+        return -1;
+    }
+    return 0;
+}
+
+/* Front to back: the IR with its adjoint programs, or NULL after errors. */
+static IrProgram *compile(const Options *o, const char *src, Program **ast_out)
+{
+    Program *ast = ast_parse(o->input, src);
+    *ast_out = ast;
+    if (!ast || diag_error_count())
+        return NULL;
+    if (o->emit && strcmp(o->emit, "ast") == 0)
+        return NULL;
+    SemaOptions so = {(Define *)o->defs, o->ndefs, o->dtype};
+    IrProgram *p = sema_lower(ast, src, &so);
+    if (!p)
+        return NULL;
+    ad_differentiate(p);
+    return p;
+}
+
+/* Write with `emit` to path via a temporary file, renamed on success. */
+static int write_atomically(const char *path, void (*emit)(FILE *, const IrProgram *, const void *),
+                            const IrProgram *p, const void *arg)
+{
+    size_t n = strlen(path) + 16;
+    char *tmp = malloc(n);
+    snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "nnc: error: cannot write '%s': %s\n", path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    emit(f, p, arg);
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {
+        fprintf(stderr, "nnc: error: writing '%s' failed: %s\n", path, strerror(errno));
+        remove(tmp);
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    return 0;
+}
+
+static void emit_c_file(FILE *f, const IrProgram *p, const void *arg)
+{
+    cg_emit_c(f, p, arg);
+}
+
+static void emit_h_file(FILE *f, const IrProgram *p, const void *arg)
+{
+    (void)arg;
+    cg_emit_header(f, p);
+}
+
+/* `nnc --emit=grad`: the adjoint programs in the language's own notation. */
+static void print_grad(FILE *f, const IrProgram *p)
+{
+    const IrRange ranges[2] = {p->bwd_loss, p->bwd_penalty};
+    const char *titles[2] = {
+        "# adjoint of the loss; seed = 1/B per sample (reduce = mean) or 1 (sum)",
+        "# adjoint of the penalty; seed = 1",
+    };
+    for (int r = 0; r < 2; r++) {
+        if (ranges[r].end <= ranges[r].begin)
+            continue;
+        fprintf(f, "%s%s\n", r ? "\n" : "", titles[r]);
+        int last = -1;
+        for (int i = ranges[r].begin; i < ranges[r].end; i++) {
+            const Value *v = &p->v[i];
+            if (ir_ops[v->op].kind == K_LEAF || v->op == OP_ADJ)
+                continue;
+            if (v->stmt != last && v->stmt < p->nstmts) {
+                last = v->stmt;
+                fprintf(f, "# %d: %s\n", p->stmts[last].line, p->stmts[last].text);
+            }
+            char buf[300];
+            fprintf(f, "%s\n", ir_notation(p, i, buf, sizeof buf));
+        }
+    }
+    fprintf(f, "\n# gradients\n");
+    for (int i = 0; i < p->nparams; i++) {
+        if (p->params[i].frozen)
+            fprintf(f, "# %s is frozen: no gradient\n", p->params[i].name);
+        else if (p->grad[i] < 0)
+            fprintf(f, "# %s does not affect the loss: its gradient is 0\n", p->params[i].name);
+        else
+            fprintf(f, "dL/d%s = d_%s\n", p->params[i].name, p->params[i].name);
+    }
+}
+
+/* The directory holding nnrt.h and libnnrt.a. */
+static const char *runtime_dir(void)
+{
+    static char dir[PATH_MAX + 32];
+    const char *env = getenv("NNC_RUNTIME");
+    if (env && *env)
+        return env;
+    char exe[PATH_MAX - 64];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return "runtime";
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(dir, sizeof dir, "%s/runtime", exe);
+    return dir;
+}
+
+static int run(char **argv)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        fprintf(stderr, "nnc: error: cannot run '%s': %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) < 0)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* cc the generated C against the runtime. */
+static int cc_build(const char *csrc, const char *exe)
+{
+    const char *rt = runtime_dir();
+    char lib[PATH_MAX + 64], flagsfile[PATH_MAX + 64], inc[PATH_MAX + 64];
+    snprintf(lib, sizeof lib, "%s/libnnrt.a", rt);
+    snprintf(flagsfile, sizeof flagsfile, "%s/libnnrt.ldflags", rt);
+    snprintf(inc, sizeof inc, "-I%s", rt);
+    if (access(lib, R_OK) != 0) {
+        fprintf(stderr, "nnc: error: the runtime library %s is missing (run make, or set "
+                "NNC_RUNTIME)\n", lib);
+        return -1;
+    }
+    char *argv[64];
+    int n = 0;
+    const char *cc = getenv("CC");
+    argv[n++] = (char *)(cc && *cc ? cc : "cc");
+    char *cflags = strdup(getenv("NNC_CFLAGS") ? getenv("NNC_CFLAGS") : "-O2 -march=native");
+    for (char *t = strtok(cflags, " "); t && n < 40; t = strtok(NULL, " "))
+        argv[n++] = t;
+    argv[n++] = inc;
+    argv[n++] = "-o";
+    argv[n++] = (char *)exe;
+    argv[n++] = (char *)csrc;
+    argv[n++] = lib;
+    static char ldflags[1024];
+    FILE *f = fopen(flagsfile, "r");
+    if (f) {
+        if (!fgets(ldflags, sizeof ldflags, f))
+            ldflags[0] = '\0';
+        fclose(f);
+    } else
+        snprintf(ldflags, sizeof ldflags, "-lz -lm");
+    for (char *t = strtok(ldflags, " \n"); t && n < 62; t = strtok(NULL, " \n"))
+        argv[n++] = t;
+    argv[n] = NULL;
+    int rc = run(argv);
+    free(cflags);
+    if (rc != 0) {
+        fprintf(stderr, "nnc: error: the C compiler failed on the generated code (status %d)%s\n",
+                rc, rc == 127 ? "" : "; this is a bug in nnc, please report it");
+        return -1;
+    }
+    return 0;
+}
+
+static int build(const IrProgram *p, const char *exe, int keep_c)
+{
+    size_t n = strlen(exe) + 32;
+    char *csrc = malloc(n);
+    if (keep_c)
+        snprintf(csrc, n, "%s.c", exe);
+    else
+        snprintf(csrc, n, "%s.nnc%ld.c", exe, (long)getpid());
+    CgOptions co = {0, NULL};
+    int rc = write_atomically(csrc, emit_c_file, p, &co);
+    if (rc == 0)
+        rc = cc_build(csrc, exe);
+    if (!keep_c)
+        remove(csrc);
+    free(csrc);
+    return rc;
+}
+
+/* nnc check: build a float64 trainer in a temporary directory and run its
+ * `check` command (finite differences against the adjoint program). */
+static int check(const Options *o, const IrProgram *p)
+{
+    char dir[] = "/tmp/nnc-check-XXXXXX";
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "nnc: error: cannot create a temporary directory: %s\n", strerror(errno));
+        return 1;
+    }
+    char exe[sizeof dir + 16];
+    snprintf(exe, sizeof exe, "%s/model", dir);
+    int rc = build(p, exe, 0) == 0 ? 0 : 1;
+    if (rc == 0) {
+        char **argv = malloc((size_t)(o->nrest + 3) * sizeof *argv);
+        int n = 0;
+        argv[n++] = exe;
+        argv[n++] = "check";
+        for (int i = 0; i < o->nrest; i++)
+            argv[n++] = o->rest[i];
+        argv[n] = NULL;
+        rc = run(argv);
+        free(argv);
+    }
+    remove(exe);
+    rmdir(dir);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    Options o;
+    memset(&o, 0, sizeof o);
+    if (parse_args(&o, argc, argv) < 0)
+        return 2;
+    if (strcmp(o.cmd, "check") == 0)
+        o.dtype = DT_F64;
+    size_t len;
+    char *src = read_file(o.input, &len);
+    if (!src)
+        return 1;
+    Program *ast = NULL;
+    IrProgram *p = compile(&o, src, &ast);
+    int rc = 0;
+    if (o.emit && strcmp(o.emit, "ast") == 0 && ast && diag_error_count() == 0)
+        ast_print(stdout, ast);
+    else if (!p)
+        rc = 1;
+    else if (strcmp(o.cmd, "emit") == 0) {
+        if (strcmp(o.emit, "ir") == 0)
+            ir_print(stdout, p);
+        else
+            print_grad(stdout, p);
+    } else if (strcmp(o.cmd, "build") == 0)
+        rc = build(p, o.output, o.keep_c) == 0 ? 0 : 1;
+    else if (strcmp(o.cmd, "check") == 0)
+        rc = check(&o, p);
+    else {
+        CgOptions co = {o.lib, NULL};
+        char *hdr = NULL;
+        if (o.lib) {
+            size_t n = strlen(o.output) + 3;
+            hdr = malloc(n);
+            snprintf(hdr, n, "%s", o.output);
+            char *dot = strrchr(hdr, '.');
+            if (dot && strcmp(dot, ".c") == 0)
+                *dot = '\0';
+            strcat(hdr, ".h");
+            const char *slash = strrchr(hdr, '/');
+            co.header = slash ? slash + 1 : hdr;
+            if (write_atomically(hdr, emit_h_file, p, NULL) < 0)
+                rc = 1;
+        }
+        if (rc == 0 && write_atomically(o.output, emit_c_file, p, &co) < 0)
+            rc = 1;
+        free(hdr);
+    }
+    if (rc != 0 && diag_error_count() > 0)
+        fprintf(stderr, "%d error%s generated.\n", diag_error_count(),
+                diag_error_count() == 1 ? "" : "s");
+    ir_free(p);
+    ast_free(ast);
+    free(src);
+    return rc;
+}
