@@ -96,10 +96,18 @@ $(BUILD)/tests/%: tests/unit/%.c $(NNC_LIB_OBJS) $(RT_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -o $@ $< $(NNC_LIB_OBJS) $(RT_LIB) $(RT_LDLIBS) $(CHECK_LIBS)
 
-test: all $(UNIT_BINS)
+# test and demo first install what is missing, then build with a fresh
+# make (so BLAS and Check detection sees the installed packages).
+test:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all unit-tests
 	@tests/run.sh
 
-demo: all
+unit-tests: $(UNIT_BINS)
+
+demo:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
 
 asan:
@@ -109,7 +117,7 @@ deps:
 	scripts/deps.sh
 
 clean:
-	rm -rf build build-asan nnc runtime/libnnrt.a runtime/libnnrt.ldflags tests/out
+	rm -rf build build-asan nnc runtime/libnnrt.a runtime/libnnrt.ldflags tests/out demo
 
-.PHONY: all test demo asan deps clean
+.PHONY: all test unit-tests demo asan deps clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

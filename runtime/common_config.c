@@ -343,6 +343,7 @@ static const FnDef generators[] = {
                       NONNEG("noise", 0.1), COUNT("seed", 0, 1) } },
     { "moons", 3, { COUNT("n", 1, 1000), NONNEG("noise", 0.1), COUNT("seed", 0, 1) } },
     { "random", 2, { COUNT("n", 1, 1000), COUNT("seed", 0, 1) } },
+    { "ripple", 3, { COUNT("n", 1, 1000), NONNEG("noise", 0), COUNT("seed", 0, 1) } },
 };
 
 #define NFN(t) ((int)(sizeof t / sizeof t[0]))
@@ -566,6 +567,7 @@ static int set_source(NnrtSource *src, const Val *v, const char *key, char *err,
     case NNRT_GEN_NOISY_XOR:
     case NNRT_GEN_SINE:
     case NNRT_GEN_MOONS:
+    case NNRT_GEN_RIPPLE:
         src->noise = vals[1];
         src->seed = (uint64_t)vals[2];
         break;
@@ -884,6 +886,9 @@ void nnrt_source_describe(const NnrtSource *s, char *buf, size_t len)
         break;
     case NNRT_GEN_RANDOM:
         snprintf(buf, len, "random(n = %llu, seed = %llu)", n, seed);
+        break;
+    case NNRT_GEN_RIPPLE:
+        snprintf(buf, len, "ripple(n = %llu, noise = %.15g, seed = %llu)", n, s->noise, seed);
         break;
     }
 }

@@ -251,7 +251,7 @@ static int gen_bind(const NnrtModel *m, const char *gname, int in_size, int clas
 
 static int generate(NnrtData *d, const NnrtModel *m, const NnrtSource *src, NnrtErr *e)
 {
-    static const char *const gnames[] = { "noisy_xor", "sine", "spirals", "moons", "random" };
+    static const char *const gnames[] = { "noisy_xor", "sine", "spirals", "moons", "random", "ripple" };
     const char *gname = gnames[src->gen];
     NnrtRng rng;
     int xi = -1, yi = -1;
@@ -268,6 +268,10 @@ static int generate(NnrtData *d, const NnrtModel *m, const NnrtSource *src, Nnrt
         break;
     case NNRT_GEN_SINE:
         if (gen_bind(m, gname, 1, 0, &xi, &yi, e) != 0)
+            return -1;
+        break;
+    case NNRT_GEN_RIPPLE:
+        if (gen_bind(m, gname, 2, 0, &xi, &yi, e) != 0)
             return -1;
         break;
     case NNRT_GEN_RANDOM:
@@ -294,6 +298,16 @@ static int generate(NnrtData *d, const NnrtModel *m, const NnrtSource *src, Nnrt
             double t = -PI + 2 * PI * nnrt_rng_uniform(&rng);
             x[i] = (nnrt_real)t;
             y[i] = (nnrt_real)(sin(t) + s * nnrt_rng_normal(&rng));
+        }
+        break;
+    case NNRT_GEN_RIPPLE:
+        /* x ~ U(-1, 1)^2, y = sin(3 x0) cos(2 x1) + N(0, noise^2): the
+         * regression of benchmark W1 and the tiny_mlp example */
+        for (int64_t i = 0; i < n; i++) {
+            double a = -1 + 2 * nnrt_rng_uniform(&rng), b = -1 + 2 * nnrt_rng_uniform(&rng);
+            x[2 * i] = (nnrt_real)a;
+            x[2 * i + 1] = (nnrt_real)b;
+            y[i] = (nnrt_real)(sin(3 * a) * cos(2 * b) + s * nnrt_rng_normal(&rng));
         }
         break;
     case NNRT_GEN_SPIRALS: {

@@ -61,6 +61,9 @@ double nnrt_now(void);
  * behaviour.  Returns 1 when the machine has such a mode. */
 int nnrt_set_ftz(int on);
 
+/* Draw DIR/metrics.csv as DIR/curves.svg (common_plot.c); -1 on failure. */
+int nnrt_plot_metrics(const char *dir, const char *title);
+
 /* "[100, 3]" */
 void nnrt_format_dims64(char *buf, size_t len, int rank, const int64_t *dims);
 void nnrt_format_dims(char *buf, size_t len, int rank, const int *dims);
@@ -169,7 +172,7 @@ typedef struct NnrtSchedSpec {
 typedef enum NnrtSourceKind { NNRT_SRC_NONE, NNRT_SRC_FILE, NNRT_SRC_GEN } NnrtSourceKind;
 
 typedef enum NnrtGenKind {
-    NNRT_GEN_NOISY_XOR, NNRT_GEN_SINE, NNRT_GEN_SPIRALS, NNRT_GEN_MOONS, NNRT_GEN_RANDOM
+    NNRT_GEN_NOISY_XOR, NNRT_GEN_SINE, NNRT_GEN_SPIRALS, NNRT_GEN_MOONS, NNRT_GEN_RANDOM, NNRT_GEN_RIPPLE
 } NnrtGenKind;
 
 /* Where data comes from: a file, or a built-in generator with its options. */

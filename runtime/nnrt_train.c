@@ -152,7 +152,7 @@ static void usage(const Run *r, FILE *f)
             "  --help              this text\n\n"
             "SOURCE: a file (an .npz with one array per input and target) or a generator:\n"
             "  noisy_xor(n, s, seed)  sine(n, noise, seed)  spirals(n, classes, noise, seed)\n"
-            "  moons(n, noise, seed)  random(n, seed)\n"
+            "  moons(n, noise, seed)  ripple(n, noise, seed)  random(n, seed)\n"
             "Flags take `--key value` or `--key=value`; see docs/trainer.md.\n");
 }
 
@@ -677,8 +677,14 @@ static int cmd_train(Run *r)
         }
     }
 done:
-    if (csv)
+    if (csv) {
         fclose(csv);
+        csv = NULL;
+        char path[1100];
+        snprintf(path, sizeof path, "%s/curves.svg", c->log);
+        if (nnrt_plot_metrics(c->log, m->name) == 0 && !r->quiet)
+            fprintf(stderr, "wrote %s/metrics.csv and %s\n", c->log, path);
+    }
     free(perm);
     nnrt_optim_free(&opt);
     nnrt_data_free(&data);
