@@ -19,6 +19,7 @@ struct AdCtx {
     char *active;
     int *adj;          /* adj[v]: the value holding dL/dv, or -1 */
     int cur;           /* the forward value whose rule is running */
+    int given;         /* the adjoint this rule already handed to an operand */
 };
 
 /* The rules, by op (rules.c, from ops.def). */
@@ -89,6 +90,24 @@ int ad_contrib(AdCtx *cx, int target, Op op, int nargs, const int *args, int ta,
     IrProgram *p = cx->p;
     if (!cx->active[target])
         return -1;
+    /* dL/da += dL/dy where a has no adjoint yet and the same shape: a's
+     * adjoint *is* dL/dy.  This is safe because dL/dy is complete and only
+     * read within y's rule, so later contributions to a may add into it.
+     * Only one operand may take it over: in y = a + b, a and b need their
+     * own adjoints. */
+    if (op == OP_COPY && cx->adj[target] < 0 && p->v[target].op != OP_PARAM &&
+        cx->given != args[0] &&
+        p->v[args[0]].op == OP_ADJ && p->v[args[0]].batched == p->v[target].batched &&
+        shape_equal(&p->v[args[0]].shape, &p->v[target].shape)) {
+        cx->adj[target] = args[0];
+        cx->given = args[0];
+        /* the shared buffer takes the user's name over a temporary's */
+        Value *d = &p->v[args[0]];
+        if (p->v[d->arg[0]].temp && !p->v[target].temp && p->v[target].name) {
+            d->name = concat("d_", p->v[target].name);
+        }
+        return -1;
+    }
     int acc = adjoint_of(cx, target);
     Value v;
     memset(&v, 0, sizeof v);
@@ -166,6 +185,7 @@ static void sweep(IrProgram *p, int root, int seed, IrRange *range)
             if (!rule)
                 diag_internal("no adjoint rule for op %s", ir_ops[p->v[i].op].name);
             cx.cur = i;
+            cx.given = -1;
             rule(&cx, i, cx.adj[i]);
         }
         for (int i = 0; i < p->nparams; i++)

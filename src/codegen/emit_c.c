@@ -214,9 +214,24 @@ static int dest_of(const Cg *cg, int id)
     return v->acc >= 0 ? v->acc : id;
 }
 
-/* For an accumulating op: "=" when this first write covers the whole target
- * (no reduction), otherwise zero the target first (once) and "+=".
- * Parameter gradients always accumulate (the runtime zeroes them). */
+/* An accumulating op is the first write into an adjoint buffer and covers
+ * all of it (no sum over batch or broadcast dimensions): it can assign. */
+static int first_full_write(const Cg *cg, int id)
+{
+    const IrProgram *p = cg->p;
+    const Value *v = &p->v[id];
+    if (v->acc < 0)
+        return 1;
+    const Value *t = &p->v[v->acc];
+    if (p->v[t->arg[0]].op == OP_PARAM || cg->written[v->acc])
+        return 0;   /* gradients always accumulate: the runtime zeroes them */
+    if (v->batched != t->batched)
+        return 0;
+    return v->op == OP_MATMUL || shape_equal(&v->shape, &t->shape);
+}
+
+/* For an accumulating op: "=" on a first full write, otherwise zero the
+ * target first (once) and "+=". */
 static const char *assign_op(Cg *cg, int id, const char *count)
 {
     const IrProgram *p = cg->p;
@@ -226,21 +241,12 @@ static const char *assign_op(Cg *cg, int id, const char *count)
     const Value *t = &p->v[v->acc];
     if (v->batched)
         cg->uses |= ARG_N;
-    if (p->v[t->arg[0]].op == OP_PARAM)
-        return "+=";
-    if (cg->written[v->acc])
+    int first = first_full_write(cg, id);
+    if (p->v[t->arg[0]].op == OP_PARAM || cg->written[v->acc])
         return "+=";
     cg->written[v->acc] = 1;
     cg->used[v->acc] = 1;
-    int covers = shape_equal(&v->shape, &t->shape) && v->batched == t->batched;
-    if (v->op == OP_MATMUL) {
-        Shape s;
-        char err[64];
-        ir_matmul_shape(&p->v[v->arg[0]].shape, v->ta, &p->v[v->arg[1]].shape, v->tb, &s,
-                        err, sizeof err);
-        covers = v->batched == t->batched;
-    }
-    if (covers)
+    if (first)
         return "=";
     out(cg, 1, "memset(%s, 0, %s%d * sizeof *%s);", cg->cname[v->acc],
         t->batched ? count : "", numel(t), cg->cname[v->acc]);
@@ -278,6 +284,9 @@ static void emit_map(Cg *cg, int id)
             out(cg, 1, "for (int i = 0; i < n * %d; i++)", N);
         else
             out(cg, 1, "for (int i = 0; i < %d; i++)", N);
+        out(cg, 2, "%s %s %s;", dexpr, op, rhs);
+    } else if (v->batched && N == 1) {
+        out(cg, 1, "for (int b = 0; b < n; b++)");
         out(cg, 2, "%s %s %s;", dexpr, op, rhs);
     } else if (v->batched) {
         out(cg, 1, "for (int b = 0; b < n; b++)");
@@ -331,16 +340,22 @@ static void emit_matmul(Cg *cg, int id)
             A.t, B.t, m, nn, k, one, a, A.cols, bn, B.cols, beta, c, nn);
     } else if (A.batched && !B.batched && bd && !A.t) {
         /* the batch stacks A's rows: [n*m, k] @ op(B) */
-        out(cg, 1, "nnrt_gemm(0, %d, n * %d, %d, %d, %s, %s, %d, %s, %d, %s, %s, %d);",
-            B.t, m, nn, k, one, a, A.cols, bn, B.cols, beta, c, nn);
+        char mm[32] = "n";
+        if (m != 1)
+            snprintf(mm, sizeof mm, "n * %d", m);
+        out(cg, 1, "nnrt_gemm(0, %d, %s, %d, %d, %s, %s, %d, %s, %d, %s, %s, %d);",
+            B.t, mm, nn, k, one, a, A.cols, bn, B.cols, beta, c, nn);
     } else if (!A.batched && B.batched && bd && nn == 1 && B.size == k) {
         /* op(A) times each sample's column: C[n, m] = X[n, k] @ op(A)' */
         out(cg, 1, "nnrt_gemm(0, %d, n, %d, %d, %s, %s, %d, %s, %d, %s, %s, %d);",
             !A.t, m, k, one, bn, k, a, A.cols, beta, c, m);
     } else if (A.batched && B.batched && !bd && A.t && !B.t) {
         /* summed over the batch: sum_b A_b' B_b = A_stacked' B_stacked */
-        out(cg, 1, "nnrt_gemm(1, 0, %d, %d, n * %d, %s, %s, %d, %s, %d, %s, %s, %d);",
-            m, nn, A.rows, one, a, A.cols, bn, B.cols, beta, c, nn);
+        char kk[32] = "n";
+        if (A.rows != 1)
+            snprintf(kk, sizeof kk, "n * %d", A.rows);
+        out(cg, 1, "nnrt_gemm(1, 0, %d, %d, %s, %s, %s, %d, %s, %d, %s, %s, %d);",
+            m, nn, kk, one, a, A.cols, bn, B.cols, beta, c, nn);
     } else {
         /* one product per sample; summed into c when c has no batch */
         out(cg, 1, "for (int b = 0; b < n; b++)");
@@ -509,6 +524,9 @@ static void emit_value(Cg *cg, int id)
     }
     char note[300], sh[64];
     ir_notation(p, id, note, sizeof note);
+    char *pe = strstr(note, " += ");
+    if (pe && first_full_write(cg, id))
+        memmove(pe + 1, pe + 2, strlen(pe + 2) + 1);   /* "+=" -> "=": this step assigns */
     for (char *c = note; (c = strstr(c, "*/")) != NULL; c++)
         c[1] = '\\';
     int dst = dest_of(cg, id);

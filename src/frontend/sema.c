@@ -961,6 +961,7 @@ static void name_temporaries(Sema *S, int first, int result, const char *name)
         char buf[128];
         snprintf(buf, sizeof buf, "%s_%d", name, ++k);
         v->name = xstrdup(buf);
+        v->temp = 1;
     }
 }
 

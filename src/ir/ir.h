@@ -67,6 +67,7 @@ typedef struct Value {
     int ta, tb;        /* MATMUL: transpose flags of the operands */
 
     const char *name;  /* the user's name for it (h1, W1), or a derived one (h1_1, d_h1) */
+    int temp;          /* a temporary inside a statement (h1_1), not a name the user bound */
     int stmt;          /* the statement it implements (index into IrProgram.stmts) */
     Loc loc;
 } Value;
