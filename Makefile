@@ -17,6 +17,10 @@ endif
 DEPFLAGS = -MMD -MP
 BUILD   ?= build
 SAN     ?=
+# where nnc and the runtime archive go; nnc finds the runtime in RT_DIR
+# beside itself (make asan puts both under build-asan/)
+NNC_BIN ?= nnc
+RT_DIR  ?= runtime
 
 BLAS ?= auto
 ifeq ($(BLAS),auto)
@@ -40,16 +44,16 @@ RT_REAL   := $(filter-out $(RT_COMMON),$(wildcard runtime/nnrt_*.c))
 RT_OBJS   := $(RT_COMMON:runtime/%.c=$(BUILD)/rt/%.o) \
              $(RT_REAL:runtime/%.c=$(BUILD)/rt32/%.o) \
              $(RT_REAL:runtime/%.c=$(BUILD)/rt64/%.o)
-RT_LIB    := runtime/libnnrt.a
+RT_LIB    := $(RT_DIR)/libnnrt.a
 RT_LDLIBS := -lz -lm $(BLAS_LIBS)
 
 # ---- compiler
 NNC_SRCS := $(wildcard src/frontend/*.c src/ir/*.c src/ad/*.c src/codegen/*.c) src/main.c
 NNC_OBJS := $(NNC_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/nn.tab.o $(BUILD)/gen/lex.yy.o
 
-all: nnc $(RT_LIB)
+all: $(NNC_BIN) $(RT_LIB)
 
-nnc: $(NNC_OBJS) $(RT_LIB)
+$(NNC_BIN): $(NNC_OBJS) $(RT_LIB)
 	$(CC) $(OPT) $(SAN) -o $@ $(NNC_OBJS) $(RT_LIB) $(RT_LDLIBS)
 
 $(BUILD)/gen/nn.tab.c $(BUILD)/gen/nn.tab.h: grammar/nn.y
@@ -82,9 +86,11 @@ $(BUILD)/rt64/%.o: runtime/%.c
 
 # libnnrt.ldflags tells `nnc build` what to link the archive with.
 $(RT_LIB): $(RT_OBJS)
+	@mkdir -p $(RT_DIR)
 	rm -f $@
 	ar rcs $@ $(RT_OBJS)
-	echo "$(RT_LDLIBS)" > runtime/libnnrt.ldflags
+	echo "$(SAN) $(RT_LDLIBS)" > $(RT_DIR)/libnnrt.ldflags
+	@[ "$(RT_DIR)" = runtime ] || cp runtime/nnrt.h $(RT_DIR)/
 	@echo "runtime: BLAS=$(BLAS)"
 
 # ---- tests
@@ -110,8 +116,13 @@ demo:
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
 
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan:
-	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" OPT="-O1 -g" test
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory BUILD=build-asan NNC_BIN=build-asan/nnc RT_DIR=build-asan/runtime \
+		SAN="$(ASAN_FLAGS)" OPT="-O1 -g" all unit-tests
+	@NNC=$(CURDIR)/build-asan/nnc BUILD=build-asan NNC_CFLAGS="-O1 -g $(ASAN_FLAGS)" \
+		ASAN_OPTIONS=detect_leaks=0 tests/run.sh
 
 deps:
 	scripts/deps.sh

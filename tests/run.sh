@@ -9,7 +9,8 @@
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-export NNC="$PWD/nnc" ROOT="$PWD" BUILD
+NNC=${NNC:-$PWD/nnc}
+export NNC ROOT="$PWD" BUILD
 OUT=tests/out
 rm -rf "$OUT"
 mkdir -p "$OUT"

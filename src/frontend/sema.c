@@ -27,7 +27,9 @@ const char *const sema_initialisers[] = {
     "he_uniform", "he_normal", "load", NULL,
 };
 
-typedef enum BindKind { B_CONST, B_VALUE } BindKind;
+/* B_POISON: a name whose definition had an error; using it is an error
+ * already reported, so it evaluates silently to nothing. */
+typedef enum BindKind { B_CONST, B_VALUE, B_POISON } BindKind;
 
 typedef struct Binding {
     const char *name;
@@ -188,6 +190,20 @@ static int check_not_label(Sema *S, int v, const Expr *e, const char *what)
     return 1;
 }
 
+/* How the user wrote an elementwise op, for messages. */
+static const char *map_word(Op op)
+{
+    switch (op) {
+    case OP_ADD: return "+";
+    case OP_SUB: return "-";
+    case OP_MUL: return "*";
+    case OP_DIV: return "/";
+    case OP_POW: return "^";
+    case OP_BCE: return "bce_with_logits";
+    default: return ir_ops[op].name;
+    }
+}
+
 /* Elementwise op with trailing-dimension broadcasting. */
 static Ev map_op(Sema *S, Op op, int nargs, const int *args, const Expr *const *src, Loc loc)
 {
@@ -202,7 +218,7 @@ static Ev map_op(Sema *S, Op op, int nargs, const int *args, const Expr *const *
         else {
             diag_error(loc, "'%s': shapes %s and %s do not broadcast (the smaller shape must "
                        "equal the larger one's trailing dimensions)",
-                       ir_ops[op].notation[3] ? (op == OP_POW ? "^" : ir_ops[op].name) : "",
+                       map_word(op),
                        shape_text(&V(S, args[0])->shape), shape_text(s));
             if (src) {
                 note_decl(S, src[0]);
@@ -553,6 +569,8 @@ static Ev eval(Sema *S, const Expr *e)
         }
         if (b->kind == B_CONST)
             return num_ev(b->num);
+        if (b->kind == B_POISON)
+            return BAD;
         return val_ev(b->value);
     }
     case EX_BINARY:
@@ -977,8 +995,11 @@ static void do_assign(Sema *S, const Stmt *st)
     }
     int first = S->p->nv;
     Ev e = eval(S, st->value);
-    if (e.kind == EV_BAD)
+    if (e.kind == EV_BAD) {
+        Binding b = {name, B_POISON, 0, -1, "value", st->name_loc};
+        bind(S, b);
         return;
+    }
     int v = as_value(S, e, st->value->loc);
     /* A binding names a value of its own: `h = x` or `penalty = 0` copy. */
     if (v < first || V(S, v)->op == OP_CONST || V(S, v)->op == OP_LITERAL)
@@ -993,6 +1014,12 @@ static void do_assign(Sema *S, const Stmt *st)
         S->p->penalty = v;
         S->penalty_loc = st->value->loc;
     }
+}
+
+static void poison(Sema *S, const Stmt *st)
+{
+    Binding b = {st->name, B_POISON, 0, -1, "value", st->name_loc};
+    bind(S, b);
 }
 
 static void do_stmt(Sema *S, const Stmt *st)
@@ -1034,15 +1061,17 @@ static void do_stmt(Sema *S, const Stmt *st)
         int nclass = 0;
         if (st->kind == ST_TARGET && st->value) {
             Ev k = eval(S, st->value);
-            if (k.kind == EV_BAD)
-                break;
-            if (k.kind != EV_NUM || !is_integer(k.num) || k.num < 2) {
+            if (k.kind != EV_BAD && (k.kind != EV_NUM || !is_integer(k.num) || k.num < 2))
                 diag_error(st->value->loc, "class(K) needs an integer K >= 2");
+            if (k.kind != EV_NUM || !is_integer(k.num) || k.num < 2) {
+                poison(S, st);
                 break;
             }
             nclass = (int)k.num;
-        } else if (!eval_dims(S, st->dims, st->ndims, &sh))
+        } else if (!eval_dims(S, st->dims, st->ndims, &sh)) {
+            poison(S, st);
             break;
+        }
         p->slots = xrealloc(p->slots, (size_t)(p->nslots + 1) * sizeof *p->slots);
         IrSlot *s = &p->slots[p->nslots];
         memset(s, 0, sizeof *s);
@@ -1065,8 +1094,10 @@ static void do_stmt(Sema *S, const Stmt *st)
         if (!check_new_name(S, st->name, st->name_loc))
             break;
         Shape sh;
-        if (!eval_dims(S, st->dims, st->ndims, &sh))
+        if (!eval_dims(S, st->dims, st->ndims, &sh)) {
+            poison(S, st);
             break;
+        }
         declare_param(S, st->name, sh, INIT_ZEROS, st->name_loc, st->frozen);
         if (st->value)
             param_init(S, &p->params[p->nparams - 1], st->value);
