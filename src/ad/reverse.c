@@ -79,9 +79,11 @@ static int adjoint_of(AdCtx *cx, int target)
 static Shape widest(const IrProgram *p, const int *ids, int n)
 {
     Shape s = p->v[ids[0]].shape;
-    for (int i = 1; i < n; i++)
-        if (p->v[ids[i]].shape.rank > s.rank)
-            s = p->v[ids[i]].shape;
+    for (int i = 1; i < n; i++) {
+        const Shape *t = &p->v[ids[i]].shape;
+        if (t->rank > s.rank || (t->rank == s.rank && shape_numel(t) > shape_numel(&s)))
+            s = *t;
+    }
     return s;
 }
 

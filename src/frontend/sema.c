@@ -211,13 +211,13 @@ static Ev map_op(Sema *S, Op op, int nargs, const int *args, const Expr *const *
     int batched = 0;
     for (int i = 0; i < nargs; i++) {
         const Shape *s = &V(S, args[i])->shape;
-        if (shape_is_suffix(s, &sh))
+        if (shape_broadcasts(s, &sh))
             ;
-        else if (shape_is_suffix(&sh, s))
+        else if (shape_broadcasts(&sh, s))
             sh = *s;
         else {
             diag_error(loc, "'%s': shapes %s and %s do not broadcast (the smaller shape must "
-                       "equal the larger one's trailing dimensions)",
+                       "equal the larger one's trailing dimensions, or have one element)",
                        map_word(op),
                        shape_text(&V(S, args[0])->shape), shape_text(s));
             if (src) {
@@ -1207,7 +1207,7 @@ static void finish(Sema *S)
         return;
     }
     const Value *L = &p->v[p->loss];
-    if (L->shape.rank != 0) {
+    if (shape_numel(&L->shape) != 1) {
         diag_error(S->loss_loc, "the loss must be a per-sample scalar, but has shape %s; "
                    "reduce it with sum(...) or mean(...)", shape_text(&L->shape));
         return;
@@ -1218,7 +1218,7 @@ static void finish(Sema *S)
     }
     if (p->penalty >= 0) {
         const Value *P = &p->v[p->penalty];
-        if (P->shape.rank != 0)
+        if (shape_numel(&P->shape) != 1)
             diag_error(S->penalty_loc, "the penalty must be a scalar, but has shape %s",
                        shape_text(&P->shape));
         else if (P->batched)

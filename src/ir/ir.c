@@ -103,6 +103,11 @@ int shape_is_suffix(const Shape *small, const Shape *big)
     return 1;
 }
 
+int shape_broadcasts(const Shape *small, const Shape *big)
+{
+    return shape_is_suffix(small, big) || (shape_numel(small) == 1 && small->rank <= big->rank);
+}
+
 char *shape_str(const Shape *s, char *buf, size_t n)
 {
     size_t len = 0;
@@ -250,9 +255,15 @@ static void print_value(FILE *out, const IrProgram *p, int id)
     case OP_CONST:
         col += fprintf(out, " %.17g", v->num);
         break;
-    case OP_LITERAL:
-        col += fprintf(out, " #%d", v->index);
+    case OP_LITERAL: {
+        /* the values, row-major: the text form is complete */
+        int n = shape_numel(&v->shape);
+        col += fprintf(out, " [");
+        for (int i = 0; i < n; i++)
+            col += fprintf(out, "%s%.17g", i ? ", " : "", p->literals[v->index][i]);
+        col += fprintf(out, "]");
         break;
+    }
     default:
         for (int i = 0; i < v->nargs; i++)
             col += fprintf(out, "%s%%%d", i ? ", " : " ", v->arg[i]);
@@ -344,10 +355,10 @@ void ir_verify(const IrProgram *p)
         switch (o->kind) {
         case K_MAP:
             for (int i = 0; i < v->nargs; i++)
-                if (!shape_is_suffix(&p->v[v->arg[i]].shape, &v->shape))
+                if (!shape_broadcasts(&p->v[v->arg[i]].shape, &v->shape))
                     diag_internal("ir: %%%d (%s): operand %%%d does not broadcast to its shape",
                                   id, o->name, v->arg[i]);
-            if (v->acc >= 0 && !shape_is_suffix(&p->v[v->acc].shape, &v->shape))
+            if (v->acc >= 0 && !shape_broadcasts(&p->v[v->acc].shape, &v->shape))
                 diag_internal("ir: %%%d (%s): target %%%d does not broadcast", id, o->name, v->acc);
             break;
         case K_MATMUL:

@@ -153,6 +153,9 @@ int ir_emit(IrProgram *p, Value v);
 int shape_numel(const Shape *s);
 int shape_equal(const Shape *a, const Shape *b);
 int shape_is_suffix(const Shape *small, const Shape *big);
+/* `small` broadcasts to `big`: it equals big's trailing dimensions, or it
+ * has one element (a scalar, [1], [1, 1]) and no more dimensions than big. */
+int shape_broadcasts(const Shape *small, const Shape *big);
 /* Writes "[10, 2]" (or "[]" for a scalar) into buf; returns buf. */
 char *shape_str(const Shape *s, char *buf, size_t n);
 Shape shape_make(int rank, const int *dims);

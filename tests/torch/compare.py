@@ -41,6 +41,7 @@ import os
 import re
 import subprocess
 import sys
+import traceback
 
 import numpy as np
 import torch
@@ -84,7 +85,7 @@ class TestFailure(Exception):
 # ---------------------------------------------------------------- IR text form
 
 class Value:
-    __slots__ = ("id", "op", "args", "name", "num", "ta", "tb", "shape", "batched", "label")
+    __slots__ = ("id", "op", "args", "name", "num", "ta", "tb", "shape", "batched", "label", "values")
 
 
 class Model:
@@ -154,7 +155,7 @@ def parse_ir(text):
         elif v.op == "const":
             v.num = float(rest)
         elif v.op == "literal":
-            v.name = rest
+            v.values = [float(t) for t in rest.strip("[] ").split(",")]
         else:
             fl = re.search(r"\[([a-z,]*)\]$", rest)
             if fl:
@@ -196,8 +197,7 @@ def run_forward(m, params, data, B, probe=None):
         elif op == "const":
             x = torch.tensor(v.num, dtype=DT)
         elif op == "literal":
-            raise Unsupported("the IR text form does not print the values of literal %d (%s)"
-                              % (v.id, v.name))
+            x = torch.tensor(v.values, dtype=DT).reshape(v.shape)
         elif op in ("add", "sub", "mul", "div", "pow", "bce"):
             r = len(v.shape)
             p, q = align(av[0], a[0], r), align(av[1], a[1], r)
@@ -430,9 +430,9 @@ def run_model(name, nn, defines, dt, exe, out, build_err):
         for t in tests:
             report(tname(t), "SKIP", "compare.py cannot evaluate the IR: %s" % e)
         return
-    except (subprocess.CalledProcessError, OSError, AssertionError, ValueError) as e:
+    except Exception as e:   # a failing init, an unreadable P.npz, an interpreter bug
         for t in tests:
-            report(tname(t), "FAIL", "setup failed: %s" % e)
+            report(tname(t), "FAIL", "setup failed: %s: %s" % (type(e).__name__, e))
         return
 
     for t in tests:
@@ -507,6 +507,11 @@ def run_model(name, nn, defines, dt, exe, out, build_err):
             report(T.name, "FAIL", str(e))
         except Unsupported as e:
             report(T.name, "SKIP", "compare.py cannot evaluate the IR: %s" % e)
+        except Exception as e:   # e.g. an unreadable G.npz or metrics.csv
+            T.note("FAIL: %s" % traceback.format_exc())
+            report(T.name, "FAIL", "%s: %s" % (type(e).__name__, e))
+        finally:
+            T.log.close()
 
 
 def build(nn, defines, dt, exe):
