@@ -101,6 +101,7 @@ typedef struct NnrtSlot {
     int dim[NNRT_MAXRANK];
     int64_t size;             /* elements per sample */
     int nclass;               /* > 0: class target with this many classes */
+    int unused;               /* the loss does not read it: data may omit it (zeros) */
 } NnrtSlot;
 
 /* A (key, value) pair of the train block, the value written in the

@@ -64,7 +64,7 @@ static int data_alloc(NnrtData *d, const NnrtModel *m, int64_t n, NnrtErr *e)
         return nnrt_err(e, "%s: out of memory", d->name);
     for (int s = 0; s < m->nslots; s++) {
         size_t count = (size_t)n * (size_t)m->slots[s].size;
-        d->slot[s] = malloc(count ? count * sizeof(nnrt_real) : 1);
+        d->slot[s] = calloc(count ? count : 1, sizeof(nnrt_real));   /* unused slots stay 0 */
         if (!d->slot[s])
             return nnrt_err(e, "%s: out of memory (%zu values for %s)", d->name, count,
                             m->slots[s].name);
@@ -125,6 +125,8 @@ static int load_npz(NnrtData *d, const NnrtModel *m, const char *path, NnrtErr *
         NnrtNpyHeader h;
         nnrt_describe_slot(sl, desc, sizeof desc);
         idx[s] = nnrt_npz_find(z, sl->name);
+        if (idx[s] < 0 && sl->unused)
+            continue;   /* filled with zeros below */
         if (idx[s] < 0) {
             nnrt_npz_list(z, list, sizeof list);
             nnrt_err(e, "%s: no array '%s' (the model's %s); arrays present: %s", path,
@@ -173,6 +175,14 @@ static int load_npz(NnrtData *d, const NnrtModel *m, const char *path, NnrtErr *
     }
     for (int s = 0; s < m->nslots; s++) {
         NnrtArray a;
+        if (idx[s] < 0) {
+            d->slot[s] = calloc((size_t)(n * m->slots[s].size), sizeof *d->slot[s]);
+            if (!d->slot[s]) {
+                nnrt_err(e, "%s: out of memory", path);
+                goto done;
+            }
+            continue;
+        }
         if (nnrt_npz_read(z, idx[s], &a, e) != 0)
             goto done;
         int cr = nnrt_real_from_array(&a, &d->slot[s], e);
@@ -202,7 +212,7 @@ static int load_file(NnrtData *d, const NnrtModel *m, const char *path, NnrtErr 
 static int first_slot(const NnrtModel *m, NnrtSlotKind kind)
 {
     for (int s = 0; s < m->nslots; s++)
-        if (m->slots[s].kind == kind)
+        if (m->slots[s].kind == kind && !m->slots[s].unused)
             return s;
     return -1;
 }
@@ -225,7 +235,7 @@ static int gen_bind(const NnrtModel *m, const char *gname, int in_size, int clas
                         desc);
     }
     for (int s = 0; s < m->nslots; s++)
-        if (s != *xi && s != *yi) {
+        if (s != *xi && s != *yi && !m->slots[s].unused) {
             nnrt_describe_slot(&m->slots[s], desc, sizeof desc);
             return nnrt_err(e, "%s: makes one input and one target, the model also has %s "
                             "(use a data file)", gname, desc);

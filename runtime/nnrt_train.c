@@ -342,14 +342,20 @@ static void run_free(Run *r)
     free(r->grads);
 }
 
-static int check_metrics(const Run *r)
+/* Accuracy needs a classifier's prediction.  A regression model asking for
+ * it (DESIGN.md's own example does) gets a note, and no accuracy column,
+ * rather than a failed run; nnc warns about it at compile time too. */
+static int check_metrics(Run *r)
 {
     const NnrtModel *m = r->m;
     if (!r->cfg.accuracy)
         return 0;
-    if (m->out_slot < 0 || m->out_slot >= m->nslots || m->out_size < 1 || !m->output)
-        return fail("metrics = accuracy: the model has no prediction to compare with a target "
-                    "(set metrics = none)");
+    if (m->out_slot < 0 || m->out_slot >= m->nslots || m->out_size < 1 || !m->output) {
+        fprintf(stderr, "note: metrics = accuracy is not reported: the model has no classifier "
+                "output (a loss with cross_entropy or bce_with_logits)\n");
+        r->cfg.accuracy = 0;
+        return 0;
+    }
     const NnrtSlot *s = &m->slots[m->out_slot];
     if (s->nclass == 0 && s->size != 1 && s->size != m->out_size)
         return fail("metrics = accuracy: the prediction has %lld values, target %s has %lld",

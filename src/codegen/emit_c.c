@@ -768,8 +768,9 @@ static void emit_tables(Cg *cg, FILE *f)
         fprintf(f, "    {.name = \"%s\", .kind = %s, .rank = %d, ", s->name,
                 s->target ? "NNRT_TARGET" : "NNRT_INPUT", s->shape.rank);
         emit_dims(f, &s->shape);
-        fprintf(f, ".size = %d, .nclass = %d},   /* %s */\n", shape_numel(&s->shape),
-                s->nclass, s->nclass ? "class label" : shape_str(&s->shape, sh, sizeof sh));
+        fprintf(f, ".size = %d, .nclass = %d%s},   /* %s */\n", shape_numel(&s->shape),
+                s->nclass, s->unused ? ", .unused = 1" : "",
+                s->nclass ? "class label" : shape_str(&s->shape, sh, sizeof sh));
     }
     fprintf(f, "};\n");
     if (p->nsettings) {

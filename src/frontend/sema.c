@@ -1130,6 +1130,10 @@ static void do_stmt(Sema *S, const Stmt *st)
         }
         for (int it = 0; it < (int)n.num; it++) {
             int before = diag_error_count();
+            if (st->name) {   /* repeat i = N: i is 0, 1, ..., N - 1, a constant in the body */
+                Binding b = {st->name, B_CONST, it, -1, "const", st->name_loc};
+                bind(S, b);
+            }
             run_stmts(S, st->body, st->nbody, it + 1, (int)n.num);
             if (diag_error_count() > before)
                 break;   /* the same error again for each iteration helps nobody */
@@ -1228,9 +1232,11 @@ static void finish(Sema *S)
     char *mark = calloc((size_t)p->nv, 1);
     mark_deps(p, p->loss, mark);
     mark_deps(p, p->penalty, mark);
-    for (int i = 0; i < p->nslots; i++)
-        if (!mark[p->slots[i].value] && !p->slots[i].target)
+    for (int i = 0; i < p->nslots; i++) {
+        p->slots[i].unused = !mark[p->slots[i].value];
+        if (p->slots[i].unused && !p->slots[i].target)
             diag_warning(p->slots[i].loc, "input '%s' does not affect the loss", p->slots[i].name);
+    }
     for (int i = 0; i < p->nparams; i++)
         if (!mark[p->params[i].value])
             diag_warning(p->params[i].loc, "param '%s' does not affect the loss", p->params[i].name);
@@ -1251,8 +1257,9 @@ static void finish(Sema *S)
     for (int i = 0; i < p->nsettings; i++)
         if (strcmp(p->settings[i].key, "metrics") == 0 && strstr(p->settings[i].value, "accuracy")
             && p->output < 0)
-            diag_error(p->settings[i].loc, "accuracy needs a classifier: a loss with "
-                       "cross_entropy(logits, c) or bce_with_logits(logit, y)");
+            diag_warning(p->settings[i].loc, "accuracy needs a classifier (a loss with "
+                         "cross_entropy(logits, c) or bce_with_logits(logit, y)); this model's "
+                         "trainer will not report it");
     for (int i = 0; i < S->opt->ndefs; i++) {
         Define *d = &S->opt->defs[i];
         if (d->used)

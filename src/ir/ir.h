@@ -100,6 +100,7 @@ typedef struct IrSlot {
     Loc loc;
     int value;            /* its OP_INPUT value */
     double *example;      /* the example block's sample, or NULL */
+    int unused;           /* the loss does not depend on it */
 } IrSlot;
 
 /* A train-block setting, its value written back as text (see nnrt.h). */

@@ -104,3 +104,15 @@ for depth in 0 1 3; do
     [ "$n" = $((2 * depth + 2)) ] || { echo "depth $depth: $n params, expected $((2 * depth + 2))" >>"$t_log"; ok=0; }
 done
 if [ $ok = 1 ] && t_run "$D/sweep3" train --epochs 2 --quiet; then t_pass; else t_fail "sweep with -D"; fi
+
+# DESIGN.md's own example compiles (warnings only: Wr and c are unused,
+# accuracy has no classifier) and trains on data without the unused target
+t_begin "e2e/design-example"
+if t_run "$NNC" build tests/e2e/models/design.nn -o "$D/design" &&
+   (cd "$D" && t_run ./design train --data "ripple(n = 200, seed = 1)" --test "ripple(n = 100, seed = 2)" \
+        --log "$D/design-run") &&
+   [ "$(wc -l < "$D/design-run/metrics.csv")" = 7 ] && grep -q "warning: param 'Wr'" "$t_log"; then
+    t_pass
+else
+    t_fail "DESIGN.md's example should compile with warnings and train"
+fi
