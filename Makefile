@@ -116,6 +116,9 @@ demo:
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
 
+bench: all
+	@bench/run.sh
+
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan:
 	@scripts/deps.sh
@@ -130,5 +133,5 @@ deps:
 clean:
 	rm -rf build build-asan nnc runtime/libnnrt.a runtime/libnnrt.ldflags tests/out demo
 
-.PHONY: all test unit-tests demo asan deps clean
+.PHONY: all test unit-tests demo bench asan deps clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,114 @@
+#!/bin/bash
+# run.sh - `make bench`: nnc's trainers against references, side by side.
+#
+# For each workload of shared/bench/WORKLOADS.md that nnc can run today the
+# contenders run alternately, R times each (R=${R:-5}), and the table shows
+# the median, min-max, the ratio of medians against nnc and the peak memory.
+# References: hand-written C with static sizes (the practical limit) and,
+# where /usr/bin/python3 has torch, PyTorch (2 threads, denormals flushed).
+# Machines here are shared and noisy: only ratios measured in one run mean
+# anything.  Results also go to build/bench/results.txt.
+set -u
+cd "$(dirname "$0")/.."
+R=${R:-5}
+B=build/bench
+mkdir -p "$B"
+OUT="$B/results.txt"
+: >"$OUT"
+say() { echo "$*" | tee -a "$OUT"; }
+have_torch=0
+/usr/bin/python3 -c 'import torch' 2>/dev/null && have_torch=1
+
+now() { date +%s.%N; }
+# stats NAME FILE: median, min, max of the numbers in FILE
+stats() { sort -g "$2" | awk -v name="$1" '{ v[NR] = $1 } END {
+    m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf "%s %.6g %.6g %.6g\n", name, m, v[1], v[NR] }'; }
+# peak RSS in MiB of a command (GNU time)
+peak() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n 1 | awk '{ printf "%.1f", $1 / 1024 }'; }
+
+say "nnc benchmarks, $(date -u +%Y-%m-%d), $(nproc) cores, R = $R runs each"
+say "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
+
+# ---- compile time
+say ""
+say "== compile time (nnc: .nn -> C; cc: C -> trainer), median of $R"
+for nn in examples/*.nn bench/models/*.nn; do
+    m=$(basename "$nn" .nn)
+    : >"$B/t_nnc" ; : >"$B/t_cc"
+    for _ in $(seq "$R"); do
+        t0=$(now); ./nnc "$nn" -o "$B/$m.c" 2>/dev/null; t1=$(now)
+        cc -O2 -march=native -I runtime -o "$B/$m" "$B/$m.c" runtime/libnnrt.a $(cat runtime/libnnrt.ldflags); t2=$(now)
+        echo "$t1 - $t0" | bc -l >>"$B/t_nnc"; echo "$t2 - $t1" | bc -l >>"$B/t_cc"
+    done
+    read -r _ mn _ _ < <(stats x "$B/t_nnc"); read -r _ mc _ _ < <(stats x "$B/t_cc")
+    say "$(printf '  %-12s nnc %6.1f ms   cc %6.0f ms' "$m" "$(echo "$mn * 1000" | bc -l)" "$(echo "$mc * 1000" | bc -l)")"
+done
+
+# ---- W1
+say ""
+say "== W1: 2-10-10-1 ReLU MLP, full-batch GD, N = 1000, 2000 epochs (seconds)"
+./nnc build bench/models/w1.nn -o "$B/w1"
+cc -O3 -march=native -fopenmp-simd -o "$B/w1_hand" bench/hand/w1.c -lm
+: >"$B/t_w1_nnc"; : >"$B/t_w1_hand"; : >"$B/t_w1_torch"
+for _ in $(seq "$R"); do
+    rm -rf "$B/w1run"
+    "$B/w1" train --quiet --log "$B/w1run" >/dev/null 2>&1
+    tail -n 1 "$B/w1run/metrics.csv" | awk -F, '{ print $NF }' >>"$B/t_w1_nnc"
+    "$B/w1_hand" | awk '{ print $2 }' >>"$B/t_w1_hand"
+    [ $have_torch = 1 ] && /usr/bin/python3 bench/torch/w1.py batched | awk '{ print $2 }' >>"$B/t_w1_torch"
+done
+read -r _ nnc_med _ _ < <(stats nnc "$B/t_w1_nnc")
+row() {   # row LABEL FILE MEM
+    read -r _ med lo hi < <(stats x "$2")
+    say "$(printf '  %-24s %9.4f s  (%.4f-%.4f)  %8.1f us/epoch  x%-7.2f  peak %s MiB' "$1" "$med" "$lo" "$hi" \
+        "$(echo "$med / 2000 * 1000000" | bc -l)" "$(echo "$med / $nnc_med" | bc -l)" "$3")"
+}
+row "nnc (generated C)" "$B/t_w1_nnc" "$(peak "$B/w1" train --quiet)"
+row "hand-written C" "$B/t_w1_hand" "$(peak "$B/w1_hand")"
+if [ $have_torch = 1 ]; then
+    row "PyTorch batched" "$B/t_w1_torch" "$(peak /usr/bin/python3 bench/torch/w1.py batched)"
+    /usr/bin/python3 bench/torch/w1.py per-sample | awk '{ print $2 }' >"$B/t_w1_torch_ps"
+    row "PyTorch per-sample (scaled)" "$B/t_w1_torch_ps" "-"
+else
+    say "  PyTorch: skipped (/usr/bin/python3 has no torch)"
+fi
+say "  (x = time / nnc's time: above 1 means nnc is faster)"
+
+# ---- W5
+say ""
+say "== W5: noisy-XOR sweep, depth 0..3 x width 1..3 x 5 repeats = 60 runs of 50 epochs"
+for d in 0 1 2 3; do for w in 1 2 3; do
+    ./nnc build bench/models/w5.nn -o "$B/w5_${d}_$w" -D depth=$d -D width=$w
+done; done
+sweep() {
+    for d in 0 1 2 3; do for w in 1 2 3; do for r in 1 2 3 4 5; do
+        "$B/w5_${d}_$w" train --quiet --seed $r --log "$B/w5run_${d}_${w}_$r" >/dev/null 2>&1
+    done; done; done
+}
+: >"$B/t_w5_nnc"; : >"$B/t_w5_torch"
+RT=${RT:-$(( R < 3 ? R : 3 ))}   # PyTorch's sweep takes about a minute: fewer repeats
+for i in $(seq "$R"); do
+    t0=$(now); sweep; t1=$(now)
+    echo "$t1 - $t0" | bc -l >>"$B/t_w5_nnc"
+    if [ $have_torch = 1 ] && [ "$i" -le "$RT" ]; then
+        /usr/bin/python3 bench/torch/w5.py >"$B/w5_torch.out"
+        awk 'NR == 1 { print $2 }' "$B/w5_torch.out" >>"$B/t_w5_torch"
+    fi
+done
+read -r _ nnc_med _ _ < <(stats nnc "$B/t_w5_nnc")
+row5() { read -r _ med lo hi < <(stats x "$2")
+    say "$(printf '  %-24s %9.3f s  (%.3f-%.3f)  x%.1f' "$1" "$med" "$lo" "$hi" "$(echo "$med / $nnc_med" | bc -l)")"; }
+row5 "nnc (60 trainer runs)" "$B/t_w5_nnc"
+if [ -s "$B/t_w5_torch" ]; then
+    row5 "PyTorch (one process)" "$B/t_w5_torch"
+    say "  PyTorch's validation losses: $B/w5_torch.out"
+fi
+say "  validation loss, mean +- std over the 5 repeats (nnc):"
+for d in 0 1 2 3; do for w in 1 2 3; do
+    for r in 1 2 3 4 5; do tail -n 1 "$B/w5run_${d}_${w}_$r/metrics.csv" | cut -d, -f5; done |
+        awk -v d=$d -v w=$w '{ s += $1; q += $1 * $1; n++ } END { m = s / n;
+            printf "    depth %d width %d  %.4f +- %.4f\n", d, w, m, sqrt((q - n * m * m) / (n - 1)) }' | tee -a "$OUT"
+done; done
+say ""
+say "Not yet measured: W2 and W3 (need the IDX loader), W3c, the sgemm bound."
