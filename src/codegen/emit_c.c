@@ -96,11 +96,18 @@ static void make_names(Cg *cg)
                 strcat(buf, "_");
                 break;
             }
-        /* unique among values that have storage */
+        /* unique among values that have storage; a parameter's gradient is
+         * a local of each function that adds to it, so the loss's and the
+         * penalty's adjoint programs may both call it d_W */
+        int grad_of = v->op == OP_ADJ && p->v[v->arg[0]].op == OP_PARAM ? v->arg[0] : -1;
         for (int k = 2;; k++) {
             int clash = 0;
-            for (int j = 0; j < i && !clash; j++)
+            for (int j = 0; j < i && !clash; j++) {
+                const Value *u = &p->v[j];
+                if (grad_of >= 0 && u->op == OP_ADJ && u->arg[0] == grad_of)
+                    continue;
                 clash = cg->cname[j] && strcmp(cg->cname[j], buf) == 0;
+            }
             if (!clash)
                 break;
             char tmp[200];
@@ -263,7 +270,7 @@ static void emit_map(Cg *cg, int id)
     int N = numel(v);
     const Value *d = &cg->p->v[dst];
     /* one flat loop when every operand is the whole tensor or a plain scalar */
-    int flat = numel(d) == N && d->batched == v->batched;
+    int flat = numel(d) == N && d->batched == v->batched && (v->batched || N > 1);
     for (int k = 0; k < v->nargs && flat; k++) {
         const Value *a = &cg->p->v[v->arg[k]];
         int M = numel(a);
@@ -288,6 +295,8 @@ static void emit_map(Cg *cg, int id)
     } else if (v->batched && N == 1) {
         out(cg, 1, "for (int b = 0; b < n; b++)");
         out(cg, 2, "%s %s %s;", dexpr, op, rhs);
+    } else if (N == 1) {
+        out(cg, 1, "%s %s %s;", dexpr, op, rhs);
     } else if (v->batched) {
         out(cg, 1, "for (int b = 0; b < n; b++)");
         out(cg, 2, "for (int i = 0; i < %d; i++)", N);
@@ -440,7 +449,10 @@ static void emit_row(Cg *cg, int id)
     const char *op = v->op == OP_XENT ? "=" : assign_op(cg, id, "(size_t)n * ");
     int bat = v->batched;
     /* a row pointer for each operand with K entries per row */
-    out(cg, 1, "for (int r = 0; r < %s%d; r++) {", bat ? "n * " : "", rows);
+    if (bat && rows == 1)
+        out(cg, 1, "for (int r = 0; r < n; r++) {");
+    else
+        out(cg, 1, "for (int r = 0; r < %s%d; r++) {", bat ? "n * " : "", rows);
     const char *nm = cg->cname[x];
     out(cg, 2, "const real *%s_r = %s + (size_t)r * %d;", nm, nm, K);
     if (v->op != OP_SOFTMAX_BWD && v->op != OP_LOG_SOFTMAX_BWD) {
