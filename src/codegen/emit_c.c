@@ -74,7 +74,7 @@ static const char *const reserved[] = {
     "union", "unsigned", "void", "volatile", "while", "_Bool", "_Complex", "_Imaginary",
     "bool", "true", "false", "main", "model",
     /* the generated code's own names */
-    "b", "i", "j", "r", "n", "m", "s", "t", "ws", "work", "params", "data", "losses",
+    "b", "i", "j", "k", "r", "n", "m", "s", "t", "ws", "work", "params", "data", "losses",
     "seed", "grads", "real", "cap", "mem", "out", "Work", "create", "destroy", "forward",
     "backward", "penalty_fn", "output", "param_table", "slot_table", "setting_table",
     "example_table", "dot", "sum", "mx", "lse", "cls", NULL,
@@ -330,6 +330,64 @@ static Operand operand(const Value *v, int flag, int left)
     return o;
 }
 
+/* Per-sample products that do not fold into one GEMM over the batch and are
+ * small enough to write out as loops with constant bounds: the C compiler
+ * unrolls and vectorises them, where a call to nnrt_gemm per sample would
+ * spend its time on call and loop overhead.  The bound is in per-sample
+ * multiply-adds. */
+#define CG_SMALL_MATMUL 4096
+
+/* The element (row r, column c) of op(X) for a stored operand. */
+static void operand_elem(char *buf, size_t n, const char *name, const Operand *o,
+                         const char *r, const char *c)
+{
+    char off[48] = "";
+    if (o->batched)
+        snprintf(off, sizeof off, "b * %d + ", o->size);
+    if (o->t)
+        snprintf(buf, n, "%s[%s%s * %d + %s]", name, off, c, o->cols, r);
+    else
+        snprintf(buf, n, "%s[%s%s * %d + %s]", name, off, r, o->cols, c);
+}
+
+/*
+ * C (=|+=) op(A) @ op(B) as plain loops, per sample:
+ *
+ *   for each sample b, row i, column j:  C[i, j] (+)= sum_k op(A)[i, k] op(B)[k, j]
+ *
+ * When C has no batch dimension but an operand has (a gradient of a
+ * parameter), the "+=" over all samples is the sum over the batch.  The
+ * loop order puts j innermost so the accumulation into C vectorises.
+ */
+static void emit_matmul_loops(Cg *cg, int id, const Operand *A, const Operand *B,
+                              int m, int k, int nn, const char *op)
+{
+    const IrProgram *p = cg->p;
+    const Value *v = &p->v[id];
+    int dst = dest_of(cg, id), bd = p->v[dst].batched;
+    const char *a = cg->cname[v->arg[0]], *bn = cg->cname[v->arg[1]], *c = cg->cname[dst];
+    char ea[128], eb[128], coff[48] = "";
+    if (bd)
+        snprintf(coff, sizeof coff, "b * %d + ", m * nn);
+    operand_elem(ea, sizeof ea, a, A, "i", "k");
+    operand_elem(eb, sizeof eb, bn, B, "k", "j");
+    int ind = 1;
+    if (v->batched)
+        out(cg, ind++, "for (int b = 0; b < n; b++)");
+    if (strcmp(op, "=") == 0) {
+        /* a first write: clear this sample's C, then accumulate */
+        out(cg, ind, "for (int i = 0; i < %d; i++) {", m);
+        out(cg, ind + 1, "for (int j = 0; j < %d; j++)", nn);
+        out(cg, ind + 2, "%s[%si * %d + j] = 0;", c, coff, nn);
+    } else {
+        out(cg, ind, "for (int i = 0; i < %d; i++) {", m);
+    }
+    out(cg, ind + 1, "for (int k = 0; k < %d; k++)", k);
+    out(cg, ind + 2, "for (int j = 0; j < %d; j++)", nn);
+    out(cg, ind + 3, "%s[%si * %d + j] += %s * %s;", c, coff, nn, ea, eb);
+    out(cg, ind, "}");
+}
+
 static void emit_matmul(Cg *cg, int id)
 {
     const IrProgram *p = cg->p;
@@ -365,6 +423,9 @@ static void emit_matmul(Cg *cg, int id)
             snprintf(kk, sizeof kk, "n * %d", A.rows);
         out(cg, 1, "nnrt_gemm(1, 0, %d, %d, %s, %s, %s, %d, %s, %d, %s, %s, %d);",
             m, nn, kk, one, a, A.cols, bn, B.cols, beta, c, nn);
+    } else if ((long)m * k * nn <= CG_SMALL_MATMUL) {
+        /* small per-sample products: loops with constant bounds */
+        emit_matmul_loops(cg, id, &A, &B, m, k, nn, op);
     } else {
         /* one product per sample; summed into c when c has no batch */
         out(cg, 1, "for (int b = 0; b < n; b++)");
