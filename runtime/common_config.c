@@ -27,7 +27,7 @@
 
 /* ---- the value parser ---- */
 
-typedef enum VKind { V_NUM, V_STR, V_NAME, V_CALL, V_LIST } VKind;
+typedef enum VKind { V_NUM, V_STR, V_NAME, V_CALL, V_LIST, V_BIN, V_NEG } VKind;
 
 typedef struct Val Val;
 typedef struct VArg {
@@ -41,7 +41,8 @@ struct Val {
     int is_int;
     char *s;                   /* STR contents, NAME, CALL callee */
     int nargs;
-    VArg *args;                /* CALL arguments, LIST elements */
+    VArg *args;                /* CALL arguments, LIST elements, BIN/NEG operands */
+    char op;                   /* BIN: + - * / */
     char text[80];             /* the value as written (shortened), for messages */
 };
 
@@ -131,6 +132,7 @@ static int push_arg(Val *v, char *name, Val *a)
 }
 
 static Val *parse_value(Parser *ps);
+static Val *parse_primary(Parser *ps);
 
 /* "(" [arg {"," arg}] ")"  or  "[" [value {"," value}] "]" */
 static Val *parse_args(Parser *ps, Val *v, char close)
@@ -176,14 +178,43 @@ static Val *parse_args(Parser *ps, Val *v, char close)
     }
 }
 
-static Val *parse_value(Parser *ps)
+static Val *parse_primary(Parser *ps)
 {
     skip_space(ps);
     const char *start = ps->p;
     Val *v = NULL;
     if (ps->failed)
         return NULL;
-    if (isdigit((unsigned char)*ps->p) || *ps->p == '.' || *ps->p == '-' || *ps->p == '+') {
+    if (*ps->p == '(') {
+        ps->p++;
+        v = parse_value(ps);
+        if (!v)
+            return NULL;
+        skip_space(ps);
+        if (*ps->p != ')') {
+            val_free(v);
+            return syntax_error(ps, "')'");
+        }
+        ps->p++;
+    } else if ((*ps->p == '-' || *ps->p == '+') && !isdigit((unsigned char)ps->p[1]) &&
+               ps->p[1] != '.') {
+        char sign = *ps->p++;
+        Val *a = parse_primary(ps);
+        if (!a)
+            return NULL;
+        if (sign == '+') {
+            v = a;
+        } else if (a->kind == V_NUM) {
+            a->num = -a->num;
+            v = a;
+        } else {
+            if (!(v = new_val(V_NEG)) || push_arg(v, NULL, a) != 0) {
+                val_free(v);
+                val_free(a);
+                return NULL;
+            }
+        }
+    } else if (isdigit((unsigned char)*ps->p) || *ps->p == '.' || *ps->p == '-' || *ps->p == '+') {
         const char *q = ps->p;
         if (*q == '-' || *q == '+')
             q++;
@@ -280,6 +311,74 @@ static Val *parse_value(Parser *ps)
         snprintf(v->text, sizeof v->text, "%.*s%s", (int)(ps->p - start > 60 ? 60 : ps->p - start),
                  start, ps->p - start > 60 ? "..." : "");
     return v;
+}
+
+/* value = term {("+" | "-") term};  term = primary {("*" | "/") primary}
+ * primary = NUMBER | STRING | NAME ["(" args ")"] | "[" list "]" | "(" value ")"
+ *         | "-" primary
+ * Arithmetic on numbers folds to a number; otherwise it stays a BIN node
+ * (data sources: "images.gz" / 255). */
+static Val *binary(Parser *ps, Val *a, char op, Val *b, const char *start)
+{
+    if (a->kind == V_NUM && b->kind == V_NUM) {
+        double x = a->num, y = b->num;
+        a->num = op == '+' ? x + y : op == '-' ? x - y : op == '*' ? x * y : x / y;
+        a->is_int = a->is_int && b->is_int && op != '/';
+        val_free(b);
+    } else {
+        Val *v = new_val(V_BIN);
+        if (!v || push_arg(v, NULL, a) != 0 || push_arg(v, NULL, b) != 0) {
+            val_free(v);
+            return NULL;
+        }
+        v->op = op;
+        a = v;
+    }
+    snprintf(a->text, sizeof a->text, "%.*s%s", (int)(ps->p - start > 60 ? 60 : ps->p - start),
+             start, ps->p - start > 60 ? "..." : "");
+    return a;
+}
+
+static Val *parse_term(Parser *ps)
+{
+    skip_space(ps);
+    const char *start = ps->p;
+    Val *a = parse_primary(ps);
+    for (;;) {
+        if (!a)
+            return NULL;
+        skip_space(ps);
+        if (*ps->p != '*' && *ps->p != '/')
+            return a;
+        char op = *ps->p++;
+        Val *b = parse_primary(ps);
+        if (!b) {
+            val_free(a);
+            return NULL;
+        }
+        a = binary(ps, a, op, b, start);
+    }
+}
+
+static Val *parse_value(Parser *ps)
+{
+    skip_space(ps);
+    const char *start = ps->p;
+    Val *a = parse_term(ps);
+    for (;;) {
+        if (!a)
+            return NULL;
+        skip_space(ps);
+        if (*ps->p != '+' && *ps->p != '-')
+            return a;
+        char op = *ps->p++;
+        Val *b = parse_term(ps);
+        if (!b) {
+            val_free(a);
+            return NULL;
+        }
+        a = binary(ps, a, op, b, start);
+    }
 }
 
 /* Parses all of text as one value. */
@@ -535,13 +634,259 @@ static int parse_count(const Val *v, const char *key, int64_t lo, int allow_full
     return 0;
 }
 
-static int set_source(NnrtSource *src, const Val *v, const char *key, char *err, size_t len)
+/* ---- data sources bound to slots: the spec tree ----
+ *
+ *   source = file | files(arg {, arg}) | generator
+ *   file   = STRING | "[" file {"," file} "]" | file OP NUMBER | NUMBER OP file | "(" file ")"
+ *   arg    = file                       (its arrays bound to slots by name)
+ *          | SLOT "=" array             (explicit binding)
+ *   array  = STRING | pick(STRING, KEY {, KEY}) | "[" array {, array} "]" | array OP NUMBER | ...
+ *
+ * OP is one of * / + -; a chain of them is folded into value * scale + shift. */
+
+static void spec_init(NnrtSpec *s, NnrtSpecKind k)
+{
+    memset(s, 0, sizeof *s);
+    s->kind = k;
+    s->scale = 1;
+}
+
+void nnrt_spec_free(NnrtSpec *s)
+{
+    if (!s)
+        return;
+    free(s->path);
+    for (int i = 0; i < s->nkeys; i++)
+        free(s->keys[i]);
+    free(s->keys);
+    for (int i = 0; i < s->n; i++) {
+        nnrt_spec_free(s->sub[i]);
+        if (s->bind)
+            free(s->bind[i]);
+    }
+    free(s->sub);
+    free(s->bind);
+    free(s);
+}
+
+static const char *const source_fns[] = { "files", "pick", "noisy_xor", "sine", "spirals",
+                                          "moons", "random", "ripple" };
+
+/* ctx: 'T' top level, 'W' a file bound by name, 'A' an array bound to a slot */
+static NnrtSpec *to_spec(const Val *v, char ctx, char *err, size_t len)
+{
+    NnrtSpec *s = calloc(1, sizeof *s);
+    if (!s) {
+        fail(err, len, "out of memory");
+        return NULL;
+    }
+    spec_init(s, NNRT_SPEC_FILE);
+    switch (v->kind) {
+    case V_STR:
+        if (v->s[0] == '\0') {
+            fail(err, len, "the file name is empty");
+            goto bad;
+        }
+        if (!(s->path = nnrt_strdup(v->s)))
+            goto oom;
+        return s;
+    case V_LIST:
+        s->kind = NNRT_SPEC_LIST;
+        if (v->nargs == 0) {
+            fail(err, len, "an empty list of files");
+            goto bad;
+        }
+        if (!(s->sub = calloc((size_t)v->nargs, sizeof *s->sub)))
+            goto oom;
+        for (int i = 0; i < v->nargs; i++) {
+            if (!(s->sub[i] = to_spec(v->args[i].v, ctx == 'A' ? 'A' : 'W', err, len)))
+                goto bad;
+            s->n++;
+        }
+        return s;
+    case V_NEG:
+    case V_BIN: {
+        const Val *a = v->args[0].v, *b = v->kind == V_BIN ? v->args[1].v : NULL;
+        char op = v->kind == V_NEG ? '*' : v->op;
+        double k = v->kind == V_NEG ? -1 : 0;
+        int num_left = 0;
+        if (b && a->kind == V_NUM && b->kind != V_NUM) {
+            num_left = 1;
+            k = a->num;
+            a = b;
+        } else if (b) {
+            if (b->kind != V_NUM) {
+                fail(err, len, "in '%s': data can be scaled or shifted by a number "
+                     "(\"images.gz\" / 255), not by %s", v->text, b->text);
+                goto bad;
+            }
+            k = b->num;
+        }
+        free(s);
+        if (!(s = to_spec(a, ctx == 'T' ? 'W' : ctx, err, len)))
+            return NULL;
+        if (num_left && op == '/') {
+            fail(err, len, "in '%s': a number cannot be divided by data", v->text);
+            goto bad;
+        }
+        if (op == '/' && k == 0) {
+            fail(err, len, "in '%s': division by zero", v->text);
+            goto bad;
+        }
+        if (op == '*' || op == '/') {
+            double f = op == '*' ? k : 1 / k;
+            s->scale *= f;
+            s->shift *= f;
+        } else if (op == '+') {
+            s->shift += k;
+        } else if (num_left) {          /* k - data */
+            s->scale = -s->scale;
+            s->shift = k - s->shift;
+        } else {
+            s->shift -= k;
+        }
+        if (!isfinite(s->scale) || !isfinite(s->shift)) {
+            fail(err, len, "in '%s': the scale is not finite", v->text);
+            goto bad;
+        }
+        return s;
+    }
+    case V_CALL:
+        if (strcmp(v->s, "pick") == 0) {
+            s->kind = NNRT_SPEC_PICK;
+            if (ctx != 'A') {
+                fail(err, len, "pick(...) selects arrays for one input or target: bind it with "
+                     "files(x = %s)", v->text);
+                goto bad;
+            }
+            if (v->nargs < 2) {
+                fail(err, len, "pick takes a file and one or more keys, as in pick(\"data.pkl\", "
+                     "\"images\"), found %s", v->text);
+                goto bad;
+            }
+            if (!(s->keys = calloc((size_t)v->nargs, sizeof *s->keys)))
+                goto oom;
+            for (int i = 0; i < v->nargs; i++) {
+                const Val *a = v->args[i].v;
+                if (v->args[i].name || a->kind != V_STR || a->s[0] == '\0') {
+                    fail(err, len, "pick takes a file name and keys in quotes, as in "
+                         "pick(\"data.pkl\", \"images\"), found %s", a->text);
+                    goto bad;
+                }
+                if (i == 0) {
+                    if (!(s->path = nnrt_strdup(a->s)))
+                        goto oom;
+                } else {
+                    if (!(s->keys[s->nkeys] = nnrt_strdup(a->s)))
+                        goto oom;
+                    s->nkeys++;
+                }
+            }
+            return s;
+        }
+        if (strcmp(v->s, "files") == 0) {
+            s->kind = NNRT_SPEC_FILES;
+            if (ctx != 'T') {
+                fail(err, len, "files(...) binds a whole data set and cannot be nested, found %s",
+                     v->text);
+                goto bad;
+            }
+            if (v->nargs == 0) {
+                fail(err, len, "files() needs bindings such as files(x = \"images.gz\" / 255, "
+                     "c = \"labels.gz\")");
+                goto bad;
+            }
+            if (!(s->sub = calloc((size_t)v->nargs, sizeof *s->sub)) ||
+                !(s->bind = calloc((size_t)v->nargs, sizeof *s->bind)))
+                goto oom;
+            for (int i = 0; i < v->nargs; i++) {
+                const char *name = v->args[i].name;
+                for (int j = 0; name && j < i; j++)
+                    if (s->bind[j] && strcmp(s->bind[j], name) == 0) {
+                        fail(err, len, "files(...): '%s' is bound twice", name);
+                        goto bad;
+                    }
+                if (!(s->sub[i] = to_spec(v->args[i].v, name ? 'A' : 'W', err, len)))
+                    goto bad;
+                s->n++;
+                if (name && !(s->bind[i] = nnrt_strdup(name)))
+                    goto oom;
+            }
+            return s;
+        }
+        /* fall through */
+    case V_NAME:
+    case V_NUM: {
+        const char *what = ctx == 'A' ? "a file (\"labels.gz\"), pick(\"file\", \"key\") or a list "
+                                         "of them"
+                                       : "a file name in quotes (\"train.npz\"), a list of files, "
+                                         "files(x = ..., y = ...) or a generator";
+        fail(err, len, "expected %s, found %s", what, v->text);
+        if (v->kind == V_CALL || v->kind == V_NAME)
+            nnrt_did_you_mean(err, len, v->s, source_fns, (int)(sizeof source_fns / sizeof *source_fns));
+        goto bad;
+    }
+    }
+oom:
+    fail(err, len, "out of memory");
+bad:
+    nnrt_spec_free(s);
+    return NULL;
+}
+
+int nnrt_source_spec(const NnrtSource *src, NnrtSpec **out, char *err, size_t len)
+{
+    *out = NULL;
+    if (src->kind != NNRT_SRC_FILE)
+        return fail(err, len, "not a file source");
+    if (!src->spec[0]) {
+        NnrtSpec *s = calloc(1, sizeof *s);
+        if (!s)
+            return fail(err, len, "out of memory");
+        spec_init(s, NNRT_SPEC_FILE);
+        if (!(s->path = nnrt_strdup(src->path))) {
+            free(s);
+            return fail(err, len, "out of memory");
+        }
+        *out = s;
+        return 0;
+    }
+    Val *v = parse_all(src->spec, err, len);
+    if (!v)
+        return -1;
+    *out = to_spec(v, 'T', err, len);
+    val_free(v);
+    return *out ? 0 : -1;
+}
+
+static int set_source(NnrtSource *src, const Val *v, const char *key, const char *text,
+                      char *err, size_t len)
 {
     if (v->kind == V_STR) {
         if (v->s[0] == '\0')
             return fail(err, len, "'%s': the file name is empty", key);
+        memset(src, 0, sizeof *src);
         src->kind = NNRT_SRC_FILE;
         snprintf(src->path, sizeof src->path, "%s", v->s);
+        return 0;
+    }
+    if (v->kind == V_LIST || v->kind == V_BIN || v->kind == V_NEG ||
+        (v->kind == V_CALL && (strcmp(v->s, "files") == 0 || strcmp(v->s, "pick") == 0))) {
+        NnrtSpec *s = to_spec(v, 'T', err, len);
+        if (!s) {
+            char inner[1024];
+            snprintf(inner, sizeof inner, "%s", err);
+            return fail(err, len, "'%s': %s", key, inner);
+        }
+        nnrt_spec_free(s);
+        while (isspace((unsigned char)*text))
+            text++;
+        if (strlen(text) >= sizeof src->spec)
+            return fail(err, len, "'%s': the value is longer than %zu characters", key,
+                        sizeof src->spec - 1);
+        memset(src, 0, sizeof *src);
+        src->kind = NNRT_SRC_FILE;
+        snprintf(src->spec, sizeof src->spec, "%s", text);
         return 0;
     }
     if (v->kind == V_NAME && strcmp(v->s, "none") == 0) {
@@ -551,8 +896,8 @@ static int set_source(NnrtSource *src, const Val *v, const char *key, char *err,
     double vals[6];
     int given[6];
     char expected[120];
-    snprintf(expected, sizeof expected, "a file name in quotes (\"train.npz\") or a generator "
-             "such as noisy_xor(n = 1000)");
+    snprintf(expected, sizeof expected, "a file name in quotes (\"train.npz\"), files(...) or "
+             "a generator such as noisy_xor(n = 1000)");
     if (v->kind != V_NAME && v->kind != V_CALL)
         return fail(err, len, "'%s' must be %s, found %s", key, expected, v->text);
     int g = parse_call(v, generators, NFN(generators), "generator", expected, vals, given, err, len);
@@ -619,16 +964,17 @@ static int is_generator_call_text(const char *s)
     return 0;
 }
 
-static int apply(NnrtConfig *c, int key, const Val *v, int from_flag, char *err, size_t len)
+static int apply(NnrtConfig *c, int key, const Val *v, int from_flag, const char *text, char *err,
+                 size_t len)
 {
     const char *k = nnrt_setting_keys[key];
     double vals[6];
     int given[6];
     switch (key) {
     case 0:
-        return set_source(&c->data, v, k, err, len);
+        return set_source(&c->data, v, k, text, err, len);
     case 1:
-        return set_source(&c->test, v, k, err, len);
+        return set_source(&c->test, v, k, text, err, len);
     case 2: {
         int o = parse_call(v, optimizers, NFN(optimizers), "optimizer",
                            "an optimizer such as sgd(lr = 0.01) or adam(lr = 0.001)", vals,
@@ -776,7 +1122,7 @@ int nnrt_config_set(NnrtConfig *c, const char *key, const char *value, int from_
     if (*p == '\0')
         return fail(err, errlen, "'%s' needs a value", key);
     /* On the command line a path needs no quotes: --data train.npz. */
-    if (from_flag && (k == 0 || k == 1 || k == 11) && *p != '"' &&
+    if (from_flag && (k == 0 || k == 1 || k == 11) && *p != '"' && *p != '[' && *p != '(' &&
         (k == 11 || !is_generator_call_text(p)) && strcmp(p, "none") != 0) {
         if (k == 11) {
             snprintf(c->log, sizeof c->log, "%s", value);
@@ -791,7 +1137,7 @@ int nnrt_config_set(NnrtConfig *c, const char *key, const char *value, int from_
     Val *v = parse_all(value, err, errlen);
     if (!v)
         return -1;
-    int r = apply(c, k, v, from_flag, err, errlen);
+    int r = apply(c, k, v, from_flag, value, err, errlen);
     val_free(v);
     return r;
 }
@@ -867,7 +1213,10 @@ void nnrt_source_describe(const NnrtSource *s, char *buf, size_t len)
         return;
     }
     if (s->kind == NNRT_SRC_FILE) {
-        snprintf(buf, len, "\"%s\"", s->path);
+        if (s->spec[0])
+            snprintf(buf, len, "%s", s->spec);
+        else
+            snprintf(buf, len, "\"%s\"", s->path);
         return;
     }
     switch (s->gen) {

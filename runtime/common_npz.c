@@ -392,7 +392,7 @@ static int npy_read_header(Stream *s, NnrtNpyHeader *h, NnrtErr *e)
     return 0;
 }
 
-static void byteswap(void *data, int64_t count, int size)
+void nnrt_byteswap(void *data, int64_t count, int size)
 {
     unsigned char *p = data;
     if (size == 1)
@@ -424,7 +424,7 @@ static int npy_read_stream(Stream *s, NnrtArray *a, NnrtErr *e)
         return -1;
     }
     if (a->h.swap) {
-        byteswap(a->data, a->h.count, a->h.itemsize);
+        nnrt_byteswap(a->data, a->h.count, a->h.itemsize);
         a->h.swap = 0;
     }
     return 0;
@@ -474,6 +474,11 @@ int nnrt_npy_read(const char *path, NnrtArray *a, NnrtErr *e)
     free(s);
     fclose(f);
     return r;
+}
+
+int nnrt_npy_descr(const char *what, const char *descr, NnrtNpyHeader *h, NnrtErr *e)
+{
+    return parse_descr(what, descr, h, e);
 }
 
 /* ---- reading .npz archives ---- */

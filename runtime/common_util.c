@@ -1,6 +1,7 @@
 /*
  * common_util.c - small helpers every part of the runtime uses: error
- * messages, "did you mean" suggestions, input path resolution, mkdir -p, a
+ * messages, "did you mean" suggestions, input path resolution (with the
+ * data set directories and wildcards), mkdir -p, a
  * monotonic clock, flush-to-zero, and shape formatting.
  *
  * Built once (no nnrt_real).  Suggestions use the edit distance between the
@@ -11,6 +12,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <glob.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,19 +133,98 @@ static int file_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+#define MAX_BASES 16
+
+/* The directories a relative input name is looked up in, in order: the
+ * current directory (""), the model's directory, then $NNC_DATASETS
+ * (colon-separated) and /usr/share/datasets.  Returns how many. */
+static int input_bases(const char *source, char bases[MAX_BASES][1024])
+{
+    int n = 0;
+    bases[n++][0] = '\0';
+    const char *slash = source ? strrchr(source, '/') : NULL;
+    if (slash)
+        snprintf(bases[n++], 1024, "%.*s/", (int)(slash - source), source);
+    const char *env = getenv("NNC_DATASETS");
+    while (env && *env && n < MAX_BASES - 1) {
+        const char *colon = strchr(env, ':');
+        size_t len = colon ? (size_t)(colon - env) : strlen(env);
+        if (len > 0 && len < 1000)
+            snprintf(bases[n++], 1024, "%.*s/", (int)len, env);
+        env = colon ? colon + 1 : NULL;
+    }
+    snprintf(bases[n++], 1024, "/usr/share/datasets/");
+    return n;
+}
+
 void nnrt_resolve_input(const char *path, const char *source, char *out, size_t outlen)
 {
+    char bases[MAX_BASES][1024];
     snprintf(out, outlen, "%s", path);
-    if (path[0] == '/' || file_exists(path) || !source)
+    if (path[0] == '/' || file_exists(path))
         return;
-    const char *slash = strrchr(source, '/');
-    if (!slash)
-        return;
-    char cand[4096];
-    int dirlen = (int)(slash - source);
-    snprintf(cand, sizeof cand, "%.*s/%s", dirlen, source, path);
-    if (file_exists(cand))
-        snprintf(out, outlen, "%s", cand);
+    int nb = input_bases(source, bases);
+    for (int i = 1; i < nb; i++) {
+        char cand[4096];
+        snprintf(cand, sizeof cand, "%.1023s%s", bases[i], path);
+        if (file_exists(cand)) {
+            snprintf(out, outlen, "%s", cand);
+            return;
+        }
+    }
+}
+
+void nnrt_free_paths(char **paths, int n)
+{
+    for (int i = 0; paths && i < n; i++)
+        free(paths[i]);
+    free(paths);
+}
+
+int nnrt_resolve_glob(const char *pattern, const char *source, char ***paths, int *n, NnrtErr *e)
+{
+    *paths = NULL;
+    *n = 0;
+    if (!strpbrk(pattern, "*?[")) {
+        char buf[4096];
+        nnrt_resolve_input(pattern, source, buf, sizeof buf);
+        char **p = malloc(sizeof *p);
+        if (!p || !(p[0] = nnrt_strdup(buf))) {
+            free(p);
+            return nnrt_err(e, "%s: out of memory", pattern);
+        }
+        *paths = p;
+        *n = 1;
+        return 0;
+    }
+    char bases[MAX_BASES][1024];
+    int nb = pattern[0] == '/' ? 1 : input_bases(source, bases);
+    if (pattern[0] == '/')
+        bases[0][0] = '\0';
+    for (int i = 0; i < nb; i++) {
+        char cand[4096];
+        glob_t g;
+        snprintf(cand, sizeof cand, "%.1023s%s", bases[i], pattern);
+        if (glob(cand, 0, NULL, &g) != 0)
+            continue;
+        char **p = calloc(g.gl_pathc ? g.gl_pathc : 1, sizeof *p);
+        if (!p) {
+            globfree(&g);
+            return nnrt_err(e, "%s: out of memory", pattern);
+        }
+        for (size_t k = 0; k < g.gl_pathc; k++)
+            if (!(p[k] = nnrt_strdup(g.gl_pathv[k]))) {
+                nnrt_free_paths(p, (int)k);
+                globfree(&g);
+                return nnrt_err(e, "%s: out of memory", pattern);
+            }
+        *paths = p;
+        *n = (int)g.gl_pathc;
+        globfree(&g);
+        return 0;
+    }
+    return nnrt_err(e, "%s: no file matches (looked in the current directory%s, $NNC_DATASETS "
+                    "and /usr/share/datasets)", pattern, source ? ", the model's directory" : "");
 }
 
 int nnrt_mkdir_p(const char *dir, NnrtErr *e)

@@ -85,18 +85,6 @@ static int check_labels(const NnrtData *d, const NnrtSlot *s, const nnrt_real *v
     return 0;
 }
 
-/* Whether an array's per-sample part fits a slot: the same shape, or the
- * same number of elements (x[784] from images [N, 28, 28], y[1] from [N]). */
-static int shape_fits(const NnrtNpyHeader *h, const NnrtSlot *s)
-{
-    if (h->rank < 1)
-        return 0;
-    int64_t per = 1;
-    for (int i = 1; i < h->rank; i++)
-        per *= h->shape[i];
-    return per == s->size;
-}
-
 static void slot_shape(const NnrtSlot *s, char *buf, size_t len)
 {
     if (s->nclass > 0)
@@ -105,106 +93,597 @@ static void slot_shape(const NnrtSlot *s, char *buf, size_t len)
         nnrt_format_dims(buf, len, s->rank, s->dim);
 }
 
-static int load_npz(NnrtData *d, const NnrtModel *m, const char *path, NnrtErr *e)
+/* ---- files bound to slots ----
+ *
+ * A file source (NnrtSpec) is turned into a plan: for every slot, a list of
+ * parts, each one or more arrays of an open file (side by side when
+ * several: CSV columns) with a scale and shift; the parts' samples follow
+ * one another.  Every header is checked against its slot before any data
+ * is read. */
+
+typedef struct Part {
+    NnrtFile *f;
+    int nidx;
+    int idx[64];              /* arrays side by side */
+    double scale, shift;
+    int64_t n;                /* samples, known after checking */
+} Part;
+
+typedef struct Plan {
+    const NnrtModel *m;
+    NnrtFile **files;          /* every file opened, once each */
+    int nfiles;
+    int *nparts;               /* per slot */
+    Part **parts;
+    char *bound;               /* per slot: bound explicitly (files(slot = ...)) */
+} Plan;
+
+static void plan_free(Plan *P)
 {
-    NnrtNpz *z;
-    if (nnrt_npz_open(&z, path, e) != 0)
+    for (int i = 0; i < P->nfiles; i++)
+        nnrt_file_close(P->files[i]);
+    free(P->files);
+    for (int s = 0; P->parts && s < P->m->nslots; s++)
+        free(P->parts[s]);
+    free(P->parts);
+    free(P->nparts);
+    free(P->bound);
+}
+
+static int plan_open(Plan *P, const char *path, NnrtFile **out, NnrtErr *e)
+{
+    for (int i = 0; i < P->nfiles; i++)
+        if (strcmp(nnrt_file_path(P->files[i]), path) == 0) {
+            *out = P->files[i];
+            return 0;
+        }
+    NnrtFile **fs = realloc(P->files, (size_t)(P->nfiles + 1) * sizeof *fs);
+    if (!fs)
+        return nnrt_err(e, "%s: out of memory", path);
+    P->files = fs;
+    if (nnrt_file_open(out, path, e) != 0)
         return -1;
-    int *idx = calloc(m->nslots > 0 ? (size_t)m->nslots : 1, sizeof *idx);
+    P->files[P->nfiles++] = *out;
+    return 0;
+}
+
+static int add_part(Plan *P, int s, NnrtFile *f, const int *idx, int nidx, double scale,
+                    double shift, NnrtErr *e)
+{
+    Part *ps = realloc(P->parts[s], (size_t)(P->nparts[s] + 1) * sizeof *ps);
+    if (!ps)
+        return nnrt_err(e, "out of memory");
+    P->parts[s] = ps;
+    Part *p = &ps[P->nparts[s]++];
+    memset(p, 0, sizeof *p);
+    p->f = f;
+    p->nidx = nidx;
+    memcpy(p->idx, idx, (size_t)nidx * sizeof *idx);
+    p->scale = scale;
+    p->shift = shift;
+    return 0;
+}
+
+static int find_slot(const NnrtModel *m, const char *name)
+{
+    for (int s = 0; s < m->nslots; s++)
+        if (strcmp(m->slots[s].name, name) == 0)
+            return s;
+    return -1;
+}
+
+/* A usable array by exact name. */
+static int find_usable(const NnrtFile *f, const char *name)
+{
+    int i = nnrt_file_find(f, name);
+    return i >= 0 && nnrt_file_usable(f, i) ? i : -1;
+}
+
+/* Columns named x0..x{k-1}, x1..xk, x_0.., x_1.. or x[0].. for a slot of
+ * size k > 1 (CSV headers). */
+static int find_columns(const NnrtFile *f, const char *name, int64_t k, int *idx)
+{
+    static const char *const forms[] = { "%s%d", "%s_%d", "%s[%d]" };
+    if (k < 2 || k > 64)
+        return 0;
+    for (int form = 0; form < 3; form++)
+        for (int base = 0; base <= 1; base++) {
+            int ok = 1;
+            for (int64_t j = 0; j < k && ok; j++) {
+                char col[300];
+                snprintf(col, sizeof col, forms[form], name, (int)j + base);
+                ok = (idx[j] = find_usable(f, col)) >= 0;
+            }
+            if (ok)
+                return 1;
+        }
+    return 0;
+}
+
+/* pick("file", key...): each key an array name or a range "first:last" of
+ * arrays in the file's order (CSV columns). */
+static int pick_keys(const NnrtFile *f, char **keys, int nkeys, int *idx, int *nidx, NnrtErr *e)
+{
+    char list[600], what[1200];
+    *nidx = 0;
+    for (int k = 0; k < nkeys; k++) {
+        int lo = nnrt_file_find(f, keys[k]), hi = lo;
+        const char *colon = strchr(keys[k], ':');
+        if (lo < 0 && colon) {
+            char a[256];
+            snprintf(a, sizeof a, "%.*s", (int)(colon - keys[k]), keys[k]);
+            lo = nnrt_file_find(f, a);
+            hi = nnrt_file_find(f, colon + 1);
+            if (lo < 0 || hi < 0 || hi < lo) {
+                nnrt_file_list(f, list, sizeof list);
+                return nnrt_err(e, "%s: no range '%s' (expected 'first:last' of arrays in the "
+                                "file's order); arrays present: %s", nnrt_file_path(f), keys[k],
+                                list);
+            }
+        }
+        if (lo < 0) {
+            nnrt_file_list(f, list, sizeof list);
+            return nnrt_err(e, "%s: no array '%s'; arrays present: %s", nnrt_file_path(f),
+                            keys[k], list);
+        }
+        for (int i = lo; i <= hi; i++) {
+            if (!nnrt_file_usable(f, i)) {
+                NnrtNpyHeader h;
+                return nnrt_file_header((NnrtFile *)f, i, &h, e);
+            }
+            if (*nidx == 64) {
+                nnrt_file_what(f, i, what, sizeof what);
+                return nnrt_err(e, "%s: pick(...) takes at most 64 arrays", what);
+            }
+            idx[(*nidx)++] = i;
+        }
+    }
+    return 0;
+}
+
+/* An array source bound to slot s (files(s = ...)). */
+static int bind_array(Plan *P, int s, const NnrtSpec *sp, double scale, double shift, NnrtErr *e)
+{
+    const NnrtModel *m = P->m;
+    double sc = sp->scale * scale, sh = sp->shift * scale + shift;
+    if (sp->kind == NNRT_SPEC_LIST) {
+        for (int i = 0; i < sp->n; i++)
+            if (bind_array(P, s, sp->sub[i], sc, sh, e) != 0)
+                return -1;
+        return 0;
+    }
+    char **paths;
+    int np;
+    if (nnrt_resolve_glob(sp->path, m->source, &paths, &np, e) != 0)
+        return -1;
+    int r = 0;
+    for (int k = 0; k < np && r == 0; k++) {
+        NnrtFile *f;
+        int idx[64], nidx = 0;
+        if ((r = plan_open(P, paths[k], &f, e)) != 0)
+            break;
+        if (sp->kind == NNRT_SPEC_PICK) {
+            r = pick_keys(f, sp->keys, sp->nkeys, idx, &nidx, e);
+        } else {
+            int only = -1, usable = 0;
+            for (int i = 0; i < nnrt_file_count(f); i++)
+                if (nnrt_file_usable(f, i)) {
+                    usable++;
+                    only = i;
+                }
+            if (usable != 1)
+                only = find_usable(f, m->slots[s].name);
+            if (only < 0) {
+                char list[600];
+                nnrt_file_list(f, list, sizeof list);
+                r = nnrt_err(e, "%s: holds %s arrays (%s); choose one for '%s' with pick(\"%s\", "
+                             "\"KEY\")", paths[k], usable ? "several" : "no numeric", list,
+                             m->slots[s].name, sp->path);
+            }
+            idx[0] = only;
+            nidx = 1;
+        }
+        if (r == 0)
+            r = add_part(P, s, f, idx, nidx, sc, sh, e);
+    }
+    nnrt_free_paths(paths, np);
+    return r;
+}
+
+static int is_alias(const char *name, const char *const *aliases)
+{
+    for (; *aliases; aliases++)
+        if (strcmp(name, *aliases) == 0)
+            return 1;
+    return 0;
+}
+
+/* The IDX labels file beside an images file: train-images-idx3-ubyte.gz
+ * goes with train-labels-idx1-ubyte.gz. */
+static int idx_partner(const char *path, char *out, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    const char *at = strstr(slash ? slash : path, "images-idx3");
+    if (!at)
+        return 0;
+    snprintf(out, len, "%.*slabels-idx1%s", (int)(at - path), path, at + strlen("images-idx3"));
+    FILE *f = fopen(out, "rb");
+    if (f)
+        fclose(f);
+    return f != NULL;
+}
+
+/* Binds the arrays of file f by name to the slots in want[] (1 = wanted);
+ * found[s] gets the part's file and arrays.  Then the fallbacks: a single
+ * remaining input takes the one array named data/images/inputs/features/x/X
+ * (or the file's only array), a single remaining target the one named
+ * labels/label/targets/target/y/Y or marked as labels, and an IDX images
+ * file brings its labels file. */
+typedef struct Found {
+    NnrtFile *f;
+    int nidx;
+    int idx[64];
+} Found;
+
+static int bind_by_name(Plan *P, NnrtFile *f, const char *want, Found *found, NnrtErr *e)
+{
+    static const char *const in_alias[] = { "data", "images", "inputs", "features", "x", "X", NULL };
+    static const char *const tg_alias[] = { "labels", "label", "targets", "target", "y", "Y", NULL };
+    const NnrtModel *m = P->m;
+    int n = nnrt_file_count(f);
+    char *used = calloc((size_t)n + 1, 1);
+    if (!used)
+        return nnrt_err(e, "out of memory");
+    int left_in = -1, left_tg = -1, nleft_in = 0, nleft_tg = 0;
+    for (int s = 0; s < m->nslots; s++) {
+        found[s].f = NULL;
+        if (!want[s])
+            continue;
+        const NnrtSlot *sl = &m->slots[s];
+        int i = find_usable(f, sl->name);
+        if (i >= 0) {
+            found[s].f = f;
+            found[s].nidx = 1;
+            found[s].idx[0] = i;
+            used[i] = 1;
+        } else if (find_columns(f, sl->name, sl->size, found[s].idx)) {
+            found[s].f = f;
+            found[s].nidx = (int)sl->size;
+            for (int j = 0; j < found[s].nidx; j++)
+                used[found[s].idx[j]] = 1;
+        } else if (sl->unused) {
+            continue;                           /* zeros unless the file names it */
+        } else if (sl->kind == NNRT_INPUT) {
+            left_in = s;
+            nleft_in++;
+        } else {
+            left_tg = s;
+            nleft_tg++;
+        }
+    }
+    if (nleft_in == 1) {
+        int cand = -1, nc = 0, nonlabel = -1, nnl = 0;
+        for (int i = 0; i < n; i++) {
+            if (used[i] || !nnrt_file_usable(f, i))
+                continue;
+            if (is_alias(nnrt_file_name(f, i), in_alias)) {
+                cand = i;
+                nc++;
+            }
+            if (!nnrt_file_labels(f, i) && !is_alias(nnrt_file_name(f, i), tg_alias)) {
+                nonlabel = i;
+                nnl++;
+            }
+        }
+        if (nc != 1 && nnl == 1)
+            cand = nonlabel, nc = 1;
+        if (nc == 1) {
+            found[left_in].f = f;
+            found[left_in].nidx = 1;
+            found[left_in].idx[0] = cand;
+            used[cand] = 1;
+        }
+    }
+    if (nleft_tg == 1) {
+        int cand = -1, nc = 0;
+        for (int i = 0; i < n; i++)
+            if (!used[i] && nnrt_file_usable(f, i) &&
+                (is_alias(nnrt_file_name(f, i), tg_alias) || nnrt_file_labels(f, i))) {
+                cand = i;
+                nc++;
+            }
+        char partner[2048];
+        if (nc == 1) {
+            found[left_tg].f = f;
+            found[left_tg].nidx = 1;
+            found[left_tg].idx[0] = cand;
+        } else if (nc == 0 && strcmp(nnrt_file_format(f), "IDX") == 0 &&
+                   idx_partner(nnrt_file_path(f), partner, sizeof partner)) {
+            NnrtFile *g;
+            if (plan_open(P, partner, &g, e) != 0) {
+                free(used);
+                return -1;
+            }
+            if (nnrt_file_count(g) == 1 && nnrt_file_usable(g, 0)) {
+                found[left_tg].f = g;
+                found[left_tg].nidx = 1;
+                found[left_tg].idx[0] = 0;
+            }
+        }
+    }
+    free(used);
+    return 0;
+}
+
+/* A whole-file source (a name, a list, wildcards) bound by name to the
+ * slots not bound yet.  Its scale and shift apply to inputs only. */
+static int bind_whole(Plan *P, const NnrtSpec *sp, double scale, double shift, char *want,
+                      int *first, NnrtErr *e)
+{
+    const NnrtModel *m = P->m;
+    double sc = sp->scale * scale, sh = sp->shift * scale + shift;
+    if (sp->kind == NNRT_SPEC_LIST) {
+        for (int i = 0; i < sp->n; i++)
+            if (bind_whole(P, sp->sub[i], sc, sh, want, first, e) != 0)
+                return -1;
+        return 0;
+    }
+    char **paths;
+    int np;
+    if (nnrt_resolve_glob(sp->path, m->source, &paths, &np, e) != 0)
+        return -1;
+    Found *found = calloc((size_t)m->nslots + 1, sizeof *found);
+    int r = found ? 0 : nnrt_err(e, "out of memory");
+    for (int k = 0; k < np && r == 0; k++) {
+        NnrtFile *f;
+        if ((r = plan_open(P, paths[k], &f, e)) != 0 || (r = bind_by_name(P, f, want, found, e)) != 0)
+            break;
+        for (int s = 0; s < m->nslots && r == 0; s++) {
+            if (!want[s])
+                continue;
+            if (!found[s].f && (!*first || m->slots[s].unused))
+                continue;                   /* a later positional source may have it */
+            if (!found[s].f) {
+                char list[600], desc[200];
+                nnrt_file_list(f, list, sizeof list);
+                nnrt_describe_slot(&m->slots[s], desc, sizeof desc);
+                r = nnrt_err(e, "%s: no array '%s' (the model's %s); arrays present: %s", paths[k],
+                             m->slots[s].name, desc, list);
+                break;
+            }
+            int is_in = m->slots[s].kind == NNRT_INPUT;
+            r = add_part(P, s, found[s].f, found[s].idx, found[s].nidx, is_in ? sc : 1,
+                         is_in ? sh : 0, e);
+        }
+        /* the first file decides which slots this source binds */
+        if (r == 0 && !*first) {
+            for (int s = 0; s < m->nslots; s++)
+                if (want[s] && found[s].f)
+                    want[s] = 2;
+            for (int s = 0; s < m->nslots; s++)
+                if (want[s] == 1)
+                    want[s] = 0;
+            *first = 1;
+        }
+    }
+    free(found);
+    nnrt_free_paths(paths, np);
+    return r;
+}
+
+/* The samples and per-sample size of a part, checked against slot s. */
+static int check_part(Plan *P, int s, Part *p, NnrtErr *e)
+{
+    const NnrtSlot *sl = &P->m->slots[s];
+    char what[1200], dims[256], want[160];
+    const char *kind = sl->kind == NNRT_INPUT ? "input" : "target";
+    int64_t per = 0;
+    p->n = -1;
+    slot_shape(sl, want, sizeof want);
+    for (int j = 0; j < p->nidx; j++) {
+        NnrtNpyHeader h;
+        if (nnrt_file_header(p->f, p->idx[j], &h, e) != 0)
+            return -1;
+        nnrt_file_what(p->f, p->idx[j], what, sizeof what);
+        nnrt_format_dims64(dims, sizeof dims, h.rank, h.shape);
+        if (h.rank == 0)
+            return nnrt_err(e, "%s is a scalar, the model's %s %s is %s per sample (expected "
+                            "samples on axis 0)", what, kind, sl->name, want);
+        int64_t w = 1;
+        for (int i = 1; i < h.rank; i++)
+            w *= h.shape[i];
+        if (p->nidx == 1 && w != sl->size)
+            return nnrt_err(e, "%s has shape %s, the model's %s %s is %s", what, dims, kind,
+                            sl->name, want);
+        if (p->n >= 0 && h.shape[0] != p->n)
+            return nnrt_err(e, "%s has %lld samples, the arrays picked beside it have %lld",
+                            what, (long long)h.shape[0], (long long)p->n);
+        p->n = h.shape[0];
+        per += w;
+    }
+    if (per != sl->size)
+        return nnrt_err(e, "%s: the %d arrays picked for %s have %lld values per sample, the "
+                        "model's %s %s is %s", nnrt_file_path(p->f), p->nidx, sl->name,
+                        (long long)per, kind, sl->name, want);
+    return 0;
+}
+
+/* Copies a part's values into dst (the slot's buffer at the part's first
+ * sample), applying scale and shift. */
+static int read_part(const NnrtSlot *sl, Part *p, nnrt_real *dst, NnrtErr *e)
+{
+    int64_t col = 0;
+    for (int j = 0; j < p->nidx; j++) {
+        NnrtArray a;
+        nnrt_real *v;
+        if (nnrt_file_read(p->f, p->idx[j], &a, e) != 0)
+            return -1;
+        int64_t w = p->n ? a.h.count / p->n : 0;
+        int r = nnrt_real_from_array(&a, &v, e);
+        nnrt_array_free(&a);
+        if (r != 0)
+            return -1;
+        nnrt_real sc = (nnrt_real)p->scale, sh = (nnrt_real)p->shift;
+        int ident = p->scale == 1 && p->shift == 0;
+        for (int64_t i = 0; i < p->n; i++)
+            for (int64_t c = 0; c < w; c++) {
+                nnrt_real x = v[i * w + c];
+                dst[i * sl->size + col + c] = ident ? x : x * sc + sh;
+            }
+        col += w;
+        free(v);
+    }
+    return 0;
+}
+
+static int load_spec(NnrtData *d, const NnrtModel *m, const NnrtSpec *sp, NnrtErr *e)
+{
+    Plan P;
+    memset(&P, 0, sizeof P);
+    P.m = m;
+    int ns = m->nslots;
     int r = -1;
-    int64_t n = -1;
-    int first = -1;
-    char list[512], dims[256], want[160], desc[200];
-    if (!idx) {
-        nnrt_err(e, "%s: out of memory", path);
+    char *want = calloc((size_t)ns + 1, 1);
+    P.nparts = calloc((size_t)ns + 1, sizeof *P.nparts);
+    P.parts = calloc((size_t)ns + 1, sizeof *P.parts);
+    P.bound = calloc((size_t)ns + 1, 1);
+    if (!want || !P.nparts || !P.parts || !P.bound) {
+        nnrt_err(e, "%s: out of memory", d->name);
         goto done;
     }
-    /* Check every header before reading any data. */
-    for (int s = 0; s < m->nslots; s++) {
-        const NnrtSlot *sl = &m->slots[s];
-        NnrtNpyHeader h;
-        nnrt_describe_slot(sl, desc, sizeof desc);
-        idx[s] = nnrt_npz_find(z, sl->name);
-        if (idx[s] < 0 && sl->unused)
-            continue;   /* filled with zeros below */
-        if (idx[s] < 0) {
-            nnrt_npz_list(z, list, sizeof list);
-            nnrt_err(e, "%s: no array '%s' (the model's %s); arrays present: %s", path,
-                     sl->name, desc, list);
+    if (ns == 0) {
+        nnrt_err(e, "%s: the model has no inputs or targets to load", d->name);
+        goto done;
+    }
+    /* explicit bindings first, then positional sources by name */
+    int nargs = sp->kind == NNRT_SPEC_FILES ? sp->n : 1;
+    for (int a = 0; a < nargs; a++) {
+        const char *slot = sp->kind == NNRT_SPEC_FILES ? sp->bind[a] : NULL;
+        if (!slot)
+            continue;
+        int s = find_slot(m, slot);
+        if (s < 0) {
+            const char **names = malloc((size_t)ns * sizeof *names);
+            char msg[300];
+            snprintf(msg, sizeof msg, "files(...): the model has no input or target '%s'", slot);
+            for (int i = 0; names && i < ns; i++)
+                names[i] = m->slots[i].name;
+            if (names)
+                nnrt_did_you_mean(msg, sizeof msg, slot, names, ns);
+            free(names);
+            nnrt_err(e, "%s", msg);
             goto done;
         }
-        if (nnrt_npz_header(z, idx[s], &h, e) != 0)
+        P.bound[s] = 1;
+        if (bind_array(&P, s, sp->sub[a], sp->scale, sp->shift, e) != 0)
             goto done;
-        nnrt_format_dims64(dims, sizeof dims, h.rank, h.shape);
-        slot_shape(sl, want, sizeof want);
-        if (!shape_fits(&h, sl)) {
-            if (h.rank == 0)
-                nnrt_err(e, "%s: array '%s' is a scalar, the model's %s %s is %s per sample "
-                         "(expected samples on axis 0)", path, sl->name,
-                         sl->kind == NNRT_INPUT ? "input" : "target", sl->name, want);
-            else
-                nnrt_err(e, "%s: array '%s' has shape %s, the model's %s %s is %s", path,
-                         sl->name, dims, sl->kind == NNRT_INPUT ? "input" : "target", sl->name,
-                         want);
+    }
+    for (int a = 0; a < nargs; a++) {
+        const NnrtSpec *sub = sp->kind == NNRT_SPEC_FILES ? sp->sub[a] : sp;
+        if (sp->kind == NNRT_SPEC_FILES && sp->bind[a])
+            continue;
+        int first = 0, any = 0;
+        for (int s = 0; s < ns; s++) {
+            want[s] = !P.bound[s];
+            any |= want[s];
+        }
+        if (!any)
+            break;
+        if (bind_whole(&P, sub, sp->kind == NNRT_SPEC_FILES ? sp->scale : 1,
+                       sp->kind == NNRT_SPEC_FILES ? sp->shift : 0, want, &first, e) != 0)
             goto done;
+        for (int s = 0; s < ns; s++)
+            if (want[s])
+                P.bound[s] = 1;
+    }
+    for (int s = 0; s < ns; s++)
+        if (!P.bound[s] && !m->slots[s].unused) {
+            char desc[200];
+            nnrt_describe_slot(&m->slots[s], desc, sizeof desc);
+            if (P.nfiles == 1) {
+                char list[600];
+                nnrt_file_list(P.files[0], list, sizeof list);
+                nnrt_err(e, "%s: no array '%s' (the model's %s); arrays present: %s",
+                         nnrt_file_path(P.files[0]), m->slots[s].name, desc, list);
+            } else {
+                nnrt_err(e, "%s: nothing is bound to the model's %s (bind it: files(%s = "
+                         "\"FILE\"))", d->name, desc, m->slots[s].name);
+            }
+            goto done;
+        }
+    /* check every part, then the sample counts */
+    int64_t n = -1;
+    int s0 = -1;
+    for (int s = 0; s < ns; s++) {
+        int64_t total = 0;
+        if (P.nparts[s] == 0)
+            continue;                       /* an unused slot the data omits: zeros */
+        for (int k = 0; k < P.nparts[s]; k++) {
+            if (check_part(&P, s, &P.parts[s][k], e) != 0)
+                goto done;
+            total += P.parts[s][k].n;
         }
         if (n < 0) {
-            n = h.shape[0];
-            first = s;
-        } else if (h.shape[0] != n) {
-            nnrt_err(e, "%s: array '%s' has %lld samples, array '%s' has %lld (expected the "
-                     "same number on axis 0)", path, sl->name, (long long)h.shape[0],
-                     m->slots[first].name, (long long)n);
+            n = total;
+            s0 = s;
+        } else if (total != n) {
+            const Part *a = &P.parts[s][0], *b = &P.parts[s0][0];
+            char wa[1200], wb[1200];
+            if (P.nparts[s] == 1 && P.nparts[s0] == 1 && a->f == b->f) {
+                nnrt_err(e, "%s: array '%s' has %lld samples, array '%s' has %lld (expected the "
+                         "same number on axis 0)", nnrt_file_path(a->f),
+                         nnrt_file_name(a->f, a->idx[0]), (long long)total,
+                         nnrt_file_name(b->f, b->idx[0]), (long long)n);
+            } else {
+                nnrt_file_what(a->f, a->idx[0], wa, sizeof wa);
+                nnrt_file_what(b->f, b->idx[0], wb, sizeof wb);
+                nnrt_err(e, "%s has %lld samples%s for %s, %s has %lld for %s (expected the same "
+                         "number for every input and target)", wa, (long long)total,
+                         P.nparts[s] > 1 ? " with the files after it" : "", m->slots[s].name, wb,
+                         (long long)n, m->slots[s0].name);
+            }
             goto done;
         }
-    }
-    if (n == 0) {
-        nnrt_err(e, "%s: holds no samples (axis 0 of '%s' is 0)", path, m->slots[first].name);
-        goto done;
     }
     if (n < 0) {
-        nnrt_err(e, "%s: the model has no inputs or targets to load", path);
+        nnrt_err(e, "%s: the model has no inputs or targets to load", d->name);
         goto done;
     }
-    d->n = n;
-    d->nslots = m->nslots;
-    d->slot = calloc((size_t)m->nslots, sizeof *d->slot);
-    if (!d->slot) {
-        nnrt_err(e, "%s: out of memory", path);
+    if (n == 0) {
+        nnrt_err(e, "%s: holds no samples (axis 0 of '%s' is 0)", d->name,
+                 m->slots[s0].name);
         goto done;
     }
-    for (int s = 0; s < m->nslots; s++) {
-        NnrtArray a;
-        if (idx[s] < 0) {
-            d->slot[s] = calloc((size_t)(n * m->slots[s].size), sizeof *d->slot[s]);
-            if (!d->slot[s]) {
-                nnrt_err(e, "%s: out of memory", path);
+    if (data_alloc(d, m, n, e) != 0)
+        goto done;
+    for (int s = 0; s < ns; s++) {
+        int64_t off = 0;
+        for (int k = 0; k < P.nparts[s]; k++) {
+            Part *p = &P.parts[s][k];
+            if (read_part(&m->slots[s], p, d->slot[s] + off * m->slots[s].size, e) != 0)
                 goto done;
-            }
-            continue;
+            off += p->n;
         }
-        if (nnrt_npz_read(z, idx[s], &a, e) != 0)
-            goto done;
-        int cr = nnrt_real_from_array(&a, &d->slot[s], e);
-        nnrt_array_free(&a);
-        if (cr != 0 || check_labels(d, &m->slots[s], d->slot[s], e) != 0)
+        if (check_labels(d, &m->slots[s], d->slot[s], e) != 0)
             goto done;
     }
     r = 0;
 done:
-    free(idx);
-    nnrt_npz_close(z);
+    free(want);
+    plan_free(&P);
     return r;
 }
 
-/* Dispatch on the file's extension; other formats (.npy, .csv, IDX,
- * CIFAR batches, pickles) go here. */
-static int load_file(NnrtData *d, const NnrtModel *m, const char *path, NnrtErr *e)
+/* A file source: a plain name or a spec (docs/trainer.md, "Data"). */
+static int load_file(NnrtData *d, const NnrtModel *m, const NnrtSource *src, NnrtErr *e)
 {
-    if (nnrt_ends_with(path, ".npz"))
-        return load_npz(d, m, path, e);
-    return nnrt_err(e, "%s: unsupported data file (expected an .npz archive with one array per "
-                    "input and target, named after them)", path);
+    NnrtSpec *sp;
+    char err[1024];
+    if (nnrt_source_spec(src, &sp, err, sizeof err) != 0)
+        return nnrt_err(e, "%s: %s", d->name, err);
+    int r = load_spec(d, m, sp, e);
+    nnrt_spec_free(sp);
+    return r;
 }
 
 /* ---- generators ---- */
@@ -367,8 +846,11 @@ int nnrt_data_load(NnrtData *d, const NnrtModel *m, const NnrtSource *src, NnrtE
 {
     memset(d, 0, sizeof *d);
     if (src->kind == NNRT_SRC_FILE) {
-        nnrt_resolve_input(src->path, m->source, d->name, sizeof d->name);
-        if (load_file(d, m, d->name, e) == 0)
+        if (src->spec[0])
+            snprintf(d->name, sizeof d->name, "%s", src->spec);
+        else
+            nnrt_resolve_input(src->path, m->source, d->name, sizeof d->name);
+        if (load_file(d, m, src, e) == 0)
             return 0;
     } else if (src->kind == NNRT_SRC_GEN) {
         nnrt_source_describe(src, d->name, sizeof d->name);
@@ -424,43 +906,47 @@ static void fans(const NnrtParam *p, double *fan_in, double *fan_out)
     }
 }
 
-static int load_into(const NnrtModel *m, const NnrtParam *p, nnrt_real *dst, const char *file,
-                     const char *key, NnrtErr *e)
+/* Whether an array's shape is the parameter's, ignoring dimensions of
+ * size 1 (a bias saved as [10, 1] or [1, 10] loads into b[10]). */
+static int same_shape(const NnrtNpyHeader *h, const NnrtParam *p)
 {
-    char path[4096], dims[256], want[256];
-    NnrtArray a;
-    nnrt_resolve_input(file, m->source, path, sizeof path);
-    if (nnrt_ends_with(path, ".npy")) {
-        if (nnrt_npy_read(path, &a, e) != 0)
-            return -1;
-    } else {
-        NnrtNpz *z;
-        if (nnrt_npz_open(&z, path, e) != 0)
-            return -1;
-        int i = nnrt_npz_find(z, key);
-        if (i < 0) {
-            char list[512];
-            nnrt_npz_list(z, list, sizeof list);
-            nnrt_npz_close(z);
-            return nnrt_err(e, "%s: no array '%s' (for parameter %s); arrays present: %s", path,
-                            key, p->name, list);
-        }
-        int r = nnrt_npz_read(z, i, &a, e);
-        nnrt_npz_close(z);
-        if (r != 0)
-            return -1;
-    }
-    int same = a.h.rank == p->rank;
-    for (int i = 0; same && i < p->rank; i++)
-        same = a.h.shape[i] == p->dim[i];
-    if (!same) {
-        nnrt_format_dims64(dims, sizeof dims, a.h.rank, a.h.shape);
+    int64_t a[NNRT_NPY_MAXRANK];
+    int na = 0, nb = 0, b[NNRT_MAXRANK];
+    for (int i = 0; i < h->rank; i++)
+        if (h->shape[i] != 1)
+            a[na++] = h->shape[i];
+    for (int i = 0; i < p->rank; i++)
+        if (p->dim[i] != 1)
+            b[nb++] = p->dim[i];
+    if (na != nb)
+        return 0;
+    for (int i = 0; i < na; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+/* Reads array i of f into parameter p's slice, checking its shape. */
+static int param_from(NnrtFile *f, int i, const NnrtParam *p, nnrt_real *dst, NnrtErr *e)
+{
+    char what[1200], dims[256], want[256];
+    NnrtNpyHeader h;
+    if (nnrt_file_header(f, i, &h, e) != 0)
+        return -1;
+    if (!same_shape(&h, p)) {
+        nnrt_file_what(f, i, what, sizeof what);
+        nnrt_format_dims64(dims, sizeof dims, h.rank, h.shape);
         nnrt_format_dims(want, sizeof want, p->rank, p->dim);
-        nnrt_array_free(&a);
-        return nnrt_err(e, "%s: array '%s' has shape %s, the model's parameter %s is %s", path,
-                        key, dims, p->name, want);
+        int transposed = h.rank == 2 && p->rank == 2 && h.shape[0] == p->dim[1] &&
+                         h.shape[1] == p->dim[0];
+        return nnrt_err(e, "%s has shape %s, the model's parameter %s is %s%s", what, dims,
+                        p->name, want, transposed ? " (it is stored transposed: declare the "
+                        "parameter with the file's shape and use its transpose, W')" : "");
     }
+    NnrtArray a;
     nnrt_real *v;
+    if (nnrt_file_read(f, i, &a, e) != 0)
+        return -1;
     int r = nnrt_real_from_array(&a, &v, e);
     nnrt_array_free(&a);
     if (r != 0)
@@ -468,6 +954,31 @@ static int load_into(const NnrtModel *m, const NnrtParam *p, nnrt_real *dst, con
     memcpy(dst, v, (size_t)p->size * sizeof *dst);
     free(v);
     return 0;
+}
+
+/* load("file", "key"): any data format; a pickle's nested arrays by their
+ * key path ("layer1/W").  A file holding one array gives that array. */
+static int load_into(const NnrtModel *m, const NnrtParam *p, nnrt_real *dst, const char *file,
+                     const char *key, NnrtErr *e)
+{
+    char path[4096], list[600];
+    NnrtFile *f;
+    nnrt_resolve_input(file, m->source, path, sizeof path);
+    if (nnrt_file_open(&f, path, e) != 0)
+        return -1;
+    int i = nnrt_file_find(f, key);
+    if (i < 0 && nnrt_file_count(f) == 1 && nnrt_file_name(f, 0)[0] == '\0')
+        i = 0;
+    int r;
+    if (i < 0) {
+        nnrt_file_list(f, list, sizeof list);
+        r = nnrt_err(e, "%s: no array '%s' (for parameter %s); arrays present: %s", path, key,
+                     p->name, list);
+    } else {
+        r = param_from(f, i, p, dst, e);
+    }
+    nnrt_file_close(f);
+    return r;
 }
 
 int nnrt_params_init(const NnrtModel *m, nnrt_real *params, uint64_t seed, NnrtErr *e)
@@ -530,50 +1041,24 @@ int nnrt_params_load(const NnrtModel *m, nnrt_real *params, const char *file, Nn
 {
     char path[4096];
     nnrt_resolve_input(file, m->source, path, sizeof path);
-    NnrtNpz *z;
-    if (nnrt_npz_open(&z, path, e) != 0)
+    NnrtFile *f;
+    if (nnrt_file_open(&f, path, e) != 0)
         return -1;
     int r = 0;
     for (int k = 0; k < m->nparams && r == 0; k++) {
         const NnrtParam *p = &m->params[k];
-        char list[512], dims[256], want[256];
-        NnrtArray a;
-        int i = nnrt_npz_find(z, p->name);
+        char list[600], want[256];
+        int i = find_usable(f, p->name);
         if (i < 0) {
-            nnrt_npz_list(z, list, sizeof list);
+            nnrt_file_list(f, list, sizeof list);
             nnrt_format_dims(want, sizeof want, p->rank, p->dim);
             r = nnrt_err(e, "%s: no array '%s' (the model's parameter %s%s); arrays present: %s",
                          path, p->name, p->name, want, list);
             break;
         }
-        NnrtNpyHeader h;
-        if (nnrt_npz_header(z, i, &h, e) != 0) {
-            r = -1;
-            break;
-        }
-        int same = h.rank == p->rank;
-        for (int d = 0; same && d < p->rank; d++)
-            same = h.shape[d] == p->dim[d];
-        if (!same) {
-            nnrt_format_dims64(dims, sizeof dims, h.rank, h.shape);
-            nnrt_format_dims(want, sizeof want, p->rank, p->dim);
-            r = nnrt_err(e, "%s: array '%s' has shape %s, the model's parameter %s is %s", path,
-                         p->name, dims, p->name, want);
-            break;
-        }
-        if (nnrt_npz_read(z, i, &a, e) != 0) {
-            r = -1;
-            break;
-        }
-        nnrt_real *v;
-        r = nnrt_real_from_array(&a, &v, e);
-        nnrt_array_free(&a);
-        if (r == 0) {
-            memcpy(params + p->offset, v, (size_t)p->size * sizeof *v);
-            free(v);
-        }
+        r = param_from(f, i, p, params + p->offset, e);
     }
-    nnrt_npz_close(z);
+    nnrt_file_close(f);
     return r;
 }
 

@@ -47,8 +47,18 @@ void nnrt_did_you_mean(char *buf, size_t len, const char *word,
 
 /* An input file's path: as given when it exists relative to the current
  * directory (or is absolute), else relative to the directory of `source`
- * (the model's .nn file) when it exists there; otherwise as given. */
+ * (the model's .nn file), else relative to a data set directory (each of
+ * $NNC_DATASETS, colon-separated, then /usr/share/datasets, where Debian's
+ * dataset-* packages install) when it exists there; otherwise as given. */
 void nnrt_resolve_input(const char *path, const char *source, char *out, size_t outlen);
+
+/* The files a name stands for: a name with wildcards (* ? [) expands, in
+ * sorted order, within the first of the directories above where it matches
+ * anything; a plain name resolves as nnrt_resolve_input does.  *paths and
+ * each string in it are malloc'ed (free with nnrt_free_paths). */
+int nnrt_resolve_glob(const char *pattern, const char *source, char ***paths, int *n,
+                      NnrtErr *e);
+void nnrt_free_paths(char **paths, int n);
 
 /* mkdir -p. */
 int nnrt_mkdir_p(const char *dir, NnrtErr *e);
@@ -120,6 +130,9 @@ int nnrt_npz_header(NnrtNpz *z, int i, NnrtNpyHeader *h, NnrtErr *e);
 int nnrt_npz_read(NnrtNpz *z, int i, NnrtArray *a, NnrtErr *e);
 
 int nnrt_npy_read(const char *path, NnrtArray *a, NnrtErr *e);
+/* Fills kind, itemsize, swap and descr from an .npy dtype string ("<f4"). */
+int nnrt_npy_descr(const char *what, const char *descr, NnrtNpyHeader *h, NnrtErr *e);
+void nnrt_byteswap(void *data, int64_t count, int size);
 /* Parses an .npy file held in memory (used for tests and embedded data). */
 int nnrt_npy_parse(const char *what, const void *bytes, size_t len, NnrtArray *a, NnrtErr *e);
 void nnrt_array_free(NnrtArray *a);
@@ -144,6 +157,54 @@ int nnrt_npz_finish(NnrtNpzWriter *w, NnrtErr *e);   /* frees w, also on failure
 void nnrt_npz_abandon(NnrtNpzWriter *w);             /* removes PATH.part, frees w */
 /* "<f4" or ">f4" for the machine's byte order; kind 'f', 'i', 'u', 'b'. */
 void nnrt_native_descr(char *buf, size_t len, char kind, int itemsize);
+
+/* ---- data files of every format (common_files.c, common_pickle.c) ----
+ *
+ * A data file, whatever its format, is a list of named arrays: the members
+ * of an .npz, the arrays of a pickle named by their key path ("layer1/W"),
+ * the columns of a CSV, the one array of an .npy or IDX file (named ""),
+ * "data" and "labels" of a CIFAR-10 batch.  The format is chosen by the
+ * file's content (its magic bytes; gzip is undone first), the extension
+ * only breaking ties. */
+
+typedef struct NnrtEntry {
+    char *name;
+    NnrtNpyHeader h;          /* h.swap: data is in the other byte order */
+    const void *data;         /* h.count * h.itemsize bytes (NULL for npz: read on demand) */
+    char why[112];            /* not "": why this is not a numeric array */
+    int labels;               /* integer labels: IDX 1-d, CIFAR labels, a pickled list of ints */
+} NnrtEntry;
+
+typedef struct NnrtPickle NnrtPickle;
+
+/* Runs the restricted unpickler over len bytes (which must outlive the
+ * result: arrays point into them).  what names the file in messages. */
+int nnrt_pickle_parse(const char *what, const void *bytes, size_t len, NnrtPickle **out,
+                      NnrtErr *e);
+int nnrt_pickle_entries(const NnrtPickle *pk, const NnrtEntry **list);
+void nnrt_pickle_free(NnrtPickle *pk);
+
+typedef struct NnrtFile NnrtFile;
+
+int nnrt_file_open(NnrtFile **out, const char *path, NnrtErr *e);
+/* The same from bytes in memory (any format but .npz); `name` is the file
+ * name used as a hint and in messages.  The bytes are copied. */
+int nnrt_file_parse(const char *name, const void *bytes, size_t len, NnrtFile **out, NnrtErr *e);
+void nnrt_file_close(NnrtFile *f);
+const char *nnrt_file_path(const NnrtFile *f);
+const char *nnrt_file_format(const NnrtFile *f);   /* "IDX", "CSV", "pickle", ... */
+int nnrt_file_count(const NnrtFile *f);
+const char *nnrt_file_name(const NnrtFile *f, int i);
+int nnrt_file_labels(const NnrtFile *f, int i);
+int nnrt_file_usable(const NnrtFile *f, int i);   /* numeric (not an object array, text...) */
+int nnrt_file_find(const NnrtFile *f, const char *name);  /* index or -1 */
+/* "x, t" (usable arrays; the unnamed one as "(the whole file)") */
+void nnrt_file_list(const NnrtFile *f, char *buf, size_t len);
+/* "train.pkl: array 'W'" or, for the unnamed array, "train.idx" */
+void nnrt_file_what(const NnrtFile *f, int i, char *buf, size_t len);
+int nnrt_file_header(NnrtFile *f, int i, NnrtNpyHeader *h, NnrtErr *e);
+/* The array in machine byte order (a copy the caller frees). */
+int nnrt_file_read(NnrtFile *f, int i, NnrtArray *a, NnrtErr *e);
 
 /* ---- settings: the train block's keys, which are also trainer flags
  * ---- (common_config.c) ---- */
@@ -171,6 +232,27 @@ typedef struct NnrtSchedSpec {
 
 typedef enum NnrtSourceKind { NNRT_SRC_NONE, NNRT_SRC_FILE, NNRT_SRC_GEN } NnrtSourceKind;
 
+/* A file source beyond one plain name, parsed (docs/trainer.md, "Data"):
+ *   FILE   path (wildcards allowed): its arrays, or its only array
+ *   PICK   pick(path, key...): arrays of a file, side by side
+ *   LIST   [a, b, ...]: the samples of each, one after the other
+ *   FILES  files(a, slot = b, ...): positional sources bind by name,
+ *          keyword ones bind to that input or target
+ * Every node's values become value * scale + shift. */
+typedef enum NnrtSpecKind { NNRT_SPEC_FILE, NNRT_SPEC_PICK, NNRT_SPEC_LIST, NNRT_SPEC_FILES } NnrtSpecKind;
+
+typedef struct NnrtSpec NnrtSpec;
+struct NnrtSpec {
+    NnrtSpecKind kind;
+    char *path;               /* FILE, PICK */
+    int nkeys;
+    char **keys;              /* PICK */
+    int n;
+    NnrtSpec **sub;           /* LIST, FILES */
+    char **bind;              /* FILES: slot name of sub[i], NULL when positional */
+    double scale, shift;
+};
+
 typedef enum NnrtGenKind {
     NNRT_GEN_NOISY_XOR, NNRT_GEN_SINE, NNRT_GEN_SPIRALS, NNRT_GEN_MOONS, NNRT_GEN_RANDOM, NNRT_GEN_RIPPLE
 } NnrtGenKind;
@@ -178,7 +260,8 @@ typedef enum NnrtGenKind {
 /* Where data comes from: a file, or a built-in generator with its options. */
 typedef struct NnrtSource {
     NnrtSourceKind kind;
-    char path[1024];         /* FILE */
+    char path[1024];         /* FILE: one plain file name, or "" when spec is set */
+    char spec[1024];         /* FILE: the source as written, when more than a name */
     NnrtGenKind gen;         /* GEN */
     int64_t n;
     double noise;            /* s of noisy_xor, noise of the others */
@@ -215,6 +298,10 @@ void nnrt_config_default(NnrtConfig *c);
  * (no file position) in err. */
 int nnrt_config_set(NnrtConfig *c, const char *key, const char *value, int from_flag,
                     char *err, size_t errlen);
+
+/* The tree of a file source (also for a plain name); free with nnrt_spec_free. */
+int nnrt_source_spec(const NnrtSource *s, NnrtSpec **out, char *err, size_t len);
+void nnrt_spec_free(NnrtSpec *s);
 
 /* The learning rate of 0-based epoch t of a run of `total` epochs. */
 double nnrt_schedule_lr(const NnrtSchedSpec *s, double lr0, int64_t t, int64_t total);

@@ -150,7 +150,9 @@ static void usage(const Run *r, FILE *f)
             "other flags:\n"
             "  --no-ftz            keep IEEE denormals (default: flush them to zero)\n"
             "  --help              this text\n\n"
-            "SOURCE: a file (an .npz with one array per input and target) or a generator:\n"
+            "SOURCE: a data file (.npz, .npy, .csv, .pkl, IDX, CIFAR-10 batches; arrays bound to\n"
+            "  inputs and targets by name), files(x = \"images.gz\" / 255, c = pick(\"f.pkl\", \"y\")),\n"
+            "  or a generator:\n"
             "  noisy_xor(n, s, seed)  sine(n, noise, seed)  spirals(n, classes, noise, seed)\n"
             "  moons(n, noise, seed)  ripple(n, noise, seed)  random(n, seed)\n"
             "Flags take `--key value` or `--key=value`; see docs/trainer.md.\n");

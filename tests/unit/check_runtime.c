@@ -489,7 +489,7 @@ START_TEST(test_data_files_that_do_not_fit_the_model_are_reported)
                       "class(3) (expected integer labels 0 to 2)");
 
     expect_load_error(&m, "no_such_file.npz", "no_such_file.npz: cannot open");
-    expect_load_error(&m, "train.csv", "train.csv: unsupported data file");
+    expect_load_error(&m, "train.csv", "train.csv: cannot open");
 }
 END_TEST
 

@@ -1,0 +1,88 @@
+#!/bin/bash
+# End-to-end data loading: files the way courses hand them out, written by
+# numpy where /usr/bin/python3 has it (pickles of protocols 2 to 5, .npy,
+# CSV, IDX, a CIFAR-10 binary batch), read by a trainer that must give the
+# same loss as from the reference .npz; hostile and broken files must give
+# a clear message and exit status 1, never a crash.  Fashion-MNIST's real
+# IDX files are used where Debian's dataset-fashion-mnist is installed.
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+. tests/lib.sh
+D="$T_OUT/data"
+mkdir -p "$D"
+
+if ! /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+    t_begin "data"; t_skip "/usr/bin/python3 has no numpy (apt-get install python3-numpy)"; exit 0
+fi
+t_begin "data/build"
+if ! t_build examples/tiny_mlp.nn "$D/tiny" || ! t_build examples/spirals.nn "$D/spirals"; then
+    t_fail "nnc build failed"; exit 0
+fi
+t_pass
+
+(cd "$D" && /usr/bin/python3 - <<'PY') >"$D/fixtures.log" 2>&1
+import gzip, os, pickle, struct, numpy as np
+r = np.random.default_rng(0)
+x = r.uniform(-1, 1, (50, 2)); y = np.sin(3 * x[:, :1]) * np.cos(2 * x[:, 1:])
+np.savez("ref.npz", x=x, y=y)
+for p in (2, 3, 4, 5):
+    pickle.dump({"x": x.astype(np.float32), "y": y}, open("d%d.pkl" % p, "wb"), protocol=p)
+pickle.dump({"train": {"inputs": x, "targets": y}}, open("nested.pkl", "wb"))
+np.save("x.npy", x); np.save("y_be.npy", y.astype(">f8")); np.save("x_f.npy", np.asfortranarray(x))
+np.savetxt("d.csv", np.hstack([x, y]), delimiter=",", header="x0,x1,y", comments="")
+params = {k: r.normal(size=s) for k, s in
+          [("W1", (10, 2)), ("b1", (10,)), ("W2", (10, 10)), ("b2", (10,)), ("W3", (1, 10)), ("b3", (1,))]}
+pickle.dump(params, open("params.pkl", "wb")); np.savez("params.npz", **params)
+class Evil:
+    def __reduce__(self): return (os.system, ("echo pwned",))
+pickle.dump(Evil(), open("evil.pkl", "wb"))
+open("trunc.pkl", "wb").write(open("d3.pkl", "rb").read()[:100])
+# spirals-shaped classification data as IDX (x as uint8 images / 255) and labels
+xi = r.integers(0, 256, (30, 2), dtype=np.uint8); ci = (np.arange(30) % 3).astype(np.uint8)
+def idx(a, code):
+    return struct.pack(">BBBB", 0, 0, code, a.ndim) + b"".join(struct.pack(">I", d) for d in a.shape) + a.tobytes()
+gzip.open("x-idx.gz", "wb").write(idx(xi, 0x08)); open("c-idx", "wb").write(idx(ci, 0x08))
+np.savez("ref_idx.npz", x=xi / 255.0, c=ci)
+open("bad.idx", "wb").write(struct.pack(">BBBB", 0, 0, 0x08, 2) + struct.pack(">II", 1 << 30, 1 << 30))
+PY
+
+loss() { "$@" 2>&1 | awk '/^loss:/ { print $2 }'; }
+same() {   # same NAME EXPECTED CMD...: eval loss equals the reference (to 1e-6: float32)
+    local name=$1 want=$2; shift 2
+    t_begin "data/$name"
+    local got; got=$(cd "$D" && loss "$@")
+    echo "loss $got, expected $want" >>"$t_log"
+    if [ -n "$got" ] && awk -v a="$got" -v b="$want" 'BEGIN { d = a - b; if (d < 0) d = -d
+            exit !(d <= 1e-6 * (b < 0 ? -b : b)) }'; then t_pass; else t_fail "loss '$got', expected '$want' (from the .npz)"; fi
+}
+ref=$(cd "$D" && loss ./tiny eval --params params.npz --data ref.npz)
+for p in 2 3 4 5; do same "pickle-protocol-$p" "$ref" ./tiny eval --params params.npz --data d$p.pkl; done
+same "params-from-pickle" "$ref" ./tiny eval --params params.pkl --data ref.npz
+same "npy-files-bound" "$ref" ./tiny eval --params params.npz --data 'files(x = "x_f.npy", y = "y_be.npy")'
+same "csv-columns" "$ref" ./tiny eval --params params.npz --data d.csv
+same "pickle-nested-keys" "$ref" ./tiny eval --params params.npz \
+     --data 'files(x = pick("nested.pkl", "train/inputs"), y = pick("nested.pkl", "train/targets"))'
+refi=$(cd "$D" && loss ./spirals eval --data ref_idx.npz)
+same "idx-gz-scaled" "$refi" ./spirals eval --data 'files(x = "x-idx.gz" / 255, c = "c-idx")'
+
+refuse() {   # refuse NAME PATTERN CMD...: exit 1 and a message matching PATTERN
+    local name=$1 pat=$2; shift 2
+    t_begin "data/$name"
+    (cd "$D" && "$@") >>"$t_log" 2>&1
+    local rc=$?
+    if [ $rc = 1 ] && grep -q -- "$pat" "$t_log" && ! grep -q pwned "$t_log"; then t_pass
+    else t_fail "expected exit 1 and '$pat', got exit $rc"; fi
+}
+refuse "pickle-refuses-code" "which nnc will not load" ./tiny eval --data evil.pkl
+refuse "pickle-truncated" "trunc.pkl" ./tiny eval --data trunc.pkl
+refuse "idx-absurd-header" "bad.idx" ./spirals eval --data 'files(x = "bad.idx", c = "c-idx")'
+refuse "missing-file" "nope.npz" ./tiny eval --data nope.npz
+
+# the real data set, where Debian's package is installed
+t_begin "data/fashion-mnist-idx"
+if [ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] && t_build examples/fashion_mlp.nn "$D/fm"; then
+    if t_run "$D/fm" eval --data 'files(x = "fashion-mnist/t10k-images-idx3-ubyte.gz" / 255, c = "fashion-mnist/t10k-labels-idx1-ubyte.gz")' &&
+       grep -q "^accuracy:" "$t_log"; then t_pass; else t_fail "eval on the t10k IDX files failed"; fi
+else
+    t_skip "dataset-fashion-mnist is not installed (scripts/deps.sh --all)"
+fi

@@ -1,0 +1,73 @@
+#!/bin/bash
+# diagnostics.sh - end-to-end: models with mistakes, and exactly what nnc
+# says about them.
+#
+# Each tests/e2e/errors/NAME.nn is one test, and holds what to expect in
+# comment lines of its own (anywhere in the file; by habit at the end):
+#
+#   # expect: TEXT    one line of nnc's standard error: TEXT is everything
+#                     after "# expect: ", blanks included ("# expect:" alone
+#                     is an empty line).  In order, these lines are the
+#                     whole standard error, compared exactly.
+#   # args: ARGS      more arguments for nnc, split at blanks (-D H=3)
+#   # exit: N         the exit status, when it is not 1 (nnc exits with 2
+#                     for a mistake on its command line)
+#
+# The test runs, from tests/e2e/errors (so messages name the file NAME.nn),
+#
+#   nnc NAME.nn -o DIR/out.c ARGS
+#
+# with DIR a fresh empty directory, and passes when the exit status and the
+# standard error are as expected, nothing was written to standard output,
+# and DIR is still empty (no output file, no temporary file left behind),
+# nor did anything appear next to the model.
+#
+# A new test: write the model with a comment saying what it is about, run
+#   (cd tests/e2e/errors && ../../../nnc NAME.nn -o /tmp/x.c ARGS 2>&1 | sed 's/^/# expect: /')
+# read every message and caret as a user would, and append the lines once
+# they are right (a wrong message is a bug to report, not to bless).
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+. tests/lib.sh
+D="$T_OUT/e2e-errors"
+rm -rf "$D"
+mkdir -p "$D"
+E=tests/e2e/errors
+listing=$(ls -A "$E")
+
+for nn in "$E"/*.nn; do
+    name=$(basename "$nn" .nn)
+    t_begin "e2e/errors/$name"
+    want_status=$(sed -n 's/^# exit: *//p' "$nn" | head -n 1)
+    want_status=${want_status:-1}
+    read -ra args <<<"$(sed -n 's/^# args: //p' "$nn" | head -n 1)"
+    sed -n -e 's/^# expect: //p' -e 's/^# expect:$//p' "$nn" >"$D/$name.want"
+    if [ ! -s "$D/$name.want" ]; then
+        t_fail "$nn has no '# expect:' lines"
+        continue
+    fi
+    dir="$D/$name.out"
+    mkdir -p "$dir"
+    echo "\$ (cd $E && nnc $name.nn -o $dir/out.c ${args[*]})" >>"$t_log"
+    (cd "$E" && "$NNC" "$name.nn" -o "$dir/out.c" "${args[@]}") >"$D/$name.stdout" 2>"$D/$name.stderr"
+    status=$?
+    left=$(ls -A "$dir")
+    if [ "$status" != "$want_status" ]; then
+        cat "$D/$name.stderr" >>"$t_log"
+        t_fail "exit status $status, expected $want_status"
+    elif ! cmp -s "$D/$name.want" "$D/$name.stderr"; then
+        diff -u --label expected --label got "$D/$name.want" "$D/$name.stderr" >>"$t_log"
+        t_fail "standard error differs from the '# expect:' lines (diff: expected, got)"
+    elif [ -s "$D/$name.stdout" ]; then
+        cat "$D/$name.stdout" >>"$t_log"
+        t_fail "nnc wrote to standard output"
+    elif [ -n "$left" ]; then
+        echo "$left" >>"$t_log"
+        t_fail "files left in the output directory: $(echo $left)"
+    elif [ "$(ls -A "$E")" != "$listing" ]; then
+        diff <(echo "$listing") <(ls -A "$E") >>"$t_log"
+        t_fail "files appeared next to the model"
+    else
+        t_pass
+    fi
+done
