@@ -15,7 +15,8 @@ if ! /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
     t_begin "data"; t_skip "/usr/bin/python3 has no numpy (apt-get install python3-numpy)"; exit 0
 fi
 t_begin "data/build"
-if ! t_build examples/tiny_mlp.nn "$D/tiny" || ! t_build examples/spirals.nn "$D/spirals"; then
+if ! t_build examples/tiny_mlp.nn "$D/tiny" || ! t_build examples/spirals.nn "$D/spirals" ||
+   ! t_build tests/e2e/models/cifar_linear.nn "$D/cifar"; then
     t_fail "nnc build failed"; exit 0
 fi
 t_pass
@@ -43,6 +44,11 @@ def idx(a, code):
     return struct.pack(">BBBB", 0, 0, code, a.ndim) + b"".join(struct.pack(">I", d) for d in a.shape) + a.tobytes()
 gzip.open("x-idx.gz", "wb").write(idx(xi, 0x08)); open("c-idx", "wb").write(idx(ci, 0x08))
 np.savez("ref_idx.npz", x=xi / 255.0, c=ci)
+# two CIFAR-10 binary batches: records of one label byte and 3072 pixels
+lab = r.integers(0, 10, (2, 20), dtype=np.uint8); px = r.integers(0, 256, (2, 20, 3072), dtype=np.uint8)
+for b in range(2):
+    open("data_batch_%d.bin" % (b + 1), "wb").write(np.hstack([lab[b][:, None], px[b]]).tobytes())
+np.savez("ref_cifar.npz", x=px.reshape(40, 3072) / 255.0, c=lab.reshape(40))
 open("bad.idx", "wb").write(struct.pack(">BBBB", 0, 0, 0x08, 2) + struct.pack(">II", 1 << 30, 1 << 30))
 PY
 
@@ -64,6 +70,9 @@ same "pickle-nested-keys" "$ref" ./tiny eval --params params.npz \
      --data 'files(x = pick("nested.pkl", "train/inputs"), y = pick("nested.pkl", "train/targets"))'
 refi=$(cd "$D" && loss ./spirals eval --data ref_idx.npz)
 same "idx-gz-scaled" "$refi" ./spirals eval --data 'files(x = "x-idx.gz" / 255, c = "c-idx")'
+refc=$(cd "$D" && loss ./cifar eval --data ref_cifar.npz)
+same "cifar-binary-batches" "$refc" ./cifar eval --data 'files(x = [pick("data_batch_1.bin", "data"),
+    pick("data_batch_2.bin", "data")] / 255, c = [pick("data_batch_1.bin", "labels"), pick("data_batch_2.bin", "labels")])'
 
 refuse() {   # refuse NAME PATTERN CMD...: exit 1 and a message matching PATTERN
     local name=$1 pat=$2; shift 2
