@@ -463,5 +463,8 @@ int main(int argc, char **argv)
     ir_free(p);
     ast_free(ast);
     free(src);
+    for (int i = 0; i < o.ndefs; i++)
+        free((char *)o.defs[i].name);
+    free(o.rest);
     return rc;
 }

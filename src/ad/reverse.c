@@ -45,14 +45,12 @@ int ad_const(AdCtx *cx, double x)
     return emit_like(cx, v);
 }
 
-static char *concat(const char *a, const char *b)
+/* "d_" + name, owned by the program */
+static char *adjoint_name(IrProgram *p, const char *name)
 {
-    size_t n = strlen(a) + strlen(b) + 1;
-    char *s = malloc(n);
-    if (!s)
-        diag_internal("out of memory");
-    snprintf(s, n, "%s%s", a, b);
-    return s;
+    char buf[256];
+    snprintf(buf, sizeof buf, "d_%s", name);
+    return ir_strdup(p, buf);
 }
 
 static int adjoint_of(AdCtx *cx, int target)
@@ -68,7 +66,7 @@ static int adjoint_of(AdCtx *cx, int target)
     v.shape = t->shape;
     v.batched = t->batched;
     v.acc = -1;
-    v.name = concat("d_", t->name ? t->name : "tmp");
+    v.name = adjoint_name(cx->p, t->name ? t->name : "tmp");
     int id = emit_like(cx, v);
     cx->adj[target] = id;
     return id;
@@ -106,7 +104,7 @@ int ad_contrib(AdCtx *cx, int target, Op op, int nargs, const int *args, int ta,
         /* the shared buffer takes the user's name over a temporary's */
         Value *d = &p->v[args[0]];
         if (p->v[d->arg[0]].temp && !p->v[target].temp && p->v[target].name) {
-            d->name = concat("d_", p->v[target].name);
+            d->name = adjoint_name(p, p->v[target].name);
         }
         return -1;
     }

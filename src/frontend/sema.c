@@ -71,13 +71,6 @@ static void *xrealloc(void *p, size_t n)
     return p;
 }
 
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-    if (!d)
-        diag_internal("out of memory");
-    return d;
-}
 
 static Binding *lookup(Sema *S, const char *name)
 {
@@ -378,9 +371,9 @@ static Ev eval_dense(Sema *S, const Expr *e)
     snprintf(wn, sizeof wn, "dense%d_W", k);
     snprintf(bn, sizeof bn, "dense%d_b", k);
     int dims[2] = {(int)n.num, V(S, h.v)->shape.dim[0]};
-    declare_param(S, xstrdup(wn), shape_make(2, dims), init, e->loc, 0);
+    declare_param(S, ir_strdup(S->p, wn), shape_make(2, dims), init, e->loc, 0);
     int W = S->p->params[S->p->nparams - 1].value;
-    declare_param(S, xstrdup(bn), shape_make(1, dims), INIT_ZEROS, e->loc, 0);
+    declare_param(S, ir_strdup(S->p, bn), shape_make(1, dims), INIT_ZEROS, e->loc, 0);
     int B = S->p->params[S->p->nparams - 1].value;
     int margs[2] = {W, h.v};
     Shape out = shape_make(1, dims);
@@ -868,7 +861,7 @@ static void do_train(Sema *S, const Stmt *st)
         }
         p->settings = xrealloc(p->settings, (size_t)(p->nsettings + 1) * sizeof *p->settings);
         p->settings[p->nsettings].key = it->key;
-        p->settings[p->nsettings].value = xstrdup(text);
+        p->settings[p->nsettings].value = ir_strdup(p, text);
         p->settings[p->nsettings].loc = it->key_loc;
         p->nsettings++;
     }
@@ -958,7 +951,7 @@ static void new_stmt(Sema *S, const Stmt *st, int iteration, int count)
         size_t len = strlen(buf);
         snprintf(buf + len, sizeof buf - len, "   (repeat %d of %d)", iteration, count);
     }
-    s->text = xstrdup(buf);
+    s->text = ir_strdup(p, buf);
     S->stmt = p->nstmts++;
 }
 
@@ -978,7 +971,7 @@ static void name_temporaries(Sema *S, int first, int result, const char *name)
         }
         char buf[128];
         snprintf(buf, sizeof buf, "%s_%d", name, ++k);
-        v->name = xstrdup(buf);
+        v->name = ir_strdup(S->p, buf);
         v->temp = 1;
     }
 }
@@ -1191,7 +1184,7 @@ static void uniquify_names(IrProgram *p)
             for (int j = 0; j < p->nparams && !used; j++)
                 used = strcmp(p->params[j].name, buf) == 0;
             if (!used) {
-                v->name = xstrdup(buf);
+                v->name = ir_strdup(p, buf);
                 break;
             }
         }
@@ -1281,11 +1274,11 @@ static void finish(Sema *S)
     uniquify_names(p);
 }
 
-static const char *file_stem(const char *path)
+static const char *file_stem(IrProgram *p, const char *path)
 {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
-    char *s = xstrdup(base);
+    char *s = ir_strdup(p, base);
     char *dot = strrchr(s, '.');
     if (dot && dot != s)
         *dot = '\0';
@@ -1304,7 +1297,7 @@ IrProgram *sema_lower(const Program *ast, const char *source, const SemaOptions 
     S.p->dtype = opt->dtype;
     run_stmts(&S, ast->stmts, ast->nstmts, 0, 0);
     if (!S.p->name)
-        S.p->name = file_stem(ast->file);
+        S.p->name = file_stem(S.p, ast->file);
     finish(&S);
     free(S.b);
     S.p->fwd.begin = 0;

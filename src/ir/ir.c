@@ -49,7 +49,24 @@ void ir_free(IrProgram *p)
     free(p->stmts);
     free(p->grad);
     free(p->v);
+    for (int i = 0; i < p->nstrs; i++)
+        free(p->strs[i]);
+    free(p->strs);
     free(p);
+}
+
+char *ir_strdup(IrProgram *p, const char *s)
+{
+    if (p->nstrs == p->capstrs) {
+        p->capstrs = p->capstrs ? 2 * p->capstrs : 64;
+        p->strs = realloc(p->strs, (size_t)p->capstrs * sizeof *p->strs);
+        if (!p->strs)
+            diag_internal("out of memory");
+    }
+    char *d = strdup(s);
+    if (!d)
+        diag_internal("out of memory");
+    return p->strs[p->nstrs++] = d;
 }
 
 int ir_emit(IrProgram *p, Value v)

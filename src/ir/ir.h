@@ -142,10 +142,16 @@ typedef struct IrProgram {
     IrRange bwd_loss;     /* adjoint program of the loss (seeded with the weight) */
     IrRange bwd_penalty;  /* adjoint program of the penalty (seeded with 1) */
     int *grad;            /* grad[param] = value holding its gradient, or -1 */
+
+    char **strs;          /* strings the program owns (ir_strdup), freed with it */
+    int nstrs, capstrs;
 } IrProgram;
 
 IrProgram *ir_new(const char *file, const char *source);
 void ir_free(IrProgram *p);
+/* A copy of s owned by p: names and texts made by the passes live as long
+ * as the program and are freed by ir_free. */
+char *ir_strdup(IrProgram *p, const char *s);
 
 /* Append a value; returns its index.  The shape is given by the caller
  * (sema and ad compute it with the helpers below). */

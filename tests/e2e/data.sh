@@ -48,6 +48,10 @@ np.savez("ref_idx.npz", x=xi / 255.0, c=ci)
 lab = r.integers(0, 10, (2, 20), dtype=np.uint8); px = r.integers(0, 256, (2, 20, 3072), dtype=np.uint8)
 for b in range(2):
     open("data_batch_%d.bin" % (b + 1), "wb").write(np.hstack([lab[b][:, None], px[b]]).tobytes())
+# the same first batch in CIFAR-10's python format: bytes keys, labels a list
+pickle.dump({b"batch_label": b"training batch 1 of 5", b"labels": [int(v) for v in lab[0]],
+             b"data": px[0], b"filenames": [b"a.png"] * 20}, open("data_batch_py", "wb"), protocol=2)
+np.savez("ref_cifar1.npz", x=px[0] / 255.0, c=lab[0])
 np.savez("ref_cifar.npz", x=px.reshape(40, 3072) / 255.0, c=lab.reshape(40))
 open("bad.idx", "wb").write(struct.pack(">BBBB", 0, 0, 0x08, 2) + struct.pack(">II", 1 << 30, 1 << 30))
 PY
@@ -73,6 +77,8 @@ same "idx-gz-scaled" "$refi" ./spirals eval --data 'files(x = "x-idx.gz" / 255, 
 refc=$(cd "$D" && loss ./cifar eval --data ref_cifar.npz)
 same "cifar-binary-batches" "$refc" ./cifar eval --data 'files(x = [pick("data_batch_1.bin", "data"),
     pick("data_batch_2.bin", "data")] / 255, c = [pick("data_batch_1.bin", "labels"), pick("data_batch_2.bin", "labels")])'
+refc1=$(cd "$D" && loss ./cifar eval --data ref_cifar1.npz)
+same "cifar-python-batch" "$refc1" ./cifar eval --data 'files(x = pick("data_batch_py", "data") / 255, c = pick("data_batch_py", "labels"))'
 
 refuse() {   # refuse NAME PATTERN CMD...: exit 1 and a message matching PATTERN
     local name=$1 pat=$2; shift 2
