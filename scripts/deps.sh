@@ -1,15 +1,17 @@
 #!/bin/sh
 # deps.sh - install the Debian packages nnc needs, when they are missing.
 #
-#   scripts/deps.sh            build and test dependencies (a no-op when present)
-#   scripts/deps.sh --all      also the optional ones: gnuplot (plots), PyTorch
-#                              (comparison tests), Fashion-MNIST (examples, benchmarks)
+#   scripts/deps.sh            build and test dependencies (a no-op when present):
+#                              the toolchain, Check, zlib, OpenBLAS, numpy (round-trip
+#                              tests), gnuplot (plots), Fashion-MNIST (examples)
+#   scripts/deps.sh --all      also the optional ones: PyTorch (comparison tests and
+#                              benchmarks; large), clang (fuzzing)
 #
 # Runs apt-get as root, or through sudo.
 set -eu
 
-need="gcc make flex bison pkg-config check zlib1g-dev libopenblas-dev"
-optional="gnuplot-nox python3-numpy python3-torch dataset-fashion-mnist clang"
+need="gcc make flex bison pkg-config check zlib1g-dev libopenblas-dev python3-numpy gnuplot-nox dataset-fashion-mnist"
+optional="python3-torch clang"
 want="$need"
 [ "${1:-}" = "--all" ] && want="$need $optional"
 
