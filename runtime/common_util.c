@@ -25,6 +25,15 @@
 #define NNRT_HAVE_MXCSR 1
 #endif
 
+#ifdef NNRT_OPENBLAS
+/* OpenBLAS (pthread build) starts its worker threads when the library is
+ * loaded, before main(), so they never see a later MXCSR change.  This
+ * exported OpenBLAS function stops them; the next BLAS call starts them
+ * again from the calling thread, and new threads inherit its floating-point
+ * environment (pthread_create(3)).  Weak: other BLAS builds may lack it. */
+extern void blas_thread_shutdown_(void) __attribute__((weak));
+#endif
+
 int nnrt_err(NnrtErr *e, const char *fmt, ...)
 {
     if (e) {
@@ -258,6 +267,10 @@ double nnrt_now(void)
 
 int nnrt_set_ftz(int on)
 {
+#ifdef NNRT_OPENBLAS
+    if (blas_thread_shutdown_)
+        blas_thread_shutdown_();   /* restarted by the next BLAS call, with our MXCSR */
+#endif
 #if defined(NNRT_HAVE_MXCSR)
     /* MXCSR bit 15 = flush to zero (FTZ), bit 6 = denormals are zero (DAZ). */
     unsigned int csr = _mm_getcsr();

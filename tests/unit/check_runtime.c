@@ -370,6 +370,38 @@ START_TEST(test_gemm_with_beta_zero_overwrites_nan_in_c)
 }
 END_TEST
 
+/* Flush-to-zero must reach every thread that computes: with denormal
+ * inputs read as zero (DAZ), tiny * huge is 0 in every entry of C, also in
+ * the rows OpenBLAS's worker threads computed (256^3 is large enough for it
+ * to use all of them).  Without DAZ each entry would be K * 1e-10. */
+START_TEST(test_flush_to_zero_reaches_the_blas_threads)
+{
+    int n = 256;
+    nnrt_real tiny = (nnrt_real)(sizeof(nnrt_real) == 4 ? 1e-40 : 1e-310);
+    nnrt_real huge = (nnrt_real)(sizeof(nnrt_real) == 4 ? 1e30 : 1e300);
+    nnrt_real *A = malloc((size_t)(n * n) * sizeof *A), *B = malloc((size_t)(n * n) * sizeof *B);
+    nnrt_real *C = malloc((size_t)(n * n) * sizeof *C);
+    for (int i = 0; i < n * n; i++) {
+        A[i] = tiny;
+        B[i] = huge;
+    }
+    nnrt_gemm(0, 0, n, n, n, 1, A, n, B, n, 0, C, n);   /* threads started before the switch */
+    ck_assert_msg(C[0] != 0, "denormals are flushed before nnrt_set_ftz(1)");
+    if (nnrt_set_ftz(1)) {
+        nnrt_gemm(0, 0, n, n, n, 1, A, n, B, n, 0, C, n);
+        int nonzero = 0;
+        for (int i = 0; i < n * n; i++)
+            nonzero += C[i] != 0;
+        nnrt_set_ftz(0);
+        ck_assert_msg(nonzero == 0, "%d of %d entries of C are not flushed to zero "
+                      "(a thread without flush-to-zero computed them)", nonzero, n * n);
+    }
+    free(A);
+    free(B);
+    free(C);
+}
+END_TEST
+
 /* ---- optimizers ---- */
 
 static const NnrtParam one_param[] = {
@@ -985,6 +1017,7 @@ static Suite *runtime_suite(void)
     TCase *k = tcase_create("kernels");
     tcase_add_test(k, test_gemm_matches_a_naive_triple_loop_for_every_transpose_and_stride);
     tcase_add_test(k, test_gemm_with_beta_zero_overwrites_nan_in_c);
+    tcase_add_test(k, test_flush_to_zero_reaches_the_blas_threads);
     tcase_add_test(k, test_sgd_matches_hand_computed_steps);
     tcase_add_test(k, test_adam_matches_hand_computed_steps);
     suite_add_tcase(s, k);
