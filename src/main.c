@@ -246,42 +246,6 @@ static void emit_h_file(FILE *f, const IrProgram *p, const void *arg)
     cg_emit_header(f, p);
 }
 
-/* `nnc --emit=grad`: the adjoint programs in the language's own notation. */
-static void print_grad(FILE *f, const IrProgram *p)
-{
-    const IrRange ranges[2] = {p->bwd_loss, p->bwd_penalty};
-    const char *titles[2] = {
-        "# adjoint of the loss; seed = 1/B per sample (reduce = mean) or 1 (sum)",
-        "# adjoint of the penalty; seed = 1",
-    };
-    for (int r = 0; r < 2; r++) {
-        if (ranges[r].end <= ranges[r].begin)
-            continue;
-        fprintf(f, "%s%s\n", r ? "\n" : "", titles[r]);
-        int last = -1;
-        for (int i = ranges[r].begin; i < ranges[r].end; i++) {
-            const Value *v = &p->v[i];
-            if (ir_ops[v->op].kind == K_LEAF || v->op == OP_ADJ)
-                continue;
-            if (v->stmt != last && v->stmt < p->nstmts) {
-                last = v->stmt;
-                fprintf(f, "# %d: %s\n", p->stmts[last].line, p->stmts[last].text);
-            }
-            char buf[300];
-            fprintf(f, "%s\n", ir_notation(p, i, buf, sizeof buf));
-        }
-    }
-    fprintf(f, "\n# gradients\n");
-    for (int i = 0; i < p->nparams; i++) {
-        if (p->params[i].frozen)
-            fprintf(f, "# %s is frozen: no gradient\n", p->params[i].name);
-        else if (p->grad[i] < 0)
-            fprintf(f, "# %s does not affect the loss: its gradient is 0\n", p->params[i].name);
-        else
-            fprintf(f, "dL/d%s = d_%s\n", p->params[i].name, p->params[i].name);
-    }
-}
-
 /* The directory holding nnrt.h and libnnrt.a. */
 static const char *runtime_dir(void)
 {
@@ -432,7 +396,7 @@ int main(int argc, char **argv)
         if (strcmp(o.emit, "ir") == 0)
             ir_print(stdout, p);
         else
-            print_grad(stdout, p);
+            ir_print_grad(stdout, p);
     } else if (strcmp(o.cmd, "build") == 0)
         rc = build(p, o.output, o.keep_c) == 0 ? 0 : 1;
     else if (strcmp(o.cmd, "check") == 0)

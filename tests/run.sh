@@ -40,7 +40,7 @@ done
 
 # gradient checks, end-to-end and PyTorch tests: each script prints one
 # "TEST name" line per test it runs through tests/lib.sh
-for t in tests/grad/run.sh tests/e2e/*.sh tests/torch/run.sh; do
+for t in tests/grad/run.sh tests/e2e/*.sh tests/golden/run.sh tests/torch/run.sh; do
     [ -f "$t" ] || continue
     while IFS= read -r line; do
         case "$line" in

@@ -231,7 +231,7 @@ char *ir_rhs_notation(const IrProgram *p, int id, char *buf, size_t n)
         const Value *a = &p->v[v->arg[0]], *b = &p->v[v->arg[1]];
         const char *an = ir_value_name(p, v->arg[0]), *bn = ir_value_name(p, v->arg[1]);
         if (a->shape.rank == 1 && v->ta && b->shape.rank == 1 && v->tb)
-            snprintf(buf, n, "outer(%s, %s)", an, bn);
+            snprintf(buf, n, "%s @ %s'", an, bn);   /* columns: the outer product */
         else
             snprintf(buf, n, "%s%s @ %s%s", an, v->ta && a->shape.rank == 2 ? "'" : "",
                      bn, v->tb && b->shape.rank == 2 ? "'" : "");
@@ -351,6 +351,118 @@ void ir_print(FILE *out, const IrProgram *p)
         fprintf(out, "backward of penalty (seed = 1):\n");
         ir_print_range(out, p, p->bwd_penalty);
     }
+}
+
+/* ---- the adjoint program in the language's notation ---- */
+
+static const char grad_header[] =
+    "# For one sample, d_v is dL/dv: the derivative of the loss with respect to v,\n"
+    "# of v's shape.  Vectors are columns, so d_z @ x' is an outer product; * is\n"
+    "# elementwise; (z > 0) is 1 where z > 0, else 0.  The first write to d_v is\n"
+    "# '=', later ones add with '+='.  A parameter's gradient d_W adds '+=' over\n"
+    "# the samples of a batch, from 0.  seed = dL/dloss for one sample: 1/B when\n"
+    "# the batch objective is the mean over B samples (reduce = mean), 1 for sum.\n";
+
+/* One step: "name = rhs", or "+=" where the target was written before (or is
+ * a parameter's gradient, or only part of it is written), padded to a
+ * column for the shape comment. */
+static void print_step(FILE *out, const IrProgram *p, int id, char *written)
+{
+    const Value *v = &p->v[id];
+    char expr[256], rhs[270], line[400], sh[64];
+    ir_rhs_notation(p, id, expr, sizeof expr);
+    if (v->op == OP_LITERAL) {
+        /* a literal in an expression: its values, row-major */
+        size_t len = (size_t)snprintf(expr, sizeof expr, "[");
+        for (int i = 0; i < shape_numel(&v->shape) && len < sizeof expr - 40; i++)
+            len += (size_t)snprintf(expr + len, sizeof expr - len, "%s%g", i ? ", " : "",
+                                    p->literals[v->index][i]);
+        snprintf(expr + len, sizeof expr - len, "]");
+    }
+    snprintf(rhs, sizeof rhs, "%s", expr);
+    const Value *dst = v->acc >= 0 ? &p->v[v->acc] : v;
+    const char *op = "=";
+    if (v->acc >= 0) {
+        int full = v->op == OP_MATMUL || shape_equal(&v->shape, &dst->shape);
+        int scalar = !full && shape_numel(&dst->shape) == 1;
+        if (scalar)
+            /* a broadcast scalar receives the sum of every element's adjoint */
+            snprintf(rhs, sizeof rhs, "sum(%s)", expr);
+        if (p->v[dst->arg[0]].op == OP_PARAM || written[v->acc] || !(full || scalar) ||
+            v->batched != dst->batched)
+            op = "+=";
+        written[v->acc] = 1;
+    }
+    snprintf(line, sizeof line, "%s %s %s", ir_value_name(p, v->acc >= 0 ? v->acc : id), op, rhs);
+    fprintf(out, "%-40s # %s%s\n", line, shape_str(&dst->shape, sh, sizeof sh),
+            v->acc >= 0 && !(v->op == OP_MATMUL || shape_equal(&v->shape, &dst->shape)) &&
+            shape_numel(&dst->shape) > 1 ? ", summed over the broadcast dimensions" : "");
+}
+
+static void print_steps(FILE *out, const IrProgram *p, IrRange r, const char *mark, char *written)
+{
+    int last = -1;
+    for (int i = r.begin; i < r.end; i++) {
+        const Value *v = &p->v[i];
+        if ((ir_ops[v->op].kind == K_LEAF && v->op != OP_LITERAL) || v->op == OP_ADJ ||
+            (mark && !mark[i]))
+            continue;
+        if (v->stmt != last && v->stmt < p->nstmts) {
+            last = v->stmt;
+            fprintf(out, "# %d: %s\n", p->stmts[last].line, p->stmts[last].text);
+        }
+        print_step(out, p, i, written);
+    }
+}
+
+void ir_print_grad(FILE *out, const IrProgram *p)
+{
+    char *written = calloc((size_t)p->nv + 1, 1), *mark = calloc((size_t)p->nv + 1, 1);
+    if (!written || !mark)
+        diag_internal("out of memory");
+    /* the forward values the loss, the penalty and the adjoint programs use */
+    int roots[2] = {p->loss, p->penalty};
+    for (int k = 0; k < 2; k++)
+        if (roots[k] >= 0)
+            mark[roots[k]] = 1;
+    for (int i = p->fwd.end; i < p->nv; i++)
+        for (int a = 0; a < p->v[i].nargs; a++)
+            mark[p->v[i].arg[a]] = 1;
+    for (int i = p->fwd.end - 1; i >= p->fwd.begin; i--)
+        if (mark[i])
+            for (int a = 0; a < p->v[i].nargs; a++)
+                mark[p->v[i].arg[a]] = 1;
+
+    fprintf(out, "# the adjoint program of model %s (%s), written by nnc --emit=grad\n#\n%s",
+            p->name, p->file, grad_header);
+    fprintf(out, "\n# forward: the values the backward pass reads\n");
+    print_steps(out, p, p->fwd, mark, written);
+    if (p->bwd_loss.end > p->bwd_loss.begin) {
+        fprintf(out, "\n# backward: the adjoint of the loss, statements in reverse order\n");
+        print_steps(out, p, p->bwd_loss, NULL, written);
+    }
+    if (p->bwd_penalty.end > p->bwd_penalty.begin) {
+        fprintf(out, "\n# backward: the adjoint of the penalty (once per batch, seed = 1)\n");
+        memset(written, 0, (size_t)p->nv);
+        print_steps(out, p, p->bwd_penalty, NULL, written);
+    }
+    fprintf(out, "\n# gradients\n");
+    for (int i = 0; i < p->nparams; i++) {
+        const IrParam *q = &p->params[i];
+        char sh[64];
+        shape_str(&q->shape, sh, sizeof sh);
+        if (q->frozen)
+            fprintf(out, "# %s is frozen: no gradient\n", q->name);
+        else if (p->grad[i] < 0)
+            fprintf(out, "# %s does not affect the loss: its gradient is 0\n", q->name);
+        else {
+            char line[200];
+            snprintf(line, sizeof line, "dL/d%s = d_%s", q->name, q->name);
+            fprintf(out, "%-40s # %s\n", line, sh);
+        }
+    }
+    free(written);
+    free(mark);
 }
 
 /* ---- verifier ---- */

@@ -178,6 +178,10 @@ int ir_matmul_shape(const Shape *a, int ta, const Shape *b, int tb, Shape *out,
 void ir_print(FILE *out, const IrProgram *p);
 void ir_print_range(FILE *out, const IrProgram *p, IrRange r);
 char *ir_notation(const IrProgram *p, int id, char *buf, size_t n);
+/* `nnc --emit=grad`: the forward values the backward pass reads and the
+ * adjoint programs, in the language's notation under their source lines
+ * (docs/ir.md). */
+void ir_print_grad(FILE *out, const IrProgram *p);
 char *ir_rhs_notation(const IrProgram *p, int id, char *buf, size_t n);
 const char *ir_value_name(const IrProgram *p, int id);
 
