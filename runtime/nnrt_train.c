@@ -55,6 +55,7 @@ static const ExtraFlag extra_flags[] = {
     { "out", 1, "init grad" },
     { "params", 1, "grad eval check" },
     { "eps", 1, "check" },
+    { "print", 2, "check" },     /* --print or --print=W1,b1: the value is optional */
     { "no-ftz", 0, "train init grad eval check" },
     { "help", 0, "train init grad eval check" },
 };
@@ -67,7 +68,8 @@ typedef struct Run {
     /* extra flags */
     const char *init, *save, *out, *params_file;
     double eps;
-    int have_eps, quiet, no_ftz, data_flag;
+    int have_eps, quiet, no_ftz, data_flag, batch_flag;
+    const char *print;           /* check --print: "" (all) or "W1,b1", else NULL */
     /* state */
     nnrt_real *params, *grads, *loss;
     void *work;
@@ -232,6 +234,8 @@ static int parse_flags(Run *r, int argc, char **argv)
             return 2;
         }
         int takes = ex >= 0 ? extra_flags[ex].takes_value : 1;
+        if (takes == 2)              /* an optional value, only as --flag=VALUE */
+            takes = value != NULL;
         if (ex >= 0 && !command_takes(extra_flags[ex].cmds, r->cmd)) {
             fail("'%s' does not take --%s (it is a flag of: %s)", r->cmd, name, extra_flags[ex].cmds);
             return 2;
@@ -254,6 +258,8 @@ static int parse_flags(Run *r, int argc, char **argv)
             }
             if (key == 0)
                 r->data_flag = 1;
+            if (strcmp(name, "batch") == 0)
+                r->batch_flag = 1;
             continue;
         }
         if (strcmp(name, "help") == 0) {
@@ -271,6 +277,8 @@ static int parse_flags(Run *r, int argc, char **argv)
             r->quiet = 1;
         } else if (strcmp(name, "no-ftz") == 0) {
             r->no_ftz = 1;
+        } else if (strcmp(name, "print") == 0) {
+            r->print = value ? value : "";
         } else if (strcmp(name, "eps") == 0) {
             char *end;
             r->eps = strtod(value, &end);
@@ -765,6 +773,81 @@ static int cmd_eval(Run *r)
 
 /* ---- check: finite differences against the analytic gradient ---- */
 
+/* Is `name` in the comma-separated list (empty list: every parameter)? */
+static int check_print_wanted(const char *list, const char *name)
+{
+    if (!*list)
+        return 1;
+    size_t n = strlen(name);
+    for (const char *s = list; *s;) {
+        const char *comma = strchr(s, ',');
+        size_t len = comma ? (size_t)(comma - s) : strlen(s);
+        if (len == n && strncmp(s, name, n) == 0)
+            return 1;
+        s += len + (comma != NULL);
+    }
+    return 0;
+}
+
+/* Every name of --print=W1,b1 must be a trainable parameter. */
+static int check_print_names(const NnrtModel *m, const char *list)
+{
+    for (const char *s = list; *s;) {
+        const char *comma = strchr(s, ',');
+        int len = comma ? (int)(comma - s) : (int)strlen(s);
+        int found = 0;
+        for (int k = 0; k < m->nparams; k++)
+            if ((int)strlen(m->params[k].name) == len && strncmp(s, m->params[k].name, len) == 0)
+                found = 1 + !m->params[k].frozen;
+        if (found != 2) {
+            char names[1024] = "";
+            for (int k = 0; k < m->nparams; k++)
+                if (!m->params[k].frozen && strlen(names) + strlen(m->params[k].name) + 3 < sizeof names)
+                    strcat(strcat(names, *names ? ", " : ""), m->params[k].name);
+            return fail("--print: '%.*s' is %s; the trainable parameters are %s", len, s,
+                        found ? "frozen (it has no gradient)" : "no parameter of the model", names);
+        }
+        s += len + (comma != NULL);
+    }
+    return 0;
+}
+
+/* One row of a gradient in numpy's layout: "[[ 1.2e-03 -4.0e-01]". */
+static int format_row(char *buf, size_t len, const double *x, int n, int first, int last, int rank)
+{
+    int k = snprintf(buf, len, "%s", rank >= 2 ? (first ? "[[" : " [") : "[");
+    for (int j = 0; j < n && (size_t)k < len; j++)
+        k += snprintf(buf + k, len - (size_t)k, "%s%12.5e", j ? " " : "", x[j]);
+    if ((size_t)k < len)
+        k += snprintf(buf + k, len - (size_t)k, "%s", rank >= 2 ? (last ? "]]" : "]") : "]");
+    return k;
+}
+
+/* check --print: the analytic and the numeric gradient of one parameter
+ * side by side, row by row (a tensor of rank > 2 as rows of its last axis). */
+static void print_side_by_side(const NnrtParam *p, const nnrt_real *ana, const double *num)
+{
+    int cols = p->rank ? p->dim[p->rank - 1] : 1;
+    int rows = (int)(p->size / (cols ? cols : 1));
+    char dims[64], left[4096], right[4096];
+    nnrt_format_dims(dims, sizeof dims, p->rank, p->dim);
+    double *a = malloc((size_t)(cols ? cols : 1) * sizeof *a);
+    if (!a)
+        return;
+    int w = 13 * cols + 3;
+    printf("\ndL/d%s %s\n%-*s   %s\n", p->name, dims, w, "analytic (backward pass)",
+           "numeric (central differences)");
+    for (int i = 0; i < rows; i++) {
+        for (int j = 0; j < cols; j++)
+            a[j] = ana[(int64_t)i * cols + j];
+        format_row(left, sizeof left, a, cols, i == 0, i == rows - 1, p->rank);
+        format_row(right, sizeof right, num + (int64_t)i * cols, cols, i == 0, i == rows - 1,
+                   p->rank);
+        printf("%-*s   %s\n", w, left, right);
+    }
+    free(a);
+}
+
 static int cmd_check(Run *r)
 {
     const NnrtModel *m = r->m;
@@ -793,15 +876,27 @@ static int cmd_check(Run *r)
         rc = load_source(r, &d, &src, "data");
         snprintf(from, sizeof from, "%s (no example block, no data)", d.name);
     }
+    if (rc == 0 && r->batch_flag && r->cfg.batch > 0 && d.n > r->cfg.batch) {
+        char what[1300];
+        snprintf(what, sizeof what, "%.1200s (its first %lld, --batch)", from,
+                 (long long)r->cfg.batch);
+        snprintf(from, sizeof from, "%s", what);
+        d.n = r->cfg.batch;
+    }
+    if (rc == 0 && r->print && *r->print)
+        rc = check_print_names(m, r->print);
     if (rc == 0)
         rc = setup_params(r, r->params_file);
     if (rc == 0)
         rc = setup_work(r, d.n, 0);
+    size_t total = (size_t)(m->nparam_total > 0 ? m->nparam_total : 1);
     nnrt_real *ana = NULL;
-    if (rc == 0 && !(ana = malloc((size_t)(m->nparam_total > 0 ? m->nparam_total : 1) *
-                                  sizeof *ana)))
+    double *numeric = NULL;
+    if (rc == 0 && (!(ana = malloc(total * sizeof *ana)) ||
+                    !(numeric = calloc(total, sizeof *numeric))))
         rc = fail("out of memory");
     if (rc != 0) {
+        free(ana);
         nnrt_data_free(&d);
         return rc;
     }
@@ -850,6 +945,7 @@ static int cmd_check(Run *r)
             /* Divide by the step actually taken (p +- h rounded to nnrt_real). */
             double num = (fp.loss - fm.loss) / (up - down);
             double a = ana[p->offset + i];
+            numeric[p->offset + i] = num;
             double abserr = fabs(a - num), sum = fabs(a) + fabs(num);
             if (!(abserr <= tol * (sum > 1 ? sum : 1)))
                 ok = 0;
@@ -866,11 +962,18 @@ static int cmd_check(Run *r)
         printf("%-20s %-14s %9lld %12.3e %12.3e  %s\n", p->name, dims, (long long)p->size, maxabs,
                maxrel, ok ? "PASS" : "FAIL");
     }
+    if (r->print) {
+        for (int k = 0; k < m->nparams; k++)
+            if (!m->params[k].frozen && check_print_wanted(r->print, m->params[k].name))
+                print_side_by_side(&m->params[k], ana + m->params[k].offset,
+                                   numeric + m->params[k].offset);
+    }
     if (nfail)
         printf("\nFAIL: %d of %d parameters\n", nfail, nchecked);
     else
         printf("\nPASS: all %d parameters\n", nchecked);
     free(ana);
+    free(numeric);
     nnrt_data_free(&d);
     return nfail ? 1 : 0;
 }

@@ -44,7 +44,8 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: nnc MODEL.nn -o MODEL.c [--lib] [-D NAME=VALUE]... [--dtype f32|f64]\n"
         "       nnc build MODEL.nn -o MODEL [-D ...] [--dtype ...] [--keep-c]\n"
-        "       nnc check MODEL.nn [-D ...] [trainer check flags: --data D --params P ...]\n"
+        "       nnc check MODEL.nn [-D ...] [--data D [--batch N]] [--params P] [--eps H]\n"
+        "                 [--print[=W1,b1]]   finite differences vs. the backward pass, f64\n"
         "       nnc --emit=ast|ir|grad MODEL.nn [-D ...]\n"
         "       nnc --version | --help\n"
         "\n"
@@ -164,8 +165,11 @@ static int parse_args(Options *o, int argc, char **argv)
             printf("nnc %s\n", NNC_VERSION);
             exit(0);
         } else if (a[0] == '-' && strcmp(o->cmd, "check") == 0) {
+            /* the trainer's flags; all but these take a value */
+            int bare = strcmp(a, "--print") == 0 || strcmp(a, "--quiet") == 0 ||
+                       strcmp(a, "--no-ftz") == 0;
             o->rest[o->nrest++] = argv[i];
-            if (i + 1 < argc && argv[i + 1][0] != '-' && !strchr(a, '='))
+            if (!bare && i + 1 < argc && argv[i + 1][0] != '-' && !strchr(a, '='))
                 o->rest[o->nrest++] = argv[++i];
         } else if (a[0] == '-') {
             static const char *const flags[] = {"-o", "-D", "--dtype", "--emit=ir", "--lib",

@@ -22,8 +22,26 @@ struct AdCtx {
     int given;         /* the adjoint this rule already handed to an operand */
 };
 
-/* The rules, by op (rules.c, from ops.def). */
+/* The rules, by op (rules.c, from ops.def), and the wrong one for tests. */
 extern AdRule *const ad_rules[OP_COUNT];
+AdRule ad_rule_wrong;
+
+/* Test only: with NNC_TEST_CORRUPT_RULE=OP (a unary elementwise op such as
+ * relu or sigmoid) that op's adjoint rule is replaced by ad_rule_wrong, so
+ * the tests can show that `nnc check` fails on a wrong gradient.  Returns
+ * the op, or -1 when the variable is unset. */
+static int corrupt_op(void)
+{
+    const char *name = getenv("NNC_TEST_CORRUPT_RULE");
+    if (!name || !*name)
+        return -1;
+    for (int op = 0; op < OP_COUNT; op++)
+        if (strcmp(ir_ops[op].name, name) == 0 && ir_ops[op].kind == K_MAP &&
+            ir_ops[op].arity == 1 && ad_rules[op])
+            return op;
+    diag_internal("NNC_TEST_CORRUPT_RULE=%s: not a unary elementwise op with a rule", name);
+    return -1;
+}
 
 const Value *ad_value(AdCtx *cx, int id) { return &cx->p->v[id]; }
 
@@ -170,6 +188,7 @@ static void sweep(IrProgram *p, int root, int seed, IrRange *range)
     for (int i = 0; i < n; i++)
         cx.active[i] &= needed[i];
 
+    int corrupt = corrupt_op();
     range->begin = p->nv;
     if (cx.active[root]) {
         cx.cur = root;
@@ -181,7 +200,7 @@ static void sweep(IrProgram *p, int root, int seed, IrRange *range)
         for (int i = root; i >= 0; i--) {
             if (!cx.active[i] || cx.adj[i] < 0 || p->v[i].op == OP_PARAM)
                 continue;
-            AdRule *rule = ad_rules[p->v[i].op];
+            AdRule *rule = (int)p->v[i].op == corrupt ? ad_rule_wrong : ad_rules[p->v[i].op];
             if (!rule)
                 diag_internal("no adjoint rule for op %s", ir_ops[p->v[i].op].name);
             cx.cur = i;

@@ -200,6 +200,16 @@ static void ad_xent(AdCtx *cx, int v, int d)
     CONTRIB(A(v), OP_XENT_BWD, d, A(v), B(v));
 }
 
+/*
+ * A deliberately wrong rule, for tests only (NNC_TEST_CORRUPT_RULE, see
+ * reverse.c): y = f(a) treated as if f'(a) were 1, da += dy -- the classic
+ * slip of forgetting an activation's derivative.  `nnc check` must catch it.
+ */
+void ad_rule_wrong(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_COPY, d);
+}
+
 AdRule *const ad_rules[OP_COUNT] = {
 #define OP(code, name, arity, kind, notation, cexpr, rule) [OP_##code] = rule,
 #include "ops.def"

@@ -1,0 +1,49 @@
+#!/bin/bash
+# End-to-end: `nnc check` (finite differences against the backward pass, in
+# float64) passes on correct gradients and fails -- exit status 1, FAIL in
+# the table -- when one adjoint rule is deliberately wrong
+# (NNC_TEST_CORRUPT_RULE, a test-only switch of src/ad/reverse.c); --print
+# shows both gradients side by side; --data with --batch checks a batch.
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+. tests/lib.sh
+D="$T_OUT/check"
+mkdir -p "$D"
+SIG=tests/e2e/models/sigmoid2.nn
+
+for m in examples/tiny_mlp.nn $SIG; do
+    n=$(basename "$m" .nn)
+    t_begin "check/$n/passes"
+    if t_run "$NNC" check "$m" && grep -q "^PASS: all" "$t_log"; then t_pass
+    else t_fail "nnc check $m did not pass"; fi
+done
+
+# relu in tiny_mlp, sigmoid in the assignment's network: treat f'(a) as 1
+for case in "examples/tiny_mlp.nn relu" "$SIG sigmoid"; do
+    set -- $case
+    t_begin "check/$(basename "$1" .nn)/fails-with-wrong-$2-rule"
+    NNC_TEST_CORRUPT_RULE=$2 t_run "$NNC" check "$1"
+    rc=$?
+    if [ $rc = 1 ] && grep -q "^FAIL: " "$t_log" && grep -q "^W1 .* FAIL$" "$t_log"; then t_pass
+    else t_fail "expected exit 1 and W1 FAIL with a wrong $2 rule, got exit $rc"; fi
+done
+
+t_begin "check/print-side-by-side"
+if t_run "$NNC" check $SIG --print=W1,b2 &&
+   grep -q "^dL/dW1 \[2, 3\]" "$t_log" && grep -q "^dL/db2 \[2\]" "$t_log" &&
+   ! grep -q "^dL/db1" "$t_log" &&
+   grep -q "^analytic (backward pass) *numeric (central differences)" "$t_log" &&
+   grep -Eq '^\[\[ 9\.50088e-03  9\.50088e-03  1\.90018e-03\] +\[\[ 9\.50088e-03' "$t_log"; then
+    t_pass
+else t_fail "expected dL/dW1 and dL/db2 as two numpy-like columns"; fi
+
+t_begin "check/print-unknown-name"
+if ! t_run "$NNC" check $SIG --print=W3 && grep -q "'W3' is no parameter of the model; the trainable parameters are W1, b1, W2, b2" "$t_log"; then
+    t_pass
+else t_fail "expected an error naming the parameters"; fi
+
+t_begin "check/data-batch"
+if t_run "$NNC" check $SIG --data 'random(n = 40, seed = 3)' --batch 5 &&
+   grep -q "5 samples from .*(its first 5, --batch)" "$t_log" && grep -q "^PASS: all 4" "$t_log"; then
+    t_pass
+else t_fail "expected a passing check on the first 5 of 40 samples"; fi
