@@ -165,12 +165,19 @@ typedef struct NnrtModel {
 
     /* The prediction of the last forward: n * out_size values. */
     const nnrt_real *(*output)(void *work);
+
+    /* For --trap-nan: after forward (adjoint = 0) or backward (adjoint = 1)
+     * on n samples, the first statement in execution order whose values
+     * hold a NaN or an infinity ("model.nn:7: h = tanh(W1 x + b1)"), or NULL
+     * when all are finite.  May itself be NULL. */
+    const char *(*nonfinite)(void *work, int n, int adjoint);
 } NnrtModel;
 
 /* ---- entry point and kernels used by generated code ---- */
 
 #define nnrt_main NNRT_FN(nnrt_main)
 #define nnrt_gemm NNRT_FN(nnrt_gemm)
+#define nnrt_finite NNRT_FN(nnrt_finite)
 
 /* The generated trainer's main(): `train`, `init`, `grad`, `eval`, `check`
  * (see DESIGN.md and docs/trainer.md).  Returns the process exit status. */
@@ -183,6 +190,9 @@ int nnrt_main(const NnrtModel *model, int argc, char **argv);
 void nnrt_gemm(int ta, int tb, int M, int N, int K, nnrt_real alpha,
                const nnrt_real *A, int lda, const nnrt_real *B, int ldb,
                nnrt_real beta, nnrt_real *C, int ldc);
+
+/* 1 when all n values are finite (no NaN, no infinity). */
+int nnrt_finite(const nnrt_real *x, size_t n);
 
 /* ---- compile-time validation shared with the compiler ----
  * The compiler checks every train-block setting with the same parser the

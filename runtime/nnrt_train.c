@@ -57,6 +57,7 @@ static const ExtraFlag extra_flags[] = {
     { "eps", 1, "check" },
     { "print", 2, "check" },     /* --print or --print=W1,b1: the value is optional */
     { "no-ftz", 0, "train init grad eval check" },
+    { "trap-nan", 0, "train" },
     { "help", 0, "train init grad eval check" },
 };
 #define NEXTRA ((int)(sizeof extra_flags / sizeof extra_flags[0]))
@@ -70,6 +71,8 @@ typedef struct Run {
     double eps;
     int have_eps, quiet, no_ftz, data_flag, batch_flag;
     const char *print;           /* check --print: "" (all) or "W1,b1", else NULL */
+    int trap_nan;                /* --trap-nan: find where a non-finite value appeared */
+    char nan_where[700];         /* what --trap-nan found first ("" = nothing yet) */
     /* state */
     nnrt_real *params, *grads, *loss;
     void *work;
@@ -279,6 +282,8 @@ static int parse_flags(Run *r, int argc, char **argv)
             r->no_ftz = 1;
         } else if (strcmp(name, "print") == 0) {
             r->print = value ? value : "";
+        } else if (strcmp(name, "trap-nan") == 0) {
+            r->trap_nan = 1;
         } else if (strcmp(name, "eps") == 0) {
             char *end;
             r->eps = strtod(value, &end);
@@ -420,6 +425,45 @@ static void point_at(Run *r, const NnrtData *d, int64_t first)
         r->ptr[s] = d->slot[s] + first * r->m->slots[s].size;
 }
 
+int nnrt_finite(const nnrt_real *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return 0;
+    return 1;
+}
+
+/* --trap-nan, after a forward pass over nb samples whose losses are not
+ * all finite (adjoint = 0) or a backward pass that left a non-finite
+ * gradient (adjoint = 1): records in r->nan_where the first thing that went
+ * non-finite: a parameter, else the model's first statement holding one. */
+static void trap_nonfinite(Run *r, int nb, int adjoint)
+{
+    const NnrtModel *m = r->m;
+    if (r->nan_where[0])
+        return;
+    for (int k = 0; k < m->nparams; k++)
+        if (!nnrt_finite(r->params + m->params[k].offset, (size_t)m->params[k].size)) {
+            snprintf(r->nan_where, sizeof r->nan_where, "parameter %s (%s) holds a non-finite "
+                     "value", m->params[k].name, m->params[k].where ? m->params[k].where : "?");
+            return;
+        }
+    const char *w = m->nonfinite ? m->nonfinite(r->work, nb, adjoint) : NULL;
+    if (w)
+        snprintf(r->nan_where, sizeof r->nan_where, "first non-finite value at %s", w);
+    else if (adjoint)
+        snprintf(r->nan_where, sizeof r->nan_where, "the gradient (of the penalty or a "
+                 "parameter) is non-finite");
+    else
+        snprintf(r->nan_where, sizeof r->nan_where, "the loss");
+}
+
+static void trap_forward(Run *r, int nb)
+{
+    if (r->trap_nan && !nnrt_finite(r->loss, (size_t)nb))
+        trap_nonfinite(r, nb, 0);
+}
+
 /* The batch objective over all of d (forward only), and accuracy. */
 static void evaluate(Run *r, const NnrtData *d, int accuracy, Eval *ev)
 {
@@ -429,6 +473,7 @@ static void evaluate(Run *r, const NnrtData *d, int accuracy, Eval *ev)
         int nb = (int)(d->n - i0 < r->cap ? d->n - i0 : r->cap);
         point_at(r, d, i0);
         r->m->forward(r->work, r->params, nb, r->ptr, r->loss);
+        trap_forward(r, nb);
         for (int b = 0; b < nb; b++)
             sum += r->loss[b];
         if (accuracy)
@@ -462,11 +507,14 @@ static double batch_gradient(Run *r, const NnrtData *d, const int64_t *idx, int6
             point_at(r, d, start + c0);
         }
         m->forward(r->work, r->params, nb, r->ptr, r->loss);
+        trap_forward(r, nb);
         for (int b = 0; b < nb; b++)
             sum += r->loss[b];
         if (correct)
             *correct += count_correct(r, nb);
         m->backward(r->work, r->params, nb, w, r->grads);
+        if (r->trap_nan && !nnrt_finite(r->grads, (size_t)m->nparam_total))
+            trap_nonfinite(r, nb, 1);
     }
     return (r->cfg.reduce_sum ? sum : sum / (double)B) + penalty(r, r->grads);
 }
@@ -566,10 +614,21 @@ static FILE *open_log(const Run *r, int has_test)
     return csv;
 }
 
-static int nonfinite(double loss, int64_t epoch, int64_t step)
+/* A non-finite loss (or, with --trap-nan, gradient) stops the run. */
+static int nonfinite(const Run *r, double loss, int64_t epoch, int64_t step)
 {
-    return fail("loss became %s at epoch %lld, step %lld", isnan(loss) ? "nan" : "inf",
-                (long long)epoch, (long long)step);
+    if (isfinite(loss))
+        fail("the gradient became non-finite at epoch %lld, step %lld", (long long)epoch,
+             (long long)step);
+    else
+        fail("loss became %s at epoch %lld, step %lld", isnan(loss) ? "nan" : "inf",
+             (long long)epoch, (long long)step);
+    if (r->nan_where[0])
+        fprintf(stderr, "  %s\n", r->nan_where);
+    else if (!r->trap_nan)
+        fprintf(stderr, "  (run again with --trap-nan to find the model line where it first "
+                "went non-finite)\n");
+    return 1;
 }
 
 static int cmd_train(Run *r)
@@ -629,10 +688,14 @@ static int cmd_train(Run *r)
         evaluate(r, &data, c->accuracy, &tr);
     if (has_test)
         evaluate(r, &test, c->accuracy, &te);
+    if (!isfinite(tr.loss)) {
+        rc = nonfinite(r, tr.loss, 0, 0);
+        goto done;
+    }
     report(r, csv, 0, 0, nnrt_schedule_lr(&c->sched, lr0, 0, epochs), &tr, has_test ? &te : NULL,
            nnrt_now() - t0);
-    if (!isfinite(tr.loss)) {
-        rc = nonfinite(tr.loss, 0, 0);
+    if (r->nan_where[0]) {
+        rc = nonfinite(r, tr.loss, 1, 1);
         goto done;
     }
     for (int64_t ep = 1; ep <= epochs; ep++) {
@@ -654,8 +717,8 @@ static int cmd_train(Run *r)
                 break;
             int64_t nb = N - start < B ? N - start : B;
             double f = batch_gradient(r, &data, perm, start, nb, NULL);
-            if (!isfinite(f)) {
-                rc = nonfinite(f, ep, step + 1);
+            if (!isfinite(f) || r->nan_where[0]) {
+                rc = nonfinite(r, f, ep, step + 1);
                 goto done;
             }
             nnrt_optim_step(&opt, r->params, r->grads, lr);
@@ -670,9 +733,13 @@ static int cmd_train(Run *r)
         }
         if (has_test)
             evaluate(r, &test, c->accuracy, &te);
-        report(r, csv, ep, step, lr, &tr, has_test ? &te : NULL, nnrt_now() - t0);
         if (!isfinite(tr.loss)) {
-            rc = nonfinite(tr.loss, ep, step);
+            rc = nonfinite(r, tr.loss, ep, step);
+            goto done;
+        }
+        report(r, csv, ep, step, lr, &tr, has_test ? &te : NULL, nnrt_now() - t0);
+        if (r->nan_where[0]) {   /* full batch: the gradient for the next step */
+            rc = nonfinite(r, tr.loss, ep + 1, step + 1);
             goto done;
         }
     }

@@ -761,6 +761,47 @@ static void c_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* For --trap-nan: nonfinite() checks the buffers of one pass in execution
+ * order and returns the first statement whose values hold a NaN or an
+ * infinity.  One check per buffer, labelled with the statement that first
+ * writes it. */
+static void emit_nonfinite_checks(Cg *cg, FILE *f, IrRange r, const char *mark, int adjoint,
+                                  int indent)
+{
+    const IrProgram *p = cg->p;
+    char *seen = xcalloc((size_t)p->nv, 1);
+    for (int i = r.begin; i < r.end; i++) {
+        int d = dest_of(cg, i);
+        if ((mark && !mark[i]) || !cg->needs_buf[d] || seen[d] || p->v[i].stmt >= p->nstmts)
+            continue;
+        seen[d] = 1;
+        const IrStmt *s = &p->stmts[p->v[i].stmt];
+        char where[512];
+        snprintf(where, sizeof where, "%s%s:%d: %s", adjoint ? "adjoint of " : "",
+                 base_name(p->file), s->line, s->text);
+        fprintf(f, "%*sif (!nnrt_finite(ws->%s, %s%d))\n%*sreturn ", indent, "", cg->cname[d],
+                p->v[d].batched ? "(size_t)n * " : "", numel(&p->v[d]), indent + 4, "");
+        c_string(f, where);
+        fprintf(f, ";\n");
+    }
+    free(seen);
+}
+
+static void emit_nonfinite(Cg *cg, FILE *f, const char *fwd_mark)
+{
+    const IrProgram *p = cg->p;
+    fprintf(f, "/* For --trap-nan: the first statement, in execution order, whose values\n"
+               " * hold a NaN or an infinity after the last forward (adjoint = 0) or\n"
+               " * backward (adjoint = 1) pass on n samples; NULL when all are finite. */\n");
+    fprintf(f, "static const char *nonfinite(void *work, int n, int adjoint)\n{\n");
+    fprintf(f, "    Work *ws = work;\n    (void)ws;\n    (void)n;\n");
+    fprintf(f, "    if (!adjoint) {\n");
+    emit_nonfinite_checks(cg, f, p->fwd, fwd_mark, 0, 8);
+    fprintf(f, "        return NULL;\n    }\n");
+    emit_nonfinite_checks(cg, f, p->bwd_loss, NULL, 1, 4);
+    fprintf(f, "    return NULL;\n}\n\n");
+}
+
 static const char *init_kind_name(InitKind k)
 {
     static const char *const names[] = {
@@ -1031,6 +1072,7 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
         fprintf(f, "    (void)work;\n    (void)params;\n    (void)grads;\n    return 0;\n}\n\n");
     }
     fprintf(f, "static const real *output(void *work)\n{\n    return ((Work *)work)->out;\n}\n\n");
+    emit_nonfinite(&cg, f, fwd_mark);
 
     /* the model */
     int has_example = 0;
@@ -1052,7 +1094,8 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
             p->output >= 0 ? numel(&p->v[p->output]) : 0);
     fprintf(f, "    .has_penalty = %d,\n", p->penalty >= 0);
     fprintf(f, "    .create = create, .destroy = destroy, .forward = forward,\n");
-    fprintf(f, "    .backward = backward, .penalty = penalty, .output = output,\n};\n\n");
+    fprintf(f, "    .backward = backward, .penalty = penalty, .output = output,\n");
+    fprintf(f, "    .nonfinite = nonfinite,\n};\n\n");
     if (opt->lib) {
         fprintf(f, "const NnrtModel *%s_model(void)\n{\n    return &model;\n}\n", p->name);
     } else {
