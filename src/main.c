@@ -5,6 +5,8 @@
  *   nnc model.nn -o model.c [--lib] [-D NAME=VALUE] [--dtype f32|f64]
  *   nnc build model.nn -o model      emit C and compile it against libnnrt
  *   nnc check model.nn [flags]       finite-difference check in float64
+ *   nnc explain model.nn --wrt W1    the chain rule with numbers (src/ad/explain.c)
+ *   nnc --report model.nn            costs per line (src/ad/report.c)
  *   nnc --emit=ast|ir|grad model.nn  print a stage
  *
  * Output files are written to a temporary name and renamed into place, so a
@@ -22,11 +24,12 @@
 #include "sema.h"
 #include "ad.h"
 #include "codegen.h"
+#include "teach.h"
 
 #define NNC_VERSION "0.1.0"
 
 typedef struct Options {
-    const char *cmd;        /* "compile", "build", "check", "emit" */
+    const char *cmd;        /* "compile", "build", "check", "explain", "emit", "report" */
     const char *input;
     const char *output;
     const char *emit;       /* ast, ir, grad */
@@ -37,6 +40,8 @@ typedef struct Options {
     int ndefs;
     char **rest;            /* flags passed through to the trainer (check) */
     int nrest;
+    ExplainOptions ex;      /* nnc explain */
+    ExplainValue values[16];
 } Options;
 
 static void usage(FILE *f)
@@ -46,6 +51,9 @@ static void usage(FILE *f)
         "       nnc build MODEL.nn -o MODEL [-D ...] [--dtype ...] [--keep-c]\n"
         "       nnc check MODEL.nn [-D ...] [--data D [--batch N]] [--params P] [--eps H]\n"
         "                 [--print[=W1,b1]]   finite differences vs. the backward pass, f64\n"
+        "       nnc explain MODEL.nn --wrt 'W1[0,0]' [--lr 0.1] [--latex] [--params P.npz]\n"
+        "                 [--x 0.5,0.5 --y 0.9 ...]   the chain rule with numbers, float64\n"
+        "       nnc --report MODEL.nn [-D ...]   parameters, FLOPs, what the backward keeps\n"
         "       nnc --emit=ast|ir|grad MODEL.nn [-D ...]\n"
         "       nnc --version | --help\n"
         "\n"
@@ -114,14 +122,52 @@ static int parse_define(Options *o, const char *arg)
     return 0;
 }
 
+/* A flag of nnc explain: --wrt, --lr, --latex, --params, or --NAME VALUES
+ * for an input or target of the model (checked against the model later). */
+static int parse_explain_flag(Options *o, const char *a, const char *next, int *i)
+{
+    if (strcmp(a, "--latex") == 0) {
+        o->ex.latex = 1;
+        return 0;
+    }
+    if (!next) {
+        fprintf(stderr, "nnc: error: %s needs a value\n", a);
+        return -1;
+    }
+    ++*i;
+    if (strcmp(a, "--wrt") == 0)
+        o->ex.wrt = next;
+    else if (strcmp(a, "--params") == 0)
+        o->ex.params = next;
+    else if (strcmp(a, "--lr") == 0) {
+        char *end;
+        o->ex.lr = strtod(next, &end);
+        if (end == next || *end) {
+            fprintf(stderr, "nnc: error: --lr %s: the learning rate must be a number\n", next);
+            return -1;
+        }
+        o->ex.have_lr = 1;
+    } else if (o->ex.nvalues == 16) {
+        fprintf(stderr, "nnc: error: too many sample values\n");
+        return -1;
+    } else {
+        o->values[o->ex.nvalues].slot = a + 2;
+        o->values[o->ex.nvalues].text = next;
+        o->ex.nvalues++;
+        o->ex.values = o->values;
+    }
+    return 0;
+}
+
 static int parse_args(Options *o, int argc, char **argv)
 {
     int i = 1;
     o->cmd = "compile";
-    if (argc > 1 && (strcmp(argv[1], "build") == 0 || strcmp(argv[1], "check") == 0)) {
+    if (argc > 1 && (strcmp(argv[1], "build") == 0 || strcmp(argv[1], "check") == 0 ||
+                     strcmp(argv[1], "explain") == 0)) {
         o->cmd = argv[1];
         i = 2;
-    } else if (argc > 1 && (strcmp(argv[1], "explain") == 0 || strcmp(argv[1], "run") == 0)) {
+    } else if (argc > 1 && strcmp(argv[1], "run") == 0) {
         fprintf(stderr, "nnc: error: 'nnc %s' is not implemented yet in this version (%s)\n",
                 argv[1], NNC_VERSION);
         return -1;
@@ -154,6 +200,8 @@ static int parse_args(Options *o, int argc, char **argv)
                 return -1;
             }
             o->cmd = "emit";
+        } else if (strcmp(a, "--report") == 0) {
+            o->cmd = "report";
         } else if (strcmp(a, "--lib") == 0)
             o->lib = 1;
         else if (strcmp(a, "--keep-c") == 0)
@@ -164,6 +212,9 @@ static int parse_args(Options *o, int argc, char **argv)
         } else if (strcmp(a, "--version") == 0) {
             printf("nnc %s\n", NNC_VERSION);
             exit(0);
+        } else if (strcmp(o->cmd, "explain") == 0 && strncmp(a, "--", 2) == 0 && a[2]) {
+            if (parse_explain_flag(o, a, i + 1 < argc ? argv[i + 1] : NULL, &i) < 0)
+                return -1;
         } else if (a[0] == '-' && strcmp(o->cmd, "check") == 0) {
             /* the trainer's flags; all but these take a value */
             int bare = strcmp(a, "--print") == 0 || strcmp(a, "--quiet") == 0 ||
@@ -173,8 +224,8 @@ static int parse_args(Options *o, int argc, char **argv)
                 o->rest[o->nrest++] = argv[++i];
         } else if (a[0] == '-') {
             static const char *const flags[] = {"-o", "-D", "--dtype", "--emit=ir", "--lib",
-                                                "--keep-c", "--help", "--version"};
-            const char *near = diag_closest(a, flags, 8);
+                                                "--keep-c", "--help", "--version", "--report"};
+            const char *near = diag_closest(a, flags, 9);
             fprintf(stderr, "nnc: error: unknown option '%s'%s%s%s\n", a,
                     near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
             return -1;
@@ -187,6 +238,10 @@ static int parse_args(Options *o, int argc, char **argv)
     }
     if (!o->input) {
         usage(stderr);
+        return -1;
+    }
+    if (strcmp(o->cmd, "explain") == 0 && !o->ex.wrt) {
+        fprintf(stderr, "nnc: error: nnc explain needs --wrt PARAM or --wrt 'PARAM[i,j]'\n");
         return -1;
     }
     if ((strcmp(o->cmd, "compile") == 0 || strcmp(o->cmd, "build") == 0) && !o->output) {
@@ -383,7 +438,7 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof o);
     if (parse_args(&o, argc, argv) < 0)
         return 2;
-    if (strcmp(o.cmd, "check") == 0)
+    if (strcmp(o.cmd, "check") == 0 || strcmp(o.cmd, "explain") == 0)
         o.dtype = DT_F64;
     size_t len;
     char *src = read_file(o.input, &len);
@@ -405,6 +460,10 @@ int main(int argc, char **argv)
         rc = build(p, o.output, o.keep_c) == 0 ? 0 : 1;
     else if (strcmp(o.cmd, "check") == 0)
         rc = check(&o, p);
+    else if (strcmp(o.cmd, "explain") == 0)
+        rc = explain_run(stdout, p, &o.ex);
+    else if (strcmp(o.cmd, "report") == 0)
+        report_print(stdout, p);
     else {
         CgOptions co = {o.lib, NULL};
         char *hdr = NULL;

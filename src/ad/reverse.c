@@ -50,6 +50,7 @@ static int emit_like(AdCtx *cx, Value v)
     const Value *src = &cx->p->v[cx->cur];
     v.stmt = src->stmt;
     v.loc = src->loc;
+    v.from = cx->cur;
     return ir_emit(cx->p, v);
 }
 

@@ -69,6 +69,7 @@ typedef struct Value {
     const char *name;  /* the user's name for it (h1, W1), or a derived one (h1_1, d_h1) */
     int temp;          /* a temporary inside a statement (h1_1), not a name the user bound */
     int stmt;          /* the statement it implements (index into IrProgram.stmts) */
+    int from;          /* adjoint values: the forward value whose rule made it */
     Loc loc;
 } Value;
 

@@ -2,6 +2,7 @@
 # Golden files for the readable forms: for each tests/golden/NAME.nn,
 #   NAME.grad     the output of `nnc --emit=grad NAME.nn`
 #   NAME.loops.c  the output of `nnc NAME.nn -o NAME.c --style=loops` (where present)
+# and the explain forms at the end of this file
 # must match byte for byte.  After an intended change to those forms,
 # regenerate them and review the diff:
 #   tests/golden/run.sh --update && git diff tests/golden
@@ -45,3 +46,12 @@ for nn in tests/golden/*.nn; do
             "$NNC" "$D/$name.loops.c"
     fi
 done
+
+# nnc explain, text and LaTeX (docs/teaching.md), on the sigmoid network:
+# an entry with one gradient step, and a whole tensor fed by the penalty too
+golden sigmoid explain.txt tests/golden/sigmoid.explain.txt sh -c \
+    "cd tests/golden && \"\$0\" explain sigmoid.nn --wrt 'W1[0,0]' --lr 0.1 > \"\$1\"" \
+    "$NNC" "$D/sigmoid.explain.txt"
+golden sigmoid explain.tex tests/golden/sigmoid.explain.tex sh -c \
+    "cd tests/golden && \"\$0\" explain sigmoid.nn --wrt W2 --lr 0.1 --latex > \"\$1\"" \
+    "$NNC" "$D/sigmoid.explain.tex"
