@@ -4,6 +4,8 @@
 #   make test     unit, gradient, end-to-end (and, where torch is installed, PyTorch) tests
 #   make demo     compiles examples/tiny_mlp.nn, trains it, prints results, writes a plot
 #   make asan     the same tests under address and undefined-behaviour sanitizers
+#   make fuzz     builds a libFuzzer target per data parser (clang) and runs each
+#                 for FUZZ_SECONDS (default 25); see tests/fuzz/run.sh
 #   make deps     installs the Debian packages the build needs (scripts/deps.sh)
 #
 # Switches: BLAS ?= auto|openblas|none   (OpenBLAS for large GEMMs in the runtime)
@@ -127,11 +129,29 @@ asan:
 	@NNC=$(CURDIR)/build-asan/nnc BUILD=build-asan NNC_CFLAGS="-O1 -g $(ASAN_FLAGS)" \
 		ASAN_OPTIONS=detect_leaks=0 tests/run.sh
 
+# ---- fuzzing (clang's libFuzzer): the runtime built with the fuzzer's
+# ---- coverage hooks and sanitizers, one binary per target in fuzz_harness.h
+FUZZ_SECONDS ?= 25
+FUZZ_TARGETS := npy npz pickle idx csv cifar settings
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_BINS    := $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
+fuzz:
+	@command -v clang >/dev/null 2>&1 || { echo "make fuzz needs clang (scripts/deps.sh --all)" >&2; exit 1; }
+	@$(MAKE) --no-print-directory CC=clang BLAS=none BUILD=build-fuzz RT_DIR=build-fuzz/runtime \
+		SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" OPT="-O1 -g" fuzz-bins
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+fuzz-bins: $(FUZZ_BINS)
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_target.c tests/fuzz/fuzz_harness.h $(RT_LIB)
+	$(CC) $(OPT) $(WARN) $(CPPFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -DFUZZ_TARGET='"$*"' \
+		-o $@ $< $(RT_LIB) $(RT_LDLIBS)
+
 deps:
 	scripts/deps.sh
 
 clean:
-	rm -rf build build-asan nnc runtime/libnnrt.a runtime/libnnrt.ldflags tests/out demo
+	rm -rf build build-asan build-fuzz nnc runtime/libnnrt.a runtime/libnnrt.ldflags tests/out demo
 
-.PHONY: all test unit-tests demo bench asan deps clean
+.PHONY: all test unit-tests demo bench asan fuzz fuzz-bins deps clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -443,7 +443,8 @@ static int parse_csv(NnrtFile *f, NnrtErr *e)
         nnrt_err(e, "%s: out of memory", f->path);
         goto done;
     }
-    split_line(line[0], sep, fields, ncol);
+    /* a quoted name may hold the separator: fewer columns than separators */
+    ncol = split_line(line[0], sep, fields, ncol);
     int header = 0;
     for (int j = 0; j < ncol; j++) {
         double v;
@@ -465,14 +466,18 @@ static int parse_csv(NnrtFile *f, NnrtErr *e)
                 goto done;
         }
     }
-    vals = malloc((size_t)ncol * (nrows ? nrows : 1) * sizeof *vals);
-    if (!vals) {
+    /* Rows of ncol fields hold ncol - 1 separators each, so a file too
+     * short for that has a short row, found below before anything is
+     * stored: a wide header over many short lines allocates nothing. */
+    int fits = nrows <= f->len / (size_t)(ncol > 1 ? ncol - 1 : 1);
+    if (fits && !(vals = malloc((size_t)ncol * (nrows ? nrows : 1) * sizeof *vals))) {
         nnrt_err(e, "%s: out of memory (%zu rows of %d columns)", f->path, nrows, ncol);
         goto done;
     }
     for (size_t i = 0; i < nrows; i++) {
         size_t li = i + (size_t)header;
-        int got = split_line(line[li], sep, fields, ncol);
+        /* without a header, line 0 is a row, already split into fields */
+        int got = li == 0 ? ncol : split_line(line[li], sep, fields, ncol);
         if (got != ncol) {
             nnrt_err(e, "%s: line %zu has %d fields, the %s has %d (expected the same number "
                      "in every row)", f->path, lineno[li], got, header ? "header" : "first row",
@@ -487,8 +492,14 @@ static int parse_csv(NnrtFile *f, NnrtErr *e)
                     snprintf(en[j].why, sizeof en[j].why, "column '%.20s' holds '%.20s' at line "
                              "%zu (expected numbers)", en[j].name, fields[j], lineno[li]);
             }
-            vals[(size_t)j * nrows + i] = v;
+            if (vals)
+                vals[(size_t)j * nrows + i] = v;
         }
+    }
+    if (!vals) {
+        nnrt_err(e, "%s: internal error: rows of %d fields do not fit in %zu bytes", f->path,
+                 ncol, f->len);
+        goto done;
     }
     for (int j = 0; j < ncol; j++) {
         header_1d2d(&en[j].h, 'f', 8, 1, (int64_t)nrows, 0);

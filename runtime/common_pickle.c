@@ -44,7 +44,9 @@
 #define MAX_MARKS 4096
 #define MAX_MEMO (1 << 22)
 #define MAX_DEPTH 64               /* nesting of containers when flattening */
-#define MAX_VISITS (1 << 24)       /* container visits when flattening (shared memo entries) */
+#define MAX_VISITS (1 << 24)       /* container and item visits when flattening: at most
+                                      64 per byte of the file (a shared memo entry is
+                                      visited once per reference) */
 #define MAX_ENTRIES 100000
 #define MAX_NAME 512
 
@@ -58,6 +60,15 @@ typedef enum GFn {
     G_RECONSTRUCT, G_FROMBUFFER, G_SCALAR, G_NDARRAY, G_DTYPE, G_ENCODE, G_ODICT
 } GFn;
 
+/* What only arrays and dtypes carry, allocated for them alone: a pickle
+ * of a million small objects must not cost a million array headers. */
+typedef struct ArrayPart {
+    NnrtNpyHeader h;            /* ARRAY, DTYPE (kind 0: unsupported dtype) */
+    const unsigned char *data;  /* ARRAY: elements in file byte order */
+    int filled;                 /* ARRAY: BUILD gave it shape, dtype and data */
+    char why[96];               /* ARRAY, DTYPE: why it is not a plain numeric array */
+} ArrayPart;
+
 typedef struct Obj Obj;
 struct Obj {
     OKind kind;
@@ -68,10 +79,7 @@ struct Obj {
     int n, cap;                 /* LIST, TUPLE: n items; DICT: n pairs (2n items) */
     Obj **items;
     GFn fn;                     /* GLOBAL */
-    NnrtNpyHeader h;            /* ARRAY, DTYPE (kind 0: unsupported dtype) */
-    const unsigned char *data;  /* ARRAY: elements in file byte order */
-    int filled;                 /* ARRAY: BUILD gave it shape, dtype and data */
-    char why[96];               /* ARRAY, DTYPE: why it is not a plain numeric array */
+    ArrayPart *ap;              /* ARRAY, DTYPE only: the rest is small, as most objects are */
 };
 
 struct NnrtPickle {
@@ -82,7 +90,8 @@ struct NnrtPickle {
     int nowned, capowned;
     NnrtEntry *entry;
     int n, cap;
-    int64_t visits;
+    size_t len;
+    int64_t visits, max_visits;   /* containers and list items seen when flattening */
 };
 
 typedef struct Machine {
@@ -130,6 +139,10 @@ static Obj *new_obj(Machine *m, OKind k)
         pk->capall = cap;
     }
     Obj *o = calloc(1, sizeof *o);
+    if (o && (k == O_ARRAY || k == O_DTYPE) && !(o->ap = calloc(1, sizeof *o->ap))) {
+        free(o);
+        o = NULL;
+    }
     if (!o) {
         nnrt_err(m->e, "%s: out of memory", pk->what);
         return NULL;
@@ -304,10 +317,11 @@ static int read_line(Machine *m, const char **s, size_t *len)
 /* dtype('f8', False, True): kind and size; the byte order comes with BUILD. */
 static void dtype_from_spec(Obj *d, const Obj *spec)
 {
+    ArrayPart *dt = d->ap;
     char s[32];
-    d->h.kind = 0;
+    dt->h.kind = 0;
     if (!spec || spec->kind != O_STR || spec->slen == 0 || spec->slen >= sizeof s) {
-        snprintf(d->why, sizeof d->why, "a dtype nnc does not know");
+        snprintf(dt->why, sizeof dt->why, "a dtype nnc does not know");
         return;
     }
     memcpy(s, spec->s, spec->slen);
@@ -325,13 +339,13 @@ static void dtype_from_spec(Obj *d, const Obj *spec)
                                                         size == 8)) ||
                             (k == 'b' && size == 1));
     if (!ok) {
-        snprintf(d->why, sizeof d->why, "dtype '%s' is not numeric (expected float, int, "
+        snprintf(dt->why, sizeof dt->why, "dtype '%s' is not numeric (expected float, int, "
                  "uint or bool)", s);
         return;
     }
-    d->h.kind = k;
-    d->h.itemsize = size;
-    d->h.descr[0] = order;
+    dt->h.kind = k;
+    dt->h.itemsize = size;
+    dt->h.descr[0] = order;
 }
 
 /* dtype.__setstate__((3, '<', None, names, fields, elsize, alignment, flags)) */
@@ -339,12 +353,13 @@ static int dtype_build(Machine *m, Obj *d, const Obj *st)
 {
     if (!st || st->kind != O_TUPLE || st->n < 2)
         return corrupt(m, "a dtype's state is not a tuple");
+    ArrayPart *dt = d->ap;
     const Obj *bo = st->items[1];
     if (bo->kind == O_STR && bo->slen == 1 && strchr("<>|=", bo->s[0]))
-        d->h.descr[0] = (char)bo->s[0];
-    if (st->n >= 4 && st->items[3]->kind != O_NONE && d->h.kind) {
-        d->h.kind = 0;
-        snprintf(d->why, sizeof d->why, "a structured dtype (expected plain numbers)");
+        dt->h.descr[0] = (char)bo->s[0];
+    if (st->n >= 4 && st->items[3]->kind != O_NONE && dt->h.kind) {
+        dt->h.kind = 0;
+        snprintf(dt->why, sizeof dt->why, "a structured dtype (expected plain numbers)");
     }
     return 0;
 }
@@ -368,46 +383,49 @@ static int array_fill(Machine *m, Obj *a, const Obj *d, const Obj *shape, int fo
     if (shape->n > NNRT_NPY_MAXRANK)
         return nnrt_err(m->e, "%s: a pickled array has %d dimensions (nnc reads at most %d)",
                         m->pk->what, shape->n, NNRT_NPY_MAXRANK);
-    a->filled = 1;
-    a->h.rank = shape->n;
+    ArrayPart *ar = a->ap;
+    const ArrayPart *dt = d->ap;
+    NnrtNpyHeader *h = &ar->h;
+    ar->filled = 1;
+    h->rank = shape->n;
     int64_t count = 1;
     for (int i = 0; i < shape->n; i++) {
         const Obj *s = shape->items[i];
         if (s->kind != O_INT || s->i < 0)
             return corrupt(m, "an array's shape holds something other than sizes");
-        a->h.shape[i] = s->i;
+        h->shape[i] = s->i;
         if (s->i != 0 && count > INT64_MAX / 16 / s->i)
             return nnrt_err(m->e, "%s: a pickled array has an absurd shape (more elements than "
                             "any file can hold)", m->pk->what);
         count *= s->i;
     }
-    a->h.count = count;
-    a->h.fortran = fortran && shape->n > 1;
-    if (!d->h.kind) {
-        snprintf(a->why, sizeof a->why, "%s", d->why);
+    h->count = count;
+    h->fortran = fortran && shape->n > 1;
+    if (!dt->h.kind) {
+        snprintf(ar->why, sizeof ar->why, "%s", dt->why);
         return 0;
     }
     if (!data || (data->kind != O_BYTES && data->kind != O_STR)) {
-        snprintf(a->why, sizeof a->why, "an object array (expected plain numbers)");
+        snprintf(ar->why, sizeof ar->why, "an object array (expected plain numbers)");
         return 0;
     }
-    a->h.kind = d->h.kind;
-    a->h.itemsize = d->h.itemsize;
-    char order = d->h.descr[0];
+    h->kind = dt->h.kind;
+    h->itemsize = dt->h.itemsize;
+    char order = dt->h.descr[0];
     int big = order == '>', little = order == '<';
-    a->h.swap = a->h.itemsize > 1 && ((big && machine_is_little()) || (little && !machine_is_little()));
-    snprintf(a->h.descr, sizeof a->h.descr, "%c%c%d",
-             a->h.itemsize == 1 ? '|' : (big || (!little && !machine_is_little())) ? '>' : '<',
-             a->h.kind, a->h.itemsize);
-    uint64_t bytes = (uint64_t)count * (uint64_t)a->h.itemsize;
+    h->swap = h->itemsize > 1 && ((big && machine_is_little()) || (little && !machine_is_little()));
+    snprintf(h->descr, sizeof h->descr, "%c%c%d",
+             h->itemsize == 1 ? '|' : (big || (!little && !machine_is_little())) ? '>' : '<',
+             h->kind, h->itemsize);
+    uint64_t bytes = (uint64_t)count * (uint64_t)h->itemsize;
     if (bytes != data->slen) {
         char dims[256];
-        nnrt_format_dims64(dims, sizeof dims, a->h.rank, a->h.shape);
+        nnrt_format_dims64(dims, sizeof dims, h->rank, h->shape);
         return nnrt_err(m->e, "%s: corrupt pickle (an array of shape %s and dtype %s needs "
-                        "%" PRIu64 " bytes of data, found %zu)", m->pk->what, dims, a->h.descr,
+                        "%" PRIu64 " bytes of data, found %zu)", m->pk->what, dims, h->descr,
                         bytes, data->slen);
     }
-    a->data = data->s;
+    ar->data = data->s;
     return 0;
 }
 
@@ -476,7 +494,8 @@ static int reduce(Machine *m)
         if (!(o = new_obj(m, O_ARRAY)))
             return -1;
         const Obj *order = args->items[3];
-        if (array_fill(m, o, args->items[1], args->items[2], str_is(order, "F"), args->items[0]) != 0)
+        if (array_fill(m, o, args->items[1], args->items[2], str_is(order, "F"),
+                       args->items[0]) != 0)
             return -1;
         break;
     }
@@ -511,7 +530,7 @@ static int build(Machine *m)
         return -1;
     if (o->kind == O_DTYPE)
         return dtype_build(m, o, st);
-    if (o->kind != O_ARRAY || o->filled)
+    if (o->kind != O_ARRAY || o->ap->filled)
         return corrupt(m, "BUILD on something other than a new numpy array or dtype");
     if (st->kind != O_TUPLE || (st->n != 5 && st->n != 4))
         return corrupt(m, "an array's state is not (version, shape, dtype, fortran, data)");
@@ -532,6 +551,13 @@ static int memo_put(Machine *m, int64_t idx)
     if (idx < 0 || idx >= MAX_MEMO)
         return nnrt_err(m->e, "%s: pickle memo index %lld is out of range (nnc's limit is %d)",
                         m->pk->what, (long long)idx, MAX_MEMO);
+    /* Picklers number memo entries from 0, one per object stored, so an
+     * index past the objects made so far is corruption (and must not size
+     * the memo: 5 bytes could ask for millions of slots). */
+    if (idx > m->pk->nall)
+        return nnrt_err(m->e, "%s: corrupt pickle at byte %lld (memo index %lld, expected at "
+                        "most %d: the objects made so far)", m->pk->what,
+                        (long long)(m->p - m->start), (long long)idx, m->pk->nall);
     if (idx >= m->capmemo) {
         int64_t cap = m->capmemo ? m->capmemo : 64;
         while (cap <= idx)
@@ -959,9 +985,12 @@ static int is_number(const Obj *o)
 /* The shape of a rectangular nest of lists/tuples of numbers; 0 if it is not one. */
 static int list_shape(NnrtPickle *pk, const Obj *o, int depth, NnrtNpyHeader *h, int *all_int)
 {
-    if (++pk->visits > MAX_VISITS || depth >= NNRT_NPY_MAXRANK)
+    if (depth >= NNRT_NPY_MAXRANK || (o->kind != O_LIST && o->kind != O_TUPLE))
         return 0;
-    if (o->kind != O_LIST && o->kind != O_TUPLE)
+    /* items count as visits too: a list shared through the memo a million
+     * times costs a few bytes of file and a million times its length here */
+    pk->visits += 1 + o->n;
+    if (pk->visits > pk->max_visits)
         return 0;
     if (depth == 0) {
         /* the shape along the first items */
@@ -1006,17 +1035,19 @@ static void list_values(const Obj *o, int depth, int rank, double **dst)
 
 static int flatten(NnrtPickle *pk, const Obj *o, char *name, size_t nlen, int depth, NnrtErr *e)
 {
-    if (++pk->visits > MAX_VISITS)
-        return nnrt_err(e, "%s: pickle's object tree is too intricate (more than %d visits; "
-                        "nnc's limit)", pk->what, MAX_VISITS);
+    if (++pk->visits > pk->max_visits)
+        return nnrt_err(e, "%s: pickle's object tree is too intricate for its size (more than "
+                        "%" PRId64 " visits for %zu bytes; nnc's limit)", pk->what,
+                        pk->max_visits, pk->len);
     if (depth > MAX_DEPTH)
         return nnrt_err(e, "%s: pickle nests containers more than %d deep (nnc's limit)",
                         pk->what, MAX_DEPTH);
     switch (o->kind) {
     case O_ARRAY:
-        if (!o->filled)
-            return add_entry(pk, name, &o->h, NULL, "an array without data", 0, e);
-        return add_entry(pk, name, &o->h, o->data, o->why[0] ? o->why : NULL, 0, e);
+        if (!o->ap->filled)
+            return add_entry(pk, name, &o->ap->h, NULL, "an array without data", 0, e);
+        return add_entry(pk, name, &o->ap->h, o->ap->data, o->ap->why[0] ? o->ap->why : NULL, 0,
+                         e);
     case O_INT:
     case O_BOOL:
     case O_FLOAT: {
@@ -1106,11 +1137,16 @@ int nnrt_pickle_parse(const char *what, const void *bytes, size_t len, NnrtPickl
     m.end = m.start + len;
     m.e = e;
     Obj *result = NULL;
-    int r = run(&m, &result);
+    /* a stack from the start: MARK on an empty one must not index NULL */
+    m.scap = 64;
+    m.stack = malloc((size_t)m.scap * sizeof *m.stack);
+    int r = m.stack ? run(&m, &result) : nnrt_err(e, "%s: out of memory", what);
     free(m.stack);
     free(m.memo);
     if (r == 0) {
         char name[MAX_NAME];
+        pk->len = len;
+        pk->max_visits = (int64_t)(len < MAX_VISITS / 64 ? 64 * len : MAX_VISITS) + (1 << 20);
         name[0] = '\0';
         r = flatten(pk, result, name, sizeof name, 0, e);
     }
@@ -1134,6 +1170,7 @@ void nnrt_pickle_free(NnrtPickle *pk)
         return;
     for (int i = 0; i < pk->nall; i++) {
         free(pk->all[i]->items);
+        free(pk->all[i]->ap);
         free(pk->all[i]);
     }
     free(pk->all);

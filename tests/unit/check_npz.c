@@ -1,6 +1,8 @@
 /*
  * check_npz.c - unit tests of the runtime's common part: .npy/.npz reading
- * and writing, the random number generator, and the settings parser.
+ * and writing, the other data formats (pickle, IDX, CSV, CIFAR-10) through
+ * the fuzz targets' seeds and saved crashes, the random number generator,
+ * and the settings parser.
  *
  * Fixture files are written byte by byte from C (every dtype in both byte
  * orders, Fortran order, hand-built zip archives with stored and deflated
@@ -11,11 +13,13 @@
 #include "nnrt_internal.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include "../fuzz/fuzz_harness.h"
 #include "numpy_fixtures.h"
 
 static char tmpdir[512];
@@ -1070,6 +1074,134 @@ START_TEST(test_did_you_mean_only_suggests_close_names)
 }
 END_TEST
 
+/* ---- every data format: the fuzz corpus, saved crashes, absurd sizes ---- */
+
+/* Feeds each file in ROOT/tests/fuzz/SUB/TARGET/ to that fuzz target's
+ * reader (fuzz_harness.h): seeds must read without an error, saved
+ * crashes must be read or refused with a message naming the file.
+ * Returns the number of files. */
+static int replay_fuzz_dir(const char *sub, int must_read)
+{
+    const char *root = getenv("ROOT") ? getenv("ROOT") : ".";
+    int files = 0;
+    for (int t = 0; t < FUZZ_NTARGETS; t++) {
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s/tests/fuzz/%s/%s", root, sub, fuzz_targets[t].name);
+        DIR *d = opendir(dir);
+        if (!d)
+            continue;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (de->d_name[0] == '.')
+                continue;
+            char path[2048];
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            FILE *f = fopen(path, "rb");
+            ck_assert_msg(f != NULL, "cannot open %s", path);
+            static unsigned char buf[1 << 20];
+            size_t n = fread(buf, 1, sizeof buf, f);
+            fclose(f);
+            NnrtErr e = { "" };
+            int all_read = 0;
+            ck_assert_msg(fuzz_one(&fuzz_targets[t], buf, n, &all_read, &e) == 0, "%s: %s", path,
+                          e.msg);
+            ck_assert_msg(!must_read || all_read, "seed %s was refused: %s", path, e.msg);
+            files++;
+        }
+        closedir(d);
+    }
+    return files;
+}
+
+START_TEST(test_every_fuzz_seed_reads_without_error)
+{
+    ck_assert_int_ge(replay_fuzz_dir("corpus", 1), 40);
+}
+END_TEST
+
+START_TEST(test_every_input_the_fuzzers_broke_the_readers_with_is_refused_cleanly)
+{
+    ck_assert_int_ge(replay_fuzz_dir("regressions", 0), 5);
+}
+END_TEST
+
+START_TEST(test_a_csv_without_a_header_names_its_columns_by_number)
+{
+    const char *text = "1;2;3\n4;5;6\n";
+    NnrtFile *f = NULL;
+    NnrtErr e = { "" };
+    ck_assert_msg(nnrt_file_parse("d.csv", text, strlen(text), &f, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(nnrt_file_count(f), 3);
+    for (int j = 0; j < 3; j++) {
+        char name[8];
+        snprintf(name, sizeof name, "%d", j);
+        int i = nnrt_file_find(f, name);
+        ck_assert_int_eq(i, j);
+        NnrtArray a;
+        ck_assert_msg(nnrt_file_read(f, i, &a, &e) == 0, "%s", e.msg);
+        ck_assert_int_eq(a.h.count, 2);
+        ck_assert(nnrt_array_get(&a, 0) == j + 1 && nnrt_array_get(&a, 1) == j + 4);
+        nnrt_array_free(&a);
+    }
+    nnrt_file_close(f);
+}
+END_TEST
+
+static void expect_file_error(const char *name, const void *bytes, size_t len, const char *text)
+{
+    NnrtFile *f = NULL;
+    NnrtErr e = { "" };
+    ck_assert_msg(nnrt_file_parse(name, bytes, len, &f, &e) != 0, "%s was accepted", name);
+    ck_assert_ptr_null(f);
+    ck_assert_msg(fuzz_msg_ok(e.msg, name), "message \"%s\" does not begin with \"%s: \"", e.msg,
+                  name);
+    ASSERT_MSG_HAS(e, text);
+}
+
+START_TEST(test_absurd_sizes_in_data_files_are_refused_before_allocating)
+{
+    /* a CSV header of 100000 columns over 100000 one-field rows: 80 GB of
+     * values if sized by the header alone */
+    size_t cols = 100000, rows = 100000, len = (cols - 1) + 1 + 2 * rows;
+    char *csv = malloc(len + 1), *p = csv;
+    ck_assert_ptr_nonnull(csv);
+    memset(p, ',', cols - 1);
+    p += cols - 1;
+    *p++ = '\n';
+    for (size_t i = 0; i < rows; i++, p += 2)
+        memcpy(p, "1\n", 2);
+    expect_file_error("wide.csv", csv, len, "line 2 has 1 fields, the header has 100000");
+    free(csv);
+
+    /* a pickle memo index of 4194303 after one object */
+    expect_file_error("memo.pkl", "\x80\x02Nr\xff\xff\x3f\x00.", 9,
+                      "memo index 4194303, expected at most 1");
+
+    /* a list of 2000 floats shared 2000 times, that list shared 2000 times:
+     * 8e9 values from 24 kB */
+    Buf b = { 0 };
+    put(&b, "\x80\x02(", 3);
+    for (int i = 0; i < 2000; i++)
+        put(&b, "G\0\0\0\0\0\0\0\0", 9);
+    put(&b, "lq\x01(", 4);
+    for (int i = 0; i < 2000; i++)
+        put(&b, "h\x01", 2);
+    put(&b, "lq\x02(", 4);
+    for (int i = 0; i < 2000; i++)
+        put(&b, "h\x02", 2);
+    put(&b, "l.", 2);
+    expect_file_error("shared.pkl", b.b, b.len, "too intricate for its size");
+    free(b.b);
+
+    /* IDX dimensions of 2^32-1 cubed, and more elements than the file has */
+    expect_file_error("x-idx3-ubyte", "\0\0\x08\x03\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
+                      "\xff\1", 17, "absurd IDX dimensions [4294967295, 4294967295, 4294967295]");
+    expect_file_error("y-idx1-ubyte", "\0\0\x0d\x01\x40\0\0\0\1\2\3\4", 12,
+                      "truncated IDX data (dimensions [1073741824] of >f4 need 4294967296 bytes, "
+                      "found 4)");
+}
+END_TEST
+
 static Suite *npz_suite(void)
 {
     Suite *s = suite_create("runtime common: npz, rng, settings");
@@ -1091,6 +1223,13 @@ static Suite *npz_suite(void)
     tcase_add_test(t, test_numpy_reads_what_the_writer_writes);
     tcase_set_timeout(t, 60);
     suite_add_tcase(s, t);
+    TCase *d = tcase_create("data files");
+    tcase_add_test(d, test_every_fuzz_seed_reads_without_error);
+    tcase_add_test(d, test_every_input_the_fuzzers_broke_the_readers_with_is_refused_cleanly);
+    tcase_add_test(d, test_absurd_sizes_in_data_files_are_refused_before_allocating);
+    tcase_add_test(d, test_a_csv_without_a_header_names_its_columns_by_number);
+    tcase_set_timeout(d, 60);
+    suite_add_tcase(s, d);
     TCase *r = tcase_create("rng");
     tcase_add_test(r, test_splitmix64_matches_its_reference_output);
     tcase_add_test(r, test_the_same_seed_gives_the_same_numbers);

@@ -1,0 +1,179 @@
+/*
+ * fuzz_harness.h - what each fuzz target does with one input, shared by the
+ * libFuzzer targets (tests/fuzz/fuzz_target.c, `make fuzz`) and by the unit
+ * test that replays the seed corpus and every saved crash
+ * (tests/unit/check_npz.c, `make test`).
+ *
+ * A target is a parser of the runtime and the file name it is handed, which
+ * is the extension hint the format detection uses (common_files.c):
+ *
+ *   npy     x.npy                   in memory (nnrt_file_parse)
+ *   npz     x.npz                   written to a file (nnrt_file_open: npz is read on demand)
+ *   pickle  x.pkl                   in memory
+ *   idx     x-idx3-ubyte.gz         written to a file (so gzip is undone first)
+ *   csv     x.csv                   in memory
+ *   cifar   data_batch_1.bin        in memory
+ *   settings                        the first line a key, the rest its value
+ *                                   (nnrt_config_set, then nnrt_source_spec for sources)
+ *
+ * For the file targets every array found is then read and converted as the
+ * trainer does (header, read, byte order, Fortran order, to double).  An
+ * input passes when it is read or refused with a message that begins with
+ * the file's name; fuzz_one() returns 0 then, else -1 with why in e.
+ */
+#ifndef FUZZ_HARNESS_H
+#define FUZZ_HARNESS_H
+
+#include "nnrt_internal.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct FuzzTarget {
+    const char *name;
+    const char *file;       /* the name the bytes are given; NULL: settings */
+    int via_file;           /* written to a temporary file and opened */
+} FuzzTarget;
+
+static const FuzzTarget fuzz_targets[] = {
+    { "npy", "x.npy", 0 },
+    { "npz", "x.npz", 1 },
+    { "pickle", "x.pkl", 0 },
+    { "idx", "x-idx3-ubyte.gz", 1 },
+    { "csv", "x.csv", 0 },
+    { "cifar", "data_batch_1.bin", 0 },
+    { "settings", NULL, 0 },
+};
+#define FUZZ_NTARGETS ((int)(sizeof fuzz_targets / sizeof fuzz_targets[0]))
+
+static volatile double fuzz_sink;   /* the values read, so no read is optimised away */
+
+/* A message is well formed when it starts with "PREFIX: " and is not empty after it. */
+static int fuzz_msg_ok(const char *msg, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return strncmp(msg, prefix, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ' && msg[n + 2];
+}
+
+/* Reads every array of an opened file the way the trainer does; -1 when
+ * one is refused with a message that does not name the file.  *all_read
+ * is cleared when an array is refused. */
+static int fuzz_read_all(NnrtFile *f, const char *path, int *all_read, NnrtErr *e)
+{
+    char list[512], what[1200];
+    nnrt_file_list(f, list, sizeof list);
+    for (int i = 0; i < nnrt_file_count(f); i++) {
+        nnrt_file_what(f, i, what, sizeof what);
+        if (!nnrt_file_usable(f, i))
+            continue;
+        NnrtNpyHeader h;
+        NnrtArray a;
+        if (nnrt_file_header(f, i, &h, e) != 0 || nnrt_file_read(f, i, &a, e) != 0) {
+            *all_read = 0;
+            if (!fuzz_msg_ok(e->msg, path))
+                return -1;
+            continue;
+        }
+        double *v = NULL;
+        if (nnrt_array_to_f64(&a, &v, e) == 0) {
+            for (int64_t k = 0; k < a.h.count; k++)
+                fuzz_sink += v[k];
+            free(v);
+        }
+        nnrt_array_free(&a);
+    }
+    return 0;
+}
+
+static int fuzz_settings(const uint8_t *data, size_t size, int *all_read, NnrtErr *e)
+{
+    char *text = malloc(size + 1);
+    if (!text)
+        return 0;
+    memcpy(text, data, size);
+    text[size] = '\0';
+    char *nl = strchr(text, '\n');
+    const char *key = text, *value = "";
+    if (nl) {
+        *nl = '\0';
+        value = nl + 1;
+    }
+    NnrtConfig c;
+    char err[512] = "";
+    nnrt_config_default(&c);
+    if (nnrt_config_set(&c, key, value, 1, err, sizeof err) == 0) {
+        NnrtSpec *spec = NULL;
+        NnrtSource *src = strcmp(key, "test") == 0 ? &c.test : &c.data;
+        if (src->kind == NNRT_SRC_FILE && nnrt_source_spec(src, &spec, err, sizeof err) == 0)
+            nnrt_spec_free(spec);
+        char buf[2048];
+        nnrt_source_describe(src, buf, sizeof buf);
+    } else {
+        *all_read = 0;
+        if (!err[0]) {
+            nnrt_err(e, "settings: '%.100s' refused without a message", key);
+            free(text);
+            return -1;
+        }
+        nnrt_err(e, "settings: %s", err);
+    }
+    free(text);
+    return 0;
+}
+
+/* Runs target t on one input; 0 when it was read or refused properly.
+ * all_read (may be NULL) tells whether it was read without any error. */
+static int fuzz_one(const FuzzTarget *t, const uint8_t *data, size_t size, int *all_read,
+                    NnrtErr *e)
+{
+    int ignored;
+    if (!all_read)
+        all_read = &ignored;
+    *all_read = 1;
+    e->msg[0] = '\0';
+    if (!t->file)
+        return fuzz_settings(data, size, all_read, e);
+    NnrtFile *f = NULL;
+    char path[256];
+    int r;
+    if (t->via_file) {
+        const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+        snprintf(path, sizeof path, "%s/nnc-fuzz-%ld-%s", dir, (long)getpid(), t->file);
+        FILE *fp = fopen(path, "wb");
+        if (!fp) {
+            *all_read = 0;
+            return 0;              /* nothing to test without a file */
+        }
+        size_t put = fwrite(data, 1, size, fp);
+        fclose(fp);
+        if (put != size) {
+            unlink(path);
+            *all_read = 0;
+            return 0;
+        }
+        r = nnrt_file_open(&f, path, e);
+    } else {
+        snprintf(path, sizeof path, "%s", t->file);
+        r = nnrt_file_parse(path, data, size, &f, e);
+    }
+    if (r == 0) {
+        r = fuzz_read_all(f, path, all_read, e);
+        nnrt_file_close(f);
+    } else {
+        *all_read = 0;
+        r = fuzz_msg_ok(e->msg, path) ? 0 : -1;
+    }
+    if (r != 0) {
+        char got[300];
+        snprintf(got, sizeof got, "%s", e->msg);
+        nnrt_err(e, "%s: refused without a message naming the file (found \"%s\")",
+                 t->file, got);
+    }
+    if (t->via_file)
+        unlink(path);
+    return r;
+}
+
+#endif
