@@ -1191,6 +1191,84 @@ static void uniquify_names(IrProgram *p)
     }
 }
 
+/* ---- lint: numerical traps ---- */
+
+/* Does v hold a probability from softmax or sigmoid (or 1 - one)?  Returns
+ * OP_SOFTMAX, OP_SIGMOID or 0; *logits is the value they were computed from. */
+static int probability(const IrProgram *p, int v, int *logits)
+{
+    const Value *x = &p->v[v];
+    if (x->op == OP_SOFTMAX || x->op == OP_SIGMOID) {
+        *logits = x->arg[0];
+        return x->op;
+    }
+    if (x->op == OP_SUB && p->v[x->arg[0]].op == OP_CONST && p->v[x->arg[0]].num == 1)
+        return probability(p, x->arg[1], logits) == OP_SIGMOID ? OP_SIGMOID : 0;
+    return 0;
+}
+
+/* The user's name for the logits in a suggestion, or "z". */
+static const char *logit_name(const IrProgram *p, int v)
+{
+    const Value *x = &p->v[v];
+    return x->name && !x->temp ? x->name : "z";
+}
+
+/*
+ * log of a softmax or sigmoid is -inf as soon as the probability rounds to
+ * 0 (a logit of -100 in float32), and its gradient then NaN; the fused ops
+ * compute the same numbers from the logits with log-sum-exp and cannot
+ * overflow.  Warn where a model writes log(softmax(z)), log(sigmoid(z)),
+ * log(1 - sigmoid(z)), or a cross-entropy by hand (y * log(p) with p one of
+ * these), with the rewrite.
+ */
+static void lint_numerics(IrProgram *p)
+{
+    /* the logs of probabilities that are factors of a product: cross-entropy */
+    char *hand = calloc((size_t)p->nv, 1);
+    int z, kind, last_stmt = -1, last_kind = 0;
+    for (int i = 0; i < p->nv; i++)
+        for (int k = 0; k < 2 && p->v[i].op == OP_MUL; k++) {
+            const Value *lg = &p->v[p->v[i].arg[k]];
+            hand[p->v[i].arg[k]] |= lg->op == OP_LOG && probability(p, lg->arg[0], &z);
+        }
+    for (int i = 0; i < p->nv; i++) {
+        const Value *v = &p->v[i];
+        for (int k = 0; k < 2 && v->op == OP_MUL; k++) {
+            int lg = v->arg[k];
+            if (!hand[lg] || !(kind = probability(p, p->v[lg].arg[0], &z)))
+                continue;
+            if (v->stmt == last_stmt && kind == last_kind)
+                continue;   /* y log(p) + (1 - y) log(1 - p): one warning */
+            last_stmt = v->stmt;
+            last_kind = kind;
+            if (kind == OP_SOFTMAX)
+                diag_warning(v->loc, "hand-written cross-entropy: log(softmax(...)) is -inf once a "
+                             "probability rounds to 0; write cross_entropy(%s, c) with a class "
+                             "target (target c : class(K)), or -sum(y * log_softmax(%s)) for "
+                             "soft targets", logit_name(p, z), logit_name(p, z));
+            else
+                diag_warning(v->loc, "hand-written cross-entropy: log(sigmoid(...)) is -inf once "
+                             "a probability rounds to 0; write bce_with_logits(%s, y), which "
+                             "computes -(y log(sigmoid(%s)) + (1 - y) log(1 - sigmoid(%s))) "
+                             "stably", logit_name(p, z), logit_name(p, z), logit_name(p, z));
+        }
+        if (v->op != OP_LOG || hand[i] || !(kind = probability(p, v->arg[0], &z)))
+            continue;
+        const char *n = logit_name(p, z);
+        if (kind == OP_SOFTMAX)
+            diag_warning(v->loc, "log(softmax(%s)) is unstable (-inf once a probability rounds "
+                         "to 0); write log_softmax(%s)", n, n);
+        else if (p->v[v->arg[0]].op == OP_SIGMOID)
+            diag_warning(v->loc, "log(sigmoid(%s)) is unstable (-inf once sigmoid rounds to 0); "
+                         "write -bce_with_logits(%s, 1)", n, n);
+        else
+            diag_warning(v->loc, "log(1 - sigmoid(%s)) is unstable (-inf once sigmoid rounds "
+                         "to 1); write -bce_with_logits(%s, 0)", n, n);
+    }
+    free(hand);
+}
+
 static void finish(Sema *S)
 {
     IrProgram *p = S->p;
@@ -1271,6 +1349,7 @@ static void finish(Sema *S)
             diag_error(at, "-D %s: the model has no const '%s'", d->name, d->name);
         free(names);
     }
+    lint_numerics(p);
     uniquify_names(p);
 }
 
