@@ -3,6 +3,7 @@
 #   make          builds ./nnc and runtime/libnnrt.a
 #   make test     unit, gradient, end-to-end (and, where torch is installed, PyTorch) tests
 #   make demo     compiles examples/tiny_mlp.nn, trains it, prints results, writes a plot
+#   make assignments  the five course assignments in examples/assignments/, full runs
 #   make asan     the same tests under address and undefined-behaviour sanitizers
 #   make fuzz     builds a libFuzzer target per data parser (clang) and runs each
 #                 for FUZZ_SECONDS (default 25); see tests/fuzz/run.sh
@@ -121,6 +122,11 @@ demo:
 bench: all
 	@bench/run.sh
 
+# the five course assignments, full runs (each under 10 minutes on 2 cores);
+# results in examples/assignments/*/out/
+assignments: all
+	@for a in examples/assignments/*/run.sh; do echo "==== $$a"; nice $$a || exit 1; done
+
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan:
 	@scripts/deps.sh
@@ -153,5 +159,5 @@ deps:
 clean:
 	rm -rf build build-asan build-fuzz nnc runtime/libnnrt.a runtime/libnnrt.ldflags tests/out demo
 
-.PHONY: all test unit-tests demo bench asan fuzz fuzz-bins deps clean
+.PHONY: all test unit-tests demo bench asan fuzz fuzz-bins deps clean assignments
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

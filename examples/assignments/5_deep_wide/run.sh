@@ -1,0 +1,44 @@
+#!/bin/bash
+# run.sh - the fifth assignment's experiments, start to finish (docs/tutorial.md
+# walks through it): noisy-XOR data, one network trained with its run log and its decision
+# boundary over the training and validation sets, then the sweep over 0..3
+# hidden layers x widths 1..3 with repeats: mean and std of the loss on new
+# data, parameter counts, the sweep's table and plots.
+# --quick: 2 repeats of 5 epochs.
+. "$(dirname "$0")/../common.sh"
+cd "$OUT"
+cp "$HERE/deep_wide.nn" .
+REPEATS=5 EPOCHS=50
+[ $QUICK = 1 ] && REPEATS=2 EPOCHS=5
+
+step "one network: 2 hidden layers of 3 tanh units, with its run log"
+show "$NNC" build deep_wide.nn -o net -D depth=2 -D width=3
+show ./net train --epochs $EPOCHS --log run-d2-w3
+
+step "the sweep: depth 0..3 x width 1..3, $REPEATS repeats (seeds 1..$REPEATS), $EPOCHS epochs each"
+echo "depth,width,params,repeat,val_loss,val_accuracy" > sweep-runs.csv
+for d in 0 1 2 3; do
+    for w in 1 2 3; do
+        "$NNC" build deep_wide.nn -o net-d$d-w$w -D depth=$d -D width=$w
+        # parameters: the first layer 2w + w, each further one w^2 + w, the output w + 1
+        params=$(( d == 0 ? 3 : 3 * w + (d - 1) * (w * w + w) + w + 1 ))
+        for r in $(seq 1 $REPEATS); do
+            ./net-d$d-w$w train --epochs $EPOCHS --seed $r --quiet --log runs/d$d-w$w-r$r
+            awk -F, -v d=$d -v w=$w -v p=$params -v r=$r '
+                NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } { last = $0 }
+                END { split(last, f, ","); print d "," w "," p "," r "," f[c["test_loss"]] "," f[c["test_accuracy"]] }' \
+                runs/d$d-w$w-r$r/metrics.csv >> sweep-runs.csv
+        done
+    done
+done
+awk -F, 'NR > 1 { k = $1 "," $2 "," $3; n[k]++; s[k] += $5; q[k] += $5 * $5; a[k] += $6 }
+    END { print "depth,width,params,runs,val_loss_mean,val_loss_std,val_accuracy_mean"
+          for (k in n) { m = s[k] / n[k]; v = n[k] > 1 ? (q[k] - n[k] * m * m) / (n[k] - 1) : 0
+                         printf "%s,%d,%.4f,%.4f,%.4f\n", k, n[k], m, sqrt(v > 0 ? v : 0), a[k] / n[k] } }' \
+    sweep-runs.csv | sort -t, -k1,1n -k2,2n > sweep.csv
+column -t -s, sweep.csv | tee sweep.txt
+for w in 1 2 3; do awk -F, -v w=$w 'NR == 1 || $2 == w' sweep.csv > sweep-w$w.csv; done
+PLOT_EXTRA="set xtics 1; set key top right" plot sweep-loss.png \
+    "noisy XOR: validation loss (mean over $REPEATS repeats) by depth" "hidden layers" "validation BCE loss" \
+    sweep-w1.csv:depth:val_loss_mean:"width 1" sweep-w2.csv:depth:val_loss_mean:"width 2" \
+    sweep-w3.csv:depth:val_loss_mean:"width 3"
