@@ -28,7 +28,7 @@ OUT=$(cd "$OUT" && pwd)
 step() { printf '\n== %s\n' "$*"; }
 show() { echo "\$ $*"; "$@"; }     # print a command, then run it
 
-# plot PNG TITLE XLABEL YLABEL 'CSV:XCOL:YCOL:LEGEND' ...
+# plot PNG TITLE XLABEL YLABEL 'CSV:XCOL:YCOL:LEGEND[:ERRCOL]' ...
 # A line plot of columns (by header name) of CSV files, drawn by gnuplot;
 # the gnuplot script is kept beside the PNG (PNG.gp) for restyling.
 # PLOT_EXTRA: more gnuplot commands (e.g. 'set logscale xy').
@@ -44,8 +44,12 @@ plot() {
         echo "set xlabel '$xl'; set ylabel '$yl'; set grid; set key top right"
         echo "${PLOT_EXTRA:-}"
         for s in "$@"; do
-            IFS=: read -r csv xc yc legend <<<"$s"
-            printf "%s '%s' using '%s':'%s' with linespoints title '%s'" "$sep" "$csv" "$xc" "$yc" "$legend"
+            IFS=: read -r csv xc yc legend ec <<<"$s"
+            if [ -n "$ec" ]; then   # with error bars from column ec
+                printf "%s '%s' using '%s':'%s':'%s' with yerrorlines title '%s'" "$sep" "$csv" "$xc" "$yc" "$ec" "$legend"
+            else
+                printf "%s '%s' using '%s':'%s' with linespoints title '%s'" "$sep" "$csv" "$xc" "$yc" "$legend"
+            fi
             sep=", \\
     "
         done

@@ -48,10 +48,16 @@ for k, v in p.items():
     num[k] = g
 ana = backprop(p)
 print(f"numpy: loss {loss(p):.12f}; central differences with h = {h:g}")
-print(f"{'param':6} {'max |nnc - numpy backprop|':>27} {'max |nnc - numpy numerical|':>28}")
+print(f"{'param':6} {'|nnc - numpy backprop|':>23} {'|nnc - numpy numerical|':>24}"
+      f" {'rel err, |g| > 1e-4':>20} {'abs err, |g| <= 1e-4':>21}")
 worst = 0.0
 for k in ("W1", "b1", "W2", "b2", "W3", "b3"):
     a = np.max(np.abs(nnc[k] - ana[k])); b = np.max(np.abs(nnc[k] - num[k]))
+    big = np.abs(nnc[k]) > 1e-4
+    rel = np.abs(nnc[k] - num[k]) / (np.abs(nnc[k]) + np.abs(num[k]))
+    r = f"{rel[big].max():.2e} ({big.sum()})" if big.any() else "-"
+    t = f"{np.abs(nnc[k] - num[k])[~big].max():.2e} ({(~big).sum()})" if (~big).any() else "-"
     worst = max(worst, a)
-    print(f"{k:6} {a:27.2e} {b:28.2e}")
+    print(f"{k:6} {a:23.2e} {b:24.2e} {r:>20} {t:>21}")
+print("(in brackets: how many entries)")
 sys.exit(0 if worst < 1e-12 else 1)

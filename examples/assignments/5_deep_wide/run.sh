@@ -38,7 +38,7 @@ awk -F, 'NR > 1 { k = $1 "," $2 "," $3; n[k]++; s[k] += $5; q[k] += $5 * $5; a[k
     sweep-runs.csv | sort -t, -k1,1n -k2,2n > sweep.csv
 column -t -s, sweep.csv | tee sweep.txt
 for w in 1 2 3; do awk -F, -v w=$w 'NR == 1 || $2 == w' sweep.csv > sweep-w$w.csv; done
-PLOT_EXTRA="set xtics 1; set key top right" plot sweep-loss.png \
-    "noisy XOR: validation loss (mean over $REPEATS repeats) by depth" "hidden layers" "validation BCE loss" \
-    sweep-w1.csv:depth:val_loss_mean:"width 1" sweep-w2.csv:depth:val_loss_mean:"width 2" \
-    sweep-w3.csv:depth:val_loss_mean:"width 3"
+PLOT_EXTRA="set xtics 1; set xrange [-0.2:3.2]; set key bottom left" plot sweep-loss.png \
+    "noisy XOR: validation loss by depth (mean and std over $REPEATS repeats)" "hidden layers" "validation BCE loss" \
+    sweep-w1.csv:depth:val_loss_mean:"width 1":val_loss_std sweep-w2.csv:depth:val_loss_mean:"width 2":val_loss_std \
+    sweep-w3.csv:depth:val_loss_mean:"width 3":val_loss_std
