@@ -37,7 +37,7 @@ plot() {
     command -v gnuplot >/dev/null || { echo "note: no gnuplot (apt-get install gnuplot-nox): $png not drawn"; return 0; }
     local gp=${png%.png}.gp sep="plot"
     {
-        echo "set terminal pngcairo size 800,500 font 'sans,11'"
+        echo "set terminal pngcairo size 800,500 font 'sans,11' noenhanced"
         echo "set output '$png'"
         echo "set datafile separator ','"
         echo "set title '$title'"
