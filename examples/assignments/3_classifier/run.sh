@@ -11,15 +11,15 @@ cp "$HERE/mlp.nn" "$HERE/cifar10.nn" "$HERE/sigmoid.nn" .
 
 step "part 1: dL/dw^1_(1,1) of the sigmoid network, by hand (hand.py) and by nnc"
 show "$PY" "$HERE/hand.py" | tee hand.txt
-if "$NNC" --help 2>&1 | grep -q explain; then
-    show "$NNC" explain sigmoid.nn --wrt 'W1[0,0]' --lr 0.1 | tee explain.txt
-else
-    echo "(this nnc has no 'explain' yet: nnc's backward pass on the example instead)"
-fi
+echo "\$ nnc explain sigmoid.nn --wrt 'W1[0,0]' --lr 0.1    (the backward part; all in explain.txt)"
+"$NNC" explain sigmoid.nn --wrt 'W1[0,0]' --lr 0.1 > explain.txt
+sed -n '/^Backward pass/,$p' explain.txt
+"$NNC" explain sigmoid.nn --wrt 'W1[0,0]' --lr 0.1 --latex > explain.tex
 show "$NNC" build sigmoid.nn -o sigmoid --dtype f64
 "$PY" -c "import numpy as np; np.savez('example.npz', x=[[0.5, 0.5, 0.1]], y=[[0.9, 0.1]])"
 show ./sigmoid grad --data example.npz --out sigmoid-grad.npz
 show "$PY" "$HERE/hand.py" sigmoid-grad.npz | tail -n 1
+grep -q "^  dL/dW1\[0,0\] = 0.0104531$" explain.txt   # explain agrees with the hand derivation
 EPOCHS=10
 FMNIST=/usr/share/datasets/fashion-mnist
 if [ $QUICK = 1 ]; then
