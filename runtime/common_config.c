@@ -426,13 +426,19 @@ static const FnDef optimizers[] = {
                   NONNEG("weight_decay", 0) } },
     { "adam", 5, { NONNEG("lr", 0.001), UNIT("beta1", 0.9), UNIT("beta2", 0.999),
                    POS("eps", 1e-8), NONNEG("weight_decay", 0) } },
+    { "adamw", 5, { NONNEG("lr", 0.001), UNIT("beta1", 0.9), UNIT("beta2", 0.999),
+                    POS("eps", 1e-8), NONNEG("weight_decay", 0.01) } },
+    { "rmsprop", 6, { NONNEG("lr", 0.01), UNIT("alpha", 0.99), POS("eps", 1e-8),
+                      NONNEG("weight_decay", 0), UNIT("momentum", 0),
+                      { "centered", 'b', 0, 1, 0, 0, 0 } } },
 };
 
+/* Every schedule takes `warmup`, its last option. */
 static const FnDef schedules[] = {
-    { "constant", 0, { { NULL, 0, 0, 0, 0, 0, 0 } } },
-    { "exp_decay", 1, { NONNEG("k", 0.1) } },
-    { "step", 2, { COUNT("every", 1, 10), POS("gamma", 0.5) } },
-    { "cosine", 1, { NONNEG("min", 0) } },
+    { "constant", 1, { COUNT("warmup", 0, 0) } },
+    { "exp_decay", 2, { NONNEG("k", 0.1), COUNT("warmup", 0, 0) } },
+    { "step", 3, { COUNT("every", 1, 10), POS("gamma", 0.5), COUNT("warmup", 0, 0) } },
+    { "cosine", 2, { NONNEG("min", 0), COUNT("warmup", 0, 0) } },
 };
 
 static const FnDef generators[] = {
@@ -449,7 +455,7 @@ static const FnDef generators[] = {
 
 const char *const nnrt_setting_keys[] = {
     "data", "test", "optimizer", "schedule", "batch", "epochs", "steps",
-    "reduce", "shuffle", "seed", "metrics", "log", "lr", "momentum",
+    "reduce", "shuffle", "seed", "metrics", "log", "lr", "momentum", "clip", "patience",
 };
 const int nnrt_setting_nkeys = (int)(sizeof nnrt_setting_keys / sizeof nnrt_setting_keys[0]);
 
@@ -985,20 +991,32 @@ static int apply(NnrtConfig *c, int key, const Val *v, int from_flag, const char
         memset(&s, 0, sizeof s);
         s.kind = (NnrtOptimKind)o;
         s.lr = given[0] || !c->have_lr ? vals[0] : c->lr;
-        if (s.kind == NNRT_SGD) {
+        s.beta1 = 0.9;
+        s.beta2 = 0.999;
+        s.eps = 1e-8;
+        s.alpha = 0.99;
+        switch (s.kind) {
+        case NNRT_SGD:
             s.momentum = given[1] || !c->have_momentum ? vals[1] : c->momentum;
             s.nesterov = vals[2] != 0;
             s.weight_decay = vals[3];
-            s.beta1 = 0.9;
-            s.beta2 = 0.999;
-            s.eps = 1e-8;
             if (s.nesterov && s.momentum == 0)
                 return fail(err, len, "sgd: nesterov = true needs a momentum > 0");
-        } else {
+            break;
+        case NNRT_ADAM:
+        case NNRT_ADAMW:
             s.beta1 = vals[1];
             s.beta2 = vals[2];
             s.eps = vals[3];
             s.weight_decay = vals[4];
+            break;
+        case NNRT_RMSPROP:
+            s.alpha = vals[1];
+            s.eps = vals[2];
+            s.weight_decay = vals[3];
+            s.momentum = given[4] || !c->have_momentum ? vals[4] : c->momentum;
+            s.centered = vals[5] != 0;
+            break;
         }
         c->opt = s;
         return 0;
@@ -1011,6 +1029,7 @@ static int apply(NnrtConfig *c, int key, const Val *v, int from_flag, const char
             return -1;
         memset(&c->sched, 0, sizeof c->sched);
         c->sched.kind = (NnrtSchedKind)s;
+        c->sched.warmup = (int64_t)vals[schedules[s].nopt - 1];
         if (s == NNRT_SCHED_EXP_DECAY)
             c->sched.k = vals[0];
         else if (s == NNRT_SCHED_STEP) {
@@ -1091,11 +1110,31 @@ static int apply(NnrtConfig *c, int key, const Val *v, int from_flag, const char
     case 13:
         if (v->kind != V_NUM || !(v->num >= 0 && v->num < 1))
             return fail(err, len, "'momentum' must be a number in [0, 1), found %s", v->text);
-        if (c->opt.kind != NNRT_SGD)
-            return fail(err, len, "'momentum' applies to sgd; adam's counterpart is beta1, "
-                        "as in adam(beta1 = 0.9)");
+        if (c->opt.kind != NNRT_SGD && c->opt.kind != NNRT_RMSPROP)
+            return fail(err, len, "'momentum' applies to sgd and rmsprop; adam's counterpart "
+                        "is beta1, as in adam(beta1 = 0.9)");
         c->have_momentum = 1;
         c->momentum = c->opt.momentum = v->num;
+        return 0;
+    case 14:
+        if (v->kind == V_NAME && strcmp(v->s, "none") == 0) {
+            c->clip = 0;
+            return 0;
+        }
+        if (v->kind != V_NUM || !(v->num > 0) || v->num == INF)
+            return fail(err, len, "'clip' must be a gradient norm > 0 or none, found %s",
+                        v->text);
+        c->clip = v->num;
+        return 0;
+    case 15:
+        if (v->kind == V_NAME && strcmp(v->s, "none") == 0) {
+            c->patience = 0;
+            return 0;
+        }
+        if (v->kind != V_NUM || !is_integral(v->num) || v->num < 1)
+            return fail(err, len, "'patience' must be a positive number of epochs or none, "
+                        "found %s", v->text);
+        c->patience = (int64_t)v->num;
         return 0;
     }
     return fail(err, len, "internal error: setting %d has no handler", key);
@@ -1113,7 +1152,8 @@ int nnrt_config_set(NnrtConfig *c, const char *key, const char *value, int from_
         nnrt_did_you_mean(err, errlen, key, nnrt_setting_keys, nnrt_setting_nkeys);
         size_t used = strlen(err);
         snprintf(err + used, errlen - used, "; the settings are data, test, optimizer, schedule, "
-                 "batch, epochs, steps, reduce, shuffle, seed, metrics, log, lr, momentum");
+                 "batch, epochs, steps, reduce, shuffle, seed, metrics, log, lr, momentum, "
+                 "clip, patience");
         return -1;
     }
     const char *p = value;
@@ -1157,7 +1197,7 @@ int nnrt_setting_check(const char *key, const char *value, char *err, size_t err
 
 /* ---- schedules ---- */
 
-double nnrt_schedule_lr(const NnrtSchedSpec *s, double lr0, int64_t t, int64_t total)
+static double schedule_base(const NnrtSchedSpec *s, double lr0, int64_t t, int64_t total)
 {
     switch (s->kind) {
     case NNRT_SCHED_EXP_DECAY:         /* lr_t = lr exp(-k t) */
@@ -1175,16 +1215,56 @@ double nnrt_schedule_lr(const NnrtSchedSpec *s, double lr0, int64_t t, int64_t t
     return lr0;
 }
 
+/* Linear warm-up multiplies the schedule by (t + 1) / (W + 1) for t < W:
+ * torch's LinearLR(start_factor = 1 / (W + 1), total_iters = W). */
+double nnrt_schedule_lr(const NnrtSchedSpec *s, double lr0, int64_t t, int64_t total)
+{
+    double lr = schedule_base(s, lr0, t, total);
+    if (t < s->warmup)
+        lr *= (double)(t + 1) / (double)(s->warmup + 1);
+    return lr;
+}
+
 /* ---- writing settings back in the language's syntax ---- */
+
+/* The shortest of %.15g, %.16g, %.17g that reads back as exactly x, so a
+ * setting written to a run directory means the same number when resumed. */
+typedef struct NumText {
+    char s[32];
+} NumText;
+
+static NumText num_text(double x)
+{
+    NumText t;
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(t.s, sizeof t.s, "%.*g", digits, x);
+        if (strtod(t.s, NULL) == x)
+            break;
+    }
+    return t;
+}
+
+#define R(x) (num_text(x).s)
 
 void nnrt_optim_describe(const NnrtOptimSpec *o, char *buf, size_t len)
 {
-    if (o->kind == NNRT_SGD)
-        snprintf(buf, len, "sgd(lr = %.15g, momentum = %.15g, nesterov = %s, weight_decay = %.15g)",
-                 o->lr, o->momentum, o->nesterov ? "true" : "false", o->weight_decay);
-    else
-        snprintf(buf, len, "adam(lr = %.15g, beta1 = %.15g, beta2 = %.15g, eps = %.15g, "
-                 "weight_decay = %.15g)", o->lr, o->beta1, o->beta2, o->eps, o->weight_decay);
+    switch (o->kind) {
+    case NNRT_SGD:
+        snprintf(buf, len, "sgd(lr = %s, momentum = %s, nesterov = %s, weight_decay = %s)",
+                 R(o->lr), R(o->momentum), o->nesterov ? "true" : "false", R(o->weight_decay));
+        break;
+    case NNRT_ADAM:
+    case NNRT_ADAMW:
+        snprintf(buf, len, "%s(lr = %s, beta1 = %s, beta2 = %s, eps = %s, "
+                 "weight_decay = %s)", o->kind == NNRT_ADAM ? "adam" : "adamw", R(o->lr),
+                 R(o->beta1), R(o->beta2), R(o->eps), R(o->weight_decay));
+        break;
+    case NNRT_RMSPROP:
+        snprintf(buf, len, "rmsprop(lr = %s, alpha = %s, eps = %s, weight_decay = %s, "
+                 "momentum = %s, centered = %s)", R(o->lr), R(o->alpha), R(o->eps),
+                 R(o->weight_decay), R(o->momentum), o->centered ? "true" : "false");
+        break;
+    }
 }
 
 void nnrt_sched_describe(const NnrtSchedSpec *s, char *buf, size_t len)
@@ -1194,14 +1274,21 @@ void nnrt_sched_describe(const NnrtSchedSpec *s, char *buf, size_t len)
         snprintf(buf, len, "constant");
         break;
     case NNRT_SCHED_EXP_DECAY:
-        snprintf(buf, len, "exp_decay(k = %.15g)", s->k);
+        snprintf(buf, len, "exp_decay(k = %s)", R(s->k));
         break;
     case NNRT_SCHED_STEP:
-        snprintf(buf, len, "step(every = %.15g, gamma = %.15g)", s->every, s->gamma);
+        snprintf(buf, len, "step(every = %s, gamma = %s)", R(s->every), R(s->gamma));
         break;
     case NNRT_SCHED_COSINE:
-        snprintf(buf, len, "cosine(min = %.15g)", s->min);
+        snprintf(buf, len, "cosine(min = %s)", R(s->min));
         break;
+    }
+    if (s->warmup > 0) {
+        size_t used = strlen(buf);
+        if (s->kind == NNRT_SCHED_CONSTANT)
+            snprintf(buf + used, len - used, "(warmup = %lld)", (long long)s->warmup);
+        else if (used > 0)
+            snprintf(buf + used - 1, len - used + 1, ", warmup = %lld)", (long long)s->warmup);
     }
 }
 
@@ -1221,23 +1308,23 @@ void nnrt_source_describe(const NnrtSource *s, char *buf, size_t len)
     }
     switch (s->gen) {
     case NNRT_GEN_NOISY_XOR:
-        snprintf(buf, len, "noisy_xor(n = %llu, s = %.15g, seed = %llu)", n, s->noise, seed);
+        snprintf(buf, len, "noisy_xor(n = %llu, s = %s, seed = %llu)", n, R(s->noise), seed);
         break;
     case NNRT_GEN_SINE:
-        snprintf(buf, len, "sine(n = %llu, noise = %.15g, seed = %llu)", n, s->noise, seed);
+        snprintf(buf, len, "sine(n = %llu, noise = %s, seed = %llu)", n, R(s->noise), seed);
         break;
     case NNRT_GEN_SPIRALS:
-        snprintf(buf, len, "spirals(n = %llu, classes = %d, noise = %.15g, seed = %llu)", n,
-                 s->classes, s->noise, seed);
+        snprintf(buf, len, "spirals(n = %llu, classes = %d, noise = %s, seed = %llu)", n,
+                 s->classes, R(s->noise), seed);
         break;
     case NNRT_GEN_MOONS:
-        snprintf(buf, len, "moons(n = %llu, noise = %.15g, seed = %llu)", n, s->noise, seed);
+        snprintf(buf, len, "moons(n = %llu, noise = %s, seed = %llu)", n, R(s->noise), seed);
         break;
     case NNRT_GEN_RANDOM:
         snprintf(buf, len, "random(n = %llu, seed = %llu)", n, seed);
         break;
     case NNRT_GEN_RIPPLE:
-        snprintf(buf, len, "ripple(n = %llu, noise = %.15g, seed = %llu)", n, s->noise, seed);
+        snprintf(buf, len, "ripple(n = %llu, noise = %s, seed = %llu)", n, R(s->noise), seed);
         break;
     }
 }
@@ -1269,4 +1356,12 @@ void nnrt_config_write(const NnrtConfig *c, FILE *f)
         fprintf(f, "log = \"%s\"\n", c->log);
     else
         fprintf(f, "log = none\n");
+    if (c->clip > 0)
+        fprintf(f, "clip = %s\n", R(c->clip));
+    else
+        fprintf(f, "clip = none\n");
+    if (c->patience > 0)
+        fprintf(f, "patience = %lld\n", (long long)c->patience);
+    else
+        fprintf(f, "patience = none\n");
 }

@@ -209,14 +209,18 @@ int nnrt_file_read(NnrtFile *f, int i, NnrtArray *a, NnrtErr *e);
 /* ---- settings: the train block's keys, which are also trainer flags
  * ---- (common_config.c) ---- */
 
-typedef enum NnrtOptimKind { NNRT_SGD, NNRT_ADAM } NnrtOptimKind;
+typedef enum NnrtOptimKind { NNRT_SGD, NNRT_ADAM, NNRT_ADAMW, NNRT_RMSPROP } NnrtOptimKind;
 
 typedef struct NnrtOptimSpec {
     NnrtOptimKind kind;
     double lr;
-    double momentum, weight_decay;  /* sgd (weight_decay also adam) */
+    double momentum;                /* sgd, rmsprop */
+    double weight_decay;            /* all */
     int nesterov;                   /* sgd */
-    double beta1, beta2, eps;       /* adam */
+    double beta1, beta2;            /* adam, adamw */
+    double eps;                     /* adam, adamw, rmsprop */
+    double alpha;                   /* rmsprop */
+    int centered;                   /* rmsprop */
 } NnrtOptimSpec;
 
 typedef enum NnrtSchedKind {
@@ -228,6 +232,7 @@ typedef struct NnrtSchedSpec {
     double k;                /* exp_decay */
     double every, gamma;     /* step */
     double min;              /* cosine */
+    int64_t warmup;          /* all: epochs of linear warm-up (0 = none) */
 } NnrtSchedSpec;
 
 typedef enum NnrtSourceKind { NNRT_SRC_NONE, NNRT_SRC_FILE, NNRT_SRC_GEN } NnrtSourceKind;
@@ -281,6 +286,8 @@ typedef struct NnrtConfig {
     uint64_t seed;
     int accuracy;            /* metrics = accuracy */
     char log[1024];          /* run directory, "" = none */
+    double clip;             /* > 0: clip the gradient to this global norm */
+    int64_t patience;        /* > 0: stop after this many epochs without improvement */
     /* `lr` and `momentum` override the optimizer's option, including that of
      * an optimizer chosen later without that option. */
     int have_lr, have_momentum;
@@ -303,7 +310,8 @@ int nnrt_config_set(NnrtConfig *c, const char *key, const char *value, int from_
 int nnrt_source_spec(const NnrtSource *s, NnrtSpec **out, char *err, size_t len);
 void nnrt_spec_free(NnrtSpec *s);
 
-/* The learning rate of 0-based epoch t of a run of `total` epochs. */
+/* The learning rate of 0-based epoch t of a run of `total` epochs
+ * (warm-up included). */
 double nnrt_schedule_lr(const NnrtSchedSpec *s, double lr0, int64_t t, int64_t total);
 
 /* Writers of a setting in the language's syntax, e.g. "adam(lr = 0.001, ...)". */
@@ -312,6 +320,48 @@ void nnrt_sched_describe(const NnrtSchedSpec *s, char *buf, size_t len);
 void nnrt_source_describe(const NnrtSource *s, char *buf, size_t len);
 /* Every effective setting as `key = value` lines. */
 void nnrt_config_write(const NnrtConfig *c, FILE *f);
+
+/* ---- tracked runs: the run directory's files (common_rundir.c) ---- */
+
+/* One epoch's numbers: a row of metrics.csv and metrics.jsonl.  Absent
+ * metrics (no test set, no accuracy) are NAN. */
+typedef struct NnrtRow {
+    int64_t epoch, step;
+    double lr, loss, test_loss, accuracy, test_accuracy, seconds;
+} NnrtRow;
+
+typedef struct NnrtRunLog {
+    char dir[1024];
+    FILE *csv, *jsonl;
+    int has_test, accuracy;
+    int digits;               /* significant digits of losses (9 for float32, 17 for float64) */
+} NnrtRunLog;
+
+/* Creates dir and opens metrics.csv and metrics.jsonl.  keep < 0 starts
+ * them afresh; keep >= 0 (resuming) keeps the rows of epochs 0..keep and
+ * drops later ones, checking that the columns are the same. */
+int nnrt_runlog_open(NnrtRunLog *l, const char *dir, int has_test, int accuracy, int digits,
+                     int64_t keep, NnrtErr *e);
+void nnrt_runlog_row(NnrtRunLog *l, const NnrtRow *row);   /* flushed */
+void nnrt_runlog_close(NnrtRunLog *l);
+
+/* DIR/config.json: every setting, the seed, versions, the source hash and
+ * the command line.  DIR/settings.txt: the settings as `key = value` lines
+ * in the flags' syntax, which --resume reads back. */
+int nnrt_write_config(const char *dir, const NnrtModel *m, const NnrtConfig *c, int argc,
+                      char **argv, NnrtErr *e);
+/* Applies DIR/settings.txt to c (as flags).  Returns 0 or -1. */
+int nnrt_read_settings(const char *dir, NnrtConfig *c, NnrtErr *e);
+
+/* DIR/summary.json: status ("finished", "early_stopped", "stopped",
+ * "diverged"), message (or NULL), the final and best rows, wall time. */
+typedef struct NnrtSummary {
+    const char *status, *message, *monitor;
+    NnrtRow final, best;
+    int has_final;
+    double wall_seconds;
+} NnrtSummary;
+int nnrt_write_summary(const NnrtRunLog *l, const NnrtSummary *s, NnrtErr *e);
 
 /* ================= per-variant part (uses nnrt_real) ================= */
 
@@ -326,6 +376,7 @@ void nnrt_config_write(const NnrtConfig *c, FILE *f);
 #define nnrt_optim_init     NNRT_FN(nnrt_optim_init)
 #define nnrt_optim_step     NNRT_FN(nnrt_optim_step)
 #define nnrt_optim_free     NNRT_FN(nnrt_optim_free)
+#define nnrt_clip_grad_norm NNRT_FN(nnrt_clip_grad_norm)
 #define nnrt_gemm_naive     NNRT_FN(nnrt_gemm_naive)
 
 /* ---- data sets bound to the model's slots (nnrt_data.c) ---- */
@@ -364,10 +415,14 @@ int nnrt_params_save(const NnrtModel *m, const nnrt_real *p, const char *path,
 
 /* ---- optimizers (nnrt_optim.c) ---- */
 
+/* The optimizer's state: per-parameter buffers (NULL when the optimizer
+ * does not use them), all of nparam_total values, and the update count. */
 typedef struct NnrtOptim {
     NnrtOptimSpec spec;
     const NnrtModel *model;
-    nnrt_real *m, *v;        /* sgd: v = momentum buffer; adam: m, v moments */
+    nnrt_real *m;            /* sgd, rmsprop: momentum buffer; adam(w): first moment */
+    nnrt_real *v;            /* adam(w): second moment; rmsprop: square average */
+    nnrt_real *a;            /* rmsprop centered: gradient average */
     int64_t t;               /* updates done */
 } NnrtOptim;
 
@@ -375,6 +430,31 @@ int nnrt_optim_init(NnrtOptim *o, const NnrtOptimSpec *spec, const NnrtModel *mo
 /* One update of every trainable parameter's slice with learning rate lr. */
 void nnrt_optim_step(NnrtOptim *o, nnrt_real *params, const nnrt_real *grads, double lr);
 void nnrt_optim_free(NnrtOptim *o);
+/* Clips grads to global norm max_norm (torch.nn.utils.clip_grad_norm_);
+ * returns the norm before clipping. */
+double nnrt_clip_grad_norm(const NnrtModel *md, nnrt_real *grads, double max_norm);
+
+/* ---- tracked runs: checkpoints (nnrt_checkpoint.c) ---- */
+
+#define nnrt_checkpoint_save NNRT_FN(nnrt_checkpoint_save)
+#define nnrt_checkpoint_load NNRT_FN(nnrt_checkpoint_load)
+
+/* Where a training run is, besides parameters and optimizer: what a
+ * checkpoint restores so that a resumed run ends with exactly the numbers
+ * of an uninterrupted one. */
+typedef struct NnrtTrainState {
+    int64_t epoch, step;      /* epochs and updates done */
+    NnrtRng rng;              /* the shuffling stream, after epoch `epoch` */
+    double seconds;           /* wall time of the run so far */
+    int64_t best_epoch, wait; /* early stopping: the best epoch, epochs since it */
+    NnrtRow best;             /* the metrics of the best epoch */
+} NnrtTrainState;
+
+int nnrt_checkpoint_save(const char *path, const NnrtModel *m, const nnrt_real *params,
+                         const NnrtOptim *o, const NnrtTrainState *s, NnrtErr *e);
+/* o must be initialised (nnrt_optim_init) with the run's optimizer. */
+int nnrt_checkpoint_load(const char *path, const NnrtModel *m, nnrt_real *params, NnrtOptim *o,
+                         NnrtTrainState *s, NnrtErr *e);
 
 /* ---- GEMM (nnrt_gemm.c): the plain-loop path, also used by tests ---- */
 void nnrt_gemm_naive(int ta, int tb, int M, int N, int K, nnrt_real alpha,

@@ -2,21 +2,32 @@
  * nnrt_optim.c - the optimizers: one loop over the flat parameter buffer,
  * slice by slice, skipping frozen parameters.
  *
- * Both follow PyTorch's torch.optim formulas exactly (same order of
- * operations), so a run can be compared with PyTorch step by step:
+ * Each follows PyTorch's torch.optim formulas exactly (same order of
+ * operations), so a run can be compared with PyTorch step by step; g is
+ * the gradient, t = 1, 2, ... counts updates, buffers start at 0:
  *
- *   SGD   g = grad + wd p
- *         v = momentum v + g                  (when momentum > 0; v_0 = 0)
- *         g = g + momentum v  (nesterov)  or  g = v
- *         p = p - lr g
+ *   SGD     g = g + wd p
+ *           m = momentum m + g                  (when momentum > 0)
+ *           g = g + momentum m  (nesterov)  or  g = m
+ *           p = p - lr g
  *
- *   Adam  (Kingma and Ba, "Adam: a method for stochastic optimization",
- *         2015; weight decay as L2 added to the gradient, like torch Adam)
- *         g = grad + wd p
- *         m = beta1 m + (1 - beta1) g
- *         v = beta2 v + (1 - beta2) g^2
- *         p = p - (lr / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
- *         (eps outside the square root, bias corrections for step t = 1, 2, ...)
+ *   Adam    (Kingma and Ba, "Adam: a method for stochastic optimization",
+ *           2015; weight decay as L2 added to the gradient, like torch Adam)
+ *           g = g + wd p
+ *           m = beta1 m + (1 - beta1) g
+ *           v = beta2 v + (1 - beta2) g^2
+ *           p = p - (lr / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+ *
+ *   AdamW   (Loshchilov and Hutter, "Decoupled weight decay regularization",
+ *           2019): p = p (1 - lr wd), then Adam's update without wd
+ *
+ *   RMSprop (Hinton, lecture 6e; torch.optim.RMSprop)
+ *           g = g + wd p
+ *           v = alpha v + (1 - alpha) g^2
+ *           a = alpha a + (1 - alpha) g         (centered)
+ *           d = sqrt(v - a^2) + eps  (centered)  or  sqrt(v) + eps
+ *           m = momentum m + g / d;  p = p - lr m      (when momentum > 0)
+ *           p = p - lr g / d                           (otherwise)
  */
 #include "nnrt_internal.h"
 
@@ -29,13 +40,14 @@ int nnrt_optim_init(NnrtOptim *o, const NnrtOptimSpec *spec, const NnrtModel *mo
     o->spec = *spec;
     o->model = model;
     size_t n = model->nparam_total > 0 ? (size_t)model->nparam_total : 1;
-    int need_m = spec->kind == NNRT_ADAM;
-    int need_v = spec->kind == NNRT_ADAM || spec->momentum != 0;
-    if (need_m && !(o->m = calloc(n, sizeof *o->m)))
-        return -1;
-    if (need_v && !(o->v = calloc(n, sizeof *o->v))) {
-        free(o->m);
-        o->m = NULL;
+    int adam = spec->kind == NNRT_ADAM || spec->kind == NNRT_ADAMW;
+    int need_m = adam || spec->momentum != 0;
+    int need_v = adam || spec->kind == NNRT_RMSPROP;
+    int need_a = spec->kind == NNRT_RMSPROP && spec->centered;
+    if ((need_m && !(o->m = calloc(n, sizeof *o->m))) ||
+        (need_v && !(o->v = calloc(n, sizeof *o->v))) ||
+        (need_a && !(o->a = calloc(n, sizeof *o->a)))) {
+        nnrt_optim_free(o);
         return -1;
     }
     return 0;
@@ -45,22 +57,23 @@ void nnrt_optim_free(NnrtOptim *o)
 {
     free(o->m);
     free(o->v);
-    o->m = o->v = NULL;
+    free(o->a);
+    o->m = o->v = o->a = NULL;
 }
 
 static void sgd_slice(const NnrtOptimSpec *s, nnrt_real *restrict p, const nnrt_real *restrict g,
-                      nnrt_real *restrict v, int64_t n, nnrt_real lr)
+                      nnrt_real *restrict m, int64_t n, nnrt_real lr)
 {
     nnrt_real wd = (nnrt_real)s->weight_decay, mom = (nnrt_real)s->momentum;
-    if (!v) {
+    if (!m) {
         for (int64_t i = 0; i < n; i++)
             p[i] -= lr * (g[i] + wd * p[i]);
         return;
     }
     for (int64_t i = 0; i < n; i++) {
         nnrt_real d = g[i] + wd * p[i];
-        v[i] = mom * v[i] + d;
-        d = s->nesterov ? d + mom * v[i] : v[i];
+        m[i] = mom * m[i] + d;
+        d = s->nesterov ? d + mom * m[i] : m[i];
         p[i] -= lr * d;
     }
 }
@@ -73,13 +86,43 @@ static void adam_slice(const NnrtOptimSpec *s, nnrt_real *restrict p, const nnrt
     nnrt_real step = (nnrt_real)(lr / bc1);
     nnrt_real sq_bc2 = (nnrt_real)sqrt(bc2);
     nnrt_real b1 = (nnrt_real)s->beta1, b2 = (nnrt_real)s->beta2;
-    nnrt_real eps = (nnrt_real)s->eps, wd = (nnrt_real)s->weight_decay;
+    nnrt_real eps = (nnrt_real)s->eps;
+    int decoupled = s->kind == NNRT_ADAMW;
+    nnrt_real wd = decoupled ? 0 : (nnrt_real)s->weight_decay;
+    nnrt_real shrink = (nnrt_real)(1.0 - lr * s->weight_decay);
     for (int64_t i = 0; i < n; i++) {
+        if (decoupled)
+            p[i] *= shrink;
         nnrt_real d = g[i] + wd * p[i];
         m[i] = b1 * m[i] + (1 - b1) * d;
         v[i] = b2 * v[i] + (1 - b2) * d * d;
         nnrt_real denom = NNRT_SQRT(v[i]) / sq_bc2 + eps;
         p[i] -= step * m[i] / denom;
+    }
+}
+
+static void rmsprop_slice(const NnrtOptimSpec *s, nnrt_real *restrict p,
+                          const nnrt_real *restrict g, nnrt_real *restrict m,
+                          nnrt_real *restrict v, nnrt_real *restrict a, int64_t n, nnrt_real lr)
+{
+    nnrt_real wd = (nnrt_real)s->weight_decay, alpha = (nnrt_real)s->alpha;
+    nnrt_real eps = (nnrt_real)s->eps, mom = (nnrt_real)s->momentum;
+    for (int64_t i = 0; i < n; i++) {
+        nnrt_real d = g[i] + wd * p[i];
+        v[i] = alpha * v[i] + (1 - alpha) * d * d;
+        nnrt_real avg;
+        if (a) {
+            a[i] = alpha * a[i] + (1 - alpha) * d;
+            avg = NNRT_SQRT(v[i] - a[i] * a[i]) + eps;
+        } else {
+            avg = NNRT_SQRT(v[i]) + eps;
+        }
+        if (m) {
+            m[i] = mom * m[i] + d / avg;
+            p[i] -= lr * m[i];
+        } else {
+            p[i] -= lr * (d / avg);
+        }
     }
 }
 
@@ -92,10 +135,46 @@ void nnrt_optim_step(NnrtOptim *o, nnrt_real *params, const nnrt_real *grads, do
         if (pr->frozen)
             continue;
         int64_t off = pr->offset, n = pr->size;
-        if (o->spec.kind == NNRT_SGD)
-            sgd_slice(&o->spec, params + off, grads + off, o->v ? o->v + off : NULL, n,
-                      (nnrt_real)lr);
-        else
-            adam_slice(&o->spec, params + off, grads + off, o->m + off, o->v + off, n, lr, o->t);
+        nnrt_real *m = o->m ? o->m + off : NULL, *v = o->v ? o->v + off : NULL;
+        switch (o->spec.kind) {
+        case NNRT_SGD:
+            sgd_slice(&o->spec, params + off, grads + off, m, n, (nnrt_real)lr);
+            break;
+        case NNRT_ADAM:
+        case NNRT_ADAMW:
+            adam_slice(&o->spec, params + off, grads + off, m, v, n, lr, o->t);
+            break;
+        case NNRT_RMSPROP:
+            rmsprop_slice(&o->spec, params + off, grads + off, m, v, o->a ? o->a + off : NULL, n,
+                          (nnrt_real)lr);
+            break;
+        }
     }
+}
+
+/* Scales grads so that their global norm (over every trainable parameter)
+ * is at most max_norm, as torch.nn.utils.clip_grad_norm_ does: with
+ * norm = sqrt(sum g^2), g = g * max_norm / (norm + 1e-6) when that factor
+ * is below 1.  Returns the norm before clipping. */
+double nnrt_clip_grad_norm(const NnrtModel *md, nnrt_real *grads, double max_norm)
+{
+    double sum = 0;
+    for (int k = 0; k < md->nparams; k++) {
+        const NnrtParam *pr = &md->params[k];
+        if (pr->frozen)
+            continue;
+        for (int64_t i = 0; i < pr->size; i++)
+            sum += (double)grads[pr->offset + i] * (double)grads[pr->offset + i];
+    }
+    double norm = sqrt(sum), coef = max_norm / (norm + 1e-6);
+    if (coef < 1) {
+        nnrt_real c = (nnrt_real)coef;
+        for (int k = 0; k < md->nparams; k++) {
+            const NnrtParam *pr = &md->params[k];
+            if (!pr->frozen)
+                for (int64_t i = 0; i < pr->size; i++)
+                    grads[pr->offset + i] *= c;
+        }
+    }
+    return norm;
 }

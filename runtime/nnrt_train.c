@@ -25,6 +25,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef NNRT_F64
 #define DIGITS 17
@@ -58,6 +59,8 @@ static const ExtraFlag extra_flags[] = {
     { "print", 2, "check" },     /* --print or --print=W1,b1: the value is optional */
     { "no-ftz", 0, "train init grad eval check" },
     { "trap-nan", 0, "train" },
+    { "resume", 1, "train" },
+    { "stop-after", 1, "train" },
     { "help", 0, "train init grad eval check" },
 };
 #define NEXTRA ((int)(sizeof extra_flags / sizeof extra_flags[0]))
@@ -72,6 +75,10 @@ typedef struct Run {
     int have_eps, quiet, no_ftz, data_flag, batch_flag;
     const char *print;           /* check --print: "" (all) or "W1,b1", else NULL */
     int trap_nan;                /* --trap-nan: find where a non-finite value appeared */
+    const char *resume;          /* --resume DIR */
+    int64_t stop_after;          /* --stop-after N: epochs of this invocation (0 = all) */
+    int argc;                    /* the command line, for config.json */
+    char **argv;
     char nan_where[700];         /* what --trap-nan found first ("" = nothing yet) */
     /* state */
     nnrt_real *params, *grads, *loss;
@@ -189,6 +196,26 @@ static int command_takes(const char *cmds, const char *cmd)
     return 0;
 }
 
+/* `train --resume DIR` starts from the settings the run was started with
+ * (DIR/settings.txt); flags given now still override them.  Returns -1 to
+ * go on, else an exit status. */
+static int resume_settings(Run *r, int argc, char **argv)
+{
+    const char *dir = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--resume") == 0 && i + 1 < argc)
+            dir = argv[i + 1];
+        else if (strncmp(argv[i], "--resume=", 9) == 0)
+            dir = argv[i] + 9;
+    }
+    if (!dir || strcmp(r->cmd, "train") != 0)
+        return -1;
+    NnrtErr e;
+    if (nnrt_read_settings(dir, &r->cfg, &e) != 0)
+        return fail_err(&e);
+    return -1;
+}
+
 /* Returns -1 to go on, else an exit status. */
 static int parse_flags(Run *r, int argc, char **argv)
 {
@@ -221,7 +248,7 @@ static int parse_flags(Run *r, int argc, char **argv)
             if (strcmp(nnrt_setting_keys[k], name) == 0)
                 key = k;
         if (ex < 0 && key < 0) {
-            const char *cands[32];
+            const char *cands[64];
             int nc = 0;
             char msg[256];
             for (int k = 0; k < nnrt_setting_nkeys; k++)
@@ -284,6 +311,16 @@ static int parse_flags(Run *r, int argc, char **argv)
             r->print = value ? value : "";
         } else if (strcmp(name, "trap-nan") == 0) {
             r->trap_nan = 1;
+        } else if (strcmp(name, "resume") == 0) {
+            r->resume = value;
+        } else if (strcmp(name, "stop-after") == 0) {
+            char *end;
+            long long k = strtoll(value, &end, 10);
+            if (*end != '\0' || k < 1) {
+                fail("--stop-after %s: expected a positive number of epochs", value);
+                return 2;
+            }
+            r->stop_after = k;
         } else if (strcmp(name, "eps") == 0) {
             char *end;
             r->eps = strtod(value, &end);
@@ -552,195 +589,364 @@ static const char *sig4(char *buf, size_t len, double v)
     return buf;
 }
 
-static void report(const Run *r, FILE *csv, int64_t epoch, int64_t step, double lr,
-                   const Eval *tr, const Eval *te, double secs)
+/* The epoch's line on stdout:
+ * `epoch 3  loss 0.4312  test_loss 0.4420  accuracy 0.861  lr 9.0e-04` */
+static void print_row(const Run *r, const NnrtRow *w, int has_test)
 {
-    if (!r->quiet) {
-        char b[40];
-        printf("epoch %lld  loss %s", (long long)epoch, sig4(b, sizeof b, tr->loss));
-        if (te)
-            printf("  test_loss %s", sig4(b, sizeof b, te->loss));
-        if (r->cfg.accuracy) {
-            printf("  accuracy %.3f", tr->accuracy);
-            if (te)
-                printf("  test_accuracy %.3f", te->accuracy);
-        }
-        printf("  lr %.1e\n", lr);
-        fflush(stdout);
+    if (r->quiet)
+        return;
+    char b[40];
+    printf("epoch %lld  loss %s", (long long)w->epoch, sig4(b, sizeof b, w->loss));
+    if (has_test)
+        printf("  test_loss %s", sig4(b, sizeof b, w->test_loss));
+    if (r->cfg.accuracy) {
+        printf("  accuracy %.3f", w->accuracy);
+        if (has_test)
+            printf("  test_accuracy %.3f", w->test_accuracy);
     }
-    if (csv) {
-        fprintf(csv, "%lld,%lld,%.*g,%.10g", (long long)epoch, (long long)step, DIGITS, tr->loss,
-                lr);
-        if (te)
-            fprintf(csv, ",%.*g", DIGITS, te->loss);
-        if (r->cfg.accuracy) {
-            fprintf(csv, ",%.*g", DIGITS, tr->accuracy);
-            if (te)
-                fprintf(csv, ",%.*g", DIGITS, te->accuracy);
-        }
-        fprintf(csv, ",%.3f\n", secs);
-        fflush(csv);
-    }
+    printf("  lr %.1e\n", w->lr);
+    fflush(stdout);
 }
 
-static FILE *open_log(const Run *r, int has_test)
+/* A progress bar on stderr within an epoch that takes more than a second,
+ * only when stderr is a terminal (never in logs or pipes). */
+typedef struct Progress {
+    int on, drawn;
+    double start, last;
+} Progress;
+
+static void progress_begin(Progress *p, const Run *r)
 {
-    const NnrtConfig *c = &r->cfg;
-    const NnrtModel *m = r->m;
-    NnrtErr e;
-    char path[1100];
-    if (nnrt_mkdir_p(c->log, &e) != 0) {
-        fail_err(&e);
-        return NULL;
-    }
-    snprintf(path, sizeof path, "%s/settings.txt", c->log);
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fprintf(f, "# model %s from %s (source hash %s), nnc %s, %s\n", m->name,
-                m->source ? m->source : "?", m->source_hash ? m->source_hash : "?",
-                m->nnc_version ? m->nnc_version : "?", NNRT_DTYPE_NAME);
-        nnrt_config_write(c, f);
-        fclose(f);
-    }
-    snprintf(path, sizeof path, "%s/metrics.csv", c->log);
-    FILE *csv = fopen(path, "w");
-    if (!csv) {
-        fail("%s: cannot write (%s)", path, strerror(errno));
-        return NULL;
-    }
-    fprintf(csv, "epoch,step,loss,lr%s%s%s,seconds\n", has_test ? ",test_loss" : "",
-            c->accuracy ? ",accuracy" : "", c->accuracy && has_test ? ",test_accuracy" : "");
-    fflush(csv);
-    return csv;
+    p->on = !r->quiet && isatty(STDERR_FILENO);
+    p->drawn = 0;
+    p->start = nnrt_now();
+    p->last = 0;
 }
 
-/* A non-finite loss (or, with --trap-nan, gradient) stops the run. */
-static int nonfinite(const Run *r, double loss, int64_t epoch, int64_t step)
+static void progress_update(Progress *p, int64_t epoch, int64_t done, int64_t total)
+{
+    if (!p->on || done <= 0)
+        return;
+    double now = nnrt_now();
+    if (now - p->start < 1.0 || now - p->last < 0.1)
+        return;
+    p->last = now;
+    enum { WIDTH = 30 };
+    static const char bar[] = "==============================";
+    int fill = (int)(WIDTH * done / total);
+    double left = (now - p->start) * (double)(total - done) / (double)done;
+    fprintf(stderr, "\r  epoch %lld [%.*s%*s] %lld/%lld batches, %.0f s left ", (long long)epoch,
+            fill, bar, WIDTH - fill, "", (long long)done, (long long)total, left);
+    fflush(stderr);
+    p->drawn = 1;
+}
+
+static void progress_end(Progress *p)
+{
+    if (p->drawn)
+        fputs("\r\033[K", stderr);
+    p->drawn = 0;
+}
+
+/* A non-finite loss (or, with --trap-nan, gradient) stops the run: the
+ * message goes to stderr and into msg (for summary.json). */
+static int nonfinite(const Run *r, double loss, int64_t epoch, int64_t step, char *msg,
+                     size_t len)
 {
     if (isfinite(loss))
-        fail("the gradient became non-finite at epoch %lld, step %lld", (long long)epoch,
-             (long long)step);
+        snprintf(msg, len, "the gradient became non-finite at epoch %lld, step %lld",
+                 (long long)epoch, (long long)step);
     else
-        fail("loss became %s at epoch %lld, step %lld", isnan(loss) ? "nan" : "inf",
-             (long long)epoch, (long long)step);
-    if (r->nan_where[0])
+        snprintf(msg, len, "loss became %s at epoch %lld, step %lld", isnan(loss) ? "nan" : "inf",
+                 (long long)epoch, (long long)step);
+    fail("%s", msg);
+    if (r->nan_where[0]) {
         fprintf(stderr, "  %s\n", r->nan_where);
-    else if (!r->trap_nan)
+        size_t used = strlen(msg);
+        snprintf(msg + used, len - used, "; %s", r->nan_where);
+    } else if (!r->trap_nan) {
         fprintf(stderr, "  (run again with --trap-nan to find the model line where it first "
                 "went non-finite)\n");
+    }
     return 1;
+}
+
+/* Everything one `train` needs besides the Run. */
+typedef struct Train {
+    NnrtData data, test;
+    NnrtOptim opt;
+    NnrtRunLog log;
+    int logging, has_test, shuffling, full;
+    int64_t N, B, epochs;
+    int64_t *perm;
+    NnrtTrainState st;        /* what a checkpoint holds besides params and optimizer */
+    double t0, seconds0;      /* this invocation's start; the run's seconds before it */
+    NnrtRow row;              /* the last epoch's */
+    int have_row;
+    char msg[1200];           /* why the run stopped early, for summary.json */
+} Train;
+
+static NnrtRow make_row(const Train *t, int64_t epoch, double lr, const Eval *tr, const Eval *te)
+{
+    NnrtRow w;
+    w.epoch = epoch;
+    w.step = t->st.step;
+    w.lr = lr;
+    w.loss = tr->loss;
+    w.accuracy = tr->accuracy;
+    w.test_loss = t->has_test ? te->loss : NAN;
+    w.test_accuracy = t->has_test ? te->accuracy : NAN;
+    w.seconds = t->seconds0 + nnrt_now() - t->t0;
+    return w;
+}
+
+/* Prints and logs an epoch's row, then updates early stopping's record:
+ * the monitored loss is test_loss with a test set, else the loss. */
+static void record(const Run *r, Train *t, const NnrtRow *w)
+{
+    print_row(r, w, t->has_test);
+    if (t->logging)
+        nnrt_runlog_row(&t->log, w);
+    t->row = *w;
+    t->have_row = 1;
+    double now = t->has_test ? w->test_loss : w->loss;
+    double best = t->has_test ? t->st.best.test_loss : t->st.best.loss;
+    if (w->epoch == 0 || now < best) {
+        t->st.best = *w;
+        t->st.best_epoch = w->epoch;
+        t->st.wait = 0;
+    } else {
+        t->st.wait++;
+    }
+}
+
+static int save_checkpoint(const Run *r, Train *t)
+{
+    NnrtErr e;
+    char path[1100];
+    if (!t->logging)
+        return 0;
+    t->st.seconds = t->seconds0 + nnrt_now() - t->t0;
+    snprintf(path, sizeof path, "%s/checkpoint.npz", r->cfg.log);
+    return nnrt_checkpoint_save(path, r->m, r->params, &t->opt, &t->st, &e) != 0 ? fail_err(&e)
+                                                                                  : 0;
+}
+
+/* Fisher-Yates over the identity, so each epoch's order depends only on
+ * the RNG's state (the seed and the epochs before). */
+static void shuffle(Train *t)
+{
+    for (int64_t i = 0; i < t->N; i++)
+        t->perm[i] = i;
+    for (int64_t i = t->N - 1; i > 0; i--) {
+        int64_t j = (int64_t)nnrt_rng_below(&t->st.rng, (uint64_t)i + 1);
+        int64_t x = t->perm[i];
+        t->perm[i] = t->perm[j];
+        t->perm[j] = x;
+    }
+}
+
+static void update(Run *r, Train *t, double lr)
+{
+    if (r->cfg.clip > 0)
+        nnrt_clip_grad_norm(r->m, r->grads, r->cfg.clip);
+    nnrt_optim_step(&t->opt, r->params, r->grads, lr);
+    t->st.step++;
+}
+
+/* One epoch of updates, then its evaluation; returns 0 or an exit status
+ * (a non-finite loss). */
+static int run_epoch(Run *r, Train *t, int64_t ep, double lr, Eval *tr, Eval *te)
+{
+    NnrtConfig *c = &r->cfg;
+    if (t->shuffling)
+        shuffle(t);
+    if (t->full) {
+        update(r, t, lr);   /* with the gradient of the last evaluation */
+    } else {
+        Progress pg;
+        progress_begin(&pg, r);
+        int64_t nbatch = (t->N + t->B - 1) / t->B;
+        for (int64_t start = 0, k = 0; start < t->N; start += t->B, k++) {
+            if (c->steps > 0 && t->st.step >= c->steps)
+                break;
+            int64_t nb = t->N - start < t->B ? t->N - start : t->B;
+            double f = batch_gradient(r, &t->data, t->shuffling ? t->perm : NULL, start, nb,
+                                      NULL);
+            if (!isfinite(f) || r->nan_where[0]) {
+                progress_end(&pg);
+                return nonfinite(r, f, ep, t->st.step + 1, t->msg, sizeof t->msg);
+            }
+            update(r, t, lr);
+            progress_update(&pg, ep, k + 1, nbatch);
+        }
+        progress_end(&pg);
+    }
+    if (t->full)
+        full_batch_eval(r, &t->data, tr);
+    else
+        evaluate(r, &t->data, c->accuracy, tr);
+    if (t->has_test)
+        evaluate(r, &t->test, c->accuracy, te);
+    if (!isfinite(tr->loss))
+        return nonfinite(r, tr->loss, ep, t->st.step, t->msg, sizeof t->msg);
+    return 0;
+}
+
+static int train_setup(Run *r, Train *t)
+{
+    const NnrtModel *m = r->m;
+    NnrtConfig *c = &r->cfg;
+    NnrtErr e;
+    int rc = load_source(r, &t->data, &c->data, "data");
+    if (rc == 0 && c->test.kind != NNRT_SRC_NONE)
+        rc = load_source(r, &t->test, &c->test, "test");
+    if (rc == 0)
+        rc = check_metrics(r);
+    if (rc != 0)
+        return rc;
+    t->has_test = c->test.kind != NNRT_SRC_NONE;
+    t->N = t->data.n;
+    t->B = c->batch == 0 || c->batch > t->N ? t->N : c->batch;
+    int64_t per_epoch = (t->N + t->B - 1) / t->B;
+    t->epochs = c->steps > 0 ? (c->steps + per_epoch - 1) / per_epoch : c->epochs;
+    t->shuffling = c->shuffle && t->B < t->N;
+    /* With full batches the objective at the end of an epoch is the
+     * objective of the next epoch's one batch, in the same order, so one
+     * forward pass serves both: the gradient is computed right away and kept
+     * for the next update (it costs one unused backward at the very end). */
+    t->full = t->B == t->N;
+    int64_t cap = t->B > CHUNK_MIN ? t->B : CHUNK_MIN;
+    if (cap > t->N)
+        cap = t->N;
+    if ((rc = setup_params(r, r->init)) != 0 || (rc = setup_work(r, cap, t->shuffling)) != 0)
+        return rc;
+    if (t->shuffling && !(t->perm = malloc((size_t)t->N * sizeof *t->perm)))
+        return fail("out of memory");
+    if (nnrt_optim_init(&t->opt, &c->opt, m) != 0)
+        return fail("out of memory for the optimizer's state");
+    nnrt_rng_seed(&t->st.rng, c->seed ^ 0x53485546464c45ull);   /* "SHUFFLE": its own stream */
+    if (r->resume) {
+        char path[1100];
+        snprintf(path, sizeof path, "%s/checkpoint.npz", r->resume);
+        if (nnrt_checkpoint_load(path, m, r->params, &t->opt, &t->st, &e) != 0)
+            return fail_err(&e);
+        t->seconds0 = t->st.seconds;
+    }
+    t->logging = c->log[0] != '\0';
+    if (t->logging) {
+        if (nnrt_write_config(c->log, m, c, r->argc, r->argv, &e) != 0 ||
+            nnrt_runlog_open(&t->log, c->log, t->has_test, c->accuracy, DIGITS,
+                             r->resume ? t->st.epoch : -1, &e) != 0)
+            return fail_err(&e);
+    }
+    return 0;
+}
+
+static int write_summary(const Run *r, Train *t, const char *status, const char *message)
+{
+    NnrtErr e;
+    NnrtSummary s;
+    if (!t->logging)
+        return 0;
+    memset(&s, 0, sizeof s);
+    s.status = status;
+    s.message = message;
+    s.monitor = t->has_test ? "test_loss" : "loss";
+    s.has_final = t->have_row;
+    s.final = t->row;
+    s.best = t->st.best;
+    s.wall_seconds = t->seconds0 + nnrt_now() - t->t0;
+    if (nnrt_write_summary(&t->log, &s, &e) != 0)
+        return fail_err(&e);
+    (void)r;
+    return 0;
 }
 
 static int cmd_train(Run *r)
 {
     const NnrtModel *m = r->m;
     NnrtConfig *c = &r->cfg;
-    NnrtData data = { 0 }, test = { 0 };
-    NnrtOptim opt = { 0 };
+    Train t;
     NnrtErr e;
-    FILE *csv = NULL;
-    int64_t *perm = NULL;
-    int rc = load_source(r, &data, &c->data, "data");
-    if (rc == 0 && c->test.kind != NNRT_SRC_NONE)
-        rc = load_source(r, &test, &c->test, "test");
-    if (rc == 0)
-        rc = check_metrics(r);
+    Eval tr = { 0, 0 }, te = { 0, 0 };
+    const char *status = "finished";
+    memset(&t, 0, sizeof t);
+    int rc = train_setup(r, &t);
     if (rc != 0)
         goto done;
-    int has_test = c->test.kind != NNRT_SRC_NONE;
-    int64_t N = data.n;
-    int64_t B = c->batch == 0 || c->batch > N ? N : c->batch;
-    int64_t per_epoch = (N + B - 1) / B;
-    int64_t epochs = c->steps > 0 ? (c->steps + per_epoch - 1) / per_epoch : c->epochs;
-    int shuffling = c->shuffle && B < N;
-    int64_t cap = B > CHUNK_MIN ? B : CHUNK_MIN;
-    if (cap > N)
-        cap = N;
-    if ((rc = setup_params(r, r->init)) != 0 || (rc = setup_work(r, cap, shuffling)) != 0)
-        goto done;
-    if (shuffling && !(perm = malloc((size_t)N * sizeof *perm))) {
-        rc = fail("out of memory");
-        goto done;
-    }
-    if (nnrt_optim_init(&opt, &c->opt, m) != 0) {
-        rc = fail("out of memory for the optimizer's state");
-        goto done;
-    }
-    if (c->log[0] && !(csv = open_log(r, has_test))) {
-        rc = 1;
-        goto done;
-    }
     nnrt_set_ftz(!r->no_ftz);
-
-    NnrtRng rng;
-    nnrt_rng_seed(&rng, c->seed ^ 0x53485546464c45ull);   /* "SHUFFLE": its own stream */
-    double t0 = nnrt_now(), lr0 = c->opt.lr;
-    int64_t step = 0;
-    Eval tr, te;
-    /* With full batches the objective at the end of an epoch is the
-     * objective of the next epoch's one batch, in the same order, so one
-     * forward pass serves both: the gradient is computed right away and kept
-     * for the next update (it costs one unused backward at the very end). */
-    int full = B == N;
-    if (full)
-        full_batch_eval(r, &data, &tr);
-    else
-        evaluate(r, &data, c->accuracy, &tr);
-    if (has_test)
-        evaluate(r, &test, c->accuracy, &te);
-    if (!isfinite(tr.loss)) {
-        rc = nonfinite(r, tr.loss, 0, 0);
-        goto done;
-    }
-    report(r, csv, 0, 0, nnrt_schedule_lr(&c->sched, lr0, 0, epochs), &tr, has_test ? &te : NULL,
-           nnrt_now() - t0);
-    if (r->nan_where[0]) {
-        rc = nonfinite(r, tr.loss, 1, 1);
-        goto done;
-    }
-    for (int64_t ep = 1; ep <= epochs; ep++) {
-        double lr = nnrt_schedule_lr(&c->sched, lr0, ep - 1, epochs);
-        if (shuffling) {
-            /* Fisher-Yates over the identity, so each epoch's order depends
-             * only on the seed and the epoch. */
-            for (int64_t i = 0; i < N; i++)
-                perm[i] = i;
-            for (int64_t i = N - 1; i > 0; i--) {
-                int64_t j = (int64_t)nnrt_rng_below(&rng, (uint64_t)i + 1);
-                int64_t t = perm[i];
-                perm[i] = perm[j];
-                perm[j] = t;
-            }
-        }
-        for (int64_t start = 0; start < N && !full; start += B) {
-            if (c->steps > 0 && step >= c->steps)
-                break;
-            int64_t nb = N - start < B ? N - start : B;
-            double f = batch_gradient(r, &data, perm, start, nb, NULL);
-            if (!isfinite(f) || r->nan_where[0]) {
-                rc = nonfinite(r, f, ep, step + 1);
-                goto done;
-            }
-            nnrt_optim_step(&opt, r->params, r->grads, lr);
-            step++;
-        }
-        if (full) {
-            nnrt_optim_step(&opt, r->params, r->grads, lr);   /* grads of the last eval */
-            step++;
-            full_batch_eval(r, &data, &tr);
-        } else {
-            evaluate(r, &data, c->accuracy, &tr);
-        }
-        if (has_test)
-            evaluate(r, &test, c->accuracy, &te);
+    t.t0 = nnrt_now();
+    double lr0 = c->opt.lr;
+    if (!r->resume) {
+        if (t.full)
+            full_batch_eval(r, &t.data, &tr);
+        else
+            evaluate(r, &t.data, c->accuracy, &tr);
+        if (t.has_test)
+            evaluate(r, &t.test, c->accuracy, &te);
         if (!isfinite(tr.loss)) {
-            rc = nonfinite(r, tr.loss, ep, step);
+            rc = nonfinite(r, tr.loss, 0, 0, t.msg, sizeof t.msg);
+            status = "diverged";
             goto done;
         }
-        report(r, csv, ep, step, lr, &tr, has_test ? &te : NULL, nnrt_now() - t0);
-        if (r->nan_where[0]) {   /* full batch: the gradient for the next step */
-            rc = nonfinite(r, tr.loss, ep + 1, step + 1);
+        NnrtRow w = make_row(&t, 0, nnrt_schedule_lr(&c->sched, lr0, 0, t.epochs), &tr, &te);
+        record(r, &t, &w);
+        if ((rc = save_checkpoint(r, &t)) != 0)
             goto done;
+    } else {
+        if (t.full)   /* the gradient the next update uses */
+            full_batch_eval(r, &t.data, &tr);
+        if (!r->quiet)
+            fprintf(stderr, "resuming %s after epoch %lld (step %lld)\n", r->resume,
+                    (long long)t.st.epoch, (long long)t.st.step);
+        if (t.st.epoch >= t.epochs) {
+            if (!r->quiet)
+                fprintf(stderr, "nothing to do: the run has done its %lld epochs\n",
+                        (long long)t.epochs);
+            goto done;
+        }
+    }
+    if (r->nan_where[0]) {   /* --trap-nan: the gradient for the first update */
+        rc = nonfinite(r, tr.loss, t.st.epoch + 1, t.st.step + 1, t.msg, sizeof t.msg);
+        status = "diverged";
+        goto done;
+    }
+    for (int64_t ep = t.st.epoch + 1, ran = 1; ep <= t.epochs; ep++, ran++) {
+        double lr = nnrt_schedule_lr(&c->sched, lr0, ep - 1, t.epochs);
+        if ((rc = run_epoch(r, &t, ep, lr, &tr, &te)) != 0) {
+            status = "diverged";
+            goto done;
+        }
+        NnrtRow w = make_row(&t, ep, lr, &tr, &te);
+        record(r, &t, &w);
+        t.st.epoch = ep;
+        if ((rc = save_checkpoint(r, &t)) != 0)
+            goto done;
+        if (r->nan_where[0]) {   /* full batch: the gradient for the next update */
+            rc = nonfinite(r, tr.loss, ep + 1, t.st.step + 1, t.msg, sizeof t.msg);
+            status = "diverged";
+            goto done;
+        }
+        if (c->patience > 0 && t.st.wait >= c->patience && ep < t.epochs) {
+            snprintf(t.msg, sizeof t.msg, "early stop after epoch %lld: %s has not improved for "
+                     "%lld epochs (best %.*g at epoch %lld)", (long long)ep,
+                     t.has_test ? "test_loss" : "loss", (long long)c->patience, DIGITS,
+                     t.has_test ? t.st.best.test_loss : t.st.best.loss,
+                     (long long)t.st.best_epoch);
+            if (!r->quiet)
+                fprintf(stderr, "%s\n", t.msg);
+            status = "early_stopped";
+            break;
+        }
+        if (r->stop_after > 0 && ran >= r->stop_after && ep < t.epochs) {
+            snprintf(t.msg, sizeof t.msg, "stopped after epoch %lld (--stop-after %lld); "
+                     "continue with --resume %s", (long long)ep, (long long)r->stop_after,
+                     c->log);
+            if (!r->quiet)
+                fprintf(stderr, "%s\n", t.msg);
+            status = "stopped";
+            break;
         }
     }
     if (r->save) {
@@ -751,7 +957,7 @@ static int cmd_train(Run *r)
         if (!r->quiet)
             fprintf(stderr, "wrote %s\n", r->save);
     }
-    if (c->log[0]) {
+    if (t.logging) {
         char path[1100];
         snprintf(path, sizeof path, "%s/params.npz", c->log);
         if (nnrt_params_save(m, r->params, path, 0, &e) != 0) {
@@ -760,18 +966,21 @@ static int cmd_train(Run *r)
         }
     }
 done:
-    if (csv) {
-        fclose(csv);
-        csv = NULL;
+    if (t.logging && t.log.csv) {
+        if (rc == 0 || strcmp(status, "diverged") == 0) {
+            int sr = write_summary(r, &t, status, t.msg[0] ? t.msg : NULL);
+            rc = rc ? rc : sr;
+        }
+        nnrt_runlog_close(&t.log);
         char path[1100];
         snprintf(path, sizeof path, "%s/curves.svg", c->log);
         if (nnrt_plot_metrics(c->log, m->name) == 0 && !r->quiet)
             fprintf(stderr, "wrote %s/metrics.csv and %s\n", c->log, path);
     }
-    free(perm);
-    nnrt_optim_free(&opt);
-    nnrt_data_free(&data);
-    nnrt_data_free(&test);
+    free(t.perm);
+    nnrt_optim_free(&t.opt);
+    nnrt_data_free(&t.data);
+    nnrt_data_free(&t.test);
     return rc;
 }
 
@@ -1089,9 +1298,18 @@ int nnrt_main(const NnrtModel *model, int argc, char **argv)
         return 2;
     }
     r.cmd = cmd;
-    int rc = parse_flags(&r, argc, argv);
+    r.argc = argc;
+    r.argv = argv;
+    int rc = resume_settings(&r, argc, argv);
+    if (rc < 0)
+        rc = parse_flags(&r, argc, argv);
     if (rc >= 0)
         return rc;
+    if (r.resume) {
+        if (r.init)
+            return fail("--resume continues from the run's checkpoint; it cannot take --init");
+        snprintf(r.cfg.log, sizeof r.cfg.log, "%s", r.resume);
+    }
     switch (ci) {
     case 0: rc = cmd_train(&r); break;
     case 1: rc = cmd_init(&r); break;

@@ -37,3 +37,106 @@ if t_build tests/e2e/models/diverge.nn "$D/diverge"; then
 else
     t_fail "nnc build failed"
 fi
+
+# tracked runs: spirals with mini-batches, shuffling, Adam and a schedule
+m=spirals
+t_begin "e2e/train/run-directory"
+if ! t_build examples/spirals.nn "$D/$m"; then
+    t_fail "nnc build failed"
+else
+    rm -rf "$D/full" "$D/part" "$D/killed"
+    t_run "$D/$m" train --epochs 6 --clip 5 --quiet --log "$D/full"
+    missing=""
+    for f in metrics.csv metrics.jsonl config.json settings.txt summary.json params.npz \
+             checkpoint.npz; do
+        [ -s "$D/full/$f" ] || missing="$missing $f"
+    done
+    if [ -n "$missing" ]; then
+        t_fail "run directory lacks:$missing"
+    elif [ "$(grep -c . "$D/full/metrics.jsonl")" != 7 ]; then
+        t_fail "metrics.jsonl should have 7 rows (epochs 0..6)"
+    elif ! /usr/bin/python3 -c 'import json' 2>/dev/null; then
+        t_pass   # the files exist; no python to parse them
+    elif ! /usr/bin/python3 - "$D/full" >>"$t_log" 2>&1 <<'PY'
+import csv, json, sys
+d = sys.argv[1]
+config = json.load(open(d + "/config.json"))
+summary = json.load(open(d + "/summary.json"))
+rows = [json.loads(l) for l in open(d + "/metrics.jsonl")]
+table = list(csv.DictReader(open(d + "/metrics.csv")))
+assert config["seed"] == 1 and config["optimizer"]["name"] == "adam", config
+assert config["clip"] == 5 and len(config["source_hash"]) == 16, config
+assert config["schedule"]["name"] == "exp_decay", config
+assert [r["epoch"] for r in rows] == list(range(7)), rows
+for r, t in zip(rows, table):
+    for k in ("loss", "test_loss", "accuracy", "test_accuracy", "lr"):
+        assert abs(r[k] - float(t[k])) <= 1e-9 * abs(r[k]), (k, r, t)
+assert summary["status"] == "finished" and summary["final"]["epoch"] == 6, summary
+assert summary["best"]["test_loss"] == min(r["test_loss"] for r in rows), summary
+print("all files parse and agree")
+PY
+    then
+        t_fail "the run directory's files do not parse or disagree"
+    else
+        t_pass
+    fi
+
+    t_begin "e2e/train/resume-equals-uninterrupted"
+    t_run "$D/$m" train --epochs 6 --clip 5 --quiet --log "$D/part" --stop-after 2
+    t_run "$D/$m" train --quiet --resume "$D/part" --stop-after 3
+    t_run "$D/$m" train --quiet --resume "$D/part"
+    if ! diff <(cut -d, -f1-7 "$D/full/metrics.csv") <(cut -d, -f1-7 "$D/part/metrics.csv") \
+            >>"$t_log"; then
+        t_fail "metrics.csv of the resumed run differs from the uninterrupted one"
+    elif ! cmp "$D/full/params.npz" "$D/part/params.npz" >>"$t_log" 2>&1; then
+        t_fail "params.npz of the resumed run differs from the uninterrupted one"
+    else
+        t_pass
+    fi
+
+    # a run killed (SIGKILL) in the middle of an epoch resumes from its last checkpoint
+    t_begin "e2e/train/resume-after-kill"
+    t_run "$D/$m" train --epochs 20 --quiet --log "$D/killed" --data "spirals(n = 20000, classes = 3)"
+    cp "$D/killed/params.npz" "$D/killed-full.npz"
+    cut -d, -f1-7 "$D/killed/metrics.csv" >"$D/killed-full.csv"
+    rm -rf "$D/killed"
+    "$D/$m" train --epochs 20 --quiet --log "$D/killed" --data "spirals(n = 20000, classes = 3)" &
+    pid=$!
+    for _ in $(seq 200); do
+        [ "$(cat "$D/killed/metrics.csv" 2>/dev/null | wc -l)" -ge 4 ] && break
+        sleep 0.05
+    done
+    kill -9 $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    done_rows=$(($(wc -l < "$D/killed/metrics.csv") - 1))
+    echo "killed after $done_rows rows of metrics.csv" >>"$t_log"
+    t_run "$D/$m" train --quiet --resume "$D/killed"
+    if [ "$done_rows" -ge 21 ]; then
+        t_skip "the run finished before it could be killed"
+    elif ! diff "$D/killed-full.csv" <(cut -d, -f1-7 "$D/killed/metrics.csv") >>"$t_log"; then
+        t_fail "killed after $done_rows rows and resumed: metrics.csv differs"
+    elif ! cmp "$D/killed-full.npz" "$D/killed/params.npz" >>"$t_log" 2>&1; then
+        t_fail "killed after $done_rows rows and resumed: params.npz differs"
+    else
+        t_pass
+    fi
+fi
+
+# early stopping: patience 2 on the test loss of a model whose lr is far too large
+t_begin "e2e/train/early-stopping"
+rm -rf "$D/es"
+if t_run "$D/$m" train --epochs 50 --optimizer "sgd(lr = 3)" --batch 16 --patience 2 \
+        --log "$D/es"; then
+    rows=$(($(wc -l < "$D/es/metrics.csv") - 1))
+    if ! grep -q '"status": "early_stopped"' "$D/es/summary.json"; then
+        t_fail "summary.json does not say early_stopped (rows: $rows)"
+    elif ! grep -q "^early stop after epoch" "$t_log"; then
+        t_fail "no 'early stop after epoch' message"
+    elif [ "$rows" -ge 51 ]; then
+        t_fail "ran all 50 epochs"
+    else
+        t_pass
+    fi
+else
+    t_fail "train failed"
+fi

@@ -945,7 +945,8 @@ START_TEST(test_unknown_settings_and_names_suggest_the_nearest_one)
     expect_bad("reduce", "maen", "'reduce' must be mean or sum, found maen (did you mean 'mean'?)");
     expect_bad("metrics", "acuracy", "did you mean 'accuracy'?");
     expect_bad("shuffle", "True", "did you mean 'true'?");
-    expect_bad("optimizer", "rmsprop", "unknown optimizer 'rmsprop'; the optimizers are sgd, adam");
+    expect_bad("optimizer", "nadam", "unknown optimizer 'nadam' (did you mean 'adam'?); the "
+               "optimizers are sgd, adam, adamw, rmsprop");
 }
 END_TEST
 
@@ -1042,7 +1043,7 @@ END_TEST
 
 START_TEST(test_schedules_follow_their_formulas)
 {
-    NnrtSchedSpec s = { NNRT_SCHED_CONSTANT, 0, 0, 0, 0 };
+    NnrtSchedSpec s = { NNRT_SCHED_CONSTANT, 0, 0, 0, 0, 0 };
     ck_assert(nnrt_schedule_lr(&s, 0.1, 7, 10) == 0.1);
     s.kind = NNRT_SCHED_EXP_DECAY;
     s.k = 0.1;
@@ -1059,6 +1060,56 @@ START_TEST(test_schedules_follow_their_formulas)
     ck_assert(nnrt_schedule_lr(&s, 1, 0, 10) == 1);
     ck_assert_msg(fabs(nnrt_schedule_lr(&s, 1, 5, 10) - 0.55) < 1e-12, "cosine halfway gave %g",
                   nnrt_schedule_lr(&s, 1, 5, 10));
+    /* warm-up over 3 epochs: factors 1/4, 2/4, 3/4, then the schedule itself */
+    s.kind = NNRT_SCHED_EXP_DECAY;
+    s.k = 0.1;
+    s.warmup = 3;
+    for (int t = 0; t < 6; t++) {
+        double want = exp(-0.1 * t) * (t < 3 ? (t + 1) / 4.0 : 1.0);
+        ck_assert_msg(fabs(nnrt_schedule_lr(&s, 1, t, 10) - want) < 1e-15,
+                      "warm-up at t = %d gave %g, expected %g", t, nnrt_schedule_lr(&s, 1, t, 10),
+                      want);
+    }
+}
+END_TEST
+
+START_TEST(test_new_settings_parse_and_print_back)
+{
+    NnrtConfig c;
+    char err[512], buf[300];
+    nnrt_config_default(&c);
+    ck_assert_msg(nnrt_config_set(&c, "schedule", "cosine(min = 0.001, warmup = 5)", 0, err,
+                                  sizeof err) == 0, "%s", err);
+    nnrt_sched_describe(&c.sched, buf, sizeof buf);
+    ck_assert_str_eq(buf, "cosine(min = 0.001, warmup = 5)");
+    ck_assert(nnrt_config_set(&c, "schedule", "constant(warmup = 2)", 0, err, sizeof err) == 0);
+    nnrt_sched_describe(&c.sched, buf, sizeof buf);
+    ck_assert_str_eq(buf, "constant(warmup = 2)");
+    ck_assert(nnrt_config_set(&c, "optimizer", "rmsprop(lr = 0.1, centered = true)", 0, err,
+                              sizeof err) == 0);
+    ck_assert(c.opt.kind == NNRT_RMSPROP && c.opt.centered && c.opt.alpha == 0.99);
+    ck_assert(nnrt_config_set(&c, "momentum", "0.5", 1, err, sizeof err) == 0);
+    ck_assert(c.opt.momentum == 0.5);
+    ck_assert(nnrt_config_set(&c, "optimizer", "adamw", 0, err, sizeof err) == 0);
+    ck_assert(c.opt.kind == NNRT_ADAMW && c.opt.weight_decay == 0.01);
+    nnrt_optim_describe(&c.opt, buf, sizeof buf);
+    ck_assert_str_eq(buf, "adamw(lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-08, "
+                     "weight_decay = 0.01)");
+    ck_assert(nnrt_config_set(&c, "lr", "0.1", 1, err, sizeof err) == 0);
+    ck_assert(nnrt_config_set(&c, "optimizer", "sgd", 0, err, sizeof err) == 0);
+    nnrt_optim_describe(&c.opt, buf, sizeof buf);
+    ck_assert_str_eq(buf, "sgd(lr = 0.1, momentum = 0.5, nesterov = false, weight_decay = 0)");
+    c.opt.lr = 1.0 / 3;
+    nnrt_optim_describe(&c.opt, buf, sizeof buf);
+    ck_assert_str_eq(buf, "sgd(lr = 0.3333333333333333, momentum = 0.5, nesterov = false, "
+                     "weight_decay = 0)");
+    ck_assert(nnrt_config_set(&c, "clip", "1.5", 1, err, sizeof err) == 0 && c.clip == 1.5);
+    ck_assert(nnrt_config_set(&c, "clip", "none", 1, err, sizeof err) == 0 && c.clip == 0);
+    ck_assert(nnrt_config_set(&c, "clip", "-1", 1, err, sizeof err) != 0);
+    ck_assert(nnrt_config_set(&c, "patience", "3", 1, err, sizeof err) == 0 && c.patience == 3);
+    ck_assert(nnrt_config_set(&c, "patience", "0", 1, err, sizeof err) != 0);
+    ck_assert_msg(strstr(err, "'patience' must be a positive number of epochs or none") != NULL,
+                  "%s", err);
 }
 END_TEST
 
@@ -1243,6 +1294,7 @@ static Suite *npz_suite(void)
     tcase_add_test(c, test_flags_take_bare_paths_and_generator_calls);
     tcase_add_test(c, test_lr_and_momentum_override_the_optimizers_options);
     tcase_add_test(c, test_schedules_follow_their_formulas);
+    tcase_add_test(c, test_new_settings_parse_and_print_back);
     tcase_add_test(c, test_did_you_mean_only_suggests_close_names);
     suite_add_tcase(s, c);
     return s;

@@ -455,6 +455,39 @@ START_TEST(test_adam_matches_hand_computed_steps)
 }
 END_TEST
 
+/* Expected values: torch.optim in float64 on the same two gradients. */
+START_TEST(test_adamw_and_rmsprop_match_torch)
+{
+    two_steps("adamw(lr = 0.1)", 0.1, 0.899000002, 0.9347113542385653);
+    two_steps("adamw(lr = 0.1, weight_decay = 0.5)", 0.1, 0.8500000019999999,
+              0.8441103541405653);
+    two_steps("rmsprop(lr = 0.1)", 0.1, 1.9999996048181146e-07, 0.8953230819113371);
+    two_steps("rmsprop(lr = 0.1, momentum = 0.9, centered = true, weight_decay = 0.1)", 0.1,
+              -0.005037646909071525, -0.050304733954512376);
+}
+END_TEST
+
+START_TEST(test_clip_grad_norm_scales_to_the_norm)
+{
+    static const NnrtParam two[] = {
+        { "a", 1, { 2 }, 2, 0, 0, 0, { NNRT_INIT_ZEROS, 0, 0, NULL, NULL, NULL }, NULL },
+        { "f", 0, { 0 }, 1, 2, 1, 0, { NNRT_INIT_ZEROS, 0, 0, NULL, NULL, NULL }, NULL },
+    };
+    NnrtModel m;
+    memset(&m, 0, sizeof m);
+    m.nparams = 2;
+    m.params = two;
+    m.nparam_total = 3;
+    nnrt_real g[3] = { 3, 4, 100 };   /* norm 5; the frozen 100 does not count */
+    ck_assert(fabs(nnrt_clip_grad_norm(&m, g, 10) - 5) < 1e-12);
+    ck_assert(g[0] == 3 && g[1] == 4);
+    ck_assert(fabs(nnrt_clip_grad_norm(&m, g, 1) - 5) < 1e-12);
+    ck_assert_msg(fabs(g[0] - 3 / (5 + 1e-6)) < TOL && fabs(g[1] - 4 / (5 + 1e-6)) < TOL,
+                  "clipped to %g %g", (double)g[0], (double)g[1]);
+    ck_assert(g[2] == 100);
+}
+END_TEST
+
 /* ---- data binding ---- */
 
 static void expect_load_error(const NnrtModel *m, const char *path, const char *text)
@@ -1020,6 +1053,8 @@ static Suite *runtime_suite(void)
     tcase_add_test(k, test_flush_to_zero_reaches_the_blas_threads);
     tcase_add_test(k, test_sgd_matches_hand_computed_steps);
     tcase_add_test(k, test_adam_matches_hand_computed_steps);
+    tcase_add_test(k, test_adamw_and_rmsprop_match_torch);
+    tcase_add_test(k, test_clip_grad_norm_scales_to_the_norm);
     suite_add_tcase(s, k);
     TCase *d = tcase_create("data and parameters");
     tcase_add_test(d, test_data_files_that_do_not_fit_the_model_are_reported);

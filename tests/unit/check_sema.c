@@ -1154,11 +1154,11 @@ START_TEST(an_unknown_setting_or_optimizer_suggests_the_closest)
         "}\n",
         "t.nn:5:3: error: unknown setting 'optimiser' (did you mean 'optimizer'?); the settings "
         "are data, test, optimizer, schedule, batch, epochs, steps, reduce, shuffle, seed, "
-        "metrics, log, lr, momentum\n"
+        "metrics, log, lr, momentum, clip, patience\n"
         "    5 |   optimiser = sgd\n"
         "      |   ^~~~~~~~~\n"
         "t.nn:6:3: error: unknown optimizer 'adma' (did you mean 'adam'?); the optimizers are "
-        "sgd, adam\n"
+        "sgd, adam, adamw, rmsprop\n"
         "    6 |   optimizer = adma(lr = 0.1)\n"
         "      |   ^~~~~~~~~\n");
 }
@@ -1317,7 +1317,7 @@ START_TEST(several_independent_errors_are_reported_in_one_run)
         "      |     ^~~~~\n"
         "t.nn:10:9: error: unknown setting 'epoch' (did you mean 'epochs'?); the settings are "
         "data, test, optimizer, schedule, batch, epochs, steps, reduce, shuffle, seed, metrics, "
-        "log, lr, momentum\n"
+        "log, lr, momentum, clip, patience\n"
         "   10 | train { epoch = 3 }\n"
         "      |         ^~~~~\n"
         "t.nn:5:7: warning: param 'V' does not affect the loss\n"

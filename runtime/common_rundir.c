@@ -1,0 +1,413 @@
+/*
+ * common_rundir.c - the files of a tracked run (`train --log DIR`), except
+ * the checkpoint (nnrt_checkpoint.c):
+ *
+ *   metrics.csv     one row per epoch from epoch 0 (DESIGN.md), flushed
+ *   metrics.jsonl   the same rows as JSON objects, one per line, flushed
+ *   settings.txt    every setting as `key = value` in the flags' syntax
+ *   config.json     the same as JSON, with the seed, versions, source hash
+ *   summary.json    how the run ended, its final and best rows, wall time
+ *
+ * JSON files other than metrics.jsonl are written to FILE.part and renamed,
+ * so a reader never sees half of one.
+ */
+#include "nnrt_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- JSON output ---- */
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* A number, or null when it is not finite (JSON has no NaN). */
+static void json_num(FILE *f, double x, int digits)
+{
+    char buf[40];
+    if (!isfinite(x)) {
+        fputs("null", f);
+        return;
+    }
+    /* with 17 digits: the shortest text that reads back as x */
+    int d = digits == 17 ? 15 : digits;
+    do
+        snprintf(buf, sizeof buf, "%.*g", d, x);
+    while (digits == 17 && d++ < 17 && strtod(buf, NULL) != x);
+    fputs(buf, f);
+}
+
+static FILE *open_part(const char *dir, const char *name, char *path, char *part, size_t len,
+                       NnrtErr *e)
+{
+    snprintf(path, len, "%s/%s", dir, name);
+    snprintf(part, len, "%s/%s.part", dir, name);
+    FILE *f = fopen(part, "w");
+    if (!f)
+        nnrt_err(e, "%s: cannot write (%s)", part, strerror(errno));
+    return f;
+}
+
+static int close_part(FILE *f, const char *path, const char *part, NnrtErr *e)
+{
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        remove(part);
+        return nnrt_err(e, "%s: write failed (%s)", part, strerror(errno));
+    }
+    if (rename(part, path) != 0)
+        return nnrt_err(e, "%s: cannot rename to %s (%s)", part, path, strerror(errno));
+    return 0;
+}
+
+/* ---- metrics.csv and metrics.jsonl ---- */
+
+static void csv_header(const NnrtRunLog *l, char *buf, size_t len)
+{
+    snprintf(buf, len, "epoch,step,loss,lr%s%s%s,seconds\n", l->has_test ? ",test_loss" : "",
+             l->accuracy ? ",accuracy" : "", l->accuracy && l->has_test ? ",test_accuracy" : "");
+}
+
+/* Rewrites path keeping its first line (which must be `header` when
+ * header is not NULL) and the complete lines whose epoch is <= keep; the
+ * epoch is the first number on a CSV line, "epoch": N in a JSON line. */
+static int keep_rows(const char *path, const char *header, int64_t keep, NnrtErr *e)
+{
+    FILE *in = fopen(path, "r");
+    if (!in)
+        return nnrt_err(e, "%s: cannot read (%s); a run directory needs it to resume", path,
+                        strerror(errno));
+    char part[1200], line[4096];
+    snprintf(part, sizeof part, "%s.part", path);
+    FILE *out = fopen(part, "w");
+    if (!out) {
+        fclose(in);
+        return nnrt_err(e, "%s: cannot write (%s)", part, strerror(errno));
+    }
+    int first = 1, r = 0;
+    while (fgets(line, sizeof line, in)) {
+        size_t n = strlen(line);
+        if (n == 0 || line[n - 1] != '\n')
+            break;                          /* a row cut short when the run was killed */
+        if (first && header) {
+            first = 0;
+            if (strcmp(line, header) != 0) {
+                line[n - 1] = '\0';
+                r = nnrt_err(e, "%s: its columns are '%s', this run's would be '%.*s' (resume "
+                             "with the same test set and metrics)", path, line,
+                             (int)strlen(header) - 1, header);
+                break;
+            }
+            fputs(line, out);
+            continue;
+        }
+        const char *p = header ? line : strstr(line, "\"epoch\":");
+        if (!p)
+            continue;
+        if (!header)
+            p += 8;
+        if (strtoll(p, NULL, 10) <= keep)
+            fputs(line, out);
+    }
+    fclose(in);
+    if (r != 0) {
+        fclose(out);
+        remove(part);
+        return -1;
+    }
+    return close_part(out, path, part, e);
+}
+
+int nnrt_runlog_open(NnrtRunLog *l, const char *dir, int has_test, int accuracy, int digits,
+                     int64_t keep, NnrtErr *e)
+{
+    char header[200], path[1100];
+    memset(l, 0, sizeof *l);
+    snprintf(l->dir, sizeof l->dir, "%s", dir);
+    l->has_test = has_test;
+    l->accuracy = accuracy;
+    l->digits = digits;
+    csv_header(l, header, sizeof header);
+    if (nnrt_mkdir_p(dir, e) != 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    if (keep >= 0 && keep_rows(path, header, keep, e) != 0)
+        return -1;
+    if (!(l->csv = fopen(path, keep >= 0 ? "a" : "w")))
+        return nnrt_err(e, "%s: cannot write (%s)", path, strerror(errno));
+    if (keep < 0)
+        fputs(header, l->csv);
+    fflush(l->csv);
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    if (keep >= 0 && keep_rows(path, NULL, keep, e) != 0) {
+        nnrt_runlog_close(l);
+        return -1;
+    }
+    if (!(l->jsonl = fopen(path, keep >= 0 ? "a" : "w"))) {
+        nnrt_runlog_close(l);
+        return nnrt_err(e, "%s: cannot write (%s)", path, strerror(errno));
+    }
+    return 0;
+}
+
+void nnrt_runlog_row(NnrtRunLog *l, const NnrtRow *w)
+{
+    int d = l->digits;
+    if (l->csv) {
+        fprintf(l->csv, "%lld,%lld,%.*g,%.10g", (long long)w->epoch, (long long)w->step, d,
+                w->loss, w->lr);
+        if (l->has_test)
+            fprintf(l->csv, ",%.*g", d, w->test_loss);
+        if (l->accuracy) {
+            fprintf(l->csv, ",%.*g", d, w->accuracy);
+            if (l->has_test)
+                fprintf(l->csv, ",%.*g", d, w->test_accuracy);
+        }
+        fprintf(l->csv, ",%.3f\n", w->seconds);
+        fflush(l->csv);
+    }
+    if (l->jsonl) {
+        FILE *f = l->jsonl;
+        fprintf(f, "{\"epoch\": %lld, \"step\": %lld, \"loss\": ", (long long)w->epoch,
+                (long long)w->step);
+        json_num(f, w->loss, d);
+        fputs(", \"lr\": ", f);
+        json_num(f, w->lr, 10);
+        if (l->has_test) {
+            fputs(", \"test_loss\": ", f);
+            json_num(f, w->test_loss, d);
+        }
+        if (l->accuracy) {
+            fputs(", \"accuracy\": ", f);
+            json_num(f, w->accuracy, d);
+            if (l->has_test) {
+                fputs(", \"test_accuracy\": ", f);
+                json_num(f, w->test_accuracy, d);
+            }
+        }
+        fprintf(f, ", \"seconds\": %.3f}\n", w->seconds);
+        fflush(f);
+    }
+}
+
+void nnrt_runlog_close(NnrtRunLog *l)
+{
+    if (l->csv)
+        fclose(l->csv);
+    if (l->jsonl)
+        fclose(l->jsonl);
+    l->csv = l->jsonl = NULL;
+}
+
+/* ---- settings.txt and config.json ---- */
+
+static void json_opt(FILE *f, const char *key, double x, int last)
+{
+    fprintf(f, "\"%s\": ", key);
+    json_num(f, x, 17);
+    fputs(last ? "" : ", ", f);
+}
+
+int nnrt_write_config(const char *dir, const NnrtModel *m, const NnrtConfig *c, int argc,
+                      char **argv, NnrtErr *e)
+{
+    char path[1100], part[1100], buf[1200];
+    if (nnrt_mkdir_p(dir, e) != 0)
+        return -1;
+    FILE *f = open_part(dir, "settings.txt", path, part, sizeof path, e);
+    if (!f)
+        return -1;
+    fprintf(f, "# model %s from %s (source hash %s), nnc %s, %s\n", m->name,
+            m->source ? m->source : "?", m->source_hash ? m->source_hash : "?",
+            m->nnc_version ? m->nnc_version : "?", m->dtype ? m->dtype : "?");
+    nnrt_config_write(c, f);
+    if (close_part(f, path, part, e) != 0)
+        return -1;
+
+    if (!(f = open_part(dir, "config.json", path, part, sizeof path, e)))
+        return -1;
+    const NnrtOptimSpec *o = &c->opt;
+    static const char *const onames[] = { "sgd", "adam", "adamw", "rmsprop" };
+    static const char *const snames[] = { "constant", "exp_decay", "step", "cosine" };
+    fputs("{\n  \"model\": ", f);
+    json_str(f, m->name);
+    fputs(",\n  \"source\": ", f);
+    json_str(f, m->source);
+    fputs(",\n  \"source_hash\": ", f);
+    json_str(f, m->source_hash);
+    fputs(",\n  \"nnc_version\": ", f);
+    json_str(f, m->nnc_version);
+    fputs(",\n  \"runtime_version\": ", f);
+    json_str(f, NNRT_VERSION);
+    fputs(",\n  \"dtype\": ", f);
+    json_str(f, m->dtype);
+    fprintf(f, ",\n  \"nparams\": %lld", (long long)m->nparam_total);
+    fprintf(f, ",\n  \"seed\": %llu", (unsigned long long)c->seed);
+    nnrt_source_describe(&c->data, buf, sizeof buf);
+    fputs(",\n  \"data\": ", f);
+    json_str(f, buf);
+    nnrt_source_describe(&c->test, buf, sizeof buf);
+    fputs(",\n  \"test\": ", f);
+    if (c->test.kind == NNRT_SRC_NONE)
+        fputs("null", f);
+    else
+        json_str(f, buf);
+    fprintf(f, ",\n  \"optimizer\": {\"name\": \"%s\", ", onames[o->kind]);
+    json_opt(f, "lr", o->lr, 0);
+    if (o->kind == NNRT_SGD)
+        fprintf(f, "\"momentum\": %.17g, \"nesterov\": %s, ", o->momentum,
+                o->nesterov ? "true" : "false");
+    if (o->kind == NNRT_ADAM || o->kind == NNRT_ADAMW) {
+        json_opt(f, "beta1", o->beta1, 0);
+        json_opt(f, "beta2", o->beta2, 0);
+        json_opt(f, "eps", o->eps, 0);
+    }
+    if (o->kind == NNRT_RMSPROP) {
+        json_opt(f, "alpha", o->alpha, 0);
+        json_opt(f, "eps", o->eps, 0);
+        json_opt(f, "momentum", o->momentum, 0);
+        fprintf(f, "\"centered\": %s, ", o->centered ? "true" : "false");
+    }
+    json_opt(f, "weight_decay", o->weight_decay, 1);
+    nnrt_optim_describe(o, buf, sizeof buf);
+    fputs("},\n  \"optimizer_text\": ", f);
+    json_str(f, buf);
+    const NnrtSchedSpec *s = &c->sched;
+    fprintf(f, ",\n  \"schedule\": {\"name\": \"%s\", ", snames[s->kind]);
+    if (s->kind == NNRT_SCHED_EXP_DECAY)
+        json_opt(f, "k", s->k, 0);
+    if (s->kind == NNRT_SCHED_STEP) {
+        json_opt(f, "every", s->every, 0);
+        json_opt(f, "gamma", s->gamma, 0);
+    }
+    if (s->kind == NNRT_SCHED_COSINE)
+        json_opt(f, "min", s->min, 0);
+    fprintf(f, "\"warmup\": %lld}", (long long)s->warmup);
+    nnrt_sched_describe(s, buf, sizeof buf);
+    fputs(",\n  \"schedule_text\": ", f);
+    json_str(f, buf);
+    if (c->batch == 0)
+        fputs(",\n  \"batch\": \"full\"", f);
+    else
+        fprintf(f, ",\n  \"batch\": %lld", (long long)c->batch);
+    fprintf(f, ",\n  \"epochs\": %lld", (long long)c->epochs);
+    if (c->steps > 0)
+        fprintf(f, ",\n  \"steps\": %lld", (long long)c->steps);
+    else
+        fputs(",\n  \"steps\": null", f);
+    fprintf(f, ",\n  \"reduce\": \"%s\"", c->reduce_sum ? "sum" : "mean");
+    fprintf(f, ",\n  \"shuffle\": %s", c->shuffle ? "true" : "false");
+    fprintf(f, ",\n  \"metrics\": [%s]", c->accuracy ? "\"accuracy\"" : "");
+    fputs(",\n  \"clip\": ", f);
+    json_num(f, c->clip > 0 ? c->clip : NAN, 17);
+    if (c->patience > 0)
+        fprintf(f, ",\n  \"patience\": %lld", (long long)c->patience);
+    else
+        fputs(",\n  \"patience\": null", f);
+    fputs(",\n  \"log\": ", f);
+    json_str(f, dir);
+    fputs(",\n  \"command\": [", f);
+    for (int i = 0; i < argc; i++) {
+        fputs(i ? ", " : "", f);
+        json_str(f, argv[i]);
+    }
+    fputs("]\n}\n", f);
+    return close_part(f, path, part, e);
+}
+
+int nnrt_read_settings(const char *dir, NnrtConfig *c, NnrtErr *e)
+{
+    char path[1100], line[4096], err[1024];
+    snprintf(path, sizeof path, "%s/settings.txt", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return nnrt_err(e, "%s: cannot read (%s); --resume needs a run directory written by "
+                        "train --log", path, strerror(errno));
+    int lineno = 0, r = 0;
+    while (r == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        line[strcspn(line, "\r\n")] = '\0';
+        char *eq = strstr(line, " = ");
+        if (line[0] == '#' || line[0] == '\0')
+            continue;
+        if (!eq) {
+            r = nnrt_err(e, "%s:%d: expected `key = value`, found '%s'", path, lineno, line);
+            break;
+        }
+        *eq = '\0';
+        if (nnrt_config_set(c, line, eq + 3, 1, err, sizeof err) != 0)
+            r = nnrt_err(e, "%s:%d: %s", path, lineno, err);
+    }
+    fclose(f);
+    return r;
+}
+
+/* ---- summary.json ---- */
+
+static void json_row(FILE *f, const NnrtRunLog *l, const NnrtRow *w)
+{
+    int d = l->digits;
+    fprintf(f, "{\"epoch\": %lld, \"step\": %lld, \"loss\": ", (long long)w->epoch,
+            (long long)w->step);
+    json_num(f, w->loss, d);
+    if (l->has_test) {
+        fputs(", \"test_loss\": ", f);
+        json_num(f, w->test_loss, d);
+    }
+    if (l->accuracy) {
+        fputs(", \"accuracy\": ", f);
+        json_num(f, w->accuracy, d);
+        if (l->has_test) {
+            fputs(", \"test_accuracy\": ", f);
+            json_num(f, w->test_accuracy, d);
+        }
+    }
+    fputs(", \"lr\": ", f);
+    json_num(f, w->lr, 10);
+    fprintf(f, ", \"seconds\": %.3f}", w->seconds);
+}
+
+int nnrt_write_summary(const NnrtRunLog *l, const NnrtSummary *s, NnrtErr *e)
+{
+    char path[1100], part[1100];
+    FILE *f = open_part(l->dir, "summary.json", path, part, sizeof path, e);
+    if (!f)
+        return -1;
+    fputs("{\n  \"status\": ", f);
+    json_str(f, s->status);
+    fputs(",\n  \"message\": ", f);
+    if (s->message)
+        json_str(f, s->message);
+    else
+        fputs("null", f);
+    fputs(",\n  \"final\": ", f);
+    if (s->has_final)
+        json_row(f, l, &s->final);
+    else
+        fputs("null", f);
+    fputs(",\n  \"best\": ", f);
+    if (s->has_final)
+        json_row(f, l, &s->best);
+    else
+        fputs("null", f);
+    fputs(",\n  \"monitor\": ", f);
+    json_str(f, s->monitor);
+    fprintf(f, ",\n  \"wall_seconds\": %.3f", s->wall_seconds);
+    fputs(",\n  \"params\": \"params.npz\",\n  \"checkpoint\": \"checkpoint.npz\"\n}\n", f);
+    return close_part(f, path, part, e);
+}

@@ -1,0 +1,155 @@
+/*
+ * nnrt_checkpoint.c - a training run's complete state in one .npz, so that
+ * `train --resume DIR` continues exactly where the run stopped.
+ *
+ * DIR/checkpoint.npz holds
+ *   NAME          every parameter, as in a parameter file (numpy reads it)
+ *   m/NAME, v/NAME, a/NAME
+ *                 the optimizer's buffers for each trainable parameter
+ *                 (those the optimizer has: see NnrtOptim)
+ *   state         int64: epoch, step, optimizer t, the shuffling RNG's four
+ *                 words, best epoch, epochs since the best, best row's step
+ *   state_f64     float64: seconds so far, then the best row's lr, loss,
+ *                 test_loss, accuracy, test_accuracy, seconds
+ * in the trainer's precision, so nothing is rounded.  It is written to
+ * checkpoint.npz.part and renamed (nnrt_npz_finish), so a run killed while
+ * writing keeps its previous checkpoint.
+ */
+#include "nnrt_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NSTATE 10
+#define NSTATE_F64 7
+
+static nnrt_real *buffer(const NnrtOptim *o, char which)
+{
+    return which == 'm' ? o->m : which == 'v' ? o->v : o->a;
+}
+
+static int add_param_arrays(NnrtNpzWriter *w, const NnrtModel *m, const char *prefix,
+                            const nnrt_real *base, int trainable_only, NnrtErr *e)
+{
+    char descr[8], name[300];
+    nnrt_native_descr(descr, sizeof descr, 'f', (int)sizeof(nnrt_real));
+    for (int k = 0; k < m->nparams; k++) {
+        const NnrtParam *p = &m->params[k];
+        int64_t shape[NNRT_MAXRANK];
+        if (trainable_only && p->frozen)
+            continue;
+        for (int i = 0; i < p->rank; i++)
+            shape[i] = p->dim[i];
+        snprintf(name, sizeof name, "%s%s", prefix, p->name);
+        if (nnrt_npz_add(w, name, descr, 0, p->rank, shape, base + p->offset, e) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int nnrt_checkpoint_save(const char *path, const NnrtModel *m, const nnrt_real *params,
+                         const NnrtOptim *o, const NnrtTrainState *s, NnrtErr *e)
+{
+    NnrtNpzWriter *w;
+    int64_t st[NSTATE] = { s->epoch, s->step, o->t };
+    for (int i = 0; i < 4; i++)
+        memcpy(&st[3 + i], &s->rng.s[i], sizeof st[0]);
+    st[7] = s->best_epoch;
+    st[8] = s->wait;
+    st[9] = s->best.step;
+    double f[NSTATE_F64] = { s->seconds, s->best.lr, s->best.loss, s->best.test_loss,
+                             s->best.accuracy, s->best.test_accuracy, s->best.seconds };
+    int64_t nst = NSTATE, nf = NSTATE_F64;
+    char i8[8], f8[8];
+    nnrt_native_descr(i8, sizeof i8, 'i', 8);
+    nnrt_native_descr(f8, sizeof f8, 'f', 8);
+    if (nnrt_npz_create(&w, path, e) != 0)
+        return -1;
+    int r = add_param_arrays(w, m, "", params, 0, e);
+    static const char which[] = { 'm', 'v', 'a' };
+    for (int b = 0; b < 3 && r == 0; b++) {
+        char prefix[3] = { which[b], '/', '\0' };
+        if (buffer(o, which[b]))
+            r = add_param_arrays(w, m, prefix, buffer(o, which[b]), 1, e);
+    }
+    if (r == 0)
+        r = nnrt_npz_add(w, "state", i8, 0, 1, &nst, st, e);
+    if (r == 0)
+        r = nnrt_npz_add(w, "state_f64", f8, 0, 1, &nf, f, e);
+    if (r != 0) {
+        nnrt_npz_abandon(w);
+        return -1;
+    }
+    return nnrt_npz_finish(w, e);
+}
+
+/* Reads member `name` of z, which must hold exactly n values of the
+ * expected kind ('f' of nnrt_real's size, or 'i'/'f' of 8 bytes). */
+static int read_exact(NnrtNpz *z, const char *name, char kind, int itemsize, int64_t n,
+                      void *out, NnrtErr *e)
+{
+    int i = nnrt_npz_find(z, name);
+    if (i < 0)
+        return nnrt_err(e, "%s: no array '%s' (not a checkpoint of this model and optimizer; "
+                        "was the run started with other settings?)", nnrt_npz_path(z), name);
+    NnrtArray a;
+    if (nnrt_npz_read(z, i, &a, e) != 0)
+        return -1;
+    int r = 0;
+    if (a.h.kind != kind || a.h.itemsize != itemsize || a.h.count != n || a.h.fortran)
+        r = nnrt_err(e, "%s: array '%s' is %s with %lld values, expected %lld values of %c%d",
+                     nnrt_npz_path(z), name, a.h.descr, (long long)a.h.count, (long long)n, kind,
+                     itemsize);
+    else
+        memcpy(out, a.data, (size_t)n * (size_t)itemsize);
+    nnrt_array_free(&a);
+    return r;
+}
+
+int nnrt_checkpoint_load(const char *path, const NnrtModel *m, nnrt_real *params, NnrtOptim *o,
+                         NnrtTrainState *s, NnrtErr *e)
+{
+    NnrtNpz *z;
+    if (nnrt_npz_open(&z, path, e) != 0)
+        return -1;
+    int r = 0, rs = (int)sizeof(nnrt_real);
+    char name[300];
+    for (int k = 0; k < m->nparams && r == 0; k++) {
+        const NnrtParam *p = &m->params[k];
+        r = read_exact(z, p->name, 'f', rs, p->size, params + p->offset, e);
+        static const char which[] = { 'm', 'v', 'a' };
+        for (int b = 0; b < 3 && r == 0 && !p->frozen; b++) {
+            nnrt_real *buf = buffer(o, which[b]);
+            snprintf(name, sizeof name, "%c/%s", which[b], p->name);
+            if (buf)
+                r = read_exact(z, name, 'f', rs, p->size, buf + p->offset, e);
+        }
+    }
+    int64_t st[NSTATE];
+    double f[NSTATE_F64];
+    if (r == 0)
+        r = read_exact(z, "state", 'i', 8, NSTATE, st, e);
+    if (r == 0)
+        r = read_exact(z, "state_f64", 'f', 8, NSTATE_F64, f, e);
+    nnrt_npz_close(z);
+    if (r != 0)
+        return -1;
+    memset(s, 0, sizeof *s);
+    s->epoch = st[0];
+    s->step = st[1];
+    o->t = st[2];
+    for (int i = 0; i < 4; i++)
+        memcpy(&s->rng.s[i], &st[3 + i], sizeof st[0]);
+    s->best_epoch = st[7];
+    s->wait = st[8];
+    s->best.epoch = st[7];
+    s->best.step = st[9];
+    s->seconds = f[0];
+    s->best.lr = f[1];
+    s->best.loss = f[2];
+    s->best.test_loss = f[3];
+    s->best.accuracy = f[4];
+    s->best.test_accuracy = f[5];
+    s->best.seconds = f[6];
+    return 0;
+}
