@@ -90,3 +90,23 @@ grep -q "'1,2' is 2 values, the model's x has 3" "$D/e4" || ok=0
 grep -q "needs --wrt" "$D/e5" || ok=0
 cat "$D"/e[1-5] >>"$t_log"
 if [ $ok = 1 ]; then t_pass; else t_fail "expected five clear errors"; fi
+
+# random initial parameters from a file: explain's gradient is the f64
+# trainer's `grad` on the same sample
+t_begin "explain/matches-the-trainer"
+if ! /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+    t_skip "/usr/bin/python3 has no numpy (apt-get install python3-numpy)"
+elif ! t_build examples/tiny_mlp.nn "$D/tiny" --dtype f64 || ! t_run "$D/tiny" init --out "$D/p.npz" --seed 5 ||
+     ! t_run /usr/bin/python3 -c "import numpy as np; np.savez('$D/d.npz', x=np.array([[0.5, 0.5]]), y=np.array([[0.9]]))" ||
+     ! t_run "$D/tiny" grad --params "$D/p.npz" --data "$D/d.npz" --out "$D/g.npz" ||
+     ! "$NNC" explain examples/tiny_mlp.nn --wrt W2 --params "$D/p.npz" >"$D/w2.txt" 2>>"$t_log"; then
+    t_fail "building, init, grad or explain failed"
+elif /usr/bin/python3 - "$D/w2.txt" "$D/g.npz" >>"$t_log" 2>&1 <<'PY'; then t_pass; else t_fail "explain and ./model grad disagree"; fi
+import ast, sys
+import numpy as np
+text = open(sys.argv[1]).read().split("\nResult\n")[1]
+got = np.array(ast.literal_eval(text.splitlines()[0].split(" = ", 1)[1]))
+want = np.load(sys.argv[2])["W2"]
+print("explain:", got.tolist(), "\ngrad:   ", want.tolist())
+assert np.allclose(got, want, rtol=2e-5, atol=1e-9)
+PY
