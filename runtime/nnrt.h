@@ -175,6 +175,18 @@ typedef struct NnrtModel {
 
 /* ---- entry point and kernels used by generated code ---- */
 
+/* NNRT_SIMD_SUM(s) before a loop `s += ...` over the samples lets the C
+ * compiler vectorise that sum (reassociating it, which it may not do on
+ * its own without -ffast-math).  Active when the generated code is built
+ * with `-fopenmp-simd -DNNRT_SIMD` (nnc build's default flags); otherwise
+ * the loop stays a plain sequential sum. */
+#define NNRT_PRAGMA(x) _Pragma(#x)
+#ifdef NNRT_SIMD
+#define NNRT_SIMD_SUM(s) NNRT_PRAGMA(omp simd reduction(+ : s))
+#else
+#define NNRT_SIMD_SUM(s)
+#endif
+
 #define nnrt_main NNRT_FN(nnrt_main)
 #define nnrt_gemm NNRT_FN(nnrt_gemm)
 #define nnrt_finite NNRT_FN(nnrt_finite)

@@ -357,7 +357,7 @@ static int cc_build(const char *csrc, const char *exe)
     int n = 0;
     const char *cc = getenv("CC");
     argv[n++] = (char *)(cc && *cc ? cc : "cc");
-    char *cflags = strdup(getenv("NNC_CFLAGS") ? getenv("NNC_CFLAGS") : "-O2 -march=native");
+    char *cflags = strdup(getenv("NNC_CFLAGS") ? getenv("NNC_CFLAGS") : "-O3 -march=native -fopenmp-simd -DNNRT_SIMD");
     for (char *t = strtok(cflags, " "); t && n < 40; t = strtok(NULL, " "))
         argv[n++] = t;
     argv[n++] = inc;

@@ -10,9 +10,15 @@
  * runtime (nnrt_main).
  *
  * Every per-sample tensor of shape S is stored for a batch of n samples as
- * [n, S], row-major.  Matrix products over the batch become one GEMM where
- * the layout allows (see emit_matmul); everything else is a loop.  The
- * output is deterministic: the same model gives the same bytes.
+ * [S, n], row-major: samples innermost.  Element i of sample b is at
+ * x[i * n + b], so the loop over the batch is the innermost one, with unit
+ * stride, and the C compiler vectorises it whatever the layer's size (the
+ * tiny layers of a 2-10-10-1 MLP as well as the wide ones).  Inputs arrive
+ * sample by sample and are transposed once on entry; the prediction is
+ * transposed back for the runtime.  Large matrix products over the batch
+ * become one GEMM (OpenBLAS when the runtime has it, see emit_matmul), small
+ * ones loops with constant bounds; everything else is a loop.  The output is
+ * deterministic: the same model gives the same bytes.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -77,7 +83,7 @@ static const char *const reserved[] = {
     "b", "i", "j", "k", "r", "n", "m", "s", "t", "ws", "work", "params", "data", "losses",
     "seed", "grads", "real", "cap", "mem", "out", "Work", "create", "destroy", "forward",
     "backward", "penalty_fn", "output", "param_table", "slot_table", "setting_table",
-    "example_table", "dot", "sum", "mx", "lse", "cls", NULL,
+    "example_table", "dot", "sum", "mx", "lse", "cls", "pred", NULL,
 };
 
 static void make_names(Cg *cg)
@@ -172,14 +178,16 @@ static void elem(Cg *cg, int id, int N, int flat, int loop_batched, char *buf, s
     int M = numel(v);
     const char *name = cg->cname[id];
     int bat = stored_batched(cg, id);
+    if (bat && !flat)
+        cg->uses |= ARG_N;
     if (flat)
         snprintf(buf, n, M == N && bat == loop_batched ? "%s[i]" : "%s[0]", name);
     else if (M == 1)
         snprintf(buf, n, bat ? "%s[b]" : "%s[0]", name);
     else if (M == N)
-        snprintf(buf, n, bat ? "%s[b * %d + i]" : "%s[i]", name, M);
+        snprintf(buf, n, "%s[%s]", name, bat ? "i * n + b" : "i");
     else
-        snprintf(buf, n, bat ? "%s[b * %d + i %% %d]" : "%s[i %% %d]", name, M, M);
+        snprintf(buf, n, "%s[i %% %d%s]", name, M, bat ? " * n + b" : "");
 }
 
 /* Expand a c_expr template: $k becomes operand k's element; EXP( etc. the
@@ -292,14 +300,27 @@ static void emit_map(Cg *cg, int id)
         else
             out(cg, 1, "for (int i = 0; i < %d; i++)", N);
         out(cg, 2, "%s %s %s;", dexpr, op, rhs);
+    } else if (v->batched && !d->batched) {
+        /* a sum over the batch (a gradient): a vectorised reduction */
+        int ind = 1;
+        if (N > 1)
+            out(cg, ind++, "for (int i = 0; i < %d; i++) {", N);
+        else
+            out(cg, ind++, "{");
+        out(cg, ind, "real s = 0;");
+        out(cg, ind, "NNRT_SIMD_SUM(s)");
+        out(cg, ind, "for (int b = 0; b < n; b++)");
+        out(cg, ind + 1, "s += %s;", rhs);
+        out(cg, ind, "%s %s s;", dexpr, op);
+        out(cg, ind - 1, "}");
     } else if (v->batched && N == 1) {
         out(cg, 1, "for (int b = 0; b < n; b++)");
         out(cg, 2, "%s %s %s;", dexpr, op, rhs);
     } else if (N == 1) {
         out(cg, 1, "%s %s %s;", dexpr, op, rhs);
     } else if (v->batched) {
-        out(cg, 1, "for (int b = 0; b < n; b++)");
-        out(cg, 2, "for (int i = 0; i < %d; i++)", N);
+        out(cg, 1, "for (int i = 0; i < %d; i++)", N);
+        out(cg, 2, "for (int b = 0; b < n; b++)");
         out(cg, 3, "%s %s %s;", dexpr, op, rhs);
     } else {
         out(cg, 1, "for (int i = 0; i < %d; i++)", N);
@@ -330,34 +351,46 @@ static Operand operand(const Value *v, int flag, int left)
     return o;
 }
 
-/* Per-sample products that do not fold into one GEMM over the batch and are
- * small enough to write out as loops with constant bounds: the C compiler
- * unrolls and vectorises them, where a call to nnrt_gemm per sample would
- * spend its time on call and loop overhead.  The bound is in per-sample
- * multiply-adds. */
+/* Products with at most this many multiply-adds per sample are written out
+ * as loops with constant bounds, the batch innermost: the C compiler
+ * unrolls them and vectorises over the samples, where a GEMM call would
+ * spend its time on call overhead and on packing thin matrices.  Larger
+ * ones over the batch go to nnrt_gemm (OpenBLAS). */
 #define CG_SMALL_MATMUL 4096
 
-/* The element (row r, column c) of op(X) for a stored operand. */
+/* The element (row r, column c) of op(X) for a stored operand; a batched
+ * operand's element of sample b (samples innermost). */
 static void operand_elem(char *buf, size_t n, const char *name, const Operand *o,
                          const char *r, const char *c)
 {
-    char off[48] = "";
-    if (o->batched)
-        snprintf(off, sizeof off, "b * %d + ", o->size);
-    if (o->t)
-        snprintf(buf, n, "%s[%s%s * %d + %s]", name, off, c, o->cols, r);
+    const char *row = o->t ? c : r, *col = o->t ? r : c;
+    char idx[64];
+    if (o->cols == 1)
+        snprintf(idx, sizeof idx, "%s", row);
+    else if (o->rows == 1 || strcmp(row, "0") == 0)
+        snprintf(idx, sizeof idx, "%s", col);
+    else if (strcmp(col, "0") == 0)
+        snprintf(idx, sizeof idx, "%s * %d", row, o->cols);
     else
-        snprintf(buf, n, "%s[%s%s * %d + %s]", name, off, r, o->cols, c);
+        snprintf(idx, sizeof idx, "%s * %d + %s", row, o->cols, col);
+    if (!o->batched)
+        snprintf(buf, n, "%s[%s]", name, idx);
+    else if (strcmp(idx, "0") == 0)
+        snprintf(buf, n, "%s[b]", name);
+    else if (strchr(idx, ' '))
+        snprintf(buf, n, "%s[(%s) * n + b]", name, idx);
+    else
+        snprintf(buf, n, "%s[%s * n + b]", name, idx);
 }
 
 /*
- * C (=|+=) op(A) @ op(B) as plain loops, per sample:
+ * C (=|+=) op(A) @ op(B) as plain loops with the batch innermost:
  *
- *   for each sample b, row i, column j:  C[i, j] (+)= sum_k op(A)[i, k] op(B)[k, j]
+ *   for each row i, column j, k, sample b:  C[i, j] (+)= op(A)[i, k] op(B)[k, j]
  *
  * When C has no batch dimension but an operand has (a gradient of a
- * parameter), the "+=" over all samples is the sum over the batch.  The
- * loop order puts j innermost so the accumulation into C vectorises.
+ * parameter), the "+=" over all samples is the sum over the batch, a
+ * reduction the compiler may vectorise (NNRT_SIMD_SUM).
  */
 static void emit_matmul_loops(Cg *cg, int id, const Operand *A, const Operand *B,
                               int m, int k, int nn, const char *op)
@@ -366,26 +399,82 @@ static void emit_matmul_loops(Cg *cg, int id, const Operand *A, const Operand *B
     const Value *v = &p->v[id];
     int dst = dest_of(cg, id), bd = p->v[dst].batched;
     const char *a = cg->cname[v->arg[0]], *bn = cg->cname[v->arg[1]], *c = cg->cname[dst];
-    char ea[128], eb[128], coff[48] = "";
-    if (bd)
-        snprintf(coff, sizeof coff, "b * %d + ", m * nn);
-    operand_elem(ea, sizeof ea, a, A, "i", "k");
-    operand_elem(eb, sizeof eb, bn, B, "k", "j");
-    int ind = 1;
+    char ea[128], eb[128], ec[128];
+    const char *i = m > 1 ? "i" : "0", *j = nn > 1 ? "j" : "0", *kk = k > 1 ? "k" : "0";
+    operand_elem(ea, sizeof ea, a, A, i, kk);
+    operand_elem(eb, sizeof eb, bn, B, kk, j);
+    Operand C = {m, nn, 0, bd, m * nn};
+    operand_elem(ec, sizeof ec, c, &C, i, j);
     if (v->batched)
-        out(cg, ind++, "for (int b = 0; b < n; b++)");
-    if (strcmp(op, "=") == 0) {
-        /* a first write: clear this sample's C, then accumulate */
-        out(cg, ind, "for (int i = 0; i < %d; i++) {", m);
-        out(cg, ind + 1, "for (int j = 0; j < %d; j++)", nn);
-        out(cg, ind + 2, "%s[%si * %d + j] = 0;", c, coff, nn);
+        cg->uses |= ARG_N;
+    int ind = 1;
+    if (m > 1)
+        out(cg, ind++, "for (int i = 0; i < %d; i++)%s", m, nn > 1 ? "" : " {");
+    if (nn > 1)
+        out(cg, ind++, "for (int j = 0; j < %d; j++) {", nn);
+    if (m == 1 && nn == 1)
+        out(cg, ind++, "{");
+    if (!bd && v->batched) {
+        out(cg, ind, "real s = 0;");
+        int ki = ind;
+        if (k > 1)
+            out(cg, ki++, "for (int k = 0; k < %d; k++) {", k);
+        out(cg, ki, "NNRT_SIMD_SUM(s)");
+        out(cg, ki, "for (int b = 0; b < n; b++)");
+        out(cg, ki + 1, "s += %s * %s;", ea, eb);
+        if (k > 1)
+            out(cg, ind, "}");
+        out(cg, ind, "%s %s s;", ec, op);
+    } else if (!bd) {
+        out(cg, ind, "real s = 0;");
+        out(cg, ind, "for (int k = 0; k < %d; k++)", k);   /* k > 1 here: else C would be batched */
+        out(cg, ind + 1, "s += %s * %s;", ea, eb);
+        out(cg, ind, "%s %s s;", ec, op);
+    } else if (k == 1) {
+        out(cg, ind, "for (int b = 0; b < n; b++)");
+        out(cg, ind + 1, "%s %s %s * %s;", ec, op, ea, eb);
     } else {
-        out(cg, ind, "for (int i = 0; i < %d; i++) {", m);
+        if (strcmp(op, "=") == 0) {
+            /* a first write: clear C, then accumulate */
+            out(cg, ind, "for (int b = 0; b < n; b++)");
+            out(cg, ind + 1, "%s = 0;", ec);
+        }
+        int ki = ind;
+        if (k > 1)
+            out(cg, ki++, "for (int k = 0; k < %d; k++)", k);
+        out(cg, ki, "for (int b = 0; b < n; b++)");
+        out(cg, ki + 1, "%s += %s * %s;", ec, ea, eb);
     }
-    out(cg, ind + 1, "for (int k = 0; k < %d; k++)", k);
-    out(cg, ind + 2, "for (int j = 0; j < %d; j++)", nn);
-    out(cg, ind + 3, "%s[%si * %d + j] += %s * %s;", c, coff, nn, ea, eb);
-    out(cg, ind, "}");
+    out(cg, ind - 1, "}");
+}
+
+/* Per-sample products as GEMMs over the whole batch, where the layout
+ * allows one (samples innermost: a batched vector of k values is a [k, n]
+ * matrix); 0 when it does not. */
+static int emit_matmul_gemm(Cg *cg, const Operand *A, const Operand *B, int m, int k, int nn,
+                            int bd, const char *a, const char *bn, const char *c,
+                            const char *beta)
+{
+    char cols[32] = "n";
+    if (!A->batched && B->batched && bd && (!B->t || nn == 1)) {
+        /* op(A) times every sample at once: C[m, nn * n] = op(A) B[k, nn * n] */
+        if (nn != 1)
+            snprintf(cols, sizeof cols, "n * %d", nn);
+        out(cg, 1, "nnrt_gemm(%d, 0, %d, %s, %d, 1, %s, %d, %s, %s, %s, %s, %s);",
+            A->t, m, cols, k, a, A->cols, bn, cols, beta, c, cols);
+    } else if (A->batched && !B->batched && bd && m == 1) {
+        /* each sample's row vector times op(B): C[nn, n] = op(B)' A[k, n] */
+        out(cg, 1, "nnrt_gemm(%d, 0, %d, n, %d, 1, %s, %d, %s, n, %s, %s, n);",
+            !B->t, nn, k, bn, B->cols, a, beta, c);
+    } else if (A->batched && B->batched && !bd && k == 1) {
+        /* summed over the batch: sum_b a_b b_b' = A[m, n] B[nn, n]' */
+        out(cg, 1, "nnrt_gemm(0, 1, %d, %d, n, 1, %s, n, %s, n, %s, %s, %d);",
+            m, nn, a, bn, beta, c, nn);
+    } else {
+        return 0;
+    }
+    cg->uses |= ARG_N;
+    return 1;
 }
 
 static void emit_matmul(Cg *cg, int id)
@@ -400,43 +489,16 @@ static void emit_matmul(Cg *cg, int id)
     cg->used[ia] = cg->used[ib] = cg->used[dst] = 1;
     const char *op = assign_op(cg, id, "(size_t)n * ");
     const char *beta = strcmp(op, "=") == 0 ? "0" : "1";
-    const char *one = "1";
 
     if (!A.batched && !B.batched) {
-        out(cg, 1, "nnrt_gemm(%d, %d, %d, %d, %d, %s, %s, %d, %s, %d, %s, %s, %d);",
-            A.t, B.t, m, nn, k, one, a, A.cols, bn, B.cols, beta, c, nn);
-    } else if (A.batched && !B.batched && bd && !A.t) {
-        /* the batch stacks A's rows: [n*m, k] @ op(B) */
-        char mm[32] = "n";
-        if (m != 1)
-            snprintf(mm, sizeof mm, "n * %d", m);
-        out(cg, 1, "nnrt_gemm(0, %d, %s, %d, %d, %s, %s, %d, %s, %d, %s, %s, %d);",
-            B.t, mm, nn, k, one, a, A.cols, bn, B.cols, beta, c, nn);
-    } else if (!A.batched && B.batched && bd && nn == 1 && B.size == k) {
-        /* op(A) times each sample's column: C[n, m] = X[n, k] @ op(A)' */
-        out(cg, 1, "nnrt_gemm(0, %d, n, %d, %d, %s, %s, %d, %s, %d, %s, %s, %d);",
-            !A.t, m, k, one, bn, k, a, A.cols, beta, c, m);
-    } else if (A.batched && B.batched && !bd && A.t && !B.t) {
-        /* summed over the batch: sum_b A_b' B_b = A_stacked' B_stacked */
-        char kk[32] = "n";
-        if (A.rows != 1)
-            snprintf(kk, sizeof kk, "n * %d", A.rows);
-        out(cg, 1, "nnrt_gemm(1, 0, %d, %d, %s, %s, %s, %d, %s, %d, %s, %s, %d);",
-            m, nn, kk, one, a, A.cols, bn, B.cols, beta, c, nn);
-    } else if ((long)m * k * nn <= CG_SMALL_MATMUL) {
-        /* small per-sample products: loops with constant bounds */
-        emit_matmul_loops(cg, id, &A, &B, m, k, nn, op);
-    } else {
-        /* one product per sample; summed into c when c has no batch */
-        out(cg, 1, "for (int b = 0; b < n; b++)");
-        char pa[96], pb[96], pc[96], bt[64];
-        snprintf(pa, sizeof pa, A.batched ? "%s + (size_t)b * %d" : "%s", a, A.size);
-        snprintf(pb, sizeof pb, B.batched ? "%s + (size_t)b * %d" : "%s", bn, B.size);
-        snprintf(pc, sizeof pc, bd ? "%s + (size_t)b * %d" : "%s", c, m * nn);
-        snprintf(bt, sizeof bt, bd || beta[0] == '1' ? "%s" : "b ? 1 : 0", beta);
-        out(cg, 2, "nnrt_gemm(%d, %d, %d, %d, %d, %s, %s, %d, %s, %d, %s, %s, %d);",
-            A.t, B.t, m, nn, k, one, pa, A.cols, pb, B.cols, bt, pc, nn);
+        out(cg, 1, "nnrt_gemm(%d, %d, %d, %d, %d, 1, %s, %d, %s, %d, %s, %s, %d);",
+            A.t, B.t, m, nn, k, a, A.cols, bn, B.cols, beta, c, nn);
+        return;
     }
+    if ((long)m * k * nn > CG_SMALL_MATMUL &&
+        emit_matmul_gemm(cg, &A, &B, m, k, nn, bd, a, bn, c, beta))
+        return;
+    emit_matmul_loops(cg, id, &A, &B, m, k, nn, op);
 }
 
 static void emit_transpose(Cg *cg, int id)
@@ -444,22 +506,22 @@ static void emit_transpose(Cg *cg, int id)
     const Value *v = &cg->p->v[id];
     int src = v->arg[0], dst = dest_of(cg, id);
     const Value *s = &cg->p->v[src];
-    int r = s->shape.dim[0], c = s->shape.dim[1], rc = r * c;
+    int r = s->shape.dim[0], c = s->shape.dim[1];
     const char *op = assign_op(cg, id, "(size_t)n * ");
     cg->used[src] = cg->used[dst] = 1;
-    int bs = s->batched, bd = cg->p->v[dst].batched;
-    int ind = 1;
-    if (v->batched)
-        out(cg, ind++, "for (int b = 0; b < n; b++)");
-    out(cg, ind, "for (int i = 0; i < %d; i++)", r);
-    out(cg, ind + 1, "for (int j = 0; j < %d; j++)", c);
-    char so[32] = "", dof[32] = "";
-    if (bs)
-        snprintf(so, sizeof so, "b * %d + ", rc);
-    if (bd)
-        snprintf(dof, sizeof dof, "b * %d + ", rc);
-    out(cg, ind + 2, "%s[%sj * %d + i] %s %s[%si * %d + j];", cg->cname[dst], dof, r, op,
-        cg->cname[src], so, c);
+    Operand so = {r, c, 0, s->batched, r * c}, dof = {c, r, 0, cg->p->v[dst].batched, r * c};
+    char es[128], ed[128];
+    operand_elem(es, sizeof es, cg->cname[src], &so, "i", "j");
+    operand_elem(ed, sizeof ed, cg->cname[dst], &dof, "j", "i");
+    out(cg, 1, "for (int i = 0; i < %d; i++)", r);
+    out(cg, 2, "for (int j = 0; j < %d; j++)", c);
+    if (v->batched) {
+        cg->uses |= ARG_N;
+        out(cg, 3, "for (int b = 0; b < n; b++)");
+        out(cg, 4, "%s %s %s;", ed, op, es);
+    } else {
+        out(cg, 3, "%s %s %s;", ed, op, es);
+    }
 }
 
 static void emit_reduce(Cg *cg, int id)
@@ -471,23 +533,59 @@ static void emit_reduce(Cg *cg, int id)
     const Value *s = &cg->p->v[src];
     int N = numel(s);
     char x[96], zero[16], nbuf[32];
+    const char *name = cg->cname[id];
     cg->used[src] = cg->used[id] = 1;
     elem(cg, src, N, 0, 1, x, sizeof x);
     c_number(cg, 0, zero, sizeof zero);
-    int ind = 1;
-    if (v->batched)
-        out(cg, ind++, "for (int b = 0; b < n; b++) {");
+    c_number(cg, N, nbuf, sizeof nbuf);
+    const char *term = v->op == OP_SUMSQ ? "%s * %s" : "%s";
+    char t[200];
+    snprintf(t, sizeof t, term, x, x);
+    if (v->batched && N == 1) {
+        out(cg, 1, "for (int b = 0; b < n; b++)");
+        out(cg, 2, "%s[b] = %s;", name, t);
+    } else if (v->batched) {
+        /* every sample's sum at once, the samples innermost */
+        out(cg, 1, "for (int b = 0; b < n; b++)");
+        out(cg, 2, "%s[b] = %s;", name, zero);
+        out(cg, 1, "for (int i = 0; i < %d; i++)", N);
+        out(cg, 2, "for (int b = 0; b < n; b++)");
+        out(cg, 3, "%s[b] += %s;", name, t);
+        if (v->op == OP_MEAN) {
+            out(cg, 1, "for (int b = 0; b < n; b++)");
+            out(cg, 2, "%s[b] /= %s;", name, nbuf);
+        }
+    } else {
+        out(cg, 1, "{");
+        out(cg, 2, "real sum = %s;", zero);
+        out(cg, 2, "for (int i = 0; i < %d; i++)", N);
+        out(cg, 3, "sum += %s;", t);
+        if (v->op == OP_MEAN)
+            out(cg, 2, "%s[0] = sum / %s;", name, nbuf);
+        else
+            out(cg, 2, "%s[0] = sum;", name);
+        out(cg, 1, "}");
+    }
+}
+
+/* Element j of the current row (r) of a tensor with K entries per row, of
+ * the current sample (b) when batched. */
+static void row_elem(char *buf, size_t n, const char *name, int batched, int rows, int K,
+                     const char *j)
+{
+    char idx[64];
+    if (rows > 1)
+        snprintf(idx, sizeof idx, "r * %d + %s", K, j);
     else
-        out(cg, ind++, "{");
-    out(cg, ind, "real sum = %s;", zero);
-    out(cg, ind, "for (int i = 0; i < %d; i++)", N);
-    out(cg, ind + 1, v->op == OP_SUMSQ ? "sum += %s * %s;" : "sum += %s;", x, x);
-    if (v->op == OP_MEAN)
-        out(cg, ind, "%s[%s] = sum / %s;", cg->cname[id], v->batched ? "b" : "0",
-            c_number(cg, N, nbuf, sizeof nbuf));
+        snprintf(idx, sizeof idx, "%s", j);
+    if (!batched)
+        snprintf(buf, n, "%s[%s]", name, idx);
+    else if (strcmp(idx, "0") == 0)
+        snprintf(buf, n, "%s[b]", name);
+    else if (rows > 1)
+        snprintf(buf, n, "%s[(%s) * n + b]", name, idx);
     else
-        out(cg, ind, "%s[%s] = sum;", cg->cname[id], v->batched ? "b" : "0");
-    out(cg, ind - 1, "}");
+        snprintf(buf, n, "%s[%s * n + b]", name, idx);
 }
 
 /* Softmax and friends, one row (the last axis) at a time.  Each subtracts
@@ -509,75 +607,78 @@ static void emit_row(Cg *cg, int id)
     cg->used[dst] = 1;
     const char *op = v->op == OP_XENT ? "=" : assign_op(cg, id, "(size_t)n * ");
     int bat = v->batched;
-    /* a row pointer for each operand with K entries per row */
-    if (bat && rows == 1)
-        out(cg, 1, "for (int r = 0; r < n; r++) {");
-    else
-        out(cg, 1, "for (int r = 0; r < %s%d; r++) {", bat ? "n * " : "", rows);
+    if (bat)
+        cg->uses |= ARG_N;
+    int ind = 1;
+    if (bat)
+        out(cg, ind++, "for (int b = 0; b < n; b++) {");
+    if (rows > 1)
+        out(cg, ind++, "for (int r = 0; r < %d; r++) {", rows);
+    if (!bat && rows == 1)
+        out(cg, ind++, "{");
     const char *nm = cg->cname[x];
-    out(cg, 2, "const real *%s_r = %s + (size_t)r * %d;", nm, nm, K);
+    char x0[128], xj[128], dj[128];
+    row_elem(x0, sizeof x0, nm, p->v[x].batched, rows, K, "0");
+    row_elem(xj, sizeof xj, nm, p->v[x].batched, rows, K, "j");
+    row_elem(dj, sizeof dj, cg->cname[dst], p->v[dst].batched, rows, K, "j");
     if (v->op != OP_SOFTMAX_BWD && v->op != OP_LOG_SOFTMAX_BWD) {
-        out(cg, 2, "real mx = %s_r[0], sum = %s;", nm, zero);
-        out(cg, 2, "for (int j = 1; j < %d; j++)", K);
-        out(cg, 3, "mx = %s_r[j] > mx ? %s_r[j] : mx;", nm, nm);
-        out(cg, 2, "for (int j = 0; j < %d; j++)", K);
-        out(cg, 3, "sum += %s(%s_r[j] - mx);", EXP, nm);
+        out(cg, ind, "real mx = %s, sum = %s;", x0, zero);
+        out(cg, ind, "for (int j = 1; j < %d; j++)", K);
+        out(cg, ind + 1, "mx = %s > mx ? %s : mx;", xj, xj);
+        out(cg, ind, "for (int j = 0; j < %d; j++)", K);
+        out(cg, ind + 1, "sum += %s(%s - mx);", EXP, xj);
     }
-    char dexpr[96];
-    snprintf(dexpr, sizeof dexpr, "%s[(size_t)r * %d + j]", cg->cname[dst], K);
     switch (v->op) {
     case OP_SOFTMAX:
-        out(cg, 2, "for (int j = 0; j < %d; j++)", K);
-        out(cg, 3, "%s = %s(%s_r[j] - mx) / sum;", dexpr, EXP, nm);
+        out(cg, ind, "for (int j = 0; j < %d; j++)", K);
+        out(cg, ind + 1, "%s = %s(%s - mx) / sum;", dj, EXP, xj);
         break;
     case OP_LOG_SOFTMAX:
-        out(cg, 2, "real lse = mx + %s(sum);", LOG);
-        out(cg, 2, "for (int j = 0; j < %d; j++)", K);
-        out(cg, 3, "%s = %s_r[j] - lse;", dexpr, nm);
+        out(cg, ind, "real lse = mx + %s(sum);", LOG);
+        out(cg, ind, "for (int j = 0; j < %d; j++)", K);
+        out(cg, ind + 1, "%s = %s - lse;", dj, xj);
         break;
     case OP_XENT: {
         /* one class label per sample: rows == 1 */
-        char c[96];
+        char c[96], xc[128];
         elem(cg, v->arg[1], 1, 0, 1, c, sizeof c);
-        out(cg, 2, "int cls = (int)%s;", c[0] && strstr(c, "[b]") ? (strstr(c, "[b]")[0] = 0, strcat(c, "[r]"), c) : c);
-        out(cg, 2, "%s[r] = mx + %s(sum) - %s_r[cls];", cg->cname[id], LOG, nm);
+        row_elem(xc, sizeof xc, nm, p->v[x].batched, rows, K, "cls");
+        out(cg, ind, "int cls = (int)%s;", c);
+        out(cg, ind, "%s[%s] = mx + %s(sum) - %s;", cg->cname[id], bat ? "b" : "0", LOG, xc);
         break;
     }
     case OP_XENT_BWD: {
         char d[96], c[96];
         elem(cg, v->arg[0], 1, 0, 1, d, sizeof d);
         elem(cg, v->arg[2], 1, 0, 1, c, sizeof c);
-        char *pb;
-        if ((pb = strstr(d, "[b]")) != NULL)
-            memcpy(pb, "[r]", 3);
-        if ((pb = strstr(c, "[b]")) != NULL)
-            memcpy(pb, "[r]", 3);
-        out(cg, 2, "int cls = (int)%s;", c);
-        out(cg, 2, "for (int j = 0; j < %d; j++)", K);
-        out(cg, 3, "%s %s %s * (%s(%s_r[j] - mx) / sum - (j == cls));", dexpr, op, d, EXP, nm);
+        out(cg, ind, "int cls = (int)%s;", c);
+        out(cg, ind, "for (int j = 0; j < %d; j++)", K);
+        out(cg, ind + 1, "%s %s %s * (%s(%s - mx) / sum - (j == cls));", dj, op, d, EXP, xj);
         break;
     }
     case OP_SOFTMAX_BWD:
     case OP_LOG_SOFTMAX_BWD: {
-        const char *dn = cg->cname[v->arg[0]], *yn = cg->cname[v->arg[1]];
-        out(cg, 2, "const real *%s_r = %s + (size_t)r * %d;", yn, yn, K);
-        out(cg, 2, "real dot = %s;", zero);
-        out(cg, 2, "for (int j = 0; j < %d; j++)", K);
+        char dn[128], yn[128];
+        row_elem(dn, sizeof dn, cg->cname[v->arg[0]], p->v[v->arg[0]].batched, rows, K, "j");
+        row_elem(yn, sizeof yn, cg->cname[v->arg[1]], p->v[v->arg[1]].batched, rows, K, "j");
+        out(cg, ind, "real dot = %s;", zero);
+        out(cg, ind, "for (int j = 0; j < %d; j++)", K);
         if (v->op == OP_SOFTMAX_BWD) {
-            out(cg, 3, "dot += %s_r[j] * %s_r[j];", dn, yn);
-            out(cg, 2, "for (int j = 0; j < %d; j++)", K);
-            out(cg, 3, "%s %s %s_r[j] * (%s_r[j] - dot);", dexpr, op, yn, dn);
+            out(cg, ind + 1, "dot += %s * %s;", dn, yn);
+            out(cg, ind, "for (int j = 0; j < %d; j++)", K);
+            out(cg, ind + 1, "%s %s %s * (%s - dot);", dj, op, yn, dn);
         } else {
-            out(cg, 3, "dot += %s_r[j];", dn);
-            out(cg, 2, "for (int j = 0; j < %d; j++)", K);
-            out(cg, 3, "%s %s %s_r[j] - %s(%s_r[j]) * dot;", dexpr, op, dn, EXP, yn);
+            out(cg, ind + 1, "dot += %s;", dn);
+            out(cg, ind, "for (int j = 0; j < %d; j++)", K);
+            out(cg, ind + 1, "%s %s %s - %s(%s) * dot;", dj, op, dn, EXP, yn);
         }
         break;
     }
     default:
         diag_internal("emit_row: %s", ir_ops[v->op].name);
     }
-    out(cg, 1, "}");
+    while (--ind > 0)
+        out(cg, ind, "}");
 }
 
 static void emit_value(Cg *cg, int id)
@@ -605,10 +706,12 @@ static void emit_value(Cg *cg, int id)
     int dst = dest_of(cg, id);
     shape_str(&p->v[dst].shape, sh, sizeof sh);
     if (p->v[dst].batched) {
-        memmove(sh + 4, sh + 1, strlen(sh));
-        memcpy(sh, "[n, ", 4);
-        if (sh[4] == ']')
-            memcpy(sh, "[n]\0", 4);
+        /* as stored: samples innermost, [10] -> [10, n], [] -> [n] */
+        size_t len = strlen(sh);
+        if (len == 2)
+            snprintf(sh, sizeof sh, "[n]");
+        else if (len + 3 < sizeof sh)
+            memcpy(sh + len - 1, ", n]", 5);
     }
     out(cg, 1, "/* %-48s %s */", note, sh);
     if (v->batched)
@@ -707,8 +810,17 @@ static void forward_body(Cg *cg, void *arg)
     out(cg, 1, "memcpy(losses, %s, (size_t)n * sizeof *losses);", cg->cname[p->loss]);
     cg->used[p->loss] = 1;
     if (p->output >= 0) {
-        out(cg, 1, "ws->out = %s;", cg->cname[p->output]);
+        const Value *o = &p->v[p->output];
         cg->used[p->output] = 1;
+        if (o->batched && numel(o) > 1) {
+            out(cg, 1, "/* the prediction, sample by sample, for the runtime */");
+            out(cg, 1, "for (int b = 0; b < n; b++)");
+            out(cg, 2, "for (int i = 0; i < %d; i++)", numel(o));
+            out(cg, 3, "ws->pred[b * %d + i] = %s[i * n + b];", numel(o), cg->cname[p->output]);
+            out(cg, 1, "ws->out = ws->pred;");
+        } else {
+            out(cg, 1, "ws->out = %s;", cg->cname[p->output]);
+        }
     }
 }
 
@@ -930,6 +1042,14 @@ static void emit_tables(Cg *cg, FILE *f)
 
 /* ---- the file ---- */
 
+/* Inputs and targets of more than one number are copied into the
+ * workspace with the samples innermost; single numbers per sample are laid
+ * out the same either way and are read where the runtime put them. */
+static int slot_transposed(const IrProgram *p, int slot)
+{
+    return shape_numel(&p->slots[slot].shape) > 1 && !p->slots[slot].unused;
+}
+
 void cg_emit_header(FILE *f, const IrProgram *p)
 {
     fprintf(f, "/* %s.h - generated by nnc %s from %s; do not edit. */\n", p->name, NNC_VERSION,
@@ -995,10 +1115,24 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
     /* the workspace */
     fprintf(f, "\n/* Every intermediate tensor, for up to `cap` samples (one allocation). */\n");
     fprintf(f, "typedef struct Work {\n    real *mem;\n    const real *out;   /* the prediction */\n");
-    for (int i = 0; i < p->nslots; i++)
-        fprintf(f, "    const real *%s;%*s/* data: %s */\n", cg.cname[p->slots[i].value],
-                (int)(20 - strlen(cg.cname[p->slots[i].value])), "", p->slots[i].name);
     long fixed = 0, per_sample = 0;
+    for (int i = 0; i < p->nslots; i++) {
+        const char *name = cg.cname[p->slots[i].value];
+        if (slot_transposed(p, i)) {
+            fprintf(f, "    real *%s;%*s/* data: %s, [%d] x [cap], samples innermost */\n", name,
+                    (int)(26 - strlen(name)), "", p->slots[i].name, shape_numel(&p->slots[i].shape));
+            per_sample += shape_numel(&p->slots[i].shape);
+        } else {
+            fprintf(f, "    const real *%s;%*s/* data: %s */\n", name, (int)(20 - strlen(name)), "",
+                    p->slots[i].name);
+        }
+    }
+    int pred = p->output >= 0 && p->v[p->output].batched && numel(&p->v[p->output]) > 1;
+    if (pred) {
+        fprintf(f, "    real *pred;                      /* the prediction, [cap] x [%d] */\n",
+                numel(&p->v[p->output]));
+        per_sample += numel(&p->v[p->output]);
+    }
     for (int i = 0; i < p->nv; i++) {
         if (!cg.needs_buf[i])
             continue;
@@ -1006,7 +1140,8 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
         char sh[64];
         shape_str(&v->shape, sh, sizeof sh);
         fprintf(f, "    real *%s;%*s/* %s%s%s */\n", cg.cname[i],
-                (int)(26 - strlen(cg.cname[i])), "", v->batched ? "[cap] x " : "", sh,
+                (int)(26 - strlen(cg.cname[i])), "", v->batched && v->shape.rank == 0 ? "" : sh,
+                v->batched ? (v->shape.rank ? " x [cap]" : "[cap]") : "",
                 i >= p->fwd.end ? "  adjoint" : "");
         if (v->batched)
             per_sample += numel(v);
@@ -1021,6 +1156,15 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
             per_sample, fixed);
     fprintf(f, "    if (!m) {\n        free(ws);\n        return NULL;\n    }\n");
     fprintf(f, "    ws->mem = m;\n");
+    for (int i = 0; i < p->nslots; i++)
+        if (slot_transposed(p, i)) {
+            const char *name = cg.cname[p->slots[i].value];
+            fprintf(f, "    ws->%s = m;%*sm += (size_t)cap * %d;\n", name,
+                    (int)(24 - strlen(name)), "", shape_numel(&p->slots[i].shape));
+        }
+    if (pred)
+        fprintf(f, "    ws->pred = m;                     m += (size_t)cap * %d;\n",
+                numel(&p->v[p->output]));
     for (int i = 0; i < p->nv; i++) {
         if (!cg.needs_buf[i])
             continue;
@@ -1042,9 +1186,20 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
         /* the data pointers are kept for backward() */
         char prologue[4096] = "";
         size_t len = 0;
-        for (int i = 0; i < p->nslots; i++)
-            len += (size_t)snprintf(prologue + len, sizeof prologue - len, "    ws->%s = data[%d];\n",
-                                    cg.cname[p->slots[i].value], i);
+        for (int i = 0; i < p->nslots && len < sizeof prologue; i++) {
+            const char *name = cg.cname[p->slots[i].value];
+            int size = shape_numel(&p->slots[i].shape);
+            if (slot_transposed(p, i))
+                len += (size_t)snprintf(prologue + len, sizeof prologue - len,
+                                        "    /* data[%d], transposed: samples innermost */\n"
+                                        "    for (int b = 0; b < n; b++)\n"
+                                        "        for (int i = 0; i < %d; i++)\n"
+                                        "            ws->%s[i * n + b] = data[%d][b * %d + i];\n",
+                                        i, size, name, i, size);
+            else
+                len += (size_t)snprintf(prologue + len, sizeof prologue - len,
+                                        "    ws->%s = data[%d];\n", name, i);
+        }
         struct FwdArg fa = {fwd_mark};
         function(&cg, f, "static void forward(void *work, const real *params, int n,\n"
                  "                    const real *const *data, real *losses)",
