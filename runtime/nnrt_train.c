@@ -124,6 +124,7 @@ static void usage(const Run *r, FILE *f)
     fprintf(f,
             "commands:\n"
             "  train [--KEY VALUE ...] [--init P.npz] [--save P.npz] [--log DIR] [--quiet]\n"
+            "        [--resume DIR] [--stop-after N] [--trap-nan]\n"
             "        train, printing one line per epoch (epoch 0 = before any update)\n"
             "  init  --out P.npz [--seed N]\n"
             "        write the initial parameters\n"
@@ -156,10 +157,26 @@ static void usage(const Run *r, FILE *f)
     fprintf(f, "  --seed N            %llu\n", (unsigned long long)c->seed);
     fprintf(f, "  --metrics M         %s\n", c->accuracy ? "accuracy" : "none");
     fprintf(f, "  --log DIR           %s\n", c->log[0] ? c->log : "(none)");
+    if (c->clip > 0)
+        fprintf(f, "  --clip X|none       %g (clip the gradient's global norm)\n", c->clip);
+    else
+        fprintf(f, "  --clip X|none       none (clip the gradient's global norm)\n");
+    if (c->patience > 0)
+        fprintf(f, "  --patience N|none   %lld (early stopping)\n", (long long)c->patience);
+    else
+        fprintf(f, "  --patience N|none   none (early stopping)\n");
     fprintf(f, "  --lr X              learning rate of the optimizer\n");
-    fprintf(f, "  --momentum X        momentum of sgd\n\n");
+    fprintf(f, "  --momentum X        momentum of sgd or rmsprop\n\n");
     fprintf(f,
+            "OPT: sgd(lr, momentum, nesterov, weight_decay)\n"
+            "  adam(lr, beta1, beta2, eps, weight_decay)  adamw(lr, beta1, beta2, eps, weight_decay)\n"
+            "  rmsprop(lr, alpha, eps, weight_decay, momentum, centered)\n"
+            "S: constant  exp_decay(k)  step(every, gamma)  cosine(min), each with an optional\n"
+            "  warmup = W (epochs of linear warm-up): cosine(min = 0, warmup = 5)\n\n"
             "other flags:\n"
+            "  --resume DIR        continue the run logged in DIR from its last checkpoint\n"
+            "  --stop-after N      stop after N epochs (resume later with --resume)\n"
+            "  --trap-nan          on a NaN or inf, name the model line that produced it\n"
             "  --no-ftz            keep IEEE denormals (default: flush them to zero)\n"
             "  --help              this text\n\n"
             "SOURCE: a data file (.npz, .npy, .csv, .pkl, IDX, CIFAR-10 batches; arrays bound to\n"
