@@ -721,7 +721,7 @@ void nnrt_file_what(const NnrtFile *f, int i, char *buf, size_t len)
     if (f->e[i].name[0])
         snprintf(buf, len, "%s: array '%s'", f->path, f->e[i].name);
     else
-        snprintf(buf, len, "%s", f->path);
+        snprintf(buf, len, "%s: the array", f->path);
 }
 
 int nnrt_file_header(NnrtFile *f, int i, NnrtNpyHeader *h, NnrtErr *e)
@@ -729,7 +729,7 @@ int nnrt_file_header(NnrtFile *f, int i, NnrtNpyHeader *h, NnrtErr *e)
     char what[1200];
     nnrt_file_what(f, i, what, sizeof what);
     if (f->e[i].why[0])
-        return nnrt_err(e, "%s: not a numeric array (%s)", what, f->e[i].why);
+        return nnrt_err(e, "%s is not a numeric array (%s)", what, f->e[i].why);
     if (f->npz)
         return nnrt_npz_header(f->npz, i, h, e);
     *h = f->e[i].h;

@@ -172,6 +172,23 @@ static int find_slot(const NnrtModel *m, const char *name)
     return -1;
 }
 
+/* The message for slot sl, which no usable array of f binds to: why the
+ * array of its name is not numeric (a CSV column holding text), else
+ * which arrays there are. */
+static int no_array(NnrtErr *e, const NnrtFile *f, const char *path, const NnrtSlot *sl)
+{
+    char list[600], desc[200];
+    int i = nnrt_file_find(f, sl->name);
+    if (i >= 0 && !nnrt_file_usable(f, i)) {
+        NnrtNpyHeader h;
+        return nnrt_file_header((NnrtFile *)f, i, &h, e);
+    }
+    nnrt_file_list(f, list, sizeof list);
+    nnrt_describe_slot(sl, desc, sizeof desc);
+    return nnrt_err(e, "%s: no array '%s' (the model's %s); arrays present: %s", path, sl->name,
+                    desc, list);
+}
+
 /* A usable array by exact name. */
 static int find_usable(const NnrtFile *f, const char *name)
 {
@@ -444,11 +461,7 @@ static int bind_whole(Plan *P, const NnrtSpec *sp, double scale, double shift, c
             if (!found[s].f && (!*first || m->slots[s].unused))
                 continue;                   /* a later positional source may have it */
             if (!found[s].f) {
-                char list[600], desc[200];
-                nnrt_file_list(f, list, sizeof list);
-                nnrt_describe_slot(&m->slots[s], desc, sizeof desc);
-                r = nnrt_err(e, "%s: no array '%s' (the model's %s); arrays present: %s", paths[k],
-                             m->slots[s].name, desc, list);
+                r = no_array(e, f, paths[k], &m->slots[s]);
                 break;
             }
             int is_in = m->slots[s].kind == NNRT_INPUT;
@@ -601,10 +614,7 @@ static int load_spec(NnrtData *d, const NnrtModel *m, const NnrtSpec *sp, NnrtEr
             char desc[200];
             nnrt_describe_slot(&m->slots[s], desc, sizeof desc);
             if (P.nfiles == 1) {
-                char list[600];
-                nnrt_file_list(P.files[0], list, sizeof list);
-                nnrt_err(e, "%s: no array '%s' (the model's %s); arrays present: %s",
-                         nnrt_file_path(P.files[0]), m->slots[s].name, desc, list);
+                no_array(e, P.files[0], nnrt_file_path(P.files[0]), &m->slots[s]);
             } else {
                 nnrt_err(e, "%s: nothing is bound to the model's %s (bind it: files(%s = "
                          "\"FILE\"))", d->name, desc, m->slots[s].name);

@@ -200,7 +200,7 @@ int nnrt_file_usable(const NnrtFile *f, int i);   /* numeric (not an object arra
 int nnrt_file_find(const NnrtFile *f, const char *name);  /* index or -1 */
 /* "x, t" (usable arrays; the unnamed one as "(the whole file)") */
 void nnrt_file_list(const NnrtFile *f, char *buf, size_t len);
-/* "train.pkl: array 'W'" or, for the unnamed array, "train.idx" */
+/* "train.pkl: array 'W'" or, for the unnamed array, "train.idx: the array" */
 void nnrt_file_what(const NnrtFile *f, int i, char *buf, size_t len);
 int nnrt_file_header(NnrtFile *f, int i, NnrtNpyHeader *h, NnrtErr *e);
 /* The array in machine byte order (a copy the caller frees). */

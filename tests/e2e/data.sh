@@ -34,6 +34,18 @@ np.savetxt("d.csv", np.hstack([x, y]), delimiter=",", header="x0,x1,y", comments
 params = {k: r.normal(size=s) for k, s in
           [("W1", (10, 2)), ("b1", (10,)), ("W2", (10, 10)), ("b2", (10,)), ("W3", (1, 10)), ("b3", (1,))]}
 pickle.dump(params, open("params.pkl", "wb")); np.savez("params.npz", **params)
+# numpy 2.x pickles name numpy._core.* where numpy 1.x wrote numpy.core.* (this machine's
+# numpy is 1.x: rename, as text for protocols 2-3 and as SHORT_BINUNICODE for 4-5)
+for p in (2, 3, 4, 5):
+    b = pickle.dumps({"x": x.astype(np.float32), "y": y}, protocol=p)
+    for mod in (b"multiarray", b"numeric"):
+        old, new = b"numpy.core." + mod, b"numpy._core." + mod
+        b = b.replace(old + b"\n", new + b"\n").replace(bytes([0x8c, len(old)]) + old, bytes([0x8c, len(new)]) + new)
+    assert b"numpy._core" in b
+    open("np2_d%d.pkl" % p, "wb").write(b)
+np.savetxt("text.csv", np.hstack([x, y]), delimiter=",", header="x0,x1,y", comments="", fmt="%.6f")
+open("text.csv", "a").write("0.5,0.5,n/a\n")
+np.save("x3.npy", np.zeros((50, 3)))
 class Evil:
     def __reduce__(self): return (os.system, ("echo pwned",))
 pickle.dump(Evil(), open("evil.pkl", "wb"))
@@ -67,6 +79,7 @@ same() {   # same NAME EXPECTED CMD...: eval loss equals the reference (to 1e-6:
 }
 ref=$(cd "$D" && loss ./tiny eval --params params.npz --data ref.npz)
 for p in 2 3 4 5; do same "pickle-protocol-$p" "$ref" ./tiny eval --params params.npz --data d$p.pkl; done
+for p in 2 3 4 5; do same "numpy2-pickle-protocol-$p" "$ref" ./tiny eval --params params.npz --data np2_d$p.pkl; done
 same "params-from-pickle" "$ref" ./tiny eval --params params.pkl --data ref.npz
 same "npy-files-bound" "$ref" ./tiny eval --params params.npz --data 'files(x = "x_f.npy", y = "y_be.npy")'
 same "csv-columns" "$ref" ./tiny eval --params params.npz --data d.csv
@@ -80,6 +93,27 @@ same "cifar-binary-batches" "$refc" ./cifar eval --data 'files(x = [pick("data_b
 refc1=$(cd "$D" && loss ./cifar eval --data ref_cifar1.npz)
 same "cifar-python-batch" "$refc1" ./cifar eval --data 'files(x = pick("data_batch_py", "data") / 255, c = pick("data_batch_py", "labels"))'
 
+# weights a course hands out as a pickle: the starting point of training, through
+# --init and through the initialiser load("file", "key")
+t_begin "data/init-from-pickle"
+sed -e 's/= xavier_uniform/= load("params.pkl", NAME)/' -e 's/= he_uniform/= load("params.pkl", NAME)/' \
+    -e 's/= zeros/= load("params.pkl", NAME)/' examples/tiny_mlp.nn |
+    awk '/^param/ { n = $2; sub(/\[.*/, "", n); gsub(/NAME/, "\"" n "\"") } { print }' >"$D/tiny_load.nn"
+if ! grep -q 'load("params.pkl", "W3")' "$D/tiny_load.nn" || ! t_build "$D/tiny_load.nn" "$D/tiny_load"; then
+    t_fail "could not build a model initialised with load(\"params.pkl\", ...)"
+else
+    (cd "$D" && ./tiny_load init --out from_load.npz &&
+     ./tiny train --init params.pkl --data ref.npz --epochs 2 --quiet --save from_pkl.npz &&
+     ./tiny train --init params.npz --data ref.npz --epochs 2 --quiet --save from_npz.npz) >>"$t_log" 2>&1
+    if /usr/bin/python3 -c 'import numpy as np, pickle, sys
+p = pickle.load(open(sys.argv[1], "rb"))
+a, b, c = (np.load(f) for f in sys.argv[2:])
+assert all(np.allclose(a[k], p[k], rtol=1e-6, atol=1e-7) for k in p), "load() differs"
+assert all(np.array_equal(b[k], c[k]) for k in p), "--init params.pkl trains differently"' \
+        "$D/params.pkl" "$D/from_load.npz" "$D/from_pkl.npz" "$D/from_npz.npz" >>"$t_log" 2>&1; then t_pass
+    else t_fail "initial parameters differ from params.pkl (see the log)"; fi
+fi
+
 refuse() {   # refuse NAME PATTERN CMD...: exit 1 and a message matching PATTERN
     local name=$1 pat=$2; shift 2
     t_begin "data/$name"
@@ -92,6 +126,11 @@ refuse "pickle-refuses-code" "which nnc will not load" ./tiny eval --data evil.p
 refuse "pickle-truncated" "trunc.pkl" ./tiny eval --data trunc.pkl
 refuse "idx-absurd-header" "bad.idx" ./spirals eval --data 'files(x = "bad.idx", c = "c-idx")'
 refuse "missing-file" "nope.npz" ./tiny eval --data nope.npz
+refuse "csv-text-column" "text.csv: array 'y' is not a numeric array (column 'y' holds 'n/a' at line 52" \
+    ./tiny eval --params params.npz --data text.csv
+refuse "npy-wrong-shape" "x3.npy: the array has shape \[50, 3\], the model's input x is \[2\]" \
+    ./tiny eval --params params.npz --data 'files(x = "x3.npy", y = "y_be.npy")'
+
 
 # the real data set, where Debian's package is installed
 t_begin "data/fashion-mnist-idx"
