@@ -15,13 +15,16 @@ step "one network: 2 hidden layers of 3 tanh units, with its run log"
 show "$NNC" build deep_wide.nn -o net -D depth=2 -D width=3
 show ./net train --epochs $EPOCHS --log run-d2-w3
 
+step "parameter counts from nnc's cost report, e.g. depth 2, width 3"
+echo "\$ nnc --report deep_wide.nn -D depth=2 -D width=3"
+"$NNC" --report deep_wide.nn -D depth=2 -D width=3 | sed -n '/^ line/,/^parameters/p'
+
 step "the sweep: depth 0..3 x width 1..3, $REPEATS repeats (seeds 1..$REPEATS), $EPOCHS epochs each"
 echo "depth,width,params,repeat,val_loss,val_accuracy" > sweep-runs.csv
 for d in 0 1 2 3; do
     for w in 1 2 3; do
         "$NNC" build deep_wide.nn -o net-d$d-w$w -D depth=$d -D width=$w
-        # parameters: the first layer 2w + w, each further one w^2 + w, the output w + 1
-        params=$(( d == 0 ? 3 : 3 * w + (d - 1) * (w * w + w) + w + 1 ))
+        params=$("$NNC" --report deep_wide.nn -D depth=$d -D width=$w | awk '/^parameters:/ { print $2 }')
         for r in $(seq 1 $REPEATS); do
             ./net-d$d-w$w train --epochs $EPOCHS --seed $r --quiet --log runs/d$d-w$w-r$r
             awk -F, -v d=$d -v w=$w -v p=$params -v r=$r '
