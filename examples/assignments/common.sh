@@ -26,7 +26,22 @@ OUT=$(cd "$OUT" && pwd)
 [ -x "$NNC" ] || { echo "error: $NNC not found: run 'make' in $ROOT first" >&2; exit 1; }
 
 step() { printf '\n== %s\n' "$*"; }
-show() { echo "\$ $*"; "$@"; }     # print a command, then run it
+# show CMD...: print a command as one would type it (nnc for $NNC, quotes
+# around arguments with spaces or shell characters), then run it
+show() {
+    local a line="\$"
+    for a in "$@"; do
+        [ "$a" = "$NNC" ] && a=nnc
+        [ "$a" = "$PY" ] && a=python3
+        [ "$OUT" = "$HERE/out" ] && a=${a/#$HERE\//../}
+        case $a in
+        *[\ \"\(\)\*\;\&\|\<\>]*) line+=" '$a'" ;;
+        *) line+=" $a" ;;
+        esac
+    done
+    echo "$line"
+    "$@"
+}
 
 # plot PNG TITLE XLABEL YLABEL 'CSV:XCOL:YCOL:LEGEND[:ERRCOL]' ...
 # A line plot of columns (by header name) of CSV files, drawn by gnuplot;
