@@ -165,9 +165,35 @@ int nnrt_runlog_open(NnrtRunLog *l, const char *dir, int has_test, int accuracy,
     return 0;
 }
 
+int nnrt_runlog_open_steps(NnrtRunLog *l, int64_t keep, NnrtErr *e)
+{
+    static const char header[] = "epoch,step,batch_loss,lr\n";
+    char path[1100];
+    snprintf(path, sizeof path, "%s/steps.csv", l->dir);
+    if (keep >= 0 && keep_rows(path, header, keep, e) != 0)
+        return -1;
+    if (!(l->steps = fopen(path, keep >= 0 ? "a" : "w")))
+        return nnrt_err(e, "%s: cannot write (%s)", path, strerror(errno));
+    if (keep < 0)
+        fputs(header, l->steps);
+    fflush(l->steps);
+    return 0;
+}
+
+/* Not flushed: an update can take microseconds; nnrt_runlog_row flushes
+ * at the end of each epoch. */
+void nnrt_runlog_step(NnrtRunLog *l, int64_t epoch, int64_t step, double batch_loss, double lr)
+{
+    if (l->steps)
+        fprintf(l->steps, "%lld,%lld,%.*g,%.10g\n", (long long)epoch, (long long)step, l->digits,
+                batch_loss, lr);
+}
+
 void nnrt_runlog_row(NnrtRunLog *l, const NnrtRow *w)
 {
     int d = l->digits;
+    if (l->steps)
+        fflush(l->steps);
     if (l->csv) {
         fprintf(l->csv, "%lld,%lld,%.*g,%.10g", (long long)w->epoch, (long long)w->step, d,
                 w->loss, w->lr);
@@ -211,7 +237,9 @@ void nnrt_runlog_close(NnrtRunLog *l)
         fclose(l->csv);
     if (l->jsonl)
         fclose(l->jsonl);
-    l->csv = l->jsonl = NULL;
+    if (l->steps)
+        fclose(l->steps);
+    l->csv = l->jsonl = l->steps = NULL;
 }
 
 /* ---- settings.txt and config.json ---- */

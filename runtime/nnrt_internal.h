@@ -333,6 +333,7 @@ typedef struct NnrtRow {
 typedef struct NnrtRunLog {
     char dir[1024];
     FILE *csv, *jsonl;
+    FILE *steps;              /* steps.csv, with mini-batches; NULL otherwise */
     int has_test, accuracy;
     int digits;               /* significant digits of losses (9 for float32, 17 for float64) */
 } NnrtRunLog;
@@ -342,7 +343,13 @@ typedef struct NnrtRunLog {
  * drops later ones, checking that the columns are the same. */
 int nnrt_runlog_open(NnrtRunLog *l, const char *dir, int has_test, int accuracy, int digits,
                      int64_t keep, NnrtErr *e);
-void nnrt_runlog_row(NnrtRunLog *l, const NnrtRow *row);   /* flushed */
+void nnrt_runlog_row(NnrtRunLog *l, const NnrtRow *row);   /* flushed, with steps.csv */
+/* Opens DIR/steps.csv (the runlog's dir, keep as above): one row per update,
+ * `epoch,step,batch_loss,lr`, for learning curves over updates. */
+int nnrt_runlog_open_steps(NnrtRunLog *l, int64_t keep, NnrtErr *e);
+/* A row of steps.csv: the objective of the mini-batch that update `step`
+ * (1-based) used, before the update, and its learning rate. */
+void nnrt_runlog_step(NnrtRunLog *l, int64_t epoch, int64_t step, double batch_loss, double lr);
 void nnrt_runlog_close(NnrtRunLog *l);
 
 /* DIR/config.json: every setting, the seed, versions, the source hash and

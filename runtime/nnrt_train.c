@@ -795,6 +795,8 @@ static int run_epoch(Run *r, Train *t, int64_t ep, double lr, Eval *tr, Eval *te
                 return nonfinite(r, f, ep, t->st.step + 1, t->msg, sizeof t->msg);
             }
             update(r, t, lr);
+            if (t->logging)
+                nnrt_runlog_step(&t->log, ep, t->st.step, f, lr);
             progress_update(&pg, ep, k + 1, nbatch);
         }
         progress_end(&pg);
@@ -854,7 +856,8 @@ static int train_setup(Run *r, Train *t)
     if (t->logging) {
         if (nnrt_write_config(c->log, m, c, r->argc, r->argv, &e) != 0 ||
             nnrt_runlog_open(&t->log, c->log, t->has_test, c->accuracy, DIGITS,
-                             r->resume ? t->st.epoch : -1, &e) != 0)
+                             r->resume ? t->st.epoch : -1, &e) != 0 ||
+            (!t->full && nnrt_runlog_open_steps(&t->log, r->resume ? t->st.epoch : -1, &e) != 0))
             return fail_err(&e);
     }
     return 0;
