@@ -488,9 +488,10 @@ static int fail(char *err, size_t len, const char *fmt, ...)
     return -1;
 }
 
+/* The range test comes first: converting inf, NaN or 1e300 to int64_t is undefined. */
 static int is_integral(double x)
 {
-    return x == (double)(int64_t)x && x > -9007199254740992.0 && x < 9007199254740992.0;
+    return x > -9007199254740992.0 && x < 9007199254740992.0 && x == (double)(int64_t)x;
 }
 
 static void range_text(char *buf, size_t len, const OptDef *o)
