@@ -167,7 +167,7 @@ static int fuzz_one(const FuzzTarget *t, const uint8_t *data, size_t size, int *
     }
     if (r != 0) {
         char got[300];
-        snprintf(got, sizeof got, "%s", e->msg);
+        snprintf(got, sizeof got, "%.280s", e->msg);
         nnrt_err(e, "%s: refused without a message naming the file (found \"%s\")",
                  t->file, got);
     }

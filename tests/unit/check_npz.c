@@ -1184,7 +1184,7 @@ START_TEST(test_a_csv_without_a_header_names_its_columns_by_number)
     ck_assert_msg(nnrt_file_parse("d.csv", text, strlen(text), &f, &e) == 0, "%s", e.msg);
     ck_assert_int_eq(nnrt_file_count(f), 3);
     for (int j = 0; j < 3; j++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "%d", j);
         int i = nnrt_file_find(f, name);
         ck_assert_int_eq(i, j);
@@ -1285,6 +1285,7 @@ static Suite *npz_suite(void)
     tcase_add_test(r, test_splitmix64_matches_its_reference_output);
     tcase_add_test(r, test_the_same_seed_gives_the_same_numbers);
     tcase_add_test(r, test_uniform_and_normal_draws_have_the_right_moments);
+    tcase_set_timeout(r, 60);   /* millions of draws: slow under make asan on a busy machine */
     suite_add_tcase(s, r);
     TCase *c = tcase_create("settings");
     tcase_add_test(c, test_settings_accept_the_design_examples);
