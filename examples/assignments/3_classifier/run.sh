@@ -87,7 +87,7 @@ for r in "${runs[@]}"; do
     curves+=("$name/metrics.csv:epoch:test_accuracy:$name")
     losses+=("$name/metrics.csv:epoch:loss:$name")
 done
-PLOT_EXTRA="set key bottom right; $([ $QUICK = 0 ] && echo "set yrange [0.8:0.92]; set xrange [1:*]")" \
+PLOT_EXTRA="set key bottom right; $([ $QUICK = 0 ] && echo "set yrange [0.78:0.92]; set xrange [1:*]")" \
     plot test-accuracy.png "Fashion-MNIST test accuracy per epoch" epoch "test accuracy" "${curves[@]}"
 PLOT_EXTRA="set logscale y" \
     plot train-loss.png "Fashion-MNIST training objective (cross-entropy + L2) per epoch" epoch loss "${losses[@]}"
