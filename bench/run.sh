@@ -7,7 +7,8 @@
 # References: hand-written C with static sizes (the practical limit) and,
 # where /usr/bin/python3 has torch, PyTorch (2 threads, denormals flushed).
 # Machines here are shared and noisy: only ratios measured in one run mean
-# anything.  Results also go to build/bench/results.txt.
+# anything.  Results also go to build/bench/results.txt and are appended to
+# bench/results/history.txt, to compare over time.
 set -u
 cd "$(dirname "$0")/.."
 R=${R:-5}
@@ -27,8 +28,9 @@ stats() { sort -g "$2" | awk -v name="$1" '{ v[NR] = $1 } END {
 # peak RSS in MiB of a command (GNU time)
 peak() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n 1 | awk '{ printf "%.1f", $1 / 1024 }'; }
 
-say "nnc benchmarks, $(date -u +%Y-%m-%d), $(nproc) cores, R = $R runs each"
-say "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
+say "nnc benchmarks, $(date -u '+%Y-%m-%d %H:%M'), commit $(git rev-parse --short HEAD 2>/dev/null), $(nproc) cores, R = $R runs each"
+say "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+trap 'mkdir -p bench/results; cat "$OUT" >>bench/results/history.txt; echo >>bench/results/history.txt' EXIT
 
 # ---- compile time
 say ""
@@ -110,5 +112,72 @@ for d in 0 1 2 3; do for w in 1 2 3; do
         awk -v d=$d -v w=$w '{ s += $1; q += $1 * $1; n++ } END { m = s / n;
             printf "    depth %d width %d  %.4f +- %.4f\n", d, w, m, sqrt((q - n * m * m) / (n - 1)) }' | tee -a "$OUT"
 done; done
+
+# ---- W2, W3: Fashion-MNIST
+FM=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+secs_col() { awk -F, -v row="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "seconds") c = i }
+    NR == row + 2 { print $c }' "$1"; }
+if [ ! -f "$FM" ]; then
+    say ""
+    say "W2, W3: skipped (no $FM; scripts/deps.sh --all installs dataset-fashion-mnist)"
+else
+    say ""
+    say "== W2: autoencoder 784-128-128-32-784 (tanh), SGD batch 20, 1000 updates (seconds, training only)"
+    ./nnc build bench/models/w2.nn -o "$B/w2"
+    : >"$B/t_w2_nnc"; : >"$B/t_w2_torch"
+    R2=${R2:-$(( R < 3 ? R : 3 ))}
+    for _ in $(seq "$R2"); do
+        rm -rf "$B/w2run"
+        "$B/w2" train --quiet --log "$B/w2run" >/dev/null 2>&1
+        # row 1 = evaluation + training + evaluation; row 0 = one evaluation
+        echo "$(secs_col "$B/w2run/metrics.csv" 1) - 2 * $(secs_col "$B/w2run/metrics.csv" 0)" | bc -l >>"$B/t_w2_nnc"
+        [ $have_torch = 1 ] && (cd bench/torch && /usr/bin/python3 w2.py) | tee "$B/w2_torch.out" | awk '{ print $2 }' >>"$B/t_w2_torch"
+    done
+    read -r _ nnc_med _ _ < <(stats nnc "$B/t_w2_nnc")
+    row5 "nnc (generated C)" "$B/t_w2_nnc"
+    say "    loss after (sum over 60000 images): $(tail -n 1 "$B/w2run/metrics.csv" | cut -d, -f3)"
+    if [ -s "$B/t_w2_torch" ]; then
+        row5 "PyTorch" "$B/t_w2_torch"
+        say "    loss after (sum over 60000 images): $(awk '{ print $4 }' "$B/w2_torch.out")"
+    fi
+    say "  (x = time / nnc's time; nnc's training time is its log's time minus two evaluations)"
+
+    say ""
+    say "== W3: 784-256-128-10 MLP, Adam + L2 + decay, batch 64, 5 epochs (seconds per epoch, training only)"
+    ./nnc build bench/models/w3.nn -o "$B/w3"
+    rm -rf "$B/w3run"
+    "$B/w3" train --quiet --log "$B/w3run" >/dev/null 2>&1
+    : >"$B/t_w3_nnc"
+    e0=$(secs_col "$B/w3run/metrics.csv" 0)   # one evaluation of train and test set
+    for e in 1 2 3 4 5; do
+        echo "$(secs_col "$B/w3run/metrics.csv" $e) - $(secs_col "$B/w3run/metrics.csv" $((e - 1))) - $e0" | bc -l >>"$B/t_w3_nnc"
+    done
+    read -r _ nnc_med _ _ < <(stats nnc "$B/t_w3_nnc")
+    row5 "nnc (generated C)" "$B/t_w3_nnc"
+    say "    test accuracy after 5 epochs: $(tail -n 1 "$B/w3run/metrics.csv" | awk -F, '{ print $(NF - 1) }'), peak $(peak "$B/w3" train --epochs 1 --quiet) MiB (1 epoch)"
+    if [ $have_torch = 1 ]; then
+        (cd bench/torch && /usr/bin/python3 w3.py 5) >"$B/w3_torch.out"
+        awk '/^epoch/ { print $4 }' "$B/w3_torch.out" >"$B/t_w3_torch"
+        row5 "PyTorch (flushed)" "$B/t_w3_torch"
+        say "    test accuracy after 5 epochs: $(awk '/^epoch 5/ { print $6 }' "$B/w3_torch.out"), peak $(cd bench/torch && peak /usr/bin/python3 w3.py 1) MiB (1 epoch)"
+    fi
+    # the machine's limit: sgemm at the step's shapes; 60.5 GFLOP per epoch
+    # (forward 28.2, weight gradients 28.2, input gradients of layers 2-3 4.1)
+    if cc -O2 -o "$B/sgemm" bench/hand/sgemm.c $(pkg-config --cflags --libs openblas 2>/dev/null) 2>/dev/null; then
+        read -r _ g_step _ g_big < <("$B/sgemm")
+        say "$(printf '  GFLOP/s: nnc %.1f (60.5 GFLOP per epoch / median epoch); OpenBLAS sgemm %.1f at the step'"'"'s shapes (%.1f at 1024^3)' \
+            "$(echo "60.5 / $nnc_med" | bc -l)" "$g_step" "$g_big")"
+        say "$(printf '  nnc reaches %.0f%% of the sgemm time bound (%.3f s per epoch)' \
+            "$(echo "60.5 / $g_step / $nnc_med * 100" | bc -l)" "$(echo "60.5 / $g_step" | bc -l)")"
+    fi
+    # denormals: the same 2 epochs with IEEE arithmetic give the same digits
+    rm -rf "$B/w3ieee"
+    "$B/w3" train --epochs 2 --no-ftz --quiet --log "$B/w3ieee" >/dev/null 2>&1
+    d2=$(echo "$(secs_col "$B/w3ieee/metrics.csv" 2) - $(secs_col "$B/w3ieee/metrics.csv" 1) - $(secs_col "$B/w3ieee/metrics.csv" 0)" | bc -l)
+    digits() { awk -F, 'NR > 1 && NR <= 4 { printf "%.4g %.4g %.3f %.3f\n", $3, $5, $6, $7 }' "$1"; }
+    same=$(digits "$B/w3ieee/metrics.csv"); same2=$(digits "$B/w3run/metrics.csv")
+    say "$(printf '  --no-ftz (denormals kept): epoch 2 takes %.3f s; loss and accuracy of epochs 0-2 %s' "$d2" \
+        "$([ "$same" = "$same2" ] && echo "identical to the flushed run" || echo "DIFFER from the flushed run")")"
+fi
 say ""
-say "Not yet measured: W2 and W3 (need the IDX loader), W3c, the sgemm bound."
+say "Not yet measured: W3c, W4."

@@ -9,12 +9,15 @@
  * both contiguous in k).  When the runtime is built with OpenBLAS
  * (NNRT_OPENBLAS) products with M*N*K above GEMM_BLAS_MIN go to
  * cblas_sgemm/dgemm instead; below that the call overhead dominates.
+ * NNRT_BLAS=0 in the environment keeps every product in the plain loops
+ * (tests compare the two paths on the same model and data).
  *
  * beta == 0 means C is overwritten, never read, so NaN or garbage already
  * in C does not leak into the result (0 * NaN would be NaN).
  */
 #include "nnrt_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef NNRT_OPENBLAS
@@ -84,12 +87,24 @@ void nnrt_gemm_naive(int ta, int tb, int M, int N, int K, nnrt_real alpha,
     }
 }
 
+#ifdef NNRT_OPENBLAS
+static int blas_enabled(void)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("NNRT_BLAS");
+        on = !(e && strcmp(e, "0") == 0);
+    }
+    return on;
+}
+#endif
+
 void nnrt_gemm(int ta, int tb, int M, int N, int K, nnrt_real alpha,
                const nnrt_real *A, int lda, const nnrt_real *B, int ldb,
                nnrt_real beta, nnrt_real *C, int ldc)
 {
 #ifdef NNRT_OPENBLAS
-    if (M > 0 && N > 0 && K > 0 && (int64_t)M * N * K > GEMM_BLAS_MIN) {
+    if (M > 0 && N > 0 && K > 0 && (int64_t)M * N * K > GEMM_BLAS_MIN && blas_enabled()) {
         if (beta == 0) {
             scale_c(M, N, 0, C, ldc);   /* never let BLAS read a NaN in C */
         }

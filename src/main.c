@@ -28,6 +28,12 @@
 
 #define NNC_VERSION "0.1.0"
 
+/* How `nnc build` compiles the generated C: optimised for this machine, or
+ * (--portable) for any machine of the architecture.  -fopenmp-simd with
+ * NNRT_SIMD lets the compiler vectorise sums over the batch (nnrt.h). */
+#define NNC_CFLAGS_NATIVE "-O3 -march=native -fopenmp-simd -DNNRT_SIMD"
+#define NNC_CFLAGS_PORTABLE "-O3 -fopenmp-simd -DNNRT_SIMD"
+
 typedef struct Options {
     const char *cmd;        /* "compile", "build", "check", "explain", "emit", "report" */
     const char *input;
@@ -35,6 +41,7 @@ typedef struct Options {
     const char *emit;       /* ast, ir, grad */
     int lib;
     int keep_c;
+    int portable;           /* build: no -march=native */
     DType dtype;
     Define defs[64];
     int ndefs;
@@ -48,7 +55,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: nnc MODEL.nn -o MODEL.c [--lib] [-D NAME=VALUE]... [--dtype f32|f64]\n"
-        "       nnc build MODEL.nn -o MODEL [-D ...] [--dtype ...] [--keep-c]\n"
+        "       nnc build MODEL.nn -o MODEL [-D ...] [--dtype ...] [--keep-c] [--portable]\n"
         "       nnc check MODEL.nn [-D ...] [--data D [--batch N]] [--params P] [--eps H]\n"
         "                 [--print[=W1,b1]]   finite differences vs. the backward pass, f64\n"
         "       nnc explain MODEL.nn --wrt 'W1[0,0]' [--lr 0.1] [--latex] [--params P.npz]\n"
@@ -62,8 +69,9 @@ static void usage(FILE *f)
         "  -D NAME=VALUE    override `const NAME` (repeatable)\n"
         "  --dtype f32|f64  floating-point type of the trainer (default f32)\n"
         "  --emit=STAGE     print the syntax tree, the IR, or the adjoint program\n"
+        "  --portable       build: a trainer for any x86-64 (no -march=native)\n"
         "\n"
-        "Environment: CC (default cc), NNC_CFLAGS (default -O2 -march=native),\n"
+        "Environment: CC (default cc), NNC_CFLAGS (default " NNC_CFLAGS_NATIVE "),\n"
         "NNC_RUNTIME (directory with nnrt.h and libnnrt.a; default: beside nnc).\n"
         "Documentation: docs/language.md, docs/trainer.md, docs/ir.md.\n");
 }
@@ -206,6 +214,8 @@ static int parse_args(Options *o, int argc, char **argv)
             o->lib = 1;
         else if (strcmp(a, "--keep-c") == 0)
             o->keep_c = 1;
+        else if (strcmp(a, "--portable") == 0)
+            o->portable = 1;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             exit(0);
@@ -224,8 +234,9 @@ static int parse_args(Options *o, int argc, char **argv)
                 o->rest[o->nrest++] = argv[++i];
         } else if (a[0] == '-') {
             static const char *const flags[] = {"-o", "-D", "--dtype", "--emit=ir", "--lib",
-                                                "--keep-c", "--help", "--version", "--report"};
-            const char *near = diag_closest(a, flags, 9);
+                                                "--keep-c", "--help", "--version", "--report",
+                                                "--portable"};
+            const char *near = diag_closest(a, flags, 10);
             fprintf(stderr, "nnc: error: unknown option '%s'%s%s%s\n", a,
                     near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
             return -1;
@@ -341,7 +352,7 @@ static int run(char **argv)
 }
 
 /* cc the generated C against the runtime. */
-static int cc_build(const char *csrc, const char *exe)
+static int cc_build(const char *csrc, const char *exe, int portable)
 {
     const char *rt = runtime_dir();
     char lib[PATH_MAX + 64], flagsfile[PATH_MAX + 64], inc[PATH_MAX + 64];
@@ -357,7 +368,8 @@ static int cc_build(const char *csrc, const char *exe)
     int n = 0;
     const char *cc = getenv("CC");
     argv[n++] = (char *)(cc && *cc ? cc : "cc");
-    char *cflags = strdup(getenv("NNC_CFLAGS") ? getenv("NNC_CFLAGS") : "-O3 -march=native -fopenmp-simd -DNNRT_SIMD");
+    char *cflags = strdup(getenv("NNC_CFLAGS") ? getenv("NNC_CFLAGS")
+                          : portable ? NNC_CFLAGS_PORTABLE : NNC_CFLAGS_NATIVE);
     for (char *t = strtok(cflags, " "); t && n < 40; t = strtok(NULL, " "))
         argv[n++] = t;
     argv[n++] = inc;
@@ -386,7 +398,7 @@ static int cc_build(const char *csrc, const char *exe)
     return 0;
 }
 
-static int build(const IrProgram *p, const char *exe, int keep_c)
+static int build(const IrProgram *p, const char *exe, int keep_c, int portable)
 {
     size_t n = strlen(exe) + 32;
     char *csrc = malloc(n);
@@ -397,7 +409,7 @@ static int build(const IrProgram *p, const char *exe, int keep_c)
     CgOptions co = {0, NULL};
     int rc = write_atomically(csrc, emit_c_file, p, &co);
     if (rc == 0)
-        rc = cc_build(csrc, exe);
+        rc = cc_build(csrc, exe, portable);
     if (!keep_c)
         remove(csrc);
     free(csrc);
@@ -415,7 +427,7 @@ static int check(const Options *o, const IrProgram *p)
     }
     char exe[sizeof dir + 16];
     snprintf(exe, sizeof exe, "%s/model", dir);
-    int rc = build(p, exe, 0) == 0 ? 0 : 1;
+    int rc = build(p, exe, 0, 0) == 0 ? 0 : 1;
     if (rc == 0) {
         char **argv = malloc((size_t)(o->nrest + 3) * sizeof *argv);
         int n = 0;
@@ -457,7 +469,7 @@ int main(int argc, char **argv)
         else
             ir_print_grad(stdout, p);
     } else if (strcmp(o.cmd, "build") == 0)
-        rc = build(p, o.output, o.keep_c) == 0 ? 0 : 1;
+        rc = build(p, o.output, o.keep_c, o.portable) == 0 ? 0 : 1;
     else if (strcmp(o.cmd, "check") == 0)
         rc = check(&o, p);
     else if (strcmp(o.cmd, "explain") == 0)

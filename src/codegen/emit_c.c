@@ -355,8 +355,17 @@ static Operand operand(const Value *v, int flag, int left)
  * as loops with constant bounds, the batch innermost: the C compiler
  * unrolls them and vectorises over the samples, where a GEMM call would
  * spend its time on call overhead and on packing thin matrices.  Larger
- * ones over the batch go to nnrt_gemm (OpenBLAS). */
+ * ones over the batch go to nnrt_gemm (OpenBLAS).  NNC_GEMM_MIN in the
+ * environment moves the bound (tests compare both forms of one model). */
 #define CG_SMALL_MATMUL 4096
+
+static long small_matmul_bound(void)
+{
+    const char *e = getenv("NNC_GEMM_MIN");
+    char *end;
+    long v = e ? strtol(e, &end, 10) : -1;
+    return e && *e && !*end && v >= 0 ? v : CG_SMALL_MATMUL;
+}
 
 /* The element (row r, column c) of op(X) for a stored operand; a batched
  * operand's element of sample b (samples innermost). */
@@ -495,7 +504,7 @@ static void emit_matmul(Cg *cg, int id)
             A.t, B.t, m, nn, k, a, A.cols, bn, B.cols, beta, c, nn);
         return;
     }
-    if ((long)m * k * nn > CG_SMALL_MATMUL &&
+    if ((long)m * k * nn > small_matmul_bound() &&
         emit_matmul_gemm(cg, &A, &B, m, k, nn, bd, a, bn, c, beta))
         return;
     emit_matmul_loops(cg, id, &A, &B, m, k, nn, op);
