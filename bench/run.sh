@@ -54,9 +54,9 @@ say "== W1: 2-10-10-1 ReLU MLP, full-batch GD, N = 1000, 2000 epochs (seconds)"
 cc -O3 -march=native -fopenmp-simd -o "$B/w1_hand" bench/hand/w1.c -lm
 : >"$B/t_w1_nnc"; : >"$B/t_w1_hand"; : >"$B/t_w1_torch"
 for _ in $(seq "$R"); do
-    rm -rf "$B/w1run"
-    "$B/w1" train --quiet --log "$B/w1run" >/dev/null 2>&1
-    tail -n 1 "$B/w1run/metrics.csv" | awk -F, '{ print $NF }' >>"$B/t_w1_nnc"
+    # the whole process (no --log: a logged run also writes a checkpoint per epoch)
+    t0=$(now); "$B/w1" train >"$B/w1.out" 2>&1; t1=$(now)
+    echo "$t1 - $t0" | bc -l >>"$B/t_w1_nnc"
     "$B/w1_hand" | awk '{ print $2 }' >>"$B/t_w1_hand"
     [ $have_torch = 1 ] && /usr/bin/python3 bench/torch/w1.py batched | awk '{ print $2 }' >>"$B/t_w1_torch"
 done
@@ -67,6 +67,7 @@ row() {   # row LABEL FILE MEM
         "$(echo "$med / 2000 * 1000000" | bc -l)" "$(echo "$med / $nnc_med" | bc -l)" "$3")"
 }
 row "nnc (generated C)" "$B/t_w1_nnc" "$(peak "$B/w1" train --quiet)"
+say "    final loss $(tail -n 1 "$B/w1.out" | awk '{ print $4 }') (whole process timed)"
 row "hand-written C" "$B/t_w1_hand" "$(peak "$B/w1_hand")"
 if [ $have_torch = 1 ]; then
     row "PyTorch batched" "$B/t_w1_torch" "$(peak /usr/bin/python3 bench/torch/w1.py batched)"
@@ -83,10 +84,11 @@ say "== W5: noisy-XOR sweep, depth 0..3 x width 1..3 x 5 repeats = 60 runs of 50
 for d in 0 1 2 3; do for w in 1 2 3; do
     ./nnc build bench/models/w5.nn -o "$B/w5_${d}_$w" -D depth=$d -D width=$w
 done; done
+# 60 trainer processes, two at a time (one per core); the last line each
+# prints ("epoch 50 loss L test_loss V ...") holds the validation loss
 sweep() {
-    for d in 0 1 2 3; do for w in 1 2 3; do for r in 1 2 3 4 5; do
-        "$B/w5_${d}_$w" train --quiet --seed $r --log "$B/w5run_${d}_${w}_$r" >/dev/null 2>&1
-    done; done; done
+    for d in 0 1 2 3; do for w in 1 2 3; do for r in 1 2 3 4 5; do echo "$d $w $r"; done; done; done |
+        xargs -P 2 -n 3 sh -c '"$0/w5_$1_$2" train --seed $3 2>&1 | tail -n 1 >"$0/w5out_$1_$2_$3"' "$B"
 }
 : >"$B/t_w5_nnc"; : >"$B/t_w5_torch"
 RT=${RT:-$(( R < 3 ? R : 3 ))}   # PyTorch's sweep takes about a minute: fewer repeats
@@ -108,7 +110,7 @@ if [ -s "$B/t_w5_torch" ]; then
 fi
 say "  validation loss, mean +- std over the 5 repeats (nnc):"
 for d in 0 1 2 3; do for w in 1 2 3; do
-    for r in 1 2 3 4 5; do tail -n 1 "$B/w5run_${d}_${w}_$r/metrics.csv" | cut -d, -f5; done |
+    for r in 1 2 3 4 5; do awk '{ print $6 }' "$B/w5out_${d}_${w}_$r"; done |
         awk -v d=$d -v w=$w '{ s += $1; q += $1 * $1; n++ } END { m = s / n;
             printf "    depth %d width %d  %.4f +- %.4f\n", d, w, m, sqrt((q - n * m * m) / (n - 1)) }' | tee -a "$OUT"
 done; done
