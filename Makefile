@@ -138,7 +138,7 @@ asan:
 # ---- fuzzing (clang's libFuzzer): the runtime built with the fuzzer's
 # ---- coverage hooks and sanitizers, one binary per target in fuzz_harness.h
 FUZZ_SECONDS ?= 25
-FUZZ_TARGETS := npy npz pickle idx csv cifar settings
+FUZZ_TARGETS := npy npz pickle idx csv cifar settings nn
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_BINS    := $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
 fuzz:
@@ -149,9 +149,9 @@ fuzz:
 
 fuzz-bins: $(FUZZ_BINS)
 
-build-fuzz/fuzz_%: tests/fuzz/fuzz_target.c tests/fuzz/fuzz_harness.h $(RT_LIB)
+build-fuzz/fuzz_%: tests/fuzz/fuzz_target.c tests/fuzz/fuzz_harness.h $(NNC_LIB_OBJS) $(RT_LIB)
 	$(CC) $(OPT) $(WARN) $(CPPFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -DFUZZ_TARGET='"$*"' \
-		-o $@ $< $(RT_LIB) $(RT_LDLIBS)
+		-o $@ $< $(NNC_LIB_OBJS) $(RT_LIB) $(RT_LDLIBS)
 
 deps:
 	scripts/deps.sh

@@ -15,6 +15,8 @@
  *   cifar   data_batch_1.bin        in memory
  *   settings                        the first line a key, the rest its value
  *                                   (nnrt_config_set, then nnrt_source_spec for sources)
+ *   nn      x.nn                    a model: parsed, checked, lowered and differentiated
+ *                                   (ast_parse, sema_lower, ad_differentiate)
  *
  * For the file targets every array found is then read and converted as the
  * trainer does (header, read, byte order, Fortran order, to double).  An
@@ -24,27 +26,35 @@
 #ifndef FUZZ_HARNESS_H
 #define FUZZ_HARNESS_H
 
+#include "ad.h"
+#include "ast.h"
+#include "diag.h"
+#include "ir.h"
 #include "nnrt_internal.h"
+#include "sema.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+typedef enum FuzzKind { FUZZ_MEMORY, FUZZ_DISK, FUZZ_SETTINGS, FUZZ_MODEL } FuzzKind;
+
 typedef struct FuzzTarget {
     const char *name;
-    const char *file;       /* the name the bytes are given; NULL: settings */
-    int via_file;           /* written to a temporary file and opened */
+    const char *file;       /* the name the bytes are given */
+    FuzzKind kind;          /* DISK: written to a temporary file and opened */
 } FuzzTarget;
 
 static const FuzzTarget fuzz_targets[] = {
-    { "npy", "x.npy", 0 },
-    { "npz", "x.npz", 1 },
-    { "pickle", "x.pkl", 0 },
-    { "idx", "x-idx3-ubyte.gz", 1 },
-    { "csv", "x.csv", 0 },
-    { "cifar", "data_batch_1.bin", 0 },
-    { "settings", NULL, 0 },
+    { "npy", "x.npy", FUZZ_MEMORY },
+    { "npz", "x.npz", FUZZ_DISK },
+    { "pickle", "x.pkl", FUZZ_MEMORY },
+    { "idx", "x-idx3-ubyte.gz", FUZZ_DISK },
+    { "csv", "x.csv", FUZZ_MEMORY },
+    { "cifar", "data_batch_1.bin", FUZZ_MEMORY },
+    { "settings", "settings", FUZZ_SETTINGS },
+    { "nn", "x.nn", FUZZ_MODEL },
 };
 #define FUZZ_NTARGETS ((int)(sizeof fuzz_targets / sizeof fuzz_targets[0]))
 
@@ -123,6 +133,37 @@ static int fuzz_settings(const uint8_t *data, size_t size, int *all_read, NnrtEr
     return 0;
 }
 
+/* A model through the compiler's front half; diagnostics go to /dev/null.
+ * The compiler reports errors itself (and aborts on its own bugs), so any
+ * return is a pass; *all_read tells whether the model compiled. */
+static int fuzz_model(const uint8_t *data, size_t size, int *all_read)
+{
+    static FILE *null;
+    if (!null && !(null = fopen("/dev/null", "w")))
+        return 0;
+    char *text = malloc(size + 1);
+    if (!text)
+        return 0;
+    memcpy(text, data, size);
+    text[size] = '\0';
+    diag_set_stream(null);
+    diag_reset();
+    Program *ast = ast_parse("x.nn", text);
+    IrProgram *p = NULL;
+    if (ast && diag_error_count() == 0) {
+        SemaOptions so = { NULL, 0, DT_F32 };
+        if ((p = sema_lower(ast, text, &so)))
+            ad_differentiate(p);
+    }
+    *all_read = p != NULL && diag_error_count() == 0;
+    if (p)
+        ir_free(p);
+    ast_free(ast);
+    diag_set_stream(stderr);
+    free(text);
+    return 0;
+}
+
 /* Runs target t on one input; 0 when it was read or refused properly.
  * all_read (may be NULL) tells whether it was read without any error. */
 static int fuzz_one(const FuzzTarget *t, const uint8_t *data, size_t size, int *all_read,
@@ -133,12 +174,14 @@ static int fuzz_one(const FuzzTarget *t, const uint8_t *data, size_t size, int *
         all_read = &ignored;
     *all_read = 1;
     e->msg[0] = '\0';
-    if (!t->file)
+    if (t->kind == FUZZ_SETTINGS)
         return fuzz_settings(data, size, all_read, e);
+    if (t->kind == FUZZ_MODEL)
+        return fuzz_model(data, size, all_read);
     NnrtFile *f = NULL;
     char path[256];
     int r;
-    if (t->via_file) {
+    if (t->kind == FUZZ_DISK) {
         const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
         snprintf(path, sizeof path, "%s/nnc-fuzz-%ld-%s", dir, (long)getpid(), t->file);
         FILE *fp = fopen(path, "wb");
@@ -171,7 +214,7 @@ static int fuzz_one(const FuzzTarget *t, const uint8_t *data, size_t size, int *
         nnrt_err(e, "%s: refused without a message naming the file (found \"%s\")",
                  t->file, got);
     }
-    if (t->via_file)
+    if (t->kind == FUZZ_DISK)
         unlink(path);
     return r;
 }

@@ -99,3 +99,9 @@ for name, text in [("data-file", "data\ntrain.npz"),
                    ("schedule", "schedule\nstep(every = 10, gamma = 0.5)"),
                    ("epochs", "epochs\n20"), ("batch", "batch\nfull")]:
     put("settings", name, text.encode())
+
+# models: the examples (they must compile)
+here = os.path.dirname(os.path.abspath(__file__))
+for src in ["examples/tiny_mlp.nn", "examples/xor.nn", "examples/spirals.nn", "examples/fashion_mlp.nn"]:
+    with open(os.path.join(here, "..", "..", src), "rb") as f:
+        put("nn", os.path.basename(src), f.read())
