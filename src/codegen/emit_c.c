@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "codegen.h"
+#include "plan.h"
 
 #define NNC_VERSION "0.1.0"
 
@@ -32,9 +33,7 @@ typedef struct Cg {
     const CgOptions *opt;
     FILE *f;              /* where the current function's body goes */
     char **cname;         /* C identifier of each value */
-    long *param_off;      /* offset of each parameter in the flat buffer */
-    long nparam_total;
-    char *needs_buf;      /* value has a workspace buffer */
+    CgLayout lay;         /* buffers and parameter offsets (plan.h) */
     char *used;           /* value referenced in the current function */
     char *written;        /* adjoint buffer already written in the current function */
     int last_stmt;
@@ -222,29 +221,6 @@ static void expand_c(Cg *cg, const char *tmpl, const char *const *ops, char *buf
     buf[len < n ? len : n - 1] = '\0';
 }
 
-/* The buffer an op writes: its own, or its accumulation target's. */
-static int dest_of(const Cg *cg, int id)
-{
-    const Value *v = &cg->p->v[id];
-    return v->acc >= 0 ? v->acc : id;
-}
-
-/* An accumulating op is the first write into an adjoint buffer and covers
- * all of it (no sum over batch or broadcast dimensions): it can assign. */
-static int first_full_write(const Cg *cg, int id)
-{
-    const IrProgram *p = cg->p;
-    const Value *v = &p->v[id];
-    if (v->acc < 0)
-        return 1;
-    const Value *t = &p->v[v->acc];
-    if (p->v[t->arg[0]].op == OP_PARAM || cg->written[v->acc])
-        return 0;   /* gradients always accumulate: the runtime zeroes them */
-    if (v->batched != t->batched)
-        return 0;
-    return v->op == OP_MATMUL || shape_equal(&v->shape, &t->shape);
-}
-
 /* For an accumulating op: "=" on a first full write, otherwise zero the
  * target first (once) and "+=". */
 static const char *assign_op(Cg *cg, int id, const char *count)
@@ -256,12 +232,11 @@ static const char *assign_op(Cg *cg, int id, const char *count)
     const Value *t = &p->v[v->acc];
     if (v->batched)
         cg->uses |= ARG_N;
-    int first = first_full_write(cg, id);
-    if (p->v[t->arg[0]].op == OP_PARAM || cg->written[v->acc])
+    CgStore st = cg_store(p, id, cg->written);
+    if (st == CG_ADD)
         return "+=";
-    cg->written[v->acc] = 1;
     cg->used[v->acc] = 1;
-    if (first)
+    if (st == CG_ASSIGN)
         return "=";
     out(cg, 1, "memset(%s, 0, %s%d * sizeof *%s);", cg->cname[v->acc],
         t->batched ? count : "", numel(t), cg->cname[v->acc]);
@@ -274,17 +249,11 @@ static void emit_map(Cg *cg, int id)
 {
     const Value *v = &cg->p->v[id];
     const OpInfo *o = &ir_ops[v->op];
-    int dst = dest_of(cg, id);
+    int dst = cg_dest(cg->p, id);
     int N = numel(v);
     const Value *d = &cg->p->v[dst];
     /* one flat loop when every operand is the whole tensor or a plain scalar */
-    int flat = numel(d) == N && d->batched == v->batched && (v->batched || N > 1);
-    for (int k = 0; k < v->nargs && flat; k++) {
-        const Value *a = &cg->p->v[v->arg[k]];
-        int M = numel(a);
-        flat = (M == N && a->batched == v->batched) ||
-               (M == 1 && !a->batched) || a->op == OP_CONST || a->op == OP_SEED;
-    }
+    int flat = cg_map_flat(cg->p, id);
     const char *op = assign_op(cg, id, "(size_t)n * ");
     char ops[3][96], dexpr[96], rhs[512];
     const char *opp[3] = {ops[0], ops[1], ops[2]};
@@ -406,7 +375,7 @@ static void emit_matmul_loops(Cg *cg, int id, const Operand *A, const Operand *B
 {
     const IrProgram *p = cg->p;
     const Value *v = &p->v[id];
-    int dst = dest_of(cg, id), bd = p->v[dst].batched;
+    int dst = cg_dest(cg->p, id), bd = p->v[dst].batched;
     const char *a = cg->cname[v->arg[0]], *bn = cg->cname[v->arg[1]], *c = cg->cname[dst];
     char ea[128], eb[128], ec[128];
     const char *i = m > 1 ? "i" : "0", *j = nn > 1 ? "j" : "0", *kk = k > 1 ? "k" : "0";
@@ -490,7 +459,7 @@ static void emit_matmul(Cg *cg, int id)
 {
     const IrProgram *p = cg->p;
     const Value *v = &p->v[id];
-    int ia = v->arg[0], ib = v->arg[1], dst = dest_of(cg, id);
+    int ia = v->arg[0], ib = v->arg[1], dst = cg_dest(cg->p, id);
     Operand A = operand(&p->v[ia], v->ta, 1), B = operand(&p->v[ib], v->tb, 0);
     int m = A.t ? A.cols : A.rows, k = A.t ? A.rows : A.cols, nn = B.t ? B.rows : B.cols;
     int bd = p->v[dst].batched;
@@ -513,7 +482,7 @@ static void emit_matmul(Cg *cg, int id)
 static void emit_transpose(Cg *cg, int id)
 {
     const Value *v = &cg->p->v[id];
-    int src = v->arg[0], dst = dest_of(cg, id);
+    int src = v->arg[0], dst = cg_dest(cg->p, id);
     const Value *s = &cg->p->v[src];
     int r = s->shape.dim[0], c = s->shape.dim[1];
     const char *op = assign_op(cg, id, "(size_t)n * ");
@@ -606,7 +575,7 @@ static void emit_row(Cg *cg, int id)
     int x = v->op == OP_XENT || v->op == OP_XENT_BWD ? v->arg[v->op == OP_XENT ? 0 : 1] : v->arg[0];
     int K = p->v[x].shape.dim[p->v[x].shape.rank - 1];
     int rows = numel(&p->v[x]) / K;
-    int dst = dest_of(cg, id);
+    int dst = cg_dest(cg->p, id);
     int f32 = p->dtype == DT_F32;
     const char *EXP = f32 ? "expf" : "exp", *LOG = f32 ? "logf" : "log";
     char zero[16];
@@ -708,11 +677,11 @@ static void emit_value(Cg *cg, int id)
     char note[300], sh[64];
     ir_notation(p, id, note, sizeof note);
     char *pe = strstr(note, " += ");
-    if (pe && first_full_write(cg, id))
+    if (pe && cg_first_full_write(cg->p, id, cg->written))
         memmove(pe + 1, pe + 2, strlen(pe + 2) + 1);   /* "+=" -> "=": this step assigns */
     for (char *c = note; (c = strstr(c, "*/")) != NULL; c++)
         c[1] = '\\';
-    int dst = dest_of(cg, id);
+    int dst = cg_dest(cg->p, id);
     shape_str(&p->v[dst].shape, sh, sizeof sh);
     if (p->v[dst].batched) {
         /* as stored: samples innermost, [10] -> [10, n], [] -> [n] */
@@ -736,18 +705,6 @@ static void emit_value(Cg *cg, int id)
 }
 
 /* ---- functions ---- */
-
-/* Values [lo, hi) that `root` (and `extra`) need, in order. */
-static void mark_needed(const IrProgram *p, int root, char *mark)
-{
-    if (root < 0)
-        return;
-    mark[root] = 1;
-    for (int i = root; i >= 0; i--)
-        if (mark[i])
-            for (int a = 0; a < p->v[i].nargs; a++)
-                mark[p->v[i].arg[a]] = 1;
-}
 
 /* Emit the body of a function into a memory buffer, then print the local
  * pointers it uses followed by the body. */
@@ -780,20 +737,20 @@ static void function(Cg *cg, FILE *f, const char *sig, int args, const char *pro
         if (v->op == OP_PARAM) {
             char decl[256];
             int dl = snprintf(decl, sizeof decl, "const real *%s = params + %ld;", cg->cname[i],
-                               cg->param_off[v->index]);
+                               cg->lay.param_off[v->index]);
             out(cg, 1, "%s%*s/* %s */", decl, dl < 44 ? 44 - dl : 1, "", sh);
             cg->uses |= ARG_PARAMS;
         } else if (v->op == OP_ADJ && p->v[v->arg[0]].op == OP_PARAM) {
             char decl[256];
             int dl = snprintf(decl, sizeof decl, "real *%s = grads + %ld;", cg->cname[i],
-                               cg->param_off[p->v[v->arg[0]].index]);
+                               cg->lay.param_off[p->v[v->arg[0]].index]);
             out(cg, 1, "%s%*s/* %s */", decl, dl < 44 ? 44 - dl : 1, "", sh);
             cg->uses |= ARG_GRADS;
         } else if (v->op == OP_INPUT)
             out(cg, 1, "const real *%s = ws->%s;", cg->cname[i], cg->cname[i]);
         else if (v->op == OP_LITERAL)
             out(cg, 1, "const real *%s = literal_%d;", cg->cname[i], v->index);
-        else if (cg->needs_buf[i])
+        else if (cg->lay.needs_buf[i])
             out(cg, 1, "real *%s = ws->%s;", cg->cname[i], cg->cname[i]);
     }
     static const char *const names[] = {"params", "grads", "seed", "n"};
@@ -892,8 +849,8 @@ static void emit_nonfinite_checks(Cg *cg, FILE *f, IrRange r, const char *mark, 
     const IrProgram *p = cg->p;
     char *seen = xcalloc((size_t)p->nv, 1);
     for (int i = r.begin; i < r.end; i++) {
-        int d = dest_of(cg, i);
-        if ((mark && !mark[i]) || !cg->needs_buf[d] || seen[d] || p->v[i].stmt >= p->nstmts)
+        int d = cg_dest(cg->p, i);
+        if ((mark && !mark[i]) || !cg->lay.needs_buf[d] || seen[d] || p->v[i].stmt >= p->nstmts)
             continue;
         seen[d] = 1;
         const IrStmt *s = &p->stmts[p->v[i].stmt];
@@ -951,16 +908,6 @@ static void emit_dims(FILE *f, const Shape *s)
     fprintf(f, "}, ");
 }
 
-static unsigned long long fnv1a(const char *s)
-{
-    unsigned long long h = 1469598103934665603ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 static void emit_tables(Cg *cg, FILE *f)
 {
     const IrProgram *p = cg->p;
@@ -980,7 +927,7 @@ static void emit_tables(Cg *cg, FILE *f)
             fprintf(f, "    {.name = \"%s\", .rank = %d, ", q->name, q->shape.rank);
             emit_dims(f, &q->shape);
             fprintf(f, ".size = %d, .offset = %ld,%s\n", shape_numel(&q->shape),
-                    cg->param_off[i], q->frozen ? " .frozen = 1," : "");
+                    cg->lay.param_off[i], q->frozen ? " .frozen = 1," : "");
             fprintf(f, "     .init = {.kind = NNRT_INIT_%s", init_kind_name(q->init));
             if (q->init == INIT_NORMAL || q->init == INIT_UNIFORM)
                 fprintf(f, ", .a = %.17g, .b = %.17g", q->a, q->b);
@@ -1077,28 +1024,10 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
     cg.opt = opt;
     cg.f = f;
     make_names(&cg);
-    cg.param_off = xcalloc((size_t)p->nparams, sizeof *cg.param_off);
-    for (int i = 0; i < p->nparams; i++) {
-        cg.param_off[i] = cg.nparam_total;
-        cg.nparam_total += shape_numel(&p->params[i].shape);
-    }
+    cg_layout_init(&cg.lay, p);
     cg.used = xcalloc((size_t)p->nv, 1);
     cg.written = xcalloc((size_t)p->nv, 1);
-    cg.needs_buf = xcalloc((size_t)p->nv, 1);
-    char *fwd_mark = xcalloc((size_t)p->nv, 1);
-    char *pen_mark = xcalloc((size_t)p->nv, 1);
-    mark_needed(p, p->loss, fwd_mark);
-    mark_needed(p, p->output, fwd_mark);
-    mark_needed(p, p->penalty, pen_mark);
-    /* workspace buffers: computed forward values and adjoint buffers */
-    for (int i = 0; i < p->nv; i++) {
-        const Value *v = &p->v[i];
-        IrKind k = ir_ops[v->op].kind;
-        if (i < p->fwd.end && (fwd_mark[i] || pen_mark[i]) && k != K_LEAF)
-            cg.needs_buf[i] = 1;
-        if (k == K_ADJ && p->v[v->arg[0]].op != OP_PARAM)
-            cg.needs_buf[i] = 1;
-    }
+    char *fwd_mark = cg.lay.fwd_mark, *pen_mark = cg.lay.pen_mark;
     int f64 = p->dtype == DT_F64;
     const char *file = base_name(p->file);
 
@@ -1124,7 +1053,7 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
     /* the workspace */
     fprintf(f, "\n/* Every intermediate tensor, for up to `cap` samples (one allocation). */\n");
     fprintf(f, "typedef struct Work {\n    real *mem;\n    const real *out;   /* the prediction */\n");
-    long fixed = 0, per_sample = 0;
+    long fixed = cg.lay.fixed, per_sample = cg.lay.per_sample;
     for (int i = 0; i < p->nslots; i++) {
         const char *name = cg.cname[p->slots[i].value];
         if (slot_transposed(p, i)) {
@@ -1143,7 +1072,7 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
         per_sample += numel(&p->v[p->output]);
     }
     for (int i = 0; i < p->nv; i++) {
-        if (!cg.needs_buf[i])
+        if (!cg.lay.needs_buf[i])
             continue;
         const Value *v = &p->v[i];
         char sh[64];
@@ -1152,10 +1081,6 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
                 (int)(26 - strlen(cg.cname[i])), "", v->batched && v->shape.rank == 0 ? "" : sh,
                 v->batched ? (v->shape.rank ? " x [cap]" : "[cap]") : "",
                 i >= p->fwd.end ? "  adjoint" : "");
-        if (v->batched)
-            per_sample += numel(v);
-        else
-            fixed += numel(v);
     }
     fprintf(f, "} Work;\n\n");
 
@@ -1175,7 +1100,7 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
         fprintf(f, "    ws->pred = m;                     m += (size_t)cap * %d;\n",
                 numel(&p->v[p->output]));
     for (int i = 0; i < p->nv; i++) {
-        if (!cg.needs_buf[i])
+        if (!cg.lay.needs_buf[i])
             continue;
         const Value *v = &p->v[i];
         if (v->batched)
@@ -1245,11 +1170,11 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
     fprintf(f, "static const NnrtModel model = {\n");
     fprintf(f, "    .name = \"%s\",\n    .source = ", p->name);
     c_string(f, p->file);
-    fprintf(f, ",\n    .source_hash = \"%016llx\",\n", fnv1a(p->source ? p->source : ""));
+    fprintf(f, ",\n    .source_hash = \"%016llx\",\n", cg_source_hash(p->source ? p->source : ""));
     fprintf(f, "    .nnc_version = \"%s\",\n    .dtype = \"%s\",\n", NNC_VERSION,
             f64 ? "float64" : "float32");
     fprintf(f, "    .nparams = %d, .params = %s, .nparam_total = %ld,\n", p->nparams,
-            p->nparams ? "param_table" : "NULL", cg.nparam_total);
+            p->nparams ? "param_table" : "NULL", cg.lay.nparam_total);
     fprintf(f, "    .nslots = %d, .slots = slot_table,\n", p->nslots);
     fprintf(f, "    .nsettings = %d, .settings = %s,\n", p->nsettings,
             p->nsettings ? "setting_table" : "NULL");
@@ -1269,10 +1194,7 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
     for (int i = 0; i < p->nv; i++)
         free(cg.cname[i]);
     free(cg.cname);
-    free(cg.param_off);
+    cg_layout_free(&cg.lay);
     free(cg.used);
     free(cg.written);
-    free(cg.needs_buf);
-    free(fwd_mark);
-    free(pen_mark);
 }
