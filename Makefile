@@ -10,6 +10,7 @@
 #   make deps     installs the Debian packages the build needs (scripts/deps.sh)
 #
 # Switches: BLAS ?= auto|openblas|none   (OpenBLAS for large GEMMs in the runtime)
+#           LLVM ?= auto|none|PATH/llvm-config  (the JIT of `nnc run`, docs/jit.md)
 
 CC      ?= cc
 OPT     ?= -O2 -g
@@ -32,6 +33,22 @@ endif
 ifeq ($(BLAS),openblas)
 BLAS_CFLAGS := -DNNRT_OPENBLAS $(shell pkg-config --cflags openblas)
 BLAS_LIBS   := $(shell pkg-config --libs openblas)
+endif
+
+# LLVM for `nnc run`: found through llvm-config (Debian 12: llvm-dev, LLVM 14).
+# Without it nnc is built without the JIT and `nnc run` says how to get it.
+LLVM ?= auto
+ifeq ($(LLVM),auto)
+LLVM := $(shell command -v llvm-config 2>/dev/null || command -v llvm-config-14 2>/dev/null || echo none)
+endif
+ifneq ($(LLVM),none)
+LLVM_CFLAGS := -DNNC_LLVM -isystem $(shell $(LLVM) --includedir)
+LLVM_LIBS   := $(shell $(LLVM) --ldflags) $(shell $(LLVM) --libs core orcjit native passes)
+# JIT code calls the runtime (nnrt_gemm_f32/f64) by name: link all of it and
+# export its symbols so the JIT finds them in the process
+NNC_RT_LINK = -rdynamic -Wl,--whole-archive $(RT_LIB) -Wl,--no-whole-archive
+else
+NNC_RT_LINK = $(RT_LIB)
 endif
 
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
@@ -57,7 +74,17 @@ NNC_OBJS := $(NNC_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/nn.tab.o $(BUILD)/gen/lex.
 all: $(NNC_BIN) $(RT_LIB)
 
 $(NNC_BIN): $(NNC_OBJS) $(RT_LIB)
-	$(CC) $(OPT) $(SAN) -o $@ $(NNC_OBJS) $(RT_LIB) $(RT_LDLIBS)
+	$(CC) $(OPT) $(SAN) -o $@ $(NNC_OBJS) $(NNC_RT_LINK) $(RT_LDLIBS) $(LLVM_LIBS)
+	@[ "$(LLVM)" != none ] || echo "nnc: built without LLVM (no llvm-config): \`nnc run\` is off; install llvm-dev (scripts/deps.sh) and rerun make"
+
+# the JIT is compiled with or without LLVM; a stamp rebuilds it when that changes
+LLVM_STAMP := $(BUILD)/llvm-$(if $(filter none,$(LLVM)),none,on).stamp
+$(LLVM_STAMP):
+	@mkdir -p $(BUILD)
+	@rm -f $(BUILD)/llvm-*.stamp
+	@touch $@
+$(BUILD)/src/codegen/jit_llvm.o: CPPFLAGS += $(LLVM_CFLAGS)
+$(BUILD)/src/codegen/jit_llvm.o: $(LLVM_STAMP)
 
 $(BUILD)/gen/nn.tab.c $(BUILD)/gen/nn.tab.h: grammar/nn.y
 	@mkdir -p $(BUILD)/gen
@@ -103,7 +130,7 @@ NNC_LIB_OBJS := $(filter-out $(BUILD)/src/main.o,$(NNC_OBJS))
 
 $(BUILD)/tests/%: tests/unit/%.c $(NNC_LIB_OBJS) $(RT_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -o $@ $< $(NNC_LIB_OBJS) $(RT_LIB) $(RT_LDLIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -o $@ $< $(NNC_LIB_OBJS) $(RT_LIB) $(RT_LDLIBS) $(LLVM_LIBS) $(CHECK_LIBS)
 
 # test and demo first install what is missing, then build with a fresh
 # make (so BLAS and Check detection sees the installed packages).

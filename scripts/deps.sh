@@ -2,15 +2,16 @@
 # deps.sh - install the Debian packages nnc needs, when they are missing.
 #
 #   scripts/deps.sh            build and test dependencies (a no-op when present):
-#                              the toolchain, Check, zlib, OpenBLAS, numpy (round-trip
-#                              tests), gnuplot (plots), Fashion-MNIST (examples)
+#                              the toolchain, Check, zlib, OpenBLAS, LLVM (the JIT of
+#                              `nnc run`; Debian 12's llvm-dev is LLVM 14), numpy
+#                              (round-trip tests), gnuplot (plots), Fashion-MNIST (examples)
 #   scripts/deps.sh --all      also the optional ones: PyTorch (comparison tests and
 #                              benchmarks; large), clang (fuzzing)
 #
 # Runs apt-get as root, or through sudo.
 set -eu
 
-need="gcc make flex bison pkg-config check zlib1g-dev libopenblas-dev python3-numpy gnuplot-nox dataset-fashion-mnist"
+need="gcc make flex bison pkg-config check zlib1g-dev libopenblas-dev llvm-dev python3-numpy gnuplot-nox dataset-fashion-mnist"
 optional="python3-torch clang"
 want="$need"
 [ "${1:-}" = "--all" ] && want="$need $optional"

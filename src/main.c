@@ -7,7 +7,10 @@
  *   nnc check model.nn [flags]       finite-difference check in float64
  *   nnc explain model.nn --wrt W1    the chain rule with numbers (src/ad/explain.c)
  *   nnc --report model.nn            costs per line (src/ad/report.c)
- *   nnc --emit=ast|ir|grad model.nn  print a stage
+ *   nnc run model.nn [train|init|grad|eval|check] [flags]
+ *                                    compile in memory (LLVM JIT) and run the
+ *                                    trainer's command (default train)
+ *   nnc --emit=ast|ir|grad|llvm model.nn  print a stage
  *
  * Output files are written to a temporary name and renamed into place, so a
  * failed compilation never leaves a half-written file behind.
@@ -35,17 +38,17 @@
 #define NNC_CFLAGS_PORTABLE "-O3 -fopenmp-simd -DNNRT_SIMD"
 
 typedef struct Options {
-    const char *cmd;        /* "compile", "build", "check", "explain", "emit", "report" */
+    const char *cmd;        /* "compile", "build", "check", "explain", "run", "emit", "report" */
     const char *input;
     const char *output;
-    const char *emit;       /* ast, ir, grad */
+    const char *emit;       /* ast, ir, grad, llvm */
     int lib;
     int keep_c;
     int portable;           /* build: no -march=native */
     DType dtype;
     Define defs[64];
     int ndefs;
-    char **rest;            /* flags passed through to the trainer (check) */
+    char **rest;            /* flags passed through to the trainer (check, run) */
     int nrest;
     ExplainOptions ex;      /* nnc explain */
     ExplainValue values[16];
@@ -61,19 +64,20 @@ static void usage(FILE *f)
         "       nnc explain MODEL.nn --wrt 'W1[0,0]' [--lr 0.1] [--latex] [--params P.npz]\n"
         "                 [--x 0.5,0.5 --y 0.9 ...]   the chain rule with numbers, float64\n"
         "       nnc --report MODEL.nn [-D ...]   parameters, FLOPs, what the backward keeps\n"
-        "       nnc --emit=ast|ir|grad MODEL.nn [-D ...]\n"
+        "       nnc run MODEL.nn [-D ...] [--dtype ...] [train|init|grad|eval|check] [trainer flags]\n"
+        "       nnc --emit=ast|ir|grad|llvm MODEL.nn [-D ...]\n"
         "       nnc --version | --help\n"
         "\n"
         "  -o FILE          output file (C source; with build, the trainer executable)\n"
         "  --lib            library form: MODEL.h and MODEL.c without main()\n"
         "  -D NAME=VALUE    override `const NAME` (repeatable)\n"
         "  --dtype f32|f64  floating-point type of the trainer (default f32)\n"
-        "  --emit=STAGE     print the syntax tree, the IR, or the adjoint program\n"
+        "  --emit=STAGE     print the syntax tree, the IR, the adjoint program or LLVM IR\n"
         "  --portable       build: a trainer for any x86-64 (no -march=native)\n"
         "\n"
         "Environment: CC (default cc), NNC_CFLAGS (default " NNC_CFLAGS_NATIVE "),\n"
         "NNC_RUNTIME (directory with nnrt.h and libnnrt.a; default: beside nnc).\n"
-        "Documentation: docs/language.md, docs/trainer.md, docs/ir.md.\n");
+        "Documentation: docs/language.md, docs/trainer.md, docs/ir.md, docs/jit.md.\n");
 }
 
 static char *read_file(const char *path, size_t *len)
@@ -172,18 +176,19 @@ static int parse_args(Options *o, int argc, char **argv)
     int i = 1;
     o->cmd = "compile";
     if (argc > 1 && (strcmp(argv[1], "build") == 0 || strcmp(argv[1], "check") == 0 ||
-                     strcmp(argv[1], "explain") == 0)) {
+                     strcmp(argv[1], "explain") == 0 || strcmp(argv[1], "run") == 0)) {
         o->cmd = argv[1];
         i = 2;
-    } else if (argc > 1 && strcmp(argv[1], "run") == 0) {
-        fprintf(stderr, "nnc: error: 'nnc %s' is not implemented yet in this version (%s)\n",
-                argv[1], NNC_VERSION);
-        return -1;
     }
     o->rest = malloc((size_t)argc * sizeof *o->rest);
+    int run = strcmp(o->cmd, "run") == 0;
     for (; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "-o") == 0 && i + 1 < argc)
+        if (run && o->input && strcmp(a, "-D") && strncmp(a, "-D", 2) && strcmp(a, "--dtype")) {
+            /* nnc run: after the model, everything but -D and --dtype is the trainer's */
+            if (strcmp(a, "--") != 0)
+                o->rest[o->nrest++] = argv[i];
+        } else if (strcmp(a, "-o") == 0 && i + 1 < argc)
             o->output = argv[++i];
         else if (strcmp(a, "-D") == 0 && i + 1 < argc) {
             if (parse_define(o, argv[++i]) < 0)
@@ -203,8 +208,10 @@ static int parse_args(Options *o, int argc, char **argv)
             }
         } else if (strncmp(a, "--emit=", 7) == 0) {
             o->emit = a + 7;
-            if (strcmp(o->emit, "ast") && strcmp(o->emit, "ir") && strcmp(o->emit, "grad")) {
-                fprintf(stderr, "nnc: error: --emit takes ast, ir or grad, not '%s'\n", o->emit);
+            if (strcmp(o->emit, "ast") && strcmp(o->emit, "ir") && strcmp(o->emit, "grad") &&
+                strcmp(o->emit, "llvm")) {
+                fprintf(stderr, "nnc: error: --emit takes ast, ir, grad or llvm, not '%s'\n",
+                        o->emit);
                 return -1;
             }
             o->cmd = "emit";
@@ -444,6 +451,32 @@ static int check(const Options *o, const IrProgram *p)
     return rc;
 }
 
+/* nnc run: the trainer's command line on the JIT-compiled model.  The
+ * command defaults to train; the program name in messages is the model's. */
+static int jit_run(const Options *o, const IrProgram *p)
+{
+    char **argv = malloc((size_t)(o->nrest + 3) * sizeof *argv);
+    int n = 0;
+    char prog[256];
+    snprintf(prog, sizeof prog, "nnc run %s", o->input);
+    argv[n++] = prog;
+    static const char *const cmds[] = {"train", "init", "grad", "eval", "check", "help",
+                                       "--help", "-h", "--version"};
+    int has_cmd = 0;
+    for (size_t k = 0; k < sizeof cmds / sizeof cmds[0] && o->nrest > 0; k++)
+        has_cmd |= strcmp(o->rest[0], cmds[k]) == 0;
+    if (o->nrest > 0 && o->rest[0][0] != '-')
+        has_cmd = 1;   /* a misspelt command: the runtime suggests the right one */
+    if (!has_cmd)
+        argv[n++] = "train";
+    for (int i = 0; i < o->nrest; i++)
+        argv[n++] = o->rest[i];
+    argv[n] = NULL;
+    int rc = cg_jit_run(p, n, argv);
+    free(argv);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     Options o;
@@ -466,6 +499,8 @@ int main(int argc, char **argv)
     else if (strcmp(o.cmd, "emit") == 0) {
         if (strcmp(o.emit, "ir") == 0)
             ir_print(stdout, p);
+        else if (strcmp(o.emit, "llvm") == 0)
+            rc = cg_emit_llvm(stdout, p) == 0 ? 0 : 1;
         else
             ir_print_grad(stdout, p);
     } else if (strcmp(o.cmd, "build") == 0)
@@ -476,6 +511,8 @@ int main(int argc, char **argv)
         rc = explain_run(stdout, p, &o.ex);
     else if (strcmp(o.cmd, "report") == 0)
         report_print(stdout, p);
+    else if (strcmp(o.cmd, "run") == 0)
+        rc = jit_run(&o, p);
     else {
         CgOptions co = {o.lib, NULL};
         char *hdr = NULL;

@@ -1,0 +1,37 @@
+/*
+ * jit.h - what jit_llvm.c hands to the runtime: a model description that
+ * does not depend on nnrt_real.  jit_main.c (built once for float and once
+ * for double, like the runtime) turns it into an NnrtModel and calls the
+ * same nnrt_main() a generated trainer's main() calls.
+ */
+#ifndef NNC_JIT_H
+#define NNC_JIT_H
+
+#include "nnrt.h"
+
+typedef void JitFn(void);
+
+typedef struct JitModel {
+    const char *name, *source, *source_hash, *nnc_version, *dtype;
+    int nparams;
+    const NnrtParam *params;
+    int64_t nparam_total;
+    int nslots;
+    const NnrtSlot *slots;
+    int nsettings;
+    const NnrtSetting *settings;
+    const double *const *example;
+    int out_slot;
+    int64_t out_size;
+    int has_penalty;
+    void *(*create)(int cap);
+    void (*destroy)(void *work);
+    const void *(*output)(void *work);
+    /* compiled code, with NnrtModel's signatures for the model's dtype */
+    JitFn *forward, *backward, *penalty;
+} JitModel;
+
+int jit_main_f32(const JitModel *m, int argc, char **argv);
+int jit_main_f64(const JitModel *m, int argc, char **argv);
+
+#endif

@@ -1,0 +1,1248 @@
+/*
+ * jit_llvm.c - the second backend: IR (forward and adjoint programs) to LLVM
+ * IR, optimised for the host CPU and run in memory by ORC LLJIT (`nnc run`).
+ *
+ * It makes the same decisions as the C backend (plan.h: workspace buffers,
+ * when an adjoint step assigns or accumulates, how a product maps onto
+ * nnrt_gemm) and writes the same loops in the same order, so the numbers
+ * match the generated trainer's (docs/jit.md says when they are bit-identical).
+ * An elementwise op's element expression is not written twice: the c_expr
+ * template of ops.def is parsed here into LLVM instructions.
+ *
+ * The functions have the signatures of NnrtModel's forward, backward and
+ * penalty.  Their workspace is an array of pointers (create() below):
+ *
+ *   work[0]            the one allocation
+ *   work[1]            the prediction of the last forward (output())
+ *   work[2 + s]        data slot s of the last forward
+ *   work[2 + nslots + k]  the k-th buffer of the layout, in value order
+ *
+ * Runtime functions (nnrt_gemm_f32/f64) and libm are resolved from the
+ * process: nnc is linked with the whole runtime and exports its symbols.
+ * Without LLVM (make LLVM=none) only the stubs at the end are built.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "codegen.h"
+#include "plan.h"
+
+#ifdef NNC_LLVM
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Core.h>
+#include <llvm-c/Error.h>
+#include <llvm-c/ErrorHandling.h>
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
+#include <llvm-c/Support.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include "jit.h"
+
+#define NNC_VERSION "0.1.0"
+#define WORK_FIXED 2      /* work[0] allocation, work[1] prediction */
+
+typedef struct Jit {
+    const IrProgram *p;
+    CgLayout lay;
+    int *slot;            /* index of each value's buffer in the workspace, or -1 */
+    int nslot;
+
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    LLVMBuilderRef b;     /* the current position */
+    LLVMBuilderRef eb;    /* the end of the entry block: pointers and accumulators */
+    LLVMTypeRef real, i1, i8, i32, i64, rptr, rpptr, i8p;
+    LLVMValueRef gemm;
+    LLVMTypeRef gemm_ty;
+
+    /* the function being built */
+    LLVMValueRef fn;
+    LLVMValueRef work, params, grads, n, n64, seed;
+    LLVMValueRef *base;   /* each value's storage in this function, made on first use */
+    char *written;        /* adjoint buffers already written (plan.h, cg_store) */
+} Jit;
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *q = calloc(n ? n : 1, size);
+    if (!q)
+        diag_internal("out of memory");
+    return q;
+}
+
+static int numel(const Value *v) { return shape_numel(&v->shape); }
+
+static const char *vname(const Jit *j, int id, char *buf, size_t n)
+{
+    const Value *v = &j->p->v[id];
+    if (v->name)
+        snprintf(buf, n, "%s", v->name);
+    else
+        snprintf(buf, n, "t%d", id);
+    return buf;
+}
+
+/* ---- small builders ---- */
+
+static LLVMValueRef i64c(const Jit *j, long x) { return LLVMConstInt(j->i64, (unsigned long long)x, 1); }
+static LLVMValueRef i32c(const Jit *j, int x) { return LLVMConstInt(j->i32, (unsigned long long)x, 1); }
+static LLVMValueRef realc(const Jit *j, double x) { return LLVMConstReal(j->real, x); }
+
+static LLVMValueRef add(Jit *j, LLVMValueRef a, LLVMValueRef b) { return LLVMBuildNSWAdd(j->b, a, b, ""); }
+static LLVMValueRef mul(Jit *j, LLVMValueRef a, long k)
+{
+    return k == 1 ? a : LLVMBuildNSWMul(j->b, a, i64c(j, k), "");
+}
+
+static LLVMValueRef at(Jit *j, LLVMValueRef base, LLVMValueRef idx)
+{
+    return LLVMBuildInBoundsGEP2(j->b, j->real, base, &idx, 1, "");
+}
+
+static LLVMValueRef load(Jit *j, LLVMValueRef base, LLVMValueRef idx)
+{
+    return LLVMBuildLoad2(j->b, j->real, at(j, base, idx), "");
+}
+
+static void store(Jit *j, LLVMValueRef x, LLVMValueRef base, LLVMValueRef idx)
+{
+    LLVMBuildStore(j->b, x, at(j, base, idx));
+}
+
+/* A scalar local (sum, max), promoted to a register by the optimiser. */
+static LLVMValueRef local(Jit *j, LLVMTypeRef t, const char *name)
+{
+    return LLVMBuildAlloca(j->eb, t, name);
+}
+
+/* for (i = 0; i < count; i++): loop_open returns i; loop_close ends the body. */
+typedef struct Loop {
+    LLVMBasicBlockRef pre, head, exit;
+    LLVMValueRef i;
+} Loop;
+
+static LLVMValueRef loop_open(Jit *j, Loop *l, LLVMValueRef count, const char *name)
+{
+    l->pre = LLVMGetInsertBlock(j->b);
+    l->head = LLVMAppendBasicBlockInContext(j->ctx, j->fn, name);
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
+    l->exit = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
+    LLVMBuildBr(j->b, l->head);
+    LLVMPositionBuilderAtEnd(j->b, l->head);
+    l->i = LLVMBuildPhi(j->b, j->i64, name);
+    LLVMBuildCondBr(j->b, LLVMBuildICmp(j->b, LLVMIntSLT, l->i, count, ""), body, l->exit);
+    LLVMPositionBuilderAtEnd(j->b, body);
+    return l->i;
+}
+
+static void loop_close(Jit *j, Loop *l)
+{
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(j->b);
+    LLVMValueRef next = LLVMBuildNSWAdd(j->b, l->i, i64c(j, 1), "");
+    LLVMBuildBr(j->b, l->head);
+    LLVMValueRef in[2] = {i64c(j, 0), next};
+    LLVMBasicBlockRef from[2] = {l->pre, latch};
+    LLVMAddIncoming(l->i, in, from, 2);
+    LLVMMoveBasicBlockAfter(l->exit, latch);
+    LLVMPositionBuilderAtEnd(j->b, l->exit);
+}
+
+static LLVMValueRef call(Jit *j, const char *name, LLVMValueRef *args, int nargs)
+{
+    LLVMTypeRef pt[3] = {j->real, j->real, j->real};
+    LLVMTypeRef ty = LLVMFunctionType(j->real, pt, (unsigned)nargs, 0);
+    LLVMValueRef f = LLVMGetNamedFunction(j->mod, name);
+    if (!f) {
+        f = LLVMAddFunction(j->mod, name, ty);
+        /* libm functions without errno side effects, so loops around them
+         * can be optimised */
+        unsigned kind = LLVMGetEnumAttributeKindForName("readnone", 8);
+        LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
+                                LLVMCreateEnumAttribute(j->ctx, kind, 0));
+        kind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+        LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
+                                LLVMCreateEnumAttribute(j->ctx, kind, 0));
+    }
+    return LLVMBuildCall2(j->b, ty, f, args, (unsigned)nargs, "");
+}
+
+/* ---- storage ---- */
+
+static LLVMValueRef work_ptr(Jit *j, int k, const char *name)
+{
+    LLVMValueRef idx = i64c(j, k);
+    LLVMValueRef slotp = LLVMBuildInBoundsGEP2(j->eb, j->rptr, j->work, &idx, 1, "");
+    return LLVMBuildLoad2(j->eb, j->rptr, slotp, name);
+}
+
+/* The storage of value id in the current function: a workspace buffer, a
+ * slice of params or grads, a data slot or a literal table. */
+static LLVMValueRef base(Jit *j, int id)
+{
+    if (j->base[id])
+        return j->base[id];
+    const IrProgram *p = j->p;
+    const Value *v = &p->v[id];
+    char name[128];
+    vname(j, id, name, sizeof name);
+    LLVMValueRef r = NULL;
+    if (v->op == OP_PARAM) {
+        LLVMValueRef off = i64c(j, j->lay.param_off[v->index]);
+        r = LLVMBuildInBoundsGEP2(j->eb, j->real, j->params, &off, 1, name);
+    } else if (v->op == OP_ADJ && p->v[v->arg[0]].op == OP_PARAM) {
+        LLVMValueRef off = i64c(j, j->lay.param_off[p->v[v->arg[0]].index]);
+        r = LLVMBuildInBoundsGEP2(j->eb, j->real, j->grads, &off, 1, name);
+    } else if (v->op == OP_INPUT) {
+        r = work_ptr(j, WORK_FIXED + v->index, name);
+    } else if (v->op == OP_LITERAL) {
+        int n = numel(v);
+        LLVMValueRef *x = xcalloc((size_t)n, sizeof *x);
+        for (int k = 0; k < n; k++)
+            x[k] = realc(j, p->literals[v->index][k]);
+        LLVMTypeRef at = LLVMArrayType(j->real, (unsigned)n);
+        char gname[32];
+        snprintf(gname, sizeof gname, "literal_%d", v->index);
+        LLVMValueRef g = LLVMGetNamedGlobal(j->mod, gname);
+        if (!g) {
+            g = LLVMAddGlobal(j->mod, at, gname);
+            LLVMSetInitializer(g, LLVMConstArray(j->real, x, (unsigned)n));
+            LLVMSetGlobalConstant(g, 1);
+            LLVMSetLinkage(g, LLVMPrivateLinkage);
+        }
+        free(x);
+        LLVMValueRef zero[2] = {i64c(j, 0), i64c(j, 0)};
+        r = LLVMBuildInBoundsGEP2(j->eb, at, g, zero, 2, name);
+    } else if (j->slot[id] >= 0) {
+        r = work_ptr(j, j->slot[id], name);
+    } else {
+        diag_internal("jit: value %d (%s) has no storage", id, ir_ops[v->op].name);
+    }
+    j->base[id] = r;
+    return r;
+}
+
+/* Element of value id in an iteration space of N elements per sample, as
+ * emit_c.c's elem(): in a flat loop (i over n * N elements) an operand is
+ * the whole tensor or a single number; otherwise sample b, element i,
+ * broadcasting by i mod its size. */
+static LLVMValueRef elem_ptr(Jit *j, int id, int N, int flat, int loop_batched,
+                             LLVMValueRef b, LLVMValueRef i)
+{
+    const Value *v = &j->p->v[id];
+    int M = numel(v), bat = v->batched;
+    LLVMValueRef idx;
+    if (flat)
+        idx = M == N && bat == loop_batched ? i : i64c(j, 0);
+    else if (M == 1)
+        idx = bat ? b : i64c(j, 0);
+    else if (M == N)
+        idx = bat ? add(j, mul(j, b, M), i) : i;
+    else {
+        LLVMValueRef r = LLVMBuildSRem(j->b, i, i64c(j, M), "");
+        idx = bat ? add(j, mul(j, b, M), r) : r;
+    }
+    return at(j, base(j, id), idx);
+}
+
+static LLVMValueRef elem(Jit *j, int id, int N, int flat, int loop_batched,
+                         LLVMValueRef b, LLVMValueRef i)
+{
+    const Value *v = &j->p->v[id];
+    if (v->op == OP_CONST)
+        return realc(j, v->num);
+    if (v->op == OP_SEED)
+        return j->seed;
+    return LLVMBuildLoad2(j->b, j->real, elem_ptr(j, id, N, flat, loop_batched, b, i), "");
+}
+
+/* ---- ops.def's c_expr templates as LLVM instructions ----
+ *
+ * The templates use a small part of C, parsed here by recursive descent:
+ *
+ *   expr    = compare ("?" expr ":" expr)?
+ *   compare = sum ((">" | "<" | "==") sum)?
+ *   sum     = product (("+" | "-") product)*
+ *   product = unary (("*" | "/") unary)*
+ *   unary   = "-" unary | primary
+ *   primary = "$" DIGIT | NUMBER | FUNC "(" expr ("," expr)* ")" | "(" expr ")"
+ *
+ * A comparison is an i1; used in arithmetic it becomes 0 or 1 of the real
+ * type, as C's int would (the only integer arithmetic in the templates,
+ * (x > 0) - (x < 0), is exact either way). */
+typedef struct Tmpl {
+    Jit *j;
+    const char *s;
+    LLVMValueRef ops[3];
+} Tmpl;
+
+static LLVMValueRef t_expr(Tmpl *t);
+
+static void t_space(Tmpl *t)
+{
+    while (*t->s == ' ')
+        t->s++;
+}
+
+static int t_eat(Tmpl *t, const char *tok)
+{
+    t_space(t);
+    size_t n = strlen(tok);
+    if (strncmp(t->s, tok, n) != 0)
+        return 0;
+    t->s += n;
+    return 1;
+}
+
+static void t_expect(Tmpl *t, const char *tok)
+{
+    if (!t_eat(t, tok))
+        diag_internal("jit: c_expr template: expected '%s' at '%s'", tok, t->s);
+}
+
+static LLVMValueRef t_real(Tmpl *t, LLVMValueRef x)
+{
+    if (LLVMTypeOf(x) == t->j->i1)
+        return LLVMBuildUIToFP(t->j->b, x, t->j->real, "");
+    return x;
+}
+
+static LLVMValueRef t_primary(Tmpl *t)
+{
+    Jit *j = t->j;
+    t_space(t);
+    if (*t->s == '$') {
+        int k = t->s[1] - '0';
+        t->s += 2;
+        return t->ops[k];
+    }
+    if (*t->s >= '0' && *t->s <= '9') {
+        char *end;
+        double x = strtod(t->s, &end);
+        t->s = end;
+        return realc(j, x);
+    }
+    if (t_eat(t, "(")) {
+        LLVMValueRef x = t_expr(t);
+        t_expect(t, ")");
+        return x;
+    }
+    /* FUNC(args): the dtype's libm function, or an LLVM intrinsic where
+     * one exists (it becomes the same libm call, or one instruction) */
+    static const char *const fns[][3] = {
+        {"EXP", "llvm.exp"}, {"LOG1P", NULL, "log1p"}, {"LOG", "llvm.log"},
+        {"SQRT", "llvm.sqrt"}, {"TANH", NULL, "tanh"}, {"FABS", "llvm.fabs"},
+        {"POW", "llvm.pow"}, {"FMAX", "llvm.maxnum"},
+    };
+    for (size_t k = 0; k < sizeof fns / sizeof fns[0]; k++) {
+        size_t len = strlen(fns[k][0]);
+        if (strncmp(t->s, fns[k][0], len) != 0 || t->s[len] != '(')
+            continue;
+        t->s += len + 1;
+        LLVMValueRef args[3];
+        int nargs = 0;
+        do
+            args[nargs++] = t_real(t, t_expr(t));
+        while (nargs < 3 && t_eat(t, ","));
+        t_expect(t, ")");
+        int f32 = j->p->dtype == DT_F32;
+        char name[32];
+        if (fns[k][1])
+            snprintf(name, sizeof name, "%s.%s", fns[k][1], f32 ? "f32" : "f64");
+        else
+            snprintf(name, sizeof name, "%s%s", fns[k][2], f32 ? "f" : "");
+        return call(j, name, args, nargs);
+    }
+    diag_internal("jit: c_expr template: unexpected '%s'", t->s);
+}
+
+static LLVMValueRef t_unary(Tmpl *t)
+{
+    if (t_eat(t, "-"))
+        return LLVMBuildFNeg(t->j->b, t_real(t, t_unary(t)), "");
+    return t_primary(t);
+}
+
+static LLVMValueRef t_product(Tmpl *t)
+{
+    LLVMValueRef x = t_unary(t);
+    for (;;) {
+        if (t_eat(t, "*"))
+            x = LLVMBuildFMul(t->j->b, t_real(t, x), t_real(t, t_unary(t)), "");
+        else if (t_eat(t, "/"))
+            x = LLVMBuildFDiv(t->j->b, t_real(t, x), t_real(t, t_unary(t)), "");
+        else
+            return x;
+    }
+}
+
+static LLVMValueRef t_sum(Tmpl *t)
+{
+    LLVMValueRef x = t_product(t);
+    for (;;) {
+        if (t_eat(t, "+"))
+            x = LLVMBuildFAdd(t->j->b, t_real(t, x), t_real(t, t_product(t)), "");
+        else if (t_eat(t, "-"))
+            x = LLVMBuildFSub(t->j->b, t_real(t, x), t_real(t, t_product(t)), "");
+        else
+            return x;
+    }
+}
+
+static LLVMValueRef t_compare(Tmpl *t)
+{
+    LLVMValueRef x = t_sum(t);
+    LLVMRealPredicate pred;
+    if (t_eat(t, "=="))
+        pred = LLVMRealOEQ;
+    else if (t_eat(t, ">"))
+        pred = LLVMRealOGT;
+    else if (t_eat(t, "<"))
+        pred = LLVMRealOLT;
+    else
+        return x;
+    return LLVMBuildFCmp(t->j->b, pred, t_real(t, x), t_real(t, t_sum(t)), "");
+}
+
+static LLVMValueRef t_expr(Tmpl *t)
+{
+    LLVMValueRef c = t_compare(t);
+    if (!t_eat(t, "?"))
+        return c;
+    LLVMValueRef a = t_real(t, t_expr(t));
+    t_expect(t, ":");
+    LLVMValueRef b = t_real(t, t_expr(t));
+    if (LLVMTypeOf(c) != t->j->i1)
+        c = LLVMBuildFCmp(t->j->b, LLVMRealUNE, c, realc(t->j, 0), "");
+    return LLVMBuildSelect(t->j->b, c, a, b, "");
+}
+
+static LLVMValueRef expand(Jit *j, const char *tmpl, LLVMValueRef *ops, int nops)
+{
+    Tmpl t = {j, tmpl, {NULL, NULL, NULL}};
+    for (int k = 0; k < nops; k++)
+        t.ops[k] = ops[k];
+    LLVMValueRef x = t_real(&t, t_expr(&t));
+    t_space(&t);
+    if (*t.s)
+        diag_internal("jit: c_expr template: trailing '%s'", t.s);
+    return x;
+}
+
+/* ---- the ops ---- */
+
+/* Write x into *ptr by the op's store kind. */
+static void put(Jit *j, LLVMValueRef ptr, LLVMValueRef x, int accumulate)
+{
+    if (accumulate)
+        x = LLVMBuildFAdd(j->b, LLVMBuildLoad2(j->b, j->real, ptr, ""), x, "");
+    LLVMBuildStore(j->b, x, ptr);
+}
+
+/* cg_store for value id; clears the target when the plan says so.
+ * Returns 1 when the op adds into its destination. */
+static int begin_store(Jit *j, int id)
+{
+    const IrProgram *p = j->p;
+    CgStore st = cg_store(p, id, j->written);
+    if (st == CG_ZERO_ADD) {
+        const Value *t = &p->v[p->v[id].acc];
+        LLVMValueRef count = t->batched ? mul(j, j->n64, numel(t)) : i64c(j, numel(t));
+        LLVMValueRef bytes = mul(j, count, p->dtype == DT_F32 ? 4 : 8);
+        LLVMBuildMemSet(j->b, base(j, p->v[id].acc), LLVMConstInt(j->i8, 0, 0), bytes, 4);
+    }
+    return st != CG_ASSIGN;
+}
+
+static void emit_map(Jit *j, int id)
+{
+    const IrProgram *p = j->p;
+    const Value *v = &p->v[id];
+    int dst = cg_dest(p, id);
+    int N = numel(v);
+    int flat = cg_map_flat(p, id);
+    int acc = begin_store(j, id);
+    Loop lb, li;
+    LLVMValueRef b = i64c(j, 0), i = i64c(j, 0);
+    if (flat) {
+        LLVMValueRef count = v->batched ? mul(j, j->n64, N) : i64c(j, N);
+        i = loop_open(j, &li, count, "i");
+    } else {
+        if (v->batched)
+            b = loop_open(j, &lb, j->n64, "b");
+        if (N > 1)
+            i = loop_open(j, &li, i64c(j, N), "i");
+    }
+    LLVMValueRef ops[3];
+    for (int k = 0; k < v->nargs; k++)
+        ops[k] = elem(j, v->arg[k], N, flat, v->batched, b, i);
+    LLVMValueRef x = expand(j, ir_ops[v->op].cexpr, ops, v->nargs);
+    put(j, elem_ptr(j, dst, N, flat, v->batched, b, i), x, acc);
+    if (flat || N > 1)
+        loop_close(j, &li);
+    if (!flat && v->batched)
+        loop_close(j, &lb);
+}
+
+static LLVMValueRef sample_ptr(Jit *j, int id, LLVMValueRef b, int size)
+{
+    if (!j->p->v[id].batched)
+        return base(j, id);
+    return at(j, base(j, id), mul(j, b, size));
+}
+
+static void gemm(Jit *j, int ta, int tb, LLVMValueRef M, int N, LLVMValueRef K,
+                 LLVMValueRef A, int lda, LLVMValueRef B, int ldb, LLVMValueRef beta,
+                 LLVMValueRef C, int ldc)
+{
+    LLVMValueRef args[13] = {
+        i32c(j, ta), i32c(j, tb), M, i32c(j, N), K, realc(j, 1), A, i32c(j, lda), B,
+        i32c(j, ldb), beta, C, i32c(j, ldc),
+    };
+    LLVMBuildCall2(j->b, j->gemm_ty, j->gemm, args, 13, "");
+}
+
+/* C (=|+=) op(A) @ op(B) as loops with constant bounds, j innermost, as
+ * emit_c.c's emit_matmul_loops. */
+static void emit_matmul_loops(Jit *j, int id, const CgMatmul *mm, int acc)
+{
+    const IrProgram *p = j->p;
+    const Value *v = &p->v[id];
+    int dst = cg_dest(p, id);
+    Loop lb, li, lj, lk, lz;
+    LLVMValueRef b = i64c(j, 0);
+    if (v->batched)
+        b = loop_open(j, &lb, j->n64, "b");
+    LLVMValueRef a = sample_ptr(j, v->arg[0], b, mm->A.size);
+    LLVMValueRef bb = sample_ptr(j, v->arg[1], b, mm->B.size);
+    LLVMValueRef c = sample_ptr(j, dst, b, mm->m * mm->n);
+    LLVMValueRef i = loop_open(j, &li, i64c(j, mm->m), "i");
+    LLVMValueRef crow = at(j, c, mul(j, i, mm->n));
+    if (!acc) {
+        LLVMValueRef z = loop_open(j, &lz, i64c(j, mm->n), "j");
+        store(j, realc(j, 0), crow, z);
+        loop_close(j, &lz);
+    }
+    LLVMValueRef k = loop_open(j, &lk, i64c(j, mm->k), "k");
+    /* op(A)[i, k] */
+    LLVMValueRef ia = mm->A.t ? add(j, mul(j, k, mm->A.cols), i) : add(j, mul(j, i, mm->A.cols), k);
+    LLVMValueRef x = load(j, a, ia);
+    LLVMValueRef jj = loop_open(j, &lj, i64c(j, mm->n), "j");
+    LLVMValueRef ib = mm->B.t ? add(j, mul(j, jj, mm->B.cols), k) : add(j, mul(j, k, mm->B.cols), jj);
+    LLVMValueRef y = load(j, bb, ib);
+    put(j, at(j, crow, jj), LLVMBuildFMul(j->b, x, y, ""), 1);
+    loop_close(j, &lj);
+    loop_close(j, &lk);
+    loop_close(j, &li);
+    if (v->batched)
+        loop_close(j, &lb);
+}
+
+static void emit_matmul(Jit *j, int id)
+{
+    const IrProgram *p = j->p;
+    const Value *v = &p->v[id];
+    int ia = v->arg[0], ib = v->arg[1], dst = cg_dest(p, id);
+    CgMatmul mm = cg_matmul_plan(p, id);
+    const CgOperand *A = &mm.A, *B = &mm.B;
+    int acc = begin_store(j, id);
+    LLVMValueRef beta = realc(j, acc ? 1 : 0);
+    LLVMValueRef n32 = j->n;
+    switch (mm.kind) {
+    case CG_MM_SINGLE:
+        gemm(j, A->t, B->t, i32c(j, mm.m), mm.n, i32c(j, mm.k), base(j, ia), A->cols, base(j, ib),
+             B->cols, beta, base(j, dst), mm.n);
+        break;
+    case CG_MM_STACK_ROWS:
+        gemm(j, 0, B->t, mm.m == 1 ? n32 : LLVMBuildNSWMul(j->b, n32, i32c(j, mm.m), ""), mm.n,
+             i32c(j, mm.k), base(j, ia), A->cols, base(j, ib), B->cols, beta, base(j, dst), mm.n);
+        break;
+    case CG_MM_COLUMNS:
+        gemm(j, 0, !A->t, n32, mm.m, i32c(j, mm.k), base(j, ib), mm.k, base(j, ia), A->cols, beta,
+             base(j, dst), mm.m);
+        break;
+    case CG_MM_BATCH_SUM:
+        gemm(j, 1, 0, i32c(j, mm.m), mm.n,
+             A->rows == 1 ? n32 : LLVMBuildNSWMul(j->b, n32, i32c(j, A->rows), ""), base(j, ia),
+             A->cols, base(j, ib), B->cols, beta, base(j, dst), mm.n);
+        break;
+    case CG_MM_LOOPS:
+        emit_matmul_loops(j, id, &mm, acc);
+        break;
+    case CG_MM_PER_SAMPLE: {
+        Loop lb;
+        LLVMValueRef b = loop_open(j, &lb, j->n64, "b");
+        LLVMValueRef bt = beta;
+        if (!mm.dst_batched && !acc)   /* the first sample assigns, the others add */
+            bt = LLVMBuildSelect(j->b, LLVMBuildICmp(j->b, LLVMIntNE, b, i64c(j, 0), ""),
+                                 realc(j, 1), realc(j, 0), "");
+        gemm(j, A->t, B->t, i32c(j, mm.m), mm.n, i32c(j, mm.k), sample_ptr(j, ia, b, A->size),
+             A->cols, sample_ptr(j, ib, b, B->size), B->cols, bt,
+             sample_ptr(j, dst, b, mm.m * mm.n), mm.n);
+        loop_close(j, &lb);
+        break;
+    }
+    }
+}
+
+static void emit_transpose(Jit *j, int id)
+{
+    const IrProgram *p = j->p;
+    const Value *v = &p->v[id];
+    int src = v->arg[0], dst = cg_dest(p, id);
+    const Value *s = &p->v[src];
+    int r = s->shape.dim[0], c = s->shape.dim[1];
+    int acc = begin_store(j, id);
+    Loop lb, li, lj;
+    LLVMValueRef b = i64c(j, 0);
+    if (v->batched)
+        b = loop_open(j, &lb, j->n64, "b");
+    LLVMValueRef sp = sample_ptr(j, src, b, r * c), dp = sample_ptr(j, dst, b, r * c);
+    LLVMValueRef i = loop_open(j, &li, i64c(j, r), "i");
+    LLVMValueRef jj = loop_open(j, &lj, i64c(j, c), "j");
+    LLVMValueRef x = load(j, sp, add(j, mul(j, i, c), jj));
+    put(j, at(j, dp, add(j, mul(j, jj, r), i)), x, acc);
+    loop_close(j, &lj);
+    loop_close(j, &li);
+    if (v->batched)
+        loop_close(j, &lb);
+}
+
+static void emit_reduce(Jit *j, int id)
+{
+    const IrProgram *p = j->p;
+    const Value *v = &p->v[id];
+    if (v->acc >= 0)
+        diag_internal("accumulating reductions are not generated");
+    int src = v->arg[0];
+    int N = numel(&p->v[src]);
+    LLVMValueRef sum = local(j, j->real, "sum");
+    Loop lb, li;
+    LLVMValueRef b = i64c(j, 0);
+    if (v->batched)
+        b = loop_open(j, &lb, j->n64, "b");
+    LLVMBuildStore(j->b, realc(j, 0), sum);
+    LLVMValueRef i = loop_open(j, &li, i64c(j, N), "i");
+    LLVMValueRef x = elem(j, src, N, 0, 1, b, i);
+    if (v->op == OP_SUMSQ)
+        x = LLVMBuildFMul(j->b, x, x, "");
+    put(j, sum, x, 1);
+    loop_close(j, &li);
+    LLVMValueRef s = LLVMBuildLoad2(j->b, j->real, sum, "");
+    if (v->op == OP_MEAN)
+        s = LLVMBuildFDiv(j->b, s, realc(j, N), "");
+    store(j, s, base(j, id), v->batched ? b : i64c(j, 0));
+    if (v->batched)
+        loop_close(j, &lb);
+}
+
+/* Softmax and friends, one row (the last axis) at a time, as emit_c.c's
+ * emit_row: each subtracts the row's maximum before exp. */
+static void emit_row(Jit *j, int id)
+{
+    const IrProgram *p = j->p;
+    const Value *v = &p->v[id];
+    int x = v->op == OP_XENT || v->op == OP_XENT_BWD ? v->arg[v->op == OP_XENT ? 0 : 1] : v->arg[0];
+    int K = p->v[x].shape.dim[p->v[x].shape.rank - 1];
+    int rows = numel(&p->v[x]) / K;
+    int dst = cg_dest(p, id);
+    int f32 = p->dtype == DT_F32;
+    const char *EXP = f32 ? "llvm.exp.f32" : "llvm.exp.f64", *LOG = f32 ? "llvm.log.f32" : "llvm.log.f64";
+    int acc = v->op == OP_XENT ? 0 : begin_store(j, id);
+    LLVMValueRef mxv = local(j, j->real, "mx"), sumv = local(j, j->real, "sum");
+    Loop lr, lj, lj2;
+    LLVMValueRef count = v->batched ? mul(j, j->n64, rows) : i64c(j, rows);
+    LLVMValueRef r = loop_open(j, &lr, count, "r");
+    LLVMValueRef xr = at(j, base(j, x), mul(j, r, K));
+    LLVMValueRef dr = at(j, base(j, dst), mul(j, r, K));
+    LLVMValueRef mx = NULL, sum = NULL;
+    if (v->op != OP_SOFTMAX_BWD && v->op != OP_LOG_SOFTMAX_BWD) {
+        LLVMBuildStore(j->b, load(j, xr, i64c(j, 0)), mxv);
+        LLVMBuildStore(j->b, realc(j, 0), sumv);
+        /* for (j = 1; j < K; j++) mx = x[j] > mx ? x[j] : mx */
+        LLVMValueRef jj = loop_open(j, &lj, i64c(j, K - 1), "j");
+        LLVMValueRef e = load(j, xr, add(j, jj, i64c(j, 1)));
+        LLVMValueRef m = LLVMBuildLoad2(j->b, j->real, mxv, "");
+        LLVMBuildStore(j->b, LLVMBuildSelect(j->b, LLVMBuildFCmp(j->b, LLVMRealOGT, e, m, ""), e, m, ""), mxv);
+        loop_close(j, &lj);
+        mx = LLVMBuildLoad2(j->b, j->real, mxv, "mx");
+        jj = loop_open(j, &lj, i64c(j, K), "j");
+        LLVMValueRef d = LLVMBuildFSub(j->b, load(j, xr, jj), mx, "");
+        put(j, sumv, call(j, EXP, &d, 1), 1);
+        loop_close(j, &lj);
+        sum = LLVMBuildLoad2(j->b, j->real, sumv, "sum");
+    }
+    switch (v->op) {
+    case OP_SOFTMAX: {
+        LLVMValueRef jj = loop_open(j, &lj, i64c(j, K), "j");
+        LLVMValueRef d = LLVMBuildFSub(j->b, load(j, xr, jj), mx, "");
+        put(j, at(j, dr, jj), LLVMBuildFDiv(j->b, call(j, EXP, &d, 1), sum, ""), acc);
+        loop_close(j, &lj);
+        break;
+    }
+    case OP_LOG_SOFTMAX: {
+        LLVMValueRef lse = LLVMBuildFAdd(j->b, mx, call(j, LOG, &sum, 1), "lse");
+        LLVMValueRef jj = loop_open(j, &lj, i64c(j, K), "j");
+        put(j, at(j, dr, jj), LLVMBuildFSub(j->b, load(j, xr, jj), lse, ""), acc);
+        loop_close(j, &lj);
+        break;
+    }
+    case OP_XENT: {
+        /* one class label per sample: rows == 1, so r is the sample */
+        LLVMValueRef c = elem(j, v->arg[1], 1, 0, 1, r, i64c(j, 0));
+        LLVMValueRef cls = LLVMBuildSExt(j->b, LLVMBuildFPToSI(j->b, c, j->i32, "cls"), j->i64, "");
+        LLVMValueRef l = LLVMBuildFAdd(j->b, mx, call(j, LOG, &sum, 1), "");
+        l = LLVMBuildFSub(j->b, l, load(j, xr, cls), "");
+        store(j, l, base(j, id), r);
+        break;
+    }
+    case OP_XENT_BWD: {
+        LLVMValueRef d = elem(j, v->arg[0], 1, 0, 1, r, i64c(j, 0));
+        LLVMValueRef c = elem(j, v->arg[2], 1, 0, 1, r, i64c(j, 0));
+        LLVMValueRef cls = LLVMBuildSExt(j->b, LLVMBuildFPToSI(j->b, c, j->i32, "cls"), j->i64, "");
+        LLVMValueRef jj = loop_open(j, &lj, i64c(j, K), "j");
+        LLVMValueRef e = LLVMBuildFSub(j->b, load(j, xr, jj), mx, "");
+        LLVMValueRef sm = LLVMBuildFDiv(j->b, call(j, EXP, &e, 1), sum, "");
+        LLVMValueRef one = LLVMBuildUIToFP(j->b, LLVMBuildICmp(j->b, LLVMIntEQ, jj, cls, ""), j->real, "");
+        put(j, at(j, dr, jj), LLVMBuildFMul(j->b, d, LLVMBuildFSub(j->b, sm, one, ""), ""), acc);
+        loop_close(j, &lj);
+        break;
+    }
+    case OP_SOFTMAX_BWD:
+    case OP_LOG_SOFTMAX_BWD: {
+        LLVMValueRef dn = at(j, base(j, v->arg[0]), mul(j, r, K));
+        LLVMValueRef yn = at(j, base(j, v->arg[1]), mul(j, r, K));
+        LLVMBuildStore(j->b, realc(j, 0), sumv);
+        LLVMValueRef jj = loop_open(j, &lj, i64c(j, K), "j");
+        LLVMValueRef t = load(j, dn, jj);
+        if (v->op == OP_SOFTMAX_BWD)
+            t = LLVMBuildFMul(j->b, t, load(j, yn, jj), "");
+        put(j, sumv, t, 1);
+        loop_close(j, &lj);
+        LLVMValueRef dot = LLVMBuildLoad2(j->b, j->real, sumv, "dot");
+        jj = loop_open(j, &lj2, i64c(j, K), "j");
+        LLVMValueRef y;
+        if (v->op == OP_SOFTMAX_BWD) {
+            y = LLVMBuildFMul(j->b, load(j, yn, jj), LLVMBuildFSub(j->b, load(j, dn, jj), dot, ""), "");
+        } else {
+            LLVMValueRef yy = load(j, yn, jj);
+            y = LLVMBuildFSub(j->b, load(j, dn, jj), LLVMBuildFMul(j->b, call(j, EXP, &yy, 1), dot, ""), "");
+        }
+        put(j, at(j, dr, jj), y, acc);
+        loop_close(j, &lj2);
+        break;
+    }
+    default:
+        diag_internal("jit emit_row: %s", ir_ops[v->op].name);
+    }
+    loop_close(j, &lr);
+}
+
+static void emit_value(Jit *j, int id)
+{
+    const Value *v = &j->p->v[id];
+    switch (ir_ops[v->op].kind) {
+    case K_LEAF:
+    case K_ADJ: break;
+    case K_MAP: emit_map(j, id); break;
+    case K_MATMUL: emit_matmul(j, id); break;
+    case K_TRANS: emit_transpose(j, id); break;
+    case K_REDUCE: emit_reduce(j, id); break;
+    case K_ROW: emit_row(j, id); break;
+    }
+}
+
+/* ---- functions ---- */
+
+/* Start function `name`: parameters named, an entry block for pointers
+ * (j->eb) and a body block (j->b). */
+static void fn_begin(Jit *j, const char *name, LLVMTypeRef ret, LLVMTypeRef *pt,
+                     const char *const *pnames, int np)
+{
+    LLVMTypeRef ty = LLVMFunctionType(ret, pt, (unsigned)np, 0);
+    j->fn = LLVMAddFunction(j->mod, name, ty);
+    for (int k = 0; k < np; k++)
+        LLVMSetValueName2(LLVMGetParam(j->fn, (unsigned)k), pnames[k], strlen(pnames[k]));
+    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "entry");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "body");
+    LLVMPositionBuilderAtEnd(j->eb, entry);
+    LLVMPositionBuilderAtEnd(j->b, body);
+    memset(j->base, 0, (size_t)j->p->nv * sizeof *j->base);
+    memset(j->written, 0, (size_t)j->p->nv);
+    j->work = j->params = j->grads = j->n = j->n64 = j->seed = NULL;
+}
+
+static void fn_end(Jit *j)
+{
+    LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(j->fn);
+    LLVMBuildBr(j->eb, LLVMGetNextBasicBlock(entry));
+}
+
+static LLVMValueRef param(Jit *j, int k) { return LLVMGetParam(j->fn, (unsigned)k); }
+
+static void set_work(Jit *j, LLVMValueRef w)
+{
+    j->work = LLVMBuildBitCast(j->eb, w, j->rpptr, "ws");
+}
+
+static void build_forward(Jit *j)
+{
+    const IrProgram *p = j->p;
+    LLVMTypeRef pt[5] = {j->i8p, j->rptr, j->i32, LLVMPointerType(j->rptr, 0), j->rptr};
+    const char *const pn[5] = {"work", "params", "n", "data", "losses"};
+    fn_begin(j, "forward", LLVMVoidTypeInContext(j->ctx), pt, pn, 5);
+    set_work(j, param(j, 0));
+    j->params = param(j, 1);
+    j->n = param(j, 2);
+    j->n64 = LLVMBuildSExt(j->eb, j->n, j->i64, "n64");
+    /* the data pointers are kept for backward() */
+    for (int s = 0; s < p->nslots; s++) {
+        LLVMValueRef idx = i64c(j, s);
+        LLVMValueRef d = LLVMBuildLoad2(j->b, j->rptr,
+                                        LLVMBuildInBoundsGEP2(j->b, j->rptr, param(j, 3), &idx, 1, ""), "");
+        idx = i64c(j, WORK_FIXED + s);
+        LLVMBuildStore(j->b, d, LLVMBuildInBoundsGEP2(j->b, j->rptr, j->work, &idx, 1, ""));
+        j->base[p->slots[s].value] = d;
+    }
+    for (int i = p->fwd.begin; i < p->fwd.end; i++)
+        if (j->lay.fwd_mark[i])
+            emit_value(j, i);
+    /* the per-sample losses, for the runtime */
+    Loop l;
+    LLVMValueRef i = loop_open(j, &l, j->n64, "i");
+    store(j, load(j, base(j, p->loss), i), param(j, 4), i);
+    loop_close(j, &l);
+    if (p->output >= 0) {
+        LLVMValueRef idx = i64c(j, 1);
+        LLVMBuildStore(j->b, base(j, p->output), LLVMBuildInBoundsGEP2(j->b, j->rptr, j->work, &idx, 1, ""));
+    }
+    LLVMBuildRetVoid(j->b);
+    fn_end(j);
+}
+
+static void build_backward(Jit *j)
+{
+    const IrProgram *p = j->p;
+    LLVMTypeRef pt[5] = {j->i8p, j->rptr, j->i32, j->real, j->rptr};
+    const char *const pn[5] = {"work", "params", "n", "seed", "grads"};
+    fn_begin(j, "backward", LLVMVoidTypeInContext(j->ctx), pt, pn, 5);
+    set_work(j, param(j, 0));
+    j->params = param(j, 1);
+    j->n = param(j, 2);
+    j->n64 = LLVMBuildSExt(j->eb, j->n, j->i64, "n64");
+    j->seed = param(j, 3);
+    j->grads = param(j, 4);
+    for (int i = p->bwd_loss.begin; i < p->bwd_loss.end; i++)
+        emit_value(j, i);
+    LLVMBuildRetVoid(j->b);
+    fn_end(j);
+}
+
+static void build_penalty(Jit *j)
+{
+    const IrProgram *p = j->p;
+    LLVMTypeRef pt[3] = {j->i8p, j->rptr, j->rptr};
+    const char *const pn[3] = {"work", "params", "grads"};
+    fn_begin(j, "penalty", j->real, pt, pn, 3);
+    set_work(j, param(j, 0));
+    j->params = param(j, 1);
+    j->grads = param(j, 2);
+    j->n = i32c(j, 1);
+    j->n64 = i64c(j, 1);
+    j->seed = realc(j, 1);
+    if (p->penalty < 0) {
+        LLVMBuildRet(j->b, realc(j, 0));
+        fn_end(j);
+        return;
+    }
+    for (int i = p->fwd.begin; i < p->fwd.end; i++)
+        if (j->lay.pen_mark[i])
+            emit_value(j, i);
+    LLVMValueRef pen = load(j, base(j, p->penalty), i64c(j, 0));
+    if (p->bwd_penalty.end > p->bwd_penalty.begin) {
+        LLVMBasicBlockRef ret = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
+        LLVMBasicBlockRef grad = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
+        LLVMBuildCondBr(j->b, LLVMBuildIsNull(j->b, j->grads, ""), ret, grad);
+        LLVMPositionBuilderAtEnd(j->b, ret);
+        LLVMBuildRet(j->b, pen);
+        LLVMPositionBuilderAtEnd(j->b, grad);
+        for (int i = p->bwd_penalty.begin; i < p->bwd_penalty.end; i++)
+            emit_value(j, i);
+    }
+    LLVMBuildRet(j->b, pen);
+    fn_end(j);
+}
+
+/* The module for p in context ctx; NULL after a diagnostic. */
+static LLVMModuleRef build_module(Jit *j, const IrProgram *p, LLVMContextRef ctx)
+{
+    memset(j, 0, sizeof *j);
+    j->p = p;
+    j->ctx = ctx;
+    cg_layout_init(&j->lay, p);
+    j->slot = xcalloc((size_t)p->nv, sizeof *j->slot);
+    j->nslot = WORK_FIXED + p->nslots;
+    for (int i = 0; i < p->nv; i++)
+        j->slot[i] = j->lay.needs_buf[i] ? j->nslot++ : -1;
+    j->base = xcalloc((size_t)p->nv, sizeof *j->base);
+    j->written = xcalloc((size_t)p->nv, 1);
+    j->mod = LLVMModuleCreateWithNameInContext(p->name, ctx);
+    j->b = LLVMCreateBuilderInContext(ctx);
+    j->eb = LLVMCreateBuilderInContext(ctx);
+    j->real = p->dtype == DT_F32 ? LLVMFloatTypeInContext(ctx) : LLVMDoubleTypeInContext(ctx);
+    j->i1 = LLVMInt1TypeInContext(ctx);
+    j->i8 = LLVMInt8TypeInContext(ctx);
+    j->i32 = LLVMInt32TypeInContext(ctx);
+    j->i64 = LLVMInt64TypeInContext(ctx);
+    j->rptr = LLVMPointerType(j->real, 0);
+    j->rpptr = LLVMPointerType(j->rptr, 0);
+    j->i8p = LLVMPointerType(j->i8, 0);
+    LLVMTypeRef gt[13] = {j->i32, j->i32, j->i32, j->i32, j->i32, j->real, j->rptr, j->i32,
+                          j->rptr, j->i32, j->real, j->rptr, j->i32};
+    j->gemm_ty = LLVMFunctionType(LLVMVoidTypeInContext(ctx), gt, 13, 0);
+    j->gemm = LLVMAddFunction(j->mod, p->dtype == DT_F32 ? "nnrt_gemm_f32" : "nnrt_gemm_f64",
+                              j->gemm_ty);
+    build_forward(j);
+    build_backward(j);
+    build_penalty(j);
+    char *msg = NULL;
+    if (LLVMVerifyModule(j->mod, LLVMReturnStatusAction, &msg)) {
+        fprintf(stderr, "nnc: internal error: the LLVM IR for %s does not verify: %s\n",
+                p->file, msg);
+        LLVMDisposeMessage(msg);
+        return NULL;
+    }
+    LLVMDisposeMessage(msg);
+    return j->mod;
+}
+
+static void jit_free(Jit *j)
+{
+    cg_layout_free(&j->lay);
+    free(j->slot);
+    free(j->base);
+    free(j->written);
+    if (j->b)
+        LLVMDisposeBuilder(j->b);
+    if (j->eb)
+        LLVMDisposeBuilder(j->eb);
+}
+
+/* ---- optimisation and execution ---- */
+
+static void fatal_handler(const char *reason)
+{
+    fprintf(stderr, "nnc: error: LLVM failed: %s\n", reason);
+    exit(1);
+}
+
+/* Report an LLVM error as a diagnostic; returns -1. */
+static int llvm_error(const char *what, LLVMErrorRef err)
+{
+    char *msg = LLVMGetErrorMessage(err);
+    fprintf(stderr, "nnc: error: %s: %s\n", what, msg);
+    LLVMDisposeErrorMessage(msg);
+    return -1;
+}
+
+static LLVMTargetMachineRef host_machine(char **triple)
+{
+    LLVMInitializeNativeTarget();
+    LLVMInitializeNativeAsmPrinter();
+    *triple = LLVMGetDefaultTargetTriple();
+    LLVMTargetRef target;
+    char *msg = NULL;
+    if (LLVMGetTargetFromTriple(*triple, &target, &msg)) {
+        fprintf(stderr, "nnc: error: LLVM has no target for this machine (%s): %s\n", *triple, msg);
+        LLVMDisposeMessage(msg);
+        return NULL;
+    }
+    char *cpu = LLVMGetHostCPUName(), *features = LLVMGetHostCPUFeatures();
+    LLVMTargetMachineRef tm = LLVMCreateTargetMachine(target, *triple, cpu, features,
+                                                      LLVMCodeGenLevelAggressive, LLVMRelocDefault,
+                                                      LLVMCodeModelJITDefault);
+    LLVMDisposeMessage(cpu);
+    LLVMDisposeMessage(features);
+    return tm;
+}
+
+/* O3 with loop and SLP vectorisation for the host CPU. */
+static int optimise(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *triple)
+{
+    LLVMSetTarget(mod, triple);
+    LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
+    LLVMSetModuleDataLayout(mod, dl);
+    LLVMDisposeTargetData(dl);
+    LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
+    LLVMPassBuilderOptionsSetLoopVectorization(po, 1);
+    LLVMPassBuilderOptionsSetSLPVectorization(po, 1);
+    LLVMPassBuilderOptionsSetLoopUnrolling(po, 1);
+    LLVMPassBuilderOptionsSetLoopInterleaving(po, 1);
+    LLVMErrorRef err = LLVMRunPasses(mod, "default<O3>", tm, po);
+    LLVMDisposePassBuilderOptions(po);
+    if (err)
+        return llvm_error("LLVM optimisation failed", err);
+    return 0;
+}
+
+/* ---- the workspace (create/destroy/output of NnrtModel) ----
+ * create() takes only a capacity, so the layout of the model being run is
+ * kept here: nnc runs one model per process. */
+static struct {
+    int nslot;            /* pointers in the workspace */
+    int nbuf;
+    const int *slot;      /* per buffer: its pointer index */
+    const int *size;      /* per buffer: elements per sample, or in all */
+    const char *batched;
+    size_t real_size;
+    long per_sample, fixed;
+} ws_layout;
+
+static void *ws_create(int cap)
+{
+    void **w = calloc((size_t)ws_layout.nslot, sizeof *w);
+    char *m = w ? calloc((size_t)cap * (size_t)ws_layout.per_sample + (size_t)ws_layout.fixed + 1,
+                         ws_layout.real_size) : NULL;
+    if (!m) {
+        free(w);
+        return NULL;
+    }
+    w[0] = m;
+    for (int k = 0; k < ws_layout.nbuf; k++) {
+        w[ws_layout.slot[k]] = m;
+        m += (ws_layout.batched[k] ? (size_t)cap : 1) * (size_t)ws_layout.size[k] * ws_layout.real_size;
+    }
+    return w;
+}
+
+static void ws_destroy(void *work)
+{
+    void **w = work;
+    if (w)
+        free(w[0]);
+    free(w);
+}
+
+static const void *ws_output(void *work)
+{
+    return ((void **)work)[1];
+}
+
+static char *where(const IrProgram *p, int line)
+{
+    const char *file = strrchr(p->file, '/') ? strrchr(p->file, '/') + 1 : p->file;
+    size_t n = strlen(file) + 16;
+    char *s = xcalloc(n, 1);
+    snprintf(s, n, "%s:%d", file, line);
+    return s;
+}
+
+int cg_jit_available(void) { return 1; }
+
+int cg_emit_llvm(FILE *f, const IrProgram *p)
+{
+    LLVMInstallFatalErrorHandler(fatal_handler);
+    LLVMContextRef ctx = LLVMContextCreate();
+    Jit j;
+    LLVMModuleRef mod = build_module(&j, p, ctx);
+    int rc = -1;
+    if (mod) {
+        char *text = LLVMPrintModuleToString(mod);
+        fputs(text, f);
+        LLVMDisposeMessage(text);
+        LLVMDisposeModule(mod);
+        rc = 0;
+    }
+    jit_free(&j);
+    LLVMContextDispose(ctx);
+    return rc;
+}
+
+int cg_jit_run(const IrProgram *p, int argc, char **argv)
+{
+    LLVMInstallFatalErrorHandler(fatal_handler);
+    char *triple = NULL;
+    LLVMTargetMachineRef tm = host_machine(&triple);
+    if (!tm)
+        return 1;
+    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
+    Jit j;
+    LLVMModuleRef mod = build_module(&j, p, LLVMOrcThreadSafeContextGetContext(tsc));
+    if (!mod || optimise(mod, tm, triple) < 0) {
+        jit_free(&j);
+        LLVMOrcDisposeThreadSafeContext(tsc);
+        LLVMDisposeTargetMachine(tm);
+        LLVMDisposeMessage(triple);
+        return 1;
+    }
+    LLVMDisposeTargetMachine(tm);
+    LLVMDisposeMessage(triple);
+
+    LLVMOrcLLJITRef lljit = NULL;
+    LLVMOrcJITTargetMachineBuilderRef jtmb = NULL;
+    LLVMErrorRef err = LLVMOrcJITTargetMachineBuilderDetectHost(&jtmb);
+    int rc = 1;
+    if (err) {
+        llvm_error("LLVM cannot target this machine", err);
+        goto out;
+    }
+    LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
+    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, jtmb);
+    if ((err = LLVMOrcCreateLLJIT(&lljit, builder))) {
+        llvm_error("cannot create the LLVM JIT", err);
+        goto out;
+    }
+    /* nnrt_gemm_f32/f64 and libm from nnc's own process */
+    LLVMOrcDefinitionGeneratorRef gen;
+    if ((err = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(
+             &gen, LLVMOrcLLJITGetGlobalPrefix(lljit), NULL, NULL))) {
+        llvm_error("cannot resolve symbols from the process", err);
+        goto out;
+    }
+    LLVMOrcJITDylibRef jd = LLVMOrcLLJITGetMainJITDylib(lljit);
+    LLVMOrcJITDylibAddGenerator(jd, gen);
+    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, tsc);
+    if ((err = LLVMOrcLLJITAddLLVMIRModule(lljit, jd, tsm))) {
+        LLVMOrcDisposeThreadSafeModule(tsm);
+        llvm_error("the LLVM JIT rejected the module", err);
+        goto out;
+    }
+    LLVMOrcExecutorAddress fwd, bwd, pen;
+    if ((err = LLVMOrcLLJITLookup(lljit, &fwd, "forward")) ||
+        (err = LLVMOrcLLJITLookup(lljit, &bwd, "backward")) ||
+        (err = LLVMOrcLLJITLookup(lljit, &pen, "penalty"))) {
+        llvm_error("LLVM JIT compilation failed", err);
+        goto out;
+    }
+
+    /* the tables, as emit_c.c writes them */
+    {
+        NnrtParam *params = xcalloc((size_t)p->nparams, sizeof *params);
+        for (int i = 0; i < p->nparams; i++) {
+            const IrParam *q = &p->params[i];
+            NnrtParam *t = &params[i];
+            t->name = q->name;
+            t->rank = q->shape.rank;
+            for (int d = 0; d < q->shape.rank; d++)
+                t->dim[d] = q->shape.dim[d];
+            t->size = shape_numel(&q->shape);
+            t->offset = j.lay.param_off[i];
+            t->frozen = q->frozen;
+            t->init.kind = (NnrtInitKind)q->init;
+            t->init.a = q->a;
+            t->init.b = q->b;
+            t->init.values = q->values;
+            t->init.file = q->file;
+            t->init.key = q->key;
+            t->where = where(p, q->loc.line);
+        }
+        NnrtSlot *slots = xcalloc((size_t)p->nslots, sizeof *slots);
+        const double **example = xcalloc((size_t)p->nslots, sizeof *example);
+        int has_example = 0;
+        for (int i = 0; i < p->nslots; i++) {
+            const IrSlot *s = &p->slots[i];
+            NnrtSlot *t = &slots[i];
+            t->name = s->name;
+            t->kind = s->target ? NNRT_TARGET : NNRT_INPUT;
+            t->rank = s->shape.rank;
+            for (int d = 0; d < s->shape.rank; d++)
+                t->dim[d] = s->shape.dim[d];
+            t->size = shape_numel(&s->shape);
+            t->nclass = s->nclass;
+            t->unused = s->unused;
+            example[i] = s->example;
+            has_example |= s->example != NULL;
+        }
+        NnrtSetting *settings = xcalloc((size_t)p->nsettings, sizeof *settings);
+        for (int i = 0; i < p->nsettings; i++) {
+            settings[i].key = p->settings[i].key;
+            settings[i].value = p->settings[i].value;
+            settings[i].where = where(p, p->settings[i].loc.line);
+        }
+        int nbuf = 0;
+        int *bslot = xcalloc((size_t)p->nv, sizeof *bslot), *bsize = xcalloc((size_t)p->nv, sizeof *bsize);
+        char *bbat = xcalloc((size_t)p->nv, 1);
+        for (int i = 0; i < p->nv; i++)
+            if (j.slot[i] >= 0) {
+                bslot[nbuf] = j.slot[i];
+                bsize[nbuf] = numel(&p->v[i]);
+                bbat[nbuf++] = (char)p->v[i].batched;
+            }
+        ws_layout.nslot = j.nslot;
+        ws_layout.nbuf = nbuf;
+        ws_layout.slot = bslot;
+        ws_layout.size = bsize;
+        ws_layout.batched = bbat;
+        ws_layout.real_size = p->dtype == DT_F32 ? sizeof(float) : sizeof(double);
+        ws_layout.per_sample = j.lay.per_sample;
+        ws_layout.fixed = j.lay.fixed;
+        char hash[32];
+        snprintf(hash, sizeof hash, "%016llx", cg_source_hash(p->source ? p->source : ""));
+        JitModel m = {
+            .name = p->name, .source = p->file, .source_hash = hash, .nnc_version = NNC_VERSION,
+            .dtype = p->dtype == DT_F32 ? "float32" : "float64",
+            .nparams = p->nparams, .params = params, .nparam_total = j.lay.nparam_total,
+            .nslots = p->nslots, .slots = slots,
+            .nsettings = p->nsettings, .settings = settings,
+            .example = has_example ? example : NULL,
+            .out_slot = p->out_slot, .out_size = p->output >= 0 ? numel(&p->v[p->output]) : 0,
+            .has_penalty = p->penalty >= 0,
+            .create = ws_create, .destroy = ws_destroy, .output = ws_output,
+            .forward = (JitFn *)(uintptr_t)fwd, .backward = (JitFn *)(uintptr_t)bwd,
+            .penalty = (JitFn *)(uintptr_t)pen,
+        };
+        rc = p->dtype == DT_F32 ? jit_main_f32(&m, argc, argv) : jit_main_f64(&m, argc, argv);
+        for (int i = 0; i < p->nparams; i++)
+            free((char *)params[i].where);
+        for (int i = 0; i < p->nsettings; i++)
+            free((char *)settings[i].where);
+        free(params);
+        free(slots);
+        free(example);
+        free(settings);
+        free(bslot);
+        free(bsize);
+        free(bbat);
+    }
+out:
+    if (lljit)
+        LLVMOrcDisposeLLJIT(lljit);
+    jit_free(&j);
+    LLVMOrcDisposeThreadSafeContext(tsc);
+    return rc;
+}
+
+#else   /* !NNC_LLVM */
+
+static void no_llvm(void)
+{
+    fprintf(stderr, "nnc: error: this nnc was built without LLVM, which `nnc run` and "
+            "--emit=llvm need.\n"
+            "  Install it (Debian: apt-get install llvm-dev, or scripts/deps.sh) and rebuild "
+            "with `make`;\n"
+            "  or build a trainer with the C backend: nnc build MODEL.nn -o MODEL\n");
+}
+
+int cg_jit_available(void) { return 0; }
+
+int cg_emit_llvm(FILE *f, const IrProgram *p)
+{
+    (void)f;
+    (void)p;
+    no_llvm();
+    return -1;
+}
+
+int cg_jit_run(const IrProgram *p, int argc, char **argv)
+{
+    (void)p;
+    (void)argc;
+    (void)argv;
+    no_llvm();
+    return 1;
+}
+
+#endif
