@@ -178,7 +178,7 @@ fuzz-bins: $(FUZZ_BINS)
 
 build-fuzz/fuzz_%: tests/fuzz/fuzz_target.c tests/fuzz/fuzz_harness.h $(NNC_LIB_OBJS) $(RT_LIB)
 	$(CC) $(OPT) $(WARN) $(CPPFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -DFUZZ_TARGET='"$*"' \
-		-o $@ $< $(NNC_LIB_OBJS) $(RT_LIB) $(RT_LDLIBS)
+		-o $@ $< $(NNC_LIB_OBJS) $(RT_LIB) $(RT_LDLIBS) $(LLVM_LIBS)
 
 deps:
 	scripts/deps.sh
