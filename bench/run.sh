@@ -181,5 +181,9 @@ else
     say "$(printf '  --no-ftz (denormals kept): epoch 2 takes %.3f s; loss and accuracy of epochs 0-2 %s' "$d2" \
         "$([ "$same" = "$same2" ] && echo "identical to the flushed run" || echo "DIFFER from the flushed run")")"
 fi
+
+# ---- nnc run (LLVM JIT) against the C path
+. bench/jit.sh
+
 say ""
 say "Not yet measured: W3c, W4."
