@@ -683,8 +683,12 @@ static void section(Ex *ex, const char *title, int open)
     if (ex->latex) {
         if (!open)
             fprintf(ex->out, "\\end{align*}\n");
-        if (title)
-            fprintf(ex->out, "\n\\paragraph{%s}\n\\begin{align*}\n", title);
+        if (title) {
+            fprintf(ex->out, "\n\\paragraph{");
+            for (const char *c = title; *c; c++)
+                fprintf(ex->out, strchr("#$%&_{}", *c) ? "\\%c" : "%c", *c);
+            fprintf(ex->out, "}\n\\begin{align*}\n");
+        }
     } else if (title)
         fprintf(ex->out, "\n%s\n", title);
 }

@@ -110,3 +110,18 @@ want = np.load(sys.argv[2])["W2"]
 print("explain:", got.tolist(), "\ngrad:   ", want.tolist())
 assert np.allclose(got, want, rtol=2e-5, atol=1e-9)
 PY
+
+# no TeX in the test environment: check the LaTeX form's structure -- braces
+# balance on every line, each align* is closed, nothing is left unescaped
+t_begin "explain/latex-structure"
+if t_run "$NNC" explain examples/sweep.nn --x 0.1,0.2 --y 1 --wrt 'dense1_W[0,1]' --lr 0.1 --latex &&
+   awk '/^\$ / { next }
+        /^%/ { next }
+        { s = $0; gsub(/\\[{}]/, "", s); o = gsub(/{/, "", s); c = gsub(/}/, "", s)
+          if (o != c) { print "unbalanced braces: " $0; bad = 1 } }
+        /\\begin\{align\*\}/ { if (open) bad = 1; open = 1 }
+        /\\end\{align\*\}/ { if (!open) bad = 1; open = 0; n++ }
+        /[^\\]_W|dense1_/ { print "unescaped: " $0; bad = 1 }
+        END { exit bad || open || n != 4 }' "$t_log"; then
+    t_pass
+else t_fail "malformed LaTeX"; fi
