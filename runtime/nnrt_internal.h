@@ -74,6 +74,11 @@ int nnrt_set_ftz(int on);
 /* Draw DIR/metrics.csv as DIR/curves.svg (common_plot.c); -1 on failure. */
 int nnrt_plot_metrics(const char *dir, const char *title);
 
+/* x (row-major, of shape dim[0..rank)) as numpy prints it: nested brackets,
+ * one row per line, aligned columns, each number with `digits` significant
+ * digits (common_print.c). */
+void nnrt_print_array(FILE *f, const double *x, int rank, const int *dim, int digits);
+
 /* "[100, 3]" */
 void nnrt_format_dims64(char *buf, size_t len, int rank, const int64_t *dims);
 void nnrt_format_dims(char *buf, size_t len, int rank, const int *dims);

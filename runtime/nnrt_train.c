@@ -29,10 +29,12 @@
 
 #ifdef NNRT_F64
 #define DIGITS 17
+#define PRINT_DIGITS 10
 #define CHECK_TOL 1e-6
 #define CHECK_EPS 1e-6
 #else
 #define DIGITS 9
+#define PRINT_DIGITS 6
 #define CHECK_TOL 1e-2
 #define CHECK_EPS 1e-3
 #endif
@@ -54,9 +56,10 @@ static const ExtraFlag extra_flags[] = {
     { "save", 1, "train" },
     { "quiet", 0, "train init grad eval check" },
     { "out", 1, "init grad" },
+    { "sample", 1, "grad" },
     { "params", 1, "grad eval check" },
     { "eps", 1, "check" },
-    { "print", 2, "check" },     /* --print or --print=W1,b1: the value is optional */
+    { "print", 2, "grad check" },   /* --print, --print W1,b1 or --print=all: the value is optional */
     { "no-ftz", 0, "train init grad eval check" },
     { "trap-nan", 0, "train" },
     { "resume", 1, "train" },
@@ -71,9 +74,10 @@ typedef struct Run {
     NnrtConfig cfg;
     /* extra flags */
     const char *init, *save, *out, *params_file;
+    long long sample;            /* grad --sample K, or -1 */
     double eps;
     int have_eps, quiet, no_ftz, data_flag, batch_flag;
-    const char *print;           /* check --print: "" (all) or "W1,b1", else NULL */
+    const char *print;           /* grad/check --print: "" (all) or "W1,b1", else NULL */
     int trap_nan;                /* --trap-nan: find where a non-finite value appeared */
     const char *resume;          /* --resume DIR */
     int64_t stop_after;          /* --stop-after N: epochs of this invocation (0 = all) */
@@ -129,7 +133,9 @@ static void usage(const Run *r, FILE *f)
             "  init  --out P.npz [--seed N]\n"
             "        write the initial parameters\n"
             "  grad  [--params P.npz] --data D --out G.npz [--reduce mean|sum]\n"
-            "        gradient of the batch objective over all samples of D\n"
+            "        [--sample K] [--print NAME,NAME|all]\n"
+            "        gradient of the batch objective over all samples of D (or sample K\n"
+            "        only), written to G.npz and/or printed as numpy prints arrays\n"
             "  eval  [--params P.npz] --data D\n"
             "        print `loss: V` (the batch objective over all of D) and each metric\n"
             "  check [--params P.npz] [--data D] [--eps H]\n"
@@ -281,8 +287,8 @@ static int parse_flags(Run *r, int argc, char **argv)
             return 2;
         }
         int takes = ex >= 0 ? extra_flags[ex].takes_value : 1;
-        if (takes == 2)              /* an optional value, only as --flag=VALUE */
-            takes = value != NULL;
+        if (takes == 2)              /* an optional value: --flag=VALUE, or --flag VALUE */
+            takes = value != NULL || (i + 1 < argc && argv[i + 1][0] != '-');
         if (ex >= 0 && !command_takes(extra_flags[ex].cmds, r->cmd)) {
             fail("'%s' does not take --%s (it is a flag of: %s)", r->cmd, name, extra_flags[ex].cmds);
             return 2;
@@ -325,7 +331,7 @@ static int parse_flags(Run *r, int argc, char **argv)
         } else if (strcmp(name, "no-ftz") == 0) {
             r->no_ftz = 1;
         } else if (strcmp(name, "print") == 0) {
-            r->print = value ? value : "";
+            r->print = value && strcmp(value, "all") != 0 ? value : "";
         } else if (strcmp(name, "trap-nan") == 0) {
             r->trap_nan = 1;
         } else if (strcmp(name, "resume") == 0) {
@@ -338,6 +344,13 @@ static int parse_flags(Run *r, int argc, char **argv)
                 return 2;
             }
             r->stop_after = k;
+        } else if (strcmp(name, "sample") == 0) {
+            char *end;
+            r->sample = strtoll(value, &end, 10);
+            if (*end != '\0' || end == value || r->sample < 0) {
+                fail("--sample %s: expected a sample's index (0 is the first)", value);
+                return 2;
+            }
         } else if (strcmp(name, "eps") == 0) {
             char *end;
             r->eps = strtod(value, &end);
@@ -1019,28 +1032,83 @@ static int cmd_init(Run *r)
     return rc;
 }
 
+/* grad --print W1,b1 (or all): each gradient as numpy prints an array. */
+static int check_print_wanted(const char *list, const char *name);
+static int check_print_names(const NnrtModel *m, const char *list);
+
+/* grad --print W1,b1 (or all): each gradient as numpy prints an array. */
+static int print_grads(const Run *r, const char *data, double f)
+{
+    const NnrtModel *m = r->m;
+    printf("# gradients of the batch objective f over %s (reduce = %s)\n", data,
+           r->cfg.reduce_sum ? "sum" : "mean");
+    printf("# at the parameters %s; f = %.*g\n",
+           r->params_file ? r->params_file : "of the initialisers", DIGITS, f);
+    for (int k = 0; k < m->nparams; k++) {
+        const NnrtParam *p = &m->params[k];
+        if (p->frozen || !check_print_wanted(r->print, p->name))
+            continue;
+        char dims[64];
+        nnrt_format_dims(dims, sizeof dims, p->rank, p->dim);
+        printf("\ndL/d%s %s\n", p->name, dims);
+        double *x = malloc((size_t)(p->size > 0 ? p->size : 1) * sizeof *x);
+        if (!x)
+            return fail("out of memory");
+        for (int64_t i = 0; i < p->size; i++)
+            x[i] = (double)r->grads[p->offset + i];
+        nnrt_print_array(stdout, x, p->rank, p->dim, PRINT_DIGITS);
+        free(x);
+    }
+    return 0;
+}
+
 static int cmd_grad(Run *r)
 {
-    NnrtData d = { 0 };
+    NnrtData d = { 0 }, one = { 0 };
     NnrtErr e;
-    if (!r->out) {
-        fail("grad needs --out G.npz");
+    if (!r->out && !r->print) {
+        fail("grad needs --out G.npz, or --print NAMES to print gradients");
         return 2;
     }
-    int rc = load_source(r, &d, &r->cfg.data, "data");
+    int rc = r->print ? check_print_names(r->m, r->print) : 0;
+    if (rc == 0)
+        rc = load_source(r, &d, &r->cfg.data, "data");
+    const NnrtData *use = &d;
+    char from[1200];
+    snprintf(from, sizeof from, "all %lld samples of %s", (long long)d.n, d.name);
+    if (rc == 0 && r->sample >= 0) {
+        /* one sample: a view of d */
+        if (r->sample >= d.n) {
+            rc = fail("--sample %lld: %s has %lld samples (0 to %lld)", r->sample, d.name,
+                      (long long)d.n, (long long)d.n - 1);
+        } else if (!(one.slot = malloc((size_t)(d.nslots > 0 ? d.nslots : 1) * sizeof *one.slot))) {
+            rc = fail("out of memory");
+        } else {
+            one.n = 1;
+            one.nslots = d.nslots;
+            for (int s = 0; s < d.nslots; s++)
+                one.slot[s] = d.slot[s] + r->sample * r->m->slots[s].size;
+            snprintf(one.name, sizeof one.name, "%s", d.name);
+            snprintf(from, sizeof from, "sample %lld of %s", r->sample, d.name);
+            use = &one;
+        }
+    }
     if (rc == 0)
         rc = setup_params(r, r->params_file);
     if (rc == 0)
-        rc = setup_work(r, d.n, 0);
+        rc = setup_work(r, use->n, 0);
     if (rc == 0) {
         nnrt_set_ftz(!r->no_ftz);
-        double f = batch_gradient(r, &d, NULL, 0, d.n, NULL);
+        double f = batch_gradient(r, use, NULL, 0, use->n, NULL);
         if (!isfinite(f))
             fprintf(stderr, "warning: the objective is %s at these parameters\n",
                     isnan(f) ? "nan" : "inf");
-        if (nnrt_params_save(r->m, r->grads, r->out, 1, &e) != 0)
+        if (r->out && nnrt_params_save(r->m, r->grads, r->out, 1, &e) != 0)
             rc = fail_err(&e);
+        if (rc == 0 && r->print)
+            rc = print_grads(r, from, f);
     }
+    free(one.slot);
     nnrt_data_free(&d);
     return rc;
 }
@@ -1096,12 +1164,21 @@ static int check_print_names(const NnrtModel *m, const char *list)
             if ((int)strlen(m->params[k].name) == len && strncmp(s, m->params[k].name, len) == 0)
                 found = 1 + !m->params[k].frozen;
         if (found != 2) {
-            char names[1024] = "";
+            char names[1024] = "", word[128], near[160] = "";
+            const char *cands[256];
+            int nc = 0;
             for (int k = 0; k < m->nparams; k++)
-                if (!m->params[k].frozen && strlen(names) + strlen(m->params[k].name) + 3 < sizeof names)
+                if (!m->params[k].frozen && strlen(names) + strlen(m->params[k].name) + 3 < sizeof names) {
                     strcat(strcat(names, *names ? ", " : ""), m->params[k].name);
-            return fail("--print: '%.*s' is %s; the trainable parameters are %s", len, s,
-                        found ? "frozen (it has no gradient)" : "no parameter of the model", names);
+                    if (nc < 256)
+                        cands[nc++] = m->params[k].name;
+                }
+            snprintf(word, sizeof word, "%.*s", len < 100 ? len : 100, s);
+            if (!found)
+                nnrt_did_you_mean(near, sizeof near, word, cands, nc);
+            return fail("--print: '%s' is %s%s; the trainable parameters are %s", word,
+                        found ? "frozen (it has no gradient)" : "no parameter of the model", near,
+                        names);
         }
         s += len + (comma != NULL);
     }
@@ -1280,6 +1357,7 @@ int nnrt_main(const NnrtModel *model, int argc, char **argv)
 {
     Run r;
     memset(&r, 0, sizeof r);
+    r.sample = -1;
     r.m = model;
     r.prog = argc > 0 && argv[0] ? argv[0] : model->name;
     nnrt_config_default(&r.cfg);
