@@ -1164,21 +1164,12 @@ static int check_print_names(const NnrtModel *m, const char *list)
             if ((int)strlen(m->params[k].name) == len && strncmp(s, m->params[k].name, len) == 0)
                 found = 1 + !m->params[k].frozen;
         if (found != 2) {
-            char names[1024] = "", word[128], near[160] = "";
-            const char *cands[256];
-            int nc = 0;
+            char names[1024] = "";
             for (int k = 0; k < m->nparams; k++)
-                if (!m->params[k].frozen && strlen(names) + strlen(m->params[k].name) + 3 < sizeof names) {
+                if (!m->params[k].frozen && strlen(names) + strlen(m->params[k].name) + 3 < sizeof names)
                     strcat(strcat(names, *names ? ", " : ""), m->params[k].name);
-                    if (nc < 256)
-                        cands[nc++] = m->params[k].name;
-                }
-            snprintf(word, sizeof word, "%.*s", len < 100 ? len : 100, s);
-            if (!found)
-                nnrt_did_you_mean(near, sizeof near, word, cands, nc);
-            return fail("--print: '%s' is %s%s; the trainable parameters are %s", word,
-                        found ? "frozen (it has no gradient)" : "no parameter of the model", near,
-                        names);
+            return fail("--print: '%.*s' is %s; the trainable parameters are %s", len, s,
+                        found ? "frozen (it has no gradient)" : "no parameter of the model", names);
         }
         s += len + (comma != NULL);
     }
