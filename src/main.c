@@ -45,6 +45,7 @@ typedef struct Options {
     int lib;
     int keep_c;
     int portable;           /* build: no -march=native */
+    CgStyle style;          /* --style=fast|loops */
     DType dtype;
     Define defs[64];
     int ndefs;
@@ -58,7 +59,9 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: nnc MODEL.nn -o MODEL.c [--lib] [-D NAME=VALUE]... [--dtype f32|f64]\n"
-        "       nnc build MODEL.nn -o MODEL [-D ...] [--dtype ...] [--keep-c] [--portable]\n"
+        "                 [--style=fast|loops]\n"
+        "       nnc build MODEL.nn -o MODEL [-D ...] [--dtype ...] [--style ...] [--keep-c]\n"
+        "                 [--portable]\n"
         "       nnc check MODEL.nn [-D ...] [--data D [--batch N]] [--params P] [--eps H]\n"
         "                 [--print[=W1,b1]]   finite differences vs. the backward pass, f64\n"
         "       nnc explain MODEL.nn --wrt 'W1[0,0]' [--lr 0.1] [--latex] [--params P.npz]\n"
@@ -72,6 +75,8 @@ static void usage(FILE *f)
         "  --lib            library form: MODEL.h and MODEL.c without main()\n"
         "  -D NAME=VALUE    override `const NAME` (repeatable)\n"
         "  --dtype f32|f64  floating-point type of the trainer (default f32)\n"
+        "  --style=STYLE    fast (default): whole batches, GEMM; loops: one sample at a\n"
+        "                   time, explicit loops over indices, to read (docs/readable.md)\n"
         "  --emit=STAGE     print the syntax tree, the IR, the adjoint program or LLVM IR\n"
         "  --portable       build: a trainer for any x86-64 (no -march=native)\n"
         "\n"
@@ -217,6 +222,16 @@ static int parse_args(Options *o, int argc, char **argv)
             o->cmd = "emit";
         } else if (strcmp(a, "--report") == 0) {
             o->cmd = "report";
+        } else if (strncmp(a, "--style", 7) == 0 && (a[7] == '=' || (a[7] == '\0' && i + 1 < argc))) {
+            const char *st = a[7] == '=' ? a + 8 : argv[++i];
+            if (strcmp(st, "fast") == 0)
+                o->style = CG_STYLE_FAST;
+            else if (strcmp(st, "loops") == 0)
+                o->style = CG_STYLE_LOOPS;
+            else {
+                fprintf(stderr, "nnc: error: --style is fast or loops, not '%s'\n", st);
+                return -1;
+            }
         } else if (strcmp(a, "--lib") == 0)
             o->lib = 1;
         else if (strcmp(a, "--keep-c") == 0)
@@ -242,8 +257,8 @@ static int parse_args(Options *o, int argc, char **argv)
         } else if (a[0] == '-') {
             static const char *const flags[] = {"-o", "-D", "--dtype", "--emit=ir", "--lib",
                                                 "--keep-c", "--help", "--version", "--report",
-                                                "--portable"};
-            const char *near = diag_closest(a, flags, 10);
+                                                "--portable", "--style=loops"};
+            const char *near = diag_closest(a, flags, (int)(sizeof flags / sizeof flags[0]));
             fprintf(stderr, "nnc: error: unknown option '%s'%s%s%s\n", a,
                     near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
             return -1;
@@ -405,7 +420,7 @@ static int cc_build(const char *csrc, const char *exe, int portable)
     return 0;
 }
 
-static int build(const IrProgram *p, const char *exe, int keep_c, int portable)
+static int build(const IrProgram *p, const char *exe, int keep_c, int portable, CgStyle style)
 {
     size_t n = strlen(exe) + 32;
     char *csrc = malloc(n);
@@ -413,7 +428,7 @@ static int build(const IrProgram *p, const char *exe, int keep_c, int portable)
         snprintf(csrc, n, "%s.c", exe);
     else
         snprintf(csrc, n, "%s.nnc%ld.c", exe, (long)getpid());
-    CgOptions co = {0, NULL};
+    CgOptions co = {0, NULL, style};
     int rc = write_atomically(csrc, emit_c_file, p, &co);
     if (rc == 0)
         rc = cc_build(csrc, exe, portable);
@@ -434,7 +449,7 @@ static int check(const Options *o, const IrProgram *p)
     }
     char exe[sizeof dir + 16];
     snprintf(exe, sizeof exe, "%s/model", dir);
-    int rc = build(p, exe, 0, 0) == 0 ? 0 : 1;
+    int rc = build(p, exe, 0, 0, o->style) == 0 ? 0 : 1;
     if (rc == 0) {
         char **argv = malloc((size_t)(o->nrest + 3) * sizeof *argv);
         int n = 0;
@@ -504,7 +519,7 @@ int main(int argc, char **argv)
         else
             ir_print_grad(stdout, p);
     } else if (strcmp(o.cmd, "build") == 0)
-        rc = build(p, o.output, o.keep_c, o.portable) == 0 ? 0 : 1;
+        rc = build(p, o.output, o.keep_c, o.portable, o.style) == 0 ? 0 : 1;
     else if (strcmp(o.cmd, "check") == 0)
         rc = check(&o, p);
     else if (strcmp(o.cmd, "explain") == 0)
@@ -514,7 +529,7 @@ int main(int argc, char **argv)
     else if (strcmp(o.cmd, "run") == 0)
         rc = jit_run(&o, p);
     else {
-        CgOptions co = {o.lib, NULL};
+        CgOptions co = {o.lib, NULL, o.style};
         char *hdr = NULL;
         if (o.lib) {
             size_t n = strlen(o.output) + 3;

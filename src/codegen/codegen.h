@@ -1,5 +1,6 @@
 /*
- * codegen.h - backends: C source (emit_c.c) and the LLVM JIT (jit_llvm.c).
+ * codegen.h - backends: C source (emit_c.c, with emit_loops.c for --style=loops) and
+ * the LLVM JIT (jit_llvm.c).
  */
 #ifndef NNC_CODEGEN_H
 #define NNC_CODEGEN_H
@@ -7,9 +8,14 @@
 #include <stdio.h>
 #include "ir.h"
 
+/* How the training step is written: batched with GEMM (the default), or
+ * as explicit loops over indices one sample at a time (emit_loops.c). */
+typedef enum CgStyle { CG_STYLE_FAST, CG_STYLE_LOOPS } CgStyle;
+
 typedef struct CgOptions {
     int lib;              /* library form: no main(), a NAME_model() accessor */
     const char *header;   /* with lib: the header's file name, to #include it */
+    CgStyle style;
 } CgOptions;
 
 /* Write the trainer for p (forward and adjoint programs) as C to f. */

@@ -25,6 +25,7 @@
 #include <string.h>
 #include "codegen.h"
 #include "plan.h"
+#include "cg_loops.h"
 
 #define NNC_VERSION "0.1.0"
 
@@ -1016,6 +1017,52 @@ void cg_emit_header(FILE *f, const IrProgram *p)
     fprintf(f, "const NnrtModel *%s_model(void);\n\n#endif\n", p->name);
 }
 
+/* The model struct handed to the runtime, and main() (or the library's
+ * accessor); both styles end with it. */
+static void emit_model(const Cg *cg, FILE *f)
+{
+    const IrProgram *p = cg->p;
+    const CgOptions *opt = cg->opt;
+    int f64 = p->dtype == DT_F64;
+    int has_example = 0;
+    for (int i = 0; i < p->nslots; i++)
+        has_example |= p->slots[i].example != NULL;
+    fprintf(f, "static const NnrtModel model = {\n");
+    fprintf(f, "    .name = \"%s\",\n    .source = ", p->name);
+    c_string(f, p->file);
+    fprintf(f, ",\n    .source_hash = \"%016llx\",\n", cg_source_hash(p->source ? p->source : ""));
+    fprintf(f, "    .nnc_version = \"%s\",\n    .dtype = \"%s\",\n", NNC_VERSION,
+            f64 ? "float64" : "float32");
+    fprintf(f, "    .nparams = %d, .params = %s, .nparam_total = %ld,\n", p->nparams,
+            p->nparams ? "param_table" : "NULL", cg->lay.nparam_total);
+    fprintf(f, "    .nslots = %d, .slots = slot_table,\n", p->nslots);
+    fprintf(f, "    .nsettings = %d, .settings = %s,\n", p->nsettings,
+            p->nsettings ? "setting_table" : "NULL");
+    fprintf(f, "    .example = %s,\n", has_example ? "example_table" : "NULL");
+    fprintf(f, "    .out_slot = %d, .out_size = %d,\n", p->out_slot,
+            p->output >= 0 ? numel(&p->v[p->output]) : 0);
+    fprintf(f, "    .has_penalty = %d,\n", p->penalty >= 0);
+    fprintf(f, "    .create = create, .destroy = destroy, .forward = forward,\n");
+    fprintf(f, "    .backward = backward, .penalty = penalty, .output = output,\n");
+    fprintf(f, "    .nonfinite = nonfinite,\n};\n\n");
+    if (opt->lib) {
+        fprintf(f, "const NnrtModel *%s_model(void)\n{\n    return &model;\n}\n", p->name);
+    } else {
+        fprintf(f, "int main(int argc, char **argv)\n{\n");
+        fprintf(f, "    return nnrt_main(&model, argc, argv);\n}\n");
+    }
+}
+
+static void cg_free(Cg *cg)
+{
+    for (int i = 0; i < cg->p->nv; i++)
+        free(cg->cname[i]);
+    free(cg->cname);
+    cg_layout_free(&cg->lay);
+    free(cg->used);
+    free(cg->written);
+}
+
 void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
 {
     Cg cg;
@@ -1040,7 +1087,12 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
     fprintf(f, " * Layout: a per-sample tensor of shape S is stored for a batch of n\n");
     fprintf(f, " * samples as [n, S], row-major.  forward() runs the model on n samples,\n");
     fprintf(f, " * backward() runs its adjoint program in exactly reversed order, each\n");
-    fprintf(f, " * step under the derivative it computes (d_X is dL/dX).\n */\n");
+    fprintf(f, " * step under the derivative it computes (d_X is dL/dX).\n");
+    if (opt->style == CG_STYLE_LOOPS)
+        fprintf(f, " *\n * Style: loops (nnc --style=loops).  Both passes run one sample at a\n"
+                   " * time, as explicit loops over each tensor's indices (W1[i][j]); the\n"
+                   " * default style computes the same values for the whole batch at once.\n");
+    fprintf(f, " */\n");
     if (f64)
         fprintf(f, "#define NNRT_F64\n");
     if (opt->lib && opt->header)
@@ -1049,6 +1101,15 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
         fprintf(f, "#include \"nnrt.h\"\n\n");
     fprintf(f, "typedef nnrt_real real;   /* %s */\n", f64 ? "double" : "float");
     emit_tables(&cg, f);
+    if (opt->style == CG_STYLE_LOOPS) {
+        /* its own workspace and functions (emit_loops.c), the same model struct */
+        CgLoops lx = {p, cg.cname, cg.lay.param_off, cg.lay.needs_buf, fwd_mark, pen_mark};
+        cg_loops_functions(f, &lx);
+        emit_nonfinite(&cg, f, fwd_mark);
+        emit_model(&cg, f);
+        cg_free(&cg);
+        return;
+    }
 
     /* the workspace */
     fprintf(f, "\n/* Every intermediate tensor, for up to `cap` samples (one allocation). */\n");
@@ -1163,38 +1224,24 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
     fprintf(f, "static const real *output(void *work)\n{\n    return ((Work *)work)->out;\n}\n\n");
     emit_nonfinite(&cg, f, fwd_mark);
 
-    /* the model */
-    int has_example = 0;
-    for (int i = 0; i < p->nslots; i++)
-        has_example |= p->slots[i].example != NULL;
-    fprintf(f, "static const NnrtModel model = {\n");
-    fprintf(f, "    .name = \"%s\",\n    .source = ", p->name);
-    c_string(f, p->file);
-    fprintf(f, ",\n    .source_hash = \"%016llx\",\n", cg_source_hash(p->source ? p->source : ""));
-    fprintf(f, "    .nnc_version = \"%s\",\n    .dtype = \"%s\",\n", NNC_VERSION,
-            f64 ? "float64" : "float32");
-    fprintf(f, "    .nparams = %d, .params = %s, .nparam_total = %ld,\n", p->nparams,
-            p->nparams ? "param_table" : "NULL", cg.lay.nparam_total);
-    fprintf(f, "    .nslots = %d, .slots = slot_table,\n", p->nslots);
-    fprintf(f, "    .nsettings = %d, .settings = %s,\n", p->nsettings,
-            p->nsettings ? "setting_table" : "NULL");
-    fprintf(f, "    .example = %s,\n", has_example ? "example_table" : "NULL");
-    fprintf(f, "    .out_slot = %d, .out_size = %d,\n", p->out_slot,
-            p->output >= 0 ? numel(&p->v[p->output]) : 0);
-    fprintf(f, "    .has_penalty = %d,\n", p->penalty >= 0);
-    fprintf(f, "    .create = create, .destroy = destroy, .forward = forward,\n");
-    fprintf(f, "    .backward = backward, .penalty = penalty, .output = output,\n");
-    fprintf(f, "    .nonfinite = nonfinite,\n};\n\n");
-    if (opt->lib) {
-        fprintf(f, "const NnrtModel *%s_model(void)\n{\n    return &model;\n}\n", p->name);
-    } else {
-        fprintf(f, "int main(int argc, char **argv)\n{\n");
-        fprintf(f, "    return nnrt_main(&model, argc, argv);\n}\n");
-    }
-    for (int i = 0; i < p->nv; i++)
-        free(cg.cname[i]);
-    free(cg.cname);
-    cg_layout_free(&cg.lay);
-    free(cg.used);
-    free(cg.written);
+    emit_model(&cg, f);
+    cg_free(&cg);
+}
+
+/* ---- for the loops style (cg_loops.h) ---- */
+
+const char *cg_c_number(const IrProgram *p, double x, char *buf, size_t n)
+{
+    Cg cg;
+    memset(&cg, 0, sizeof cg);
+    cg.p = p;
+    return c_number(&cg, x, buf, n);
+}
+
+void cg_c_expr(const IrProgram *p, const char *tmpl, const char *const *ops, char *buf, size_t n)
+{
+    Cg cg;
+    memset(&cg, 0, sizeof cg);
+    cg.p = p;
+    expand_c(&cg, tmpl, ops, buf, n);
 }

@@ -1,0 +1,815 @@
+/*
+ * emit_loops.c - the training step as explicit loops over indices, one
+ * sample at a time (`nnc model.nn -o model.c --style=loops`).
+ *
+ * The default style (emit_c.c) computes each step for the whole batch at
+ * once, with GEMM where it pays.  This one writes the per-sample form of a
+ * course's derivation, from the same forward and adjoint IR:
+ *
+ *   for each sample s:
+ *       z1[i] = sum_j W1[i][j] x[j]            forward, statement by statement
+ *       ...
+ *       d_z1[i] = d_h1[i] * (z1[i] > 0)        backward, in exactly reversed order
+ *       d_W1[i][j] += d_z1[i] * x[j]           a gradient sums over the samples
+ *
+ * Every tensor is indexed by its own dimensions (a matrix parameter is a
+ * pointer to rows, `W1[i][j]`), with the user's names; each statement is
+ * preceded by its source line and each step by its equation.  Dimensions
+ * of size 1 get the index 0 instead of a loop.  Values that do not depend
+ * on the sample (computed from parameters only) are computed before the
+ * sample loop; adjoint steps that do not depend on it run after it, when
+ * the per-sample contributions are complete.
+ *
+ * The functions have the same signatures and the same workspace as the
+ * default style's, so the trainer, its runtime and its tests are shared.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "codegen.h"
+#include "cg_loops.h"
+
+enum { ARG_PARAMS = 1, ARG_GRADS = 2, ARG_SEED = 4, ARG_N = 8, ARG_WS = 16 };
+
+typedef struct Lx {
+    const CgLoops *c;
+    const IrProgram *p;
+    FILE *f;              /* the stream being written */
+    int ind;              /* its base indentation */
+    int last_stmt;        /* the statement whose comment was written last */
+    int backward;
+    char *used;           /* value referenced in the current function */
+    char *written;        /* adjoint buffer already written (this sample, or once) */
+    char *pre_zero;       /* unbatched adjoint that batched steps add into: zeroed first */
+    int uses;             /* ARG_* the body used */
+} Lx;
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p)
+        diag_internal("out of memory");
+    return p;
+}
+
+static void out(Lx *lx, int indent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void out(Lx *lx, int indent, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(lx->f, "%*s", 4 * (lx->ind + indent), "");
+    va_start(ap, fmt);
+    vfprintf(lx->f, fmt, ap);
+    va_end(ap);
+    fputc('\n', lx->f);
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+static int numel(const Value *v) { return shape_numel(&v->shape); }
+
+static const char *name_of(const Lx *lx, int id) { return lx->c->cname[id]; }
+
+static int is_grad(const Lx *lx, int id)
+{
+    const Value *v = &lx->p->v[id];
+    return v->op == OP_ADJ && lx->p->v[v->arg[0]].op == OP_PARAM;
+}
+
+/* ---- indexing ---- */
+
+/* Element of value id in an iteration space of shape `it` whose indices are
+ * idx[0..it->rank): the value's own dimensions are it's trailing ones
+ * (broadcasting), or it has one element and is read at [0]. */
+static void ref(Lx *lx, int id, const Shape *it, char idx[][8], char *buf, size_t n)
+{
+    const Value *v = &lx->p->v[id];
+    if (v->op == OP_CONST) {
+        cg_c_number(lx->p, v->num, buf, n);
+        return;
+    }
+    if (v->op == OP_SEED) {
+        lx->uses |= ARG_SEED;
+        snprintf(buf, n, "seed");
+        return;
+    }
+    lx->used[id] = 1;
+    size_t len = (size_t)snprintf(buf, n, "%s", name_of(lx, id));
+    if (v->shape.rank == 0) {
+        snprintf(buf + len, n - len, "[0]");
+        return;
+    }
+    int one = numel(v) == 1, off = it->rank - v->shape.rank;
+    for (int d = 0; d < v->shape.rank && len < n; d++)
+        len += (size_t)snprintf(buf + len, n - len, "[%s]", one || off < 0 ? "0" : idx[off + d]);
+}
+
+/* Loop indices for an iteration shape: i, j, k, m, or 0 for a dimension of
+ * size 1; returns how many loops that takes. */
+static int loop_indices(const Shape *it, char idx[][8])
+{
+    static const char *const names[] = {"i", "j", "k", "m"};
+    int nloops = 0;
+    for (int d = 0; d < it->rank; d++)
+        snprintf(idx[d], 8, "%s", it->dim[d] > 1 ? names[nloops++] : "0");
+    return nloops;
+}
+
+/* Open the loops over it's dimensions of size > 1; with `block`, the
+ * innermost opens a brace (a bare one when there is no loop) that the
+ * caller closes.  Returns the indentation of the body. */
+static int open_loops(Lx *lx, const Shape *it, char idx[][8], int block)
+{
+    int ind = 0, nloops = 0;
+    for (int d = 0; d < it->rank; d++)
+        nloops += it->dim[d] > 1;
+    for (int d = 0, k = 0; d < it->rank; d++) {
+        if (it->dim[d] <= 1)
+            continue;
+        k++;
+        out(lx, ind++, "for (int %s = 0; %s < %d; %s++)%s", idx[d], idx[d], it->dim[d], idx[d],
+            block && k == nloops ? " {" : "");
+    }
+    if (block && nloops == 0)
+        out(lx, ind++, "{");
+    return ind;
+}
+
+/* The pointer declaration of a tensor of shape s: "real *x" or, with more
+ * dimensions, "real (*W1)[2]"; cast gets the matching cast "(real (*)[2])". */
+static void declare(const Shape *s, int cnst, const char *name, char *decl, size_t n, char *cast,
+                    size_t cn)
+{
+    const char *q = cnst ? "const " : "";
+    if (s->rank <= 1) {
+        snprintf(decl, n, "%sreal *%s", q, name);
+        cast[0] = '\0';
+        return;
+    }
+    char dims[64] = "";
+    for (int d = 1; d < s->rank; d++)
+        snprintf(dims + strlen(dims), sizeof dims - strlen(dims), "[%d]", s->dim[d]);
+    snprintf(decl, n, "%sreal (*%s)%s", q, name, dims);
+    snprintf(cast, cn, "(%sreal (*)%s)", q, dims);
+}
+
+/* ---- the assignment of a step ---- */
+
+/* "=" for a step that writes all of its target first (per sample), else
+ * "+=", zeroing the target first when nothing was written into it yet.
+ * Gradients always add: the runtime zeroes them once per batch. */
+static const char *assign(Lx *lx, int id)
+{
+    const IrProgram *p = lx->p;
+    const Value *v = &p->v[id];
+    if (v->acc < 0)
+        return "=";
+    const Value *t = &p->v[v->acc];
+    lx->used[v->acc] = 1;
+    if (is_grad(lx, v->acc)) {
+        lx->uses |= ARG_GRADS;
+        return "+=";
+    }
+    if (lx->pre_zero[v->acc] || lx->written[v->acc])
+        return "+=";
+    lx->written[v->acc] = 1;
+    if ((v->op == OP_MATMUL || shape_equal(&v->shape, &t->shape)) && v->batched == t->batched)
+        return "=";
+    out(lx, 0, "memset(%s, 0, %d * sizeof(real));", name_of(lx, v->acc), numel(t));
+    return "+=";
+}
+
+/* ---- the ops ---- */
+
+static void emit_map(Lx *lx, int id)
+{
+    const IrProgram *p = lx->p;
+    const Value *v = &p->v[id];
+    int dst = v->acc >= 0 ? v->acc : id;
+    char idx[IR_MAXRANK][8], ops[3][128], d[128], rhs[600];
+    const char *opp[3] = {ops[0], ops[1], ops[2]};
+    loop_indices(&v->shape, idx);
+    const char *op = assign(lx, id);
+    for (int k = 0; k < v->nargs; k++)
+        ref(lx, v->arg[k], &v->shape, idx, ops[k], sizeof ops[k]);
+    ref(lx, dst, &v->shape, idx, d, sizeof d);
+    cg_c_expr(p, ir_ops[v->op].cexpr, opp, rhs, sizeof rhs);
+    int ind = open_loops(lx, &v->shape, idx, 0);
+    out(lx, ind, "%s %s %s;", d, op, rhs);
+}
+
+/* How one operand of a product is used: a rows x cols matrix, transposed
+ * when t; a vector is a row [1, len] on the left and a column on the right
+ * unless transposed (ir.h's conventions). */
+typedef struct Operand { int rows, cols, t, rank; } Operand;
+
+static Operand operand(const Value *v, int flag, int left)
+{
+    Operand o;
+    o.rank = v->shape.rank;
+    if (v->shape.rank == 2) {
+        o.rows = v->shape.dim[0];
+        o.cols = v->shape.dim[1];
+        o.t = flag;
+    } else {
+        o.rows = 1;
+        o.cols = v->shape.dim[0];
+        o.t = left ? flag : !flag;
+    }
+    return o;
+}
+
+/* Element (r, c) of op(X): X[r][c], X[c][r] transposed, or a vector's one index. */
+static void op_elem(Lx *lx, int id, const Operand *o, const char *r, const char *c, char *buf,
+                    size_t n)
+{
+    lx->used[id] = 1;
+    const char *x = name_of(lx, id);
+    if (o->rank == 2)
+        snprintf(buf, n, o->t ? "%s[%s][%s]" : "%s[%s][%s]", x, o->t ? c : r, o->t ? r : c);
+    else
+        snprintf(buf, n, "%s[%s]", x, o->t ? r : c);
+}
+
+/*
+ * C (=|+=) op(A) @ op(B), per sample:
+ *
+ *   C[i][j] (+)= sum_k op(A)[i][k] op(B)[k][j]
+ *
+ * with the indices named after what is left of them: a matrix-vector
+ * product is z[i] = sum_j W[i][j] x[j], an outer product d_W[i][j] +=
+ * d_z[i] * x[j] (no sum).
+ */
+static void emit_matmul(Lx *lx, int id)
+{
+    const IrProgram *p = lx->p;
+    const Value *v = &p->v[id];
+    int ia = v->arg[0], ib = v->arg[1], dst = v->acc >= 0 ? v->acc : id;
+    Operand A = operand(&p->v[ia], v->ta, 1), B = operand(&p->v[ib], v->tb, 0);
+    int m = A.t ? A.cols : A.rows, K = A.t ? A.rows : A.cols, nn = B.t ? B.rows : B.cols;
+    static const char *const letters[] = {"i", "j", "k"};
+    int next = 0;
+    const char *ri = m > 1 ? letters[next++] : "0";
+    const char *cj = nn > 1 ? letters[next++] : "0";
+    const char *sk = K > 1 ? letters[next++] : "0";
+    const char *op = assign(lx, id);
+    lx->used[dst] = 1;
+    char a[128], b[128], c[128];
+    op_elem(lx, ia, &A, ri, sk, a, sizeof a);
+    op_elem(lx, ib, &B, sk, cj, b, sizeof b);
+    const Value *cv = &p->v[dst];
+    if (cv->shape.rank == 2)
+        snprintf(c, sizeof c, "%s[%s][%s]", name_of(lx, dst), ri, cj);
+    else
+        snprintf(c, sizeof c, "%s[%s]", name_of(lx, dst), cv->shape.rank == 0 ? "0" : m > 1 ? ri : cj);
+    int ind = 0;
+    int zero_first = K > 1 && strcmp(op, "=") == 0;
+    if (m > 1)
+        out(lx, ind++, "for (int %s = 0; %s < %d; %s++)%s", ri, ri, m, ri,
+            zero_first && nn <= 1 ? " {" : "");
+    if (nn > 1)
+        out(lx, ind++, "for (int %s = 0; %s < %d; %s++)%s", cj, cj, nn, cj, zero_first ? " {" : "");
+    if (K > 1) {
+        if (zero_first)
+            out(lx, ind, "%s = 0;", c);
+        out(lx, ind, "for (int %s = 0; %s < %d; %s++)", sk, sk, K, sk);
+        out(lx, ind + 1, "%s += %s * %s;", c, a, b);
+    } else {
+        out(lx, ind, "%s %s %s * %s;", c, op, a, b);
+    }
+    if (zero_first && (m > 1 || nn > 1))
+        out(lx, ind - 1, "}");
+}
+
+static void emit_transpose(Lx *lx, int id)
+{
+    const Value *v = &lx->p->v[id];
+    int src = v->arg[0], dst = v->acc >= 0 ? v->acc : id;
+    const Shape *s = &lx->p->v[src].shape;
+    char idx[IR_MAXRANK][8], sv[128], dv[128];
+    loop_indices(s, idx);
+    const char *op = assign(lx, id);
+    ref(lx, src, s, idx, sv, sizeof sv);
+    lx->used[dst] = 1;
+    snprintf(dv, sizeof dv, "%s[%s][%s]", name_of(lx, dst), idx[1], idx[0]);
+    int ind = open_loops(lx, s, idx, 0);
+    out(lx, ind, "%s %s %s;", dv, op, sv);
+}
+
+/* sum, mean, sumsq of one sample's tensor, added up in its own element. */
+static void emit_reduce(Lx *lx, int id)
+{
+    const Value *v = &lx->p->v[id];
+    if (v->acc >= 0)
+        diag_internal("accumulating reductions are not generated");
+    int src = v->arg[0];
+    const Shape *s = &lx->p->v[src].shape;
+    char idx[IR_MAXRANK][8], x[128], nb[32];
+    loop_indices(s, idx);
+    ref(lx, src, s, idx, x, sizeof x);
+    lx->used[id] = 1;
+    const char *r = name_of(lx, id);
+    if (numel(&lx->p->v[src]) == 1) {
+        out(lx, 0, v->op == OP_SUMSQ ? "%s[0] = %s * %s;" : "%s[0] = %s;", r, x, x);
+        return;
+    }
+    out(lx, 0, "%s[0] = 0;", r);
+    int ind = open_loops(lx, s, idx, 0);
+    if (v->op == OP_SUMSQ)
+        out(lx, ind, "%s[0] += %s * %s;", r, x, x);
+    else
+        out(lx, ind, "%s[0] += %s;", r, x);
+    if (v->op == OP_MEAN)
+        out(lx, 0, "%s[0] /= %s;", r, cg_c_number(lx->p, numel(&lx->p->v[src]), nb, sizeof nb));
+}
+
+/* Element j of row r of a value over its last axis of length K. */
+static void row_elem(Lx *lx, int id, int rows, int K, const char *j, char *buf, size_t n)
+{
+    const Value *v = &lx->p->v[id];
+    const char *x = name_of(lx, id);
+    lx->used[id] = 1;
+    if (v->shape.rank <= 1)
+        snprintf(buf, n, "%s[%s]", x, j);
+    else if (v->shape.rank == 2)
+        snprintf(buf, n, "%s[%s][%s]", x, rows > 1 ? "r" : "0", j);
+    else
+        snprintf(buf, n, "((real *)%s)[r * %d + %s]", x, K, j);
+}
+
+/* Softmax and friends along the last axis, a row at a time, each
+ * subtracting the row's maximum before exp so that large logits cannot
+ * overflow. */
+static void emit_row(Lx *lx, int id)
+{
+    const IrProgram *p = lx->p;
+    const Value *v = &p->v[id];
+    int xa = v->op == OP_XENT ? v->arg[0] : v->op == OP_XENT_BWD ? v->arg[1] : v->arg[0];
+    if (v->op == OP_SOFTMAX_BWD || v->op == OP_LOG_SOFTMAX_BWD)
+        xa = v->arg[1];
+    const Value *xv = &p->v[xa];
+    int K = xv->shape.rank ? xv->shape.dim[xv->shape.rank - 1] : 1;
+    int rows = numel(xv) / K;
+    int dst = v->acc >= 0 ? v->acc : id;
+    int f32 = p->dtype == DT_F32;
+    const char *EXP = f32 ? "expf" : "exp", *LOG = f32 ? "logf" : "log";
+    const char *op = assign(lx, id);
+    char x0[128], xj[128], dj[128], yj[128], dyj[128], scal[128];
+    Shape one = {0, {0}};
+    char noidx[IR_MAXRANK][8];
+    lx->used[dst] = 1;
+    row_elem(lx, xa, rows, K, "0", x0, sizeof x0);
+    row_elem(lx, xa, rows, K, "j", xj, sizeof xj);
+    row_elem(lx, dst, rows, K, "j", dj, sizeof dj);
+    if (rows > 1)
+        out(lx, 0, "for (int r = 0; r < %d; r++) {", rows);
+    else
+        out(lx, 0, "{");
+    if (v->op != OP_SOFTMAX_BWD && v->op != OP_LOG_SOFTMAX_BWD) {
+        out(lx, 1, "real mx = %s, sum = 0;", x0);
+        out(lx, 1, "for (int j = 1; j < %d; j++)", K);
+        out(lx, 2, "mx = %s > mx ? %s : mx;", xj, xj);
+        out(lx, 1, "for (int j = 0; j < %d; j++)", K);
+        out(lx, 2, "sum += %s(%s - mx);", EXP, xj);
+    }
+    switch (v->op) {
+    case OP_SOFTMAX:
+        out(lx, 1, "for (int j = 0; j < %d; j++)", K);
+        out(lx, 2, "%s %s %s(%s - mx) / sum;", dj, op, EXP, xj);
+        break;
+    case OP_LOG_SOFTMAX:
+        out(lx, 1, "real lse = mx + %s(sum);", LOG);
+        out(lx, 1, "for (int j = 0; j < %d; j++)", K);
+        out(lx, 2, "%s %s %s - lse;", dj, op, xj);
+        break;
+    case OP_XENT: {
+        /* cross_entropy(z, c) = log(sum_j exp(z[j])) - z[c]; one row */
+        char c[128], zc[128];
+        ref(lx, v->arg[1], &one, noidx, c, sizeof c);
+        row_elem(lx, xa, rows, K, "cls", zc, sizeof zc);
+        out(lx, 1, "int cls = (int)%s;", c);
+        out(lx, 1, "%s[0] = mx + %s(sum) - %s;", name_of(lx, id), LOG, zc);
+        break;
+    }
+    case OP_XENT_BWD: {
+        /* d_z[j] = d_loss * (softmax(z)[j] - [j == c]) */
+        char c[128];
+        ref(lx, v->arg[0], &one, noidx, scal, sizeof scal);
+        ref(lx, v->arg[2], &one, noidx, c, sizeof c);
+        out(lx, 1, "int cls = (int)%s;", c);
+        out(lx, 1, "for (int j = 0; j < %d; j++)", K);
+        out(lx, 2, "%s %s %s * (%s(%s - mx) / sum - (j == cls));", dj, op, scal, EXP, xj);
+        break;
+    }
+    case OP_SOFTMAX_BWD:
+        /* y = softmax(z): d_z[j] = y[j] * (d_y[j] - sum_k d_y[k] y[k]) */
+        row_elem(lx, v->arg[0], rows, K, "j", dyj, sizeof dyj);
+        row_elem(lx, v->arg[1], rows, K, "j", yj, sizeof yj);
+        out(lx, 1, "real dot = 0;");
+        out(lx, 1, "for (int j = 0; j < %d; j++)", K);
+        out(lx, 2, "dot += %s * %s;", dyj, yj);
+        out(lx, 1, "for (int j = 0; j < %d; j++)", K);
+        out(lx, 2, "%s %s %s * (%s - dot);", dj, op, yj, dyj);
+        break;
+    case OP_LOG_SOFTMAX_BWD:
+        /* y = log_softmax(z): d_z[j] = d_y[j] - exp(y[j]) * sum_k d_y[k] */
+        row_elem(lx, v->arg[0], rows, K, "j", dyj, sizeof dyj);
+        row_elem(lx, v->arg[1], rows, K, "j", yj, sizeof yj);
+        out(lx, 1, "real dot = 0;");
+        out(lx, 1, "for (int j = 0; j < %d; j++)", K);
+        out(lx, 2, "dot += %s;", dyj);
+        out(lx, 1, "for (int j = 0; j < %d; j++)", K);
+        out(lx, 2, "%s %s %s - %s(%s) * dot;", dj, op, dyj, EXP, yj);
+        break;
+    default:
+        diag_internal("emit_row: %s", ir_ops[v->op].name);
+    }
+    out(lx, 0, "}");
+}
+
+/* One IR value: the statement's source line when it changes, the step's
+ * equation, its loops. */
+static void emit_value(Lx *lx, int id)
+{
+    const IrProgram *p = lx->p;
+    const Value *v = &p->v[id];
+    IrKind kind = ir_ops[v->op].kind;
+    if (kind == K_LEAF || kind == K_ADJ)
+        return;
+    if (v->stmt != lx->last_stmt && v->stmt < p->nstmts) {
+        lx->last_stmt = v->stmt;
+        const IrStmt *s = &p->stmts[v->stmt];
+        fputc('\n', lx->f);
+        out(lx, 0, "/* %s%s:%d  %s */", lx->backward ? "adjoint of " : "", base_name(p->file),
+            s->line, s->text);
+    }
+    char note[300];
+    ir_notation(p, id, note, sizeof note);
+    for (char *c = note; (c = strstr(c, "*/")) != NULL; c++)
+        c[1] = '\\';
+    /* the equation as the step writes it: "=" where it assigns */
+    int dst = v->acc >= 0 ? v->acc : id;
+    char *pe = strstr(note, " += ");
+    int first = v->acc >= 0 && !is_grad(lx, dst) && !lx->pre_zero[dst] && !lx->written[dst] &&
+                (v->op == OP_MATMUL || shape_equal(&v->shape, &p->v[dst].shape)) &&
+                v->batched == p->v[dst].batched;
+    if (pe && first)
+        memmove(pe + 1, pe + 2, strlen(pe + 2) + 1);
+    out(lx, 0, "/* %s */", note);
+    switch (kind) {
+    case K_MAP: emit_map(lx, id); break;
+    case K_MATMUL: emit_matmul(lx, id); break;
+    case K_TRANS: emit_transpose(lx, id); break;
+    case K_REDUCE: emit_reduce(lx, id); break;
+    case K_ROW: emit_row(lx, id); break;
+    default: diag_internal("emit_loops: %s", ir_ops[v->op].name);
+    }
+}
+
+/* ---- functions ---- */
+
+/* The pointer to value id: a parameter or gradient in the flat buffers,
+ * one sample's slice of a workspace buffer or the data (inside the sample
+ * loop), or a whole unbatched buffer. */
+static void emit_decl(Lx *lx, FILE *f, int indent, int id)
+{
+    const IrProgram *p = lx->p;
+    const Value *v = &p->v[id];
+    const char *nm = name_of(lx, id);
+    char decl[256], cast[96], init[256], sh[64];
+    int cnst = v->op == OP_PARAM || v->op == OP_INPUT || v->op == OP_LITERAL;
+    if (v->op == OP_PARAM) {
+        snprintf(init, sizeof init, "params + %ld", lx->c->param_off[v->index]);
+        lx->uses |= ARG_PARAMS;
+    } else if (is_grad(lx, id)) {
+        snprintf(init, sizeof init, "grads + %ld", lx->c->param_off[p->v[v->arg[0]].index]);
+        lx->uses |= ARG_GRADS;
+    } else if (v->op == OP_LITERAL) {
+        snprintf(init, sizeof init, "literal_%d", v->index);
+    } else if (v->op == OP_INPUT || lx->c->needs_buf[id]) {
+        if (v->batched && numel(v) == 1)
+            snprintf(init, sizeof init, "ws->%s + s", nm);
+        else if (v->batched)
+            snprintf(init, sizeof init, "ws->%s + (size_t)s * %d", nm, numel(v));
+        else
+            snprintf(init, sizeof init, "ws->%s", nm);
+    } else {
+        return;
+    }
+    declare(&v->shape, cnst, nm, decl, sizeof decl, cast, sizeof cast);
+    char line[600];
+    int len = snprintf(line, sizeof line, "%s = %s%s%s%s;", decl, cast, cast[0] ? "(" : "", init,
+                       cast[0] ? ")" : "");
+    if (strncmp(init, "ws->", 4) == 0)
+        lx->uses |= ARG_WS;
+    fprintf(f, "%*s%s%*s/* %s */\n", 4 * indent, "", line, len < 56 ? 56 - len : 1, "",
+            shape_str(&v->shape, sh, sizeof sh));
+}
+
+/* A piece of a function's body, written to memory while the values it
+ * uses are recorded, so the declarations can go first. */
+typedef struct Part {
+    char *text;
+    size_t len;
+    FILE *f;
+    int ind, last_stmt;
+} Part;
+
+static void part_open(Part *pt, int ind)
+{
+    pt->text = NULL;
+    pt->len = 0;
+    pt->f = open_memstream(&pt->text, &pt->len);
+    if (!pt->f)
+        diag_internal("open_memstream failed");
+    pt->ind = ind;
+    pt->last_stmt = -1;
+}
+
+/* Continue writing into pt (saving where the previous part was). */
+static void part_use(Lx *lx, Part *pt, Part **cur)
+{
+    if (*cur == pt)
+        return;
+    if (*cur)
+        (*cur)->last_stmt = lx->last_stmt;
+    lx->f = pt->f;
+    lx->ind = pt->ind;
+    lx->last_stmt = pt->last_stmt;
+    *cur = pt;
+}
+
+static void part_close(Part *pt)
+{
+    fclose(pt->f);
+}
+
+static void begin_function(Lx *lx)
+{
+    memset(lx->used, 0, (size_t)lx->p->nv);
+    memset(lx->written, 0, (size_t)lx->p->nv);
+    memset(lx->pre_zero, 0, (size_t)lx->p->nv);
+    lx->uses = 0;
+}
+
+/* The declarations of the used values that are (batched = 1) or are not
+ * (batched = 0) per sample, at indentation indent. */
+static void decls(Lx *lx, FILE *f, int indent, int batched)
+{
+    for (int i = 0; i < lx->p->nv; i++)
+        if (lx->used[i] && lx->p->v[i].batched == batched)
+            emit_decl(lx, f, indent, i);
+}
+
+/* (void) for the arguments a body did not use. */
+static void unused_args(Lx *lx, FILE *f, int args)
+{
+    static const char *const names[] = {"params", "grads", "seed", "n", "ws"};
+    for (int k = 0; k < 5; k++)
+        if ((args & (1 << k)) && !(lx->uses & (1 << k)))
+            fprintf(f, "    (void)%s;\n", names[k]);
+}
+
+/* The loop over the samples around a body (nothing for an empty one). */
+static void sample_loop(Lx *lx, FILE *f, Part *body)
+{
+    if (!body->len)
+        return;
+    lx->uses |= ARG_N;
+    char *d = NULL;
+    size_t dl = 0;
+    FILE *df = open_memstream(&d, &dl);
+    if (!df)
+        diag_internal("open_memstream failed");
+    decls(lx, df, 2, 1);
+    fclose(df);
+    fprintf(f, "\n    for (int s = 0; s < n; s++) {   /* one sample at a time */\n");
+    fwrite(d, 1, dl, f);
+    fwrite(body->text, 1, body->len, f);
+    fprintf(f, "    }\n");
+    free(d);
+}
+
+static void forward_fn(Lx *lx, FILE *f)
+{
+    const IrProgram *p = lx->p;
+    Part pre, loop, *cur = NULL;
+    begin_function(lx);
+    lx->backward = 0;
+    part_open(&pre, 1);
+    part_open(&loop, 2);
+    for (int i = p->fwd.begin; i < p->fwd.end; i++)
+        if (lx->c->fwd_mark[i]) {
+            part_use(lx, p->v[i].batched ? &loop : &pre, &cur);
+            emit_value(lx, i);
+        }
+    part_use(lx, &loop, &cur);
+    fputc('\n', lx->f);
+    out(lx, 0, "losses[s] = %s[0];", name_of(lx, p->loss));
+    lx->used[p->loss] = 1;
+    part_close(&pre);
+    part_close(&loop);
+
+    fprintf(f, "/* The model on n samples, one at a time: every value, then the loss. */\n");
+    fprintf(f, "static void forward(void *work, const real *params, int n,\n"
+               "                    const real *const *data, real *losses)\n{\n");
+    fprintf(f, "    Work *ws = work;\n");
+    char *body = NULL;
+    size_t bl = 0;
+    FILE *bf = open_memstream(&body, &bl);
+    if (!bf)
+        diag_internal("open_memstream failed");
+    sample_loop(lx, bf, &loop);
+    fclose(bf);
+    decls(lx, f, 1, 0);
+    unused_args(lx, f, ARG_PARAMS);
+    /* the data pointers are kept for backward() */
+    for (int i = 0; i < p->nslots; i++)
+        fprintf(f, "    ws->%s = data[%d];\n", name_of(lx, p->slots[i].value), i);
+    fwrite(pre.text, 1, pre.len, f);
+    fwrite(body, 1, bl, f);
+    if (p->output >= 0)
+        fprintf(f, "    ws->out = ws->%s;\n", name_of(lx, p->output));
+    fprintf(f, "}\n\n");
+    free(body);
+    free(pre.text);
+    free(loop.text);
+}
+
+static void backward_fn(Lx *lx, FILE *f)
+{
+    const IrProgram *p = lx->p;
+    IrRange r = p->bwd_loss;
+    Part pre, loop, post, *cur = NULL;
+    begin_function(lx);
+    lx->backward = 1;
+    /* unbatched adjoints that per-sample steps add into start at zero */
+    for (int i = r.begin; i < r.end; i++) {
+        const Value *v = &p->v[i];
+        if (v->acc >= 0 && v->batched && !p->v[v->acc].batched && !is_grad(lx, v->acc))
+            lx->pre_zero[v->acc] = 1;
+    }
+    part_open(&pre, 1);
+    part_open(&loop, 2);
+    part_open(&post, 1);
+    part_use(lx, &pre, &cur);
+    for (int i = 0; i < p->nv; i++)
+        if (lx->pre_zero[i]) {
+            lx->used[i] = 1;
+            out(lx, 0, "memset(%s, 0, %d * sizeof(real));", name_of(lx, i), numel(&p->v[i]));
+        }
+    for (int i = r.begin; i < r.end; i++) {
+        IrKind k = ir_ops[p->v[i].op].kind;
+        if (k == K_LEAF || k == K_ADJ)
+            continue;
+        part_use(lx, p->v[i].batched ? &loop : &post, &cur);
+        emit_value(lx, i);
+    }
+    part_close(&pre);
+    part_close(&loop);
+    part_close(&post);
+
+    fprintf(f, "/* The adjoint program, one sample at a time: adds seed * d(loss)/dparams\n"
+               " * of every sample to grads, where seed is 1/B for a mean over the batch\n"
+               " * and 1 for a sum. */\n");
+    fprintf(f, "static void backward(void *work, const real *params, int n, real seed,\n"
+               "                     real *grads)\n{\n");
+    fprintf(f, "    Work *ws = work;\n");
+    char *d = NULL;
+    size_t dl = 0;
+    FILE *df = open_memstream(&d, &dl);
+    if (!df)
+        diag_internal("open_memstream failed");
+    decls(lx, df, 1, 0);
+    fclose(df);
+    char *body = NULL;
+    size_t bl = 0;
+    FILE *bf = open_memstream(&body, &bl);
+    if (!bf)
+        diag_internal("open_memstream failed");
+    sample_loop(lx, bf, &loop);
+    fclose(bf);
+    fwrite(d, 1, dl, f);
+    unused_args(lx, f, ARG_PARAMS | ARG_GRADS | ARG_SEED | ARG_N | ARG_WS);
+    fwrite(pre.text, 1, pre.len, f);
+    fwrite(body, 1, bl, f);
+    fwrite(post.text, 1, post.len, f);
+    fprintf(f, "}\n\n");
+    free(d);
+    free(body);
+    free(pre.text);
+    free(loop.text);
+    free(post.text);
+}
+
+static void penalty_fn(Lx *lx, FILE *f)
+{
+    const IrProgram *p = lx->p;
+    fprintf(f, "/* The penalty (parameters only, once per batch); with grads, its gradient too. */\n");
+    if (p->penalty < 0) {
+        fprintf(f, "static real penalty(void *work, const real *params, real *grads)\n{\n");
+        fprintf(f, "    (void)work;\n    (void)params;\n    (void)grads;\n    return 0;\n}\n\n");
+        return;
+    }
+    Part body, *cur = NULL;
+    begin_function(lx);
+    part_open(&body, 1);
+    part_use(lx, &body, &cur);
+    lx->backward = 0;
+    for (int i = p->fwd.begin; i < p->fwd.end; i++)
+        if (lx->c->pen_mark[i])
+            emit_value(lx, i);
+    lx->used[p->penalty] = 1;
+    if (p->bwd_penalty.end > p->bwd_penalty.begin) {
+        fputc('\n', lx->f);
+        out(lx, 0, "if (!grads)");
+        out(lx, 1, "return %s[0];", name_of(lx, p->penalty));
+        lx->backward = 1;
+        lx->last_stmt = -1;
+        for (int i = p->bwd_penalty.begin; i < p->bwd_penalty.end; i++)
+            emit_value(lx, i);
+    }
+    out(lx, 0, "return %s[0];", name_of(lx, p->penalty));
+    part_close(&body);
+    fprintf(f, "static real penalty(void *work, const real *params, real *grads)\n{\n");
+    fprintf(f, "    Work *ws = work;\n");
+    decls(lx, f, 1, 0);
+    unused_args(lx, f, ARG_PARAMS | ARG_GRADS | ARG_WS);
+    fwrite(body.text, 1, body.len, f);
+    fprintf(f, "}\n\n");
+    free(body.text);
+}
+
+/* The workspace: the data pointers, then a buffer for every forward value
+ * the backward pass reads and every adjoint, each sample's slice of a
+ * per-sample tensor contiguous ([cap] x [10] is cap slices of 10). */
+static void workspace(Lx *lx, FILE *f)
+{
+    const IrProgram *p = lx->p;
+    const char *const *name = (const char *const *)lx->c->cname;
+    const char *buf = lx->c->needs_buf;
+    long fixed = 0, per_sample = 0;
+    fprintf(f, "\n/* Every intermediate tensor, for up to `cap` samples (one allocation). */\n");
+    fprintf(f, "typedef struct Work {\n    real *mem;\n    const real *out;   /* the prediction */\n");
+    for (int i = 0; i < p->nslots; i++) {
+        const char *nm = name[p->slots[i].value];
+        fprintf(f, "    const real *%s;%*s/* data: %s */\n", nm, (int)(20 - strlen(nm)), "",
+                p->slots[i].name);
+    }
+    for (int i = 0; i < p->nv; i++) {
+        if (!buf[i])
+            continue;
+        const Value *v = &p->v[i];
+        char sh[64];
+        shape_str(&v->shape, sh, sizeof sh);
+        fprintf(f, "    real *%s;%*s/* %s%s%s */\n", name[i], (int)(26 - strlen(name[i])), "",
+                v->batched ? "[cap] x " : "", sh, i >= p->fwd.end ? "  adjoint" : "");
+        if (v->batched)
+            per_sample += numel(v);
+        else
+            fixed += numel(v);
+    }
+    fprintf(f, "} Work;\n\n");
+    fprintf(f, "static void *create(int cap)\n{\n");
+    fprintf(f, "    Work *ws = calloc(1, sizeof *ws);\n");
+    fprintf(f, "    real *m = ws ? calloc((size_t)cap * %ld + %ld, sizeof *m) : NULL;\n",
+            per_sample, fixed);
+    fprintf(f, "    if (!m) {\n        free(ws);\n        return NULL;\n    }\n");
+    fprintf(f, "    ws->mem = m;\n");
+    for (int i = 0; i < p->nv; i++) {
+        if (!buf[i])
+            continue;
+        const Value *v = &p->v[i];
+        if (v->batched)
+            fprintf(f, "    ws->%s = m;%*sm += (size_t)cap * %d;\n", name[i],
+                    (int)(24 - strlen(name[i])), "", numel(v));
+        else
+            fprintf(f, "    ws->%s = m;%*sm += %d;\n", name[i], (int)(24 - strlen(name[i])), "",
+                    numel(v));
+    }
+    fprintf(f, "    return ws;\n}\n\n");
+    fprintf(f, "static void destroy(void *work)\n{\n    Work *ws = work;\n");
+    fprintf(f, "    if (ws)\n        free(ws->mem);\n    free(ws);\n}\n\n");
+}
+
+void cg_loops_functions(FILE *f, const CgLoops *c)
+{
+    Lx lx;
+    memset(&lx, 0, sizeof lx);
+    lx.c = c;
+    lx.p = c->p;
+    lx.used = xcalloc((size_t)c->p->nv, 1);
+    lx.written = xcalloc((size_t)c->p->nv, 1);
+    lx.pre_zero = xcalloc((size_t)c->p->nv, 1);
+    workspace(&lx, f);
+    forward_fn(&lx, f);
+    backward_fn(&lx, f);
+    penalty_fn(&lx, f);
+    fprintf(f, "static const real *output(void *work)\n{\n    return ((Work *)work)->out;\n}\n\n");
+    free(lx.used);
+    free(lx.written);
+    free(lx.pre_zero);
+}
