@@ -140,3 +140,36 @@ if t_run "$D/$m" train --epochs 50 --optimizer "sgd(lr = 3)" --batch 16 --patien
 else
     t_fail "train failed"
 fi
+
+# accuracy for a binary target with one logit (bce_with_logits): the trainer's number
+# equals the fraction of samples with (logit > 0) == (y > 0.5), computed with numpy
+t_begin "e2e/train/binary-accuracy"
+if ! t_build examples/xor.nn "$D/xor"; then
+    t_fail "nnc build failed"
+elif ! /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+    t_skip "/usr/bin/python3 has no numpy"
+else
+    rm -rf "$D/xor-run"
+    /usr/bin/python3 -c '
+import numpy as np, sys
+rng = np.random.default_rng(5)
+x = rng.standard_normal((200, 2)).astype(np.float32)
+y = (x[:, 0] * x[:, 1] > 0).astype(np.float32)[:, None]
+np.savez(sys.argv[1], x=x, y=y)' "$D/xor-data.npz"
+    t_run "$D/xor" train --epochs 3 --quiet --log "$D/xor-run"
+    t_run "$D/xor" eval --params "$D/xor-run/params.npz" --data "$D/xor-data.npz" \
+        --metrics accuracy
+    got=$(sed -n 's/^accuracy: //p' "$t_log")
+    want=$(/usr/bin/python3 -c '
+import numpy as np, sys
+p = np.load(sys.argv[1]); d = np.load(sys.argv[2])
+h = np.tanh(d["x"].astype(np.float64) @ p["W1"].T + p["b1"])
+logit = h @ p["w2"].T + p["b2"]
+print("%.9g" % np.mean((logit[:, 0] > 0) == (d["y"][:, 0] > 0.5)))' \
+        "$D/xor-run/params.npz" "$D/xor-data.npz")
+    if [ -n "$got" ] && [ "$got" = "$want" ]; then
+        t_pass
+    else
+        t_fail "eval's accuracy '$got', numpy's '$want'"
+    fi
+fi
