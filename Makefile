@@ -65,7 +65,9 @@ RT_OBJS   := $(RT_COMMON:runtime/%.c=$(BUILD)/rt/%.o) \
              $(RT_REAL:runtime/%.c=$(BUILD)/rt32/%.o) \
              $(RT_REAL:runtime/%.c=$(BUILD)/rt64/%.o)
 RT_LIB    := $(RT_DIR)/libnnrt.a
-RT_LDLIBS := -lz -lm $(BLAS_LIBS)
+PNG_CFLAGS := $(shell pkg-config --cflags libpng 2>/dev/null)
+PNG_LIBS   := $(shell pkg-config --libs libpng 2>/dev/null || echo -lpng)
+RT_LDLIBS := $(PNG_LIBS) -lz -lm $(BLAS_LIBS)
 
 # ---- compiler
 NNC_SRCS := $(wildcard src/frontend/*.c src/ir/*.c src/ad/*.c src/codegen/*.c) src/main.c
@@ -106,7 +108,7 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/rt/%.o: runtime/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(BLAS_CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS_ALL) $(BLAS_CFLAGS) $(PNG_CFLAGS) -c -o $@ $<
 $(BUILD)/rt32/%.o: runtime/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(BLAS_CFLAGS) -c -o $@ $<

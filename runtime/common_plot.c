@@ -1,32 +1,57 @@
 /*
- * common_plot.c - learning curves as SVG, with no plotting library.
+ * common_plot.c - the run directory's plots: gnuplot scripts, the gnuplot
+ * run that renders them, and PNG images written with libpng.
  *
- * nnrt_plot_metrics(DIR) reads DIR/metrics.csv (written by `train --log`)
- * and draws DIR/curves.svg: the loss columns (loss, test_loss) over epochs
- * in one panel, on a log scale when they span more than a decade, and the
- * accuracy columns in a second panel when there are any.  Any browser or
- * document tool shows the file; the CSV stays the source for other tools.
+ * Every plot is a gnuplot script (NAME.gp) beside the data files it reads,
+ * in the run directory, so a user can restyle it for a report and run
+ * `gnuplot NAME.gp` there again.  Each script draws NAME.png (pngcairo,
+ * or gnuplot's libgd `png` terminal when cairo is missing) and NAME.pdf
+ * (pdfcairo, when present).  Without gnuplot the scripts and data are
+ * still written and one note says how to get the pictures.
+ *
+ *   curves.gp    metrics.csv: loss and test_loss over epochs, and the
+ *                accuracy columns in a second panel when there are any
+ *   boundary.gp  boundary_grid.dat, boundary_train.dat, boundary_test.dat:
+ *                the model's prediction over the plane of a 2-D input
+ *                (written by nnrt_plot.c, which runs the model)
+ *   reconstructions_figure.gp   reconstructions.png with a title
+ *
+ * Images whose pixels are the data (an autoencoder's reconstructions) do
+ * not need gnuplot: nnrt_png_write encodes them directly with libpng.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "nnrt_internal.h"
 
-#define MAXCOL 16
-#define MAXROW 100000
+#define MAXCOL 32
+
+/* ---- metrics.csv ---- */
 
 typedef struct Table {
     char names[MAXCOL][32];
     int ncol;
-    double *row[MAXCOL];
-    int nrow;
+    double *col[MAXCOL];
+    int nrow, cap;
 } Table;
+
+static void table_free(Table *t)
+{
+    for (int c = 0; c < t->ncol; c++)
+        free(t->col[c]);
+}
 
 static int read_csv(const char *path, Table *t)
 {
     FILE *f = fopen(path, "r");
-    char line[2048];
+    char line[4096];
     memset(t, 0, sizeof *t);
     if (!f)
         return -1;
@@ -36,13 +61,16 @@ static int read_csv(const char *path, Table *t)
     }
     for (char *tok = strtok(line, ",\r\n"); tok && t->ncol < MAXCOL; tok = strtok(NULL, ",\r\n"))
         snprintf(t->names[t->ncol++], sizeof t->names[0], "%s", tok);
-    for (int c = 0; c < t->ncol; c++)
-        t->row[c] = malloc(MAXROW * sizeof(double));
-    while (t->nrow < MAXROW && fgets(line, sizeof line, f)) {
+    while (fgets(line, sizeof line, f)) {
+        if (t->nrow == t->cap) {
+            t->cap = t->cap ? 2 * t->cap : 256;
+            for (int c = 0; c < t->ncol; c++)
+                t->col[c] = realloc(t->col[c], (size_t)t->cap * sizeof(double));
+        }
         char *s = line;
         for (int c = 0; c < t->ncol; c++) {
             char *end;
-            t->row[c][t->nrow] = strtod(s, &end);
+            t->col[c][t->nrow] = strtod(s, &end);
             s = *end == ',' ? end + 1 : end;
         }
         t->nrow++;
@@ -59,121 +87,352 @@ static int column(const Table *t, const char *name)
     return -1;
 }
 
-static const char *const colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e"};
+/* ---- pieces every script shares ---- */
 
-/* One panel at vertical offset y0: the given columns against epoch. */
-static void panel(FILE *f, const Table *t, const int *cols, int ncols, const char *title,
-                  int y0, int logy)
-{
-    const int W = 640, H = 300, L = 70, R = 150, T = 30, B = 40;
-    int ex = column(t, "epoch");
-    double xmin = t->row[ex][0], xmax = t->row[ex][t->nrow - 1];
-    double ymin = INFINITY, ymax = -INFINITY;
-    for (int k = 0; k < ncols; k++)
-        for (int i = 0; i < t->nrow; i++) {
-            double v = t->row[cols[k]][i];
-            if (!isfinite(v) || (logy && v <= 0))
-                continue;
-            ymin = v < ymin ? v : ymin;
-            ymax = v > ymax ? v : ymax;
-        }
-    if (!(ymin <= ymax))
-        return;
-    if (xmax <= xmin)
-        xmax = xmin + 1;
-    if (logy) {
-        ymin = log10(ymin);
-        ymax = log10(ymax);
-    }
-    if (ymax - ymin < 1e-12) {
-        ymin -= 0.5;
-        ymax += 0.5;
-    }
-    double pad = 0.05 * (ymax - ymin);
-    ymin -= pad;
-    ymax += pad;
-    int pw = W - L - R, ph = H - T - B;
-#define PX(x) (L + pw * ((x) - xmin) / (xmax - xmin))
-#define PY(y) (y0 + T + ph * (1 - ((y) - ymin) / (ymax - ymin)))
-    fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"15\" font-weight=\"bold\">%s</text>\n", L,
-            y0 + 20, title);
-    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#444\"/>\n",
-            L, y0 + T, pw, ph);
-    for (int k = 0; k <= 4; k++) {
-        double yv = ymin + (ymax - ymin) * k / 4, xv = xmin + (xmax - xmin) * k / 4;
-        fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L,
-                L + pw, PY(yv), PY(yv));
-        fprintf(f, "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%.3g</text>\n",
-                L - 5, PY(yv) + 4, logy ? pow(10, yv) : yv);
-        fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%.4g</text>\n",
-                PX(xv), y0 + T + ph + 15, xv);
-    }
-    fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"12\" text-anchor=\"middle\">epoch</text>\n",
-            L + pw / 2, y0 + H - 5);
-    for (int k = 0; k < ncols; k++) {
-        const double *v = t->row[cols[k]];
-        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
-                colors[k % 4]);
-        for (int i = 0; i < t->nrow; i++) {
-            double yv = logy ? (v[i] > 0 ? log10(v[i]) : NAN) : v[i];
-            if (isfinite(yv))
-                fprintf(f, "%.1f,%.1f ", PX(t->row[ex][i]), PY(yv));
-        }
-        fprintf(f, "\"/>\n");
-        fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\"/>\n",
-                L + pw + 15, L + pw + 35, y0 + T + 10 + 18 * k, y0 + T + 10 + 18 * k, colors[k % 4]);
-        fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"12\">%s</text>\n", L + pw + 40,
-                y0 + T + 14 + 18 * k, t->names[cols[k]]);
-    }
-#undef PX
-#undef PY
-}
-
-int nnrt_plot_metrics(const char *dir, const char *title)
+static FILE *open_script(const char *dir, const char *name, const char *what)
 {
     char path[1200];
+    snprintf(path, sizeof path, "%s/%s.gp", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return NULL;
+    fprintf(f, "# %s.gp - %s.\n", name, what);
+    fprintf(f, "# Written by the nnc trainer; restyle freely, then run `gnuplot %s.gp` in this\n"
+               "# directory to redraw %s.png and %s.pdf.\n\n", name, name, name);
+    /* pngcairo and pdfcairo where gnuplot has cairo (Debian's gnuplot-nox
+     * does), gnuplot's own libgd png terminal otherwise. */
+    fprintf(f, "cairo = strstrt(GPVAL_TERMINALS, \" pngcairo \") > 0\n"
+               "pdf = strstrt(GPVAL_TERMINALS, \" pdfcairo \") > 0\n"
+               "set grid lc rgb '#e0e0e0'\n"
+               "set border lc rgb '#404040'\n");
+    return f;
+}
+
+/* The loop that draws the same figure as PNG and PDF; the caller writes
+ * the figure between this and end_formats(). */
+static void begin_formats(FILE *f, const char *name, int w, int h)
+{
+    fprintf(f, "\ndo for [fmt in \"png pdf\"] {\n"
+               "    if (fmt eq \"pdf\" && !pdf) { break }\n"
+               "    if (fmt eq \"png\" && cairo) { set terminal pngcairo noenhanced size %d,%d font \"sans,11\" }\n"
+               "    if (fmt eq \"png\" && !cairo) { set terminal png noenhanced size %d,%d }\n"
+               "    if (fmt eq \"pdf\") { set terminal pdfcairo noenhanced size %.2fin,%.2fin font \"sans,9\" }\n"
+               "    set output \"%s.\".fmt\n",
+            w, h, w, h, w / 120.0, h / 120.0, name);
+}
+
+static void end_formats(FILE *f)
+{
+    fprintf(f, "    set output\n}\n");
+}
+
+/* gnuplot titles are double-quoted strings: keep quotes and backslashes out */
+static void title_text(char *out, size_t len, const char *s)
+{
+    size_t k = 0;
+    for (; *s && k + 1 < len; s++)
+        out[k++] = (*s == '"' || *s == '\\') ? '\'' : *s;
+    out[k] = '\0';
+}
+
+/* ---- learning curves ---- */
+
+static const char *const line_colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                          "#9467bd", "#8c564b"};
+
+/* One panel: the columns whose names are listed, against epoch. */
+static void curve_panel(FILE *f, const Table *t, const char *const *names, int n,
+                        const char *ylabel, int logy)
+{
+    int first = 1;
+    fprintf(f, "    set ylabel \"%s\"\n", ylabel);
+    fprintf(f, "    %s\n", logy ? "set logscale y" : "unset logscale y");
+    fprintf(f, "    plot ");
+    for (int k = 0; k < n; k++) {
+        if (column(t, names[k]) < 0)
+            continue;
+        char title[64];
+        snprintf(title, sizeof title, "%s", strncmp(names[k], "test_", 5) == 0 ? "test" : "train");
+        fprintf(f, "%s'metrics.csv' using \"epoch\":\"%s\" with %s lc rgb '%s' lw 2 "
+                   "title \"%s\"", first ? "" : ", \\\n         ", names[k],
+                t->nrow <= 40 ? "linespoints pt 7 ps 0.5" : "lines", line_colors[k % 6], title);
+        first = 0;
+    }
+    fprintf(f, "\n");
+}
+
+int nnrt_plot_curves(const char *dir, const char *model)
+{
+    char path[1200], name[200];
     Table t;
     snprintf(path, sizeof path, "%s/metrics.csv", dir);
     if (read_csv(path, &t) != 0 || t.nrow == 0 || column(&t, "epoch") < 0) {
-        for (int c = 0; c < t.ncol; c++)
-            free(t.row[c]);
+        table_free(&t);
         return -1;
     }
-    int loss[2], nloss = 0, acc[2], nacc = 0;
-    const char *ln[2] = {"loss", "test_loss"}, *an[2] = {"accuracy", "test_accuracy"};
-    for (int k = 0; k < 2; k++) {
-        if (column(&t, ln[k]) >= 0)
-            loss[nloss++] = column(&t, ln[k]);
-        if (column(&t, an[k]) >= 0)
-            acc[nacc++] = column(&t, an[k]);
-    }
+    static const char *const losses[] = {"loss", "test_loss"};
+    static const char *const accs[] = {"accuracy", "test_accuracy"};
+    int nacc = (column(&t, "accuracy") >= 0) + (column(&t, "test_accuracy") >= 0);
     /* log scale when the positive losses span more than a decade */
     double lo = INFINITY, hi = 0;
-    for (int k = 0; k < nloss; k++)
-        for (int i = 0; i < t.nrow; i++) {
-            double v = t.row[loss[k]][i];
-            if (v > 0 && isfinite(v)) {
-                lo = v < lo ? v : lo;
-                hi = v > hi ? v : hi;
+    for (int k = 0; k < 2; k++) {
+        int c = column(&t, losses[k]);
+        for (int i = 0; c >= 0 && i < t.nrow; i++)
+            if (t.col[c][i] > 0 && isfinite(t.col[c][i])) {
+                lo = t.col[c][i] < lo ? t.col[c][i] : lo;
+                hi = t.col[c][i] > hi ? t.col[c][i] : hi;
             }
-        }
-    int logy = lo > 0 && hi / lo > 10;
-    snprintf(path, sizeof path, "%s/curves.svg", dir);
-    FILE *f = fopen(path, "w");
-    if (f) {
-        int h = nacc ? 600 : 300;
-        fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"%d\" "
-                   "font-family=\"sans-serif\">\n<rect width=\"640\" height=\"%d\" fill=\"white\"/>\n",
-                h, h);
-        char tl[300];
-        snprintf(tl, sizeof tl, "%s: loss%s", title, logy ? " (log scale)" : "");
-        panel(f, &t, loss, nloss, tl, 0, logy);
-        if (nacc)
-            panel(f, &t, acc, nacc, "accuracy", 300, 0);
-        fprintf(f, "</svg>\n");
-        fclose(f);
     }
-    for (int c = 0; c < t.ncol; c++)
-        free(t.row[c]);
-    return f ? 0 : -1;
+    int logy = lo > 0 && hi / lo > 10;
+    FILE *f = open_script(dir, "curves", "learning curves (loss and metrics over epochs)");
+    if (!f) {
+        table_free(&t);
+        return -1;
+    }
+    title_text(name, sizeof name, model);
+    fprintf(f, "set datafile separator ','\n"
+               "set datafile columnheaders\n"
+               "set xlabel \"epoch\"\n"
+               "set key top right\n");
+    begin_formats(f, "curves", nacc ? 1100 : 650, 450);
+    if (nacc)
+        fprintf(f, "    set multiplot layout 1,2 title \"%s: learning curves\" font \",13\"\n"
+                   "    set title \"loss%s\"\n", name, logy ? " (log scale)" : "");
+    else
+        fprintf(f, "    set title \"%s: loss%s\" font \",13\"\n", name, logy ? " (log scale)" : "");
+    curve_panel(f, &t, losses, 2, "loss", logy);
+    if (nacc) {
+        fprintf(f, "    set title \"accuracy\"\n    set key bottom right\n"
+                   "    set yrange [*:1]\n");
+        curve_panel(f, &t, accs, 2, "accuracy", 0);
+        fprintf(f, "    set yrange [*:*]\n    set key top right\n    unset multiplot\n");
+    }
+    end_formats(f);
+    int bad = ferror(f);
+    table_free(&t);
+    return fclose(f) != 0 || bad ? -1 : 0;
+}
+
+/* ---- decision boundary / output surface of a 2-D input ---- */
+
+/* Pastel backgrounds and saturated points, one pair per class. */
+static const char *const class_bg[] = {"#c6dbef", "#fdd0a2", "#c7e9c0", "#dadaeb",
+                                       "#fcbba1", "#d9d9d9", "#f2d0e4", "#e5d8bd",
+                                       "#ccebc5", "#ffffb3"};
+static const char *const class_fg[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd",
+                                       "#d62728", "#7f7f7f", "#e377c2", "#8c564b",
+                                       "#17becf", "#bcbd22"};
+#define NCOLORS 10
+
+int nnrt_plot_boundary_script(const char *dir, const NnrtBoundaryPlot *b)
+{
+    char model[200], in[64], out[64];
+    title_text(model, sizeof model, b->model);
+    title_text(in, sizeof in, b->input);
+    title_text(out, sizeof out, b->output);
+    const char *what = b->kind == NNRT_BOUNDARY_VALUE ? "the model's output over the input plane"
+                                                      : "the decision boundary over the input plane";
+    FILE *f = open_script(dir, "boundary", what);
+    if (!f)
+        return -1;
+    fprintf(f, "# boundary_grid.dat: x1 x2 z on a %d x %d grid, z = %s;\n"
+               "# boundary_train.dat, boundary_test.dat: x1 x2 and the sample's target.\n",
+            b->grid, b->grid,
+            b->kind == NNRT_BOUNDARY_BINARY ? "P(class 1) = sigmoid(logit)"
+            : b->kind == NNRT_BOUNDARY_CLASSES ? "the predicted class (argmax of the logits)"
+                                               : "the model's output");
+    fprintf(f, "set xrange [%.9g:%.9g]\nset yrange [%.9g:%.9g]\n", b->x0, b->x1, b->y0, b->y1);
+    fprintf(f, "set xlabel \"%s[0]\"\nset ylabel \"%s[1]\"\nset size ratio -1\n", in, in);
+    /* one key for both panels, under them */
+    fprintf(f, "set key at screen 0.5, screen 0.01 center bottom horizontal box opaque\n"
+               "set bmargin 5\n");
+    if (b->kind == NNRT_BOUNDARY_BINARY) {
+        fprintf(f, "set palette defined (0 '%s', 0.5 '#ffffff', 1 '%s')\n"
+                   "set cbrange [0:1]\nset cblabel \"P(%s = 1)\"\n",
+                class_bg[0], class_bg[1], out);
+        /* the 0.5 level as a line, traced once by gnuplot's contour code */
+        fprintf(f, "set contour base\nset cntrparam levels discrete 0.5\nunset surface\n"
+                   "set view map\nset table $boundary\n"
+                   "splot 'boundary_grid.dat' using 1:2:3 with lines notitle\n"
+                   "unset table\nunset contour\nset surface\n");
+    } else if (b->kind == NNRT_BOUNDARY_CLASSES) {
+        fprintf(f, "set palette defined (");
+        for (int k = 0; k < b->nclass; k++)
+            fprintf(f, "%s%d '%s'", k ? ", " : "", k, class_bg[k % NCOLORS]);
+        fprintf(f, ")\nset palette maxcolors %d\nset cbrange [-0.5:%d.5]\n"
+                   "set cbtics 1\nset cblabel \"predicted %s\"\n",
+                b->nclass, b->nclass - 1, out);
+    } else {
+        /* viridis (gnuplot 5.4 has no name for it) */
+        fprintf(f, "set palette defined (0 '#440154', 0.25 '#3b528b', 0.5 '#21918c', "
+                   "0.75 '#5ec962', 1 '#fde725')\nset cblabel \"%s\"\n", out);
+    }
+    for (int k = 0; k < NCOLORS; k++)
+        fprintf(f, "set linetype %d lc rgb '%s'\n", k + 1, class_fg[k]);
+    int panels = b->has_test ? 2 : 1;
+    begin_formats(f, "boundary", panels == 2 ? 1150 : 640, 600);
+    if (panels == 2)
+        fprintf(f, "    set multiplot layout 1,2 title \"%s: %s\" font \",13\"\n", model,
+                b->kind == NNRT_BOUNDARY_VALUE ? "output" : "decision boundary");
+    for (int p = 0; p < panels; p++) {
+        const char *file = p ? "boundary_test.dat" : "boundary_train.dat";
+        const char *set = p ? "test set" : "training set";
+        if (panels == 2)
+            fprintf(f, "    set title \"%s\"\n", set);
+        else
+            fprintf(f, "    set title \"%s: %s, %s\" font \",13\"\n", model,
+                    b->kind == NNRT_BOUNDARY_VALUE ? "output" : "decision boundary", set);
+        fprintf(f, "    plot 'boundary_grid.dat' using 1:2:3 with image notitle");
+        if (b->kind == NNRT_BOUNDARY_BINARY)
+            fprintf(f, ", \\\n         $boundary with lines lc rgb 'black' lw 2 "
+                       "title \"P = 0.5\"");
+        if (b->kind == NNRT_BOUNDARY_VALUE) {
+            fprintf(f, ", \\\n         '%s' using 1:2:3 with points pt 7 ps 0.6 lc palette "
+                       "notitle, \\\n         '' using 1:2 with points pt 6 ps 0.6 "
+                       "lc rgb 'black' title \"%s points, coloured by their target %s\"",
+                    file, set, out);
+        } else {
+            int K = b->kind == NNRT_BOUNDARY_BINARY ? 2 : b->nclass;
+            for (int k = 0; k < K; k++)
+                fprintf(f, ", \\\n         '%s' using 1:($3 == %d ? $2 : NaN) with points "
+                           "pt 7 ps 0.6 lt %d title \"%s = %d\"",
+                        file, k, k % NCOLORS + 1, out, k);
+        }
+        fprintf(f, "\n");
+    }
+    if (panels == 2)
+        fprintf(f, "    unset multiplot\n");
+    end_formats(f);
+    int bad = ferror(f);
+    return fclose(f) != 0 || bad ? -1 : 0;
+}
+
+/* ---- reconstructions: the libpng image with a title ---- */
+
+int nnrt_plot_recon_script(const char *dir, const char *model, const char *set, int n, int w,
+                           int h)
+{
+    char name[200];
+    title_text(name, sizeof name, model);
+    FILE *f = open_script(dir, "reconstructions_figure",
+                          "reconstructions.png (written with libpng) with a title");
+    if (!f)
+        return -1;
+    fprintf(f, "unset border\nunset tics\nunset key\nset size ratio -1\n"
+               "set lmargin 1\nset rmargin 1\nset bmargin 1\n");
+    begin_formats(f, "reconstructions_figure", w + 40, h + 90);
+    fprintf(f, "    set title \"%s: %d %s samples, each above its reconstruction\"\n"
+               "    plot 'reconstructions.png' binary filetype=png with rgbimage\n",
+            name, n, set);
+    end_formats(f);
+    int bad = ferror(f);
+    return fclose(f) != 0 || bad ? -1 : 0;
+}
+
+/* ---- running gnuplot ---- */
+
+/* The gnuplot executable on PATH, or NULL. */
+static const char *find_gnuplot(char *buf, size_t len)
+{
+    const char *path = getenv("PATH");
+    if (!path)
+        return NULL;
+    while (*path) {
+        size_t n = strcspn(path, ":");
+        snprintf(buf, len, "%.*s/gnuplot", (int)n, n ? path : ".");
+        if (access(buf, X_OK) == 0)
+            return buf;
+        path += n + (path[n] == ':');
+    }
+    return NULL;
+}
+
+int nnrt_gnuplot(const char *dir, const char *const *scripts, int n, int quiet)
+{
+    char exe[1200];
+    if (n == 0)
+        return 0;
+    if (!find_gnuplot(exe, sizeof exe)) {
+        if (!quiet)
+            fprintf(stderr, "note: gnuplot is not installed, so %s has the plot scripts (*.gp) "
+                    "and data but no pictures: apt-get install gnuplot-nox, then run gnuplot "
+                    "on each script there\n", dir);
+        return 1;
+    }
+    int failed = 0;
+    for (int i = 0; i < n; i++) {
+        char script[200];
+        snprintf(script, sizeof script, "%s.gp", scripts[i]);
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0)
+            return -1;
+        if (pid == 0) {
+            /* in the run directory, so the script's relative names work;
+             * gnuplot's complaints go to plots.log */
+            int fd = chdir(dir) == 0 ? open("plots.log", O_WRONLY | O_CREAT | O_APPEND, 0644) : -1;
+            if (fd < 0)
+                _exit(126);
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+            execl(exe, "gnuplot", script, (char *)NULL);
+            _exit(127);
+        }
+        int status;
+        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "warning: gnuplot failed on %s/%s (its messages are in "
+                    "%s/plots.log)\n", dir, script, dir);
+            failed = 1;
+        }
+    }
+    char log[1200];
+    struct stat st;
+    snprintf(log, sizeof log, "%s/plots.log", dir);
+    if (stat(log, &st) == 0 && st.st_size == 0)
+        remove(log);
+    return failed ? -1 : 0;
+}
+
+/* ---- PNG via libpng ---- */
+
+int nnrt_png_write(const char *path, int w, int h, int channels, const unsigned char *pixels,
+                   NnrtErr *e)
+{
+    if (w < 1 || h < 1 || (channels != 1 && channels != 3))
+        return nnrt_err(e, "%s: cannot write a %d x %d image of %d channels", path, w, h, channels);
+    char tmp[1200];
+    snprintf(tmp, sizeof tmp, "%s.part", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f)
+        return nnrt_err(e, "%s: cannot write (%s)", path, strerror(errno));
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info) {
+        png_destroy_write_struct(&png, NULL);
+        fclose(f);
+        remove(tmp);
+        return nnrt_err(e, "%s: out of memory for libpng", path);
+    }
+    /* libpng reports errors by longjmp back here */
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        fclose(f);
+        remove(tmp);
+        return nnrt_err(e, "%s: libpng could not write the image", path);
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8,
+                 channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int y = 0; y < h; y++)
+        png_write_row(png, pixels + (size_t)y * (size_t)w * (size_t)channels);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        return nnrt_err(e, "%s: cannot write (%s)", path, strerror(errno));
+    }
+    return 0;
 }

@@ -133,13 +133,17 @@ typedef struct NnrtModel {
      * example[s] has slots[s].size values. */
     const double *const *example;
 
-    /* The prediction used by metrics (accuracy): out_size values per sample,
-     * compared with slot `out_slot` (-1: no prediction).  For a class target
-     * the prediction is logits (argmax; a single logit means class 1 when
-     * > 0); for a real target of size 1 it is a logit (> 0 means 1, the
-     * target is 1 when > 0.5). */
+    /* The model's prediction: out_size values per sample, compared with slot
+     * `out_slot` (-1: no prediction).  Logits (out_value = 0) come from
+     * cross_entropy or bce_with_logits and are what accuracy uses: for a
+     * class target argmax (a single logit means class 1 when > 0); for a
+     * real target of size 1 a logit (> 0 means 1, the target is 1 when
+     * > 0.5).  A value (out_value = 1) is a regression output or an
+     * autoencoder's reconstruction (yhat of `sum((yhat - y)^2)`, where y may
+     * be an input); the plots draw it, accuracy ignores it. */
     int out_slot;
     int64_t out_size;
+    int out_value;
 
     int has_penalty;
 

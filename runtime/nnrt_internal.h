@@ -71,8 +71,47 @@ double nnrt_now(void);
  * behaviour.  Returns 1 when the machine has such a mode. */
 int nnrt_set_ftz(int on);
 
-/* Draw DIR/metrics.csv as DIR/curves.svg (common_plot.c); -1 on failure. */
-int nnrt_plot_metrics(const char *dir, const char *title);
+/* ---- plots (common_plot.c; docs/trainer.md, "Plots") ----
+ * Each writes a gnuplot script NAME.gp into the run directory DIR beside its
+ * data; nnrt_gnuplot renders the scripts to NAME.png and NAME.pdf. */
+
+/* DIR/curves.gp from DIR/metrics.csv; -1 when there is no such file. */
+int nnrt_plot_curves(const char *dir, const char *model);
+
+typedef enum NnrtBoundaryKind {
+    NNRT_BOUNDARY_BINARY,     /* one logit: P(1) as colour, the 0.5 line */
+    NNRT_BOUNDARY_CLASSES,    /* K logits: the predicted class as colour */
+    NNRT_BOUNDARY_VALUE       /* regression: the output as a heat map */
+} NnrtBoundaryKind;
+
+/* What DIR/boundary.gp draws: the prediction on a grid x grid raster of
+ * [x0, x1] x [y0, y1] (boundary_grid.dat), with the training points and,
+ * when has_test, the test points in a second panel. */
+typedef struct NnrtBoundaryPlot {
+    NnrtBoundaryKind kind;
+    const char *model, *input, *output;   /* names: the model, its input, its target */
+    int nclass;                           /* CLASSES */
+    int grid;
+    double x0, x1, y0, y1;
+    int has_test;
+} NnrtBoundaryPlot;
+
+int nnrt_plot_boundary_script(const char *dir, const NnrtBoundaryPlot *b);
+
+/* DIR/reconstructions_figure.gp: the w x h image reconstructions.png of n
+ * samples of the `set` ("test", "training") with a title. */
+int nnrt_plot_recon_script(const char *dir, const char *model, const char *set, int n, int w,
+                           int h);
+
+/* Runs gnuplot on DIR/NAME.gp for each name, in DIR (messages to
+ * DIR/plots.log).  Without gnuplot on PATH prints one note (unless quiet)
+ * and returns 1; -1 when a script failed, 0 when all were drawn. */
+int nnrt_gnuplot(const char *dir, const char *const *names, int n, int quiet);
+
+/* An 8-bit grey (channels 1) or RGB (3) image, rows top to bottom, via
+ * libpng; written to PATH.part and renamed. */
+int nnrt_png_write(const char *path, int w, int h, int channels, const unsigned char *pixels,
+                   NnrtErr *e);
 
 /* x (row-major, of shape dim[0..rank)) as numpy prints it: nested brackets,
  * one row per line, aligned columns, each number with `digits` significant
@@ -390,6 +429,7 @@ int nnrt_write_summary(const NnrtRunLog *l, const NnrtSummary *s, NnrtErr *e);
 #define nnrt_optim_free     NNRT_FN(nnrt_optim_free)
 #define nnrt_clip_grad_norm NNRT_FN(nnrt_clip_grad_norm)
 #define nnrt_gemm_naive     NNRT_FN(nnrt_gemm_naive)
+#define nnrt_plot_run       NNRT_FN(nnrt_plot_run)
 
 /* ---- data sets bound to the model's slots (nnrt_data.c) ---- */
 
@@ -467,6 +507,24 @@ int nnrt_checkpoint_save(const char *path, const NnrtModel *m, const nnrt_real *
 /* o must be initialised (nnrt_optim_init) with the run's optimizer. */
 int nnrt_checkpoint_load(const char *path, const NnrtModel *m, nnrt_real *params, NnrtOptim *o,
                          NnrtTrainState *s, NnrtErr *e);
+
+/* ---- the plots of a run (nnrt_plot.c) ----
+ * After `train --log DIR`: the learning curves; with params, also what the
+ * trained model draws: for a 2-D input the decision boundary (or output
+ * surface) over the training and test points, for an output shaped like an
+ * input (an autoencoder) test inputs beside their reconstructions. */
+typedef struct NnrtPlotRun {
+    const NnrtModel *m;
+    const nnrt_real *params;   /* NULL: learning curves only (a failed run) */
+    void *work;                /* a workspace for cap samples */
+    int cap;
+    const NnrtData *train, *test;   /* test may be NULL */
+    const char *dir;
+    int quiet;
+} NnrtPlotRun;
+
+/* Writes what applies and renders it; returns 0 (plots are never fatal). */
+int nnrt_plot_run(const NnrtPlotRun *pr);
 
 /* ---- GEMM (nnrt_gemm.c): the plain-loop path, also used by tests ---- */
 void nnrt_gemm_naive(int ta, int tb, int M, int N, int K, nnrt_real alpha,

@@ -64,6 +64,7 @@ static const ExtraFlag extra_flags[] = {
     { "trap-nan", 0, "train" },
     { "resume", 1, "train" },
     { "stop-after", 1, "train" },
+    { "no-plots", 0, "train" },
     { "help", 0, "train init grad eval check" },
 };
 #define NEXTRA ((int)(sizeof extra_flags / sizeof extra_flags[0]))
@@ -76,7 +77,7 @@ typedef struct Run {
     const char *init, *save, *out, *params_file;
     long long sample;            /* grad --sample K, or -1 */
     double eps;
-    int have_eps, quiet, no_ftz, data_flag, batch_flag;
+    int have_eps, quiet, no_ftz, no_plots, data_flag, batch_flag;
     const char *print;           /* grad/check --print: "" (all) or "W1,b1", else NULL */
     int trap_nan;                /* --trap-nan: find where a non-finite value appeared */
     const char *resume;          /* --resume DIR */
@@ -184,6 +185,7 @@ static void usage(const Run *r, FILE *f)
             "  --stop-after N      stop after N epochs (resume later with --resume)\n"
             "  --trap-nan          on a NaN or inf, name the model line that produced it\n"
             "  --no-ftz            keep IEEE denormals (default: flush them to zero)\n"
+            "  --no-plots          train --log: write no plots (curves.gp, boundary.gp, ...)\n"
             "  --help              this text\n\n"
             "SOURCE: a data file (.npz, .npy, .csv, .pkl, IDX, CIFAR-10 batches; arrays bound to\n"
             "  inputs and targets by name), files(x = \"images.gz\" / 255, c = pick(\"f.pkl\", \"y\")),\n"
@@ -351,6 +353,8 @@ static int parse_flags(Run *r, int argc, char **argv)
                 fail("--sample %s: expected a sample's index (0 is the first)", value);
                 return 2;
             }
+        } else if (strcmp(name, "no-plots") == 0) {
+            r->no_plots = 1;
         } else if (strcmp(name, "eps") == 0) {
             char *end;
             r->eps = strtod(value, &end);
@@ -432,7 +436,8 @@ static int check_metrics(Run *r)
     const NnrtModel *m = r->m;
     if (!r->cfg.accuracy)
         return 0;
-    if (m->out_slot < 0 || m->out_slot >= m->nslots || m->out_size < 1 || !m->output) {
+    if (m->out_slot < 0 || m->out_slot >= m->nslots || m->out_size < 1 || !m->output
+        || m->out_value) {
         fprintf(stderr, "note: metrics = accuracy is not reported: the model has no classifier "
                 "output (a loss with cross_entropy or bce_with_logits)\n");
         r->cfg.accuracy = 0;
@@ -1005,10 +1010,11 @@ done:
             rc = rc ? rc : sr;
         }
         nnrt_runlog_close(&t.log);
-        char path[1100];
-        snprintf(path, sizeof path, "%s/curves.svg", c->log);
-        if (nnrt_plot_metrics(c->log, m->name) == 0 && !r->quiet)
-            fprintf(stderr, "wrote %s/metrics.csv and %s\n", c->log, path);
+        if (!r->no_plots) {
+            NnrtPlotRun pr = { m, rc == 0 ? r->params : NULL, r->work, r->cap, &t.data,
+                               t.test.n > 0 ? &t.test : NULL, c->log, r->quiet };
+            nnrt_plot_run(&pr);
+        }
     }
     free(t.perm);
     nnrt_optim_free(&t.opt);

@@ -1,6 +1,6 @@
 #!/bin/bash
 # demo.sh - `make demo`: compile two example models, train them, print the
-# results and write their learning curves (demo/*/curves.svg).
+# results and draw their plots (demo/*-run/curves.png, boundary.png; gnuplot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p demo
@@ -32,5 +32,8 @@ echo "\$ ./nnc check examples/spirals.nn"
 
 step "plots"
 for d in demo/tiny_mlp-run demo/spirals-run; do
-    echo "  $d/curves.svg   (learning curves; the numbers are in $d/metrics.csv)"
+    echo "  $d/curves.png     (learning curves; the numbers are in $d/metrics.csv)"
+    echo "  $d/boundary.png   (the model over its 2-D input plane, with the data points)"
 done
+echo "  each drawn by a gnuplot script beside it (curves.gp, boundary.gp), also as PDF"
+

@@ -1039,8 +1039,8 @@ static void emit_model(const Cg *cg, FILE *f)
     fprintf(f, "    .nsettings = %d, .settings = %s,\n", p->nsettings,
             p->nsettings ? "setting_table" : "NULL");
     fprintf(f, "    .example = %s,\n", has_example ? "example_table" : "NULL");
-    fprintf(f, "    .out_slot = %d, .out_size = %d,\n", p->out_slot,
-            p->output >= 0 ? numel(&p->v[p->output]) : 0);
+    fprintf(f, "    .out_slot = %d, .out_size = %d, .out_value = %d,\n", p->out_slot,
+            p->output >= 0 ? numel(&p->v[p->output]) : 0, p->out_value);
     fprintf(f, "    .has_penalty = %d,\n", p->penalty >= 0);
     fprintf(f, "    .create = create, .destroy = destroy, .forward = forward,\n");
     fprintf(f, "    .backward = backward, .penalty = penalty, .output = output,\n");

@@ -1269,6 +1269,32 @@ static void lint_numerics(IrProgram *p)
     free(hand);
 }
 
+/* A model without a classifier loss predicts a value when its loss compares
+ * something with a slot, as in `sum((yhat - y)^2)`: the prediction is yhat,
+ * compared with target y, or with input x for an autoencoder's
+ * `sum((xhat - x)^2)` (used only when no target is compared).  Plots draw it
+ * (regression surfaces, reconstructions); accuracy never uses it. */
+static void find_value_output(IrProgram *p, const char *mark)
+{
+    for (int want_target = 1; want_target >= 0 && p->output < 0; want_target--)
+        for (int i = 0; i < p->nv && p->output < 0; i++) {
+            const Value *v = &p->v[i];
+            if (!mark[i] || v->op != OP_SUB)
+                continue;
+            for (int k = 0; k < 2; k++) {
+                const Value *t = &p->v[v->arg[k]], *y = &p->v[v->arg[1 - k]];
+                if (t->op != OP_INPUT || y->op == OP_INPUT || !y->batched
+                    || !shape_equal(&t->shape, &y->shape)
+                    || p->slots[t->index].target != want_target)
+                    continue;
+                p->output = v->arg[1 - k];
+                p->out_slot = t->index;
+                p->out_value = 1;
+                break;
+            }
+        }
+}
+
 static void finish(Sema *S)
 {
     IrProgram *p = S->p;
@@ -1324,10 +1350,12 @@ static void finish(Sema *S)
         p->output = v->arg[0];
         p->out_slot = t->index;
     }
+    if (p->output < 0)
+        find_value_output(p, mark);
     free(mark);
     for (int i = 0; i < p->nsettings; i++)
         if (strcmp(p->settings[i].key, "metrics") == 0 && strstr(p->settings[i].value, "accuracy")
-            && p->output < 0)
+            && (p->output < 0 || p->out_value))
             diag_warning(p->settings[i].loc, "accuracy needs a classifier (a loss with "
                          "cross_entropy(logits, c) or bce_with_logits(logit, y)); this model's "
                          "trainer will not report it");

@@ -342,7 +342,8 @@ void ir_print(FILE *out, const IrProgram *p)
     if (p->penalty >= 0)
         fprintf(out, "penalty %%%d\n", p->penalty);
     if (p->output >= 0)
-        fprintf(out, "output %%%d vs %s\n", p->output, p->slots[p->out_slot].name);
+        fprintf(out, "output %%%d vs %s%s\n", p->output, p->slots[p->out_slot].name,
+                p->out_value ? " (value)" : "");
     if (p->bwd_loss.end > p->bwd_loss.begin) {
         fprintf(out, "backward of loss (seed = w):\n");
         ir_print_range(out, p, p->bwd_loss);

@@ -136,8 +136,9 @@ typedef struct IrProgram {
 
     int loss;             /* per-sample scalar, batched */
     int penalty;          /* scalar, unbatched, or -1 */
-    int output;           /* the prediction used for metrics, or -1 */
+    int output;           /* the model's prediction, or -1 */
     int out_slot;         /* the slot it is compared with, or -1 */
+    int out_value;        /* 1: a value (regression, reconstruction); 0: logits */
 
     IrRange fwd;          /* the forward program */
     IrRange bwd_loss;     /* adjoint program of the loss (seeded with the weight) */

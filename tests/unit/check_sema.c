@@ -1048,7 +1048,48 @@ START_TEST(the_loss_and_the_penalty_are_recorded)
     ck_assert_int_eq(r.p->penalty, value_named(r.p, "penalty"));
     ck_assert_msg(r.p->v[r.p->loss].batched, "expected the loss batched");
     ck_assert_msg(!r.p->v[r.p->penalty].batched, "expected the penalty unbatched");
-    ck_assert_int_eq(r.p->output, -1);
+    done(&r);
+}
+END_TEST
+
+START_TEST(a_regression_output_is_what_the_loss_compares_with_the_target)
+{
+    Lowered r = lower_ok(
+        "input x[2]\n"
+        "target y[1]\n"
+        "param W[1, 2] = zeros\n"
+        "yhat = W @ x\n"
+        "loss = 0.5 * sum((yhat - y)^2)\n");
+    ck_assert_int_eq(r.p->output, value_named(r.p, "yhat"));
+    ck_assert_str_eq(r.p->slots[r.p->out_slot].name, "y");
+    ck_assert_int_eq(r.p->out_value, 1);
+    done(&r);
+}
+END_TEST
+
+START_TEST(an_autoencoder_output_is_compared_with_its_input)
+{
+    Lowered r = lower_ok(
+        "input x[4]\n"
+        "param W[4, 4] = zeros\n"
+        "xhat = sigmoid(W @ x)\n"
+        "loss = sum((x - xhat)^2)\n");
+    ck_assert_int_eq(r.p->output, value_named(r.p, "xhat"));
+    ck_assert_str_eq(r.p->slots[r.p->out_slot].name, "x");
+    ck_assert_int_eq(r.p->out_value, 1);
+    done(&r);
+}
+END_TEST
+
+START_TEST(a_classifier_output_is_logits_not_a_value)
+{
+    Lowered r = lower_ok(
+        "input x[2]\n"
+        "target c : class(3)\n"
+        "logits = dense(x, 3)\n"
+        "loss = cross_entropy(logits, c)\n");
+    ck_assert_int_eq(r.p->output, value_named(r.p, "logits"));
+    ck_assert_int_eq(r.p->out_value, 0);
     done(&r);
 }
 END_TEST
@@ -1503,6 +1544,9 @@ static Suite *sema_suite(void)
 
     tc = tcase_create("loss and penalty");
     tcase_add_test(tc, the_loss_and_the_penalty_are_recorded);
+    tcase_add_test(tc, a_regression_output_is_what_the_loss_compares_with_the_target);
+    tcase_add_test(tc, an_autoencoder_output_is_compared_with_its_input);
+    tcase_add_test(tc, a_classifier_output_is_logits_not_a_value);
     tcase_add_test(tc, the_loss_must_be_a_scalar);
     tcase_add_test(tc, the_loss_must_depend_on_an_input_or_target);
     tcase_add_test(tc, the_penalty_must_not_depend_on_the_data);
