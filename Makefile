@@ -70,7 +70,7 @@ PNG_LIBS   := $(shell pkg-config --libs libpng 2>/dev/null || echo -lpng)
 RT_LDLIBS := $(PNG_LIBS) -lz -lm $(BLAS_LIBS)
 
 # ---- compiler
-NNC_SRCS := $(wildcard src/frontend/*.c src/ir/*.c src/ad/*.c src/codegen/*.c) src/main.c
+NNC_SRCS := $(wildcard src/frontend/*.c src/ir/*.c src/ad/*.c src/codegen/*.c) src/sweep.c src/main.c
 NNC_OBJS := $(NNC_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/nn.tab.o $(BUILD)/gen/lex.yy.o
 
 all: $(NNC_BIN) $(RT_LIB)

@@ -27,6 +27,7 @@
 #include "sema.h"
 #include "ad.h"
 #include "codegen.h"
+#include "sweep.h"
 #include "teach.h"
 
 #define NNC_VERSION "0.1.0"
@@ -68,6 +69,8 @@ static void usage(FILE *f)
         "                 [--x 0.5,0.5 --y 0.9 ...]   the chain rule with numbers, float64\n"
         "       nnc --report MODEL.nn [-D ...]   parameters, FLOPs, what the backward keeps\n"
         "       nnc run MODEL.nn [-D ...] [--dtype ...] [train|init|grad|eval|check] [trainer flags]\n"
+        "       nnc sweep MODEL.nn -D depth=0..3 --set lr=0.1,0.01 --repeat 5 --jobs 2\n"
+        "                 [--out DIR] [-- trainer flags]   train a grid, tabulate (docs/sweep.md)\n"
         "       nnc --emit=ast|ir|grad|llvm MODEL.nn [-D ...]\n"
         "       nnc --version | --help\n"
         "\n"
@@ -496,6 +499,8 @@ int main(int argc, char **argv)
 {
     Options o;
     memset(&o, 0, sizeof o);
+    if (argc > 1 && strcmp(argv[1], "sweep") == 0)
+        return sweep_main(argc - 1, argv + 1);
     if (parse_args(&o, argc, argv) < 0)
         return 2;
     if (strcmp(o.cmd, "check") == 0 || strcmp(o.cmd, "explain") == 0)

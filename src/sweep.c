@@ -1,0 +1,1184 @@
+/*
+ * sweep.c - `nnc sweep`: train a model over a grid of architectures and
+ * hyperparameters, with repeats, and tabulate the results (docs/sweep.md).
+ *
+ *   nnc sweep model.nn -D depth=0..3 -D width=1..3 --set lr=1e-2,1e-3
+ *             --repeat 5 --jobs 2 [--out DIR] [--metric NAME] [-- trainer flags]
+ *
+ * Every combination of the -D values is an architecture, compiled once
+ * (`nnc build`, run as a child process) into DIR/bin/.  Every --set value
+ * is a trainer flag, so hyperparameters change without recompiling.  Each
+ * configuration (architecture x hyperparameters) is trained --repeat times
+ * with seeds 1..N, at most --jobs trainers at a time (fork/exec), each
+ * logging to DIR/runs/CONFIG/seedK/.  The final row of each run's
+ * metrics.csv is its result; per configuration the sweep writes the mean
+ * and standard deviation of every column over the repeats, with the
+ * parameter count (from the compiler's IR), as results.csv, results.json
+ * and a table on stdout (results.txt), every run in runs.csv, and two
+ * gnuplot figures: a parallel-coordinates plot of all configurations and a
+ * heat map of the metric over two swept axes.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "ast.h"
+#include "sema.h"
+#include "sweep.h"
+
+#define MAXAXES 16
+#define MAXVALS 64
+#define MAXCOLS 32
+
+/* A swept variable: a const of the model (-D, one build per value) or a
+ * trainer flag (--set). */
+typedef struct Axis {
+    char name[64];
+    int is_define;
+    int n;
+    char *val[MAXVALS];    /* as written: "2", "1e-3", "adam(lr = 0.01)" */
+    int numeric;           /* every value is a number */
+} Axis;
+
+typedef struct Sweep {
+    const char *model, *out, *metric, *dtype;
+    char name[100];        /* the model file's stem, for titles */
+    char self[PATH_MAX];
+    Axis ax[MAXAXES];
+    int nax;
+    int repeat, jobs, plots;
+    char **extra;
+    int nextra;
+} Sweep;
+
+/* One configuration: an index into each axis's values. */
+typedef struct Config {
+    int idx[MAXAXES];
+    int arch;              /* which build */
+    char id[200];          /* directory name */
+    long long params;
+    int nruns, nfailed;
+    double *vals;          /* [repeat][ncols] final values, NAN when missing */
+    int *ok;               /* [repeat] */
+} Config;
+
+typedef struct Job {
+    char **argv;
+    char log[PATH_MAX + 300];
+    int config, seed;      /* training runs; config < 0 for builds */
+    pid_t pid;
+    int status;
+} Job;
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("nnc sweep: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return -1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: nnc sweep MODEL.nn [-D NAME=VALUES]... [--set KEY=VALUES]... [--repeat N]\n"
+        "                 [--jobs J] [--out DIR] [--metric NAME] [--plots] [--dtype f32|f64]\n"
+        "                 [-- TRAINER FLAGS]\n"
+        "\n"
+        "  -D NAME=VALUES   a const of the model: 0..3 (integers 0 to 3), 1,2,4, or one value;\n"
+        "                   each combination is compiled once\n"
+        "  --set KEY=VALUES a trainer flag (lr, batch, optimizer, ...): values separated by\n"
+        "                   commas outside parentheses, e.g. --set 'optimizer=sgd(0.1),adam'\n"
+        "  --repeat N       train every configuration N times, with seeds 1..N (default 1)\n"
+        "  --jobs J         run at most J trainers at a time (default: the number of CPUs)\n"
+        "  --out DIR        where builds, runs and results go (default sweeps/MODEL)\n"
+        "  --metric NAME    the column the plots show (default test_accuracy, else test_loss,\n"
+        "                   else accuracy, else loss)\n"
+        "  --plots          let every run draw its own plots (default: only the sweep's)\n"
+        "  -- FLAGS         passed to every trainer, e.g. -- --epochs 20\n"
+        "\n"
+        "Writes DIR/results.csv, results.json, results.txt (also printed), runs.csv,\n"
+        "parallel.gp and heatmap.gp with their PNG and PDF.  See docs/sweep.md.\n");
+}
+
+/* ---- parsing the command line ---- */
+
+static int is_number(const char *s)
+{
+    char *end;
+    if (!*s)
+        return 0;
+    strtod(s, &end);
+    return *end == '\0';
+}
+
+/* Splits VALUES at commas outside parentheses, brackets and quotes. */
+static int split_values(Axis *a, const char *s)
+{
+    int depth = 0, quote = 0;
+    const char *start = s;
+    for (const char *p = s;; p++) {
+        if (*p == '"')
+            quote = !quote;
+        else if (!quote && (*p == '(' || *p == '['))
+            depth++;
+        else if (!quote && (*p == ')' || *p == ']'))
+            depth--;
+        if (*p == '\0' || (*p == ',' && depth == 0 && !quote)) {
+            if (a->n == MAXVALS)
+                return fail("%s: more than %d values", a->name, MAXVALS);
+            size_t n = (size_t)(p - start);
+            while (n && isspace((unsigned char)start[n - 1]))
+                n--;
+            while (n && isspace((unsigned char)*start))
+                start++, n--;
+            if (n == 0)
+                return fail("%s: an empty value in '%s'", a->name, s);
+            a->val[a->n++] = strndup(start, n);
+            start = p + 1;
+        }
+        if (*p == '\0')
+            break;
+    }
+    return 0;
+}
+
+/* NAME=VALUES; for a const, VALUES may be a range A..B of integers. */
+static int parse_axis(Sweep *s, const char *arg, int is_define)
+{
+    const char *eq = strchr(arg, '=');
+    const char *flag = is_define ? "-D" : "--set";
+    if (!eq || eq == arg || !eq[1])
+        return fail("%s expects NAME=VALUES, got '%s'", flag, arg);
+    if (s->nax == MAXAXES)
+        return fail("more than %d swept variables", MAXAXES);
+    Axis *a = &s->ax[s->nax];
+    memset(a, 0, sizeof *a);
+    snprintf(a->name, sizeof a->name, "%.*s", (int)(eq - arg), arg);
+    if (!is_define && a->name[0] == '-')
+        return fail("--set %s: write the flag without dashes, as in --set lr=0.1,0.01", arg);
+    if (!is_define && strcmp(a->name, "seed") == 0)
+        return fail("--set seed: seeds come from --repeat N (seeds 1..N)");
+    for (int i = 0; i < s->nax; i++)
+        if (strcmp(s->ax[i].name, a->name) == 0)
+            return fail("%s is swept twice", a->name);
+    a->is_define = is_define;
+    const char *v = eq + 1, *dots = strstr(v, "..");
+    if (is_define && dots) {
+        char *e1, *e2;
+        long lo = strtol(v, &e1, 10), hi = strtol(dots + 2, &e2, 10);
+        if (e1 != dots || *e2 || dots == v || lo > hi)
+            return fail("-D %s: a range is two integers A..B with A <= B, as in depth=0..3", arg);
+        if (hi - lo >= MAXVALS)
+            return fail("-D %s: more than %d values", arg, MAXVALS);
+        for (long k = lo; k <= hi; k++) {
+            char buf[32];
+            snprintf(buf, sizeof buf, "%ld", k);
+            a->val[a->n++] = strdup(buf);
+        }
+    } else if (split_values(a, v) != 0) {
+        return -1;
+    }
+    a->numeric = 1;
+    for (int i = 0; i < a->n; i++) {
+        a->numeric &= is_number(a->val[i]);
+        if (is_define && !is_number(a->val[i]))
+            return fail("-D %s: '%s' is not a number", a->name, a->val[i]);
+    }
+    s->nax++;
+    return 0;
+}
+
+static int parse_int(const char *flag, const char *v, int lo, int *out)
+{
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*end || end == v || x < lo || x > 100000)
+        return fail("%s expects an integer >= %d, got '%s'", flag, lo, v);
+    *out = (int)x;
+    return 0;
+}
+
+static int parse_args(Sweep *s, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = strcmp(a, "-D") == 0 || strcmp(a, "--set") == 0 || strcmp(a, "--repeat") == 0
+                    || strcmp(a, "--jobs") == 0 || strcmp(a, "--out") == 0
+                    || strcmp(a, "--metric") == 0 || strcmp(a, "--dtype") == 0;
+        if (takes && !v)
+            return fail("%s needs a value", a);
+        if (strcmp(a, "--") == 0) {
+            s->extra = argv + i + 1;
+            s->nextra = argc - i - 1;
+            break;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            exit(0);
+        } else if (strcmp(a, "-D") == 0 || strcmp(a, "--set") == 0) {
+            if (parse_axis(s, v, a[1] == 'D') != 0)
+                return -1;
+            i++;
+        } else if (strncmp(a, "-D", 2) == 0) {
+            if (parse_axis(s, a + 2, 1) != 0)
+                return -1;
+        } else if (strcmp(a, "--repeat") == 0) {
+            if (parse_int(a, argv[++i], 1, &s->repeat) != 0)
+                return -1;
+        } else if (strcmp(a, "--jobs") == 0) {
+            if (parse_int(a, argv[++i], 1, &s->jobs) != 0)
+                return -1;
+        } else if (strcmp(a, "--out") == 0) {
+            s->out = argv[++i];
+        } else if (strcmp(a, "--metric") == 0) {
+            s->metric = argv[++i];
+        } else if (strcmp(a, "--dtype") == 0) {
+            s->dtype = argv[++i];
+        } else if (strcmp(a, "--plots") == 0) {
+            s->plots = 1;
+        } else if (a[0] == '-') {
+            static const char *const flags[] = {"-D", "--set", "--repeat", "--jobs", "--out",
+                                                "--metric", "--plots", "--dtype", "--help"};
+            const char *near = diag_closest(a, flags, 9);
+            return fail("unknown option '%s'%s%s%s (trainer flags go after --, as in -- "
+                        "--epochs 20)", a, near ? " (did you mean '" : "", near ? near : "",
+                        near ? "'?)" : "");
+        } else if (!s->model) {
+            s->model = a;
+        } else {
+            return fail("more than one model file ('%s' and '%s')", s->model, a);
+        }
+    }
+    if (!s->model) {
+        usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- child processes, at most `jobs` at a time ---- */
+
+static pid_t spawn(char **argv, const char *log)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+    }
+    execv(argv[0], argv);
+    fprintf(stderr, "nnc sweep: cannot run %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
+typedef void (*JobDone)(Job *job, int k, int ndone, void *ctx);
+
+static void run_jobs(Job *jobs, int n, int maxjobs, JobDone done, void *ctx)
+{
+    int next = 0, running = 0, ndone = 0;
+    while (ndone < n) {
+        while (running < maxjobs && next < n) {
+            jobs[next].pid = spawn(jobs[next].argv, jobs[next].log);
+            if (jobs[next].pid < 0) {
+                jobs[next].status = 127;
+                done(&jobs[next], next, ++ndone, ctx);
+            } else {
+                running++;
+            }
+            next++;
+        }
+        int status;
+        pid_t pid = wait(&status);
+        if (pid < 0)
+            break;
+        for (int k = 0; k < n; k++)
+            if (jobs[k].pid == pid) {
+                jobs[k].status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                jobs[k].pid = 0;
+                running--;
+                done(&jobs[k], k, ++ndone, ctx);
+            }
+    }
+}
+
+/* ---- architectures: one build per combination of -D values ---- */
+
+static int mkdirs(const char *path)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return fail("cannot create %s: %s", buf, strerror(errno));
+            *p = '/';
+        }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return fail("cannot create %s: %s", buf, strerror(errno));
+    return 0;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0, got;
+    char *buf = malloc(cap);
+    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (n + 1 >= cap)
+            buf = realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* The number of parameters of the model with these -D values, from the
+ * compiler's own IR (as `nnc --report` counts them); -1 after errors,
+ * which are printed. */
+static long long count_params(const Sweep *s, const char *src, const int *idx)
+{
+    Define defs[MAXAXES];
+    int nd = 0;
+    for (int a = 0; a < s->nax; a++)
+        if (s->ax[a].is_define) {
+            defs[nd].name = s->ax[a].name;
+            defs[nd].value = strtod(s->ax[a].val[idx[a]], NULL);
+            defs[nd].used = 0;
+            nd++;
+        }
+    /* warnings belong to the build's log; errors are printed below */
+    FILE *quiet = fopen("/dev/null", "w");
+    diag_set_stream(quiet ? quiet : stderr);
+    Program *ast = ast_parse(s->model, src);
+    SemaOptions so = {defs, nd, s->dtype && strcmp(s->dtype, "f64") == 0 ? DT_F64 : DT_F32};
+    IrProgram *p = ast && diag_error_count() == 0 ? sema_lower(ast, src, &so) : NULL;
+    diag_set_stream(stderr);
+    if (quiet)
+        fclose(quiet);
+    long long n = -1;
+    if (p) {
+        n = 0;
+        for (int i = 0; i < p->nparams; i++)
+            n += shape_numel(&p->params[i].shape);
+    }
+    ir_free(p);
+    ast_free(ast);
+    return n;
+}
+
+static void sanitize(char *out, size_t len, const char *s)
+{
+    size_t k = strlen(out);
+    for (; *s && k + 1 < len; s++)
+        if (isalnum((unsigned char)*s) || *s == '.' || *s == '-')
+            out[k++] = *s;
+        else if (k > 0 && out[k - 1] != '_')
+            out[k++] = '_';
+    out[k] = '\0';
+}
+
+/* ---- reading results ---- */
+
+/* The header and the last row of a run's metrics.csv. */
+static int last_row(const char *path, char names[MAXCOLS][32], int *ncols, double *vals)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096], last[4096] = "";
+    if (!f)
+        return -1;
+    if (!fgets(line, sizeof line, f)) {
+        fclose(f);
+        return -1;
+    }
+    *ncols = 0;
+    for (char *t = strtok(line, ",\r\n"); t && *ncols < MAXCOLS; t = strtok(NULL, ",\r\n"))
+        snprintf(names[(*ncols)++], 32, "%s", t);
+    while (fgets(line, sizeof line, f))
+        if (line[0] && line[0] != '\n')
+            snprintf(last, sizeof last, "%s", line);
+    fclose(f);
+    if (!last[0])
+        return -1;
+    char *p = last;
+    for (int c = 0; c < *ncols; c++) {
+        char *end;
+        vals[c] = strtod(p, &end);
+        if (end == p)
+            vals[c] = NAN;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return 0;
+}
+
+/* ---- the whole sweep ---- */
+
+typedef struct State {
+    Sweep *s;
+    Config *cfg;
+    int ncfg, total;
+    char cols[MAXCOLS][32];
+    int ncols;
+    double t0;
+} State;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int col_index(const State *st, const char *name)
+{
+    for (int c = 0; c < st->ncols; c++)
+        if (strcmp(st->cols[c], name) == 0)
+            return c;
+    return -1;
+}
+
+/* Aggregated columns: everything but the counters. */
+static int aggregated(const char *name)
+{
+    return strcmp(name, "epoch") != 0 && strcmp(name, "step") != 0 && strcmp(name, "lr") != 0;
+}
+
+static void describe(const Sweep *s, const Config *c, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (int a = 0; a < s->nax; a++) {
+        size_t k = strlen(buf);
+        snprintf(buf + k, len - k, "%s%s=%s", a ? " " : "", s->ax[a].name, s->ax[a].val[c->idx[a]]);
+    }
+}
+
+static void run_done(Job *job, int k, int ndone, void *ctx)
+{
+    State *st = ctx;
+    (void)k;
+    Config *c = &st->cfg[job->config];
+    char path[PATH_MAX], what[600], names[MAXCOLS][32];
+    double vals[MAXCOLS];
+    int ncols = 0;
+    snprintf(path, sizeof path, "%s/runs/%s/seed%d/metrics.csv", st->s->out, c->id, job->seed);
+    int have = last_row(path, names, &ncols, vals) == 0;
+    if (have && st->ncols == 0) {
+        memcpy(st->cols, names, sizeof st->cols);
+        st->ncols = ncols;
+    }
+    double *row = c->vals + (size_t)(job->seed - 1) * MAXCOLS;
+    for (int i = 0; i < MAXCOLS; i++)
+        row[i] = NAN;
+    for (int i = 0; have && i < ncols; i++) {
+        int at = col_index(st, names[i]);
+        if (at >= 0)
+            row[at] = vals[i];
+    }
+    c->ok[job->seed - 1] = job->status == 0 && have;
+    c->nruns++;
+    c->nfailed += !c->ok[job->seed - 1];
+    describe(st->s, c, what, sizeof what);
+    fprintf(stderr, "[%d/%d] %s seed %d: ", ndone, st->total, what, job->seed);
+    if (c->ok[job->seed - 1]) {
+        int m = col_index(st, st->s->metric ? st->s->metric : "test_loss");
+        if (m < 0)
+            m = col_index(st, "loss");
+        if (m >= 0)
+            fprintf(stderr, "%s %.4g", st->cols[m], row[m]);
+        fprintf(stderr, "\n");
+    } else {
+        fprintf(stderr, "FAILED (exit %d; see %s/runs/%s/seed%d/train.log)\n", job->status,
+                st->s->out, c->id, job->seed);
+    }
+}
+
+static void build_done(Job *job, int k, int ndone, void *ctx)
+{
+    (void)k;
+    (void)ndone;
+    int *failed = ctx;
+    if (job->status != 0) {
+        fprintf(stderr, "nnc sweep: error: building failed (exit %d); its messages, from %s:\n",
+                job->status, job->log);
+        char *text = slurp(job->log);
+        if (text)
+            fputs(text, stderr);
+        free(text);
+        *failed = 1;
+    }
+}
+
+/* mean and sample standard deviation of column col over the config's
+ * successful runs; n = how many had a value */
+static void stats(const State *st, const Config *c, int col, double *mean, double *sd, int *n)
+{
+    double sum = 0, sq = 0;
+    *n = 0;
+    for (int r = 0; r < st->s->repeat; r++) {
+        double v = c->vals[(size_t)r * MAXCOLS + col];
+        if (c->ok[r] && isfinite(v)) {
+            sum += v;
+            (*n)++;
+        }
+    }
+    *mean = *n ? sum / *n : NAN;
+    for (int r = 0; r < st->s->repeat; r++) {
+        double v = c->vals[(size_t)r * MAXCOLS + col];
+        if (c->ok[r] && isfinite(v))
+            sq += (v - *mean) * (v - *mean);
+    }
+    *sd = *n > 1 ? sqrt(sq / (*n - 1)) : (*n == 1 ? 0 : NAN);
+}
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            fprintf(f, "\\u%04x", *s);
+        else
+            fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void json_number(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, "%.9g", v);
+    else
+        fprintf(f, "null");
+}
+
+/* A value of an axis as a CSV field: quoted when it holds a comma or quote. */
+static void csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static int write_results(State *st)
+{
+    Sweep *s = st->s;
+    char path[PATH_MAX];
+    int agg[MAXCOLS], nagg = 0;
+    for (int c = 0; c < st->ncols; c++)
+        if (aggregated(st->cols[c]))
+            agg[nagg++] = c;
+
+    snprintf(path, sizeof path, "%s/runs.csv", s->out);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return fail("cannot write %s: %s", path, strerror(errno));
+    fprintf(f, "config");
+    for (int a = 0; a < s->nax; a++)
+        fprintf(f, ",%s", s->ax[a].name);
+    fprintf(f, ",seed,params,ok");
+    for (int c = 0; c < st->ncols; c++)
+        fprintf(f, ",%s", st->cols[c]);
+    fprintf(f, "\n");
+    for (int i = 0; i < st->ncfg; i++) {
+        Config *c = &st->cfg[i];
+        for (int r = 0; r < s->repeat; r++) {
+            fprintf(f, "%s", c->id);
+            for (int a = 0; a < s->nax; a++) {
+                fputc(',', f);
+                csv_field(f, s->ax[a].val[c->idx[a]]);
+            }
+            fprintf(f, ",%d,%lld,%d", r + 1, c->params, c->ok[r]);
+            for (int k = 0; k < st->ncols; k++)
+                fprintf(f, ",%.9g", c->vals[(size_t)r * MAXCOLS + k]);
+            fprintf(f, "\n");
+        }
+    }
+    fclose(f);
+
+    snprintf(path, sizeof path, "%s/results.csv", s->out);
+    f = fopen(path, "w");
+    if (!f)
+        return fail("cannot write %s: %s", path, strerror(errno));
+    fprintf(f, "config");
+    for (int a = 0; a < s->nax; a++)
+        fprintf(f, ",%s", s->ax[a].name);
+    fprintf(f, ",params,runs,failed");
+    for (int k = 0; k < nagg; k++)
+        fprintf(f, ",%s_mean,%s_std", st->cols[agg[k]], st->cols[agg[k]]);
+    fprintf(f, "\n");
+    for (int i = 0; i < st->ncfg; i++) {
+        Config *c = &st->cfg[i];
+        fprintf(f, "%s", c->id);
+        for (int a = 0; a < s->nax; a++) {
+            fputc(',', f);
+            csv_field(f, s->ax[a].val[c->idx[a]]);
+        }
+        fprintf(f, ",%lld,%d,%d", c->params, c->nruns - c->nfailed, c->nfailed);
+        for (int k = 0; k < nagg; k++) {
+            double m, sd;
+            int n;
+            stats(st, c, agg[k], &m, &sd, &n);
+            fprintf(f, ",%.9g,%.9g", m, sd);
+        }
+        fprintf(f, "\n");
+    }
+    fclose(f);
+
+    snprintf(path, sizeof path, "%s/results.json", s->out);
+    f = fopen(path, "w");
+    if (!f)
+        return fail("cannot write %s: %s", path, strerror(errno));
+    fprintf(f, "{\n  \"model\": ");
+    json_string(f, s->model);
+    fprintf(f, ",\n  \"repeat\": %d,\n  \"configs\": [\n", s->repeat);
+    for (int i = 0; i < st->ncfg; i++) {
+        Config *c = &st->cfg[i];
+        fprintf(f, "    {\"config\": ");
+        json_string(f, c->id);
+        fprintf(f, ", \"values\": {");
+        for (int a = 0; a < s->nax; a++) {
+            fprintf(f, "%s", a ? ", " : "");
+            json_string(f, s->ax[a].name);
+            fprintf(f, ": ");
+            if (s->ax[a].numeric)
+                json_number(f, strtod(s->ax[a].val[c->idx[a]], NULL));
+            else
+                json_string(f, s->ax[a].val[c->idx[a]]);
+        }
+        fprintf(f, "}, \"params\": %lld, \"runs\": %d, \"failed\": %d,\n     \"metrics\": {",
+                c->params, c->nruns - c->nfailed, c->nfailed);
+        for (int k = 0; k < nagg; k++) {
+            double m, sd;
+            int n;
+            stats(st, c, agg[k], &m, &sd, &n);
+            fprintf(f, "%s\n       ", k ? "," : "");
+            json_string(f, st->cols[agg[k]]);
+            fprintf(f, ": {\"mean\": ");
+            json_number(f, m);
+            fprintf(f, ", \"std\": ");
+            json_number(f, sd);
+            fprintf(f, ", \"values\": [");
+            for (int r = 0, first = 1; r < s->repeat; r++) {
+                if (!c->ok[r])
+                    continue;
+                fprintf(f, "%s", first ? "" : ", ");
+                json_number(f, c->vals[(size_t)r * MAXCOLS + agg[k]]);
+                first = 0;
+            }
+            fprintf(f, "]}");
+        }
+        fprintf(f, "}}%s\n", i + 1 < st->ncfg ? "," : "");
+    }
+    fprintf(f, "  ]\n}\n");
+    fclose(f);
+    return 0;
+}
+
+/* The readable table: swept values, params, then mean +- std of the
+ * columns that matter (losses and accuracies), to stdout and results.txt. */
+static void print_table(State *st, FILE *f)
+{
+    Sweep *s = st->s;
+    static const char *const shown[] = {"loss", "test_loss", "accuracy", "test_accuracy"};
+    int cols[4], nc = 0;
+    for (int k = 0; k < 4; k++)
+        if (col_index(st, shown[k]) >= 0)
+            cols[nc++] = col_index(st, shown[k]);
+    int w[MAXAXES];
+    for (int a = 0; a < s->nax; a++) {
+        w[a] = (int)strlen(s->ax[a].name);
+        for (int v = 0; v < s->ax[a].n; v++)
+            w[a] = (int)strlen(s->ax[a].val[v]) > w[a] ? (int)strlen(s->ax[a].val[v]) : w[a];
+        fprintf(f, "%-*s  ", w[a], s->ax[a].name);
+    }
+    fprintf(f, "%8s  %4s", "params", "runs");
+    for (int k = 0; k < nc; k++)
+        fprintf(f, k + 1 < nc ? "  %-22s" : "  %s", st->cols[cols[k]]);
+    fprintf(f, "\n");
+    for (int i = 0; i < st->ncfg; i++) {
+        Config *c = &st->cfg[i];
+        for (int a = 0; a < s->nax; a++)
+            fprintf(f, "%-*s  ", w[a], s->ax[a].val[c->idx[a]]);
+        char runs[32];
+        snprintf(runs, sizeof runs, "%d%s", c->nruns - c->nfailed, c->nfailed ? "!" : "");
+        fprintf(f, "%8lld  %4s", c->params, runs);
+        for (int k = 0; k < nc; k++) {
+            double m, sd;
+            int n;
+            char cell[64];
+            stats(st, c, cols[k], &m, &sd, &n);
+            if (n)
+                snprintf(cell, sizeof cell, "%.4f +- %.4f", m, sd);
+            else
+                snprintf(cell, sizeof cell, "-");
+            fprintf(f, k + 1 < nc ? "  %-22s" : "  %s", cell);
+        }
+        fprintf(f, "\n");
+    }
+    fprintf(f, "\nmean +- sample standard deviation over %d repeat%s (seeds 1..%d) of the final "
+            "epoch's values\n", s->repeat, s->repeat == 1 ? "" : "s", s->repeat);
+    int failed = 0;
+    for (int i = 0; i < st->ncfg; i++)
+        failed += st->cfg[i].nfailed;
+    if (failed)
+        fprintf(f, "%d run%s failed (runs column marked !); their logs are train.log in each run "
+                "directory\n", failed, failed == 1 ? "" : "s");
+}
+
+/* ---- plots ---- */
+
+/* The position of a value on an axis's plot scale: the number itself, or
+ * its index for names (with the names as tic labels). */
+static double axis_pos(const Axis *a, int v)
+{
+    return a->numeric ? strtod(a->val[v], NULL) : v;
+}
+
+static void axis_tics(FILE *f, const Axis *a, const char *cmd)
+{
+    fprintf(f, "%s (", cmd);
+    for (int v = 0; v < a->n; v++) {
+        fprintf(f, "%s\"", v ? ", " : "");
+        for (const char *p = a->val[v]; *p; p++)
+            fputc(*p == '"' ? '\'' : *p, f);
+        fprintf(f, "\" %g", axis_pos(a, v));
+    }
+    fprintf(f, ")\n");
+}
+
+static void gp_header(FILE *f, const char *name, const char *what)
+{
+    fprintf(f, "# %s.gp - %s.\n# Written by nnc sweep; restyle freely, then run `gnuplot "
+               "%s.gp` in this directory.\n\n"
+               "cairo = strstrt(GPVAL_TERMINALS, \" pngcairo \") > 0\n"
+               "pdf = strstrt(GPVAL_TERMINALS, \" pdfcairo \") > 0\n", name, what, name);
+}
+
+static void gp_formats(FILE *f, const char *name, int w, int h)
+{
+    fprintf(f, "\ndo for [fmt in \"png pdf\"] {\n"
+               "    if (fmt eq \"pdf\" && !pdf) { break }\n"
+               "    if (fmt eq \"png\" && cairo) { set terminal pngcairo noenhanced size %d,%d "
+               "font \"sans,11\" }\n"
+               "    if (fmt eq \"png\" && !cairo) { set terminal png noenhanced size %d,%d }\n"
+               "    if (fmt eq \"pdf\") { set terminal pdfcairo noenhanced size %.2fin,%.2fin "
+               "font \"sans,9\" }\n"
+               "    set output \"%s.\".fmt\n", w, h, w, h, w / 120.0, h / 120.0, name);
+}
+
+/* Writes parallel.gp and (with two varying axes) heatmap.gp with their
+ * data; which[0..*nw) = the scripts written (0 parallel, 1 heatmap). */
+static int write_plots(State *st, const char *metric, int *which, int *nw)
+{
+    Sweep *s = st->s;
+    int mc = col_index(st, metric);
+    char path[PATH_MAX];
+    *nw = 0;
+    if (mc < 0)
+        return fail("--metric %s: the runs have no such column", metric);
+    /* the axes that vary */
+    int var[MAXAXES], nv = 0;
+    for (int a = 0; a < s->nax; a++)
+        if (s->ax[a].n > 1)
+            var[nv++] = a;
+
+    /* parallel coordinates: one line per configuration (the mean over its
+     * repeats) through each swept axis, the parameter count and the metric */
+    snprintf(path, sizeof path, "%s/parallel.dat", s->out);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return fail("cannot write %s", path);
+    fprintf(f, "#");
+    for (int k = 0; k < nv; k++)
+        fprintf(f, " %s", s->ax[var[k]].name);
+    fprintf(f, " params %s_mean\n", metric);
+    for (int i = 0; i < st->ncfg; i++) {
+        double m, sd;
+        int n;
+        stats(st, &st->cfg[i], mc, &m, &sd, &n);
+        if (!n)
+            continue;
+        for (int k = 0; k < nv; k++)
+            fprintf(f, "%g ", axis_pos(&s->ax[var[k]], st->cfg[i].idx[var[k]]));
+        fprintf(f, "%lld %.9g\n", st->cfg[i].params, m);
+    }
+    fclose(f);
+    snprintf(path, sizeof path, "%s/parallel.gp", s->out);
+    f = fopen(path, "w");
+    if (!f)
+        return fail("cannot write %s", path);
+    gp_header(f, "parallel", "parallel coordinates: one line per configuration");
+    fprintf(f, "set title \"%s: %s (mean over %d repeat%s), one line per configuration\"\n",
+            s->name, metric, s->repeat, s->repeat == 1 ? "" : "s");
+    fprintf(f, "unset key\nunset ytics\nset border 0\nset xtics (");
+    int naxes = nv + 2;
+    for (int k = 0; k < nv; k++)
+        fprintf(f, "\"%s\" %d, ", s->ax[var[k]].name, k + 1);
+    fprintf(f, "\"params\" %d, \"%s\" %d) scale 0 nomirror\n", nv + 1, metric, nv + 2);
+    fprintf(f, "set style parallel lw 2\n");
+    for (int k = 0; k < naxes; k++) {
+        if (k >= nv) {
+            fprintf(f, "set paxis %d tics left offset 4\n", k + 1);
+            continue;
+        }
+        /* a swept axis: tics at its values only, a little room at the ends */
+        const Axis *a = &s->ax[var[k]];
+        double lo = INFINITY, hi = -INFINITY;
+        for (int v = 0; v < a->n; v++) {
+            lo = fmin(lo, axis_pos(a, v));
+            hi = fmax(hi, axis_pos(a, v));
+        }
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "set paxis %d tics", k + 1);
+        axis_tics(f, a, cmd);
+        fprintf(f, "set paxis %d tics left offset 4\nset paxis %d range [%g:%g]\n", k + 1, k + 1,
+                lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo));
+    }
+    fprintf(f, "set palette defined (0 '#440154', 0.25 '#3b528b', 0.5 '#21918c', "
+               "0.75 '#5ec962', 1 '#fde725')\nset cblabel \"%s\"\n", metric);
+    gp_formats(f, "parallel", 900, 500);
+    /* gnuplot 5.4: one `using` per axis, the colour from the last column */
+    fprintf(f, "    plot for [col = 1:%d] 'parallel.dat' using col:", naxes);
+    fprintf(f, "%d with parallelaxes lc palette lw 2\n    set output\n}\n", naxes);
+    fclose(f);
+    which[(*nw)++] = 0;
+
+    /* heat map over the first two varying axes, averaged over the others */
+    if (nv < 2)
+        return 0;
+    const Axis *ax = &s->ax[var[0]], *ay = &s->ax[var[1]];
+    snprintf(path, sizeof path, "%s/heatmap.dat", s->out);
+    f = fopen(path, "w");
+    if (!f)
+        return fail("cannot write %s", path);
+    fprintf(f, "# %s %s %s_mean %s_std runs (x, y: values or indices of names)\n", ax->name,
+            ay->name, metric, metric);
+    for (int vy = 0; vy < ay->n; vy++) {
+        for (int vx = 0; vx < ax->n; vx++) {
+            double sum = 0, sq = 0;
+            int n = 0;
+            for (int i = 0; i < st->ncfg; i++) {
+                Config *c = &st->cfg[i];
+                if (c->idx[var[0]] != vx || c->idx[var[1]] != vy)
+                    continue;
+                for (int r = 0; r < s->repeat; r++) {
+                    double v = c->vals[(size_t)r * MAXCOLS + mc];
+                    if (c->ok[r] && isfinite(v))
+                        sum += v, sq += v * v, n++;
+                }
+            }
+            double m = n ? sum / n : NAN;
+            double var_ = n > 1 ? (sq - n * m * m) / (n - 1) : 0;
+            fprintf(f, "%d %d %.9g %.9g %d\n", vx, vy, m, var_ > 0 ? sqrt(var_) : 0.0, n);
+        }
+        fputc('\n', f);
+    }
+    fclose(f);
+    snprintf(path, sizeof path, "%s/heatmap.gp", s->out);
+    f = fopen(path, "w");
+    if (!f)
+        return fail("cannot write %s", path);
+    gp_header(f, "heatmap", "the metric over two swept axes, mean +- std in each cell");
+    fprintf(f, "set title \"%s: %s\\nmean +- std over %d repeat%s%s\"\n", s->name, metric,
+            s->repeat, s->repeat == 1 ? "" : "s", nv > 2 ? " and the other swept values" : "");
+    fprintf(f, "set xlabel \"%s\"\nset ylabel \"%s\"\nunset key\nset tics scale 0\n", ax->name,
+            ay->name);
+    fprintf(f, "set xrange [-0.5:%d.5]\nset yrange [-0.5:%d.5]\n", ax->n - 1, ay->n - 1);
+    fprintf(f, "set xtics (");
+    for (int v = 0; v < ax->n; v++)
+        fprintf(f, "%s\"%s\" %d", v ? ", " : "", ax->val[v], v);
+    fprintf(f, ")\nset ytics (");
+    for (int v = 0; v < ay->n; v++)
+        fprintf(f, "%s\"%s\" %d", v ? ", " : "", ay->val[v], v);
+    fprintf(f, ")\nset palette defined (0 '#440154', 0.25 '#3b528b', 0.5 '#21918c', "
+               "0.75 '#5ec962', 1 '#fde725')\nset cblabel \"%s\"\n", metric);
+    gp_formats(f, "heatmap", 140 + 110 * ax->n, 140 + 70 * ay->n < 420 ? 420 : 140 + 70 * ay->n);
+    fprintf(f, "    plot 'heatmap.dat' using 1:2:3 with image, \\\n"
+               "         '' using 1:2:(sprintf(\"%%.3g\\n+- %%.2g\", $3, $4)) with labels "
+               "tc rgb 'white' font \",9\"\n    set output\n}\n");
+    fclose(f);
+    which[(*nw)++] = 1;
+    return 0;
+}
+
+static void gnuplot(const char *dir, const int *which, int n)
+{
+    static const char *const names[] = {"parallel", "heatmap"};
+    char exe[PATH_MAX] = "";
+    const char *path = getenv("PATH");
+    for (const char *p = path; p && *p;) {
+        size_t k = strcspn(p, ":");
+        snprintf(exe, sizeof exe, "%.*s/gnuplot", (int)k, p);
+        if (access(exe, X_OK) == 0)
+            break;
+        exe[0] = '\0';
+        p += k + (p[k] == ':');
+    }
+    if (!exe[0]) {
+        fprintf(stderr, "note: gnuplot is not installed, so %s has the plot scripts (*.gp) and "
+                "data but no pictures: apt-get install gnuplot-nox, then run gnuplot on each "
+                "script there\n", dir);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        char script[64], log[PATH_MAX];
+        snprintf(script, sizeof script, "%s.gp", names[which[i]]);
+        snprintf(log, sizeof log, "%s/plots.log", dir);
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd < 0 || chdir(dir) != 0)
+                _exit(126);
+            dup2(fd, 1);
+            dup2(fd, 2);
+            execl(exe, "gnuplot", script, (char *)NULL);
+            _exit(127);
+        }
+        int status = 1;
+        if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status)
+            || WEXITSTATUS(status) != 0)
+            fprintf(stderr, "warning: gnuplot failed on %s/%s (see %s)\n", dir, script, log);
+    }
+    char log[PATH_MAX];
+    struct stat st;
+    snprintf(log, sizeof log, "%s/plots.log", dir);
+    if (stat(log, &st) == 0 && st.st_size == 0)
+        remove(log);
+}
+
+int sweep_main(int argc, char **argv)
+{
+    Sweep s;
+    memset(&s, 0, sizeof s);
+    s.repeat = 1;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    s.jobs = ncpu > 0 ? (int)ncpu : 1;
+    if (parse_args(&s, argc, argv) != 0)
+        return 2;
+    ssize_t len = readlink("/proc/self/exe", s.self, sizeof s.self - 1);
+    if (len <= 0)
+        return fail("cannot find nnc's own executable"), 1;
+    s.self[len] = '\0';
+    char *src = slurp(s.model);
+    if (!src)
+        return fail("cannot open '%s': %s", s.model, strerror(errno)), 1;
+    diag_add_source(s.model, src);
+    char outbuf[PATH_MAX];
+    const char *base = strrchr(s.model, '/');
+    base = base ? base + 1 : s.model;
+    snprintf(s.name, sizeof s.name, "%.*s", (int)strcspn(base, "."), base);
+    if (!s.out) {
+        snprintf(outbuf, sizeof outbuf, "sweeps/%s", s.name);
+        s.out = outbuf;
+    }
+    double t0 = now();
+
+    /* configurations: every combination, the last axis varying fastest */
+    int ncfg = 1;
+    for (int a = 0; a < s.nax; a++)
+        ncfg *= s.ax[a].n;
+    if ((long)ncfg * s.repeat > 100000)
+        return fail("%d configurations x %d repeats is too many runs", ncfg, s.repeat), 1;
+    Config *cfg = calloc((size_t)ncfg, sizeof *cfg);
+    int narch = 0, rc = 0;
+    char bindir[PATH_MAX - 400];
+    snprintf(bindir, sizeof bindir, "%s/bin", s.out);
+    if (mkdirs(bindir) != 0)
+        return 1;
+    Job *builds = calloc((size_t)ncfg, sizeof *builds);
+    for (int i = 0; i < ncfg; i++) {
+        Config *c = &cfg[i];
+        for (int a = s.nax - 1, r = i; a >= 0; a--) {
+            c->idx[a] = r % s.ax[a].n;
+            r /= s.ax[a].n;
+        }
+        /* the same -D values as an earlier configuration: the same build */
+        c->arch = -1;
+        for (int j = 0; j < i && c->arch < 0; j++) {
+            int same = 1;
+            for (int a = 0; a < s.nax; a++)
+                same &= !s.ax[a].is_define || cfg[j].idx[a] == c->idx[a];
+            if (same) {
+                c->arch = cfg[j].arch;
+                c->params = cfg[j].params;
+            }
+        }
+        snprintf(c->id, sizeof c->id, "c%02d", i);
+        for (int a = 0; a < s.nax; a++) {
+            size_t k = strlen(c->id);
+            snprintf(c->id + k, sizeof c->id - k, "_%s", s.ax[a].name);
+            sanitize(c->id, sizeof c->id, s.ax[a].val[c->idx[a]]);
+        }
+        c->vals = calloc((size_t)s.repeat * MAXCOLS, sizeof *c->vals);
+        c->ok = calloc((size_t)s.repeat, sizeof *c->ok);
+        if (c->arch >= 0)
+            continue;
+        c->arch = narch;
+        c->params = count_params(&s, src, c->idx);
+        if (c->params < 0) {
+            /* print the errors this time */
+            count_params(&s, src, c->idx);
+            free(src);
+            return fail("%s does not compile with these values", s.model), 1;
+        }
+        Job *b = &builds[narch++];
+        b->argv = calloc((size_t)(2 * s.nax + 10), sizeof *b->argv);
+        int n = 0;
+        char name[300] = "";
+        for (int a = 0; a < s.nax; a++)
+            if (s.ax[a].is_define) {
+                size_t k = strlen(name);
+                snprintf(name + k, sizeof name - k, "%s%s", k ? "_" : "", s.ax[a].name);
+                sanitize(name, sizeof name, s.ax[a].val[c->idx[a]]);
+            }
+        b->argv[n++] = s.self;
+        b->argv[n++] = "build";
+        b->argv[n++] = (char *)s.model;
+        b->argv[n++] = "-o";
+        char exe[PATH_MAX];
+        snprintf(exe, sizeof exe, "%s/%s", bindir, name[0] ? name : "model");
+        b->argv[n++] = strdup(exe);
+        for (int a = 0; a < s.nax; a++)
+            if (s.ax[a].is_define) {
+                char d[200];
+                snprintf(d, sizeof d, "%s=%s", s.ax[a].name, s.ax[a].val[c->idx[a]]);
+                b->argv[n++] = "-D";
+                b->argv[n++] = strdup(d);
+            }
+        if (s.dtype) {
+            b->argv[n++] = "--dtype";
+            b->argv[n++] = (char *)s.dtype;
+        }
+        snprintf(b->log, sizeof b->log, "%s.log", exe);
+        b->config = -1;
+    }
+    int total = ncfg * s.repeat;
+    fprintf(stderr, "nnc sweep: %d architecture%s, %d configuration%s x %d repeat%s = %d runs, "
+            "%d at a time, in %s\n", narch, narch == 1 ? "" : "s", ncfg, ncfg == 1 ? "" : "s",
+            s.repeat, s.repeat == 1 ? "" : "s", total, s.jobs, s.out);
+    int build_failed = 0;
+    run_jobs(builds, narch, s.jobs, build_done, &build_failed);
+    if (build_failed) {
+        free(src);
+        return 1;
+    }
+
+    /* the runs */
+    Job *runs = calloc((size_t)total, sizeof *runs);
+    int nj = 0;
+    for (int i = 0; i < ncfg; i++)
+        for (int r = 1; r <= s.repeat; r++) {
+            Config *c = &cfg[i];
+            Job *j = &runs[nj++];
+            char dir[PATH_MAX - 300], seed[16];
+            snprintf(dir, sizeof dir, "%s/runs/%s/seed%d", s.out, c->id, r);
+            if (mkdirs(dir) != 0)
+                return 1;
+            snprintf(j->log, sizeof j->log, "%s/train.log", dir);
+            snprintf(seed, sizeof seed, "%d", r);
+            j->argv = calloc((size_t)(2 * s.nax + s.nextra + 12), sizeof *j->argv);
+            int n = 0;
+            j->argv[n++] = builds[c->arch].argv[4];
+            j->argv[n++] = "train";
+            j->argv[n++] = "--quiet";
+            if (!s.plots)
+                j->argv[n++] = "--no-plots";
+            j->argv[n++] = "--log";
+            j->argv[n++] = strdup(dir);
+            j->argv[n++] = "--seed";
+            j->argv[n++] = strdup(seed);
+            for (int a = 0; a < s.nax; a++)
+                if (!s.ax[a].is_define) {
+                    char flag[80];
+                    snprintf(flag, sizeof flag, "--%s", s.ax[a].name);
+                    j->argv[n++] = strdup(flag);
+                    j->argv[n++] = s.ax[a].val[c->idx[a]];
+                }
+            for (int k = 0; k < s.nextra; k++)
+                j->argv[n++] = s.extra[k];
+            j->config = i;
+            j->seed = r;
+        }
+    State st = {&s, cfg, ncfg, total, {{0}}, 0, t0};
+    run_jobs(runs, total, s.jobs, run_done, &st);
+
+    if (st.ncols == 0) {
+        fprintf(stderr, "nnc sweep: error: no run produced results; the first run's messages "
+                "(%s):\n", runs[0].log);
+        char *text = slurp(runs[0].log);
+        if (text)
+            fputs(text, stderr);
+        free(text);
+        rc = 1;
+    } else {
+        const char *metric = s.metric;
+        static const char *const pref[] = {"test_accuracy", "test_loss", "accuracy", "loss"};
+        for (int k = 0; k < 4 && !metric; k++)
+            if (col_index(&st, pref[k]) >= 0)
+                metric = pref[k];
+        if (write_results(&st) != 0)
+            rc = 1;
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/results.txt", s.out);
+        FILE *t = fopen(path, "w");
+        printf("\n");
+        print_table(&st, stdout);
+        if (t) {
+            print_table(&st, t);
+            fclose(t);
+        }
+        int which[2], nw = 0;
+        if (metric)
+            write_plots(&st, metric, which, &nw);
+        gnuplot(s.out, which, nw);
+        printf("\nresults in %s: results.csv results.json results.txt runs.csv%s%s "
+               "(%.1f s)\n", s.out, nw ? " parallel.png" : "", nw > 1 ? " heatmap.png" : "",
+               now() - st.t0);
+        int failed = 0;
+        for (int i = 0; i < ncfg; i++)
+            failed += cfg[i].nfailed;
+        if (failed == total)
+            rc = 1;
+    }
+    for (int i = 0; i < ncfg; i++) {
+        free(cfg[i].vals);
+        free(cfg[i].ok);
+    }
+    free(cfg);
+    free(builds);
+    free(runs);
+    free(src);
+    return rc;
+}

@@ -1,0 +1,112 @@
+#!/bin/bash
+# End-to-end: `nnc sweep` (docs/sweep.md) over examples/sweep.nn: 2 depths
+# x 2 widths compiled once each, 2 learning rates as trainer flags, 3
+# repeats, 2 jobs.  The table has one row per configuration in CSV and
+# JSON, the standard deviations are sane, the parameter counts are the
+# model's, and the plot scripts are written (and drawn where gnuplot is).
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+. tests/lib.sh
+D="$T_OUT/sweep"
+rm -rf "$D"
+mkdir -p "$D"
+
+t_begin "sweep/runs"
+runs_log=$t_log
+if t_run "$NNC" sweep examples/sweep.nn -D depth=0..1 -D width=1,3 --set lr=0.03,0.003 \
+        --repeat 3 --jobs 2 --out "$D/s" -- --epochs 2; then
+    t_pass
+else
+    t_fail "nnc sweep failed"
+fi
+r=$D/s
+
+t_begin "sweep/builds-once-per-architecture"
+n=$(ls "$r/bin" | grep -cv '\.log$')
+if [ "$n" = 4 ]; then t_pass; else t_fail "expected 4 trainers in $r/bin, found $n"; fi
+
+t_begin "sweep/results.csv"
+rows=$(($(wc -l < "$r/results.csv") - 1))
+header=$(head -n 1 "$r/results.csv")
+case "$header" in
+config,depth,width,lr,params,runs,failed,*test_loss_mean,test_loss_std*)
+    if [ "$rows" = 8 ]; then t_pass; else t_fail "expected 8 configurations, got $rows rows"; fi ;;
+*) t_fail "unexpected header: $header" ;;
+esac
+
+t_begin "sweep/std-sane"   # std >= 0 everywhere, > 0 somewhere (3 different seeds), runs = 3
+if awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    { if ($c["runs"] != 3 || $c["failed"] != 0) bad = 1
+      s = $c["test_loss_std"]; if (s < 0 || s != s + 0) bad = 1; if (s > 0) pos = 1
+      m = $c["test_loss_mean"]; if (m <= 0 || m > 5) bad = 1 }
+    END { exit bad || !pos }' "$r/results.csv"; then
+    t_pass
+else
+    t_fail "runs, failures, means or standard deviations out of range: $(cat "$r/results.csv")"
+fi
+
+t_begin "sweep/params"   # depth 0: 2 + 1 = 3; depth 1, width w: 2w + w + w + 1 = 4w + 1
+got=$(awk -F, 'NR > 1 { printf "%s:%s:%s ", $2, $3, $5 }' "$r/results.csv")
+want="0:1:3 0:1:3 0:3:3 0:3:3 1:1:5 1:1:5 1:3:13 1:3:13 "
+if [ "$got" = "$want" ]; then t_pass; else t_fail "depth:width:params got '$got', expected '$want'"; fi
+
+t_begin "sweep/runs.csv"
+rows=$(($(wc -l < "$r/runs.csv") - 1))
+seeds=$(awk -F, 'NR > 1 { print $5 }' "$r/runs.csv" | sort -u | tr '\n' ' ')
+if [ "$rows" = 24 ] && [ "$seeds" = "1 2 3 " ]; then t_pass
+else t_fail "expected 24 runs with seeds 1 2 3, got $rows rows, seeds '$seeds'"; fi
+
+t_begin "sweep/hyperparameters-reach-the-trainer"
+if grep -q 'lr = 0.003\|lr = 0.03' "$r"/runs/c01_*/seed1/settings.txt 2>/dev/null &&
+   grep -q 'adam(lr = 0.003' "$r"/runs/c01_*/seed1/settings.txt; then
+    t_pass
+else
+    t_fail "c01 (lr 0.003) trained with: $(grep optimizer "$r"/runs/c01_*/seed1/settings.txt)"
+fi
+
+t_begin "sweep/results.json"
+if [ ! -x /usr/bin/python3 ]; then
+    t_skip "no /usr/bin/python3 to parse JSON"
+elif t_run /usr/bin/python3 -c "
+import json, math
+d = json.load(open('$r/results.json'))
+c = d['configs']
+assert len(c) == 8, len(c)
+for x in c:
+    m = x['metrics']['test_loss']
+    assert len(m['values']) == 3 and x['runs'] == 3
+    mean = sum(m['values']) / 3
+    sd = math.sqrt(sum((v - mean) ** 2 for v in m['values']) / 2)
+    assert abs(mean - m['mean']) < 1e-6 and abs(sd - m['std']) < 1e-6, (m, mean, sd)
+    assert set(x['values']) == {'depth', 'width', 'lr'}"; then
+    t_pass
+else
+    t_fail "results.json does not match its own values"
+fi
+
+t_begin "sweep/table"
+if grep -q '^depth  width  lr' "$runs_log" && grep -q '+-' "$r/results.txt"; then t_pass
+else t_fail "no readable table on stdout / results.txt"; fi
+
+t_begin "sweep/plots"
+if [ ! -f "$r/parallel.gp" ] || [ ! -f "$r/heatmap.gp" ] || [ "$(grep -cv '^\(#\|$\)' "$r/heatmap.dat")" != 4 ]; then
+    t_fail "expected parallel.gp, heatmap.gp and a 2 x 2 heatmap.dat"
+elif ! command -v gnuplot >/dev/null; then
+    t_skip "gnuplot is not installed: scripts written, not drawn"
+elif [ "$(head -c 4 "$r/heatmap.png" | od -An -c | tr -d ' ')" = "211PNG" ] &&
+     [ -s "$r/parallel.png" ] && [ ! -s "$r/plots.log" ]; then
+    t_pass
+else
+    t_fail "gnuplot did not draw heatmap.png and parallel.png cleanly: $(cat "$r/plots.log" 2>/dev/null)"
+fi
+
+t_begin "sweep/bad-input"
+out=$("$NNC" sweep examples/sweep.nn -D depth=3..1 2>&1); rc=$?
+out2=$("$NNC" sweep examples/sweep.nn --set seed=1,2 2>&1); rc2=$?
+out3=$("$NNC" sweep examples/sweep.nn --repeats 3 2>&1); rc3=$?
+if [ $rc = 2 ] && [ $rc2 = 2 ] && [ $rc3 = 2 ] && [[ $out == *"A <= B"* ]] &&
+   [[ $out2 == *"--repeat"* ]] && [[ $out3 == *"did you mean '--repeat'"* ]]; then
+    t_pass
+else
+    t_fail "expected clear errors (exit 2): '$out' '$out2' '$out3'"
+fi
