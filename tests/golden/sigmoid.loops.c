@@ -161,6 +161,7 @@ static void forward(void *work, const real *params, int n,
 
         losses[s] = loss[0];
     }
+    ws->out = ws->y;
 }
 
 /* The adjoint program, one sample at a time: adds seed * d(loss)/dparams
@@ -303,7 +304,7 @@ static const NnrtModel model = {
     .nslots = 2, .slots = slot_table,
     .nsettings = 0, .settings = NULL,
     .example = example_table,
-    .out_slot = -1, .out_size = 0,
+    .out_slot = 1, .out_size = 2, .out_value = 1,
     .has_penalty = 1,
     .create = create, .destroy = destroy, .forward = forward,
     .backward = backward, .penalty = penalty, .output = output,

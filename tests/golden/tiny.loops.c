@@ -153,6 +153,7 @@ static void forward(void *work, const real *params, int n,
 
         losses[s] = loss[0];
     }
+    ws->out = ws->yhat;
 }
 
 /* The adjoint program, one sample at a time: adds seed * d(loss)/dparams
@@ -279,7 +280,7 @@ static const NnrtModel model = {
     .nslots = 2, .slots = slot_table,
     .nsettings = 0, .settings = NULL,
     .example = NULL,
-    .out_slot = -1, .out_size = 0,
+    .out_slot = 1, .out_size = 1, .out_value = 1,
     .has_penalty = 0,
     .create = create, .destroy = destroy, .forward = forward,
     .backward = backward, .penalty = penalty, .output = output,
