@@ -298,29 +298,6 @@ static void emit_map(Cg *cg, int id)
     }
 }
 
-/* How one operand of a product is stored per sample: a row-major
- * rows x cols block, used transposed when t.  Vectors are stored as
- * [1, len]; on the left they are rows unless transposed, on the right
- * columns unless transposed (ir.h). */
-typedef struct Operand { int rows, cols, t, batched, size; } Operand;
-
-static Operand operand(const Value *v, int flag, int left)
-{
-    Operand o;
-    if (v->shape.rank == 2) {
-        o.rows = v->shape.dim[0];
-        o.cols = v->shape.dim[1];
-        o.t = flag;
-    } else {
-        o.rows = 1;
-        o.cols = v->shape.dim[0];
-        o.t = left ? flag : !flag;
-    }
-    o.batched = v->batched;
-    o.size = o.rows * o.cols;
-    return o;
-}
-
 /* Products with at most this many multiply-adds per sample are written out
  * as loops with constant bounds, the batch innermost: the C compiler
  * unrolls them and vectorises over the samples, where a GEMM call would
@@ -339,7 +316,7 @@ static long small_matmul_bound(void)
 
 /* The element (row r, column c) of op(X) for a stored operand; a batched
  * operand's element of sample b (samples innermost). */
-static void operand_elem(char *buf, size_t n, const char *name, const Operand *o,
+static void operand_elem(char *buf, size_t n, const char *name, const CgOperand *o,
                          const char *r, const char *c)
 {
     const char *row = o->t ? c : r, *col = o->t ? r : c;
@@ -371,7 +348,7 @@ static void operand_elem(char *buf, size_t n, const char *name, const Operand *o
  * parameter), the "+=" over all samples is the sum over the batch, a
  * reduction the compiler may vectorise (NNRT_SIMD_SUM).
  */
-static void emit_matmul_loops(Cg *cg, int id, const Operand *A, const Operand *B,
+static void emit_matmul_loops(Cg *cg, int id, const CgOperand *A, const CgOperand *B,
                               int m, int k, int nn, const char *op)
 {
     const IrProgram *p = cg->p;
@@ -382,7 +359,7 @@ static void emit_matmul_loops(Cg *cg, int id, const Operand *A, const Operand *B
     const char *i = m > 1 ? "i" : "0", *j = nn > 1 ? "j" : "0", *kk = k > 1 ? "k" : "0";
     operand_elem(ea, sizeof ea, a, A, i, kk);
     operand_elem(eb, sizeof eb, bn, B, kk, j);
-    Operand C = {m, nn, 0, bd, m * nn};
+    CgOperand C = {m, nn, 0, bd, m * nn};
     operand_elem(ec, sizeof ec, c, &C, i, j);
     if (v->batched)
         cg->uses |= ARG_N;
@@ -430,7 +407,7 @@ static void emit_matmul_loops(Cg *cg, int id, const Operand *A, const Operand *B
 /* Per-sample products as GEMMs over the whole batch, where the layout
  * allows one (samples innermost: a batched vector of k values is a [k, n]
  * matrix); 0 when it does not. */
-static int emit_matmul_gemm(Cg *cg, const Operand *A, const Operand *B, int m, int k, int nn,
+static int emit_matmul_gemm(Cg *cg, const CgOperand *A, const CgOperand *B, int m, int k, int nn,
                             int bd, const char *a, const char *bn, const char *c,
                             const char *beta)
 {
@@ -461,7 +438,7 @@ static void emit_matmul(Cg *cg, int id)
     const IrProgram *p = cg->p;
     const Value *v = &p->v[id];
     int ia = v->arg[0], ib = v->arg[1], dst = cg_dest(cg->p, id);
-    Operand A = operand(&p->v[ia], v->ta, 1), B = operand(&p->v[ib], v->tb, 0);
+    CgOperand A = cg_operand(&p->v[ia], v->ta, 1), B = cg_operand(&p->v[ib], v->tb, 0);
     int m = A.t ? A.cols : A.rows, k = A.t ? A.rows : A.cols, nn = B.t ? B.rows : B.cols;
     int bd = p->v[dst].batched;
     const char *a = cg->cname[ia], *bn = cg->cname[ib], *c = cg->cname[dst];
@@ -488,7 +465,7 @@ static void emit_transpose(Cg *cg, int id)
     int r = s->shape.dim[0], c = s->shape.dim[1];
     const char *op = assign_op(cg, id, "(size_t)n * ");
     cg->used[src] = cg->used[dst] = 1;
-    Operand so = {r, c, 0, s->batched, r * c}, dof = {c, r, 0, cg->p->v[dst].batched, r * c};
+    CgOperand so = {r, c, 0, s->batched, r * c}, dof = {c, r, 0, cg->p->v[dst].batched, r * c};
     char es[128], ed[128];
     operand_elem(es, sizeof es, cg->cname[src], &so, "i", "j");
     operand_elem(ed, sizeof ed, cg->cname[dst], &dof, "j", "i");

@@ -110,7 +110,7 @@ int cg_map_flat(const IrProgram *p, int id)
     return flat;
 }
 
-static CgOperand operand(const Value *v, int flag, int left)
+CgOperand cg_operand(const Value *v, int flag, int left)
 {
     CgOperand o;
     if (v->shape.rank == 2) {
@@ -131,8 +131,8 @@ CgMatmul cg_matmul_plan(const IrProgram *p, int id)
 {
     const Value *v = &p->v[id];
     CgMatmul mm;
-    mm.A = operand(&p->v[v->arg[0]], v->ta, 1);
-    mm.B = operand(&p->v[v->arg[1]], v->tb, 0);
+    mm.A = cg_operand(&p->v[v->arg[0]], v->ta, 1);
+    mm.B = cg_operand(&p->v[v->arg[1]], v->tb, 0);
     mm.m = mm.A.t ? mm.A.cols : mm.A.rows;
     mm.k = mm.A.t ? mm.A.rows : mm.A.cols;
     mm.n = mm.B.t ? mm.B.rows : mm.B.cols;

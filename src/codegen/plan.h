@@ -51,6 +51,9 @@ int cg_map_flat(const IrProgram *p, int id);
  * columns unless transposed (ir.h). */
 typedef struct CgOperand { int rows, cols, t, batched, size; } CgOperand;
 
+/* The operand v of a product: flag is its transpose flag, left says which side. */
+CgOperand cg_operand(const Value *v, int flag, int left);
+
 /* Per-sample products that do not fold into one GEMM over the batch and are
  * small enough to write out as loops with constant bounds: the compiler
  * unrolls and vectorises them, where a call to nnrt_gemm per sample would
