@@ -1043,13 +1043,21 @@ static int apply(NnrtConfig *c, int key, const Val *v, int from_flag, const char
     case 4:
         return parse_count(v, k, 1, 1, &c->batch, err, len);
     case 5:
+    case 6:
+        /* Either flag overrides the train block's length, but both at once
+         * would leave one silently ignored. */
+        if (from_flag && c->length_flag && c->length_flag != key)
+            return fail(err, len, "--epochs and --steps both given: the run is either so many "
+                        "epochs or so many updates; give one of them");
+        if (from_flag)
+            c->length_flag = key;
+        if (key == 6)
+            return parse_count(v, k, 1, 0, &c->steps, err, len);
         if (parse_count(v, k, 0, 0, &c->epochs, err, len) != 0)
             return -1;
         if (from_flag)
             c->steps = 0;
         return 0;
-    case 6:
-        return parse_count(v, k, 1, 0, &c->steps, err, len);
     case 7: {
         static const char *const names[] = { "mean", "sum" };
         int r = parse_choice(v, k, names, 2, err, len);

@@ -378,6 +378,7 @@ int nnrt_read_settings(const char *dir, NnrtConfig *c, NnrtErr *e)
             break;
         }
         *eq = '\0';
+        c->length_flag = 0;   /* a run's saved epochs and steps are not two flags */
         if (nnrt_config_set(c, line, eq + 3, 1, err, sizeof err) != 0)
             r = nnrt_err(e, "%s:%d: %s", path, lineno, err);
     }

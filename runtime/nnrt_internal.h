@@ -325,6 +325,7 @@ typedef struct NnrtConfig {
     int64_t batch;           /* 0 = full */
     int64_t epochs;
     int64_t steps;           /* > 0: this many updates, overriding epochs */
+    int length_flag;         /* 5 or 6: --epochs or --steps was given as a flag */
     int reduce_sum;          /* 0 = mean */
     int shuffle;
     uint64_t seed;

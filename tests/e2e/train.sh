@@ -173,3 +173,22 @@ print("%.9g" % np.mean((logit[:, 0] > 0) == (d["y"][:, 0] > 0.5)))' \
         t_fail "eval's accuracy '$got', numpy's '$want'"
     fi
 fi
+
+# --steps and --epochs: either overrides the train block, both at once is an error
+t_begin "e2e/train/steps-or-epochs"
+if ! t_build examples/xor.nn "$D/xor-len"; then
+    t_fail "nnc build failed"
+else
+    rm -rf "$D/len-run"
+    t_run "$D/xor-len" train --steps 7 --quiet --log "$D/len-run"
+    last=$(tail -n 1 "$D/len-run/steps.csv" | cut -d, -f2)
+    "$D/xor-len" train --steps 7 --epochs 1 --quiet >>"$t_log" 2>&1
+    rc=$?
+    if [ "$last" != 7 ]; then
+        t_fail "--steps 7 ran to step '$last'"
+    elif [ $rc -ne 2 ] || ! grep -q -- "--epochs and --steps both given" "$t_log"; then
+        t_fail "--steps 7 --epochs 1: expected exit 2 and 'both given', got exit $rc"
+    else
+        t_pass
+    fi
+fi
