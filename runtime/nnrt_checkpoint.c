@@ -28,25 +28,6 @@ static nnrt_real *buffer(const NnrtOptim *o, char which)
     return which == 'm' ? o->m : which == 'v' ? o->v : o->a;
 }
 
-static int add_param_arrays(NnrtNpzWriter *w, const NnrtModel *m, const char *prefix,
-                            const nnrt_real *base, int trainable_only, NnrtErr *e)
-{
-    char descr[8], name[300];
-    nnrt_native_descr(descr, sizeof descr, 'f', (int)sizeof(nnrt_real));
-    for (int k = 0; k < m->nparams; k++) {
-        const NnrtParam *p = &m->params[k];
-        int64_t shape[NNRT_MAXRANK];
-        if (trainable_only && p->frozen)
-            continue;
-        for (int i = 0; i < p->rank; i++)
-            shape[i] = p->dim[i];
-        snprintf(name, sizeof name, "%s%s", prefix, p->name);
-        if (nnrt_npz_add(w, name, descr, 0, p->rank, shape, base + p->offset, e) != 0)
-            return -1;
-    }
-    return 0;
-}
-
 int nnrt_checkpoint_save(const char *path, const NnrtModel *m, const nnrt_real *params,
                          const NnrtOptim *o, const NnrtTrainState *s, NnrtErr *e)
 {
@@ -65,12 +46,12 @@ int nnrt_checkpoint_save(const char *path, const NnrtModel *m, const nnrt_real *
     nnrt_native_descr(f8, sizeof f8, 'f', 8);
     if (nnrt_npz_create(&w, path, e) != 0)
         return -1;
-    int r = add_param_arrays(w, m, "", params, 0, e);
+    int r = nnrt_npz_add_params(w, m, "", params, 0, e);
     static const char which[] = { 'm', 'v', 'a' };
     for (int b = 0; b < 3 && r == 0; b++) {
         char prefix[3] = { which[b], '/', '\0' };
         if (buffer(o, which[b]))
-            r = add_param_arrays(w, m, prefix, buffer(o, which[b]), 1, e);
+            r = nnrt_npz_add_params(w, m, prefix, buffer(o, which[b]), 1, e);
     }
     if (r == 0)
         r = nnrt_npz_add(w, "state", i8, 0, 1, &nst, st, e);

@@ -1072,14 +1072,11 @@ int nnrt_params_load(const NnrtModel *m, nnrt_real *params, const char *file, Nn
     return r;
 }
 
-int nnrt_params_save(const NnrtModel *m, const nnrt_real *params, const char *path,
-                     int trainable_only, NnrtErr *e)
+int nnrt_npz_add_params(NnrtNpzWriter *w, const NnrtModel *m, const char *prefix,
+                        const nnrt_real *base, int trainable_only, NnrtErr *e)
 {
-    NnrtNpzWriter *w;
-    char descr[8];
+    char descr[8], name[300];
     nnrt_native_descr(descr, sizeof descr, 'f', (int)sizeof(nnrt_real));
-    if (nnrt_npz_create(&w, path, e) != 0)
-        return -1;
     for (int k = 0; k < m->nparams; k++) {
         const NnrtParam *p = &m->params[k];
         int64_t shape[NNRT_MAXRANK];
@@ -1087,10 +1084,22 @@ int nnrt_params_save(const NnrtModel *m, const nnrt_real *params, const char *pa
             continue;
         for (int i = 0; i < p->rank; i++)
             shape[i] = p->dim[i];
-        if (nnrt_npz_add(w, p->name, descr, 0, p->rank, shape, params + p->offset, e) != 0) {
-            nnrt_npz_abandon(w);
+        snprintf(name, sizeof name, "%s%s", prefix, p->name);
+        if (nnrt_npz_add(w, name, descr, 0, p->rank, shape, base + p->offset, e) != 0)
             return -1;
-        }
+    }
+    return 0;
+}
+
+int nnrt_params_save(const NnrtModel *m, const nnrt_real *params, const char *path,
+                     int trainable_only, NnrtErr *e)
+{
+    NnrtNpzWriter *w;
+    if (nnrt_npz_create(&w, path, e) != 0)
+        return -1;
+    if (nnrt_npz_add_params(w, m, "", params, trainable_only, e) != 0) {
+        nnrt_npz_abandon(w);
+        return -1;
     }
     return nnrt_npz_finish(w, e);
 }

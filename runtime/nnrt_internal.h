@@ -423,6 +423,7 @@ int nnrt_write_summary(const NnrtRunLog *l, const NnrtSummary *s, NnrtErr *e);
 #define nnrt_params_init    NNRT_FN(nnrt_params_init)
 #define nnrt_params_load    NNRT_FN(nnrt_params_load)
 #define nnrt_params_save    NNRT_FN(nnrt_params_save)
+#define nnrt_npz_add_params NNRT_FN(nnrt_npz_add_params)
 #define nnrt_real_from_array NNRT_FN(nnrt_real_from_array)
 #define nnrt_describe_slot  NNRT_FN(nnrt_describe_slot)
 #define nnrt_optim_init     NNRT_FN(nnrt_optim_init)
@@ -465,6 +466,10 @@ int nnrt_params_load(const NnrtModel *m, nnrt_real *p, const char *path, NnrtErr
 /* Writes every parameter (trainable_only: skips frozen ones). */
 int nnrt_params_save(const NnrtModel *m, const nnrt_real *p, const char *path,
                      int trainable_only, NnrtErr *e);
+/* Adds one array per parameter of the flat buffer base to w, named prefix
+ * + the parameter's name (trainable_only: skips frozen ones). */
+int nnrt_npz_add_params(NnrtNpzWriter *w, const NnrtModel *m, const char *prefix,
+                        const nnrt_real *base, int trainable_only, NnrtErr *e);
 
 /* ---- optimizers (nnrt_optim.c) ---- */
 
