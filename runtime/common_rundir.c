@@ -189,6 +189,30 @@ void nnrt_runlog_step(NnrtRunLog *l, int64_t epoch, int64_t step, double batch_l
                 batch_loss, lr);
 }
 
+/* One row as a JSON object: metrics.jsonl's lines and summary.json's rows. */
+static void json_row(FILE *f, const NnrtRunLog *l, const NnrtRow *w)
+{
+    int d = l->digits;
+    fprintf(f, "{\"epoch\": %lld, \"step\": %lld, \"loss\": ", (long long)w->epoch,
+            (long long)w->step);
+    json_num(f, w->loss, d);
+    fputs(", \"lr\": ", f);
+    json_num(f, w->lr, 10);
+    if (l->has_test) {
+        fputs(", \"test_loss\": ", f);
+        json_num(f, w->test_loss, d);
+    }
+    if (l->accuracy) {
+        fputs(", \"accuracy\": ", f);
+        json_num(f, w->accuracy, d);
+        if (l->has_test) {
+            fputs(", \"test_accuracy\": ", f);
+            json_num(f, w->test_accuracy, d);
+        }
+    }
+    fprintf(f, ", \"seconds\": %.3f}", w->seconds);
+}
+
 void nnrt_runlog_row(NnrtRunLog *l, const NnrtRow *w)
 {
     int d = l->digits;
@@ -209,24 +233,8 @@ void nnrt_runlog_row(NnrtRunLog *l, const NnrtRow *w)
     }
     if (l->jsonl) {
         FILE *f = l->jsonl;
-        fprintf(f, "{\"epoch\": %lld, \"step\": %lld, \"loss\": ", (long long)w->epoch,
-                (long long)w->step);
-        json_num(f, w->loss, d);
-        fputs(", \"lr\": ", f);
-        json_num(f, w->lr, 10);
-        if (l->has_test) {
-            fputs(", \"test_loss\": ", f);
-            json_num(f, w->test_loss, d);
-        }
-        if (l->accuracy) {
-            fputs(", \"accuracy\": ", f);
-            json_num(f, w->accuracy, d);
-            if (l->has_test) {
-                fputs(", \"test_accuracy\": ", f);
-                json_num(f, w->test_accuracy, d);
-            }
-        }
-        fprintf(f, ", \"seconds\": %.3f}\n", w->seconds);
+        json_row(f, l, w);
+        fputc('\n', f);
         fflush(f);
     }
 }
@@ -387,29 +395,6 @@ int nnrt_read_settings(const char *dir, NnrtConfig *c, NnrtErr *e)
 }
 
 /* ---- summary.json ---- */
-
-static void json_row(FILE *f, const NnrtRunLog *l, const NnrtRow *w)
-{
-    int d = l->digits;
-    fprintf(f, "{\"epoch\": %lld, \"step\": %lld, \"loss\": ", (long long)w->epoch,
-            (long long)w->step);
-    json_num(f, w->loss, d);
-    if (l->has_test) {
-        fputs(", \"test_loss\": ", f);
-        json_num(f, w->test_loss, d);
-    }
-    if (l->accuracy) {
-        fputs(", \"accuracy\": ", f);
-        json_num(f, w->accuracy, d);
-        if (l->has_test) {
-            fputs(", \"test_accuracy\": ", f);
-            json_num(f, w->test_accuracy, d);
-        }
-    }
-    fputs(", \"lr\": ", f);
-    json_num(f, w->lr, 10);
-    fprintf(f, ", \"seconds\": %.3f}", w->seconds);
-}
 
 int nnrt_write_summary(const NnrtRunLog *l, const NnrtSummary *s, NnrtErr *e)
 {
