@@ -298,22 +298,6 @@ static void emit_map(Cg *cg, int id)
     }
 }
 
-/* Products with at most this many multiply-adds per sample are written out
- * as loops with constant bounds, the batch innermost: the C compiler
- * unrolls them and vectorises over the samples, where a GEMM call would
- * spend its time on call overhead and on packing thin matrices.  Larger
- * ones over the batch go to nnrt_gemm (OpenBLAS).  NNC_GEMM_MIN in the
- * environment moves the bound (tests compare both forms of one model). */
-#define CG_SMALL_MATMUL 4096
-
-static long small_matmul_bound(void)
-{
-    const char *e = getenv("NNC_GEMM_MIN");
-    char *end;
-    long v = e ? strtol(e, &end, 10) : -1;
-    return e && *e && !*end && v >= 0 ? v : CG_SMALL_MATMUL;
-}
-
 /* The element (row r, column c) of op(X) for a stored operand; a batched
  * operand's element of sample b (samples innermost). */
 static void operand_elem(char *buf, size_t n, const char *name, const CgOperand *o,
@@ -404,57 +388,50 @@ static void emit_matmul_loops(Cg *cg, int id, const CgOperand *A, const CgOperan
     out(cg, ind - 1, "}");
 }
 
-/* Per-sample products as GEMMs over the whole batch, where the layout
- * allows one (samples innermost: a batched vector of k values is a [k, n]
- * matrix); 0 when it does not. */
-static int emit_matmul_gemm(Cg *cg, const CgOperand *A, const CgOperand *B, int m, int k, int nn,
-                            int bd, const char *a, const char *bn, const char *c,
-                            const char *beta)
-{
-    char cols[32] = "n";
-    if (!A->batched && B->batched && bd && (!B->t || nn == 1)) {
-        /* op(A) times every sample at once: C[m, nn * n] = op(A) B[k, nn * n] */
-        if (nn != 1)
-            snprintf(cols, sizeof cols, "n * %d", nn);
-        out(cg, 1, "nnrt_gemm(%d, 0, %d, %s, %d, 1, %s, %d, %s, %s, %s, %s, %s);",
-            A->t, m, cols, k, a, A->cols, bn, cols, beta, c, cols);
-    } else if (A->batched && !B->batched && bd && m == 1) {
-        /* each sample's row vector times op(B): C[nn, n] = op(B)' A[k, n] */
-        out(cg, 1, "nnrt_gemm(%d, 0, %d, n, %d, 1, %s, %d, %s, n, %s, %s, n);",
-            !B->t, nn, k, bn, B->cols, a, beta, c);
-    } else if (A->batched && B->batched && !bd && k == 1) {
-        /* summed over the batch: sum_b a_b b_b' = A[m, n] B[nn, n]' */
-        out(cg, 1, "nnrt_gemm(0, 1, %d, %d, n, 1, %s, n, %s, n, %s, %s, %d);",
-            m, nn, a, bn, beta, c, nn);
-    } else {
-        return 0;
-    }
-    cg->uses |= ARG_N;
-    return 1;
-}
-
+/* A product by its plan (plan.h): one GEMM, a GEMM over the whole batch
+ * (samples innermost: a batched vector of k values is a [k, n] matrix), or
+ * loops. */
 static void emit_matmul(Cg *cg, int id)
 {
     const IrProgram *p = cg->p;
     const Value *v = &p->v[id];
     int ia = v->arg[0], ib = v->arg[1], dst = cg_dest(cg->p, id);
-    CgOperand A = cg_operand(&p->v[ia], v->ta, 1), B = cg_operand(&p->v[ib], v->tb, 0);
-    int m = A.t ? A.cols : A.rows, k = A.t ? A.rows : A.cols, nn = B.t ? B.rows : B.cols;
-    int bd = p->v[dst].batched;
+    CgMatmul mm = cg_matmul_plan(p, id);
+    const CgOperand *A = &mm.A, *B = &mm.B;
+    int m = mm.m, k = mm.k, nn = mm.n;
     const char *a = cg->cname[ia], *bn = cg->cname[ib], *c = cg->cname[dst];
     cg->used[ia] = cg->used[ib] = cg->used[dst] = 1;
     const char *op = assign_op(cg, id, "(size_t)n * ");
     const char *beta = strcmp(op, "=") == 0 ? "0" : "1";
-
-    if (!A.batched && !B.batched) {
+    char cols[32] = "n";
+    if (mm.kind != CG_MM_SINGLE && mm.kind != CG_MM_LOOPS)
+        cg->uses |= ARG_N;
+    switch (mm.kind) {
+    case CG_MM_SINGLE:
         out(cg, 1, "nnrt_gemm(%d, %d, %d, %d, %d, 1, %s, %d, %s, %d, %s, %s, %d);",
-            A.t, B.t, m, nn, k, a, A.cols, bn, B.cols, beta, c, nn);
-        return;
+            A->t, B->t, m, nn, k, a, A->cols, bn, B->cols, beta, c, nn);
+        break;
+    case CG_MM_COLUMNS:
+        /* op(A) times every sample at once: C[m, nn * n] = op(A) B[k, nn * n] */
+        if (nn != 1)
+            snprintf(cols, sizeof cols, "n * %d", nn);
+        out(cg, 1, "nnrt_gemm(%d, 0, %d, %s, %d, 1, %s, %d, %s, %s, %s, %s, %s);",
+            A->t, m, cols, k, a, A->cols, bn, cols, beta, c, cols);
+        break;
+    case CG_MM_ROWS:
+        /* each sample's row vector times op(B): C[nn, n] = op(B)' A[k, n] */
+        out(cg, 1, "nnrt_gemm(%d, 0, %d, n, %d, 1, %s, %d, %s, n, %s, %s, n);",
+            !B->t, nn, k, bn, B->cols, a, beta, c);
+        break;
+    case CG_MM_BATCH_SUM:
+        /* summed over the batch: sum_b a_b b_b' = A[m, n] B[nn, n]' */
+        out(cg, 1, "nnrt_gemm(0, 1, %d, %d, n, 1, %s, n, %s, n, %s, %s, %d);",
+            m, nn, a, bn, beta, c, nn);
+        break;
+    case CG_MM_LOOPS:
+        emit_matmul_loops(cg, id, A, B, m, k, nn, op);
+        break;
     }
-    if ((long)m * k * nn > small_matmul_bound() &&
-        emit_matmul_gemm(cg, &A, &B, m, k, nn, bd, a, bn, c, beta))
-        return;
-    emit_matmul_loops(cg, id, &A, &B, m, k, nn, op);
 }
 
 static void emit_transpose(Cg *cg, int id)

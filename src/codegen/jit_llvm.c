@@ -487,6 +487,35 @@ static void emit_map(Jit *j, int id)
         loop_close(j, &lb);
 }
 
+/* How a MATMUL value runs in the sample-major layout ([n, S]: sample b of
+ * a tensor of S elements at b * S) this backend still uses (for now; plan.h
+ * has the C backend's, samples innermost). */
+typedef enum JitMatmulKind {
+    JIT_MM_SINGLE,      /* neither operand batched: one GEMM */
+    JIT_MM_STACK_ROWS,  /* the batch stacks A's rows: [n*m, k] @ op(B) */
+    JIT_MM_COLUMNS,     /* op(A) times each sample's column: C[n, m] = X[n, k] @ op(A)' */
+    JIT_MM_BATCH_SUM,   /* summed over the batch: sum_b A_b' B_b = A_stacked' B_stacked */
+    JIT_MM_LOOPS,       /* small per-sample products as loops */
+    JIT_MM_PER_SAMPLE   /* one GEMM per sample, summed when C has no batch */
+} JitMatmulKind;
+
+static JitMatmulKind jit_matmul_kind(const CgMatmul *mm)
+{
+    const CgOperand *A = &mm->A, *B = &mm->B;
+    int bd = mm->dst_batched;
+    if (!A->batched && !B->batched)
+        return JIT_MM_SINGLE;
+    if (A->batched && !B->batched && bd && !A->t)
+        return JIT_MM_STACK_ROWS;
+    if (!A->batched && B->batched && bd && mm->n == 1 && B->size == mm->k)
+        return JIT_MM_COLUMNS;
+    if (A->batched && B->batched && !bd && A->t && !B->t)
+        return JIT_MM_BATCH_SUM;
+    if ((long)mm->m * mm->k * mm->n <= CG_SMALL_MATMUL)
+        return JIT_MM_LOOPS;
+    return JIT_MM_PER_SAMPLE;
+}
+
 static LLVMValueRef sample_ptr(Jit *j, int id, LLVMValueRef b, int size)
 {
     if (!j->p->v[id].batched)
@@ -551,28 +580,28 @@ static void emit_matmul(Jit *j, int id)
     int acc = begin_store(j, id);
     LLVMValueRef beta = realc(j, acc ? 1 : 0);
     LLVMValueRef n32 = j->n;
-    switch (mm.kind) {
-    case CG_MM_SINGLE:
+    switch (jit_matmul_kind(&mm)) {
+    case JIT_MM_SINGLE:
         gemm(j, A->t, B->t, i32c(j, mm.m), mm.n, i32c(j, mm.k), base(j, ia), A->cols, base(j, ib),
              B->cols, beta, base(j, dst), mm.n);
         break;
-    case CG_MM_STACK_ROWS:
+    case JIT_MM_STACK_ROWS:
         gemm(j, 0, B->t, mm.m == 1 ? n32 : LLVMBuildNSWMul(j->b, n32, i32c(j, mm.m), ""), mm.n,
              i32c(j, mm.k), base(j, ia), A->cols, base(j, ib), B->cols, beta, base(j, dst), mm.n);
         break;
-    case CG_MM_COLUMNS:
+    case JIT_MM_COLUMNS:
         gemm(j, 0, !A->t, n32, mm.m, i32c(j, mm.k), base(j, ib), mm.k, base(j, ia), A->cols, beta,
              base(j, dst), mm.m);
         break;
-    case CG_MM_BATCH_SUM:
+    case JIT_MM_BATCH_SUM:
         gemm(j, 1, 0, i32c(j, mm.m), mm.n,
              A->rows == 1 ? n32 : LLVMBuildNSWMul(j->b, n32, i32c(j, A->rows), ""), base(j, ia),
              A->cols, base(j, ib), B->cols, beta, base(j, dst), mm.n);
         break;
-    case CG_MM_LOOPS:
+    case JIT_MM_LOOPS:
         emit_matmul_loops(j, id, &mm, acc);
         break;
-    case CG_MM_PER_SAMPLE: {
+    case JIT_MM_PER_SAMPLE: {
         Loop lb;
         LLVMValueRef b = loop_open(j, &lb, j->n64, "b");
         LLVMValueRef bt = beta;

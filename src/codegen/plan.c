@@ -127,6 +127,14 @@ CgOperand cg_operand(const Value *v, int flag, int left)
     return o;
 }
 
+long cg_small_matmul_bound(void)
+{
+    const char *e = getenv("NNC_GEMM_MIN");
+    char *end;
+    long v = e ? strtol(e, &end, 10) : -1;
+    return e && *e && !*end && v >= 0 ? v : CG_SMALL_MATMUL;
+}
+
 CgMatmul cg_matmul_plan(const IrProgram *p, int id)
 {
     const Value *v = &p->v[id];
@@ -139,18 +147,17 @@ CgMatmul cg_matmul_plan(const IrProgram *p, int id)
     mm.dst_batched = p->v[cg_dest(p, id)].batched;
     const CgOperand *A = &mm.A, *B = &mm.B;
     int bd = mm.dst_batched;
+    int big = (long)mm.m * mm.k * mm.n > cg_small_matmul_bound();
     if (!A->batched && !B->batched)
         mm.kind = CG_MM_SINGLE;
-    else if (A->batched && !B->batched && bd && !A->t)
-        mm.kind = CG_MM_STACK_ROWS;
-    else if (!A->batched && B->batched && bd && mm.n == 1 && B->size == mm.k)
+    else if (big && !A->batched && B->batched && bd && (!B->t || mm.n == 1))
         mm.kind = CG_MM_COLUMNS;
-    else if (A->batched && B->batched && !bd && A->t && !B->t)
+    else if (big && A->batched && !B->batched && bd && mm.m == 1)
+        mm.kind = CG_MM_ROWS;
+    else if (big && A->batched && B->batched && !bd && mm.k == 1)
         mm.kind = CG_MM_BATCH_SUM;
-    else if ((long)mm.m * mm.k * mm.n <= CG_SMALL_MATMUL)
-        mm.kind = CG_MM_LOOPS;
     else
-        mm.kind = CG_MM_PER_SAMPLE;
+        mm.kind = CG_MM_LOOPS;
     return mm;
 }
 

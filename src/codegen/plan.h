@@ -2,8 +2,8 @@
  * plan.h - the decisions both backends share (emit_c.c writes C from them,
  * jit_llvm.c LLVM IR): which values get a workspace buffer, where each
  * parameter sits in the flat buffer, when an adjoint step assigns and when
- * it accumulates, and how a matrix product maps onto nnrt_gemm (the JIT's
- * layout only, see cg_matmul_plan).  Keeping them here means the C trainer
+ * it accumulates, and how a matrix product maps onto nnrt_gemm or loops
+ * (cg_matmul_plan).  Keeping them here means the C trainer
  * and `nnc run` agree on what each step computes.
  */
 #ifndef NNC_PLAN_H
@@ -54,23 +54,25 @@ typedef struct CgOperand { int rows, cols, t, batched, size; } CgOperand;
 /* The operand v of a product: flag is its transpose flag, left says which side. */
 CgOperand cg_operand(const Value *v, int flag, int left);
 
-/* Per-sample products that do not fold into one GEMM over the batch and are
- * small enough to write out as loops with constant bounds: the compiler
- * unrolls and vectorises them, where a call to nnrt_gemm per sample would
- * spend its time on call and loop overhead.  The bound is in per-sample
- * multiply-adds. */
+/* Per-sample products with at most this many multiply-adds per sample are
+ * written out as loops with constant bounds, the batch innermost: the
+ * compiler unrolls them and vectorises over the samples, where a GEMM call
+ * would spend its time on call overhead and on packing thin matrices.
+ * Larger ones over the batch go to nnrt_gemm (OpenBLAS).  NNC_GEMM_MIN in
+ * the environment moves the bound (tests compare both forms of one model). */
 #define CG_SMALL_MATMUL 4096
+long cg_small_matmul_bound(void);
 
-/* How a MATMUL value runs in the sample-major layout ([n, S]: sample b of
- * a tensor of S elements at b * S) that the JIT uses; emit_c.c stores
- * samples innermost ([S, n]) and plans its products itself. */
+/* How a MATMUL value runs.  Both backends store a per-sample tensor of S
+ * elements for a batch of n samples as [S, n], samples innermost (element
+ * i of sample b at i * n + b): a batched vector of k values is a [k, n]
+ * matrix, so some products over the whole batch are one GEMM. */
 typedef enum CgMatmulKind {
     CG_MM_SINGLE,      /* neither operand batched: one GEMM */
-    CG_MM_STACK_ROWS,  /* the batch stacks A's rows: [n*m, k] @ op(B) */
-    CG_MM_COLUMNS,     /* op(A) times each sample's column: C[n, m] = X[n, k] @ op(A)' */
-    CG_MM_BATCH_SUM,   /* summed over the batch: sum_b A_b' B_b = A_stacked' B_stacked */
-    CG_MM_LOOPS,       /* small per-sample products as loops */
-    CG_MM_PER_SAMPLE   /* one GEMM per sample, summed when C has no batch */
+    CG_MM_COLUMNS,     /* op(A) times every sample at once: C[m, nn * n] = op(A) B[k, nn * n] */
+    CG_MM_ROWS,        /* each sample's row vector times op(B): C[nn, n] = op(B)' A[k, n] */
+    CG_MM_BATCH_SUM,   /* summed over the batch: sum_b a_b b_b' = A[m, n] B[nn, n]' */
+    CG_MM_LOOPS        /* loops with constant bounds, the batch innermost */
 } CgMatmulKind;
 
 typedef struct CgMatmul {
@@ -80,6 +82,8 @@ typedef struct CgMatmul {
     int dst_batched;
 } CgMatmul;
 
+/* The plan for MATMUL value id: GEMM where the layout allows one and the
+ * product is above cg_small_matmul_bound(), loops otherwise. */
 CgMatmul cg_matmul_plan(const IrProgram *p, int id);
 
 /* FNV-1a of the source text: NnrtModel.source_hash. */
