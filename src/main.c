@@ -251,11 +251,17 @@ static int parse_args(Options *o, int argc, char **argv)
             if (parse_explain_flag(o, a, i + 1 < argc ? argv[i + 1] : NULL, &i) < 0)
                 return -1;
         } else if (a[0] == '-' && strcmp(o->cmd, "check") == 0) {
-            /* the trainer's flags; all but these take a value */
+            /* the trainer's flags; all but these take a value, and --print
+             * an optional one (--print W1,b1 as in `./model grad`), which
+             * is never the model file */
             int bare = strcmp(a, "--print") == 0 || strcmp(a, "--quiet") == 0 ||
                        strcmp(a, "--no-ftz") == 0;
+            const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+            size_t len = next ? strlen(next) : 0;
+            int is_model = len >= 3 && strcmp(next + len - 3, ".nn") == 0;
+            int takes = strcmp(a, "--print") == 0 ? !is_model : !bare;
             o->rest[o->nrest++] = argv[i];
-            if (!bare && i + 1 < argc && argv[i + 1][0] != '-' && !strchr(a, '='))
+            if (takes && next && next[0] != '-' && !strchr(a, '='))
                 o->rest[o->nrest++] = argv[++i];
         } else if (a[0] == '-') {
             static const char *const flags[] = {"-o", "-D", "--dtype", "--emit=ir", "--lib",

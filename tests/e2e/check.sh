@@ -37,6 +37,14 @@ if t_run "$NNC" check $SIG --print=W1,b2 &&
     t_pass
 else t_fail "expected dL/dW1 and dL/db2 as two numpy-like columns"; fi
 
+t_begin "check/print-value-as-next-argument"
+# `--print W1` as the trainer's grad takes it; a model file after a bare
+# --print is still the model
+if t_run "$NNC" check $SIG --print b2 && grep -q "^dL/db2 \[2\]" "$t_log" && ! grep -q "^dL/dW1" "$t_log" &&
+   t_run "$NNC" check --print $SIG && grep -q "^dL/dW1 \[2, 3\]" "$t_log" && grep -q "^dL/db2 \[2\]" "$t_log"; then
+    t_pass
+else t_fail "expected --print b2 to print dL/db2 only, and --print MODEL.nn to print all"; fi
+
 t_begin "check/print-unknown-name"
 if ! t_run "$NNC" check $SIG --print=W3 && grep -q "'W3' is no parameter of the model; the trainable parameters are W1, b1, W2, b2" "$t_log"; then
     t_pass
