@@ -36,20 +36,23 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* x with `digits` significant digits; with 17 (float64 runs), the shortest
+ * text that reads back as x, so an accuracy of 0.87 is "0.87", not
+ * "0.87000000000000000". */
+static const char *num_text(char *buf, size_t len, double x, int digits)
+{
+    int d = digits == 17 ? 15 : digits;
+    do
+        snprintf(buf, len, "%.*g", d, x);
+    while (digits == 17 && d++ < 17 && isfinite(x) && strtod(buf, NULL) != x);
+    return buf;
+}
+
 /* A number, or null when it is not finite (JSON has no NaN). */
 static void json_num(FILE *f, double x, int digits)
 {
     char buf[40];
-    if (!isfinite(x)) {
-        fputs("null", f);
-        return;
-    }
-    /* with 17 digits: the shortest text that reads back as x */
-    int d = digits == 17 ? 15 : digits;
-    do
-        snprintf(buf, sizeof buf, "%.*g", d, x);
-    while (digits == 17 && d++ < 17 && strtod(buf, NULL) != x);
-    fputs(buf, f);
+    fputs(isfinite(x) ? num_text(buf, sizeof buf, x, digits) : "null", f);
 }
 
 static FILE *open_part(const char *dir, const char *name, char *path, char *part, size_t len,
@@ -184,9 +187,10 @@ int nnrt_runlog_open_steps(NnrtRunLog *l, int64_t keep, NnrtErr *e)
  * at the end of each epoch. */
 void nnrt_runlog_step(NnrtRunLog *l, int64_t epoch, int64_t step, double batch_loss, double lr)
 {
+    char buf[40];
     if (l->steps)
-        fprintf(l->steps, "%lld,%lld,%.*g,%.10g\n", (long long)epoch, (long long)step, l->digits,
-                batch_loss, lr);
+        fprintf(l->steps, "%lld,%lld,%s,%.10g\n", (long long)epoch, (long long)step,
+                num_text(buf, sizeof buf, batch_loss, l->digits), lr);
 }
 
 /* One row as a JSON object: metrics.jsonl's lines and summary.json's rows. */
@@ -219,14 +223,15 @@ void nnrt_runlog_row(NnrtRunLog *l, const NnrtRow *w)
     if (l->steps)
         fflush(l->steps);
     if (l->csv) {
-        fprintf(l->csv, "%lld,%lld,%.*g,%.10g", (long long)w->epoch, (long long)w->step, d,
-                w->loss, w->lr);
+        char buf[40];
+        fprintf(l->csv, "%lld,%lld,%s,%.10g", (long long)w->epoch, (long long)w->step,
+                num_text(buf, sizeof buf, w->loss, d), w->lr);
         if (l->has_test)
-            fprintf(l->csv, ",%.*g", d, w->test_loss);
+            fprintf(l->csv, ",%s", num_text(buf, sizeof buf, w->test_loss, d));
         if (l->accuracy) {
-            fprintf(l->csv, ",%.*g", d, w->accuracy);
+            fprintf(l->csv, ",%s", num_text(buf, sizeof buf, w->accuracy, d));
             if (l->has_test)
-                fprintf(l->csv, ",%.*g", d, w->test_accuracy);
+                fprintf(l->csv, ",%s", num_text(buf, sizeof buf, w->test_accuracy, d));
         }
         fprintf(l->csv, ",%.3f\n", w->seconds);
         fflush(l->csv);

@@ -192,3 +192,23 @@ else
         t_pass
     fi
 fi
+
+# float64 runs log the shortest text that reads back as the number: an
+# accuracy of 81/100 is 0.81, not 0.81000000000000005
+t_begin "e2e/train/f64-log-numbers-shortest"
+if ! "$NNC" build examples/spirals.nn --dtype f64 -o "$D/spirals64" >>"$t_log" 2>&1; then
+    t_fail "nnc build --dtype f64 failed"
+else
+    rm -rf "$D/sp64-run"
+    t_run "$D/spirals64" train --epochs 3 --quiet --log "$D/sp64-run"
+    long=$(tail -n +2 "$D/sp64-run/metrics.csv" | tr ',' '\n' | grep -E '(0000000|9999999)[0-9]$' | head -n 1)
+    if [ ! -s "$D/sp64-run/metrics.csv" ]; then
+        t_fail "no metrics.csv"
+    elif [ -n "$long" ]; then
+        t_fail "metrics.csv has '$long', not the shortest text for the number"
+    elif ! tail -n 1 "$D/sp64-run/metrics.csv" | grep -Eq '^3,[0-9]+,[0-9.]{10,},'; then
+        t_fail "the loss lost its float64 digits"
+    else
+        t_pass
+    fi
+fi
