@@ -36,23 +36,11 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-/* x with `digits` significant digits; with 17 (float64 runs), the shortest
- * text that reads back as x, so an accuracy of 0.87 is "0.87", not
- * "0.87000000000000000". */
-static const char *num_text(char *buf, size_t len, double x, int digits)
-{
-    int d = digits == 17 ? 15 : digits;
-    do
-        snprintf(buf, len, "%.*g", d, x);
-    while (digits == 17 && d++ < 17 && isfinite(x) && strtod(buf, NULL) != x);
-    return buf;
-}
-
 /* A number, or null when it is not finite (JSON has no NaN). */
 static void json_num(FILE *f, double x, int digits)
 {
     char buf[40];
-    fputs(isfinite(x) ? num_text(buf, sizeof buf, x, digits) : "null", f);
+    fputs(isfinite(x) ? nnrt_num_text(buf, sizeof buf, x, digits) : "null", f);
 }
 
 static FILE *open_part(const char *dir, const char *name, char *path, char *part, size_t len,
@@ -190,7 +178,7 @@ void nnrt_runlog_step(NnrtRunLog *l, int64_t epoch, int64_t step, double batch_l
     char buf[40];
     if (l->steps)
         fprintf(l->steps, "%lld,%lld,%s,%.10g\n", (long long)epoch, (long long)step,
-                num_text(buf, sizeof buf, batch_loss, l->digits), lr);
+                nnrt_num_text(buf, sizeof buf, batch_loss, l->digits), lr);
 }
 
 /* One row as a JSON object: metrics.jsonl's lines and summary.json's rows. */
@@ -225,13 +213,13 @@ void nnrt_runlog_row(NnrtRunLog *l, const NnrtRow *w)
     if (l->csv) {
         char buf[40];
         fprintf(l->csv, "%lld,%lld,%s,%.10g", (long long)w->epoch, (long long)w->step,
-                num_text(buf, sizeof buf, w->loss, d), w->lr);
+                nnrt_num_text(buf, sizeof buf, w->loss, d), w->lr);
         if (l->has_test)
-            fprintf(l->csv, ",%s", num_text(buf, sizeof buf, w->test_loss, d));
+            fprintf(l->csv, ",%s", nnrt_num_text(buf, sizeof buf, w->test_loss, d));
         if (l->accuracy) {
-            fprintf(l->csv, ",%s", num_text(buf, sizeof buf, w->accuracy, d));
+            fprintf(l->csv, ",%s", nnrt_num_text(buf, sizeof buf, w->accuracy, d));
             if (l->has_test)
-                fprintf(l->csv, ",%s", num_text(buf, sizeof buf, w->test_accuracy, d));
+                fprintf(l->csv, ",%s", nnrt_num_text(buf, sizeof buf, w->test_accuracy, d));
         }
         fprintf(l->csv, ",%.3f\n", w->seconds);
         fflush(l->csv);

@@ -258,6 +258,15 @@ int nnrt_mkdir_p(const char *dir, NnrtErr *e)
     return 0;
 }
 
+const char *nnrt_num_text(char *buf, size_t len, double x, int digits)
+{
+    int d = digits == 17 ? 15 : digits;
+    do
+        snprintf(buf, len, "%.*g", d, x);
+    while (digits == 17 && d++ < 17 && isfinite(x) && strtod(buf, NULL) != x);
+    return buf;
+}
+
 double nnrt_now(void)
 {
     struct timespec ts;

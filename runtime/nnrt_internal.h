@@ -66,6 +66,11 @@ int nnrt_mkdir_p(const char *dir, NnrtErr *e);
 /* Seconds on a monotonic clock. */
 double nnrt_now(void);
 
+/* x with `digits` significant digits into buf; with 17 (float64 runs) the
+ * shortest text that reads back as x, so an accuracy of 0.81 is "0.81",
+ * not "0.81000000000000005".  Returns buf. */
+const char *nnrt_num_text(char *buf, size_t len, double x, int digits);
+
 /* Flush denormal results to zero and read denormal inputs as zero (x86
  * MXCSR FTZ and DAZ bits, aarch64 FPCR.FZ); on = 0 restores IEEE
  * behaviour.  Returns 1 when the machine has such a mode. */

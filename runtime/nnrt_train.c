@@ -1144,9 +1144,10 @@ static int cmd_eval(Run *r)
         Eval ev;
         nnrt_set_ftz(!r->no_ftz);
         evaluate(r, &d, r->cfg.accuracy, &ev);
-        printf("loss: %.*g\n", DIGITS, ev.loss);
+        char buf[40];
+        printf("loss: %s\n", nnrt_num_text(buf, sizeof buf, ev.loss, DIGITS));
         if (r->cfg.accuracy)
-            printf("accuracy: %.*g\n", DIGITS, ev.accuracy);
+            printf("accuracy: %s\n", nnrt_num_text(buf, sizeof buf, ev.accuracy, DIGITS));
     }
     nnrt_data_free(&d);
     return rc;
