@@ -122,6 +122,15 @@ int nnrt_png_write(const char *path, int w, int h, int channels, const unsigned 
  * one row per line, aligned columns, each number with `digits` significant
  * digits (common_print.c). */
 void nnrt_print_array(FILE *f, const double *x, int rank, const int *dim, int digits);
+/* The same with the format chosen: sci prints %e with a place for the sign;
+ * width 0 means the widest element's (nnrt_array_width). */
+void nnrt_print_array_fmt(FILE *f, const double *x, int rank, const int *dim, int digits, int sci,
+                          int width);
+int nnrt_array_width(const double *x, long n, int digits, int sci);
+/* Two arrays of one shape next to each other, line by line, each under its
+ * title, in one common width (check --print).  -1 when out of memory. */
+int nnrt_print_side_by_side(FILE *f, const double *a, const double *b, int rank, const int *dim,
+                            int digits, const char *title_a, const char *title_b);
 
 /* "[100, 3]" */
 void nnrt_format_dims64(char *buf, size_t len, int rank, const int64_t *dims);

@@ -1194,39 +1194,20 @@ static int check_print_names(const NnrtModel *m, const char *list)
     return 0;
 }
 
-/* One row of a gradient in numpy's layout: "[[ 1.2e-03 -4.0e-01]". */
-static int format_row(char *buf, size_t len, const double *x, int n, int first, int last, int rank)
-{
-    int k = snprintf(buf, len, "%s", rank >= 2 ? (first ? "[[" : " [") : "[");
-    for (int j = 0; j < n && (size_t)k < len; j++)
-        k += snprintf(buf + k, len - (size_t)k, "%s%12.5e", j ? " " : "", x[j]);
-    if ((size_t)k < len)
-        k += snprintf(buf + k, len - (size_t)k, "%s", rank >= 2 ? (last ? "]]" : "]") : "]");
-    return k;
-}
-
 /* check --print: the analytic and the numeric gradient of one parameter
- * side by side, row by row (a tensor of rank > 2 as rows of its last axis). */
+ * side by side, numpy-style. */
 static void print_side_by_side(const NnrtParam *p, const nnrt_real *ana, const double *num)
 {
-    int cols = p->rank ? p->dim[p->rank - 1] : 1;
-    int rows = (int)(p->size / (cols ? cols : 1));
-    char dims[64], left[4096], right[4096];
+    char dims[64];
     nnrt_format_dims(dims, sizeof dims, p->rank, p->dim);
-    double *a = malloc((size_t)(cols ? cols : 1) * sizeof *a);
+    double *a = malloc((size_t)(p->size ? p->size : 1) * sizeof *a);
     if (!a)
         return;
-    int w = 13 * cols + 3;
-    printf("\ndL/d%s %s\n%-*s   %s\n", p->name, dims, w, "analytic (backward pass)",
-           "numeric (central differences)");
-    for (int i = 0; i < rows; i++) {
-        for (int j = 0; j < cols; j++)
-            a[j] = ana[(int64_t)i * cols + j];
-        format_row(left, sizeof left, a, cols, i == 0, i == rows - 1, p->rank);
-        format_row(right, sizeof right, num + (int64_t)i * cols, cols, i == 0, i == rows - 1,
-                   p->rank);
-        printf("%-*s   %s\n", w, left, right);
-    }
+    for (int64_t i = 0; i < p->size; i++)
+        a[i] = ana[i];
+    printf("\ndL/d%s %s\n", p->name, dims);
+    nnrt_print_side_by_side(stdout, a, num, p->rank, p->dim, 5, "analytic (backward pass)",
+                            "numeric (central differences)");
     free(a);
 }
 

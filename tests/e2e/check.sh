@@ -45,6 +45,17 @@ if t_run "$NNC" check $SIG --print b2 && grep -q "^dL/db2 \[2\]" "$t_log" && ! g
     t_pass
 else t_fail "expected --print b2 to print dL/db2 only, and --print MODEL.nn to print all"; fi
 
+t_begin "check/print-wraps-long-rows"
+# a vector of 10 wraps at numpy's 75 characters on both sides, in step:
+# each line holds the same count of numbers left and right
+if t_run "$NNC" check examples/tiny_mlp.nn --print=b2 &&
+   sed -n '/^dL\/db2 \[10\]$/,/^$/p' "$t_log" | awk '
+       NR > 2 && NF { n = split($0, f, /   +\[?/); lines++; left += gsub(/e[-+]/, "&", f[1]);
+                      total += gsub(/e[-+]/, "&") }
+       END { exit !(lines == 2 && left == 10 && total == 20) }'; then
+    t_pass
+else t_fail "expected dL/db2 [10] on two wrapped lines, 5 + 5 numbers on each side"; fi
+
 t_begin "check/print-unknown-name"
 if ! t_run "$NNC" check $SIG --print=W3 && grep -q "'W3' is no parameter of the model; the trainable parameters are W1, b1, W2, b2" "$t_log"; then
     t_pass
