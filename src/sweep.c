@@ -924,9 +924,15 @@ static int write_plots(State *st, const char *metric, int *which, int *nw)
     fprintf(f, ")\nset palette defined (0 '#440154', 0.25 '#3b528b', 0.5 '#21918c', "
                "0.75 '#5ec962', 1 '#fde725')\nset cblabel \"%s\"\n", metric);
     gp_formats(f, "heatmap", 140 + 110 * ax->n, 140 + 70 * ay->n < 420 ? 420 : 140 + 70 * ay->n);
+    /* labels dark on the light (high) end of the palette, white elsewhere */
+    fprintf(f, "    stats 'heatmap.dat' using 3 nooutput\n"
+               "    light(v) = STATS_max > STATS_min && v - STATS_min > 0.6 * (STATS_max - STATS_min)\n"
+               "    cell(m, s) = sprintf(\"%%.3g\\n+- %%.2g\", m, s)\n");
     fprintf(f, "    plot 'heatmap.dat' using 1:2:3 with image, \\\n"
-               "         '' using 1:2:(sprintf(\"%%.3g\\n+- %%.2g\", $3, $4)) with labels "
-               "tc rgb 'white' font \",9\"\n    set output\n}\n");
+               "         '' using 1:(light($3) ? $2 : NaN):(cell($3, $4)) with labels tc rgb '#202020' "
+               "font \",9\", \\\n"
+               "         '' using 1:(light($3) ? NaN : $2):(cell($3, $4)) with labels tc rgb 'white' "
+               "font \",9\"\n    set output\n}\n");
     fclose(f);
     which[(*nw)++] = 1;
     return 0;

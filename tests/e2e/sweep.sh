@@ -100,6 +100,17 @@ else
     t_fail "gnuplot did not draw heatmap.png and parallel.png cleanly: $(cat "$r/plots.log" 2>/dev/null)"
 fi
 
+t_begin "sweep/heatmap-labels-readable"
+# dark labels on the light (high) end of the palette, white on the dark end
+if ! command -v gnuplot >/dev/null; then
+    t_skip "gnuplot is not installed"
+elif got=$(cd "$r" && { grep -E '^ *(stats|light\()' heatmap.gp; echo 'print light(STATS_max), light(STATS_min)'; } |
+           gnuplot 2>&1) && [ "$got" = "1 0" ]; then
+    t_pass
+else
+    t_fail "expected light(max) = 1 and light(min) = 0 in heatmap.gp, got '$got'"
+fi
+
 t_begin "sweep/bad-input"
 out=$("$NNC" sweep examples/sweep.nn -D depth=3..1 2>&1); rc=$?
 out2=$("$NNC" sweep examples/sweep.nn --set seed=1,2 2>&1); rc2=$?
