@@ -44,18 +44,14 @@ endif
 ifneq ($(LLVM),none)
 LLVM_CFLAGS := -DNNC_LLVM -isystem $(shell $(LLVM) --includedir)
 LLVM_LIBS   := $(shell $(LLVM) --ldflags) $(shell $(LLVM) --libs core orcjit native passes)
-# JIT code calls the runtime (nnrt_gemm_f32/f64) by name: link all of it and
-# export its symbols so the JIT finds them in the process
-NNC_RT_LINK = -rdynamic -Wl,--whole-archive $(RT_LIB) -Wl,--no-whole-archive
-else
-NNC_RT_LINK = $(RT_LIB)
 endif
 
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
 CPPFLAGS := -D_POSIX_C_SOURCE=200809L -Isrc/frontend -Isrc/ir -Isrc/ad -Isrc/codegen -Iruntime -I$(BUILD)/gen
-CFLAGS_ALL = $(OPT) $(WARN) $(SAN) $(DEPFLAGS) $(CPPFLAGS)
+# -fPIC: the runtime and the JIT go into nnc-jit.so as well
+CFLAGS_ALL = $(OPT) $(WARN) $(SAN) $(DEPFLAGS) $(CPPFLAGS) -fPIC
 
 # ---- runtime: files in RT_COMMON are built once; every other runtime/*.c
 # ---- is built twice, for float (f32) and double (f64), see nnrt.h.
@@ -70,14 +66,34 @@ PNG_LIBS   := $(shell pkg-config --libs libpng 2>/dev/null || echo -lpng)
 RT_LDLIBS := $(PNG_LIBS) -lz -lm $(BLAS_LIBS)
 
 # ---- compiler
-NNC_SRCS := $(wildcard src/frontend/*.c src/ir/*.c src/ad/*.c src/codegen/*.c) src/sweep.c src/main.c
+# The LLVM JIT (jit_llvm.c, jit_main*.c) is not part of nnc itself but a
+# shared object beside the runtime, RT_DIR/nnc-jit.so, that nnc loads only
+# for `nnc run`, --emit=llvm and `nnc sweep` (jit_load.c): loading
+# libLLVM (and OpenBLAS) costs ~20 ms, more than a whole compilation.  The
+# object holds the whole runtime (the JIT's code calls nnrt_gemm_f32 by
+# name) and takes the compiler's functions from nnc, which exports them.
+JIT_SRCS := $(wildcard src/codegen/jit_llvm.c src/codegen/jit_main*.c)
+NNC_SRCS := $(filter-out $(JIT_SRCS),$(wildcard src/frontend/*.c src/ir/*.c src/ad/*.c src/codegen/*.c)) \
+            src/sweep.c src/main.c
 NNC_OBJS := $(NNC_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/nn.tab.o $(BUILD)/gen/lex.yy.o
+JIT_OBJS := $(JIT_SRCS:%.c=$(BUILD)/%.o)
+ifneq ($(LLVM),none)
+JIT_SO   := $(RT_DIR)/nnc-jit.so
+endif
 
-all: $(NNC_BIN) $(RT_LIB)
+all: $(NNC_BIN) $(RT_LIB) $(JIT_SO)
 
+# --as-needed: the compiler uses a few runtime functions (settings, parameter
+# files), none of the BLAS, so nnc does not load OpenBLAS at start-up
 $(NNC_BIN): $(NNC_OBJS) $(RT_LIB)
-	$(CC) $(OPT) $(SAN) -o $@ $(NNC_OBJS) $(NNC_RT_LINK) $(RT_LDLIBS) $(LLVM_LIBS)
+	$(CC) $(OPT) $(SAN) -rdynamic -o $@ $(NNC_OBJS) $(RT_LIB) -Wl,--as-needed $(RT_LDLIBS) -ldl
 	@[ "$(LLVM)" != none ] || echo "nnc: built without LLVM (no llvm-config): \`nnc run\` is off; install llvm-dev (scripts/deps.sh) and rerun make"
+
+# -Bsymbolic: the object's own runtime, not the parts linked into nnc
+$(JIT_SO): $(JIT_OBJS) $(RT_LIB)
+	@mkdir -p $(RT_DIR)
+	$(CC) $(OPT) $(SAN) -shared -Wl,-Bsymbolic -o $@ $(JIT_OBJS) \
+		-Wl,--whole-archive $(RT_LIB) -Wl,--no-whole-archive $(RT_LDLIBS) $(LLVM_LIBS)
 
 # the JIT is compiled with or without LLVM; a stamp rebuilds it when that changes
 LLVM_STAMP := $(BUILD)/llvm-$(if $(filter none,$(LLVM)),none,on).stamp
@@ -87,6 +103,16 @@ $(LLVM_STAMP):
 	@touch $@
 $(BUILD)/src/codegen/jit_llvm.o: CPPFLAGS += $(LLVM_CFLAGS)
 $(BUILD)/src/codegen/jit_llvm.o: $(LLVM_STAMP)
+$(BUILD)/src/codegen/jit_load.o: CPPFLAGS += $(if $(JIT_SO),-DNNC_LLVM)
+$(BUILD)/src/codegen/jit_load.o: $(LLVM_STAMP)
+
+# objects built before the runtime became position-independent (for
+# nnc-jit.so) are rebuilt once
+PIC_STAMP := $(BUILD)/pic.stamp
+$(PIC_STAMP):
+	@mkdir -p $(BUILD)
+	@touch $@
+$(RT_OBJS) $(JIT_OBJS): $(PIC_STAMP)
 
 $(BUILD)/gen/nn.tab.c $(BUILD)/gen/nn.tab.h: grammar/nn.y
 	@mkdir -p $(BUILD)/gen
@@ -132,7 +158,7 @@ NNC_LIB_OBJS := $(filter-out $(BUILD)/src/main.o,$(NNC_OBJS))
 
 $(BUILD)/tests/%: tests/unit/%.c $(NNC_LIB_OBJS) $(RT_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -o $@ $< $(NNC_LIB_OBJS) $(RT_LIB) $(RT_LDLIBS) $(LLVM_LIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -o $@ $< $(NNC_LIB_OBJS) $(RT_LIB) $(RT_LDLIBS) -ldl $(CHECK_LIBS)
 
 # test and demo first install what is missing, then build with a fresh
 # make (so BLAS and Check detection sees the installed packages).
@@ -180,13 +206,13 @@ fuzz-bins: $(FUZZ_BINS)
 
 build-fuzz/fuzz_%: tests/fuzz/fuzz_target.c tests/fuzz/fuzz_harness.h $(NNC_LIB_OBJS) $(RT_LIB)
 	$(CC) $(OPT) $(WARN) $(CPPFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -DFUZZ_TARGET='"$*"' \
-		-o $@ $< $(NNC_LIB_OBJS) $(RT_LIB) $(RT_LDLIBS) $(LLVM_LIBS)
+		-o $@ $< $(NNC_LIB_OBJS) $(RT_LIB) $(RT_LDLIBS) -ldl
 
 deps:
 	scripts/deps.sh
 
 clean:
-	rm -rf build build-asan build-fuzz nnc runtime/libnnrt.a runtime/libnnrt.ldflags tests/out demo
+	rm -rf build build-asan build-fuzz nnc runtime/libnnrt.a runtime/libnnrt.ldflags runtime/nnc-jit.so tests/out demo
 
 .PHONY: all test unit-tests demo bench asan fuzz fuzz-bins deps clean assignments
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

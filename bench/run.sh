@@ -81,18 +81,35 @@ say "  (x = time / nnc's time: above 1 means nnc is faster)"
 # ---- W5
 say ""
 say "== W5: noisy-XOR sweep, depth 0..3 x width 1..3 x 5 repeats = 60 runs of 50 epochs"
+# (a) the whole sweep as a user runs it, compilation included: nnc sweep
+#     with the LLVM JIT (12 models compiled in memory, 60 runs forked from
+#     them) and with the C backend (12 x nnc build + cc, 60 trainer execs),
+#     each into a fresh directory, two jobs at a time;
+# (b) training only: 60 runs of 12 trainers built beforehand (not timed),
+#     two processes at a time.
+have_jit=0
+./nnc --emit=llvm bench/models/w5.nn >/dev/null 2>&1 && have_jit=1
 for d in 0 1 2 3; do for w in 1 2 3; do
     ./nnc build bench/models/w5.nn -o "$B/w5_${d}_$w" -D depth=$d -D width=$w
 done; done
-# 60 trainer processes, two at a time (one per core); the last line each
-# prints ("epoch 50 loss L test_loss V ...") holds the validation loss
+# the last line each trainer prints ("epoch 50 loss L test_loss V ...") holds the validation loss
 sweep() {
     for d in 0 1 2 3; do for w in 1 2 3; do for r in 1 2 3 4 5; do echo "$d $w $r"; done; done; done |
         xargs -P 2 -n 3 sh -c '"$0/w5_$1_$2" train --seed $3 2>&1 | tail -n 1 >"$0/w5out_$1_$2_$3"' "$B"
 }
-: >"$B/t_w5_nnc"; : >"$B/t_w5_torch"
+nnc_sweep() {   # nnc_sweep BACKEND: the whole sweep, timed into $B/t_w5_BACKEND
+    rm -rf "$B/w5sweep_$1"
+    t0=$(now)
+    ./nnc sweep bench/models/w5.nn -D depth=0..3 -D width=1..3 --repeat 5 --jobs 2 \
+        --backend "$1" --out "$B/w5sweep_$1" >"$B/w5sweep_$1.out" 2>&1
+    t1=$(now)
+    echo "$t1 - $t0" | bc -l >>"$B/t_w5_$1"
+}
+: >"$B/t_w5_nnc"; : >"$B/t_w5_torch"; : >"$B/t_w5_jit"; : >"$B/t_w5_c"
 RT=${RT:-$(( R < 3 ? R : 3 ))}   # PyTorch's sweep takes about a minute: fewer repeats
 for i in $(seq "$R"); do
+    [ $have_jit = 1 ] && nnc_sweep jit
+    nnc_sweep c
     t0=$(now); sweep; t1=$(now)
     echo "$t1 - $t0" | bc -l >>"$B/t_w5_nnc"
     if [ $have_torch = 1 ] && [ "$i" -le "$RT" ]; then
@@ -100,19 +117,29 @@ for i in $(seq "$R"); do
         awk 'NR == 1 { print $2 }' "$B/w5_torch.out" >>"$B/t_w5_torch"
     fi
 done
-read -r _ nnc_med _ _ < <(stats nnc "$B/t_w5_nnc")
+if [ -s "$B/t_w5_torch" ]; then read -r _ ref _ _ < <(stats x "$B/t_w5_torch"); else ref=""; fi
 row5() { read -r _ med lo hi < <(stats x "$2")
-    say "$(printf '  %-24s %9.3f s  (%.3f-%.3f)  x%.1f' "$1" "$med" "$lo" "$hi" "$(echo "$med / $nnc_med" | bc -l)")"; }
-row5 "nnc (60 trainer runs)" "$B/t_w5_nnc"
-if [ -s "$B/t_w5_torch" ]; then
-    row5 "PyTorch (one process)" "$B/t_w5_torch"
+    say "$(printf '  %-44s %8.3f s  (%.3f-%.3f)%s' "$1" "$med" "$lo" "$hi" \
+        "$([ -n "$ref" ] && printf '  PyTorch / this x%.1f' "$(echo "$ref / $med" | bc -l)")")"; }
+[ -s "$B/t_w5_jit" ] && row5 "nnc sweep, LLVM JIT (whole sweep, compiling)" "$B/t_w5_jit"
+row5 "nnc sweep, C backend (whole sweep, cc)" "$B/t_w5_c"
+row5 "60 prebuilt trainers (training only)" "$B/t_w5_nnc"
+if [ -n "$ref" ]; then
+    row5 "PyTorch (one process, $RT runs)" "$B/t_w5_torch"
     say "  PyTorch's validation losses: $B/w5_torch.out"
 fi
-say "  validation loss, mean +- std over the 5 repeats (nnc):"
+[ $have_jit = 1 ] || say "  (no LLVM JIT in this nnc: the JIT sweep is skipped)"
+say "  validation loss, mean +- std over the 5 repeats: prebuilt trainers | nnc sweep C | nnc sweep JIT | PyTorch"
+tl() {   # tl DIR D W: test_loss mean +- std of that configuration in a sweep's results.csv
+    [ -f "$1/results.csv" ] || { echo "-"; return; }
+    awk -F, -v d="$2" -v w="$3" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+        $2 == d && $3 == w { printf "%.4f +- %.4f", $c["test_loss_mean"], $c["test_loss_std"] }' "$1/results.csv"; }
 for d in 0 1 2 3; do for w in 1 2 3; do
-    for r in 1 2 3 4 5; do awk '{ print $6 }' "$B/w5out_${d}_${w}_$r"; done |
-        awk -v d=$d -v w=$w '{ s += $1; q += $1 * $1; n++ } END { m = s / n;
-            printf "    depth %d width %d  %.4f +- %.4f\n", d, w, m, sqrt((q - n * m * m) / (n - 1)) }' | tee -a "$OUT"
+    tr_=$(for r in 1 2 3 4 5; do awk '{ print $6 }' "$B/w5out_${d}_${w}_$r"; done |
+        awk '{ s += $1; q += $1 * $1; n++ } END { m = s / n; printf "%.4f +- %.4f", m, sqrt((q - n * m * m) / (n - 1)) }')
+    pt=$(awk -v d=$d -v w=$w '$1 == "depth" && $2 == d && $4 == w { print $6, $7, $8 }' "$B/w5_torch.out" 2>/dev/null)
+    say "$(printf '    depth %d width %d  %s | %s | %s | %s' $d $w "$tr_" "$(tl "$B/w5sweep_c" $d $w)" \
+        "$(tl "$B/w5sweep_jit" $d $w)" "${pt:--}")"
 done; done
 
 # ---- W2, W3: Fashion-MNIST

@@ -347,25 +347,6 @@ static void emit_h_file(FILE *f, const IrProgram *p, const void *arg)
     cg_emit_header(f, p);
 }
 
-/* The directory holding nnrt.h and libnnrt.a. */
-static const char *runtime_dir(void)
-{
-    static char dir[PATH_MAX + 32];
-    const char *env = getenv("NNC_RUNTIME");
-    if (env && *env)
-        return env;
-    char exe[PATH_MAX - 64];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return "runtime";
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = '\0';
-    snprintf(dir, sizeof dir, "%s/runtime", exe);
-    return dir;
-}
-
 static int run(char **argv)
 {
     pid_t pid = fork();
@@ -385,7 +366,7 @@ static int run(char **argv)
 /* cc the generated C against the runtime. */
 static int cc_build(const char *csrc, const char *exe, int portable)
 {
-    const char *rt = runtime_dir();
+    const char *rt = cg_runtime_dir();
     char lib[PATH_MAX + 64], flagsfile[PATH_MAX + 64], inc[PATH_MAX + 64];
     snprintf(lib, sizeof lib, "%s/libnnrt.a", rt);
     snprintf(flagsfile, sizeof flagsfile, "%s/libnnrt.ldflags", rt);

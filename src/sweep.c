@@ -5,11 +5,14 @@
  *   nnc sweep model.nn -D depth=0..3 -D width=1..3 --set lr=1e-2,1e-3
  *             --repeat 5 --jobs 2 [--out DIR] [--metric NAME] [-- trainer flags]
  *
- * Every combination of the -D values is an architecture, compiled once
- * (`nnc build`, run as a child process) into DIR/bin/.  Every --set value
- * is a trainer flag, so hyperparameters change without recompiling.  Each
- * configuration (architecture x hyperparameters) is trained --repeat times
- * with seeds 1..N, at most --jobs trainers at a time (fork/exec), each
+ * Every combination of the -D values is an architecture, compiled once:
+ * in this process by the LLVM JIT (cg_jit_compile), each run then a forked
+ * child that inherits the compiled code and calls the trainer's command
+ * line (no exec, no cc); or, with --backend c or without LLVM, by `nnc
+ * build` (a child process) into DIR/bin/, each run an exec of the trainer.
+ * Every --set value is a trainer flag, so hyperparameters change without
+ * recompiling.  Each configuration (architecture x hyperparameters) is
+ * trained --repeat times with seeds 1..N, at most --jobs at a time, each
  * logging to DIR/runs/CONFIG/seedK/.  The final row of each run's
  * metrics.csv is its result; per configuration the sweep writes the mean
  * and standard deviation of every column over the repeats, with the
@@ -23,6 +26,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +37,8 @@
 #include <unistd.h>
 #include "ast.h"
 #include "sema.h"
+#include "ad.h"
+#include "codegen.h"
 #include "sweep.h"
 
 #define MAXAXES 16
@@ -50,7 +56,7 @@ typedef struct Axis {
 } Axis;
 
 typedef struct Sweep {
-    const char *model, *out, *metric, *dtype;
+    const char *model, *out, *metric, *dtype, *backend;
     char name[100];        /* the model file's stem, for titles */
     char self[PATH_MAX];
     Axis ax[MAXAXES];
@@ -71,10 +77,24 @@ typedef struct Config {
     int *ok;               /* [repeat] */
 } Config;
 
+/* An architecture: one combination of -D values, compiled once. */
+typedef struct Arch {
+    char exe[PATH_MAX];    /* the trainer (C backend), argv[0] of its runs */
+    char log[PATH_MAX + 8];
+    int config;            /* its first configuration */
+    Program *ast;
+    IrProgram *ir;         /* kept for the JIT */
+    CgJit *jit;
+    pthread_t thread;      /* compiling it */
+    int compiled;          /* the thread is done (atomic) */
+} Arch;
+
 typedef struct Job {
     char **argv;
     char log[PATH_MAX + 300];
     int config, seed;      /* training runs; config < 0 for builds */
+    CgJit *jit;            /* run in a forked child from this compiled model */
+    int ready;             /* may start (its model is compiled) */
     pid_t pid;
     int status;
 } Job;
@@ -97,7 +117,7 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: nnc sweep MODEL.nn [-D NAME=VALUES]... [--set KEY=VALUES]... [--repeat N]\n"
         "                 [--jobs J] [--out DIR] [--metric NAME] [--plots] [--dtype f32|f64]\n"
-        "                 [-- TRAINER FLAGS]\n"
+        "                 [--backend jit|c] [-- TRAINER FLAGS]\n"
         "\n"
         "  -D NAME=VALUES   a const of the model: 0..3 (integers 0 to 3), 1,2,4, or one value;\n"
         "                   each combination is compiled once\n"
@@ -109,6 +129,9 @@ static void usage(FILE *f)
         "  --metric NAME    the column the plots show (default test_accuracy, else test_loss,\n"
         "                   else accuracy, else loss)\n"
         "  --plots          let every run draw its own plots (default: only the sweep's)\n"
+        "  --backend jit|c  compile each architecture in memory with the LLVM JIT and\n"
+        "                   fork its runs (the default where nnc has it), or build a\n"
+        "                   trainer with cc (nnc build) into DIR/bin/ and run it\n"
         "  -- FLAGS         passed to every trainer, e.g. -- --epochs 20\n"
         "\n"
         "Writes DIR/results.csv, results.json, results.txt (also printed), runs.csv,\n"
@@ -220,7 +243,8 @@ static int parse_args(Sweep *s, int argc, char **argv)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = strcmp(a, "-D") == 0 || strcmp(a, "--set") == 0 || strcmp(a, "--repeat") == 0
                     || strcmp(a, "--jobs") == 0 || strcmp(a, "--out") == 0
-                    || strcmp(a, "--metric") == 0 || strcmp(a, "--dtype") == 0;
+                    || strcmp(a, "--metric") == 0 || strcmp(a, "--dtype") == 0
+                    || strcmp(a, "--backend") == 0;
         if (takes && !v)
             return fail("%s needs a value", a);
         if (strcmp(a, "--") == 0) {
@@ -249,12 +273,15 @@ static int parse_args(Sweep *s, int argc, char **argv)
             s->metric = argv[++i];
         } else if (strcmp(a, "--dtype") == 0) {
             s->dtype = argv[++i];
+        } else if (strcmp(a, "--backend") == 0) {
+            s->backend = argv[++i];
         } else if (strcmp(a, "--plots") == 0) {
             s->plots = 1;
         } else if (a[0] == '-') {
             static const char *const flags[] = {"-D", "--set", "--repeat", "--jobs", "--out",
-                                                "--metric", "--plots", "--dtype", "--help"};
-            const char *near = diag_closest(a, flags, 9);
+                                                "--metric", "--plots", "--dtype", "--backend",
+                                                "--help"};
+            const char *near = diag_closest(a, flags, 10);
             return fail("unknown option '%s'%s%s%s (trainer flags go after --, as in -- "
                         "--epochs 20)", a, near ? " (did you mean '" : "", near ? near : "",
                         near ? "'?)" : "");
@@ -273,50 +300,90 @@ static int parse_args(Sweep *s, int argc, char **argv)
 
 /* ---- child processes, at most `jobs` at a time ---- */
 
-static pid_t spawn(char **argv, const char *log)
+/* A child with its output in log: it runs argv (exec), or, with jit set,
+ * the compiled model's trainer command line argv in the forked process
+ * itself (no exec: the child inherits the compiled code). */
+static pid_t spawn(const Job *job)
 {
     fflush(NULL);
     pid_t pid = fork();
     if (pid != 0)
         return pid;
-    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = open(job->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
         dup2(fd, 1);
         dup2(fd, 2);
         close(fd);
     }
-    execv(argv[0], argv);
-    fprintf(stderr, "nnc sweep: cannot run %s: %s\n", argv[0], strerror(errno));
+    if (job->jit) {
+        int argc = 0;
+        while (job->argv[argc])
+            argc++;
+        int rc = cg_jit_main(job->jit, argc, job->argv);
+        fflush(NULL);
+        _exit(rc);
+    }
+    execv(job->argv[0], job->argv);
+    fprintf(stderr, "nnc sweep: cannot run %s: %s\n", job->argv[0], strerror(errno));
     _exit(127);
 }
 
 typedef void (*JobDone)(Job *job, int k, int ndone, void *ctx);
 
+/* Jobs start in order once ready (a run whose model is compiled) while
+ * fewer than the pool's limit are running. */
+typedef struct Pool {
+    Job *jobs;
+    int n, next, running, ndone;
+    JobDone done;
+    void *ctx;
+} Pool;
+
+/* Start ready jobs while fewer than maxjobs run. */
+static void pool_fill(Pool *p, int maxjobs)
+{
+    while (p->running < maxjobs && p->next < p->n && p->jobs[p->next].ready) {
+        Job *j = &p->jobs[p->next];
+        j->pid = spawn(j);
+        if (j->pid < 0) {
+            j->status = 127;
+            p->done(j, p->next, ++p->ndone, p->ctx);
+        } else {
+            p->running++;
+        }
+        p->next++;
+    }
+}
+
+/* Collect finished children; with block, wait for at least one.  0 when
+ * there is nothing to wait for. */
+static int pool_reap(Pool *p, int block)
+{
+    int status, got = 0;
+    pid_t pid;
+    while (p->running > 0 && (pid = waitpid(-1, &status, block && !got ? 0 : WNOHANG)) > 0) {
+        got = 1;
+        for (int k = 0; k < p->n; k++)
+            if (p->jobs[k].pid == pid) {
+                Job *j = &p->jobs[k];
+                j->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                j->pid = 0;
+                p->running--;
+                p->done(j, k, ++p->ndone, p->ctx);
+            }
+    }
+    return got;
+}
+
 static void run_jobs(Job *jobs, int n, int maxjobs, JobDone done, void *ctx)
 {
-    int next = 0, running = 0, ndone = 0;
-    while (ndone < n) {
-        while (running < maxjobs && next < n) {
-            jobs[next].pid = spawn(jobs[next].argv, jobs[next].log);
-            if (jobs[next].pid < 0) {
-                jobs[next].status = 127;
-                done(&jobs[next], next, ++ndone, ctx);
-            } else {
-                running++;
-            }
-            next++;
-        }
-        int status;
-        pid_t pid = wait(&status);
-        if (pid < 0)
+    Pool p = {jobs, n, 0, 0, 0, done, ctx};
+    for (int k = 0; k < n; k++)
+        jobs[k].ready = 1;
+    while (p.ndone < n) {
+        pool_fill(&p, maxjobs);
+        if (!pool_reap(&p, 1) && p.next >= n)
             break;
-        for (int k = 0; k < n; k++)
-            if (jobs[k].pid == pid) {
-                jobs[k].status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                jobs[k].pid = 0;
-                running--;
-                done(&jobs[k], k, ++ndone, ctx);
-            }
     }
 }
 
@@ -355,10 +422,11 @@ static char *slurp(const char *path)
     return buf;
 }
 
-/* The number of parameters of the model with these -D values, from the
- * compiler's own IR (as `nnc --report` counts them); -1 after errors,
- * which are printed. */
-static long long count_params(const Sweep *s, const char *src, const int *idx)
+/* The model with these -D values: its IR, differentiated when ad is set
+ * (for the JIT), and in *ast its syntax tree, which the IR refers to.
+ * Messages (warnings, errors) go to msgs.  NULL after errors. */
+static IrProgram *arch_ir(const Sweep *s, const char *src, const int *idx, int ad, FILE *msgs,
+                          Program **ast)
 {
     Define defs[MAXAXES];
     int nd = 0;
@@ -369,23 +437,23 @@ static long long count_params(const Sweep *s, const char *src, const int *idx)
             defs[nd].used = 0;
             nd++;
         }
-    /* warnings belong to the build's log; errors are printed below */
-    FILE *quiet = fopen("/dev/null", "w");
-    diag_set_stream(quiet ? quiet : stderr);
-    Program *ast = ast_parse(s->model, src);
+    diag_set_stream(msgs);
+    int errors = diag_error_count();
+    *ast = ast_parse(s->model, src);
     SemaOptions so = {defs, nd, s->dtype && strcmp(s->dtype, "f64") == 0 ? DT_F64 : DT_F32};
-    IrProgram *p = ast && diag_error_count() == 0 ? sema_lower(ast, src, &so) : NULL;
+    IrProgram *p = *ast && diag_error_count() == errors ? sema_lower(*ast, src, &so) : NULL;
+    if (p && ad)
+        ad_differentiate(p);
     diag_set_stream(stderr);
-    if (quiet)
-        fclose(quiet);
-    long long n = -1;
-    if (p) {
-        n = 0;
-        for (int i = 0; i < p->nparams; i++)
-            n += shape_numel(&p->params[i].shape);
-    }
-    ir_free(p);
-    ast_free(ast);
+    return p;
+}
+
+/* The number of parameters, as `nnc --report` counts them. */
+static long long count_params(const IrProgram *p)
+{
+    long long n = 0;
+    for (int i = 0; i < p->nparams; i++)
+        n += shape_numel(&p->params[i].shape);
     return n;
 }
 
@@ -398,6 +466,24 @@ static void sanitize(char *out, size_t len, const char *s)
         else if (k > 0 && out[k - 1] != '_')
             out[k++] = '_';
     out[k] = '\0';
+}
+
+/* The JIT compiles an architecture in a thread, so that the main thread
+ * keeps starting runs meanwhile; arch->compiled says when it is done. */
+static void *compile_thread(void *arg)
+{
+    Arch *ar = arg;
+    ar->jit = cg_jit_compile(ar->ir);
+    __atomic_store_n(&ar->compiled, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static int start_compile(Arch *ar)
+{
+    int err = pthread_create(&ar->thread, NULL, compile_thread, ar);
+    if (err)
+        return fail("cannot start a thread: %s", strerror(err));
+    return 0;
 }
 
 /* ---- reading results ---- */
@@ -1023,7 +1109,19 @@ int sweep_main(int argc, char **argv)
     snprintf(bindir, sizeof bindir, "%s/bin", s.out);
     if (mkdirs(bindir) != 0)
         return 1;
+    int use_jit = 0;
+    if (s.backend && strcmp(s.backend, "c") != 0 && strcmp(s.backend, "jit") != 0)
+        return fail("--backend is jit or c, not '%s'", s.backend), 2;
+    if (s.backend && strcmp(s.backend, "jit") == 0) {
+        if (!cg_jit_available())
+            return fail("--backend jit: this nnc has no LLVM JIT (install llvm-dev, or "
+                        "scripts/deps.sh, and rebuild; or use --backend c)"), 1;
+        use_jit = 1;
+    } else if (!s.backend) {
+        use_jit = cg_jit_available();
+    }
     Job *builds = calloc((size_t)ncfg, sizeof *builds);
+    Arch *arch = calloc((size_t)ncfg, sizeof *arch);
     for (int i = 0; i < ncfg; i++) {
         Config *c = &cfg[i];
         for (int a = s.nax - 1, r = i; a >= 0; a--) {
@@ -1052,16 +1150,7 @@ int sweep_main(int argc, char **argv)
         if (c->arch >= 0)
             continue;
         c->arch = narch;
-        c->params = count_params(&s, src, c->idx);
-        if (c->params < 0) {
-            /* print the errors this time */
-            count_params(&s, src, c->idx);
-            free(src);
-            return fail("%s does not compile with these values", s.model), 1;
-        }
-        Job *b = &builds[narch++];
-        b->argv = calloc((size_t)(2 * s.nax + 10), sizeof *b->argv);
-        int n = 0;
+        Arch *ar = &arch[narch++];
         char name[300] = "";
         for (int a = 0; a < s.nax; a++)
             if (s.ax[a].is_define) {
@@ -1069,13 +1158,37 @@ int sweep_main(int argc, char **argv)
                 snprintf(name + k, sizeof name - k, "%s%s", k ? "_" : "", s.ax[a].name);
                 sanitize(name, sizeof name, s.ax[a].val[c->idx[a]]);
             }
+        snprintf(ar->exe, sizeof ar->exe, "%s/%s", bindir, name[0] ? name : "model");
+        snprintf(ar->log, sizeof ar->log, "%s.log", ar->exe);
+        ar->config = i;
+        /* the model's messages (warnings) go to the build's log */
+        FILE *msgs = fopen(ar->log, "w");
+        ar->ir = arch_ir(&s, src, c->idx, use_jit, msgs ? msgs : stderr, &ar->ast);
+        if (msgs)
+            fclose(msgs);
+        if (!ar->ir) {
+            char *text = slurp(ar->log);
+            if (text)
+                fputs(text, stderr);
+            free(text);
+            free(src);
+            return fail("%s does not compile with these values", s.model), 1;
+        }
+        c->params = count_params(ar->ir);
+        if (use_jit)
+            continue;
+        ir_free(ar->ir);
+        ast_free(ar->ast);
+        ar->ir = NULL;
+        ar->ast = NULL;
+        Job *b = &builds[narch - 1];
+        b->argv = calloc((size_t)(2 * s.nax + 10), sizeof *b->argv);
+        int n = 0;
         b->argv[n++] = s.self;
         b->argv[n++] = "build";
         b->argv[n++] = (char *)s.model;
         b->argv[n++] = "-o";
-        char exe[PATH_MAX];
-        snprintf(exe, sizeof exe, "%s/%s", bindir, name[0] ? name : "model");
-        b->argv[n++] = strdup(exe);
+        b->argv[n++] = ar->exe;
         for (int a = 0; a < s.nax; a++)
             if (s.ax[a].is_define) {
                 char d[200];
@@ -1087,21 +1200,24 @@ int sweep_main(int argc, char **argv)
             b->argv[n++] = "--dtype";
             b->argv[n++] = (char *)s.dtype;
         }
-        snprintf(b->log, sizeof b->log, "%s.log", exe);
+        snprintf(b->log, sizeof b->log, "%s", ar->log);
         b->config = -1;
     }
     int total = ncfg * s.repeat;
     fprintf(stderr, "nnc sweep: %d architecture%s, %d configuration%s x %d repeat%s = %d runs, "
-            "%d at a time, in %s\n", narch, narch == 1 ? "" : "s", ncfg, ncfg == 1 ? "" : "s",
-            s.repeat, s.repeat == 1 ? "" : "s", total, s.jobs, s.out);
-    int build_failed = 0;
-    run_jobs(builds, narch, s.jobs, build_done, &build_failed);
-    if (build_failed) {
-        free(src);
-        return 1;
+            "%d at a time, in %s (%s)\n", narch, narch == 1 ? "" : "s", ncfg, ncfg == 1 ? "" : "s",
+            s.repeat, s.repeat == 1 ? "" : "s", total, s.jobs, s.out,
+            use_jit ? "LLVM JIT, runs forked from the compiled models" : "nnc build, cc");
+    if (!use_jit) {
+        int build_failed = 0;
+        run_jobs(builds, narch, s.jobs, build_done, &build_failed);
+        if (build_failed) {
+            free(src);
+            return 1;
+        }
     }
 
-    /* the runs */
+    /* the runs: the trainer's train command, exec'd or in a forked child */
     Job *runs = calloc((size_t)total, sizeof *runs);
     int nj = 0;
     for (int i = 0; i < ncfg; i++)
@@ -1116,7 +1232,7 @@ int sweep_main(int argc, char **argv)
             snprintf(seed, sizeof seed, "%d", r);
             j->argv = calloc((size_t)(2 * s.nax + s.nextra + 12), sizeof *j->argv);
             int n = 0;
-            j->argv[n++] = builds[c->arch].argv[4];
+            j->argv[n++] = arch[c->arch].exe;
             j->argv[n++] = "train";
             j->argv[n++] = "--quiet";
             if (!s.plots)
@@ -1138,7 +1254,47 @@ int sweep_main(int argc, char **argv)
             j->seed = r;
         }
     State st = {&s, cfg, ncfg, total, {{0}}, 0, t0};
-    run_jobs(runs, total, s.jobs, run_done, &st);
+    if (!use_jit) {
+        run_jobs(runs, total, s.jobs, run_done, &st);
+    } else {
+        /* compile one architecture at a time (in a thread of this process)
+         * while the runs of those compiled already train in children; the
+         * compilation counts as one of the jobs */
+        Pool pool = {runs, total, 0, 0, 0, run_done, &st};
+        int k = 0, compiling = narch > 0 && start_compile(&arch[0]) == 0;
+        if (narch > 0 && !compiling)
+            rc = 1;
+        while (pool.ndone < total) {
+            if (compiling && __atomic_load_n(&arch[k].compiled, __ATOMIC_ACQUIRE)) {
+                pthread_join(arch[k].thread, NULL);
+                compiling = 0;
+                if (!arch[k].jit) {
+                    fail("compiling %s with -D values of %s failed", s.model, cfg[arch[k].config].id);
+                    rc = 1;
+                } else {
+                    for (int j = 0; j < total; j++)
+                        if (cfg[runs[j].config].arch == k) {
+                            runs[j].jit = arch[k].jit;
+                            runs[j].ready = 1;
+                        }
+                    if (++k < narch)
+                        compiling = start_compile(&arch[k]) == 0;
+                    rc = k < narch && !compiling;
+                }
+            }
+            if (rc == 0)
+                pool_fill(&pool, compiling && s.jobs > 1 ? s.jobs - 1 : s.jobs);
+            if (!pool_reap(&pool, !compiling)) {
+                if (!compiling && pool.running == 0)
+                    break;
+                nanosleep(&(struct timespec){0, 500000}, NULL);
+            }
+        }
+        if (rc != 0) {
+            free(src);
+            return rc;
+        }
+    }
 
     if (st.ncols == 0) {
         fprintf(stderr, "nnc sweep: error: no run produced results; the first run's messages "
@@ -1183,6 +1339,12 @@ int sweep_main(int argc, char **argv)
         free(cfg[i].ok);
     }
     free(cfg);
+    for (int k = 0; k < narch; k++) {
+        cg_jit_free(arch[k].jit);
+        ir_free(arch[k].ir);
+        ast_free(arch[k].ast);
+    }
+    free(arch);
     free(builds);
     free(runs);
     free(src);

@@ -23,9 +23,10 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt);
 /* With lib: the header declaring NAME_model(). */
 void cg_emit_header(FILE *f, const IrProgram *p);
 
-/* The LLVM backend (`nnc run`, --emit=llvm).  Built only where LLVM was
- * found (make LLVM=auto); otherwise cg_jit_available() is 0 and the other
- * two print how to get it and fail. */
+/* The LLVM backend (`nnc run`, --emit=llvm, nnc sweep): jit_llvm.c, built
+ * only where LLVM was found (make LLVM=auto) into nnc-jit.so beside the
+ * runtime, which jit_load.c loads on first use.  Without it
+ * cg_jit_available() is 0 and the others print how to get it and fail. */
 int cg_jit_available(void);
 /* Print the (unoptimised) LLVM IR of p; -1 after an error. */
 int cg_emit_llvm(FILE *f, const IrProgram *p);
@@ -33,5 +34,16 @@ int cg_emit_llvm(FILE *f, const IrProgram *p);
  * generated trainer's main(): argv[1] is train, init, grad, eval or check.
  * Returns the exit status. */
 int cg_jit_run(const IrProgram *p, int argc, char **argv);
+/* cg_jit_run in two steps: compile once (NULL after an error, printed),
+ * then run the command line as often as wanted, e.g. in forked children.
+ * p must outlive the compiled model. */
+typedef struct CgJit CgJit;
+CgJit *cg_jit_compile(const IrProgram *p);
+int cg_jit_main(CgJit *jit, int argc, char **argv);
+void cg_jit_free(CgJit *jit);
+
+/* The directory of nnrt.h, libnnrt.a and nnc-jit.so: $NNC_RUNTIME, else
+ * runtime/ beside the nnc executable. */
+const char *cg_runtime_dir(void);
 
 #endif

@@ -18,7 +18,8 @@
  *   work[2 + nslots + k]  the k-th buffer of the layout, in value order
  *
  * Runtime functions (nnrt_gemm_f32/f64) and libm are resolved from the
- * process: nnc is linked with the whole runtime and exports its symbols.
+ * process: this file is built into nnc-jit.so with the whole runtime, which
+ * nnc loads (jit_load.c) with its symbols global.
  * Without LLVM (make LLVM=none) only the stubs at the end are built.
  */
 #include <stdarg.h>
@@ -1019,16 +1020,18 @@ static int optimise(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *trip
 
 /* ---- the workspace (create/destroy/output of NnrtModel) ----
  * create() takes only a capacity, so the layout of the model being run is
- * kept here: nnc runs one model per process. */
-static struct {
+ * kept here: one model runs per process at a time (cg_jit_main sets it;
+ * nnc sweep compiles several and runs each in a child process). */
+typedef struct WsLayout {
     int nslot;            /* pointers in the workspace */
     int nbuf;
-    const int *slot;      /* per buffer: its pointer index */
-    const int *size;      /* per buffer: elements per sample, or in all */
-    const char *batched;
+    int *slot;            /* per buffer: its pointer index */
+    int *size;            /* per buffer: elements per sample, or in all */
+    char *batched;
     size_t real_size;
     long per_sample, fixed;
-} ws_layout;
+} WsLayout;
+static WsLayout ws_layout;
 
 static void *ws_create(int cap)
 {
@@ -1090,157 +1093,200 @@ int cg_emit_llvm(FILE *f, const IrProgram *p)
     return rc;
 }
 
-int cg_jit_run(const IrProgram *p, int argc, char **argv)
+/* A compiled model: the LLJIT holding its code, and the tables a generated
+ * trainer would have, ready for nnrt_main(). */
+struct CgJit {
+    const IrProgram *p;
+    Jit j;
+    LLVMOrcThreadSafeContextRef tsc;
+    LLVMOrcLLJITRef lljit;
+    JitModel m;
+    NnrtParam *params;
+    NnrtSlot *slots;
+    const double **example;
+    NnrtSetting *settings;
+    WsLayout ws;
+    char hash[32];
+};
+
+void cg_jit_free(CgJit *c)
+{
+    if (!c)
+        return;
+    if (c->lljit)
+        LLVMOrcDisposeLLJIT(c->lljit);
+    jit_free(&c->j);
+    if (c->tsc)
+        LLVMOrcDisposeThreadSafeContext(c->tsc);
+    for (int i = 0; c->params && i < c->p->nparams; i++)
+        free((char *)c->params[i].where);
+    for (int i = 0; c->settings && i < c->p->nsettings; i++)
+        free((char *)c->settings[i].where);
+    free(c->params);
+    free(c->slots);
+    free(c->example);
+    free(c->settings);
+    free(c->ws.slot);
+    free(c->ws.size);
+    free(c->ws.batched);
+    free(c);
+}
+
+/* The tables, as emit_c.c writes them, and the workspace layout. */
+static void build_tables(CgJit *c, LLVMOrcExecutorAddress fwd, LLVMOrcExecutorAddress bwd,
+                         LLVMOrcExecutorAddress pen)
+{
+    const IrProgram *p = c->p;
+    const Jit *j = &c->j;
+    NnrtParam *params = xcalloc((size_t)p->nparams, sizeof *params);
+    for (int i = 0; i < p->nparams; i++) {
+        const IrParam *q = &p->params[i];
+        NnrtParam *t = &params[i];
+        t->name = q->name;
+        t->rank = q->shape.rank;
+        for (int d = 0; d < q->shape.rank; d++)
+            t->dim[d] = q->shape.dim[d];
+        t->size = shape_numel(&q->shape);
+        t->offset = j->lay.param_off[i];
+        t->frozen = q->frozen;
+        t->init.kind = (NnrtInitKind)q->init;
+        t->init.a = q->a;
+        t->init.b = q->b;
+        t->init.values = q->values;
+        t->init.file = q->file;
+        t->init.key = q->key;
+        t->where = where(p, q->loc.line);
+    }
+    NnrtSlot *slots = xcalloc((size_t)p->nslots, sizeof *slots);
+    const double **example = xcalloc((size_t)p->nslots, sizeof *example);
+    int has_example = 0;
+    for (int i = 0; i < p->nslots; i++) {
+        const IrSlot *s = &p->slots[i];
+        NnrtSlot *t = &slots[i];
+        t->name = s->name;
+        t->kind = s->target ? NNRT_TARGET : NNRT_INPUT;
+        t->rank = s->shape.rank;
+        for (int d = 0; d < s->shape.rank; d++)
+            t->dim[d] = s->shape.dim[d];
+        t->size = shape_numel(&s->shape);
+        t->nclass = s->nclass;
+        t->unused = s->unused;
+        example[i] = s->example;
+        has_example |= s->example != NULL;
+    }
+    NnrtSetting *settings = xcalloc((size_t)p->nsettings, sizeof *settings);
+    for (int i = 0; i < p->nsettings; i++) {
+        settings[i].key = p->settings[i].key;
+        settings[i].value = p->settings[i].value;
+        settings[i].where = where(p, p->settings[i].loc.line);
+    }
+    WsLayout *ws = &c->ws;
+    ws->slot = xcalloc((size_t)p->nv, sizeof *ws->slot);
+    ws->size = xcalloc((size_t)p->nv, sizeof *ws->size);
+    ws->batched = xcalloc((size_t)p->nv, 1);
+    for (int i = 0; i < p->nv; i++)
+        if (j->slot[i] >= 0) {
+            ws->slot[ws->nbuf] = j->slot[i];
+            ws->size[ws->nbuf] = numel(&p->v[i]);
+            ws->batched[ws->nbuf++] = (char)p->v[i].batched;
+        }
+    ws->nslot = j->nslot;
+    ws->real_size = p->dtype == DT_F32 ? sizeof(float) : sizeof(double);
+    ws->per_sample = j->lay.per_sample;
+    ws->fixed = j->lay.fixed;
+    snprintf(c->hash, sizeof c->hash, "%016llx", cg_source_hash(p->source ? p->source : ""));
+    c->params = params;
+    c->slots = slots;
+    c->example = example;
+    c->settings = settings;
+    c->m = (JitModel){
+        .name = p->name, .source = p->file, .source_hash = c->hash, .nnc_version = NNC_VERSION,
+        .dtype = p->dtype == DT_F32 ? "float32" : "float64",
+        .nparams = p->nparams, .params = params, .nparam_total = j->lay.nparam_total,
+        .nslots = p->nslots, .slots = slots,
+        .nsettings = p->nsettings, .settings = settings,
+        .example = has_example ? example : NULL,
+        .out_slot = p->out_slot, .out_size = p->output >= 0 ? numel(&p->v[p->output]) : 0,
+        .has_penalty = p->penalty >= 0,
+        .create = ws_create, .destroy = ws_destroy, .output = ws_output,
+        .forward = (JitFn *)(uintptr_t)fwd, .backward = (JitFn *)(uintptr_t)bwd,
+        .penalty = (JitFn *)(uintptr_t)pen,
+    };
+}
+
+CgJit *cg_jit_compile(const IrProgram *p)
 {
     LLVMInstallFatalErrorHandler(fatal_handler);
     char *triple = NULL;
     LLVMTargetMachineRef tm = host_machine(&triple);
     if (!tm)
-        return 1;
-    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-    Jit j;
-    LLVMModuleRef mod = build_module(&j, p, LLVMOrcThreadSafeContextGetContext(tsc));
-    if (!mod || optimise(mod, tm, triple) < 0) {
-        jit_free(&j);
-        LLVMOrcDisposeThreadSafeContext(tsc);
-        LLVMDisposeTargetMachine(tm);
-        LLVMDisposeMessage(triple);
-        return 1;
-    }
+        return NULL;
+    CgJit *c = xcalloc(1, sizeof *c);
+    c->p = p;
+    c->tsc = LLVMOrcCreateNewThreadSafeContext();
+    LLVMModuleRef mod = build_module(&c->j, p, LLVMOrcThreadSafeContextGetContext(c->tsc));
+    int ok = mod && optimise(mod, tm, triple) == 0;
     LLVMDisposeTargetMachine(tm);
     LLVMDisposeMessage(triple);
-
-    LLVMOrcLLJITRef lljit = NULL;
+    if (!ok) {
+        cg_jit_free(c);
+        return NULL;
+    }
     LLVMOrcJITTargetMachineBuilderRef jtmb = NULL;
     LLVMErrorRef err = LLVMOrcJITTargetMachineBuilderDetectHost(&jtmb);
-    int rc = 1;
     if (err) {
         llvm_error("LLVM cannot target this machine", err);
-        goto out;
+        goto fail;
     }
     LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
     LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, jtmb);
-    if ((err = LLVMOrcCreateLLJIT(&lljit, builder))) {
+    if ((err = LLVMOrcCreateLLJIT(&c->lljit, builder))) {
         llvm_error("cannot create the LLVM JIT", err);
-        goto out;
+        goto fail;
     }
-    /* nnrt_gemm_f32/f64 and libm from nnc's own process */
+    /* nnrt_gemm_f32/f64 and libm from the process (nnc-jit.so holds the runtime) */
     LLVMOrcDefinitionGeneratorRef gen;
     if ((err = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(
-             &gen, LLVMOrcLLJITGetGlobalPrefix(lljit), NULL, NULL))) {
+             &gen, LLVMOrcLLJITGetGlobalPrefix(c->lljit), NULL, NULL))) {
         llvm_error("cannot resolve symbols from the process", err);
-        goto out;
+        goto fail;
     }
-    LLVMOrcJITDylibRef jd = LLVMOrcLLJITGetMainJITDylib(lljit);
+    LLVMOrcJITDylibRef jd = LLVMOrcLLJITGetMainJITDylib(c->lljit);
     LLVMOrcJITDylibAddGenerator(jd, gen);
-    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, tsc);
-    if ((err = LLVMOrcLLJITAddLLVMIRModule(lljit, jd, tsm))) {
+    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, c->tsc);
+    if ((err = LLVMOrcLLJITAddLLVMIRModule(c->lljit, jd, tsm))) {
         LLVMOrcDisposeThreadSafeModule(tsm);
         llvm_error("the LLVM JIT rejected the module", err);
-        goto out;
+        goto fail;
     }
     LLVMOrcExecutorAddress fwd, bwd, pen;
-    if ((err = LLVMOrcLLJITLookup(lljit, &fwd, "forward")) ||
-        (err = LLVMOrcLLJITLookup(lljit, &bwd, "backward")) ||
-        (err = LLVMOrcLLJITLookup(lljit, &pen, "penalty"))) {
+    if ((err = LLVMOrcLLJITLookup(c->lljit, &fwd, "forward")) ||
+        (err = LLVMOrcLLJITLookup(c->lljit, &bwd, "backward")) ||
+        (err = LLVMOrcLLJITLookup(c->lljit, &pen, "penalty"))) {
         llvm_error("LLVM JIT compilation failed", err);
-        goto out;
+        goto fail;
     }
+    build_tables(c, fwd, bwd, pen);
+    return c;
+fail:
+    cg_jit_free(c);
+    return NULL;
+}
 
-    /* the tables, as emit_c.c writes them */
-    {
-        NnrtParam *params = xcalloc((size_t)p->nparams, sizeof *params);
-        for (int i = 0; i < p->nparams; i++) {
-            const IrParam *q = &p->params[i];
-            NnrtParam *t = &params[i];
-            t->name = q->name;
-            t->rank = q->shape.rank;
-            for (int d = 0; d < q->shape.rank; d++)
-                t->dim[d] = q->shape.dim[d];
-            t->size = shape_numel(&q->shape);
-            t->offset = j.lay.param_off[i];
-            t->frozen = q->frozen;
-            t->init.kind = (NnrtInitKind)q->init;
-            t->init.a = q->a;
-            t->init.b = q->b;
-            t->init.values = q->values;
-            t->init.file = q->file;
-            t->init.key = q->key;
-            t->where = where(p, q->loc.line);
-        }
-        NnrtSlot *slots = xcalloc((size_t)p->nslots, sizeof *slots);
-        const double **example = xcalloc((size_t)p->nslots, sizeof *example);
-        int has_example = 0;
-        for (int i = 0; i < p->nslots; i++) {
-            const IrSlot *s = &p->slots[i];
-            NnrtSlot *t = &slots[i];
-            t->name = s->name;
-            t->kind = s->target ? NNRT_TARGET : NNRT_INPUT;
-            t->rank = s->shape.rank;
-            for (int d = 0; d < s->shape.rank; d++)
-                t->dim[d] = s->shape.dim[d];
-            t->size = shape_numel(&s->shape);
-            t->nclass = s->nclass;
-            t->unused = s->unused;
-            example[i] = s->example;
-            has_example |= s->example != NULL;
-        }
-        NnrtSetting *settings = xcalloc((size_t)p->nsettings, sizeof *settings);
-        for (int i = 0; i < p->nsettings; i++) {
-            settings[i].key = p->settings[i].key;
-            settings[i].value = p->settings[i].value;
-            settings[i].where = where(p, p->settings[i].loc.line);
-        }
-        int nbuf = 0;
-        int *bslot = xcalloc((size_t)p->nv, sizeof *bslot), *bsize = xcalloc((size_t)p->nv, sizeof *bsize);
-        char *bbat = xcalloc((size_t)p->nv, 1);
-        for (int i = 0; i < p->nv; i++)
-            if (j.slot[i] >= 0) {
-                bslot[nbuf] = j.slot[i];
-                bsize[nbuf] = numel(&p->v[i]);
-                bbat[nbuf++] = (char)p->v[i].batched;
-            }
-        ws_layout.nslot = j.nslot;
-        ws_layout.nbuf = nbuf;
-        ws_layout.slot = bslot;
-        ws_layout.size = bsize;
-        ws_layout.batched = bbat;
-        ws_layout.real_size = p->dtype == DT_F32 ? sizeof(float) : sizeof(double);
-        ws_layout.per_sample = j.lay.per_sample;
-        ws_layout.fixed = j.lay.fixed;
-        char hash[32];
-        snprintf(hash, sizeof hash, "%016llx", cg_source_hash(p->source ? p->source : ""));
-        JitModel m = {
-            .name = p->name, .source = p->file, .source_hash = hash, .nnc_version = NNC_VERSION,
-            .dtype = p->dtype == DT_F32 ? "float32" : "float64",
-            .nparams = p->nparams, .params = params, .nparam_total = j.lay.nparam_total,
-            .nslots = p->nslots, .slots = slots,
-            .nsettings = p->nsettings, .settings = settings,
-            .example = has_example ? example : NULL,
-            .out_slot = p->out_slot, .out_size = p->output >= 0 ? numel(&p->v[p->output]) : 0,
-            .has_penalty = p->penalty >= 0,
-            .create = ws_create, .destroy = ws_destroy, .output = ws_output,
-            .forward = (JitFn *)(uintptr_t)fwd, .backward = (JitFn *)(uintptr_t)bwd,
-            .penalty = (JitFn *)(uintptr_t)pen,
-        };
-        rc = p->dtype == DT_F32 ? jit_main_f32(&m, argc, argv) : jit_main_f64(&m, argc, argv);
-        for (int i = 0; i < p->nparams; i++)
-            free((char *)params[i].where);
-        for (int i = 0; i < p->nsettings; i++)
-            free((char *)settings[i].where);
-        free(params);
-        free(slots);
-        free(example);
-        free(settings);
-        free(bslot);
-        free(bsize);
-        free(bbat);
-    }
-out:
-    if (lljit)
-        LLVMOrcDisposeLLJIT(lljit);
-    jit_free(&j);
-    LLVMOrcDisposeThreadSafeContext(tsc);
+int cg_jit_main(CgJit *c, int argc, char **argv)
+{
+    ws_layout = c->ws;
+    return c->p->dtype == DT_F32 ? jit_main_f32(&c->m, argc, argv)
+                                 : jit_main_f64(&c->m, argc, argv);
+}
+
+int cg_jit_run(const IrProgram *p, int argc, char **argv)
+{
+    CgJit *c = cg_jit_compile(p);
+    if (!c)
+        return 1;
+    int rc = cg_jit_main(c, argc, argv);
+    cg_jit_free(c);
     return rc;
 }
 
@@ -1272,6 +1318,27 @@ int cg_jit_run(const IrProgram *p, int argc, char **argv)
     (void)argv;
     no_llvm();
     return 1;
+}
+
+CgJit *cg_jit_compile(const IrProgram *p)
+{
+    (void)p;
+    no_llvm();
+    return NULL;
+}
+
+int cg_jit_main(CgJit *c, int argc, char **argv)
+{
+    (void)c;
+    (void)argc;
+    (void)argv;
+    no_llvm();
+    return 1;
+}
+
+void cg_jit_free(CgJit *c)
+{
+    (void)c;
 }
 
 #endif

@@ -4,6 +4,9 @@
 # repeats, 2 jobs.  The table has one row per configuration in CSV and
 # JSON, the standard deviations are sane, the parameter counts are the
 # model's, and the plot scripts are written (and drawn where gnuplot is).
+# The sweep runs with the C backend (a trainer per architecture in bin/)
+# and, where nnc has LLVM, again with the JIT (runs forked from models
+# compiled in memory): both give the same table to within float rounding.
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 . tests/lib.sh
@@ -14,7 +17,7 @@ mkdir -p "$D"
 t_begin "sweep/runs"
 runs_log=$t_log
 if t_run "$NNC" sweep examples/sweep.nn -D depth=0..1 -D width=1,3 --set lr=0.03,0.003 \
-        --repeat 3 --jobs 2 --out "$D/s" -- --epochs 2; then
+        --repeat 3 --jobs 2 --backend c --out "$D/s" -- --epochs 2; then
     t_pass
 else
     t_fail "nnc sweep failed"
@@ -109,6 +112,44 @@ elif got=$(cd "$r" && { grep -E '^ *(stats|light\()' heatmap.gp; echo 'print lig
     t_pass
 else
     t_fail "expected light(max) = 1 and light(min) = 0 in heatmap.gp, got '$got'"
+fi
+
+# csv_close A B TOL: the same header and rows; numbers (but the seconds
+# columns) within TOL relative; text fields equal
+csv_close() {
+    awk -F, -v tol="$3" 'NR == FNR { row[FNR] = $0; n = FNR; next }
+        FNR == 1 { for (i = 1; i <= NF; i++) skip[i] = $i ~ /^seconds/ }
+        { if (!(FNR in row)) bad = 1; split(row[FNR], a, ",")
+          for (i = 1; i <= NF; i++) { if (skip[i]) continue
+              if (a[i] "" == $i "") continue
+              if (a[i] + 0 "" != a[i] "" && a[i] !~ /^-?[0-9.]+(e[-+]?[0-9]+)?$/) { bad = 1; continue }
+              d = a[i] - $i; if (d < 0) d = -d; s = a[i] < 0 ? -a[i] : a[i]
+              if (d > tol * (s > 1e-2 ? s : 1e-2)) { bad = 1; print "row " FNR " field " i ": " a[i] " vs " $i } } }
+        END { if (FNR != n) bad = 1; exit bad }' "$1" "$2"
+}
+
+t_begin "sweep/jit-same-as-c"
+if ! "$NNC" --emit=llvm examples/xor.nn >/dev/null 2>&1; then
+    # without LLVM, --backend jit must say so
+    if ! "$NNC" sweep examples/sweep.nn --backend jit --out "$D/nojit" >"$D/nojit.txt" 2>&1 &&
+       grep -q "no LLVM JIT" "$D/nojit.txt"; then
+        t_skip "nnc was built without LLVM (install llvm-dev: scripts/deps.sh, then make)"
+    else
+        t_fail "without LLVM, nnc sweep --backend jit should fail saying so: $(cat "$D/nojit.txt")"
+    fi
+elif ! t_run "$NNC" sweep examples/sweep.nn -D depth=0..1 -D width=1,3 --set lr=0.03,0.003 \
+        --repeat 3 --jobs 2 --backend jit --out "$D/j" -- --epochs 2; then
+    t_fail "nnc sweep --backend jit failed"
+elif [ -n "$(ls "$D/j/bin" | grep -v '\.log$')" ]; then
+    t_fail "the JIT sweep should build no trainers, found: $(ls "$D/j/bin")"
+elif ! csv_close "$r/results.csv" "$D/j/results.csv" 1e-3 >>"$t_log" ||
+     ! csv_close "$r/runs.csv" "$D/j/runs.csv" 1e-3 >>"$t_log"; then
+    t_fail "results.csv / runs.csv of the JIT sweep differ from the C sweep's"
+elif ! diff <(sed 's/[0-9.]*e*-*[0-9]* +- [0-9.]*//g' "$r/results.txt") \
+            <(sed 's/[0-9.]*e*-*[0-9]* +- [0-9.]*//g' "$D/j/results.txt") >>"$t_log"; then
+    t_fail "the JIT sweep's table is laid out differently"
+else
+    t_pass
 fi
 
 t_begin "sweep/bad-input"
