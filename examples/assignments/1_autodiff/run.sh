@@ -19,16 +19,7 @@ for task in regression classification; do
     data="files(x = pick(\"$PKL\", \"inputs\"), y = pick(\"$PKL\", \"$([ $task = regression ] && echo targets || echo labels)\"))"
 
     step "$task: gradients of the first-layer weights and biases for the first (input, target) pair"
-    if ./$task --help 2>&1 | grep -q -- '--sample'; then
-        show ./$task grad --params "$PKL" --data "$data" --sample 0 --print W1,b1 --out $task-grad-first.npz
-    else   # a trainer without --sample: the first pair as its own file, printed by numpy
-        "$PY" -c "import pickle, numpy as np; d = pickle.load(open('$PKL', 'rb'));
-np.savez('first_pair.npz', x=d['inputs'][:1], y=d['$([ $task = regression ] && echo targets || echo labels)'][:1])"
-        show ./$task grad --params "$PKL" --data first_pair.npz --out $task-grad-first.npz
-        "$PY" -c "import numpy as np; np.set_printoptions(precision=6, suppress=True)
-g = np.load('$task-grad-first.npz')
-print('dL/dW1 =', g['W1'], sep='\n'); print('dL/db1 =', g['b1'], sep='\n')"
-    fi
+    show ./$task grad --params "$PKL" --data "$data" --sample 0 --print W1,b1 --out $task-grad-first.npz
 
     step "$task: five epochs of full-batch gradient descent, lr 1/100"
     show ./$task train --log $task-run
