@@ -64,6 +64,10 @@ RT_LIB    := $(RT_DIR)/libnnrt.a
 PNG_CFLAGS := $(shell pkg-config --cflags libpng 2>/dev/null)
 PNG_LIBS   := $(shell pkg-config --libs libpng 2>/dev/null || echo -lpng)
 RT_LDLIBS := $(PNG_LIBS) -lz -lm $(BLAS_LIBS)
+# the runtime's hot loops (NNRT_KERNEL in nnrt_internal.h) are vectorised
+# through `omp simd` pragmas; sqrt may then become a vector instruction
+# (the runtime never reads errno after a math function)
+RT_KERNEL_FLAGS := -fopenmp-simd -fno-math-errno
 
 # ---- compiler
 # The LLVM JIT (jit_llvm.c, jit_main*.c) is not part of nnc itself but a
@@ -137,10 +141,10 @@ $(BUILD)/rt/%.o: runtime/%.c
 	$(CC) $(CFLAGS_ALL) $(BLAS_CFLAGS) $(PNG_CFLAGS) -c -o $@ $<
 $(BUILD)/rt32/%.o: runtime/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(BLAS_CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS_ALL) $(RT_KERNEL_FLAGS) $(BLAS_CFLAGS) -c -o $@ $<
 $(BUILD)/rt64/%.o: runtime/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(BLAS_CFLAGS) -DNNRT_F64 -c -o $@ $<
+	$(CC) $(CFLAGS_ALL) $(RT_KERNEL_FLAGS) $(BLAS_CFLAGS) -DNNRT_F64 -c -o $@ $<
 
 # libnnrt.ldflags tells `nnc build` what to link the archive with.
 $(RT_LIB): $(RT_OBJS)

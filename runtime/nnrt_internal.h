@@ -71,6 +71,18 @@ double nnrt_now(void);
  * not "0.81000000000000005".  Returns buf. */
 const char *nnrt_num_text(char *buf, size_t len, double x, int digits);
 
+/* Before a hot loop of the runtime (optimizers, GEMM kernel, transposes):
+ * compiled twice, for AVX2 and for the baseline of the architecture, and
+ * the version the CPU supports is chosen when the program starts (an
+ * ifunc), so one libnnrt.a is fast on this machine and still runs on any
+ * x86-64.  The loops compute element by element in the same order in
+ * both, so both give the same bits (no FMA contraction: -std=c11). */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#define NNRT_KERNEL __attribute__((target_clones("avx2", "default")))
+#else
+#define NNRT_KERNEL
+#endif
+
 /* Flush denormal results to zero and read denormal inputs as zero (x86
  * MXCSR FTZ and DAZ bits, aarch64 FPCR.FZ); on = 0 restores IEEE
  * behaviour.  Returns 1 when the machine has such a mode. */

@@ -61,23 +61,32 @@ void nnrt_optim_free(NnrtOptim *o)
     o->m = o->v = o->a = NULL;
 }
 
+/* Each slice is one branch-free loop over elements, which the compiler
+ * vectorises (`omp simd`, NNRT_KERNEL): W3's Adam update of 235k
+ * parameters runs every step.  Vector sqrt and division round exactly as
+ * the scalar ones, so the result does not depend on the SIMD width. */
+NNRT_KERNEL
 static void sgd_slice(const NnrtOptimSpec *s, nnrt_real *restrict p, const nnrt_real *restrict g,
                       nnrt_real *restrict m, int64_t n, nnrt_real lr)
 {
     nnrt_real wd = (nnrt_real)s->weight_decay, mom = (nnrt_real)s->momentum;
     if (!m) {
+#pragma omp simd
         for (int64_t i = 0; i < n; i++)
             p[i] -= lr * (g[i] + wd * p[i]);
         return;
     }
+    int nesterov = s->nesterov;
+#pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         nnrt_real d = g[i] + wd * p[i];
         m[i] = mom * m[i] + d;
-        d = s->nesterov ? d + mom * m[i] : m[i];
+        d = nesterov ? d + mom * m[i] : m[i];
         p[i] -= lr * d;
     }
 }
 
+NNRT_KERNEL
 static void adam_slice(const NnrtOptimSpec *s, nnrt_real *restrict p, const nnrt_real *restrict g,
                        nnrt_real *restrict m, nnrt_real *restrict v, int64_t n, double lr,
                        int64_t t)
@@ -89,15 +98,16 @@ static void adam_slice(const NnrtOptimSpec *s, nnrt_real *restrict p, const nnrt
     nnrt_real eps = (nnrt_real)s->eps;
     int decoupled = s->kind == NNRT_ADAMW;
     nnrt_real wd = decoupled ? 0 : (nnrt_real)s->weight_decay;
-    nnrt_real shrink = (nnrt_real)(1.0 - lr * s->weight_decay);
+    /* AdamW shrinks p first; p * 1 is exact, so Adam multiplies by 1 */
+    nnrt_real shrink = decoupled ? (nnrt_real)(1.0 - lr * s->weight_decay) : 1;
+#pragma omp simd
     for (int64_t i = 0; i < n; i++) {
-        if (decoupled)
-            p[i] *= shrink;
-        nnrt_real d = g[i] + wd * p[i];
+        nnrt_real pi = p[i] * shrink;
+        nnrt_real d = g[i] + wd * pi;
         m[i] = b1 * m[i] + (1 - b1) * d;
         v[i] = b2 * v[i] + (1 - b2) * d * d;
         nnrt_real denom = NNRT_SQRT(v[i]) / sq_bc2 + eps;
-        p[i] -= step * m[i] / denom;
+        p[i] = pi - step * m[i] / denom;
     }
 }
 
