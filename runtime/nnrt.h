@@ -179,7 +179,8 @@ typedef struct NnrtModel {
 
 /* ---- entry point and kernels used by generated code ---- */
 
-/* NNRT_SIMD_SUM(s) before a loop `s += ...` over the samples lets the C
+/* NNRT_SIMD_SUM(s) before a loop `s += ...` (over the samples, or over a
+ * parameter's elements, as in an L2 penalty's sumsq) lets the C
  * compiler vectorise that sum (reassociating it, which it may not do on
  * its own without -ffast-math).  Active when the generated code is built
  * with `-fopenmp-simd -DNNRT_SIMD` (nnc build's default flags); otherwise
@@ -194,6 +195,7 @@ typedef struct NnrtModel {
 #define nnrt_main NNRT_FN(nnrt_main)
 #define nnrt_gemm NNRT_FN(nnrt_gemm)
 #define nnrt_finite NNRT_FN(nnrt_finite)
+#define nnrt_transpose NNRT_FN(nnrt_transpose)
 
 /* The generated trainer's main(): `train`, `init`, `grad`, `eval`, `check`
  * (see DESIGN.md and docs/trainer.md).  Returns the process exit status. */
@@ -206,6 +208,12 @@ int nnrt_main(const NnrtModel *model, int argc, char **argv);
 void nnrt_gemm(int ta, int tb, int M, int N, int K, nnrt_real alpha,
                const nnrt_real *A, int lda, const nnrt_real *B, int ldb,
                nnrt_real beta, nnrt_real *C, int ldc);
+
+/* dst[cols, rows] = src[rows, cols]' (row-major, dst distinct from src):
+ * how generated code turns samples that arrive one after the other into
+ * its samples-innermost layout and back.  Blocked, so that neither side is
+ * walked with a large stride. */
+void nnrt_transpose(const nnrt_real *src, int rows, int cols, nnrt_real *dst);
 
 /* 1 when all n values are finite (no NaN, no infinity). */
 int nnrt_finite(const nnrt_real *x, size_t n);

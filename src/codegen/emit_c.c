@@ -491,6 +491,7 @@ static void emit_reduce(Cg *cg, int id)
     } else {
         out(cg, 1, "{");
         out(cg, 2, "real sum = %s;", zero);
+        out(cg, 2, "NNRT_SIMD_SUM(sum)");
         out(cg, 2, "for (int i = 0; i < %d; i++)", N);
         out(cg, 3, "sum += %s;", t);
         if (v->op == OP_MEAN)
@@ -735,9 +736,7 @@ static void forward_body(Cg *cg, void *arg)
         cg->used[p->output] = 1;
         if (o->batched && numel(o) > 1) {
             out(cg, 1, "/* the prediction, sample by sample, for the runtime */");
-            out(cg, 1, "for (int b = 0; b < n; b++)");
-            out(cg, 2, "for (int i = 0; i < %d; i++)", numel(o));
-            out(cg, 3, "ws->pred[b * %d + i] = %s[i * n + b];", numel(o), cg->cname[p->output]);
+            out(cg, 1, "nnrt_transpose(%s, %d, n, ws->pred);", cg->cname[p->output], numel(o));
             out(cg, 1, "ws->out = ws->pred;");
         } else {
             out(cg, 1, "ws->out = %s;", cg->cname[p->output]);
@@ -1141,10 +1140,8 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
             if (slot_transposed(p, i))
                 len += (size_t)snprintf(prologue + len, sizeof prologue - len,
                                         "    /* data[%d], transposed: samples innermost */\n"
-                                        "    for (int b = 0; b < n; b++)\n"
-                                        "        for (int i = 0; i < %d; i++)\n"
-                                        "            ws->%s[i * n + b] = data[%d][b * %d + i];\n",
-                                        i, size, name, i, size);
+                                        "    nnrt_transpose(data[%d], n, %d, ws->%s);\n",
+                                        i, i, size, name);
             else
                 len += (size_t)snprintf(prologue + len, sizeof prologue - len,
                                         "    ws->%s = data[%d];\n", name, i);

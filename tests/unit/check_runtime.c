@@ -370,6 +370,30 @@ START_TEST(test_gemm_with_beta_zero_overwrites_nan_in_c)
 }
 END_TEST
 
+/* The blocked transpose against the definition, for shapes that are and
+ * are not multiples of its tile, thin ones included. */
+START_TEST(test_transpose_matches_the_definition)
+{
+    static const int shapes[][2] = { { 1, 1 }, { 1, 7 }, { 7, 1 }, { 64, 784 }, { 33, 65 },
+                                     { 1000, 2 }, { 10, 1024 } };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int rows = shapes[s][0], cols = shapes[s][1];
+        nnrt_real *a = malloc((size_t)rows * cols * sizeof *a);
+        nnrt_real *t = malloc((size_t)rows * cols * sizeof *t);
+        for (int i = 0; i < rows * cols; i++)
+            a[i] = (nnrt_real)i;
+        nnrt_transpose(a, rows, cols, t);
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++)
+                ck_assert_msg(t[j * rows + i] == a[i * cols + j], "transpose of %dx%d: [%d,%d] "
+                              "is %g, expected %g", rows, cols, j, i, (double)t[j * rows + i],
+                              (double)a[i * cols + j]);
+        free(a);
+        free(t);
+    }
+}
+END_TEST
+
 /* Flush-to-zero must reach every thread that computes: with denormal
  * inputs read as zero (DAZ), tiny * huge is 0 in every entry of C, also in
  * the rows OpenBLAS's worker threads computed (256^3 is large enough for it
@@ -1050,6 +1074,7 @@ static Suite *runtime_suite(void)
     TCase *k = tcase_create("kernels");
     tcase_add_test(k, test_gemm_matches_a_naive_triple_loop_for_every_transpose_and_stride);
     tcase_add_test(k, test_gemm_with_beta_zero_overwrites_nan_in_c);
+    tcase_add_test(k, test_transpose_matches_the_definition);
     tcase_add_test(k, test_flush_to_zero_reaches_the_blas_threads);
     tcase_add_test(k, test_sgd_matches_hand_computed_steps);
     tcase_add_test(k, test_adam_matches_hand_computed_steps);
