@@ -68,6 +68,8 @@ RT_LDLIBS := $(PNG_LIBS) -lz -lm $(BLAS_LIBS)
 # through `omp simd` pragmas; sqrt may then become a vector instruction
 # (the runtime never reads errno after a math function)
 RT_KERNEL_FLAGS := -fopenmp-simd -fno-math-errno
+# the blocked GEMM may fuse multiply-adds (its sums are reordered anyway)
+$(BUILD)/rt32/nnrt_gemm.o $(BUILD)/rt64/nnrt_gemm.o: RT_KERNEL_FLAGS += -ffp-contract=fast
 
 # ---- compiler
 # The LLVM JIT (jit_llvm.c, jit_main*.c) is not part of nnc itself but a

@@ -1,22 +1,30 @@
 /*
  * nnrt_gemm.c - C = alpha op(A) op(B) + beta C for the generated code's
- * large layers (row-major; op(X) = X or X').
+ * large layers (row-major; op(X) = X or X'), and the blocked transpose
+ * that moves data in and out of the samples-innermost layout.
  *
- * The plain loops come first and are the reference: each transpose case
- * has the loop order whose innermost loop walks memory contiguously
- * (i-k-j when B is not transposed, so a row of B streams into a row of C;
- * a dot product over k when B is transposed, since then rows of A and B are
- * both contiguous in k).  When the runtime is built with OpenBLAS
- * (NNRT_OPENBLAS) products with M*N*K above GEMM_BLAS_MIN go to
- * cblas_sgemm/dgemm instead; below that the call overhead dominates.
- * NNRT_BLAS=0 in the environment keeps every product in the plain loops
- * (tests compare the two paths on the same model and data).
+ * Three ways to multiply, chosen per call by size:
+ *  - the plain loops (nnrt_gemm_naive), the reference: each transpose case
+ *    has the loop order whose innermost loop walks memory contiguously
+ *    (i-k-j when B is not transposed, so a row of B streams into a row of
+ *    C; a dot product over k when B is transposed);
+ *  - our own blocked kernel (nnrt_gemm_blocked), used when the runtime is
+ *    built without OpenBLAS: panels of op(B) and strips of op(A) are copied
+ *    into contiguous buffers that stay in cache, and a 4 x 2V micro-kernel
+ *    (V = the SIMD width in reals) keeps a 4 x 2V block of C in registers
+ *    while it runs down k;
+ *  - OpenBLAS's cblas_sgemm/dgemm (and its threads) when built with it
+ *    (NNRT_OPENBLAS), for products with M*N*K above GEMM_BLAS_MIN; below
+ *    that the call overhead dominates.
+ * NNRT_GEMM=loops|blocked|blas in the environment forces one of them (tests
+ * compare them on the same model and data).
  *
  * beta == 0 means C is overwritten, never read, so NaN or garbage already
  * in C does not leak into the result (0 * NaN would be NaN).
  */
 #include "nnrt_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,24 +95,155 @@ void nnrt_gemm_naive(int ta, int tb, int M, int N, int K, nnrt_real alpha,
     }
 }
 
-#ifdef NNRT_OPENBLAS
-static int blas_enabled(void)
+/* ---- the blocked kernel ----
+ * For each block of NC columns and KC steps of k, op(B)[k0.., j0..] is
+ * copied into panels of NR columns (panel[k][NR], zero-padded at the right
+ * edge), then for each strip of MR rows op(A)[i0.., k0..] into strip[k][MR];
+ * the micro-kernel multiplies a strip by a panel.  One panel block is
+ * KC * NC reals (512 KiB in float32), about the size of the L2 cache; it is
+ * allocated once per thread, on the first call. */
+#ifdef __GNUC__
+#define GEMM_MR 4
+#define GEMM_KC 256
+#define GEMM_NC 512
+/* GNU C vectors of 32 bytes: 8 floats or 4 doubles, one AVX register (two
+ * SSE registers on the baseline) */
+typedef nnrt_real nnrt_vec __attribute__((vector_size(32)));
+#define GEMM_V ((int)(sizeof(nnrt_vec) / sizeof(nnrt_real)))
+#define GEMM_NR (2 * GEMM_V)
+
+/* C[mr, nr] += alpha strip' panel: 8 vector accumulators, a 4 x 2V block */
+NNRT_KERNEL_FMA
+static void micro_kernel(int kc, const nnrt_real *restrict strip, const nnrt_real *restrict panel,
+                         nnrt_real alpha, nnrt_real *restrict C, int ldc, int mr, int nr)
 {
-    static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("NNRT_BLAS");
-        on = !(e && strcmp(e, "0") == 0);
+    nnrt_vec c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0};
+    nnrt_vec c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};
+    for (int k = 0; k < kc; k++) {
+        nnrt_vec b0, b1;
+        memcpy(&b0, panel + k * GEMM_NR, sizeof b0);
+        memcpy(&b1, panel + k * GEMM_NR + GEMM_V, sizeof b1);
+        const nnrt_real *a = strip + k * GEMM_MR;
+        c00 += a[0] * b0;
+        c01 += a[0] * b1;
+        c10 += a[1] * b0;
+        c11 += a[1] * b1;
+        c20 += a[2] * b0;
+        c21 += a[2] * b1;
+        c30 += a[3] * b0;
+        c31 += a[3] * b1;
     }
-    return on;
+    nnrt_real acc[GEMM_MR][GEMM_NR];
+    memcpy(acc[0], &c00, sizeof c00);
+    memcpy(acc[0] + GEMM_V, &c01, sizeof c01);
+    memcpy(acc[1], &c10, sizeof c10);
+    memcpy(acc[1] + GEMM_V, &c11, sizeof c11);
+    memcpy(acc[2], &c20, sizeof c20);
+    memcpy(acc[2] + GEMM_V, &c21, sizeof c21);
+    memcpy(acc[3], &c30, sizeof c30);
+    memcpy(acc[3] + GEMM_V, &c31, sizeof c31);
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < nr; j++)
+            C[(size_t)r * ldc + j] += alpha * acc[r][j];
+}
+
+int nnrt_gemm_blocked(int ta, int tb, int M, int N, int K, nnrt_real alpha,
+                      const nnrt_real *A, int lda, const nnrt_real *B, int ldb,
+                      nnrt_real beta, nnrt_real *C, int ldc)
+{
+    static _Thread_local nnrt_real *panels;
+    if (!panels && !(panels = malloc((size_t)GEMM_KC * GEMM_NC * sizeof *panels)))
+        return -1;
+    if (M <= 0 || N <= 0)
+        return 0;
+    scale_c(M, N, beta, C, ldc);
+    if (K <= 0 || alpha == 0)
+        return 0;
+    nnrt_real strip[GEMM_KC * GEMM_MR];
+    for (int j0 = 0; j0 < N; j0 += GEMM_NC) {
+        int nc = N - j0 < GEMM_NC ? N - j0 : GEMM_NC;
+        for (int k0 = 0; k0 < K; k0 += GEMM_KC) {
+            int kc = K - k0 < GEMM_KC ? K - k0 : GEMM_KC;
+            for (int jp = 0; jp < nc; jp += GEMM_NR) {
+                nnrt_real *pan = panels + (size_t)jp * kc;
+                int nr = nc - jp < GEMM_NR ? nc - jp : GEMM_NR;
+                for (int k = 0; k < kc; k++)
+                    for (int j = 0; j < GEMM_NR; j++) {
+                        size_t col = (size_t)j0 + jp + j, row = (size_t)k0 + k;
+                        pan[k * GEMM_NR + j] = j >= nr ? 0 : tb ? B[col * ldb + row]
+                                                                : B[row * ldb + col];
+                    }
+            }
+            for (int i0 = 0; i0 < M; i0 += GEMM_MR) {
+                int mr = M - i0 < GEMM_MR ? M - i0 : GEMM_MR;
+                for (int k = 0; k < kc; k++)
+                    for (int r = 0; r < GEMM_MR; r++) {
+                        size_t row = (size_t)i0 + r, col = (size_t)k0 + k;
+                        strip[k * GEMM_MR + r] = r >= mr ? 0 : ta ? A[col * lda + row]
+                                                                  : A[row * lda + col];
+                    }
+                for (int jp = 0; jp < nc; jp += GEMM_NR)
+                    micro_kernel(kc, strip, panels + (size_t)jp * kc, alpha,
+                                 C + (size_t)i0 * ldc + j0 + jp, ldc, mr,
+                                 nc - jp < GEMM_NR ? nc - jp : GEMM_NR);
+            }
+        }
+    }
+    return 0;
+}
+#else
+int nnrt_gemm_blocked(int ta, int tb, int M, int N, int K, nnrt_real alpha,
+                      const nnrt_real *A, int lda, const nnrt_real *B, int ldb,
+                      nnrt_real beta, nnrt_real *C, int ldc)
+{
+    nnrt_gemm_naive(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return 0;
 }
 #endif
+
+/* Products below this many multiply-adds stay in the plain loops, where
+ * copying operands into panels would cost more than it saves. */
+#define GEMM_BLOCKED_MIN 4096
+
+enum { GEMM_AUTO, GEMM_LOOPS, GEMM_BLOCKED, GEMM_BLAS };
+
+/* NNRT_GEMM from the environment, read once. */
+static int gemm_mode(void)
+{
+    static int mode = -1;
+    if (mode < 0) {
+        const char *e = getenv("NNRT_GEMM");
+        if (!e || !*e)
+            mode = GEMM_AUTO;
+        else if (strcmp(e, "loops") == 0)
+            mode = GEMM_LOOPS;
+        else if (strcmp(e, "blocked") == 0)
+            mode = GEMM_BLOCKED;
+        else if (strcmp(e, "blas") == 0)
+            mode = GEMM_BLAS;
+        else {
+            fprintf(stderr, "error: NNRT_GEMM=%s: expected loops, blocked or blas\n", e);
+            exit(2);
+        }
+#ifndef NNRT_OPENBLAS
+        if (mode == GEMM_BLAS) {
+            fprintf(stderr, "error: NNRT_GEMM=blas: this runtime was built without OpenBLAS\n");
+            exit(2);
+        }
+#endif
+    }
+    return mode;
+}
 
 void nnrt_gemm(int ta, int tb, int M, int N, int K, nnrt_real alpha,
                const nnrt_real *A, int lda, const nnrt_real *B, int ldb,
                nnrt_real beta, nnrt_real *C, int ldc)
 {
+    int mode = gemm_mode();
+    int64_t size = (int64_t)M * N * K;
 #ifdef NNRT_OPENBLAS
-    if (M > 0 && N > 0 && K > 0 && (int64_t)M * N * K > GEMM_BLAS_MIN && blas_enabled()) {
+    if (M > 0 && N > 0 && K > 0 &&
+        (mode == GEMM_BLAS || (mode == GEMM_AUTO && size > GEMM_BLAS_MIN))) {
         if (beta == 0) {
             scale_c(M, N, 0, C, ldc);   /* never let BLAS read a NaN in C */
         }
@@ -118,6 +257,9 @@ void nnrt_gemm(int ta, int tb, int M, int N, int K, nnrt_real alpha,
         return;
     }
 #endif
+    if ((mode == GEMM_BLOCKED || (mode == GEMM_AUTO && size > GEMM_BLOCKED_MIN)) &&
+        nnrt_gemm_blocked(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0)
+        return;
     nnrt_gemm_naive(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 

@@ -82,6 +82,14 @@ const char *nnrt_num_text(char *buf, size_t len, double x, int digits);
 #else
 #define NNRT_KERNEL
 #endif
+/* The same for the blocked GEMM's micro-kernel, with FMA: its sums are
+ * rounded differently from the plain loops' anyway (nnrt_gemm.c is built
+ * with -ffp-contract=fast). */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#define NNRT_KERNEL_FMA __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define NNRT_KERNEL_FMA
+#endif
 
 /* Flush denormal results to zero and read denormal inputs as zero (x86
  * MXCSR FTZ and DAZ bits, aarch64 FPCR.FZ); on = 0 restores IEEE
@@ -457,6 +465,7 @@ int nnrt_write_summary(const NnrtRunLog *l, const NnrtSummary *s, NnrtErr *e);
 #define nnrt_optim_free     NNRT_FN(nnrt_optim_free)
 #define nnrt_clip_grad_norm NNRT_FN(nnrt_clip_grad_norm)
 #define nnrt_gemm_naive     NNRT_FN(nnrt_gemm_naive)
+#define nnrt_gemm_blocked   NNRT_FN(nnrt_gemm_blocked)
 #define nnrt_plot_run       NNRT_FN(nnrt_plot_run)
 
 /* ---- data sets bound to the model's slots (nnrt_data.c) ---- */
@@ -558,9 +567,14 @@ typedef struct NnrtPlotRun {
 /* Writes what applies and renders it; returns 0 (plots are never fatal). */
 int nnrt_plot_run(const NnrtPlotRun *pr);
 
-/* ---- GEMM (nnrt_gemm.c): the plain-loop path, also used by tests ---- */
+/* ---- GEMM (nnrt_gemm.c): the plain loops and the blocked kernel, which
+ * nnrt_gemm chooses between (tests call each) ---- */
 void nnrt_gemm_naive(int ta, int tb, int M, int N, int K, nnrt_real alpha,
                      const nnrt_real *A, int lda, const nnrt_real *B, int ldb,
                      nnrt_real beta, nnrt_real *C, int ldc);
+/* Returns -1, computing nothing, when its buffer cannot be allocated. */
+int nnrt_gemm_blocked(int ta, int tb, int M, int N, int K, nnrt_real alpha,
+                      const nnrt_real *A, int lda, const nnrt_real *B, int ldb,
+                      nnrt_real beta, nnrt_real *C, int ldc);
 
 #endif

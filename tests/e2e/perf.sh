@@ -26,7 +26,8 @@ fi
 
 # The fast paths against the simple ones on the same model and data: the
 # 64-96-10 layers' products as one GEMM over the batch through OpenBLAS
-# (the default), through the runtime's plain loops (NNRT_BLAS=0), and as
+# (the default, where the runtime has it), through the runtime's blocked
+# kernel (NNRT_GEMM=blocked) and its plain loops (NNRT_GEMM=loops), and as
 # loops vectorised over the batch (NNC_GEMM_MIN above the layer's size).
 # Summation orders differ, so float32 losses agree to about 1e-5.
 cat >"$D/wide.nn" <<'NN'
@@ -48,18 +49,34 @@ train {
 }
 NN
 losses() { awk -F, 'NR > 1 { print $3 }' "$1/metrics.csv"; }
-t_begin "perf/GEMM, plain-loop GEMM and batch-vectorised loops agree"
+t_begin "perf/GEMM (default, blocked, plain loops) and batch-vectorised loops agree"
 if t_build "$D/wide.nn" "$D/wide" && NNC_GEMM_MIN=100000 t_build "$D/wide.nn" "$D/wide_loops" &&
    "$NNC" "$D/wide.nn" -o "$D/wide.c" && NNC_GEMM_MIN=100000 "$NNC" "$D/wide.nn" -o "$D/wide_loops.c" &&
    grep -q "nnrt_gemm(0, 0, 96, n, 64" "$D/wide.c" && ! grep -q nnrt_gemm "$D/wide_loops.c"; then
-    rm -rf "$D/w-blas" "$D/w-plain" "$D/w-loops"
-    t_run "$D/wide" train --log "$D/w-blas"
-    NNRT_BLAS=0 t_run "$D/wide" train --log "$D/w-plain"
+    rm -rf "$D/w-default" "$D/w-blocked" "$D/w-plain" "$D/w-loops"
+    t_run "$D/wide" train --log "$D/w-default"
+    NNRT_GEMM=blocked t_run "$D/wide" train --log "$D/w-blocked"
+    NNRT_GEMM=loops t_run "$D/wide" train --log "$D/w-plain"
     t_run "$D/wide_loops" train --log "$D/w-loops"
-    bad=$(paste -d' ' <(losses "$D/w-blas") <(losses "$D/w-plain") <(losses "$D/w-loops") | awk '
+    bad=$(paste -d' ' <(losses "$D/w-default") <(losses "$D/w-blocked") <(losses "$D/w-plain") \
+                      <(losses "$D/w-loops") | awk '
         function d(a, b) { return (a > b ? a - b : b - a) / (b > 0 ? b : -b) }
-        NF != 3 || d($1, $2) > 1e-5 || d($1, $3) > 1e-5 { print "epoch " NR - 1 ": " $0 } END { if (NR != 5) print NR " rows" }')
-    if [ -z "$bad" ]; then t_pass; else t_fail "losses (BLAS, plain, loops) differ: $bad"; fi
+        NF != 4 || d($1, $2) > 1e-5 || d($1, $3) > 1e-5 || d($1, $4) > 1e-5 { print "epoch " NR - 1 ": " $0 }
+        END { if (NR != 5) print NR " rows" }')
+    if [ -z "$bad" ]; then t_pass; else t_fail "losses (default, blocked, plain, loops) differ: $bad"; fi
 else
     t_fail "build failed, or NNC_GEMM_MIN did not switch between GEMM and loops"
+fi
+
+t_begin "perf/an unknown NNRT_GEMM is an error"
+if [ -x "$D/wide" ]; then
+    NNRT_GEMM=fast "$D/wide" train --epochs 1 >"$D/badgemm.txt" 2>&1
+    rc=$?
+    if [ $rc = 2 ] && grep -q "NNRT_GEMM=fast: expected loops, blocked or blas" "$D/badgemm.txt"; then
+        t_pass
+    else
+        t_fail "exit status $rc, output: $(head -n 2 "$D/badgemm.txt")"
+    fi
+else
+    t_fail "no trainer (build failed above)"
 fi

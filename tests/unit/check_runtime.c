@@ -291,11 +291,13 @@ static void naive(int ta, int tb, int M, int N, int K, double alpha, const nnrt_
         }
 }
 
-START_TEST(test_gemm_matches_a_naive_triple_loop_for_every_transpose_and_stride)
+START_TEST(test_gemm_blas_blocked_and_plain_match_a_naive_triple_loop_for_every_transpose_and_stride)
 {
     static const int sizes[][3] = {
         { 1, 1, 1 }, { 3, 5, 7 }, { 8, 1, 16 }, { 1, 9, 4 }, { 17, 13, 11 }, { 40, 50, 30 },
         { 64, 33, 70 }, { 5, 4, 0 },
+        /* across the blocked kernel's blocks: 512 columns, 256 steps of k */
+        { 6, 530, 300 },
     };
     NnrtRng r;
     nnrt_rng_seed(&r, 5);
@@ -329,17 +331,25 @@ START_TEST(test_gemm_matches_a_naive_triple_loop_for_every_transpose_and_stride)
                                           "%.9g, expected %.9g", ta, tb, M, N, K, pad, i, j, got,
                                           want);
                         }
-                    /* the plain loops agree with the same reference */
-                    memcpy(C, C0, sizeof(nnrt_real) * (size_t)(M * ldc));
-                    nnrt_gemm_naive(ta, tb, M, N, K, (nnrt_real)alpha, A, lda, B, ldb,
-                                    (nnrt_real)beta, C, ldc);
-                    for (int i = 0; i < M; i++)
-                        for (int j = 0; j < N; j++)
-                            ck_assert_msg(fabs(C[i * ldc + j] - W[i * ldc + j]) <=
-                                          1e-4 * (1 + fabs(W[i * ldc + j])) * (1 + K),
-                                          "plain gemm(ta=%d, tb=%d, %dx%dx%d): C[%d,%d] is %.9g, "
-                                          "expected %.9g", ta, tb, M, N, K, i, j,
-                                          (double)C[i * ldc + j], (double)W[i * ldc + j]);
+                    /* the plain loops and the blocked kernel agree with the same reference */
+                    for (int way = 0; way < 2; way++) {
+                        memcpy(C, C0, sizeof(nnrt_real) * (size_t)(M * ldc));
+                        if (way == 0)
+                            nnrt_gemm_naive(ta, tb, M, N, K, (nnrt_real)alpha, A, lda, B, ldb,
+                                            (nnrt_real)beta, C, ldc);
+                        else
+                            ck_assert_int_eq(nnrt_gemm_blocked(ta, tb, M, N, K, (nnrt_real)alpha,
+                                                               A, lda, B, ldb, (nnrt_real)beta,
+                                                               C, ldc), 0);
+                        for (int i = 0; i < M; i++)
+                            for (int j = 0; j < N; j++)
+                                ck_assert_msg(fabs(C[i * ldc + j] - W[i * ldc + j]) <=
+                                              1e-4 * (1 + fabs(W[i * ldc + j])) * (1 + K),
+                                              "%s gemm(ta=%d, tb=%d, %dx%dx%d): C[%d,%d] is "
+                                              "%.9g, expected %.9g", way ? "blocked" : "plain",
+                                              ta, tb, M, N, K, i, j, (double)C[i * ldc + j],
+                                              (double)W[i * ldc + j]);
+                    }
                     free(A);
                     free(B);
                     free(C);
@@ -1072,7 +1082,7 @@ static Suite *runtime_suite(void)
 {
     Suite *s = suite_create("runtime " NNRT_DTYPE_NAME);
     TCase *k = tcase_create("kernels");
-    tcase_add_test(k, test_gemm_matches_a_naive_triple_loop_for_every_transpose_and_stride);
+    tcase_add_test(k, test_gemm_blas_blocked_and_plain_match_a_naive_triple_loop_for_every_transpose_and_stride);
     tcase_add_test(k, test_gemm_with_beta_zero_overwrites_nan_in_c);
     tcase_add_test(k, test_transpose_matches_the_definition);
     tcase_add_test(k, test_flush_to_zero_reaches_the_blas_threads);
