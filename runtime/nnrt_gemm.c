@@ -277,7 +277,8 @@ void nnrt_transpose(const nnrt_real *restrict src, int rows, int cols, nnrt_real
         for (int j0 = 0; j0 < cols; j0 += TRANSPOSE_TILE) {
             int j1 = j0 + TRANSPOSE_TILE < cols ? j0 + TRANSPOSE_TILE : cols;
             for (int j = j0; j < j1; j++)
-                for (int i = i0; i < i1; i++)
+#pragma omp simd
+                for (int i = i0; i < i1; i++)   /* strided loads, contiguous stores */
                     dst[(size_t)j * rows + i] = src[(size_t)i * cols + j];
         }
     }
