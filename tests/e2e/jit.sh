@@ -15,6 +15,18 @@ ROOT=$PWD
 D="$T_OUT/jit"
 mkdir -p "$D"
 
+# nnc itself does not load LLVM or the BLAS (~20 ms of start-up): the JIT
+# is runtime/nnc-jit.so, loaded by nnc run, --emit=llvm and nnc sweep only
+t_begin "jit/not-in-nnc-start-up"
+loaded=$(LD_DEBUG=files "$NNC" --version 2>&1 >/dev/null | grep -o 'file=[^ ]*' | sort -u | tr '\n' ' ')
+if [ -z "$loaded" ]; then
+    t_skip "LD_DEBUG shows no loaded libraries here"
+elif [[ $loaded == *LLVM* || $loaded == *blas* ]]; then
+    t_fail "nnc --version loads: $loaded"
+else
+    t_pass
+fi
+
 t_begin "jit/available"
 if ! "$NNC" --emit=llvm examples/xor.nn >"$D/xor.ll" 2>"$D/nollvm.txt"; then
     if grep -q "built without LLVM" "$D/nollvm.txt" && grep -q "llvm-dev" "$D/nollvm.txt" &&
