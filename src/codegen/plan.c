@@ -110,6 +110,11 @@ int cg_map_flat(const IrProgram *p, int id)
     return flat;
 }
 
+int cg_slot_transposed(const IrProgram *p, int slot)
+{
+    return shape_numel(&p->slots[slot].shape) > 1 && !p->slots[slot].unused;
+}
+
 CgOperand cg_operand(const Value *v, int flag, int left)
 {
     CgOperand o;

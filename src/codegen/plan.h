@@ -45,6 +45,12 @@ CgStore cg_store(const IrProgram *p, int id, char *written);
  * tensor or a plain scalar (no broadcasting by index arithmetic). */
 int cg_map_flat(const IrProgram *p, int id);
 
+/* Inputs and targets of more than one number are copied into the
+ * workspace with the samples innermost (transposed on entry to forward);
+ * single numbers per sample are laid out the same either way and are read
+ * where the runtime put them. */
+int cg_slot_transposed(const IrProgram *p, int slot);
+
 /* How one operand of a product is stored per sample: a row-major
  * rows x cols block, used transposed when t.  Vectors are stored as
  * [1, len]; on the left they are rows unless transposed, on the right
