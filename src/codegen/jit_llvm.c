@@ -3,19 +3,24 @@
  * IR, optimised for the host CPU and run in memory by ORC LLJIT (`nnc run`).
  *
  * It makes the same decisions as the C backend (plan.h: workspace buffers,
- * when an adjoint step assigns or accumulates, how a product maps onto
- * nnrt_gemm) and writes the same loops in the same order, so the numbers
- * match the generated trainer's (docs/jit.md says when they are bit-identical).
- * An elementwise op's element expression is not written twice: the c_expr
- * template of ops.def is parsed here into LLVM instructions.
+ * when an adjoint step assigns or accumulates, which products go to
+ * nnrt_gemm and which run as loops) over the same layout (every per-sample
+ * tensor stored samples innermost, [S, n]) and writes the same loops in the
+ * same order, so the numbers match the generated trainer's (docs/jit.md
+ * says how closely).  An elementwise op's element expression is not written
+ * twice: the c_expr template of ops.def is parsed here into LLVM
+ * instructions.
  *
  * The functions have the signatures of NnrtModel's forward, backward and
  * penalty.  Their workspace is an array of pointers (create() below):
  *
  *   work[0]            the one allocation
  *   work[1]            the prediction of the last forward (output())
- *   work[2 + s]        data slot s of the last forward
- *   work[2 + nslots + k]  the k-th buffer of the layout, in value order
+ *   work[2 + s]        data slot s: its transposed copy, or the runtime's
+ *                      data when a sample brings one number
+ *   work[2 + nslots + k]  the k-th buffer of the layout, in value order,
+ *                      then the prediction transposed back (when it is
+ *                      more than one number per sample)
  *
  * Runtime functions (nnrt_gemm_f32/f64) and libm are resolved from the
  * process: this file is built into nnc-jit.so with the whole runtime, which
@@ -33,6 +38,7 @@
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
+#include <llvm-c/DebugInfo.h>
 #include <llvm-c/Error.h>
 #include <llvm-c/ErrorHandling.h>
 #include <llvm-c/LLJIT.h>
@@ -51,6 +57,7 @@ typedef struct Jit {
     CgLayout lay;
     int *slot;            /* index of each value's buffer in the workspace, or -1 */
     int nslot;
+    int pred_slot;        /* the prediction transposed back, or -1 */
 
     LLVMContextRef ctx;
     LLVMModuleRef mod;
@@ -120,10 +127,15 @@ static LLVMValueRef local(Jit *j, LLVMTypeRef t, const char *name)
     return LLVMBuildAlloca(j->eb, t, name);
 }
 
-/* for (i = 0; i < count; i++): loop_open returns i; loop_close ends the body. */
+/* for (i = 0; i < count; i++): loop_open returns i; loop_close ends the body.
+ * A loop with reassoc set is a sum over the samples that the vectoriser may
+ * reorder, as the C backend's NNRT_SIMD_SUM (omp simd reduction) allows gcc:
+ * LLVM-C 14 cannot set fast-math flags, but the loop hint
+ * llvm.loop.vectorize.enable lets the loop vectoriser reassociate. */
 typedef struct Loop {
     LLVMBasicBlockRef pre, head, exit;
     LLVMValueRef i;
+    int reassoc;
 } Loop;
 
 static LLVMValueRef loop_open(Jit *j, Loop *l, LLVMValueRef count, const char *name)
@@ -132,6 +144,7 @@ static LLVMValueRef loop_open(Jit *j, Loop *l, LLVMValueRef count, const char *n
     l->head = LLVMAppendBasicBlockInContext(j->ctx, j->fn, name);
     LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
     l->exit = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
+    l->reassoc = 0;
     LLVMBuildBr(j->b, l->head);
     LLVMPositionBuilderAtEnd(j->b, l->head);
     l->i = LLVMBuildPhi(j->b, j->i64, name);
@@ -140,11 +153,27 @@ static LLVMValueRef loop_open(Jit *j, Loop *l, LLVMValueRef count, const char *n
     return l->i;
 }
 
+/* The loop's own (self-referencing) llvm.loop node asking for vectorisation. */
+static LLVMValueRef vectorize_hint(Jit *j)
+{
+    LLVMMetadataRef self = LLVMTemporaryMDNode(j->ctx, NULL, 0);
+    LLVMMetadataRef kv[2] = {
+        LLVMMDStringInContext2(j->ctx, "llvm.loop.vectorize.enable", 26),
+        LLVMValueAsMetadata(LLVMConstInt(j->i1, 1, 0)),
+    };
+    LLVMMetadataRef ops[2] = {self, LLVMMDNodeInContext2(j->ctx, kv, 2)};
+    LLVMMetadataRef node = LLVMMDNodeInContext2(j->ctx, ops, 2);
+    LLVMMetadataReplaceAllUsesWith(self, node);
+    return LLVMMetadataAsValue(j->ctx, node);
+}
+
 static void loop_close(Jit *j, Loop *l)
 {
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(j->b);
     LLVMValueRef next = LLVMBuildNSWAdd(j->b, l->i, i64c(j, 1), "");
-    LLVMBuildBr(j->b, l->head);
+    LLVMValueRef br = LLVMBuildBr(j->b, l->head);
+    if (l->reassoc)
+        LLVMSetMetadata(br, LLVMGetMDKindIDInContext(j->ctx, "llvm.loop", 9), vectorize_hint(j));
     LLVMValueRef in[2] = {i64c(j, 0), next};
     LLVMBasicBlockRef from[2] = {l->pre, latch};
     LLVMAddIncoming(l->i, in, from, 2);
@@ -169,6 +198,55 @@ static LLVMValueRef call(Jit *j, const char *name, LLVMValueRef *args, int nargs
                                 LLVMCreateEnumAttribute(j->ctx, kind, 0));
     }
     return LLVMBuildCall2(j->b, ty, f, args, (unsigned)nargs, "");
+}
+
+/* Multiply-add.  `cc -march=native` contracts the C backend's a * b + c
+ * into one fused instruction on CPUs with FMA; llvm.fmuladd lets LLVM do
+ * the same where the target has it (and multiply, then add, where not).
+ * fadd and fsub fuse when a side is a product just built and not used
+ * elsewhere (the left one first, as gcc does). */
+static LLVMValueRef fmuladd(Jit *j, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c)
+{
+    LLVMValueRef args[3] = {a, b, c};
+    return call(j, j->p->dtype == DT_F32 ? "llvm.fmuladd.f32" : "llvm.fmuladd.f64", args, 3);
+}
+
+static int fresh_product(LLVMValueRef x)
+{
+    return LLVMIsAInstruction(x) && LLVMGetInstructionOpcode(x) == LLVMFMul && !LLVMGetFirstUse(x);
+}
+
+/* a*b + c from the product x (erased) and c, negating the product when neg. */
+static LLVMValueRef fuse(Jit *j, LLVMValueRef x, LLVMValueRef c, int neg)
+{
+    LLVMValueRef a = LLVMGetOperand(x, 0), b = LLVMGetOperand(x, 1);
+    LLVMInstructionEraseFromParent(x);
+    if (neg)
+        a = LLVMBuildFNeg(j->b, a, "");
+    return fmuladd(j, a, b, c);
+}
+
+static LLVMValueRef fadd(Jit *j, LLVMValueRef a, LLVMValueRef b)
+{
+    if (fresh_product(a))
+        return fuse(j, a, b, 0);
+    if (fresh_product(b))
+        return fuse(j, b, a, 0);
+    return LLVMBuildFAdd(j->b, a, b, "");
+}
+
+static LLVMValueRef fsub(Jit *j, LLVMValueRef a, LLVMValueRef b)
+{
+    if (fresh_product(a))
+        return fuse(j, a, LLVMBuildFNeg(j->b, b, ""), 0);
+    if (fresh_product(b))
+        return fuse(j, b, a, 1);
+    return LLVMBuildFSub(j->b, a, b, "");
+}
+
+static LLVMValueRef fmul(Jit *j, LLVMValueRef a, LLVMValueRef b)
+{
+    return LLVMBuildFMul(j->b, a, b, "");
 }
 
 /* ---- storage ---- */
@@ -226,9 +304,20 @@ static LLVMValueRef base(Jit *j, int id)
     return r;
 }
 
+/* The index of element idx of sample b in a tensor's storage: idx * n + b
+ * when it is batched (samples innermost, plan.h), idx when not. */
+static LLVMValueRef bidx(Jit *j, LLVMValueRef idx, int batched, LLVMValueRef b)
+{
+    if (!batched)
+        return idx;
+    if (LLVMIsAConstantInt(idx) && LLVMConstIntGetSExtValue(idx) == 0)
+        return b;
+    return add(j, LLVMBuildNSWMul(j->b, idx, j->n64, ""), b);
+}
+
 /* Element of value id in an iteration space of N elements per sample, as
  * emit_c.c's elem(): in a flat loop (i over n * N elements) an operand is
- * the whole tensor or a single number; otherwise sample b, element i,
+ * the whole tensor or a single number; otherwise element i of sample b,
  * broadcasting by i mod its size. */
 static LLVMValueRef elem_ptr(Jit *j, int id, int N, int flat, int loop_batched,
                              LLVMValueRef b, LLVMValueRef i)
@@ -241,11 +330,9 @@ static LLVMValueRef elem_ptr(Jit *j, int id, int N, int flat, int loop_batched,
     else if (M == 1)
         idx = bat ? b : i64c(j, 0);
     else if (M == N)
-        idx = bat ? add(j, mul(j, b, M), i) : i;
-    else {
-        LLVMValueRef r = LLVMBuildSRem(j->b, i, i64c(j, M), "");
-        idx = bat ? add(j, mul(j, b, M), r) : r;
-    }
+        idx = bidx(j, i, bat, b);
+    else
+        idx = bidx(j, LLVMBuildSRem(j->b, i, i64c(j, M), ""), bat, b);
     return at(j, base(j, id), idx);
 }
 
@@ -385,9 +472,9 @@ static LLVMValueRef t_sum(Tmpl *t)
     LLVMValueRef x = t_product(t);
     for (;;) {
         if (t_eat(t, "+"))
-            x = LLVMBuildFAdd(t->j->b, t_real(t, x), t_real(t, t_product(t)), "");
+            x = fadd(t->j, t_real(t, x), t_real(t, t_product(t)));
         else if (t_eat(t, "-"))
-            x = LLVMBuildFSub(t->j->b, t_real(t, x), t_real(t, t_product(t)), "");
+            x = fsub(t->j, t_real(t, x), t_real(t, t_product(t)));
         else
             return x;
     }
@@ -433,13 +520,17 @@ static LLVMValueRef expand(Jit *j, const char *tmpl, LLVMValueRef *ops, int nops
     return x;
 }
 
-/* ---- the ops ---- */
+/* ---- the ops ----
+ *
+ * Each as emit_c.c writes it: the same loops, in the same order, over the
+ * same layout (samples innermost, plan.h), so a value is computed by the
+ * same formula in both backends. */
 
-/* Write x into *ptr by the op's store kind. */
+/* Write x into *ptr; with accumulate, add it to what is there. */
 static void put(Jit *j, LLVMValueRef ptr, LLVMValueRef x, int accumulate)
 {
     if (accumulate)
-        x = LLVMBuildFAdd(j->b, LLVMBuildLoad2(j->b, j->real, ptr, ""), x, "");
+        x = fadd(j, LLVMBuildLoad2(j->b, j->real, ptr, ""), x);
     LLVMBuildStore(j->b, x, ptr);
 }
 
@@ -458,163 +549,173 @@ static int begin_store(Jit *j, int id)
     return st != CG_ASSIGN;
 }
 
+/* A scalar accumulator, set to zero here. */
+static LLVMValueRef zeroed_local(Jit *j, const char *name)
+{
+    LLVMValueRef s = local(j, j->real, name);
+    LLVMBuildStore(j->b, realc(j, 0), s);
+    return s;
+}
+
+static LLVMValueRef get(Jit *j, LLVMValueRef ptr)
+{
+    return LLVMBuildLoad2(j->b, j->real, ptr, "");
+}
+
 static void emit_map(Jit *j, int id)
 {
     const IrProgram *p = j->p;
     const Value *v = &p->v[id];
     int dst = cg_dest(p, id);
+    const Value *d = &p->v[dst];
     int N = numel(v);
     int flat = cg_map_flat(p, id);
     int acc = begin_store(j, id);
     Loop lb, li;
-    LLVMValueRef b = i64c(j, 0), i = i64c(j, 0);
+    LLVMValueRef b = i64c(j, 0), i = i64c(j, 0), x, ops[3];
     if (flat) {
         LLVMValueRef count = v->batched ? mul(j, j->n64, N) : i64c(j, N);
         i = loop_open(j, &li, count, "i");
-    } else {
-        if (v->batched)
-            b = loop_open(j, &lb, j->n64, "b");
-        if (N > 1)
-            i = loop_open(j, &li, i64c(j, N), "i");
+    } else if (N > 1) {
+        i = loop_open(j, &li, i64c(j, N), "i");
     }
-    LLVMValueRef ops[3];
-    for (int k = 0; k < v->nargs; k++)
-        ops[k] = elem(j, v->arg[k], N, flat, v->batched, b, i);
-    LLVMValueRef x = expand(j, ir_ops[v->op].cexpr, ops, v->nargs);
-    put(j, elem_ptr(j, dst, N, flat, v->batched, b, i), x, acc);
+    if (!flat && v->batched && !d->batched) {
+        /* a sum over the batch (a gradient): a vectorised reduction */
+        LLVMValueRef s = zeroed_local(j, "s");
+        b = loop_open(j, &lb, j->n64, "b");
+        lb.reassoc = 1;
+        for (int k = 0; k < v->nargs; k++)
+            ops[k] = elem(j, v->arg[k], N, 0, 1, b, i);
+        x = expand(j, ir_ops[v->op].cexpr, ops, v->nargs);
+        put(j, s, x, 1);
+        loop_close(j, &lb);
+        put(j, elem_ptr(j, dst, N, 0, 1, b, i), get(j, s), acc);
+    } else {
+        if (!flat && v->batched)
+            b = loop_open(j, &lb, j->n64, "b");
+        for (int k = 0; k < v->nargs; k++)
+            ops[k] = elem(j, v->arg[k], N, flat, v->batched, b, i);
+        x = expand(j, ir_ops[v->op].cexpr, ops, v->nargs);
+        put(j, elem_ptr(j, dst, N, flat, v->batched, b, i), x, acc);
+        if (!flat && v->batched)
+            loop_close(j, &lb);
+    }
     if (flat || N > 1)
         loop_close(j, &li);
-    if (!flat && v->batched)
-        loop_close(j, &lb);
 }
 
-/* How a MATMUL value runs in the sample-major layout ([n, S]: sample b of
- * a tensor of S elements at b * S) this backend still uses (for now; plan.h
- * has the C backend's, samples innermost). */
-typedef enum JitMatmulKind {
-    JIT_MM_SINGLE,      /* neither operand batched: one GEMM */
-    JIT_MM_STACK_ROWS,  /* the batch stacks A's rows: [n*m, k] @ op(B) */
-    JIT_MM_COLUMNS,     /* op(A) times each sample's column: C[n, m] = X[n, k] @ op(A)' */
-    JIT_MM_BATCH_SUM,   /* summed over the batch: sum_b A_b' B_b = A_stacked' B_stacked */
-    JIT_MM_LOOPS,       /* small per-sample products as loops */
-    JIT_MM_PER_SAMPLE   /* one GEMM per sample, summed when C has no batch */
-} JitMatmulKind;
-
-static JitMatmulKind jit_matmul_kind(const CgMatmul *mm)
-{
-    const CgOperand *A = &mm->A, *B = &mm->B;
-    int bd = mm->dst_batched;
-    if (!A->batched && !B->batched)
-        return JIT_MM_SINGLE;
-    if (A->batched && !B->batched && bd && !A->t)
-        return JIT_MM_STACK_ROWS;
-    if (!A->batched && B->batched && bd && mm->n == 1 && B->size == mm->k)
-        return JIT_MM_COLUMNS;
-    if (A->batched && B->batched && !bd && A->t && !B->t)
-        return JIT_MM_BATCH_SUM;
-    if ((long)mm->m * mm->k * mm->n <= CG_SMALL_MATMUL)
-        return JIT_MM_LOOPS;
-    return JIT_MM_PER_SAMPLE;
-}
-
-static LLVMValueRef sample_ptr(Jit *j, int id, LLVMValueRef b, int size)
-{
-    if (!j->p->v[id].batched)
-        return base(j, id);
-    return at(j, base(j, id), mul(j, b, size));
-}
-
-static void gemm(Jit *j, int ta, int tb, LLVMValueRef M, int N, LLVMValueRef K,
-                 LLVMValueRef A, int lda, LLVMValueRef B, int ldb, LLVMValueRef beta,
-                 LLVMValueRef C, int ldc)
+static void gemm(Jit *j, int ta, int tb, LLVMValueRef M, LLVMValueRef N, LLVMValueRef K,
+                 LLVMValueRef A, LLVMValueRef lda, LLVMValueRef B, LLVMValueRef ldb,
+                 LLVMValueRef beta, LLVMValueRef C, LLVMValueRef ldc)
 {
     LLVMValueRef args[13] = {
-        i32c(j, ta), i32c(j, tb), M, i32c(j, N), K, realc(j, 1), A, i32c(j, lda), B,
-        i32c(j, ldb), beta, C, i32c(j, ldc),
+        i32c(j, ta), i32c(j, tb), M, N, K, realc(j, 1), A, lda, B, ldb, beta, C, ldc,
     };
     LLVMBuildCall2(j->b, j->gemm_ty, j->gemm, args, 13, "");
 }
 
-/* C (=|+=) op(A) @ op(B) as loops with constant bounds, j innermost, as
- * emit_c.c's emit_matmul_loops. */
+/* Element (r, c) of op(X) for a stored operand, of sample b when batched. */
+static LLVMValueRef operand_elem(Jit *j, LLVMValueRef base_, const CgOperand *o,
+                                 LLVMValueRef r, LLVMValueRef c, LLVMValueRef b)
+{
+    LLVMValueRef row = o->t ? c : r, col = o->t ? r : c;
+    LLVMValueRef idx = o->cols == 1 ? row : add(j, mul(j, row, o->cols), col);
+    return at(j, base_, bidx(j, idx, o->batched, b));
+}
+
+/* C (=|+=) op(A) @ op(B) as loops with constant bounds and the batch
+ * innermost, as emit_c.c's emit_matmul_loops. */
 static void emit_matmul_loops(Jit *j, int id, const CgMatmul *mm, int acc)
 {
     const IrProgram *p = j->p;
     const Value *v = &p->v[id];
-    int dst = cg_dest(p, id);
-    Loop lb, li, lj, lk, lz;
-    LLVMValueRef b = i64c(j, 0);
-    if (v->batched)
+    int dst = cg_dest(p, id), bd = mm->dst_batched;
+    LLVMValueRef a = base(j, v->arg[0]), bb = base(j, v->arg[1]), c = base(j, dst);
+    CgOperand C = {mm->m, mm->n, 0, bd, mm->m * mm->n};
+    Loop li, lj, lk, lb;
+    LLVMValueRef i = i64c(j, 0), jj = i64c(j, 0), k = i64c(j, 0), b;
+    if (mm->m > 1)
+        i = loop_open(j, &li, i64c(j, mm->m), "i");
+    if (mm->n > 1)
+        jj = loop_open(j, &lj, i64c(j, mm->n), "j");
+    if (!bd) {
+        /* C has no batch: a sum over k (and over the batch, vectorised) */
+        LLVMValueRef s = zeroed_local(j, "s");
+        if (mm->k > 1)
+            k = loop_open(j, &lk, i64c(j, mm->k), "k");
+        b = i64c(j, 0);
+        if (v->batched) {
+            b = loop_open(j, &lb, j->n64, "b");
+            lb.reassoc = 1;
+        }
+        LLVMValueRef x = get(j, operand_elem(j, a, &mm->A, i, k, b));
+        LLVMValueRef y = get(j, operand_elem(j, bb, &mm->B, k, jj, b));
+        put(j, s, fmul(j, x, y), 1);
+        if (v->batched)
+            loop_close(j, &lb);
+        if (mm->k > 1)
+            loop_close(j, &lk);
+        put(j, operand_elem(j, c, &C, i, jj, b), get(j, s), acc);
+    } else if (mm->k == 1) {
         b = loop_open(j, &lb, j->n64, "b");
-    LLVMValueRef a = sample_ptr(j, v->arg[0], b, mm->A.size);
-    LLVMValueRef bb = sample_ptr(j, v->arg[1], b, mm->B.size);
-    LLVMValueRef c = sample_ptr(j, dst, b, mm->m * mm->n);
-    LLVMValueRef i = loop_open(j, &li, i64c(j, mm->m), "i");
-    LLVMValueRef crow = at(j, c, mul(j, i, mm->n));
-    if (!acc) {
-        LLVMValueRef z = loop_open(j, &lz, i64c(j, mm->n), "j");
-        store(j, realc(j, 0), crow, z);
-        loop_close(j, &lz);
-    }
-    LLVMValueRef k = loop_open(j, &lk, i64c(j, mm->k), "k");
-    /* op(A)[i, k] */
-    LLVMValueRef ia = mm->A.t ? add(j, mul(j, k, mm->A.cols), i) : add(j, mul(j, i, mm->A.cols), k);
-    LLVMValueRef x = load(j, a, ia);
-    LLVMValueRef jj = loop_open(j, &lj, i64c(j, mm->n), "j");
-    LLVMValueRef ib = mm->B.t ? add(j, mul(j, jj, mm->B.cols), k) : add(j, mul(j, k, mm->B.cols), jj);
-    LLVMValueRef y = load(j, bb, ib);
-    put(j, at(j, crow, jj), LLVMBuildFMul(j->b, x, y, ""), 1);
-    loop_close(j, &lj);
-    loop_close(j, &lk);
-    loop_close(j, &li);
-    if (v->batched)
+        LLVMValueRef x = get(j, operand_elem(j, a, &mm->A, i, k, b));
+        LLVMValueRef y = get(j, operand_elem(j, bb, &mm->B, k, jj, b));
+        put(j, operand_elem(j, c, &C, i, jj, b), fmul(j, x, y), acc);
         loop_close(j, &lb);
+    } else {
+        if (!acc) {
+            /* a first write: clear C, then accumulate */
+            b = loop_open(j, &lb, j->n64, "b");
+            LLVMBuildStore(j->b, realc(j, 0), operand_elem(j, c, &C, i, jj, b));
+            loop_close(j, &lb);
+        }
+        k = loop_open(j, &lk, i64c(j, mm->k), "k");
+        b = loop_open(j, &lb, j->n64, "b");
+        LLVMValueRef x = get(j, operand_elem(j, a, &mm->A, i, k, b));
+        LLVMValueRef y = get(j, operand_elem(j, bb, &mm->B, k, jj, b));
+        put(j, operand_elem(j, c, &C, i, jj, b), fmul(j, x, y), 1);
+        loop_close(j, &lb);
+        loop_close(j, &lk);
+    }
+    if (mm->n > 1)
+        loop_close(j, &lj);
+    if (mm->m > 1)
+        loop_close(j, &li);
 }
 
+/* A product by its plan (plan.h), as emit_c.c's emit_matmul. */
 static void emit_matmul(Jit *j, int id)
 {
     const IrProgram *p = j->p;
     const Value *v = &p->v[id];
-    int ia = v->arg[0], ib = v->arg[1], dst = cg_dest(p, id);
+    LLVMValueRef a = base(j, v->arg[0]), bn = base(j, v->arg[1]), c = base(j, cg_dest(p, id));
     CgMatmul mm = cg_matmul_plan(p, id);
     const CgOperand *A = &mm.A, *B = &mm.B;
     int acc = begin_store(j, id);
-    LLVMValueRef beta = realc(j, acc ? 1 : 0);
-    LLVMValueRef n32 = j->n;
-    switch (jit_matmul_kind(&mm)) {
-    case JIT_MM_SINGLE:
-        gemm(j, A->t, B->t, i32c(j, mm.m), mm.n, i32c(j, mm.k), base(j, ia), A->cols, base(j, ib),
-             B->cols, beta, base(j, dst), mm.n);
+    LLVMValueRef beta = realc(j, acc ? 1 : 0), n = j->n;
+    LLVMValueRef m32 = i32c(j, mm.m), k32 = i32c(j, mm.k), nn32 = i32c(j, mm.n);
+    switch (mm.kind) {
+    case CG_MM_SINGLE:
+        gemm(j, A->t, B->t, m32, nn32, k32, a, i32c(j, A->cols), bn, i32c(j, B->cols), beta, c,
+             nn32);
         break;
-    case JIT_MM_STACK_ROWS:
-        gemm(j, 0, B->t, mm.m == 1 ? n32 : LLVMBuildNSWMul(j->b, n32, i32c(j, mm.m), ""), mm.n,
-             i32c(j, mm.k), base(j, ia), A->cols, base(j, ib), B->cols, beta, base(j, dst), mm.n);
-        break;
-    case JIT_MM_COLUMNS:
-        gemm(j, 0, !A->t, n32, mm.m, i32c(j, mm.k), base(j, ib), mm.k, base(j, ia), A->cols, beta,
-             base(j, dst), mm.m);
-        break;
-    case JIT_MM_BATCH_SUM:
-        gemm(j, 1, 0, i32c(j, mm.m), mm.n,
-             A->rows == 1 ? n32 : LLVMBuildNSWMul(j->b, n32, i32c(j, A->rows), ""), base(j, ia),
-             A->cols, base(j, ib), B->cols, beta, base(j, dst), mm.n);
-        break;
-    case JIT_MM_LOOPS:
-        emit_matmul_loops(j, id, &mm, acc);
-        break;
-    case JIT_MM_PER_SAMPLE: {
-        Loop lb;
-        LLVMValueRef b = loop_open(j, &lb, j->n64, "b");
-        LLVMValueRef bt = beta;
-        if (!mm.dst_batched && !acc)   /* the first sample assigns, the others add */
-            bt = LLVMBuildSelect(j->b, LLVMBuildICmp(j->b, LLVMIntNE, b, i64c(j, 0), ""),
-                                 realc(j, 1), realc(j, 0), "");
-        gemm(j, A->t, B->t, i32c(j, mm.m), mm.n, i32c(j, mm.k), sample_ptr(j, ia, b, A->size),
-             A->cols, sample_ptr(j, ib, b, B->size), B->cols, bt,
-             sample_ptr(j, dst, b, mm.m * mm.n), mm.n);
-        loop_close(j, &lb);
+    case CG_MM_COLUMNS: {
+        /* op(A) times every sample at once: C[m, nn * n] = op(A) B[k, nn * n] */
+        LLVMValueRef cols = mm.n == 1 ? n : LLVMBuildNSWMul(j->b, n, nn32, "");
+        gemm(j, A->t, 0, m32, cols, k32, a, i32c(j, A->cols), bn, cols, beta, c, cols);
         break;
     }
+    case CG_MM_ROWS:
+        /* each sample's row vector times op(B): C[nn, n] = op(B)' A[k, n] */
+        gemm(j, !B->t, 0, nn32, n, k32, bn, i32c(j, B->cols), a, n, beta, c, n);
+        break;
+    case CG_MM_BATCH_SUM:
+        /* summed over the batch: sum_b a_b b_b' = A[m, n] B[nn, n]' */
+        gemm(j, 0, 1, m32, nn32, n, a, n, bn, n, beta, c, nn32);
+        break;
+    case CG_MM_LOOPS:
+        emit_matmul_loops(j, id, &mm, acc);
+        break;
     }
 }
 
@@ -626,19 +727,19 @@ static void emit_transpose(Jit *j, int id)
     const Value *s = &p->v[src];
     int r = s->shape.dim[0], c = s->shape.dim[1];
     int acc = begin_store(j, id);
-    Loop lb, li, lj;
+    Loop li, lj, lb;
+    LLVMValueRef i = loop_open(j, &li, i64c(j, r), "i");
+    LLVMValueRef jj = loop_open(j, &lj, i64c(j, c), "j");
     LLVMValueRef b = i64c(j, 0);
     if (v->batched)
         b = loop_open(j, &lb, j->n64, "b");
-    LLVMValueRef sp = sample_ptr(j, src, b, r * c), dp = sample_ptr(j, dst, b, r * c);
-    LLVMValueRef i = loop_open(j, &li, i64c(j, r), "i");
-    LLVMValueRef jj = loop_open(j, &lj, i64c(j, c), "j");
-    LLVMValueRef x = load(j, sp, add(j, mul(j, i, c), jj));
-    put(j, at(j, dp, add(j, mul(j, jj, r), i)), x, acc);
-    loop_close(j, &lj);
-    loop_close(j, &li);
+    LLVMValueRef x = get(j, at(j, base(j, src), bidx(j, add(j, mul(j, i, c), jj), s->batched, b)));
+    LLVMValueRef dp = at(j, base(j, dst), bidx(j, add(j, mul(j, jj, r), i), p->v[dst].batched, b));
+    put(j, dp, x, acc);
     if (v->batched)
         loop_close(j, &lb);
+    loop_close(j, &lj);
+    loop_close(j, &li);
 }
 
 static void emit_reduce(Jit *j, int id)
@@ -649,24 +750,48 @@ static void emit_reduce(Jit *j, int id)
         diag_internal("accumulating reductions are not generated");
     int src = v->arg[0];
     int N = numel(&p->v[src]);
-    LLVMValueRef sum = local(j, j->real, "sum");
+    LLVMValueRef out = base(j, id);
     Loop lb, li;
-    LLVMValueRef b = i64c(j, 0);
-    if (v->batched)
-        b = loop_open(j, &lb, j->n64, "b");
-    LLVMBuildStore(j->b, realc(j, 0), sum);
-    LLVMValueRef i = loop_open(j, &li, i64c(j, N), "i");
-    LLVMValueRef x = elem(j, src, N, 0, 1, b, i);
-    if (v->op == OP_SUMSQ)
-        x = LLVMBuildFMul(j->b, x, x, "");
-    put(j, sum, x, 1);
-    loop_close(j, &li);
-    LLVMValueRef s = LLVMBuildLoad2(j->b, j->real, sum, "");
-    if (v->op == OP_MEAN)
-        s = LLVMBuildFDiv(j->b, s, realc(j, N), "");
-    store(j, s, base(j, id), v->batched ? b : i64c(j, 0));
-    if (v->batched)
+    if (v->batched && N == 1) {
+        LLVMValueRef b = loop_open(j, &lb, j->n64, "b");
+        LLVMValueRef x = elem(j, src, N, 0, 1, b, i64c(j, 0));
+        store(j, v->op == OP_SUMSQ ? fmul(j, x, x) : x, out, b);
         loop_close(j, &lb);
+    } else if (v->batched) {
+        /* every sample's sum at once, the samples innermost */
+        LLVMValueRef b = loop_open(j, &lb, j->n64, "b");
+        store(j, realc(j, 0), out, b);
+        loop_close(j, &lb);
+        LLVMValueRef i = loop_open(j, &li, i64c(j, N), "i");
+        b = loop_open(j, &lb, j->n64, "b");
+        LLVMValueRef x = elem(j, src, N, 0, 1, b, i);
+        put(j, at(j, out, b), v->op == OP_SUMSQ ? fmul(j, x, x) : x, 1);
+        loop_close(j, &lb);
+        loop_close(j, &li);
+        if (v->op == OP_MEAN) {
+            b = loop_open(j, &lb, j->n64, "b");
+            store(j, LLVMBuildFDiv(j->b, load(j, out, b), realc(j, N), ""), out, b);
+            loop_close(j, &lb);
+        }
+    } else {
+        LLVMValueRef sum = zeroed_local(j, "sum");
+        LLVMValueRef i = loop_open(j, &li, i64c(j, N), "i");
+        LLVMValueRef x = elem(j, src, N, 0, 1, i64c(j, 0), i);
+        put(j, sum, v->op == OP_SUMSQ ? fmul(j, x, x) : x, 1);
+        loop_close(j, &li);
+        LLVMValueRef t = get(j, sum);
+        if (v->op == OP_MEAN)
+            t = LLVMBuildFDiv(j->b, t, realc(j, N), "");
+        store(j, t, out, i64c(j, 0));
+    }
+}
+
+/* Element jj of row r (of K entries) of value id, of sample b when batched. */
+static LLVMValueRef row_ptr(Jit *j, int id, int rows, int K, LLVMValueRef r, LLVMValueRef jj,
+                            LLVMValueRef b)
+{
+    LLVMValueRef idx = rows > 1 ? add(j, mul(j, r, K), jj) : jj;
+    return at(j, base(j, id), bidx(j, idx, j->p->v[id].batched, b));
 }
 
 /* Softmax and friends, one row (the last axis) at a time, as emit_c.c's
@@ -682,93 +807,98 @@ static void emit_row(Jit *j, int id)
     int f32 = p->dtype == DT_F32;
     const char *EXP = f32 ? "llvm.exp.f32" : "llvm.exp.f64", *LOG = f32 ? "llvm.log.f32" : "llvm.log.f64";
     int acc = v->op == OP_XENT ? 0 : begin_store(j, id);
-    LLVMValueRef mxv = local(j, j->real, "mx"), sumv = local(j, j->real, "sum");
-    Loop lr, lj, lj2;
-    LLVMValueRef count = v->batched ? mul(j, j->n64, rows) : i64c(j, rows);
-    LLVMValueRef r = loop_open(j, &lr, count, "r");
-    LLVMValueRef xr = at(j, base(j, x), mul(j, r, K));
-    LLVMValueRef dr = at(j, base(j, dst), mul(j, r, K));
+    Loop lb, lr, lj;
+    LLVMValueRef b = i64c(j, 0), r = i64c(j, 0), jj;
+    if (v->batched)
+        b = loop_open(j, &lb, j->n64, "b");
+    if (rows > 1)
+        r = loop_open(j, &lr, i64c(j, rows), "r");
+#define X(jj) get(j, row_ptr(j, x, rows, K, r, (jj), b))
+#define D(jj) row_ptr(j, dst, rows, K, r, (jj), b)
     LLVMValueRef mx = NULL, sum = NULL;
     if (v->op != OP_SOFTMAX_BWD && v->op != OP_LOG_SOFTMAX_BWD) {
-        LLVMBuildStore(j->b, load(j, xr, i64c(j, 0)), mxv);
-        LLVMBuildStore(j->b, realc(j, 0), sumv);
+        LLVMValueRef mxv = local(j, j->real, "mx"), sumv = zeroed_local(j, "sum");
+        LLVMBuildStore(j->b, X(i64c(j, 0)), mxv);
         /* for (j = 1; j < K; j++) mx = x[j] > mx ? x[j] : mx */
-        LLVMValueRef jj = loop_open(j, &lj, i64c(j, K - 1), "j");
-        LLVMValueRef e = load(j, xr, add(j, jj, i64c(j, 1)));
-        LLVMValueRef m = LLVMBuildLoad2(j->b, j->real, mxv, "");
+        jj = add(j, loop_open(j, &lj, i64c(j, K - 1), "j"), i64c(j, 1));
+        LLVMValueRef e = X(jj), m = get(j, mxv);
         LLVMBuildStore(j->b, LLVMBuildSelect(j->b, LLVMBuildFCmp(j->b, LLVMRealOGT, e, m, ""), e, m, ""), mxv);
         loop_close(j, &lj);
         mx = LLVMBuildLoad2(j->b, j->real, mxv, "mx");
         jj = loop_open(j, &lj, i64c(j, K), "j");
-        LLVMValueRef d = LLVMBuildFSub(j->b, load(j, xr, jj), mx, "");
-        put(j, sumv, call(j, EXP, &d, 1), 1);
+        LLVMValueRef dd = LLVMBuildFSub(j->b, X(jj), mx, "");
+        put(j, sumv, call(j, EXP, &dd, 1), 1);
         loop_close(j, &lj);
         sum = LLVMBuildLoad2(j->b, j->real, sumv, "sum");
     }
     switch (v->op) {
     case OP_SOFTMAX: {
-        LLVMValueRef jj = loop_open(j, &lj, i64c(j, K), "j");
-        LLVMValueRef d = LLVMBuildFSub(j->b, load(j, xr, jj), mx, "");
-        put(j, at(j, dr, jj), LLVMBuildFDiv(j->b, call(j, EXP, &d, 1), sum, ""), acc);
+        jj = loop_open(j, &lj, i64c(j, K), "j");
+        LLVMValueRef dd = LLVMBuildFSub(j->b, X(jj), mx, "");
+        put(j, D(jj), LLVMBuildFDiv(j->b, call(j, EXP, &dd, 1), sum, ""), acc);
         loop_close(j, &lj);
         break;
     }
     case OP_LOG_SOFTMAX: {
         LLVMValueRef lse = LLVMBuildFAdd(j->b, mx, call(j, LOG, &sum, 1), "lse");
-        LLVMValueRef jj = loop_open(j, &lj, i64c(j, K), "j");
-        put(j, at(j, dr, jj), LLVMBuildFSub(j->b, load(j, xr, jj), lse, ""), acc);
+        jj = loop_open(j, &lj, i64c(j, K), "j");
+        put(j, D(jj), LLVMBuildFSub(j->b, X(jj), lse, ""), acc);
         loop_close(j, &lj);
         break;
     }
     case OP_XENT: {
-        /* one class label per sample: rows == 1, so r is the sample */
-        LLVMValueRef c = elem(j, v->arg[1], 1, 0, 1, r, i64c(j, 0));
+        /* one class label per sample: rows == 1 */
+        LLVMValueRef c = elem(j, v->arg[1], 1, 0, 1, b, i64c(j, 0));
         LLVMValueRef cls = LLVMBuildSExt(j->b, LLVMBuildFPToSI(j->b, c, j->i32, "cls"), j->i64, "");
         LLVMValueRef l = LLVMBuildFAdd(j->b, mx, call(j, LOG, &sum, 1), "");
-        l = LLVMBuildFSub(j->b, l, load(j, xr, cls), "");
-        store(j, l, base(j, id), r);
+        l = LLVMBuildFSub(j->b, l, X(cls), "");
+        store(j, l, base(j, id), v->batched ? b : i64c(j, 0));
         break;
     }
     case OP_XENT_BWD: {
-        LLVMValueRef d = elem(j, v->arg[0], 1, 0, 1, r, i64c(j, 0));
-        LLVMValueRef c = elem(j, v->arg[2], 1, 0, 1, r, i64c(j, 0));
+        LLVMValueRef d = elem(j, v->arg[0], 1, 0, 1, b, i64c(j, 0));
+        LLVMValueRef c = elem(j, v->arg[2], 1, 0, 1, b, i64c(j, 0));
         LLVMValueRef cls = LLVMBuildSExt(j->b, LLVMBuildFPToSI(j->b, c, j->i32, "cls"), j->i64, "");
-        LLVMValueRef jj = loop_open(j, &lj, i64c(j, K), "j");
-        LLVMValueRef e = LLVMBuildFSub(j->b, load(j, xr, jj), mx, "");
+        jj = loop_open(j, &lj, i64c(j, K), "j");
+        LLVMValueRef e = LLVMBuildFSub(j->b, X(jj), mx, "");
         LLVMValueRef sm = LLVMBuildFDiv(j->b, call(j, EXP, &e, 1), sum, "");
         LLVMValueRef one = LLVMBuildUIToFP(j->b, LLVMBuildICmp(j->b, LLVMIntEQ, jj, cls, ""), j->real, "");
-        put(j, at(j, dr, jj), LLVMBuildFMul(j->b, d, LLVMBuildFSub(j->b, sm, one, ""), ""), acc);
+        put(j, D(jj), fmul(j, d, LLVMBuildFSub(j->b, sm, one, "")), acc);
         loop_close(j, &lj);
         break;
     }
     case OP_SOFTMAX_BWD:
     case OP_LOG_SOFTMAX_BWD: {
-        LLVMValueRef dn = at(j, base(j, v->arg[0]), mul(j, r, K));
-        LLVMValueRef yn = at(j, base(j, v->arg[1]), mul(j, r, K));
-        LLVMBuildStore(j->b, realc(j, 0), sumv);
-        LLVMValueRef jj = loop_open(j, &lj, i64c(j, K), "j");
-        LLVMValueRef t = load(j, dn, jj);
+        int dn = v->arg[0], yn = v->arg[1];
+        LLVMValueRef dotv = zeroed_local(j, "dot");
+        jj = loop_open(j, &lj, i64c(j, K), "j");
+        LLVMValueRef t = get(j, row_ptr(j, dn, rows, K, r, jj, b));
         if (v->op == OP_SOFTMAX_BWD)
-            t = LLVMBuildFMul(j->b, t, load(j, yn, jj), "");
-        put(j, sumv, t, 1);
+            t = fmul(j, t, get(j, row_ptr(j, yn, rows, K, r, jj, b)));
+        put(j, dotv, t, 1);
         loop_close(j, &lj);
-        LLVMValueRef dot = LLVMBuildLoad2(j->b, j->real, sumv, "dot");
-        jj = loop_open(j, &lj2, i64c(j, K), "j");
+        LLVMValueRef dot = LLVMBuildLoad2(j->b, j->real, dotv, "dot");
+        jj = loop_open(j, &lj, i64c(j, K), "j");
+        LLVMValueRef dj = get(j, row_ptr(j, dn, rows, K, r, jj, b));
+        LLVMValueRef yj = get(j, row_ptr(j, yn, rows, K, r, jj, b));
         LLVMValueRef y;
-        if (v->op == OP_SOFTMAX_BWD) {
-            y = LLVMBuildFMul(j->b, load(j, yn, jj), LLVMBuildFSub(j->b, load(j, dn, jj), dot, ""), "");
-        } else {
-            LLVMValueRef yy = load(j, yn, jj);
-            y = LLVMBuildFSub(j->b, load(j, dn, jj), LLVMBuildFMul(j->b, call(j, EXP, &yy, 1), dot, ""), "");
-        }
-        put(j, at(j, dr, jj), y, acc);
-        loop_close(j, &lj2);
+        if (v->op == OP_SOFTMAX_BWD)
+            y = fmul(j, yj, LLVMBuildFSub(j->b, dj, dot, ""));
+        else
+            y = fsub(j, dj, fmul(j, call(j, EXP, &yj, 1), dot));
+        put(j, D(jj), y, acc);
+        loop_close(j, &lj);
         break;
     }
     default:
         diag_internal("jit emit_row: %s", ir_ops[v->op].name);
     }
-    loop_close(j, &lr);
+#undef X
+#undef D
+    if (rows > 1)
+        loop_close(j, &lr);
+    if (v->batched)
+        loop_close(j, &lb);
 }
 
 static void emit_value(Jit *j, int id)
@@ -828,26 +958,50 @@ static void build_forward(Jit *j)
     j->params = param(j, 1);
     j->n = param(j, 2);
     j->n64 = LLVMBuildSExt(j->eb, j->n, j->i64, "n64");
-    /* the data pointers are kept for backward() */
+    /* the data: copied transposed (samples innermost) into the workspace,
+     * or, single numbers per sample, read in place; the pointers are kept
+     * for backward() */
     for (int s = 0; s < p->nslots; s++) {
         LLVMValueRef idx = i64c(j, s);
         LLVMValueRef d = LLVMBuildLoad2(j->b, j->rptr,
                                         LLVMBuildInBoundsGEP2(j->b, j->rptr, param(j, 3), &idx, 1, ""), "");
-        idx = i64c(j, WORK_FIXED + s);
-        LLVMBuildStore(j->b, d, LLVMBuildInBoundsGEP2(j->b, j->rptr, j->work, &idx, 1, ""));
-        j->base[p->slots[s].value] = d;
+        int v = p->slots[s].value, size = shape_numel(&p->slots[s].shape);
+        if (cg_slot_transposed(p, s)) {
+            LLVMValueRef t = base(j, v);
+            Loop lb, li;
+            LLVMValueRef b = loop_open(j, &lb, j->n64, "b");
+            LLVMValueRef i = loop_open(j, &li, i64c(j, size), "i");
+            store(j, load(j, d, add(j, mul(j, b, size), i)), t, bidx(j, i, 1, b));
+            loop_close(j, &li);
+            loop_close(j, &lb);
+        } else {
+            idx = i64c(j, WORK_FIXED + s);
+            LLVMBuildStore(j->b, d, LLVMBuildInBoundsGEP2(j->b, j->rptr, j->work, &idx, 1, ""));
+            j->base[v] = d;
+        }
     }
     for (int i = p->fwd.begin; i < p->fwd.end; i++)
         if (j->lay.fwd_mark[i])
             emit_value(j, i);
     /* the per-sample losses, for the runtime */
-    Loop l;
-    LLVMValueRef i = loop_open(j, &l, j->n64, "i");
-    store(j, load(j, base(j, p->loss), i), param(j, 4), i);
-    loop_close(j, &l);
+    LLVMValueRef bytes = mul(j, j->n64, p->dtype == DT_F32 ? 4 : 8);
+    LLVMBuildMemCpy(j->b, param(j, 4), 4, base(j, p->loss), 4, bytes);
     if (p->output >= 0) {
+        const Value *o = &p->v[p->output];
+        LLVMValueRef out = base(j, p->output);
+        if (o->batched && numel(o) > 1) {
+            /* the prediction, sample by sample, for the runtime */
+            int N = numel(o);
+            out = work_ptr(j, j->pred_slot, "pred");
+            Loop lb, li;
+            LLVMValueRef b = loop_open(j, &lb, j->n64, "b");
+            LLVMValueRef i = loop_open(j, &li, i64c(j, N), "i");
+            store(j, load(j, base(j, p->output), bidx(j, i, 1, b)), out, add(j, mul(j, b, N), i));
+            loop_close(j, &li);
+            loop_close(j, &lb);
+        }
         LLVMValueRef idx = i64c(j, 1);
-        LLVMBuildStore(j->b, base(j, p->output), LLVMBuildInBoundsGEP2(j->b, j->rptr, j->work, &idx, 1, ""));
+        LLVMBuildStore(j->b, out, LLVMBuildInBoundsGEP2(j->b, j->rptr, j->work, &idx, 1, ""));
     }
     LLVMBuildRetVoid(j->b);
     fn_end(j);
@@ -917,6 +1071,9 @@ static LLVMModuleRef build_module(Jit *j, const IrProgram *p, LLVMContextRef ctx
     j->nslot = WORK_FIXED + p->nslots;
     for (int i = 0; i < p->nv; i++)
         j->slot[i] = j->lay.needs_buf[i] ? j->nslot++ : -1;
+    j->pred_slot = -1;
+    if (p->output >= 0 && p->v[p->output].batched && numel(&p->v[p->output]) > 1)
+        j->pred_slot = j->nslot++;
     j->base = xcalloc((size_t)p->nv, sizeof *j->base);
     j->written = xcalloc((size_t)p->nv, 1);
     j->mod = LLVMModuleCreateWithNameInContext(p->name, ctx);
@@ -1180,10 +1337,27 @@ static void build_tables(CgJit *c, LLVMOrcExecutorAddress fwd, LLVMOrcExecutorAd
         settings[i].value = p->settings[i].value;
         settings[i].where = where(p, p->settings[i].loc.line);
     }
+    /* the buffers: transposed data slots, the prediction, then every
+     * value's in order */
     WsLayout *ws = &c->ws;
-    ws->slot = xcalloc((size_t)p->nv, sizeof *ws->slot);
-    ws->size = xcalloc((size_t)p->nv, sizeof *ws->size);
-    ws->batched = xcalloc((size_t)p->nv, 1);
+    int nmax = p->nslots + 1 + p->nv;
+    ws->slot = xcalloc((size_t)nmax, sizeof *ws->slot);
+    ws->size = xcalloc((size_t)nmax, sizeof *ws->size);
+    ws->batched = xcalloc((size_t)nmax, 1);
+    ws->per_sample = j->lay.per_sample;
+    for (int s = 0; s < p->nslots; s++)
+        if (cg_slot_transposed(p, s)) {
+            ws->slot[ws->nbuf] = WORK_FIXED + s;
+            ws->size[ws->nbuf] = shape_numel(&p->slots[s].shape);
+            ws->per_sample += ws->size[ws->nbuf];
+            ws->batched[ws->nbuf++] = 1;
+        }
+    if (j->pred_slot >= 0) {
+        ws->slot[ws->nbuf] = j->pred_slot;
+        ws->size[ws->nbuf] = numel(&p->v[p->output]);
+        ws->per_sample += ws->size[ws->nbuf];
+        ws->batched[ws->nbuf++] = 1;
+    }
     for (int i = 0; i < p->nv; i++)
         if (j->slot[i] >= 0) {
             ws->slot[ws->nbuf] = j->slot[i];
@@ -1192,7 +1366,6 @@ static void build_tables(CgJit *c, LLVMOrcExecutorAddress fwd, LLVMOrcExecutorAd
         }
     ws->nslot = j->nslot;
     ws->real_size = p->dtype == DT_F32 ? sizeof(float) : sizeof(double);
-    ws->per_sample = j->lay.per_sample;
     ws->fixed = j->lay.fixed;
     snprintf(c->hash, sizeof c->hash, "%016llx", cg_source_hash(p->source ? p->source : ""));
     c->params = params;

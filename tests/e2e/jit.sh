@@ -3,9 +3,9 @@
 # example and every gradient-check model: the gradient (`grad`) and, for the
 # examples, a short training curve (metrics.csv without its seconds column,
 # and the final parameters) must agree with the C trainer's to within float
-# rounding.  They are not bit-identical: the C backend stores batches samples
-# innermost and sums over the batch in vectorised (reassociated) order, the
-# JIT keeps sample-major storage and sequential sums.  The JIT's own float64
+# rounding.  Both store batches samples innermost and run the same loops;
+# they are not bit-identical because gcc and LLVM vectorise the sums over the
+# batch and fuse multiply-adds in their own ways (docs/jit.md).  The JIT's own float64
 # gradients are checked against finite differences.
 # Where nnc was built without LLVM, `nnc run` must say how to get it and the
 # rest is skipped.
