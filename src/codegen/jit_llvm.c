@@ -64,8 +64,8 @@ typedef struct Jit {
     LLVMBuilderRef b;     /* the current position */
     LLVMBuilderRef eb;    /* the end of the entry block: pointers and accumulators */
     LLVMTypeRef real, i1, i8, i32, i64, rptr, rpptr, i8p;
-    LLVMValueRef gemm;
-    LLVMTypeRef gemm_ty;
+    LLVMValueRef gemm, transpose;   /* the runtime's, of the dtype */
+    LLVMTypeRef gemm_ty, transpose_ty;
 
     /* the function being built */
     LLVMValueRef fn;
@@ -614,6 +614,15 @@ static void gemm(Jit *j, int ta, int tb, LLVMValueRef M, LLVMValueRef N, LLVMVal
     LLVMBuildCall2(j->b, j->gemm_ty, j->gemm, args, 13, "");
 }
 
+/* dst[cols, rows] = src[rows, cols]' by nnrt_transpose (blocked): the data
+ * into the samples-innermost layout, the prediction back. */
+static void transpose(Jit *j, LLVMValueRef src, LLVMValueRef rows, LLVMValueRef cols,
+                      LLVMValueRef dst)
+{
+    LLVMValueRef args[4] = {src, rows, cols, dst};
+    LLVMBuildCall2(j->b, j->transpose_ty, j->transpose, args, 4, "");
+}
+
 /* Element (r, c) of op(X) for a stored operand, of sample b when batched. */
 static LLVMValueRef operand_elem(Jit *j, LLVMValueRef base_, const CgOperand *o,
                                  LLVMValueRef r, LLVMValueRef c, LLVMValueRef b)
@@ -776,6 +785,7 @@ static void emit_reduce(Jit *j, int id)
     } else {
         LLVMValueRef sum = zeroed_local(j, "sum");
         LLVMValueRef i = loop_open(j, &li, i64c(j, N), "i");
+        li.reassoc = 1;   /* NNRT_SIMD_SUM in emit_c.c */
         LLVMValueRef x = elem(j, src, N, 0, 1, i64c(j, 0), i);
         put(j, sum, v->op == OP_SUMSQ ? fmul(j, x, x) : x, 1);
         loop_close(j, &li);
@@ -967,13 +977,7 @@ static void build_forward(Jit *j)
                                         LLVMBuildInBoundsGEP2(j->b, j->rptr, param(j, 3), &idx, 1, ""), "");
         int v = p->slots[s].value, size = shape_numel(&p->slots[s].shape);
         if (cg_slot_transposed(p, s)) {
-            LLVMValueRef t = base(j, v);
-            Loop lb, li;
-            LLVMValueRef b = loop_open(j, &lb, j->n64, "b");
-            LLVMValueRef i = loop_open(j, &li, i64c(j, size), "i");
-            store(j, load(j, d, add(j, mul(j, b, size), i)), t, bidx(j, i, 1, b));
-            loop_close(j, &li);
-            loop_close(j, &lb);
+            transpose(j, d, j->n, i32c(j, size), base(j, v));
         } else {
             idx = i64c(j, WORK_FIXED + s);
             LLVMBuildStore(j->b, d, LLVMBuildInBoundsGEP2(j->b, j->rptr, j->work, &idx, 1, ""));
@@ -991,14 +995,8 @@ static void build_forward(Jit *j)
         LLVMValueRef out = base(j, p->output);
         if (o->batched && numel(o) > 1) {
             /* the prediction, sample by sample, for the runtime */
-            int N = numel(o);
             out = work_ptr(j, j->pred_slot, "pred");
-            Loop lb, li;
-            LLVMValueRef b = loop_open(j, &lb, j->n64, "b");
-            LLVMValueRef i = loop_open(j, &li, i64c(j, N), "i");
-            store(j, load(j, base(j, p->output), bidx(j, i, 1, b)), out, add(j, mul(j, b, N), i));
-            loop_close(j, &li);
-            loop_close(j, &lb);
+            transpose(j, base(j, p->output), i32c(j, numel(o)), j->n, out);
         }
         LLVMValueRef idx = i64c(j, 1);
         LLVMBuildStore(j->b, out, LLVMBuildInBoundsGEP2(j->b, j->rptr, j->work, &idx, 1, ""));
@@ -1092,6 +1090,10 @@ static LLVMModuleRef build_module(Jit *j, const IrProgram *p, LLVMContextRef ctx
     j->gemm_ty = LLVMFunctionType(LLVMVoidTypeInContext(ctx), gt, 13, 0);
     j->gemm = LLVMAddFunction(j->mod, p->dtype == DT_F32 ? "nnrt_gemm_f32" : "nnrt_gemm_f64",
                               j->gemm_ty);
+    LLVMTypeRef tt[4] = {j->rptr, j->i32, j->i32, j->rptr};
+    j->transpose_ty = LLVMFunctionType(LLVMVoidTypeInContext(ctx), tt, 4, 0);
+    j->transpose = LLVMAddFunction(j->mod, p->dtype == DT_F32 ? "nnrt_transpose_f32"
+                                                             : "nnrt_transpose_f64", j->transpose_ty);
     build_forward(j);
     build_backward(j);
     build_penalty(j);
