@@ -801,12 +801,10 @@ static void emit_nonfinite_checks(Cg *cg, FILE *f, IrRange r, const char *mark, 
                                   int indent)
 {
     const IrProgram *p = cg->p;
-    char *seen = xcalloc((size_t)p->nv, 1);
-    for (int i = r.begin; i < r.end; i++) {
-        int d = cg_dest(cg->p, i);
-        if ((mark && !mark[i]) || !cg->lay.needs_buf[d] || seen[d] || p->v[i].stmt >= p->nstmts)
-            continue;
-        seen[d] = 1;
+    int *ids = xcalloc((size_t)p->nv, sizeof *ids);
+    int nids = cg_nonfinite_checks(p, &cg->lay, r, mark, ids);
+    for (int k = 0; k < nids; k++) {
+        int i = ids[k], d = cg_dest(cg->p, i);
         const IrStmt *s = &p->stmts[p->v[i].stmt];
         char where[512];
         snprintf(where, sizeof where, "%s%s:%d: %s", adjoint ? "adjoint of " : "",
@@ -816,7 +814,7 @@ static void emit_nonfinite_checks(Cg *cg, FILE *f, IrRange r, const char *mark, 
         c_string(f, where);
         fprintf(f, ";\n");
     }
-    free(seen);
+    free(ids);
 }
 
 static void emit_nonfinite(Cg *cg, FILE *f, const char *fwd_mark)

@@ -64,8 +64,8 @@ typedef struct Jit {
     LLVMBuilderRef b;     /* the current position */
     LLVMBuilderRef eb;    /* the end of the entry block: pointers and accumulators */
     LLVMTypeRef real, i1, i8, i32, i64, rptr, rpptr, i8p;
-    LLVMValueRef gemm, transpose;   /* the runtime's, of the dtype */
-    LLVMTypeRef gemm_ty, transpose_ty;
+    LLVMValueRef gemm, transpose, finite;   /* the runtime's, of the dtype */
+    LLVMTypeRef gemm_ty, transpose_ty, finite_ty;
 
     /* the function being built */
     LLVMValueRef fn;
@@ -1058,6 +1058,54 @@ static void build_penalty(Jit *j)
     fn_end(j);
 }
 
+/* For --trap-nan, as emit_c.c's nonfinite(): after a forward (adjoint = 0)
+ * or backward (adjoint = 1) pass on n samples, the first statement in
+ * execution order whose buffer holds a NaN or an infinity, or NULL. */
+static void nonfinite_checks(Jit *j, IrRange r, const char *mark, int adjoint)
+{
+    const IrProgram *p = j->p;
+    const char *file = strrchr(p->file, '/') ? strrchr(p->file, '/') + 1 : p->file;
+    int *ids = xcalloc((size_t)p->nv, sizeof *ids);
+    int nids = cg_nonfinite_checks(p, &j->lay, r, mark, ids);
+    for (int k = 0; k < nids; k++) {
+        int d = cg_dest(p, ids[k]);
+        const Value *t = &p->v[d];
+        const IrStmt *st = &p->stmts[p->v[ids[k]].stmt];
+        char where[512];
+        snprintf(where, sizeof where, "%s%s:%d: %s", adjoint ? "adjoint of " : "", file, st->line,
+                 st->text);
+        LLVMValueRef args[2] = {base(j, d), t->batched ? mul(j, j->n64, numel(t)) : i64c(j, numel(t))};
+        LLVMValueRef ok = LLVMBuildCall2(j->b, j->finite_ty, j->finite, args, 2, "");
+        LLVMBasicBlockRef bad = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
+        LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
+        LLVMBuildCondBr(j->b, LLVMBuildICmp(j->b, LLVMIntEQ, ok, i32c(j, 0), ""), bad, next);
+        LLVMPositionBuilderAtEnd(j->b, bad);
+        LLVMBuildRet(j->b, LLVMBuildGlobalStringPtr(j->b, where, "where"));
+        LLVMPositionBuilderAtEnd(j->b, next);
+    }
+    LLVMBuildRet(j->b, LLVMConstPointerNull(j->i8p));
+    free(ids);
+}
+
+static void build_nonfinite(Jit *j)
+{
+    const IrProgram *p = j->p;
+    LLVMTypeRef pt[3] = {j->i8p, j->i32, j->i32};
+    const char *const pn[3] = {"work", "n", "adjoint"};
+    fn_begin(j, "nonfinite", j->i8p, pt, pn, 3);
+    set_work(j, param(j, 0));
+    j->n = param(j, 1);
+    j->n64 = LLVMBuildSExt(j->eb, j->n, j->i64, "n64");
+    LLVMBasicBlockRef fwd = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "forward");
+    LLVMBasicBlockRef bwd = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "backward");
+    LLVMBuildCondBr(j->b, LLVMBuildICmp(j->b, LLVMIntNE, param(j, 2), i32c(j, 0), ""), bwd, fwd);
+    LLVMPositionBuilderAtEnd(j->b, fwd);
+    nonfinite_checks(j, p->fwd, j->lay.fwd_mark, 0);
+    LLVMPositionBuilderAtEnd(j->b, bwd);
+    nonfinite_checks(j, p->bwd_loss, NULL, 1);
+    fn_end(j);
+}
+
 /* The module for p in context ctx; NULL after a diagnostic. */
 static LLVMModuleRef build_module(Jit *j, const IrProgram *p, LLVMContextRef ctx)
 {
@@ -1094,9 +1142,14 @@ static LLVMModuleRef build_module(Jit *j, const IrProgram *p, LLVMContextRef ctx
     j->transpose_ty = LLVMFunctionType(LLVMVoidTypeInContext(ctx), tt, 4, 0);
     j->transpose = LLVMAddFunction(j->mod, p->dtype == DT_F32 ? "nnrt_transpose_f32"
                                                              : "nnrt_transpose_f64", j->transpose_ty);
+    LLVMTypeRef ft[2] = {j->rptr, j->i64};
+    j->finite_ty = LLVMFunctionType(j->i32, ft, 2, 0);
+    j->finite = LLVMAddFunction(j->mod, p->dtype == DT_F32 ? "nnrt_finite_f32" : "nnrt_finite_f64",
+                                j->finite_ty);
     build_forward(j);
     build_backward(j);
     build_penalty(j);
+    build_nonfinite(j);
     char *msg = NULL;
     if (LLVMVerifyModule(j->mod, LLVMReturnStatusAction, &msg)) {
         fprintf(stderr, "nnc: internal error: the LLVM IR for %s does not verify: %s\n",
@@ -1293,7 +1346,7 @@ void cg_jit_free(CgJit *c)
 
 /* The tables, as emit_c.c writes them, and the workspace layout. */
 static void build_tables(CgJit *c, LLVMOrcExecutorAddress fwd, LLVMOrcExecutorAddress bwd,
-                         LLVMOrcExecutorAddress pen)
+                         LLVMOrcExecutorAddress pen, LLVMOrcExecutorAddress nonfinite)
 {
     const IrProgram *p = c->p;
     const Jit *j = &c->j;
@@ -1386,6 +1439,7 @@ static void build_tables(CgJit *c, LLVMOrcExecutorAddress fwd, LLVMOrcExecutorAd
         .create = ws_create, .destroy = ws_destroy, .output = ws_output,
         .forward = (JitFn *)(uintptr_t)fwd, .backward = (JitFn *)(uintptr_t)bwd,
         .penalty = (JitFn *)(uintptr_t)pen,
+        .nonfinite = (const char *(*)(void *, int, int))(uintptr_t)nonfinite,
     };
 }
 
@@ -1434,14 +1488,15 @@ CgJit *cg_jit_compile(const IrProgram *p)
         llvm_error("the LLVM JIT rejected the module", err);
         goto fail;
     }
-    LLVMOrcExecutorAddress fwd, bwd, pen;
+    LLVMOrcExecutorAddress fwd, bwd, pen, nonfinite;
     if ((err = LLVMOrcLLJITLookup(c->lljit, &fwd, "forward")) ||
         (err = LLVMOrcLLJITLookup(c->lljit, &bwd, "backward")) ||
-        (err = LLVMOrcLLJITLookup(c->lljit, &pen, "penalty"))) {
+        (err = LLVMOrcLLJITLookup(c->lljit, &pen, "penalty")) ||
+        (err = LLVMOrcLLJITLookup(c->lljit, &nonfinite, "nonfinite"))) {
         llvm_error("LLVM JIT compilation failed", err);
         goto fail;
     }
-    build_tables(c, fwd, bwd, pen);
+    build_tables(c, fwd, bwd, pen, nonfinite);
     return c;
 fail:
     cg_jit_free(c);

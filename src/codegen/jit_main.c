@@ -26,6 +26,7 @@ int NNRT_FN(jit_main)(const JitModel *j, int argc, char **argv)
         .backward = (BackwardFn *)j->backward,
         .penalty = (PenaltyFn *)j->penalty,
         .output = (OutputFn *)j->output,
+        .nonfinite = j->nonfinite,
     };
     return nnrt_main(&m, argc, argv);
 }

@@ -166,6 +166,22 @@ CgMatmul cg_matmul_plan(const IrProgram *p, int id)
     return mm;
 }
 
+int cg_nonfinite_checks(const IrProgram *p, const CgLayout *l, IrRange r, const char *mark,
+                        int *ids)
+{
+    char *seen = xcalloc((size_t)p->nv, 1);
+    int n = 0;
+    for (int i = r.begin; i < r.end; i++) {
+        int d = cg_dest(p, i);
+        if ((mark && !mark[i]) || !l->needs_buf[d] || seen[d] || p->v[i].stmt >= p->nstmts)
+            continue;
+        seen[d] = 1;
+        ids[n++] = i;
+    }
+    free(seen);
+    return n;
+}
+
 unsigned long long cg_source_hash(const char *s)
 {
     unsigned long long h = 1469598103934665603ULL;

@@ -92,6 +92,14 @@ typedef struct CgMatmul {
  * product is above cg_small_matmul_bound(), loops otherwise. */
 CgMatmul cg_matmul_plan(const IrProgram *p, int id);
 
+/* For --trap-nan: the buffers the model's nonfinite() checks after a pass
+ * over range r (only values marked, when mark is not NULL), in execution
+ * order: one check per workspace buffer, labelled with the value that
+ * first writes it (its statement names the model line).  Writes the
+ * values' ids to ids (room for p->nv) and returns how many. */
+int cg_nonfinite_checks(const IrProgram *p, const CgLayout *l, IrRange r, const char *mark,
+                        int *ids);
+
 /* FNV-1a of the source text: NnrtModel.source_hash. */
 unsigned long long cg_source_hash(const char *s);
 

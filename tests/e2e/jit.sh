@@ -134,3 +134,28 @@ case $msg in *"did you mean 'train'"*) ;; *) ok=0 ;; esac
 msg=$("$NNC" run examples/xor.nn --epochs nope 2>&1) && ok=0
 echo "$msg" >>"$t_log"
 if [ $ok = 1 ]; then t_pass; else t_fail "nnc run's command line"; fi
+
+# --trap-nan names the same model line as the C trainer (tests/e2e/train.sh):
+# diverge.nn's exp(w x + b) overflows in the forward pass, gradnan.nn's
+# sqrt at 0 makes the gradient infinite while the loss is finite
+for m in diverge gradnan; do
+    t_begin "jit/trap-nan/$m"
+    want="diverge.nn:8: e    = exp(h)"
+    [ $m = gradnan ] && want="adjoint of gradnan.nn:7: h    = sqrt(w * x)"
+    if ! t_build tests/e2e/models/$m.nn "$D/$m"; then
+        t_fail "nnc build failed"; continue
+    fi
+    "$D/$m" train --trap-nan >"$D/$m.c.out" 2>"$D/$m.c.err"
+    "$NNC" run tests/e2e/models/$m.nn train --trap-nan >"$D/$m.j.out" 2>"$D/$m.j.err"
+    rc=$?
+    cat "$D/$m.j.out" "$D/$m.j.err" >>"$t_log"
+    if [ $rc -ne 1 ]; then
+        t_fail "expected exit status 1, got $rc"
+    elif ! grep -qF "first non-finite value at $want" "$D/$m.j.err"; then
+        t_fail "expected '$want' to be named"
+    elif ! cmp -s "$D/$m.c.err" "$D/$m.j.err"; then
+        t_fail "the C trainer says otherwise: $(cat "$D/$m.c.err")"
+    else
+        t_pass
+    fi
+done
