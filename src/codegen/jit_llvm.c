@@ -71,6 +71,7 @@ typedef struct Jit {
     LLVMValueRef fn;
     LLVMValueRef work, params, grads, n, n64, seed;
     LLVMValueRef *base;   /* each value's storage in this function, made on first use */
+    struct Loop *loop;    /* the innermost loop open */
     char *written;        /* adjoint buffers already written (plan.h, cg_store) */
 } Jit;
 
@@ -136,6 +137,8 @@ typedef struct Loop {
     LLVMBasicBlockRef pre, head, exit;
     LLVMValueRef i;
     int reassoc;
+    int outer;            /* holds another loop: not unrolled (see loop_close) */
+    struct Loop *parent;  /* the loop around this one */
 } Loop;
 
 static LLVMValueRef loop_open(Jit *j, Loop *l, LLVMValueRef count, const char *name)
@@ -145,6 +148,11 @@ static LLVMValueRef loop_open(Jit *j, Loop *l, LLVMValueRef count, const char *n
     LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
     l->exit = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
     l->reassoc = 0;
+    l->outer = 0;
+    l->parent = j->loop;
+    if (l->parent)
+        l->parent->outer = 1;
+    j->loop = l;
     LLVMBuildBr(j->b, l->head);
     LLVMPositionBuilderAtEnd(j->b, l->head);
     l->i = LLVMBuildPhi(j->b, j->i64, name);
@@ -153,12 +161,12 @@ static LLVMValueRef loop_open(Jit *j, Loop *l, LLVMValueRef count, const char *n
     return l->i;
 }
 
-/* The loop's own (self-referencing) llvm.loop node asking for vectorisation. */
-static LLVMValueRef vectorize_hint(Jit *j)
+/* A loop's own (self-referencing) llvm.loop node with one hint: name = true. */
+static LLVMValueRef loop_hint(Jit *j, const char *name)
 {
     LLVMMetadataRef self = LLVMTemporaryMDNode(j->ctx, NULL, 0);
     LLVMMetadataRef kv[2] = {
-        LLVMMDStringInContext2(j->ctx, "llvm.loop.vectorize.enable", 26),
+        LLVMMDStringInContext2(j->ctx, name, strlen(name)),
         LLVMValueAsMetadata(LLVMConstInt(j->i1, 1, 0)),
     };
     LLVMMetadataRef ops[2] = {self, LLVMMDNodeInContext2(j->ctx, kv, 2)};
@@ -172,8 +180,16 @@ static void loop_close(Jit *j, Loop *l)
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(j->b);
     LLVMValueRef next = LLVMBuildNSWAdd(j->b, l->i, i64c(j, 1), "");
     LLVMValueRef br = LLVMBuildBr(j->b, l->head);
+    /* A loop around other loops (over rows, columns, k: constant bounds)
+     * stays a loop, as gcc keeps it: unrolled, every copy of the inner loop
+     * over the batch would be vectorised on its own, many times the code
+     * and the compile time for no speed. */
+    unsigned kind = LLVMGetMDKindIDInContext(j->ctx, "llvm.loop", 9);
     if (l->reassoc)
-        LLVMSetMetadata(br, LLVMGetMDKindIDInContext(j->ctx, "llvm.loop", 9), vectorize_hint(j));
+        LLVMSetMetadata(br, kind, loop_hint(j, "llvm.loop.vectorize.enable"));
+    else if (l->outer)
+        LLVMSetMetadata(br, kind, loop_hint(j, "llvm.loop.unroll.disable"));
+    j->loop = l->parent;
     LLVMValueRef in[2] = {i64c(j, 0), next};
     LLVMBasicBlockRef from[2] = {l->pre, latch};
     LLVMAddIncoming(l->i, in, from, 2);
@@ -1058,6 +1074,102 @@ static void build_penalty(Jit *j)
     fn_end(j);
 }
 
+/* create(cap), destroy(work), output(work): the workspace of this model
+ * (the layout at the top of this file), as emit_c.c's create() writes it:
+ * one calloc for every buffer, sliced in order. */
+static void build_workspace(Jit *j)
+{
+    const IrProgram *p = j->p;
+    /* the buffers: transposed data slots, the prediction, then every value's */
+    int nmax = p->nslots + 1 + p->nv, nbuf = 0;
+    int *slot = xcalloc((size_t)nmax, sizeof *slot), *size = xcalloc((size_t)nmax, sizeof *size);
+    char *bat = xcalloc((size_t)nmax, 1);
+    long per_sample = 0, fixed = 0;
+    for (int s = 0; s < p->nslots; s++)
+        if (cg_slot_transposed(p, s)) {
+            slot[nbuf] = WORK_FIXED + s;
+            size[nbuf] = shape_numel(&p->slots[s].shape);
+            bat[nbuf++] = 1;
+        }
+    if (j->pred_slot >= 0) {
+        slot[nbuf] = j->pred_slot;
+        size[nbuf] = numel(&p->v[p->output]);
+        bat[nbuf++] = 1;
+    }
+    for (int i = 0; i < p->nv; i++)
+        if (j->slot[i] >= 0) {
+            slot[nbuf] = j->slot[i];
+            size[nbuf] = numel(&p->v[i]);
+            bat[nbuf++] = (char)p->v[i].batched;
+        }
+    for (int k = 0; k < nbuf; k++) {
+        if (bat[k])
+            per_sample += size[k];
+        else
+            fixed += size[k];
+    }
+    LLVMTypeRef vt = LLVMVoidTypeInContext(j->ctx);
+    LLVMTypeRef ct[2] = {j->i64, j->i64};
+    LLVMTypeRef calloc_ty = LLVMFunctionType(j->i8p, ct, 2, 0), free_ty = LLVMFunctionType(vt, &j->i8p, 1, 0);
+    LLVMValueRef calloc_fn = LLVMAddFunction(j->mod, "calloc", calloc_ty);
+    LLVMValueRef free_fn = LLVMAddFunction(j->mod, "free", free_ty);
+
+    LLVMTypeRef pt = j->i32;
+    const char *const cap_name = "cap";
+    fn_begin(j, "create", j->i8p, &pt, &cap_name, 1);
+    LLVMValueRef cap = LLVMBuildSExt(j->b, param(j, 0), j->i64, "");
+    LLVMValueRef args[2] = {i64c(j, j->nslot), i64c(j, 8)};
+    LLVMValueRef w = LLVMBuildCall2(j->b, calloc_ty, calloc_fn, args, 2, "w");
+    args[0] = add(j, mul(j, cap, per_sample), i64c(j, fixed + 1));
+    args[1] = i64c(j, p->dtype == DT_F32 ? 4 : 8);
+    LLVMValueRef m = LLVMBuildCall2(j->b, calloc_ty, calloc_fn, args, 2, "mem");
+    LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "ok");
+    LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "fail");
+    LLVMValueRef bad = LLVMBuildOr(j->b, LLVMBuildIsNull(j->b, w, ""), LLVMBuildIsNull(j->b, m, ""), "");
+    LLVMBuildCondBr(j->b, bad, fail, ok);
+    LLVMPositionBuilderAtEnd(j->b, fail);
+    LLVMBuildCall2(j->b, free_ty, free_fn, &w, 1, "");
+    LLVMBuildCall2(j->b, free_ty, free_fn, &m, 1, "");
+    LLVMBuildRet(j->b, LLVMConstPointerNull(j->i8p));
+    LLVMPositionBuilderAtEnd(j->b, ok);
+    LLVMValueRef ws = LLVMBuildBitCast(j->b, w, j->rpptr, "");
+    LLVMValueRef mr = LLVMBuildBitCast(j->b, m, j->rptr, "");
+    LLVMValueRef off = i64c(j, 0);
+    LLVMBuildStore(j->b, mr, LLVMBuildInBoundsGEP2(j->b, j->rptr, ws, &off, 1, ""));
+    for (int k = 0; k < nbuf; k++) {
+        LLVMValueRef idx = i64c(j, slot[k]);
+        LLVMBuildStore(j->b, at(j, mr, off), LLVMBuildInBoundsGEP2(j->b, j->rptr, ws, &idx, 1, ""));
+        off = add(j, off, bat[k] ? mul(j, cap, size[k]) : i64c(j, size[k]));
+    }
+    LLVMBuildRet(j->b, w);
+    fn_end(j);
+
+    const char *const work_name = "work";
+    fn_begin(j, "destroy", vt, &j->i8p, &work_name, 1);
+    LLVMBasicBlockRef some = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
+    LLVMBasicBlockRef none = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
+    LLVMBuildCondBr(j->b, LLVMBuildIsNull(j->b, param(j, 0), ""), none, some);
+    LLVMPositionBuilderAtEnd(j->b, some);
+    LLVMValueRef mem = LLVMBuildLoad2(j->b, j->i8p,
+                                      LLVMBuildBitCast(j->b, param(j, 0), LLVMPointerType(j->i8p, 0), ""),
+                                      "mem");
+    LLVMBuildCall2(j->b, free_ty, free_fn, &mem, 1, "");
+    w = param(j, 0);
+    LLVMBuildCall2(j->b, free_ty, free_fn, &w, 1, "");
+    LLVMBuildRetVoid(j->b);
+    LLVMPositionBuilderAtEnd(j->b, none);
+    LLVMBuildRetVoid(j->b);
+    fn_end(j);
+
+    fn_begin(j, "output", j->rptr, &j->i8p, &work_name, 1);
+    set_work(j, param(j, 0));
+    LLVMBuildRet(j->b, work_ptr(j, 1, "out"));
+    fn_end(j);
+    free(slot);
+    free(size);
+    free(bat);
+}
+
 /* For --trap-nan, as emit_c.c's nonfinite(): after a forward (adjoint = 0)
  * or backward (adjoint = 1) pass on n samples, the first statement in
  * execution order whose buffer holds a NaN or an infinity, or NULL. */
@@ -1150,6 +1262,7 @@ static LLVMModuleRef build_module(Jit *j, const IrProgram *p, LLVMContextRef ctx
     build_backward(j);
     build_penalty(j);
     build_nonfinite(j);
+    build_workspace(j);
     char *msg = NULL;
     if (LLVMVerifyModule(j->mod, LLVMReturnStatusAction, &msg)) {
         fprintf(stderr, "nnc: internal error: the LLVM IR for %s does not verify: %s\n",
@@ -1230,51 +1343,6 @@ static int optimise(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *trip
     return 0;
 }
 
-/* ---- the workspace (create/destroy/output of NnrtModel) ----
- * create() takes only a capacity, so the layout of the model being run is
- * kept here: one model runs per process at a time (cg_jit_main sets it;
- * nnc sweep compiles several and runs each in a child process). */
-typedef struct WsLayout {
-    int nslot;            /* pointers in the workspace */
-    int nbuf;
-    int *slot;            /* per buffer: its pointer index */
-    int *size;            /* per buffer: elements per sample, or in all */
-    char *batched;
-    size_t real_size;
-    long per_sample, fixed;
-} WsLayout;
-static WsLayout ws_layout;
-
-static void *ws_create(int cap)
-{
-    void **w = calloc((size_t)ws_layout.nslot, sizeof *w);
-    char *m = w ? calloc((size_t)cap * (size_t)ws_layout.per_sample + (size_t)ws_layout.fixed + 1,
-                         ws_layout.real_size) : NULL;
-    if (!m) {
-        free(w);
-        return NULL;
-    }
-    w[0] = m;
-    for (int k = 0; k < ws_layout.nbuf; k++) {
-        w[ws_layout.slot[k]] = m;
-        m += (ws_layout.batched[k] ? (size_t)cap : 1) * (size_t)ws_layout.size[k] * ws_layout.real_size;
-    }
-    return w;
-}
-
-static void ws_destroy(void *work)
-{
-    void **w = work;
-    if (w)
-        free(w[0]);
-    free(w);
-}
-
-static const void *ws_output(void *work)
-{
-    return ((void **)work)[1];
-}
-
 static char *where(const IrProgram *p, int line)
 {
     const char *file = strrchr(p->file, '/') ? strrchr(p->file, '/') + 1 : p->file;
@@ -1317,7 +1385,6 @@ struct CgJit {
     NnrtSlot *slots;
     const double **example;
     NnrtSetting *settings;
-    WsLayout ws;
     char hash[32];
 };
 
@@ -1338,15 +1405,11 @@ void cg_jit_free(CgJit *c)
     free(c->slots);
     free(c->example);
     free(c->settings);
-    free(c->ws.slot);
-    free(c->ws.size);
-    free(c->ws.batched);
     free(c);
 }
 
 /* The tables, as emit_c.c writes them, and the workspace layout. */
-static void build_tables(CgJit *c, LLVMOrcExecutorAddress fwd, LLVMOrcExecutorAddress bwd,
-                         LLVMOrcExecutorAddress pen, LLVMOrcExecutorAddress nonfinite)
+static void build_tables(CgJit *c, const LLVMOrcExecutorAddress *fn)
 {
     const IrProgram *p = c->p;
     const Jit *j = &c->j;
@@ -1392,36 +1455,6 @@ static void build_tables(CgJit *c, LLVMOrcExecutorAddress fwd, LLVMOrcExecutorAd
         settings[i].value = p->settings[i].value;
         settings[i].where = where(p, p->settings[i].loc.line);
     }
-    /* the buffers: transposed data slots, the prediction, then every
-     * value's in order */
-    WsLayout *ws = &c->ws;
-    int nmax = p->nslots + 1 + p->nv;
-    ws->slot = xcalloc((size_t)nmax, sizeof *ws->slot);
-    ws->size = xcalloc((size_t)nmax, sizeof *ws->size);
-    ws->batched = xcalloc((size_t)nmax, 1);
-    ws->per_sample = j->lay.per_sample;
-    for (int s = 0; s < p->nslots; s++)
-        if (cg_slot_transposed(p, s)) {
-            ws->slot[ws->nbuf] = WORK_FIXED + s;
-            ws->size[ws->nbuf] = shape_numel(&p->slots[s].shape);
-            ws->per_sample += ws->size[ws->nbuf];
-            ws->batched[ws->nbuf++] = 1;
-        }
-    if (j->pred_slot >= 0) {
-        ws->slot[ws->nbuf] = j->pred_slot;
-        ws->size[ws->nbuf] = numel(&p->v[p->output]);
-        ws->per_sample += ws->size[ws->nbuf];
-        ws->batched[ws->nbuf++] = 1;
-    }
-    for (int i = 0; i < p->nv; i++)
-        if (j->slot[i] >= 0) {
-            ws->slot[ws->nbuf] = j->slot[i];
-            ws->size[ws->nbuf] = numel(&p->v[i]);
-            ws->batched[ws->nbuf++] = (char)p->v[i].batched;
-        }
-    ws->nslot = j->nslot;
-    ws->real_size = p->dtype == DT_F32 ? sizeof(float) : sizeof(double);
-    ws->fixed = j->lay.fixed;
     snprintf(c->hash, sizeof c->hash, "%016llx", cg_source_hash(p->source ? p->source : ""));
     c->params = params;
     c->slots = slots;
@@ -1436,10 +1469,12 @@ static void build_tables(CgJit *c, LLVMOrcExecutorAddress fwd, LLVMOrcExecutorAd
         .example = has_example ? example : NULL,
         .out_slot = p->out_slot, .out_size = p->output >= 0 ? numel(&p->v[p->output]) : 0,
         .has_penalty = p->penalty >= 0,
-        .create = ws_create, .destroy = ws_destroy, .output = ws_output,
-        .forward = (JitFn *)(uintptr_t)fwd, .backward = (JitFn *)(uintptr_t)bwd,
-        .penalty = (JitFn *)(uintptr_t)pen,
-        .nonfinite = (const char *(*)(void *, int, int))(uintptr_t)nonfinite,
+        .create = (void *(*)(int))(uintptr_t)fn[0],
+        .destroy = (void (*)(void *))(uintptr_t)fn[1],
+        .output = (const void *(*)(void *))(uintptr_t)fn[2],
+        .forward = (JitFn *)(uintptr_t)fn[3], .backward = (JitFn *)(uintptr_t)fn[4],
+        .penalty = (JitFn *)(uintptr_t)fn[5],
+        .nonfinite = (const char *(*)(void *, int, int))(uintptr_t)fn[6],
     };
 }
 
@@ -1488,15 +1523,16 @@ CgJit *cg_jit_compile(const IrProgram *p)
         llvm_error("the LLVM JIT rejected the module", err);
         goto fail;
     }
-    LLVMOrcExecutorAddress fwd, bwd, pen, nonfinite;
-    if ((err = LLVMOrcLLJITLookup(c->lljit, &fwd, "forward")) ||
-        (err = LLVMOrcLLJITLookup(c->lljit, &bwd, "backward")) ||
-        (err = LLVMOrcLLJITLookup(c->lljit, &pen, "penalty")) ||
-        (err = LLVMOrcLLJITLookup(c->lljit, &nonfinite, "nonfinite"))) {
-        llvm_error("LLVM JIT compilation failed", err);
-        goto fail;
-    }
-    build_tables(c, fwd, bwd, pen, nonfinite);
+    static const char *const names[7] = {
+        "create", "destroy", "output", "forward", "backward", "penalty", "nonfinite",
+    };
+    LLVMOrcExecutorAddress fn[7];
+    for (int k = 0; k < 7; k++)
+        if ((err = LLVMOrcLLJITLookup(c->lljit, &fn[k], names[k]))) {
+            llvm_error("LLVM JIT compilation failed", err);
+            goto fail;
+        }
+    build_tables(c, fn);
     return c;
 fail:
     cg_jit_free(c);
@@ -1505,7 +1541,6 @@ fail:
 
 int cg_jit_main(CgJit *c, int argc, char **argv)
 {
-    ws_layout = c->ws;
     return c->p->dtype == DT_F32 ? jit_main_f32(&c->m, argc, argv)
                                  : jit_main_f64(&c->m, argc, argv);
 }
