@@ -51,13 +51,15 @@ done
 say ""
 say "== W1: 2-10-10-1 ReLU MLP, full-batch GD, N = 1000, 2000 epochs (seconds)"
 ./nnc build bench/models/w1.nn -o "$B/w1"
-cc -O3 -march=native -fopenmp-simd -o "$B/w1_hand" bench/hand/w1.c -lm
+# the hand-written C with nnc build's default flags (src/main.c NNC_CFLAGS_NATIVE)
+cc -O3 -march=native -fno-trapping-math -fopenmp-simd -o "$B/w1_hand" bench/hand/w1.c -lm
 : >"$B/t_w1_nnc"; : >"$B/t_w1_hand"; : >"$B/t_w1_torch"
 for _ in $(seq "$R"); do
-    # the whole process (no --log: a logged run also writes a checkpoint per epoch)
+    # both as whole processes (start, data, 2000 epochs, output); no --log
     t0=$(now); "$B/w1" train >"$B/w1.out" 2>&1; t1=$(now)
     echo "$t1 - $t0" | bc -l >>"$B/t_w1_nnc"
-    "$B/w1_hand" | awk '{ print $2 }' >>"$B/t_w1_hand"
+    t0=$(now); "$B/w1_hand" >"$B/w1_hand.out"; t1=$(now)
+    echo "$t1 - $t0" | bc -l >>"$B/t_w1_hand"
     [ $have_torch = 1 ] && /usr/bin/python3 bench/torch/w1.py batched | awk '{ print $2 }' >>"$B/t_w1_torch"
 done
 read -r _ nnc_med _ _ < <(stats nnc "$B/t_w1_nnc")
@@ -69,6 +71,7 @@ row() {   # row LABEL FILE MEM
 row "nnc (generated C)" "$B/t_w1_nnc" "$(peak "$B/w1" train --quiet)"
 say "    final loss $(tail -n 1 "$B/w1.out" | awk '{ print $4 }') (whole process timed)"
 row "hand-written C" "$B/t_w1_hand" "$(peak "$B/w1_hand")"
+say "    final loss $(awk '{ print $4 }' "$B/w1_hand.out") (whole process timed; its own init)"
 if [ $have_torch = 1 ]; then
     row "PyTorch batched" "$B/t_w1_torch" "$(peak /usr/bin/python3 bench/torch/w1.py batched)"
     /usr/bin/python3 bench/torch/w1.py per-sample | awk '{ print $2 }' >"$B/t_w1_torch_ps"
