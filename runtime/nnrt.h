@@ -147,6 +147,13 @@ typedef struct NnrtModel {
 
     int has_penalty;
 
+    /* Samples per forward/backward pass for a model with a tiny per-sample
+     * workspace (nnc's choice, plan.h cg_tile): the runtime runs every batch
+     * in chunks of at most this many, so a chunk's activations and adjoints
+     * stay in the L1 cache from the forward to the backward pass.  0: no
+     * limit (chunks as large as the batch). */
+    int tile;
+
     /* A workspace holds every intermediate buffer for up to `cap` samples.
      * create() is the only allocation; forward/backward allocate nothing. */
     void *(*create)(int cap);
@@ -179,17 +186,21 @@ typedef struct NnrtModel {
 
 /* ---- entry point and kernels used by generated code ---- */
 
-/* NNRT_SIMD_SUM(s) before a loop `s += ...` (over the samples, or over a
- * parameter's elements, as in an L2 penalty's sumsq) lets the C
- * compiler vectorise that sum (reassociating it, which it may not do on
+/* NNRT_SIMD_SUM(s, ...) before a loop `s += ...` (over the samples, or over
+ * a parameter's elements, as in an L2 penalty's sumsq) lets the C compiler
+ * vectorise those sums (reassociating them, which it may not do on
  * its own without -ffast-math).  Active when the generated code is built
  * with `-fopenmp-simd -DNNRT_SIMD` (nnc build's default flags); otherwise
- * the loop stays a plain sequential sum. */
+ * the loop stays a plain sequential sum.  NNRT_SIMD_LOOP before a loop over
+ * the samples whose iterations are independent (a fused loop, plan.h) has
+ * it vectorised even where it holds a short inner loop (a sum over k). */
 #define NNRT_PRAGMA(x) _Pragma(#x)
 #ifdef NNRT_SIMD
-#define NNRT_SIMD_SUM(s) NNRT_PRAGMA(omp simd reduction(+ : s))
+#define NNRT_SIMD_SUM(...) NNRT_PRAGMA(omp simd reduction(+ : __VA_ARGS__))
+#define NNRT_SIMD_LOOP NNRT_PRAGMA(omp simd)
 #else
-#define NNRT_SIMD_SUM(s)
+#define NNRT_SIMD_SUM(...)
+#define NNRT_SIMD_LOOP
 #endif
 
 #define nnrt_main NNRT_FN(nnrt_main)

@@ -14,7 +14,8 @@
  *
  * and its gradient is accumulated chunk by chunk: the model's workspace
  * holds `cap` samples, so a batch is run as forward/backward over chunks of
- * at most cap samples, each backward adding w * d(sum loss)/dparams with
+ * at most cap samples (for a tiny model at most NnrtModel.tile, which keeps
+ * a chunk in the cache), each backward adding w * d(sum loss)/dparams with
  * w = 1/B or 1, then the penalty's gradient once.  The training step
  * allocates nothing: shuffled mini-batches are gathered into buffers made
  * once, and contiguous ones are handed to the model in place.
@@ -395,6 +396,8 @@ static int setup_work(Run *r, int64_t cap, int gather)
         cap = 1;
     if (cap > CHUNK_MAX)
         cap = CHUNK_MAX;
+    if (m->tile > 0 && cap > m->tile)
+        cap = m->tile;   /* a tiny model: chunks that stay in the cache */
     r->cap = (int)cap;
     r->work = m->create(r->cap);
     r->loss = malloc((size_t)cap * sizeof *r->loss);

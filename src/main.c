@@ -35,8 +35,8 @@
 /* How `nnc build` compiles the generated C: optimised for this machine, or
  * (--portable) for any machine of the architecture.  -fopenmp-simd with
  * NNRT_SIMD lets the compiler vectorise sums over the batch (nnrt.h). */
-#define NNC_CFLAGS_NATIVE "-O3 -march=native -fopenmp-simd -DNNRT_SIMD"
-#define NNC_CFLAGS_PORTABLE "-O3 -fopenmp-simd -DNNRT_SIMD"
+#define NNC_CFLAGS_NATIVE "-O3 -march=native -fno-trapping-math -fopenmp-simd -DNNRT_SIMD"
+#define NNC_CFLAGS_PORTABLE "-O3 -fno-trapping-math -fopenmp-simd -DNNRT_SIMD"
 
 typedef struct Options {
     const char *cmd;        /* "compile", "build", "check", "explain", "run", "emit", "report" */

@@ -40,6 +40,9 @@ typedef struct Cg {
     int last_stmt;
     int backward;         /* emitting an adjoint program */
     int uses;             /* which of the function's arguments the body used (ARG_*) */
+    int tile;             /* NnrtModel.tile (plan.h cg_tile), 0 for none */
+    int fused;            /* fu is planned (the default style) */
+    CgFusion fu;          /* the fused loops (plan.h) */
 } Cg;
 
 enum { ARG_PARAMS = 1, ARG_GRADS = 2, ARG_SEED = 4, ARG_N = 8 };
@@ -615,6 +618,173 @@ static void emit_row(Cg *cg, int id)
         out(cg, ind, "}");
 }
 
+/* The source statement of value id, once per run of values from it, after
+ * a blank line when gap. */
+static void stmt_comment(Cg *cg, int id, int gap)
+{
+    const IrProgram *p = cg->p;
+    const Value *v = &p->v[id];
+    if (v->stmt != cg->last_stmt && v->stmt < p->nstmts) {
+        cg->last_stmt = v->stmt;
+        const IrStmt *s = &p->stmts[v->stmt];
+        if (gap)
+            fputc('\n', cg->f);
+        out(cg, 1, "/* %s%s:%d  %s */", cg->backward ? "adjoint of " : "", base_name(p->file),
+            s->line, s->text);
+    }
+}
+
+/* The step's equation ("d_W1 += d_h1_2 @ x'", "=" when it assigns). */
+static void step_note(Cg *cg, int id, char *note, size_t n)
+{
+    ir_notation(cg->p, id, note, n);
+    char *pe = strstr(note, " += ");
+    if (pe && cg_first_full_write(cg->p, id, cg->written))
+        memmove(pe + 1, pe + 2, strlen(pe + 2) + 1);   /* "+=" -> "=": this step assigns */
+    for (char *c = note; (c = strstr(c, "*/")) != NULL; c++)
+        c[1] = '\\';
+}
+
+/* The local of step e of a fused loop: its buffer's name and "_", unique
+ * among the names of values and the loop's earlier locals loc[0..e). */
+static void local_name(const Cg *cg, int id, char (*loc)[96], int e)
+{
+    char *buf = loc[e];
+    size_t n = sizeof loc[e];
+    snprintf(buf, n, "%s_", cg->cname[cg_dest(cg->p, id)]);
+    for (int clash = 1; clash;) {
+        clash = 0;
+        for (int j = 0; j < cg->p->nv && !clash; j++)
+            clash = cg->cname[j] && strcmp(cg->cname[j], buf) == 0;
+        for (int f = 0; f < e && !clash; f++)
+            clash = strcmp(loc[f], buf) == 0;
+        if (clash && strlen(buf) + 2 < n)
+            strcat(buf, "_");
+        else
+            clash = 0;
+    }
+}
+
+/*
+ * A fused loop (plan.h CgFusion): for each element i of N and each sample
+ * b, one statement per step under its equation.  A step whose element is
+ * complete here is a local `x_` that later steps read; it is stored only
+ * when something after the loop reads it.  Sums over the batch (a bias's
+ * gradient) are locals too, vectorised reductions added after the loop
+ * over the samples.
+ */
+static void emit_fused(Cg *cg, int h)
+{
+    const IrProgram *p = cg->p;
+    const CgFusion *fu = &cg->fu;
+    int N = numel(&p->v[h]), ng = 0;
+    int *g = xcalloc((size_t)p->nv, sizeof *g);
+    char (*note)[300] = xcalloc((size_t)p->nv, sizeof *note);
+    char (*loc)[96] = xcalloc((size_t)p->nv, sizeof *loc);
+    const char **op = xcalloc((size_t)p->nv, sizeof *op);
+    for (int j = h; j < p->nv; j++)
+        if (fu->head[j] == h)
+            g[ng++] = j;
+    cg->uses |= ARG_N;
+    for (int e = 0; e < ng; e++)
+        stmt_comment(cg, g[e], e == 0);
+    for (int e = 0; e < ng; e++) {
+        step_note(cg, g[e], note[e], sizeof note[e]);
+        local_name(cg, g[e], loc, e);
+        if (fu->elided[g[e]]) {
+            cg_store(p, g[e], cg->written);
+            op[e] = "=";
+        } else {
+            op[e] = assign_op(cg, g[e], "(size_t)n * ");
+        }
+    }
+    int ind = 1;
+    if (N > 1)
+        out(cg, ind++, "for (int i = 0; i < %d; i++) {", N);
+    char sums[512] = "";
+    for (int e = 0; e < ng; e++)
+        if (!p->v[cg_dest(p, g[e])].batched) {
+            out(cg, ind, "real %s = 0;", loc[e]);
+            size_t len = strlen(sums);
+            snprintf(sums + len, sizeof sums - len, "%s%s", len ? ", " : "", loc[e]);
+        }
+    if (sums[0])
+        out(cg, ind, "NNRT_SIMD_SUM(%s)", sums);
+    else
+        out(cg, ind, "NNRT_SIMD_LOOP");
+    out(cg, ind++, "for (int b = 0; b < n; b++) {");
+    for (int e = 0; e < ng; e++) {
+        int id = g[e], d = cg_dest(p, id);
+        const Value *v = &p->v[id];
+        int bd = p->v[d].batched;
+        char dexpr[96], rhs[512];
+        out(cg, ind, "/* %s */", note[e]);
+        if (v->op == OP_MATMUL) {
+            CgOperand A = cg_operand(&p->v[v->arg[0]], v->ta, 1);
+            CgOperand B = cg_operand(&p->v[v->arg[1]], v->tb, 0);
+            int m = A.t ? A.cols : A.rows, k = A.t ? A.rows : A.cols;
+            char ea[128], eb[128];
+            cg->used[v->arg[0]] = cg->used[v->arg[1]] = 1;
+            operand_elem(ea, sizeof ea, cg->cname[v->arg[0]], &A, m > 1 ? "i" : "0",
+                         k > 1 ? "k" : "0");
+            operand_elem(eb, sizeof eb, cg->cname[v->arg[1]], &B, k > 1 ? "k" : "0", "0");
+            if (k > 1) {
+                out(cg, ind, "real %s = 0;", loc[e]);
+                out(cg, ind, "for (int k = 0; k < %d; k++)", k);
+                out(cg, ind + 1, "%s += %s * %s;", loc[e], ea, eb);
+            } else {
+                out(cg, ind, "real %s = %s * %s;", loc[e], ea, eb);
+            }
+            snprintf(rhs, sizeof rhs, "%s", loc[e]);
+        } else {
+            /* operands: another step's local, or the element from memory */
+            char ops[3][96];
+            const char *opp[3] = {ops[0], ops[1], ops[2]};
+            for (int a = 0; a < v->nargs; a++) {
+                int x = v->arg[a], w = -1;
+                for (int f = 0; f < e; f++)
+                    if (fu->local[g[f]] && cg_dest(p, g[f]) == x)
+                        w = f;
+                if (w >= 0)
+                    snprintf(ops[a], sizeof ops[a], "%s", loc[w]);
+                else
+                    elem(cg, x, N, 0, 1, ops[a], sizeof ops[a]);
+            }
+            if (ir_ops[v->op].kind == K_REDUCE)   /* of one number per sample */
+                snprintf(rhs, sizeof rhs, v->op == OP_SUMSQ ? "%s * %s" : "%s", ops[0], ops[0]);
+            else
+                expand_c(cg, ir_ops[v->op].cexpr, opp, rhs, sizeof rhs);
+            if (!bd) {
+                out(cg, ind, "%s += %s;", loc[e], rhs);
+                continue;
+            }
+            if (fu->local[id]) {
+                out(cg, ind, "real %s = %s;", loc[e], rhs);
+                snprintf(rhs, sizeof rhs, "%s", loc[e]);
+            }
+        }
+        if (!fu->elided[id]) {
+            elem(cg, d, N, 0, 1, dexpr, sizeof dexpr);
+            out(cg, ind, "%s %s %s;", dexpr, op[e], rhs);
+        }
+    }
+    out(cg, --ind, "}");
+    for (int e = 0; e < ng; e++) {
+        int d = cg_dest(p, g[e]);
+        if (!p->v[d].batched) {
+            char dexpr[96];
+            elem(cg, d, N, 0, 1, dexpr, sizeof dexpr);
+            out(cg, ind, "%s %s %s;", dexpr, op[e], loc[e]);
+        }
+    }
+    if (N > 1)
+        out(cg, --ind, "}");
+    free(g);
+    free(note);
+    free(loc);
+    free(op);
+}
+
 static void emit_value(Cg *cg, int id)
 {
     const IrProgram *p = cg->p;
@@ -622,21 +792,14 @@ static void emit_value(Cg *cg, int id)
     IrKind kind = ir_ops[v->op].kind;
     if (kind == K_LEAF || kind == K_ADJ)
         return;
-    /* the source statement, once per group of values */
-    if (v->stmt != cg->last_stmt && v->stmt < p->nstmts) {
-        cg->last_stmt = v->stmt;
-        const IrStmt *s = &p->stmts[v->stmt];
-        fputc('\n', cg->f);
-        out(cg, 1, "/* %s%s:%d  %s */", cg->backward ? "adjoint of " : "", base_name(p->file),
-            s->line, s->text);
+    if (cg->fused && cg->fu.head[id] >= 0) {
+        if (cg->fu.head[id] == id)
+            emit_fused(cg, id);
+        return;
     }
+    stmt_comment(cg, id, 1);
     char note[300], sh[64];
-    ir_notation(p, id, note, sizeof note);
-    char *pe = strstr(note, " += ");
-    if (pe && cg_first_full_write(cg->p, id, cg->written))
-        memmove(pe + 1, pe + 2, strlen(pe + 2) + 1);   /* "+=" -> "=": this step assigns */
-    for (char *c = note; (c = strstr(c, "*/")) != NULL; c++)
-        c[1] = '\\';
+    step_note(cg, id, note, sizeof note);
     int dst = cg_dest(cg->p, id);
     shape_str(&p->v[dst].shape, sh, sizeof sh);
     if (p->v[dst].batched) {
@@ -985,6 +1148,9 @@ static void emit_model(const Cg *cg, FILE *f)
     fprintf(f, "    .out_slot = %d, .out_size = %d, .out_value = %d,\n", p->out_slot,
             p->output >= 0 ? numel(&p->v[p->output]) : 0, p->out_value);
     fprintf(f, "    .has_penalty = %d,\n", p->penalty >= 0);
+    if (cg->tile > 0)
+        fprintf(f, "    .tile = %d,   /* samples per pass: a chunk stays in the L1 cache */\n",
+                cg->tile);
     fprintf(f, "    .create = create, .destroy = destroy, .forward = forward,\n");
     fprintf(f, "    .backward = backward, .penalty = penalty, .output = output,\n");
     fprintf(f, "    .nonfinite = nonfinite,\n};\n\n");
@@ -1002,6 +1168,8 @@ static void cg_free(Cg *cg)
         free(cg->cname[i]);
     free(cg->cname);
     cg_layout_free(&cg->lay);
+    if (cg->fused)
+        cg_fusion_free(&cg->fu);
     free(cg->used);
     free(cg->written);
 }
@@ -1027,9 +1195,18 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
             f64 ? "float64" : "float32");
     fprintf(f, " *   cc -O2 -I RUNTIME -o %s %s.c RUNTIME/libnnrt.a -lz -lm\n", p->name, p->name);
     fprintf(f, " * or let `nnc build` do it; run `./%s --help` for its commands.\n *\n", p->name);
-    fprintf(f, " * Layout: a per-sample tensor of shape S is stored for a batch of n\n");
-    fprintf(f, " * samples as [n, S], row-major.  forward() runs the model on n samples,\n");
-    fprintf(f, " * backward() runs its adjoint program in exactly reversed order, each\n");
+    if (opt->style == CG_STYLE_LOOPS) {
+        fprintf(f, " * Layout: a per-sample tensor of shape S is stored for a batch of n\n");
+        fprintf(f, " * samples as [n, S], row-major.  forward() runs the model on n samples,\n");
+        fprintf(f, " * backward() runs its adjoint program in exactly reversed order, each\n");
+    } else {
+        fprintf(f, " * Layout: a per-sample tensor of shape S is stored for a batch of n\n");
+        fprintf(f, " * samples as [S, n], samples innermost: element i of sample b is\n");
+        fprintf(f, " * x[i * n + b].  forward() runs the model on n samples, backward()\n");
+        fprintf(f, " * its adjoint program in exactly reversed order.  Consecutive steps\n");
+        fprintf(f, " * over the same elements share one loop, where x_ is step x's element,\n");
+        fprintf(f, " * kept in a register (x is stored only when read after the loop); each\n");
+    }
     fprintf(f, " * step under the derivative it computes (d_X is dL/dX).\n");
     if (opt->style == CG_STYLE_LOOPS)
         fprintf(f, " *\n * Style: loops (nnc --style=loops).  Both passes run one sample at a\n"
@@ -1054,7 +1231,9 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
         return;
     }
 
-    /* the workspace */
+    /* the workspace, without the buffers fused loops keep in registers */
+    cg_fusion_init(&cg.fu, p, &cg.lay, small_matmul_bound());
+    cg.fused = 1;
     fprintf(f, "\n/* Every intermediate tensor, for up to `cap` samples (one allocation). */\n");
     fprintf(f, "typedef struct Work {\n    real *mem;\n    const real *out;   /* the prediction */\n");
     long fixed = cg.lay.fixed, per_sample = cg.lay.per_sample;
@@ -1087,6 +1266,7 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
                 i >= p->fwd.end ? "  adjoint" : "");
     }
     fprintf(f, "} Work;\n\n");
+    cg.tile = cg_tile(&cg.lay, per_sample - cg.lay.per_sample, p->dtype);
 
     fprintf(f, "static void *create(int cap)\n{\n");
     fprintf(f, "    Work *ws = calloc(1, sizeof *ws);\n");

@@ -182,6 +182,170 @@ int cg_nonfinite_checks(const IrProgram *p, const CgLayout *l, IrRange r, const 
     return n;
 }
 
+int cg_matmul_reg_sum(const IrProgram *p, int id, long gemm_min)
+{
+    const Value *v = &p->v[id];
+    if (v->op != OP_MATMUL || !v->batched || !p->v[cg_dest(p, id)].batched)
+        return 0;
+    CgOperand A = cg_operand(&p->v[v->arg[0]], v->ta, 1);
+    CgOperand B = cg_operand(&p->v[v->arg[1]], v->tb, 0);
+    int m = A.t ? A.cols : A.rows, k = A.t ? A.rows : A.cols, n = B.t ? B.rows : B.cols;
+    return n == 1 && k <= CG_REG_SUM_K && (long)m * k <= gemm_min;
+}
+
+/* ---- loop fusion ---- */
+
+static int numel_of(const IrProgram *p, int id) { return shape_numel(&p->v[id].shape); }
+
+/* Does a member of the group g[0..ng) write buffer b? */
+static int group_writes(const IrProgram *p, const int *g, int ng, int b)
+{
+    for (int e = 0; e < ng; e++)
+        if (cg_dest(p, g[e]) == b)
+            return 1;
+    return 0;
+}
+
+/* Can value id start a fused loop over its N elements of every sample? */
+static int fuse_head(const IrProgram *p, int id, long gemm_min)
+{
+    const Value *v = &p->v[id];
+    const Value *d = &p->v[cg_dest(p, id)];
+    if (!v->batched || !d->batched || shape_numel(&d->shape) != shape_numel(&v->shape))
+        return 0;
+    return ir_ops[v->op].kind == K_MAP || cg_matmul_reg_sum(p, id, gemm_min);
+}
+
+/* Can value id join the group g[0..ng) over N elements per sample? */
+static int fuse_member(const IrProgram *p, const int *g, int ng, int N, int id)
+{
+    const Value *v = &p->v[id];
+    IrKind kind = ir_ops[v->op].kind;
+    int d = cg_dest(p, id);
+    if (!v->batched || numel_of(p, id) != N || numel_of(p, d) != N)
+        return 0;
+    /* the sum of a single number per sample (the loss of a 1-output model) */
+    int one = kind == K_REDUCE && N == 1 && v->acc < 0 && p->v[v->arg[0]].batched &&
+              numel_of(p, v->arg[0]) == 1;
+    if (kind != K_MAP && !one)
+        return 0;
+    /* other members' results are read only where they are written: the
+     * same element of the same sample */
+    for (int a = 0; a < v->nargs; a++) {
+        int x = v->arg[a];
+        if (group_writes(p, g, ng, x) && !(p->v[x].batched && numel_of(p, x) == N))
+            return 0;
+    }
+    /* and a buffer is not written after a member has read it */
+    for (int e = 0; e < ng; e++)
+        for (int a = 0; a < p->v[g[e]].nargs; a++)
+            if (p->v[g[e]].arg[a] == d)
+                return 0;
+    return 1;
+}
+
+/* Is buffer b read by a value outside g[0..ng) (or by the runtime)?  (An
+ * adjoint buffer's OP_ADJ names its forward value without reading it.) */
+static int read_outside(const IrProgram *p, const int *g, int ng, int b)
+{
+    if (b == p->loss || b == p->output || b == p->penalty)
+        return 1;
+    for (int j = 0; j < p->nv; j++)
+        for (int a = 0; a < p->v[j].nargs && ir_ops[p->v[j].op].kind != K_ADJ; a++)
+            if (p->v[j].arg[a] == b) {
+                int in = 0;
+                for (int e = 0; e < ng && !in; e++)
+                    in = g[e] == j;
+                if (!in)
+                    return 1;
+            }
+    return 0;
+}
+
+static void fuse_close(CgFusion *fu, const IrProgram *p, CgLayout *l, const int *g, int ng)
+{
+    if (ng == 0 || (ng == 1 && p->v[g[0]].op != OP_MATMUL))
+        return;
+    for (int e = 0; e < ng; e++) {
+        int id = g[e], d = cg_dest(p, id);
+        const Value *t = &p->v[d];
+        fu->head[id] = g[0];
+        int writers = 0;
+        for (int j = 0; j < p->nv; j++)
+            writers += p->v[j].acc == d;
+        fu->local[id] = p->v[id].acc < 0 ||
+                        (t->batched && writers == 1 && p->v[t->arg[0]].op != OP_PARAM);
+        if (fu->local[id] && t->batched && !read_outside(p, g, ng, d)) {
+            fu->elided[id] = 1;
+            if (l->needs_buf[d]) {
+                l->needs_buf[d] = 0;
+                l->per_sample -= shape_numel(&t->shape);
+            }
+        }
+    }
+}
+
+/* Group the values ids[0..nids) (in emission order). */
+static void fuse_seq(CgFusion *fu, const IrProgram *p, CgLayout *l, const int *ids, int nids,
+                     long gemm_min)
+{
+    int *g = calloc((size_t)(nids ? nids : 1), sizeof *g);
+    if (!g)
+        diag_internal("out of memory");
+    int ng = 0, N = 0;
+    for (int k = 0; k < nids; k++) {
+        int id = ids[k];
+        IrKind kind = ir_ops[p->v[id].op].kind;
+        if (kind == K_LEAF || kind == K_ADJ)
+            continue;   /* no code */
+        if (ng > 0 && fuse_member(p, g, ng, N, id)) {
+            g[ng++] = id;
+            continue;
+        }
+        fuse_close(fu, p, l, g, ng);
+        ng = 0;
+        if (fuse_head(p, id, gemm_min)) {
+            g[ng++] = id;
+            N = numel_of(p, id);
+        }
+    }
+    fuse_close(fu, p, l, g, ng);
+    free(g);
+}
+
+void cg_fusion_init(CgFusion *fu, const IrProgram *p, CgLayout *l, long gemm_min)
+{
+    fu->head = xcalloc((size_t)p->nv, sizeof *fu->head);
+    fu->local = xcalloc((size_t)p->nv, 1);
+    fu->elided = xcalloc((size_t)p->nv, 1);
+    for (int i = 0; i < p->nv; i++)
+        fu->head[i] = -1;
+    int *ids = xcalloc((size_t)p->nv, sizeof *ids), n = 0;
+    for (int i = p->fwd.begin; i < p->fwd.end; i++)
+        if (l->fwd_mark[i])
+            ids[n++] = i;
+    fuse_seq(fu, p, l, ids, n, gemm_min);
+    n = 0;
+    for (int i = p->bwd_loss.begin; i < p->bwd_loss.end; i++)
+        ids[n++] = i;
+    fuse_seq(fu, p, l, ids, n, gemm_min);
+    free(ids);
+}
+
+void cg_fusion_free(CgFusion *fu)
+{
+    free(fu->head);
+    free(fu->local);
+    free(fu->elided);
+}
+
+int cg_tile(const CgLayout *l, long data_per_sample, DType dt)
+{
+    long bytes = (l->per_sample + data_per_sample) * (dt == DT_F32 ? 4 : 8);
+    long t = bytes > 0 ? CG_TILE_BYTES / bytes / 16 * 16 : 0;
+    return t >= CG_TILE_MIN ? (int)t : 0;
+}
+
 unsigned long long cg_source_hash(const char *s)
 {
     unsigned long long h = 1469598103934665603ULL;

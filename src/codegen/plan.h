@@ -100,6 +100,55 @@ CgMatmul cg_matmul_plan(const IrProgram *p, int id);
 int cg_nonfinite_checks(const IrProgram *p, const CgLayout *l, IrRange r, const char *mark,
                         int *ids);
 
+/* A per-sample product op(A) @ op(B) whose result is a vector per sample
+ * with at most this many terms per element is written with each element's
+ * sum in a register ("s += A[i, k] * x[k, b]" over k, inside the loop over
+ * the samples): gcc unrolls the sum and vectorises over the samples, and
+ * the bias and activation that follow apply to the register (CgFusion).
+ * Longer sums add row by row into the result instead. */
+#define CG_REG_SUM_K 16
+
+/* The product `id` is such a register sum; gemm_min: the largest product
+ * (multiply-adds per sample) written as loops rather than a GEMM. */
+int cg_matmul_reg_sum(const IrProgram *p, int id, long gemm_min);
+
+/*
+ * Loop fusion (the C backend).  A run of consecutive steps over the same
+ * elements of every sample ([N] x [n]) becomes one loop nest (i over the N
+ * elements, b over the samples innermost), one statement per step: a
+ * register-sum product or an elementwise op as the head, then elementwise
+ * ops and sums over the batch into a vector of N (a bias's gradient).  A
+ * step whose element is complete in the loop (not an accumulation among
+ * several) is kept in a local that later steps of the loop read; its buffer
+ * is not stored at all when nothing outside the loop reads it.  Members
+ * read other members' results only at the same element, so fusing never
+ * changes what a step reads.
+ */
+typedef struct CgFusion {
+    int *head;       /* head[i]: the first value of i's fused loop, or -1 */
+    char *local;     /* i's element is complete in a local of its loop */
+    char *elided;    /* i's buffer (cg_dest) is not stored: only its loop reads it */
+} CgFusion;
+
+/* Plan the fused loops of the forward program (values marked in
+ * l->fwd_mark) and of the loss's adjoint program, and drop the buffers of
+ * elided values from l (needs_buf, per_sample). */
+void cg_fusion_init(CgFusion *fu, const IrProgram *p, CgLayout *l, long gemm_min);
+void cg_fusion_free(CgFusion *fu);
+
+/* Samples per forward/backward pass (NnrtModel.tile) for a model whose
+ * per-sample workspace is tiny: the runtime runs a batch in chunks of that
+ * many, so a chunk's activations and adjoints stay in the L1 cache from the
+ * forward pass to the backward pass, and the gradients' sums over the
+ * samples are short, independent chains the CPU overlaps.  A multiple of
+ * 16 (whole SIMD vectors) with the chunk's workspace within CG_TILE_BYTES;
+ * 0 (chunks as large as the batch) when that leaves fewer than CG_TILE_MIN
+ * samples: wide layers want the whole batch in one GEMM.  data_per_sample:
+ * the inputs the workspace holds besides l's buffers. */
+#define CG_TILE_BYTES (32 * 1024)
+#define CG_TILE_MIN 32
+int cg_tile(const CgLayout *l, long data_per_sample, DType dt);
+
 /* FNV-1a of the source text: NnrtModel.source_hash. */
 unsigned long long cg_source_hash(const char *s);
 

@@ -80,3 +80,30 @@ if [ -x "$D/wide" ]; then
 else
     t_fail "no trainer (build failed above)"
 fi
+
+# Fused loops and tiles (docs/performance.md) against the simple path: W1's
+# ReLU MLP, whose products, biases and activations run as fused loops and
+# whose full batch of 500 samples runs in tiles (NnrtModel.tile), trained in
+# float64 from the same parameters as --style=loops (one sample at a time,
+# no fusion, no tiles): the same losses to a relative 1e-9.
+t_begin "perf/fused loops and tiles agree with --style=loops"
+if t_build bench/models/w1.nn "$D/w1" --dtype f64 && t_build bench/models/w1.nn "$D/w1_loops" --dtype f64 --style=loops &&
+   "$NNC" bench/models/w1.nn -o "$D/w1.c" --dtype f64; then
+    if ! grep -q "NNRT_SIMD_LOOP" "$D/w1.c" || ! grep -q "real h1_2_ = h1_1_ + b1\[i\];" "$D/w1.c" ||
+       ! grep -q "^    \.tile = [0-9]" "$D/w1.c"; then
+        t_fail "w1.c has no fused loops or no tile"
+    else
+        t_run "$D/w1" init --out "$D/w1.p.npz" --seed 4
+        for st in w1 w1_loops; do
+            rm -rf "$D/$st.run"
+            t_run "$D/$st" train --init "$D/w1.p.npz" --data 'ripple(n = 500, seed = 2)' --epochs 5 \
+                --quiet --no-plots --log "$D/$st.run"
+        done
+        bad=$(paste -d' ' <(losses "$D/w1.run") <(losses "$D/w1_loops.run") | awk '
+            { d = $1 - $2; if (d < 0) d = -d; if (NF != 2 || d > 1e-9 * ($2 < 0 ? -$2 : $2)) print "epoch " NR - 1 ": " $0 }
+            END { if (NR != 6) print NR " rows" }')
+        if [ -z "$bad" ]; then t_pass; else t_fail "losses (fused, loops) differ: $bad"; fi
+    fi
+else
+    t_fail "nnc build failed"
+fi

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Golden files for the readable forms: for each tests/golden/NAME.nn,
 #   NAME.grad     the output of `nnc --emit=grad NAME.nn`
+#   NAME.c        the output of `nnc NAME.nn -o NAME.c`, the fused loops (where present)
 #   NAME.loops.c  the output of `nnc NAME.nn -o NAME.c --style=loops` (where present)
 # and the explain forms at the end of this file
 # must match byte for byte.  After an intended change to those forms,
@@ -41,6 +42,10 @@ for nn in tests/golden/*.nn; do
     g="tests/golden/$name"
     golden "$name" grad "$g.grad" sh -c "cd tests/golden && \"\$0\" --emit=grad $name.nn > \"\$1\"" \
         "$NNC" "$D/$name.grad"
+    if [ -f "$g.c" ]; then
+        golden "$name" c "$g.c" sh -c "cd tests/golden && \"\$0\" $name.nn -o \"\$1\"" \
+            "$NNC" "$D/$name.c"
+    fi
     if [ -f "$g.loops.c" ]; then
         golden "$name" loops.c "$g.loops.c" sh -c "cd tests/golden && \"\$0\" $name.nn -o \"\$1\" --style=loops" \
             "$NNC" "$D/$name.loops.c"
