@@ -195,6 +195,14 @@ typedef struct NnrtModel {
  * the samples whose iterations are independent (a fused loop, plan.h) has
  * it vectorised even where it holds a short inner loop (a sum over k). */
 #define NNRT_PRAGMA(x) _Pragma(#x)
+
+/* A function the generated code compiles twice over, inlined into both
+ * callers (forward() and backward() for a full tile and for the rest). */
+#if defined(__GNUC__)
+#define NNRT_INLINE inline __attribute__((always_inline))
+#else
+#define NNRT_INLINE inline
+#endif
 #ifdef NNRT_SIMD
 #define NNRT_SIMD_SUM(...) NNRT_PRAGMA(omp simd reduction(+ : __VA_ARGS__))
 #define NNRT_SIMD_LOOP NNRT_PRAGMA(omp simd)

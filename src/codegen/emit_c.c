@@ -1232,7 +1232,7 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
     }
 
     /* the workspace, without the buffers fused loops keep in registers */
-    cg_fusion_init(&cg.fu, p, &cg.lay, small_matmul_bound());
+    cg_fusion_init(&cg.fu, p, &cg.lay);
     cg.fused = 1;
     fprintf(f, "\n/* Every intermediate tensor, for up to `cap` samples (one allocation). */\n");
     fprintf(f, "typedef struct Work {\n    real *mem;\n    const real *out;   /* the prediction */\n");
@@ -1317,8 +1317,10 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
                                         "    ws->%s = data[%d];\n", name, i);
         }
         struct FwdArg fa = {fwd_mark};
-        function(&cg, f, "static void forward(void *work, const real *params, int n,\n"
-                 "                    const real *const *data, real *losses)",
+        function(&cg, f, cg.tile ? "static NNRT_INLINE void forward_n(void *work, const real *params, int n,\n"
+                                   "                                  const real *const *data, real *losses)"
+                                 : "static void forward(void *work, const real *params, int n,\n"
+                                   "                    const real *const *data, real *losses)",
                  ARG_PARAMS | ARG_N, prologue, forward_body, &fa);
     }
 
@@ -1327,9 +1329,29 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
                " * where seed is 1/B for a mean over the batch and 1 for a sum. */\n");
     {
         struct RangeArg ra = {p->bwd_loss};
-        function(&cg, f, "static void backward(void *work, const real *params, int n, real seed,\n"
-                 "                     real *grads)", ARG_PARAMS | ARG_GRADS | ARG_SEED | ARG_N, "",
-                 range_body, &ra);
+        function(&cg, f, cg.tile ? "static NNRT_INLINE void backward_n(void *work, const real *params, int n,\n"
+                                   "                                   real seed, real *grads)"
+                                 : "static void backward(void *work, const real *params, int n, real seed,\n"
+                                   "                     real *grads)",
+                 ARG_PARAMS | ARG_GRADS | ARG_SEED | ARG_N, "", range_body, &ra);
+    }
+    if (cg.tile) {
+        fprintf(f, "/* The runtime runs a batch in chunks of %d samples (NnrtModel.tile), the\n"
+                   " * last one shorter: the passes are compiled once more for n = %d, where\n"
+                   " * every loop over the samples has a constant trip count. */\n", cg.tile,
+                cg.tile);
+        fprintf(f, "static void forward(void *work, const real *params, int n,\n"
+                   "                    const real *const *data, real *losses)\n{\n"
+                   "    if (n == %d)\n"
+                   "        forward_n(work, params, %d, data, losses);\n"
+                   "    else\n"
+                   "        forward_n(work, params, n, data, losses);\n}\n\n", cg.tile, cg.tile);
+        fprintf(f, "static void backward(void *work, const real *params, int n, real seed,\n"
+                   "                     real *grads)\n{\n"
+                   "    if (n == %d)\n"
+                   "        backward_n(work, params, %d, seed, grads);\n"
+                   "    else\n"
+                   "        backward_n(work, params, n, seed, grads);\n}\n\n", cg.tile, cg.tile);
     }
 
     /* penalty */

@@ -182,15 +182,13 @@ int cg_nonfinite_checks(const IrProgram *p, const CgLayout *l, IrRange r, const 
     return n;
 }
 
-int cg_matmul_reg_sum(const IrProgram *p, int id, long gemm_min)
+int cg_matmul_reg_sum(const IrProgram *p, int id)
 {
     const Value *v = &p->v[id];
-    if (v->op != OP_MATMUL || !v->batched || !p->v[cg_dest(p, id)].batched)
+    if (v->op != OP_MATMUL || !v->batched)
         return 0;
-    CgOperand A = cg_operand(&p->v[v->arg[0]], v->ta, 1);
-    CgOperand B = cg_operand(&p->v[v->arg[1]], v->tb, 0);
-    int m = A.t ? A.cols : A.rows, k = A.t ? A.rows : A.cols, n = B.t ? B.rows : B.cols;
-    return n == 1 && k <= CG_REG_SUM_K && (long)m * k <= gemm_min;
+    CgMatmul mm = cg_matmul_plan(p, id);
+    return mm.kind == CG_MM_LOOPS && mm.dst_batched && mm.n == 1 && mm.k <= CG_REG_SUM_K;
 }
 
 /* ---- loop fusion ---- */
@@ -207,13 +205,13 @@ static int group_writes(const IrProgram *p, const int *g, int ng, int b)
 }
 
 /* Can value id start a fused loop over its N elements of every sample? */
-static int fuse_head(const IrProgram *p, int id, long gemm_min)
+static int fuse_head(const IrProgram *p, int id)
 {
     const Value *v = &p->v[id];
     const Value *d = &p->v[cg_dest(p, id)];
     if (!v->batched || !d->batched || shape_numel(&d->shape) != shape_numel(&v->shape))
         return 0;
-    return ir_ops[v->op].kind == K_MAP || cg_matmul_reg_sum(p, id, gemm_min);
+    return ir_ops[v->op].kind == K_MAP || cg_matmul_reg_sum(p, id);
 }
 
 /* Can value id join the group g[0..ng) over N elements per sample? */
@@ -286,8 +284,7 @@ static void fuse_close(CgFusion *fu, const IrProgram *p, CgLayout *l, const int 
 }
 
 /* Group the values ids[0..nids) (in emission order). */
-static void fuse_seq(CgFusion *fu, const IrProgram *p, CgLayout *l, const int *ids, int nids,
-                     long gemm_min)
+static void fuse_seq(CgFusion *fu, const IrProgram *p, CgLayout *l, const int *ids, int nids)
 {
     int *g = calloc((size_t)(nids ? nids : 1), sizeof *g);
     if (!g)
@@ -304,7 +301,7 @@ static void fuse_seq(CgFusion *fu, const IrProgram *p, CgLayout *l, const int *i
         }
         fuse_close(fu, p, l, g, ng);
         ng = 0;
-        if (fuse_head(p, id, gemm_min)) {
+        if (fuse_head(p, id)) {
             g[ng++] = id;
             N = numel_of(p, id);
         }
@@ -313,7 +310,7 @@ static void fuse_seq(CgFusion *fu, const IrProgram *p, CgLayout *l, const int *i
     free(g);
 }
 
-void cg_fusion_init(CgFusion *fu, const IrProgram *p, CgLayout *l, long gemm_min)
+void cg_fusion_init(CgFusion *fu, const IrProgram *p, CgLayout *l)
 {
     fu->head = xcalloc((size_t)p->nv, sizeof *fu->head);
     fu->local = xcalloc((size_t)p->nv, 1);
@@ -324,11 +321,11 @@ void cg_fusion_init(CgFusion *fu, const IrProgram *p, CgLayout *l, long gemm_min
     for (int i = p->fwd.begin; i < p->fwd.end; i++)
         if (l->fwd_mark[i])
             ids[n++] = i;
-    fuse_seq(fu, p, l, ids, n, gemm_min);
+    fuse_seq(fu, p, l, ids, n);
     n = 0;
     for (int i = p->bwd_loss.begin; i < p->bwd_loss.end; i++)
         ids[n++] = i;
-    fuse_seq(fu, p, l, ids, n, gemm_min);
+    fuse_seq(fu, p, l, ids, n);
     free(ids);
 }
 

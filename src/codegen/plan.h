@@ -108,9 +108,8 @@ int cg_nonfinite_checks(const IrProgram *p, const CgLayout *l, IrRange r, const 
  * Longer sums add row by row into the result instead. */
 #define CG_REG_SUM_K 16
 
-/* The product `id` is such a register sum; gemm_min: the largest product
- * (multiply-adds per sample) written as loops rather than a GEMM. */
-int cg_matmul_reg_sum(const IrProgram *p, int id, long gemm_min);
+/* The product `id` is such a register sum (planned as CG_MM_LOOPS). */
+int cg_matmul_reg_sum(const IrProgram *p, int id);
 
 /*
  * Loop fusion (the C backend).  A run of consecutive steps over the same
@@ -133,7 +132,7 @@ typedef struct CgFusion {
 /* Plan the fused loops of the forward program (values marked in
  * l->fwd_mark) and of the loss's adjoint program, and drop the buffers of
  * elided values from l (needs_buf, per_sample). */
-void cg_fusion_init(CgFusion *fu, const IrProgram *p, CgLayout *l, long gemm_min);
+void cg_fusion_init(CgFusion *fu, const IrProgram *p, CgLayout *l);
 void cg_fusion_free(CgFusion *fu);
 
 /* Samples per forward/backward pass (NnrtModel.tile) for a model whose

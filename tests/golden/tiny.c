@@ -6,8 +6,11 @@
  * or let `nnc build` do it; run `./tiny --help` for its commands.
  *
  * Layout: a per-sample tensor of shape S is stored for a batch of n
- * samples as [n, S], row-major.  forward() runs the model on n samples,
- * backward() runs its adjoint program in exactly reversed order, each
+ * samples as [S, n], samples innermost: element i of sample b is
+ * x[i * n + b].  forward() runs the model on n samples, backward()
+ * its adjoint program in exactly reversed order.  Consecutive steps
+ * over the same elements share one loop, where x_ is step x's element,
+ * kept in a register (x is stored only when read after the loop); each
  * step under the derivative it computes (d_X is dL/dX).
  */
 #include "nnrt.h"
