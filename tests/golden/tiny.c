@@ -79,8 +79,8 @@ static void destroy(void *work)
 }
 
 /* The model on n samples: every value, then the per-sample losses. */
-static void forward(void *work, const real *params, int n,
-                    const real *const *data, real *losses)
+static NNRT_INLINE void forward_n(void *work, const real *params, int n,
+                                  const real *const *data, real *losses)
 {
     Work *ws = work;
     /* data[0], transposed: samples innermost */
@@ -148,8 +148,8 @@ static void forward(void *work, const real *params, int n,
 
 /* The adjoint program: adds seed * d(sum of losses)/dparams to grads,
  * where seed is 1/B for a mean over the batch and 1 for a sum. */
-static void backward(void *work, const real *params, int n, real seed,
-                     real *grads)
+static NNRT_INLINE void backward_n(void *work, const real *params, int n,
+                                   real seed, real *grads)
 {
     Work *ws = work;
     const real *x = ws->x;
@@ -213,6 +213,27 @@ static void backward(void *work, const real *params, int n, real seed,
                 s += d_z1[i * n + b] * x[j * n + b];
             d_W1[i * 2 + j] += s;
         }
+}
+
+/* The runtime runs a batch in chunks of 544 samples (NnrtModel.tile), the
+ * last one shorter: the passes are compiled once more for n = 544, where
+ * every loop over the samples has a constant trip count. */
+static void forward(void *work, const real *params, int n,
+                    const real *const *data, real *losses)
+{
+    if (n == 544)
+        forward_n(work, params, 544, data, losses);
+    else
+        forward_n(work, params, n, data, losses);
+}
+
+static void backward(void *work, const real *params, int n, real seed,
+                     real *grads)
+{
+    if (n == 544)
+        backward_n(work, params, 544, seed, grads);
+    else
+        backward_n(work, params, n, seed, grads);
 }
 
 /* The penalty (parameters only, once per batch); with grads, its gradient too. */
