@@ -84,9 +84,7 @@ static NNRT_INLINE void forward_n(void *work, const real *params, int n,
 {
     Work *ws = work;
     /* data[0], transposed: samples innermost */
-    for (int b = 0; b < n; b++)
-        for (int i = 0; i < 2; i++)
-            ws->x[i * n + b] = data[0][b * 2 + i];
+    nnrt_transpose(data[0], n, 2, ws->x);
     ws->y = data[1];
     const real *x = ws->x;
     const real *y = ws->y;
