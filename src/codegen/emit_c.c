@@ -668,8 +668,8 @@ static void local_name(const Cg *cg, int id, char (*loc)[96], int e)
 /*
  * A fused loop (plan.h CgFusion): for each element i of N and each sample
  * b, one statement per step under its equation.  A step whose element is
- * complete here is a local `x_` that later steps read; it is stored only
- * when something after the loop reads it.  Sums over the batch (a bias's
+ * complete here is a local `x_` that later steps read; it is stored too
+ * (--trap-nan checks every buffer).  Sums over the batch (a bias's
  * gradient) are locals too, vectorised reductions added after the loop
  * over the samples.
  */
@@ -691,12 +691,7 @@ static void emit_fused(Cg *cg, int h)
     for (int e = 0; e < ng; e++) {
         step_note(cg, g[e], note[e], sizeof note[e]);
         local_name(cg, g[e], loc, e);
-        if (fu->elided[g[e]]) {
-            cg_store(p, g[e], cg->written);
-            op[e] = "=";
-        } else {
-            op[e] = assign_op(cg, g[e], "(size_t)n * ");
-        }
+        op[e] = assign_op(cg, g[e], "(size_t)n * ");
     }
     int ind = 1;
     if (N > 1)
@@ -763,10 +758,8 @@ static void emit_fused(Cg *cg, int h)
                 snprintf(rhs, sizeof rhs, "%s", loc[e]);
             }
         }
-        if (!fu->elided[id]) {
-            elem(cg, d, N, 0, 1, dexpr, sizeof dexpr);
-            out(cg, ind, "%s %s %s;", dexpr, op[e], rhs);
-        }
+        elem(cg, d, N, 0, 1, dexpr, sizeof dexpr);
+        out(cg, ind, "%s %s %s;", dexpr, op[e], rhs);
     }
     out(cg, --ind, "}");
     for (int e = 0; e < ng; e++) {
@@ -1205,7 +1198,7 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
         fprintf(f, " * x[i * n + b].  forward() runs the model on n samples, backward()\n");
         fprintf(f, " * its adjoint program in exactly reversed order.  Consecutive steps\n");
         fprintf(f, " * over the same elements share one loop, where x_ is step x's element,\n");
-        fprintf(f, " * kept in a register (x is stored only when read after the loop); each\n");
+        fprintf(f, " * kept in a register for the later steps (and stored for --trap-nan); each\n");
     }
     fprintf(f, " * step under the derivative it computes (d_X is dL/dX).\n");
     if (opt->style == CG_STYLE_LOOPS)

@@ -242,25 +242,7 @@ static int fuse_member(const IrProgram *p, const int *g, int ng, int N, int id)
     return 1;
 }
 
-/* Is buffer b read by a value outside g[0..ng) (or by the runtime)?  (An
- * adjoint buffer's OP_ADJ names its forward value without reading it.) */
-static int read_outside(const IrProgram *p, const int *g, int ng, int b)
-{
-    if (b == p->loss || b == p->output || b == p->penalty)
-        return 1;
-    for (int j = 0; j < p->nv; j++)
-        for (int a = 0; a < p->v[j].nargs && ir_ops[p->v[j].op].kind != K_ADJ; a++)
-            if (p->v[j].arg[a] == b) {
-                int in = 0;
-                for (int e = 0; e < ng && !in; e++)
-                    in = g[e] == j;
-                if (!in)
-                    return 1;
-            }
-    return 0;
-}
-
-static void fuse_close(CgFusion *fu, const IrProgram *p, CgLayout *l, const int *g, int ng)
+static void fuse_close(CgFusion *fu, const IrProgram *p, const int *g, int ng)
 {
     if (ng == 0 || (ng == 1 && p->v[g[0]].op != OP_MATMUL))
         return;
@@ -273,18 +255,11 @@ static void fuse_close(CgFusion *fu, const IrProgram *p, CgLayout *l, const int 
             writers += p->v[j].acc == d;
         fu->local[id] = p->v[id].acc < 0 ||
                         (t->batched && writers == 1 && p->v[t->arg[0]].op != OP_PARAM);
-        if (fu->local[id] && t->batched && !read_outside(p, g, ng, d)) {
-            fu->elided[id] = 1;
-            if (l->needs_buf[d]) {
-                l->needs_buf[d] = 0;
-                l->per_sample -= shape_numel(&t->shape);
-            }
-        }
     }
 }
 
 /* Group the values ids[0..nids) (in emission order). */
-static void fuse_seq(CgFusion *fu, const IrProgram *p, CgLayout *l, const int *ids, int nids)
+static void fuse_seq(CgFusion *fu, const IrProgram *p, const int *ids, int nids)
 {
     int *g = calloc((size_t)(nids ? nids : 1), sizeof *g);
     if (!g)
@@ -299,33 +274,32 @@ static void fuse_seq(CgFusion *fu, const IrProgram *p, CgLayout *l, const int *i
             g[ng++] = id;
             continue;
         }
-        fuse_close(fu, p, l, g, ng);
+        fuse_close(fu, p, g, ng);
         ng = 0;
         if (fuse_head(p, id)) {
             g[ng++] = id;
             N = numel_of(p, id);
         }
     }
-    fuse_close(fu, p, l, g, ng);
+    fuse_close(fu, p, g, ng);
     free(g);
 }
 
-void cg_fusion_init(CgFusion *fu, const IrProgram *p, CgLayout *l)
+void cg_fusion_init(CgFusion *fu, const IrProgram *p, const CgLayout *l)
 {
     fu->head = xcalloc((size_t)p->nv, sizeof *fu->head);
     fu->local = xcalloc((size_t)p->nv, 1);
-    fu->elided = xcalloc((size_t)p->nv, 1);
     for (int i = 0; i < p->nv; i++)
         fu->head[i] = -1;
     int *ids = xcalloc((size_t)p->nv, sizeof *ids), n = 0;
     for (int i = p->fwd.begin; i < p->fwd.end; i++)
         if (l->fwd_mark[i])
             ids[n++] = i;
-    fuse_seq(fu, p, l, ids, n);
+    fuse_seq(fu, p, ids, n);
     n = 0;
     for (int i = p->bwd_loss.begin; i < p->bwd_loss.end; i++)
         ids[n++] = i;
-    fuse_seq(fu, p, l, ids, n);
+    fuse_seq(fu, p, ids, n);
     free(ids);
 }
 
@@ -333,7 +307,6 @@ void cg_fusion_free(CgFusion *fu)
 {
     free(fu->head);
     free(fu->local);
-    free(fu->elided);
 }
 
 int cg_tile(const CgLayout *l, long data_per_sample, DType dt)

@@ -118,21 +118,20 @@ int cg_matmul_reg_sum(const IrProgram *p, int id);
  * register-sum product or an elementwise op as the head, then elementwise
  * ops and sums over the batch into a vector of N (a bias's gradient).  A
  * step whose element is complete in the loop (not an accumulation among
- * several) is kept in a local that later steps of the loop read; its buffer
- * is not stored at all when nothing outside the loop reads it.  Members
+ * several) is kept in a local that later steps of the loop read.  Every
+ * step's buffer is still stored: --trap-nan names the first statement whose
+ * buffer holds a non-finite value, as the unfused code would.  Members
  * read other members' results only at the same element, so fusing never
  * changes what a step reads.
  */
 typedef struct CgFusion {
     int *head;       /* head[i]: the first value of i's fused loop, or -1 */
     char *local;     /* i's element is complete in a local of its loop */
-    char *elided;    /* i's buffer (cg_dest) is not stored: only its loop reads it */
 } CgFusion;
 
 /* Plan the fused loops of the forward program (values marked in
- * l->fwd_mark) and of the loss's adjoint program, and drop the buffers of
- * elided values from l (needs_buf, per_sample). */
-void cg_fusion_init(CgFusion *fu, const IrProgram *p, CgLayout *l);
+ * l->fwd_mark) and of the loss's adjoint program. */
+void cg_fusion_init(CgFusion *fu, const IrProgram *p, const CgLayout *l);
 void cg_fusion_free(CgFusion *fu);
 
 /* Samples per forward/backward pass (NnrtModel.tile) for a model whose

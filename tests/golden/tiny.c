@@ -10,7 +10,7 @@
  * x[i * n + b].  forward() runs the model on n samples, backward()
  * its adjoint program in exactly reversed order.  Consecutive steps
  * over the same elements share one loop, where x_ is step x's element,
- * kept in a register (x is stored only when read after the loop); each
+ * kept in a register for the later steps (and stored for --trap-nan); each
  * step under the derivative it computes (d_X is dL/dX).
  */
 #include "nnrt.h"
@@ -41,31 +41,45 @@ typedef struct Work {
     const real *out;   /* the prediction */
     real *x;                         /* data: x, [2] x [cap], samples innermost */
     const real *y;                   /* data: y */
+    real *z1_1;                      /* [3] x [cap] */
     real *z1;                        /* [3] x [cap] */
     real *h1;                        /* [3] x [cap] */
+    real *yhat_1;                    /* [1] x [cap] */
     real *yhat;                      /* [1] x [cap] */
     real *loss_1;                    /* [1] x [cap] */
+    real *loss_2;                    /* [1] x [cap] */
+    real *loss_3;                    /* [cap] */
     real *loss;                      /* [cap] */
+    real *d_loss_3;                  /* [cap]  adjoint */
+    real *d_loss_2;                  /* [1] x [cap]  adjoint */
     real *d_yhat;                    /* [1] x [cap]  adjoint */
+    real *d_h1;                      /* [3] x [cap]  adjoint */
     real *d_z1;                      /* [3] x [cap]  adjoint */
 } Work;
 
 static void *create(int cap)
 {
     Work *ws = calloc(1, sizeof *ws);
-    real *m = ws ? calloc((size_t)cap * 15 + 0, sizeof *m) : NULL;
+    real *m = ws ? calloc((size_t)cap * 26 + 0, sizeof *m) : NULL;
     if (!m) {
         free(ws);
         return NULL;
     }
     ws->mem = m;
     ws->x = m;                       m += (size_t)cap * 2;
+    ws->z1_1 = m;                    m += (size_t)cap * 3;
     ws->z1 = m;                      m += (size_t)cap * 3;
     ws->h1 = m;                      m += (size_t)cap * 3;
+    ws->yhat_1 = m;                  m += (size_t)cap * 1;
     ws->yhat = m;                    m += (size_t)cap * 1;
     ws->loss_1 = m;                  m += (size_t)cap * 1;
+    ws->loss_2 = m;                  m += (size_t)cap * 1;
+    ws->loss_3 = m;                  m += (size_t)cap * 1;
     ws->loss = m;                    m += (size_t)cap * 1;
+    ws->d_loss_3 = m;                m += (size_t)cap * 1;
+    ws->d_loss_2 = m;                m += (size_t)cap * 1;
     ws->d_yhat = m;                  m += (size_t)cap * 1;
+    ws->d_h1 = m;                    m += (size_t)cap * 3;
     ws->d_z1 = m;                    m += (size_t)cap * 3;
     return ws;
 }
@@ -92,10 +106,14 @@ static NNRT_INLINE void forward_n(void *work, const real *params, int n,
     const real *b1 = params + 6;                /* [3] */
     const real *W2 = params + 9;                /* [1, 3] */
     const real *b2 = params + 12;               /* [1] */
+    real *z1_1 = ws->z1_1;
     real *z1 = ws->z1;
     real *h1 = ws->h1;
+    real *yhat_1 = ws->yhat_1;
     real *yhat = ws->yhat;
     real *loss_1 = ws->loss_1;
+    real *loss_2 = ws->loss_2;
+    real *loss_3 = ws->loss_3;
     real *loss = ws->loss;
 
     /* tiny.nn:11  z1   = W1 @ x + b1 */
@@ -107,6 +125,7 @@ static NNRT_INLINE void forward_n(void *work, const real *params, int n,
             real z1_1_ = 0;
             for (int k = 0; k < 2; k++)
                 z1_1_ += W1[i * 2 + k] * x[k * n + b];
+            z1_1[i * n + b] = z1_1_;
             /* z1 = z1_1 + b1 */
             real z1_ = z1_1_ + b1[i];
             z1[i * n + b] = z1_;
@@ -124,6 +143,7 @@ static NNRT_INLINE void forward_n(void *work, const real *params, int n,
         real yhat_1_ = 0;
         for (int k = 0; k < 3; k++)
             yhat_1_ += W2[k] * h1[k * n + b];
+        yhat_1[b] = yhat_1_;
         /* yhat = yhat_1 + b2 */
         real yhat_ = yhat_1_ + b2[0];
         yhat[b] = yhat_;
@@ -132,8 +152,10 @@ static NNRT_INLINE void forward_n(void *work, const real *params, int n,
         loss_1[b] = loss_1_;
         /* loss_2 = loss_1 ^ 2 */
         real loss_2_ = loss_1_ * loss_1_;
+        loss_2[b] = loss_2_;
         /* loss_3 = sum(loss_2) */
         real loss_3_ = loss_2_;
+        loss_3[b] = loss_3_;
         /* loss = 0.5 * loss_3 */
         real loss_ = 0.5f * loss_3_;
         loss[b] = loss_;
@@ -155,9 +177,12 @@ static NNRT_INLINE void backward_n(void *work, const real *params, int n,
     real *z1 = ws->z1;
     real *h1 = ws->h1;
     real *loss_1 = ws->loss_1;
+    real *d_loss_3 = ws->d_loss_3;
+    real *d_loss_2 = ws->d_loss_2;
     real *d_yhat = ws->d_yhat;
     real *d_b2 = grads + 12;                    /* [1] */
     real *d_W2 = grads + 9;                     /* [1, 3] */
+    real *d_h1 = ws->d_h1;
     real *d_z1 = ws->d_z1;
     real *d_b1 = grads + 6;                     /* [3] */
     real *d_W1 = grads + 0;                     /* [3, 2] */
@@ -169,8 +194,10 @@ static NNRT_INLINE void backward_n(void *work, const real *params, int n,
     for (int b = 0; b < n; b++) {
         /* d_loss_3 = seed * 0.5 */
         real d_loss_3_ = seed * 0.5f;
+        d_loss_3[b] = d_loss_3_;
         /* d_loss_2 = d_loss_3 */
         real d_loss_2_ = d_loss_3_;
+        d_loss_2[b] = d_loss_2_;
         /* d_yhat = 2 * d_loss_2 * loss_1 */
         real d_yhat_ = 2 * d_loss_2_ * loss_1[b];
         d_yhat[b] = d_yhat_;
@@ -194,6 +221,7 @@ static NNRT_INLINE void backward_n(void *work, const real *params, int n,
         for (int b = 0; b < n; b++) {
             /* d_h1 = W2' @ d_yhat */
             real d_h1_ = W2[i] * d_yhat[b];
+            d_h1[i * n + b] = d_h1_;
             /* d_z1 = d_h1 * (z1 > 0) */
             real d_z1_ = (z1[i * n + b] > 0 ? d_h1_ : 0);
             d_z1[i * n + b] = d_z1_;
@@ -213,14 +241,14 @@ static NNRT_INLINE void backward_n(void *work, const real *params, int n,
         }
 }
 
-/* The runtime runs a batch in chunks of 544 samples (NnrtModel.tile), the
- * last one shorter: the passes are compiled once more for n = 544, where
+/* The runtime runs a batch in chunks of 304 samples (NnrtModel.tile), the
+ * last one shorter: the passes are compiled once more for n = 304, where
  * every loop over the samples has a constant trip count. */
 static void forward(void *work, const real *params, int n,
                     const real *const *data, real *losses)
 {
-    if (n == 544)
-        forward_n(work, params, 544, data, losses);
+    if (n == 304)
+        forward_n(work, params, 304, data, losses);
     else
         forward_n(work, params, n, data, losses);
 }
@@ -228,8 +256,8 @@ static void forward(void *work, const real *params, int n,
 static void backward(void *work, const real *params, int n, real seed,
                      real *grads)
 {
-    if (n == 544)
-        backward_n(work, params, 544, seed, grads);
+    if (n == 304)
+        backward_n(work, params, 304, seed, grads);
     else
         backward_n(work, params, n, seed, grads);
 }
@@ -257,20 +285,34 @@ static const char *nonfinite(void *work, int n, int adjoint)
     (void)ws;
     (void)n;
     if (!adjoint) {
+        if (!nnrt_finite(ws->z1_1, (size_t)n * 3))
+            return "tiny.nn:11: z1   = W1 @ x + b1";
         if (!nnrt_finite(ws->z1, (size_t)n * 3))
             return "tiny.nn:11: z1   = W1 @ x + b1";
         if (!nnrt_finite(ws->h1, (size_t)n * 3))
             return "tiny.nn:12: h1   = relu(z1)";
+        if (!nnrt_finite(ws->yhat_1, (size_t)n * 1))
+            return "tiny.nn:13: yhat = W2 @ h1 + b2";
         if (!nnrt_finite(ws->yhat, (size_t)n * 1))
             return "tiny.nn:13: yhat = W2 @ h1 + b2";
         if (!nnrt_finite(ws->loss_1, (size_t)n * 1))
+            return "tiny.nn:15: loss = 0.5 * sum((yhat - y)^2)";
+        if (!nnrt_finite(ws->loss_2, (size_t)n * 1))
+            return "tiny.nn:15: loss = 0.5 * sum((yhat - y)^2)";
+        if (!nnrt_finite(ws->loss_3, (size_t)n * 1))
             return "tiny.nn:15: loss = 0.5 * sum((yhat - y)^2)";
         if (!nnrt_finite(ws->loss, (size_t)n * 1))
             return "tiny.nn:15: loss = 0.5 * sum((yhat - y)^2)";
         return NULL;
     }
+    if (!nnrt_finite(ws->d_loss_3, (size_t)n * 1))
+        return "adjoint of tiny.nn:15: loss = 0.5 * sum((yhat - y)^2)";
+    if (!nnrt_finite(ws->d_loss_2, (size_t)n * 1))
+        return "adjoint of tiny.nn:15: loss = 0.5 * sum((yhat - y)^2)";
     if (!nnrt_finite(ws->d_yhat, (size_t)n * 1))
         return "adjoint of tiny.nn:15: loss = 0.5 * sum((yhat - y)^2)";
+    if (!nnrt_finite(ws->d_h1, (size_t)n * 3))
+        return "adjoint of tiny.nn:13: yhat = W2 @ h1 + b2";
     if (!nnrt_finite(ws->d_z1, (size_t)n * 3))
         return "adjoint of tiny.nn:12: h1   = relu(z1)";
     return NULL;
@@ -288,7 +330,7 @@ static const NnrtModel model = {
     .example = NULL,
     .out_slot = 1, .out_size = 1, .out_value = 1,
     .has_penalty = 0,
-    .tile = 544,   /* samples per pass: a chunk stays in the L1 cache */
+    .tile = 304,   /* samples per pass: a chunk stays in the L1 cache */
     .create = create, .destroy = destroy, .forward = forward,
     .backward = backward, .penalty = penalty, .output = output,
     .nonfinite = nonfinite,
