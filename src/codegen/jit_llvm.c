@@ -25,7 +25,8 @@
  * Runtime functions (nnrt_gemm_f32/f64) and libm are resolved from the
  * process: this file is built into nnc-jit.so with the whole runtime, which
  * nnc loads (jit_load.c) with its symbols global.
- * Without LLVM (make LLVM=none) only the stubs at the end are built.
+ * Built only with LLVM, into nnc-jit.so; without it (make LLVM=none) nnc
+ * answers with the stubs of jit_load.c.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -1557,57 +1558,6 @@ int cg_jit_run(const IrProgram *p, int argc, char **argv)
     int rc = cg_jit_main(c, argc, argv);
     cg_jit_free(c);
     return rc;
-}
-
-#else   /* !NNC_LLVM */
-
-static void no_llvm(void)
-{
-    fprintf(stderr, "nnc: error: this nnc was built without LLVM, which `nnc run` and "
-            "--emit=llvm need.\n"
-            "  Install it (Debian: apt-get install llvm-dev, or scripts/deps.sh) and rebuild "
-            "with `make`;\n"
-            "  or build a trainer with the C backend: nnc build MODEL.nn -o MODEL\n");
-}
-
-int cg_jit_available(void) { return 0; }
-
-int cg_emit_llvm(FILE *f, const IrProgram *p)
-{
-    (void)f;
-    (void)p;
-    no_llvm();
-    return -1;
-}
-
-int cg_jit_run(const IrProgram *p, int argc, char **argv)
-{
-    (void)p;
-    (void)argc;
-    (void)argv;
-    no_llvm();
-    return 1;
-}
-
-CgJit *cg_jit_compile(const IrProgram *p)
-{
-    (void)p;
-    no_llvm();
-    return NULL;
-}
-
-int cg_jit_main(CgJit *c, int argc, char **argv)
-{
-    (void)c;
-    (void)argc;
-    (void)argv;
-    no_llvm();
-    return 1;
-}
-
-void cg_jit_free(CgJit *c)
-{
-    (void)c;
 }
 
 #endif
