@@ -166,13 +166,16 @@ else
         [ $have_torch = 1 ] && (cd bench/torch && /usr/bin/python3 w2.py) | tee "$B/w2_torch.out" | awk '{ print $2 }' >>"$B/t_w2_torch"
     done
     read -r _ nnc_med _ _ < <(stats nnc "$B/t_w2_nnc")
+    ref=""   # rows without W5's ratio; PyTorch / nnc follows both rows
     row5 "nnc (generated C)" "$B/t_w2_nnc"
     say "    loss after (sum over 60000 images): $(tail -n 1 "$B/w2run/metrics.csv" | cut -d, -f3)"
     if [ -s "$B/t_w2_torch" ]; then
         row5 "PyTorch" "$B/t_w2_torch"
         say "    loss after (sum over 60000 images): $(awk '{ print $4 }' "$B/w2_torch.out")"
+        read -r _ t_med _ _ < <(stats x "$B/t_w2_torch")
+        say "$(printf '  PyTorch / nnc: x%.1f' "$(echo "$t_med / $nnc_med" | bc -l)")"
     fi
-    say "  (x = time / nnc's time; nnc's training time is its log's time minus two evaluations)"
+    say "  (nnc's training time is its log's time minus two evaluations)"
 
     say ""
     say "== W3: 784-256-128-10 MLP, Adam + L2 + decay, batch 64, 5 epochs (seconds per epoch, training only)"
@@ -185,6 +188,7 @@ else
         echo "$(secs_col "$B/w3run/metrics.csv" $e) - $(secs_col "$B/w3run/metrics.csv" $((e - 1))) - $e0" | bc -l >>"$B/t_w3_nnc"
     done
     read -r _ nnc_med _ _ < <(stats nnc "$B/t_w3_nnc")
+    ref=""
     row5 "nnc (generated C)" "$B/t_w3_nnc"
     say "    test accuracy after 5 epochs: $(tail -n 1 "$B/w3run/metrics.csv" | awk -F, '{ print $(NF - 1) }'), peak $(peak "$B/w3" train --epochs 1 --quiet) MiB (1 epoch)"
     if [ $have_torch = 1 ]; then
@@ -192,6 +196,8 @@ else
         awk '/^epoch/ { print $4 }' "$B/w3_torch.out" >"$B/t_w3_torch"
         row5 "PyTorch (flushed)" "$B/t_w3_torch"
         say "    test accuracy after 5 epochs: $(awk '/^epoch 5/ { print $6 }' "$B/w3_torch.out"), peak $(cd bench/torch && peak /usr/bin/python3 w3.py 1) MiB (1 epoch)"
+        read -r _ t_med _ _ < <(stats x "$B/t_w3_torch")
+        say "$(printf '  PyTorch / nnc: x%.1f' "$(echo "$t_med / $nnc_med" | bc -l)")"
     fi
     # the machine's limit: sgemm at the step's shapes; 60.5 GFLOP per epoch
     # (forward 28.2, weight gradients 28.2, input gradients of layers 2-3 4.1);
