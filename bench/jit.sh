@@ -35,6 +35,8 @@ for ((k = 0; k < ${#jit_w[@]}; k += 2)); do
         "$(echo "$mc / $mj" | bc -l)")"
 done
 say "  steady state: training seconds the runtime logs (metrics.csv)"
+# the seconds column of a metrics.csv's last row
+last_seconds() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "seconds") c = i } END { print $c }' "$1"; }
 for ((k = 0; k < ${#jit_w[@]}; k += 2)); do
     w=${jit_w[k]} nn=${jit_w[k + 1]}
     args=(--quiet); label="2000 epochs"
@@ -44,8 +46,8 @@ for ((k = 0; k < ${#jit_w[@]}; k += 2)); do
         rm -rf "$B/jitrun" "$B/crun"
         ./nnc run "$nn" train "${args[@]}" --log "$B/jitrun" >/dev/null 2>&1
         "$B/jit_$w" train "${args[@]}" --log "$B/crun" >/dev/null 2>&1
-        tail -n 1 "$B/jitrun/metrics.csv" | awk -F, '{ print $NF }' >>"$B/t_jit_run"
-        tail -n 1 "$B/crun/metrics.csv" | awk -F, '{ print $NF }' >>"$B/t_c_run"
+        last_seconds "$B/jitrun/metrics.csv" >>"$B/t_jit_run"
+        last_seconds "$B/crun/metrics.csv" >>"$B/t_c_run"
     done
     read -r _ mj _ _ < <(stats x "$B/t_jit_run"); read -r _ mc _ _ < <(stats x "$B/t_c_run")
     say "$(printf '    %-4s %-12s nnc run %8.3f s   C trainer %8.3f s   JIT / C x%.2f' "$w" "$label" "$mj" "$mc" \

@@ -70,7 +70,7 @@ static int close_part(FILE *f, const char *path, const char *part, NnrtErr *e)
 
 static void csv_header(const NnrtRunLog *l, char *buf, size_t len)
 {
-    snprintf(buf, len, "epoch,step,loss,lr%s%s%s,seconds\n", l->has_test ? ",test_loss" : "",
+    snprintf(buf, len, "epoch,step,loss,lr%s%s%s,seconds,train_seconds\n", l->has_test ? ",test_loss" : "",
              l->accuracy ? ",accuracy" : "", l->accuracy && l->has_test ? ",test_accuracy" : "");
 }
 
@@ -181,8 +181,9 @@ void nnrt_runlog_step(NnrtRunLog *l, int64_t epoch, int64_t step, double batch_l
                 nnrt_num_text(buf, sizeof buf, batch_loss, l->digits), lr);
 }
 
-/* One row as a JSON object: metrics.jsonl's lines and summary.json's rows. */
-static void json_row(FILE *f, const NnrtRunLog *l, const NnrtRow *w)
+/* One row as a JSON object: metrics.jsonl's lines (with train_seconds) and
+ * summary.json's rows (without: a checkpoint does not keep it). */
+static void json_row(FILE *f, const NnrtRunLog *l, const NnrtRow *w, int with_train)
 {
     int d = l->digits;
     fprintf(f, "{\"epoch\": %lld, \"step\": %lld, \"loss\": ", (long long)w->epoch,
@@ -202,7 +203,10 @@ static void json_row(FILE *f, const NnrtRunLog *l, const NnrtRow *w)
             json_num(f, w->test_accuracy, d);
         }
     }
-    fprintf(f, ", \"seconds\": %.3f}", w->seconds);
+    fprintf(f, ", \"seconds\": %.3f", w->seconds);
+    if (with_train)
+        fprintf(f, ", \"train_seconds\": %.6f", w->train_seconds);
+    fputc('}', f);
 }
 
 void nnrt_runlog_row(NnrtRunLog *l, const NnrtRow *w)
@@ -221,12 +225,12 @@ void nnrt_runlog_row(NnrtRunLog *l, const NnrtRow *w)
             if (l->has_test)
                 fprintf(l->csv, ",%s", nnrt_num_text(buf, sizeof buf, w->test_accuracy, d));
         }
-        fprintf(l->csv, ",%.3f\n", w->seconds);
+        fprintf(l->csv, ",%.3f,%.6f\n", w->seconds, w->train_seconds);
         fflush(l->csv);
     }
     if (l->jsonl) {
         FILE *f = l->jsonl;
-        json_row(f, l, w);
+        json_row(f, l, w, 1);
         fputc('\n', f);
         fflush(f);
     }
@@ -404,12 +408,12 @@ int nnrt_write_summary(const NnrtRunLog *l, const NnrtSummary *s, NnrtErr *e)
         fputs("null", f);
     fputs(",\n  \"final\": ", f);
     if (s->has_final)
-        json_row(f, l, &s->final);
+        json_row(f, l, &s->final, 0);
     else
         fputs("null", f);
     fputs(",\n  \"best\": ", f);
     if (s->has_final)
-        json_row(f, l, &s->best);
+        json_row(f, l, &s->best, 0);
     else
         fputs("null", f);
     fputs(",\n  \"monitor\": ", f);

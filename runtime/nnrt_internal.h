@@ -407,6 +407,7 @@ void nnrt_config_write(const NnrtConfig *c, FILE *f);
 typedef struct NnrtRow {
     int64_t epoch, step;
     double lr, loss, test_loss, accuracy, test_accuracy, seconds;
+    double train_seconds;   /* the epoch's updates alone (metrics.csv/jsonl only) */
 } NnrtRow;
 
 typedef struct NnrtRunLog {

@@ -720,6 +720,7 @@ typedef struct Train {
     NnrtTrainState st;        /* what a checkpoint holds besides params and optimizer */
     double t0, seconds0;      /* this invocation's start; the run's seconds before it */
     double saved;             /* when the last checkpoint was written */
+    double train_seconds;     /* the last epoch's updates, without its evaluation */
     NnrtRow row;              /* the last epoch's */
     int have_row;
     char msg[1200];           /* why the run stopped early, for summary.json */
@@ -736,6 +737,7 @@ static NnrtRow make_row(const Train *t, int64_t epoch, double lr, const Eval *tr
     w.test_loss = t->has_test ? te->loss : NAN;
     w.test_accuracy = t->has_test ? te->accuracy : NAN;
     w.seconds = t->seconds0 + nnrt_now() - t->t0;
+    w.train_seconds = epoch > 0 ? t->train_seconds : 0;
     return w;
 }
 
@@ -801,6 +803,7 @@ static void update(Run *r, Train *t, double lr)
 static int run_epoch(Run *r, Train *t, int64_t ep, double lr, Eval *tr, Eval *te)
 {
     NnrtConfig *c = &r->cfg;
+    double t0 = nnrt_now();
     if (t->shuffling)
         shuffle(t);
     if (t->full) {
@@ -826,6 +829,7 @@ static int run_epoch(Run *r, Train *t, int64_t ep, double lr, Eval *tr, Eval *te
         }
         progress_end(&pg);
     }
+    t->train_seconds = nnrt_now() - t0;
     if (t->full)
         full_batch_eval(r, &t->data, tr);
     else

@@ -118,7 +118,7 @@ fi
 # columns) within TOL relative; text fields equal
 csv_close() {
     awk -F, -v tol="$3" 'NR == FNR { row[FNR] = $0; n = FNR; next }
-        FNR == 1 { for (i = 1; i <= NF; i++) skip[i] = $i ~ /^seconds/ }
+        FNR == 1 { for (i = 1; i <= NF; i++) skip[i] = $i ~ /seconds/ }
         { if (!(FNR in row)) bad = 1; split(row[FNR], a, ",")
           for (i = 1; i <= NF; i++) { if (skip[i]) continue
               if (a[i] "" == $i "") continue
