@@ -14,6 +14,9 @@ cd "$(dirname "$0")/.."
 R=${R:-5}
 B=build/bench
 mkdir -p "$B"
+# compilation is timed cold: the compile cache (docs/cache.md) is off except
+# in W5's rows that say "warm cache"
+export NNC_CACHE=off
 OUT="$B/results.txt"
 : >"$OUT"
 say() { echo "$*" | tee -a "$OUT"; }
@@ -87,7 +90,9 @@ say "== W5: noisy-XOR sweep, depth 0..3 x width 1..3 x 5 repeats = 60 runs of 50
 # (a) the whole sweep as a user runs it, compilation included: nnc sweep
 #     with the LLVM JIT (12 models compiled in memory, 60 runs forked from
 #     them) and with the C backend (12 x nnc build + cc, 60 trainer execs),
-#     each into a fresh directory, two jobs at a time;
+#     each into a fresh directory, two jobs at a time; each with an empty
+#     compile cache (cold: everything compiled) and again with the cache
+#     the cold sweep filled (warm: the sweep re-run, nothing compiled);
 # (b) training only: 60 runs of 12 trainers built beforehand (not timed),
 #     two processes at a time.
 have_jit=0
@@ -100,19 +105,22 @@ sweep() {
     for d in 0 1 2 3; do for w in 1 2 3; do for r in 1 2 3 4 5; do echo "$d $w $r"; done; done; done |
         xargs -P 2 -n 3 sh -c '"$0/w5_$1_$2" train --seed $3 2>&1 | tail -n 1 >"$0/w5out_$1_$2_$3"' "$B"
 }
-nnc_sweep() {   # nnc_sweep BACKEND: the whole sweep, timed into $B/t_w5_BACKEND
+nnc_sweep() {   # nnc_sweep BACKEND cold|warm: the whole sweep, timed into $B/t_w5_BACKEND_CACHE
     rm -rf "$B/w5sweep_$1"
+    [ "$2" = cold ] && rm -rf "$B/w5cache_$1"
     t0=$(now)
-    ./nnc sweep bench/models/w5.nn -D depth=0..3 -D width=1..3 --repeat 5 --jobs 2 \
-        --backend "$1" --out "$B/w5sweep_$1" >"$B/w5sweep_$1.out" 2>&1
+    NNC_CACHE=on NNC_CACHE_DIR="$B/w5cache_$1" ./nnc sweep bench/models/w5.nn -D depth=0..3 \
+        -D width=1..3 --repeat 5 --jobs 2 --backend "$1" --out "$B/w5sweep_$1" >"$B/w5sweep_$1.out" 2>&1
     t1=$(now)
-    echo "$t1 - $t0" | bc -l >>"$B/t_w5_$1"
+    echo "$t1 - $t0" | bc -l >>"$B/t_w5_$1_$2"
 }
-: >"$B/t_w5_nnc"; : >"$B/t_w5_torch"; : >"$B/t_w5_jit"; : >"$B/t_w5_c"
+: >"$B/t_w5_nnc"; : >"$B/t_w5_torch"
+for f in jit_cold jit_warm c_cold c_warm; do : >"$B/t_w5_$f"; done
 RT=${RT:-$(( R < 3 ? R : 3 ))}   # PyTorch's sweep takes about a minute: fewer repeats
 for i in $(seq "$R"); do
-    [ $have_jit = 1 ] && nnc_sweep jit
-    nnc_sweep c
+    [ $have_jit = 1 ] && nnc_sweep jit cold && nnc_sweep jit warm
+    nnc_sweep c cold
+    nnc_sweep c warm
     t0=$(now); sweep; t1=$(now)
     echo "$t1 - $t0" | bc -l >>"$B/t_w5_nnc"
     if [ $have_torch = 1 ] && [ "$i" -le "$RT" ]; then
@@ -124,8 +132,10 @@ if [ -s "$B/t_w5_torch" ]; then read -r _ ref _ _ < <(stats x "$B/t_w5_torch"); 
 row5() { read -r _ med lo hi < <(stats x "$2")
     say "$(printf '  %-44s %8.3f s  (%.3f-%.3f)%s' "$1" "$med" "$lo" "$hi" \
         "$([ -n "$ref" ] && printf '  PyTorch / this x%.1f' "$(echo "$ref / $med" | bc -l)")")"; }
-[ -s "$B/t_w5_jit" ] && row5 "nnc sweep, LLVM JIT (whole sweep, compiling)" "$B/t_w5_jit"
-row5 "nnc sweep, C backend (whole sweep, cc)" "$B/t_w5_c"
+[ -s "$B/t_w5_jit_cold" ] && row5 "nnc sweep, LLVM JIT, cold cache (compiling)" "$B/t_w5_jit_cold"
+[ -s "$B/t_w5_jit_warm" ] && row5 "nnc sweep, LLVM JIT, warm cache (re-run)" "$B/t_w5_jit_warm"
+row5 "nnc sweep, C backend, cold cache (12 x cc)" "$B/t_w5_c_cold"
+row5 "nnc sweep, C backend, warm cache (re-run)" "$B/t_w5_c_warm"
 row5 "60 prebuilt trainers (training only)" "$B/t_w5_nnc"
 if [ -n "$ref" ]; then
     row5 "PyTorch (one process, $RT runs)" "$B/t_w5_torch"

@@ -26,6 +26,7 @@
 #include "ast.h"
 #include "sema.h"
 #include "ad.h"
+#include "cache.h"
 #include "codegen.h"
 #include "sweep.h"
 #include "teach.h"
@@ -363,7 +364,40 @@ static int run(char **argv)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* cc the generated C against the runtime. */
+/* Adds to k the identity of the C compiler (the file PATH finds for cc:
+ * its size and modification time) and of this CPU (/proc/cpuinfo's model
+ * and flags, which -march=native compiles for). */
+static void cc_identity(CgCacheKey *k, const char *cc)
+{
+    const char *path = strchr(cc, '/') ? "" : getenv("PATH");
+    char exe[PATH_MAX + 256];
+    struct stat st;
+    int found = 0;
+    if (!path)
+        found = stat(cc, &st) == 0;
+    for (const char *p = path; p && !found;) {
+        size_t n = strcspn(p, ":");
+        snprintf(exe, sizeof exe, "%.*s%s%s", (int)n, p, n ? "/" : "", cc);
+        found = stat(exe, &st) == 0 && S_ISREG(st.st_mode);
+        p = p[n] ? p + n + 1 : NULL;
+    }
+    cg_cache_add_str(k, cc);
+    if (found) {
+        long long id[2] = {(long long)st.st_size, (long long)st.st_mtime};
+        cg_cache_add(k, id, sizeof id);
+    }
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[8192];
+    while (f && fgets(line, sizeof line, f) && line[0] != '\n')
+        if (strncmp(line, "model name", 10) == 0 || strncmp(line, "flags", 5) == 0)
+            cg_cache_add_str(k, line);
+    if (f)
+        fclose(f);
+}
+
+/* cc the generated C against the runtime, or take the trainer from the
+ * compile cache (cache.h) when the same C was compiled before with the
+ * same compiler, flags, runtime and CPU. */
 static int cc_build(const char *csrc, const char *exe, int portable)
 {
     const char *rt = cg_runtime_dir();
@@ -400,8 +434,30 @@ static int cc_build(const char *csrc, const char *exe, int portable)
     for (char *t = strtok(ldflags, " \n"); t && n < 62; t = strtok(NULL, " \n"))
         argv[n++] = t;
     argv[n] = NULL;
+    /* the key: every argument, with the files' contents for the temporary
+     * C file's name and the runtime library's path, and nnrt.h */
+    CgCacheKey k;
+    int cache = cg_cache_dir() != NULL;
+    if (cache) {
+        char hdr[PATH_MAX + 64];
+        snprintf(hdr, sizeof hdr, "%s/nnrt.h", rt);
+        cg_cache_key(&k, "trainer");
+        cc_identity(&k, argv[0]);
+        for (int i = 1; i < n; i++)
+            if (argv[i] == csrc || argv[i] == lib)
+                cache &= cg_cache_add_file(&k, argv[i]) == 0;
+            else if (argv[i] != exe)
+                cg_cache_add_str(&k, argv[i]);
+        cache &= cg_cache_add_file(&k, hdr) == 0;
+    }
+    if (cache && cg_cache_fetch(&k, "exe", exe) == 0) {
+        free(cflags);
+        return 0;
+    }
     int rc = run(argv);
     free(cflags);
+    if (rc == 0 && cache)
+        cg_cache_store(&k, "exe", exe);
     if (rc != 0) {
         fprintf(stderr, "nnc: error: the C compiler failed on the generated code (status %d)%s\n",
                 rc, rc == 127 ? "" : "; this is a bug in nnc, please report it");

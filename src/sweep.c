@@ -86,6 +86,7 @@ typedef struct Arch {
     IrProgram *ir;         /* kept for the JIT */
     CgJit *jit;
     pthread_t thread;      /* compiling it */
+    int compiling;         /* the thread runs */
     int compiled;          /* the thread is done (atomic) */
 } Arch;
 
@@ -95,6 +96,7 @@ typedef struct Job {
     int config, seed;      /* training runs; config < 0 for builds */
     CgJit *jit;            /* run in a forked child from this compiled model */
     int ready;             /* may start (its model is compiled) */
+    int started;
     pid_t pid;
     int status;
 } Job;
@@ -330,8 +332,9 @@ static pid_t spawn(const Job *job)
 
 typedef void (*JobDone)(Job *job, int k, int ndone, void *ctx);
 
-/* Jobs start in order once ready (a run whose model is compiled) while
- * fewer than the pool's limit are running. */
+/* Jobs start in order among those ready (a run whose model is compiled)
+ * while fewer than the pool's limit are running; next is the first job
+ * not started. */
 typedef struct Pool {
     Job *jobs;
     int n, next, running, ndone;
@@ -342,17 +345,21 @@ typedef struct Pool {
 /* Start ready jobs while fewer than maxjobs run. */
 static void pool_fill(Pool *p, int maxjobs)
 {
-    while (p->running < maxjobs && p->next < p->n && p->jobs[p->next].ready) {
-        Job *j = &p->jobs[p->next];
+    for (int k = p->next; k < p->n && p->running < maxjobs; k++) {
+        Job *j = &p->jobs[k];
+        if (j->started || !j->ready)
+            continue;
+        j->started = 1;
         j->pid = spawn(j);
         if (j->pid < 0) {
             j->status = 127;
-            p->done(j, p->next, ++p->ndone, p->ctx);
+            p->done(j, k, ++p->ndone, p->ctx);
         } else {
             p->running++;
         }
-        p->next++;
     }
+    while (p->next < p->n && p->jobs[p->next].started)
+        p->next++;
 }
 
 /* Collect finished children; with block, wait for at least one.  0 when
@@ -373,18 +380,6 @@ static int pool_reap(Pool *p, int block)
             }
     }
     return got;
-}
-
-static void run_jobs(Job *jobs, int n, int maxjobs, JobDone done, void *ctx)
-{
-    Pool p = {jobs, n, 0, 0, 0, done, ctx};
-    for (int k = 0; k < n; k++)
-        jobs[k].ready = 1;
-    while (p.ndone < n) {
-        pool_fill(&p, maxjobs);
-        if (!pool_reap(&p, 1) && p.next >= n)
-            break;
-    }
 }
 
 /* ---- architectures: one build per combination of -D values ---- */
@@ -469,7 +464,8 @@ static void sanitize(char *out, size_t len, const char *s)
 }
 
 /* The JIT compiles an architecture in a thread, so that the main thread
- * keeps starting runs meanwhile; arch->compiled says when it is done. */
+ * keeps starting runs meanwhile (and up to --jobs architectures compile
+ * at a time); arch->compiled says when it is done. */
 static void *compile_thread(void *arg)
 {
     Arch *ar = arg;
@@ -483,6 +479,7 @@ static int start_compile(Arch *ar)
     int err = pthread_create(&ar->thread, NULL, compile_thread, ar);
     if (err)
         return fail("cannot start a thread: %s", strerror(err));
+    ar->compiling = 1;
     return 0;
 }
 
@@ -527,6 +524,7 @@ typedef struct State {
     int ncfg, total;
     char cols[MAXCOLS][32];
     int ncols;
+    int nfinished;         /* runs done */
     double t0;
 } State;
 
@@ -564,6 +562,7 @@ static void run_done(Job *job, int k, int ndone, void *ctx)
 {
     State *st = ctx;
     (void)k;
+    (void)ndone;
     Config *c = &st->cfg[job->config];
     char path[PATH_MAX], what[600], names[MAXCOLS][32];
     double vals[MAXCOLS];
@@ -586,7 +585,7 @@ static void run_done(Job *job, int k, int ndone, void *ctx)
     c->nruns++;
     c->nfailed += !c->ok[job->seed - 1];
     describe(st->s, c, what, sizeof what);
-    fprintf(stderr, "[%d/%d] %s seed %d: ", ndone, st->total, what, job->seed);
+    fprintf(stderr, "[%d/%d] %s seed %d: ", ++st->nfinished, st->total, what, job->seed);
     if (c->ok[job->seed - 1]) {
         int m = col_index(st, st->s->metric ? st->s->metric : "test_loss");
         if (m < 0)
@@ -614,6 +613,26 @@ static void build_done(Job *job, int k, int ndone, void *ctx)
         free(text);
         *failed = 1;
     }
+}
+
+/* The C backend's jobs: narch builds (seed: the architecture), then the runs. */
+typedef struct Builds {
+    State *st;
+    Job *jobs;
+    int narch, failed;
+} Builds;
+
+static void build_or_run_done(Job *job, int k, int ndone, void *ctx)
+{
+    Builds *b = ctx;
+    if (job->config >= 0) {
+        run_done(job, k, ndone, b->st);
+        return;
+    }
+    build_done(job, k, ndone, &b->failed);
+    for (int j = b->narch; job->status == 0 && j < b->narch + b->st->total; j++)
+        if (b->st->cfg[b->jobs[j].config].arch == job->seed)
+            b->jobs[j].ready = 1;
 }
 
 /* mean and sample standard deviation of column col over the config's
@@ -1208,17 +1227,11 @@ int sweep_main(int argc, char **argv)
             "%d at a time, in %s (%s)\n", narch, narch == 1 ? "" : "s", ncfg, ncfg == 1 ? "" : "s",
             s.repeat, s.repeat == 1 ? "" : "s", total, s.jobs, s.out,
             use_jit ? "LLVM JIT, runs forked from the compiled models" : "nnc build, cc");
-    if (!use_jit) {
-        int build_failed = 0;
-        run_jobs(builds, narch, s.jobs, build_done, &build_failed);
-        if (build_failed) {
-            free(src);
-            return 1;
-        }
-    }
 
-    /* the runs: the trainer's train command, exec'd or in a forked child */
-    Job *runs = calloc((size_t)total, sizeof *runs);
+    /* the runs: the trainer's train command, exec'd or in a forked child;
+     * with the C backend they follow the builds in one list of jobs */
+    Job *all = calloc((size_t)(narch + total), sizeof *all);
+    Job *runs = use_jit ? all : all + narch;
     int nj = 0;
     for (int i = 0; i < ncfg; i++)
         for (int r = 1; r <= s.repeat; r++) {
@@ -1253,39 +1266,68 @@ int sweep_main(int argc, char **argv)
             j->config = i;
             j->seed = r;
         }
-    State st = {&s, cfg, ncfg, total, {{0}}, 0, t0};
+    State st = {&s, cfg, ncfg, total, {{0}}, 0, 0, t0};
     if (!use_jit) {
-        run_jobs(runs, total, s.jobs, run_done, &st);
+        /* builds and runs in one pool, builds first: an architecture's runs
+         * start once its trainer is built, while the other builds go on */
+        memcpy(all, builds, (size_t)narch * sizeof *all);
+        for (int k = 0; k < narch; k++) {
+            all[k].ready = 1;
+            all[k].seed = k;   /* a build's architecture */
+        }
+        Builds b = {&st, all, narch, 0};
+        Pool pool = {all, narch + total, 0, 0, 0, build_or_run_done, &b};
+        while (pool.ndone < pool.n) {
+            if (!b.failed)
+                pool_fill(&pool, s.jobs);
+            if (!pool_reap(&pool, 1))
+                break;
+        }
+        if (b.failed) {
+            free(src);
+            return 1;
+        }
     } else {
-        /* compile one architecture at a time (in a thread of this process)
-         * while the runs of those compiled already train in children; the
-         * compilation counts as one of the jobs */
+        /* compile the architectures in threads of this process while the
+         * runs of those compiled already train in children.  A compilation
+         * counts as one of the --jobs, and compilations start first: each
+         * unblocks five runs, and once all are compiled every job left is
+         * a run, so no core waits at the end */
         Pool pool = {runs, total, 0, 0, 0, run_done, &st};
-        int k = 0, compiling = narch > 0 && start_compile(&arch[0]) == 0;
-        if (narch > 0 && !compiling)
-            rc = 1;
+        int next = 0, compiling = 0, ncached = 0;
         while (pool.ndone < total) {
-            if (compiling && __atomic_load_n(&arch[k].compiled, __ATOMIC_ACQUIRE)) {
-                pthread_join(arch[k].thread, NULL);
-                compiling = 0;
-                if (!arch[k].jit) {
-                    fail("compiling %s with -D values of %s failed", s.model, cfg[arch[k].config].id);
+            for (int k = 0; k < next; k++) {
+                Arch *ar = &arch[k];
+                if (!ar->compiling || !__atomic_load_n(&ar->compiled, __ATOMIC_ACQUIRE))
+                    continue;
+                pthread_join(ar->thread, NULL);
+                ar->compiling = 0;
+                compiling--;
+                if (!ar->jit) {
+                    fail("compiling %s with -D values of %s failed", s.model, cfg[ar->config].id);
                     rc = 1;
-                } else {
-                    for (int j = 0; j < total; j++)
-                        if (cfg[runs[j].config].arch == k) {
-                            runs[j].jit = arch[k].jit;
-                            runs[j].ready = 1;
-                        }
-                    if (++k < narch)
-                        compiling = start_compile(&arch[k]) == 0;
-                    rc = k < narch && !compiling;
+                    continue;
                 }
+                ncached += cg_jit_cached(ar->jit);
+                for (int j = 0; j < total; j++)
+                    if (cfg[runs[j].config].arch == k) {
+                        runs[j].jit = ar->jit;
+                        runs[j].ready = 1;
+                    }
+                if (next == narch && compiling == 0)
+                    fprintf(stderr, "nnc sweep: %d architecture%s compiled (%d from the compile "
+                            "cache)\n", narch, narch == 1 ? "" : "s", ncached);
+            }
+            while (rc == 0 && next < narch && compiling + pool.running < s.jobs) {
+                if (start_compile(&arch[next]) != 0)
+                    rc = 1;
+                else
+                    next++, compiling++;
             }
             if (rc == 0)
-                pool_fill(&pool, compiling && s.jobs > 1 ? s.jobs - 1 : s.jobs);
-            if (!pool_reap(&pool, !compiling)) {
-                if (!compiling && pool.running == 0)
+                pool_fill(&pool, s.jobs - compiling);
+            if (!pool_reap(&pool, compiling == 0)) {
+                if (compiling == 0 && pool.running == 0)
                     break;
                 nanosleep(&(struct timespec){0, 500000}, NULL);
             }
@@ -1346,7 +1388,7 @@ int sweep_main(int argc, char **argv)
     }
     free(arch);
     free(builds);
-    free(runs);
+    free(all);
     free(src);
     return rc;
 }

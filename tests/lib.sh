@@ -8,6 +8,9 @@
 : "${NNC:=$ROOT/nnc}"
 T_OUT="$ROOT/tests/out"
 mkdir -p "$T_OUT"
+# the compile cache (docs/cache.md) of the tests' own, emptied with
+# tests/out by each run of tests/run.sh, so the user's cache is untouched
+export NNC_CACHE_DIR="${NNC_CACHE_DIR:-$T_OUT/cache}"
 t_name=""
 
 t_begin() { t_name=$1; t_log="$T_OUT/$(echo "$1" | tr '/ ' '__').log"; : >"$t_log"; }

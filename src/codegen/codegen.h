@@ -41,6 +41,9 @@ typedef struct CgJit CgJit;
 CgJit *cg_jit_compile(const IrProgram *p);
 int cg_jit_main(CgJit *jit, int argc, char **argv);
 void cg_jit_free(CgJit *jit);
+/* 1 when the compiled model's object code came from the compile cache
+ * (cache.h) instead of LLVM's optimiser and code generator. */
+int cg_jit_cached(const CgJit *jit);
 
 /* The directory of nnrt.h, libnnrt.a and nnc-jit.so: $NNC_RUNTIME, else
  * runtime/ beside the nnc executable. */

@@ -22,16 +22,21 @@
  *                      then the prediction transposed back (when it is
  *                      more than one number per sample)
  *
+ * The module is optimised and compiled to an ELF object here, which the
+ * compile cache keeps (cache.h, docs/cache.md: the same IR for the same CPU
+ * is compiled once), and LLJIT links that object into the process.
  * Runtime functions (nnrt_gemm_f32/f64) and libm are resolved from the
  * process: this file is built into nnc-jit.so with the whole runtime, which
  * nnc loads (jit_load.c) with its symbols global.
  * Built only with LLVM, into nnc-jit.so; without it (make LLVM=none) nnc
  * answers with the stubs of jit_load.c.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cache.h"
 #include "codegen.h"
 #include "plan.h"
 
@@ -48,6 +53,7 @@
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
 #include <llvm-c/Transforms/PassBuilder.h>
+#include <llvm/Config/llvm-config.h>
 #include "jit.h"
 
 #define NNC_VERSION "0.1.0"
@@ -1304,25 +1310,41 @@ static int llvm_error(const char *what, LLVMErrorRef err)
     return -1;
 }
 
-static LLVMTargetMachineRef host_machine(char **triple)
+/* The host: LLVM's native target, the triple and the CPU's name and
+ * features, set up once per process (compilations may run in threads). */
+static struct {
+    pthread_once_t once;
+    char *triple, *cpu, *features;
+} host = {PTHREAD_ONCE_INIT, NULL, NULL, NULL};
+
+static void host_init(void)
 {
+    LLVMInstallFatalErrorHandler(fatal_handler);
     LLVMInitializeNativeTarget();
     LLVMInitializeNativeAsmPrinter();
-    *triple = LLVMGetDefaultTargetTriple();
+    host.triple = LLVMGetDefaultTargetTriple();
+    host.cpu = LLVMGetHostCPUName();
+    host.features = LLVMGetHostCPUFeatures();
+    cg_cache_dir();   /* looked up once, before any thread asks */
+}
+
+/* A target machine for the host, one per compilation (a TargetMachine is not
+ * shared between threads).  The code generator's level and code model are
+ * LLJIT's own defaults (O2; the large code model, so calls reach libm
+ * wherever it is mapped), as when LLJIT compiled the IR itself. */
+static LLVMTargetMachineRef host_machine(void)
+{
     LLVMTargetRef target;
     char *msg = NULL;
-    if (LLVMGetTargetFromTriple(*triple, &target, &msg)) {
-        fprintf(stderr, "nnc: error: LLVM has no target for this machine (%s): %s\n", *triple, msg);
+    if (LLVMGetTargetFromTriple(host.triple, &target, &msg)) {
+        fprintf(stderr, "nnc: error: LLVM has no target for this machine (%s): %s\n", host.triple,
+                msg);
         LLVMDisposeMessage(msg);
         return NULL;
     }
-    char *cpu = LLVMGetHostCPUName(), *features = LLVMGetHostCPUFeatures();
-    LLVMTargetMachineRef tm = LLVMCreateTargetMachine(target, *triple, cpu, features,
-                                                      LLVMCodeGenLevelAggressive, LLVMRelocDefault,
-                                                      LLVMCodeModelJITDefault);
-    LLVMDisposeMessage(cpu);
-    LLVMDisposeMessage(features);
-    return tm;
+    return LLVMCreateTargetMachine(target, host.triple, host.cpu, host.features,
+                                   LLVMCodeGenLevelDefault, LLVMRelocDefault,
+                                   LLVMCodeModelJITDefault);
 }
 
 /* O3 with loop and SLP vectorisation for the host CPU, without LLVM's
@@ -1330,9 +1352,10 @@ static LLVMTargetMachineRef host_machine(char **triple)
  * loops their parallelism, and unrolling every loop tripled the time to
  * the first step (W1: 0.6 s of CPU to compile, 0.18 s without) for a
  * steady state within the noise (docs/jit.md, Speed). */
-static int optimise(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *triple)
+#define PASSES "default<O3>"
+
+static int optimise(LLVMModuleRef mod, LLVMTargetMachineRef tm)
 {
-    LLVMSetTarget(mod, triple);
     LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
     LLVMSetModuleDataLayout(mod, dl);
     LLVMDisposeTargetData(dl);
@@ -1341,11 +1364,65 @@ static int optimise(LLVMModuleRef mod, LLVMTargetMachineRef tm, const char *trip
     LLVMPassBuilderOptionsSetSLPVectorization(po, 1);
     LLVMPassBuilderOptionsSetLoopUnrolling(po, 0);
     LLVMPassBuilderOptionsSetLoopInterleaving(po, 1);
-    LLVMErrorRef err = LLVMRunPasses(mod, "default<O3>", tm, po);
+    LLVMErrorRef err = LLVMRunPasses(mod, PASSES, tm, po);
     LLVMDisposePassBuilderOptions(po);
     if (err)
         return llvm_error("LLVM optimisation failed", err);
     return 0;
+}
+
+/* The compile cache's key of a module's object code: the IR before
+ * optimisation and everything else the object depends on. */
+static void object_key(CgCacheKey *k, LLVMModuleRef mod)
+{
+    cg_cache_key(k, "llvm-object");
+    cg_cache_add_str(k, "LLVM " LLVM_VERSION_STRING);
+    cg_cache_add_str(k, host.triple);
+    cg_cache_add_str(k, host.cpu);
+    cg_cache_add_str(k, host.features);
+    cg_cache_add_str(k, PASSES " vectorize slp interleave no-unroll; codegen O2 large");
+    char *ir = LLVMPrintModuleToString(mod);
+    cg_cache_add_str(k, ir);
+    LLVMDisposeMessage(ir);
+}
+
+/* The module's machine code, an ELF object: from the compile cache when
+ * the same module was compiled before (*cached set; unless refresh), else
+ * optimised, compiled and stored there.  NULL after an error.  The module
+ * is left as it was only when *cached is set. */
+static LLVMMemoryBufferRef object_code(LLVMModuleRef mod, int refresh, int *cached)
+{
+    CgCacheKey k;
+    int use_cache = cg_cache_dir() != NULL;
+    *cached = 0;
+    if (use_cache)
+        object_key(&k, mod);
+    if (use_cache && !refresh) {
+        size_t n = 0;
+        char *data = cg_cache_read(&k, "o", &n);
+        if (data) {
+            LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(data, n, "cached");
+            free(data);
+            *cached = 1;
+            return buf;
+        }
+    }
+    LLVMTargetMachineRef tm = host_machine();
+    if (!tm)
+        return NULL;
+    LLVMSetTarget(mod, host.triple);
+    LLVMMemoryBufferRef buf = NULL;
+    char *msg = NULL;
+    if (optimise(mod, tm) == 0
+        && LLVMTargetMachineEmitToMemoryBuffer(tm, mod, LLVMObjectFile, &msg, &buf)) {
+        fprintf(stderr, "nnc: error: LLVM code generation failed: %s\n", msg);
+        buf = NULL;
+    }
+    LLVMDisposeMessage(msg);
+    LLVMDisposeTargetMachine(tm);
+    if (buf && use_cache)
+        cg_cache_write(&k, "o", LLVMGetBufferStart(buf), LLVMGetBufferSize(buf));
+    return buf;
 }
 
 static char *where(const IrProgram *p, int line)
@@ -1383,8 +1460,9 @@ int cg_emit_llvm(FILE *f, const IrProgram *p)
 struct CgJit {
     const IrProgram *p;
     Jit j;
-    LLVMOrcThreadSafeContextRef tsc;
+    LLVMContextRef ctx;
     LLVMOrcLLJITRef lljit;
+    int cached;            /* the object code came from the compile cache */
     JitModel m;
     NnrtParam *params;
     NnrtSlot *slots;
@@ -1400,8 +1478,8 @@ void cg_jit_free(CgJit *c)
     if (c->lljit)
         LLVMOrcDisposeLLJIT(c->lljit);
     jit_free(&c->j);
-    if (c->tsc)
-        LLVMOrcDisposeThreadSafeContext(c->tsc);
+    if (c->ctx)
+        LLVMContextDispose(c->ctx);
     for (int i = 0; c->params && i < c->p->nparams; i++)
         free((char *)c->params[i].where);
     for (int i = 0; c->settings && i < c->p->nsettings; i++)
@@ -1483,65 +1561,78 @@ static void build_tables(CgJit *c, const LLVMOrcExecutorAddress *fn)
     };
 }
 
-CgJit *cg_jit_compile(const IrProgram *p)
+/* A JIT holding the object code, its functions looked up into fn; -1
+ * after an error (printed unless quiet). */
+static int link_object(CgJit *c, LLVMMemoryBufferRef obj, LLVMOrcExecutorAddress *fn, int quiet)
 {
-    LLVMInstallFatalErrorHandler(fatal_handler);
-    char *triple = NULL;
-    LLVMTargetMachineRef tm = host_machine(&triple);
-    if (!tm)
-        return NULL;
-    CgJit *c = xcalloc(1, sizeof *c);
-    c->p = p;
-    c->tsc = LLVMOrcCreateNewThreadSafeContext();
-    LLVMModuleRef mod = build_module(&c->j, p, LLVMOrcThreadSafeContextGetContext(c->tsc));
-    int ok = mod && optimise(mod, tm, triple) == 0;
-    LLVMDisposeTargetMachine(tm);
-    LLVMDisposeMessage(triple);
-    if (!ok) {
-        cg_jit_free(c);
-        return NULL;
-    }
     LLVMOrcJITTargetMachineBuilderRef jtmb = NULL;
     LLVMErrorRef err = LLVMOrcJITTargetMachineBuilderDetectHost(&jtmb);
     if (err) {
-        llvm_error("LLVM cannot target this machine", err);
-        goto fail;
+        LLVMDisposeMemoryBuffer(obj);
+        return llvm_error("LLVM cannot target this machine", err);
     }
     LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
     LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, jtmb);
     if ((err = LLVMOrcCreateLLJIT(&c->lljit, builder))) {
-        llvm_error("cannot create the LLVM JIT", err);
-        goto fail;
+        LLVMDisposeMemoryBuffer(obj);
+        return llvm_error("cannot create the LLVM JIT", err);
     }
     /* nnrt_gemm_f32/f64 and libm from the process (nnc-jit.so holds the runtime) */
     LLVMOrcDefinitionGeneratorRef gen;
     if ((err = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(
              &gen, LLVMOrcLLJITGetGlobalPrefix(c->lljit), NULL, NULL))) {
-        llvm_error("cannot resolve symbols from the process", err);
-        goto fail;
+        LLVMDisposeMemoryBuffer(obj);
+        return llvm_error("cannot resolve symbols from the process", err);
     }
     LLVMOrcJITDylibRef jd = LLVMOrcLLJITGetMainJITDylib(c->lljit);
     LLVMOrcJITDylibAddGenerator(jd, gen);
-    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, c->tsc);
-    if ((err = LLVMOrcLLJITAddLLVMIRModule(c->lljit, jd, tsm))) {
-        LLVMOrcDisposeThreadSafeModule(tsm);
-        llvm_error("the LLVM JIT rejected the module", err);
-        goto fail;
-    }
     static const char *const names[7] = {
         "create", "destroy", "output", "forward", "backward", "penalty", "nonfinite",
     };
+    err = LLVMOrcLLJITAddObjectFile(c->lljit, jd, obj);
+    for (int k = 0; k < 7 && !err; k++)
+        err = LLVMOrcLLJITLookup(c->lljit, &fn[k], names[k]);
+    if (err && quiet) {
+        LLVMConsumeError(err);
+        return -1;
+    }
+    return err ? llvm_error("the LLVM JIT cannot link the model's code", err) : 0;
+}
+
+CgJit *cg_jit_compile(const IrProgram *p)
+{
+    pthread_once(&host.once, host_init);
+    CgJit *c = xcalloc(1, sizeof *c);
+    c->p = p;
+    c->ctx = LLVMContextCreate();
+    LLVMModuleRef mod = build_module(&c->j, p, c->ctx);
     LLVMOrcExecutorAddress fn[7];
-    for (int k = 0; k < 7; k++)
-        if ((err = LLVMOrcLLJITLookup(c->lljit, &fn[k], names[k]))) {
-            llvm_error("LLVM JIT compilation failed", err);
-            goto fail;
+    int ok = 0;
+    if (mod) {
+        /* an entry of the cache that does not link (damaged on disk) is
+         * compiled afresh, and replaced */
+        LLVMMemoryBufferRef obj = object_code(mod, 0, &c->cached);
+        ok = obj && link_object(c, obj, fn, c->cached) == 0;
+        if (!ok && c->cached) {
+            if (c->lljit)
+                LLVMOrcDisposeLLJIT(c->lljit);
+            c->lljit = NULL;
+            obj = object_code(mod, 1, &c->cached);
+            ok = obj && link_object(c, obj, fn, 0) == 0;
         }
+        LLVMDisposeModule(mod);
+    }
+    if (!ok) {
+        cg_jit_free(c);
+        return NULL;
+    }
     build_tables(c, fn);
     return c;
-fail:
-    cg_jit_free(c);
-    return NULL;
+}
+
+int cg_jit_cached(const CgJit *c)
+{
+    return c->cached;
 }
 
 int cg_jit_main(CgJit *c, int argc, char **argv)

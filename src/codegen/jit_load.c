@@ -109,6 +109,12 @@ void cg_jit_free(CgJit *jit)
         fn(jit);
 }
 
+int cg_jit_cached(const CgJit *jit)
+{
+    int (*fn)(const CgJit *) = JIT_FN(int (*)(const CgJit *), "cg_jit_cached");
+    return fn ? fn(jit) : 0;
+}
+
 #else   /* built without LLVM */
 
 static void no_llvm(void)
@@ -158,6 +164,12 @@ int cg_jit_main(CgJit *jit, int argc, char **argv)
 void cg_jit_free(CgJit *jit)
 {
     (void)jit;
+}
+
+int cg_jit_cached(const CgJit *jit)
+{
+    (void)jit;
+    return 0;
 }
 
 #endif

@@ -1,0 +1,190 @@
+/*
+ * cache.c - the compile cache (cache.h, docs/cache.md): keys, the
+ * directory, and entries written atomically.
+ *
+ * The key hashes each byte into two independent 64-bit lanes (FNV-1a and a
+ * multiply-rotate hash), 128 bits in all: an accidental collision between
+ * two compilations is out of the question, and nothing here needs to
+ * resist a deliberate one (the cache is the user's own directory).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "cache.h"
+
+#define NNC_VERSION "0.1.0"
+
+void cg_cache_key(CgCacheKey *k, const char *kind)
+{
+    k->a = 1469598103934665603ULL;
+    k->b = 0x9e3779b97f4a7c15ULL;
+    cg_cache_add_str(k, "nnc " NNC_VERSION);
+    cg_cache_add_str(k, kind);
+}
+
+void cg_cache_add(CgCacheKey *k, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    unsigned long long a = k->a, b = k->b;
+    for (size_t i = 0; i < n; i++) {
+        a = (a ^ p[i]) * 1099511628211ULL;
+        b = ((b << 5 | b >> 59) ^ p[i]) * 0xff51afd7ed558ccdULL;
+    }
+    k->a = a;
+    k->b = b;
+}
+
+void cg_cache_add_str(CgCacheKey *k, const char *s)
+{
+    cg_cache_add(k, s, strlen(s) + 1);
+}
+
+int cg_cache_add_file(CgCacheKey *k, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        cg_cache_add(k, buf, n);
+    int err = ferror(f);
+    fclose(f);
+    return err ? -1 : 0;
+}
+
+static int mkdirs(char *path)
+{
+    for (char *p = path + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            int bad = mkdir(path, 0755) != 0 && errno != EEXIST;
+            *p = '/';
+            if (bad)
+                return -1;
+        }
+    return mkdir(path, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+const char *cg_cache_dir(void)
+{
+    static char dir[PATH_MAX];
+    static int state;   /* 0 not yet looked, 1 on, -1 off */
+    if (state)
+        return state > 0 ? dir : NULL;
+    state = -1;
+    const char *off = getenv("NNC_CACHE");
+    if (off && (strcmp(off, "off") == 0 || strcmp(off, "0") == 0 || strcmp(off, "no") == 0))
+        return NULL;
+    const char *env = getenv("NNC_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"),
+               *home = getenv("HOME");
+    if (env && *env)
+        snprintf(dir, sizeof dir, "%s", env);
+    else if (xdg && *xdg)
+        snprintf(dir, sizeof dir, "%s/nnc", xdg);
+    else if (home && *home)
+        snprintf(dir, sizeof dir, "%s/.cache/nnc", home);
+    else
+        return NULL;
+    if (mkdirs(dir) != 0 || access(dir, W_OK | X_OK) != 0)
+        return NULL;
+    state = 1;
+    return dir;
+}
+
+/* DIR/KEY.EXT; -1 without a cache. */
+static int entry(const CgCacheKey *k, const char *ext, char *path, size_t len)
+{
+    const char *dir = cg_cache_dir();
+    if (!dir)
+        return -1;
+    snprintf(path, len, "%s/%016llx%016llx.%s", dir, k->a, k->b, ext);
+    return 0;
+}
+
+static char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    struct stat st;
+    char *buf = NULL;
+    if (fstat(fileno(f), &st) == 0 && st.st_size > 0) {
+        buf = malloc((size_t)st.st_size);
+        if (buf && fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+            free(buf);
+            buf = NULL;
+        }
+        *n = (size_t)st.st_size;
+    }
+    fclose(f);
+    return buf;
+}
+
+char *cg_cache_read(const CgCacheKey *k, const char *ext, size_t *n)
+{
+    char path[PATH_MAX + 64];
+    return entry(k, ext, path, sizeof path) == 0 ? slurp(path, n) : NULL;
+}
+
+/* Write data to a temporary file beside path and rename it to path: a
+ * reader sees the old file, the new one or none, never half of one. */
+static int write_atomically(const char *path, const void *data, size_t n, mode_t mode)
+{
+    char tmp[PATH_MAX + 80];
+    snprintf(tmp, sizeof tmp, "%s.tmp%ldXXXXXX", path, (long)getpid());
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return -1;
+    const char *p = data;
+    size_t left = n;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w <= 0)
+            break;
+        p += w;
+        left -= (size_t)w;
+    }
+    int ok = left == 0 && fchmod(fd, mode) == 0;
+    ok &= close(fd) == 0;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int cg_cache_write(const CgCacheKey *k, const char *ext, const void *data, size_t n)
+{
+    char path[PATH_MAX + 64];
+    if (entry(k, ext, path, sizeof path) != 0)
+        return -1;
+    return write_atomically(path, data, n, 0644);
+}
+
+int cg_cache_fetch(const CgCacheKey *k, const char *ext, const char *dest)
+{
+    size_t n = 0;
+    char *data = cg_cache_read(k, ext, &n);
+    if (!data)
+        return -1;
+    int rc = write_atomically(dest, data, n, 0755);
+    free(data);
+    return rc;
+}
+
+int cg_cache_store(const CgCacheKey *k, const char *ext, const char *src)
+{
+    size_t n = 0;
+    char *data = slurp(src, &n);
+    if (!data)
+        return -1;
+    int rc = cg_cache_write(k, ext, data, n);
+    free(data);
+    return rc;
+}

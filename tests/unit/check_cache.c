@@ -1,0 +1,200 @@
+/*
+ * check_cache.c - the compile cache (src/codegen/cache.c, docs/cache.md):
+ * keys tell apart what differs, entries come back whole, NNC_CACHE=off
+ * turns it off, and concurrent writers of one entry never leave a reader
+ * half a file.
+ *
+ * The cache directory is looked up once per process; Check runs each test
+ * in a child of its own (CK_FORK=yes, as tests/run.sh runs it), so each
+ * test sets the environment before its first call.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cache.h"
+
+/* A fresh, empty cache directory for this test, under tests/out when run
+ * from the top of the tree (tests/run.sh), else /tmp. */
+static const char *fresh_dir(const char *name)
+{
+    static char dir[256];
+    snprintf(dir, sizeof dir, "%s/check_cache_%s_%ld", access("tests/out", W_OK) == 0 ?
+             "tests/out" : "/tmp", name, (long)getpid());
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    setenv("NNC_CACHE_DIR", dir, 1);
+    unsetenv("NNC_CACHE");
+    return dir;
+}
+
+static int same_key(CgCacheKey a, CgCacheKey b)
+{
+    return a.a == b.a && a.b == b.b;
+}
+
+START_TEST(keys_tell_apart)
+{
+    CgCacheKey k1, k2, k3, k4;
+    cg_cache_key(&k1, "trainer");
+    cg_cache_add_str(&k1, "ab");
+    cg_cache_add_str(&k1, "c");
+    cg_cache_key(&k2, "trainer");
+    cg_cache_add_str(&k2, "a");
+    cg_cache_add_str(&k2, "bc");
+    cg_cache_key(&k3, "llvm-object");
+    cg_cache_add_str(&k3, "ab");
+    cg_cache_add_str(&k3, "c");
+    cg_cache_key(&k4, "trainer");
+    cg_cache_add_str(&k4, "ab");
+    cg_cache_add_str(&k4, "c");
+    ck_assert(!same_key(k1, k2));   /* where the strings end counts */
+    ck_assert(!same_key(k1, k3));   /* so does the kind */
+    ck_assert(same_key(k1, k4));    /* and nothing else */
+    /* one byte more or different changes both halves */
+    CgCacheKey k5 = k4;
+    cg_cache_add(&k5, "x", 1);
+    ck_assert(k5.a != k4.a && k5.b != k4.b);
+}
+END_TEST
+
+START_TEST(write_then_read)
+{
+    fresh_dir("rw");
+    CgCacheKey k, other;
+    cg_cache_key(&k, "test");
+    cg_cache_add_str(&k, "model 1");
+    cg_cache_key(&other, "test");
+    cg_cache_add_str(&other, "model 2");
+    size_t n = 0;
+    ck_assert_ptr_null(cg_cache_read(&k, "o", &n));   /* a miss */
+    static const char data[] = "object code\0with a zero byte";
+    ck_assert_int_eq(cg_cache_write(&k, "o", data, sizeof data), 0);
+    char *got = cg_cache_read(&k, "o", &n);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_uint_eq(n, sizeof data);
+    ck_assert(memcmp(got, data, n) == 0);
+    free(got);
+    ck_assert_ptr_null(cg_cache_read(&other, "o", &n));   /* another key misses */
+    ck_assert_ptr_null(cg_cache_read(&k, "exe", &n));     /* so does another kind of file */
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", getenv("NNC_CACHE_DIR"));
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+START_TEST(store_and_fetch_files)
+{
+    const char *dir = fresh_dir("files");
+    char src[300], dest[300];
+    snprintf(src, sizeof src, "%s.src", dir);
+    snprintf(dest, sizeof dest, "%s.dest", dir);
+    FILE *f = fopen(src, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("#!/bin/sh\necho trainer\n", f);
+    fclose(f);
+    CgCacheKey k;
+    cg_cache_key(&k, "trainer");
+    ck_assert_int_ne(cg_cache_fetch(&k, "exe", dest), 0);   /* a miss writes nothing */
+    ck_assert_int_ne(access(dest, F_OK), 0);
+    ck_assert_int_eq(cg_cache_store(&k, "exe", src), 0);
+    ck_assert_int_eq(cg_cache_fetch(&k, "exe", dest), 0);
+    struct stat st;
+    ck_assert_int_eq(stat(dest, &st), 0);
+    ck_assert(st.st_mode & S_IXUSR);   /* a trainer comes back executable */
+    ck_assert_int_eq(st.st_size, 23);
+    remove(src);
+    remove(dest);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+START_TEST(off)
+{
+    const char *dir = fresh_dir("off");
+    setenv("NNC_CACHE", "off", 1);
+    ck_assert_ptr_null(cg_cache_dir());
+    CgCacheKey k;
+    cg_cache_key(&k, "test");
+    ck_assert_int_ne(cg_cache_write(&k, "o", "x", 1), 0);
+    ck_assert_int_ne(access(dir, F_OK), 0);   /* not even the directory is made */
+}
+END_TEST
+
+/* Writers race to store the same entry (as two sweeps compiling the same
+ * architecture do) while a reader reads it: every read is a miss or the
+ * whole entry, and no temporary file is left behind. */
+START_TEST(concurrent_writers)
+{
+    const char *dir = fresh_dir("race");
+    enum { SIZE = 1 << 20, WRITERS = 4, ROUNDS = 20 };
+    char *data = malloc(SIZE);
+    for (int i = 0; i < SIZE; i++)
+        data[i] = (char)(i * 7 + i / 4096);
+    CgCacheKey k;
+    cg_cache_key(&k, "race");
+    pid_t pids[WRITERS];
+    for (int w = 0; w < WRITERS; w++) {
+        pids[w] = fork();
+        ck_assert_int_ge(pids[w], 0);
+        if (pids[w] == 0) {
+            for (int r = 0; r < ROUNDS; r++)
+                if (cg_cache_write(&k, "o", data, SIZE) != 0)
+                    _exit(1);
+            _exit(0);
+        }
+    }
+    int whole = 0;
+    for (int r = 0; r < 200; r++) {
+        size_t n = 0;
+        char *got = cg_cache_read(&k, "o", &n);
+        if (got) {
+            ck_assert_uint_eq(n, SIZE);
+            ck_assert(memcmp(got, data, SIZE) == 0);
+            whole++;
+            free(got);
+        }
+    }
+    for (int w = 0; w < WRITERS; w++) {
+        int status;
+        ck_assert_int_eq(waitpid(pids[w], &status, 0), pids[w]);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) = 1", dir);
+    ck_assert_int_eq(system(cmd), 0);   /* the entry, and no temporary files */
+    free(data);
+    (void)whole;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+static Suite *cache_suite(void)
+{
+    Suite *s = suite_create("cache");
+    TCase *tc = tcase_create("cache");
+    tcase_add_test(tc, keys_tell_apart);
+    tcase_add_test(tc, write_then_read);
+    tcase_add_test(tc, store_and_fetch_files);
+    tcase_add_test(tc, off);
+    tcase_add_test(tc, concurrent_writers);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(cache_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
