@@ -63,7 +63,7 @@ RT_OBJS   := $(RT_COMMON:runtime/%.c=$(BUILD)/rt/%.o) \
 RT_LIB    := $(RT_DIR)/libnnrt.a
 PNG_CFLAGS := $(shell pkg-config --cflags libpng 2>/dev/null)
 PNG_LIBS   := $(shell pkg-config --libs libpng 2>/dev/null || echo -lpng)
-RT_LDLIBS := $(PNG_LIBS) -lz -lm $(BLAS_LIBS)
+RT_LDLIBS := $(PNG_LIBS) -lz -lm -pthread $(BLAS_LIBS)
 # the runtime's hot loops (NNRT_KERNEL in nnrt_internal.h) are vectorised
 # through `omp simd` pragmas; sqrt may then become a vector instruction
 # (the runtime never reads errno after a math function)

@@ -276,6 +276,7 @@ double nnrt_now(void)
 
 int nnrt_set_ftz(int on)
 {
+    nnrt_parallel_stop();   /* restarted by the next loop, with our MXCSR */
 #ifdef NNRT_OPENBLAS
     if (blas_thread_shutdown_)
         blas_thread_shutdown_();   /* restarted by the next BLAS call, with our MXCSR */

@@ -96,6 +96,19 @@ const char *nnrt_num_text(char *buf, size_t len, double x, int digits);
  * behaviour.  Returns 1 when the machine has such a mode. */
 int nnrt_set_ftz(int on);
 
+/* ---- loops over many elements on every core (common_par.c) ----
+ * nnrt_parallel calls fn(ctx, lo, hi) for consecutive ranges of `chunk`
+ * elements covering [0, n), on the calling thread and helper threads
+ * (docs/trainer.md, "Threads": NNRT_THREADS in all), and returns
+ * when all are done.  fn must compute each element on its own (no sums
+ * across the range): the result is then the same whoever runs a chunk. */
+typedef void (*NnrtParFn)(void *ctx, int64_t lo, int64_t hi);
+void nnrt_parallel(NnrtParFn fn, void *ctx, int64_t n, int64_t chunk);
+/* Announces a loop soon (within a few hundred microseconds): the helpers
+ * wake now, so that they are running when it starts. */
+void nnrt_parallel_wake(void);
+void nnrt_parallel_stop(void);   /* helpers restart on next use (nnrt_set_ftz) */
+
 /* ---- plots (common_plot.c; docs/trainer.md, "Plots") ----
  * Each writes a gnuplot script NAME.gp into the run directory DIR beside its
  * data; nnrt_gnuplot renders the scripts to NAME.png and NAME.pdf. */

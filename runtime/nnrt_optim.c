@@ -136,30 +136,52 @@ static void rmsprop_slice(const NnrtOptimSpec *s, nnrt_real *restrict p,
     }
 }
 
-void nnrt_optim_step(NnrtOptim *o, nnrt_real *params, const nnrt_real *grads, double lr)
+typedef struct Step {
+    NnrtOptim *o;
+    nnrt_real *params;
+    const nnrt_real *grads;
+    double lr;
+} Step;
+
+/* The update of elements [lo, hi) of the flat parameter vector: the
+ * pieces of the trainable parameters in that range. */
+static void step_range(void *ctx, int64_t lo, int64_t hi)
 {
+    const Step *st = ctx;
+    NnrtOptim *o = st->o;
     const NnrtModel *md = o->model;
-    o->t++;
     for (int k = 0; k < md->nparams; k++) {
         const NnrtParam *pr = &md->params[k];
-        if (pr->frozen)
+        int64_t a = pr->offset > lo ? pr->offset : lo;
+        int64_t b = pr->offset + pr->size < hi ? pr->offset + pr->size : hi;
+        if (pr->frozen || a >= b)
             continue;
-        int64_t off = pr->offset, n = pr->size;
-        nnrt_real *m = o->m ? o->m + off : NULL, *v = o->v ? o->v + off : NULL;
+        nnrt_real *p = st->params + a, *m = o->m ? o->m + a : NULL, *v = o->v ? o->v + a : NULL;
+        const nnrt_real *g = st->grads + a;
         switch (o->spec.kind) {
         case NNRT_SGD:
-            sgd_slice(&o->spec, params + off, grads + off, m, n, (nnrt_real)lr);
+            sgd_slice(&o->spec, p, g, m, b - a, (nnrt_real)st->lr);
             break;
         case NNRT_ADAM:
         case NNRT_ADAMW:
-            adam_slice(&o->spec, params + off, grads + off, m, v, n, lr, o->t);
+            adam_slice(&o->spec, p, g, m, v, b - a, st->lr, o->t);
             break;
         case NNRT_RMSPROP:
-            rmsprop_slice(&o->spec, params + off, grads + off, m, v, o->a ? o->a + off : NULL, n,
-                          (nnrt_real)lr);
+            rmsprop_slice(&o->spec, p, g, m, v, o->a ? o->a + a : NULL, b - a, (nnrt_real)st->lr);
             break;
         }
     }
+}
+
+/* Elements per chunk of the parallel update (nnrt_parallel): models below
+ * two chunks update on the calling thread alone. */
+#define OPTIM_CHUNK 8192
+
+void nnrt_optim_step(NnrtOptim *o, nnrt_real *params, const nnrt_real *grads, double lr)
+{
+    Step st = { o, params, grads, lr };
+    o->t++;
+    nnrt_parallel(step_range, &st, o->model->nparam_total, OPTIM_CHUNK);
 }
 
 /* Scales grads so that their global norm (over every trainable parameter)

@@ -558,6 +558,11 @@ static void evaluate(Run *r, const NnrtData *d, int accuracy, Eval *ev)
     ev->accuracy = (double)correct / (double)d->n;
 }
 
+static void zero_range(void *ctx, int64_t lo, int64_t hi)
+{
+    memset((nnrt_real *)ctx + lo, 0, (size_t)(hi - lo) * sizeof(nnrt_real));
+}
+
 /* grads = gradient of the objective over the B samples idx[start..start+B)
  * of d (idx NULL: samples start..start+B in order); returns the objective
  * and, when `correct` is not NULL, adds the number of right predictions. */
@@ -567,7 +572,7 @@ static double batch_gradient(Run *r, const NnrtData *d, const int64_t *idx, int6
     const NnrtModel *m = r->m;
     double sum = 0;
     nnrt_real w = r->cfg.reduce_sum ? 1 : (nnrt_real)(1.0 / (double)B);
-    memset(r->grads, 0, (size_t)m->nparam_total * sizeof *r->grads);
+    nnrt_parallel(zero_range, r->grads, m->nparam_total, 16384);
     for (int64_t c0 = 0; c0 < B; c0 += r->cap) {
         int nb = (int)(B - c0 < r->cap ? B - c0 : r->cap);
         if (idx) {
@@ -591,6 +596,7 @@ static double batch_gradient(Run *r, const NnrtData *d, const int64_t *idx, int6
         if (r->trap_nan && !nnrt_finite(r->grads, (size_t)m->nparam_total))
             trap_nonfinite(r, nb, 1);
     }
+    nnrt_parallel_wake();   /* for the update that follows */
     return (r->cfg.reduce_sum ? sum : sum / (double)B) + penalty(r, r->grads);
 }
 

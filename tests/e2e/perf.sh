@@ -81,6 +81,51 @@ else
     t_fail "no trainer (build failed above)"
 fi
 
+# The runtime's passes over every parameter (the optimizer's update, zeroing
+# the gradient) run on every core when a model has more than two chunks of
+# parameters (common_par.c).  Each element is computed alone, so one thread
+# and several give the same bits: every logged number but the times.
+cat >"$D/par.nn" <<'NN'
+model par
+input  x[100]
+target c : class(10)
+param W1[200, 100] = he_uniform
+param b1[200]      = zeros
+param W2[10, 200]  = xavier_uniform
+param b2[10]       = zeros
+h = relu(W1 @ x + b1)
+loss = cross_entropy(W2 @ h + b2, c)
+penalty = 1e-3 * sumsq(W1)
+train {
+  data      = random(n = 256, seed = 3)
+  optimizer = adam(lr = 0.01)
+  batch     = 32
+  epochs    = 3
+}
+NN
+nontime() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) keep[i] = $i !~ /seconds$/ }
+    { row = ""; for (i = 1; i <= NF; i++) if (keep[i]) row = row $i ","; print row }' "$1/metrics.csv"; }
+t_begin "perf/the optimizer on 1, 2 and 3 threads gives the same bits"
+opts=("adam(lr = 0.01)" "sgd(lr = 0.05, momentum = 0.9)" "rmsprop(lr = 0.001)")
+if t_build "$D/par.nn" "$D/par"; then
+    ok=1
+    for th in 1 2 3; do
+        for k in 0 1 2; do
+            rm -rf "$D/par$th-$k"
+            NNRT_THREADS=$th t_run "$D/par" train --optimizer "${opts[k]}" --quiet --no-plots \
+                --log "$D/par$th-$k" --save "$D/par$th-$k.npz" || ok=0
+            nontime "$D/par$th-$k" >"$D/par$th-$k.csv"
+            if [ $th != 1 ] && ! { cmp -s "$D/par1-$k.csv" "$D/par$th-$k.csv" &&
+                                   cmp -s "$D/par1-$k.npz" "$D/par$th-$k.npz"; }; then
+                ok=0; echo "${opts[k]}: $th threads differ from 1" >>"$t_log"
+            fi
+        done
+    done
+    if [ $ok = 1 ]; then t_pass; else t_fail "metrics or parameters differ (see $t_log)"; fi
+else
+    t_fail "nnc build failed"
+fi
+
 # Fused loops and tiles (docs/performance.md) against the simple path: W1's
 # ReLU MLP, whose products, biases and activations run as fused loops and
 # whose full batch of 500 samples runs in tiles (NnrtModel.tile), trained in

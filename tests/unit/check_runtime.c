@@ -436,6 +436,79 @@ START_TEST(test_flush_to_zero_reaches_the_blas_threads)
 }
 END_TEST
 
+/* ---- loops shared by threads (common_par.c) ---- */
+
+static void count_range(void *ctx, int64_t lo, int64_t hi)
+{
+    int *seen = ctx;
+    ck_assert_msg(lo % 1000 == 0 && (hi - lo == 1000 || hi == 100003), "range [%lld, %lld) is not "
+                  "a chunk", (long long)lo, (long long)hi);
+    for (int64_t i = lo; i < hi; i++)
+        seen[i]++;
+}
+
+/* Every element exactly once, whatever the number of threads (including
+ * more than the cores, and starting them again), in many loops in a row. */
+START_TEST(test_parallel_loops_cover_every_element_once)
+{
+    static const char *threads[] = { "1", "2", "5" };
+    int *seen = calloc(100003, sizeof *seen);
+    for (int t = 0; t < 3; t++) {
+        nnrt_parallel_stop();
+        setenv("NNRT_THREADS", threads[t], 1);
+        for (int rep = 0; rep < 200; rep++)
+            nnrt_parallel(count_range, seen, 100003, 1000);
+    }
+    nnrt_parallel_stop();
+    unsetenv("NNRT_THREADS");
+    for (int i = 0; i < 100003; i++)
+        ck_assert_msg(seen[i] == 600, "element %d done %d times in 600 loops", i, seen[i]);
+    free(seen);
+}
+END_TEST
+
+typedef struct Scale {
+    const nnrt_real *a;
+    nnrt_real f, *out;
+} Scale;
+
+static void scale_range(void *ctx, int64_t lo, int64_t hi)
+{
+    const Scale *sc = ctx;
+    for (int64_t i = lo; i < hi; i++)
+        sc->out[i] = sc->a[i] * sc->f;
+}
+
+/* The helpers compute with the caller's floating-point mode: denormal
+ * inputs read as zero after nnrt_set_ftz(1) (tiny * huge = 0), not before. */
+START_TEST(test_flush_to_zero_reaches_the_parallel_helpers)
+{
+    int n = 1 << 20;   /* 1024 chunks: enough for the helper to wake and take some */
+    nnrt_real *a = malloc((size_t)n * sizeof *a), *out = malloc((size_t)n * sizeof *out);
+    for (int i = 0; i < n; i++)
+        a[i] = (nnrt_real)(sizeof(nnrt_real) == 4 ? 1e-40 : 1e-310);
+    Scale sc = { a, (nnrt_real)(sizeof(nnrt_real) == 4 ? 1e30 : 1e300), out };
+    setenv("NNRT_THREADS", "2", 1);
+    nnrt_parallel(scale_range, &sc, n, 1024);   /* helpers started before the switch */
+    ck_assert_msg(out[n - 1] != 0, "denormals are flushed before nnrt_set_ftz(1)");
+    if (nnrt_set_ftz(1)) {
+        int nonzero = 0;
+        for (int rep = 0; rep < 20; rep++) {
+            nnrt_parallel(scale_range, &sc, n, 1024);
+            for (int i = 0; i < n; i++)
+                nonzero += out[i] != 0;
+        }
+        nnrt_set_ftz(0);
+        ck_assert_msg(nonzero == 0, "%d of 20 x %d results are not flushed to zero (a "
+                      "helper without flush-to-zero computed them)", nonzero, n);
+    }
+    nnrt_parallel_stop();
+    unsetenv("NNRT_THREADS");
+    free(a);
+    free(out);
+}
+END_TEST
+
 /* ---- optimizers ---- */
 
 static const NnrtParam one_param[] = {
@@ -1086,6 +1159,8 @@ static Suite *runtime_suite(void)
     tcase_add_test(k, test_gemm_with_beta_zero_overwrites_nan_in_c);
     tcase_add_test(k, test_transpose_matches_the_definition);
     tcase_add_test(k, test_flush_to_zero_reaches_the_blas_threads);
+    tcase_add_test(k, test_parallel_loops_cover_every_element_once);
+    tcase_add_test(k, test_flush_to_zero_reaches_the_parallel_helpers);
     tcase_add_test(k, test_sgd_matches_hand_computed_steps);
     tcase_add_test(k, test_adam_matches_hand_computed_steps);
     tcase_add_test(k, test_adamw_and_rmsprop_match_torch);
