@@ -148,12 +148,13 @@ $(BUILD)/rt64/%.o: runtime/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(RT_KERNEL_FLAGS) $(BLAS_CFLAGS) -DNNRT_F64 -c -o $@ $<
 
-# libnnrt.ldflags tells `nnc build` what to link the archive with.
+# libnnrt.ldflags tells `nnc build` what to link the archive with; as needed:
+# a trainer that never calls nnrt_gemm (a tiny model) does not load OpenBLAS.
 $(RT_LIB): $(RT_OBJS)
 	@mkdir -p $(RT_DIR)
 	rm -f $@
 	ar rcs $@ $(RT_OBJS)
-	echo "$(SAN) $(RT_LDLIBS)" > $(RT_DIR)/libnnrt.ldflags
+	echo "$(SAN) -Wl,--as-needed $(RT_LDLIBS)" > $(RT_DIR)/libnnrt.ldflags
 	@[ "$(RT_DIR)" = runtime ] || cp runtime/nnrt.h $(RT_DIR)/
 	@echo "runtime: BLAS=$(BLAS)"
 

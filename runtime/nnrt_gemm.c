@@ -1,7 +1,8 @@
 /*
  * nnrt_gemm.c - C = alpha op(A) op(B) + beta C for the generated code's
- * large layers (row-major; op(X) = X or X'), and the blocked transpose
- * that moves data in and out of the samples-innermost layout.
+ * large layers (row-major; op(X) = X or X').  Only trainers that call
+ * nnrt_gemm link this file, and with it OpenBLAS (nnrt_transpose.c has the
+ * transposes every trainer needs).
  *
  * Three ways to multiply, chosen per call by size:
  *  - the plain loops (nnrt_gemm_naive), the reference: each transpose case
@@ -261,25 +262,4 @@ void nnrt_gemm(int ta, int tb, int M, int N, int K, nnrt_real alpha,
         nnrt_gemm_blocked(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0)
         return;
     nnrt_gemm_naive(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-
-/* 32 x 32 tiles: 4 KiB of each side in cache at once, so the strided side
- * (a row of dst per element of a src row) costs a cache line per 32
- * elements instead of one per element; with n = 1024 samples the plain
- * double loop was 14 times slower (every store 4 KiB from the last). */
-#define TRANSPOSE_TILE 32
-
-NNRT_KERNEL
-void nnrt_transpose(const nnrt_real *restrict src, int rows, int cols, nnrt_real *restrict dst)
-{
-    for (int i0 = 0; i0 < rows; i0 += TRANSPOSE_TILE) {
-        int i1 = i0 + TRANSPOSE_TILE < rows ? i0 + TRANSPOSE_TILE : rows;
-        for (int j0 = 0; j0 < cols; j0 += TRANSPOSE_TILE) {
-            int j1 = j0 + TRANSPOSE_TILE < cols ? j0 + TRANSPOSE_TILE : cols;
-            for (int j = j0; j < j1; j++)
-#pragma omp simd
-                for (int i = i0; i < i1; i++)   /* strided loads, contiguous stores */
-                    dst[(size_t)j * rows + i] = src[(size_t)i * cols + j];
-        }
-    }
 }
