@@ -104,6 +104,7 @@ static int fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    fflush(stdout);   /* after the epochs' lines, when both go to one file */
     fputs("error: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
@@ -400,6 +401,8 @@ static int setup_work(Run *r, int64_t cap, int gather)
         cap = m->tile;   /* a tiny model: chunks that stay in the cache */
     r->cap = (int)cap;
     r->work = m->create(r->cap);
+    if (r->work && r->trap_nan && m->keep_all)
+        m->keep_all(r->work);
     r->loss = malloc((size_t)cap * sizeof *r->loss);
     r->ptr = calloc(m->nslots > 0 ? (size_t)m->nslots : 1, sizeof *r->ptr);
     if (!r->work || !r->loss || !r->ptr)
@@ -649,7 +652,6 @@ static void print_row(const Run *r, const NnrtRow *w, int has_test)
             printf("  test_accuracy %.3f", w->test_accuracy);
     }
     printf("  lr %.1e\n", w->lr);
-    fflush(stdout);
 }
 
 /* A progress bar on stderr within an epoch that takes more than a second,
@@ -727,6 +729,7 @@ typedef struct Train {
     double t0, seconds0;      /* this invocation's start; the run's seconds before it */
     double saved;             /* when the last checkpoint was written */
     double train_seconds;     /* the last epoch's updates, without its evaluation */
+    double flushed;           /* the row's seconds when stdout was last flushed */
     NnrtRow row;              /* the last epoch's */
     int have_row;
     char msg[1200];           /* why the run stopped early, for summary.json */
@@ -747,11 +750,20 @@ static NnrtRow make_row(const Train *t, int64_t epoch, double lr, const Eval *tr
     return w;
 }
 
+#define FLUSH_SECONDS 0.25
+
 /* Prints and logs an epoch's row, then updates early stopping's record:
  * the monitored loss is test_loss with a test set, else the loss. */
 static void record(const Run *r, Train *t, const NnrtRow *w)
 {
     print_row(r, w, t->has_test);
+    /* A terminal sees each line at once (stdout is line-buffered there); a
+     * pipe or a file gets them at most FLUSH_SECONDS late, not with a write
+     * per epoch (W1's 2000 tiny epochs spent a tenth of their time so). */
+    if (w->seconds - t->flushed >= FLUSH_SECONDS) {
+        fflush(stdout);
+        t->flushed = w->seconds;
+    }
     if (t->logging)
         nnrt_runlog_row(&t->log, w);
     t->row = *w;
@@ -996,6 +1008,7 @@ static int cmd_train(Run *r)
                      t.has_test ? "test_loss" : "loss", (long long)c->patience, DIGITS,
                      t.has_test ? t.st.best.test_loss : t.st.best.loss,
                      (long long)t.st.best_epoch);
+            fflush(stdout);
             if (!r->quiet)
                 fprintf(stderr, "%s\n", t.msg);
             status = "early_stopped";
@@ -1005,6 +1018,7 @@ static int cmd_train(Run *r)
             snprintf(t.msg, sizeof t.msg, "stopped after epoch %lld (--stop-after %lld); "
                      "continue with --resume %s", (long long)ep, (long long)r->stop_after,
                      c->log);
+            fflush(stdout);
             if (!r->quiet)
                 fprintf(stderr, "%s\n", t.msg);
             status = "stopped";
@@ -1016,6 +1030,7 @@ static int cmd_train(Run *r)
             rc = fail_err(&e);
             goto done;
         }
+        fflush(stdout);
         if (!r->quiet)
             fprintf(stderr, "wrote %s\n", r->save);
     }
