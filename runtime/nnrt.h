@@ -182,6 +182,12 @@ typedef struct NnrtModel {
      * hold a NaN or an infinity ("model.nn:7: h = tanh(W1 x + b1)"), or NULL
      * when all are finite.  May itself be NULL. */
     const char *(*nonfinite)(void *work, int n, int adjoint);
+
+    /* For --trap-nan, called once after create(): from then on the passes
+     * store every statement's values, also those that fused loops otherwise
+     * keep in registers only, so that nonfinite() sees them.  NULL when the
+     * passes always store everything. */
+    void (*keep_all)(void *work);
 } NnrtModel;
 
 /* ---- entry point and kernels used by generated code ---- */
@@ -197,11 +203,14 @@ typedef struct NnrtModel {
 #define NNRT_PRAGMA(x) _Pragma(#x)
 
 /* A function the generated code compiles twice over, inlined into both
- * callers (forward() and backward() for a full tile and for the rest). */
+ * callers (forward() and backward() for a full tile and for the rest);
+ * NNRT_NOINLINE keeps a third copy (for --trap-nan) out of them. */
 #if defined(__GNUC__)
 #define NNRT_INLINE inline __attribute__((always_inline))
+#define NNRT_NOINLINE __attribute__((noinline))
 #else
 #define NNRT_INLINE inline
+#define NNRT_NOINLINE
 #endif
 #ifdef NNRT_SIMD
 #define NNRT_SIMD_SUM(...) NNRT_PRAGMA(omp simd reduction(+ : __VA_ARGS__))

@@ -68,10 +68,12 @@ static void ad_copy(AdCtx *cx, int v, int d)
     CONTRIB(A(v), OP_COPY, d);
 }
 
-/* y = relu(a):  da += dy * [a > 0]   (the subgradient 0 at a = 0, as PyTorch) */
+/* y = relu(a):  da += dy * [y > 0]   (y > 0 exactly where a > 0; the
+ * subgradient 0 at a = 0, as PyTorch).  Reading y rather than a lets a
+ * fused loop keep a in a register (plan.h CgFusion). */
 static void ad_relu(AdCtx *cx, int v, int d)
 {
-    CONTRIB(A(v), OP_RELU_BWD, d, A(v));
+    CONTRIB(A(v), OP_RELU_BWD, d, v);
 }
 
 /* y = sigmoid(a):  da += dy * y * (1 - y) */

@@ -45,7 +45,7 @@ typedef struct Cg {
     CgFusion fu;          /* the fused loops (plan.h) */
 } Cg;
 
-enum { ARG_PARAMS = 1, ARG_GRADS = 2, ARG_SEED = 4, ARG_N = 8 };
+enum { ARG_PARAMS = 1, ARG_GRADS = 2, ARG_SEED = 4, ARG_N = 8, ARG_KEEP = 16 };
 
 static void *xcalloc(size_t n, size_t size)
 {
@@ -665,19 +665,50 @@ static void local_name(const Cg *cg, int id, char (*loc)[96], int e)
     }
 }
 
+/* A weight gradient's sums in a fused loop (plan.h cg_batch_sum_side): how
+ * many per element, and the name of sum j (the step's local, numbered when
+ * there are several). */
+static int batch_sums(const Cg *cg, int id, int N)
+{
+    CgMatmul mm = cg_matmul_plan(cg->p, id);
+    return cg_batch_sum_side(cg->p, id, N) == 0 ? mm.n : mm.m;
+}
+
+static void sum_name(char *buf, size_t n, const char *loc, int nsum, int j)
+{
+    if (nsum == 1)
+        snprintf(buf, n, "%s", loc);
+    else
+        snprintf(buf, n, "%s%d", loc, j);
+}
+
+/* Element j of a batched vector, of sample b. */
+static void vector_elem(Cg *cg, char *buf, size_t n, int id, int j)
+{
+    cg->used[id] = 1;
+    if (j == 0)
+        snprintf(buf, n, "%s[b]", cg->cname[id]);
+    else if (j == 1)
+        snprintf(buf, n, "%s[n + b]", cg->cname[id]);
+    else
+        snprintf(buf, n, "%s[%d * n + b]", cg->cname[id], j);
+    cg->uses |= ARG_N;
+}
+
 /*
  * A fused loop (plan.h CgFusion): for each element i of N and each sample
  * b, one statement per step under its equation.  A step whose element is
- * complete here is a local `x_` that later steps read; it is stored too
- * (--trap-nan checks every buffer).  Sums over the batch (a bias's
- * gradient) are locals too, vectorised reductions added after the loop
- * over the samples.
+ * complete here is a local `x_` that later steps read; it is stored where
+ * another loop reads it, and else only `if (keep)`: when the passes run for
+ * --trap-nan, whose nonfinite() checks every buffer.  Sums over the batch
+ * (a bias's gradient) are locals too, vectorised reductions added after
+ * the loop over the samples.
  */
 static void emit_fused(Cg *cg, int h)
 {
     const IrProgram *p = cg->p;
     const CgFusion *fu = &cg->fu;
-    int N = numel(&p->v[h]), ng = 0;
+    int N = fu->size[h], ng = 0;
     int *g = xcalloc((size_t)p->nv, sizeof *g);
     char (*note)[300] = xcalloc((size_t)p->nv, sizeof *note);
     char (*loc)[96] = xcalloc((size_t)p->nv, sizeof *loc);
@@ -697,12 +728,18 @@ static void emit_fused(Cg *cg, int h)
     if (N > 1)
         out(cg, ind++, "for (int i = 0; i < %d; i++) {", N);
     char sums[512] = "";
-    for (int e = 0; e < ng; e++)
-        if (!p->v[cg_dest(p, g[e])].batched) {
-            out(cg, ind, "real %s = 0;", loc[e]);
+    for (int e = 0; e < ng; e++) {
+        if (p->v[cg_dest(p, g[e])].batched)
+            continue;
+        int nsum = cg_batch_sum_side(p, g[e], N) >= 0 ? batch_sums(cg, g[e], N) : 1;
+        for (int j = 0; j < nsum; j++) {
+            char name[128];
+            sum_name(name, sizeof name, loc[e], nsum, j);
+            out(cg, ind, "real %s = 0;", name);
             size_t len = strlen(sums);
-            snprintf(sums + len, sizeof sums - len, "%s%s", len ? ", " : "", loc[e]);
+            snprintf(sums + len, sizeof sums - len, "%s%s", len ? ", " : "", name);
         }
+    }
     if (sums[0])
         out(cg, ind, "NNRT_SIMD_SUM(%s)", sums);
     else
@@ -714,6 +751,27 @@ static void emit_fused(Cg *cg, int h)
         int bd = p->v[d].batched;
         char dexpr[96], rhs[512];
         out(cg, ind, "/* %s */", note[e]);
+        int side = cg_batch_sum_side(p, id, N);
+        if (side >= 0) {
+            /* a weight's gradient: its operand along the loop at element i
+             * (another step's local, or from memory) times each value of
+             * the other, summed over the samples */
+            int x = v->arg[side], y = v->arg[1 - side], w = -1, nsum = batch_sums(cg, id, N);
+            char ex[96], ey[96], name[128];
+            for (int f = 0; f < e; f++)
+                if (fu->local[g[f]] && cg_dest(p, g[f]) == x)
+                    w = f;
+            if (w >= 0)
+                snprintf(ex, sizeof ex, "%s", loc[w]);
+            else
+                elem(cg, x, N, 0, 1, ex, sizeof ex);
+            for (int j = 0; j < nsum; j++) {
+                vector_elem(cg, ey, sizeof ey, y, j);
+                sum_name(name, sizeof name, loc[e], nsum, j);
+                out(cg, ind, "%s += %s * %s;", name, side == 0 ? ex : ey, side == 0 ? ey : ex);
+            }
+            continue;
+        }
         if (v->op == OP_MATMUL) {
             CgOperand A = cg_operand(&p->v[v->arg[0]], v->ta, 1);
             CgOperand B = cg_operand(&p->v[v->arg[1]], v->tb, 0);
@@ -759,15 +817,44 @@ static void emit_fused(Cg *cg, int h)
             }
         }
         elem(cg, d, N, 0, 1, dexpr, sizeof dexpr);
-        out(cg, ind, "%s %s %s;", dexpr, op[e], rhs);
+        if (fu->transient[id]) {
+            cg->uses |= ARG_KEEP;
+            out(cg, ind, "if (keep)");
+            out(cg, ind + 1, "%s %s %s;", dexpr, op[e], rhs);
+        } else {
+            out(cg, ind, "%s %s %s;", dexpr, op[e], rhs);
+        }
     }
     out(cg, --ind, "}");
     for (int e = 0; e < ng; e++) {
         int d = cg_dest(p, g[e]);
-        if (!p->v[d].batched) {
-            char dexpr[96];
+        if (p->v[d].batched)
+            continue;
+        char dexpr[96];
+        int side = cg_batch_sum_side(p, g[e], N);
+        if (side < 0) {
             elem(cg, d, N, 0, 1, dexpr, sizeof dexpr);
             out(cg, ind, "%s %s %s;", dexpr, op[e], loc[e]);
+            continue;
+        }
+        /* the sums into the gradient [m, nn]: row i (side 0) or column i */
+        CgMatmul mm = cg_matmul_plan(p, g[e]);
+        int nsum = batch_sums(cg, g[e], N);
+        cg->used[d] = 1;
+        for (int j = 0; j < nsum; j++) {
+            char name[128], idx[64];
+            int stride = side == 0 ? mm.n : 1, off = side == 0 ? j : j * mm.n;
+            const char *i = N > 1 ? "i" : "0";
+            if (stride == 1 || N == 1)
+                snprintf(idx, sizeof idx, "%s", i);
+            else
+                snprintf(idx, sizeof idx, "i * %d", stride);
+            if (off > 0 && strcmp(idx, "0") == 0)
+                snprintf(idx, sizeof idx, "%d", off);
+            else if (off > 0)
+                snprintf(idx + strlen(idx), sizeof idx - strlen(idx), " + %d", off);
+            sum_name(name, sizeof name, loc[e], nsum, j);
+            out(cg, ind, "%s[%s] %s %s;", cg->cname[d], idx, op[e], name);
         }
     }
     if (N > 1)
@@ -865,8 +952,8 @@ static void function(Cg *cg, FILE *f, const char *sig, int args, const char *pro
         else if (cg->lay.needs_buf[i])
             out(cg, 1, "real *%s = ws->%s;", cg->cname[i], cg->cname[i]);
     }
-    static const char *const names[] = {"params", "grads", "seed", "n"};
-    for (int k = 0; k < 4; k++)
+    static const char *const names[] = {"params", "grads", "seed", "n", "keep"};
+    for (int k = 0; k < 5; k++)
         if ((args & (1 << k)) && !(cg->uses & (1 << k)))
             out(cg, 1, "(void)%s;", names[k]);
     fwrite(text, 1, len, f);
@@ -1146,12 +1233,64 @@ static void emit_model(const Cg *cg, FILE *f)
                 cg->tile);
     fprintf(f, "    .create = create, .destroy = destroy, .forward = forward,\n");
     fprintf(f, "    .backward = backward, .penalty = penalty, .output = output,\n");
-    fprintf(f, "    .nonfinite = nonfinite,\n};\n\n");
+    if (cg->fused && cg->fu.ntransient > 0)
+        fprintf(f, "    .nonfinite = nonfinite, .keep_all = keep_all,\n};\n\n");
+    else
+        fprintf(f, "    .nonfinite = nonfinite,\n};\n\n");
     if (opt->lib) {
         fprintf(f, "const NnrtModel *%s_model(void)\n{\n    return &model;\n}\n", p->name);
     } else {
         fprintf(f, "int main(int argc, char **argv)\n{\n");
         fprintf(f, "    return nnrt_main(&model, argc, argv);\n}\n");
+    }
+}
+
+/* forward() and backward() call forward_n() and backward_n(), inlined: for
+ * a tile (n == tile, every loop over the samples with a constant trip
+ * count) and for the rest.  With transient steps, after keep_all()
+ * (--trap-nan) they call forward_all() and backward_all() instead, which
+ * store every step's buffer for nonfinite(): functions of their own, as a
+ * third copy inlined into forward() slowed its fast copies (W1 by 10%). */
+static void emit_dispatch(const Cg *cg, FILE *f)
+{
+    int keep = cg->fu.ntransient > 0;
+    const char *k0 = keep ? ", 0" : "";
+    const char *fn[2] = {"forward", "backward"};
+    const char *params[2] = {"(void *work, const real *params, int n,\n"
+                             "%*sconst real *const *data, real *losses)",
+                             "(void *work, const real *params, int n, real seed,\n"
+                             "%*sreal *grads)"};
+    const char *args[2] = {"data, losses", "seed, grads"};
+    if (keep) {
+        fprintf(f, "/* For --trap-nan, after keep_all(): the passes storing every step's\n"
+                   " * values, for nonfinite(). */\n");
+        for (int k = 0; k < 2; k++) {
+            fprintf(f, "static NNRT_NOINLINE void %s_all", fn[k]);
+            fprintf(f, params[k], (int)strlen(fn[k]) + 31, "");
+            fprintf(f, "\n{\n    %s_n(work, params, n, %s, 1);\n}\n\n", fn[k], args[k]);
+        }
+        fprintf(f, "/* The runtime calls it after create() for --trap-nan. */\n"
+                   "static void keep_all(void *work)\n{\n    ((Work *)work)->keep = 1;\n}\n\n");
+    }
+    if (cg->tile)
+        fprintf(f, "/* The runtime runs a batch in chunks of %d samples (NnrtModel.tile), the\n"
+                   " * last one shorter: the passes are compiled once more for n = %d, where\n"
+                   " * every loop over the samples has a constant trip count. */\n", cg->tile,
+                cg->tile);
+    for (int k = 0; k < 2; k++) {
+        fprintf(f, "static void %s", fn[k]);
+        fprintf(f, params[k], (int)strlen(fn[k]) + 13, "");
+        fprintf(f, "\n{\n");
+        const char *el = "";
+        if (keep) {
+            fprintf(f, "    if (((const Work *)work)->keep)\n"
+                       "        %s_all(work, params, n, %s);\n", fn[k], args[k]);
+            el = "else ";
+        }
+        if (cg->tile)
+            fprintf(f, "    %sif (n == %d)\n        %s_n(work, params, %d, %s%s);\n", el, cg->tile,
+                    fn[k], cg->tile, args[k], k0);
+        fprintf(f, "    else\n        %s_n(work, params, n, %s%s);\n}\n\n", fn[k], args[k], k0);
     }
 }
 
@@ -1198,9 +1337,12 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
         fprintf(f, " * x[i * n + b].  forward() runs the model on n samples, backward()\n");
         fprintf(f, " * its adjoint program in exactly reversed order.  Consecutive steps\n");
         fprintf(f, " * over the same elements share one loop, where x_ is step x's element,\n");
-        fprintf(f, " * kept in a register for the later steps (and stored for --trap-nan); each\n");
+        fprintf(f, " * kept in a register for the later steps (stored where another loop\n");
+        fprintf(f, " * reads it, and for --trap-nan); each step under the derivative it\n");
+        fprintf(f, " * computes (d_X is dL/dX).\n");
     }
-    fprintf(f, " * step under the derivative it computes (d_X is dL/dX).\n");
+    if (opt->style == CG_STYLE_LOOPS)
+        fprintf(f, " * step under the derivative it computes (d_X is dL/dX).\n");
     if (opt->style == CG_STYLE_LOOPS)
         fprintf(f, " *\n * Style: loops (nnc --style=loops).  Both passes run one sample at a\n"
                    " * time, as explicit loops over each tensor's indices (W1[i][j]); the\n"
@@ -1229,7 +1371,9 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
     cg.fused = 1;
     fprintf(f, "\n/* Every intermediate tensor, for up to `cap` samples (one allocation). */\n");
     fprintf(f, "typedef struct Work {\n    real *mem;\n    const real *out;   /* the prediction */\n");
-    long fixed = cg.lay.fixed, per_sample = cg.lay.per_sample;
+    if (cg.fu.ntransient > 0)
+        fprintf(f, "    int keep;                        /* store every step: keep_all() */\n");
+    long per_sample = cg.lay.per_sample;
     for (int i = 0; i < p->nslots; i++) {
         const char *name = cg.cname[p->slots[i].value];
         if (cg_slot_transposed(p, i)) {
@@ -1259,39 +1403,53 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
                 i >= p->fwd.end ? "  adjoint" : "");
     }
     fprintf(f, "} Work;\n\n");
-    cg.tile = cg_tile(&cg.lay, per_sample - cg.lay.per_sample, p->dtype);
+    cg.tile = cg_tile(per_sample - cg.fu.transient_per_sample, p->dtype);
 
+    /* every buffer a whole number of cache lines, starting on one: the
+     * vector loads of a full tile never straddle two lines (W1's passes
+     * ran up to 10% slower or faster with where calloc happened to put
+     * them) */
+    long fixed_lines = 0;
+    for (int i = 0; i < p->nv; i++)
+        if (cg.lay.needs_buf[i] && !p->v[i].batched)
+            fixed_lines += (numel(&p->v[i]) + 15) / 16 * 16;
     fprintf(f, "static void *create(int cap)\n{\n");
+    fprintf(f, "    /* each buffer whole cache lines of 64 bytes, starting on one */\n");
+    fprintf(f, "    size_t c = ((size_t)cap + 15) / 16 * 16;\n");
+    fprintf(f, "    size_t size = (c * %ld + %ld) * sizeof(real);\n", per_sample, fixed_lines);
     fprintf(f, "    Work *ws = calloc(1, sizeof *ws);\n");
-    fprintf(f, "    real *m = ws ? calloc((size_t)cap * %ld + %ld, sizeof *m) : NULL;\n",
-            per_sample, fixed);
+    fprintf(f, "    real *m = ws ? aligned_alloc(64, size) : NULL;\n");
     fprintf(f, "    if (!m) {\n        free(ws);\n        return NULL;\n    }\n");
+    fprintf(f, "    memset(m, 0, size);\n");
     fprintf(f, "    ws->mem = m;\n");
     for (int i = 0; i < p->nslots; i++)
         if (cg_slot_transposed(p, i)) {
             const char *name = cg.cname[p->slots[i].value];
-            fprintf(f, "    ws->%s = m;%*sm += (size_t)cap * %d;\n", name,
+            fprintf(f, "    ws->%s = m;%*sm += c * %d;\n", name,
                     (int)(24 - strlen(name)), "", shape_numel(&p->slots[i].shape));
         }
     if (pred)
-        fprintf(f, "    ws->pred = m;                     m += (size_t)cap * %d;\n",
+        fprintf(f, "    ws->pred = m;                     m += c * %d;\n",
                 numel(&p->v[p->output]));
     for (int i = 0; i < p->nv; i++) {
         if (!cg.lay.needs_buf[i])
             continue;
         const Value *v = &p->v[i];
         if (v->batched)
-            fprintf(f, "    ws->%s = m;%*sm += (size_t)cap * %d;\n", cg.cname[i],
+            fprintf(f, "    ws->%s = m;%*sm += c * %d;\n", cg.cname[i],
                     (int)(24 - strlen(cg.cname[i])), "", numel(v));
         else
             fprintf(f, "    ws->%s = m;%*sm += %d;\n", cg.cname[i],
-                    (int)(24 - strlen(cg.cname[i])), "", numel(v));
+                    (int)(24 - strlen(cg.cname[i])), "", (numel(v) + 15) / 16 * 16);
     }
     fprintf(f, "    return ws;\n}\n\n");
     fprintf(f, "static void destroy(void *work)\n{\n    Work *ws = work;\n");
     fprintf(f, "    if (ws)\n        free(ws->mem);\n    free(ws);\n}\n\n");
 
-    /* forward */
+    /* forward and backward: compiled twice over or more (emit_dispatch) for
+     * a tile or when some steps are stored only for --trap-nan */
+    int keep = cg.fu.ntransient > 0, twice = cg.tile || keep;
+    char sig[512];
     fprintf(f, "/* The model on n samples: every value, then the per-sample losses. */\n");
     {
         /* the data pointers are kept for backward() */
@@ -1310,11 +1468,13 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
                                         "    ws->%s = data[%d];\n", name, i);
         }
         struct FwdArg fa = {fwd_mark};
-        function(&cg, f, cg.tile ? "static NNRT_INLINE void forward_n(void *work, const real *params, int n,\n"
-                                   "                                  const real *const *data, real *losses)"
-                                 : "static void forward(void *work, const real *params, int n,\n"
-                                   "                    const real *const *data, real *losses)",
-                 ARG_PARAMS | ARG_N, prologue, forward_body, &fa);
+        snprintf(sig, sizeof sig, twice ? "static NNRT_INLINE void forward_n(void *work, const real *params, int n,\n"
+                                          "                                  const real *const *data, real *losses%s)"
+                                        : "static void forward(void *work, const real *params, int n,\n"
+                                          "                    const real *const *data, real *losses)",
+                 keep ? ", int keep" : "");
+        function(&cg, f, sig, ARG_PARAMS | ARG_N | (keep ? ARG_KEEP : 0), prologue, forward_body,
+                 &fa);
     }
 
     /* backward */
@@ -1322,30 +1482,16 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
                " * where seed is 1/B for a mean over the batch and 1 for a sum. */\n");
     {
         struct RangeArg ra = {p->bwd_loss};
-        function(&cg, f, cg.tile ? "static NNRT_INLINE void backward_n(void *work, const real *params, int n,\n"
-                                   "                                   real seed, real *grads)"
-                                 : "static void backward(void *work, const real *params, int n, real seed,\n"
-                                   "                     real *grads)",
-                 ARG_PARAMS | ARG_GRADS | ARG_SEED | ARG_N, "", range_body, &ra);
+        snprintf(sig, sizeof sig, twice ? "static NNRT_INLINE void backward_n(void *work, const real *params, int n,\n"
+                                          "                                   real seed, real *grads%s)"
+                                        : "static void backward(void *work, const real *params, int n, real seed,\n"
+                                          "                     real *grads)",
+                 keep ? ", int keep" : "");
+        function(&cg, f, sig, ARG_PARAMS | ARG_GRADS | ARG_SEED | ARG_N | (keep ? ARG_KEEP : 0),
+                 "", range_body, &ra);
     }
-    if (cg.tile) {
-        fprintf(f, "/* The runtime runs a batch in chunks of %d samples (NnrtModel.tile), the\n"
-                   " * last one shorter: the passes are compiled once more for n = %d, where\n"
-                   " * every loop over the samples has a constant trip count. */\n", cg.tile,
-                cg.tile);
-        fprintf(f, "static void forward(void *work, const real *params, int n,\n"
-                   "                    const real *const *data, real *losses)\n{\n"
-                   "    if (n == %d)\n"
-                   "        forward_n(work, params, %d, data, losses);\n"
-                   "    else\n"
-                   "        forward_n(work, params, n, data, losses);\n}\n\n", cg.tile, cg.tile);
-        fprintf(f, "static void backward(void *work, const real *params, int n, real seed,\n"
-                   "                     real *grads)\n{\n"
-                   "    if (n == %d)\n"
-                   "        backward_n(work, params, %d, seed, grads);\n"
-                   "    else\n"
-                   "        backward_n(work, params, n, seed, grads);\n}\n\n", cg.tile, cg.tile);
-    }
+    if (twice)
+        emit_dispatch(&cg, f);
 
     /* penalty */
     fprintf(f, "/* The penalty (parameters only, once per batch); with grads, its gradient too. */\n");

@@ -191,6 +191,21 @@ int cg_matmul_reg_sum(const IrProgram *p, int id)
     return mm.kind == CG_MM_LOOPS && mm.dst_batched && mm.n == 1 && mm.k <= CG_REG_SUM_K;
 }
 
+int cg_batch_sum_side(const IrProgram *p, int id, int N)
+{
+    const Value *v = &p->v[id];
+    if (v->op != OP_MATMUL || !v->batched)
+        return -1;
+    CgMatmul mm = cg_matmul_plan(p, id);
+    if (mm.kind != CG_MM_LOOPS || mm.dst_batched || !mm.A.batched || !mm.B.batched || mm.k != 1)
+        return -1;
+    if (mm.m == N && mm.n <= CG_FUSED_SUMS)
+        return 0;
+    if (mm.n == N && mm.m <= CG_FUSED_SUMS)
+        return 1;
+    return -1;
+}
+
 /* ---- loop fusion ---- */
 
 static int numel_of(const IrProgram *p, int id) { return shape_numel(&p->v[id].shape); }
@@ -204,14 +219,20 @@ static int group_writes(const IrProgram *p, const int *g, int ng, int b)
     return 0;
 }
 
-/* Can value id start a fused loop over its N elements of every sample? */
+/* Can value id start a fused loop?  The number of elements per sample
+ * the loop runs over, or 0. */
 static int fuse_head(const IrProgram *p, int id)
 {
     const Value *v = &p->v[id];
     const Value *d = &p->v[cg_dest(p, id)];
+    if (v->op == OP_MATMUL && !d->batched) {   /* a weight's gradient: along the longer side */
+        CgMatmul mm = cg_matmul_plan(p, id);
+        int N = mm.m >= mm.n ? mm.m : mm.n;
+        return cg_batch_sum_side(p, id, N) >= 0 ? N : 0;
+    }
     if (!v->batched || !d->batched || shape_numel(&d->shape) != shape_numel(&v->shape))
         return 0;
-    return ir_ops[v->op].kind == K_MAP || cg_matmul_reg_sum(p, id);
+    return ir_ops[v->op].kind == K_MAP || cg_matmul_reg_sum(p, id) ? numel_of(p, id) : 0;
 }
 
 /* Can value id join the group g[0..ng) over N elements per sample? */
@@ -220,6 +241,21 @@ static int fuse_member(const IrProgram *p, const int *g, int ng, int N, int id)
     const Value *v = &p->v[id];
     IrKind kind = ir_ops[v->op].kind;
     int d = cg_dest(p, id);
+    int side = cg_batch_sum_side(p, id, N);
+    if (side >= 0 || cg_matmul_reg_sum(p, id)) {
+        /* a product: its operands from memory, but for a weight
+         * gradient's operand along the loop, read at the loop's element */
+        if (cg_matmul_reg_sum(p, id) && (numel_of(p, id) != N || numel_of(p, d) != N))
+            return 0;
+        for (int a = 0; a < 2; a++)
+            if (a != side && group_writes(p, g, ng, v->arg[a]))
+                return 0;
+        for (int e = 0; e < ng; e++)
+            for (int a = 0; a < p->v[g[e]].nargs; a++)
+                if (p->v[g[e]].arg[a] == d)
+                    return 0;
+        return 1;
+    }
     if (!v->batched || numel_of(p, id) != N || numel_of(p, d) != N)
         return 0;
     /* the sum of a single number per sample (the loss of a 1-output model) */
@@ -242,10 +278,11 @@ static int fuse_member(const IrProgram *p, const int *g, int ng, int N, int id)
     return 1;
 }
 
-static void fuse_close(CgFusion *fu, const IrProgram *p, const int *g, int ng)
+static void fuse_close(CgFusion *fu, const IrProgram *p, const int *g, int ng, int N)
 {
-    if (ng == 0 || (ng == 1 && p->v[g[0]].op != OP_MATMUL))
+    if (ng == 0 || (ng == 1 && !cg_matmul_reg_sum(p, g[0])))
         return;
+    fu->size[g[0]] = N;
     for (int e = 0; e < ng; e++) {
         int id = g[e], d = cg_dest(p, id);
         const Value *t = &p->v[d];
@@ -274,21 +311,40 @@ static void fuse_seq(CgFusion *fu, const IrProgram *p, const int *ids, int nids)
             g[ng++] = id;
             continue;
         }
-        fuse_close(fu, p, g, ng);
+        fuse_close(fu, p, g, ng, N);
         ng = 0;
-        if (fuse_head(p, id)) {
+        if ((N = fuse_head(p, id)) > 0)
             g[ng++] = id;
-            N = numel_of(p, id);
-        }
     }
-    fuse_close(fu, p, g, ng);
+    fuse_close(fu, p, g, ng, N);
     free(g);
+}
+
+/* Is value id's buffer read only by the later steps of its own loop (from
+ * the local) and neither the loss nor the prediction?  Steps without code
+ * (an adjoint names its primal value but reads nothing) do not count. */
+static int fuse_transient(const CgFusion *fu, const IrProgram *p, int id)
+{
+    int d = cg_dest(p, id);
+    if (fu->head[id] < 0 || !fu->local[id] || d == p->loss || d == p->output)
+        return 0;
+    for (int j = 0; j < p->nv; j++) {
+        IrKind kind = ir_ops[p->v[j].op].kind;
+        if (kind == K_LEAF || kind == K_ADJ)
+            continue;
+        for (int a = 0; a < p->v[j].nargs; a++)
+            if (p->v[j].arg[a] == d && fu->head[j] != fu->head[id])
+                return 0;
+    }
+    return 1;
 }
 
 void cg_fusion_init(CgFusion *fu, const IrProgram *p, const CgLayout *l)
 {
     fu->head = xcalloc((size_t)p->nv, sizeof *fu->head);
     fu->local = xcalloc((size_t)p->nv, 1);
+    fu->transient = xcalloc((size_t)p->nv, 1);
+    fu->size = xcalloc((size_t)p->nv, sizeof *fu->size);
     for (int i = 0; i < p->nv; i++)
         fu->head[i] = -1;
     int *ids = xcalloc((size_t)p->nv, sizeof *ids), n = 0;
@@ -301,17 +357,25 @@ void cg_fusion_init(CgFusion *fu, const IrProgram *p, const CgLayout *l)
         ids[n++] = i;
     fuse_seq(fu, p, ids, n);
     free(ids);
+    for (int i = 0; i < p->nv; i++) {
+        fu->transient[i] = (char)fuse_transient(fu, p, i);
+        fu->ntransient += fu->transient[i];
+        if (fu->transient[i] && p->v[cg_dest(p, i)].batched)
+            fu->transient_per_sample += numel_of(p, cg_dest(p, i));
+    }
 }
 
 void cg_fusion_free(CgFusion *fu)
 {
     free(fu->head);
     free(fu->local);
+    free(fu->transient);
+    free(fu->size);
 }
 
-int cg_tile(const CgLayout *l, long data_per_sample, DType dt)
+int cg_tile(long per_sample, DType dt)
 {
-    long bytes = (l->per_sample + data_per_sample) * (dt == DT_F32 ? 4 : 8);
+    long bytes = per_sample * (dt == DT_F32 ? 4 : 8);
     long t = bytes > 0 ? CG_TILE_BYTES / bytes / 16 * 16 : 0;
     return t >= CG_TILE_MIN ? (int)t : 0;
 }

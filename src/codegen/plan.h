@@ -111,22 +111,39 @@ int cg_nonfinite_checks(const IrProgram *p, const CgLayout *l, IrRange r, const 
 /* The product `id` is such a register sum (planned as CG_MM_LOOPS). */
 int cg_matmul_reg_sum(const IrProgram *p, int id);
 
+/* A product summed over the batch into a weight's gradient,
+ * d_W += d_h @ x' ([m] x [nn] per sample, k = 1, small enough for loops),
+ * joins a fused loop over the N elements of one operand when the other
+ * has at most CG_FUSED_SUMS values per sample: per element, that many sums
+ * over the samples in registers (W1's d_W1 beside d_b1: its passes 12%
+ * faster).  Returns which operand runs along the loop (0 = A: m == N,
+ * 1 = B: nn == N), -1 when it cannot join a loop over N elements. */
+#define CG_FUSED_SUMS 4
+int cg_batch_sum_side(const IrProgram *p, int id, int N);
+
 /*
  * Loop fusion (the C backend).  A run of consecutive steps over the same
  * elements of every sample ([N] x [n]) becomes one loop nest (i over the N
- * elements, b over the samples innermost), one statement per step: a
- * register-sum product or an elementwise op as the head, then elementwise
- * ops and sums over the batch into a vector of N (a bias's gradient).  A
+ * elements, b over the samples innermost), one statement per step:
+ * register-sum products, elementwise ops, sums over the batch into a
+ * vector of N (a bias's gradient) and small weight gradients
+ * (cg_batch_sum_side).  A
  * step whose element is complete in the loop (not an accumulation among
- * several) is kept in a local that later steps of the loop read.  Every
- * step's buffer is still stored: --trap-nan names the first statement whose
- * buffer holds a non-finite value, as the unfused code would.  Members
+ * several) is kept in a local that later steps of the loop read.  Members
  * read other members' results only at the same element, so fusing never
- * changes what a step reads.
+ * changes what a step reads.  A local that no other loop reads (and that
+ * is neither the loss nor the prediction) is transient: its buffer is
+ * stored only when the passes run for --trap-nan (Work.keep), so that
+ * nonfinite() can still name the first statement whose buffer holds a
+ * non-finite value, as the unfused code would.
  */
 typedef struct CgFusion {
     int *head;       /* head[i]: the first value of i's fused loop, or -1 */
+    int *size;       /* size[h]: the elements per sample the loop headed by h runs over */
     char *local;     /* i's element is complete in a local of its loop */
+    char *transient; /* i's buffer is stored only for --trap-nan */
+    int ntransient;  /* how many are */
+    long transient_per_sample;   /* their buffers' elements per sample */
 } CgFusion;
 
 /* Plan the fused loops of the forward program (values marked in
@@ -139,13 +156,17 @@ void cg_fusion_free(CgFusion *fu);
  * many, so a chunk's activations and adjoints stay in the L1 cache from the
  * forward pass to the backward pass, and the gradients' sums over the
  * samples are short, independent chains the CPU overlaps.  A multiple of
- * 16 (whole SIMD vectors) with the chunk's workspace within CG_TILE_BYTES;
- * 0 (chunks as large as the batch) when that leaves fewer than CG_TILE_MIN
- * samples: wide layers want the whole batch in one GEMM.  data_per_sample:
- * the inputs the workspace holds besides l's buffers. */
-#define CG_TILE_BYTES (32 * 1024)
+ * 16 (whole SIMD vectors) with the chunk's buffers within CG_TILE_BYTES,
+ * three quarters of a 32 KiB L1 cache (the parameters, their gradients and
+ * the stack need the rest: W1's passes ran 3% faster in tiles of 96 or 128
+ * samples, 17 and 23 KiB, than in 64, and 12% slower in 160, 29 KiB); 0
+ * (chunks as large as the batch) when that leaves fewer than CG_TILE_MIN
+ * samples: wide layers want the whole batch in one GEMM.  per_sample: the
+ * workspace elements per sample the fast passes touch (the data they hold
+ * included, transient buffers not). */
+#define CG_TILE_BYTES (24 * 1024)
 #define CG_TILE_MIN 32
-int cg_tile(const CgLayout *l, long data_per_sample, DType dt);
+int cg_tile(long per_sample, DType dt);
 
 /* FNV-1a of the source text: NnrtModel.source_hash. */
 unsigned long long cg_source_hash(const char *s);

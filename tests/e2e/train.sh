@@ -38,6 +38,24 @@ else
     t_fail "nnc build failed"
 fi
 
+# trapfused.nn: h overflows in a fused loop that keeps h in a register only
+# (plan.h CgFusion, transient steps); --trap-nan still names h's line
+t_begin "e2e/train/trap-nan-fused"
+if ! t_build tests/e2e/models/trapfused.nn "$D/trapfused"; then
+    t_fail "nnc build failed"
+else
+    "$D/trapfused" train --trap-nan >"$D/trapf.out" 2>"$D/trapf.err"
+    rc=$?
+    cat "$D/trapf.out" "$D/trapf.err" >>"$t_log"
+    if [ $rc -ne 1 ]; then
+        t_fail "expected exit status 1, got $rc"
+    elif ! grep -q "first non-finite value at trapfused.nn:8: h    = 10 \* (1e38" "$D/trapf.err"; then
+        t_fail "expected the line 'trapfused.nn:8: h = 10 * (1e38 * (w * x))' to be named"
+    else
+        t_pass
+    fi
+fi
+
 # tracked runs: spirals with mini-batches, shuffling, Adam and a schedule
 m=spirals
 t_begin "e2e/train/run-directory"

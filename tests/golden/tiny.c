@@ -10,8 +10,9 @@
  * x[i * n + b].  forward() runs the model on n samples, backward()
  * its adjoint program in exactly reversed order.  Consecutive steps
  * over the same elements share one loop, where x_ is step x's element,
- * kept in a register for the later steps (and stored for --trap-nan); each
- * step under the derivative it computes (d_X is dL/dX).
+ * kept in a register for the later steps (stored where another loop
+ * reads it, and for --trap-nan); each step under the derivative it
+ * computes (d_X is dL/dX).
  */
 #include "nnrt.h"
 
@@ -39,6 +40,7 @@ static const NnrtSlot slot_table[] = {
 typedef struct Work {
     real *mem;
     const real *out;   /* the prediction */
+    int keep;                        /* store every step: keep_all() */
     real *x;                         /* data: x, [2] x [cap], samples innermost */
     const real *y;                   /* data: y */
     real *z1_1;                      /* [3] x [cap] */
@@ -59,28 +61,32 @@ typedef struct Work {
 
 static void *create(int cap)
 {
+    /* each buffer whole cache lines of 64 bytes, starting on one */
+    size_t c = ((size_t)cap + 15) / 16 * 16;
+    size_t size = (c * 26 + 0) * sizeof(real);
     Work *ws = calloc(1, sizeof *ws);
-    real *m = ws ? calloc((size_t)cap * 26 + 0, sizeof *m) : NULL;
+    real *m = ws ? aligned_alloc(64, size) : NULL;
     if (!m) {
         free(ws);
         return NULL;
     }
+    memset(m, 0, size);
     ws->mem = m;
-    ws->x = m;                       m += (size_t)cap * 2;
-    ws->z1_1 = m;                    m += (size_t)cap * 3;
-    ws->z1 = m;                      m += (size_t)cap * 3;
-    ws->h1 = m;                      m += (size_t)cap * 3;
-    ws->yhat_1 = m;                  m += (size_t)cap * 1;
-    ws->yhat = m;                    m += (size_t)cap * 1;
-    ws->loss_1 = m;                  m += (size_t)cap * 1;
-    ws->loss_2 = m;                  m += (size_t)cap * 1;
-    ws->loss_3 = m;                  m += (size_t)cap * 1;
-    ws->loss = m;                    m += (size_t)cap * 1;
-    ws->d_loss_3 = m;                m += (size_t)cap * 1;
-    ws->d_loss_2 = m;                m += (size_t)cap * 1;
-    ws->d_yhat = m;                  m += (size_t)cap * 1;
-    ws->d_h1 = m;                    m += (size_t)cap * 3;
-    ws->d_z1 = m;                    m += (size_t)cap * 3;
+    ws->x = m;                       m += c * 2;
+    ws->z1_1 = m;                    m += c * 3;
+    ws->z1 = m;                      m += c * 3;
+    ws->h1 = m;                      m += c * 3;
+    ws->yhat_1 = m;                  m += c * 1;
+    ws->yhat = m;                    m += c * 1;
+    ws->loss_1 = m;                  m += c * 1;
+    ws->loss_2 = m;                  m += c * 1;
+    ws->loss_3 = m;                  m += c * 1;
+    ws->loss = m;                    m += c * 1;
+    ws->d_loss_3 = m;                m += c * 1;
+    ws->d_loss_2 = m;                m += c * 1;
+    ws->d_yhat = m;                  m += c * 1;
+    ws->d_h1 = m;                    m += c * 3;
+    ws->d_z1 = m;                    m += c * 3;
     return ws;
 }
 
@@ -94,7 +100,7 @@ static void destroy(void *work)
 
 /* The model on n samples: every value, then the per-sample losses. */
 static NNRT_INLINE void forward_n(void *work, const real *params, int n,
-                                  const real *const *data, real *losses)
+                                  const real *const *data, real *losses, int keep)
 {
     Work *ws = work;
     /* data[0], transposed: samples innermost */
@@ -125,10 +131,12 @@ static NNRT_INLINE void forward_n(void *work, const real *params, int n,
             real z1_1_ = 0;
             for (int k = 0; k < 2; k++)
                 z1_1_ += W1[i * 2 + k] * x[k * n + b];
-            z1_1[i * n + b] = z1_1_;
+            if (keep)
+                z1_1[i * n + b] = z1_1_;
             /* z1 = z1_1 + b1 */
             real z1_ = z1_1_ + b1[i];
-            z1[i * n + b] = z1_;
+            if (keep)
+                z1[i * n + b] = z1_;
             /* h1 = relu(z1) */
             real h1_ = (z1_ > 0 ? z1_ : 0);
             h1[i * n + b] = h1_;
@@ -143,7 +151,8 @@ static NNRT_INLINE void forward_n(void *work, const real *params, int n,
         real yhat_1_ = 0;
         for (int k = 0; k < 3; k++)
             yhat_1_ += W2[k] * h1[k * n + b];
-        yhat_1[b] = yhat_1_;
+        if (keep)
+            yhat_1[b] = yhat_1_;
         /* yhat = yhat_1 + b2 */
         real yhat_ = yhat_1_ + b2[0];
         yhat[b] = yhat_;
@@ -152,10 +161,12 @@ static NNRT_INLINE void forward_n(void *work, const real *params, int n,
         loss_1[b] = loss_1_;
         /* loss_2 = loss_1 ^ 2 */
         real loss_2_ = loss_1_ * loss_1_;
-        loss_2[b] = loss_2_;
+        if (keep)
+            loss_2[b] = loss_2_;
         /* loss_3 = sum(loss_2) */
         real loss_3_ = loss_2_;
-        loss_3[b] = loss_3_;
+        if (keep)
+            loss_3[b] = loss_3_;
         /* loss = 0.5 * loss_3 */
         real loss_ = 0.5f * loss_3_;
         loss[b] = loss_;
@@ -169,12 +180,11 @@ static NNRT_INLINE void forward_n(void *work, const real *params, int n,
 /* The adjoint program: adds seed * d(sum of losses)/dparams to grads,
  * where seed is 1/B for a mean over the batch and 1 for a sum. */
 static NNRT_INLINE void backward_n(void *work, const real *params, int n,
-                                   real seed, real *grads)
+                                   real seed, real *grads, int keep)
 {
     Work *ws = work;
     const real *x = ws->x;
     const real *W2 = params + 9;                /* [1, 3] */
-    real *z1 = ws->z1;
     real *h1 = ws->h1;
     real *loss_1 = ws->loss_1;
     real *d_loss_3 = ws->d_loss_3;
@@ -190,76 +200,104 @@ static NNRT_INLINE void backward_n(void *work, const real *params, int n,
     /* adjoint of tiny.nn:15  loss = 0.5 * sum((yhat - y)^2) */
     /* adjoint of tiny.nn:13  yhat = W2 @ h1 + b2 */
     real d_b2_ = 0;
-    NNRT_SIMD_SUM(d_b2_)
+    real d_W2_0 = 0;
+    real d_W2_1 = 0;
+    real d_W2_2 = 0;
+    NNRT_SIMD_SUM(d_b2_, d_W2_0, d_W2_1, d_W2_2)
     for (int b = 0; b < n; b++) {
         /* d_loss_3 = seed * 0.5 */
         real d_loss_3_ = seed * 0.5f;
-        d_loss_3[b] = d_loss_3_;
+        if (keep)
+            d_loss_3[b] = d_loss_3_;
         /* d_loss_2 = d_loss_3 */
         real d_loss_2_ = d_loss_3_;
-        d_loss_2[b] = d_loss_2_;
+        if (keep)
+            d_loss_2[b] = d_loss_2_;
         /* d_yhat = 2 * d_loss_2 * loss_1 */
         real d_yhat_ = 2 * d_loss_2_ * loss_1[b];
         d_yhat[b] = d_yhat_;
         /* d_b2 += d_yhat */
         d_b2_ += d_yhat_;
+        /* d_W2 += d_yhat @ h1' */
+        d_W2_0 += d_yhat_ * h1[b];
+        d_W2_1 += d_yhat_ * h1[n + b];
+        d_W2_2 += d_yhat_ * h1[2 * n + b];
     }
     d_b2[0] += d_b2_;
-    /* d_W2 += d_yhat @ h1'                             [1, 3] */
-    for (int j = 0; j < 3; j++) {
-        real s = 0;
-        NNRT_SIMD_SUM(s)
-        for (int b = 0; b < n; b++)
-            s += d_yhat[b] * h1[j * n + b];
-        d_W2[j] += s;
-    }
+    d_W2[0] += d_W2_0;
+    d_W2[1] += d_W2_1;
+    d_W2[2] += d_W2_2;
     /* adjoint of tiny.nn:12  h1   = relu(z1) */
     /* adjoint of tiny.nn:11  z1   = W1 @ x + b1 */
     for (int i = 0; i < 3; i++) {
         real d_b1_ = 0;
-        NNRT_SIMD_SUM(d_b1_)
+        real d_W1_0 = 0;
+        real d_W1_1 = 0;
+        NNRT_SIMD_SUM(d_b1_, d_W1_0, d_W1_1)
         for (int b = 0; b < n; b++) {
             /* d_h1 = W2' @ d_yhat */
             real d_h1_ = W2[i] * d_yhat[b];
-            d_h1[i * n + b] = d_h1_;
-            /* d_z1 = d_h1 * (z1 > 0) */
-            real d_z1_ = (z1[i * n + b] > 0 ? d_h1_ : 0);
-            d_z1[i * n + b] = d_z1_;
+            if (keep)
+                d_h1[i * n + b] = d_h1_;
+            /* d_z1 = d_h1 * (h1 > 0) */
+            real d_z1_ = (h1[i * n + b] > 0 ? d_h1_ : 0);
+            if (keep)
+                d_z1[i * n + b] = d_z1_;
             /* d_b1 += d_z1 */
             d_b1_ += d_z1_;
+            /* d_W1 += d_z1 @ x' */
+            d_W1_0 += d_z1_ * x[b];
+            d_W1_1 += d_z1_ * x[n + b];
         }
         d_b1[i] += d_b1_;
+        d_W1[i * 2] += d_W1_0;
+        d_W1[i * 2 + 1] += d_W1_1;
     }
-    /* d_W1 += d_z1 @ x'                                [3, 2] */
-    for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 2; j++) {
-            real s = 0;
-            NNRT_SIMD_SUM(s)
-            for (int b = 0; b < n; b++)
-                s += d_z1[i * n + b] * x[j * n + b];
-            d_W1[i * 2 + j] += s;
-        }
 }
 
-/* The runtime runs a batch in chunks of 304 samples (NnrtModel.tile), the
- * last one shorter: the passes are compiled once more for n = 304, where
+/* For --trap-nan, after keep_all(): the passes storing every step's
+ * values, for nonfinite(). */
+static NNRT_NOINLINE void forward_all(void *work, const real *params, int n,
+                                      const real *const *data, real *losses)
+{
+    forward_n(work, params, n, data, losses, 1);
+}
+
+static NNRT_NOINLINE void backward_all(void *work, const real *params, int n, real seed,
+                                       real *grads)
+{
+    backward_n(work, params, n, seed, grads, 1);
+}
+
+/* The runtime calls it after create() for --trap-nan. */
+static void keep_all(void *work)
+{
+    ((Work *)work)->keep = 1;
+}
+
+/* The runtime runs a batch in chunks of 672 samples (NnrtModel.tile), the
+ * last one shorter: the passes are compiled once more for n = 672, where
  * every loop over the samples has a constant trip count. */
 static void forward(void *work, const real *params, int n,
                     const real *const *data, real *losses)
 {
-    if (n == 304)
-        forward_n(work, params, 304, data, losses);
+    if (((const Work *)work)->keep)
+        forward_all(work, params, n, data, losses);
+    else if (n == 672)
+        forward_n(work, params, 672, data, losses, 0);
     else
-        forward_n(work, params, n, data, losses);
+        forward_n(work, params, n, data, losses, 0);
 }
 
 static void backward(void *work, const real *params, int n, real seed,
                      real *grads)
 {
-    if (n == 304)
-        backward_n(work, params, 304, seed, grads);
+    if (((const Work *)work)->keep)
+        backward_all(work, params, n, seed, grads);
+    else if (n == 672)
+        backward_n(work, params, 672, seed, grads, 0);
     else
-        backward_n(work, params, n, seed, grads);
+        backward_n(work, params, n, seed, grads, 0);
 }
 
 /* The penalty (parameters only, once per batch); with grads, its gradient too. */
@@ -330,10 +368,10 @@ static const NnrtModel model = {
     .example = NULL,
     .out_slot = 1, .out_size = 1, .out_value = 1,
     .has_penalty = 0,
-    .tile = 304,   /* samples per pass: a chunk stays in the L1 cache */
+    .tile = 672,   /* samples per pass: a chunk stays in the L1 cache */
     .create = create, .destroy = destroy, .forward = forward,
     .backward = backward, .penalty = penalty, .output = output,
-    .nonfinite = nonfinite,
+    .nonfinite = nonfinite, .keep_all = keep_all,
 };
 
 int main(int argc, char **argv)

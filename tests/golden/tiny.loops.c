@@ -171,7 +171,6 @@ static void backward(void *work, const real *params, int n, real seed,
 
     for (int s = 0; s < n; s++) {   /* one sample at a time */
         const real *x = ws->x + (size_t)s * 2;                  /* [2] */
-        real *z1 = ws->z1 + (size_t)s * 3;                      /* [3] */
         real *h1 = ws->h1 + (size_t)s * 3;                      /* [3] */
         real *loss_1 = ws->loss_1 + s;                          /* [1] */
         real *d_loss_3 = ws->d_loss_3 + s;                      /* [] */
@@ -199,9 +198,9 @@ static void backward(void *work, const real *params, int n, real seed,
             d_h1[i] = W2[0][i] * d_yhat[0];
 
         /* adjoint of tiny.nn:12  h1   = relu(z1) */
-        /* d_z1 = d_h1 * (z1 > 0) */
+        /* d_z1 = d_h1 * (h1 > 0) */
         for (int i = 0; i < 3; i++)
-            d_z1[i] = (z1[i] > 0 ? d_h1[i] : 0);
+            d_z1[i] = (h1[i] > 0 ? d_h1[i] : 0);
 
         /* adjoint of tiny.nn:11  z1   = W1 @ x + b1 */
         /* d_b1 += d_z1 */
