@@ -1103,6 +1103,17 @@ int sweep_main(int argc, char **argv)
     s.jobs = ncpu > 0 ? (int)ncpu : 1;
     if (parse_args(&s, argc, argv) != 0)
         return 2;
+    /* --jobs trainers at a time share the cores: each gets cores / jobs
+     * threads (OpenBLAS's and the runtime's, docs/sweep.md), unless the
+     * user chose.  Set before the JIT (and its OpenBLAS) is loaded, so
+     * forked runs have it too. */
+    if (s.jobs > 1 && !getenv("NNRT_THREADS") && !getenv("OPENBLAS_NUM_THREADS")
+        && !getenv("OMP_NUM_THREADS")) {
+        char t[24];
+        snprintf(t, sizeof t, "%ld", ncpu / s.jobs > 1 ? ncpu / s.jobs : 1);
+        setenv("OPENBLAS_NUM_THREADS", t, 1);
+        setenv("NNRT_THREADS", t, 1);
+    }
     ssize_t len = readlink("/proc/self/exe", s.self, sizeof s.self - 1);
     if (len <= 0)
         return fail("cannot find nnc's own executable"), 1;
