@@ -1,12 +1,15 @@
 /*
  * cache.c - the compile cache (cache.h, docs/cache.md): keys, the
- * directory, and entries written atomically.
+ * directory, entries written atomically, and a size limit: after each
+ * write, the entries least recently used go while the cache is over
+ * NNC_CACHE_MAX_MB (a hit refreshes an entry's modification time).
  *
  * The key hashes each byte into two independent 64-bit lanes (FNV-1a and a
  * multiply-rotate hash), 128 bits in all: an accidental collision between
  * two compilations is out of the question, and nothing here needs to
  * resist a deliberate one (the cache is the user's own directory).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "cache.h"
 
@@ -129,7 +133,81 @@ static char *slurp(const char *path, size_t *n)
 char *cg_cache_read(const CgCacheKey *k, const char *ext, size_t *n)
 {
     char path[PATH_MAX + 64];
-    return entry(k, ext, path, sizeof path) == 0 ? slurp(path, n) : NULL;
+    if (entry(k, ext, path, sizeof path) != 0)
+        return NULL;
+    char *data = slurp(path, n);
+    if (data)
+        utimensat(AT_FDCWD, path, NULL, 0);   /* used now: the last to be trimmed */
+    return data;
+}
+
+typedef struct Entry {
+    char name[80];
+    double mtime;
+    off_t size;
+} Entry;
+
+static int older(const void *a, const void *b)
+{
+    double x = ((const Entry *)a)->mtime, y = ((const Entry *)b)->mtime;
+    return (x > y) - (x < y);
+}
+
+/* Keep the cache within NNC_CACHE_MAX_MB (default 1024): remove the least
+ * recently used entries until it is within 90% of that, and temporary files
+ * an interrupted nnc left behind (older than an hour).  Several nnc may trim
+ * at once: a file already gone is simply skipped. */
+static void trim(const char *dir)
+{
+    const char *env = getenv("NNC_CACHE_MAX_MB");
+    double max = (env && *env ? strtod(env, NULL) : 1024) * 1048576.0;
+    DIR *d = opendir(dir);
+    if (!d || max <= 0) {
+        if (d)
+            closedir(d);
+        return;
+    }
+    Entry *e = NULL;
+    size_t n = 0, cap = 0;
+    double total = 0;
+    time_t now = time(NULL);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char path[PATH_MAX + 300];
+        struct stat st;
+        if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof e->name)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (strstr(de->d_name, ".tmp")) {
+            if (now - st.st_mtime > 3600)
+                unlink(path);
+            continue;
+        }
+        if (n == cap) {
+            Entry *grown = realloc(e, (cap = cap ? 2 * cap : 64) * sizeof *e);
+            if (!grown)
+                break;
+            e = grown;
+        }
+        snprintf(e[n].name, sizeof e[n].name, "%s", de->d_name);
+        e[n].mtime = (double)st.st_mtim.tv_sec + 1e-9 * (double)st.st_mtim.tv_nsec;
+        e[n].size = st.st_size;
+        total += (double)st.st_size;
+        n++;
+    }
+    closedir(d);
+    if (total > max) {
+        qsort(e, n, sizeof *e, older);
+        for (size_t i = 0; i < n && total > 0.9 * max; i++) {
+            char path[PATH_MAX + 300];
+            snprintf(path, sizeof path, "%s/%s", dir, e[i].name);
+            if (unlink(path) == 0)
+                total -= (double)e[i].size;
+        }
+    }
+    free(e);
 }
 
 /* Write data to a temporary file beside path and rename it to path: a
@@ -164,7 +242,9 @@ int cg_cache_write(const CgCacheKey *k, const char *ext, const void *data, size_
     char path[PATH_MAX + 64];
     if (entry(k, ext, path, sizeof path) != 0)
         return -1;
-    return write_atomically(path, data, n, 0644);
+    int rc = write_atomically(path, data, n, 0644);
+    trim(cg_cache_dir());
+    return rc;
 }
 
 int cg_cache_fetch(const CgCacheKey *k, const char *ext, const char *dest)

@@ -162,3 +162,12 @@ if [ $rc = 2 ] && [ $rc2 = 2 ] && [ $rc3 = 2 ] && [[ $out == *"A <= B"* ]] &&
 else
     t_fail "expected clear errors (exit 2): '$out' '$out2' '$out3'"
 fi
+
+t_begin "sweep/build-failure"   # a failed build stops the sweep: no run starts, exit 1
+out=$(CC=false NNC_CACHE=off "$NNC" sweep examples/sweep.nn -D depth=0..1 --backend c --repeat 2 \
+      --out "$D/ccfail" -- --epochs 1 2>&1); rc=$?
+if [ $rc = 1 ] && [[ $out == *"building failed"* ]] && [ -z "$(find "$D/ccfail/runs" -type f)" ]; then
+    t_pass
+else
+    t_fail "expected exit 1, 'building failed' and no run: exit $rc, $out"
+fi

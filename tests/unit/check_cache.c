@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache.h"
@@ -177,6 +178,40 @@ START_TEST(concurrent_writers)
 }
 END_TEST
 
+/* Over NNC_CACHE_MAX_MB, a write removes the least recently used entries
+ * (a read counts as a use) until the cache is within 90% of the limit. */
+START_TEST(least_recently_used_go)
+{
+    const char *dir = fresh_dir("trim");
+    setenv("NNC_CACHE_MAX_MB", "1", 1);
+    enum { SIZE = 400 * 1024 };
+    char *data = calloc(SIZE, 1);
+    CgCacheKey a, b, c;
+    cg_cache_key(&a, "a");
+    cg_cache_key(&b, "b");
+    cg_cache_key(&c, "c");
+    struct timespec pause = {0, 20000000};
+    size_t n = 0;
+    ck_assert_int_eq(cg_cache_write(&a, "o", data, SIZE), 0);
+    nanosleep(&pause, NULL);
+    ck_assert_int_eq(cg_cache_write(&b, "o", data, SIZE), 0);   /* 800 KB: both stay */
+    nanosleep(&pause, NULL);
+    free(cg_cache_read(&a, "o", &n));   /* a used after b */
+    nanosleep(&pause, NULL);
+    ck_assert_int_eq(cg_cache_write(&c, "o", data, SIZE), 0);   /* 1.2 MB: b goes */
+    char *got;
+    ck_assert_ptr_nonnull(got = cg_cache_read(&a, "o", &n));
+    free(got);
+    ck_assert_ptr_null(cg_cache_read(&b, "o", &n));
+    ck_assert_ptr_nonnull(got = cg_cache_read(&c, "o", &n));
+    free(got);
+    free(data);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *cache_suite(void)
 {
     Suite *s = suite_create("cache");
@@ -186,6 +221,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, store_and_fetch_files);
     tcase_add_test(tc, off);
     tcase_add_test(tc, concurrent_writers);
+    tcase_add_test(tc, least_recently_used_go);
     suite_add_tcase(s, tc);
     return s;
 }
