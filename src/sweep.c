@@ -88,6 +88,7 @@ typedef struct Arch {
     pthread_t thread;      /* compiling it */
     int compiling;         /* the thread runs */
     int compiled;          /* the thread is done (atomic) */
+    double cpu;            /* seconds of CPU the compilation took */
 } Arch;
 
 typedef struct Job {
@@ -469,7 +470,11 @@ static void sanitize(char *out, size_t len, const char *s)
 static void *compile_thread(void *arg)
 {
     Arch *ar = arg;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
     ar->jit = cg_jit_compile(ar->ir);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+    ar->cpu = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     __atomic_store_n(&ar->compiled, 1, __ATOMIC_RELEASE);
     return NULL;
 }
@@ -1311,6 +1316,7 @@ int sweep_main(int argc, char **argv)
          * a run, so no core waits at the end */
         Pool pool = {runs, total, 0, 0, 0, run_done, &st};
         int next = 0, compiling = 0, ncached = 0;
+        double cpu = 0;
         while (pool.ndone < total) {
             for (int k = 0; k < next; k++) {
                 Arch *ar = &arch[k];
@@ -1325,6 +1331,7 @@ int sweep_main(int argc, char **argv)
                     continue;
                 }
                 ncached += cg_jit_cached(ar->jit);
+                cpu += ar->cpu;
                 for (int j = 0; j < total; j++)
                     if (cfg[runs[j].config].arch == k) {
                         runs[j].jit = ar->jit;
@@ -1332,7 +1339,7 @@ int sweep_main(int argc, char **argv)
                     }
                 if (next == narch && compiling == 0)
                     fprintf(stderr, "nnc sweep: %d architecture%s compiled (%d from the compile "
-                            "cache)\n", narch, narch == 1 ? "" : "s", ncached);
+                            "cache) in %.2f s of CPU\n", narch, narch == 1 ? "" : "s", ncached, cpu);
             }
             while (rc == 0 && next < narch && compiling + pool.running < s.jobs) {
                 if (start_compile(&arch[next]) != 0)
