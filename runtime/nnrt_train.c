@@ -566,6 +566,35 @@ static void zero_range(void *ctx, int64_t lo, int64_t hi)
     memset((nnrt_real *)ctx + lo, 0, (size_t)(hi - lo) * sizeof(nnrt_real));
 }
 
+typedef struct Gather {
+    Run *r;
+    const NnrtData *d;
+    const int64_t *idx;   /* the chunk's first sample's index */
+} Gather;
+
+/* Copies samples idx[lo..hi) of every slot into the gather buffers. */
+static void gather_range(void *ctx, int64_t lo, int64_t hi)
+{
+    const Gather *g = ctx;
+    for (int s = 0; s < g->r->m->nslots; s++) {
+        int64_t size = g->r->m->slots[s].size;
+        for (int64_t b = lo; b < hi; b++)
+            memcpy(g->r->gather[s] + b * size, g->d->slot[s] + g->idx[b] * size,
+                   (size_t)size * sizeof(nnrt_real));
+    }
+}
+
+/* Samples per chunk of a parallel gather: about 16 KiB (rows of the data
+ * set lie anywhere in memory, so a gather waits on memory more than it
+ * computes); small samples make one chunk, copied by the calling thread. */
+static int64_t gather_chunk(const NnrtModel *m)
+{
+    int64_t bytes = 0;
+    for (int s = 0; s < m->nslots; s++)
+        bytes += m->slots[s].size * (int64_t)sizeof(nnrt_real);
+    return bytes >= 16384 ? 1 : 16384 / (bytes > 0 ? bytes : 1);
+}
+
 /* grads = gradient of the objective over the B samples idx[start..start+B)
  * of d (idx NULL: samples start..start+B in order); returns the objective
  * and, when `correct` is not NULL, adds the number of right predictions. */
@@ -579,13 +608,10 @@ static double batch_gradient(Run *r, const NnrtData *d, const int64_t *idx, int6
     for (int64_t c0 = 0; c0 < B; c0 += r->cap) {
         int nb = (int)(B - c0 < r->cap ? B - c0 : r->cap);
         if (idx) {
-            for (int s = 0; s < m->nslots; s++) {
-                int64_t size = m->slots[s].size;
-                for (int b = 0; b < nb; b++)
-                    memcpy(r->gather[s] + b * size, d->slot[s] + idx[start + c0 + b] * size,
-                           (size_t)size * sizeof(nnrt_real));
+            Gather g = { r, d, idx + start + c0 };
+            nnrt_parallel(gather_range, &g, nb, gather_chunk(m));
+            for (int s = 0; s < m->nslots; s++)
                 r->ptr[s] = r->gather[s];
-            }
         } else {
             point_at(r, d, start + c0);
         }

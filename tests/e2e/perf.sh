@@ -82,14 +82,15 @@ else
 fi
 
 # The runtime's passes over every parameter (the optimizer's update, zeroing
-# the gradient) run on every core when a model has more than two chunks of
-# parameters (common_par.c).  Each element is computed alone, so one thread
-# and several give the same bits: every logged number but the times.
+# the gradient) and the gather of shuffled batches run on every core when
+# they have two chunks or more (common_par.c: 8192 parameters, 16 KiB of
+# samples).  Each element is computed alone, so one thread and several give
+# the same bits: every logged number but the times.
 cat >"$D/par.nn" <<'NN'
 model par
-input  x[100]
+input  x[200]
 target c : class(10)
-param W1[200, 100] = he_uniform
+param W1[200, 200] = he_uniform
 param b1[200]      = zeros
 param W2[10, 200]  = xavier_uniform
 param b2[10]       = zeros
@@ -105,7 +106,7 @@ train {
 NN
 nontime() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) keep[i] = $i !~ /seconds$/ }
     { row = ""; for (i = 1; i <= NF; i++) if (keep[i]) row = row $i ","; print row }' "$1/metrics.csv"; }
-t_begin "perf/the optimizer on 1, 2 and 3 threads gives the same bits"
+t_begin "perf/the optimizer and the gather on 1, 2 and 3 threads give the same bits"
 opts=("adam(lr = 0.01)" "sgd(lr = 0.05, momentum = 0.9)" "rmsprop(lr = 0.001)")
 if t_build "$D/par.nn" "$D/par"; then
     ok=1
