@@ -26,6 +26,68 @@
 #define NNRT_VERSION "0.1.0"
 #define NNRT_MAXRANK 4
 
+/* ---- float32 tanh as plain arithmetic ----
+ *
+ * glibc's tanhf is an opaque call per element, so no loop around it
+ * vectorises.  nnrt_tanhf computes the same function with multiplies, adds,
+ * one division and selects, which the C compiler inlines and vectorises:
+ *
+ *   |x| < 0.625:  x + x^3 P(x^2), P of degree 4 (Cephes' tanhf)
+ *   otherwise:    1 - 2 / (exp(2|x|) + 1) with the sign of x, exp by
+ *                 nnrt_expf_core; |x| is capped at 9.5 first, beyond the
+ *                 9.0109 from where tanh rounds to 1 in float32
+ *
+ * Every float was checked against double tanh (tests/unit/check_tanh.c
+ * sweeps them densely, and every float near the seams): at most 1.27 ulp of
+ * the correctly rounded value, with or without fused multiply-adds (glibc's
+ * tanhf: 2.12 ulp); exactly +-1 from |x| = 9.0109 on, as glibc; odd; +-0 and
+ * NaN preserved; +-inf gives +-1.  The JIT (`nnc run`) builds the same
+ * operations in the same order from the same coefficients
+ * (src/codegen/jit_llvm.c, jit_tanhf), and tests/e2e/jit.sh checks that the
+ * two agree bit for bit. */
+
+/* Coefficients, highest degree first (read by the JIT as well). */
+#define NNRT_EXPF_POLY {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f, \
+                        4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f}
+#define NNRT_TANHF_POLY {-5.70498872745e-3f, 2.06390887954e-2f, -5.37397155531e-2f, \
+                         1.33314422036e-1f, -3.33332819422e-1f}
+#define NNRT_LOG2EF 1.44269504088896341f
+#define NNRT_LN2F_HI 0.693359375f         /* ln 2 = NNRT_LN2F_HI + NNRT_LN2F_LO, */
+#define NNRT_LN2F_LO -2.12194440e-4f      /* n * NNRT_LN2F_HI exact for |n| < 2^9 */
+#define NNRT_ROUNDF 12582912.0f           /* 1.5 * 2^23: (t + it) - it rounds t */
+#define NNRT_TANHF_SMALL 0.625f
+#define NNRT_TANHF_CAP 9.5f
+
+/* exp(x) for x in [-87, 88] (Cephes' expf): x = n ln2 + r, |r| <= ln2 / 2,
+ * exp(r) by a polynomial, times 2^n built in the exponent bits. */
+static inline float nnrt_expf_core(float x)
+{
+    static const float c[] = NNRT_EXPF_POLY;
+    float n = (x * NNRT_LOG2EF + NNRT_ROUNDF) - NNRT_ROUNDF;
+    float r = x - n * NNRT_LN2F_HI;
+    r = r - n * NNRT_LN2F_LO;
+    float p = c[0];
+    for (int k = 1; k < (int)(sizeof c / sizeof c[0]); k++)
+        p = p * r + c[k];
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return (p * (r * r) + r + 1) * scale;
+}
+
+static inline float nnrt_tanhf(float x)
+{
+    static const float c[] = NNRT_TANHF_POLY;
+    float z = x * x, s = c[0];
+    for (int k = 1; k < (int)(sizeof c / sizeof c[0]); k++)
+        s = s * z + c[k];
+    s = s * z * x + x;
+    float a = fabsf(x);
+    float capped = a < NNRT_TANHF_CAP ? a : NNRT_TANHF_CAP;   /* NaN too */
+    float big = 1 - 2 / (nnrt_expf_core(capped + capped) + 1);
+    return copysignf(a >= NNRT_TANHF_SMALL ? big : s, x);       /* NaN: s */
+}
+
 #ifdef NNRT_F64
 typedef double nnrt_real;
 #define NNRT_FN(name) name##_f64
@@ -45,7 +107,7 @@ typedef float nnrt_real;
 #define NNRT_LOG logf
 #define NNRT_LOG1P log1pf
 #define NNRT_SQRT sqrtf
-#define NNRT_TANH tanhf
+#define NNRT_TANH nnrt_tanhf
 #define NNRT_FABS fabsf
 #define NNRT_POW powf
 #endif

@@ -194,12 +194,13 @@ static void elem(Cg *cg, int id, int N, int flat, int loop_batched, char *buf, s
 }
 
 /* Expand a c_expr template: $k becomes operand k's element; EXP( etc. the
- * dtype's math functions. */
+ * dtype's math functions (TANH in float32: the runtime's nnrt_tanhf, which
+ * vectorises). */
 static void expand_c(Cg *cg, const char *tmpl, const char *const *ops, char *buf, size_t n)
 {
     static const char *const fn[][3] = {
         {"EXP(", "expf(", "exp("}, {"LOG1P(", "log1pf(", "log1p("}, {"LOG(", "logf(", "log("},
-        {"SQRT(", "sqrtf(", "sqrt("}, {"TANH(", "tanhf(", "tanh("}, {"FABS(", "fabsf(", "fabs("},
+        {"SQRT(", "sqrtf(", "sqrt("}, {"TANH(", "nnrt_tanhf(", "tanh("}, {"FABS(", "fabsf(", "fabs("},
         {"POW(", "powf(", "pow("}, {"FMAX(", "fmaxf(", "fmax("},
     };
     int f32 = cg->p->dtype == DT_F32;

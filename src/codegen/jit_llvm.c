@@ -55,6 +55,7 @@
 #include <llvm-c/Transforms/PassBuilder.h>
 #include <llvm/Config/llvm-config.h>
 #include "jit.h"
+#include "nnrt.h"
 
 #define NNC_VERSION "0.1.0"
 #define WORK_FIXED 2      /* work[0] allocation, work[1] prediction */
@@ -272,6 +273,55 @@ static LLVMValueRef fmul(Jit *j, LLVMValueRef a, LLVMValueRef b)
     return LLVMBuildFMul(j->b, a, b, "");
 }
 
+/* Horner's rule as multiply-adds: ((c[0] x + c[1]) x + ...) + c[n-1]. */
+static LLVMValueRef horner(Jit *j, const float *c, size_t n, LLVMValueRef x)
+{
+    LLVMValueRef p = realc(j, c[0]);
+    for (size_t k = 1; k < n; k++)
+        p = fmuladd(j, p, x, realc(j, c[k]));
+    return p;
+}
+
+/* The runtime's nnrt_expf_core (runtime/nnrt.h): the same operations in
+ * the same order, from the same constants. */
+static LLVMValueRef jit_expf_core(Jit *j, LLVMValueRef x)
+{
+    static const float c[] = NNRT_EXPF_POLY;
+    LLVMValueRef n = fsub(j, fadd(j, fmul(j, x, realc(j, NNRT_LOG2EF)), realc(j, NNRT_ROUNDF)),
+                          realc(j, NNRT_ROUNDF));
+    LLVMValueRef r = fsub(j, x, fmul(j, n, realc(j, NNRT_LN2F_HI)));
+    r = fsub(j, r, fmul(j, n, realc(j, NNRT_LN2F_LO)));
+    LLVMValueRef p = horner(j, c, sizeof c / sizeof c[0], r);
+    LLVMValueRef bits = LLVMBuildShl(
+        j->b, LLVMBuildAdd(j->b, LLVMBuildFPToSI(j->b, n, j->i32, ""), i32c(j, 127), ""),
+        i32c(j, 23), "");
+    LLVMValueRef scale = LLVMBuildBitCast(j->b, bits, j->real, "");
+    LLVMValueRef e = fadd(j, fadd(j, fmul(j, p, fmul(j, r, r)), r), realc(j, 1));
+    return fmul(j, e, scale);
+}
+
+/* tanh in float32: the runtime's nnrt_tanhf (runtime/nnrt.h), the same
+ * operations in the same order from the same constants, so that `nnc run`
+ * and the C trainer agree bit for bit (tests/e2e/jit.sh); inline, so the
+ * loops around it vectorise. */
+static LLVMValueRef jit_tanhf(Jit *j, LLVMValueRef x)
+{
+    static const float c[] = NNRT_TANHF_POLY;
+    LLVMValueRef z = fmul(j, x, x);
+    LLVMValueRef s = horner(j, c, sizeof c / sizeof c[0], z);
+    s = fadd(j, fmul(j, fmul(j, s, z), x), x);
+    LLVMValueRef a = call(j, "llvm.fabs.f32", &x, 1);
+    LLVMValueRef cap = realc(j, NNRT_TANHF_CAP);
+    LLVMValueRef capped =
+        LLVMBuildSelect(j->b, LLVMBuildFCmp(j->b, LLVMRealOLT, a, cap, ""), a, cap, "");
+    LLVMValueRef e = jit_expf_core(j, fadd(j, capped, capped));
+    LLVMValueRef big =
+        fsub(j, realc(j, 1), LLVMBuildFDiv(j->b, realc(j, 2), fadd(j, e, realc(j, 1)), ""));
+    LLVMValueRef large = LLVMBuildFCmp(j->b, LLVMRealOGE, a, realc(j, NNRT_TANHF_SMALL), "");
+    LLVMValueRef sign[2] = {LLVMBuildSelect(j->b, large, big, s, ""), x};
+    return call(j, "llvm.copysign.f32", sign, 2);
+}
+
 /* ---- storage ---- */
 
 static LLVMValueRef work_ptr(Jit *j, int k, const char *name)
@@ -442,7 +492,8 @@ static LLVMValueRef t_primary(Tmpl *t)
         return x;
     }
     /* FUNC(args): the dtype's libm function, or an LLVM intrinsic where
-     * one exists (it becomes the same libm call, or one instruction) */
+     * one exists (it becomes the same libm call, or one instruction);
+     * TANH in float32 is the runtime's nnrt_tanhf (jit_tanhf) */
     static const char *const fns[][3] = {
         {"EXP", "llvm.exp"}, {"LOG1P", NULL, "log1p"}, {"LOG", "llvm.log"},
         {"SQRT", "llvm.sqrt"}, {"TANH", NULL, "tanh"}, {"FABS", "llvm.fabs"},
@@ -460,6 +511,8 @@ static LLVMValueRef t_primary(Tmpl *t)
         while (nargs < 3 && t_eat(t, ","));
         t_expect(t, ")");
         int f32 = j->p->dtype == DT_F32;
+        if (f32 && strcmp(fns[k][0], "TANH") == 0)
+            return jit_tanhf(j, args[0]);
         char name[32];
         if (fns[k][1])
             snprintf(name, sizeof name, "%s.%s", fns[k][1], f32 ? "f32" : "f64");

@@ -124,6 +124,45 @@ for nn in examples/*.nn tests/grad/*.nn; do
     fi
 done
 
+# float32 tanh is the runtime's nnrt_tanhf, which the JIT builds from the
+# same constants in the same order: over a sweep of floats (every seam of the
+# approximation, the saturation at 9.0109) `nnc run` must give the C
+# trainer's (-march=native: fused multiply-adds) numbers bit for bit, within
+# 1.4 ulp of tanh (denormals kept: --no-ftz; tests/unit/check_tanh.c checks
+# the floats without fused multiply-adds)
+t_begin "jit/tanh-f32-bit-for-bit"
+m=tanh_sweep
+if t_build tests/e2e/models/$m.nn "$D/$m" &&
+   /usr/bin/python3 - "$D/$m.p.npz" >>"$t_log" 2>&1 <<'PY' &&
+import sys, numpy as np
+n = 65536
+rng = np.random.default_rng(5)
+bits = rng.integers(0, np.float32(10).view(np.uint32), n // 2, dtype=np.uint32)
+w = np.concatenate([np.linspace(-10, 10, n // 4), np.linspace(8.9, 9.2, n // 8),
+                    np.linspace(-0.64, -0.61, n // 8)]).astype(np.float32)
+w = np.concatenate([w, bits.view(np.float32) * rng.choice([-1, 1], n // 2).astype(np.float32)])
+np.savez(sys.argv[1], w=w, v=np.ones(n, np.float32))
+PY
+   t_run "$D/$m" grad --no-ftz --params "$D/$m.p.npz" --data "random(n = 1)" --out "$D/$m.gc.npz" &&
+   t_run "$NNC" run tests/e2e/models/$m.nn grad --no-ftz --params "$D/$m.p.npz" --data "random(n = 1)" \
+       --out "$D/$m.gj.npz" &&
+   /usr/bin/python3 - "$D/$m.p.npz" "$D/$m.gc.npz" "$D/$m.gj.npz" >>"$t_log" 2>&1 <<'PY'
+import sys, numpy as np
+w = np.load(sys.argv[1])["w"]
+c, j = np.load(sys.argv[2]), np.load(sys.argv[3])
+differ = [k for k in ("w", "v") if not np.array_equal(c[k], j[k])]
+want = np.tanh(w.astype(np.float64))
+ulp = np.ldexp(1.0, np.maximum(np.frexp(want)[1] - 1, -126) - 23)
+err = np.abs(c["v"] - want) / ulp
+print("JIT and C differ in", differ or "nothing", "; worst error %.3f ulp at %.9g" % (err.max(), w[err.argmax()]))
+sys.exit(1 if differ or err.max() > 1.4 else 0)
+PY
+then
+    t_pass
+else
+    t_fail "nnc run's tanh differs from the C trainer's, or from tanh"
+fi
+
 # the trainer's command line: the command defaults to train, nnc's own -D
 # and --dtype mix with trainer flags, and mistakes are the trainer's messages
 t_begin "jit/command-line"
