@@ -26,53 +26,102 @@
 #define NNRT_VERSION "0.1.0"
 #define NNRT_MAXRANK 4
 
-/* ---- float32 tanh as plain arithmetic ----
+/* ---- float32 exp, log1p and tanh as plain arithmetic ----
  *
- * glibc's tanhf is an opaque call per element, so no loop around it
- * vectorises.  nnrt_tanhf computes the same function with multiplies, adds,
- * one division and selects, which the C compiler inlines and vectorises:
+ * glibc's expf, log1pf and tanhf are opaque calls per element, so no loop
+ * around them vectorises.  These compute the same functions with
+ * multiplies, adds, divisions, integer shifts and selects, which the C
+ * compiler inlines and vectorises; float32 trainers use them for every
+ * elementwise exp, log1p and tanh (emit_c.c: EXP, LOG1P, TANH of ops.def's
+ * templates: exp, sigmoid, tanh, bce_with_logits and their gradients).
  *
- *   |x| < 0.625:  x + x^3 P(x^2), P of degree 4 (Cephes' tanhf)
- *   otherwise:    1 - 2 / (exp(2|x|) + 1) with the sign of x, exp by
- *                 nnrt_expf_core; |x| is capped at 9.5 first, beyond the
- *                 9.0109 from where tanh rounds to 1 in float32
+ *   nnrt_expf:   x = n ln2 + r, |r| <= ln2 / 2, exp(r) by Cephes' polynomial,
+ *                times 2^n built in the exponent bits (two factors, so that
+ *                results round into the denormals as glibc's do)
+ *   nnrt_log1pf: 1 + x = w + c exactly (w rounded), log w = e ln2 + log m
+ *                with m in [sqrt(1/2), sqrt(2)) by Cephes' logf polynomial,
+ *                plus c / w
+ *   nnrt_tanhf:  |x| < 0.625: x + x^3 P(x^2), P of degree 4 (Cephes' tanhf);
+ *                otherwise 1 - 2 / (exp(2|x|) + 1) with the sign of x, |x|
+ *                capped at 9.5 (tanh rounds to 1 from 9.0109 on)
  *
- * Every float was checked against double tanh (tests/unit/check_tanh.c
- * sweeps them densely, and every float near the seams): at most 1.27 ulp of
- * the correctly rounded value, with or without fused multiply-adds (glibc's
- * tanhf: 2.12 ulp); exactly +-1 from |x| = 9.0109 on, as glibc; odd; +-0 and
- * NaN preserved; +-inf gives +-1.  The JIT (`nnc run`) builds the same
- * operations in the same order from the same coefficients
- * (src/codegen/jit_llvm.c, jit_tanhf), and tests/e2e/jit.sh checks that the
- * two agree bit for bit. */
+ * Worst errors over every float against double precision, with or without
+ * fused multiply-adds: exp 1.01 ulp, log1p 0.90, tanh 1.33 (glibc's tanhf:
+ * 2.19); tanh is +-1 exactly where glibc's is; +-0, +-inf, NaN, overflow and
+ * denormal results as libm (tests/unit/check_mathf.c sweeps the floats
+ * densely and every float near the seams; docs/performance.md, *exp, log1p
+ * and tanh*).  The JIT (`nnc run`) builds the same operations in the same
+ * order from the same constants (src/codegen/jit_llvm.c, jit_expf etc.);
+ * tests/e2e/jit.sh checks that they agree bit for bit. */
 
 /* Coefficients, highest degree first (read by the JIT as well). */
 #define NNRT_EXPF_POLY {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f, \
                         4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f}
+#define NNRT_LOGF_POLY {7.0376836292e-2f, -1.1514610310e-1f, 1.1676998740e-1f, \
+                        -1.2420140846e-1f, 1.4249322787e-1f, -1.6668057665e-1f, \
+                        2.0000714765e-1f, -2.4999993993e-1f, 3.3333331174e-1f}
 #define NNRT_TANHF_POLY {-5.70498872745e-3f, 2.06390887954e-2f, -5.37397155531e-2f, \
                          1.33314422036e-1f, -3.33332819422e-1f}
 #define NNRT_LOG2EF 1.44269504088896341f
 #define NNRT_LN2F_HI 0.693359375f         /* ln 2 = NNRT_LN2F_HI + NNRT_LN2F_LO, */
 #define NNRT_LN2F_LO -2.12194440e-4f      /* n * NNRT_LN2F_HI exact for |n| < 2^9 */
 #define NNRT_ROUNDF 12582912.0f           /* 1.5 * 2^23: (t + it) - it rounds t */
+#define NNRT_EXPF_MAX 88.8f               /* exp overflows from 88.7228 on */
+#define NNRT_EXPF_MIN -104.0f             /* and rounds to 0 below -103.9721 */
+#define NNRT_SQRT2F 1.41421356f
 #define NNRT_TANHF_SMALL 0.625f
 #define NNRT_TANHF_CAP 9.5f
 
-/* exp(x) for x in [-87, 88] (Cephes' expf): x = n ln2 + r, |r| <= ln2 / 2,
- * exp(r) by a polynomial, times 2^n built in the exponent bits. */
-static inline float nnrt_expf_core(float x)
+/* 2^n for an integer n in [-126, 127]: the exponent bits. */
+static inline float nnrt_pow2if(int32_t n)
+{
+    uint32_t bits = (uint32_t)(n + 127) << 23;
+    float y;
+    memcpy(&y, &bits, sizeof y);
+    return y;
+}
+
+static inline float nnrt_expf(float x)
 {
     static const float c[] = NNRT_EXPF_POLY;
-    float n = (x * NNRT_LOG2EF + NNRT_ROUNDF) - NNRT_ROUNDF;
-    float r = x - n * NNRT_LN2F_HI;
+    float t = x < NNRT_EXPF_MAX ? x : NNRT_EXPF_MAX;           /* NaN too */
+    t = t > NNRT_EXPF_MIN ? t : NNRT_EXPF_MIN;
+    float n = (t * NNRT_LOG2EF + NNRT_ROUNDF) - NNRT_ROUNDF;   /* -150..128 */
+    float r = t - n * NNRT_LN2F_HI;
     r = r - n * NNRT_LN2F_LO;
     float p = c[0];
     for (int k = 1; k < (int)(sizeof c / sizeof c[0]); k++)
         p = p * r + c[k];
-    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return (p * (r * r) + r + 1) * scale;
+    int32_t half = (int32_t)n / 2;
+    float y = (p * (r * r) + r + 1) * nnrt_pow2if(half) * nnrt_pow2if((int32_t)n - half);
+    return x == x ? y : x;
+}
+
+static inline float nnrt_log1pf(float x)
+{
+    static const float c[] = NNRT_LOGF_POLY;
+    float w = 1 + x;
+    float lost = x > 1 ? 1 - (w - x) : x - (w - 1);            /* 1 + x = w + lost */
+    uint32_t bits;
+    memcpy(&bits, &w, sizeof bits);
+    float e = (float)(int32_t)(bits >> 23) - 127;             /* w = 2^e m, m in [1, 2) */
+    bits = (bits & 0x007fffffu) | 0x3f800000u;
+    float m;
+    memcpy(&m, &bits, sizeof m);
+    e = m > NNRT_SQRT2F ? e + 1 : e;
+    float f = (m > NNRT_SQRT2F ? m * 0.5f : m) - 1;
+    float z = f * f, p = c[0];
+    for (int k = 1; k < (int)(sizeof c / sizeof c[0]); k++)
+        p = p * f + c[k];
+    float y = p * f * z;
+    y = y + e * NNRT_LN2F_LO;
+    y = y - 0.5f * z;
+    y = y + lost / w;
+    y = f + y;
+    y = y + e * NNRT_LN2F_HI;
+    y = w < INFINITY ? y : w;                                  /* inf, NaN */
+    y = w > 0 ? y : w == 0 ? -INFINITY : NAN;                  /* x <= -1, NaN */
+    return x == 0 ? x : y;                                     /* -0 */
 }
 
 static inline float nnrt_tanhf(float x)
@@ -84,7 +133,7 @@ static inline float nnrt_tanhf(float x)
     s = s * z * x + x;
     float a = fabsf(x);
     float capped = a < NNRT_TANHF_CAP ? a : NNRT_TANHF_CAP;   /* NaN too */
-    float big = 1 - 2 / (nnrt_expf_core(capped + capped) + 1);
+    float big = 1 - 2 / (nnrt_expf(capped + capped) + 1);
     return copysignf(a >= NNRT_TANHF_SMALL ? big : s, x);       /* NaN: s */
 }
 

@@ -194,12 +194,12 @@ static void elem(Cg *cg, int id, int N, int flat, int loop_batched, char *buf, s
 }
 
 /* Expand a c_expr template: $k becomes operand k's element; EXP( etc. the
- * dtype's math functions (TANH in float32: the runtime's nnrt_tanhf, which
- * vectorises). */
+ * dtype's math functions (EXP, LOG1P and TANH in float32: the runtime's
+ * nnrt_expf, nnrt_log1pf and nnrt_tanhf, which vectorise). */
 static void expand_c(Cg *cg, const char *tmpl, const char *const *ops, char *buf, size_t n)
 {
     static const char *const fn[][3] = {
-        {"EXP(", "expf(", "exp("}, {"LOG1P(", "log1pf(", "log1p("}, {"LOG(", "logf(", "log("},
+        {"EXP(", "nnrt_expf(", "exp("}, {"LOG1P(", "nnrt_log1pf(", "log1p("}, {"LOG(", "logf(", "log("},
         {"SQRT(", "sqrtf(", "sqrt("}, {"TANH(", "nnrt_tanhf(", "tanh("}, {"FABS(", "fabsf(", "fabs("},
         {"POW(", "powf(", "pow("}, {"FMAX(", "fmaxf(", "fmax("},
     };

@@ -282,28 +282,72 @@ static LLVMValueRef horner(Jit *j, const float *c, size_t n, LLVMValueRef x)
     return p;
 }
 
-/* The runtime's nnrt_expf_core (runtime/nnrt.h): the same operations in
- * the same order, from the same constants. */
-static LLVMValueRef jit_expf_core(Jit *j, LLVMValueRef x)
+/* ---- float32 exp, log1p and tanh: the runtime's nnrt_expf, nnrt_log1pf
+ * and nnrt_tanhf (runtime/nnrt.h), the same operations in the same order
+ * from the same constants, so that `nnc run` and the C trainer agree bit
+ * for bit (tests/e2e/jit.sh); inline, so that the loops around them
+ * vectorise.  A line of C there is a line here. */
+
+static LLVMValueRef select_(Jit *j, LLVMRealPredicate pred, LLVMValueRef a, LLVMValueRef b,
+                            LLVMValueRef yes, LLVMValueRef no)
 {
-    static const float c[] = NNRT_EXPF_POLY;
-    LLVMValueRef n = fsub(j, fadd(j, fmul(j, x, realc(j, NNRT_LOG2EF)), realc(j, NNRT_ROUNDF)),
-                          realc(j, NNRT_ROUNDF));
-    LLVMValueRef r = fsub(j, x, fmul(j, n, realc(j, NNRT_LN2F_HI)));
-    r = fsub(j, r, fmul(j, n, realc(j, NNRT_LN2F_LO)));
-    LLVMValueRef p = horner(j, c, sizeof c / sizeof c[0], r);
-    LLVMValueRef bits = LLVMBuildShl(
-        j->b, LLVMBuildAdd(j->b, LLVMBuildFPToSI(j->b, n, j->i32, ""), i32c(j, 127), ""),
-        i32c(j, 23), "");
-    LLVMValueRef scale = LLVMBuildBitCast(j->b, bits, j->real, "");
-    LLVMValueRef e = fadd(j, fadd(j, fmul(j, p, fmul(j, r, r)), r), realc(j, 1));
-    return fmul(j, e, scale);
+    return LLVMBuildSelect(j->b, LLVMBuildFCmp(j->b, pred, a, b, ""), yes, no, "");
 }
 
-/* tanh in float32: the runtime's nnrt_tanhf (runtime/nnrt.h), the same
- * operations in the same order from the same constants, so that `nnc run`
- * and the C trainer agree bit for bit (tests/e2e/jit.sh); inline, so the
- * loops around it vectorise. */
+/* nnrt_pow2if: 2^n from the exponent bits */
+static LLVMValueRef pow2i(Jit *j, LLVMValueRef n)
+{
+    LLVMValueRef bits = LLVMBuildShl(j->b, LLVMBuildAdd(j->b, n, i32c(j, 127), ""), i32c(j, 23), "");
+    return LLVMBuildBitCast(j->b, bits, j->real, "");
+}
+
+static LLVMValueRef jit_expf(Jit *j, LLVMValueRef x)
+{
+    static const float c[] = NNRT_EXPF_POLY;
+    LLVMValueRef hi = realc(j, NNRT_EXPF_MAX), lo = realc(j, NNRT_EXPF_MIN);
+    LLVMValueRef t = select_(j, LLVMRealOLT, x, hi, x, hi);
+    t = select_(j, LLVMRealOGT, t, lo, t, lo);
+    LLVMValueRef n = fsub(j, fadd(j, fmul(j, t, realc(j, NNRT_LOG2EF)), realc(j, NNRT_ROUNDF)),
+                          realc(j, NNRT_ROUNDF));
+    LLVMValueRef r = fsub(j, t, fmul(j, n, realc(j, NNRT_LN2F_HI)));
+    r = fsub(j, r, fmul(j, n, realc(j, NNRT_LN2F_LO)));
+    LLVMValueRef p = horner(j, c, sizeof c / sizeof c[0], r);
+    LLVMValueRef ni = LLVMBuildFPToSI(j->b, n, j->i32, "");
+    LLVMValueRef half = LLVMBuildSDiv(j->b, ni, i32c(j, 2), "");
+    LLVMValueRef y = fadd(j, fadd(j, fmul(j, p, fmul(j, r, r)), r), realc(j, 1));
+    y = fmul(j, fmul(j, y, pow2i(j, half)), pow2i(j, LLVMBuildSub(j->b, ni, half, "")));
+    return select_(j, LLVMRealOEQ, x, x, y, x);
+}
+
+static LLVMValueRef jit_log1pf(Jit *j, LLVMValueRef x)
+{
+    static const float c[] = NNRT_LOGF_POLY;
+    LLVMValueRef one = realc(j, 1), sqrt2 = realc(j, NNRT_SQRT2F);
+    LLVMValueRef w = fadd(j, one, x);
+    LLVMValueRef lost = select_(j, LLVMRealOGT, x, one, fsub(j, one, fsub(j, w, x)),
+                                fsub(j, x, fsub(j, w, one)));
+    LLVMValueRef bits = LLVMBuildBitCast(j->b, w, j->i32, "");
+    LLVMValueRef e = LLVMBuildSIToFP(j->b, LLVMBuildLShr(j->b, bits, i32c(j, 23), ""), j->real, "");
+    e = fsub(j, e, realc(j, 127));
+    bits = LLVMBuildOr(j->b, LLVMBuildAnd(j->b, bits, i32c(j, 0x007fffff), ""),
+                       i32c(j, 0x3f800000), "");
+    LLVMValueRef m = LLVMBuildBitCast(j->b, bits, j->real, "");
+    e = select_(j, LLVMRealOGT, m, sqrt2, fadd(j, e, one), e);
+    LLVMValueRef f = fsub(j, select_(j, LLVMRealOGT, m, sqrt2, fmul(j, m, realc(j, 0.5)), m), one);
+    LLVMValueRef z = fmul(j, f, f), p = horner(j, c, sizeof c / sizeof c[0], f);
+    LLVMValueRef y = fmul(j, fmul(j, p, f), z);
+    y = fadd(j, y, fmul(j, e, realc(j, NNRT_LN2F_LO)));
+    y = fsub(j, y, fmul(j, realc(j, 0.5), z));
+    y = fadd(j, y, LLVMBuildFDiv(j->b, lost, w, ""));
+    y = fadd(j, f, y);
+    y = fadd(j, y, fmul(j, e, realc(j, NNRT_LN2F_HI)));
+    y = select_(j, LLVMRealOLT, w, realc(j, INFINITY), y, w);
+    LLVMValueRef special =
+        select_(j, LLVMRealOEQ, w, realc(j, 0), realc(j, -INFINITY), realc(j, NAN));
+    y = select_(j, LLVMRealOGT, w, realc(j, 0), y, special);
+    return select_(j, LLVMRealOEQ, x, realc(j, 0), x, y);
+}
+
 static LLVMValueRef jit_tanhf(Jit *j, LLVMValueRef x)
 {
     static const float c[] = NNRT_TANHF_POLY;
@@ -312,13 +356,12 @@ static LLVMValueRef jit_tanhf(Jit *j, LLVMValueRef x)
     s = fadd(j, fmul(j, fmul(j, s, z), x), x);
     LLVMValueRef a = call(j, "llvm.fabs.f32", &x, 1);
     LLVMValueRef cap = realc(j, NNRT_TANHF_CAP);
-    LLVMValueRef capped =
-        LLVMBuildSelect(j->b, LLVMBuildFCmp(j->b, LLVMRealOLT, a, cap, ""), a, cap, "");
-    LLVMValueRef e = jit_expf_core(j, fadd(j, capped, capped));
+    LLVMValueRef capped = select_(j, LLVMRealOLT, a, cap, a, cap);
+    LLVMValueRef e = jit_expf(j, fadd(j, capped, capped));
     LLVMValueRef big =
         fsub(j, realc(j, 1), LLVMBuildFDiv(j->b, realc(j, 2), fadd(j, e, realc(j, 1)), ""));
-    LLVMValueRef large = LLVMBuildFCmp(j->b, LLVMRealOGE, a, realc(j, NNRT_TANHF_SMALL), "");
-    LLVMValueRef sign[2] = {LLVMBuildSelect(j->b, large, big, s, ""), x};
+    LLVMValueRef sign[2] = {
+        select_(j, LLVMRealOGE, a, realc(j, NNRT_TANHF_SMALL), big, s), x};
     return call(j, "llvm.copysign.f32", sign, 2);
 }
 
@@ -493,7 +536,8 @@ static LLVMValueRef t_primary(Tmpl *t)
     }
     /* FUNC(args): the dtype's libm function, or an LLVM intrinsic where
      * one exists (it becomes the same libm call, or one instruction);
-     * TANH in float32 is the runtime's nnrt_tanhf (jit_tanhf) */
+     * EXP, LOG1P and TANH in float32 are the runtime's nnrt_expf etc.
+     * (jit_expf, jit_log1pf, jit_tanhf) */
     static const char *const fns[][3] = {
         {"EXP", "llvm.exp"}, {"LOG1P", NULL, "log1p"}, {"LOG", "llvm.log"},
         {"SQRT", "llvm.sqrt"}, {"TANH", NULL, "tanh"}, {"FABS", "llvm.fabs"},
@@ -511,6 +555,10 @@ static LLVMValueRef t_primary(Tmpl *t)
         while (nargs < 3 && t_eat(t, ","));
         t_expect(t, ")");
         int f32 = j->p->dtype == DT_F32;
+        if (f32 && strcmp(fns[k][0], "EXP") == 0)
+            return jit_expf(j, args[0]);
+        if (f32 && strcmp(fns[k][0], "LOG1P") == 0)
+            return jit_log1pf(j, args[0]);
         if (f32 && strcmp(fns[k][0], "TANH") == 0)
             return jit_tanhf(j, args[0]);
         char name[32];

@@ -124,24 +124,29 @@ for nn in examples/*.nn tests/grad/*.nn; do
     fi
 done
 
-# float32 tanh is the runtime's nnrt_tanhf, which the JIT builds from the
-# same constants in the same order: over a sweep of floats (every seam of the
-# approximation, the saturation at 9.0109) `nnc run` must give the C
-# trainer's (-march=native: fused multiply-adds) numbers bit for bit, within
-# 1.4 ulp of tanh (denormals kept: --no-ftz; tests/unit/check_tanh.c checks
-# the floats without fused multiply-adds)
-t_begin "jit/tanh-f32-bit-for-bit"
-m=tanh_sweep
+# float32 exp, log1p and tanh are the runtime's nnrt_expf etc., which the
+# JIT builds from the same constants in the same order: over a sweep of
+# floats (the seams of the approximations, tanh's saturation at 9.0109, exp's
+# overflow and denormal results) `nnc run` must give the C trainer's
+# (-march=native: fused multiply-adds) tanh, exp and sigmoid bit for bit,
+# within 1.4 ulp of tanh and 1.05 ulp of exp (denormals kept: --no-ftz;
+# tests/unit/check_mathf.c checks the floats without fused multiply-adds)
+t_begin "jit/mathf-bit-for-bit"
+m=mathf_sweep
 if t_build tests/e2e/models/$m.nn "$D/$m" &&
    /usr/bin/python3 - "$D/$m.p.npz" >>"$t_log" 2>&1 <<'PY' &&
 import sys, numpy as np
 n = 65536
 rng = np.random.default_rng(5)
-bits = rng.integers(0, np.float32(10).view(np.uint32), n // 2, dtype=np.uint32)
-w = np.concatenate([np.linspace(-10, 10, n // 4), np.linspace(8.9, 9.2, n // 8),
-                    np.linspace(-0.64, -0.61, n // 8)]).astype(np.float32)
-w = np.concatenate([w, bits.view(np.float32) * rng.choice([-1, 1], n // 2).astype(np.float32)])
-np.savez(sys.argv[1], w=w, v=np.ones(n, np.float32))
+def floats(hi, k):   # k random floats of either sign up to hi, uniform in their bits
+    bits = rng.integers(0, np.float32(hi).view(np.uint32), k, dtype=np.uint32)
+    return bits.view(np.float32) * rng.choice([-1, 1], k).astype(np.float32)
+w = np.concatenate([np.linspace(-10, 10, n // 8), np.linspace(8.9, 9.2, n // 16),
+                    np.linspace(-0.64, -0.61, n // 16), np.linspace(-104.5, -85, n // 16),
+                    np.linspace(88, 89, n // 16)]).astype(np.float32)
+w = np.concatenate([w, floats(10, n // 4), floats(110, n - len(w) - n // 4)])
+one = np.ones(n, np.float32)
+np.savez(sys.argv[1], w=w, a=one, b=one, c=one)
 PY
    t_run "$D/$m" grad --no-ftz --params "$D/$m.p.npz" --data "random(n = 1)" --out "$D/$m.gc.npz" &&
    t_run "$NNC" run tests/e2e/models/$m.nn grad --no-ftz --params "$D/$m.p.npz" --data "random(n = 1)" \
@@ -150,17 +155,27 @@ PY
 import sys, numpy as np
 w = np.load(sys.argv[1])["w"]
 c, j = np.load(sys.argv[2]), np.load(sys.argv[3])
-differ = [k for k in ("w", "v") if not np.array_equal(c[k], j[k])]
-want = np.tanh(w.astype(np.float64))
-ulp = np.ldexp(1.0, np.maximum(np.frexp(want)[1] - 1, -126) - 23)
-err = np.abs(c["v"] - want) / ulp
-print("JIT and C differ in", differ or "nothing", "; worst error %.3f ulp at %.9g" % (err.max(), w[err.argmax()]))
-sys.exit(1 if differ or err.max() > 1.4 else 0)
+differ = [k for k in c.files if not np.array_equal(c[k], j[k], equal_nan=True)]
+print("JIT and C differ in:", differ or "nothing")
+def ulps(got, want):   # in units of the float spacing at want; inf must be exact
+    with np.errstate(all="ignore"):
+        want32 = want.astype(np.float32)
+        ulp = np.ldexp(1.0, np.maximum(np.frexp(want)[1] - 1, -126) - 23)
+        err = np.abs(got.astype(np.float64) - want) / ulp
+    return np.where(np.isinf(want32) | np.isinf(got), np.where(got == want32, 0, np.inf), err)
+bad = bool(differ)
+with np.errstate(over="ignore"):
+    for k, name, want, tol in (("a", "tanh", np.tanh(w.astype(np.float64)), 1.4),
+                               ("b", "exp", np.exp(w.astype(np.float64)), 1.05)):
+        err = ulps(c[k], want)
+        print("%s: worst error %.3f ulp at %.9g" % (name, err.max(), w[err.argmax()]))
+        bad |= bool(err.max() > tol)
+sys.exit(1 if bad else 0)
 PY
 then
     t_pass
 else
-    t_fail "nnc run's tanh differs from the C trainer's, or from tanh"
+    t_fail "nnc run's tanh, exp or sigmoid differ from the C trainer's, or from double precision"
 fi
 
 # the trainer's command line: the command defaults to train, nnc's own -D

@@ -135,7 +135,7 @@ static void forward(void *work, const real *params, int n,
         }
         /* h = sigmoid(h_1) */
         for (int i = 0; i < 2; i++)
-            h[i] = 1 / (1 + expf(-h_1[i]));
+            h[i] = 1 / (1 + nnrt_expf(-h_1[i]));
 
         /* sigmoid.nn:10  y = sigmoid(W2 @ h) */
         /* y_1 = W2 @ h */
@@ -146,7 +146,7 @@ static void forward(void *work, const real *params, int n,
         }
         /* y = sigmoid(y_1) */
         for (int i = 0; i < 2; i++)
-            y[i] = 1 / (1 + expf(-y_1[i]));
+            y[i] = 1 / (1 + nnrt_expf(-y_1[i]));
 
         /* sigmoid.nn:12  loss    = 0.5 * sumsq(y - t) */
         /* loss_1 = y - t */
