@@ -666,15 +666,8 @@ static void local_name(const Cg *cg, int id, char (*loc)[96], int e)
     }
 }
 
-/* A weight gradient's sums in a fused loop (plan.h cg_batch_sum_side): how
- * many per element, and the name of sum j (the step's local, numbered when
- * there are several). */
-static int batch_sums(const Cg *cg, int id, int N)
-{
-    CgMatmul mm = cg_matmul_plan(cg->p, id);
-    return cg_batch_sum_side(cg->p, id, N) == 0 ? mm.n : mm.m;
-}
-
+/* The name of a fused loop's sum j of a step (plan.h cg_batch_sums): the
+ * step's local, numbered when there are several. */
 static void sum_name(char *buf, size_t n, const char *loc, int nsum, int j)
 {
     if (nsum == 1)
@@ -732,7 +725,7 @@ static void emit_fused(Cg *cg, int h)
     for (int e = 0; e < ng; e++) {
         if (p->v[cg_dest(p, g[e])].batched)
             continue;
-        int nsum = cg_batch_sum_side(p, g[e], N) >= 0 ? batch_sums(cg, g[e], N) : 1;
+        int nsum = cg_batch_sums(p, g[e], N);
         for (int j = 0; j < nsum; j++) {
             char name[128];
             sum_name(name, sizeof name, loc[e], nsum, j);
@@ -757,7 +750,7 @@ static void emit_fused(Cg *cg, int h)
             /* a weight's gradient: its operand along the loop at element i
              * (another step's local, or from memory) times each value of
              * the other, summed over the samples */
-            int x = v->arg[side], y = v->arg[1 - side], w = -1, nsum = batch_sums(cg, id, N);
+            int x = v->arg[side], y = v->arg[1 - side], w = -1, nsum = cg_batch_sums(p, id, N);
             char ex[96], ey[96], name[128];
             for (int f = 0; f < e; f++)
                 if (fu->local[g[f]] && cg_dest(p, g[f]) == x)
@@ -840,7 +833,7 @@ static void emit_fused(Cg *cg, int h)
         }
         /* the sums into the gradient [m, nn]: row i (side 0) or column i */
         CgMatmul mm = cg_matmul_plan(p, g[e]);
-        int nsum = batch_sums(cg, g[e], N);
+        int nsum = cg_batch_sums(p, g[e], N);
         cg->used[d] = 1;
         for (int j = 0; j < nsum; j++) {
             char name[128], idx[64];

@@ -206,6 +206,15 @@ int cg_batch_sum_side(const IrProgram *p, int id, int N)
     return -1;
 }
 
+int cg_batch_sums(const IrProgram *p, int id, int N)
+{
+    int side = cg_batch_sum_side(p, id, N);
+    if (side < 0)
+        return p->v[cg_dest(p, id)].batched ? 0 : 1;
+    CgMatmul mm = cg_matmul_plan(p, id);
+    return side == 0 ? mm.n : mm.m;
+}
+
 /* ---- loop fusion ---- */
 
 static int numel_of(const IrProgram *p, int id) { return shape_numel(&p->v[id].shape); }
@@ -250,6 +259,13 @@ static int fuse_member(const IrProgram *p, const int *g, int ng, int N, int id)
         for (int a = 0; a < 2; a++)
             if (a != side && group_writes(p, g, ng, v->arg[a]))
                 return 0;
+        if (side >= 0) {   /* the loop's sums stay within the registers */
+            int sums = cg_batch_sums(p, id, N);
+            for (int e = 0; e < ng; e++)
+                sums += cg_batch_sums(p, g[e], N);
+            if (sums > CG_FUSED_SUMS)
+                return 0;
+        }
         for (int e = 0; e < ng; e++)
             for (int a = 0; a < p->v[g[e]].nargs; a++)
                 if (p->v[g[e]].arg[a] == d)

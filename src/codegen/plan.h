@@ -113,13 +113,21 @@ int cg_matmul_reg_sum(const IrProgram *p, int id);
 
 /* A product summed over the batch into a weight's gradient,
  * d_W += d_h @ x' ([m] x [nn] per sample, k = 1, small enough for loops),
- * joins a fused loop over the N elements of one operand when the other
- * has at most CG_FUSED_SUMS values per sample: per element, that many sums
- * over the samples in registers (W1's d_W1 beside d_b1: its passes 12%
- * faster).  Returns which operand runs along the loop (0 = A: m == N,
- * 1 = B: nn == N), -1 when it cannot join a loop over N elements. */
-#define CG_FUSED_SUMS 4
+ * joins a fused loop over the N elements of one operand: per element, one
+ * sum over the samples for each value of the other operand, each its own
+ * chain of vector adds, where the product's own loop (one sum per entry
+ * of d_W) left the CPU waiting on one chain at a time (W1's epochs 1.5x
+ * faster with d_W2 += d_h2_2 @ h1' in the loop beside d_b2).  At most
+ * CG_FUSED_SUMS sums per loop, so that they stay in the 16 vector
+ * registers of AVX2 beside the loop's other values.  Returns which
+ * operand runs along the loop (0 = A: m == N, 1 = B: nn == N), -1 when
+ * the product cannot join a loop over N elements. */
+#define CG_FUSED_SUMS 12
 int cg_batch_sum_side(const IrProgram *p, int id, int N);
+
+/* The sums over the batch value id keeps in a fused loop over N elements:
+ * a weight gradient's (above), 1 for a bias's, 0 for none. */
+int cg_batch_sums(const IrProgram *p, int id, int N);
 
 /*
  * Loop fusion (the C backend).  A run of consecutive steps over the same
