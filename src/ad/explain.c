@@ -79,7 +79,6 @@ static double pe_call(const char *f, size_t n, double a, double b)
     if (IS("TANH")) return tanh(a);
     if (IS("FABS")) return fabs(a);
     if (IS("POW")) return pow(a, b);
-    if (IS("FMAX")) return fmax(a, b);
 #undef IS
     diag_internal("explain: c_expr: unknown function %.*s", (int)n, f);
     return 0;

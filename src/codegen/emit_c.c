@@ -201,7 +201,7 @@ static void expand_c(Cg *cg, const char *tmpl, const char *const *ops, char *buf
     static const char *const fn[][3] = {
         {"EXP(", "nnrt_expf(", "exp("}, {"LOG1P(", "nnrt_log1pf(", "log1p("}, {"LOG(", "logf(", "log("},
         {"SQRT(", "sqrtf(", "sqrt("}, {"TANH(", "nnrt_tanhf(", "tanh("}, {"FABS(", "fabsf(", "fabs("},
-        {"POW(", "powf(", "pow("}, {"FMAX(", "fmaxf(", "fmax("},
+        {"POW(", "powf(", "pow("},
     };
     int f32 = cg->p->dtype == DT_F32;
     size_t len = 0;

@@ -541,7 +541,7 @@ static LLVMValueRef t_primary(Tmpl *t)
     static const char *const fns[][3] = {
         {"EXP", "llvm.exp"}, {"LOG1P", NULL, "log1p"}, {"LOG", "llvm.log"},
         {"SQRT", "llvm.sqrt"}, {"TANH", NULL, "tanh"}, {"FABS", "llvm.fabs"},
-        {"POW", "llvm.pow"}, {"FMAX", "llvm.maxnum"},
+        {"POW", "llvm.pow"},
     };
     for (size_t k = 0; k < sizeof fns / sizeof fns[0]; k++) {
         size_t len = strlen(fns[k][0]);
