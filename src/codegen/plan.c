@@ -228,6 +228,16 @@ static int group_writes(const IrProgram *p, const int *g, int ng, int b)
     return 0;
 }
 
+/* Does a member of the group g[0..ng) read buffer b? */
+static int group_reads(const IrProgram *p, const int *g, int ng, int b)
+{
+    for (int e = 0; e < ng; e++)
+        for (int a = 0; a < p->v[g[e]].nargs; a++)
+            if (p->v[g[e]].arg[a] == b)
+                return 1;
+    return 0;
+}
+
 /* Can value id start a fused loop?  The number of elements per sample
  * the loop runs over, or 0. */
 static int fuse_head(const IrProgram *p, int id)
@@ -266,11 +276,7 @@ static int fuse_member(const IrProgram *p, const int *g, int ng, int N, int id)
             if (sums > CG_FUSED_SUMS)
                 return 0;
         }
-        for (int e = 0; e < ng; e++)
-            for (int a = 0; a < p->v[g[e]].nargs; a++)
-                if (p->v[g[e]].arg[a] == d)
-                    return 0;
-        return 1;
+        return !group_reads(p, g, ng, d);
     }
     if (!v->batched || numel_of(p, id) != N || numel_of(p, d) != N)
         return 0;
@@ -287,11 +293,7 @@ static int fuse_member(const IrProgram *p, const int *g, int ng, int N, int id)
             return 0;
     }
     /* and a buffer is not written after a member has read it */
-    for (int e = 0; e < ng; e++)
-        for (int a = 0; a < p->v[g[e]].nargs; a++)
-            if (p->v[g[e]].arg[a] == d)
-                return 0;
-    return 1;
+    return !group_reads(p, g, ng, d);
 }
 
 static void fuse_close(CgFusion *fu, const IrProgram *p, const int *g, int ng, int N)
