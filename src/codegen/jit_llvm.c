@@ -4,9 +4,9 @@
  *
  * It makes the same decisions as the C backend (plan.h: workspace buffers,
  * when an adjoint step assigns or accumulates, which products go to
- * nnrt_gemm and which run as loops) over the same layout (every per-sample
- * tensor stored samples innermost, [S, n]) and writes the same loops in the
- * same order, so the numbers match the generated trainer's (docs/jit.md
+ * nnrt_gemm and which run as loops, which steps share a fused loop) over
+ * the same layout (every per-sample tensor stored samples innermost,
+ * [S, n]) and writes the same loops in the same order, so the numbers match the generated trainer's (docs/jit.md
  * says how closely).  An elementwise op's element expression is not written
  * twice: the c_expr template of ops.def is parsed here into LLVM
  * instructions.
@@ -63,6 +63,7 @@
 typedef struct Jit {
     const IrProgram *p;
     CgLayout lay;
+    CgFusion fu;          /* the C backend's fused loops (plan.h) */
     int *slot;            /* index of each value's buffer in the workspace, or -1 */
     int nslot;
     int pred_slot;        /* the prediction transposed back, or -1 */
@@ -1035,9 +1036,127 @@ static void emit_row(Jit *j, int id)
         loop_close(j, &lb);
 }
 
+/* The element of member e's operand x in a fused loop: another member's
+ * result in a register, or the element from memory. */
+static LLVMValueRef fused_operand(Jit *j, const int *g, LLVMValueRef *loc, int e, int x, int N,
+                                  LLVMValueRef b, LLVMValueRef i)
+{
+    const IrProgram *p = j->p;
+    LLVMValueRef r = NULL;
+    for (int f = 0; f < e; f++)
+        if (j->fu.local[g[f]] && cg_dest(p, g[f]) == x)
+            r = loc[f];
+    return r ? r : elem(j, x, N, 0, 1, b, i);
+}
+
+/* A fused loop (plan.h CgFusion), as emit_c.c's emit_fused: for each
+ * element i of N and each sample b, every member's step, a step's element
+ * kept in a register for the later ones; sums over the batch (a bias's
+ * gradient, a small weight's) in accumulators added after the loop over
+ * the samples.  Every member's buffer is stored, as the C passes store
+ * them for --trap-nan: nonfinite() checks the same buffers. */
+static void emit_fused(Jit *j, int h)
+{
+    const IrProgram *p = j->p;
+    const CgFusion *fu = &j->fu;
+    int N = fu->size[h], ng = 0;
+    int *g = xcalloc((size_t)p->nv, sizeof *g), *acc = xcalloc((size_t)p->nv, sizeof *acc);
+    LLVMValueRef *loc = xcalloc((size_t)p->nv, sizeof *loc);
+    LLVMValueRef (*sum)[CG_FUSED_SUMS] = xcalloc((size_t)p->nv, sizeof *sum);
+    for (int k = h; k < p->nv; k++)
+        if (fu->head[k] == h)
+            g[ng++] = k;
+    for (int e = 0; e < ng; e++)
+        acc[e] = begin_store(j, g[e]);
+    Loop li, lb;
+    LLVMValueRef i = i64c(j, 0);
+    if (N > 1)
+        i = loop_open(j, &li, i64c(j, N), "i");
+    for (int e = 0; e < ng; e++)
+        if (!p->v[cg_dest(p, g[e])].batched)
+            for (int s = 0; s < cg_batch_sums(p, g[e], N); s++)
+                sum[e][s] = zeroed_local(j, "s");
+    /* vectorised over the samples even where LLVM cannot prove that the
+     * workspace's buffers do not overlap (NNRT_SIMD_LOOP in emit_c.c) */
+    LLVMValueRef b = loop_open(j, &lb, j->n64, "b");
+    lb.reassoc = 1;
+    for (int e = 0; e < ng; e++) {
+        int id = g[e], d = cg_dest(p, id);
+        const Value *v = &p->v[id];
+        LLVMValueRef x;
+        int side = cg_batch_sum_side(p, id, N);
+        if (side >= 0) {
+            /* a weight's gradient: its operand along the loop at element i
+             * times each value of the other, summed over the samples */
+            LLVMValueRef ex = fused_operand(j, g, loc, e, v->arg[side], N, b, i);
+            LLVMValueRef ybase = base(j, v->arg[1 - side]);
+            for (int s = 0; s < cg_batch_sums(p, id, N); s++) {
+                LLVMValueRef ey = get(j, at(j, ybase, bidx(j, i64c(j, s), 1, b)));
+                put(j, sum[e][s], side == 0 ? fmul(j, ex, ey) : fmul(j, ey, ex), 1);
+            }
+            continue;
+        }
+        if (v->op == OP_MATMUL) {
+            /* a register sum, unrolled over its k terms */
+            CgOperand A = cg_operand(&p->v[v->arg[0]], v->ta, 1);
+            CgOperand B = cg_operand(&p->v[v->arg[1]], v->tb, 0);
+            int m = A.t ? A.cols : A.rows, k = A.t ? A.rows : A.cols;
+            LLVMValueRef a = base(j, v->arg[0]), bb = base(j, v->arg[1]);
+            x = NULL;
+            for (int kk = 0; kk < k; kk++) {
+                LLVMValueRef t = fmul(j, get(j, operand_elem(j, a, &A, m > 1 ? i : i64c(j, 0), i64c(j, kk), b)),
+                                      get(j, operand_elem(j, bb, &B, i64c(j, kk), i64c(j, 0), b)));
+                x = x ? fadd(j, x, t) : t;
+            }
+        } else {
+            LLVMValueRef ops[3];
+            for (int a = 0; a < v->nargs; a++)
+                ops[a] = fused_operand(j, g, loc, e, v->arg[a], N, b, i);
+            if (ir_ops[v->op].kind == K_REDUCE)   /* of one number per sample */
+                x = v->op == OP_SUMSQ ? fmul(j, ops[0], ops[0]) : ops[0];
+            else
+                x = expand(j, ir_ops[v->op].cexpr, ops, v->nargs);
+            if (!p->v[d].batched) {
+                put(j, sum[e][0], x, 1);
+                continue;
+            }
+        }
+        loc[e] = x;
+        put(j, elem_ptr(j, d, N, 0, 1, b, i), x, acc[e]);
+    }
+    loop_close(j, &lb);
+    for (int e = 0; e < ng; e++) {
+        int d = cg_dest(p, g[e]);
+        if (p->v[d].batched)
+            continue;
+        int side = cg_batch_sum_side(p, g[e], N);
+        if (side < 0) {
+            put(j, elem_ptr(j, d, N, 0, 1, b, i), get(j, sum[e][0]), acc[e]);
+            continue;
+        }
+        /* the sums into the gradient [m, nn]: row i (side 0) or column i */
+        CgMatmul mm = cg_matmul_plan(p, g[e]);
+        for (int s = 0; s < cg_batch_sums(p, g[e], N); s++) {
+            LLVMValueRef idx = side == 0 ? add(j, mul(j, i, mm.n), i64c(j, s)) : add(j, i, i64c(j, (long)s * mm.n));
+            put(j, at(j, base(j, d), idx), get(j, sum[e][s]), acc[e]);
+        }
+    }
+    if (N > 1)
+        loop_close(j, &li);
+    free(g);
+    free(acc);
+    free(loc);
+    free(sum);
+}
+
 static void emit_value(Jit *j, int id)
 {
     const Value *v = &j->p->v[id];
+    if (j->fu.head[id] >= 0 && ir_ops[v->op].kind != K_LEAF && ir_ops[v->op].kind != K_ADJ) {
+        if (j->fu.head[id] == id)
+            emit_fused(j, id);
+        return;
+    }
     switch (ir_ops[v->op].kind) {
     case K_LEAF:
     case K_ADJ: break;
@@ -1333,6 +1452,7 @@ static LLVMModuleRef build_module(Jit *j, const IrProgram *p, LLVMContextRef ctx
     j->p = p;
     j->ctx = ctx;
     cg_layout_init(&j->lay, p);
+    cg_fusion_init(&j->fu, p, &j->lay);
     j->slot = xcalloc((size_t)p->nv, sizeof *j->slot);
     j->nslot = WORK_FIXED + p->nslots;
     for (int i = 0; i < p->nv; i++)
@@ -1385,6 +1505,7 @@ static LLVMModuleRef build_module(Jit *j, const IrProgram *p, LLVMContextRef ctx
 static void jit_free(Jit *j)
 {
     cg_layout_free(&j->lay);
+    cg_fusion_free(&j->fu);
     free(j->slot);
     free(j->base);
     free(j->written);
