@@ -30,6 +30,7 @@ typedef struct JitModel {
     /* compiled code, with NnrtModel's signatures for the model's dtype */
     JitFn *forward, *backward, *penalty;
     const char *(*nonfinite)(void *work, int n, int adjoint);   /* for --trap-nan */
+    void (*keep_all)(void *work);                               /* for --trap-nan */
 } JitModel;
 
 int jit_main_f32(const JitModel *m, int argc, char **argv);

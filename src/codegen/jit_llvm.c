@@ -67,6 +67,7 @@ typedef struct Jit {
     int *slot;            /* index of each value's buffer in the workspace, or -1 */
     int nslot;
     int pred_slot;        /* the prediction transposed back, or -1 */
+    int keep_slot;        /* non-null after keep_all(): store every step */
 
     LLVMContextRef ctx;
     LLVMModuleRef mod;
@@ -79,6 +80,7 @@ typedef struct Jit {
     /* the function being built */
     LLVMValueRef fn;
     LLVMValueRef work, params, grads, n, n64, seed;
+    LLVMValueRef keep;    /* keep_all() was called, read on first use */
     LLVMValueRef *base;   /* each value's storage in this function, made on first use */
     struct Loop *loop;    /* the innermost loop open */
     char *written;        /* adjoint buffers already written (plan.h, cg_store) */
@@ -1036,6 +1038,15 @@ static void emit_row(Jit *j, int id)
         loop_close(j, &lb);
 }
 
+/* Did the runtime call keep_all() (for --trap-nan)?  Read once per call,
+ * in the entry block. */
+static LLVMValueRef keep_flag(Jit *j)
+{
+    if (!j->keep)
+        j->keep = LLVMBuildIsNotNull(j->eb, work_ptr(j, j->keep_slot, "keep"), "");
+    return j->keep;
+}
+
 /* The element of member e's operand x in a fused loop: another member's
  * result in a register, or the element from memory. */
 static LLVMValueRef fused_operand(Jit *j, const int *g, LLVMValueRef *loc, int e, int x, int N,
@@ -1053,8 +1064,9 @@ static LLVMValueRef fused_operand(Jit *j, const int *g, LLVMValueRef *loc, int e
  * element i of N and each sample b, every member's step, a step's element
  * kept in a register for the later ones; sums over the batch (a bias's
  * gradient, a small weight's) in accumulators added after the loop over
- * the samples.  Every member's buffer is stored, as the C passes store
- * them for --trap-nan: nonfinite() checks the same buffers. */
+ * the samples.  A step no other loop reads (plan.h: transient) is stored
+ * only after keep_all(), for --trap-nan, whose nonfinite() checks every
+ * buffer, as the C trainer's. */
 static void emit_fused(Jit *j, int h)
 {
     const IrProgram *p = j->p;
@@ -1122,7 +1134,18 @@ static void emit_fused(Jit *j, int h)
             }
         }
         loc[e] = x;
-        put(j, elem_ptr(j, d, N, 0, 1, b, i), x, acc[e]);
+        if (fu->transient[id]) {
+            /* stored only for --trap-nan (LLVM unswitches the loop) */
+            LLVMBasicBlockRef st = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "keep");
+            LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
+            LLVMBuildCondBr(j->b, keep_flag(j), st, go);
+            LLVMPositionBuilderAtEnd(j->b, st);
+            put(j, elem_ptr(j, d, N, 0, 1, b, i), x, acc[e]);
+            LLVMBuildBr(j->b, go);
+            LLVMPositionBuilderAtEnd(j->b, go);
+        } else {
+            put(j, elem_ptr(j, d, N, 0, 1, b, i), x, acc[e]);
+        }
     }
     loop_close(j, &lb);
     for (int e = 0; e < ng; e++) {
@@ -1185,7 +1208,7 @@ static void fn_begin(Jit *j, const char *name, LLVMTypeRef ret, LLVMTypeRef *pt,
     LLVMPositionBuilderAtEnd(j->b, body);
     memset(j->base, 0, (size_t)j->p->nv * sizeof *j->base);
     memset(j->written, 0, (size_t)j->p->nv);
-    j->work = j->params = j->grads = j->n = j->n64 = j->seed = NULL;
+    j->work = j->params = j->grads = j->n = j->n64 = j->seed = j->keep = NULL;
 }
 
 static void fn_end(Jit *j)
@@ -1392,6 +1415,15 @@ static void build_workspace(Jit *j)
     set_work(j, param(j, 0));
     LLVMBuildRet(j->b, work_ptr(j, 1, "out"));
     fn_end(j);
+
+    /* keep_all(work): from now on the passes store every step (--trap-nan) */
+    fn_begin(j, "keep_all", vt, &j->i8p, &work_name, 1);
+    set_work(j, param(j, 0));
+    LLVMValueRef idx = i64c(j, j->keep_slot);
+    LLVMBuildStore(j->b, LLVMBuildBitCast(j->b, param(j, 0), j->rptr, ""),
+                   LLVMBuildInBoundsGEP2(j->b, j->rptr, j->work, &idx, 1, ""));
+    LLVMBuildRetVoid(j->b);
+    fn_end(j);
     free(slot);
     free(size);
     free(bat);
@@ -1460,6 +1492,7 @@ static LLVMModuleRef build_module(Jit *j, const IrProgram *p, LLVMContextRef ctx
     j->pred_slot = -1;
     if (p->output >= 0 && p->v[p->output].batched && numel(&p->v[p->output]) > 1)
         j->pred_slot = j->nslot++;
+    j->keep_slot = j->nslot++;
     j->base = xcalloc((size_t)p->nv, sizeof *j->base);
     j->written = xcalloc((size_t)p->nv, 1);
     j->mod = LLVMModuleCreateWithNameInContext(p->name, ctx);
@@ -1780,6 +1813,7 @@ static void build_tables(CgJit *c, const LLVMOrcExecutorAddress *fn)
         .forward = (JitFn *)(uintptr_t)fn[3], .backward = (JitFn *)(uintptr_t)fn[4],
         .penalty = (JitFn *)(uintptr_t)fn[5],
         .nonfinite = (const char *(*)(void *, int, int))(uintptr_t)fn[6],
+        .keep_all = (void (*)(void *))(uintptr_t)fn[7],
     };
 }
 
@@ -1808,11 +1842,11 @@ static int link_object(CgJit *c, LLVMMemoryBufferRef obj, LLVMOrcExecutorAddress
     }
     LLVMOrcJITDylibRef jd = LLVMOrcLLJITGetMainJITDylib(c->lljit);
     LLVMOrcJITDylibAddGenerator(jd, gen);
-    static const char *const names[7] = {
-        "create", "destroy", "output", "forward", "backward", "penalty", "nonfinite",
+    static const char *const names[8] = {
+        "create", "destroy", "output", "forward", "backward", "penalty", "nonfinite", "keep_all",
     };
     err = LLVMOrcLLJITAddObjectFile(c->lljit, jd, obj);
-    for (int k = 0; k < 7 && !err; k++)
+    for (int k = 0; k < 8 && !err; k++)
         err = LLVMOrcLLJITLookup(c->lljit, &fn[k], names[k]);
     if (err && quiet) {
         LLVMConsumeError(err);
@@ -1828,7 +1862,7 @@ CgJit *cg_jit_compile(const IrProgram *p)
     c->p = p;
     c->ctx = LLVMContextCreate();
     LLVMModuleRef mod = build_module(&c->j, p, c->ctx);
-    LLVMOrcExecutorAddress fn[7];
+    LLVMOrcExecutorAddress fn[8];
     int ok = 0;
     if (mod) {
         /* an entry of the cache that does not link (damaged on disk) is

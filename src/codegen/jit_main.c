@@ -27,6 +27,7 @@ int NNRT_FN(jit_main)(const JitModel *j, int argc, char **argv)
         .penalty = (PenaltyFn *)j->penalty,
         .output = (OutputFn *)j->output,
         .nonfinite = j->nonfinite,
+        .keep_all = j->keep_all,
     };
     return nnrt_main(&m, argc, argv);
 }

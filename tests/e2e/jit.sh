@@ -193,11 +193,14 @@ if [ $ok = 1 ]; then t_pass; else t_fail "nnc run's command line"; fi
 
 # --trap-nan names the same model line as the C trainer (tests/e2e/train.sh):
 # diverge.nn's exp(w x + b) overflows in the forward pass, gradnan.nn's
-# sqrt at 0 makes the gradient infinite while the loss is finite
-for m in diverge gradnan; do
+# sqrt at 0 makes the gradient infinite while the loss is finite,
+# trapfused.nn's h overflows in a fused loop that stores h only for
+# --trap-nan (keep_all)
+for m in diverge gradnan trapfused; do
     t_begin "jit/trap-nan/$m"
     want="diverge.nn:8: e    = exp(h)"
     [ $m = gradnan ] && want="adjoint of gradnan.nn:7: h    = sqrt(w * x)"
+    [ $m = trapfused ] && want="trapfused.nn:8: h    = 10 * (1e38 * (w * x))"
     if ! t_build tests/e2e/models/$m.nn "$D/$m"; then
         t_fail "nnc build failed"; continue
     fi
