@@ -112,6 +112,22 @@ static int fail(const char *fmt, ...)
     return 1;
 }
 
+static void note(const Run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A line on stderr about the run, unless --quiet; stdout's epoch lines
+ * first, when both go to one file. */
+static void note(const Run *r, const char *fmt, ...)
+{
+    if (r->quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fflush(stdout);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
 static int fail_err(const NnrtErr *e)
 {
     return fail("%s", e->msg);
@@ -990,13 +1006,10 @@ static int cmd_train(Run *r)
     } else {
         if (t.full)   /* the gradient the next update uses */
             full_batch_eval(r, &t.data, &tr);
-        if (!r->quiet)
-            fprintf(stderr, "resuming %s after epoch %lld (step %lld)\n", r->resume,
-                    (long long)t.st.epoch, (long long)t.st.step);
+        note(r, "resuming %s after epoch %lld (step %lld)", r->resume, (long long)t.st.epoch,
+             (long long)t.st.step);
         if (t.st.epoch >= t.epochs) {
-            if (!r->quiet)
-                fprintf(stderr, "nothing to do: the run has done its %lld epochs\n",
-                        (long long)t.epochs);
+            note(r, "nothing to do: the run has done its %lld epochs", (long long)t.epochs);
             goto done;
         }
     }
@@ -1034,9 +1047,7 @@ static int cmd_train(Run *r)
                      t.has_test ? "test_loss" : "loss", (long long)c->patience, DIGITS,
                      t.has_test ? t.st.best.test_loss : t.st.best.loss,
                      (long long)t.st.best_epoch);
-            fflush(stdout);
-            if (!r->quiet)
-                fprintf(stderr, "%s\n", t.msg);
+            note(r, "%s", t.msg);
             status = "early_stopped";
             break;
         }
@@ -1044,9 +1055,7 @@ static int cmd_train(Run *r)
             snprintf(t.msg, sizeof t.msg, "stopped after epoch %lld (--stop-after %lld); "
                      "continue with --resume %s", (long long)ep, (long long)r->stop_after,
                      c->log);
-            fflush(stdout);
-            if (!r->quiet)
-                fprintf(stderr, "%s\n", t.msg);
+            note(r, "%s", t.msg);
             status = "stopped";
             break;
         }
@@ -1056,9 +1065,7 @@ static int cmd_train(Run *r)
             rc = fail_err(&e);
             goto done;
         }
-        fflush(stdout);
-        if (!r->quiet)
-            fprintf(stderr, "wrote %s\n", r->save);
+        note(r, "wrote %s", r->save);
     }
     if (t.logging) {
         char path[1100];
