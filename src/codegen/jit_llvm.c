@@ -1556,6 +1556,27 @@ static void fatal_handler(const char *reason)
     exit(1);
 }
 
+/* LLVM's own diagnostics: errors are reported; warnings and remarks are
+ * not the user's business (a loop the vectoriser was asked to vectorise
+ * and could not, e.g. for lack of provable array bounds, stays a correct
+ * scalar loop). */
+static void diagnostic_handler(LLVMDiagnosticInfoRef di, void *unused)
+{
+    (void)unused;
+    if (LLVMGetDiagInfoSeverity(di) != LLVMDSError)
+        return;
+    char *msg = LLVMGetDiagInfoDescription(di);
+    fprintf(stderr, "nnc: error: LLVM: %s\n", msg);
+    LLVMDisposeMessage(msg);
+}
+
+static LLVMContextRef new_context(void)
+{
+    LLVMContextRef ctx = LLVMContextCreate();
+    LLVMContextSetDiagnosticHandler(ctx, diagnostic_handler, NULL);
+    return ctx;
+}
+
 /* Report an LLVM error as a diagnostic; returns -1. */
 static int llvm_error(const char *what, LLVMErrorRef err)
 {
@@ -1694,7 +1715,7 @@ int cg_jit_available(void) { return 1; }
 int cg_emit_llvm(FILE *f, const IrProgram *p)
 {
     LLVMInstallFatalErrorHandler(fatal_handler);
-    LLVMContextRef ctx = LLVMContextCreate();
+    LLVMContextRef ctx = new_context();
     Jit j;
     LLVMModuleRef mod = build_module(&j, p, ctx);
     int rc = -1;
@@ -1860,7 +1881,7 @@ CgJit *cg_jit_compile(const IrProgram *p)
     pthread_once(&host.once, host_init);
     CgJit *c = xcalloc(1, sizeof *c);
     c->p = p;
-    c->ctx = LLVMContextCreate();
+    c->ctx = new_context();
     LLVMModuleRef mod = build_module(&c->j, p, c->ctx);
     LLVMOrcExecutorAddress fn[8];
     int ok = 0;
