@@ -19,6 +19,7 @@
  */
 #include "nnrt_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,6 +84,17 @@ static int check_labels(const NnrtData *d, const NnrtSlot *s, const nnrt_real *v
                             "%s is class(%d) (expected integer labels 0 to %d)", d->name, s->name,
                             (double)v[i], (long long)i, s->name, s->nclass, s->nclass - 1);
     return 0;
+}
+
+/* The index of v's first NaN or inf, or -1.  Data or parameters holding one
+ * would show only later, as a loss gone NaN far from its cause, so they are
+ * refused where they are read. */
+static int64_t first_nonfinite(const nnrt_real *v, int64_t count)
+{
+    for (int64_t k = 0; k < count; k++)
+        if (!isfinite(v[k]))
+            return k;
+    return -1;
 }
 
 static void slot_shape(const NnrtSlot *s, char *buf, size_t len)
@@ -536,6 +548,16 @@ static int read_part(const NnrtSlot *sl, Part *p, nnrt_real *dst, NnrtErr *e)
         nnrt_array_free(&a);
         if (r != 0)
             return -1;
+        int64_t bad = sl->nclass > 0 ? -1 : first_nonfinite(v, a.h.count);   /* labels: check_labels */
+        if (bad >= 0) {
+            char what[1200];
+            nnrt_file_what(p->f, p->idx[j], what, sizeof what);
+            nnrt_err(e, "%s holds %g at sample %lld (as " NNRT_DTYPE_NAME "; the model's %s %s "
+                     "needs finite numbers)", what, (double)v[bad], (long long)(bad / w),
+                     sl->kind == NNRT_INPUT ? "input" : "target", sl->name);
+            free(v);
+            return -1;
+        }
         nnrt_real sc = (nnrt_real)p->scale, sh = (nnrt_real)p->shift;
         int ident = p->scale == 1 && p->shift == 0;
         for (int64_t i = 0; i < p->n; i++)
@@ -961,6 +983,14 @@ static int param_from(NnrtFile *f, int i, const NnrtParam *p, nnrt_real *dst, Nn
     nnrt_array_free(&a);
     if (r != 0)
         return -1;
+    int64_t bad = first_nonfinite(v, p->size);
+    if (bad >= 0) {
+        nnrt_file_what(f, i, what, sizeof what);
+        nnrt_err(e, "%s holds %g at flat index %lld (as " NNRT_DTYPE_NAME "; the parameter %s "
+                 "must be finite)", what, (double)v[bad], (long long)bad, p->name);
+        free(v);
+        return -1;
+    }
     memcpy(dst, v, (size_t)p->size * sizeof *dst);
     free(v);
     return 0;

@@ -65,6 +65,9 @@ pickle.dump({b"batch_label": b"training batch 1 of 5", b"labels": [int(v) for v 
              b"data": px[0], b"filenames": [b"a.png"] * 20}, open("data_batch_py", "wb"), protocol=2)
 np.savez("ref_cifar1.npz", x=px[0] / 255.0, c=lab[0])
 np.savez("ref_cifar.npz", x=px.reshape(40, 3072) / 255.0, c=lab.reshape(40))
+xn = x.copy(); xn[3, 1] = np.nan; np.savez("nan_x.npz", x=xn, y=y)
+xh = x.copy(); xh[4, 0] = 1e300; np.savez("huge_x.npz", x=xh, y=y)   # inf as float32
+pinf = dict(params); pinf["W2"] = params["W2"].copy(); pinf["W2"][1, 2] = np.inf; np.savez("params_inf.npz", **pinf)
 open("bad.idx", "wb").write(struct.pack(">BBBB", 0, 0, 0x08, 2) + struct.pack(">II", 1 << 30, 1 << 30))
 PY
 
@@ -131,6 +134,14 @@ refuse "csv-text-column" "text.csv: array 'y' is not a numeric array (column 'y'
 refuse "npy-wrong-shape" "x3.npy: the array has shape \[50, 3\], the model's input x is \[2\]" \
     ./tiny eval --params params.npz --data 'files(x = "x3.npy", y = "y_be.npy")'
 
+# a NaN or inf in the data or the parameters is refused where it is read,
+# not left to show up as a NaN loss
+refuse "nan-in-data" "nan_x.npz: array 'x' holds nan at sample 3 (as float32" \
+    ./tiny eval --params params.npz --data nan_x.npz
+refuse "inf-in-data-as-float32" "huge_x.npz: array 'x' holds inf at sample 4 (as float32" \
+    ./tiny train --data huge_x.npz --epochs 1
+refuse "inf-in-params" "params_inf.npz: array 'W2' holds inf at flat index 12" \
+    ./tiny train --init params_inf.npz --data ref.npz --epochs 1
 
 # the real data set, where Debian's package is installed
 t_begin "data/fashion-mnist-idx"
