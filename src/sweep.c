@@ -413,7 +413,12 @@ static char *slurp(const char *path)
         if (n + 1 >= cap)
             buf = realloc(buf, cap *= 2);
     }
+    int failed = ferror(f);   /* a directory opens, and its first read fails (EISDIR) */
     fclose(f);
+    if (failed) {
+        free(buf);
+        return NULL;
+    }
     buf[n] = '\0';
     return buf;
 }
@@ -915,8 +920,14 @@ static int write_plots(State *st, const char *metric, int *which, int *nw)
     int mc = col_index(st, metric);
     char path[PATH_MAX];
     *nw = 0;
-    if (mc < 0)
-        return fail("--metric %s: the runs have no such column", metric);
+    if (mc < 0) {
+        char have[MAXCOLS * 34] = "";
+        for (int c = 0; c < st->ncols; c++)
+            if (aggregated(st->cols[c]))
+                snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s",
+                         have[0] ? ", " : "", st->cols[c]);
+        return fail("--metric %s: the runs have no such column (they have %s)", metric, have);
+    }
     /* the axes that vary */
     int var[MAXAXES], nv = 0;
     for (int a = 0; a < s->nax; a++)
@@ -1125,7 +1136,7 @@ int sweep_main(int argc, char **argv)
     s.self[len] = '\0';
     char *src = slurp(s.model);
     if (!src)
-        return fail("cannot open '%s': %s", s.model, strerror(errno)), 1;
+        return fail("cannot read '%s': %s", s.model, strerror(errno)), 1;
     diag_add_source(s.model, src);
     char outbuf[PATH_MAX];
     const char *base = strrchr(s.model, '/');
@@ -1387,8 +1398,8 @@ int sweep_main(int argc, char **argv)
             fclose(t);
         }
         int which[2], nw = 0;
-        if (metric)
-            write_plots(&st, metric, which, &nw);
+        if (metric && write_plots(&st, metric, which, &nw) != 0)
+            rc = 1;
         gnuplot(s.out, which, nw);
         printf("\nresults in %s: results.csv results.json results.txt runs.csv%s%s "
                "(%.1f s)\n", s.out, nw ? " parallel.png" : "", nw > 1 ? " heatmap.png" : "",

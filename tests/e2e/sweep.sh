@@ -171,3 +171,12 @@ if [ $rc = 1 ] && [[ $out == *"building failed"* ]] && [ -z "$(find "$D/ccfail/r
 else
     t_fail "expected exit 1, 'building failed' and no run: exit $rc, $out"
 fi
+
+t_begin "sweep/unknown-metric"   # the results are written, the plots are not, and the exit says so
+out=$("$NNC" sweep examples/sweep.nn --metric nope --out "$D/metric" -- --epochs 1 2>&1); rc=$?
+if [ $rc = 1 ] && [[ $out == *"--metric nope: the runs have no such column (they have loss, test_loss"* ]] &&
+   [ -f "$D/metric/results.csv" ]; then
+    t_pass
+else
+    t_fail "expected exit 1 naming the columns, and results.csv: exit $rc, $out"
+fi
