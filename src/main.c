@@ -108,7 +108,13 @@ static char *read_file(const char *path, size_t *len)
             break;
         n += got;
     }
+    int failed = ferror(f);   /* a directory opens, and its first read fails (EISDIR) */
     fclose(f);
+    if (failed) {
+        fprintf(stderr, "nnc: error: cannot read '%s': %s\n", path, strerror(errno));
+        free(buf);
+        return NULL;
+    }
     buf[n] = '\0';
     if (strlen(buf) != n) {
         fprintf(stderr, "nnc: error: '%s' is not a text file (it contains NUL bytes)\n", path);
@@ -236,6 +242,10 @@ static int parse_args(Options *o, int argc, char **argv)
                 fprintf(stderr, "nnc: error: --style is fast or loops, not '%s'\n", st);
                 return -1;
             }
+        } else if (i + 1 == argc && (strcmp(a, "-o") == 0 || strcmp(a, "-D") == 0 ||
+                                     strcmp(a, "--dtype") == 0 || strcmp(a, "--style") == 0)) {
+            fprintf(stderr, "nnc: error: %s needs a value\n", a);
+            return -1;
         } else if (strcmp(a, "--lib") == 0)
             o->lib = 1;
         else if (strcmp(a, "--keep-c") == 0)

@@ -71,3 +71,15 @@ for nn in "$E"/*.nn; do
         t_pass
     fi
 done
+
+# a directory given as the model: said so, not parsed as an empty model
+t_begin "e2e/errors/model-is-a-directory"
+mkdir -p "$D/dir.nn"
+out=$("$NNC" "$D/dir.nn" -o "$D/dir.c" 2>&1); rc=$?
+out2=$("$NNC" sweep "$D/dir.nn" 2>&1); rc2=$?
+if [ $rc = 1 ] && [ "$out" = "nnc: error: cannot read '$D/dir.nn': Is a directory" ] &&
+   [ $rc2 = 1 ] && [ "$out2" = "nnc sweep: error: cannot read '$D/dir.nn': Is a directory" ]; then
+    t_pass
+else
+    t_fail "expected exit 1 and 'cannot read ... Is a directory': exit $rc: $out; sweep: exit $rc2: $out2"
+fi
