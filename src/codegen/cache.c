@@ -8,6 +8,11 @@
  * multiply-rotate hash), 128 bits in all: an accidental collision between
  * two compilations is out of the question, and nothing here needs to
  * resist a deliberate one (the cache is the user's own directory).
+ *
+ * Every entry ends in a trailer: a magic string and the same 128-bit hash
+ * of the contents before it.  A damaged entry (cut short by a full disk,
+ * a byte changed, an entry of an older nnc without the trailer) fails the
+ * check and reads as a miss, so it is compiled afresh and replaced.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -111,6 +116,23 @@ static int entry(const CgCacheKey *k, const char *ext, char *path, size_t len)
     return 0;
 }
 
+#define TRAILER_MAGIC "nnc-cache-entry"   /* with its '\0': 16 bytes */
+
+typedef struct Trailer {
+    char magic[16];
+    CgCacheKey sum;   /* the hash of the contents before the trailer */
+} Trailer;
+
+static Trailer trailer_of(const void *data, size_t n)
+{
+    Trailer t;
+    memset(&t, 0, sizeof t);
+    memcpy(t.magic, TRAILER_MAGIC, sizeof TRAILER_MAGIC);
+    cg_cache_key(&t.sum, "entry");
+    cg_cache_add(&t.sum, data, n);
+    return t;
+}
+
 static char *slurp(const char *path, size_t *n)
 {
     FILE *f = fopen(path, "rb");
@@ -135,9 +157,23 @@ char *cg_cache_read(const CgCacheKey *k, const char *ext, size_t *n)
     char path[PATH_MAX + 64];
     if (entry(k, ext, path, sizeof path) != 0)
         return NULL;
-    char *data = slurp(path, n);
-    if (data)
-        utimensat(AT_FDCWD, path, NULL, 0);   /* used now: the last to be trimmed */
+    size_t size = 0;
+    char *data = slurp(path, &size);
+    if (!data)
+        return NULL;
+    Trailer want, got;
+    if (size < sizeof got) {
+        free(data);
+        return NULL;
+    }
+    *n = size - sizeof got;
+    memcpy(&got, data + *n, sizeof got);
+    want = trailer_of(data, *n);
+    if (memcmp(&got, &want, sizeof got) != 0) {   /* damaged: a miss */
+        free(data);
+        return NULL;
+    }
+    utimensat(AT_FDCWD, path, NULL, 0);   /* used now: the last to be trimmed */
     return data;
 }
 
@@ -210,25 +246,32 @@ static void trim(const char *dir)
     free(e);
 }
 
-/* Write data to a temporary file beside path and rename it to path: a
- * reader sees the old file, the new one or none, never half of one. */
-static int write_atomically(const char *path, const void *data, size_t n, mode_t mode)
+static int write_all(int fd, const void *data, size_t n)
+{
+    const char *p = data;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Write data (and the trailer, unless NULL) to a temporary file beside path
+ * and rename it to path: a reader sees the old file, the new one or none,
+ * never half of one. */
+static int write_atomically(const char *path, const void *data, size_t n, const Trailer *t,
+                            mode_t mode)
 {
     char tmp[PATH_MAX + 80];
     snprintf(tmp, sizeof tmp, "%s.tmp%ldXXXXXX", path, (long)getpid());
     int fd = mkstemp(tmp);
     if (fd < 0)
         return -1;
-    const char *p = data;
-    size_t left = n;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w <= 0)
-            break;
-        p += w;
-        left -= (size_t)w;
-    }
-    int ok = left == 0 && fchmod(fd, mode) == 0;
+    int ok = write_all(fd, data, n) == 0 && (!t || write_all(fd, t, sizeof *t) == 0) &&
+             fchmod(fd, mode) == 0;
     ok &= close(fd) == 0;
     if (!ok || rename(tmp, path) != 0) {
         unlink(tmp);
@@ -242,7 +285,8 @@ int cg_cache_write(const CgCacheKey *k, const char *ext, const void *data, size_
     char path[PATH_MAX + 64];
     if (entry(k, ext, path, sizeof path) != 0)
         return -1;
-    int rc = write_atomically(path, data, n, 0644);
+    Trailer t = trailer_of(data, n);
+    int rc = write_atomically(path, data, n, &t, 0644);
     trim(cg_cache_dir());
     return rc;
 }
@@ -253,7 +297,7 @@ int cg_cache_fetch(const CgCacheKey *k, const char *ext, const char *dest)
     char *data = cg_cache_read(k, ext, &n);
     if (!data)
         return -1;
-    int rc = write_atomically(dest, data, n, 0755);
+    int rc = write_atomically(dest, data, n, NULL, 0755);
     free(data);
     return rc;
 }

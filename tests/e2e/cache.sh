@@ -115,18 +115,50 @@ else
     fi
 fi
 
+# The compiler is a wrapper script, CC=$W; a hit must not need it, which a
+# wrapper that fails but has the old one's size and time (the compiler's
+# identity in the key) shows.
+W="$D/cc-wrapper"
+printf '#!/bin/sh\nexec %s "$@"\n' "$(command -v "${CC:-cc}")" >"$W"
+chmod +x "$W"
+cp -p "$W" "$W.works"
+cc_fails() {   # the wrapper, failing, with the same size and modification time
+    { printf '#!/bin/sh\nexit 1\n#'; head -c $(($(stat -c %s "$W.works") - 18)) /dev/zero | tr '\0' x; } >"$W"
+    touch -r "$W.works" "$W"
+}
+
 t_begin "cache/build-hit"
 C3="$D/c3"
 export NNC_CACHE_DIR="$C3"
-if ! t_build examples/xor.nn "$D/xor1" || ! t_build examples/xor.nn "$D/xor2"; then
+if ! CC=$W t_build examples/xor.nn "$D/xor1" || ! CC=$W t_build examples/xor.nn "$D/xor2"; then
     t_fail "nnc build failed"
 elif [ "$(ls "$C3" | wc -l)" != 1 ] || ! cmp -s "$D/xor1" "$D/xor2"; then
     t_fail "expected one cached trainer and two identical builds: $(ls "$C3")"
 else
-    # the entry replaced by a stand-in: the next build must be that
-    printf '#!/bin/sh\necho stand-in\n' >"$C3"/*.exe
-    t_build examples/xor.nn "$D/xor3"
-    if [ "$("$D/xor3")" = stand-in ]; then t_pass; else t_fail "the build did not come from the cache"; fi
+    cc_fails
+    if CC=$W t_build examples/xor.nn "$D/xor3" && cmp -s "$D/xor1" "$D/xor3"; then t_pass
+    else t_fail "the build did not come from the cache"; fi
+fi
+
+t_begin "cache/damaged-trainer"   # a damaged trainer is not used: cc runs again, the entry is replaced
+entry=$(ls "$C3"/*.exe)
+truncate -s $(($(stat -c %s "$entry") / 2)) "$entry"
+if CC=$W t_build examples/xor.nn "$D/xor-damaged"; then
+    t_fail "the damaged entry was used (the failing compiler did not run)"
+else
+    cp -p "$W.works" "$W"
+    if ! CC=$W t_build examples/xor.nn "$D/xor-rebuilt" ||
+       ! t_run "$D/xor-rebuilt" train --epochs 1 --quiet --no-plots; then
+        t_fail "the rebuilt trainer does not train"
+    else
+        cc_fails   # the replaced entry is whole: a hit again
+        if ! CC=$W t_build examples/xor.nn "$D/xor-again" || ! cmp -s "$D/xor-rebuilt" "$D/xor-again" ||
+           [ "$(ls "$C3" | wc -l)" != 1 ]; then
+            t_fail "the damaged entry was not replaced: $(ls -l "$C3")"
+        else
+            t_pass
+        fi
+    fi
 fi
 
 t_begin "cache/build-invalidated"   # other flags, model, or the cache off: cc runs

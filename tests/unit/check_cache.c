@@ -212,6 +212,51 @@ START_TEST(least_recently_used_go)
 }
 END_TEST
 
+/* A damaged entry (cut short, a byte changed, or written without the
+ * trailer by an older nnc) reads as a miss, and a new write replaces it. */
+START_TEST(damaged_entries_miss)
+{
+    const char *dir = fresh_dir("damaged");
+    static const char data[] = "trainer bytes, long enough to damage in the middle";
+    CgCacheKey k;
+    cg_cache_key(&k, "trainer");
+    char path[400];
+    snprintf(path, sizeof path, "%s/%016llx%016llx.exe", dir, k.a, k.b);
+    size_t n = 0;
+    char *got;
+    for (int damage = 0; damage < 3; damage++) {
+        ck_assert_int_eq(cg_cache_write(&k, "exe", data, sizeof data), 0);
+        ck_assert_ptr_nonnull(got = cg_cache_read(&k, "exe", &n));
+        free(got);
+        struct stat st;
+        ck_assert_int_eq(stat(path, &st), 0);
+        if (damage == 0) {                       /* cut short */
+            ck_assert_int_eq(truncate(path, st.st_size - 1), 0);
+        } else if (damage == 1) {                /* one byte changed */
+            FILE *f = fopen(path, "r+b");
+            ck_assert_ptr_nonnull(f);
+            fseek(f, 20, SEEK_SET);
+            fputc('X', f);
+            fclose(f);
+        } else {                                 /* no trailer */
+            FILE *f = fopen(path, "wb");
+            ck_assert_ptr_nonnull(f);
+            fwrite(data, 1, sizeof data, f);
+            fclose(f);
+        }
+        got = cg_cache_read(&k, "exe", &n);
+        ck_assert_msg(got == NULL, "damage %d: the damaged entry was read as a hit", damage);
+        char dest[400];
+        snprintf(dest, sizeof dest, "%s.dest", dir);
+        ck_assert_int_ne(cg_cache_fetch(&k, "exe", dest), 0);
+        ck_assert_int_ne(access(dest, F_OK), 0);
+    }
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *cache_suite(void)
 {
     Suite *s = suite_create("cache");
@@ -222,6 +267,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, off);
     tcase_add_test(tc, concurrent_writers);
     tcase_add_test(tc, least_recently_used_go);
+    tcase_add_test(tc, damaged_entries_miss);
     suite_add_tcase(s, tc);
     return s;
 }
