@@ -26,6 +26,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifdef NNRT_F64
@@ -901,11 +902,31 @@ static int run_epoch(Run *r, Train *t, int64_t ep, double lr, Eval *tr, Eval *te
     return 0;
 }
 
+/* --save is written when training ends: a path that cannot be written is
+ * refused before the run, not after it (with the message the write gives). */
+static int check_save_path(const char *path)
+{
+    char dir[4096];
+    struct stat st;
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return fail("%s: cannot write (%s)", path, strerror(EISDIR));
+    if (access(dir, W_OK | X_OK) != 0)
+        return fail("%s: cannot write (%s)", path, strerror(errno));
+    return 0;
+}
+
 static int train_setup(Run *r, Train *t)
 {
     const NnrtModel *m = r->m;
     NnrtConfig *c = &r->cfg;
     NnrtErr e;
+    if (r->save && check_save_path(r->save) != 0)
+        return 1;
     int rc = load_source(r, &t->data, &c->data, "data");
     if (rc == 0 && c->test.kind != NNRT_SRC_NONE)
         rc = load_source(r, &t->test, &c->test, "test");

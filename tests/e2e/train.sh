@@ -230,3 +230,26 @@ else
         t_pass
     fi
 fi
+
+# a --save that cannot be written is refused before training, not after it
+t_begin "e2e/train/save-path-checked-first"
+if ! t_build examples/xor.nn "$D/xor-save"; then
+    t_fail "nnc build failed"
+else
+    rm -rf "$D/save-run"
+    "$D/xor-save" train --save "$D/no/such/dir/p.npz" --log "$D/save-run" >"$D/save.out" 2>"$D/save.err"
+    rc=$?
+    "$D/xor-save" train --save "$D" --epochs 1 >>"$t_log" 2>>"$D/save.err"
+    rc2=$?
+    cat "$D/save.out" "$D/save.err" >>"$t_log"
+    if [ $rc -ne 1 ] || [ $rc2 -ne 1 ]; then
+        t_fail "expected exit status 1 twice, got $rc and $rc2"
+    elif [ -s "$D/save.out" ] || [ -e "$D/save-run" ]; then
+        t_fail "trained (or made the run directory) before refusing the --save path"
+    elif ! grep -q "^error: $D/no/such/dir/p.npz: cannot write (No such file or directory)$" "$D/save.err" ||
+         ! grep -q "^error: $D: cannot write (Is a directory)$" "$D/save.err"; then
+        t_fail "expected 'cannot write (No such file or directory)' and '(Is a directory)'"
+    else
+        t_pass
+    fi
+fi
