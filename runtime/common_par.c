@@ -151,6 +151,11 @@ static int helpers_wanted(void)
     return n - 1 < PAR_MAX_HELPERS ? (int)n - 1 : PAR_MAX_HELPERS;
 }
 
+int nnrt_parallel_threads(void)
+{
+    return helpers_wanted() + 1;
+}
+
 static void start(void)
 {
     static int atfork;

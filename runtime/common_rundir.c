@@ -290,6 +290,7 @@ int nnrt_write_config(const char *dir, const NnrtModel *m, const NnrtConfig *c, 
     fputs(",\n  \"dtype\": ", f);
     json_str(f, m->dtype);
     fprintf(f, ",\n  \"nparams\": %lld", (long long)m->nparam_total);
+    fprintf(f, ",\n  \"threads\": %d", nnrt_parallel_threads());
     fprintf(f, ",\n  \"seed\": %llu", (unsigned long long)c->seed);
     nnrt_source_describe(&c->data, buf, sizeof buf);
     fputs(",\n  \"data\": ", f);

@@ -108,6 +108,8 @@ void nnrt_parallel(NnrtParFn fn, void *ctx, int64_t n, int64_t chunk);
  * wake now, so that they are running when it starts. */
 void nnrt_parallel_wake(void);
 void nnrt_parallel_stop(void);   /* helpers restart on next use (nnrt_set_ftz) */
+/* The threads nnrt_parallel uses, the caller included (config.json's threads). */
+int nnrt_parallel_threads(void);
 
 /* ---- plots (common_plot.c; docs/trainer.md, "Plots") ----
  * Each writes a gnuplot script NAME.gp into the run directory DIR beside its

@@ -180,3 +180,18 @@ if [ $rc = 1 ] && [[ $out == *"--metric nope: the runs have no such column (they
 else
     t_fail "expected exit 1 naming the columns, and results.csv: exit $rc, $out"
 fi
+
+# --jobs J: each run gets CPUs / J threads (at least 1), which its config.json
+# records; with one job, or when the user set the threads, nothing is imposed
+t_begin "sweep/threads-per-job"
+ncpu=$(getconf _NPROCESSORS_ONLN)
+cap() { echo $(($1 > 8 ? 8 : $1)); }   # the runtime's at most 8 (common_par.c)
+per=$(cap $((ncpu / 2 > 1 ? ncpu / 2 : 1))); ncpu=$(cap "$ncpu")
+threads() { sed -n 's/^  "threads": \([0-9]*\).*/\1/p' "$D/$1"/runs/*/seed*/config.json | sort -u | tr '\n' ' '; }
+clean="env -u NNRT_THREADS -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS"
+t_run $clean "$NNC" sweep examples/sweep.nn --repeat 2 --jobs 2 --out "$D/thr2" -- --epochs 1
+t_run $clean "$NNC" sweep examples/sweep.nn --repeat 1 --jobs 1 --out "$D/thr1" -- --epochs 1
+t_run $clean NNRT_THREADS=3 "$NNC" sweep examples/sweep.nn --repeat 2 --jobs 2 --out "$D/thr3" -- --epochs 1
+got="$(threads thr2)/ $(threads thr1)/ $(threads thr3)/"
+want="$per / $ncpu / 3 /"
+if [ "$got" = "$want" ]; then t_pass; else t_fail "threads per run (jobs 2, jobs 1, NNRT_THREADS=3): got '$got', expected '$want'"; fi
