@@ -47,6 +47,7 @@
 #include <llvm-c/DebugInfo.h>
 #include <llvm-c/Error.h>
 #include <llvm-c/ErrorHandling.h>
+#include <llvm-c/IRReader.h>
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>
 #include <llvm-c/Support.h>
@@ -59,6 +60,7 @@
 
 #define NNC_VERSION "0.1.0"
 #define WORK_FIXED 2      /* work[0] allocation, work[1] prediction */
+#define NFN 7             /* the model's functions (link_object) */
 
 typedef struct Jit {
     const IrProgram *p;
@@ -67,7 +69,7 @@ typedef struct Jit {
     int *slot;            /* index of each value's buffer in the workspace, or -1 */
     int nslot;
     int pred_slot;        /* the prediction transposed back, or -1 */
-    int keep_slot;        /* non-null after keep_all(): store every step */
+    int keep;             /* store every step, also the transient ones (--trap-nan) */
 
     LLVMContextRef ctx;
     LLVMModuleRef mod;
@@ -80,7 +82,9 @@ typedef struct Jit {
     /* the function being built */
     LLVMValueRef fn;
     LLVMValueRef work, params, grads, n, n64, seed;
-    LLVMValueRef keep;    /* keep_all() was called, read on first use */
+    LLVMMetadataRef group;  /* the access group of the loops with independent iterations */
+    LLVMValueRef *regs;   /* the steps of the fused loop being built kept in registers */
+    int nregs;
     LLVMValueRef *base;   /* each value's storage in this function, made on first use */
     struct Loop *loop;    /* the innermost loop open */
     char *written;        /* adjoint buffers already written (plan.h, cg_store) */
@@ -172,18 +176,60 @@ static LLVMValueRef loop_open(Jit *j, Loop *l, LLVMValueRef count, const char *n
     return l->i;
 }
 
-/* A loop's own (self-referencing) llvm.loop node with one hint: name = true. */
-static LLVMValueRef loop_hint(Jit *j, const char *name)
+/* A loop's own (self-referencing) llvm.loop node with one hint, name = true,
+ * and the property more if not NULL. */
+static LLVMValueRef loop_hint(Jit *j, const char *name, LLVMMetadataRef more)
 {
     LLVMMetadataRef self = LLVMTemporaryMDNode(j->ctx, NULL, 0);
     LLVMMetadataRef kv[2] = {
         LLVMMDStringInContext2(j->ctx, name, strlen(name)),
         LLVMValueAsMetadata(LLVMConstInt(j->i1, 1, 0)),
     };
-    LLVMMetadataRef ops[2] = {self, LLVMMDNodeInContext2(j->ctx, kv, 2)};
-    LLVMMetadataRef node = LLVMMDNodeInContext2(j->ctx, ops, 2);
+    LLVMMetadataRef ops[3] = {self, LLVMMDNodeInContext2(j->ctx, kv, 2), more};
+    LLVMMetadataRef node = LLVMMDNodeInContext2(j->ctx, ops, more ? 3 : 2);
     LLVMMetadataReplaceAllUsesWith(self, node);
     return LLVMMetadataAsValue(j->ctx, node);
+}
+
+/* An empty distinct metadata node, which an access group must be and the
+ * LLVM-C API cannot make: read from a line of IR text. */
+static LLVMMetadataRef distinct_node(LLVMContextRef ctx)
+{
+    static const char text[] = "define void @f() {\n  ret void, !nnc !0\n}\n!0 = distinct !{}\n";
+    LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(text, sizeof text - 1, "");
+    LLVMModuleRef m = NULL;
+    char *msg = NULL;
+    if (LLVMParseIRInContext(ctx, buf, &m, &msg))
+        diag_internal("LLVM cannot read an access group: %s", msg);
+    LLVMValueRef ret = LLVMGetFirstInstruction(LLVMGetEntryBasicBlock(LLVMGetFirstFunction(m)));
+    unsigned kind = LLVMGetMDKindIDInContext(ctx, "nnc", 3);
+    LLVMMetadataRef node = LLVMValueAsMetadata(LLVMGetMetadata(ret, kind));
+    LLVMDisposeModule(m);   /* the node belongs to the context */
+    return node;
+}
+
+/* Loop l's iterations are independent (the C backend's omp simd): every
+ * load and store of its body joins the access group that the loop's
+ * llvm.loop.parallel_accesses names, so the vectoriser needs no run-time
+ * checks that the workspace's buffers do not overlap. */
+static LLVMMetadataRef parallel_accesses(Jit *j, Loop *l, LLVMBasicBlockRef latch)
+{
+    if (!j->group)
+        j->group = distinct_node(j->ctx);
+    unsigned kind = LLVMGetMDKindIDInContext(j->ctx, "llvm.access.group", 17);
+    LLVMValueRef group = LLVMMetadataAsValue(j->ctx, j->group);
+    for (LLVMBasicBlockRef bb = l->head;; bb = LLVMGetNextBasicBlock(bb)) {
+        if (bb != l->exit)
+            for (LLVMValueRef x = LLVMGetFirstInstruction(bb); x; x = LLVMGetNextInstruction(x))
+                if (LLVMIsALoadInst(x) || LLVMIsAStoreInst(x))
+                    LLVMSetMetadata(x, kind, group);
+        if (bb == latch)
+            break;
+    }
+    LLVMMetadataRef kv[2] = {
+        LLVMMDStringInContext2(j->ctx, "llvm.loop.parallel_accesses", 27), j->group,
+    };
+    return LLVMMDNodeInContext2(j->ctx, kv, 2);
 }
 
 static void loop_close(Jit *j, Loop *l)
@@ -197,9 +243,10 @@ static void loop_close(Jit *j, Loop *l)
      * and the compile time for no speed. */
     unsigned kind = LLVMGetMDKindIDInContext(j->ctx, "llvm.loop", 9);
     if (l->reassoc)
-        LLVMSetMetadata(br, kind, loop_hint(j, "llvm.loop.vectorize.enable"));
+        LLVMSetMetadata(br, kind, loop_hint(j, "llvm.loop.vectorize.enable",
+                                            parallel_accesses(j, l, latch)));
     else if (l->outer)
-        LLVMSetMetadata(br, kind, loop_hint(j, "llvm.loop.unroll.disable"));
+        LLVMSetMetadata(br, kind, loop_hint(j, "llvm.loop.unroll.disable", NULL));
     j->loop = l->parent;
     LLVMValueRef in[2] = {i64c(j, 0), next};
     LLVMBasicBlockRef from[2] = {l->pre, latch};
@@ -238,9 +285,16 @@ static LLVMValueRef fmuladd(Jit *j, LLVMValueRef a, LLVMValueRef b, LLVMValueRef
     return call(j, j->p->dtype == DT_F32 ? "llvm.fmuladd.f32" : "llvm.fmuladd.f64", args, 3);
 }
 
-static int fresh_product(LLVMValueRef x)
+/* A product just built: not used yet, nor a fused loop's step in a
+ * register (j->regs), which later steps may read. */
+static int fresh_product(const Jit *j, LLVMValueRef x)
 {
-    return LLVMIsAInstruction(x) && LLVMGetInstructionOpcode(x) == LLVMFMul && !LLVMGetFirstUse(x);
+    if (!LLVMIsAInstruction(x) || LLVMGetInstructionOpcode(x) != LLVMFMul || LLVMGetFirstUse(x))
+        return 0;
+    for (int k = 0; k < j->nregs; k++)
+        if (j->regs[k] == x)
+            return 0;
+    return 1;
 }
 
 /* a*b + c from the product x (erased) and c, negating the product when neg. */
@@ -255,18 +309,18 @@ static LLVMValueRef fuse(Jit *j, LLVMValueRef x, LLVMValueRef c, int neg)
 
 static LLVMValueRef fadd(Jit *j, LLVMValueRef a, LLVMValueRef b)
 {
-    if (fresh_product(a))
+    if (fresh_product(j, a))
         return fuse(j, a, b, 0);
-    if (fresh_product(b))
+    if (fresh_product(j, b))
         return fuse(j, b, a, 0);
     return LLVMBuildFAdd(j->b, a, b, "");
 }
 
 static LLVMValueRef fsub(Jit *j, LLVMValueRef a, LLVMValueRef b)
 {
-    if (fresh_product(a))
+    if (fresh_product(j, a))
         return fuse(j, a, LLVMBuildFNeg(j->b, b, ""), 0);
-    if (fresh_product(b))
+    if (fresh_product(j, b))
         return fuse(j, b, a, 1);
     return LLVMBuildFSub(j->b, a, b, "");
 }
@@ -1038,15 +1092,6 @@ static void emit_row(Jit *j, int id)
         loop_close(j, &lb);
 }
 
-/* Did the runtime call keep_all() (for --trap-nan)?  Read once per call,
- * in the entry block. */
-static LLVMValueRef keep_flag(Jit *j)
-{
-    if (!j->keep)
-        j->keep = LLVMBuildIsNotNull(j->eb, work_ptr(j, j->keep_slot, "keep"), "");
-    return j->keep;
-}
-
 /* The element of member e's operand x in a fused loop: another member's
  * result in a register, or the element from memory. */
 static LLVMValueRef fused_operand(Jit *j, const int *g, LLVMValueRef *loc, int e, int x, int N,
@@ -1065,8 +1110,8 @@ static LLVMValueRef fused_operand(Jit *j, const int *g, LLVMValueRef *loc, int e
  * kept in a register for the later ones; sums over the batch (a bias's
  * gradient, a small weight's) in accumulators added after the loop over
  * the samples.  A step no other loop reads (plan.h: transient) is stored
- * only after keep_all(), for --trap-nan, whose nonfinite() checks every
- * buffer, as the C trainer's. */
+ * only in the variant compiled for --trap-nan (j->keep), whose nonfinite()
+ * checks every buffer, as the C trainer's after keep_all(). */
 static void emit_fused(Jit *j, int h)
 {
     const IrProgram *p = j->p;
@@ -1092,6 +1137,8 @@ static void emit_fused(Jit *j, int h)
      * workspace's buffers do not overlap (NNRT_SIMD_LOOP in emit_c.c) */
     LLVMValueRef b = loop_open(j, &lb, j->n64, "b");
     lb.reassoc = 1;
+    j->regs = loc;
+    j->nregs = ng;
     for (int e = 0; e < ng; e++) {
         int id = g[e], d = cg_dest(p, id);
         const Value *v = &p->v[id];
@@ -1134,19 +1181,10 @@ static void emit_fused(Jit *j, int h)
             }
         }
         loc[e] = x;
-        if (fu->transient[id]) {
-            /* stored only for --trap-nan (LLVM unswitches the loop) */
-            LLVMBasicBlockRef st = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "keep");
-            LLVMBasicBlockRef go = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
-            LLVMBuildCondBr(j->b, keep_flag(j), st, go);
-            LLVMPositionBuilderAtEnd(j->b, st);
+        if (!fu->transient[id] || j->keep)
             put(j, elem_ptr(j, d, N, 0, 1, b, i), x, acc[e]);
-            LLVMBuildBr(j->b, go);
-            LLVMPositionBuilderAtEnd(j->b, go);
-        } else {
-            put(j, elem_ptr(j, d, N, 0, 1, b, i), x, acc[e]);
-        }
     }
+    j->nregs = 0;
     loop_close(j, &lb);
     for (int e = 0; e < ng; e++) {
         int d = cg_dest(p, g[e]);
@@ -1208,7 +1246,7 @@ static void fn_begin(Jit *j, const char *name, LLVMTypeRef ret, LLVMTypeRef *pt,
     LLVMPositionBuilderAtEnd(j->b, body);
     memset(j->base, 0, (size_t)j->p->nv * sizeof *j->base);
     memset(j->written, 0, (size_t)j->p->nv);
-    j->work = j->params = j->grads = j->n = j->n64 = j->seed = j->keep = NULL;
+    j->work = j->params = j->grads = j->n = j->n64 = j->seed = NULL;
 }
 
 static void fn_end(Jit *j)
@@ -1415,15 +1453,6 @@ static void build_workspace(Jit *j)
     set_work(j, param(j, 0));
     LLVMBuildRet(j->b, work_ptr(j, 1, "out"));
     fn_end(j);
-
-    /* keep_all(work): from now on the passes store every step (--trap-nan) */
-    fn_begin(j, "keep_all", vt, &j->i8p, &work_name, 1);
-    set_work(j, param(j, 0));
-    LLVMValueRef idx = i64c(j, j->keep_slot);
-    LLVMBuildStore(j->b, LLVMBuildBitCast(j->b, param(j, 0), j->rptr, ""),
-                   LLVMBuildInBoundsGEP2(j->b, j->rptr, j->work, &idx, 1, ""));
-    LLVMBuildRetVoid(j->b);
-    fn_end(j);
     free(slot);
     free(size);
     free(bat);
@@ -1477,12 +1506,14 @@ static void build_nonfinite(Jit *j)
     fn_end(j);
 }
 
-/* The module for p in context ctx; NULL after a diagnostic. */
-static LLVMModuleRef build_module(Jit *j, const IrProgram *p, LLVMContextRef ctx)
+/* The module for p in context ctx, storing every step when keep is set;
+ * NULL after a diagnostic. */
+static LLVMModuleRef build_module(Jit *j, const IrProgram *p, LLVMContextRef ctx, int keep)
 {
     memset(j, 0, sizeof *j);
     j->p = p;
     j->ctx = ctx;
+    j->keep = keep;
     cg_layout_init(&j->lay, p);
     cg_fusion_init(&j->fu, p, &j->lay);
     j->slot = xcalloc((size_t)p->nv, sizeof *j->slot);
@@ -1492,7 +1523,6 @@ static LLVMModuleRef build_module(Jit *j, const IrProgram *p, LLVMContextRef ctx
     j->pred_slot = -1;
     if (p->output >= 0 && p->v[p->output].batched && numel(&p->v[p->output]) > 1)
         j->pred_slot = j->nslot++;
-    j->keep_slot = j->nslot++;
     j->base = xcalloc((size_t)p->nv, sizeof *j->base);
     j->written = xcalloc((size_t)p->nv, 1);
     j->mod = LLVMModuleCreateWithNameInContext(p->name, ctx);
@@ -1717,7 +1747,7 @@ int cg_emit_llvm(FILE *f, const IrProgram *p)
     LLVMInstallFatalErrorHandler(fatal_handler);
     LLVMContextRef ctx = new_context();
     Jit j;
-    LLVMModuleRef mod = build_module(&j, p, ctx);
+    LLVMModuleRef mod = build_module(&j, p, ctx, 0);
     int rc = -1;
     if (mod) {
         char *text = LLVMPrintModuleToString(mod);
@@ -1765,6 +1795,14 @@ void cg_jit_free(CgJit *c)
     free(c->example);
     free(c->settings);
     free(c);
+}
+
+/* The runtime calls keep_all() for --trap-nan, which cg_jit_main() gives
+ * a model compiled with every step's stores (NULL keep_all): never this. */
+static void keep_missing(void *work)
+{
+    (void)work;
+    diag_internal("--trap-nan with a model compiled without its stores");
 }
 
 /* The tables, as emit_c.c writes them, and the workspace layout. */
@@ -1834,7 +1872,7 @@ static void build_tables(CgJit *c, const LLVMOrcExecutorAddress *fn)
         .forward = (JitFn *)(uintptr_t)fn[3], .backward = (JitFn *)(uintptr_t)fn[4],
         .penalty = (JitFn *)(uintptr_t)fn[5],
         .nonfinite = (const char *(*)(void *, int, int))(uintptr_t)fn[6],
-        .keep_all = (void (*)(void *))(uintptr_t)fn[7],
+        .keep_all = j->keep || j->fu.ntransient == 0 ? NULL : keep_missing,
     };
 }
 
@@ -1863,11 +1901,11 @@ static int link_object(CgJit *c, LLVMMemoryBufferRef obj, LLVMOrcExecutorAddress
     }
     LLVMOrcJITDylibRef jd = LLVMOrcLLJITGetMainJITDylib(c->lljit);
     LLVMOrcJITDylibAddGenerator(jd, gen);
-    static const char *const names[8] = {
-        "create", "destroy", "output", "forward", "backward", "penalty", "nonfinite", "keep_all",
+    static const char *const names[NFN] = {
+        "create", "destroy", "output", "forward", "backward", "penalty", "nonfinite",
     };
     err = LLVMOrcLLJITAddObjectFile(c->lljit, jd, obj);
-    for (int k = 0; k < 8 && !err; k++)
+    for (int k = 0; k < NFN && !err; k++)
         err = LLVMOrcLLJITLookup(c->lljit, &fn[k], names[k]);
     if (err && quiet) {
         LLVMConsumeError(err);
@@ -1876,14 +1914,15 @@ static int link_object(CgJit *c, LLVMMemoryBufferRef obj, LLVMOrcExecutorAddress
     return err ? llvm_error("the LLVM JIT cannot link the model's code", err) : 0;
 }
 
-CgJit *cg_jit_compile(const IrProgram *p)
+/* The model compiled, storing every step when keep is set (--trap-nan). */
+static CgJit *compile(const IrProgram *p, int keep)
 {
     pthread_once(&host.once, host_init);
     CgJit *c = xcalloc(1, sizeof *c);
     c->p = p;
     c->ctx = new_context();
-    LLVMModuleRef mod = build_module(&c->j, p, c->ctx);
-    LLVMOrcExecutorAddress fn[8];
+    LLVMModuleRef mod = build_module(&c->j, p, c->ctx, keep);
+    LLVMOrcExecutorAddress fn[NFN];
     int ok = 0;
     if (mod) {
         /* an entry of the cache that does not link (damaged on disk) is
@@ -1907,20 +1946,47 @@ CgJit *cg_jit_compile(const IrProgram *p)
     return c;
 }
 
+CgJit *cg_jit_compile(const IrProgram *p)
+{
+    return compile(p, 0);
+}
+
 int cg_jit_cached(const CgJit *c)
 {
     return c->cached;
 }
 
+/* Does the trainer's command line ask for --trap-nan (a flag without a
+ * value, runtime/nnrt_train.c)?  Counted in any position, as an argument
+ * of another flag too: that only costs a second compilation. */
+static int trap_nan(int argc, char **argv)
+{
+    for (int k = 1; k < argc; k++)
+        if (strncmp(argv[k], "--trap-nan", 10) == 0 && (argv[k][10] == '\0' || argv[k][10] == '='))
+            return 1;
+    return 0;
+}
+
+/* The model's transient steps (plan.h) are stored only for --trap-nan,
+ * whose nonfinite() checks every buffer: those runs get a second
+ * compilation that stores them, so that the usual one has no code for it
+ * (LLVM would otherwise unswitch the fused loops on a flag: twice their
+ * code and compile time). */
 int cg_jit_main(CgJit *c, int argc, char **argv)
 {
+    if (!c->j.keep && c->j.fu.ntransient > 0 && trap_nan(argc, argv)) {
+        CgJit *k = compile(c->p, 1);
+        int rc = k ? cg_jit_main(k, argc, argv) : 1;
+        cg_jit_free(k);
+        return rc;
+    }
     return c->p->dtype == DT_F32 ? jit_main_f32(&c->m, argc, argv)
                                  : jit_main_f64(&c->m, argc, argv);
 }
 
 int cg_jit_run(const IrProgram *p, int argc, char **argv)
 {
-    CgJit *c = cg_jit_compile(p);
+    CgJit *c = compile(p, trap_nan(argc, argv));
     if (!c)
         return 1;
     int rc = cg_jit_main(c, argc, argv);

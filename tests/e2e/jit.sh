@@ -230,3 +230,43 @@ for m in diverge gradnan trapfused; do
         t_pass
     fi
 done
+
+# The usual compilation has no code for --trap-nan's stores of transient
+# steps (docs/jit.md): --emit=llvm's forward() of trapfused.nn stores
+# exp(h) and the loss, not h and its factors; nnc sweep's runs, forked from that compilation, get the one
+# with the stores when the trainer flags ask for --trap-nan
+t_begin "jit/trap-nan/sweep"
+rm -rf "$D/trapsweep"
+"$NNC" --emit=llvm tests/e2e/models/trapfused.nn >"$D/trapfused.ll" 2>>"$t_log"
+"$NNC" sweep tests/e2e/models/trapfused.nn --set lr=0.1 --jobs 1 --out "$D/trapsweep" \
+    -- --trap-nan >>"$t_log" 2>&1
+log=$(find "$D/trapsweep/runs" -name train.log 2>/dev/null | head -n 1)
+stores=$(awk '/^define void @forward/ { f = 1 } f && /^}/ { f = 0 } f && /store float %/' "$D/trapfused.ll" | wc -l)
+if [ "$stores" -ne 2 ]; then
+    t_fail "forward() should store exp(h) and the loss only (h's steps in registers): 2 stores, has $stores"
+elif [ -z "$log" ] || ! grep -qF "first non-finite value at trapfused.nn:8: h    = 10" "$log"; then
+    t_fail "the sweep's run should name trapfused.nn:8 (h)"
+else
+    t_pass
+fi
+
+# The loops the C backend marks omp simd (the fused loops and the sums over
+# the samples) are parallel for LLVM: their loads and stores in an access
+# group the loop's llvm.loop.parallel_accesses names, so the vectoriser adds
+# no run-time checks that the workspace's buffers do not overlap
+t_begin "jit/parallel-loops"
+"$NNC" --emit=llvm examples/tiny_mlp.nn >"$D/tiny.ll" 2>>"$t_log"
+group=$(grep -o 'llvm.loop.parallel_accesses", ![0-9]*' "$D/tiny.ll" | head -n 1 | grep -o '![0-9]*$')
+loops=$(grep -c 'br label %b[0-9]*, !llvm.loop' "$D/tiny.ll")
+if [ -z "$group" ]; then
+    t_fail "no loop of tiny_mlp's IR has llvm.loop.parallel_accesses"
+elif ! grep -q "^$group = distinct !{}" "$D/tiny.ll"; then
+    t_fail "the access group $group is not an empty distinct node"
+elif ! grep -q "load float.*!llvm.access.group $group" "$D/tiny.ll" ||
+     ! grep -q "store float.*!llvm.access.group $group" "$D/tiny.ll"; then
+    t_fail "no load or store is in the access group $group"
+elif [ "$loops" -lt 4 ]; then
+    t_fail "expected the loops over the samples to carry loop metadata, found $loops"
+else
+    t_pass
+fi
