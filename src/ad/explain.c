@@ -1169,6 +1169,13 @@ static int sample_values(const IrProgram *p, const ExplainOptions *o, double **s
             free(x);
             return -1;
         }
+        int k = p->slots[s].nclass;
+        if (k > 0 && !(x[0] >= 0 && x[0] < k && x[0] == (double)(long long)x[0])) {
+            fprintf(stderr, "nnc: error: --%s %s: '%s' is a class label in [0, %d)\n",
+                    p->slots[s].name, o->values[i].text, p->slots[s].name, k);
+            free(x);
+            return -1;
+        }
         free(slots[s]);
         slots[s] = x;
     }

@@ -88,8 +88,13 @@ grep -q "give all 2 indices" "$D/e3" || ok=0
 grep -q "'1,2' is 2 values, the model's x has 3" "$D/e4" || ok=0
 "$NNC" explain $SIG >"$D/e5" 2>&1 && ok=0
 grep -q "needs --wrt" "$D/e5" || ok=0
+for c in 3 1.5 -1; do   # a class label outside class(3), or not an integer
+    "$NNC" explain examples/spirals.nn --wrt b3 --c $c >"$D/e6" 2>&1 && ok=0
+    grep -q -- "--c $c: 'c' is a class label in \[0, 3)" "$D/e6" || ok=0
+    cat "$D/e6" >>"$t_log"
+done
 cat "$D"/e[1-5] >>"$t_log"
-if [ $ok = 1 ]; then t_pass; else t_fail "expected five clear errors"; fi
+if [ $ok = 1 ]; then t_pass; else t_fail "expected eight clear errors"; fi
 
 # random initial parameters from a file: explain's gradient is the f64
 # trainer's `grad` on the same sample
