@@ -401,6 +401,8 @@ static int parse_csv(NnrtFile *f, NnrtErr *e)
         return nnrt_err(e, "%s: out of memory", f->path);
     }
     char *p = text;
+    if (f->len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
+        p += 3;   /* UTF-8's byte order mark, which spreadsheets write first */
     for (size_t ln = 1; p; ln++) {
         char *q = strchr(p, '\n');
         if (q)

@@ -31,6 +31,8 @@ for p in (2, 3, 4, 5):
 pickle.dump({"train": {"inputs": x, "targets": y}}, open("nested.pkl", "wb"))
 np.save("x.npy", x); np.save("y_be.npy", y.astype(">f8")); np.save("x_f.npy", np.asfortranarray(x))
 np.savetxt("d.csv", np.hstack([x, y]), delimiter=",", header="x0,x1,y", comments="")
+# as a spreadsheet saves it ("CSV UTF-8"): a byte order mark and CRLF line ends
+open("bom.csv", "wb").write(b"\xef\xbb\xbf" + open("d.csv", "rb").read().replace(b"\n", b"\r\n"))
 params = {k: r.normal(size=s) for k, s in
           [("W1", (10, 2)), ("b1", (10,)), ("W2", (10, 10)), ("b2", (10,)), ("W3", (1, 10)), ("b3", (1,))]}
 pickle.dump(params, open("params.pkl", "wb")); np.savez("params.npz", **params)
@@ -86,6 +88,7 @@ for p in 2 3 4 5; do same "numpy2-pickle-protocol-$p" "$ref" ./tiny eval --param
 same "params-from-pickle" "$ref" ./tiny eval --params params.pkl --data ref.npz
 same "npy-files-bound" "$ref" ./tiny eval --params params.npz --data 'files(x = "x_f.npy", y = "y_be.npy")'
 same "csv-columns" "$ref" ./tiny eval --params params.npz --data d.csv
+same "csv-byte-order-mark-crlf" "$ref" ./tiny eval --params params.npz --data bom.csv
 same "pickle-nested-keys" "$ref" ./tiny eval --params params.npz \
      --data 'files(x = pick("nested.pkl", "train/inputs"), y = pick("nested.pkl", "train/targets"))'
 refi=$(cd "$D" && loss ./spirals eval --data ref_idx.npz)
