@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -134,8 +135,8 @@ static int parse_define(Options *o, const char *arg)
         return -1;
     }
     double x = strtod(eq + 1, &end);
-    if (end == eq + 1 || *end) {
-        fprintf(stderr, "nnc: error: -D %s: the value must be a number\n", arg);
+    if (end == eq + 1 || *end || !isfinite(x)) {
+        fprintf(stderr, "nnc: error: -D %s: the value must be a finite number\n", arg);
         return -1;
     }
     if (o->ndefs == 64) {

@@ -148,8 +148,8 @@ static int is_number(const char *s)
     char *end;
     if (!*s)
         return 0;
-    strtod(s, &end);
-    return *end == '\0';
+    double x = strtod(s, &end);
+    return *end == '\0' && isfinite(x);   /* not "nan", "inf" or 1e999 */
 }
 
 /* Splits VALUES at commas outside parentheses, brackets and quotes. */
@@ -223,7 +223,7 @@ static int parse_axis(Sweep *s, const char *arg, int is_define)
     for (int i = 0; i < a->n; i++) {
         a->numeric &= is_number(a->val[i]);
         if (is_define && !is_number(a->val[i]))
-            return fail("-D %s: '%s' is not a number", a->name, a->val[i]);
+            return fail("-D %s: '%s' is not a finite number", a->name, a->val[i]);
     }
     s->nax++;
     return 0;

@@ -156,11 +156,13 @@ t_begin "sweep/bad-input"
 out=$("$NNC" sweep examples/sweep.nn -D depth=3..1 2>&1); rc=$?
 out2=$("$NNC" sweep examples/sweep.nn --set seed=1,2 2>&1); rc2=$?
 out3=$("$NNC" sweep examples/sweep.nn --repeats 3 2>&1); rc3=$?
-if [ $rc = 2 ] && [ $rc2 = 2 ] && [ $rc3 = 2 ] && [[ $out == *"A <= B"* ]] &&
-   [[ $out2 == *"--repeat"* ]] && [[ $out3 == *"did you mean '--repeat'"* ]]; then
+out4=$("$NNC" sweep examples/sweep.nn -D width=2,nan 2>&1); rc4=$?
+if [ $rc = 2 ] && [ $rc2 = 2 ] && [ $rc3 = 2 ] && [ $rc4 = 2 ] && [[ $out == *"A <= B"* ]] &&
+   [[ $out2 == *"--repeat"* ]] && [[ $out3 == *"did you mean '--repeat'"* ]] &&
+   [[ $out4 == *"-D width: 'nan' is not a finite number"* ]]; then
     t_pass
 else
-    t_fail "expected clear errors (exit 2): '$out' '$out2' '$out3'"
+    t_fail "expected clear errors (exit 2): '$out' '$out2' '$out3' '$out4'"
 fi
 
 t_begin "sweep/build-failure"   # a failed build stops the sweep: no run starts, exit 1
