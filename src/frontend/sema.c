@@ -634,7 +634,9 @@ static int eval_dims(Sema *S, Expr **dims, int ndims, Shape *sh)
             continue;
         }
         if (d.kind != EV_NUM || !is_integer(d.num) || d.num < 1) {
-            if (d.kind == EV_NUM)
+            if (d.kind == EV_NUM && d.num >= 1 && d.num == floor(d.num))
+                diag_error(dims[i]->loc, "a dimension must be at most 2^28, got %g", d.num);
+            else if (d.kind == EV_NUM)
                 diag_error(dims[i]->loc, "a dimension must be a positive integer, got %g", d.num);
             else
                 diag_error(dims[i]->loc, "a dimension must be a constant, not a tensor");
