@@ -1,7 +1,10 @@
 /*
  * common_par.c - nnrt_parallel: a loop over [0, n) shared by the calling
  * thread and helper threads, for the runtime's element-by-element passes
- * over every parameter (the optimizer's update, zeroing the gradient).
+ * over every parameter (the optimizer's update, zeroing the gradient), the
+ * gather of a shuffled batch and the parts of large matrix products
+ * (nnrt_gemm.c; OpenBLAS itself then runs on one thread, so that one pool
+ * of threads serves the whole step).
  *
  * The range is cut into chunks of a fixed size, the same whatever the
  * number of threads; threads take chunks from a shared counter, so a
@@ -11,13 +14,14 @@
  *
  * The helpers (one fewer than the threads wanted: NNRT_THREADS, else
  * OPENBLAS_NUM_THREADS or OMP_NUM_THREADS, else the cores; at most
- * PAR_MAX_HELPERS) start on first use and sleep on a condition
- * variable between loops, so they take no CPU time from OpenBLAS's threads
- * while the GEMMs run; they poll (giving way with sched_yield) only
- * briefly after a loop and after nnrt_parallel_wake, which the trainer
- * calls shortly before the optimizer's update, since waking a sleeping
- * thread takes longer than the update itself.  The caller never sleeps: it works through the
- * chunks itself and waits only for chunks a helper is still computing.
+ * PAR_MAX_HELPERS) start on first use and sleep on a condition variable
+ * between loops; they poll (giving way with sched_yield) for a while after
+ * a loop, since the next loop of a training step follows within tens of
+ * microseconds, and after nnrt_parallel_wake, which the trainer calls
+ * shortly before the optimizer's update, since waking a sleeping thread
+ * takes longer than the update itself.  The caller never sleeps: it works
+ * through the chunks itself and waits only for chunks a helper is still
+ * computing.
  * New threads inherit the caller's floating-point environment, so
  * nnrt_set_ftz stops the helpers (nnrt_parallel_stop) to have them
  * restarted with the new one; a forked child starts its own.
@@ -39,12 +43,12 @@ typedef struct Job {
 } Job;
 
 /* How long a helper stays awake polling for the next loop: after a loop
- * (the gradient's zeroing follows the update within microseconds), and
- * after nnrt_parallel_wake (which announces a loop a little ahead, since
- * waking a sleeping thread takes tens of microseconds on a virtual
- * machine).  Short, so that a helper does not take a core from OpenBLAS's
- * threads in the GEMMs that follow. */
-#define PAR_SPIN_AFTER_LOOP 30e-6
+ * (in a training step the next one, a matrix product's part or the
+ * gradient's zeroing, follows within tens of microseconds), and after
+ * nnrt_parallel_wake (which announces a loop a little ahead, since waking a
+ * sleeping thread takes tens of microseconds on a virtual machine).
+ * Polling gives the core away to any other thread that wants it. */
+#define PAR_SPIN_AFTER_LOOP 200e-6
 #define PAR_SPIN_AFTER_WAKE 300e-6
 
 static struct {

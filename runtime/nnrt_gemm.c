@@ -14,11 +14,13 @@
  *    into contiguous buffers that stay in cache, and a 4 x 2V micro-kernel
  *    (V = the SIMD width in reals) keeps a 4 x 2V block of C in registers
  *    while it runs down k;
- *  - OpenBLAS's cblas_sgemm/dgemm (and its threads) when built with it
+ *  - OpenBLAS's cblas_sgemm/dgemm (on one thread) when built with it
  *    (NNRT_OPENBLAS), for products with M*N*K above GEMM_BLAS_MIN; below
  *    that the call overhead dominates.
  * NNRT_GEMM=loops|blocked|blas in the environment forces one of them (tests
- * compare them on the same model and data).
+ * compare them on the same model and data).  Large products are cut into
+ * parts for the runtime's threads (below, GEMM_SPLIT_MIN), whichever way
+ * computes them.
  *
  * beta == 0 means C is overwritten, never read, so NaN or garbage already
  * in C does not leak into the result (0 * NaN would be NaN).
@@ -34,6 +36,11 @@
 #endif
 
 #define GEMM_BLAS_MIN 32768
+#ifdef NNRT_OPENBLAS
+#define NNRT_HAS_BLAS 1
+#else
+#define NNRT_HAS_BLAS 0
+#endif
 
 /* C = beta C, with beta == 0 meaning "set to zero". */
 static void scale_c(int M, int N, nnrt_real beta, nnrt_real *C, int ldc)
@@ -236,15 +243,14 @@ static int gemm_mode(void)
     return mode;
 }
 
-void nnrt_gemm(int ta, int tb, int M, int N, int K, nnrt_real alpha,
-               const nnrt_real *A, int lda, const nnrt_real *B, int ldb,
-               nnrt_real beta, nnrt_real *C, int ldc)
+/* One product on the calling thread, by `how` (GEMM_LOOPS, GEMM_BLOCKED
+ * or GEMM_BLAS). */
+static void gemm_one(int how, int ta, int tb, int M, int N, int K, nnrt_real alpha,
+                     const nnrt_real *A, int lda, const nnrt_real *B, int ldb,
+                     nnrt_real beta, nnrt_real *C, int ldc)
 {
-    int mode = gemm_mode();
-    int64_t size = (int64_t)M * N * K;
 #ifdef NNRT_OPENBLAS
-    if (M > 0 && N > 0 && K > 0 &&
-        (mode == GEMM_BLAS || (mode == GEMM_AUTO && size > GEMM_BLAS_MIN))) {
+    if (how == GEMM_BLAS) {
         /* with beta == 0, BLAS sets C without reading it (the BLAS
          * definition; OpenBLAS stores zeros first), so no NaN in C leaks
          * in: tests/unit/check_runtime.c checks it */
@@ -258,8 +264,89 @@ void nnrt_gemm(int ta, int tb, int M, int N, int K, nnrt_real alpha,
         return;
     }
 #endif
-    if ((mode == GEMM_BLOCKED || (mode == GEMM_AUTO && size > GEMM_BLOCKED_MIN)) &&
-        nnrt_gemm_blocked(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0)
+    if (how == GEMM_BLOCKED && nnrt_gemm_blocked(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta,
+                                                 C, ldc) == 0)
         return;
     nnrt_gemm_naive(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* Products of more than GEMM_SPLIT_MIN multiply-adds are cut into parts
+ * along the larger of M and N (rows or columns of C), which the runtime's
+ * threads compute (nnrt_parallel), each part by one call over all of K:
+ * two parts, four above 2^24 multiply-adds, eight above 2^26 (W3's
+ * products have two; more would copy the uncut operand more often).  The
+ * cut depends on the shape alone, not on the number of threads, so the
+ * result is the same bits on any number.
+ * Cutting the larger dimension copies the smaller operand into each part's
+ * panels (the other is split between them).  Parts are multiples of
+ * GEMM_PART_ALIGN rows or columns, so that the kernels see whole register
+ * blocks. */
+#define GEMM_SPLIT_MIN (1 << 20)
+#define GEMM_PART_ALIGN 16
+
+typedef struct Part {
+    int how, ta, tb, M, N, K, rows;   /* rows: C's rows are cut, else its columns */
+    int64_t part;                     /* rows or columns per part */
+    nnrt_real alpha, beta;
+    const nnrt_real *A, *B;
+    nnrt_real *C;
+    int lda, ldb, ldc;
+} Part;
+
+/* C's rows (or columns) [lo, hi), one part at a time (nnrt_parallel on one
+ * thread passes the whole range) */
+static void part_range(void *ctx, int64_t lo, int64_t hi)
+{
+    const Part *p = ctx;
+    for (int64_t i = lo; i < hi; i += p->part) {
+        int n = (int)(hi - i < p->part ? hi - i : p->part);
+        if (p->rows)
+            gemm_one(p->how, p->ta, p->tb, n, p->N, p->K, p->alpha,
+                     p->A + (p->ta ? i : i * p->lda), p->lda, p->B, p->ldb, p->beta,
+                     p->C + i * p->ldc, p->ldc);
+        else
+            gemm_one(p->how, p->ta, p->tb, p->M, n, p->K, p->alpha, p->A, p->lda,
+                     p->B + (p->tb ? i * p->ldb : i), p->ldb, p->beta, p->C + i, p->ldc);
+    }
+}
+
+#ifdef NNRT_OPENBLAS
+/* The runtime's threads divide the products between them; OpenBLAS's own
+ * would fight them for the cores (they poll after each call). */
+static void blas_single_thread(void)
+{
+    static int done;
+    if (!done) {
+        openblas_set_num_threads(1);
+        done = 1;
+    }
+}
+#endif
+
+void nnrt_gemm(int ta, int tb, int M, int N, int K, nnrt_real alpha,
+               const nnrt_real *A, int lda, const nnrt_real *B, int ldb,
+               nnrt_real beta, nnrt_real *C, int ldc)
+{
+    int mode = gemm_mode();
+    int64_t size = (int64_t)M * N * K;
+    int how = mode != GEMM_AUTO ? mode
+              : size > GEMM_BLAS_MIN && NNRT_HAS_BLAS ? GEMM_BLAS
+              : size > GEMM_BLOCKED_MIN ? GEMM_BLOCKED : GEMM_LOOPS;
+    if (M <= 0 || N <= 0 || K <= 0) {
+        nnrt_gemm_naive(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+#ifdef NNRT_OPENBLAS
+    if (how == GEMM_BLAS)
+        blas_single_thread();
+#endif
+    int rows = M >= N, dim = rows ? M : N;
+    int64_t parts = size > (1 << 26) ? 8 : size > (1 << 24) ? 4 : 2;
+    int64_t part = (dim + parts - 1) / parts;
+    part = (part + GEMM_PART_ALIGN - 1) / GEMM_PART_ALIGN * GEMM_PART_ALIGN;
+    Part p = { how, ta, tb, M, N, K, rows, part, alpha, beta, A, B, C, lda, ldb, ldc };
+    if (size > GEMM_SPLIT_MIN && part < dim)
+        nnrt_parallel(part_range, &p, dim, part);
+    else
+        gemm_one(how, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

@@ -100,8 +100,10 @@ int nnrt_set_ftz(int on);
  * nnrt_parallel calls fn(ctx, lo, hi) for consecutive ranges of `chunk`
  * elements covering [0, n), on the calling thread and helper threads
  * (docs/trainer.md, "Threads": NNRT_THREADS in all), and returns
- * when all are done.  fn must compute each element on its own (no sums
- * across the range): the result is then the same whoever runs a chunk. */
+ * when all are done; without helpers, or with fewer than two chunks, once
+ * for all of [0, n).  fn must compute each element on its own (no sums
+ * across the range; a matrix product's parts: nnrt_gemm.c), so that the
+ * result is the same whoever runs a chunk. */
 typedef void (*NnrtParFn)(void *ctx, int64_t lo, int64_t hi);
 void nnrt_parallel(NnrtParFn fn, void *ctx, int64_t n, int64_t chunk);
 /* Announces a loop soon (within a few hundred microseconds): the helpers

@@ -82,10 +82,12 @@ else
 fi
 
 # The runtime's passes over every parameter (the optimizer's update, zeroing
-# the gradient) and the gather of shuffled batches run on every core when
-# they have two chunks or more (common_par.c: 8192 parameters, 16 KiB of
-# samples).  Each element is computed alone, so one thread and several give
-# the same bits: every logged number but the times.
+# the gradient), the gather of shuffled batches and the matrix products run
+# on every core when they have two chunks or more (common_par.c: 8192
+# parameters, 16 KiB of samples; nnrt_gemm.c: over 2^20 multiply-adds, here
+# W1 @ x and d_W1 at 200 x 32 x 200).  Each element is computed alone, and a
+# product is cut into the same parts whatever the number of threads, so one
+# thread and several give the same bits: every logged number but the times.
 cat >"$D/par.nn" <<'NN'
 model par
 input  x[200]
@@ -106,7 +108,7 @@ train {
 NN
 nontime() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) keep[i] = $i !~ /seconds$/ }
     { row = ""; for (i = 1; i <= NF; i++) if (keep[i]) row = row $i ","; print row }' "$1/metrics.csv"; }
-t_begin "perf/the optimizer and the gather on 1, 2 and 3 threads give the same bits"
+t_begin "perf/the optimizer, the gather and the GEMMs on 1, 2 and 3 threads give the same bits"
 opts=("adam(lr = 0.01)" "sgd(lr = 0.05, momentum = 0.9)" "rmsprop(lr = 0.001)")
 if t_build "$D/par.nn" "$D/par"; then
     ok=1

@@ -298,6 +298,9 @@ START_TEST(test_gemm_blas_blocked_and_plain_match_a_naive_triple_loop_for_every_
         { 64, 33, 70 }, { 5, 4, 0 },
         /* across the blocked kernel's blocks: 512 columns, 256 steps of k */
         { 6, 530, 300 },
+        /* cut into parts for the runtime's threads (over 2^20 multiply-adds):
+         * by rows of C, by columns */
+        { 130, 96, 90 }, { 40, 300, 100 },
     };
     NnrtRng r;
     nnrt_rng_seed(&r, 5);
@@ -359,6 +362,46 @@ START_TEST(test_gemm_blas_blocked_and_plain_match_a_naive_triple_loop_for_every_
 }
 END_TEST
 
+/* A product large enough to be cut into parts for the runtime's threads
+ * gives the same bits on 1 and on 3 threads, for every transpose case, cut
+ * by rows of C and by columns. */
+START_TEST(test_gemm_cut_into_parts_gives_the_same_bits_on_any_number_of_threads)
+{
+    static const int sizes[][3] = { { 300, 64, 100 }, { 64, 300, 100 } };
+    NnrtRng r;
+    nnrt_rng_seed(&r, 9);
+    for (int s = 0; s < 2; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                int M = sizes[s][0], N = sizes[s][1], K = sizes[s][2];
+                nnrt_real *A = malloc(sizeof(nnrt_real) * (size_t)(M * K));
+                nnrt_real *B = malloc(sizeof(nnrt_real) * (size_t)(K * N));
+                nnrt_real *C[2];
+                for (int i = 0; i < M * K; i++)
+                    A[i] = (nnrt_real)nnrt_rng_normal(&r);
+                for (int i = 0; i < K * N; i++)
+                    B[i] = (nnrt_real)nnrt_rng_normal(&r);
+                for (int t = 0; t < 2; t++) {
+                    C[t] = malloc(sizeof(nnrt_real) * (size_t)(M * N));
+                    for (int i = 0; i < M * N; i++)
+                        C[t][i] = (nnrt_real)(i % 7) / 8;
+                    nnrt_parallel_stop();
+                    setenv("NNRT_THREADS", t ? "3" : "1", 1);
+                    nnrt_gemm(ta, tb, M, N, K, 1, A, ta ? M : K, B, tb ? K : N, 1, C[t], N);
+                }
+                nnrt_parallel_stop();
+                unsetenv("NNRT_THREADS");
+                ck_assert_msg(memcmp(C[0], C[1], sizeof(nnrt_real) * (size_t)(M * N)) == 0,
+                              "gemm(ta=%d, tb=%d, %dx%dx%d): 1 and 3 threads differ", ta, tb, M,
+                              N, K);
+                free(A);
+                free(B);
+                free(C[0]);
+                free(C[1]);
+            }
+}
+END_TEST
+
 START_TEST(test_gemm_with_beta_zero_overwrites_nan_in_c)
 {
     for (int big = 0; big < 2; big++) {
@@ -406,9 +449,9 @@ END_TEST
 
 /* Flush-to-zero must reach every thread that computes: with denormal
  * inputs read as zero (DAZ), tiny * huge is 0 in every entry of C, also in
- * the rows OpenBLAS's worker threads computed (256^3 is large enough for it
- * to use all of them).  Without DAZ each entry would be K * 1e-10. */
-START_TEST(test_flush_to_zero_reaches_the_blas_threads)
+ * the part of C the runtime's helper threads computed (256^3 is large
+ * enough for nnrt_gemm to cut it into parts for them).  Without DAZ each entry would be K * 1e-10. */
+START_TEST(test_flush_to_zero_reaches_the_gemm_threads)
 {
     int n = 256;
     nnrt_real tiny = (nnrt_real)(sizeof(nnrt_real) == 4 ? 1e-40 : 1e-310);
@@ -1157,8 +1200,9 @@ static Suite *runtime_suite(void)
     TCase *k = tcase_create("kernels");
     tcase_add_test(k, test_gemm_blas_blocked_and_plain_match_a_naive_triple_loop_for_every_transpose_and_stride);
     tcase_add_test(k, test_gemm_with_beta_zero_overwrites_nan_in_c);
+    tcase_add_test(k, test_gemm_cut_into_parts_gives_the_same_bits_on_any_number_of_threads);
     tcase_add_test(k, test_transpose_matches_the_definition);
-    tcase_add_test(k, test_flush_to_zero_reaches_the_blas_threads);
+    tcase_add_test(k, test_flush_to_zero_reaches_the_gemm_threads);
     tcase_add_test(k, test_parallel_loops_cover_every_element_once);
     tcase_add_test(k, test_flush_to_zero_reaches_the_parallel_helpers);
     tcase_add_test(k, test_sgd_matches_hand_computed_steps);
