@@ -84,6 +84,8 @@ typedef struct Arch {
     int config;            /* its first configuration */
     Program *ast;
     IrProgram *ir;         /* kept for the JIT */
+    char **flags;          /* the trainer flags after --, for the JIT */
+    int nflags;
     CgJit *jit;
     pthread_t thread;      /* compiling it */
     int compiling;         /* the thread runs */
@@ -477,7 +479,7 @@ static void *compile_thread(void *arg)
     Arch *ar = arg;
     struct timespec t0, t1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
-    ar->jit = cg_jit_compile(ar->ir);
+    ar->jit = cg_jit_compile(ar->ir, ar->nflags, ar->flags);
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
     ar->cpu = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     __atomic_store_n(&ar->compiled, 1, __ATOMIC_RELEASE);
@@ -1212,6 +1214,8 @@ int sweep_main(int argc, char **argv)
         snprintf(ar->exe, sizeof ar->exe, "%s/%s", bindir, name[0] ? name : "model");
         snprintf(ar->log, sizeof ar->log, "%s.log", ar->exe);
         ar->config = i;
+        ar->flags = s.extra;
+        ar->nflags = s.nextra;
         /* the model's messages (warnings) go to the build's log */
         FILE *msgs = fopen(ar->log, "w");
         ar->ir = arch_ir(&s, src, c->idx, use_jit, msgs ? msgs : stderr, &ar->ast);
@@ -1326,7 +1330,7 @@ int sweep_main(int argc, char **argv)
          * unblocks five runs, and once all are compiled every job left is
          * a run, so no core waits at the end */
         Pool pool = {runs, total, 0, 0, 0, run_done, &st};
-        int next = 0, compiling = 0, ncached = 0;
+        int next = 0, compiling = 0, ncached = 0, nshared = 0;
         double cpu = 0;
         while (pool.ndone < total) {
             for (int k = 0; k < next; k++) {
@@ -1341,16 +1345,22 @@ int sweep_main(int argc, char **argv)
                     rc = 1;
                     continue;
                 }
-                ncached += cg_jit_cached(ar->jit);
+                ncached += cg_jit_cached(ar->jit) == 1;
+                nshared += cg_jit_cached(ar->jit) == 2;
                 cpu += ar->cpu;
                 for (int j = 0; j < total; j++)
                     if (cfg[runs[j].config].arch == k) {
                         runs[j].jit = ar->jit;
                         runs[j].ready = 1;
                     }
-                if (next == narch && compiling == 0)
+                if (next == narch && compiling == 0) {
+                    char same[64] = "";
+                    if (nshared > 0)
+                        snprintf(same, sizeof same, ", %d the same code as another", nshared);
                     fprintf(stderr, "nnc sweep: %d architecture%s compiled (%d from the compile "
-                            "cache) in %.2f s of CPU\n", narch, narch == 1 ? "" : "s", ncached, cpu);
+                            "cache%s) in %.2f s of CPU\n", narch, narch == 1 ? "" : "s", ncached,
+                            same, cpu);
+                }
             }
             while (rc == 0 && next < narch && compiling + pool.running < s.jobs) {
                 if (start_compile(&arch[next]) != 0)

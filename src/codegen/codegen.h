@@ -36,13 +36,16 @@ int cg_emit_llvm(FILE *f, const IrProgram *p);
 int cg_jit_run(const IrProgram *p, int argc, char **argv);
 /* cg_jit_run in two steps: compile once (NULL after an error, printed),
  * then run the command line as often as wanted, e.g. in forked children.
- * p must outlive the compiled model. */
+ * flags are the trainer flags the runs will have (--trap-nan needs code
+ * of its own).  p must outlive the compiled model. */
 typedef struct CgJit CgJit;
-CgJit *cg_jit_compile(const IrProgram *p);
+CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags);
 int cg_jit_main(CgJit *jit, int argc, char **argv);
 void cg_jit_free(CgJit *jit);
-/* 1 when the compiled model's object code came from the compile cache
- * (cache.h) instead of LLVM's optimiser and code generator. */
+/* Where the compiled model's object code came from instead of LLVM's
+ * optimiser and code generator: 1 the compile cache (cache.h), 2 a
+ * compilation of the same code in this process (or one at the same time,
+ * which it waited for); else 0. */
 int cg_jit_cached(const CgJit *jit);
 
 /* The directory of nnrt.h, libnnrt.a and nnc-jit.so: $NNC_RUNTIME, else

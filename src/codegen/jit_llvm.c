@@ -144,14 +144,18 @@ static LLVMValueRef local(Jit *j, LLVMTypeRef t, const char *name)
 }
 
 /* for (i = 0; i < count; i++): loop_open returns i; loop_close ends the body.
- * A loop with reassoc set is a sum over the samples that the vectoriser may
- * reorder, as the C backend's NNRT_SIMD_SUM (omp simd reduction) allows gcc:
- * LLVM-C 14 cannot set fast-math flags, but the loop hint
- * llvm.loop.vectorize.enable lets the loop vectoriser reassociate. */
+ * A loop with reassoc set is a sum that the vectoriser may reorder, as the
+ * C backend's NNRT_SIMD_SUM (omp simd reduction) allows gcc: LLVM-C 14
+ * cannot set fast-math flags, but the loop hint llvm.loop.vectorize.enable
+ * lets the loop vectoriser reassociate.  A parallel loop's iterations are
+ * independent: the loops over the samples (samples_open), whose iteration
+ * b reads and writes sample b of the batched buffers and at most reads
+ * the others, and the flat loops over elements, index i for index i. */
 typedef struct Loop {
     LLVMBasicBlockRef pre, head, exit;
     LLVMValueRef i;
-    int reassoc;
+    int reassoc;          /* also parallel (omp simd) */
+    int parallel;
     int outer;            /* holds another loop: not unrolled (see loop_close) */
     struct Loop *parent;  /* the loop around this one */
 } Loop;
@@ -163,6 +167,7 @@ static LLVMValueRef loop_open(Jit *j, Loop *l, LLVMValueRef count, const char *n
     LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
     l->exit = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
     l->reassoc = 0;
+    l->parallel = 0;
     l->outer = 0;
     l->parent = j->loop;
     if (l->parent)
@@ -176,18 +181,32 @@ static LLVMValueRef loop_open(Jit *j, Loop *l, LLVMValueRef count, const char *n
     return l->i;
 }
 
-/* A loop's own (self-referencing) llvm.loop node with one hint, name = true,
- * and the property more if not NULL. */
-static LLVMValueRef loop_hint(Jit *j, const char *name, LLVMMetadataRef more)
+/* The loop over the samples of the batch: for (b = 0; b < n; b++). */
+static LLVMValueRef samples_open(Jit *j, Loop *l)
 {
-    LLVMMetadataRef self = LLVMTemporaryMDNode(j->ctx, NULL, 0);
+    LLVMValueRef b = loop_open(j, l, j->n64, "b");
+    l->parallel = 1;
+    return b;
+}
+
+/* A loop hint: name = true. */
+static LLVMMetadataRef loop_hint(Jit *j, const char *name)
+{
     LLVMMetadataRef kv[2] = {
         LLVMMDStringInContext2(j->ctx, name, strlen(name)),
         LLVMValueAsMetadata(LLVMConstInt(j->i1, 1, 0)),
     };
-    LLVMMetadataRef ops[3] = {self, LLVMMDNodeInContext2(j->ctx, kv, 2), more};
-    LLVMMetadataRef node = LLVMMDNodeInContext2(j->ctx, ops, more ? 3 : 2);
-    LLVMMetadataReplaceAllUsesWith(self, node);
+    return LLVMMDNodeInContext2(j->ctx, kv, 2);
+}
+
+/* A loop's own (self-referencing) llvm.loop node with its n properties. */
+static LLVMValueRef loop_id(Jit *j, LLVMMetadataRef *props, int n)
+{
+    LLVMMetadataRef ops[4] = {LLVMTemporaryMDNode(j->ctx, NULL, 0)};
+    for (int k = 0; k < n && k < 3; k++)
+        ops[1 + k] = props[k];
+    LLVMMetadataRef node = LLVMMDNodeInContext2(j->ctx, ops, (size_t)(1 + n));
+    LLVMMetadataReplaceAllUsesWith(ops[0], node);
     return LLVMMetadataAsValue(j->ctx, node);
 }
 
@@ -208,10 +227,11 @@ static LLVMMetadataRef distinct_node(LLVMContextRef ctx)
     return node;
 }
 
-/* Loop l's iterations are independent (the C backend's omp simd): every
- * load and store of its body joins the access group that the loop's
- * llvm.loop.parallel_accesses names, so the vectoriser needs no run-time
- * checks that the workspace's buffers do not overlap. */
+/* Loop l's iterations are independent (Loop): every load and store of its
+ * body but those of locals (sums, promoted to registers) joins the access
+ * group that the loop's llvm.loop.parallel_accesses names, so the
+ * vectoriser needs no run-time checks that the workspace's buffers do not
+ * overlap (nor a scalar copy of the loop for when they do). */
 static LLVMMetadataRef parallel_accesses(Jit *j, Loop *l, LLVMBasicBlockRef latch)
 {
     if (!j->group)
@@ -221,7 +241,8 @@ static LLVMMetadataRef parallel_accesses(Jit *j, Loop *l, LLVMBasicBlockRef latc
     for (LLVMBasicBlockRef bb = l->head;; bb = LLVMGetNextBasicBlock(bb)) {
         if (bb != l->exit)
             for (LLVMValueRef x = LLVMGetFirstInstruction(bb); x; x = LLVMGetNextInstruction(x))
-                if (LLVMIsALoadInst(x) || LLVMIsAStoreInst(x))
+                if ((LLVMIsALoadInst(x) && !LLVMIsAAllocaInst(LLVMGetOperand(x, 0)))
+                    || (LLVMIsAStoreInst(x) && !LLVMIsAAllocaInst(LLVMGetOperand(x, 1))))
                     LLVMSetMetadata(x, kind, group);
         if (bb == latch)
             break;
@@ -241,12 +262,16 @@ static void loop_close(Jit *j, Loop *l)
      * stays a loop, as gcc keeps it: unrolled, every copy of the inner loop
      * over the batch would be vectorised on its own, many times the code
      * and the compile time for no speed. */
-    unsigned kind = LLVMGetMDKindIDInContext(j->ctx, "llvm.loop", 9);
+    LLVMMetadataRef props[2];
+    int np = 0;
     if (l->reassoc)
-        LLVMSetMetadata(br, kind, loop_hint(j, "llvm.loop.vectorize.enable",
-                                            parallel_accesses(j, l, latch)));
+        props[np++] = loop_hint(j, "llvm.loop.vectorize.enable");
     else if (l->outer)
-        LLVMSetMetadata(br, kind, loop_hint(j, "llvm.loop.unroll.disable", NULL));
+        props[np++] = loop_hint(j, "llvm.loop.unroll.disable");
+    if (l->reassoc || l->parallel)
+        props[np++] = parallel_accesses(j, l, latch);
+    if (np > 0)
+        LLVMSetMetadata(br, LLVMGetMDKindIDInContext(j->ctx, "llvm.loop", 9), loop_id(j, props, np));
     j->loop = l->parent;
     LLVMValueRef in[2] = {i64c(j, 0), next};
     LLVMBasicBlockRef from[2] = {l->pre, latch};
@@ -757,13 +782,14 @@ static void emit_map(Jit *j, int id)
     if (flat) {
         LLVMValueRef count = v->batched ? mul(j, j->n64, N) : i64c(j, N);
         i = loop_open(j, &li, count, "i");
+        li.parallel = 1;
     } else if (N > 1) {
         i = loop_open(j, &li, i64c(j, N), "i");
     }
     if (!flat && v->batched && !d->batched) {
         /* a sum over the batch (a gradient): a vectorised reduction */
         LLVMValueRef s = zeroed_local(j, "s");
-        b = loop_open(j, &lb, j->n64, "b");
+        b = samples_open(j, &lb);
         lb.reassoc = 1;
         for (int k = 0; k < v->nargs; k++)
             ops[k] = elem(j, v->arg[k], N, 0, 1, b, i);
@@ -773,7 +799,7 @@ static void emit_map(Jit *j, int id)
         put(j, elem_ptr(j, dst, N, 0, 1, b, i), get(j, s), acc);
     } else {
         if (!flat && v->batched)
-            b = loop_open(j, &lb, j->n64, "b");
+            b = samples_open(j, &lb);
         for (int k = 0; k < v->nargs; k++)
             ops[k] = elem(j, v->arg[k], N, flat, v->batched, b, i);
         x = expand(j, ir_ops[v->op].cexpr, ops, v->nargs);
@@ -835,7 +861,7 @@ static void emit_matmul_loops(Jit *j, int id, const CgMatmul *mm, int acc)
             k = loop_open(j, &lk, i64c(j, mm->k), "k");
         b = i64c(j, 0);
         if (v->batched) {
-            b = loop_open(j, &lb, j->n64, "b");
+            b = samples_open(j, &lb);
             lb.reassoc = 1;
         }
         LLVMValueRef x = get(j, operand_elem(j, a, &mm->A, i, k, b));
@@ -847,7 +873,7 @@ static void emit_matmul_loops(Jit *j, int id, const CgMatmul *mm, int acc)
             loop_close(j, &lk);
         put(j, operand_elem(j, c, &C, i, jj, b), get(j, s), acc);
     } else if (mm->k == 1) {
-        b = loop_open(j, &lb, j->n64, "b");
+        b = samples_open(j, &lb);
         LLVMValueRef x = get(j, operand_elem(j, a, &mm->A, i, k, b));
         LLVMValueRef y = get(j, operand_elem(j, bb, &mm->B, k, jj, b));
         put(j, operand_elem(j, c, &C, i, jj, b), fmul(j, x, y), acc);
@@ -855,12 +881,12 @@ static void emit_matmul_loops(Jit *j, int id, const CgMatmul *mm, int acc)
     } else {
         if (!acc) {
             /* a first write: clear C, then accumulate */
-            b = loop_open(j, &lb, j->n64, "b");
+            b = samples_open(j, &lb);
             LLVMBuildStore(j->b, realc(j, 0), operand_elem(j, c, &C, i, jj, b));
             loop_close(j, &lb);
         }
         k = loop_open(j, &lk, i64c(j, mm->k), "k");
-        b = loop_open(j, &lb, j->n64, "b");
+        b = samples_open(j, &lb);
         LLVMValueRef x = get(j, operand_elem(j, a, &mm->A, i, k, b));
         LLVMValueRef y = get(j, operand_elem(j, bb, &mm->B, k, jj, b));
         put(j, operand_elem(j, c, &C, i, jj, b), fmul(j, x, y), 1);
@@ -922,7 +948,7 @@ static void emit_transpose(Jit *j, int id)
     LLVMValueRef jj = loop_open(j, &lj, i64c(j, c), "j");
     LLVMValueRef b = i64c(j, 0);
     if (v->batched)
-        b = loop_open(j, &lb, j->n64, "b");
+        b = samples_open(j, &lb);
     LLVMValueRef x = get(j, at(j, base(j, src), bidx(j, add(j, mul(j, i, c), jj), s->batched, b)));
     LLVMValueRef dp = at(j, base(j, dst), bidx(j, add(j, mul(j, jj, r), i), p->v[dst].batched, b));
     put(j, dp, x, acc);
@@ -943,23 +969,23 @@ static void emit_reduce(Jit *j, int id)
     LLVMValueRef out = base(j, id);
     Loop lb, li;
     if (v->batched && N == 1) {
-        LLVMValueRef b = loop_open(j, &lb, j->n64, "b");
+        LLVMValueRef b = samples_open(j, &lb);
         LLVMValueRef x = elem(j, src, N, 0, 1, b, i64c(j, 0));
         store(j, v->op == OP_SUMSQ ? fmul(j, x, x) : x, out, b);
         loop_close(j, &lb);
     } else if (v->batched) {
         /* every sample's sum at once, the samples innermost */
-        LLVMValueRef b = loop_open(j, &lb, j->n64, "b");
+        LLVMValueRef b = samples_open(j, &lb);
         store(j, realc(j, 0), out, b);
         loop_close(j, &lb);
         LLVMValueRef i = loop_open(j, &li, i64c(j, N), "i");
-        b = loop_open(j, &lb, j->n64, "b");
+        b = samples_open(j, &lb);
         LLVMValueRef x = elem(j, src, N, 0, 1, b, i);
         put(j, at(j, out, b), v->op == OP_SUMSQ ? fmul(j, x, x) : x, 1);
         loop_close(j, &lb);
         loop_close(j, &li);
         if (v->op == OP_MEAN) {
-            b = loop_open(j, &lb, j->n64, "b");
+            b = samples_open(j, &lb);
             store(j, LLVMBuildFDiv(j->b, load(j, out, b), realc(j, N), ""), out, b);
             loop_close(j, &lb);
         }
@@ -1001,7 +1027,7 @@ static void emit_row(Jit *j, int id)
     Loop lb, lr, lj;
     LLVMValueRef b = i64c(j, 0), r = i64c(j, 0), jj;
     if (v->batched)
-        b = loop_open(j, &lb, j->n64, "b");
+        b = samples_open(j, &lb);
     if (rows > 1)
         r = loop_open(j, &lr, i64c(j, rows), "r");
 #define X(jj) get(j, row_ptr(j, x, rows, K, r, (jj), b))
@@ -1135,7 +1161,7 @@ static void emit_fused(Jit *j, int h)
                 sum[e][s] = zeroed_local(j, "s");
     /* vectorised over the samples even where LLVM cannot prove that the
      * workspace's buffers do not overlap (NNRT_SIMD_LOOP in emit_c.c) */
-    LLVMValueRef b = loop_open(j, &lb, j->n64, "b");
+    LLVMValueRef b = samples_open(j, &lb);
     lb.reassoc = 1;
     j->regs = loc;
     j->nregs = ng;
@@ -1692,27 +1718,29 @@ static void object_key(CgCacheKey *k, LLVMModuleRef mod)
     LLVMDisposeMessage(ir);
 }
 
-/* The module's machine code, an ELF object: from the compile cache when
- * the same module was compiled before (*cached set; unless refresh), else
- * optimised, compiled and stored there.  NULL after an error.  The module
- * is left as it was only when *cached is set. */
-static LLVMMemoryBufferRef object_code(LLVMModuleRef mod, int refresh, int *cached)
-{
+/* The objects compiled in this process, by key (object_key): a module
+ * that another thread is compiling or compiled already (nnc sweep: two
+ * architectures that differ in a -D value the model does not use, whose IR
+ * is the same) is not compiled again; its compilation waits for the first
+ * and takes a copy of its object.  Kept for the process's life (W5's
+ * objects are 5-30 KB). */
+typedef struct Flight {
     CgCacheKey k;
-    int use_cache = cg_cache_dir() != NULL;
-    *cached = 0;
-    if (use_cache)
-        object_key(&k, mod);
-    if (use_cache && !refresh) {
-        size_t n = 0;
-        char *data = cg_cache_read(&k, "o", &n);
-        if (data) {
-            LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(data, n, "cached");
-            free(data);
-            *cached = 1;
-            return buf;
-        }
-    }
+    int done;             /* data is set, or NULL after a failure */
+    char *data;
+    size_t n;
+    struct Flight *next;
+} Flight;
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    Flight *list;
+} flights = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL};
+
+/* The module optimised and compiled: its object, or NULL after an error. */
+static LLVMMemoryBufferRef compile_object(LLVMModuleRef mod)
+{
     LLVMTargetMachineRef tm = host_machine();
     if (!tm)
         return NULL;
@@ -1726,8 +1754,64 @@ static LLVMMemoryBufferRef object_code(LLVMModuleRef mod, int refresh, int *cach
     }
     LLVMDisposeMessage(msg);
     LLVMDisposeTargetMachine(tm);
-    if (buf && use_cache)
-        cg_cache_write(&k, "o", LLVMGetBufferStart(buf), LLVMGetBufferSize(buf));
+    return buf;
+}
+
+/* The module's machine code, an ELF object: *cached = 2 when the same
+ * module was compiled in this process (flights), 1 when it comes from the
+ * compile cache, else 0: optimised, compiled and stored in both.  With
+ * refresh (the first object did not link), compiled afresh and replaced.
+ * NULL after an error.  The module is left as it was only when *cached is
+ * set. */
+static LLVMMemoryBufferRef object_code(LLVMModuleRef mod, int refresh, int *cached)
+{
+    CgCacheKey k;
+    object_key(&k, mod);
+    *cached = 0;
+    pthread_mutex_lock(&flights.lock);
+    Flight *f = flights.list;
+    while (f && (f->k.a != k.a || f->k.b != k.b))
+        f = f->next;
+    if (f && !refresh) {
+        while (!f->done)
+            pthread_cond_wait(&flights.done, &flights.lock);
+        LLVMMemoryBufferRef buf = NULL;
+        if (f->data) {
+            buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(f->data, f->n, "shared");
+            *cached = 2;
+        }
+        pthread_mutex_unlock(&flights.lock);
+        return buf ? buf : compile_object(mod);
+    }
+    if (!f) {
+        f = xcalloc(1, sizeof *f);
+        f->k = k;
+        f->next = flights.list;
+        flights.list = f;
+    }
+    f->done = 0;
+    pthread_mutex_unlock(&flights.lock);
+
+    LLVMMemoryBufferRef buf = NULL;
+    size_t n = 0;
+    char *data = cg_cache_dir() && !refresh ? cg_cache_read(&k, "o", &n) : NULL;
+    if (data) {
+        buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(data, n, "cached");
+        *cached = 1;
+    } else if ((buf = compile_object(mod)) != NULL) {
+        n = LLVMGetBufferSize(buf);
+        data = xcalloc(n, 1);
+        memcpy(data, LLVMGetBufferStart(buf), n);
+        if (cg_cache_dir())
+            cg_cache_write(&k, "o", data, n);
+    }
+    pthread_mutex_lock(&flights.lock);
+    free(f->data);
+    f->data = data;
+    f->n = n;
+    f->done = 1;
+    pthread_cond_broadcast(&flights.done);
+    pthread_mutex_unlock(&flights.lock);
     return buf;
 }
 
@@ -1768,7 +1852,8 @@ struct CgJit {
     Jit j;
     LLVMContextRef ctx;
     LLVMOrcLLJITRef lljit;
-    int cached;            /* the object code came from the compile cache */
+    int cached;            /* the object code came from: 1 the compile cache, 2 another
+                            * compilation of the same module in this process */
     JitModel m;
     NnrtParam *params;
     NnrtSlot *slots;
@@ -1946,35 +2031,37 @@ static CgJit *compile(const IrProgram *p, int keep)
     return c;
 }
 
-CgJit *cg_jit_compile(const IrProgram *p)
-{
-    return compile(p, 0);
-}
-
 int cg_jit_cached(const CgJit *c)
 {
     return c->cached;
 }
 
-/* Does the trainer's command line ask for --trap-nan (a flag without a
- * value, runtime/nnrt_train.c)?  Counted in any position, as an argument
- * of another flag too: that only costs a second compilation. */
-static int trap_nan(int argc, char **argv)
+/* Do the trainer's flags ask for --trap-nan (a flag without a value,
+ * runtime/nnrt_train.c)?  Counted in any position, as an argument of
+ * another flag too: that only costs the stores. */
+static int trap_nan(int nflags, char **flags)
 {
-    for (int k = 1; k < argc; k++)
-        if (strncmp(argv[k], "--trap-nan", 10) == 0 && (argv[k][10] == '\0' || argv[k][10] == '='))
+    for (int k = 0; k < nflags; k++)
+        if (strncmp(flags[k], "--trap-nan", 10) == 0 && (flags[k][10] == '\0' || flags[k][10] == '='))
             return 1;
     return 0;
 }
 
 /* The model's transient steps (plan.h) are stored only for --trap-nan,
- * whose nonfinite() checks every buffer: those runs get a second
- * compilation that stores them, so that the usual one has no code for it
- * (LLVM would otherwise unswitch the fused loops on a flag: twice their
- * code and compile time). */
+ * whose nonfinite() checks every buffer: only a model compiled for it has
+ * their stores, so that the usual one has no code for them (LLVM would
+ * otherwise unswitch the fused loops on a flag: twice their code and
+ * compile time). */
+CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags)
+{
+    return compile(p, trap_nan(nflags, flags));
+}
+
+/* A command line asking for --trap-nan that the model was not compiled
+ * for (cg_jit_compile's flags did not say) gets a second compilation. */
 int cg_jit_main(CgJit *c, int argc, char **argv)
 {
-    if (!c->j.keep && c->j.fu.ntransient > 0 && trap_nan(argc, argv)) {
+    if (!c->j.keep && c->j.fu.ntransient > 0 && trap_nan(argc - 1, argv + 1)) {
         CgJit *k = compile(c->p, 1);
         int rc = k ? cg_jit_main(k, argc, argv) : 1;
         cg_jit_free(k);
@@ -1986,7 +2073,7 @@ int cg_jit_main(CgJit *c, int argc, char **argv)
 
 int cg_jit_run(const IrProgram *p, int argc, char **argv)
 {
-    CgJit *c = compile(p, trap_nan(argc, argv));
+    CgJit *c = cg_jit_compile(p, argc - 1, argv + 1);
     if (!c)
         return 1;
     int rc = cg_jit_main(c, argc, argv);

@@ -90,10 +90,11 @@ int cg_jit_run(const IrProgram *p, int argc, char **argv)
     return fn ? fn(p, argc, argv) : 1;
 }
 
-CgJit *cg_jit_compile(const IrProgram *p)
+CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags)
 {
-    CgJit *(*fn)(const IrProgram *) = JIT_FN(CgJit *(*)(const IrProgram *), "cg_jit_compile");
-    return fn ? fn(p) : NULL;
+    CgJit *(*fn)(const IrProgram *, int, char **) =
+        JIT_FN(CgJit *(*)(const IrProgram *, int, char **), "cg_jit_compile");
+    return fn ? fn(p, nflags, flags) : NULL;
 }
 
 int cg_jit_main(CgJit *jit, int argc, char **argv)
@@ -145,9 +146,11 @@ int cg_jit_run(const IrProgram *p, int argc, char **argv)
     return 1;
 }
 
-CgJit *cg_jit_compile(const IrProgram *p)
+CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags)
 {
     (void)p;
+    (void)nflags;
+    (void)flags;
     no_llvm();
     return NULL;
 }

@@ -20,7 +20,7 @@ results() {
     awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i ~ /seconds/) skip[i] = 1 }
         { o = ""; for (i = 1; i <= NF; i++) if (!skip[i]) o = o $i ","; print o }' "$1/runs.csv"
 }
-compiled() { grep -o '[0-9]* architectures\? compiled ([0-9]* from the compile cache)' "$1"; }
+compiled() { grep -o '[0-9]* architectures\? compiled ([0-9]* from the compile cache[^)]*)' "$1"; }
 sweep() {   # sweep OUT [env...]: a small JIT sweep (4 architectures, 8 runs)
     local out=$1; shift
     env "$@" "$NNC" sweep examples/sweep.nn -D depth=0..1 -D width=1,3 --repeat 2 --jobs 2 \
@@ -29,7 +29,7 @@ sweep() {   # sweep OUT [env...]: a small JIT sweep (4 architectures, 8 runs)
 
 if ! "$NNC" --emit=llvm examples/xor.nn >/dev/null 2>&1; then
     for t in jit-miss-then-hit jit-damaged-entry off jit-invalidated concurrent-sweeps \
-             parallel-compile-same-as-sequential; do
+             same-code-compiled-once parallel-compile-same-as-sequential; do
         t_begin "cache/$t"; t_skip "nnc was built without LLVM (scripts/deps.sh, then make)"
     done
 else
@@ -37,7 +37,8 @@ else
     t_begin "cache/jit-miss-then-hit"
     if ! sweep cold NNC_CACHE_DIR="$C1" || ! sweep warm NNC_CACHE_DIR="$C1"; then
         t_fail "nnc sweep failed: $(tail -n 5 "$D/cold.txt" "$D/warm.txt")"
-    elif [ "$(compiled "$D/warm.txt")" != "4 architectures compiled (4 from the compile cache)" ]; then
+    elif [ "$(compiled "$D/warm.txt")" != "4 architectures compiled (3 from the compile cache, 1 the same code as another)" ]; then
+        # depth 0's two widths: one read from the cache, the other shares it
         t_fail "the second sweep should take all 4 from the cache: $(compiled "$D/warm.txt")"
     elif [ "$(ls "$C1"/*.o | wc -l)" != 3 ]; then
         # depth 0 ignores the width: two architectures, one module
@@ -68,7 +69,7 @@ else
         t_fail "nnc sweep failed: $(tail -n 5 "$D/off.txt")"
     elif [ -e "$D/c-off" ]; then
         t_fail "NNC_CACHE=off wrote $D/c-off"
-    elif [ "$(compiled "$D/off.txt")" != "4 architectures compiled (0 from the compile cache)" ]; then
+    elif [ "$(compiled "$D/off.txt")" != "4 architectures compiled (0 from the compile cache, 1 the same code as another)" ]; then
         t_fail "unexpected: $(compiled "$D/off.txt")"
     elif ! diff <(results "$D/cold") <(results "$D/off") >>"$t_log"; then
         t_fail "results differ without the cache"
@@ -100,6 +101,20 @@ else
         t_fail "concurrent sweeps gave other results"
     elif [ "$(ls -A "$D/c2" | wc -l)" != 3 ]; then
         t_fail "expected the 3 objects and no temporary files: $(ls -A "$D/c2")"
+    else
+        t_pass
+    fi
+
+    # depth 0 ignores the width: three architectures with the same code,
+    # compiled once even without the cache, though two compile at once
+    t_begin "cache/same-code-compiled-once"
+    if ! t_run env NNC_CACHE=off "$NNC" sweep examples/sweep.nn -D depth=0 -D width=1..3 \
+            --jobs 2 --backend jit --out "$D/same" -- --epochs 2; then
+        t_fail "nnc sweep failed"
+    elif ! grep -q "3 architectures compiled (0 from the compile cache, 2 the same code as another)" "$t_log"; then
+        t_fail "expected one compilation and two sharing it: $(grep compiled "$t_log")"
+    elif [ "$(results "$D/same" | cut -d, -f4- | sort -u | wc -l)" != 2 ]; then
+        t_fail "the three architectures should give the same results"
     else
         t_pass
     fi
