@@ -273,15 +273,16 @@ static void gemm_one(int how, int ta, int tb, int M, int N, int K, nnrt_real alp
 /* Products of more than GEMM_SPLIT_MIN multiply-adds are cut into parts
  * along the larger of M and N (rows or columns of C), which the runtime's
  * threads compute (nnrt_parallel), each part by one call over all of K:
- * two parts, four above 2^24 multiply-adds, eight above 2^26 (W3's
- * products have two; more would copy the uncut operand more often).  The
- * cut depends on the shape alone, not on the number of threads, so the
- * result is the same bits on any number.
+ * GEMM_PARTS parts, for the two cores of the machine this was tuned on
+ * (more parts would copy the uncut operand into panels more often, which
+ * one thread pays for in full).  The cut depends on the shape alone, not
+ * on the number of threads, so the result is the same bits on any number.
  * Cutting the larger dimension copies the smaller operand into each part's
  * panels (the other is split between them).  Parts are multiples of
  * GEMM_PART_ALIGN rows or columns, so that the kernels see whole register
  * blocks. */
 #define GEMM_SPLIT_MIN (1 << 20)
+#define GEMM_PARTS 2
 #define GEMM_PART_ALIGN 16
 
 typedef struct Part {
@@ -341,8 +342,7 @@ void nnrt_gemm(int ta, int tb, int M, int N, int K, nnrt_real alpha,
         blas_single_thread();
 #endif
     int rows = M >= N, dim = rows ? M : N;
-    int64_t parts = size > (1 << 26) ? 8 : size > (1 << 24) ? 4 : 2;
-    int64_t part = (dim + parts - 1) / parts;
+    int64_t part = (dim + GEMM_PARTS - 1) / GEMM_PARTS;
     part = (part + GEMM_PART_ALIGN - 1) / GEMM_PART_ALIGN * GEMM_PART_ALIGN;
     Part p = { how, ta, tb, M, N, K, rows, part, alpha, beta, A, B, C, lda, ldb, ldc };
     if (size > GEMM_SPLIT_MIN && part < dim)
