@@ -479,6 +479,16 @@ static int cc_build(const char *csrc, const char *exe, int portable)
 
 static int build(const IrProgram *p, const char *exe, int keep_c, int portable, CgStyle style)
 {
+    /* the C goes beside the trainer: a directory that cannot take it is
+     * reported for the trainer asked for, not for a temporary file */
+    const char *slash = strrchr(exe, '/');
+    char *dir = slash ? strndup(exe, slash == exe ? 1 : (size_t)(slash - exe)) : strdup(".");
+    int err = access(dir, W_OK | X_OK) == 0 ? 0 : errno;
+    free(dir);
+    if (err) {
+        fprintf(stderr, "nnc: error: cannot write '%s': %s\n", exe, strerror(err));
+        return -1;
+    }
     size_t n = strlen(exe) + 32;
     char *csrc = malloc(n);
     if (keep_c)

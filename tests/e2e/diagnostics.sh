@@ -83,3 +83,13 @@ if [ $rc = 1 ] && [ "$out" = "nnc: error: cannot read '$D/dir.nn': Is a director
 else
     t_fail "expected exit 1 and 'cannot read ... Is a directory': exit $rc: $out; sweep: exit $rc2: $out2"
 fi
+
+# nnc build into a directory that does not exist: the message names the
+# trainer asked for, not the temporary C file beside it
+t_begin "e2e/errors/build-into-missing-directory"
+out=$("$NNC" build examples/xor.nn -o "$D/no/such/dir/xor" 2>&1); rc=$?
+if [ $rc = 1 ] && [ "$out" = "nnc: error: cannot write '$D/no/such/dir/xor': No such file or directory" ]; then
+    t_pass
+else
+    t_fail "expected exit 1 and \"cannot write '$D/no/such/dir/xor'\": exit $rc: $out"
+fi
