@@ -41,6 +41,8 @@
 #define CHECK_EPS 1e-3
 #endif
 
+#define CHECK_ENTRIES 1000   /* check: at most this many entries of each parameter */
+
 #define CHUNK_MIN 1024      /* chunk at least this many samples when evaluating */
 #define CHUNK_MAX 4096      /* and at most this many in one forward pass */
 
@@ -61,6 +63,7 @@ static const ExtraFlag extra_flags[] = {
     { "sample", 1, "grad" },
     { "params", 1, "grad eval check" },
     { "eps", 1, "check" },
+    { "entries", 1, "check" },
     { "print", 2, "grad check" },   /* --print, --print W1,b1 or --print=all: the value is optional */
     { "no-ftz", 0, "train init grad eval check" },
     { "trap-nan", 0, "train" },
@@ -79,6 +82,7 @@ typedef struct Run {
     const char *init, *save, *out, *params_file;
     long long sample;            /* grad --sample K, or -1 */
     double eps;
+    int64_t entries;             /* check --entries N: at most N per parameter */
     int have_eps, quiet, no_ftz, no_plots, data_flag, batch_flag;
     const char *print;           /* grad/check --print: "" (all) or "W1,b1", else NULL */
     int trap_nan;                /* --trap-nan: find where a non-finite value appeared */
@@ -158,8 +162,9 @@ static void usage(const Run *r, FILE *f)
             "        only), written to G.npz and/or printed as numpy prints arrays\n"
             "  eval  [--params P.npz] --data D\n"
             "        print `loss: V` (the batch objective over all of D) and each metric\n"
-            "  check [--params P.npz] [--data D] [--eps H]\n"
-            "        finite-difference check of every gradient entry\n\n"
+            "  check [--params P.npz] [--data D] [--eps H] [--entries N|all]\n"
+            "        finite-difference check of every gradient entry (at most N,\n"
+            "        default 1000, chosen at random, of each larger parameter)\n\n"
             "settings (train-block keys; a flag overrides the block), current values:\n");
     nnrt_source_describe(&c->data, buf, sizeof buf);
     fprintf(f, "  --data SOURCE       %s\n", buf);
@@ -370,6 +375,14 @@ static int parse_flags(Run *r, int argc, char **argv)
             r->sample = strtoll(value, &end, 10);
             if (*end != '\0' || end == value || r->sample < 0) {
                 fail("--sample %s: expected a sample's index (0 is the first)", value);
+                return 2;
+            }
+        } else if (strcmp(name, "entries") == 0) {
+            char *end = NULL;
+            r->entries = strcmp(value, "all") == 0 ? INT64_MAX : strtoll(value, &end, 10);
+            if (strcmp(value, "all") != 0 && (*end != '\0' || end == value || r->entries < 1)) {
+                fail("--entries %s: expected how many entries of each parameter to check "
+                     "(a positive number, or all)", value);
                 return 2;
             }
         } else if (strcmp(name, "no-plots") == 0) {
@@ -1293,6 +1306,33 @@ static void print_side_by_side(const NnrtParam *p, const nnrt_real *ana, const d
     free(a);
 }
 
+static int cmp_int64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* check --entries N: which N of a parameter's n entries to check, chosen
+ * at random (the same every run) by a partial Fisher-Yates shuffle, in
+ * increasing order.  NULL when out of memory. */
+static int64_t *check_sample(int64_t n, int64_t want, uint64_t seed)
+{
+    int64_t *idx = malloc((size_t)n * sizeof *idx);
+    if (!idx)
+        return NULL;
+    for (int64_t i = 0; i < n; i++)
+        idx[i] = i;
+    NnrtRng rng;
+    nnrt_rng_seed(&rng, seed);
+    for (int64_t t = 0; t < want; t++) {
+        int64_t j = t + (int64_t)nnrt_rng_below(&rng, (uint64_t)(n - t)), x = idx[t];
+        idx[t] = idx[j];
+        idx[j] = x;
+    }
+    qsort(idx, (size_t)want, sizeof *idx, cmp_int64);
+    return idx;
+}
+
 static int cmd_check(Run *r)
 {
     const NnrtModel *m = r->m;
@@ -1365,7 +1405,8 @@ static int cmd_check(Run *r)
 #endif
     printf("\n%-20s %-14s %9s %12s %12s  %s\n", "parameter", "shape", "entries", "max abs err",
            "max rel err", "result");
-    int nfail = 0, nchecked = 0;
+    fflush(stdout);
+    int nfail = 0, nchecked = 0, nsampled = 0;
     for (int k = 0; k < m->nparams; k++) {
         const NnrtParam *p = &m->params[k];
         char dims[64];
@@ -1377,7 +1418,21 @@ static int cmd_check(Run *r)
         }
         double maxabs = 0, maxrel = 0;
         int ok = 1;
-        for (int64_t i = 0; i < p->size; i++) {
+        /* a large parameter: a sample of its entries, unless --print shows them all */
+        int64_t n = p->size, *pick = NULL;
+        int sampled = n > r->entries && !(r->print && check_print_wanted(r->print, p->name));
+        if (sampled) {
+            n = r->entries;
+            if (!(pick = check_sample(p->size, n, r->cfg.seed ^ (uint64_t)k))) {
+                free(ana);
+                free(numeric);
+                nnrt_data_free(&d);
+                return fail("out of memory");
+            }
+            nsampled++;
+        }
+        for (int64_t t = 0; t < n; t++) {
+            int64_t i = pick ? pick[t] : t;
             nnrt_real *w = &r->params[p->offset + i], saved = *w;
             Eval fp, fm;
             *w = (nnrt_real)(saved + h);
@@ -1402,11 +1457,16 @@ static int cmd_check(Run *r)
                     maxrel = rel;
             }
         }
+        free(pick);
         nchecked++;
         nfail += !ok;
-        printf("%-20s %-14s %9lld %12.3e %12.3e  %s\n", p->name, dims, (long long)p->size, maxabs,
-               maxrel, ok ? "PASS" : "FAIL");
+        printf("%-20s %-14s %*lld%s %12.3e %12.3e  %s\n", p->name, dims, sampled ? 8 : 9,
+               (long long)n, sampled ? "*" : "", maxabs, maxrel, ok ? "PASS" : "FAIL");
+        fflush(stdout);   /* a row as soon as it is known: large models take a while */
     }
+    if (nsampled)
+        printf("\n* %lld of the parameter's entries, chosen at random (--entries N sets how "
+               "many, --entries all checks every one)\n", (long long)r->entries);
     if (r->print) {
         for (int k = 0; k < m->nparams; k++)
             if (!m->params[k].frozen && check_print_wanted(r->print, m->params[k].name))
@@ -1430,6 +1490,7 @@ int nnrt_main(const NnrtModel *model, int argc, char **argv)
     Run r;
     memset(&r, 0, sizeof r);
     r.sample = -1;
+    r.entries = CHECK_ENTRIES;
     r.m = model;
     r.prog = argc > 0 && argv[0] ? argv[0] : model->name;
     nnrt_config_default(&r.cfg);
