@@ -41,7 +41,7 @@
 #define CHECK_EPS 1e-3
 #endif
 
-#define CHECK_ENTRIES 1000   /* check: at most this many entries of each parameter */
+#define CHECK_ENTRIES 2000   /* check: at most this many entries of each parameter */
 
 #define CHUNK_MIN 1024      /* chunk at least this many samples when evaluating */
 #define CHUNK_MAX 4096      /* and at most this many in one forward pass */
@@ -164,7 +164,7 @@ static void usage(const Run *r, FILE *f)
             "        print `loss: V` (the batch objective over all of D) and each metric\n"
             "  check [--params P.npz] [--data D] [--eps H] [--entries N|all]\n"
             "        finite-difference check of every gradient entry (at most N,\n"
-            "        default 1000, chosen at random, of each larger parameter)\n\n"
+            "        default 2000, chosen at random, of each larger parameter)\n\n"
             "settings (train-block keys; a flag overrides the block), current values:\n");
     nnrt_source_describe(&c->data, buf, sizeof buf);
     fprintf(f, "  --data SOURCE       %s\n", buf);

@@ -67,26 +67,26 @@ if t_run "$NNC" check $SIG --data 'random(n = 40, seed = 3)' --batch 5 &&
     t_pass
 else t_fail "expected a passing check on the first 5 of 40 samples"; fi
 
-# a parameter of more than 1000 entries: 1000 of them at random (marked *),
+# a parameter of more than 2000 entries: 2000 of them at random (marked *),
 # --entries N sets how many, --entries all and --print check every one; a
 # wrong rule still fails on a sample
 t_begin "check/large-parameter-sampled"
 cat >"$D/wide.nn" <<'NN'
-input  x[40]
+input  x[50]
 target y[1]
-param W[40, 40] = xavier_uniform
-param v[1, 40]  = xavier_uniform
+param W[50, 50] = xavier_uniform
+param v[1, 50]  = xavier_uniform
 loss = 0.5 * sum((v @ tanh(W @ x) - y)^2)
 NN
 row() { grep "^$1 " "$t_log" | tail -n 1 | awk '{ print $4 }'; }
 ok=1
-t_run "$NNC" check "$D/wide.nn" && [ "$(row W)" = "1000*" ] && [ "$(row v)" = 40 ] &&
-    grep -q "^\* 1000 of the parameter's entries, chosen at random" "$t_log" || ok=0
+t_run "$NNC" check "$D/wide.nn" && [ "$(row W)" = "2000*" ] && [ "$(row v)" = 50 ] &&
+    grep -q "^\* 2000 of the parameter's entries, chosen at random" "$t_log" || ok=0
 t_run "$NNC" check "$D/wide.nn" --entries 7 && [ "$(row W)" = "7*" ] && [ "$(row v)" = "7*" ] || ok=0
-t_run "$NNC" check "$D/wide.nn" --entries all && [ "$(row W)" = 1600 ] || ok=0
-t_run "$NNC" check "$D/wide.nn" --print=W && [ "$(row W)" = 1600 ] || ok=0
+t_run "$NNC" check "$D/wide.nn" --entries all && [ "$(row W)" = 2500 ] || ok=0
+t_run "$NNC" check "$D/wide.nn" --print=W && [ "$(row W)" = 2500 ] || ok=0
 NNC_TEST_CORRUPT_RULE=tanh t_run "$NNC" check "$D/wide.nn" --entries 20; rc=$?
 [ $rc = 1 ] && grep -q "^W .* 20\* .* FAIL$" "$t_log" || ok=0
 t_run "$NNC" check "$D/wide.nn" --entries 0; rc=$?
 [ $rc = 2 ] && grep -q "^error: --entries 0: expected how many entries" "$t_log" || ok=0
-if [ $ok = 1 ]; then t_pass; else t_fail "expected W checked on 1000, 7, 1600, 1600 and 20 (FAIL) entries"; fi
+if [ $ok = 1 ]; then t_pass; else t_fail "expected W checked on 2000, 7, 2500, 2500 and 20 (FAIL) entries"; fi
