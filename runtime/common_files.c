@@ -29,6 +29,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <zlib.h>
 
@@ -89,6 +90,11 @@ static int read_all(const char *path, unsigned char **out, size_t *outlen, NnrtE
     FILE *f = fopen(path, "rb");
     if (!f)
         return nnrt_err(e, "%s: cannot open (%s)", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {   /* it opens; seeking says 2^63 */
+        fclose(f);
+        return nnrt_err(e, "%s: cannot open (%s)", path, strerror(EISDIR));
+    }
     off_t flen;
     if (fseeko(f, 0, SEEK_END) != 0 || (flen = ftello(f)) < 0) {
         fclose(f);
@@ -222,6 +228,8 @@ static int parse_idx(NnrtFile *f, int hinted, NnrtErr *e)
 {
     const unsigned char *b = f->buf;
     size_t len = f->len;
+    if (len == 0)
+        return nnrt_err(e, "%s: an empty file (0 bytes)", f->path);
     if (len < 4 || b[0] != 0 || b[1] != 0)
         return hinted ? nnrt_err(e, "%s: not an IDX file (expected the magic bytes 00 00 TYPE "
                                  "RANK)", f->path) : 1;

@@ -136,6 +136,10 @@ refuse "csv-text-column" "text.csv: array 'y' is not a numeric array (column 'y'
     ./tiny eval --params params.npz --data text.csv
 refuse "npy-wrong-shape" "x3.npy: the array has shape \[50, 3\], the model's input x is \[2\]" \
     ./tiny eval --params params.npz --data 'files(x = "x3.npy", y = "y_be.npy")'
+mkdir -p "$D/dirdata" && : >"$D/empty.npz"
+refuse "data-is-a-directory" "dirdata: cannot open (Is a directory)" ./tiny eval --data dirdata
+refuse "params-is-a-directory" "dirdata: cannot open (Is a directory)" ./tiny eval --params dirdata --data ref.npz
+refuse "empty-file" "empty.npz: an empty file (0 bytes)" ./tiny eval --data empty.npz
 
 # a NaN or inf in the data or the parameters is refused where it is read,
 # not left to show up as a NaN loss
