@@ -537,7 +537,7 @@ static void emit_row(Cg *cg, int id)
     int rows = numel(&p->v[x]) / K;
     int dst = cg_dest(cg->p, id);
     int f32 = p->dtype == DT_F32;
-    const char *EXP = f32 ? "expf" : "exp", *LOG = f32 ? "logf" : "log";
+    const char *EXP = f32 ? "nnrt_expf" : "exp", *LOG = f32 ? "logf" : "log";   /* as expand_c's */
     char zero[16];
     c_number(cg, 0, zero, sizeof zero);
     for (int k = 0; k < v->nargs; k++)

@@ -355,7 +355,7 @@ static void emit_row(Lx *lx, int id)
     int rows = numel(xv) / K;
     int dst = v->acc >= 0 ? v->acc : id;
     int f32 = p->dtype == DT_F32;
-    const char *EXP = f32 ? "expf" : "exp", *LOG = f32 ? "logf" : "log";
+    const char *EXP = f32 ? "nnrt_expf" : "exp", *LOG = f32 ? "logf" : "log";   /* as cg_c_expr's */
     const char *op = assign(lx, id);
     char x0[128], xj[128], dj[128], yj[128], dyj[128], scal[128];
     Shape one = {0, {0}};

@@ -1011,6 +1011,15 @@ static LLVMValueRef row_ptr(Jit *j, int id, int rows, int K, LLVMValueRef r, LLV
     return at(j, base(j, id), bidx(j, idx, j->p->v[id].batched, b));
 }
 
+/* exp in a row op, as in the elementwise ops: the runtime's nnrt_expf in
+ * float32 (jit_expf, the C trainer's bits), libm's exp in float64. */
+static LLVMValueRef row_exp(Jit *j, LLVMValueRef x)
+{
+    if (j->p->dtype == DT_F32)
+        return jit_expf(j, x);
+    return call(j, "llvm.exp.f64", &x, 1);
+}
+
 /* Softmax and friends, one row (the last axis) at a time, as emit_c.c's
  * emit_row: each subtracts the row's maximum before exp. */
 static void emit_row(Jit *j, int id)
@@ -1022,7 +1031,7 @@ static void emit_row(Jit *j, int id)
     int rows = numel(&p->v[x]) / K;
     int dst = cg_dest(p, id);
     int f32 = p->dtype == DT_F32;
-    const char *EXP = f32 ? "llvm.exp.f32" : "llvm.exp.f64", *LOG = f32 ? "llvm.log.f32" : "llvm.log.f64";
+    const char *LOG = f32 ? "llvm.log.f32" : "llvm.log.f64";
     int acc = v->op == OP_XENT ? 0 : begin_store(j, id);
     Loop lb, lr, lj;
     LLVMValueRef b = i64c(j, 0), r = i64c(j, 0), jj;
@@ -1044,7 +1053,7 @@ static void emit_row(Jit *j, int id)
         mx = LLVMBuildLoad2(j->b, j->real, mxv, "mx");
         jj = loop_open(j, &lj, i64c(j, K), "j");
         LLVMValueRef dd = LLVMBuildFSub(j->b, X(jj), mx, "");
-        put(j, sumv, call(j, EXP, &dd, 1), 1);
+        put(j, sumv, row_exp(j, dd), 1);
         loop_close(j, &lj);
         sum = LLVMBuildLoad2(j->b, j->real, sumv, "sum");
     }
@@ -1052,7 +1061,7 @@ static void emit_row(Jit *j, int id)
     case OP_SOFTMAX: {
         jj = loop_open(j, &lj, i64c(j, K), "j");
         LLVMValueRef dd = LLVMBuildFSub(j->b, X(jj), mx, "");
-        put(j, D(jj), LLVMBuildFDiv(j->b, call(j, EXP, &dd, 1), sum, ""), acc);
+        put(j, D(jj), LLVMBuildFDiv(j->b, row_exp(j, dd), sum, ""), acc);
         loop_close(j, &lj);
         break;
     }
@@ -1078,7 +1087,7 @@ static void emit_row(Jit *j, int id)
         LLVMValueRef cls = LLVMBuildSExt(j->b, LLVMBuildFPToSI(j->b, c, j->i32, "cls"), j->i64, "");
         jj = loop_open(j, &lj, i64c(j, K), "j");
         LLVMValueRef e = LLVMBuildFSub(j->b, X(jj), mx, "");
-        LLVMValueRef sm = LLVMBuildFDiv(j->b, call(j, EXP, &e, 1), sum, "");
+        LLVMValueRef sm = LLVMBuildFDiv(j->b, row_exp(j, e), sum, "");
         LLVMValueRef one = LLVMBuildUIToFP(j->b, LLVMBuildICmp(j->b, LLVMIntEQ, jj, cls, ""), j->real, "");
         put(j, D(jj), fmul(j, d, LLVMBuildFSub(j->b, sm, one, "")), acc);
         loop_close(j, &lj);
@@ -1102,7 +1111,7 @@ static void emit_row(Jit *j, int id)
         if (v->op == OP_SOFTMAX_BWD)
             y = fmul(j, yj, LLVMBuildFSub(j->b, dj, dot, ""));
         else
-            y = fsub(j, dj, fmul(j, call(j, EXP, &yj, 1), dot));
+            y = fsub(j, dj, fmul(j, row_exp(j, yj), dot));
         put(j, D(jj), y, acc);
         loop_close(j, &lj);
         break;

@@ -190,6 +190,26 @@ else
     t_fail "nnc run's tanh, exp or sigmoid differ from the C trainer's, or from double precision"
 fi
 
+# the row ops (softmax, log_softmax, cross_entropy) exp with nnrt_expf in
+# float32 too: the JIT's gradients are the C trainer's bit for bit, over
+# logits from 0 to far below the denormals (denormals kept: --no-ftz)
+t_begin "jit/rows-bit-for-bit"
+m=rows_sweep
+rm -f "$D/$m".*.npz
+if t_build tests/e2e/models/$m.nn "$D/$m" && t_run "$D/$m" init --out "$D/$m.p.npz" --seed 7 &&
+   t_run "$D/$m" grad --no-ftz --params "$D/$m.p.npz" --data "random(n = 1, seed = 3)" --out "$D/$m.gc.npz" &&
+   t_run "$NNC" run tests/e2e/models/$m.nn grad --no-ftz --params "$D/$m.p.npz" \
+       --data "random(n = 1, seed = 3)" --out "$D/$m.gj.npz" &&
+   t_run /usr/bin/python3 -c 'import sys, numpy as np
+c, j = np.load(sys.argv[1]), np.load(sys.argv[2])
+differ = [k for k in c.files if not np.array_equal(c[k], j[k], equal_nan=True)]
+print("JIT and C differ in:", differ or "nothing")
+sys.exit(1 if differ else 0)' "$D/$m.gc.npz" "$D/$m.gj.npz"; then
+    t_pass
+else
+    t_fail "nnc run's softmax, log_softmax or cross_entropy gradients differ from the C trainer's"
+fi
+
 # the trainer's command line: the command defaults to train, nnc's own -D
 # and --dtype mix with trainer flags, and mistakes are the trainer's messages
 t_begin "jit/command-line"
