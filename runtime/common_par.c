@@ -198,30 +198,51 @@ void nnrt_parallel_stop(void)
     par.nhelpers = 0;
 }
 
-void nnrt_parallel(NnrtParFn fn, void *ctx, int64_t n, int64_t chunk)
+/* The loop between nnrt_parallel_begin and nnrt_parallel_end (n = 0: none);
+ * `inline_`: no helpers take part, the caller runs it all at the end. */
+static Job mine;
+static int inline_;
+
+void nnrt_parallel_begin(NnrtParFn fn, void *ctx, int64_t n, int64_t chunk)
 {
-    if (n <= 0)
-        return;
-    int64_t nchunks = (n + chunk - 1) / chunk;
-    if (nchunks >= 2 && !par.started)
+    mine = (Job){ .fn = fn, .ctx = ctx, .n = n > 0 ? n : 0, .chunk = chunk,
+                  .nchunks = n > 0 ? (n + chunk - 1) / chunk : 0 };
+    if (mine.nchunks >= 2 && !par.started)
         start();
-    if (nchunks < 2 || par.nhelpers == 0) {
-        fn(ctx, 0, n);
+    inline_ = mine.nchunks < 2 || par.nhelpers == 0;
+    if (inline_ || mine.n == 0)
         return;
-    }
     pthread_mutex_lock(&par.mu);
-    par.job = (Job){ .fn = fn, .ctx = ctx, .n = n, .chunk = chunk, .nchunks = nchunks };
+    par.job = mine;
     atomic_store(&par.next, 0);
     atomic_store(&par.done, 0);
     par.open = 1;
     atomic_fetch_add(&par.gen, 1);
     pthread_cond_broadcast(&par.wake);
     pthread_mutex_unlock(&par.mu);
-    run_chunks(&par.job);
+}
+
+void nnrt_parallel_end(void)
+{
+    Job j = mine;
+    mine.n = 0;
+    if (j.n == 0)
+        return;
+    if (inline_) {
+        j.fn(j.ctx, 0, j.n);
+        return;
+    }
+    run_chunks(&j);   /* the chunks no helper has taken yet */
     /* no helper joins after this; wait for the chunks they took */
     pthread_mutex_lock(&par.mu);
     par.open = 0;
     pthread_mutex_unlock(&par.mu);
-    while (atomic_load(&par.done) < nchunks || atomic_load(&par.active) > 0)
+    while (atomic_load(&par.done) < j.nchunks || atomic_load(&par.active) > 0)
         sched_yield();   /* a busy machine may run the helper on this core */
+}
+
+void nnrt_parallel(NnrtParFn fn, void *ctx, int64_t n, int64_t chunk)
+{
+    nnrt_parallel_begin(fn, ctx, n, chunk);
+    nnrt_parallel_end();
 }

@@ -106,6 +106,12 @@ int nnrt_set_ftz(int on);
  * result is the same whoever runs a chunk. */
 typedef void (*NnrtParFn)(void *ctx, int64_t lo, int64_t hi);
 void nnrt_parallel(NnrtParFn fn, void *ctx, int64_t n, int64_t chunk);
+/* The same in two halves: _begin hands the loop to the helpers and returns
+ * at once, so that the caller can do other work meanwhile (not another
+ * loop); _end computes the chunks no helper has taken and returns when all
+ * are done (without helpers, it computes the whole loop). */
+void nnrt_parallel_begin(NnrtParFn fn, void *ctx, int64_t n, int64_t chunk);
+void nnrt_parallel_end(void);
 /* Announces a loop soon (within a few hundred microseconds): the helpers
  * wake now, so that they are running when it starts. */
 void nnrt_parallel_wake(void);

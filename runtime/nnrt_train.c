@@ -97,6 +97,8 @@ typedef struct Run {
     int cap;
     const nnrt_real **ptr;       /* per slot: what forward reads */
     nnrt_real **gather;          /* per slot: a shuffled chunk, cap samples */
+    const int64_t *ready_idx;    /* the gather buffers hold ready_n samples */
+    int64_t ready, ready_n;      /* ready_idx[ready..] (batch_gradient), ready -1: none */
 } Run;
 
 typedef struct Eval {
@@ -627,9 +629,13 @@ static int64_t gather_chunk(const NnrtModel *m)
 
 /* grads = gradient of the objective over the B samples idx[start..start+B)
  * of d (idx NULL: samples start..start+B in order); returns the objective
- * and, when `correct` is not NULL, adds the number of right predictions. */
+ * and, when `correct` is not NULL, adds the number of right predictions.
+ * next >= 0: the next batch starts at idx[next], and when both batches fit
+ * in one chunk, its samples are gathered while the penalty is computed
+ * (the helpers are idle then; forward() and backward() are done with the
+ * gather buffers), for the next call to find them in place. */
 static double batch_gradient(Run *r, const NnrtData *d, const int64_t *idx, int64_t start,
-                             int64_t B, int64_t *correct)
+                             int64_t B, int64_t *correct, int64_t next)
 {
     const NnrtModel *m = r->m;
     double sum = 0;
@@ -638,8 +644,11 @@ static double batch_gradient(Run *r, const NnrtData *d, const int64_t *idx, int6
     for (int64_t c0 = 0; c0 < B; c0 += r->cap) {
         int nb = (int)(B - c0 < r->cap ? B - c0 : r->cap);
         if (idx) {
-            Gather g = { r, d, idx + start + c0 };
-            nnrt_parallel(gather_range, &g, nb, gather_chunk(m));
+            if (r->ready_idx != idx || r->ready != start + c0 || r->ready_n != nb) {
+                Gather g = { r, d, idx + start + c0 };
+                nnrt_parallel(gather_range, &g, nb, gather_chunk(m));
+            }
+            r->ready = -1;
             for (int s = 0; s < m->nslots; s++)
                 r->ptr[s] = r->gather[s];
         } else {
@@ -655,15 +664,29 @@ static double batch_gradient(Run *r, const NnrtData *d, const int64_t *idx, int6
         if (r->trap_nan && !nnrt_finite(r->grads, (size_t)m->nparam_total))
             trap_nonfinite(r, nb, 1);
     }
-    nnrt_parallel_wake();   /* for the update that follows */
-    return (r->cfg.reduce_sum ? sum : sum / (double)B) + penalty(r, r->grads);
+    int64_t nb_next = next >= 0 && idx && B <= r->cap ? d->n - next : 0;
+    if (nb_next > B)
+        nb_next = B;   /* the batch size; the last batch may be shorter */
+    Gather g = { r, d, idx ? idx + next : NULL };
+    if (nb_next > 0)
+        nnrt_parallel_begin(gather_range, &g, nb_next, gather_chunk(m));
+    else
+        nnrt_parallel_wake();   /* for the update that follows */
+    double f = (r->cfg.reduce_sum ? sum : sum / (double)B) + penalty(r, r->grads);
+    if (nb_next > 0) {
+        nnrt_parallel_end();
+        r->ready_idx = idx;
+        r->ready = next;
+        r->ready_n = nb_next;
+    }
+    return f;
 }
 
 /* evaluate() for a full batch, leaving the batch's gradient in r->grads. */
 static void full_batch_eval(Run *r, const NnrtData *d, Eval *ev)
 {
     int64_t correct = 0;
-    ev->loss = batch_gradient(r, d, NULL, 0, d->n, r->cfg.accuracy ? &correct : NULL);
+    ev->loss = batch_gradient(r, d, NULL, 0, d->n, r->cfg.accuracy ? &correct : NULL, -1);
     ev->accuracy = (double)correct / (double)d->n;
 }
 
@@ -878,6 +901,7 @@ static int run_epoch(Run *r, Train *t, int64_t ep, double lr, Eval *tr, Eval *te
 {
     NnrtConfig *c = &r->cfg;
     double t0 = nnrt_now();
+    r->ready = -1;   /* a new order: nothing gathered ahead holds */
     if (t->shuffling)
         shuffle(t);
     if (t->full) {
@@ -890,8 +914,10 @@ static int run_epoch(Run *r, Train *t, int64_t ep, double lr, Eval *tr, Eval *te
             if (c->steps > 0 && t->st.step >= c->steps)
                 break;
             int64_t nb = t->N - start < t->B ? t->N - start : t->B;
+            int64_t next = start + t->B < t->N && !(c->steps > 0 && t->st.step + 1 >= c->steps)
+                           ? start + t->B : -1;
             double f = batch_gradient(r, &t->data, t->shuffling ? t->perm : NULL, start, nb,
-                                      NULL);
+                                      NULL, next);
             if (!isfinite(f) || r->nan_where[0]) {
                 progress_end(&pg);
                 return nonfinite(r, f, ep, t->st.step + 1, t->msg, sizeof t->msg);
@@ -1211,7 +1237,7 @@ static int cmd_grad(Run *r)
         rc = setup_work(r, use->n, 0);
     if (rc == 0) {
         nnrt_set_ftz(!r->no_ftz);
-        double f = batch_gradient(r, use, NULL, 0, use->n, NULL);
+        double f = batch_gradient(r, use, NULL, 0, use->n, NULL, -1);
         if (!isfinite(f))
             fprintf(stderr, "warning: the objective is %s at these parameters\n",
                     isnan(f) ? "nan" : "inf");
@@ -1387,7 +1413,7 @@ static int cmd_check(Run *r)
     }
     nnrt_set_ftz(!r->no_ftz);
     double h = r->have_eps ? r->eps : CHECK_EPS, tol = CHECK_TOL;
-    batch_gradient(r, &d, NULL, 0, d.n, NULL);
+    batch_gradient(r, &d, NULL, 0, d.n, NULL, -1);
     memcpy(ana, r->grads, (size_t)m->nparam_total * sizeof *ana);
 
     printf("gradient check of '%s' (%s): %lld sample%s from %s, reduce = %s\n", m->name,
@@ -1491,6 +1517,7 @@ int nnrt_main(const NnrtModel *model, int argc, char **argv)
     memset(&r, 0, sizeof r);
     r.sample = -1;
     r.entries = CHECK_ENTRIES;
+    r.ready = -1;
     r.m = model;
     r.prog = argc > 0 && argv[0] ? argv[0] : model->name;
     nnrt_config_default(&r.cfg);

@@ -48,7 +48,7 @@ train {
   epochs    = 4
 }
 NN
-losses() { awk -F, 'NR > 1 { print $3 }' "$1/metrics.csv"; }
+losses() { awk -F, 'NR > 1 { print $3 }' "$1/${2:-metrics}.csv"; }
 t_begin "perf/GEMM (default, blocked, plain loops) and batch-vectorised loops agree"
 if t_build "$D/wide.nn" "$D/wide" && NNC_GEMM_MIN=100000 t_build "$D/wide.nn" "$D/wide_loops" &&
    "$NNC" "$D/wide.nn" -o "$D/wide.c" && NNC_GEMM_MIN=100000 "$NNC" "$D/wide.nn" -o "$D/wide_loops.c" &&
@@ -154,4 +154,25 @@ if t_build bench/models/w1.nn "$D/w1" --dtype f64 && t_build bench/models/w1.nn 
     fi
 else
     t_fail "nnc build failed"
+fi
+
+# A shuffled batch that fits in one chunk is gathered during the previous
+# step's penalty (batch_gradient's `next`); one that does not is gathered
+# as its chunks come.  W1's float64 trainers in batches of 200: the fused one
+# runs them in chunks of its tile (80: gathered as they come), --style=loops
+# in one (gathered ahead, also across epochs and their new orders): every
+# step's loss agrees to a relative 1e-9 (a wrong batch moves it by percents).
+t_begin "perf/batches gathered ahead are the batches of the order"
+if [ -x "$D/w1" ] && [ -x "$D/w1_loops" ] && [ -f "$D/w1.p.npz" ]; then
+    for st in w1 w1_loops; do
+        rm -rf "$D/$st.shuf"
+        t_run "$D/$st" train --init "$D/w1.p.npz" --data 'ripple(n = 500, seed = 2)' --epochs 3 \
+            --batch 200 --quiet --no-plots --log "$D/$st.shuf"
+    done
+    bad=$(paste -d' ' <(losses "$D/w1.shuf" steps) <(losses "$D/w1_loops.shuf" steps) | awk '
+        { d = $1 - $2; if (d < 0) d = -d; if (NF != 2 || d > 1e-9 * ($2 < 0 ? -$2 : $2)) print "step " NR ": " $0 }
+        END { if (NR != 9) print NR " steps" }')
+    if [ -z "$bad" ]; then t_pass; else t_fail "step losses (chunks, one chunk) differ: $bad"; fi
+else
+    t_fail "no trainers (build failed above)"
 fi

@@ -510,6 +510,33 @@ START_TEST(test_parallel_loops_cover_every_element_once)
 }
 END_TEST
 
+/* nnrt_parallel_begin ... nnrt_parallel_end: the same loop, while the caller
+ * does something else in between (it sees the loop unfinished or finished,
+ * never a chunk twice), on 1, 2 and 5 threads. */
+START_TEST(test_parallel_loop_begun_and_ended_covers_every_element_once)
+{
+    static const char *threads[] = { "1", "2", "5" };
+    int *seen = calloc(100003, sizeof *seen);
+    for (int t = 0; t < 3; t++) {
+        nnrt_parallel_stop();
+        setenv("NNRT_THREADS", threads[t], 1);
+        for (int rep = 0; rep < 200; rep++) {
+            nnrt_parallel_begin(count_range, seen, 100003, 1000);
+            volatile double x = 0;
+            for (int i = 0; i < 1000; i++)
+                x += i;
+            nnrt_parallel_end();
+        }
+        nnrt_parallel_end();   /* nothing open: nothing happens */
+    }
+    nnrt_parallel_stop();
+    unsetenv("NNRT_THREADS");
+    for (int i = 0; i < 100003; i++)
+        ck_assert_msg(seen[i] == 600, "element %d done %d times in 600 loops", i, seen[i]);
+    free(seen);
+}
+END_TEST
+
 typedef struct Scale {
     const nnrt_real *a;
     nnrt_real f, *out;
@@ -1204,6 +1231,7 @@ static Suite *runtime_suite(void)
     tcase_add_test(k, test_transpose_matches_the_definition);
     tcase_add_test(k, test_flush_to_zero_reaches_the_gemm_threads);
     tcase_add_test(k, test_parallel_loops_cover_every_element_once);
+    tcase_add_test(k, test_parallel_loop_begun_and_ended_covers_every_element_once);
     tcase_add_test(k, test_flush_to_zero_reaches_the_parallel_helpers);
     tcase_add_test(k, test_sgd_matches_hand_computed_steps);
     tcase_add_test(k, test_adam_matches_hand_computed_steps);
