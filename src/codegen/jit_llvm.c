@@ -69,7 +69,8 @@ typedef struct Jit {
     int *slot;            /* index of each value's buffer in the workspace, or -1 */
     int nslot;
     int pred_slot;        /* the prediction transposed back, or -1 */
-    int keep;             /* store every step, also the transient ones (--trap-nan) */
+    int trap;             /* for --trap-nan: every step stored (also the transient
+                           * ones), and nonfinite() */
 
     LLVMContextRef ctx;
     LLVMModuleRef mod;
@@ -1145,7 +1146,7 @@ static LLVMValueRef fused_operand(Jit *j, const int *g, LLVMValueRef *loc, int e
  * kept in a register for the later ones; sums over the batch (a bias's
  * gradient, a small weight's) in accumulators added after the loop over
  * the samples.  A step no other loop reads (plan.h: transient) is stored
- * only in the variant compiled for --trap-nan (j->keep), whose nonfinite()
+ * only in the variant compiled for --trap-nan (j->trap), whose nonfinite()
  * checks every buffer, as the C trainer's after keep_all(). */
 static void emit_fused(Jit *j, int h)
 {
@@ -1216,7 +1217,7 @@ static void emit_fused(Jit *j, int h)
             }
         }
         loc[e] = x;
-        if (!fu->transient[id] || j->keep)
+        if (!fu->transient[id] || j->trap)
             put(j, elem_ptr(j, d, N, 0, 1, b, i), x, acc[e]);
     }
     j->nregs = 0;
@@ -1541,14 +1542,14 @@ static void build_nonfinite(Jit *j)
     fn_end(j);
 }
 
-/* The module for p in context ctx, storing every step when keep is set;
+/* The module for p in context ctx, for --trap-nan when trap is set (Jit);
  * NULL after a diagnostic. */
-static LLVMModuleRef build_module(Jit *j, const IrProgram *p, LLVMContextRef ctx, int keep)
+static LLVMModuleRef build_module(Jit *j, const IrProgram *p, LLVMContextRef ctx, int trap)
 {
     memset(j, 0, sizeof *j);
     j->p = p;
     j->ctx = ctx;
-    j->keep = keep;
+    j->trap = trap;
     cg_layout_init(&j->lay, p);
     cg_fusion_init(&j->fu, p, &j->lay);
     j->slot = xcalloc((size_t)p->nv, sizeof *j->slot);
@@ -1587,7 +1588,8 @@ static LLVMModuleRef build_module(Jit *j, const IrProgram *p, LLVMContextRef ctx
     build_forward(j);
     build_backward(j);
     build_penalty(j);
-    build_nonfinite(j);
+    if (trap)
+        build_nonfinite(j);
     build_workspace(j);
     char *msg = NULL;
     if (LLVMVerifyModule(j->mod, LLVMReturnStatusAction, &msg)) {
@@ -1892,11 +1894,11 @@ void cg_jit_free(CgJit *c)
 }
 
 /* The runtime calls keep_all() for --trap-nan, which cg_jit_main() gives
- * a model compiled with every step's stores (NULL keep_all): never this. */
+ * a model compiled for it (every step stored: NULL keep_all): never this. */
 static void keep_missing(void *work)
 {
     (void)work;
-    diag_internal("--trap-nan with a model compiled without its stores");
+    diag_internal("--trap-nan with a model not compiled for it");
 }
 
 /* The tables, as emit_c.c writes them, and the workspace layout. */
@@ -1965,8 +1967,8 @@ static void build_tables(CgJit *c, const LLVMOrcExecutorAddress *fn)
         .output = (const void *(*)(void *))(uintptr_t)fn[2],
         .forward = (JitFn *)(uintptr_t)fn[3], .backward = (JitFn *)(uintptr_t)fn[4],
         .penalty = (JitFn *)(uintptr_t)fn[5],
-        .nonfinite = (const char *(*)(void *, int, int))(uintptr_t)fn[6],
-        .keep_all = j->keep || j->fu.ntransient == 0 ? NULL : keep_missing,
+        .nonfinite = j->trap ? (const char *(*)(void *, int, int))(uintptr_t)fn[6] : NULL,
+        .keep_all = j->trap ? NULL : keep_missing,
     };
 }
 
@@ -1998,8 +2000,9 @@ static int link_object(CgJit *c, LLVMMemoryBufferRef obj, LLVMOrcExecutorAddress
     static const char *const names[NFN] = {
         "create", "destroy", "output", "forward", "backward", "penalty", "nonfinite",
     };
+    int nfn = c->j.trap ? NFN : NFN - 1;   /* nonfinite() only for --trap-nan */
     err = LLVMOrcLLJITAddObjectFile(c->lljit, jd, obj);
-    for (int k = 0; k < NFN && !err; k++)
+    for (int k = 0; k < nfn && !err; k++)
         err = LLVMOrcLLJITLookup(c->lljit, &fn[k], names[k]);
     if (err && quiet) {
         LLVMConsumeError(err);
@@ -2008,14 +2011,14 @@ static int link_object(CgJit *c, LLVMMemoryBufferRef obj, LLVMOrcExecutorAddress
     return err ? llvm_error("the LLVM JIT cannot link the model's code", err) : 0;
 }
 
-/* The model compiled, storing every step when keep is set (--trap-nan). */
-static CgJit *compile(const IrProgram *p, int keep)
+/* The model compiled, for --trap-nan when trap is set (Jit). */
+static CgJit *compile(const IrProgram *p, int trap)
 {
     pthread_once(&host.once, host_init);
     CgJit *c = xcalloc(1, sizeof *c);
     c->p = p;
     c->ctx = new_context();
-    LLVMModuleRef mod = build_module(&c->j, p, c->ctx, keep);
+    LLVMModuleRef mod = build_module(&c->j, p, c->ctx, trap);
     LLVMOrcExecutorAddress fn[NFN];
     int ok = 0;
     if (mod) {
@@ -2056,11 +2059,11 @@ static int trap_nan(int nflags, char **flags)
     return 0;
 }
 
-/* The model's transient steps (plan.h) are stored only for --trap-nan,
- * whose nonfinite() checks every buffer: only a model compiled for it has
- * their stores, so that the usual one has no code for them (LLVM would
- * otherwise unswitch the fused loops on a flag: twice their code and
- * compile time). */
+/* --trap-nan's nonfinite() checks every buffer, so the model's transient
+ * steps (plan.h) must be stored for it: only a model compiled for it has
+ * their stores and nonfinite(), so that the usual one has no code for them
+ * (LLVM would otherwise unswitch the fused loops on a flag: twice their
+ * code and compile time). */
 CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags)
 {
     return compile(p, trap_nan(nflags, flags));
@@ -2070,7 +2073,7 @@ CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags)
  * for (cg_jit_compile's flags did not say) gets a second compilation. */
 int cg_jit_main(CgJit *c, int argc, char **argv)
 {
-    if (!c->j.keep && c->j.fu.ntransient > 0 && trap_nan(argc - 1, argv + 1)) {
+    if (!c->j.trap && trap_nan(argc - 1, argv + 1)) {
         CgJit *k = compile(c->p, 1);
         int rc = k ? cg_jit_main(k, argc, argv) : 1;
         cg_jit_free(k);

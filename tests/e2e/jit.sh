@@ -227,7 +227,7 @@ if [ $ok = 1 ]; then t_pass; else t_fail "nnc run's command line"; fi
 # diverge.nn's exp(w x + b) overflows in the forward pass, gradnan.nn's
 # sqrt at 0 makes the gradient infinite while the loss is finite,
 # trapfused.nn's h overflows in a fused loop that stores h only for
-# --trap-nan (keep_all)
+# --trap-nan (nnc run compiles the model for it)
 for m in diverge gradnan trapfused; do
     t_begin "jit/trap-nan/$m"
     want="diverge.nn:8: e    = exp(h)"
