@@ -205,6 +205,8 @@ static int inline_;
 
 void nnrt_parallel_begin(NnrtParFn fn, void *ctx, int64_t n, int64_t chunk)
 {
+    if (mine.n > 0)
+        nnrt_parallel_end();   /* one loop at a time: a begun one is finished first */
     mine = (Job){ .fn = fn, .ctx = ctx, .n = n > 0 ? n : 0, .chunk = chunk,
                   .nchunks = n > 0 ? (n + chunk - 1) / chunk : 0 };
     if (mine.nchunks >= 2 && !par.started)

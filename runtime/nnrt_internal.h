@@ -107,9 +107,10 @@ int nnrt_set_ftz(int on);
 typedef void (*NnrtParFn)(void *ctx, int64_t lo, int64_t hi);
 void nnrt_parallel(NnrtParFn fn, void *ctx, int64_t n, int64_t chunk);
 /* The same in two halves: _begin hands the loop to the helpers and returns
- * at once, so that the caller can do other work meanwhile (not another
- * loop); _end computes the chunks no helper has taken and returns when all
- * are done (without helpers, it computes the whole loop). */
+ * at once, so that the caller can do other work meanwhile; _end computes
+ * the chunks no helper has taken and returns when all are done (without
+ * helpers, it computes the whole loop).  Another loop begun or run in
+ * between (e.g. a matrix product in the penalty) first ends this one. */
 void nnrt_parallel_begin(NnrtParFn fn, void *ctx, int64_t n, int64_t chunk);
 void nnrt_parallel_end(void);
 /* Announces a loop soon (within a few hundred microseconds): the helpers

@@ -85,7 +85,8 @@ fi
 # the gradient), the gather of shuffled batches and the matrix products run
 # on every core when they have two chunks or more (common_par.c: 8192
 # parameters, 16 KiB of samples; nnrt_gemm.c: over 2^20 multiply-adds, here
-# W1 @ x and d_W1 at 200 x 32 x 200).  Each element is computed alone, and a
+# W1 @ x and d_W1 at 200 x 32 x 200; the penalty's W1 @ W1 runs while the
+# next batch is being gathered).  Each element is computed alone, and a
 # product is cut into the same parts whatever the number of threads, so one
 # thread and several give the same bits: every logged number but the times.
 cat >"$D/par.nn" <<'NN'
@@ -98,7 +99,7 @@ param W2[10, 200]  = xavier_uniform
 param b2[10]       = zeros
 h = relu(W1 @ x + b1)
 loss = cross_entropy(W2 @ h + b2, c)
-penalty = 1e-3 * sumsq(W1)
+penalty = 1e-3 * sumsq(W1) + 1e-6 * sumsq(W1 @ W1)
 train {
   data      = random(n = 256, seed = 3)
   optimizer = adam(lr = 0.01)
