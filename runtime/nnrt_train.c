@@ -1103,8 +1103,9 @@ static int cmd_train(Run *r)
         }
         if (early) {
             snprintf(t.msg, sizeof t.msg, "early stop after epoch %lld: %s has not improved for "
-                     "%lld epochs (best %.*g at epoch %lld)", (long long)ep,
-                     t.has_test ? "test_loss" : "loss", (long long)c->patience, DIGITS,
+                     "%lld epoch%s (best %.*g at epoch %lld)", (long long)ep,
+                     t.has_test ? "test_loss" : "loss", (long long)c->patience,
+                     c->patience == 1 ? "" : "s", DIGITS,
                      t.has_test ? t.st.best.test_loss : t.st.best.loss,
                      (long long)t.st.best_epoch);
             note(r, "%s", t.msg);

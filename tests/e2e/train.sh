@@ -152,6 +152,9 @@ if t_run "$D/$m" train --epochs 50 --optimizer "sgd(lr = 3)" --batch 16 --patien
         t_fail "no 'early stop after epoch' message"
     elif [ "$rows" -ge 51 ]; then
         t_fail "ran all 50 epochs"
+    elif ! "$D/$m" train --epochs 50 --optimizer "sgd(lr = 3)" --batch 16 --patience 1 2>&1 |
+            grep -q "has not improved for 1 epoch (best"; then
+        t_fail "--patience 1: expected 'has not improved for 1 epoch (best'"
     else
         t_pass
     fi
