@@ -485,6 +485,9 @@ static int build(const IrProgram *p, const char *exe, int keep_c, int portable, 
     char *dir = slash ? strndup(exe, slash == exe ? 1 : (size_t)(slash - exe)) : strdup(".");
     int err = access(dir, W_OK | X_OK) == 0 ? 0 : errno;
     free(dir);
+    struct stat st;
+    if (!err && stat(exe, &st) == 0 && S_ISDIR(st.st_mode))
+        err = EISDIR;   /* the linker's own message blamed nnc */
     if (err) {
         fprintf(stderr, "nnc: error: cannot write '%s': %s\n", exe, strerror(err));
         return -1;

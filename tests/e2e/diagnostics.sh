@@ -93,3 +93,12 @@ if [ $rc = 1 ] && [ "$out" = "nnc: error: cannot write '$D/no/such/dir/xor': No 
 else
     t_fail "expected exit 1 and \"cannot write '$D/no/such/dir/xor'\": exit $rc: $out"
 fi
+
+t_begin "e2e/errors/build-onto-directory"
+mkdir -p "$D/adir"
+out=$("$NNC" build examples/xor.nn -o "$D/adir" 2>&1); rc=$?
+if [ $rc = 1 ] && [ "$out" = "nnc: error: cannot write '$D/adir': Is a directory" ]; then
+    t_pass
+else
+    t_fail "expected exit 1 and \"cannot write '$D/adir': Is a directory\": exit $rc: $out"
+fi
