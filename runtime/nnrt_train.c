@@ -162,7 +162,7 @@ static void usage(const Run *r, FILE *f)
             "        [--sample K] [--print NAME,NAME|all]\n"
             "        gradient of the batch objective over all samples of D (or sample K\n"
             "        only), written to G.npz and/or printed as numpy prints arrays\n"
-            "  eval  [--params P.npz] --data D\n"
+            "  eval  [--params P.npz] [--data D]\n"
             "        print `loss: V` (the batch objective over all of D) and each metric\n"
             "  check [--params P.npz] [--data D] [--eps H] [--entries N|all]\n"
             "        finite-difference check of every gradient entry (at most N,\n"
@@ -1262,6 +1262,12 @@ static int cmd_eval(Run *r)
         rc = setup_params(r, r->params_file);
     if (rc == 0)
         rc = setup_work(r, d.n, 0);
+    /* the defaults, said: an untrained model or the training set, taken by
+     * a forgotten flag, would otherwise pass for the numbers wanted */
+    if (rc == 0 && !r->params_file)
+        note(r, "eval: at the initial parameters (no --params)");
+    if (rc == 0 && !r->data_flag)
+        note(r, "eval: on the train block's data, %s (no --data)", d.name);
     if (rc == 0) {
         Eval ev;
         nnrt_set_ftz(!r->no_ftz);

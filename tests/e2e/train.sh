@@ -256,3 +256,23 @@ else
         t_pass
     fi
 fi
+
+# eval without --params or --data takes the initial parameters and the
+# train block's data, and says so on stderr (stdout stays `loss: V` lines)
+t_begin "e2e/train/eval-says-its-defaults"
+if ! t_build examples/xor.nn "$D/xor-eval"; then
+    t_fail "nnc build failed"
+else
+    "$D/xor-eval" eval >"$D/eval.out" 2>"$D/eval.err"
+    "$D/xor-eval" init --out "$D/eval-p.npz" >>"$t_log" 2>&1
+    "$D/xor-eval" eval --params "$D/eval-p.npz" --data 'noisy_xor(n = 10)' >>"$t_log" 2>"$D/eval2.err"
+    cat "$D/eval.out" "$D/eval.err" "$D/eval2.err" >>"$t_log"
+    if ! grep -q "^eval: at the initial parameters (no --params)$" "$D/eval.err" ||
+       ! grep -q "^eval: on the train block's data, noisy_xor(n = 1000, s = 0.25, seed = 1) (no --data)$" "$D/eval.err"; then
+        t_fail "expected both defaults named on stderr"
+    elif [ -s "$D/eval2.err" ] || ! grep -q "^loss: " "$D/eval.out" || grep -qv "^loss: \|^accuracy: " "$D/eval.out"; then
+        t_fail "with --params and --data stderr must stay empty, and stdout hold only loss: and accuracy:"
+    else
+        t_pass
+    fi
+fi
