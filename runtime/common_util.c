@@ -258,11 +258,155 @@ int nnrt_mkdir_p(const char *dir, NnrtErr *e)
     return 0;
 }
 
+/* ---- numbers as text, fast ---- */
+
+#ifdef __SIZEOF_INT128__
+__extension__ typedef unsigned __int128 U128;
+
+static int bit_length(U128 v)
+{
+    uint64_t hi = (uint64_t)(v >> 64), lo = (uint64_t)v;
+    return hi ? 128 - __builtin_clzll(hi) : lo ? 64 - __builtin_clzll(lo) : 0;
+}
+
+static U128 pow10_u128(int n)   /* 0 <= n <= 38 */
+{
+    static const uint64_t p10[20] = {
+        1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+        100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull,
+        10000000000000ull, 100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+        100000000000000000ull, 1000000000000000000ull, 10000000000000000000ull
+    };
+    return n < 20 ? p10[n] : (U128)p10[19] * p10[n - 19];
+}
+
+/* round(ax * 10^s) to the nearest integer, ties to even, exactly, for
+ * ax = m * 2^e; 0 when the integers needed do not fit in 127 bits. */
+static U128 scaled_round(uint64_t m, int e, int s)
+{
+    if (s > 38 || s < -38 || e > 70 || e < -126)
+        return 0;
+    U128 num = m, den = 1;
+    if (s >= 0) {
+        if (bit_length(pow10_u128(s)) + 53 > 126)
+            return 0;
+        num *= pow10_u128(s);
+    } else {
+        den = pow10_u128(-s);
+    }
+    if (e >= 0) {
+        if (bit_length(num) + e > 126)
+            return 0;
+        num <<= e;
+    } else {
+        if (bit_length(den) - e > 126)
+            return 0;
+        den <<= -e;
+    }
+    U128 q, rem;
+    if (s >= 0) {   /* den is 2^-e: shifts, not a division */
+        q = num >> -(e < 0 ? e : 0);
+        rem = num - (q << -(e < 0 ? e : 0));
+    } else {
+        q = num / den;
+        rem = num % den;
+    }
+    if (2 * rem > den || (2 * rem == den && (q & 1)))
+        q++;
+    return q;
+}
+#endif
+
+/* %.{digits}g of x into buf (at least 32 bytes), exactly as printf prints
+ * it (correct rounding, ties to even), without printf's cost: the logs
+ * print thousands of numbers per run (W5's sweep spent a tenth of its CPU
+ * there).  Returns the length, or -1 where it leaves it to snprintf (not
+ * finite, or beyond the exact integer arithmetic's range). */
+int nnrt_fmt_g(char *buf, double x, int digits)
+{
+#ifdef __SIZEOF_INT128__
+    if (!isfinite(x) || digits < 1 || digits > 17)
+        return -1;
+    char *o = buf;
+    if (signbit(x))
+        *o++ = '-';
+    double ax = fabs(x);
+    if (ax == 0) {
+        *o++ = '0';
+        *o = '\0';
+        return (int)(o - buf);
+    }
+    int e2;
+    double fr = frexp(ax, &e2);
+    uint64_t m = (uint64_t)ldexp(fr, 53);   /* ax = m * 2^(e2 - 53) exactly */
+    U128 lo = pow10_u128(digits - 1), hi = lo * 10, q = 0;
+    int X = (int)floor(log10(ax)), tries = 0;   /* the exponent, give or take one */
+    for (;; tries++) {
+        if (tries == 3 || (q = scaled_round(m, e2 - 53, digits - 1 - X)) == 0)
+            return -1;
+        if (q >= hi)
+            X++;
+        else if (q < lo)
+            X--;
+        else
+            break;
+    }
+    char d[20];
+    uint64_t q64 = (uint64_t)q;   /* < 10^17 */
+    for (int i = digits - 1; i >= 0; i--, q64 /= 10)
+        d[i] = (char)('0' + (int)(q64 % 10));
+    int nd = digits;   /* without trailing zeros, as %g prints */
+    while (nd > 1 && d[nd - 1] == '0')
+        nd--;
+    if (X < -4 || X >= digits) {
+        *o++ = d[0];
+        if (nd > 1) {
+            *o++ = '.';
+            memcpy(o, d + 1, (size_t)nd - 1);
+            o += nd - 1;
+        }
+        *o++ = 'e';
+        *o++ = X < 0 ? '-' : '+';
+        int ex = abs(X);
+        if (ex >= 100)
+            *o++ = (char)('0' + ex / 100);
+        *o++ = (char)('0' + ex / 10 % 10);
+        *o++ = (char)('0' + ex % 10);
+    } else if (X >= 0) {
+        memcpy(o, d, (size_t)X + 1);
+        o += X + 1;
+        if (nd > X + 1) {
+            *o++ = '.';
+            memcpy(o, d + X + 1, (size_t)(nd - X - 1));
+            o += nd - X - 1;
+        }
+    } else {
+        *o++ = '0';
+        *o++ = '.';
+        for (int i = 0; i < -X - 1; i++)
+            *o++ = '0';
+        memcpy(o, d, (size_t)nd);
+        o += nd;
+    }
+    *o = '\0';
+    return (int)(o - buf);
+#else
+    (void)buf, (void)x, (void)digits;
+    return -1;
+#endif
+}
+
+static void fmt_g(char *buf, size_t len, double x, int digits)
+{
+    if (len < 32 || nnrt_fmt_g(buf, x, digits) < 0)
+        snprintf(buf, len, "%.*g", digits, x);
+}
+
 const char *nnrt_num_text(char *buf, size_t len, double x, int digits)
 {
     int d = digits == 17 ? 15 : digits;
     do
-        snprintf(buf, len, "%.*g", d, x);
+        fmt_g(buf, len, x, d);
     while (digits == 17 && d++ < 17 && isfinite(x) && strtod(buf, NULL) != x);
     return buf;
 }

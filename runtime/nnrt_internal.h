@@ -70,6 +70,9 @@ double nnrt_now(void);
  * shortest text that reads back as x, so an accuracy of 0.81 is "0.81",
  * not "0.81000000000000005".  Returns buf. */
 const char *nnrt_num_text(char *buf, size_t len, double x, int digits);
+/* %.{digits}g of x (digits 1..17) into buf (at least 32 bytes), exactly as
+ * printf would; -1 (buf undefined) where it cannot, and snprintf must. */
+int nnrt_fmt_g(char *buf, double x, int digits);
 
 /* Before a hot loop of the runtime (optimizers, GEMM kernel, transposes):
  * compiled twice, for AVX2 and for the baseline of the architecture, and
@@ -440,14 +443,23 @@ typedef struct NnrtRunLog {
     FILE *steps;              /* steps.csv, with mini-batches; NULL otherwise */
     int has_test, accuracy;
     int digits;               /* significant digits of losses (9 for float32, 17 for float64) */
+    double flushed;           /* the row's seconds when the files were last flushed */
+    double lr_last;           /* the learning rate lr_text holds */
+    char lr_text[40];
 } NnrtRunLog;
+
+/* The log files are flushed at most this often (and before a checkpoint). */
+#define NNRT_LOG_FLUSH_SECONDS 0.25
 
 /* Creates dir and opens metrics.csv and metrics.jsonl.  keep < 0 starts
  * them afresh; keep >= 0 (resuming) keeps the rows of epochs 0..keep and
  * drops later ones, checking that the columns are the same. */
 int nnrt_runlog_open(NnrtRunLog *l, const char *dir, int has_test, int accuracy, int digits,
                      int64_t keep, NnrtErr *e);
-void nnrt_runlog_row(NnrtRunLog *l, const NnrtRow *row);   /* flushed, with steps.csv */
+/* Appends a row; the files are flushed when NNRT_LOG_FLUSH_SECONDS have
+ * passed since they last were (the row's seconds). */
+void nnrt_runlog_row(NnrtRunLog *l, const NnrtRow *row);
+void nnrt_runlog_flush(NnrtRunLog *l);   /* metrics.csv, metrics.jsonl, steps.csv */
 /* Opens DIR/steps.csv (the runlog's dir, keep as above): one row per update,
  * `epoch,step,batch_loss,lr`, for learning curves over updates. */
 int nnrt_runlog_open_steps(NnrtRunLog *l, int64_t keep, NnrtErr *e);

@@ -829,17 +829,15 @@ static NnrtRow make_row(const Train *t, int64_t epoch, double lr, const Eval *tr
     return w;
 }
 
-#define FLUSH_SECONDS 0.25
-
 /* Prints and logs an epoch's row, then updates early stopping's record:
  * the monitored loss is test_loss with a test set, else the loss. */
 static void record(const Run *r, Train *t, const NnrtRow *w)
 {
     print_row(r, w, t->has_test);
     /* A terminal sees each line at once (stdout is line-buffered there); a
-     * pipe or a file gets them at most FLUSH_SECONDS late, not with a write
+     * pipe or a file gets them at most NNRT_LOG_FLUSH_SECONDS late, not with a write
      * per epoch (W1's 2000 tiny epochs spent a tenth of their time so). */
-    if (w->seconds - t->flushed >= FLUSH_SECONDS) {
+    if (w->seconds - t->flushed >= NNRT_LOG_FLUSH_SECONDS) {
         fflush(stdout);
         t->flushed = w->seconds;
     }
@@ -866,6 +864,7 @@ static int save_checkpoint(const Run *r, Train *t)
     char path[1100];
     if (!t->logging)
         return 0;
+    nnrt_runlog_flush(&t->log);   /* a resumed run keeps the rows up to the checkpoint */
     t->saved = nnrt_now();
     t->st.seconds = t->seconds0 + t->saved - t->t0;
     snprintf(path, sizeof path, "%s/checkpoint.npz", r->cfg.log);

@@ -888,6 +888,65 @@ static void expect_bad(const char *key, const char *value, const char *text)
                   "contain \"%s\"", key, value, err, text);
 }
 
+/* ---- numbers as text (the logs' %.9g and %.17g, without printf) ---- */
+
+static void expect_like_printf(double x, int digits)
+{
+    char want[64], got[64];
+    snprintf(want, sizeof want, "%.*g", digits, x);
+    if (nnrt_fmt_g(got, x, digits) >= 0)
+        ck_assert_msg(strcmp(got, want) == 0, "%a with %d digits: printf '%s', nnrt_fmt_g '%s'",
+                      x, digits, want, got);
+    nnrt_num_text(got, sizeof got, x, digits);
+    if (digits != 17)
+        ck_assert_msg(strcmp(got, want) == 0, "%a with %d digits: printf '%s', nnrt_num_text '%s'",
+                      x, digits, want, got);
+}
+
+START_TEST(test_numbers_are_written_exactly_as_printf_writes_them)
+{
+    /* where %g switches notation, rounds up to a new power of ten, or
+     * meets an exact tie (rounded to even) */
+    static const double edge[] = {
+        0.0, -0.0, 1.0, -1.0, 0.5, 0.125, 0.375, 2.5, 3.5, 0.0001, 0.00001, 0.000099999999995,
+        9.9999999995, 99999999.5, 999999999.5, 123456789.5, 123456788.5, 1e9, 1e16, 1e17, 1e-300,
+        1e300, 5e-324, 1.7976931348623157e308, 0.1, 0.2, 0.3, 0.69314718055994531, 1.0 / 3,
+        NAN, INFINITY, -INFINITY, 0.693147182, 1234.5, 0.01, 1e-3, 3e-4
+    };
+    for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++)
+        for (int d = 1; d <= 17; d++)
+            expect_like_printf(edge[i], d);
+    /* random float32 and float64 values of every magnitude the logs see,
+     * and halves of integers (ties at every precision) */
+    NnrtRng r;
+    nnrt_rng_seed(&r, 11);
+    int fast = 0;
+    for (int i = 0; i < 30000; i++) {
+        uint64_t bits = nnrt_rng_next(&r);
+        double x;
+        if (i % 3 == 0) {
+            float f = (float)ldexp(nnrt_rng_uniform(&r) + 0.5, (int)(bits % 60) - 40);
+            x = bits & 1 ? -(double)f : (double)f;
+        } else if (i % 3 == 1) {
+            x = ldexp((double)(bits >> 11), (int)(bits % 120) - 100);
+        } else {
+            x = (double)(int64_t)(bits % 100000000000ull) * 0.5;
+        }
+        int d = 1 + (int)(nnrt_rng_next(&r) % 17);
+        char tmp[64];
+        fast += nnrt_fmt_g(tmp, x, d) >= 0;
+        expect_like_printf(x, d);
+        expect_like_printf(x, 9);
+    }
+    ck_assert_int_gt(fast, 25000);   /* the fast path is what runs */
+    /* 17 digits: the shortest text that reads back */
+    char buf[64];
+    ck_assert_str_eq(nnrt_num_text(buf, sizeof buf, 0.81, 17), "0.81");
+    ck_assert_str_eq(nnrt_num_text(buf, sizeof buf, 1.0 / 3, 17), "0.3333333333333333");
+    ck_assert_str_eq(nnrt_num_text(buf, sizeof buf, 0.1 + 0.2, 17), "0.30000000000000004");
+}
+END_TEST
+
 START_TEST(test_settings_accept_the_design_examples)
 {
     expect_ok("data", "\"train.npz\"");
@@ -1297,6 +1356,7 @@ static Suite *npz_suite(void)
     tcase_add_test(c, test_schedules_follow_their_formulas);
     tcase_add_test(c, test_new_settings_parse_and_print_back);
     tcase_add_test(c, test_did_you_mean_only_suggests_close_names);
+    tcase_add_test(c, test_numbers_are_written_exactly_as_printf_writes_them);
     suite_add_tcase(s, c);
     return s;
 }
