@@ -27,6 +27,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1061,55 +1062,103 @@ static int write_plots(State *st, const char *metric, int *which, int *nw)
     return 0;
 }
 
-static void gnuplot(const char *dir, const int *which, int n)
+/* The sweep's gnuplot processes, started with the sweep and waiting on a
+ * pipe for their script: starting gnuplot (exec, linking its libraries)
+ * takes about half of a plot's time, and would otherwise come after the
+ * last run.  At the end each gets `load "NAME.gp"` and end of input. */
+typedef struct Plotter {
+    char exe[PATH_MAX];       /* "" when gnuplot is not on PATH */
+    char log[PATH_MAX];       /* DIR/plots.log, removed when empty */
+    pid_t pid[2];             /* parallel.gp's and heatmap.gp's; 0 when not started */
+    int fd[2];                /* their standard input */
+} Plotter;
+
+/* gnuplot i, reading its commands from a pipe; pid 0 when it cannot start. */
+static void plotter_spawn(Plotter *pl, const char *dir, int i)
 {
-    static const char *const names[] = {"parallel", "heatmap"};
-    char exe[PATH_MAX] = "";
+    int io[2];
+    if (!pl->exe[0] || pipe(io) != 0)
+        return;
+    fcntl(io[1], F_SETFD, FD_CLOEXEC);   /* not for builds, trainers or the other gnuplot */
+    fflush(NULL);
+    pl->pid[i] = fork();
+    if (pl->pid[i] == 0) {
+        int fd = open(pl->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd < 0 || chdir(dir) != 0)
+            _exit(126);
+        dup2(io[0], 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(io[0]);
+        close(fd);
+        execl(pl->exe, "gnuplot", (char *)NULL);
+        _exit(127);
+    }
+    close(io[0]);
+    if (pl->pid[i] < 0) {
+        close(io[1]);
+        pl->pid[i] = 0;
+    } else {
+        pl->fd[i] = io[1];
+    }
+}
+
+static void plotter_start(Plotter *pl, const char *dir, int nplots)
+{
+    memset(pl, 0, sizeof *pl);
     const char *path = getenv("PATH");
     for (const char *p = path; p && *p;) {
         size_t k = strcspn(p, ":");
-        snprintf(exe, sizeof exe, "%.*s/gnuplot", (int)k, p);
-        if (access(exe, X_OK) == 0)
+        snprintf(pl->exe, sizeof pl->exe, "%.*s/gnuplot", (int)k, p);
+        if (access(pl->exe, X_OK) == 0)
             break;
-        exe[0] = '\0';
+        pl->exe[0] = '\0';
         p += k + (p[k] == ':');
     }
-    if (!exe[0]) {
+    snprintf(pl->log, sizeof pl->log, "%s/plots.log", dir);
+    for (int i = 0; i < nplots && i < 2; i++)
+        plotter_spawn(pl, dir, i);
+}
+
+/* Draws the plots which[0..n) (0 parallel, 1 heatmap), by the processes
+ * started or, where there are none, new ones; ends the others. */
+static void plotter_draw(Plotter *pl, const char *dir, const int *which, int n)
+{
+    static const char *const names[] = {"parallel", "heatmap"};
+    if (!pl->exe[0] && n > 0)
         fprintf(stderr, "note: gnuplot is not installed, so %s has the plot scripts (*.gp) and "
                 "data but no pictures: apt-get install gnuplot-nox, then run gnuplot on each "
                 "script there\n", dir);
-        return;
-    }
-    /* the plots are independent: all at once (gnuplot spends most of its
-     * time starting, loading fonts), then wait for each */
-    pid_t pid[2];
-    char log[PATH_MAX];
-    snprintf(log, sizeof log, "%s/plots.log", dir);
-    for (int i = 0; i < n; i++) {
-        char script[64];
-        snprintf(script, sizeof script, "%s.gp", names[which[i]]);
-        fflush(NULL);
-        pid[i] = fork();
-        if (pid[i] == 0) {
-            int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-            if (fd < 0 || chdir(dir) != 0)
-                _exit(126);
-            dup2(fd, 1);
-            dup2(fd, 2);
-            execl(exe, "gnuplot", script, (char *)NULL);
-            _exit(127);
+    for (int i = 0; i < n; i++)
+        if (!pl->pid[i])
+            plotter_spawn(pl, dir, i);   /* not started early, or that failed */
+    void (*old)(int) = signal(SIGPIPE, SIG_IGN);   /* a gnuplot that died is reported below */
+    for (int i = 0; i < 2; i++) {
+        if (!pl->pid[i])
+            continue;
+        if (i < n) {
+            char cmd[64];
+            int len = snprintf(cmd, sizeof cmd, "load \"%s.gp\"\n", names[which[i]]);
+            if (write(pl->fd[i], cmd, (size_t)len) != len)
+                fprintf(stderr, "warning: could not send %s.gp to gnuplot\n", names[which[i]]);
         }
+        close(pl->fd[i]);   /* end of input: gnuplot draws and exits */
     }
-    for (int i = 0; i < n; i++) {
+    signal(SIGPIPE, old);
+    /* the plots are independent and drawn at once; wait for each */
+    for (int i = 0; i < 2; i++) {
         int status = 1;
-        if (pid[i] < 0 || waitpid(pid[i], &status, 0) < 0 || !WIFEXITED(status)
-            || WEXITSTATUS(status) != 0)
+        if (!pl->pid[i])
+            continue;
+        if ((waitpid(pl->pid[i], &status, 0) < 0 || !WIFEXITED(status)
+             || WEXITSTATUS(status) != 0) && i < n)
             fprintf(stderr, "warning: gnuplot failed on %s/%s.gp (see %s)\n", dir,
-                    names[which[i]], log);
+                    names[which[i]], pl->log);
+        pl->pid[i] = 0;
     }
     struct stat st;
-    if (stat(log, &st) == 0 && st.st_size == 0)
-        remove(log);
+    if (stat(pl->log, &st) == 0 && st.st_size == 0)
+        remove(pl->log);
 }
 
 int sweep_main(int argc, char **argv)
@@ -1162,12 +1211,19 @@ int sweep_main(int argc, char **argv)
     snprintf(bindir, sizeof bindir, "%s/bin", s.out);
     if (mkdirs(bindir) != 0)
         return 1;
+    int nvary = 0;
+    for (int a = 0; a < s.nax; a++)
+        nvary += s.ax[a].n > 1;
+    Plotter plots;   /* as write_plots will: parallel, and heatmap with two varying axes */
+    plotter_start(&plots, s.out, nvary >= 2 ? 2 : 1);
     int use_jit = 0;
     if (s.backend && strcmp(s.backend, "c") != 0 && strcmp(s.backend, "jit") != 0)
-        return fail("--backend is jit or c, not '%s'", s.backend), 2;
+        return plotter_draw(&plots, s.out, NULL, 0), fail("--backend is jit or c, not '%s'",
+                                                          s.backend), 2;
     if (s.backend && strcmp(s.backend, "jit") == 0) {
         if (!cg_jit_available())
-            return fail("--backend jit: this nnc has no LLVM JIT (install llvm-dev, or "
+            return plotter_draw(&plots, s.out, NULL, 0),
+                   fail("--backend jit: this nnc has no LLVM JIT (install llvm-dev, or "
                         "scripts/deps.sh, and rebuild; or use --backend c)"), 1;
         use_jit = 1;
     } else if (!s.backend) {
@@ -1227,6 +1283,7 @@ int sweep_main(int argc, char **argv)
                 fputs(text, stderr);
             free(text);
             free(src);
+            plotter_draw(&plots, s.out, NULL, 0);
             return fail("%s does not compile with these values", s.model), 1;
         }
         c->params = count_params(ar->ir);
@@ -1276,7 +1333,7 @@ int sweep_main(int argc, char **argv)
             char dir[PATH_MAX - 300], seed[16];
             snprintf(dir, sizeof dir, "%s/runs/%s/seed%d", s.out, c->id, r);
             if (mkdirs(dir) != 0)
-                return 1;
+                return plotter_draw(&plots, s.out, NULL, 0), 1;
             snprintf(j->log, sizeof j->log, "%s/train.log", dir);
             snprintf(seed, sizeof seed, "%d", r);
             j->argv = calloc((size_t)(2 * s.nax + s.nextra + 12), sizeof *j->argv);
@@ -1321,6 +1378,7 @@ int sweep_main(int argc, char **argv)
         }
         if (b.failed) {
             free(src);
+            plotter_draw(&plots, s.out, NULL, 0);
             return 1;
         }
     } else {
@@ -1410,7 +1468,7 @@ int sweep_main(int argc, char **argv)
         int which[2], nw = 0;
         if (metric && write_plots(&st, metric, which, &nw) != 0)
             rc = 1;
-        gnuplot(s.out, which, nw);
+        plotter_draw(&plots, s.out, which, nw);
         printf("\nresults in %s: results.csv results.json results.txt runs.csv%s%s "
                "(%.1f s)\n", s.out, nw ? " parallel.png" : "", nw > 1 ? " heatmap.png" : "",
                now() - st.t0);

@@ -168,7 +168,8 @@ fi
 t_begin "sweep/build-failure"   # a failed build stops the sweep: no run starts, exit 1
 out=$(CC=false NNC_CACHE=off "$NNC" sweep examples/sweep.nn -D depth=0..1 --backend c --repeat 2 \
       --out "$D/ccfail" -- --epochs 1 2>&1); rc=$?
-if [ $rc = 1 ] && [[ $out == *"building failed"* ]] && [ -z "$(find "$D/ccfail/runs" -type f)" ]; then
+if [ $rc = 1 ] && [[ $out == *"building failed"* ]] && [ -z "$(find "$D/ccfail/runs" -type f)" ] &&
+   [ ! -e "$D/ccfail/plots.log" ]; then   # the gnuplot started early is ended, its log removed
     t_pass
 else
     t_fail "expected exit 1, 'building failed' and no run: exit $rc, $out"
@@ -177,10 +178,25 @@ fi
 t_begin "sweep/unknown-metric"   # the results are written, the plots are not, and the exit says so
 out=$("$NNC" sweep examples/sweep.nn --metric nope --out "$D/metric" -- --epochs 1 2>&1); rc=$?
 if [ $rc = 1 ] && [[ $out == *"--metric nope: the runs have no such column (they have loss, test_loss"* ]] &&
-   [ -f "$D/metric/results.csv" ]; then
+   [ -f "$D/metric/results.csv" ] && [ ! -e "$D/metric/plots.log" ] && [ ! -e "$D/metric/parallel.png" ]; then
     t_pass
 else
     t_fail "expected exit 1 naming the columns, and results.csv: exit $rc, $out"
+fi
+
+# gnuplot starts with the sweep and gets its script at the end: one that
+# dies first is a warning, never a crash of nnc (SIGPIPE) or a hang
+t_begin "sweep/gnuplot-dies-early"
+mkdir -p "$D/fakebin"
+printf '#!/bin/sh\nexit 3\n' >"$D/fakebin/gnuplot"
+chmod +x "$D/fakebin/gnuplot"
+out=$(PATH="$D/fakebin:$PATH" "$NNC" sweep examples/sweep.nn -D depth=0..1 --out "$D/gpdies" \
+      -- --epochs 1 2>&1); rc=$?
+if [ $rc = 0 ] && [[ $out == *"warning: gnuplot failed on $D/gpdies/parallel.gp"* ]] &&
+   [ -f "$D/gpdies/results.csv" ]; then
+    t_pass
+else
+    t_fail "expected exit 0, results.csv and a warning: exit $rc, $out"
 fi
 
 # --jobs J: each run gets CPUs / J threads (at least 1), which its config.json
