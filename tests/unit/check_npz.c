@@ -938,7 +938,11 @@ START_TEST(test_numbers_are_written_exactly_as_printf_writes_them)
         expect_like_printf(x, d);
         expect_like_printf(x, 9);
     }
+#ifdef __SIZEOF_INT128__
     ck_assert_int_gt(fast, 25000);   /* the fast path is what runs */
+#else
+    ck_assert_int_eq(fast, 0);       /* printf does it all */
+#endif
     /* 17 digits: the shortest text that reads back */
     char buf[64];
     ck_assert_str_eq(nnrt_num_text(buf, sizeof buf, 0.81, 17), "0.81");
