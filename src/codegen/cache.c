@@ -80,6 +80,26 @@ static int mkdirs(char *path)
     return mkdir(path, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* The cache's size limit in bytes (NNC_CACHE_MAX_MB; 0: none), read by
+ * cg_cache_dir: a value that is not a size is reported, once, and the
+ * default kept. */
+static double max_bytes = 1024 * 1048576.0;
+
+static void read_max(void)
+{
+    const char *env = getenv("NNC_CACHE_MAX_MB");
+    if (!env || !*env)
+        return;
+    char *end;
+    double mb = strtod(env, &end);
+    if (*end || !(mb >= 0 && mb < 1e12)) {
+        fprintf(stderr, "nnc: warning: NNC_CACHE_MAX_MB='%s' is not a size in MiB; the cache is "
+                "kept within the default 1024\n", env);
+        return;
+    }
+    max_bytes = mb * 1048576.0;
+}
+
 const char *cg_cache_dir(void)
 {
     static char dir[PATH_MAX];
@@ -102,6 +122,7 @@ const char *cg_cache_dir(void)
         return NULL;
     if (mkdirs(dir) != 0 || access(dir, W_OK | X_OK) != 0)
         return NULL;
+    read_max();
     state = 1;
     return dir;
 }
@@ -195,8 +216,7 @@ static int older(const void *a, const void *b)
  * at once: a file already gone is simply skipped. */
 static void trim(const char *dir)
 {
-    const char *env = getenv("NNC_CACHE_MAX_MB");
-    double max = (env && *env ? strtod(env, NULL) : 1024) * 1048576.0;
+    double max = max_bytes;
     DIR *d = opendir(dir);
     if (!d || max <= 0) {
         if (d)

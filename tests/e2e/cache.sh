@@ -192,3 +192,12 @@ else
     t_pass
 fi
 unset NNC_CACHE_DIR
+
+t_begin "cache/bad-max-size"   # NNC_CACHE_MAX_MB that is no size: said once, the default kept
+out=$(NNC_CACHE_DIR="$D/c4" NNC_CACHE_MAX_MB=abc "$NNC" build examples/xor.nn -o "$D/xor7" 2>&1); rc=$?
+if [ $rc = 0 ] && [ "$out" = "nnc: warning: NNC_CACHE_MAX_MB='abc' is not a size in MiB; the cache is kept within the default 1024" ] &&
+   [ "$(ls "$D/c4" | wc -l)" = 1 ]; then
+    t_pass
+else
+    t_fail "expected exit 0, one warning and one cached trainer: exit $rc: $out; $(ls "$D/c4")"
+fi
