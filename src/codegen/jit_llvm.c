@@ -16,8 +16,7 @@
  *
  *   work[0]            the one allocation
  *   work[1]            the prediction of the last forward (output())
- *   work[2 + s]        data slot s: its transposed copy, or the runtime's
- *                      data when a sample brings one number
+ *   work[2 + s]        data slot s: its copy, transposed (data_in)
  *   work[2 + nslots + k]  the k-th buffer of the layout, in value order,
  *                      then the prediction transposed back (when it is
  *                      more than one number per sample)
@@ -61,6 +60,9 @@
 #define NNC_VERSION "0.1.0"
 #define WORK_FIXED 2      /* work[0] allocation, work[1] prediction */
 #define NFN 7             /* the model's functions (link_object) */
+#define ROW 32            /* loops over the samples run to n rounded up to a multiple (padded rows) */
+#define SKEW_LOG2 5       /* ... and a row is longer by 32 when its bytes are a multiple of 2048 */
+#define SKEW (1 << SKEW_LOG2)
 
 typedef struct Jit {
     const IrProgram *p;
@@ -83,6 +85,7 @@ typedef struct Jit {
     /* the function being built */
     LLVMValueRef fn;
     LLVMValueRef work, params, grads, n, n64, seed;
+    LLVMValueRef nb, ld;  /* n rounded up to ROW, a batched buffer's row (padded rows) */
     LLVMMetadataRef group;  /* the access group of the loops with independent iterations */
     LLVMValueRef *regs;   /* the steps of the fused loop being built kept in registers */
     int nregs;
@@ -158,6 +161,8 @@ typedef struct Loop {
     int reassoc;          /* also parallel (omp simd) */
     int parallel;
     int outer;            /* holds another loop: not unrolled (see loop_close) */
+    int interleave;       /* the vectoriser's interleave count, 0 for its choice */
+    int scalar;           /* not vectorised */
     struct Loop *parent;  /* the loop around this one */
 } Loop;
 
@@ -170,6 +175,8 @@ static LLVMValueRef loop_open(Jit *j, Loop *l, LLVMValueRef count, const char *n
     l->reassoc = 0;
     l->parallel = 0;
     l->outer = 0;
+    l->interleave = 0;
+    l->scalar = 0;
     l->parent = j->loop;
     if (l->parent)
         l->parent->outer = 1;
@@ -182,10 +189,13 @@ static LLVMValueRef loop_open(Jit *j, Loop *l, LLVMValueRef count, const char *n
     return l->i;
 }
 
-/* The loop over the samples of the batch: for (b = 0; b < n; b++). */
-static LLVMValueRef samples_open(Jit *j, Loop *l)
+/* The loop over the samples of the batch: for (b = 0; b < n; b++), or with
+ * padded, to nb (padded rows, above bidx). */
+static LLVMValueRef samples_open(Jit *j, Loop *l, int padded)
 {
-    LLVMValueRef b = loop_open(j, l, j->n64, "b");
+    LLVMValueRef b = loop_open(j, l, padded ? j->nb : j->n64, "b");
+    if (padded)
+        l->interleave = 1;
     l->parallel = 1;
     return b;
 }
@@ -196,6 +206,16 @@ static LLVMMetadataRef loop_hint(Jit *j, const char *name)
     LLVMMetadataRef kv[2] = {
         LLVMMDStringInContext2(j->ctx, name, strlen(name)),
         LLVMValueAsMetadata(LLVMConstInt(j->i1, 1, 0)),
+    };
+    return LLVMMDNodeInContext2(j->ctx, kv, 2);
+}
+
+/* A loop hint: name = x (an i32). */
+static LLVMMetadataRef loop_hint_i(Jit *j, const char *name, int x)
+{
+    LLVMMetadataRef kv[2] = {
+        LLVMMDStringInContext2(j->ctx, name, strlen(name)),
+        LLVMValueAsMetadata(i32c(j, x)),
     };
     return LLVMMDNodeInContext2(j->ctx, kv, 2);
 }
@@ -263,8 +283,12 @@ static void loop_close(Jit *j, Loop *l)
      * stays a loop, as gcc keeps it: unrolled, every copy of the inner loop
      * over the batch would be vectorised on its own, many times the code
      * and the compile time for no speed. */
-    LLVMMetadataRef props[2];
+    LLVMMetadataRef props[3];
     int np = 0;
+    if (l->interleave)
+        props[np++] = loop_hint_i(j, "llvm.loop.interleave.count", l->interleave);
+    if (l->scalar)
+        props[np++] = loop_hint_i(j, "llvm.loop.vectorize.width", 1);
     if (l->reassoc)
         props[np++] = loop_hint(j, "llvm.loop.vectorize.enable");
     else if (l->outer)
@@ -503,15 +527,32 @@ static LLVMValueRef base(Jit *j, int id)
     return r;
 }
 
-/* The index of element idx of sample b in a tensor's storage: idx * n + b
- * when it is batched (samples innermost, plan.h), idx when not. */
+/* Padded rows: a loop over the samples whose iteration b only reads and
+ * writes sample b runs to nb, n rounded up to a multiple of ROW (32), which
+ * LLVM sees (n + 31 & -32): the vectoriser then adds no scalar loop for
+ * the last samples, nor the checks choosing it (W5's code 40% smaller).
+ * A batched buffer's row holds ld samples, nb, or nb + SKEW when nb
+ * samples are a multiple of 2048 bytes (rows 4096 bytes apart slowed W1 by
+ * a half: the loads of a register sum over k rows alias in the CPU's
+ * store buffer); create() allocates rows of cap rounded up alike.  The
+ * lanes n..nb-1 compute on stale data, harmless because nothing else reads
+ * them: every sum over the samples (gradients of parameters: emit_map's,
+ * emit_matmul_loops', nnrt_gemm's, the fused loops' terms masked by
+ * sum_add), the data in (data_in) and the prediction out, the losses,
+ * nonfinite() and cross_entropy's class labels use n.  These loops also
+ * have an interleave count of 1: with the vectoriser's own choice W1's
+ * training took 10% longer and W5's code was half as large again. */
+
+/* The index of element idx of sample b in a tensor's storage: idx * ld + b
+ * when it is batched (samples innermost, plan.h; padded rows), idx when
+ * not. */
 static LLVMValueRef bidx(Jit *j, LLVMValueRef idx, int batched, LLVMValueRef b)
 {
     if (!batched)
         return idx;
     if (LLVMIsAConstantInt(idx) && LLVMConstIntGetSExtValue(idx) == 0)
         return b;
-    return add(j, LLVMBuildNSWMul(j->b, idx, j->n64, ""), b);
+    return add(j, LLVMBuildNSWMul(j->b, idx, j->ld, ""), b);
 }
 
 /* Element of value id in an iteration space of N elements per sample, as
@@ -749,7 +790,7 @@ static int begin_store(Jit *j, int id)
     CgStore st = cg_store(p, id, j->written);
     if (st == CG_ZERO_ADD) {
         const Value *t = &p->v[p->v[id].acc];
-        LLVMValueRef count = t->batched ? mul(j, j->n64, numel(t)) : i64c(j, numel(t));
+        LLVMValueRef count = t->batched ? mul(j, j->ld, numel(t)) : i64c(j, numel(t));
         LLVMValueRef bytes = mul(j, count, p->dtype == DT_F32 ? 4 : 8);
         LLVMBuildMemSet(j->b, base(j, p->v[id].acc), LLVMConstInt(j->i8, 0, 0), bytes, 4);
     }
@@ -781,7 +822,7 @@ static void emit_map(Jit *j, int id)
     Loop lb, li;
     LLVMValueRef b = i64c(j, 0), i = i64c(j, 0), x, ops[3];
     if (flat) {
-        LLVMValueRef count = v->batched ? mul(j, j->n64, N) : i64c(j, N);
+        LLVMValueRef count = v->batched ? mul(j, j->ld, N) : i64c(j, N);
         i = loop_open(j, &li, count, "i");
         li.parallel = 1;
     } else if (N > 1) {
@@ -790,7 +831,7 @@ static void emit_map(Jit *j, int id)
     if (!flat && v->batched && !d->batched) {
         /* a sum over the batch (a gradient): a vectorised reduction */
         LLVMValueRef s = zeroed_local(j, "s");
-        b = samples_open(j, &lb);
+        b = samples_open(j, &lb, 0);
         lb.reassoc = 1;
         for (int k = 0; k < v->nargs; k++)
             ops[k] = elem(j, v->arg[k], N, 0, 1, b, i);
@@ -800,7 +841,7 @@ static void emit_map(Jit *j, int id)
         put(j, elem_ptr(j, dst, N, 0, 1, b, i), get(j, s), acc);
     } else {
         if (!flat && v->batched)
-            b = samples_open(j, &lb);
+            b = samples_open(j, &lb, 1);
         for (int k = 0; k < v->nargs; k++)
             ops[k] = elem(j, v->arg[k], N, flat, v->batched, b, i);
         x = expand(j, ir_ops[v->op].cexpr, ops, v->nargs);
@@ -862,7 +903,7 @@ static void emit_matmul_loops(Jit *j, int id, const CgMatmul *mm, int acc)
             k = loop_open(j, &lk, i64c(j, mm->k), "k");
         b = i64c(j, 0);
         if (v->batched) {
-            b = samples_open(j, &lb);
+            b = samples_open(j, &lb, 0);
             lb.reassoc = 1;
         }
         LLVMValueRef x = get(j, operand_elem(j, a, &mm->A, i, k, b));
@@ -874,7 +915,7 @@ static void emit_matmul_loops(Jit *j, int id, const CgMatmul *mm, int acc)
             loop_close(j, &lk);
         put(j, operand_elem(j, c, &C, i, jj, b), get(j, s), acc);
     } else if (mm->k == 1) {
-        b = samples_open(j, &lb);
+        b = samples_open(j, &lb, 1);
         LLVMValueRef x = get(j, operand_elem(j, a, &mm->A, i, k, b));
         LLVMValueRef y = get(j, operand_elem(j, bb, &mm->B, k, jj, b));
         put(j, operand_elem(j, c, &C, i, jj, b), fmul(j, x, y), acc);
@@ -882,12 +923,12 @@ static void emit_matmul_loops(Jit *j, int id, const CgMatmul *mm, int acc)
     } else {
         if (!acc) {
             /* a first write: clear C, then accumulate */
-            b = samples_open(j, &lb);
+            b = samples_open(j, &lb, 1);
             LLVMBuildStore(j->b, realc(j, 0), operand_elem(j, c, &C, i, jj, b));
             loop_close(j, &lb);
         }
         k = loop_open(j, &lk, i64c(j, mm->k), "k");
-        b = samples_open(j, &lb);
+        b = samples_open(j, &lb, 1);
         LLVMValueRef x = get(j, operand_elem(j, a, &mm->A, i, k, b));
         LLVMValueRef y = get(j, operand_elem(j, bb, &mm->B, k, jj, b));
         put(j, operand_elem(j, c, &C, i, jj, b), fmul(j, x, y), 1);
@@ -909,7 +950,9 @@ static void emit_matmul(Jit *j, int id)
     CgMatmul mm = cg_matmul_plan(p, id);
     const CgOperand *A = &mm.A, *B = &mm.B;
     int acc = begin_store(j, id);
+    /* n samples of rows of ld (padded rows) */
     LLVMValueRef beta = realc(j, acc ? 1 : 0), n = j->n;
+    LLVMValueRef ld = LLVMBuildTrunc(j->b, j->ld, j->i32, "");
     LLVMValueRef m32 = i32c(j, mm.m), k32 = i32c(j, mm.k), nn32 = i32c(j, mm.n);
     switch (mm.kind) {
     case CG_MM_SINGLE:
@@ -917,18 +960,19 @@ static void emit_matmul(Jit *j, int id)
              nn32);
         break;
     case CG_MM_COLUMNS: {
-        /* op(A) times every sample at once: C[m, nn * n] = op(A) B[k, nn * n] */
-        LLVMValueRef cols = mm.n == 1 ? n : LLVMBuildNSWMul(j->b, n, nn32, "");
-        gemm(j, A->t, 0, m32, cols, k32, a, i32c(j, A->cols), bn, cols, beta, c, cols);
+        /* op(A) times every sample at once: C[m, nn * ld] = op(A) B[k, nn * ld]
+         * (the padding lanes too when nn > 1) */
+        LLVMValueRef row = mm.n == 1 ? ld : LLVMBuildNSWMul(j->b, ld, nn32, "");
+        gemm(j, A->t, 0, m32, mm.n == 1 ? n : row, k32, a, i32c(j, A->cols), bn, row, beta, c, row);
         break;
     }
     case CG_MM_ROWS:
         /* each sample's row vector times op(B): C[nn, n] = op(B)' A[k, n] */
-        gemm(j, !B->t, 0, nn32, n, k32, bn, i32c(j, B->cols), a, n, beta, c, n);
+        gemm(j, !B->t, 0, nn32, n, k32, bn, i32c(j, B->cols), a, ld, beta, c, ld);
         break;
     case CG_MM_BATCH_SUM:
         /* summed over the batch: sum_b a_b b_b' = A[m, n] B[nn, n]' */
-        gemm(j, 0, 1, m32, nn32, n, a, n, bn, n, beta, c, nn32);
+        gemm(j, 0, 1, m32, nn32, n, a, ld, bn, ld, beta, c, nn32);
         break;
     case CG_MM_LOOPS:
         emit_matmul_loops(j, id, &mm, acc);
@@ -949,7 +993,7 @@ static void emit_transpose(Jit *j, int id)
     LLVMValueRef jj = loop_open(j, &lj, i64c(j, c), "j");
     LLVMValueRef b = i64c(j, 0);
     if (v->batched)
-        b = samples_open(j, &lb);
+        b = samples_open(j, &lb, 1);
     LLVMValueRef x = get(j, at(j, base(j, src), bidx(j, add(j, mul(j, i, c), jj), s->batched, b)));
     LLVMValueRef dp = at(j, base(j, dst), bidx(j, add(j, mul(j, jj, r), i), p->v[dst].batched, b));
     put(j, dp, x, acc);
@@ -970,23 +1014,23 @@ static void emit_reduce(Jit *j, int id)
     LLVMValueRef out = base(j, id);
     Loop lb, li;
     if (v->batched && N == 1) {
-        LLVMValueRef b = samples_open(j, &lb);
+        LLVMValueRef b = samples_open(j, &lb, 1);
         LLVMValueRef x = elem(j, src, N, 0, 1, b, i64c(j, 0));
         store(j, v->op == OP_SUMSQ ? fmul(j, x, x) : x, out, b);
         loop_close(j, &lb);
     } else if (v->batched) {
         /* every sample's sum at once, the samples innermost */
-        LLVMValueRef b = samples_open(j, &lb);
+        LLVMValueRef b = samples_open(j, &lb, 1);
         store(j, realc(j, 0), out, b);
         loop_close(j, &lb);
         LLVMValueRef i = loop_open(j, &li, i64c(j, N), "i");
-        b = samples_open(j, &lb);
+        b = samples_open(j, &lb, 1);
         LLVMValueRef x = elem(j, src, N, 0, 1, b, i);
         put(j, at(j, out, b), v->op == OP_SUMSQ ? fmul(j, x, x) : x, 1);
         loop_close(j, &lb);
         loop_close(j, &li);
         if (v->op == OP_MEAN) {
-            b = samples_open(j, &lb);
+            b = samples_open(j, &lb, 1);
             store(j, LLVMBuildFDiv(j->b, load(j, out, b), realc(j, N), ""), out, b);
             loop_close(j, &lb);
         }
@@ -1036,8 +1080,9 @@ static void emit_row(Jit *j, int id)
     int acc = v->op == OP_XENT ? 0 : begin_store(j, id);
     Loop lb, lr, lj;
     LLVMValueRef b = i64c(j, 0), r = i64c(j, 0), jj;
+    /* cross_entropy's class labels index the row: only real samples' */
     if (v->batched)
-        b = samples_open(j, &lb);
+        b = samples_open(j, &lb, v->op != OP_XENT && v->op != OP_XENT_BWD);
     if (rows > 1)
         r = loop_open(j, &lr, i64c(j, rows), "r");
 #define X(jj) get(j, row_ptr(j, x, rows, K, r, (jj), b))
@@ -1141,6 +1186,16 @@ static LLVMValueRef fused_operand(Jit *j, const int *g, LLVMValueRef *loc, int e
     return r ? r : elem(j, x, N, 0, 1, b, i);
 }
 
+/* *s += x in a sum over the samples; in a loop over the padded rows
+ * (real is b < n) the padding lanes add 0, whatever x holds there (NaN
+ * included).  (A product then no longer fuses with the addition; a select
+ * of the sum itself instead of the term is no reduction for LLVM 14's
+ * vectoriser.) */
+static void sum_add(Jit *j, LLVMValueRef s, LLVMValueRef x, LLVMValueRef real)
+{
+    put(j, s, real ? LLVMBuildSelect(j->b, real, x, realc(j, 0), "") : x, 1);
+}
+
 /* A fused loop (plan.h CgFusion), as emit_c.c's emit_fused: for each
  * element i of N and each sample b, every member's step, a step's element
  * kept in a register for the later ones; sums over the batch (a bias's
@@ -1170,9 +1225,11 @@ static void emit_fused(Jit *j, int h)
             for (int s = 0; s < cg_batch_sums(p, g[e], N); s++)
                 sum[e][s] = zeroed_local(j, "s");
     /* vectorised over the samples even where LLVM cannot prove that the
-     * workspace's buffers do not overlap (NNRT_SIMD_LOOP in emit_c.c) */
-    LLVMValueRef b = samples_open(j, &lb);
+     * workspace's buffers do not overlap (NNRT_SIMD_LOOP in emit_c.c); over
+     * the padded rows, the sums' terms of the padding lanes 0 (sum_add) */
+    LLVMValueRef b = samples_open(j, &lb, 1);
     lb.reassoc = 1;
+    LLVMValueRef real = LLVMBuildICmp(j->b, LLVMIntSLT, b, j->n64, "real");
     j->regs = loc;
     j->nregs = ng;
     for (int e = 0; e < ng; e++) {
@@ -1187,7 +1244,7 @@ static void emit_fused(Jit *j, int h)
             LLVMValueRef ybase = base(j, v->arg[1 - side]);
             for (int s = 0; s < cg_batch_sums(p, id, N); s++) {
                 LLVMValueRef ey = get(j, at(j, ybase, bidx(j, i64c(j, s), 1, b)));
-                put(j, sum[e][s], side == 0 ? fmul(j, ex, ey) : fmul(j, ey, ex), 1);
+                sum_add(j, sum[e][s], side == 0 ? fmul(j, ex, ey) : fmul(j, ey, ex), real);
             }
             continue;
         }
@@ -1212,7 +1269,7 @@ static void emit_fused(Jit *j, int h)
             else
                 x = expand(j, ir_ops[v->op].cexpr, ops, v->nargs);
             if (!p->v[d].batched) {
-                put(j, sum[e][0], x, 1);
+                sum_add(j, sum[e][0], x, real);
                 continue;
             }
         }
@@ -1282,7 +1339,7 @@ static void fn_begin(Jit *j, const char *name, LLVMTypeRef ret, LLVMTypeRef *pt,
     LLVMPositionBuilderAtEnd(j->b, body);
     memset(j->base, 0, (size_t)j->p->nv * sizeof *j->base);
     memset(j->written, 0, (size_t)j->p->nv);
-    j->work = j->params = j->grads = j->n = j->n64 = j->seed = NULL;
+    j->work = j->params = j->grads = j->n = j->n64 = j->nb = j->ld = j->seed = NULL;
 }
 
 static void fn_end(Jit *j)
@@ -1298,6 +1355,45 @@ static void set_work(Jit *j, LLVMValueRef w)
     j->work = LLVMBuildBitCast(j->eb, w, j->rpptr, "ws");
 }
 
+/* n64 and ld (padded rows) from the function's n */
+static void set_n(Jit *j)
+{
+    j->n64 = LLVMBuildSExt(j->eb, j->n, j->i64, "n64");
+    j->nb = LLVMBuildAnd(j->eb, LLVMBuildNSWAdd(j->eb, j->n64, i64c(j, ROW - 1), ""), i64c(j, -ROW), "nb");
+    LLVMValueRef bytes = LLVMBuildNSWMul(j->eb, j->nb, i64c(j, j->p->dtype == DT_F32 ? 4 : 8), "");
+    LLVMValueRef aliased = LLVMBuildICmp(j->eb, LLVMIntEQ, LLVMBuildAnd(j->eb, bytes, i64c(j, 2047), ""), i64c(j, 0), "");
+    /* nb + SKEW when aliased, as arithmetic: LLVM still sees a multiple of ROW */
+    LLVMValueRef skew = LLVMBuildShl(j->eb, LLVMBuildZExt(j->eb, aliased, j->i64, ""), i64c(j, SKEW_LOG2), "");
+    j->ld = LLVMBuildNUWAdd(j->eb, j->nb, skew, "ld");
+}
+
+/* dst[size, ld] = src[n, size]': the data in, exactly n samples (the
+ * runtime's array holds no more): one number per sample copied, more
+ * transposed by nnrt_transpose into rows of n, which then move to their
+ * place in the padded rows, the last first. */
+static void data_in(Jit *j, LLVMValueRef src, int size, LLVMValueRef dst)
+{
+    LLVMValueRef row = mul(j, j->n64, j->p->dtype == DT_F32 ? 4 : 8);
+    if (size == 1) {
+        LLVMBuildMemCpy(j->b, dst, 4, src, 4, row);
+        return;
+    }
+    transpose(j, src, j->n, i32c(j, size), dst);
+    LLVMBasicBlockRef move = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
+    LLVMBuildCondBr(j->b, LLVMBuildICmp(j->b, LLVMIntEQ, j->n64, j->ld, ""), done, move);
+    LLVMPositionBuilderAtEnd(j->b, move);
+    Loop lk;
+    LLVMValueRef k = loop_open(j, &lk, i64c(j, size - 1), "k");
+    lk.scalar = 1;
+    LLVMValueRef i = LLVMBuildNSWSub(j->b, i64c(j, size - 1), k, "");
+    LLVMBuildMemMove(j->b, at(j, dst, LLVMBuildNSWMul(j->b, i, j->ld, "")), 4,
+                     at(j, dst, LLVMBuildNSWMul(j->b, i, j->n64, "")), 4, row);
+    loop_close(j, &lk);
+    LLVMBuildBr(j->b, done);
+    LLVMPositionBuilderAtEnd(j->b, done);
+}
+
 static void build_forward(Jit *j)
 {
     const IrProgram *p = j->p;
@@ -1307,22 +1403,15 @@ static void build_forward(Jit *j)
     set_work(j, param(j, 0));
     j->params = param(j, 1);
     j->n = param(j, 2);
-    j->n64 = LLVMBuildSExt(j->eb, j->n, j->i64, "n64");
-    /* the data: copied transposed (samples innermost) into the workspace,
-     * or, single numbers per sample, read in place; the pointers are kept
-     * for backward() */
+    set_n(j);
+    /* the data: copied (transposed, samples innermost) into the workspace's
+     * padded rows, also when a sample brings one number (which the C
+     * trainer reads in place): the padding lanes stay inside the workspace */
     for (int s = 0; s < p->nslots; s++) {
         LLVMValueRef idx = i64c(j, s);
         LLVMValueRef d = LLVMBuildLoad2(j->b, j->rptr,
                                         LLVMBuildInBoundsGEP2(j->b, j->rptr, param(j, 3), &idx, 1, ""), "");
-        int v = p->slots[s].value, size = shape_numel(&p->slots[s].shape);
-        if (cg_slot_transposed(p, s)) {
-            transpose(j, d, j->n, i32c(j, size), base(j, v));
-        } else {
-            idx = i64c(j, WORK_FIXED + s);
-            LLVMBuildStore(j->b, d, LLVMBuildInBoundsGEP2(j->b, j->rptr, j->work, &idx, 1, ""));
-            j->base[v] = d;
-        }
+        data_in(j, d, shape_numel(&p->slots[s].shape), base(j, p->slots[s].value));
     }
     for (int i = p->fwd.begin; i < p->fwd.end; i++)
         if (j->lay.fwd_mark[i])
@@ -1334,9 +1423,10 @@ static void build_forward(Jit *j)
         const Value *o = &p->v[p->output];
         LLVMValueRef out = base(j, p->output);
         if (o->batched && numel(o) > 1) {
-            /* the prediction, sample by sample, for the runtime */
+            /* the prediction, sample by sample, for the runtime (and the
+             * padding lanes into the rest of its buffer: padded rows) */
             out = work_ptr(j, j->pred_slot, "pred");
-            transpose(j, base(j, p->output), i32c(j, numel(o)), j->n, out);
+            transpose(j, base(j, p->output), i32c(j, numel(o)), LLVMBuildTrunc(j->b, j->ld, j->i32, ""), out);
         }
         LLVMValueRef idx = i64c(j, 1);
         LLVMBuildStore(j->b, out, LLVMBuildInBoundsGEP2(j->b, j->rptr, j->work, &idx, 1, ""));
@@ -1354,7 +1444,7 @@ static void build_backward(Jit *j)
     set_work(j, param(j, 0));
     j->params = param(j, 1);
     j->n = param(j, 2);
-    j->n64 = LLVMBuildSExt(j->eb, j->n, j->i64, "n64");
+    set_n(j);
     j->seed = param(j, 3);
     j->grads = param(j, 4);
     for (int i = p->bwd_loss.begin; i < p->bwd_loss.end; i++)
@@ -1373,7 +1463,7 @@ static void build_penalty(Jit *j)
     j->params = param(j, 1);
     j->grads = param(j, 2);
     j->n = i32c(j, 1);
-    j->n64 = i64c(j, 1);
+    j->n64 = j->nb = j->ld = i64c(j, 1);
     j->seed = realc(j, 1);
     if (p->penalty < 0) {
         LLVMBuildRet(j->b, realc(j, 0));
@@ -1404,17 +1494,16 @@ static void build_penalty(Jit *j)
 static void build_workspace(Jit *j)
 {
     const IrProgram *p = j->p;
-    /* the buffers: transposed data slots, the prediction, then every value's */
+    /* the buffers: the data slots, the prediction, then every value's */
     int nmax = p->nslots + 1 + p->nv, nbuf = 0;
     int *slot = xcalloc((size_t)nmax, sizeof *slot), *size = xcalloc((size_t)nmax, sizeof *size);
     char *bat = xcalloc((size_t)nmax, 1);
     long per_sample = 0, fixed = 0;
-    for (int s = 0; s < p->nslots; s++)
-        if (cg_slot_transposed(p, s)) {
-            slot[nbuf] = WORK_FIXED + s;
-            size[nbuf] = shape_numel(&p->slots[s].shape);
-            bat[nbuf++] = 1;
-        }
+    for (int s = 0; s < p->nslots; s++) {
+        slot[nbuf] = WORK_FIXED + s;
+        size[nbuf] = shape_numel(&p->slots[s].shape);
+        bat[nbuf++] = 1;
+    }
     if (j->pred_slot >= 0) {
         slot[nbuf] = j->pred_slot;
         size[nbuf] = numel(&p->v[p->output]);
@@ -1441,7 +1530,9 @@ static void build_workspace(Jit *j)
     LLVMTypeRef pt = j->i32;
     const char *const cap_name = "cap";
     fn_begin(j, "create", j->i8p, &pt, &cap_name, 1);
+    /* rows of cap rounded up to ROW samples, plus SKEW (padded rows) */
     LLVMValueRef cap = LLVMBuildSExt(j->b, param(j, 0), j->i64, "");
+    cap = add(j, LLVMBuildAnd(j->b, add(j, cap, i64c(j, ROW - 1)), i64c(j, -ROW), ""), i64c(j, SKEW));
     LLVMValueRef args[2] = {i64c(j, j->nslot), i64c(j, 8)};
     LLVMValueRef w = LLVMBuildCall2(j->b, calloc_ty, calloc_fn, args, 2, "w");
     args[0] = add(j, mul(j, cap, per_sample), i64c(j, fixed + 1));
@@ -1497,6 +1588,11 @@ static void build_workspace(Jit *j)
 /* For --trap-nan, as emit_c.c's nonfinite(): after a forward (adjoint = 0)
  * or backward (adjoint = 1) pass on n samples, the first statement in
  * execution order whose buffer holds a NaN or an infinity, or NULL. */
+static LLVMValueRef get_i32(Jit *j, LLVMValueRef ptr)
+{
+    return LLVMBuildLoad2(j->b, j->i32, ptr, "");
+}
+
 static void nonfinite_checks(Jit *j, IrRange r, const char *mark, int adjoint)
 {
     const IrProgram *p = j->p;
@@ -1510,8 +1606,22 @@ static void nonfinite_checks(Jit *j, IrRange r, const char *mark, int adjoint)
         char where[512];
         snprintf(where, sizeof where, "%s%s:%d: %s", adjoint ? "adjoint of " : "", file, st->line,
                  st->text);
-        LLVMValueRef args[2] = {base(j, d), t->batched ? mul(j, j->n64, numel(t)) : i64c(j, numel(t))};
-        LLVMValueRef ok = LLVMBuildCall2(j->b, j->finite_ty, j->finite, args, 2, "");
+        LLVMValueRef ok;
+        if (t->batched) {
+            /* row by row, the n samples of each (padded rows) */
+            LLVMValueRef all = local(j, j->i32, "ok");
+            LLVMBuildStore(j->b, i32c(j, 1), all);
+            Loop li;
+            LLVMValueRef i = loop_open(j, &li, i64c(j, numel(t)), "i");
+            LLVMValueRef args[2] = {at(j, base(j, d), bidx(j, i, 1, i64c(j, 0))), j->n64};
+            LLVMValueRef row = LLVMBuildCall2(j->b, j->finite_ty, j->finite, args, 2, "");
+            LLVMBuildStore(j->b, LLVMBuildAnd(j->b, get_i32(j, all), row, ""), all);
+            loop_close(j, &li);
+            ok = get_i32(j, all);
+        } else {
+            LLVMValueRef args[2] = {base(j, d), i64c(j, numel(t))};
+            ok = LLVMBuildCall2(j->b, j->finite_ty, j->finite, args, 2, "");
+        }
         LLVMBasicBlockRef bad = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
         LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
         LLVMBuildCondBr(j->b, LLVMBuildICmp(j->b, LLVMIntEQ, ok, i32c(j, 0), ""), bad, next);
@@ -1531,7 +1641,7 @@ static void build_nonfinite(Jit *j)
     fn_begin(j, "nonfinite", j->i8p, pt, pn, 3);
     set_work(j, param(j, 0));
     j->n = param(j, 1);
-    j->n64 = LLVMBuildSExt(j->eb, j->n, j->i64, "n64");
+    set_n(j);
     LLVMBasicBlockRef fwd = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "forward");
     LLVMBasicBlockRef bwd = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "backward");
     LLVMBuildCondBr(j->b, LLVMBuildICmp(j->b, LLVMIntNE, param(j, 2), i32c(j, 0), ""), bwd, fwd);

@@ -136,6 +136,37 @@ for nn in examples/*.nn tests/grad/*.nn; do
     fi
 done
 
+# Padded rows (docs/jit.md): the JIT's loops over the samples run to n
+# rounded up to 32, the sums over the samples (gradients, losses) over the n
+# samples only.  Batches of 20 (not a multiple of 16) with a last one of 10,
+# the gradient over 37 samples, the loss over 45: as the C trainer's, also
+# with --trap-nan (whose checks must not see the padding lanes).
+t_begin "jit/padded-rows"
+pdata='noisy_xor(n = 110, s = 0.25, seed = 5)' ptest='noisy_xor(n = 45, s = 0.25, seed = 6)'
+rm -rf "$D/pad-c" "$D/pad-j" "$D/pad-t"
+ptrain=(train --epochs 3 --batch 20 --data "$pdata" --test "$ptest" --quiet)
+if t_run "$D/xor" grad --params "$D/xor.p.npz" --data 'noisy_xor(n = 37, seed = 4)' --out "$D/pad.gc.npz" &&
+   t_run "$NNC" run examples/xor.nn grad --params "$D/xor.p.npz" --data 'noisy_xor(n = 37, seed = 4)' --out "$D/pad.gj.npz" &&
+   close "$D/pad.gc.npz" "$D/pad.gj.npz" 1e-4 &&
+   t_run "$D/xor" "${ptrain[@]}" --log "$D/pad-c" &&
+   t_run env NNC_CACHE=off "$NNC" run examples/xor.nn "${ptrain[@]}" --log "$D/pad-j" &&
+   t_run env NNC_CACHE=off "$NNC" run examples/xor.nn "${ptrain[@]}" --log "$D/pad-t" --trap-nan &&
+   curves_close "$D/pad-c/metrics.csv" "$D/pad-j/metrics.csv" 1e-4 &&
+   curves_close "$D/pad-c/metrics.csv" "$D/pad-t/metrics.csv" 1e-4 &&
+   close "$D/pad-c/params.npz" "$D/pad-j/params.npz" 1e-4 &&
+   t_run "$D/xor" eval --params "$D/pad-c/params.npz" --data "$ptest" &&
+   t_run "$NNC" run examples/xor.nn eval --params "$D/pad-c/params.npz" --data "$ptest"; then
+    lc=$(grep '^loss' "$t_log" | sed -n 1p) lj=$(grep '^loss' "$t_log" | sed -n 2p)
+    if [ -n "$lc" ] && awk -v a="${lc#*: }" -v b="${lj#*: }" 'BEGIN { d = a - b; exit !(d < 1e-6 && d > -1e-6) }'; then
+        t_pass
+    else
+        t_fail "eval's loss over 45 samples differs: C '$lc', JIT '$lj'"
+    fi
+else
+    paste -d'|' "$D/pad-c/metrics.csv" "$D/pad-j/metrics.csv" >>"$t_log" 2>&1
+    t_fail "with batches of 20 and 10 the JIT differs from the C trainer"
+fi
+
 # float32 exp, log1p and tanh are the runtime's nnrt_expf etc., which the
 # JIT builds from the same constants in the same order: over a sweep of
 # floats (the seams of the approximations, tanh's saturation at 9.0109, exp's
