@@ -221,10 +221,12 @@ static LLVMMetadataRef loop_hint_i(Jit *j, const char *name, int x)
 }
 
 /* A loop's own (self-referencing) llvm.loop node with its n properties. */
+#define LOOP_PROPS 4   /* interleave, width, enable or unroll.disable, parallel */
+
 static LLVMValueRef loop_id(Jit *j, LLVMMetadataRef *props, int n)
 {
-    LLVMMetadataRef ops[4] = {LLVMTemporaryMDNode(j->ctx, NULL, 0)};
-    for (int k = 0; k < n && k < 3; k++)
+    LLVMMetadataRef ops[1 + LOOP_PROPS] = {LLVMTemporaryMDNode(j->ctx, NULL, 0)};
+    for (int k = 0; k < n; k++)
         ops[1 + k] = props[k];
     LLVMMetadataRef node = LLVMMDNodeInContext2(j->ctx, ops, (size_t)(1 + n));
     LLVMMetadataReplaceAllUsesWith(ops[0], node);
@@ -283,7 +285,7 @@ static void loop_close(Jit *j, Loop *l)
      * stays a loop, as gcc keeps it: unrolled, every copy of the inner loop
      * over the batch would be vectorised on its own, many times the code
      * and the compile time for no speed. */
-    LLVMMetadataRef props[3];
+    LLVMMetadataRef props[LOOP_PROPS];
     int np = 0;
     if (l->interleave)
         props[np++] = loop_hint_i(j, "llvm.loop.interleave.count", l->interleave);
