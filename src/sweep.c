@@ -915,6 +915,16 @@ static void gp_formats(FILE *f, const char *name, int w, int h)
                "    set output \"%s.\".fmt\n", w, h, w, h, w / 120.0, h / 120.0, name);
 }
 
+/* The axes with more than one value, into var; returns how many. */
+static int varying_axes(const Sweep *s, int *var)
+{
+    int nv = 0;
+    for (int a = 0; a < s->nax; a++)
+        if (s->ax[a].n > 1)
+            var[nv++] = a;
+    return nv;
+}
+
 /* Writes parallel.gp and (with two varying axes) heatmap.gp with their
  * data; which[0..*nw) = the scripts written (0 parallel, 1 heatmap). */
 static int write_plots(State *st, const char *metric, int *which, int *nw)
@@ -931,11 +941,7 @@ static int write_plots(State *st, const char *metric, int *which, int *nw)
                          have[0] ? ", " : "", st->cols[c]);
         return fail("--metric %s: the runs have no such column (they have %s)", metric, have);
     }
-    /* the axes that vary */
-    int var[MAXAXES], nv = 0;
-    for (int a = 0; a < s->nax; a++)
-        if (s->ax[a].n > 1)
-            var[nv++] = a;
+    int var[MAXAXES], nv = varying_axes(s, var);
 
     /* parallel coordinates: one line per configuration (the mean over its
      * repeats) through each swept axis, the parameter count and the metric */
@@ -1211,11 +1217,9 @@ int sweep_main(int argc, char **argv)
     snprintf(bindir, sizeof bindir, "%s/bin", s.out);
     if (mkdirs(bindir) != 0)
         return 1;
-    int nvary = 0;
-    for (int a = 0; a < s.nax; a++)
-        nvary += s.ax[a].n > 1;
+    int var[MAXAXES];
     Plotter plots;   /* as write_plots will: parallel, and heatmap with two varying axes */
-    plotter_start(&plots, s.out, nvary >= 2 ? 2 : 1);
+    plotter_start(&plots, s.out, varying_axes(&s, var) >= 2 ? 2 : 1);
     int use_jit = 0;
     if (s.backend && strcmp(s.backend, "c") != 0 && strcmp(s.backend, "jit") != 0)
         return plotter_draw(&plots, s.out, NULL, 0), fail("--backend is jit or c, not '%s'",
