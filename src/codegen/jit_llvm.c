@@ -1802,12 +1802,24 @@ static LLVMTargetMachineRef host_machine(void)
                                    LLVMCodeModelJITDefault);
 }
 
-/* O3 with loop and SLP vectorisation for the host CPU, without LLVM's
- * loop unroller: the vectoriser's interleaving already gives the batch
- * loops their parallelism, and unrolling every loop tripled the time to
- * the first step (W1: 0.6 s of CPU to compile, 0.18 s without) for a
- * steady state within the noise (docs/jit.md, Speed). */
-#define PASSES "default<O3>"
+/* The passes, for the host CPU.  nnc's IR is already what LLVM's O3
+ * pipeline spends most of its time making: one function per entry point,
+ * no calls to inline, the loops and their hints (Loop) stated.  So only
+ * these run, in this order:
+ *   sroa           the locals of the sums (allocas) into registers;
+ *   early-cse      the index arithmetic the emitters repeat;
+ *   loop-rotate    every loop bottom-tested, as the vectoriser needs;
+ *   licm           the parameters' loads out of the loops over the samples;
+ *   loop-vectorize the loops over the samples and the flat loops (SIMD);
+ *   instcombine, simplifycfg  the vectoriser's output tidied.
+ * Against default<O3> (without its unroller, which tripled the time to the
+ * first step for no speed) the passes take a quarter of the time and the
+ * whole compilation about two thirds, the vectoriser still vectorising the
+ * same loops but for a few of the row ops' inner loops over classes, for
+ * the same bits and the same training speed on W1, W3, W5 and
+ * examples/spirals.nn (docs/performance.md, "A leaner pipeline"). */
+#define PASSES "function(sroa,early-cse,loop-mssa(loop-rotate,licm),loop-vectorize,instcombine," \
+               "simplifycfg)"
 
 static int optimise(LLVMModuleRef mod, LLVMTargetMachineRef tm)
 {
@@ -1815,10 +1827,6 @@ static int optimise(LLVMModuleRef mod, LLVMTargetMachineRef tm)
     LLVMSetModuleDataLayout(mod, dl);
     LLVMDisposeTargetData(dl);
     LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
-    LLVMPassBuilderOptionsSetLoopVectorization(po, 1);
-    LLVMPassBuilderOptionsSetSLPVectorization(po, 1);
-    LLVMPassBuilderOptionsSetLoopUnrolling(po, 0);
-    LLVMPassBuilderOptionsSetLoopInterleaving(po, 1);
     LLVMErrorRef err = LLVMRunPasses(mod, PASSES, tm, po);
     LLVMDisposePassBuilderOptions(po);
     if (err)
@@ -1835,7 +1843,7 @@ static void object_key(CgCacheKey *k, LLVMModuleRef mod)
     cg_cache_add_str(k, host.triple);
     cg_cache_add_str(k, host.cpu);
     cg_cache_add_str(k, host.features);
-    cg_cache_add_str(k, PASSES " vectorize slp interleave no-unroll; codegen O2 large");
+    cg_cache_add_str(k, PASSES "; codegen O2 large");
     char *ir = LLVMPrintModuleToString(mod);
     cg_cache_add_str(k, ir);
     LLVMDisposeMessage(ir);
