@@ -1070,13 +1070,21 @@ static int write_plots(State *st, const char *metric, int *which, int *nw)
 
 /* The sweep's gnuplot processes, started with the sweep and waiting on a
  * pipe for their script: starting gnuplot (exec, linking its libraries)
- * takes about half of a plot's time, and would otherwise come after the
- * last run.  At the end each gets `load "NAME.gp"` and end of input. */
+ * takes about a third of a plot's time, and would otherwise come after
+ * the last run.  Its first drawing with cairo (fontconfig, the fonts,
+ * pango) takes another sixth: plotter_warm has each draw a small plot
+ * to /dev/null with the terminals and fonts of gp_formats once every run
+ * has started and a core is free (earlier, it would take a core from the
+ * JIT's loading or the compilations).  At the end each gets `load
+ * "NAME.gp"` and end of input.  The warm-up changes only the terminal and
+ * the output, which the scripts set themselves, so the pictures are those
+ * of `gnuplot NAME.gp`. */
 typedef struct Plotter {
     char exe[PATH_MAX];       /* "" when gnuplot is not on PATH */
     char log[PATH_MAX];       /* DIR/plots.log, removed when empty */
     pid_t pid[2];             /* parallel.gp's and heatmap.gp's; 0 when not started */
     int fd[2];                /* their standard input */
+    int warm;                 /* the warm-up was sent */
 } Plotter;
 
 /* gnuplot i, reading its commands from a pipe; pid 0 when it cannot start. */
@@ -1107,6 +1115,35 @@ static void plotter_spawn(Plotter *pl, const char *dir, int i)
     } else {
         pl->fd[i] = io[1];
     }
+}
+
+/* Sends the started gnuplots the warm-up, once. */
+static void plotter_warm(Plotter *pl)
+{
+    static const char warmup[] =
+        "if (strstrt(GPVAL_TERMINALS, \" pngcairo \") > 0) {\n"
+        "    set terminal pngcairo noenhanced size 200,150 font \"sans,11\"\n"
+        "    set output \"/dev/null\"\n"
+        "    plot [0:1] [0:1] 0.5 notitle\n"
+        "}\n"
+        "if (strstrt(GPVAL_TERMINALS, \" pdfcairo \") > 0) {\n"
+        "    set terminal pdfcairo noenhanced size 2in,1.5in font \"sans,9\"\n"
+        "    set output \"/dev/null\"\n"
+        "    plot [0:1] [0:1] 0.5 notitle\n"
+        "}\n"
+        "set output\n";
+    if (pl->warm)
+        return;
+    pl->warm = 1;
+    /* far below a pipe's buffer: never blocks; a gnuplot that died is
+     * reported by plotter_draw */
+    void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+    for (int i = 0; i < 2; i++)
+        if (pl->pid[i]) {
+            ssize_t sent = write(pl->fd[i], warmup, sizeof warmup - 1);
+            (void)sent;
+        }
+    signal(SIGPIPE, old);
 }
 
 static void plotter_start(Plotter *pl, const char *dir, int nplots)
@@ -1379,6 +1416,8 @@ int sweep_main(int argc, char **argv)
                 pool_fill(&pool, s.jobs);
             if (!pool_reap(&pool, 1))
                 break;
+            if (pool.next == pool.n && pool.running < s.jobs)
+                plotter_warm(&plots);   /* the last runs: a core is free */
         }
         if (b.failed) {
             free(src);
@@ -1432,6 +1471,8 @@ int sweep_main(int argc, char **argv)
             }
             if (rc == 0)
                 pool_fill(&pool, s.jobs - compiling);
+            if (pool.next == total && compiling + pool.running < s.jobs)
+                plotter_warm(&plots);   /* the last runs: a core is free */
             if (!pool_reap(&pool, compiling == 0)) {
                 if (compiling == 0 && pool.running == 0)
                     break;

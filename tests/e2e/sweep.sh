@@ -114,6 +114,34 @@ else
     t_fail "expected light(max) = 1 and light(min) = 0 in heatmap.gp, got '$got'"
 fi
 
+# the sweep's gnuplots draw a warm-up plot (plotter_warm) before their
+# scripts: it must leave nothing behind, so the pictures are those a fresh
+# `gnuplot NAME.gp` draws (the PDFs but their dates).  --jobs 5 with 4 runs:
+# a core is free once all have started, so the warm-up is always sent
+t_begin "sweep/plots-as-gnuplot-draws-them"
+if ! command -v gnuplot >/dev/null; then
+    t_skip "gnuplot is not installed"
+elif ! t_run "$NNC" sweep examples/sweep.nn -D depth=0..1 -D width=1,3 --jobs 5 \
+        --out "$D/warm" -- --epochs 1; then
+    t_fail "nnc sweep failed"
+else
+    rm -rf "$D/fresh"; mkdir -p "$D/fresh"
+    cp "$D"/warm/*.gp "$D"/warm/*.dat "$D/fresh/"
+    (cd "$D/fresh" && gnuplot parallel.gp && gnuplot heatmap.gp) >>"$t_log" 2>&1
+    nodate() { grep -av CreationDate "$1"; }
+    if [ -e "$D/warm/plots.log" ]; then
+        t_fail "the warm-up left messages in plots.log: $(cat "$D/warm/plots.log")"
+    elif cmp "$D/warm/parallel.png" "$D/fresh/parallel.png" >>"$t_log" 2>&1 &&
+         cmp "$D/warm/heatmap.png" "$D/fresh/heatmap.png" >>"$t_log" 2>&1 &&
+         { ! grep -q pdfcairo <(gnuplot -e 'print GPVAL_TERMINALS' 2>&1) ||
+           { cmp <(nodate "$D/warm/parallel.pdf") <(nodate "$D/fresh/parallel.pdf") &&
+             cmp <(nodate "$D/warm/heatmap.pdf") <(nodate "$D/fresh/heatmap.pdf"); } >>"$t_log" 2>&1; }; then
+        t_pass
+    else
+        t_fail "the sweep's pictures differ from those of a fresh gnuplot on the same scripts"
+    fi
+fi
+
 # csv_close A B TOL: the same header and rows; numbers (but the seconds
 # columns) within TOL relative; text fields equal
 csv_close() {
