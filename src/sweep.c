@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -322,6 +323,7 @@ static pid_t spawn(const Job *job)
         close(fd);
     }
     if (job->jit) {
+        signal(SIGCHLD, SIG_DFL);   /* the trainer's children are its own */
         int argc = 0;
         while (job->argv[argc])
             argc++;
@@ -472,18 +474,44 @@ static void sanitize(char *out, size_t len, const char *s)
     out[k] = '\0';
 }
 
+/* The JIT's loop sleeps until a run exits or a compilation ends: each
+ * writes a byte to this pipe (the SIGCHLD handler, compile_thread), and
+ * the loop waits in poll() on its other end, rather than waking every
+ * half millisecond to look (which took CPU from the compilations and
+ * left a core idle until the next look). */
+static int wake_pipe[2] = {-1, -1};
+
+static void wake(void)
+{
+    int saved = errno;
+    ssize_t n = write(wake_pipe[1], "", 1);   /* non-blocking: a full pipe wakes the loop anyway */
+    (void)n;
+    errno = saved;
+}
+
+static void on_sigchld(int sig)
+{
+    (void)sig;
+    wake();
+}
+
 /* The JIT compiles an architecture in a thread, so that the main thread
  * keeps starting runs meanwhile (and up to --jobs architectures compile
  * at a time); arch->compiled says when it is done. */
 static void *compile_thread(void *arg)
 {
     Arch *ar = arg;
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    pthread_sigmask(SIG_BLOCK, &chld, NULL);   /* runs' exits are the main thread's */
     struct timespec t0, t1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
     ar->jit = cg_jit_compile(ar->ir, ar->nflags, ar->flags);
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
     ar->cpu = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     __atomic_store_n(&ar->compiled, 1, __ATOMIC_RELEASE);
+    wake();
     return NULL;
 }
 
@@ -1433,7 +1461,24 @@ int sweep_main(int argc, char **argv)
         Pool pool = {runs, total, 0, 0, 0, run_done, &st};
         int next = 0, compiling = 0, ncached = 0, nshared = 0;
         double cpu = 0;
+        if (pipe(wake_pipe) != 0)
+            return plotter_draw(&plots, s.out, NULL, 0),
+                   fail("cannot make a pipe: %s", strerror(errno)), 1;
+        for (int k = 0; k < 2; k++) {
+            fcntl(wake_pipe[k], F_SETFD, FD_CLOEXEC);
+            fcntl(wake_pipe[k], F_SETFL, O_NONBLOCK);
+        }
+        struct sigaction chld = {0}, old_chld;
+        chld.sa_handler = on_sigchld;
+        chld.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+        sigemptyset(&chld.sa_mask);
+        sigaction(SIGCHLD, &chld, &old_chld);
         while (pool.ndone < total) {
+            /* empty the pipe first: whatever happens from here on wakes
+             * the poll() below */
+            char buf[64];
+            while (read(wake_pipe[0], buf, sizeof buf) > 0)
+                continue;
             for (int k = 0; k < next; k++) {
                 Arch *ar = &arch[k];
                 if (!ar->compiling || !__atomic_load_n(&ar->compiled, __ATOMIC_ACQUIRE))
@@ -1473,12 +1518,15 @@ int sweep_main(int argc, char **argv)
                 pool_fill(&pool, s.jobs - compiling);
             if (pool.next == total && compiling + pool.running < s.jobs)
                 plotter_warm(&plots);   /* the last runs: a core is free */
-            if (!pool_reap(&pool, compiling == 0)) {
+            if (!pool_reap(&pool, 0)) {
                 if (compiling == 0 && pool.running == 0)
                     break;
-                nanosleep(&(struct timespec){0, 500000}, NULL);
+                poll(&(struct pollfd){wake_pipe[0], POLLIN, 0}, 1, -1);
             }
         }
+        sigaction(SIGCHLD, &old_chld, NULL);
+        close(wake_pipe[0]);
+        close(wake_pipe[1]);
         if (rc != 0) {
             free(src);
             return rc;

@@ -180,6 +180,24 @@ else
     t_pass
 fi
 
+# the JIT's loop sleeps in poll() until a run exits (SIGCHLD) or a
+# compilation ends (compile_thread): many short runs, three at a time,
+# each drawing its own plots (a gnuplot child of the run, whose exit is
+# the run's and must not be mistaken for one), must all be collected
+# without a hang; a lost wake-up would leave it waiting for ever
+t_begin "sweep/jit-many-short-runs"
+if ! "$NNC" --emit=llvm examples/xor.nn >/dev/null 2>&1; then
+    t_skip "nnc was built without LLVM"
+elif ! t_run timeout 120 "$NNC" sweep examples/sweep.nn -D depth=0..1 -D width=1,3 --repeat 6 \
+        --jobs 3 --plots --backend jit --out "$D/short" -- --epochs 1; then
+    t_fail "nnc sweep failed or hung (exit status 124 is the timeout)"
+elif [ "$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "ok") c = i; next }
+                   $c == 1' "$D/short/runs.csv" | wc -l)" != 24 ]; then
+    t_fail "expected 24 successful runs in runs.csv: $(cat "$D/short/runs.csv")"
+else
+    t_pass
+fi
+
 t_begin "sweep/bad-input"
 out=$("$NNC" sweep examples/sweep.nn -D depth=3..1 2>&1); rc=$?
 out2=$("$NNC" sweep examples/sweep.nn --set seed=1,2 2>&1); rc2=$?
