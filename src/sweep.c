@@ -88,6 +88,7 @@ typedef struct Arch {
     IrProgram *ir;         /* kept for the JIT */
     char **flags;          /* the trainer flags after --, for the JIT */
     int nflags;
+    int runs;              /* the runs of its configurations */
     CgJit *jit;
     pthread_t thread;      /* compiling it */
     int compiling;         /* the thread runs */
@@ -507,7 +508,7 @@ static void *compile_thread(void *arg)
     pthread_sigmask(SIG_BLOCK, &chld, NULL);   /* runs' exits are the main thread's */
     struct timespec t0, t1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
-    ar->jit = cg_jit_compile(ar->ir, ar->nflags, ar->flags);
+    ar->jit = cg_jit_compile(ar->ir, ar->nflags, ar->flags, ar->runs);
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
     ar->cpu = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     __atomic_store_n(&ar->compiled, 1, __ATOMIC_RELEASE);
@@ -1325,10 +1326,13 @@ int sweep_main(int argc, char **argv)
         }
         c->vals = calloc((size_t)s.repeat * MAXCOLS, sizeof *c->vals);
         c->ok = calloc((size_t)s.repeat, sizeof *c->ok);
-        if (c->arch >= 0)
+        if (c->arch >= 0) {
+            arch[c->arch].runs += s.repeat;
             continue;
+        }
         c->arch = narch;
         Arch *ar = &arch[narch++];
+        ar->runs = s.repeat;
         char name[300] = "";
         for (int a = 0; a < s.nax; a++)
             if (s.ax[a].is_define) {
@@ -1459,7 +1463,7 @@ int sweep_main(int argc, char **argv)
          * unblocks five runs, and once all are compiled every job left is
          * a run, so no core waits at the end */
         Pool pool = {runs, total, 0, 0, 0, run_done, &st};
-        int next = 0, compiling = 0, ncached = 0, nshared = 0;
+        int next = 0, compiling = 0, ncached = 0, nshared = 0, nquick = 0;
         double cpu = 0;
         if (pipe(wake_pipe) != 0)
             return plotter_draw(&plots, s.out, NULL, 0),
@@ -1493,6 +1497,7 @@ int sweep_main(int argc, char **argv)
                 }
                 ncached += cg_jit_cached(ar->jit) == 1;
                 nshared += cg_jit_cached(ar->jit) == 2;
+                nquick += cg_jit_quick(ar->jit);
                 cpu += ar->cpu;
                 for (int j = 0; j < total; j++)
                     if (cfg[runs[j].config].arch == k) {
@@ -1500,12 +1505,15 @@ int sweep_main(int argc, char **argv)
                         runs[j].ready = 1;
                     }
                 if (next == narch && compiling == 0) {
-                    char same[64] = "";
+                    char same[64] = "", quick[64] = "";
                     if (nshared > 0)
                         snprintf(same, sizeof same, ", %d the same code as another", nshared);
+                    if (nquick > 0)
+                        snprintf(quick, sizeof quick, "; %d as quick code for short trainings",
+                                 nquick);
                     fprintf(stderr, "nnc sweep: %d architecture%s compiled (%d from the compile "
-                            "cache%s) in %.2f s of CPU\n", narch, narch == 1 ? "" : "s", ncached,
-                            same, cpu);
+                            "cache%s) in %.2f s of CPU%s\n", narch, narch == 1 ? "" : "s", ncached,
+                            same, cpu, quick);
                 }
             }
             while (rc == 0 && next < narch && compiling + pool.running < s.jobs) {

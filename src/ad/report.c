@@ -61,6 +61,19 @@ static long long flops(const IrProgram *p, int id)
     }
 }
 
+void report_flops(const IrProgram *p, long long *fwd, long long *bwd)
+{
+    *fwd = *bwd = 0;
+    for (int i = p->fwd.begin; i < p->fwd.end; i++)
+        if (p->v[i].batched)
+            *fwd += flops(p, i);
+    const IrRange ranges[2] = {p->bwd_loss, p->bwd_penalty};
+    for (int r = 0; r < 2; r++)
+        for (int i = ranges[r].begin; i < ranges[r].end; i++)
+            if (p->v[i].batched && p->v[i].op != OP_ADJ)
+                *bwd += flops(p, i);
+}
+
 typedef struct Row {
     long long params, frozen, fwd, bwd, kept;
 } Row;

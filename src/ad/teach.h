@@ -32,5 +32,8 @@ int explain_run(FILE *out, const IrProgram *p, const ExplainOptions *o);
 
 /* The cost report of `nnc --report`. */
 void report_print(FILE *out, const IrProgram *p);
+/* Its total FLOPs per sample, forward and backward (the report's "total"
+ * row; the penalty, once per batch, not included). */
+void report_flops(const IrProgram *p, long long *fwd, long long *bwd);
 
 #endif

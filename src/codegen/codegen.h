@@ -37,9 +37,12 @@ int cg_jit_run(const IrProgram *p, int argc, char **argv);
 /* cg_jit_run in two steps: compile once (NULL after an error, printed),
  * then run the command line as often as wanted, e.g. in forked children.
  * flags are the trainer flags the runs will have (--trap-nan needs code
- * of its own).  p must outlive the compiled model. */
+ * of its own), runs how many runs will share the code: with the model's
+ * settings they tell how long the training is, which chooses between
+ * quick and optimised code (docs/jit.md).  p must outlive the compiled
+ * model. */
 typedef struct CgJit CgJit;
-CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags);
+CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags, int runs);
 int cg_jit_main(CgJit *jit, int argc, char **argv);
 void cg_jit_free(CgJit *jit);
 /* Where the compiled model's object code came from instead of LLVM's
@@ -47,6 +50,8 @@ void cg_jit_free(CgJit *jit);
  * compilation of the same code in this process (or one at the same time,
  * which it waited for); else 0. */
 int cg_jit_cached(const CgJit *jit);
+/* Was the model compiled to quick code (cg_jit_compile)? */
+int cg_jit_quick(const CgJit *jit);
 
 /* The directory of nnrt.h, libnnrt.a and nnc-jit.so: $NNC_RUNTIME, else
  * runtime/ beside the nnc executable. */

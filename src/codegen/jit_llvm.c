@@ -30,6 +30,7 @@
  * Built only with LLVM, into nnc-jit.so; without it (make LLVM=none) nnc
  * answers with the stubs of jit_load.c.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,7 +38,9 @@
 #include <string.h>
 #include "cache.h"
 #include "codegen.h"
+#include "nnrt_internal.h"
 #include "plan.h"
+#include "teach.h"
 
 #ifdef NNC_LLVM
 
@@ -1784,10 +1787,10 @@ static void host_init(void)
 }
 
 /* A target machine for the host, one per compilation (a TargetMachine is not
- * shared between threads).  The code generator's level and code model are
- * LLJIT's own defaults (O2; the large code model, so calls reach libm
- * wherever it is mapped), as when LLJIT compiled the IR itself. */
-static LLVMTargetMachineRef host_machine(void)
+ * shared between threads).  The code generator's level is LLJIT's own
+ * default (O2), or none for quick code (see quick_code); the code model
+ * LLJIT's (large, so calls reach libm wherever it is mapped). */
+static LLVMTargetMachineRef host_machine(int quick)
 {
     LLVMTargetRef target;
     char *msg = NULL;
@@ -1798,8 +1801,8 @@ static LLVMTargetMachineRef host_machine(void)
         return NULL;
     }
     return LLVMCreateTargetMachine(target, host.triple, host.cpu, host.features,
-                                   LLVMCodeGenLevelDefault, LLVMRelocDefault,
-                                   LLVMCodeModelJITDefault);
+                                   quick ? LLVMCodeGenLevelNone : LLVMCodeGenLevelDefault,
+                                   LLVMRelocDefault, LLVMCodeModelJITDefault);
 }
 
 /* The passes, for the host CPU.  nnc's IR is already what LLVM's O3
@@ -1836,14 +1839,15 @@ static int optimise(LLVMModuleRef mod, LLVMTargetMachineRef tm)
 
 /* The compile cache's key of a module's object code: the IR before
  * optimisation and everything else the object depends on. */
-static void object_key(CgCacheKey *k, LLVMModuleRef mod)
+static void object_key(CgCacheKey *k, LLVMModuleRef mod, int quick)
 {
     cg_cache_key(k, "llvm-object");
     cg_cache_add_str(k, "LLVM " LLVM_VERSION_STRING);
     cg_cache_add_str(k, host.triple);
     cg_cache_add_str(k, host.cpu);
     cg_cache_add_str(k, host.features);
-    cg_cache_add_str(k, PASSES "; codegen O2 large");
+    cg_cache_add_str(k, PASSES);
+    cg_cache_add_str(k, quick ? "codegen none large" : "codegen O2 large");
     char *ir = LLVMPrintModuleToString(mod);
     cg_cache_add_str(k, ir);
     LLVMDisposeMessage(ir);
@@ -1870,9 +1874,9 @@ static struct {
 } flights = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL};
 
 /* The module optimised and compiled: its object, or NULL after an error. */
-static LLVMMemoryBufferRef compile_object(LLVMModuleRef mod)
+static LLVMMemoryBufferRef compile_object(LLVMModuleRef mod, int quick)
 {
-    LLVMTargetMachineRef tm = host_machine();
+    LLVMTargetMachineRef tm = host_machine(quick);
     if (!tm)
         return NULL;
     LLVMSetTarget(mod, host.triple);
@@ -1894,10 +1898,10 @@ static LLVMMemoryBufferRef compile_object(LLVMModuleRef mod)
  * refresh (the first object did not link), compiled afresh and replaced.
  * NULL after an error.  The module is left as it was only when *cached is
  * set. */
-static LLVMMemoryBufferRef object_code(LLVMModuleRef mod, int refresh, int *cached)
+static LLVMMemoryBufferRef object_code(LLVMModuleRef mod, int quick, int refresh, int *cached)
 {
     CgCacheKey k;
-    object_key(&k, mod);
+    object_key(&k, mod, quick);
     *cached = 0;
     pthread_mutex_lock(&flights.lock);
     Flight *f = flights.list;
@@ -1912,7 +1916,7 @@ static LLVMMemoryBufferRef object_code(LLVMModuleRef mod, int refresh, int *cach
             *cached = 2;
         }
         pthread_mutex_unlock(&flights.lock);
-        return buf ? buf : compile_object(mod);
+        return buf ? buf : compile_object(mod, quick);
     }
     if (!f) {
         f = xcalloc(1, sizeof *f);
@@ -1929,7 +1933,7 @@ static LLVMMemoryBufferRef object_code(LLVMModuleRef mod, int refresh, int *cach
     if (data) {
         buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(data, n, "cached");
         *cached = 1;
-    } else if ((buf = compile_object(mod)) != NULL) {
+    } else if ((buf = compile_object(mod, quick)) != NULL) {
         n = LLVMGetBufferSize(buf);
         data = xcalloc(n, 1);
         memcpy(data, LLVMGetBufferStart(buf), n);
@@ -1985,6 +1989,7 @@ struct CgJit {
     LLVMOrcLLJITRef lljit;
     int cached;            /* the object code came from: 1 the compile cache, 2 another
                             * compilation of the same module in this process */
+    int quick;             /* compiled by the code generator's quick level (quick_code) */
     JitModel m;
     NnrtParam *params;
     NnrtSlot *slots;
@@ -2131,12 +2136,14 @@ static int link_object(CgJit *c, LLVMMemoryBufferRef obj, LLVMOrcExecutorAddress
     return err ? llvm_error("the LLVM JIT cannot link the model's code", err) : 0;
 }
 
-/* The model compiled, for --trap-nan when trap is set (Jit). */
-static CgJit *compile(const IrProgram *p, int trap)
+/* The model compiled, for --trap-nan when trap is set (Jit), with quick
+ * code when quick is set (quick_code). */
+static CgJit *compile(const IrProgram *p, int trap, int quick)
 {
     pthread_once(&host.once, host_init);
     CgJit *c = xcalloc(1, sizeof *c);
     c->p = p;
+    c->quick = quick;
     c->ctx = new_context();
     LLVMModuleRef mod = build_module(&c->j, p, c->ctx, trap);
     LLVMOrcExecutorAddress fn[NFN];
@@ -2144,13 +2151,13 @@ static CgJit *compile(const IrProgram *p, int trap)
     if (mod) {
         /* an entry of the cache that does not link (damaged on disk) is
          * compiled afresh, and replaced */
-        LLVMMemoryBufferRef obj = object_code(mod, 0, &c->cached);
+        LLVMMemoryBufferRef obj = object_code(mod, quick, 0, &c->cached);
         ok = obj && link_object(c, obj, fn, c->cached) == 0;
         if (!ok && c->cached) {
             if (c->lljit)
                 LLVMOrcDisposeLLJIT(c->lljit);
             c->lljit = NULL;
-            obj = object_code(mod, 1, &c->cached);
+            obj = object_code(mod, quick, 1, &c->cached);
             ok = obj && link_object(c, obj, fn, 0) == 0;
         }
         LLVMDisposeModule(mod);
@@ -2168,6 +2175,11 @@ int cg_jit_cached(const CgJit *c)
     return c->cached;
 }
 
+int cg_jit_quick(const CgJit *c)
+{
+    return c->quick;
+}
+
 /* Do the trainer's flags ask for --trap-nan (a flag without a value,
  * runtime/nnrt_train.c)?  Counted in any position, as an argument of
  * another flag too: that only costs the stores. */
@@ -2179,14 +2191,82 @@ static int trap_nan(int nflags, char **flags)
     return 0;
 }
 
+/* Quick code: LLVM's code generator at its level none (fast instruction
+ * selection, fast register allocation, no scheduling) takes about half the
+ * time of its default level O2, which is three quarters of a compilation
+ * after the passes (docs/performance.md, "Quick code for short
+ * trainings").  Its code computes the same bits (the passes, which choose
+ * the operations and their order, are the same; an llvm.fmuladd is fused
+ * at either level) but runs up to 2.6 times as long (W1).  So it is
+ * chosen when the training the code will do is short: the training FLOPs
+ * (updates, and evaluating the training and test sets every epoch) of the
+ * runs sharing the code, estimated from the model's FLOPs per sample (nnc
+ * --report) and the train block's settings as the flags change them, are
+ * under QUICK_FLOPS.  At about 35 GFLOP/s against 14 (W1, the densest of
+ * the JIT's loops) that costs the code at most 13 ms, where quick code
+ * saves 15-45 ms of compiling.  Data read from files has a size the
+ * compiler does not know: optimised code.  NNC_JIT_CODE=quick or optimised
+ * chooses for every model. */
+#define QUICK_FLOPS 3e8
+
+static double training_flops(const IrProgram *p, int nflags, char **flags, int runs)
+{
+    NnrtConfig c;
+    char err[1024];
+    nnrt_config_default(&c);
+    for (int i = 0; i < p->nsettings; i++)
+        nnrt_config_set(&c, p->settings[i].key, p->settings[i].value, 0, err, sizeof err);
+    for (int k = 0; k < nflags; k++) {   /* --key value or --key=value, keys of settings */
+        if (strncmp(flags[k], "--", 2) != 0)
+            continue;
+        const char *name = flags[k] + 2, *eq = strchr(name, '=');
+        char key[64];
+        snprintf(key, sizeof key, "%.*s", (int)(eq ? eq - name : (long)strlen(name)), name);
+        int setting = 0;
+        for (int i = 0; i < nnrt_setting_nkeys; i++)
+            setting |= strcmp(key, nnrt_setting_keys[i]) == 0;
+        const char *value = eq ? eq + 1 : k + 1 < nflags ? flags[k + 1] : NULL;
+        if (setting && value) {
+            nnrt_config_set(&c, key, value, 1, err, sizeof err);
+            k += !eq;
+        }
+    }
+    if (c.data.kind != NNRT_SRC_GEN || (c.test.kind != NNRT_SRC_GEN && c.test.kind != NNRT_SRC_NONE))
+        return -1;
+    long long fwd, bwd;
+    report_flops(p, &fwd, &bwd);
+    double n = (double)c.data.n, ntest = c.test.kind == NNRT_SRC_GEN ? (double)c.test.n : 0;
+    double batch = c.batch > 0 && (double)c.batch < n ? (double)c.batch : n;
+    double updates = c.steps > 0 ? (double)c.steps : (double)c.epochs * ceil(n / batch);
+    double epochs = c.steps > 0 ? ceil(updates * batch / n) : (double)c.epochs;
+    return runs * (updates * batch * (double)(fwd + bwd) + (epochs + 1) * (n + ntest) * (double)fwd);
+}
+
+static int quick_code(const IrProgram *p, int nflags, char **flags, int runs)
+{
+    const char *env = getenv("NNC_JIT_CODE");
+    if (env && strcmp(env, "quick") == 0)
+        return 1;
+    if (env && strcmp(env, "optimised") == 0)
+        return 0;
+    if (env && *env && strcmp(env, "auto") != 0) {
+        static int warned;
+        if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+            fprintf(stderr, "nnc: warning: NNC_JIT_CODE='%s' is not quick, optimised or auto; "
+                    "using auto\n", env);
+    }
+    double w = training_flops(p, nflags, flags, runs > 1 ? runs : 1);
+    return w >= 0 && w < QUICK_FLOPS;
+}
+
 /* --trap-nan's nonfinite() checks every buffer, so the model's transient
  * steps (plan.h) must be stored for it: only a model compiled for it has
  * their stores and nonfinite(), so that the usual one has no code for them
  * (LLVM would otherwise unswitch the fused loops on a flag: twice their
  * code and compile time). */
-CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags)
+CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags, int runs)
 {
-    return compile(p, trap_nan(nflags, flags));
+    return compile(p, trap_nan(nflags, flags), quick_code(p, nflags, flags, runs));
 }
 
 /* A command line asking for --trap-nan that the model was not compiled
@@ -2194,7 +2274,7 @@ CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags)
 int cg_jit_main(CgJit *c, int argc, char **argv)
 {
     if (!c->j.trap && trap_nan(argc - 1, argv + 1)) {
-        CgJit *k = compile(c->p, 1);
+        CgJit *k = compile(c->p, 1, c->quick);
         int rc = k ? cg_jit_main(k, argc, argv) : 1;
         cg_jit_free(k);
         return rc;
@@ -2205,7 +2285,7 @@ int cg_jit_main(CgJit *c, int argc, char **argv)
 
 int cg_jit_run(const IrProgram *p, int argc, char **argv)
 {
-    CgJit *c = cg_jit_compile(p, argc - 1, argv + 1);
+    CgJit *c = cg_jit_compile(p, argc - 1, argv + 1, 1);
     if (!c)
         return 1;
     int rc = cg_jit_main(c, argc, argv);

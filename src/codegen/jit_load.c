@@ -90,11 +90,11 @@ int cg_jit_run(const IrProgram *p, int argc, char **argv)
     return fn ? fn(p, argc, argv) : 1;
 }
 
-CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags)
+CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags, int runs)
 {
-    CgJit *(*fn)(const IrProgram *, int, char **) =
-        JIT_FN(CgJit *(*)(const IrProgram *, int, char **), "cg_jit_compile");
-    return fn ? fn(p, nflags, flags) : NULL;
+    CgJit *(*fn)(const IrProgram *, int, char **, int) =
+        JIT_FN(CgJit *(*)(const IrProgram *, int, char **, int), "cg_jit_compile");
+    return fn ? fn(p, nflags, flags, runs) : NULL;
 }
 
 int cg_jit_main(CgJit *jit, int argc, char **argv)
@@ -113,6 +113,12 @@ void cg_jit_free(CgJit *jit)
 int cg_jit_cached(const CgJit *jit)
 {
     int (*fn)(const CgJit *) = JIT_FN(int (*)(const CgJit *), "cg_jit_cached");
+    return fn ? fn(jit) : 0;
+}
+
+int cg_jit_quick(const CgJit *jit)
+{
+    int (*fn)(const CgJit *) = JIT_FN(int (*)(const CgJit *), "cg_jit_quick");
     return fn ? fn(jit) : 0;
 }
 
@@ -146,11 +152,12 @@ int cg_jit_run(const IrProgram *p, int argc, char **argv)
     return 1;
 }
 
-CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags)
+CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags, int runs)
 {
     (void)p;
     (void)nflags;
     (void)flags;
+    (void)runs;
     no_llvm();
     return NULL;
 }
@@ -170,6 +177,12 @@ void cg_jit_free(CgJit *jit)
 }
 
 int cg_jit_cached(const CgJit *jit)
+{
+    (void)jit;
+    return 0;
+}
+
+int cg_jit_quick(const CgJit *jit)
 {
     (void)jit;
     return 0;

@@ -321,3 +321,56 @@ elif [ "$loops" -lt 4 ]; then
 else
     t_pass
 fi
+
+# Quick code (docs/jit.md): LLVM's code generator at its fast level, which
+# nnc run and nnc sweep choose for short trainings, computes the same bits
+# as the optimised code: the same training curves (all but the times) and
+# final parameters, for models with tanh and bce (w5), relu and softmax with
+# cross-entropy (spirals), sigmoid (xor), the row ops (rows_sweep), float64
+t_begin "jit/quick-code/same-bits"
+ok=1
+for run in "examples/spirals.nn" "examples/xor.nn" "examples/xor.nn --dtype f64" \
+           "bench/models/w5.nn -D depth=2" "tests/e2e/models/rows_sweep.nn --data=random(n=50,seed=3)"; do
+    read -r -a args <<<"$run"
+    flags=()
+    [ "${args[-1]#--data=}" != "${args[-1]}" ] && { flags=("${args[-1]}"); unset 'args[-1]'; }
+    for code in quick optimised; do
+        rm -rf "$D/qc-$code"
+        echo "\$ NNC_JIT_CODE=$code nnc run ${args[*]} train ${flags[*]} --epochs 3" >>"$t_log"
+        NNC_JIT_CODE=$code NNC_CACHE=off "$NNC" run "${args[@]}" train "${flags[@]}" --epochs 3 \
+            --quiet --no-plots --log "$D/qc-$code" >>"$t_log" 2>&1 || ok=0
+    done
+    if ! curves_close "$D/qc-quick/metrics.csv" "$D/qc-optimised/metrics.csv" 0 ||
+       ! close "$D/qc-quick/params.npz" "$D/qc-optimised/params.npz" 0; then
+        echo "quick and optimised code differ on ${args[*]}" >>"$t_log"
+        ok=0
+    fi
+done
+if [ $ok = 1 ]; then t_pass; else t_fail "quick code's results differ from optimised code's"; fi
+
+# The choice (docs/jit.md, Quick code): a sweep of short trainings gets
+# quick code, the same sweep asked for a million epochs (stopped after one)
+# optimised code, as does NNC_JIT_CODE=optimised; a wrong NNC_JIT_CODE is
+# reported
+t_begin "jit/quick-code/choice"
+sweep() {   # sweep NAME ENV... -- FLAGS: the sweep's stderr
+    local name=$1; shift
+    local envs=()
+    while [ "$1" != -- ]; do envs+=("$1"); shift; done
+    shift
+    rm -rf "$D/qs-$name"
+    env NNC_CACHE=off "${envs[@]}" "$NNC" sweep examples/sweep.nn -D depth=1 --set lr=0.1 \
+        --jobs 1 --out "$D/qs-$name" -- "$@" 2>&1 >/dev/null | tee -a "$t_log"
+}
+short=$(sweep short --)
+long=$(sweep long -- --epochs 1000000 --stop-after 1)
+forced=$(sweep forced NNC_JIT_CODE=optimised --)
+wrong=$(sweep wrong NNC_JIT_CODE=fast --)
+why=""
+case $short in *"; 1 as quick code for short trainings"*) ;; *) why="a short sweep should have quick code" ;; esac
+case $long in *"quick code"*) why="a sweep of a million epochs should have optimised code" ;; esac
+case $forced in *"quick code"*) why="NNC_JIT_CODE=optimised should give optimised code" ;; esac
+case $wrong in *"NNC_JIT_CODE='fast' is not quick, optimised or auto; using auto"*"1 as quick code"*) ;;
+    *) why="NNC_JIT_CODE=fast should be reported, and auto used" ;; esac
+[ -f "$D/qs-long/results.csv" ] || why="the sweep stopped after one epoch should have results"
+if [ -z "$why" ]; then t_pass; else t_fail "$why"; fi
