@@ -68,6 +68,11 @@ static int close_part(FILE *f, const char *path, const char *part, NnrtErr *e)
 
 /* ---- metrics.csv and metrics.jsonl ---- */
 
+/* Every column metrics.csv can have, in csv_header's order. */
+const char *const nnrt_metric_columns[] = {"epoch", "step", "loss", "lr", "test_loss", "accuracy",
+                                           "test_accuracy", "seconds", "train_seconds"};
+const int nnrt_metric_ncolumns = (int)(sizeof nnrt_metric_columns / sizeof nnrt_metric_columns[0]);
+
 static void csv_header(const NnrtRunLog *l, char *buf, size_t len)
 {
     snprintf(buf, len, "epoch,step,loss,lr%s%s%s,seconds,train_seconds\n", l->has_test ? ",test_loss" : "",

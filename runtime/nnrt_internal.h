@@ -451,6 +451,11 @@ typedef struct NnrtRunLog {
 /* The log files are flushed at most this often (and before a checkpoint). */
 #define NNRT_LOG_FLUSH_SECONDS 0.25
 
+/* Every column metrics.csv can have (which ones a run has depends on its
+ * test set and metrics). */
+extern const char *const nnrt_metric_columns[];
+extern const int nnrt_metric_ncolumns;
+
 /* Creates dir and opens metrics.csv and metrics.jsonl.  keep < 0 starts
  * them afresh; keep >= 0 (resuming) keeps the rows of epochs 0..keep and
  * drops later ones, checking that the columns are the same. */

@@ -41,6 +41,7 @@
 #include "sema.h"
 #include "ad.h"
 #include "codegen.h"
+#include "nnrt_internal.h"
 #include "sweep.h"
 
 #define MAXAXES 16
@@ -244,6 +245,23 @@ static int parse_int(const char *flag, const char *v, int lo, int *out)
     return 0;
 }
 
+/* A --metric that no run can have is a mistake to report before the runs
+ * (one that these runs do not have, accuracy without `metrics = accuracy`
+ * say, is reported once they have run: write_plots). */
+static int check_metric(const char *metric)
+{
+    char all[256] = "";
+    for (int k = 0; k < nnrt_metric_ncolumns; k++) {
+        if (strcmp(metric, nnrt_metric_columns[k]) == 0)
+            return 0;
+        size_t n = strlen(all);
+        snprintf(all + n, sizeof all - n, "%s%s", k ? ", " : "", nnrt_metric_columns[k]);
+    }
+    const char *near = diag_closest(metric, nnrt_metric_columns, nnrt_metric_ncolumns);
+    return fail("--metric %s: no run's metrics.csv has such a column%s%s%s; the columns are %s",
+                metric, near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "", all);
+}
+
 static int parse_args(Sweep *s, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -279,6 +297,8 @@ static int parse_args(Sweep *s, int argc, char **argv)
             s->out = argv[++i];
         } else if (strcmp(a, "--metric") == 0) {
             s->metric = argv[++i];
+            if (check_metric(s->metric) != 0)
+                return -1;
         } else if (strcmp(a, "--dtype") == 0) {
             s->dtype = argv[++i];
         } else if (strcmp(a, "--backend") == 0) {

@@ -221,13 +221,21 @@ else
     t_fail "expected exit 1, 'building failed' and no run: exit $rc, $out"
 fi
 
-t_begin "sweep/unknown-metric"   # the results are written, the plots are not, and the exit says so
-out=$("$NNC" sweep examples/sweep.nn --metric nope --out "$D/metric" -- --epochs 1 2>&1); rc=$?
-if [ $rc = 1 ] && [[ $out == *"--metric nope: the runs have no such column (they have loss, test_loss"* ]] &&
+# a --metric no run can have is refused before any run; one that these runs
+# do not have (accuracy of a regression) once they have run: the results are
+# written, the plots are not, and the exit says so
+t_begin "sweep/unknown-metric"
+out=$("$NNC" sweep examples/sweep.nn --metric test_acuracy --out "$D/metric0" -- --epochs 1 2>&1); rc=$?
+out2=$("$NNC" sweep examples/tiny_mlp.nn --metric accuracy --out "$D/metric" -- --epochs 1 2>&1); rc2=$?
+echo "$out" "$out2" >>"$t_log"
+if [ $rc != 2 ] || [[ $out != *"--metric test_acuracy: no run's metrics.csv has such a column (did you mean 'test_accuracy'?); the columns are epoch, step, loss"* ]] ||
+   [ -e "$D/metric0" ]; then
+    t_fail "a misspelt --metric: expected exit 2 before any run, naming the columns: exit $rc, $out"
+elif [ $rc2 = 1 ] && [[ $out2 == *"--metric accuracy: the runs have no such column (they have loss"* ]] &&
    [ -f "$D/metric/results.csv" ] && [ ! -e "$D/metric/plots.log" ] && [ ! -e "$D/metric/parallel.png" ]; then
     t_pass
 else
-    t_fail "expected exit 1 naming the columns, and results.csv: exit $rc, $out"
+    t_fail "expected exit 1 naming the columns, and results.csv: exit $rc2, $out2"
 fi
 
 # gnuplot starts with the sweep and gets its script at the end: one that
