@@ -89,7 +89,7 @@ typedef struct Arch {
     IrProgram *ir;         /* kept for the JIT */
     char **flags;          /* the trainer flags after --, for the JIT */
     int nflags;
-    int runs;              /* the runs of its configurations */
+    double work;           /* the FLOPs of its runs (cg_jit_work), -1 if unknown */
     CgJit *jit;
     pthread_t thread;      /* compiling it */
     int compiling;         /* the thread runs */
@@ -528,7 +528,7 @@ static void *compile_thread(void *arg)
     pthread_sigmask(SIG_BLOCK, &chld, NULL);   /* runs' exits are the main thread's */
     struct timespec t0, t1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
-    ar->jit = cg_jit_compile(ar->ir, ar->nflags, ar->flags, ar->runs);
+    ar->jit = cg_jit_compile(ar->ir, ar->nflags, ar->flags, ar->work);
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
     ar->cpu = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     __atomic_store_n(&ar->compiled, 1, __ATOMIC_RELEASE);
@@ -1346,13 +1346,10 @@ int sweep_main(int argc, char **argv)
         }
         c->vals = calloc((size_t)s.repeat * MAXCOLS, sizeof *c->vals);
         c->ok = calloc((size_t)s.repeat, sizeof *c->ok);
-        if (c->arch >= 0) {
-            arch[c->arch].runs += s.repeat;
+        if (c->arch >= 0)
             continue;
-        }
         c->arch = narch;
         Arch *ar = &arch[narch++];
-        ar->runs = s.repeat;
         char name[300] = "";
         for (int a = 0; a < s.nax; a++)
             if (s.ax[a].is_define) {
@@ -1537,6 +1534,16 @@ int sweep_main(int argc, char **argv)
                 }
             }
             while (rc == 0 && next < narch && compiling + pool.running < s.jobs) {
+                /* how long its runs train chooses quick or optimised code */
+                arch[next].work = 0;
+                for (int j = 0; j < total && arch[next].work >= 0; j++)
+                    if (cfg[runs[j].config].arch == next) {
+                        int nargs = 0;
+                        while (runs[j].argv[nargs])
+                            nargs++;
+                        double w = cg_jit_work(arch[next].ir, nargs - 1, runs[j].argv + 1);
+                        arch[next].work = w < 0 ? -1 : arch[next].work + w;
+                    }
                 if (start_compile(&arch[next]) != 0)
                     rc = 1;
                 else

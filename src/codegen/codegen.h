@@ -37,12 +37,17 @@ int cg_jit_run(const IrProgram *p, int argc, char **argv);
 /* cg_jit_run in two steps: compile once (NULL after an error, printed),
  * then run the command line as often as wanted, e.g. in forked children.
  * flags are the trainer flags the runs will have (--trap-nan needs code
- * of its own), runs how many runs will share the code: with the model's
- * settings they tell how long the training is, which chooses between
- * quick and optimised code (docs/jit.md).  p must outlive the compiled
- * model. */
+ * of its own); work is the FLOPs of all the runs that will use the code
+ * (cg_jit_work of each, added up; -1 when one is unknown), which chooses
+ * between quick and optimised code (docs/jit.md).  p must outlive the
+ * compiled model. */
 typedef struct CgJit CgJit;
-CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags, int runs);
+CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags, double work);
+/* The FLOPs of a run of the trainer command line flags (argv without the
+ * program; the command, if any, first), as far as the model's settings and
+ * the flags tell before training: the updates and the evaluations of every
+ * epoch.  -1 when the data is read from files. */
+double cg_jit_work(const IrProgram *p, int nflags, char **flags);
 int cg_jit_main(CgJit *jit, int argc, char **argv);
 void cg_jit_free(CgJit *jit);
 /* Where the compiled model's object code came from instead of LLVM's

@@ -2199,17 +2199,17 @@ static int trap_nan(int nflags, char **flags)
  * the operations and their order, are the same; an llvm.fmuladd is fused
  * at either level) but runs up to 2.6 times as long (W1).  So it is
  * chosen when the training the code will do is short: the training FLOPs
- * (updates, and evaluating the training and test sets every epoch) of the
- * runs sharing the code, estimated from the model's FLOPs per sample (nnc
- * --report) and the train block's settings as the flags change them, are
- * under QUICK_FLOPS.  At about 35 GFLOP/s against 14 (W1, the densest of
+ * (updates, and evaluating the training and test sets every epoch) of all
+ * the runs sharing the code, each estimated by cg_jit_work from the model's
+ * FLOPs per sample (nnc --report) and the train block's settings as the
+ * run's flags change them, are under QUICK_FLOPS.  At about 35 GFLOP/s against 14 (W1, the densest of
  * the JIT's loops) that costs the code at most 13 ms, where quick code
  * saves 15-45 ms of compiling.  Data read from files has a size the
  * compiler does not know: optimised code.  NNC_JIT_CODE=quick or optimised
  * chooses for every model. */
 #define QUICK_FLOPS 3e8
 
-static double training_flops(const IrProgram *p, int nflags, char **flags, int runs)
+double cg_jit_work(const IrProgram *p, int nflags, char **flags)
 {
     NnrtConfig c;
     char err[1024];
@@ -2239,10 +2239,10 @@ static double training_flops(const IrProgram *p, int nflags, char **flags, int r
     double batch = c.batch > 0 && (double)c.batch < n ? (double)c.batch : n;
     double updates = c.steps > 0 ? (double)c.steps : (double)c.epochs * ceil(n / batch);
     double epochs = c.steps > 0 ? ceil(updates * batch / n) : (double)c.epochs;
-    return runs * (updates * batch * (double)(fwd + bwd) + (epochs + 1) * (n + ntest) * (double)fwd);
+    return updates * batch * (double)(fwd + bwd) + (epochs + 1) * (n + ntest) * (double)fwd;
 }
 
-static int quick_code(const IrProgram *p, int nflags, char **flags, int runs)
+static int quick_code(double work)
 {
     const char *env = getenv("NNC_JIT_CODE");
     if (env && strcmp(env, "quick") == 0)
@@ -2255,8 +2255,7 @@ static int quick_code(const IrProgram *p, int nflags, char **flags, int runs)
             fprintf(stderr, "nnc: warning: NNC_JIT_CODE='%s' is not quick, optimised or auto; "
                     "using auto\n", env);
     }
-    double w = training_flops(p, nflags, flags, runs > 1 ? runs : 1);
-    return w >= 0 && w < QUICK_FLOPS;
+    return work >= 0 && work < QUICK_FLOPS;
 }
 
 /* --trap-nan's nonfinite() checks every buffer, so the model's transient
@@ -2264,9 +2263,9 @@ static int quick_code(const IrProgram *p, int nflags, char **flags, int runs)
  * their stores and nonfinite(), so that the usual one has no code for them
  * (LLVM would otherwise unswitch the fused loops on a flag: twice their
  * code and compile time). */
-CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags, int runs)
+CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags, double work)
 {
-    return compile(p, trap_nan(nflags, flags), quick_code(p, nflags, flags, runs));
+    return compile(p, trap_nan(nflags, flags), quick_code(work));
 }
 
 /* A command line asking for --trap-nan that the model was not compiled
@@ -2285,7 +2284,7 @@ int cg_jit_main(CgJit *c, int argc, char **argv)
 
 int cg_jit_run(const IrProgram *p, int argc, char **argv)
 {
-    CgJit *c = cg_jit_compile(p, argc - 1, argv + 1, 1);
+    CgJit *c = cg_jit_compile(p, argc - 1, argv + 1, cg_jit_work(p, argc - 1, argv + 1));
     if (!c)
         return 1;
     int rc = cg_jit_main(c, argc, argv);

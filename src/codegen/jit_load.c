@@ -90,11 +90,18 @@ int cg_jit_run(const IrProgram *p, int argc, char **argv)
     return fn ? fn(p, argc, argv) : 1;
 }
 
-CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags, int runs)
+CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags, double work)
 {
-    CgJit *(*fn)(const IrProgram *, int, char **, int) =
-        JIT_FN(CgJit *(*)(const IrProgram *, int, char **, int), "cg_jit_compile");
-    return fn ? fn(p, nflags, flags, runs) : NULL;
+    CgJit *(*fn)(const IrProgram *, int, char **, double) =
+        JIT_FN(CgJit *(*)(const IrProgram *, int, char **, double), "cg_jit_compile");
+    return fn ? fn(p, nflags, flags, work) : NULL;
+}
+
+double cg_jit_work(const IrProgram *p, int nflags, char **flags)
+{
+    double (*fn)(const IrProgram *, int, char **) =
+        JIT_FN(double (*)(const IrProgram *, int, char **), "cg_jit_work");
+    return fn ? fn(p, nflags, flags) : -1;
 }
 
 int cg_jit_main(CgJit *jit, int argc, char **argv)
@@ -152,14 +159,22 @@ int cg_jit_run(const IrProgram *p, int argc, char **argv)
     return 1;
 }
 
-CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags, int runs)
+CgJit *cg_jit_compile(const IrProgram *p, int nflags, char **flags, double work)
 {
     (void)p;
     (void)nflags;
     (void)flags;
-    (void)runs;
+    (void)work;
     no_llvm();
     return NULL;
+}
+
+double cg_jit_work(const IrProgram *p, int nflags, char **flags)
+{
+    (void)p;
+    (void)nflags;
+    (void)flags;
+    return -1;
 }
 
 int cg_jit_main(CgJit *jit, int argc, char **argv)

@@ -349,9 +349,9 @@ done
 if [ $ok = 1 ]; then t_pass; else t_fail "quick code's results differ from optimised code's"; fi
 
 # The choice (docs/jit.md, Quick code): a sweep of short trainings gets
-# quick code, the same sweep asked for a million epochs (stopped after one)
-# optimised code, as does NNC_JIT_CODE=optimised; a wrong NNC_JIT_CODE is
-# reported
+# quick code, the same sweep asked for a million epochs (stopped after one),
+# as a trainer flag or in one configuration of --set, optimised code, as
+# does NNC_JIT_CODE=optimised; a wrong NNC_JIT_CODE is reported
 t_begin "jit/quick-code/choice"
 sweep() {   # sweep NAME ENV... -- FLAGS: the sweep's stderr
     local name=$1; shift
@@ -364,11 +364,15 @@ sweep() {   # sweep NAME ENV... -- FLAGS: the sweep's stderr
 }
 short=$(sweep short --)
 long=$(sweep long -- --epochs 1000000 --stop-after 1)
+rm -rf "$D/qs-set"
+set=$(NNC_CACHE=off "$NNC" sweep examples/sweep.nn -D depth=1 --set epochs=1,1000000 --jobs 1 \
+      --out "$D/qs-set" -- --stop-after 1 2>&1 >/dev/null | tee -a "$t_log")
 forced=$(sweep forced NNC_JIT_CODE=optimised --)
 wrong=$(sweep wrong NNC_JIT_CODE=fast --)
 why=""
 case $short in *"; 1 as quick code for short trainings"*) ;; *) why="a short sweep should have quick code" ;; esac
 case $long in *"quick code"*) why="a sweep of a million epochs should have optimised code" ;; esac
+case $set in *"quick code"*) why="a sweep with a configuration of a million epochs should have optimised code" ;; esac
 case $forced in *"quick code"*) why="NNC_JIT_CODE=optimised should give optimised code" ;; esac
 case $wrong in *"NNC_JIT_CODE='fast' is not quick, optimised or auto; using auto"*"1 as quick code"*) ;;
     *) why="NNC_JIT_CODE=fast should be reported, and auto used" ;; esac
