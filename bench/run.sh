@@ -105,12 +105,19 @@ sweep() {
     for d in 0 1 2 3; do for w in 1 2 3; do for r in 1 2 3 4 5; do echo "$d $w $r"; done; done; done |
         xargs -P 2 -n 3 sh -c '"$0/w5_$1_$2" train --seed $3 2>&1 | tail -n 1 >"$0/w5out_$1_$2_$3"' "$B"
 }
-nnc_sweep() {   # nnc_sweep BACKEND cold|warm: the whole sweep, timed into $B/t_w5_BACKEND_CACHE
-    rm -rf "$B/w5sweep_$1"
-    [ "$2" = cold ] && rm -rf "$B/w5cache_$1"
+# Every timed sweep writes a directory of its own, and every cold one fills
+# a compile cache of its own (the warm one after it re-uses it), all under
+# $W5 and deleted at the end of the bench, after every timing: on ext4
+# without a journal (this machine's root file system) every file created
+# within a minute or more of a deletion in its block group is slower, so
+# deleting the last sweep's 600 files right before the next sweep cost the
+# sweeps up to 40% of their CPU (docs/performance.md, *Deleted files slow
+# down the next sweep*).  W5_DIR=/dev/shm puts them on a tmpfs.
+W5="${W5_DIR:-$B}/w5.$$"
+nnc_sweep() {   # nnc_sweep BACKEND cold|warm I: the whole sweep, timed into $B/t_w5_BACKEND_CACHE
     t0=$(now)
-    NNC_CACHE=on NNC_CACHE_DIR="$B/w5cache_$1" ./nnc sweep bench/models/w5.nn -D depth=0..3 \
-        -D width=1..3 --repeat 5 --jobs 2 --backend "$1" --out "$B/w5sweep_$1" >"$B/w5sweep_$1.out" 2>&1
+    NNC_CACHE=on NNC_CACHE_DIR="$W5/cache_$1_$3" ./nnc sweep bench/models/w5.nn -D depth=0..3 \
+        -D width=1..3 --repeat 5 --jobs 2 --backend "$1" --out "$W5/sweep_$1_$2_$3" >"$B/w5sweep_$1.out" 2>&1
     t1=$(now)
     echo "$t1 - $t0" | bc -l >>"$B/t_w5_$1_$2"
 }
@@ -118,9 +125,9 @@ nnc_sweep() {   # nnc_sweep BACKEND cold|warm: the whole sweep, timed into $B/t_
 for f in jit_cold jit_warm c_cold c_warm; do : >"$B/t_w5_$f"; done
 RT=${RT:-$(( R < 3 ? R : 3 ))}   # PyTorch's sweep takes about a minute: fewer repeats
 for i in $(seq "$R"); do
-    [ $have_jit = 1 ] && nnc_sweep jit cold && nnc_sweep jit warm
-    nnc_sweep c cold
-    nnc_sweep c warm
+    [ $have_jit = 1 ] && nnc_sweep jit cold "$i" && nnc_sweep jit warm "$i"
+    nnc_sweep c cold "$i"
+    nnc_sweep c warm "$i"
     t0=$(now); sweep; t1=$(now)
     echo "$t1 - $t0" | bc -l >>"$B/t_w5_nnc"
     if [ $have_torch = 1 ] && [ "$i" -le "$RT" ]; then
@@ -151,8 +158,8 @@ for d in 0 1 2 3; do for w in 1 2 3; do
     tr_=$(for r in 1 2 3 4 5; do awk '{ print $6 }' "$B/w5out_${d}_${w}_$r"; done |
         awk '{ s += $1; q += $1 * $1; n++ } END { m = s / n; printf "%.4f +- %.4f", m, sqrt((q - n * m * m) / (n - 1)) }')
     pt=$(awk -v d=$d -v w=$w '$1 == "depth" && $2 == d && $4 == w { print $6, $7, $8 }' "$B/w5_torch.out" 2>/dev/null)
-    say "$(printf '    depth %d width %d  %s | %s | %s | %s' $d $w "$tr_" "$(tl "$B/w5sweep_c" $d $w)" \
-        "$(tl "$B/w5sweep_jit" $d $w)" "${pt:--}")"
+    say "$(printf '    depth %d width %d  %s | %s | %s | %s' $d $w "$tr_" "$(tl "$W5/sweep_c_warm_$R" $d $w)" \
+        "$(tl "$W5/sweep_jit_warm_$R" $d $w)" "${pt:--}")"
 done; done
 
 # ---- W2, W3: Fashion-MNIST
@@ -242,3 +249,12 @@ fi
 
 say ""
 say "Not yet measured: W3c, W4."
+# after every timing: the last W5 sweeps' results stay in $B/w5sweep_BACKEND,
+# the sweeps go (and what an interrupted bench left)
+for b in jit c; do
+    [ -d "$W5/sweep_${b}_warm_$R" ] || continue
+    rm -rf "$B/w5sweep_$b"
+    mkdir -p "$B/w5sweep_$b"
+    cp "$W5/sweep_${b}_warm_$R"/results.* "$W5/sweep_${b}_warm_$R"/runs.csv "$B/w5sweep_$b/"
+done
+rm -rf "${W5_DIR:-$B}"/w5.[0-9]* "$B"/w5cache_*

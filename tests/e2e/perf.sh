@@ -177,3 +177,23 @@ if [ -x "$D/w1" ] && [ -x "$D/w1_loops" ] && [ -f "$D/w1.p.npz" ]; then
 else
     t_fail "no trainers (build failed above)"
 fi
+
+# make bench's W5 sweeps delete nothing while they are timed: on ext4
+# without a journal every file created within a minute of a deletion
+# nearby costs a scan past the deleted inodes (docs/performance.md, *Deleted
+# files slow down the next sweep*), and `rm -rf` of the last sweep before
+# each sweep cost them up to 40% of their CPU.  Nothing in nnc_sweep or in
+# the W5 loop may delete; the sweeps go at the end, after bench/jit.sh.
+t_begin "perf/bench deletes nothing while W5 is timed"
+bad=$(awk '/^nnc_sweep\(\)/ { in_f = 1 } in_f && /^}/ { in_f = 0 }
+           /^for i in \$\(seq "\$R"\); do/ { in_l = 1 } in_l && /^done/ { in_l = 0 }
+           (in_f || in_l) && /(^|[^a-z_])(rm|unlink|rmdir)[ \t]/ { print FILENAME ":" FNR ": " $0 }' bench/run.sh)
+last_rm=$(grep -n 'rm -rf "${W5_DIR:-$B}"/w5\.' bench/run.sh | tail -n 1 | cut -d: -f1)
+jit=$(grep -n '^\. bench/jit\.sh' bench/run.sh | cut -d: -f1)
+if [ -n "$bad" ]; then
+    t_fail "deletions while W5 is timed: $bad"
+elif [ -z "$last_rm" ] || [ -z "$jit" ] || [ "$last_rm" -lt "$jit" ]; then
+    t_fail "the W5 sweeps should be deleted at the end of bench/run.sh, after bench/jit.sh"
+else
+    t_pass
+fi
