@@ -24,6 +24,7 @@ typedef struct JitModel {
     int out_slot;
     int64_t out_size;
     int has_penalty;
+    int tile;             /* NnrtModel.tile */
     void *(*create)(int cap);
     void (*destroy)(void *work);
     const void *(*output)(void *work);

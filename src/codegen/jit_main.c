@@ -21,6 +21,7 @@ int NNRT_FN(jit_main)(const JitModel *j, int argc, char **argv)
         .example = j->example,
         .out_slot = j->out_slot, .out_size = j->out_size,
         .has_penalty = j->has_penalty,
+        .tile = j->tile,
         .create = j->create, .destroy = j->destroy,
         .forward = (ForwardFn *)j->forward,
         .backward = (BackwardFn *)j->backward,

@@ -330,7 +330,8 @@ fi
 t_begin "jit/quick-code/same-bits"
 ok=1
 for run in "examples/spirals.nn" "examples/xor.nn" "examples/xor.nn --dtype f64" \
-           "bench/models/w5.nn -D depth=2" "tests/e2e/models/rows_sweep.nn --data=random(n=50,seed=3)"; do
+           "bench/models/w5.nn -D depth=2" "bench/models/w1.nn" "examples/tiny_mlp.nn" \
+           "tests/e2e/models/rows_sweep.nn --data=random(n=50,seed=3)"; do
     read -r -a args <<<"$run"
     flags=()
     [ "${args[-1]#--data=}" != "${args[-1]}" ] && { flags=("${args[-1]}"); unset 'args[-1]'; }
