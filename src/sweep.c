@@ -328,6 +328,15 @@ static int parse_args(Sweep *s, int argc, char **argv)
 
 /* ---- child processes, at most `jobs` at a time ---- */
 
+/* The number of arguments in a NULL-terminated argv. */
+static int argv_count(char *const *argv)
+{
+    int n = 0;
+    while (argv[n])
+        n++;
+    return n;
+}
+
 /* A child with its output in log: it runs argv (exec), or, with jit set,
  * the compiled model's trainer command line argv in the forked process
  * itself (no exec: the child inherits the compiled code). */
@@ -345,10 +354,7 @@ static pid_t spawn(const Job *job)
     }
     if (job->jit) {
         signal(SIGCHLD, SIG_DFL);   /* the trainer's children are its own */
-        int argc = 0;
-        while (job->argv[argc])
-            argc++;
-        int rc = cg_jit_main(job->jit, argc, job->argv);
+        int rc = cg_jit_main(job->jit, argv_count(job->argv), job->argv);
         fflush(NULL);
         _exit(rc);
     }
@@ -1538,10 +1544,8 @@ int sweep_main(int argc, char **argv)
                 arch[next].work = 0;
                 for (int j = 0; j < total && arch[next].work >= 0; j++)
                     if (cfg[runs[j].config].arch == next) {
-                        int nargs = 0;
-                        while (runs[j].argv[nargs])
-                            nargs++;
-                        double w = cg_jit_work(arch[next].ir, nargs - 1, runs[j].argv + 1);
+                        double w = cg_jit_work(arch[next].ir, argv_count(runs[j].argv) - 1,
+                                               runs[j].argv + 1);
                         arch[next].work = w < 0 ? -1 : arch[next].work + w;
                     }
                 if (start_compile(&arch[next]) != 0)
