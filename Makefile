@@ -11,6 +11,7 @@
 #
 # Switches: BLAS ?= auto|openblas|none   (OpenBLAS for large GEMMs in the runtime)
 #           LLVM ?= auto|none|PATH/llvm-config  (the JIT of `nnc run`, docs/jit.md)
+#           LLVM_LINK ?= auto|static|shared  (LLVM's libraries in nnc-jit.so)
 
 CC      ?= cc
 OPT     ?= -O2 -g
@@ -41,9 +42,29 @@ LLVM ?= auto
 ifeq ($(LLVM),auto)
 LLVM := $(shell command -v llvm-config 2>/dev/null || command -v llvm-config-14 2>/dev/null || echo none)
 endif
+# LLVM's static libraries (llvm-dev has them) go into nnc-jit.so, the parts
+# the JIT uses and nothing else visible: the object then loads in ~5 ms, not
+# the ~20 ms of libLLVM.so's 355,000 relocations and every target's static
+# constructors, and a sweep's forks copy a third of the memory
+# (docs/performance.md, "LLVM linked statically").  LLVM_LINK=shared links
+# libLLVM.so instead; auto takes static where llvm-config finds its libraries.
+LLVM_LINK ?= auto
+LLVM_COMPONENTS := core orcjit native passes
 ifneq ($(LLVM),none)
 LLVM_CFLAGS := -DNNC_LLVM -isystem $(shell $(LLVM) --includedir)
-LLVM_LIBS   := $(shell $(LLVM) --ldflags) $(shell $(LLVM) --libs core orcjit native passes)
+ifeq ($(LLVM_LINK),auto)
+LLVM_LINK := $(shell $(LLVM) --link-static --libs $(LLVM_COMPONENTS) >/dev/null 2>&1 && echo static || echo shared)
+endif
+ifeq ($(filter static shared,$(LLVM_LINK)),)
+$(error LLVM_LINK=$(LLVM_LINK): it is auto, static or shared)
+endif
+ifeq ($(LLVM_LINK),static)
+LLVM_LIBS   := $(shell $(LLVM) --ldflags) -Wl,--exclude-libs,ALL \
+               $(shell $(LLVM) --link-static --libs $(LLVM_COMPONENTS)) \
+               $(shell $(LLVM) --link-static --system-libs) -lstdc++
+else
+LLVM_LIBS   := $(shell $(LLVM) --ldflags) $(shell $(LLVM) --libs $(LLVM_COMPONENTS))
+endif
 endif
 
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
@@ -95,14 +116,17 @@ $(NNC_BIN): $(NNC_OBJS) $(RT_LIB)
 	$(CC) $(OPT) $(SAN) -rdynamic -o $@ $(NNC_OBJS) $(RT_LIB) -Wl,--as-needed $(RT_LDLIBS) -ldl
 	@[ "$(LLVM)" != none ] || echo "nnc: built without LLVM (no llvm-config): \`nnc run\` is off; install llvm-dev (scripts/deps.sh) and rerun make"
 
-# -Bsymbolic: the object's own runtime, not the parts linked into nnc
-$(JIT_SO): $(JIT_OBJS) $(RT_LIB)
+# -Bsymbolic: the object's own runtime, not the parts linked into nnc.  The
+# runtime goes in as objects, not as libnnrt.a, so that it stays visible to
+# the JIT's code (nnrt_gemm_f32) when --exclude-libs hides LLVM's archives.
+$(JIT_SO): $(JIT_OBJS) $(RT_OBJS) $(LLVM_STAMP)
 	@mkdir -p $(RT_DIR)
-	$(CC) $(OPT) $(SAN) -shared -Wl,-Bsymbolic -o $@ $(JIT_OBJS) \
-		-Wl,--whole-archive $(RT_LIB) -Wl,--no-whole-archive $(RT_LDLIBS) $(LLVM_LIBS)
+	$(CC) $(OPT) $(SAN) -shared -Wl,-Bsymbolic -o $@ $(JIT_OBJS) $(RT_OBJS) \
+		$(RT_LDLIBS) $(LLVM_LIBS)
 
-# the JIT is compiled with or without LLVM; a stamp rebuilds it when that changes
-LLVM_STAMP := $(BUILD)/llvm-$(if $(filter none,$(LLVM)),none,on).stamp
+# the JIT is compiled with or without LLVM, linked with its static or shared
+# libraries; a stamp rebuilds it when that changes
+LLVM_STAMP := $(BUILD)/llvm-$(if $(filter none,$(LLVM)),none,$(LLVM_LINK)).stamp
 $(LLVM_STAMP):
 	@mkdir -p $(BUILD)
 	@rm -f $(BUILD)/llvm-*.stamp
