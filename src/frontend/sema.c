@@ -38,6 +38,7 @@ typedef struct Binding {
     int value;         /* B_VALUE */
     const char *what;  /* "input", "target", "param", "const", "value" */
     Loc loc;
+    int used;          /* an expression has read it (an overwritten value unread is warned about) */
 } Binding;
 
 /* The result of evaluating an expression. */
@@ -550,6 +551,8 @@ static Ev eval(Sema *S, const Expr *e)
         return BAD;
     case EX_NAME: {
         Binding *b = lookup(S, e->str);
+        if (b)
+            b->used = 1;
         if (!b) {
             const char *near = closest_name(S, e->str, NULL);
             if (strcmp(e->str, "loss") == 0 || strcmp(e->str, "penalty") == 0)
@@ -668,7 +671,7 @@ static void declare_param(Sema *S, const char *name, Shape shape, InitKind init,
     V(S, id)->name = name;
     q->value = id;
     p->nparams++;
-    Binding b = {name, B_VALUE, 0, id, "param", loc};
+    Binding b = {name, B_VALUE, 0, id, "param", loc, 0};
     bind(S, b);
 }
 
@@ -990,8 +993,16 @@ static void do_assign(Sema *S, const Stmt *st)
     }
     int first = S->p->nv;
     Ev e = eval(S, st->value);
+    /* `loss = a` then `loss = b`: the first value is dead, most likely a
+     * slip (the same statement again in a repeat block is left alone) */
+    old = lookup(S, name);
+    if (old && old->kind == B_VALUE && !old->used && old->loc.file
+        && (old->loc.line != st->name_loc.line || old->loc.col != st->name_loc.col)) {
+        diag_warning(old->loc, "the value assigned to '%s' here is never used", name);
+        diag_note(st->name_loc, "'%s' is assigned again here", name);
+    }
     if (e.kind == EV_BAD) {
-        Binding b = {name, B_POISON, 0, -1, "value", st->name_loc};
+        Binding b = {name, B_POISON, 0, -1, "value", st->name_loc, 0};
         bind(S, b);
         return;
     }
@@ -1000,7 +1011,7 @@ static void do_assign(Sema *S, const Stmt *st)
     if (v < first || V(S, v)->op == OP_CONST || V(S, v)->op == OP_LITERAL)
         v = emit(S, OP_COPY, 1, &v, V(S, v)->shape, V(S, v)->batched, st->value->loc);
     name_temporaries(S, first, v, name);
-    Binding b = {name, B_VALUE, 0, v, "value", st->name_loc};
+    Binding b = {name, B_VALUE, 0, v, "value", st->name_loc, 0};
     bind(S, b);
     if (strcmp(name, "loss") == 0) {
         S->p->loss = v;
@@ -1013,7 +1024,7 @@ static void do_assign(Sema *S, const Stmt *st)
 
 static void poison(Sema *S, const Stmt *st)
 {
-    Binding b = {st->name, B_POISON, 0, -1, "value", st->name_loc};
+    Binding b = {st->name, B_POISON, 0, -1, "value", st->name_loc, 0};
     bind(S, b);
 }
 
@@ -1044,7 +1055,7 @@ static void do_stmt(Sema *S, const Stmt *st)
             else
                 x = e.num;
         }
-        Binding b = {st->name, B_CONST, x, -1, "const", st->name_loc};
+        Binding b = {st->name, B_CONST, x, -1, "const", st->name_loc, 0};
         bind(S, b);
         break;
     }
@@ -1081,7 +1092,7 @@ static void do_stmt(Sema *S, const Stmt *st)
         V(S, id)->label = nclass > 0;
         s->value = id;
         p->nslots++;
-        Binding b = {st->name, B_VALUE, 0, id, s->target ? "target" : "input", st->name_loc};
+        Binding b = {st->name, B_VALUE, 0, id, s->target ? "target" : "input", st->name_loc, 0};
         bind(S, b);
         break;
     }
@@ -1126,7 +1137,7 @@ static void do_stmt(Sema *S, const Stmt *st)
         for (int it = 0; it < (int)n.num; it++) {
             int before = diag_error_count();
             if (st->name) {   /* repeat i = N: i is 0, 1, ..., N - 1, a constant in the body */
-                Binding b = {st->name, B_CONST, it, -1, "const", st->name_loc};
+                Binding b = {st->name, B_CONST, it, -1, "const", st->name_loc, 0};
                 bind(S, b);
             }
             run_stmts(S, st->body, st->nbody, it + 1, (int)n.num);

@@ -1181,6 +1181,32 @@ START_TEST(inputs_and_params_the_loss_does_not_use_are_warned_about)
 }
 END_TEST
 
+START_TEST(a_value_assigned_again_before_any_use_is_warned_about)
+{
+    /* `loss` twice: the first is dead.  Rebinding a name that the new
+     * value reads (h = 2 * h), or the same statement again in a repeat
+     * block, is not. */
+    Lowered r = lower_ok(
+        "input x[3]\n"
+        "target y[1]\n"
+        "h = x\n"
+        "h = 2 * h\n"
+        "repeat 2 {\n"
+        "  z = 3 * x\n"
+        "}\n"
+        "loss = sum(h)\n"
+        "loss = sum(z) + sum(y)\n");
+    ck_assert_text(r.msgs,
+        "t.nn:8:1: warning: the value assigned to 'loss' here is never used\n"
+        "    8 | loss = sum(h)\n"
+        "      | ^~~~\n"
+        "t.nn:9:1: note: 'loss' is assigned again here\n"
+        "    9 | loss = sum(z) + sum(y)\n"
+        "      | ^~~~\n");
+    done(&r);
+}
+END_TEST
+
 /* ---- the train block ---- */
 
 START_TEST(an_unknown_setting_or_optimizer_suggests_the_closest)
@@ -1553,6 +1579,7 @@ static Suite *sema_suite(void)
     tcase_add_test(tc, the_penalty_must_be_a_scalar);
     tcase_add_test(tc, a_model_without_a_loss_is_an_error_at_its_first_line);
     tcase_add_test(tc, inputs_and_params_the_loss_does_not_use_are_warned_about);
+    tcase_add_test(tc, a_value_assigned_again_before_any_use_is_warned_about);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("train and example blocks");
