@@ -996,9 +996,17 @@ static int train_setup(Run *r, Train *t)
     if (r->resume) {
         char path[1100];
         snprintf(path, sizeof path, "%s/checkpoint.npz", r->resume);
-        if (nnrt_checkpoint_load(path, m, r->params, &t->opt, &t->st, &e) != 0)
+        if (access(path, F_OK) != 0 && errno == ENOENT) {
+            /* stopped before its first checkpoint (cmd_train): started from
+             * its initialisers, so training it again is the same run */
+            note(r, "%s has no checkpoint (the run stopped within its first %d seconds): "
+                 "training it again from the start", r->resume, CHECKPOINT_SECONDS);
+            r->resume = NULL;
+        } else if (nnrt_checkpoint_load(path, m, r->params, &t->opt, &t->st, &e) != 0) {
             return fail_err(&e);
-        t->seconds0 = t->st.seconds;
+        } else {
+            t->seconds0 = t->st.seconds;
+        }
     }
     t->logging = c->log[0] != '\0';
     if (t->logging) {
@@ -1060,7 +1068,14 @@ static int cmd_train(Run *r)
         }
         NnrtRow w = make_row(&t, 0, nnrt_schedule_lr(&c->sched, lr0, 0, t.epochs), &tr, &te);
         record(r, &t, &w);
-        if ((rc = save_checkpoint(r, &t)) != 0)
+        /* The first checkpoint comes after CHECKPOINT_SECONDS (below), not
+         * now: a short run writes one file less, and replaces none (on ext4
+         * without a journal every file deleted slows down the next files
+         * created, docs/performance.md).  A run stopped before it is trained
+         * again from the start on --resume (train_setup), which gives the
+         * same run, unless its parameters came from --init: then at once. */
+        t.saved = t.t0;
+        if (r->init && (rc = save_checkpoint(r, &t)) != 0)
             goto done;
     } else {
         if (t.full)   /* the gradient the next update uses */

@@ -112,6 +112,58 @@ PY
         t_pass
     fi
 
+    # a run stopped before its first checkpoint (written after 2 s, or at the
+    # end) has none: --resume trains it again from the start, the same run
+    t_begin "e2e/train/resume-without-a-checkpoint"
+    t_run "$D/$m" train --epochs 6 --clip 5 --quiet --log "$D/nock" --stop-after 2
+    rm -f "$D/nock/checkpoint.npz"
+    if ! "$D/$m" train --resume "$D/nock" >>"$t_log" 2>&1; then
+        t_fail "--resume of a run without a checkpoint failed"
+    elif ! grep -q "has no checkpoint (the run stopped within its first 2 seconds): training it again" "$t_log"; then
+        t_fail "no note that the run is trained again from the start"
+    elif ! diff <(cut -d, -f1-7 "$D/full/metrics.csv") <(cut -d, -f1-7 "$D/nock/metrics.csv") \
+            >>"$t_log"; then
+        t_fail "metrics.csv of the run trained again differs from the uninterrupted one"
+    elif ! cmp "$D/full/params.npz" "$D/nock/params.npz" >>"$t_log" 2>&1; then
+        t_fail "params.npz of the run trained again differs from the uninterrupted one"
+    else
+        t_pass
+    fi
+
+    # a short run writes one checkpoint, at its end: no file replaced.  A
+    # shim preloaded into the trainer logs the files it renames into place.
+    t_begin "e2e/train/short-run-one-checkpoint"
+    rm -rf "$D/short" "$D/renames.log"
+    cat >"$D/renames.c" <<'C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+int rename(const char *from, const char *to)
+{
+    FILE *f = fopen(getenv("RENAMES_LOG"), "a");
+    if (f) {
+        fprintf(f, "%s\n", to);
+        fclose(f);
+    }
+    int (*real)(const char *, const char *) = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
+    return real(from, to);
+}
+C
+    if ! cc -shared -fPIC -o "$D/renames.so" "$D/renames.c" -ldl >>"$t_log" 2>&1; then
+        t_fail "cannot build the rename shim"
+    elif ! RENAMES_LOG="$D/renames.log" LD_PRELOAD="$D/renames.so" \
+            "$D/$m" train --epochs 3 --quiet --log "$D/short" >>"$t_log" 2>&1; then
+        t_fail "the run failed"
+    elif ! grep -q "summary.json" "$D/renames.log"; then
+        t_fail "the shim saw no rename (summary.json): it does not work"
+    elif [ "$(grep -c 'checkpoint.npz$' "$D/renames.log")" != 1 ]; then
+        cat "$D/renames.log" >>"$t_log"
+        t_fail "a 3-epoch run wrote checkpoint.npz $(grep -c 'checkpoint.npz$' "$D/renames.log") times, not once"
+    else
+        t_pass
+    fi
+
     # a run killed (SIGKILL) in the middle of an epoch resumes from its last checkpoint
     t_begin "e2e/train/resume-after-kill"
     t_run "$D/$m" train --epochs 20 --quiet --log "$D/killed" --data "spirals(n = 20000, classes = 3)"
