@@ -6,10 +6,11 @@
  *             --repeat 5 --jobs 2 [--out DIR] [--metric NAME] [-- trainer flags]
  *
  * Every combination of the -D values is an architecture, compiled once:
- * in this process by the LLVM JIT (cg_jit_compile), each run then a forked
- * child that inherits the compiled code and calls the trainer's command
- * line (no exec, no cc); or, with --backend c or without LLVM, by `nnc
- * build` (a child process) into DIR/bin/, each run an exec of the trainer.
+ * in this process by the LLVM JIT (cg_jit_compile), the runs then in
+ * forked workers that inherit the compiled code and call the trainer's
+ * command line, one run after another (no exec, no cc); or, with
+ * --backend c or without LLVM, by `nnc build` (a child process) into
+ * DIR/bin/, each run an exec of the trainer.
  * Every --set value is a trainer flag, so hyperparameters change without
  * recompiling.  Each configuration (architecture x hyperparameters) is
  * trained --repeat times with seeds 1..N, at most --jobs at a time, each
@@ -33,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -102,9 +104,10 @@ typedef struct Job {
     char log[PATH_MAX + 300];
     int config, seed;      /* training runs; config < 0 for builds */
     CgJit *jit;            /* run in a forked child from this compiled model */
-    int ready;             /* may start (its model is compiled) */
+    int ready;             /* may start (its model is compiled): > 0; for the JIT's
+                            * runs, the number of models compiled by then (Worker) */
     int started;
-    pid_t pid;
+    pid_t pid;             /* the process running it (spawn's child, or its worker) */
     int status;
 } Job;
 
@@ -326,7 +329,7 @@ static int parse_args(Sweep *s, int argc, char **argv)
     return 0;
 }
 
-/* ---- child processes, at most `jobs` at a time ---- */
+/* ---- child processes ---- */
 
 /* The number of arguments in a NULL-terminated argv. */
 static int argv_count(char *const *argv)
@@ -365,15 +368,185 @@ static pid_t spawn(const Job *job)
 
 typedef void (*JobDone)(Job *job, int k, int ndone, void *ctx);
 
+/* A run worker (the JIT's runs): a process forked from the sweep that runs
+ * one run after another, each as spawn's child would, instead of a fork
+ * per run.  A fork costs milliseconds (page tables of a process with
+ * LLVM's heap mapped, then copy-on-write faults), as much as a short
+ * run's training.  The sweep sends it a run's index over a socket, it
+ * answers with the run's exit status; closing the socket ends it.  It has
+ * the code of the architectures compiled before it was forked, so it
+ * takes the runs with ready <= known. */
+typedef struct Worker {
+    pid_t pid;             /* 0 once it has exited */
+    int fd;                /* the sweep's end of the socket; -1 once told to exit */
+    int known;             /* the architectures compiled when it was forked */
+    int job;               /* the run it is doing, -1 when idle */
+} Worker;
+
+typedef struct Workers {
+    Worker *w;             /* every worker forked: at most one per run */
+    int n;
+    int compiled;          /* architectures compiled so far: a run's ready is its number */
+} Workers;
+
 /* Jobs start in order among those ready (a run whose model is compiled)
  * while fewer than the pool's limit are running; next is the first job
- * not started. */
+ * not started.  Each job is a process (spawn), or with workers set (the
+ * JIT's runs) is sent to a worker. */
 typedef struct Pool {
     Job *jobs;
     int n, next, running, ndone;
     JobDone done;
     void *ctx;
+    Workers *workers;
+    int forks;             /* processes forked for the jobs */
 } Pool;
+
+/* ---- run workers: the JIT's runs, several in one forked process ---- */
+
+/* The worker's life: run after run until the sweep closes the socket (or
+ * is gone).  A run that calls exit() or crashes ends the worker; the sweep
+ * then has the run's status from waitpid(), as from spawn's child. */
+static void worker_main(const Job *jobs, int fd)
+{
+    signal(SIGCHLD, SIG_DFL);   /* the trainer's children are its own */
+    int k;
+    while (recv(fd, &k, sizeof k, MSG_WAITALL) == sizeof k) {
+        const Job *j = &jobs[k];
+        int log = open(j->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (log >= 0) {
+            dup2(log, 1);
+            dup2(log, 2);
+            close(log);
+        }
+        int status = cg_jit_main(j->jit, argv_count(j->argv), j->argv) & 0xff;   /* as _exit */
+        fflush(NULL);
+        if (send(fd, &status, sizeof status, MSG_NOSIGNAL) != sizeof status)
+            break;
+    }
+    _exit(0);
+}
+
+/* A new worker, knowing the architectures compiled so far; NULL if it
+ * cannot be made. */
+static Worker *worker_fork(Pool *p)
+{
+    Workers *ws = p->workers;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        for (int i = 0; i < ws->n; i++)
+            if (ws->w[i].fd >= 0)
+                close(ws->w[i].fd);   /* the others end when the sweep closes theirs */
+        worker_main(p->jobs, sv[1]);
+    }
+    close(sv[1]);
+    if (pid < 0) {
+        close(sv[0]);
+        return NULL;
+    }
+    p->forks++;
+    Worker *w = &ws->w[ws->n++];
+    *w = (Worker){pid, sv[0], ws->compiled, -1};
+    return w;
+}
+
+/* Tells the worker to exit once idle (it is reaped by workers_reap). */
+static void worker_end(Worker *w)
+{
+    if (w->fd >= 0)
+        close(w->fd);
+    w->fd = -1;
+}
+
+static int worker_send(Worker *w, int k)
+{
+    if (send(w->fd, &k, sizeof k, MSG_NOSIGNAL) != sizeof k)
+        return -1;
+    w->job = k;
+    return 0;
+}
+
+/* Job k to an idle worker that has its code, else to a new worker, which
+ * replaces an idle one without the code (so at most --jobs stay).  The
+ * worker's pid, or -1. */
+static pid_t worker_start(Pool *p, int k)
+{
+    Workers *ws = p->workers;
+    Worker *stale = NULL;
+    for (int i = 0; i < ws->n; i++) {
+        Worker *w = &ws->w[i];
+        if (w->fd < 0 || w->job >= 0)
+            continue;
+        if (w->known >= p->jobs[k].ready && worker_send(w, k) == 0)
+            return w->pid;
+        if (w->known >= p->jobs[k].ready)
+            worker_end(w);   /* it died meanwhile */
+        else if (!stale)
+            stale = w;
+    }
+    if (stale)
+        worker_end(stale);
+    Worker *w = worker_fork(p);
+    if (!w)
+        return -1;
+    if (worker_send(w, k) != 0) {
+        worker_end(w);
+        return -1;
+    }
+    return w->pid;
+}
+
+/* The run w was doing is over, with this status. */
+static void worker_done(Pool *p, Worker *w, int status)
+{
+    int k = w->job;
+    Job *j = &p->jobs[k];
+    w->job = -1;
+    j->status = status;
+    j->pid = 0;
+    p->running--;
+    p->done(j, k, ++p->ndone, p->ctx);
+}
+
+/* Collects the statuses the workers have sent, and the workers that have
+ * exited: one that was doing a run ends it with its own status.  With
+ * block, waits for the workers to exit (told to exit first: the sweep's
+ * end).  0 when nothing happened. */
+static int workers_reap(Pool *p, int block)
+{
+    Workers *ws = p->workers;
+    int got = 0, status;
+    for (int i = 0; i < ws->n; i++) {
+        Worker *w = &ws->w[i];
+        if (block)
+            worker_end(w);
+        if (w->pid == 0 || (w->fd >= 0 && w->job < 0))
+            continue;
+        if (w->job >= 0 && recv(w->fd, &status, sizeof status, MSG_DONTWAIT) == sizeof status) {
+            worker_done(p, w, status);
+            got = 1;
+        }
+        if (waitpid(w->pid, &status, block ? 0 : WNOHANG) == w->pid) {
+            int sent;
+            w->pid = 0;
+            if (w->job >= 0 && recv(w->fd, &sent, sizeof sent, MSG_DONTWAIT) == sizeof sent)
+                worker_done(p, w, sent);   /* it answered, then died */
+            else if (w->job >= 0)
+                worker_done(p, w, WIFEXITED(status) ? WEXITSTATUS(status)
+                                                    : 128 + WTERMSIG(status));
+            worker_end(w);
+            got = 1;
+        }
+    }
+    return got;
+}
+
+/* ---- the pool: jobs in order, at most --jobs at a time ---- */
 
 /* Start ready jobs while fewer than maxjobs run. */
 static void pool_fill(Pool *p, int maxjobs)
@@ -383,7 +556,12 @@ static void pool_fill(Pool *p, int maxjobs)
         if (j->started || !j->ready)
             continue;
         j->started = 1;
-        j->pid = spawn(j);
+        if (p->workers) {
+            j->pid = worker_start(p, k);
+        } else {
+            j->pid = spawn(j);
+            p->forks += j->pid > 0;
+        }
         if (j->pid < 0) {
             j->status = 127;
             p->done(j, k, ++p->ndone, p->ctx);
@@ -393,6 +571,9 @@ static void pool_fill(Pool *p, int maxjobs)
     }
     while (p->next < p->n && p->jobs[p->next].started)
         p->next++;
+    for (int i = 0; p->workers && p->next == p->n && i < p->workers->n; i++)
+        if (p->workers->w[i].job < 0)
+            worker_end(&p->workers->w[i]);   /* no run left for it */
 }
 
 /* Collect finished children; with block, wait for at least one.  0 when
@@ -1465,7 +1646,7 @@ int sweep_main(int argc, char **argv)
             all[k].seed = k;   /* a build's architecture */
         }
         Builds b = {&st, all, narch, 0};
-        Pool pool = {all, narch + total, 0, 0, 0, build_or_run_done, &b};
+        Pool pool = {all, narch + total, 0, 0, 0, build_or_run_done, &b, NULL, 0};
         while (pool.ndone < pool.n) {
             if (!b.failed)
                 pool_fill(&pool, s.jobs);
@@ -1485,7 +1666,12 @@ int sweep_main(int argc, char **argv)
          * counts as one of the --jobs, and compilations start first: each
          * unblocks five runs, and once all are compiled every job left is
          * a run, so no core waits at the end */
-        Pool pool = {runs, total, 0, 0, 0, run_done, &st};
+        Pool pool = {runs, total, 0, 0, 0, run_done, &st, NULL, 0};
+        Workers workers = {calloc((size_t)total, sizeof(Worker)), 0, 0};
+        struct pollfd *fds = calloc((size_t)s.jobs + 1, sizeof *fds);   /* the pipe, busy workers */
+        const char *wenv = getenv("NNC_SWEEP_WORKERS");
+        if (!wenv || strcmp(wenv, "off") != 0)
+            pool.workers = &workers;   /* off: a fork per run (to compare) */
         int next = 0, compiling = 0, ncached = 0, nshared = 0, nquick = 0;
         double cpu = 0;
         if (pipe(wake_pipe) != 0)
@@ -1522,10 +1708,11 @@ int sweep_main(int argc, char **argv)
                 nshared += cg_jit_cached(ar->jit) == 2;
                 nquick += cg_jit_quick(ar->jit);
                 cpu += ar->cpu;
+                workers.compiled++;   /* workers forked from now on have its code */
                 for (int j = 0; j < total; j++)
                     if (cfg[runs[j].config].arch == k) {
                         runs[j].jit = ar->jit;
-                        runs[j].ready = 1;
+                        runs[j].ready = workers.compiled;
                     }
                 if (next == narch && compiling == 0) {
                     char same[64] = "", quick[64] = "";
@@ -1557,12 +1744,26 @@ int sweep_main(int argc, char **argv)
                 pool_fill(&pool, s.jobs - compiling);
             if (pool.next == total && compiling + pool.running < s.jobs)
                 plotter_warm(&plots);   /* the last runs: a core is free */
-            if (!pool_reap(&pool, 0)) {
+            int got = pool.workers ? workers_reap(&pool, 0) : pool_reap(&pool, 0);
+            if (!got) {
                 if (compiling == 0 && pool.running == 0)
                     break;
-                poll(&(struct pollfd){wake_pipe[0], POLLIN, 0}, 1, -1);
+                /* until a run or compilation ends: SIGCHLD, compile_thread
+                 * or a worker's answer */
+                int nfds = 0;
+                fds[nfds++] = (struct pollfd){wake_pipe[0], POLLIN, 0};
+                for (int i = 0; i < workers.n; i++)
+                    if (workers.w[i].job >= 0)
+                        fds[nfds++] = (struct pollfd){workers.w[i].fd, POLLIN, 0};
+                poll(fds, (nfds_t)nfds, -1);
             }
         }
+        if (pool.workers)
+            workers_reap(&pool, 1);   /* each has ended its run: they exit */
+        if (getenv("NNC_SWEEP_FORKS"))
+            fprintf(stderr, "nnc sweep: %d runs in %d forked processes\n", pool.ndone, pool.forks);
+        free(workers.w);
+        free(fds);
         sigaction(SIGCHLD, &old_chld, NULL);
         close(wake_pipe[0]);
         close(wake_pipe[1]);

@@ -267,3 +267,80 @@ t_run $clean NNRT_THREADS=3 "$NNC" sweep examples/sweep.nn --repeat 2 --jobs 2 -
 got="$(threads thr2)/ $(threads thr1)/ $(threads thr3)/"
 want="$per / $ncpu / 3 /"
 if [ "$got" = "$want" ]; then t_pass; else t_fail "threads per run (jobs 2, jobs 1, NNRT_THREADS=3): got '$got', expected '$want'"; fi
+
+# Run workers (docs/sweep.md): with the JIT, a few forked processes run the
+# runs one after another instead of a fork per run.  Every run must give the
+# same bits as in a process of its own (NNC_SWEEP_WORKERS=off): its
+# metrics.csv but the timing columns, and params.npz, in float32 and
+# float64, with hyperparameters from --set; and far fewer processes are
+# forked (NNC_SWEEP_FORKS=1 prints how many)
+untimed() {   # metrics.csv without its timing columns
+    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) skip[i] = $i ~ /seconds$/ }
+             { s = ""; for (i = 1; i <= NF; i++) if (!skip[i]) s = s (s == "" ? "" : ",") $i; print s }' "$1"
+}
+same_runs() {   # same_runs A B: every run of sweep A has the bits of B's; prints the differences
+    local n=0 m r
+    for m in "$1"/runs/*/seed*/metrics.csv; do
+        r=${m#"$1"/}; r=${r%/metrics.csv}; n=$((n + 1))
+        cmp -s <(untimed "$m") <(untimed "$2/$r/metrics.csv") || echo "metrics.csv differs: $r"
+        cmp -s "$1/$r/params.npz" "$2/$r/params.npz" || echo "params.npz differs: $r"
+    done
+    [ "$n" = "$(ls -d "$2"/runs/*/seed* | wc -l)" ] || echo "$1 has $n runs, $2 others"
+}
+forks() { sed -n 's/^nnc sweep: [0-9]* runs in \([0-9]*\) forked processes$/\1/p' "$1"; }
+t_begin "sweep/workers-same-bits"
+if ! "$NNC" --emit=llvm examples/xor.nn >/dev/null 2>&1; then
+    t_skip "nnc was built without LLVM"
+else
+    bad=""
+    for dtype in f32 f64; do
+        for w in on off; do
+            echo "\$ NNC_SWEEP_WORKERS=$w nnc sweep ... --dtype $dtype" >>"$t_log"
+            NNC_SWEEP_WORKERS=$w NNC_SWEEP_FORKS=1 "$NNC" sweep examples/sweep.nn -D depth=0..2 \
+                -D width=1,3 --set 'optimizer=sgd(lr = 0.3, momentum = 0.9),adam(lr = 0.01)' \
+                --repeat 2 --jobs 2 --dtype $dtype --out "$D/wk-$dtype-$w" -- --epochs 3 \
+                >/dev/null 2>"$D/wk-$dtype-$w.err" || bad="$bad; the $dtype sweep ($w) failed"
+            cat "$D/wk-$dtype-$w.err" >>"$t_log"
+        done
+        diffs=$(same_runs "$D/wk-$dtype-on" "$D/wk-$dtype-off")
+        [ -z "$diffs" ] || bad="$bad; $dtype: $diffs"
+        on=$(forks "$D/wk-$dtype-on.err"); off=$(forks "$D/wk-$dtype-off.err")
+        [ -n "$on" ] && [ "$on" -le 6 ] && [ "$off" = 24 ] ||
+            bad="$bad; $dtype: expected at most 6 forks with workers and 24 without, got '$on' and '$off'"
+    done
+    if [ -z "$bad" ]; then t_pass; else t_fail "${bad#; }"; fi
+fi
+
+# A run that fails in the middle of a worker's sequence is reported as
+# failed, and the later runs succeed: one that diverges (exit 1, the
+# worker goes on) and one whose worker is killed (exit 137, the status
+# from waitpid; a new worker takes the later runs)
+t_begin "sweep/workers-failed-run"
+if ! "$NNC" --emit=llvm examples/xor.nn >/dev/null 2>&1; then
+    t_skip "nnc was built without LLVM"
+else
+    NNC_SWEEP_FORKS=1 "$NNC" sweep examples/sweep.nn -D depth=1 --set lr=0.1,1e38,0.1 --repeat 2 \
+        --jobs 1 --out "$D/wkfail" -- --epochs 2 >/dev/null 2>"$D/wkfail.err"; rc=$?
+    NNC_SWEEP_FORKS=1 "$NNC" sweep examples/sweep.nn -D depth=1 --set epochs=2,1000000,2 \
+        --jobs 1 --out "$D/wkkill" >/dev/null 2>"$D/wkkill.err" & pid=$!
+    long="$D/wkkill/runs/c01_depth1_epochs1000000/seed1/metrics.csv"
+    for i in $(seq 300); do   # until the long run has trained an epoch (at most 30 s)
+        [ "$(wc -l 2>/dev/null <"$long")" -ge 2 ] 2>/dev/null && break
+        sleep 0.1
+    done
+    worker=$(ps -o pid=,comm= --ppid $pid | awk '$2 == "nnc" { print $1 }')
+    echo "killing the worker $worker" >>"$t_log"
+    [ -n "$worker" ] && kill -KILL $worker
+    wait $pid; rc2=$?
+    cat "$D/wkfail.err" "$D/wkkill.err" >>"$t_log"
+    ok() { grep -c "seed [12]: test_loss" "$1"; }
+    if [ $rc != 0 ] || [ "$(grep -c 'lr=1e38 seed [12]: FAILED (exit 1; see' "$D/wkfail.err")" != 2 ] ||
+       [ "$(ok "$D/wkfail.err")" != 4 ] || [ "$(forks "$D/wkfail.err")" != 1 ]; then
+        t_fail "expected lr=1e38 to fail twice (exit 1) and the 4 other runs to succeed, in one worker"
+    elif [ $rc2 != 0 ] || ! grep -q "epochs=1000000 seed 1: FAILED (exit 137; see" "$D/wkkill.err" ||
+         [ "$(ok "$D/wkkill.err")" != 2 ] || [ "$(forks "$D/wkkill.err")" != 2 ]; then
+        t_fail "expected the killed run to fail (exit 137) and the 2 others to succeed, in two workers"
+    else
+        t_pass
+    fi
+fi
