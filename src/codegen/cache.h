@@ -9,8 +9,9 @@
  * DIR/KEY.EXT.  Entries are written to a temporary file and renamed into
  * place, so a reader (another nnc, concurrently) sees a whole entry or none.
  * The cache is best effort: when it is off or cannot be written, nnc
- * compiles as if it were empty.  It stays within NNC_CACHE_MAX_MB: each
- * write removes the least recently used entries beyond it.
+ * compiles as if it were empty.  It stays within NNC_CACHE_MAX_MB (give or
+ * take a tenth): a process's first write, and each tenth of the limit it
+ * writes, removes the least recently used entries beyond it.
  */
 #ifndef NNC_CACHE_H
 #define NNC_CACHE_H

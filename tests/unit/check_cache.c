@@ -1,14 +1,15 @@
 /*
  * check_cache.c - the compile cache (src/codegen/cache.c, docs/cache.md):
  * keys tell apart what differs, entries come back whole, NNC_CACHE=off
- * turns it off, and concurrent writers of one entry never leave a reader
- * half a file.
+ * turns it off, concurrent writers of one entry never leave a reader
+ * half a file, and the size limit is kept.
  *
  * The cache directory is looked up once per process; Check runs each test
  * in a child of its own (CK_FORK=yes, as tests/run.sh runs it), so each
  * test sets the environment before its first call.
  */
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,59 @@ START_TEST(least_recently_used_go)
 }
 END_TEST
 
+/* A file of n bytes at path, last used an hour ago (an entry of an earlier
+ * nnc, say). */
+static void old_file(const char *path, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    char *zeros = calloc(n, 1);
+    ck_assert_uint_eq(fwrite(zeros, 1, n, f), n);
+    fclose(f);
+    free(zeros);
+    struct timespec hour_ago[2] = {{time(NULL) - 3600, 0}, {time(NULL) - 3600, 0}};
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, hour_ago, 0), 0);
+}
+
+/* A process trims at its first write, then only once it has written a
+ * tenth of the limit since: the cache is not read back after every write
+ * (a cold sweep writes one entry per compilation). */
+START_TEST(trimmed_once_per_tenth)
+{
+    const char *dir = fresh_dir("tenth");
+    setenv("NNC_CACHE_MAX_MB", "1", 1);
+    enum { BIG = 1200 * 1024, SMALL = 40 * 1024 };
+    char *data = calloc(SMALL, 1);
+    char big[400];
+    snprintf(big, sizeof big, "%s/00000000000000000000000000000000.o", dir);
+    CgCacheKey a, b, c;
+    cg_cache_key(&a, "a");
+    cg_cache_key(&b, "b");
+    cg_cache_key(&c, "c");
+    ck_assert_ptr_nonnull(cg_cache_dir());   /* creates dir */
+    old_file(big, BIG);
+    struct stat st;
+    ck_assert_int_eq(cg_cache_write(&a, "o", data, SMALL), 0);   /* the first: trims */
+    ck_assert_int_ne(stat(big, &st), 0);
+    old_file(big, BIG);
+    ck_assert_int_eq(cg_cache_write(&b, "o", data, SMALL), 0);   /* 40 KB since: not yet */
+    ck_assert_int_eq(stat(big, &st), 0);
+    ck_assert_int_eq(cg_cache_write(&c, "o", data, SMALL), 0);   /* 80 KB */
+    ck_assert_int_eq(stat(big, &st), 0);
+    cg_cache_key(&c, "d");
+    ck_assert_int_eq(cg_cache_write(&c, "o", data, SMALL), 0);   /* 120 KB: trims */
+    ck_assert_int_ne(stat(big, &st), 0);
+    size_t n = 0;
+    char *got;
+    ck_assert_ptr_nonnull(got = cg_cache_read(&a, "o", &n));   /* the recent ones stay */
+    free(got);
+    free(data);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 /* A damaged entry (cut short, a byte changed, or written without the
  * trailer by an older nnc) reads as a miss, and a new write replaces it. */
 START_TEST(damaged_entries_miss)
@@ -267,6 +321,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, off);
     tcase_add_test(tc, concurrent_writers);
     tcase_add_test(tc, least_recently_used_go);
+    tcase_add_test(tc, trimmed_once_per_tenth);
     tcase_add_test(tc, damaged_entries_miss);
     suite_add_tcase(s, tc);
     return s;
