@@ -45,6 +45,7 @@
 #ifdef NNC_LLVM
 
 #include <llvm-c/Analysis.h>
+#include <llvm-c/BitWriter.h>
 #include <llvm-c/Core.h>
 #include <llvm-c/DebugInfo.h>
 #include <llvm-c/Error.h>
@@ -77,6 +78,7 @@ typedef struct Jit {
     int trap;             /* for --trap-nan: every step stored (also the transient
                            * ones), and nonfinite() */
     int tile;             /* NnrtModel.tile (build_passes) */
+    int width;            /* the vector width of the parallel loops (vector_width), 0: LLVM's choice */
 
     LLVMContextRef ctx;
     LLVMModuleRef mod;
@@ -161,7 +163,7 @@ static LLVMValueRef local(Jit *j, LLVMTypeRef t, const char *name)
  * the others, and the flat loops over elements, index i for index i. */
 typedef struct Loop {
     LLVMBasicBlockRef pre, head, exit;
-    LLVMValueRef i;
+    LLVMValueRef i, count;
     int reassoc;          /* also parallel (omp simd) */
     int parallel;
     int outer;            /* holds another loop: not unrolled (see loop_close) */
@@ -176,6 +178,7 @@ static LLVMValueRef loop_open(Jit *j, Loop *l, LLVMValueRef count, const char *n
     l->head = LLVMAppendBasicBlockInContext(j->ctx, j->fn, name);
     LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
     l->exit = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
+    l->count = count;
     l->reassoc = 0;
     l->parallel = 0;
     l->outer = 0;
@@ -280,6 +283,31 @@ static LLVMMetadataRef parallel_accesses(Jit *j, Loop *l, LLVMBasicBlockRef latc
     return LLVMMDNodeInContext2(j->ctx, kv, 2);
 }
 
+/* Whether the vectoriser widens every operation of loop l's body as it is
+ * (j->width): no calls but to the intrinsics that have vector forms.  A
+ * call to libm (float64's exp, log, pow) would be made lane by lane, which
+ * LLVM's cost model weighs against the width. */
+static int widens(const Loop *l, LLVMBasicBlockRef latch)
+{
+    static const char *const vector[] = {"llvm.fmuladd.", "llvm.fabs.", "llvm.copysign."};
+    for (LLVMBasicBlockRef bb = l->head;; bb = LLVMGetNextBasicBlock(bb)) {
+        if (bb != l->exit)
+            for (LLVMValueRef x = LLVMGetFirstInstruction(bb); x; x = LLVMGetNextInstruction(x)) {
+                if (!LLVMIsACallInst(x))
+                    continue;
+                size_t len;
+                const char *name = LLVMGetValueName2(LLVMGetCalledValue(x), &len);
+                int ok = 0;
+                for (size_t k = 0; k < sizeof vector / sizeof vector[0]; k++)
+                    ok |= strncmp(name, vector[k], strlen(vector[k])) == 0;
+                if (!ok)
+                    return 0;
+            }
+        if (bb == latch)
+            return 1;
+    }
+}
+
 static void loop_close(Jit *j, Loop *l)
 {
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(j->b);
@@ -298,8 +326,17 @@ static void loop_close(Jit *j, Loop *l)
     int ic = l->interleave ? l->interleave : l->reassoc ? 1 : 0;
     if (ic)
         props[np++] = loop_hint_i(j, "llvm.loop.interleave.count", ic);
+    /* The width of a parallel loop's vectors is stated (vector_width) when
+     * it is LLVM's choice anyway, which spares the vectoriser costing every
+     * other width: 15% of the passes' time (docs/performance.md, "Cheaper
+     * compilations").  Not for a constant trip count (a sum over a
+     * parameter's elements, a copy of a pass for tile samples), from which
+     * LLVM may choose a narrower width (a sum of 4 elements: 2). */
     if (l->scalar)
         props[np++] = loop_hint_i(j, "llvm.loop.vectorize.width", 1);
+    else if ((l->reassoc || l->parallel) && !l->outer && !LLVMIsAConstant(l->count) && j->width
+             && widens(l, latch))
+        props[np++] = loop_hint_i(j, "llvm.loop.vectorize.width", j->width);
     if (l->reassoc)
         props[np++] = loop_hint(j, "llvm.loop.vectorize.enable");
     else if (l->outer)
@@ -1240,7 +1277,14 @@ static void emit_fused(Jit *j, int h)
      * the padded rows, the sums' terms of the padding lanes 0 (sum_add) */
     LLVMValueRef b = samples_open(j, &lb, 1);
     lb.reassoc = 1;
-    LLVMValueRef real = LLVMBuildICmp(j->b, LLVMIntSLT, b, j->n64, "real");
+    /* compared in 32 bits: the vectoriser's vector of sample indices is
+     * then one AVX register, not two of 64-bit lanes (W5's code generator
+     * 6% faster); but in 64 in a copy for tile samples (build_passes),
+     * where LLVM then finds the mask true throughout and drops it */
+    LLVMValueRef real =
+        LLVMIsAConstant(j->n)
+            ? LLVMBuildICmp(j->b, LLVMIntSLT, b, j->n64, "real")
+            : LLVMBuildICmp(j->b, LLVMIntSLT, LLVMBuildTrunc(j->b, b, j->i32, ""), j->n, "real");
     j->regs = loc;
     j->nregs = ng;
     for (int e = 0; e < ng; e++) {
@@ -1756,6 +1800,8 @@ static void build_passes(Jit *j, int specialise)
     build_dispatch(j, "backward");
 }
 
+static int vector_width(DType dtype);
+
 /* The module for p in context ctx, for --trap-nan when trap is set (Jit);
  * NULL after a diagnostic. */
 static LLVMModuleRef build_module(Jit *j, const IrProgram *p, LLVMContextRef ctx, int trap,
@@ -1765,6 +1811,7 @@ static LLVMModuleRef build_module(Jit *j, const IrProgram *p, LLVMContextRef ctx
     j->p = p;
     j->ctx = ctx;
     j->trap = trap;
+    j->width = vector_width(p->dtype);
     cg_layout_init(&j->lay, p);
     cg_fusion_init(&j->fu, p, &j->lay);
     j->slot = xcalloc((size_t)p->nv, sizeof *j->slot);
@@ -1885,9 +1932,23 @@ static void host_init(void)
     cg_cache_dir();   /* looked up once, before any thread asks */
 }
 
-/* A target machine for the host, one per compilation (a TargetMachine is not
- * shared between threads).  The code generator's level is LLJIT's own
- * default (O2), or none for quick code (see quick_code); the code model
+/* The width of the vectors LLVM's cost model chooses for nnc's parallel
+ * loops (loop_close), in elements of dtype, where nnc knows it: with AVX2
+ * the widest, 256 bits, for every such loop whose operations all widen
+ * (widens): unit strides along the samples, no calls (the same object code
+ * with and without the hint for every model of examples/, bench/ and
+ * tests/, in both float types, quick and optimised).  With AVX-512 the choice also depends on the CPU's
+ * preferred width, which the C API does not tell, and below AVX2 on the
+ * integer operations of exp; there it is left to LLVM (0). */
+static int vector_width(DType dtype)
+{
+    if (!strstr(host.features, "+avx2") || strstr(host.features, "+avx512f"))
+        return 0;
+    return dtype == DT_F32 ? 8 : 4;
+}
+
+/* A target machine for the host.  The code generator's level is LLJIT's
+ * own default (O2), or none for quick code (see quick_code); the code model
  * LLJIT's (large, so calls reach libm wherever it is mapped). */
 static LLVMTargetMachineRef host_machine(int quick)
 {
@@ -1902,6 +1963,41 @@ static LLVMTargetMachineRef host_machine(int quick)
     return LLVMCreateTargetMachine(target, host.triple, host.cpu, host.features,
                                    quick ? LLVMCodeGenLevelNone : LLVMCodeGenLevelDefault,
                                    LLVMRelocDefault, LLVMCodeModelJITDefault);
+}
+
+/* Target machines are kept for the next compilation (a sweep's): a
+ * TargetMachine serves one compilation at a time, but one after the other
+ * as many as it is given, and each new one set up its subtarget (the CPU's
+ * features and costs) again, 1.5% of a W5 compilation.  Kept: one per
+ * compilation running at once (nnc sweep --jobs), up to 8, and level. */
+#define SPARE_MACHINES 8
+
+static struct {
+    pthread_mutex_t lock;
+    LLVMTargetMachineRef tm[2][SPARE_MACHINES];   /* [quick] */
+    int n[2];
+} spare = {PTHREAD_MUTEX_INITIALIZER, {{NULL}}, {0, 0}};
+
+static LLVMTargetMachineRef take_machine(int quick)
+{
+    LLVMTargetMachineRef tm = NULL;
+    pthread_mutex_lock(&spare.lock);
+    if (spare.n[quick] > 0)
+        tm = spare.tm[quick][--spare.n[quick]];
+    pthread_mutex_unlock(&spare.lock);
+    return tm ? tm : host_machine(quick);
+}
+
+static void give_back_machine(LLVMTargetMachineRef tm, int quick)
+{
+    pthread_mutex_lock(&spare.lock);
+    if (spare.n[quick] < SPARE_MACHINES) {
+        spare.tm[quick][spare.n[quick]++] = tm;
+        tm = NULL;
+    }
+    pthread_mutex_unlock(&spare.lock);
+    if (tm)
+        LLVMDisposeTargetMachine(tm);
 }
 
 /* The passes, for the host CPU.  nnc's IR is already what LLVM's O3
@@ -1937,7 +2033,12 @@ static int optimise(LLVMModuleRef mod, LLVMTargetMachineRef tm)
 }
 
 /* The compile cache's key of a module's object code: the IR before
- * optimisation and everything else the object depends on. */
+ * optimisation and everything else the object depends on.  The IR is
+ * hashed as bitcode, which holds all of it (every instruction, constant,
+ * name and loop hint: LLVM reads a module back from it) in a sixth of the
+ * text's bytes, written in a sixth of the time that printing the text took
+ * (which was 8% of a W5 compilation; docs/performance.md, "Cheaper
+ * compilations"). */
 static void object_key(CgCacheKey *k, LLVMModuleRef mod, int quick)
 {
     cg_cache_key(k, "llvm-object");
@@ -1947,9 +2048,9 @@ static void object_key(CgCacheKey *k, LLVMModuleRef mod, int quick)
     cg_cache_add_str(k, host.features);
     cg_cache_add_str(k, PASSES);
     cg_cache_add_str(k, quick ? "codegen none large" : "codegen O2 large");
-    char *ir = LLVMPrintModuleToString(mod);
-    cg_cache_add_str(k, ir);
-    LLVMDisposeMessage(ir);
+    LLVMMemoryBufferRef bc = LLVMWriteBitcodeToMemoryBuffer(mod);
+    cg_cache_add(k, LLVMGetBufferStart(bc), LLVMGetBufferSize(bc));
+    LLVMDisposeMemoryBuffer(bc);
 }
 
 /* The objects compiled in this process, by key (object_key): a module
@@ -1975,7 +2076,7 @@ static struct {
 /* The module optimised and compiled: its object, or NULL after an error. */
 static LLVMMemoryBufferRef compile_object(LLVMModuleRef mod, int quick)
 {
-    LLVMTargetMachineRef tm = host_machine(quick);
+    LLVMTargetMachineRef tm = take_machine(quick);
     if (!tm)
         return NULL;
     LLVMSetTarget(mod, host.triple);
@@ -1987,7 +2088,7 @@ static LLVMMemoryBufferRef compile_object(LLVMModuleRef mod, int quick)
         buf = NULL;
     }
     LLVMDisposeMessage(msg);
-    LLVMDisposeTargetMachine(tm);
+    give_back_machine(tm, quick);
     return buf;
 }
 
@@ -2065,7 +2166,7 @@ static int quick_code(double work);
 /* The module as nnc run compiles it with the model's own settings. */
 int cg_emit_llvm(FILE *f, const IrProgram *p)
 {
-    LLVMInstallFatalErrorHandler(fatal_handler);
+    pthread_once(&host.once, host_init);   /* vector_width */
     LLVMContextRef ctx = new_context();
     Jit j;
     LLVMModuleRef mod = build_module(&j, p, ctx, 0, !quick_code(cg_jit_work(p, 0, NULL)));
