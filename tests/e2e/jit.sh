@@ -322,6 +322,37 @@ else
     t_pass
 fi
 
+# The vector width of the parallel loops (docs/jit.md): stated where it is
+# LLVM's own choice, on an AVX2 host without AVX-512 8 floats or 4 doubles
+# for the loops over the samples without calls to libm, and left to LLVM
+# for a loop with a constant trip count (the penalty's sums over a
+# parameter's elements).
+t_begin "jit/vector-width"
+# the node stating width $2 in IR file $1, and the loops that name it
+width_node() { grep -o "^![0-9]* = !{!\"llvm.loop.vectorize.width\", i32 $2}" "$1" | cut -d' ' -f1; }
+width_loops() { [ -n "$2" ] && grep -c "^![0-9]* = distinct !{.*, $2[,}]" "$1"; }
+if ! grep -qw avx2 /proc/cpuinfo || grep -qw avx512f /proc/cpuinfo; then
+    t_skip "not an AVX2 host without AVX-512: the width is left to LLVM"
+else
+    "$NNC" --emit=llvm bench/models/w5.nn >"$D/w5w.ll" 2>>"$t_log"
+    "$NNC" --emit=llvm --dtype f64 bench/models/w5.nn >"$D/w5w64.ll" 2>>"$t_log"
+    "$NNC" --emit=llvm tests/grad/reduce.nn >"$D/reducew.ll" 2>>"$t_log"
+    w8=$(width_node "$D/w5w.ll" 8); w4=$(width_node "$D/w5w64.ll" 4); r8=$(width_node "$D/reducew.ll" 8)
+    pen=$(awk '/^define float @penalty/,/^}/' "$D/reducew.ll" | grep -o '!llvm.loop ![0-9]*' | cut -d' ' -f2 | tr '\n' ' ')
+    stated=0
+    for l in $pen; do grep -q "^$l = distinct !{.*, $r8[,}]" "$D/reducew.ll" && stated=1; done
+    if [ "$(width_loops "$D/w5w.ll" "$w8")" -lt 3 ]; then
+        t_fail "w5's loops over the samples do not state the width 8 (node '$w8')"
+    elif [ "$(width_loops "$D/w5w64.ll" "$w4")" -lt 1 ]; then
+        # (float64's tanh and exp are libm's: their loops leave the width to LLVM)
+        t_fail "no loop of w5 in float64 states the width 4 (node '$w4')"
+    elif [ -z "$pen" ] || [ -z "$r8" ] || [ $stated = 1 ]; then
+        t_fail "reduce.nn: the penalty's loops ($pen) state a width, or none of its loops does"
+    else
+        t_pass
+    fi
+fi
+
 # Quick code (docs/jit.md): LLVM's code generator at its fast level, which
 # nnc run and nnc sweep choose for short trainings, computes the same bits
 # as the optimised code: the same training curves (all but the times) and
