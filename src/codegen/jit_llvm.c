@@ -331,7 +331,7 @@ static void loop_close(Jit *j, Loop *l)
      * other width: 15% of the passes' time (docs/performance.md, "Cheaper
      * compilations").  Not for a constant trip count (a sum over a
      * parameter's elements, a copy of a pass for tile samples), from which
-     * LLVM may choose a narrower width (a sum of 4 elements: 2). */
+     * LLVM may choose a narrower width (a sum of a few elements: 2). */
     if (l->scalar)
         props[np++] = loop_hint_i(j, "llvm.loop.vectorize.width", 1);
     else if ((l->reassoc || l->parallel) && !l->outer && !LLVMIsAConstant(l->count) && j->width
