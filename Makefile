@@ -49,7 +49,8 @@ endif
 # (docs/performance.md, "LLVM linked statically").  LLVM_LINK=shared links
 # libLLVM.so instead; auto takes static where llvm-config finds its libraries.
 LLVM_LINK ?= auto
-LLVM_COMPONENTS := core orcjit native passes
+# (bitwriter: the compile cache's key of a JIT object, jit_llvm.c)
+LLVM_COMPONENTS := core orcjit native passes bitwriter
 ifneq ($(LLVM),none)
 LLVM_CFLAGS := -DNNC_LLVM -isystem $(shell $(LLVM) --includedir)
 ifeq ($(LLVM_LINK),auto)
