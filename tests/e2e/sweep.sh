@@ -329,8 +329,8 @@ else
         sleep 0.1
     done
     worker=$(ps -o pid=,comm= --ppid $pid | awk '$2 == "nnc" { print $1 }')
-    echo "killing the worker $worker" >>"$t_log"
-    [ -n "$worker" ] && kill -KILL $worker
+    echo "killing the worker '$worker'" >>"$t_log"
+    if [ -n "$worker" ]; then kill -KILL $worker; else kill $pid; fi   # no worker: never hang
     wait $pid; rc2=$?
     cat "$D/wkfail.err" "$D/wkkill.err" >>"$t_log"
     ok() { grep -c "seed [12]: test_loss" "$1"; }
