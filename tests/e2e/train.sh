@@ -99,18 +99,24 @@ PY
         t_pass
     fi
 
+    # same_as_full DIR WHAT: passes when DIR's metrics.csv (but the timing
+    # columns) and params.npz are those of the uninterrupted run, $D/full
+    same_as_full() {
+        if ! diff <(cut -d, -f1-7 "$D/full/metrics.csv") <(cut -d, -f1-7 "$1/metrics.csv") \
+                >>"$t_log"; then
+            t_fail "metrics.csv of $2 differs from the uninterrupted one"
+        elif ! cmp "$D/full/params.npz" "$1/params.npz" >>"$t_log" 2>&1; then
+            t_fail "params.npz of $2 differs from the uninterrupted one"
+        else
+            t_pass
+        fi
+    }
+
     t_begin "e2e/train/resume-equals-uninterrupted"
     t_run "$D/$m" train --epochs 6 --clip 5 --quiet --log "$D/part" --stop-after 2
     t_run "$D/$m" train --quiet --resume "$D/part" --stop-after 3
     t_run "$D/$m" train --quiet --resume "$D/part"
-    if ! diff <(cut -d, -f1-7 "$D/full/metrics.csv") <(cut -d, -f1-7 "$D/part/metrics.csv") \
-            >>"$t_log"; then
-        t_fail "metrics.csv of the resumed run differs from the uninterrupted one"
-    elif ! cmp "$D/full/params.npz" "$D/part/params.npz" >>"$t_log" 2>&1; then
-        t_fail "params.npz of the resumed run differs from the uninterrupted one"
-    else
-        t_pass
-    fi
+    same_as_full "$D/part" "the resumed run"
 
     # a run stopped before its first checkpoint (written after 2 s, or at the
     # end) has none: --resume trains it again from the start, the same run
@@ -121,13 +127,8 @@ PY
         t_fail "--resume of a run without a checkpoint failed"
     elif ! grep -q "has no checkpoint (the run stopped within its first 2 seconds): training it again" "$t_log"; then
         t_fail "no note that the run is trained again from the start"
-    elif ! diff <(cut -d, -f1-7 "$D/full/metrics.csv") <(cut -d, -f1-7 "$D/nock/metrics.csv") \
-            >>"$t_log"; then
-        t_fail "metrics.csv of the run trained again differs from the uninterrupted one"
-    elif ! cmp "$D/full/params.npz" "$D/nock/params.npz" >>"$t_log" 2>&1; then
-        t_fail "params.npz of the run trained again differs from the uninterrupted one"
     else
-        t_pass
+        same_as_full "$D/nock" "the run trained again"
     fi
 
     # a short run writes one checkpoint, at its end: no file replaced.  A
