@@ -20,6 +20,13 @@
 
 #include "cache.h"
 
+static void remove_dir(const char *dir)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
 /* A fresh, empty cache directory for this test, under tests/out when run
  * from the top of the tree (tests/run.sh), else /tmp. */
 static const char *fresh_dir(const char *name)
@@ -27,9 +34,7 @@ static const char *fresh_dir(const char *name)
     static char dir[256];
     snprintf(dir, sizeof dir, "%s/check_cache_%s_%ld", access("tests/out", W_OK) == 0 ?
              "tests/out" : "/tmp", name, (long)getpid());
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    remove_dir(dir);
     setenv("NNC_CACHE_DIR", dir, 1);
     unsetenv("NNC_CACHE");
     return dir;
@@ -84,9 +89,7 @@ START_TEST(write_then_read)
     free(got);
     ck_assert_ptr_null(cg_cache_read(&other, "o", &n));   /* another key misses */
     ck_assert_ptr_null(cg_cache_read(&k, "exe", &n));     /* so does another kind of file */
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", getenv("NNC_CACHE_DIR"));
-    ck_assert_int_eq(system(cmd), 0);
+    remove_dir(getenv("NNC_CACHE_DIR"));
 }
 END_TEST
 
@@ -112,9 +115,7 @@ START_TEST(store_and_fetch_files)
     ck_assert_int_eq(st.st_size, 23);
     remove(src);
     remove(dest);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -174,8 +175,7 @@ START_TEST(concurrent_writers)
     ck_assert_int_eq(system(cmd), 0);   /* the entry, and no temporary files */
     free(data);
     (void)whole;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -207,9 +207,7 @@ START_TEST(least_recently_used_go)
     ck_assert_ptr_nonnull(got = cg_cache_read(&c, "o", &n));
     free(got);
     free(data);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -260,9 +258,7 @@ START_TEST(trimmed_once_per_tenth)
     ck_assert_ptr_nonnull(got = cg_cache_read(&a, "o", &n));   /* the recent ones stay */
     free(got);
     free(data);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    remove_dir(dir);
 }
 END_TEST
 
@@ -305,9 +301,7 @@ START_TEST(damaged_entries_miss)
         ck_assert_int_ne(cg_cache_fetch(&k, "exe", dest), 0);
         ck_assert_int_ne(access(dest, F_OK), 0);
     }
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    remove_dir(dir);
 }
 END_TEST
 
