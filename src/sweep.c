@@ -340,27 +340,41 @@ static int argv_count(char *const *argv)
     return n;
 }
 
-/* A child with its output in log: it runs argv (exec), or, with jit set,
- * the compiled model's trainer command line argv in the forked process
- * itself (no exec: the child inherits the compiled code). */
-static pid_t spawn(const Job *job)
+/* This process's standard output and error into the job's log. */
+static void output_to_log(const Job *job)
 {
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid != 0)
-        return pid;
     int fd = open(job->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
         dup2(fd, 1);
         dup2(fd, 2);
         close(fd);
     }
+}
+
+/* The compiled model's trainer command line argv, run in this process (a
+ * forked child or a run worker, which inherited the compiled code): its
+ * exit status, as _exit would pass it on. */
+static int run_here(const Job *job)
+{
+    output_to_log(job);
+    int rc = cg_jit_main(job->jit, argv_count(job->argv), job->argv);
+    fflush(NULL);
+    return rc & 0xff;
+}
+
+/* A child with its output in log: it runs argv (exec), or, with jit set,
+ * the compiled model's trainer command line (run_here: no exec). */
+static pid_t spawn(const Job *job)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
     if (job->jit) {
         signal(SIGCHLD, SIG_DFL);   /* the trainer's children are its own */
-        int rc = cg_jit_main(job->jit, argv_count(job->argv), job->argv);
-        fflush(NULL);
-        _exit(rc);
+        _exit(run_here(job));
     }
+    output_to_log(job);
     execv(job->argv[0], job->argv);
     fprintf(stderr, "nnc sweep: cannot run %s: %s\n", job->argv[0], strerror(errno));
     _exit(127);
@@ -412,15 +426,7 @@ static void worker_main(const Job *jobs, int fd)
     signal(SIGCHLD, SIG_DFL);   /* the trainer's children are its own */
     int k;
     while (recv(fd, &k, sizeof k, MSG_WAITALL) == sizeof k) {
-        const Job *j = &jobs[k];
-        int log = open(j->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (log >= 0) {
-            dup2(log, 1);
-            dup2(log, 2);
-            close(log);
-        }
-        int status = cg_jit_main(j->jit, argv_count(j->argv), j->argv) & 0xff;   /* as _exit */
-        fflush(NULL);
+        int status = run_here(&jobs[k]);
         if (send(fd, &status, sizeof status, MSG_NOSIGNAL) != sizeof status)
             break;
     }

@@ -551,8 +551,6 @@ static Ev eval(Sema *S, const Expr *e)
         return BAD;
     case EX_NAME: {
         Binding *b = lookup(S, e->str);
-        if (b)
-            b->used = 1;
         if (!b) {
             const char *near = closest_name(S, e->str, NULL);
             if (strcmp(e->str, "loss") == 0 || strcmp(e->str, "penalty") == 0)
@@ -563,6 +561,7 @@ static Ev eval(Sema *S, const Expr *e)
                 diag_error(e->loc, "unknown name '%s'", e->str);
             return BAD;
         }
+        b->used = 1;
         if (b->kind == B_CONST)
             return num_ev(b->num);
         if (b->kind == B_POISON)
