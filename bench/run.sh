@@ -50,6 +50,19 @@ for nn in examples/*.nn bench/models/*.nn; do
     say "$(printf '  %-12s nnc %6.1f ms   cc %6.0f ms' "$m" "$(echo "$mn * 1000" | bc -l)" "$(echo "$mc * 1000" | bc -l)")"
 done
 
+# a statement rebound N times (what a deep `repeat` or an unrolled RNN
+# is): compile time must grow about linearly with N
+for n in 1000 4000 10000; do
+    printf 'input x[4]\ntarget y[4]\nh = x\nrepeat %d { h = tanh(h) }\nloss = sum((h - y)^2)\n' "$n" >"$B/repeat$n.nn"
+    : >"$B/t_nnc"
+    for _ in $(seq "$R"); do
+        t0=$(now); ./nnc "$B/repeat$n.nn" -o "$B/repeat$n.c" 2>/dev/null; t1=$(now)
+        echo "$t1 - $t0" | bc -l >>"$B/t_nnc"
+    done
+    read -r _ mn _ _ < <(stats x "$B/t_nnc")
+    say "$(printf '  %-12s nnc %6.1f ms   (repeat %d { h = tanh(h) })' "repeat$n" "$(echo "$mn * 1000" | bc -l)" "$n")"
+done
+
 # ---- W1
 say ""
 say "== W1: 2-10-10-1 ReLU MLP, full-batch GD, N = 1000, 2000 epochs (seconds)"

@@ -1171,36 +1171,104 @@ static void mark_deps(const IrProgram *p, int root, char *mark)
                 mark[p->v[i].arg[a]] = 1;
 }
 
-/* Make value names unique: a name bound again gets _2, _3, ... */
+/* Make value names unique: a name bound again gets _2, _3, ... (the lowest
+ * suffix no value or param bears).  A name bound in a `repeat` of N steps
+ * is renamed N times, so the names live in a hash table that knows, for
+ * each base name, the lowest suffix that may still be free: scanning every
+ * value for every value made `repeat 2000 { h = tanh(h) }` take seconds. */
+typedef struct NameSlot {
+    const char *name;
+    size_t len;
+    int used;          /* values and params named so */
+    int seen;          /* a param, a slot or an earlier value is named so */
+    int next;          /* as a base name: every NAME_k with 2 <= k < next is used */
+} NameSlot;
+
+typedef struct NameSet {
+    NameSlot *slot;
+    size_t mask;       /* capacity - 1, a power of two minus one */
+} NameSet;
+
+/* The slot of the name s[0..len), added when add is set, else NULL when absent. */
+static NameSlot *name_slot(NameSet *ns, const char *s, size_t len, int add)
+{
+    size_t h = 1469598103934665603u;   /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211u;
+    NameSlot *e;
+    for (h &= ns->mask;; h = (h + 1) & ns->mask) {
+        e = &ns->slot[h];
+        if (!e->name || (e->len == len && memcmp(e->name, s, len) == 0))
+            break;
+    }
+    if (!e->name && add)
+        *e = (NameSlot){.name = s, .len = len, .next = 2};
+    return e->name ? e : NULL;
+}
+
+static NameSlot *name_add(NameSet *ns, const char *s) { return name_slot(ns, s, strlen(s), 1); }
+
+/* Nothing is named `name` any more: if it is some base's suffixed form
+ * BASE_k, k is free again for BASE. */
+static void name_released(NameSet *ns, const char *name)
+{
+    const char *us = strrchr(name, '_');
+    if (!us || us[1] < '1' || us[1] > '9' || us[strspn(us + 1, "0123456789") + 1] != '\0')
+        return;
+    long k = strtol(us + 1, NULL, 10);
+    NameSlot *b = name_slot(ns, name, (size_t)(us - name), 0);
+    if (b && k >= 2 && k < b->next)
+        b->next = (int)k;
+}
+
 static void uniquify_names(IrProgram *p)
 {
+    /* each value, param and slot adds at most one name, and each rename one */
+    size_t cap = 16;
+    while (cap < 4 * (size_t)(2 * p->nv + p->nparams + p->nslots))
+        cap *= 2;
+    NameSet ns = {xrealloc(NULL, cap * sizeof *ns.slot), cap - 1};
+    memset(ns.slot, 0, cap * sizeof *ns.slot);
+    for (int j = 0; j < p->nparams; j++) {
+        NameSlot *e = name_add(&ns, p->params[j].name);
+        e->used++;
+        e->seen = 1;
+    }
+    for (int j = 0; j < p->nslots; j++)
+        name_add(&ns, p->slots[j].name)->seen = 1;
+    for (int j = 0; j < p->nv; j++)
+        if (p->v[j].name)
+            name_add(&ns, p->v[j].name)->used++;
+
+    char *buf = NULL;
+    size_t bufsize = 0;
     for (int i = 0; i < p->nv; i++) {
         Value *v = &p->v[i];
-        if (!v->name || v->op == OP_PARAM || v->op == OP_INPUT)
+        if (!v->name)
             continue;
-        int clash = 0;
-        for (int j = 0; j < i && !clash; j++)
-            clash = p->v[j].name && strcmp(p->v[j].name, v->name) == 0;
-        for (int j = 0; j < p->nparams && !clash; j++)
-            clash = strcmp(p->params[j].name, v->name) == 0;
-        for (int j = 0; j < p->nslots && !clash; j++)
-            clash = strcmp(p->slots[j].name, v->name) == 0;
-        if (!clash)
-            continue;
-        for (int k = 2;; k++) {
-            char buf[160];
-            snprintf(buf, sizeof buf, "%s_%d", v->name, k);
-            int used = 0;
-            for (int j = 0; j < p->nv && !used; j++)
-                used = p->v[j].name && strcmp(p->v[j].name, buf) == 0;
-            for (int j = 0; j < p->nparams && !used; j++)
-                used = strcmp(p->params[j].name, buf) == 0;
-            if (!used) {
-                v->name = ir_strdup(p, buf);
-                break;
+        NameSlot *e = name_add(&ns, v->name);
+        if (e->seen && v->op != OP_PARAM && v->op != OP_INPUT) {
+            size_t need = e->len + 16;
+            if (need > bufsize)
+                buf = xrealloc(buf, bufsize = need);
+            int k = e->next;
+            for (;; k++) {
+                snprintf(buf, bufsize, "%s_%d", v->name, k);
+                NameSlot *c = name_slot(&ns, buf, strlen(buf), 0);
+                if (!c || c->used == 0)
+                    break;
             }
+            e->next = k + 1;
+            if (--e->used == 0)
+                name_released(&ns, v->name);
+            v->name = ir_strdup(p, buf);
+            e = name_add(&ns, v->name);
+            e->used++;
         }
+        e->seen = 1;
     }
+    free(buf);
+    free(ns.slot);
 }
 
 /* ---- lint: numerical traps ---- */

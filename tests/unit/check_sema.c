@@ -927,6 +927,35 @@ START_TEST(repeat_unrolls_its_body_and_each_dense_gets_new_parameters)
 }
 END_TEST
 
+START_TEST(a_name_bound_again_gets_the_lowest_suffix_nothing_else_bears)
+{
+    /* h_2 and h_2_2 are the user's own names, h_3 a param's: the rebinding
+     * of h skips them, and h_2's rebinding becomes h_2_3, h_2_4, ... */
+    Lowered r = lower_ok(
+        "input x[3]\n"
+        "target y[3]\n"
+        "param h_3[3] = ones\n"
+        "h = x\n"
+        "h_2 = tanh(h)\n"
+        "repeat 3 { h = tanh(h) }\n"
+        "h_2 = h * h_2\n"
+        "h = h + h_2\n"
+        "h_2_2 = h\n"
+        "repeat 2 { h_2 = tanh(h_2_2) }\n"
+        "loss = sum((h + h_2 + h_3 - y)^2)\n");
+    char got[256] = "";
+    for (int i = 0; i < r.p->nv; i++) {
+        const Value *v = &r.p->v[i];
+        if (v->name && !v->temp && v->op != OP_PARAM && v->op != OP_INPUT && v->name[0] == 'h') {
+            strcat(got, v->name);
+            strcat(got, " ");
+        }
+    }
+    ck_assert_text(got, "h h_2 h_4 h_5 h_6 h_2_3 h_7 h_2_2 h_2_4 h_2_5 ");
+    done(&r);
+}
+END_TEST
+
 START_TEST(repeat_zero_times_leaves_the_names_as_they_were)
 {
     Define defs[] = {{"depth", 0, 0}};
@@ -1566,6 +1595,7 @@ static Suite *sema_suite(void)
     tcase_add_test(tc, the_index_of_repeat_counts_from_zero);
     tcase_add_test(tc, repeat_holds_only_assignments_and_needs_a_constant_count);
     tcase_add_test(tc, an_error_inside_repeat_is_reported_once_not_per_iteration);
+    tcase_add_test(tc, a_name_bound_again_gets_the_lowest_suffix_nothing_else_bears);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("loss and penalty");
