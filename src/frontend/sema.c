@@ -367,6 +367,13 @@ static Ev eval_dense(Sema *S, const Expr *e)
             return BAD;
         }
     }
+    Shape wshape = shape_make(2, (int[]){n.num > IR_MAX_NUMEL ? IR_MAX_NUMEL + 1 : (int)n.num,
+                                         V(S, h.v)->shape.dim[0]});
+    if (!shape_fits(&wshape)) {
+        diag_error(e->args[1].value->loc, "dense: a width of %g makes a weight of %.0f elements, more than "
+                   "the 2^28 (268435456) a tensor may have", n.num, n.num * V(S, h.v)->shape.dim[0]);
+        return BAD;
+    }
     int k = ++S->ndense;
     char wn[32], bn[32];
     snprintf(wn, sizeof wn, "dense%d_W", k);
@@ -647,8 +654,12 @@ static int eval_dims(Sema *S, Expr **dims, int ndims, Shape *sh)
         }
         sh->dim[i] = (int)d.num;
     }
-    if (ok && shape_numel(sh) > (1 << 28)) {
-        diag_error(dims[0]->loc, "this tensor has more than 2^28 elements");
+    if (ok && !shape_fits(sh)) {
+        double n = 1;
+        for (int i = 0; i < ndims; i++)
+            n *= sh->dim[i];
+        diag_error(dims[0]->loc, "this tensor has %.0f elements, more than the 2^28 (268435456) "
+                   "a tensor may have", n);
         return 0;
     }
     return ok;

@@ -90,8 +90,23 @@ int ir_emit(IrProgram *p, Value v)
 
 /* ---- shapes ---- */
 
+int shape_fits(const Shape *s)
+{
+    long long n = 1;
+    for (int i = 0; i < s->rank; i++) {
+        if (s->dim[i] < 0 || s->dim[i] > IR_MAX_NUMEL)
+            return 0;
+        n *= s->dim[i];
+        if (n > IR_MAX_NUMEL)
+            return 0;
+    }
+    return 1;
+}
+
 int shape_numel(const Shape *s)
 {
+    if (!shape_fits(s))
+        diag_internal("a shape of more than 2^28 elements reached the IR");
     int n = 1;
     for (int i = 0; i < s->rank; i++)
         n *= s->dim[i];
@@ -173,6 +188,11 @@ int ir_matmul_shape(const Shape *a, int ta, const Shape *b, int tb, Shape *out,
         out->dim[out->rank++] = am;
     if (!(b->rank == 1 && !tb))
         out->dim[out->rank++] = bn;
+    if (!shape_fits(out)) {
+        snprintf(err, errlen, "the product would have %.0f elements, more than the 2^28 a tensor may have",
+                 (double)am * bn);
+        return 0;
+    }
     return 1;
 }
 

@@ -159,7 +159,14 @@ char *ir_strdup(IrProgram *p, const char *s);
  * (sema and ad compute it with the helpers below). */
 int ir_emit(IrProgram *p, Value v);
 
+/* The most elements one tensor of one sample may have (sema refuses more):
+ * counts and offsets within a tensor fit in an int with room to spare. */
+#define IR_MAX_NUMEL (1 << 28)
+
+/* Elements of a shape within IR_MAX_NUMEL (an internal error beyond). */
 int shape_numel(const Shape *s);
+/* Does s have at most IR_MAX_NUMEL elements?  Safe for any dimensions. */
+int shape_fits(const Shape *s);
 int shape_equal(const Shape *a, const Shape *b);
 int shape_is_suffix(const Shape *small, const Shape *big);
 /* `small` broadcasts to `big`: it equals big's trailing dimensions, or it
