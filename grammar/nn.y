@@ -115,6 +115,8 @@ static void yyerror(YYLTYPE *loc, yyscan_t scanner, NnLexState *ls, const char *
 static Loc mkloc(const NnLexState *ls, YYLTYPE span, YYLTYPE caret);
 static YYLTYPE join(YYLTYPE a, YYLTYPE b);
 static Expr *new_expr(NnLexState *ls, ExprKind k, YYLTYPE span, YYLTYPE caret);
+static Expr *unary_node(NnLexState *ls, ExprKind k, Expr *x, YYLTYPE span, YYLTYPE caret);
+static void deepen(NnLexState *ls, Expr *e, const Expr *child);
 static Expr *binary(NnLexState *ls, int op, Expr *l, Expr *r, YYLTYPE span, YYLTYPE caret);
 static Stmt *new_stmt(NnLexState *ls, StmtKind k, YYLTYPE span, YYLTYPE caret);
 static StmtVec one_stmt(Stmt *s);
@@ -346,7 +348,7 @@ mul:
  * Minus binds looser than '^': -x^2 is -(x^2). */
 unary:
     pow
-  | '-' unary                   { $$ = new_expr(ls, EX_NEG, @$, @1); $$->lhs = $2; }
+  | '-' unary                   { $$ = unary_node(ls, EX_NEG, $2, @$, @1); }
   ;
 
 /* pow    = postfix ("^" powrhs)?
@@ -360,13 +362,13 @@ pow:
 
 powrhs:
     pow
-  | '-' powrhs                  { $$ = new_expr(ls, EX_NEG, @$, @1); $$->lhs = $2; }
+  | '-' powrhs                  { $$ = unary_node(ls, EX_NEG, $2, @$, @1); }
   ;
 
 /* postfix = primary "'"*          (transpose) */
 postfix:
     primary
-  | postfix '\''                { $$ = new_expr(ls, EX_TRANSPOSE, @$, @2); $$->lhs = $1; }
+  | postfix '\''                { $$ = unary_node(ls, EX_TRANSPOSE, $1, @$, @2); }
   ;
 
 /* primary = NUMBER | STRING | NAME
@@ -387,12 +389,16 @@ primary:
         $$->callee_loc = mkloc(ls, @1, @1);
         $$->args = $3.v;
         $$->nargs = $3.n;
+        for (int i = 0; i < $$->nargs; i++)
+            deepen(ls, $$, $$->args[i].value);
     }
   | '(' expr ')'                { $$ = $2; }
   | '[' exprs_opt ']' {
         $$ = new_expr(ls, EX_LIST, @$, @1);
         $$->args = $2.v;
         $$->nargs = $2.n;
+        for (int i = 0; i < $$->nargs; i++)
+            deepen(ls, $$, $$->args[i].value);
     }
   ;
 
@@ -471,12 +477,35 @@ static Expr *new_expr(NnLexState *ls, ExprKind k, YYLTYPE span, YYLTYPE caret)
     return e;
 }
 
+/* e has child below it: e is one deeper than child, and too deep is said
+ * once, at the operator that crosses AST_MAX_DEPTH. */
+static void deepen(NnLexState *ls, Expr *e, const Expr *child)
+{
+    if (child->depth + 1 <= e->depth)
+        return;
+    e->depth = child->depth + 1;
+    if (e->depth == AST_MAX_DEPTH + 1)
+        diag_error(e->loc, "this expression is nested more than %d operators deep; split it into "
+                   "several statements", AST_MAX_DEPTH);
+    (void)ls;
+}
+
 static Expr *binary(NnLexState *ls, int op, Expr *l, Expr *r, YYLTYPE span, YYLTYPE caret)
 {
     Expr *e = new_expr(ls, EX_BINARY, span, caret);
     e->op = op;
     e->lhs = l;
     e->rhs = r;
+    deepen(ls, e, l);
+    deepen(ls, e, r);
+    return e;
+}
+
+static Expr *unary_node(NnLexState *ls, ExprKind k, Expr *x, YYLTYPE span, YYLTYPE caret)
+{
+    Expr *e = new_expr(ls, k, span, caret);
+    e->lhs = x;
+    deepen(ls, e, x);
     return e;
 }
 
@@ -512,6 +541,9 @@ static void *grow(void *v, int *cap, size_t elem, int n)
 static void yyerror(YYLTYPE *loc, yyscan_t scanner, NnLexState *ls, const char *msg)
 {
     (void)scanner;
+    /* bison's only message of its own: its stack (YYMAXDEPTH) is full */
+    if (strcmp(msg, "memory exhausted") == 0)
+        msg = "parentheses or brackets nested too deeply (more than the parser's 10000)";
     nn_error(ls, *loc, "%s", msg);
 }
 

@@ -41,7 +41,12 @@ struct Expr {
     Arg *args;         /* EX_CALL arguments, EX_LIST elements (name NULL) */
     int nargs;
     Loc callee_loc;    /* EX_CALL: the callee name */
+    int depth;         /* operators on the longest path down to a leaf (AST_MAX_DEPTH) */
 };
+
+/* The deepest expression the parser accepts: every later pass recurses
+ * down expressions, and a sum of 20,000 terms overflowed the stack. */
+#define AST_MAX_DEPTH 2000
 
 typedef enum StmtKind {
     ST_MODEL,      /* model NAME */

@@ -72,6 +72,24 @@ for nn in "$E"/*.nn; do
     fi
 done
 
+# an expression nested too deeply: an error at the operator that crosses
+# the limit, not a crash of the passes that recurse (a sum of 20,000
+# terms overflowed the stack); parentheses beyond bison's stack are named
+t_begin "e2e/errors/expression-nested-too-deeply"
+{ printf 'input x[2]\ntarget y[1]\nloss = sum(x'; for _ in $(seq 20000); do printf ' + x'; done
+  printf ') + sum(y)\n'; } >"$D/deep.nn"
+{ printf 'input x[2]\ntarget y[1]\nloss = sum('; for _ in $(seq 12000); do printf '('; done; printf 'x'
+  for _ in $(seq 12000); do printf ')'; done; printf ') + sum(y)\n'; } >"$D/parens.nn"
+"$NNC" "$D/deep.nn" -o "$D/deep.c" 2>"$D/deep.err"; rc=$?; out=$(head -n 1 "$D/deep.err")
+"$NNC" "$D/parens.nn" -o "$D/parens.c" 2>"$D/parens.err"; rc2=$?; out2=$(head -n 1 "$D/parens.err")
+if [ "$rc" = 1 ] && [ "$out" = "$D/deep.nn:3:8014: error: this expression is nested more than 2000 operators deep; split it into several statements" ] &&
+   [ "$rc2" = 1 ] && [ "$out2" = "$D/parens.nn:3:10005: error: parentheses or brackets nested too deeply (more than the parser's 10000)" ] &&
+   [ ! -e "$D/deep.c" ] && [ ! -e "$D/parens.c" ]; then
+    t_pass
+else
+    t_fail "expected the two nesting errors: exit $rc: $out; exit $rc2: $out2"
+fi
+
 # a directory given as the model: said so, not parsed as an empty model
 t_begin "e2e/errors/model-is-a-directory"
 mkdir -p "$D/dir.nn"
