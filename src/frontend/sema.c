@@ -53,6 +53,10 @@ typedef struct Sema {
     const SemaOptions *opt;
     Binding *b;
     int nb, capb;
+    int *bslot;         /* hash table over b: lookup() */
+    size_t bmask;
+    const char **line;  /* line[k]: where source line k + 1 starts */
+    int nlines;
     int stmt;           /* current IrStmt */
     const char *bind_name;  /* the name being defined (for temporaries) */
     int ndense;
@@ -73,12 +77,32 @@ static void *xrealloc(void *p, size_t n)
 }
 
 
+/* The bindings are found through a hash table of names, each slot the
+ * index of the name's latest binding (or -1): a model of many constants or
+ * statements looked each name up through all of them. */
+static size_t name_hash(const char *s)
+{
+    size_t h = 1469598103934665603u;   /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+/* The table slot of name: its binding's, or the empty one it would take. */
+static int *binding_slot(Sema *S, const char *name)
+{
+    size_t i = name_hash(name) & S->bmask;
+    while (S->bslot[i] >= 0 && strcmp(S->b[S->bslot[i]].name, name) != 0)
+        i = (i + 1) & S->bmask;
+    return &S->bslot[i];
+}
+
 static Binding *lookup(Sema *S, const char *name)
 {
-    for (int i = S->nb - 1; i >= 0; i--)
-        if (strcmp(S->b[i].name, name) == 0)
-            return &S->b[i];
-    return NULL;
+    if (!S->bslot)
+        return NULL;
+    int k = *binding_slot(S, name);
+    return k >= 0 ? &S->b[k] : NULL;
 }
 
 static void bind(Sema *S, Binding b)
@@ -86,8 +110,17 @@ static void bind(Sema *S, Binding b)
     if (S->nb == S->capb) {
         S->capb = S->capb ? 2 * S->capb : 32;
         S->b = xrealloc(S->b, (size_t)S->capb * sizeof *S->b);
+        /* the table has twice as many slots as there can be bindings */
+        free(S->bslot);
+        size_t cap = 2 * (size_t)S->capb;
+        S->bslot = xrealloc(NULL, cap * sizeof *S->bslot);
+        memset(S->bslot, 0xff, cap * sizeof *S->bslot);   /* every slot -1 */
+        S->bmask = cap - 1;
+        for (int i = 0; i < S->nb; i++)
+            *binding_slot(S, S->b[i].name) = i;
     }
-    S->b[S->nb++] = b;
+    S->b[S->nb] = b;
+    *binding_slot(S, b.name) = S->nb++;
 }
 
 /* "did you mean" over the bound names plus an optional extra list. */
@@ -941,12 +974,7 @@ static void new_stmt(Sema *S, const Stmt *st, int iteration, int count)
     IrStmt *s = &p->stmts[p->nstmts];
     s->line = st->loc.line;
     /* the statement's first source line, trimmed */
-    const char *src = p->source;
-    for (int l = 1; l < st->loc.line && src; l++) {
-        src = strchr(src, '\n');
-        if (src)
-            src++;
-    }
+    const char *src = st->loc.line >= 1 && st->loc.line <= S->nlines ? S->line[st->loc.line - 1] : NULL;
     char buf[512] = "";
     if (src) {
         while (*src == ' ' || *src == '\t')
@@ -1203,7 +1231,7 @@ typedef struct NameSet {
 /* The slot of the name s[0..len), added when add is set, else NULL when absent. */
 static NameSlot *name_slot(NameSet *ns, const char *s, size_t len, int add)
 {
-    size_t h = 1469598103934665603u;   /* FNV-1a */
+    size_t h = 1469598103934665603u;   /* FNV-1a, as name_hash */
     for (size_t i = 0; i < len; i++)
         h = (h ^ (unsigned char)s[i]) * 1099511628211u;
     NameSlot *e;
@@ -1493,11 +1521,18 @@ IrProgram *sema_lower(const Program *ast, const char *source, const SemaOptions 
     S.opt = opt;
     S.p = ir_new(ast->file, source);
     S.p->dtype = opt->dtype;
+    for (const char *c = source; c; c = strchr(c, '\n'), c = c ? c + 1 : NULL) {
+        if (S.nlines % 256 == 0)
+            S.line = xrealloc(S.line, (size_t)(S.nlines + 256) * sizeof *S.line);
+        S.line[S.nlines++] = c;
+    }
     run_stmts(&S, ast->stmts, ast->nstmts, 0, 0);
     if (!S.p->name)
         S.p->name = file_stem(S.p, ast->file);
     finish(&S);
     free(S.b);
+    free(S.bslot);
+    free(S.line);
     S.p->fwd.begin = 0;
     S.p->fwd.end = S.p->nv;
     if (diag_error_count() > 0) {
