@@ -34,6 +34,8 @@ typedef struct Cg {
     const CgOptions *opt;
     FILE *f;              /* where the current function's body goes */
     char **cname;         /* C identifier of each value */
+    int *ctable;          /* hash table over cname (make_names), cmask + 1 slots */
+    size_t cmask;
     CgLayout lay;         /* buffers and parameter offsets (plan.h) */
     char *used;           /* value referenced in the current function */
     char *written;        /* adjoint buffer already written in the current function */
@@ -75,56 +77,123 @@ static const char *base_name(const char *path)
 
 /* ---- names ---- */
 
+/* Names a value may not have in the generated C, which then gets a '_'
+ * appended (a value named `memcpy` or `NULL` would break the C it is
+ * declared in): */
 static const char *const reserved[] = {
     /* C keywords */
     "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
     "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
     "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch", "typedef",
     "union", "unsigned", "void", "volatile", "while", "_Bool", "_Complex", "_Imaginary",
+    "_Alignas", "_Alignof", "_Atomic", "_Generic", "_Noreturn", "_Static_assert", "_Thread_local",
     "bool", "true", "false", "main", "model",
+    /* what the headers the generated code includes may define as macros,
+     * types or functions it calls (nnrt.h: math.h, stddef.h, stdint.h,
+     * stdlib.h, string.h) */
+    "NULL", "INFINITY", "NAN", "HUGE_VAL", "HUGE_VALF", "HUGE_VALL", "FP_NAN", "FP_INFINITY",
+    "FP_ZERO", "FP_NORMAL", "FP_SUBNORMAL", "MATH_ERRNO", "MATH_ERREXCEPT", "math_errhandling",
+    "EXIT_FAILURE", "EXIT_SUCCESS", "RAND_MAX", "MB_CUR_MAX", "SIZE_MAX", "PTRDIFF_MAX",
+    "INT8_MAX", "INT16_MAX", "INT32_MAX", "INT64_MAX", "INT8_MIN", "INT16_MIN", "INT32_MIN",
+    "INT64_MIN", "UINT8_MAX", "UINT16_MAX", "UINT32_MAX", "UINT64_MAX", "INTPTR_MAX",
+    "UINTPTR_MAX", "M_PI", "M_E", "errno", "offsetof", "assert",
+    "size_t", "ptrdiff_t", "wchar_t", "max_align_t", "float_t", "double_t", "div_t", "ldiv_t",
+    "int8_t", "int16_t", "int32_t", "int64_t", "uint8_t", "uint16_t", "uint32_t", "uint64_t",
+    "intptr_t", "uintptr_t", "intmax_t", "uintmax_t",
+    "calloc", "malloc", "realloc", "free", "aligned_alloc", "abort", "exit", "memcpy", "memset",
+    "memmove", "memcmp", "strlen", "strcmp",
+    "exp", "expf", "log", "logf", "log1p", "log1pf", "tanh", "tanhf", "sqrt", "sqrtf", "pow",
+    "powf", "fabs", "fabsf", "erf", "erff", "fmax", "fmaxf", "fmin", "fminf", "floor", "floorf",
+    "isnan", "isinf", "isfinite", "signbit",
     /* the generated code's own names */
     "b", "i", "j", "k", "r", "n", "m", "s", "t", "ws", "work", "params", "data", "losses",
     "seed", "grads", "real", "cap", "mem", "out", "Work", "create", "destroy", "forward",
     "backward", "penalty_fn", "output", "param_table", "slot_table", "setting_table",
-    "example_table", "dot", "sum", "mx", "lse", "cls", "pred", NULL,
+    "example_table", "dot", "sum", "mx", "lse", "cls", "pred", "keep", "keep_all", "nonfinite",
+    NULL,
 };
+
+/* A reserved name, or one in the runtime's name spaces (nnrt_, NNRT_) or
+ * C's (a leading underscore). */
+static int reserved_name(const char *name)
+{
+    if (strncmp(name, "nnrt_", 5) == 0 || strncmp(name, "NNRT_", 5) == 0 || name[0] == '_')
+        return 1;
+    for (int k = 0; reserved[k]; k++)
+        if (strcmp(name, reserved[k]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Every value's C name: its own name (the user's), '_' appended when it
+ * is reserved, then _2, _3, ... until it differs from every earlier
+ * value's (a parameter's gradient excepted: see below).  The names taken
+ * live in a hash table: a model of thousands of steps has thousands. */
+static size_t cname_hash(const char *s)
+{
+    size_t h = 1469598103934665603u;   /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
 
 static void make_names(Cg *cg)
 {
     const IrProgram *p = cg->p;
     cg->cname = xcalloc((size_t)p->nv, sizeof *cg->cname);
+    size_t cap = 16;
+    while (cap < 2 * (size_t)p->nv)
+        cap *= 2;
+    /* taken[h]: a value whose C name hashes near h, or -1 */
+    int *taken = cg->ctable = xcalloc(cap, sizeof *taken);
+    cg->cmask = cap - 1;
+    for (size_t h = 0; h < cap; h++)
+        taken[h] = -1;
     for (int i = 0; i < p->nv; i++) {
         const Value *v = &p->v[i];
-        char buf[200];
-        if (v->name)
-            snprintf(buf, sizeof buf, "%s", v->name);
-        else
-            snprintf(buf, sizeof buf, "t%d", i);
-        for (int k = 0; reserved[k]; k++)
-            if (strcmp(buf, reserved[k]) == 0) {
-                strcat(buf, "_");
-                break;
-            }
+        char num[24];
+        snprintf(num, sizeof num, "t%d", i);
+        const char *base = v->name ? v->name : "t";
+        size_t len = strlen(v->name ? v->name : num);
+        char *buf = xcalloc(len + 32, 1);
+        strcpy(buf, v->name ? v->name : num);
+        if (reserved_name(buf))
+            strcat(buf, "_");
         /* unique among values that have storage; a parameter's gradient is
          * a local of each function that adds to it, so the loss's and the
          * penalty's adjoint programs may both call it d_W */
         int grad_of = v->op == OP_ADJ && p->v[v->arg[0]].op == OP_PARAM ? v->arg[0] : -1;
+        size_t h;
         for (int k = 2;; k++) {
             int clash = 0;
-            for (int j = 0; j < i && !clash; j++) {
-                const Value *u = &p->v[j];
+            for (h = cname_hash(buf) & (cap - 1); taken[h] >= 0; h = (h + 1) & (cap - 1)) {
+                const Value *u = &p->v[taken[h]];
+                if (strcmp(cg->cname[taken[h]], buf) != 0)
+                    continue;
                 if (grad_of >= 0 && u->op == OP_ADJ && u->arg[0] == grad_of)
                     continue;
-                clash = cg->cname[j] && strcmp(cg->cname[j], buf) == 0;
+                clash = 1;
+                break;
             }
             if (!clash)
                 break;
-            char tmp[200];
-            snprintf(tmp, sizeof tmp, "%s_%d", v->name ? v->name : "t", k);
-            snprintf(buf, sizeof buf, "%s", tmp);
+            snprintf(buf, len + 32, "%s_%d", base, k);
         }
-        cg->cname[i] = strdup(buf);
+        cg->cname[i] = buf;
+        /* the first free slot of its probe sequence */
+        for (h = cname_hash(buf) & (cap - 1); taken[h] >= 0; h = (h + 1) & (cap - 1))
+            ;
+        taken[h] = i;
     }
+}
+
+/* Is name some value's C name? */
+static int cname_taken(const Cg *cg, const char *name)
+{
+    for (size_t h = cname_hash(name) & cg->cmask; cg->ctable[h] >= 0; h = (h + 1) & cg->cmask)
+        if (strcmp(cg->cname[cg->ctable[h]], name) == 0)
+            return 1;
+    return 0;
 }
 
 /* A number as a C literal of the model's type, the shortest that reads back exactly. */
@@ -654,9 +723,7 @@ static void local_name(const Cg *cg, int id, char (*loc)[96], int e)
     size_t n = sizeof loc[e];
     snprintf(buf, n, "%s_", cg->cname[cg_dest(cg->p, id)]);
     for (int clash = 1; clash;) {
-        clash = 0;
-        for (int j = 0; j < cg->p->nv && !clash; j++)
-            clash = cg->cname[j] && strcmp(cg->cname[j], buf) == 0;
+        clash = cname_taken(cg, buf);
         for (int f = 0; f < e && !clash; f++)
             clash = strcmp(loc[f], buf) == 0;
         if (clash && strlen(buf) + 2 < n)
@@ -1293,6 +1360,7 @@ static void cg_free(Cg *cg)
     for (int i = 0; i < cg->p->nv; i++)
         free(cg->cname[i]);
     free(cg->cname);
+    free(cg->ctable);
     cg_layout_free(&cg->lay);
     if (cg->fused)
         cg_fusion_free(&cg->fu);

@@ -219,23 +219,35 @@ int cg_batch_sums(const IrProgram *p, int id, int N)
 
 static int numel_of(const IrProgram *p, int id) { return shape_numel(&p->v[id].shape); }
 
-/* Does a member of the group g[0..ng) write buffer b? */
-static int group_writes(const IrProgram *p, const int *g, int ng, int b)
+/* A fused loop being formed: its members g[0..ng) over N elements per
+ * sample, the buffers they write and read (marks over the values, so a
+ * long chain of steps is grouped in linear time), and their sums over the
+ * batch. */
+typedef struct Group {
+    int *g;
+    int ng, N;
+    char *writes, *reads;
+    int sums;
+} Group;
+
+static void group_add(Group *G, const IrProgram *p, int id)
 {
-    for (int e = 0; e < ng; e++)
-        if (cg_dest(p, g[e]) == b)
-            return 1;
-    return 0;
+    G->g[G->ng++] = id;
+    G->writes[cg_dest(p, id)] = 1;
+    for (int a = 0; a < p->v[id].nargs; a++)
+        G->reads[p->v[id].arg[a]] = 1;
+    G->sums += cg_batch_sums(p, id, G->N);
 }
 
-/* Does a member of the group g[0..ng) read buffer b? */
-static int group_reads(const IrProgram *p, const int *g, int ng, int b)
+static void group_clear(Group *G, const IrProgram *p)
 {
-    for (int e = 0; e < ng; e++)
-        for (int a = 0; a < p->v[g[e]].nargs; a++)
-            if (p->v[g[e]].arg[a] == b)
-                return 1;
-    return 0;
+    for (int e = 0; e < G->ng; e++) {
+        G->writes[cg_dest(p, G->g[e])] = 0;
+        for (int a = 0; a < p->v[G->g[e]].nargs; a++)
+            G->reads[p->v[G->g[e]].arg[a]] = 0;
+    }
+    G->ng = 0;
+    G->sums = 0;
 }
 
 /* Can value id start a fused loop?  The number of elements per sample
@@ -254,12 +266,12 @@ static int fuse_head(const IrProgram *p, int id)
     return ir_ops[v->op].kind == K_MAP || cg_matmul_reg_sum(p, id) ? numel_of(p, id) : 0;
 }
 
-/* Can value id join the group g[0..ng) over N elements per sample? */
-static int fuse_member(const IrProgram *p, const int *g, int ng, int N, int id)
+/* Can value id join the group G? */
+static int fuse_member(const IrProgram *p, const Group *G, int id)
 {
     const Value *v = &p->v[id];
     IrKind kind = ir_ops[v->op].kind;
-    int d = cg_dest(p, id);
+    int d = cg_dest(p, id), N = G->N;
     int side = cg_batch_sum_side(p, id, N);
     if (side >= 0 || cg_matmul_reg_sum(p, id)) {
         /* a product: its operands from memory, but for a weight
@@ -267,16 +279,12 @@ static int fuse_member(const IrProgram *p, const int *g, int ng, int N, int id)
         if (cg_matmul_reg_sum(p, id) && (numel_of(p, id) != N || numel_of(p, d) != N))
             return 0;
         for (int a = 0; a < 2; a++)
-            if (a != side && group_writes(p, g, ng, v->arg[a]))
+            if (a != side && G->writes[v->arg[a]])
                 return 0;
-        if (side >= 0) {   /* the loop's sums stay within the registers */
-            int sums = cg_batch_sums(p, id, N);
-            for (int e = 0; e < ng; e++)
-                sums += cg_batch_sums(p, g[e], N);
-            if (sums > CG_FUSED_SUMS)
-                return 0;
-        }
-        return !group_reads(p, g, ng, d);
+        /* the loop's sums stay within the registers */
+        if (side >= 0 && G->sums + cg_batch_sums(p, id, N) > CG_FUSED_SUMS)
+            return 0;
+        return !G->reads[d];
     }
     if (!v->batched || numel_of(p, id) != N || numel_of(p, d) != N)
         return 0;
@@ -289,72 +297,66 @@ static int fuse_member(const IrProgram *p, const int *g, int ng, int N, int id)
      * same element of the same sample */
     for (int a = 0; a < v->nargs; a++) {
         int x = v->arg[a];
-        if (group_writes(p, g, ng, x) && !(p->v[x].batched && numel_of(p, x) == N))
+        if (G->writes[x] && !(p->v[x].batched && numel_of(p, x) == N))
             return 0;
     }
     /* and a buffer is not written after a member has read it */
-    return !group_reads(p, g, ng, d);
+    return !G->reads[d];
 }
 
-static void fuse_close(CgFusion *fu, const IrProgram *p, const int *g, int ng, int N)
+/* The group becomes a loop (one that is a single step stays a step);
+ * writers[b] counts the steps that write buffer b. */
+static void fuse_close(CgFusion *fu, const IrProgram *p, const Group *G, const int *writers)
 {
-    if (ng == 0 || (ng == 1 && !cg_matmul_reg_sum(p, g[0])))
+    const int *g = G->g;
+    if (G->ng == 0 || (G->ng == 1 && !cg_matmul_reg_sum(p, g[0])))
         return;
-    fu->size[g[0]] = N;
-    for (int e = 0; e < ng; e++) {
+    fu->size[g[0]] = G->N;
+    for (int e = 0; e < G->ng; e++) {
         int id = g[e], d = cg_dest(p, id);
         const Value *t = &p->v[d];
         fu->head[id] = g[0];
-        int writers = 0;
-        for (int j = 0; j < p->nv; j++)
-            writers += p->v[j].acc == d;
         fu->local[id] = p->v[id].acc < 0 ||
-                        (t->batched && writers == 1 && p->v[t->arg[0]].op != OP_PARAM);
+                        (t->batched && writers[d] == 1 && p->v[t->arg[0]].op != OP_PARAM);
     }
 }
 
 /* Group the values ids[0..nids) (in emission order). */
-static void fuse_seq(CgFusion *fu, const IrProgram *p, const int *ids, int nids)
+static void fuse_seq(CgFusion *fu, const IrProgram *p, const int *ids, int nids, const int *writers)
 {
-    int *g = calloc((size_t)(nids ? nids : 1), sizeof *g);
-    if (!g)
-        diag_internal("out of memory");
-    int ng = 0, N = 0;
+    Group G = {xcalloc((size_t)(nids ? nids : 1), sizeof *G.g), 0, 0,
+               xcalloc((size_t)p->nv, 1), xcalloc((size_t)p->nv, 1), 0};
     for (int k = 0; k < nids; k++) {
         int id = ids[k];
         IrKind kind = ir_ops[p->v[id].op].kind;
         if (kind == K_LEAF || kind == K_ADJ)
             continue;   /* no code */
-        if (ng > 0 && fuse_member(p, g, ng, N, id)) {
-            g[ng++] = id;
+        if (G.ng > 0 && fuse_member(p, &G, id)) {
+            group_add(&G, p, id);
             continue;
         }
-        fuse_close(fu, p, g, ng, N);
-        ng = 0;
-        if ((N = fuse_head(p, id)) > 0)
-            g[ng++] = id;
+        fuse_close(fu, p, &G, writers);
+        group_clear(&G, p);
+        if ((G.N = fuse_head(p, id)) > 0)
+            group_add(&G, p, id);
     }
-    fuse_close(fu, p, g, ng, N);
-    free(g);
+    fuse_close(fu, p, &G, writers);
+    free(G.g);
+    free(G.writes);
+    free(G.reads);
 }
 
 /* Is value id's buffer read only by the later steps of its own loop (from
  * the local) and neither the loss nor the prediction?  Steps without code
- * (an adjoint names its primal value but reads nothing) do not count. */
-static int fuse_transient(const CgFusion *fu, const IrProgram *p, int id)
+ * (an adjoint names its primal value but reads nothing) do not count.
+ * reader_head[b]: the loop head of every step that reads buffer b, -1 when
+ * none does, -2 when steps of different loops (or of none) do. */
+static int fuse_transient(const CgFusion *fu, const IrProgram *p, int id, const int *reader_head)
 {
     int d = cg_dest(p, id);
     if (fu->head[id] < 0 || !fu->local[id] || d == p->loss || d == p->output)
         return 0;
-    for (int j = 0; j < p->nv; j++) {
-        IrKind kind = ir_ops[p->v[j].op].kind;
-        if (kind == K_LEAF || kind == K_ADJ)
-            continue;
-        for (int a = 0; a < p->v[j].nargs; a++)
-            if (p->v[j].arg[a] == d && fu->head[j] != fu->head[id])
-                return 0;
-    }
-    return 1;
+    return reader_head[d] == -1 || reader_head[d] == fu->head[id];
 }
 
 void cg_fusion_init(CgFusion *fu, const IrProgram *p, const CgLayout *l)
@@ -369,18 +371,39 @@ void cg_fusion_init(CgFusion *fu, const IrProgram *p, const CgLayout *l)
     for (int i = p->fwd.begin; i < p->fwd.end; i++)
         if (l->fwd_mark[i])
             ids[n++] = i;
-    fuse_seq(fu, p, ids, n);
+    int *writers = xcalloc((size_t)p->nv, sizeof *writers);
+    for (int j = 0; j < p->nv; j++)
+        if (p->v[j].acc >= 0)
+            writers[p->v[j].acc]++;
+    fuse_seq(fu, p, ids, n, writers);
     n = 0;
     for (int i = p->bwd_loss.begin; i < p->bwd_loss.end; i++)
         ids[n++] = i;
-    fuse_seq(fu, p, ids, n);
+    fuse_seq(fu, p, ids, n, writers);
     free(ids);
+    free(writers);
+    /* a step outside every loop has head -1, which no loop's head is:
+     * -2 below means "read by different loops, or outside of one" */
+    int *reader_head = xcalloc((size_t)p->nv, sizeof *reader_head);
+    for (int i = 0; i < p->nv; i++)
+        reader_head[i] = -1;
+    for (int j = 0; j < p->nv; j++) {
+        IrKind kind = ir_ops[p->v[j].op].kind;
+        if (kind == K_LEAF || kind == K_ADJ)
+            continue;
+        for (int a = 0; a < p->v[j].nargs; a++) {
+            int *r = &reader_head[p->v[j].arg[a]];
+            int h = fu->head[j] >= 0 ? fu->head[j] : -2;
+            *r = *r == -1 ? h : *r == h ? h : -2;
+        }
+    }
     for (int i = 0; i < p->nv; i++) {
-        fu->transient[i] = (char)fuse_transient(fu, p, i);
+        fu->transient[i] = (char)fuse_transient(fu, p, i, reader_head);
         fu->ntransient += fu->transient[i];
         if (fu->transient[i] && p->v[cg_dest(p, i)].batched)
             fu->transient_per_sample += numel_of(p, cg_dest(p, i));
     }
+    free(reader_head);
 }
 
 void cg_fusion_free(CgFusion *fu)

@@ -48,6 +48,10 @@ struct Expr {
  * down expressions, and a sum of 20,000 terms overflowed the stack. */
 #define AST_MAX_DEPTH 2000
 
+/* The longest name the lexer accepts: the generated C derives names from
+ * the user's (d_W1, h1_2_) and must never cut one short. */
+#define NN_MAX_NAME 40
+
 typedef enum StmtKind {
     ST_MODEL,      /* model NAME */
     ST_CONST,      /* const A = e, B = e   (one Stmt per name) */

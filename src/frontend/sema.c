@@ -1174,6 +1174,11 @@ static void do_stmt(Sema *S, const Stmt *st)
         }
         for (int it = 0; it < (int)n.num; it++) {
             int before = diag_error_count();
+            if (S->p->nstmts > SEMA_MAX_STMTS) {
+                diag_error(st->value->loc, "the model unrolls to more than %d statements; "
+                           "fewer or shorter repeats", SEMA_MAX_STMTS);
+                break;
+            }
             if (st->name) {   /* repeat i = N: i is 0, 1, ..., N - 1, a constant in the body */
                 Binding b = {st->name, B_CONST, it, -1, "const", st->name_loc, 0};
                 bind(S, b);

@@ -20,6 +20,10 @@ typedef struct SemaOptions {
     DType dtype;
 } SemaOptions;
 
+/* The most statements a model may unroll to (nested repeats multiply):
+ * beyond, compile time and memory grow past what a course model needs. */
+#define SEMA_MAX_STMTS 100000
+
 /* Resolve names, evaluate constants, unroll `repeat`, expand `dense`,
  * infer every shape and lower the program to the forward IR.  Reports
  * errors through diag; returns NULL when there were any. */
