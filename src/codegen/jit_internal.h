@@ -46,6 +46,7 @@
 
 #include <llvm-c/Core.h>
 #include "codegen.h"
+#include "expr.h"
 #include "plan.h"
 
 #define WORK_FIXED 2      /* work[0] allocation, work[1] prediction */
@@ -156,7 +157,8 @@ int begin_store(Jit *j, int id);
 LLVMValueRef jit_expf(Jit *j, LLVMValueRef x);
 LLVMValueRef jit_log1pf(Jit *j, LLVMValueRef x);
 LLVMValueRef jit_tanhf(Jit *j, LLVMValueRef x);
-LLVMValueRef build_expr(Jit *j, const char *tmpl, LLVMValueRef *ops, int nops);
+LLVMValueRef build_math(Jit *j, MathFn f, LLVMValueRef *args);
+LLVMValueRef build_expr(Jit *j, const IrExpr *e, LLVMValueRef *ops);
 
 /* jit_ops.c: the ops */
 void emit_value(Jit *j, int id);

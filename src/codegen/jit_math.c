@@ -1,7 +1,8 @@
 /*
  * jit_math.c - the JIT's arithmetic beyond one instruction: the float32
- * exp, log1p and tanh inlined as the runtime computes them, and ops.def's
- * element expressions (c_expr) as LLVM instructions.
+ * exp, log1p and tanh inlined as the runtime computes them, the math
+ * functions of ir_math (expr.h) by the dtype, and ops.def's element
+ * expressions, parsed once into trees (expr.h), as LLVM instructions.
  */
 #include <math.h>
 #include <stdio.h>
@@ -93,184 +94,80 @@ LLVMValueRef jit_tanhf(Jit *j, LLVMValueRef x)
     return call_math(j, "llvm.copysign.f32", sign, 2);
 }
 
-/* ---- ops.def's c_expr templates as LLVM instructions ----
- *
- * The templates use a small part of C, parsed here by recursive descent:
- *
- *   expr    = compare ("?" expr ":" expr)?
- *   compare = sum ((">" | "<" | "==") sum)?
- *   sum     = product (("+" | "-") product)*
- *   product = unary (("*" | "/") unary)*
- *   unary   = "-" unary | primary
- *   primary = "$" DIGIT | NUMBER | FUNC "(" expr ("," expr)* ")" | "(" expr ")"
+/* ---- element expressions (expr.h) as LLVM instructions ----
  *
  * A comparison is an i1; used in arithmetic it becomes 0 or 1 of the real
  * type, as C's int would (the only integer arithmetic in the templates,
- * (x > 0) - (x < 0), is exact either way). */
-typedef struct Tmpl {
-    Jit *j;
-    const char *s;
-    LLVMValueRef ops[3];
-} Tmpl;
+ * (x > 0) - (x < 0), is exact either way).  A number is of the dtype:
+ * in float32 the float nearest to what the template says, as C's 0.01f. */
 
-static LLVMValueRef t_expr(Tmpl *t);
-
-static void t_space(Tmpl *t)
+static LLVMValueRef as_real(Jit *j, LLVMValueRef x)
 {
-    while (*t->s == ' ')
-        t->s++;
-}
-
-static int t_eat(Tmpl *t, const char *tok)
-{
-    t_space(t);
-    size_t n = strlen(tok);
-    if (strncmp(t->s, tok, n) != 0)
-        return 0;
-    t->s += n;
-    return 1;
-}
-
-static void t_expect(Tmpl *t, const char *tok)
-{
-    if (!t_eat(t, tok))
-        diag_internal("jit: c_expr template: expected '%s' at '%s'", tok, t->s);
-}
-
-static LLVMValueRef t_real(Tmpl *t, LLVMValueRef x)
-{
-    if (LLVMTypeOf(x) == t->j->i1)
-        return LLVMBuildUIToFP(t->j->b, x, t->j->real, "");
+    if (LLVMTypeOf(x) == j->i1)
+        return LLVMBuildUIToFP(j->b, x, j->real, "");
     return x;
 }
 
-static LLVMValueRef t_primary(Tmpl *t)
+/* Math function f (ir_math) of the dtype: an LLVM intrinsic where one
+ * exists (it becomes the same libm call, or one instruction), else libm's
+ * function; EXP, LOG1P and TANH in float32 are the runtime's nnrt_expf
+ * etc. inline (jit_expf, jit_log1pf, jit_tanhf). */
+LLVMValueRef build_math(Jit *j, MathFn f, LLVMValueRef *args)
 {
-    Jit *j = t->j;
-    t_space(t);
-    if (*t->s == '$') {
-        int k = t->s[1] - '0';
-        t->s += 2;
-        return t->ops[k];
+    const MathInfo *m = &ir_math[f];
+    int f32 = j->p->dtype == DT_F32;
+    if (f32 && m->inline_f32) {
+        switch (f) {
+        case MATH_EXP: return jit_expf(j, args[0]);
+        case MATH_LOG1P: return jit_log1pf(j, args[0]);
+        case MATH_TANH: return jit_tanhf(j, args[0]);
+        default: diag_internal("jit: %s has no inline float32 form", m->name);
+        }
     }
-    if (*t->s >= '0' && *t->s <= '9') {
-        char *end;
-        double x = strtod(t->s, &end);
-        t->s = end;
-        return const_real(j, x);
-    }
-    if (t_eat(t, "(")) {
-        LLVMValueRef x = t_expr(t);
-        t_expect(t, ")");
-        return x;
-    }
-    /* FUNC(args): the dtype's libm function, or an LLVM intrinsic where
-     * one exists (it becomes the same libm call, or one instruction);
-     * EXP, LOG1P and TANH in float32 are the runtime's nnrt_expf etc.
-     * (jit_expf, jit_log1pf, jit_tanhf) */
-    static const char *const fns[][3] = {
-        {"EXP", "llvm.exp"}, {"LOG1P", NULL, "log1p"}, {"LOG", "llvm.log"},
-        {"SQRT", "llvm.sqrt"}, {"TANH", NULL, "tanh"}, {"FABS", "llvm.fabs"},
-        {"POW", "llvm.pow"},
-    };
-    for (size_t k = 0; k < sizeof fns / sizeof fns[0]; k++) {
-        size_t len = strlen(fns[k][0]);
-        if (strncmp(t->s, fns[k][0], len) != 0 || t->s[len] != '(')
-            continue;
-        t->s += len + 1;
-        LLVMValueRef args[3];
-        int nargs = 0;
-        do
-            args[nargs++] = t_real(t, t_expr(t));
-        while (nargs < 3 && t_eat(t, ","));
-        t_expect(t, ")");
-        int f32 = j->p->dtype == DT_F32;
-        if (f32 && strcmp(fns[k][0], "EXP") == 0)
-            return jit_expf(j, args[0]);
-        if (f32 && strcmp(fns[k][0], "LOG1P") == 0)
-            return jit_log1pf(j, args[0]);
-        if (f32 && strcmp(fns[k][0], "TANH") == 0)
-            return jit_tanhf(j, args[0]);
-        char name[32];
-        if (fns[k][1])
-            snprintf(name, sizeof name, "%s.%s", fns[k][1], f32 ? "f32" : "f64");
-        else
-            snprintf(name, sizeof name, "%s%s", fns[k][2], f32 ? "f" : "");
-        return call_math(j, name, args, nargs);
-    }
-    diag_internal("jit: c_expr template: unexpected '%s'", t->s);
-}
-
-static LLVMValueRef t_unary(Tmpl *t)
-{
-    if (t_eat(t, "-"))
-        return LLVMBuildFNeg(t->j->b, t_real(t, t_unary(t)), "");
-    return t_primary(t);
-}
-
-static LLVMValueRef t_product(Tmpl *t)
-{
-    LLVMValueRef x = t_unary(t);
-    for (;;) {
-        if (t_eat(t, "*"))
-            x = LLVMBuildFMul(t->j->b, t_real(t, x), t_real(t, t_unary(t)), "");
-        else if (t_eat(t, "/"))
-            x = LLVMBuildFDiv(t->j->b, t_real(t, x), t_real(t, t_unary(t)), "");
-        else
-            return x;
-    }
-}
-
-static LLVMValueRef t_sum(Tmpl *t)
-{
-    LLVMValueRef x = t_product(t);
-    for (;;) {
-        if (t_eat(t, "+"))
-            x = real_add(t->j, t_real(t, x), t_real(t, t_product(t)));
-        else if (t_eat(t, "-"))
-            x = real_sub(t->j, t_real(t, x), t_real(t, t_product(t)));
-        else
-            return x;
-    }
-}
-
-static LLVMValueRef t_compare(Tmpl *t)
-{
-    LLVMValueRef x = t_sum(t);
-    LLVMRealPredicate pred;
-    if (t_eat(t, "=="))
-        pred = LLVMRealOEQ;
-    else if (t_eat(t, ">"))
-        pred = LLVMRealOGT;
-    else if (t_eat(t, "<"))
-        pred = LLVMRealOLT;
+    char name[32];
+    if (m->llvm)
+        snprintf(name, sizeof name, "%s.%s", m->llvm, f32 ? "f32" : "f64");
     else
-        return x;
-    return LLVMBuildFCmp(t->j->b, pred, t_real(t, x), t_real(t, t_sum(t)), "");
+        snprintf(name, sizeof name, "%s%s", m->c_f64, f32 ? "f" : "");
+    return call_math(j, name, args, m->arity);
 }
 
-static LLVMValueRef t_expr(Tmpl *t)
+static LLVMValueRef build_node(Jit *j, const IrExpr *e, LLVMValueRef *ops)
 {
-    LLVMValueRef c = t_compare(t);
-    if (!t_eat(t, "?"))
-        return c;
-    LLVMValueRef a = t_real(t, t_expr(t));
-    t_expect(t, ":");
-    LLVMValueRef b = t_real(t, t_expr(t));
-    if (LLVMTypeOf(c) != t->j->i1)
-        c = LLVMBuildFCmp(t->j->b, LLVMRealUNE, c, const_real(t->j, 0), "");
-    return LLVMBuildSelect(t->j->b, c, a, b, "");
+    LLVMValueRef x[3];
+    switch (e->kind) {
+    case E_NUM:
+        return const_real(j, j->p->dtype == DT_F32 ? (double)e->numf : e->num);
+    case E_ARG:
+        return ops[e->arg];
+    case E_COND: {
+        LLVMValueRef c = build_node(j, e->kid[0], ops);
+        x[1] = as_real(j, build_node(j, e->kid[1], ops));
+        x[2] = as_real(j, build_node(j, e->kid[2], ops));
+        if (LLVMTypeOf(c) != j->i1)
+            c = LLVMBuildFCmp(j->b, LLVMRealUNE, c, const_real(j, 0), "");
+        return LLVMBuildSelect(j->b, c, x[1], x[2], "");
+    }
+    default:
+        break;
+    }
+    for (int k = 0; k < e->nkids; k++)
+        x[k] = as_real(j, build_node(j, e->kid[k], ops));
+    switch (e->kind) {
+    case E_NEG: return LLVMBuildFNeg(j->b, x[0], "");
+    case E_ADD: return real_add(j, x[0], x[1]);
+    case E_SUB: return real_sub(j, x[0], x[1]);
+    case E_MUL: return LLVMBuildFMul(j->b, x[0], x[1], "");
+    case E_DIV: return LLVMBuildFDiv(j->b, x[0], x[1], "");
+    case E_GT: return LLVMBuildFCmp(j->b, LLVMRealOGT, x[0], x[1], "");
+    case E_LT: return LLVMBuildFCmp(j->b, LLVMRealOLT, x[0], x[1], "");
+    case E_EQ: return LLVMBuildFCmp(j->b, LLVMRealOEQ, x[0], x[1], "");
+    case E_CALL: return build_math(j, e->fn, x);
+    default: diag_internal("jit: expression kind %d", (int)e->kind);
+    }
 }
 
-LLVMValueRef build_expr(Jit *j, const char *tmpl, LLVMValueRef *ops, int nops)
+LLVMValueRef build_expr(Jit *j, const IrExpr *e, LLVMValueRef *ops)
 {
-    Tmpl t = {j, tmpl, {NULL, NULL, NULL}};
-    for (int k = 0; k < nops; k++)
-        t.ops[k] = ops[k];
-    LLVMValueRef x = t_real(&t, t_expr(&t));
-    t_space(&t);
-    if (*t.s)
-        diag_internal("jit: c_expr template: trailing '%s'", t.s);
-    return x;
+    return as_real(j, build_node(j, e, ops));
 }
-

@@ -36,7 +36,7 @@ static void emit_map(Jit *j, int id)
         lb.reassoc = 1;
         for (int k = 0; k < v->nargs; k++)
             ops[k] = load_elem(j, v->arg[k], N, 0, 1, b, i);
-        x = build_expr(j, ir_ops[v->op].cexpr, ops, v->nargs);
+        x = build_expr(j, ir_op_expr(v->op), ops);
         store_or_add(j, s, x, 1);
         loop_close(j, &lb);
         store_or_add(j, elem_ptr(j, dst, N, 0, 1, b, i), load_real(j, s), acc);
@@ -45,7 +45,7 @@ static void emit_map(Jit *j, int id)
             b = samples_open(j, &lb, 1);
         for (int k = 0; k < v->nargs; k++)
             ops[k] = load_elem(j, v->arg[k], N, flat, v->batched, b, i);
-        x = build_expr(j, ir_ops[v->op].cexpr, ops, v->nargs);
+        x = build_expr(j, ir_op_expr(v->op), ops);
         store_or_add(j, elem_ptr(j, dst, N, flat, v->batched, b, i), x, acc);
         if (!flat && v->batched)
             loop_close(j, &lb);
@@ -238,17 +238,10 @@ static LLVMValueRef row_ptr(Jit *j, int id, int rows, int K, LLVMValueRef r, LLV
     return offset_ptr(j, storage(j, id), batch_index(j, idx, j->p->v[id].batched, b));
 }
 
-/* exp in a row op, as in the elementwise ops: the runtime's nnrt_expf in
- * float32 (jit_expf, the C trainer's bits), libm's exp in float64. */
-static LLVMValueRef row_exp(Jit *j, LLVMValueRef x)
-{
-    if (j->p->dtype == DT_F32)
-        return jit_expf(j, x);
-    return call_math(j, "llvm.exp.f64", &x, 1);
-}
-
 /* Softmax and friends, one row (the last axis) at a time, as emit_c.c's
- * emit_row: each subtracts the row's maximum before exp. */
+ * emit_row: each subtracts the row's maximum before exp.  exp and log as
+ * in the elementwise ops (build_math: in float32 the runtime's nnrt_expf,
+ * the C trainer's bits). */
 static void emit_row(Jit *j, int id)
 {
     const IrProgram *p = j->p;
@@ -257,8 +250,6 @@ static void emit_row(Jit *j, int id)
     int K = p->v[x].shape.dim[p->v[x].shape.rank - 1];
     int rows = numel(&p->v[x]) / K;
     int dst = cg_dest(p, id);
-    int f32 = p->dtype == DT_F32;
-    const char *LOG = f32 ? "llvm.log.f32" : "llvm.log.f64";
     int acc = v->op == OP_XENT ? 0 : begin_store(j, id);
     Loop lb, lr, lj;
     LLVMValueRef b = const_i64(j, 0), r = const_i64(j, 0), jj;
@@ -281,7 +272,7 @@ static void emit_row(Jit *j, int id)
         mx = LLVMBuildLoad2(j->b, j->real, mxv, "mx");
         jj = loop_open(j, &lj, const_i64(j, K), "j");
         LLVMValueRef dd = LLVMBuildFSub(j->b, X(jj), mx, "");
-        store_or_add(j, sumv, row_exp(j, dd), 1);
+        store_or_add(j, sumv, build_math(j, MATH_EXP, &dd), 1);
         loop_close(j, &lj);
         sum = LLVMBuildLoad2(j->b, j->real, sumv, "sum");
     }
@@ -289,12 +280,12 @@ static void emit_row(Jit *j, int id)
     case OP_SOFTMAX: {
         jj = loop_open(j, &lj, const_i64(j, K), "j");
         LLVMValueRef dd = LLVMBuildFSub(j->b, X(jj), mx, "");
-        store_or_add(j, D(jj), LLVMBuildFDiv(j->b, row_exp(j, dd), sum, ""), acc);
+        store_or_add(j, D(jj), LLVMBuildFDiv(j->b, build_math(j, MATH_EXP, &dd), sum, ""), acc);
         loop_close(j, &lj);
         break;
     }
     case OP_LOG_SOFTMAX: {
-        LLVMValueRef lse = LLVMBuildFAdd(j->b, mx, call_math(j, LOG, &sum, 1), "lse");
+        LLVMValueRef lse = LLVMBuildFAdd(j->b, mx, build_math(j, MATH_LOG, &sum), "lse");
         jj = loop_open(j, &lj, const_i64(j, K), "j");
         store_or_add(j, D(jj), LLVMBuildFSub(j->b, X(jj), lse, ""), acc);
         loop_close(j, &lj);
@@ -304,7 +295,7 @@ static void emit_row(Jit *j, int id)
         /* one class label per sample: rows == 1 */
         LLVMValueRef c = load_elem(j, v->arg[1], 1, 0, 1, b, const_i64(j, 0));
         LLVMValueRef cls = LLVMBuildSExt(j->b, LLVMBuildFPToSI(j->b, c, j->i32, "cls"), j->i64, "");
-        LLVMValueRef l = LLVMBuildFAdd(j->b, mx, call_math(j, LOG, &sum, 1), "");
+        LLVMValueRef l = LLVMBuildFAdd(j->b, mx, build_math(j, MATH_LOG, &sum), "");
         l = LLVMBuildFSub(j->b, l, X(cls), "");
         store_at(j, l, storage(j, id), v->batched ? b : const_i64(j, 0));
         break;
@@ -315,7 +306,7 @@ static void emit_row(Jit *j, int id)
         LLVMValueRef cls = LLVMBuildSExt(j->b, LLVMBuildFPToSI(j->b, c, j->i32, "cls"), j->i64, "");
         jj = loop_open(j, &lj, const_i64(j, K), "j");
         LLVMValueRef e = LLVMBuildFSub(j->b, X(jj), mx, "");
-        LLVMValueRef sm = LLVMBuildFDiv(j->b, row_exp(j, e), sum, "");
+        LLVMValueRef sm = LLVMBuildFDiv(j->b, build_math(j, MATH_EXP, &e), sum, "");
         LLVMValueRef one = LLVMBuildUIToFP(j->b, LLVMBuildICmp(j->b, LLVMIntEQ, jj, cls, ""), j->real, "");
         store_or_add(j, D(jj), real_mul(j, d, LLVMBuildFSub(j->b, sm, one, "")), acc);
         loop_close(j, &lj);
@@ -339,7 +330,7 @@ static void emit_row(Jit *j, int id)
         if (v->op == OP_SOFTMAX_BWD)
             y = real_mul(j, yj, LLVMBuildFSub(j->b, dj, dot, ""));
         else
-            y = real_sub(j, dj, real_mul(j, row_exp(j, yj), dot));
+            y = real_sub(j, dj, real_mul(j, build_math(j, MATH_EXP, &yj), dot));
         store_or_add(j, D(jj), y, acc);
         loop_close(j, &lj);
         break;
@@ -456,7 +447,7 @@ static void emit_fused(Jit *j, int h)
             if (ir_ops[v->op].kind == K_REDUCE)   /* of one number per sample */
                 x = v->op == OP_SUMSQ ? real_mul(j, ops[0], ops[0]) : ops[0];
             else
-                x = build_expr(j, ir_ops[v->op].cexpr, ops, v->nargs);
+                x = build_expr(j, ir_op_expr(v->op), ops);
             if (!p->v[d].batched) {
                 sum_add(j, sum[e][0], x, real);
                 continue;
