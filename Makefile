@@ -94,13 +94,14 @@ RT_KERNEL_FLAGS := -fopenmp-simd -fno-math-errno
 $(BUILD)/rt32/nnrt_gemm.o $(BUILD)/rt64/nnrt_gemm.o: RT_KERNEL_FLAGS += -ffp-contract=fast
 
 # ---- compiler
-# The LLVM JIT (jit_llvm.c, jit_main*.c) is not part of nnc itself but a
+# The LLVM JIT (src/codegen/jit_*.c but jit_load.c; jit_internal.h lists
+# them) is not part of nnc itself but a
 # shared object beside the runtime, RT_DIR/nnc-jit.so, that nnc loads only
 # for `nnc run`, --emit=llvm and `nnc sweep` (jit_load.c): loading
 # libLLVM (and OpenBLAS) costs ~20 ms, more than a whole compilation.  The
 # object holds the whole runtime (the JIT's code calls nnrt_gemm_f32 by
 # name) and takes the compiler's functions from nnc, which exports them.
-JIT_SRCS := $(wildcard src/codegen/jit_llvm.c src/codegen/jit_main*.c)
+JIT_SRCS := $(filter-out src/codegen/jit_load.c,$(wildcard src/codegen/jit_*.c))
 NNC_SRCS := $(filter-out $(JIT_SRCS),$(wildcard src/frontend/*.c src/ir/*.c src/ad/*.c src/codegen/*.c)) \
             src/sweep.c src/main.c
 NNC_OBJS := $(NNC_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/nn.tab.o $(BUILD)/gen/lex.yy.o
@@ -132,8 +133,8 @@ $(LLVM_STAMP):
 	@mkdir -p $(BUILD)
 	@rm -f $(BUILD)/llvm-*.stamp
 	@touch $@
-$(BUILD)/src/codegen/jit_llvm.o: CPPFLAGS += $(LLVM_CFLAGS)
-$(BUILD)/src/codegen/jit_llvm.o: $(LLVM_STAMP)
+$(JIT_OBJS): CPPFLAGS += $(LLVM_CFLAGS)
+$(JIT_OBJS): $(LLVM_STAMP)
 $(BUILD)/src/codegen/jit_load.o: CPPFLAGS += $(if $(JIT_SO),-DNNC_LLVM)
 $(BUILD)/src/codegen/jit_load.o: $(LLVM_STAMP)
 

@@ -5,8 +5,8 @@
  * (src/ad): the forward values, then the adjoint program whose every step is
  * an ordinary op of ops.def.  An interpreter runs all of it in float64 on
  * one sample (the `example { }` block or --NAME values): elementwise ops by
- * evaluating the op table's own C expression (c_expr), the other kinds by
- * their definition in ir.h.  The printer then walks the same values:
+ * evaluating the op table's own element expression (expr.h, the tree the
+ * backends print and build), the other kinds by their definition in ir.h.  The printer then walks the same values:
  *
  *   forward:   each value as `name = notation = numbers`;
  *   backward:  only the adjoint steps the asked-for gradient depends on (a
@@ -24,6 +24,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include "expr.h"
 #include "nnrt_internal.h"
 #include "teach.h"
 
@@ -41,159 +42,6 @@ typedef struct Ex {
 } Ex;
 
 /* ---- the interpreter ---- */
-
-/* c_expr templates: a tiny recursive-descent evaluator for exactly the
- * grammar ops.def uses:
- *   cond = cmp ("?" cond ":" cond)?      cmp = add ((">" | "<") add)?
- *   add  = mul (("+" | "-") mul)*         mul = unary (("*" | "/") unary)*
- *   unary = "-" unary | primary
- *   primary = NUMBER | "$" DIGIT | FUNC "(" cond ("," cond)? ")" | "(" cond ")" */
-typedef struct Pe {
-    const char *s;
-    const double *x;
-} Pe;
-
-static double pe_cond(Pe *e);
-
-static void pe_skip(Pe *e)
-{
-    while (*e->s == ' ')
-        e->s++;
-}
-
-static void pe_expect(Pe *e, char c)
-{
-    pe_skip(e);
-    if (*e->s != c)
-        diag_internal("explain: c_expr: expected '%c' at \"%s\"", c, e->s);
-    e->s++;
-}
-
-static double pe_call(const char *f, size_t n, double a, double b)
-{
-#define IS(name) (n == sizeof name - 1 && strncmp(f, name, n) == 0)
-    if (IS("EXP")) return exp(a);
-    if (IS("LOG")) return log(a);
-    if (IS("LOG1P")) return log1p(a);
-    if (IS("SQRT")) return sqrt(a);
-    if (IS("TANH")) return tanh(a);
-    if (IS("FABS")) return fabs(a);
-    if (IS("POW")) return pow(a, b);
-#undef IS
-    diag_internal("explain: c_expr: unknown function %.*s", (int)n, f);
-    return 0;
-}
-
-static double pe_primary(Pe *e)
-{
-    pe_skip(e);
-    const char *s = e->s;
-    if (*s == '(') {
-        e->s++;
-        double v = pe_cond(e);
-        pe_expect(e, ')');
-        return v;
-    }
-    if (*s == '$') {
-        e->s += 2;
-        return e->x[s[1] - '0'];
-    }
-    if (isdigit((unsigned char)*s) || *s == '.') {
-        char *end;
-        double v = strtod(s, &end);
-        e->s = end;
-        return v;
-    }
-    if (isupper((unsigned char)*s)) {
-        while (isupper((unsigned char)*e->s) || isdigit((unsigned char)*e->s))
-            e->s++;
-        size_t n = (size_t)(e->s - s);
-        pe_expect(e, '(');
-        double a = pe_cond(e), b = 0;
-        pe_skip(e);
-        if (*e->s == ',') {
-            e->s++;
-            b = pe_cond(e);
-        }
-        pe_expect(e, ')');
-        return pe_call(s, n, a, b);
-    }
-    diag_internal("explain: c_expr: unexpected \"%s\"", s);
-    return 0;
-}
-
-static double pe_unary(Pe *e)
-{
-    pe_skip(e);
-    if (*e->s == '-') {
-        e->s++;
-        return -pe_unary(e);
-    }
-    return pe_primary(e);
-}
-
-static double pe_mul(Pe *e)
-{
-    double v = pe_unary(e);
-    for (;;) {
-        pe_skip(e);
-        char c = *e->s;
-        if (c != '*' && c != '/')
-            return v;
-        e->s++;
-        double r = pe_unary(e);
-        v = c == '*' ? v * r : v / r;
-    }
-}
-
-static double pe_add(Pe *e)
-{
-    double v = pe_mul(e);
-    for (;;) {
-        pe_skip(e);
-        char c = *e->s;
-        if (c != '+' && c != '-')
-            return v;
-        e->s++;
-        double r = pe_mul(e);
-        v = c == '+' ? v + r : v - r;
-    }
-}
-
-static double pe_cmp(Pe *e)
-{
-    double v = pe_add(e);
-    pe_skip(e);
-    char c = *e->s;
-    if (c != '>' && c != '<')
-        return v;
-    e->s++;
-    double r = pe_add(e);
-    return c == '>' ? v > r : v < r;
-}
-
-static double pe_cond(Pe *e)
-{
-    double c = pe_cmp(e);
-    pe_skip(e);
-    if (*e->s != '?')
-        return c;
-    e->s++;
-    double a = pe_cond(e);
-    pe_expect(e, ':');
-    double b = pe_cond(e);
-    return c != 0 ? a : b;
-}
-
-static double eval_cexpr(const char *tmpl, const double *x)
-{
-    Pe e = {tmpl, x};
-    double v = pe_cond(&e);
-    pe_skip(&e);
-    if (*e.s)
-        diag_internal("explain: c_expr: trailing \"%s\"", e.s);
-    return v;
-}
 
 static int numel(const IrProgram *p, int id)
 {
@@ -298,7 +146,7 @@ static void run_value(Ex *ex, int id, const double *params, const double *const 
             double x[3];
             for (int a = 0; a < v->nargs; a++)
                 x[a] = ex->val[v->arg[a]][i % numel(p, v->arg[a])];
-            r[i] = eval_cexpr(ir_ops[v->op].cexpr, x);
+            r[i] = ir_expr_eval(ir_op_expr(v->op), x);
         }
         break;
     case K_MATMUL: {

@@ -11,8 +11,9 @@
  *   FLOPs        a matrix product (M x K) @ (K x N) is 2 M K N (a multiply
  *                and an add per term); an elementwise op costs, per element,
  *                one FLOP per arithmetic operator, comparison or math
- *                function in its C form (ops.def's c_expr: sigmoid's
- *                1 / (1 + exp(-z)) is 4), plus 1 when it adds into a buffer;
+ *                function of its element expression (expr.h, ops.def's
+ *                c_expr: sigmoid's 1 / (1 + exp(-z)) is 4), plus 1 when it
+ *                adds into a buffer;
  *                sum and mean are 1 per element, sumsq 2, the row ops
  *                (softmax, cross_entropy and their adjoints) 5; a copy or a
  *                transpose is free.  Backward FLOPs are those of the adjoint
@@ -23,9 +24,9 @@
  *                is the memory reverse mode trades for not recomputing the
  *                forward pass.  The report names the first step reading each.
  */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include "expr.h"
 #include "teach.h"
 
 /* FLOPs of one value for one sample (or once, when unbatched). */
@@ -34,17 +35,8 @@ static long long flops(const IrProgram *p, int id)
     const Value *v = &p->v[id];
     long long n = shape_numel(&v->shape);
     switch (ir_ops[v->op].kind) {
-    case K_MAP: {
-        long long per = 0;
-        const char *c = ir_ops[v->op].cexpr;
-        for (const char *s = c; *s; s++) {
-            if (strchr("+-*/<>", *s))
-                per++;
-            else if (isupper((unsigned char)*s) && (s == c || !isalnum((unsigned char)s[-1])))
-                per++;   /* EXP( LOG1P( ...: one math function */
-        }
-        return n * (per + (v->acc >= 0));   /* + 1 to add into a buffer */
-    }
+    case K_MAP:   /* + 1 to add into a buffer */
+        return n * (ir_expr_flops(ir_op_expr(v->op)) + (v->acc >= 0));
     case K_MATMUL: {
         const Shape *a = &p->v[v->arg[0]].shape;
         long long k = a->rank == 1 ? (v->ta ? 1 : a->dim[0]) : a->dim[v->ta ? 0 : 1];

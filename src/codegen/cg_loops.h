@@ -12,7 +12,7 @@
 #define NNC_CG_LOOPS_H
 
 #include <stdio.h>
-#include "ir.h"
+#include "expr.h"
 
 typedef struct CgLoops {
     const IrProgram *p;
@@ -27,9 +27,9 @@ typedef struct CgLoops {
 void cg_loops_functions(FILE *f, const CgLoops *lx);
 
 /* From emit_c.c, so both styles spell numbers and math alike: a number as a
- * C literal of the program's dtype, and a c_expr template of ops.def with
- * $0 $1 $2 replaced by ops[] and EXP( etc. by the dtype's functions. */
+ * C literal of the program's dtype, and an element expression (expr.h) as
+ * C with $0 $1 $2 the operands' elements ops[] and the dtype's functions. */
 const char *cg_c_number(const IrProgram *p, double x, char *buf, size_t n);
-void cg_c_expr(const IrProgram *p, const char *tmpl, const char *const *ops, char *buf, size_t n);
+void cg_c_expr(const IrProgram *p, const IrExpr *e, const char *const *ops, char *buf, size_t n);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * codegen.h - backends: C source (emit_c.c, with emit_loops.c for --style=loops) and
- * the LLVM JIT (jit_llvm.c).
+ * the LLVM JIT (jit_*.c, jit_internal.h).
  */
 #ifndef NNC_CODEGEN_H
 #define NNC_CODEGEN_H
@@ -23,7 +23,7 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt);
 /* With lib: the header declaring NAME_model(). */
 void cg_emit_header(FILE *f, const IrProgram *p);
 
-/* The LLVM backend (`nnc run`, --emit=llvm, nnc sweep): jit_llvm.c, built
+/* The LLVM backend (`nnc run`, --emit=llvm, nnc sweep): jit_*.c, built
  * only where LLVM was found (make LLVM=auto) into nnc-jit.so beside the
  * runtime, which jit_load.c loads on first use.  Without it
  * cg_jit_available() is 0 and the others print how to get it and fail. */

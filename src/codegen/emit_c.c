@@ -26,6 +26,7 @@
 #include "codegen.h"
 #include "plan.h"
 #include "cg_loops.h"
+#include "expr.h"
 
 #define NNC_VERSION "0.1.0"
 
@@ -262,37 +263,82 @@ static void elem(Cg *cg, int id, int N, int flat, int loop_batched, char *buf, s
         snprintf(buf, n, "%s[i %% %d%s]", name, M, bat ? " * n + b" : "");
 }
 
-/* Expand a c_expr template: $k becomes operand k's element; EXP( etc. the
- * dtype's math functions (EXP, LOG1P and TANH in float32: the runtime's
- * nnrt_expf, nnrt_log1pf and nnrt_tanhf, which vectorise). */
-static void expand_c(Cg *cg, const char *tmpl, const char *const *ops, char *buf, size_t n)
+/* An element expression (expr.h) as C, appended to buf (len so far, n
+ * its size): $k is operand k's element ops[k]; a math function the
+ * dtype's (ir_math: EXP, LOG1P and TANH in float32 the runtime's
+ * nnrt_expf, nnrt_log1pf and nnrt_tanhf, which vectorise); an integer as
+ * written (C converts it exactly), a decimal a literal of the dtype (0.01f
+ * in float32).  Parentheses where the template has them and where C's
+ * precedence needs them. */
+static size_t print_expr(char *buf, size_t n, size_t len, const IrExpr *e, int f32,
+                         const char *const *ops)
 {
-    static const char *const fn[][3] = {
-        {"EXP(", "nnrt_expf(", "exp("}, {"LOG1P(", "nnrt_log1pf(", "log1p("}, {"LOG(", "logf(", "log("},
-        {"SQRT(", "sqrtf(", "sqrt("}, {"TANH(", "nnrt_tanhf(", "tanh("}, {"FABS(", "fabsf(", "fabs("},
-        {"POW(", "powf(", "pow("},
+#define PUT(...) (len += (size_t)snprintf(buf + len, len < n ? n - len : 0, __VA_ARGS__), \
+                  len = len < n ? len : n - 1)
+    static const char *const sym[] = {
+        [E_ADD] = " + ", [E_SUB] = " - ", [E_MUL] = " * ", [E_DIV] = " / ",
+        [E_GT] = " > ", [E_LT] = " < ", [E_EQ] = " == ",
     };
-    int f32 = cg->p->dtype == DT_F32;
-    size_t len = 0;
-    for (const char *s = tmpl; *s && len + 1 < n;) {
-        if (*s == '$' && s[1] >= '0' && s[1] <= '2') {
-            len += (size_t)snprintf(buf + len, n - len, "%s", ops[s[1] - '0']);
-            s += 2;
-            continue;
+    int prec = ir_expr_prec(e);
+    if (e->paren)
+        PUT("(");
+    switch (e->kind) {
+    case E_NUM:
+        PUT("%s%s", e->text, f32 && !e->integer ? "f" : "");
+        break;
+    case E_ARG:
+        PUT("%s", ops[e->arg]);
+        break;
+    case E_NEG:
+    case E_ADD: case E_SUB: case E_MUL: case E_DIV:
+    case E_GT: case E_LT: case E_EQ:
+        for (int k = 0; k < e->nkids; k++) {
+            const IrExpr *c = e->kid[k];
+            /* a child binding less than this operator (or as much, on the
+             * right of a left-associative one, or under a minus: - -x) is
+             * parenthesised */
+            int wrap = !c->paren && (ir_expr_prec(c) < prec
+                                     || (ir_expr_prec(c) == prec && (k == 1 || e->kind == E_NEG)));
+            if (e->kind == E_NEG)
+                PUT("-");
+            else if (k == 1)
+                PUT("%s", sym[e->kind]);
+            if (wrap)
+                PUT("(");
+            len = print_expr(buf, n, len, c, f32, ops);
+            if (wrap)
+                PUT(")");
         }
-        int done = 0;
-        for (size_t k = 0; k < sizeof fn / sizeof fn[0] && !done; k++)
-            if (strncmp(s, fn[k][0], strlen(fn[k][0])) == 0) {
-                len += (size_t)snprintf(buf + len, n - len, "%s", fn[k][f32 ? 1 : 2]);
-                s += strlen(fn[k][0]);
-                done = 1;
-            }
-        if (!done) {
-            /* integer literals in templates ("1 - $1") stay ints: C converts */
-            buf[len++] = *s++;
+        break;
+    case E_COND:
+        for (int k = 0; k < 3; k++) {
+            int wrap = !e->kid[k]->paren && ir_expr_prec(e->kid[k]) <= prec && k == 0;
+            PUT("%s%s", k == 1 ? " ? " : k == 2 ? " : " : "", wrap ? "(" : "");
+            len = print_expr(buf, n, len, e->kid[k], f32, ops);
+            if (wrap)
+                PUT(")");
         }
+        break;
+    case E_CALL:
+        PUT("%s(", f32 ? ir_math[e->fn].c_f32 : ir_math[e->fn].c_f64);
+        for (int k = 0; k < e->nkids; k++) {
+            if (k)
+                PUT(", ");
+            len = print_expr(buf, n, len, e->kid[k], f32, ops);
+        }
+        PUT(")");
+        break;
     }
-    buf[len < n ? len : n - 1] = '\0';
+    if (e->paren)
+        PUT(")");
+    return len;
+#undef PUT
+}
+
+void cg_c_expr(const IrProgram *p, const IrExpr *e, const char *const *ops, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    print_expr(buf, n, 0, e, p->dtype == DT_F32, ops);
 }
 
 /* For an accumulating op: "=" on a first full write, otherwise zero the
@@ -322,7 +368,6 @@ static const char *assign_op(Cg *cg, int id, const char *count)
 static void emit_map(Cg *cg, int id)
 {
     const Value *v = &cg->p->v[id];
-    const OpInfo *o = &ir_ops[v->op];
     int dst = cg_dest(cg->p, id);
     int N = numel(v);
     const Value *d = &cg->p->v[dst];
@@ -334,7 +379,7 @@ static void emit_map(Cg *cg, int id)
     for (int k = 0; k < v->nargs; k++)
         elem(cg, v->arg[k], N, flat, v->batched, ops[k], sizeof ops[k]);
     elem(cg, dst, N, flat, v->batched, dexpr, sizeof dexpr);
-    expand_c(cg, o->cexpr, opp, rhs, sizeof rhs);
+    cg_c_expr(cg->p, ir_op_expr(v->op), opp, rhs, sizeof rhs);
     if (flat) {
         if (v->batched && N == 1)
             out(cg, 1, "for (int i = 0; i < n; i++)");
@@ -606,7 +651,8 @@ static void emit_row(Cg *cg, int id)
     int rows = numel(&p->v[x]) / K;
     int dst = cg_dest(cg->p, id);
     int f32 = p->dtype == DT_F32;
-    const char *EXP = f32 ? "nnrt_expf" : "exp", *LOG = f32 ? "logf" : "log";   /* as expand_c's */
+    const char *EXP = f32 ? ir_math[MATH_EXP].c_f32 : ir_math[MATH_EXP].c_f64;
+    const char *LOG = f32 ? ir_math[MATH_LOG].c_f32 : ir_math[MATH_LOG].c_f64;
     char zero[16];
     c_number(cg, 0, zero, sizeof zero);
     for (int k = 0; k < v->nargs; k++)
@@ -867,7 +913,7 @@ static void emit_fused(Cg *cg, int h)
             if (ir_ops[v->op].kind == K_REDUCE)   /* of one number per sample */
                 snprintf(rhs, sizeof rhs, v->op == OP_SUMSQ ? "%s * %s" : "%s", ops[0], ops[0]);
             else
-                expand_c(cg, ir_ops[v->op].cexpr, opp, rhs, sizeof rhs);
+                cg_c_expr(p, ir_op_expr(v->op), opp, rhs, sizeof rhs);
             if (!bd) {
                 out(cg, ind, "%s += %s;", loc[e], rhs);
                 continue;
@@ -1580,12 +1626,4 @@ const char *cg_c_number(const IrProgram *p, double x, char *buf, size_t n)
     memset(&cg, 0, sizeof cg);
     cg.p = p;
     return c_number(&cg, x, buf, n);
-}
-
-void cg_c_expr(const IrProgram *p, const char *tmpl, const char *const *ops, char *buf, size_t n)
-{
-    Cg cg;
-    memset(&cg, 0, sizeof cg);
-    cg.p = p;
-    expand_c(&cg, tmpl, ops, buf, n);
 }

@@ -196,7 +196,7 @@ static void emit_map(Lx *lx, int id)
     for (int k = 0; k < v->nargs; k++)
         ref(lx, v->arg[k], &v->shape, idx, ops[k], sizeof ops[k]);
     ref(lx, dst, &v->shape, idx, d, sizeof d);
-    cg_c_expr(p, ir_ops[v->op].cexpr, opp, rhs, sizeof rhs);
+    cg_c_expr(p, ir_op_expr(v->op), opp, rhs, sizeof rhs);
     int ind = open_loops(lx, &v->shape, idx, 0);
     out(lx, ind, "%s %s %s;", d, op, rhs);
 }
@@ -355,7 +355,8 @@ static void emit_row(Lx *lx, int id)
     int rows = numel(xv) / K;
     int dst = v->acc >= 0 ? v->acc : id;
     int f32 = p->dtype == DT_F32;
-    const char *EXP = f32 ? "nnrt_expf" : "exp", *LOG = f32 ? "logf" : "log";   /* as cg_c_expr's */
+    const char *EXP = f32 ? ir_math[MATH_EXP].c_f32 : ir_math[MATH_EXP].c_f64;
+    const char *LOG = f32 ? ir_math[MATH_LOG].c_f32 : ir_math[MATH_LOG].c_f64;
     const char *op = assign(lx, id);
     char x0[128], xj[128], dj[128], yj[128], dyj[128], scal[128];
     Shape one = {0, {0}};

@@ -1,6 +1,6 @@
 /*
  * plan.h - the decisions both backends share (emit_c.c writes C from them,
- * jit_llvm.c LLVM IR): which values get a workspace buffer, where each
+ * jit_ops.c LLVM IR): which values get a workspace buffer, where each
  * parameter sits in the flat buffer, when an adjoint step assigns and when
  * it accumulates, and how a matrix product maps onto nnrt_gemm or loops
  * (cg_matmul_plan).  Keeping them here means the C trainer

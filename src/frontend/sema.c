@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "expr.h"
 #include "sema.h"
 #include "nnrt.h"
 
@@ -258,16 +259,18 @@ static Ev map_op(Sema *S, Op op, int nargs, const int *args, const Expr *const *
     return val_ev(emit(S, op, nargs, args, sh, batched, loc));
 }
 
-static double fold_binary(int op, double a, double b)
+/* The op of a binary operator of the language (but @). */
+static Op binary_op(int op)
 {
-    switch (op) {
-    case '+': return a + b;
-    case '-': return a - b;
-    case '*': return a * b;
-    case '/': return a / b;
-    case '^': return pow(a, b);
-    }
-    return 0;
+    return op == '+' ? OP_ADD : op == '-' ? OP_SUB : op == '*' ? OP_MUL : op == '/' ? OP_DIV : OP_POW;
+}
+
+/* An elementwise op on numbers known at compile time: its element
+ * expression (expr.h) in float64, as explain evaluates it. */
+static Ev fold(Op op, double a, double b)
+{
+    double x[2] = {a, b};
+    return num_ev(ir_expr_eval(ir_op_expr(op), x));
 }
 
 static const char *op_word(int op)
@@ -341,7 +344,7 @@ static Ev eval_binary(Sema *S, const Expr *e)
     if (a.kind == EV_BAD || b.kind == EV_BAD)
         return BAD;
     if (a.kind == EV_NUM && b.kind == EV_NUM)
-        return num_ev(fold_binary(e->op, a.num, b.num));
+        return fold(binary_op(e->op), a.num, b.num);
     if ((a.kind == EV_VAL && !check_not_label(S, a.v, e->lhs, op_word(e->op))) ||
         (b.kind == EV_VAL && !check_not_label(S, b.v, e->rhs, op_word(e->op))))
         return BAD;
@@ -351,8 +354,7 @@ static Ev eval_binary(Sema *S, const Expr *e)
     }
     if (e->op == '^' && b.kind == EV_NUM && b.num == 1)
         return a;
-    Op op = e->op == '+' ? OP_ADD : e->op == '-' ? OP_SUB : e->op == '*' ? OP_MUL
-          : e->op == '/' ? OP_DIV : OP_POW;
+    Op op = binary_op(e->op);
     int args[2] = {as_value(S, a, e->lhs->loc), as_value(S, b, e->rhs->loc)};
     const Expr *src[2] = {e->lhs, e->rhs};
     return map_op(S, op, 2, args, src, e->loc);
@@ -426,12 +428,12 @@ static Ev eval_dense(Sema *S, const Expr *e)
 static Ev eval_call(Sema *S, const Expr *e)
 {
     const char *f = e->str;
-    static const struct { const char *name; Op op; double (*fold)(double); } unary[] = {
-        {"sigmoid", OP_SIGMOID, NULL}, {"tanh", OP_TANH, tanh}, {"exp", OP_EXP, exp},
-        {"log", OP_LOG, log}, {"sqrt", OP_SQRT, sqrt}, {"abs", OP_ABS, fabs},
-        {"relu", OP_RELU, NULL}, {"softmax", OP_SOFTMAX, NULL},
-        {"log_softmax", OP_LOG_SOFTMAX, NULL}, {"sum", OP_SUM, NULL}, {"mean", OP_MEAN, NULL},
-        {"sumsq", OP_SUMSQ, NULL},
+    static const struct { const char *name; Op op; } unary[] = {
+        {"sigmoid", OP_SIGMOID}, {"tanh", OP_TANH}, {"exp", OP_EXP},
+        {"log", OP_LOG}, {"sqrt", OP_SQRT}, {"abs", OP_ABS},
+        {"relu", OP_RELU}, {"softmax", OP_SOFTMAX},
+        {"log_softmax", OP_LOG_SOFTMAX}, {"sum", OP_SUM}, {"mean", OP_MEAN},
+        {"sumsq", OP_SUMSQ},
     };
     if (strcmp(f, "dense") == 0)
         return eval_dense(S, e);
@@ -446,17 +448,13 @@ static Ev eval_call(Sema *S, const Expr *e)
         if (x.kind == EV_BAD)
             return BAD;
         Op op = unary[i].op;
-        if (x.kind == EV_NUM && unary[i].fold)
-            return num_ev(unary[i].fold(x.num));
-        if (x.kind == EV_NUM && op == OP_RELU)
-            return num_ev(x.num > 0 ? x.num : 0);
-        if (x.kind == EV_NUM && op == OP_SIGMOID)
-            return num_ev(1 / (1 + exp(-x.num)));
+        IrKind kind = ir_ops[op].kind;
+        if (x.kind == EV_NUM && kind == K_MAP)
+            return fold(op, x.num, 0);
         int a = as_value(S, x, e->args[0].value->loc);
         if (!check_not_label(S, a, e->args[0].value, f))
             return BAD;
         const Value *av = V(S, a);
-        IrKind kind = ir_ops[op].kind;
         if (kind == K_MAP)
             return val_ev(emit(S, op, 1, &a, av->shape, av->batched, e->loc));
         if (kind == K_REDUCE)

@@ -1,0 +1,504 @@
+/*
+ * jit_ops.c - the lowering of each op kind to LLVM IR, each as emit_c.c
+ * writes it: the same loops, in the same order, over the same layout
+ * (samples innermost, plan.h), so a value is computed by the same formula
+ * in both backends.  emit_value() lowers one value: an elementwise map, a
+ * matrix product (nnrt_gemm or loops, by its plan), a transpose, a
+ * reduction, a row op (softmax and friends, cross-entropy) or a whole
+ * fused loop.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include "jit_internal.h"
+
+static void emit_map(Jit *j, int id)
+{
+    const IrProgram *p = j->p;
+    const Value *v = &p->v[id];
+    int dst = cg_dest(p, id);
+    const Value *d = &p->v[dst];
+    int N = numel(v);
+    int flat = cg_map_flat(p, id);
+    int acc = begin_store(j, id);
+    Loop lb, li;
+    LLVMValueRef b = const_i64(j, 0), i = const_i64(j, 0), x, ops[3];
+    if (flat) {
+        LLVMValueRef count = v->batched ? index_mul(j, j->ld, N) : const_i64(j, N);
+        i = loop_open(j, &li, count, "i");
+        li.parallel = 1;
+    } else if (N > 1) {
+        i = loop_open(j, &li, const_i64(j, N), "i");
+    }
+    if (!flat && v->batched && !d->batched) {
+        /* a sum over the batch (a gradient): a vectorised reduction */
+        LLVMValueRef s = zeroed_local(j, "s");
+        b = samples_open(j, &lb, 0);
+        lb.reassoc = 1;
+        for (int k = 0; k < v->nargs; k++)
+            ops[k] = load_elem(j, v->arg[k], N, 0, 1, b, i);
+        x = build_expr(j, ir_op_expr(v->op), ops);
+        store_or_add(j, s, x, 1);
+        loop_close(j, &lb);
+        store_or_add(j, elem_ptr(j, dst, N, 0, 1, b, i), load_real(j, s), acc);
+    } else {
+        if (!flat && v->batched)
+            b = samples_open(j, &lb, 1);
+        for (int k = 0; k < v->nargs; k++)
+            ops[k] = load_elem(j, v->arg[k], N, flat, v->batched, b, i);
+        x = build_expr(j, ir_op_expr(v->op), ops);
+        store_or_add(j, elem_ptr(j, dst, N, flat, v->batched, b, i), x, acc);
+        if (!flat && v->batched)
+            loop_close(j, &lb);
+    }
+    if (flat || N > 1)
+        loop_close(j, &li);
+}
+
+/* Element (r, c) of op(X) for a stored operand, of sample b when batched. */
+static LLVMValueRef operand_elem(Jit *j, LLVMValueRef base_, const CgOperand *o,
+                                 LLVMValueRef r, LLVMValueRef c, LLVMValueRef b)
+{
+    LLVMValueRef row = o->t ? c : r, col = o->t ? r : c;
+    LLVMValueRef idx = o->cols == 1 ? row : index_add(j, index_mul(j, row, o->cols), col);
+    return offset_ptr(j, base_, batch_index(j, idx, o->batched, b));
+}
+
+/* C (=|+=) op(A) @ op(B) as loops with constant bounds and the batch
+ * innermost, as emit_c.c's emit_matmul_loops. */
+static void emit_matmul_loops(Jit *j, int id, const CgMatmul *mm, int acc)
+{
+    const IrProgram *p = j->p;
+    const Value *v = &p->v[id];
+    int dst = cg_dest(p, id), bd = mm->dst_batched;
+    LLVMValueRef a = storage(j, v->arg[0]), bb = storage(j, v->arg[1]), c = storage(j, dst);
+    CgOperand C = {mm->m, mm->n, 0, bd, mm->m * mm->n};
+    Loop li, lj, lk, lb;
+    LLVMValueRef i = const_i64(j, 0), jj = const_i64(j, 0), k = const_i64(j, 0), b;
+    if (mm->m > 1)
+        i = loop_open(j, &li, const_i64(j, mm->m), "i");
+    if (mm->n > 1)
+        jj = loop_open(j, &lj, const_i64(j, mm->n), "j");
+    if (!bd) {
+        /* C has no batch: a sum over k (and over the batch, vectorised) */
+        LLVMValueRef s = zeroed_local(j, "s");
+        if (mm->k > 1)
+            k = loop_open(j, &lk, const_i64(j, mm->k), "k");
+        b = const_i64(j, 0);
+        if (v->batched) {
+            b = samples_open(j, &lb, 0);
+            lb.reassoc = 1;
+        }
+        LLVMValueRef x = load_real(j, operand_elem(j, a, &mm->A, i, k, b));
+        LLVMValueRef y = load_real(j, operand_elem(j, bb, &mm->B, k, jj, b));
+        store_or_add(j, s, real_mul(j, x, y), 1);
+        if (v->batched)
+            loop_close(j, &lb);
+        if (mm->k > 1)
+            loop_close(j, &lk);
+        store_or_add(j, operand_elem(j, c, &C, i, jj, b), load_real(j, s), acc);
+    } else if (mm->k == 1) {
+        b = samples_open(j, &lb, 1);
+        LLVMValueRef x = load_real(j, operand_elem(j, a, &mm->A, i, k, b));
+        LLVMValueRef y = load_real(j, operand_elem(j, bb, &mm->B, k, jj, b));
+        store_or_add(j, operand_elem(j, c, &C, i, jj, b), real_mul(j, x, y), acc);
+        loop_close(j, &lb);
+    } else {
+        if (!acc) {
+            /* a first write: clear C, then accumulate */
+            b = samples_open(j, &lb, 1);
+            LLVMBuildStore(j->b, const_real(j, 0), operand_elem(j, c, &C, i, jj, b));
+            loop_close(j, &lb);
+        }
+        k = loop_open(j, &lk, const_i64(j, mm->k), "k");
+        b = samples_open(j, &lb, 1);
+        LLVMValueRef x = load_real(j, operand_elem(j, a, &mm->A, i, k, b));
+        LLVMValueRef y = load_real(j, operand_elem(j, bb, &mm->B, k, jj, b));
+        store_or_add(j, operand_elem(j, c, &C, i, jj, b), real_mul(j, x, y), 1);
+        loop_close(j, &lb);
+        loop_close(j, &lk);
+    }
+    if (mm->n > 1)
+        loop_close(j, &lj);
+    if (mm->m > 1)
+        loop_close(j, &li);
+}
+
+/* A product by its plan (plan.h), as emit_c.c's emit_matmul. */
+static void emit_matmul(Jit *j, int id)
+{
+    const IrProgram *p = j->p;
+    const Value *v = &p->v[id];
+    LLVMValueRef a = storage(j, v->arg[0]), bn = storage(j, v->arg[1]), c = storage(j, cg_dest(p, id));
+    CgMatmul mm = cg_matmul_plan(p, id);
+    const CgOperand *A = &mm.A, *B = &mm.B;
+    int acc = begin_store(j, id);
+    /* n samples of rows of ld (padded rows) */
+    LLVMValueRef beta = const_real(j, acc ? 1 : 0), n = j->n;
+    LLVMValueRef ld = LLVMBuildTrunc(j->b, j->ld, j->i32, "");
+    LLVMValueRef m32 = const_i32(j, mm.m), k32 = const_i32(j, mm.k), nn32 = const_i32(j, mm.n);
+    switch (mm.kind) {
+    case CG_MM_SINGLE:
+        call_gemm(j, A->t, B->t, m32, nn32, k32, a, const_i32(j, A->cols), bn, const_i32(j, B->cols), beta, c,
+             nn32);
+        break;
+    case CG_MM_COLUMNS: {
+        /* op(A) times every sample at once: C[m, nn * ld] = op(A) B[k, nn * ld]
+         * (the padding lanes too when nn > 1) */
+        LLVMValueRef row = mm.n == 1 ? ld : LLVMBuildNSWMul(j->b, ld, nn32, "");
+        call_gemm(j, A->t, 0, m32, mm.n == 1 ? n : row, k32, a, const_i32(j, A->cols), bn, row, beta, c, row);
+        break;
+    }
+    case CG_MM_ROWS:
+        /* each sample's row vector times op(B): C[nn, n] = op(B)' A[k, n] */
+        call_gemm(j, !B->t, 0, nn32, n, k32, bn, const_i32(j, B->cols), a, ld, beta, c, ld);
+        break;
+    case CG_MM_BATCH_SUM:
+        /* summed over the batch: sum_b a_b b_b' = A[m, n] B[nn, n]' */
+        call_gemm(j, 0, 1, m32, nn32, n, a, ld, bn, ld, beta, c, nn32);
+        break;
+    case CG_MM_LOOPS:
+        emit_matmul_loops(j, id, &mm, acc);
+        break;
+    }
+}
+
+static void emit_transpose(Jit *j, int id)
+{
+    const IrProgram *p = j->p;
+    const Value *v = &p->v[id];
+    int src = v->arg[0], dst = cg_dest(p, id);
+    const Value *s = &p->v[src];
+    int r = s->shape.dim[0], c = s->shape.dim[1];
+    int acc = begin_store(j, id);
+    Loop li, lj, lb;
+    LLVMValueRef i = loop_open(j, &li, const_i64(j, r), "i");
+    LLVMValueRef jj = loop_open(j, &lj, const_i64(j, c), "j");
+    LLVMValueRef b = const_i64(j, 0);
+    if (v->batched)
+        b = samples_open(j, &lb, 1);
+    LLVMValueRef x = load_real(j, offset_ptr(j, storage(j, src), batch_index(j, index_add(j, index_mul(j, i, c), jj), s->batched, b)));
+    LLVMValueRef dp = offset_ptr(j, storage(j, dst), batch_index(j, index_add(j, index_mul(j, jj, r), i), p->v[dst].batched, b));
+    store_or_add(j, dp, x, acc);
+    if (v->batched)
+        loop_close(j, &lb);
+    loop_close(j, &lj);
+    loop_close(j, &li);
+}
+
+static void emit_reduce(Jit *j, int id)
+{
+    const IrProgram *p = j->p;
+    const Value *v = &p->v[id];
+    if (v->acc >= 0)
+        diag_internal("accumulating reductions are not generated");
+    int src = v->arg[0];
+    int N = numel(&p->v[src]);
+    LLVMValueRef out = storage(j, id);
+    Loop lb, li;
+    if (v->batched && N == 1) {
+        LLVMValueRef b = samples_open(j, &lb, 1);
+        LLVMValueRef x = load_elem(j, src, N, 0, 1, b, const_i64(j, 0));
+        store_at(j, v->op == OP_SUMSQ ? real_mul(j, x, x) : x, out, b);
+        loop_close(j, &lb);
+    } else if (v->batched) {
+        /* every sample's sum at once, the samples innermost */
+        LLVMValueRef b = samples_open(j, &lb, 1);
+        store_at(j, const_real(j, 0), out, b);
+        loop_close(j, &lb);
+        LLVMValueRef i = loop_open(j, &li, const_i64(j, N), "i");
+        b = samples_open(j, &lb, 1);
+        LLVMValueRef x = load_elem(j, src, N, 0, 1, b, i);
+        store_or_add(j, offset_ptr(j, out, b), v->op == OP_SUMSQ ? real_mul(j, x, x) : x, 1);
+        loop_close(j, &lb);
+        loop_close(j, &li);
+        if (v->op == OP_MEAN) {
+            b = samples_open(j, &lb, 1);
+            store_at(j, LLVMBuildFDiv(j->b, load_at(j, out, b), const_real(j, N), ""), out, b);
+            loop_close(j, &lb);
+        }
+    } else {
+        LLVMValueRef sum = zeroed_local(j, "sum");
+        LLVMValueRef i = loop_open(j, &li, const_i64(j, N), "i");
+        li.reassoc = 1;   /* NNRT_SIMD_SUM in emit_c.c */
+        LLVMValueRef x = load_elem(j, src, N, 0, 1, const_i64(j, 0), i);
+        store_or_add(j, sum, v->op == OP_SUMSQ ? real_mul(j, x, x) : x, 1);
+        loop_close(j, &li);
+        LLVMValueRef t = load_real(j, sum);
+        if (v->op == OP_MEAN)
+            t = LLVMBuildFDiv(j->b, t, const_real(j, N), "");
+        store_at(j, t, out, const_i64(j, 0));
+    }
+}
+
+/* Element jj of row r (of K entries) of value id, of sample b when batched. */
+static LLVMValueRef row_ptr(Jit *j, int id, int rows, int K, LLVMValueRef r, LLVMValueRef jj,
+                            LLVMValueRef b)
+{
+    LLVMValueRef idx = rows > 1 ? index_add(j, index_mul(j, r, K), jj) : jj;
+    return offset_ptr(j, storage(j, id), batch_index(j, idx, j->p->v[id].batched, b));
+}
+
+/* Softmax and friends, one row (the last axis) at a time, as emit_c.c's
+ * emit_row: each subtracts the row's maximum before exp.  exp and log as
+ * in the elementwise ops (build_math: in float32 the runtime's nnrt_expf,
+ * the C trainer's bits). */
+static void emit_row(Jit *j, int id)
+{
+    const IrProgram *p = j->p;
+    const Value *v = &p->v[id];
+    int x = v->op == OP_XENT || v->op == OP_XENT_BWD ? v->arg[v->op == OP_XENT ? 0 : 1] : v->arg[0];
+    int K = p->v[x].shape.dim[p->v[x].shape.rank - 1];
+    int rows = numel(&p->v[x]) / K;
+    int dst = cg_dest(p, id);
+    int acc = v->op == OP_XENT ? 0 : begin_store(j, id);
+    Loop lb, lr, lj;
+    LLVMValueRef b = const_i64(j, 0), r = const_i64(j, 0), jj;
+    /* cross_entropy's class labels index the row: only real samples' */
+    if (v->batched)
+        b = samples_open(j, &lb, v->op != OP_XENT && v->op != OP_XENT_BWD);
+    if (rows > 1)
+        r = loop_open(j, &lr, const_i64(j, rows), "r");
+#define X(jj) load_real(j, row_ptr(j, x, rows, K, r, (jj), b))
+#define D(jj) row_ptr(j, dst, rows, K, r, (jj), b)
+    LLVMValueRef mx = NULL, sum = NULL;
+    if (v->op != OP_SOFTMAX_BWD && v->op != OP_LOG_SOFTMAX_BWD) {
+        LLVMValueRef mxv = stack_local(j, j->real, "mx"), sumv = zeroed_local(j, "sum");
+        LLVMBuildStore(j->b, X(const_i64(j, 0)), mxv);
+        /* for (j = 1; j < K; j++) mx = x[j] > mx ? x[j] : mx */
+        jj = index_add(j, loop_open(j, &lj, const_i64(j, K - 1), "j"), const_i64(j, 1));
+        LLVMValueRef e = X(jj), m = load_real(j, mxv);
+        LLVMBuildStore(j->b, LLVMBuildSelect(j->b, LLVMBuildFCmp(j->b, LLVMRealOGT, e, m, ""), e, m, ""), mxv);
+        loop_close(j, &lj);
+        mx = LLVMBuildLoad2(j->b, j->real, mxv, "mx");
+        jj = loop_open(j, &lj, const_i64(j, K), "j");
+        LLVMValueRef dd = LLVMBuildFSub(j->b, X(jj), mx, "");
+        store_or_add(j, sumv, build_math(j, MATH_EXP, &dd), 1);
+        loop_close(j, &lj);
+        sum = LLVMBuildLoad2(j->b, j->real, sumv, "sum");
+    }
+    switch (v->op) {
+    case OP_SOFTMAX: {
+        jj = loop_open(j, &lj, const_i64(j, K), "j");
+        LLVMValueRef dd = LLVMBuildFSub(j->b, X(jj), mx, "");
+        store_or_add(j, D(jj), LLVMBuildFDiv(j->b, build_math(j, MATH_EXP, &dd), sum, ""), acc);
+        loop_close(j, &lj);
+        break;
+    }
+    case OP_LOG_SOFTMAX: {
+        LLVMValueRef lse = LLVMBuildFAdd(j->b, mx, build_math(j, MATH_LOG, &sum), "lse");
+        jj = loop_open(j, &lj, const_i64(j, K), "j");
+        store_or_add(j, D(jj), LLVMBuildFSub(j->b, X(jj), lse, ""), acc);
+        loop_close(j, &lj);
+        break;
+    }
+    case OP_XENT: {
+        /* one class label per sample: rows == 1 */
+        LLVMValueRef c = load_elem(j, v->arg[1], 1, 0, 1, b, const_i64(j, 0));
+        LLVMValueRef cls = LLVMBuildSExt(j->b, LLVMBuildFPToSI(j->b, c, j->i32, "cls"), j->i64, "");
+        LLVMValueRef l = LLVMBuildFAdd(j->b, mx, build_math(j, MATH_LOG, &sum), "");
+        l = LLVMBuildFSub(j->b, l, X(cls), "");
+        store_at(j, l, storage(j, id), v->batched ? b : const_i64(j, 0));
+        break;
+    }
+    case OP_XENT_BWD: {
+        LLVMValueRef d = load_elem(j, v->arg[0], 1, 0, 1, b, const_i64(j, 0));
+        LLVMValueRef c = load_elem(j, v->arg[2], 1, 0, 1, b, const_i64(j, 0));
+        LLVMValueRef cls = LLVMBuildSExt(j->b, LLVMBuildFPToSI(j->b, c, j->i32, "cls"), j->i64, "");
+        jj = loop_open(j, &lj, const_i64(j, K), "j");
+        LLVMValueRef e = LLVMBuildFSub(j->b, X(jj), mx, "");
+        LLVMValueRef sm = LLVMBuildFDiv(j->b, build_math(j, MATH_EXP, &e), sum, "");
+        LLVMValueRef one = LLVMBuildUIToFP(j->b, LLVMBuildICmp(j->b, LLVMIntEQ, jj, cls, ""), j->real, "");
+        store_or_add(j, D(jj), real_mul(j, d, LLVMBuildFSub(j->b, sm, one, "")), acc);
+        loop_close(j, &lj);
+        break;
+    }
+    case OP_SOFTMAX_BWD:
+    case OP_LOG_SOFTMAX_BWD: {
+        int dn = v->arg[0], yn = v->arg[1];
+        LLVMValueRef dotv = zeroed_local(j, "dot");
+        jj = loop_open(j, &lj, const_i64(j, K), "j");
+        LLVMValueRef t = load_real(j, row_ptr(j, dn, rows, K, r, jj, b));
+        if (v->op == OP_SOFTMAX_BWD)
+            t = real_mul(j, t, load_real(j, row_ptr(j, yn, rows, K, r, jj, b)));
+        store_or_add(j, dotv, t, 1);
+        loop_close(j, &lj);
+        LLVMValueRef dot = LLVMBuildLoad2(j->b, j->real, dotv, "dot");
+        jj = loop_open(j, &lj, const_i64(j, K), "j");
+        LLVMValueRef dj = load_real(j, row_ptr(j, dn, rows, K, r, jj, b));
+        LLVMValueRef yj = load_real(j, row_ptr(j, yn, rows, K, r, jj, b));
+        LLVMValueRef y;
+        if (v->op == OP_SOFTMAX_BWD)
+            y = real_mul(j, yj, LLVMBuildFSub(j->b, dj, dot, ""));
+        else
+            y = real_sub(j, dj, real_mul(j, build_math(j, MATH_EXP, &yj), dot));
+        store_or_add(j, D(jj), y, acc);
+        loop_close(j, &lj);
+        break;
+    }
+    default:
+        diag_internal("jit emit_row: %s", ir_ops[v->op].name);
+    }
+#undef X
+#undef D
+    if (rows > 1)
+        loop_close(j, &lr);
+    if (v->batched)
+        loop_close(j, &lb);
+}
+
+/* The element of member e's operand x in a fused loop: another member's
+ * result in a register, or the element from memory. */
+static LLVMValueRef fused_operand(Jit *j, const int *g, LLVMValueRef *loc, int e, int x, int N,
+                                  LLVMValueRef b, LLVMValueRef i)
+{
+    const IrProgram *p = j->p;
+    LLVMValueRef r = NULL;
+    for (int f = 0; f < e; f++)
+        if (j->fu.local[g[f]] && cg_dest(p, g[f]) == x)
+            r = loc[f];
+    return r ? r : load_elem(j, x, N, 0, 1, b, i);
+}
+
+/* *s += x in a sum over the samples; in a loop over the padded rows
+ * (real is b < n) the padding lanes add 0, whatever x holds there (NaN
+ * included).  (A product then no longer fuses with the addition; a select
+ * of the sum itself instead of the term is no reduction for LLVM 14's
+ * vectoriser.) */
+static void sum_add(Jit *j, LLVMValueRef s, LLVMValueRef x, LLVMValueRef real)
+{
+    store_or_add(j, s, real ? LLVMBuildSelect(j->b, real, x, const_real(j, 0), "") : x, 1);
+}
+
+/* A fused loop (plan.h CgFusion), as emit_c.c's emit_fused: for each
+ * element i of N and each sample b, every member's step, a step's element
+ * kept in a register for the later ones; sums over the batch (a bias's
+ * gradient, a small weight's) in accumulators added after the loop over
+ * the samples.  A step no other loop reads (plan.h: transient) is stored
+ * only in the variant compiled for --trap-nan (j->trap), whose nonfinite()
+ * checks every buffer, as the C trainer's after keep_all(). */
+static void emit_fused(Jit *j, int h)
+{
+    const IrProgram *p = j->p;
+    const CgFusion *fu = &j->fu;
+    int N = fu->size[h], ng = 0;
+    int *g = xcalloc((size_t)p->nv, sizeof *g), *acc = xcalloc((size_t)p->nv, sizeof *acc);
+    LLVMValueRef *loc = xcalloc((size_t)p->nv, sizeof *loc);
+    LLVMValueRef (*sum)[CG_FUSED_SUMS] = xcalloc((size_t)p->nv, sizeof *sum);
+    for (int k = h; k < p->nv; k++)
+        if (fu->head[k] == h)
+            g[ng++] = k;
+    for (int e = 0; e < ng; e++)
+        acc[e] = begin_store(j, g[e]);
+    Loop li, lb;
+    LLVMValueRef i = const_i64(j, 0);
+    if (N > 1)
+        i = loop_open(j, &li, const_i64(j, N), "i");
+    for (int e = 0; e < ng; e++)
+        if (!p->v[cg_dest(p, g[e])].batched)
+            for (int s = 0; s < cg_batch_sums(p, g[e], N); s++)
+                sum[e][s] = zeroed_local(j, "s");
+    /* vectorised over the samples even where LLVM cannot prove that the
+     * workspace's buffers do not overlap (NNRT_SIMD_LOOP in emit_c.c); over
+     * the padded rows, the sums' terms of the padding lanes 0 (sum_add) */
+    LLVMValueRef b = samples_open(j, &lb, 1);
+    lb.reassoc = 1;
+    /* compared in 32 bits: the vectoriser's vector of sample indices is
+     * then one AVX register, not two of 64-bit lanes (W5's code generator
+     * 6% faster); but in 64 in a copy for tile samples (build_passes),
+     * where LLVM then finds the mask true throughout and drops it */
+    LLVMValueRef real =
+        LLVMIsAConstant(j->n)
+            ? LLVMBuildICmp(j->b, LLVMIntSLT, b, j->n64, "real")
+            : LLVMBuildICmp(j->b, LLVMIntSLT, LLVMBuildTrunc(j->b, b, j->i32, ""), j->n, "real");
+    j->regs = loc;
+    j->nregs = ng;
+    for (int e = 0; e < ng; e++) {
+        int id = g[e], d = cg_dest(p, id);
+        const Value *v = &p->v[id];
+        LLVMValueRef x;
+        int side = cg_batch_sum_side(p, id, N);
+        if (side >= 0) {
+            /* a weight's gradient: its operand along the loop at element i
+             * times each value of the other, summed over the samples */
+            LLVMValueRef ex = fused_operand(j, g, loc, e, v->arg[side], N, b, i);
+            LLVMValueRef ybase = storage(j, v->arg[1 - side]);
+            for (int s = 0; s < cg_batch_sums(p, id, N); s++) {
+                LLVMValueRef ey = load_real(j, offset_ptr(j, ybase, batch_index(j, const_i64(j, s), 1, b)));
+                sum_add(j, sum[e][s], side == 0 ? real_mul(j, ex, ey) : real_mul(j, ey, ex), real);
+            }
+            continue;
+        }
+        if (v->op == OP_MATMUL) {
+            /* a register sum, unrolled over its k terms */
+            CgOperand A = cg_operand(&p->v[v->arg[0]], v->ta, 1);
+            CgOperand B = cg_operand(&p->v[v->arg[1]], v->tb, 0);
+            int m = A.t ? A.cols : A.rows, k = A.t ? A.rows : A.cols;
+            LLVMValueRef a = storage(j, v->arg[0]), bb = storage(j, v->arg[1]);
+            x = NULL;
+            for (int kk = 0; kk < k; kk++) {
+                LLVMValueRef t = real_mul(j, load_real(j, operand_elem(j, a, &A, m > 1 ? i : const_i64(j, 0), const_i64(j, kk), b)),
+                                      load_real(j, operand_elem(j, bb, &B, const_i64(j, kk), const_i64(j, 0), b)));
+                x = x ? real_add(j, x, t) : t;
+            }
+        } else {
+            LLVMValueRef ops[3];
+            for (int a = 0; a < v->nargs; a++)
+                ops[a] = fused_operand(j, g, loc, e, v->arg[a], N, b, i);
+            if (ir_ops[v->op].kind == K_REDUCE)   /* of one number per sample */
+                x = v->op == OP_SUMSQ ? real_mul(j, ops[0], ops[0]) : ops[0];
+            else
+                x = build_expr(j, ir_op_expr(v->op), ops);
+            if (!p->v[d].batched) {
+                sum_add(j, sum[e][0], x, real);
+                continue;
+            }
+        }
+        loc[e] = x;
+        if (!fu->transient[id] || j->trap)
+            store_or_add(j, elem_ptr(j, d, N, 0, 1, b, i), x, acc[e]);
+    }
+    j->nregs = 0;
+    loop_close(j, &lb);
+    for (int e = 0; e < ng; e++) {
+        int d = cg_dest(p, g[e]);
+        if (p->v[d].batched)
+            continue;
+        int side = cg_batch_sum_side(p, g[e], N);
+        if (side < 0) {
+            store_or_add(j, elem_ptr(j, d, N, 0, 1, b, i), load_real(j, sum[e][0]), acc[e]);
+            continue;
+        }
+        /* the sums into the gradient [m, nn]: row i (side 0) or column i */
+        CgMatmul mm = cg_matmul_plan(p, g[e]);
+        for (int s = 0; s < cg_batch_sums(p, g[e], N); s++) {
+            LLVMValueRef idx = side == 0 ? index_add(j, index_mul(j, i, mm.n), const_i64(j, s)) : index_add(j, i, const_i64(j, (long)s * mm.n));
+            store_or_add(j, offset_ptr(j, storage(j, d), idx), load_real(j, sum[e][s]), acc[e]);
+        }
+    }
+    if (N > 1)
+        loop_close(j, &li);
+    free(g);
+    free(acc);
+    free(loc);
+    free(sum);
+}
+
+void emit_value(Jit *j, int id)
+{
+    const Value *v = &j->p->v[id];
+    if (j->fu.head[id] >= 0 && ir_ops[v->op].kind != K_LEAF && ir_ops[v->op].kind != K_ADJ) {
+        if (j->fu.head[id] == id)
+            emit_fused(j, id);
+        return;
+    }
+    switch (ir_ops[v->op].kind) {
+    case K_LEAF:
+    case K_ADJ: break;
+    case K_MAP: emit_map(j, id); break;
+    case K_MATMUL: emit_matmul(j, id); break;
+    case K_TRANS: emit_transpose(j, id); break;
+    case K_REDUCE: emit_reduce(j, id); break;
+    case K_ROW: emit_row(j, id); break;
+    }
+}
+
