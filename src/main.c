@@ -68,7 +68,7 @@ static void usage(FILE *f)
         "       nnc check MODEL.nn [-D ...] [--data D [--batch N]] [--params P] [--eps H]\n"
         "                 [--print[=W1,b1]]   finite differences vs. the backward pass, f64\n"
         "       nnc explain MODEL.nn --wrt 'W1[0,0]' [--lr 0.1] [--latex] [--params P.npz]\n"
-        "                 [--x 0.5,0.5 --y 0.9 ...]   the chain rule with numbers, float64\n"
+        "                 [--x 0.5,0.5 --y 0.9 ...] [--digits 17]   the chain rule with numbers\n"
         "       nnc --report MODEL.nn [-D ...]   parameters, FLOPs, what the backward keeps\n"
         "       nnc run MODEL.nn [-D ...] [--dtype ...] [train|init|grad|eval|check] [trainer flags]\n"
         "       nnc sweep MODEL.nn -D depth=0..3 --set lr=0.1,0.01 --repeat 5 --jobs 2\n"
@@ -150,7 +150,7 @@ static int parse_define(Options *o, const char *arg)
     return 0;
 }
 
-/* A flag of nnc explain: --wrt, --lr, --latex, --params, or --NAME VALUES
+/* A flag of nnc explain: --wrt, --lr, --latex, --params, --digits, or --NAME VALUES
  * for an input or target of the model (checked against the model later). */
 static int parse_explain_flag(Options *o, const char *a, const char *next, int *i)
 {
@@ -175,6 +175,15 @@ static int parse_explain_flag(Options *o, const char *a, const char *next, int *
             return -1;
         }
         o->ex.have_lr = 1;
+    } else if (strcmp(a, "--digits") == 0) {
+        char *end;
+        long d = strtol(next, &end, 10);
+        if (end == next || *end || d < 1 || d > 17) {
+            fprintf(stderr, "nnc: error: --digits %s: a number of significant digits, 1 to 17\n",
+                    next);
+            return -1;
+        }
+        o->ex.digits = (int)d;
     } else if (o->ex.nvalues == 16) {
         fprintf(stderr, "nnc: error: too many sample values\n");
         return -1;

@@ -21,6 +21,13 @@
  * and a table on stdout (results.txt), every run in runs.csv, and two
  * gnuplot figures: a parallel-coordinates plot of all configurations and a
  * heat map of the metric over two swept axes.
+ *
+ * sweep_main's steps, at the end of the file, in order: sweep_open (the
+ * command line, the model), plan_configs, choose_backend, plan_archs (one
+ * IR, and with the C backend one build, per architecture), plan_runs, then
+ * run_c (builds and runs in one pool of processes) or run_jit (its loop:
+ * compilations in threads, runs in forked workers, poll() in between), and
+ * write_outputs (the tables and plots).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -773,11 +780,20 @@ static int last_row(const char *path, char names[MAXCOLS][32], int *ncols, doubl
 
 /* ---- the whole sweep ---- */
 
+/* Everything one sweep plans and collects (sweep_main's steps, at the end). */
 typedef struct State {
     Sweep *s;
-    Config *cfg;
-    int ncfg, total;
-    char cols[MAXCOLS][32];
+    char *src;             /* the model's text */
+    char bindir[PATH_MAX - 400];   /* DIR/bin: the C backend's trainers, the builds' logs */
+    int use_jit;
+    Config *cfg;           /* every configuration, the last axis varying fastest */
+    int ncfg, total;       /* total = ncfg x repeat runs */
+    Arch *arch;            /* the architectures, in order of their first configuration */
+    int narch;
+    Job *builds;           /* the C backend's: one `nnc build` per architecture */
+    Job *all;              /* every job: the builds, then the runs (C); the runs (JIT) */
+    Job *runs;             /* the runs: configuration by configuration, seeds 1..repeat */
+    char cols[MAXCOLS][32];   /* metrics.csv's columns, from the first run done */
     int ncols;
     int nfinished;         /* runs done */
     double t0;
@@ -1446,390 +1462,506 @@ static void plotter_draw(Plotter *pl, const char *dir, const int *which, int n)
         remove(pl->log);
 }
 
-int sweep_main(int argc, char **argv)
+/* ---- sweep_main's steps: open, plan, run, report ---- */
+
+/* The command line, the threads per run, nnc's own path and the model's
+ * text; 0, or sweep_main's exit status. */
+static int sweep_open(Sweep *s, int argc, char **argv, char *outbuf, size_t outlen, char **src)
 {
-    Sweep s;
-    memset(&s, 0, sizeof s);
-    s.repeat = 1;
+    memset(s, 0, sizeof *s);
+    s->repeat = 1;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    s.jobs = ncpu > 0 ? (int)ncpu : 1;
-    if (parse_args(&s, argc, argv) != 0)
+    s->jobs = ncpu > 0 ? (int)ncpu : 1;
+    if (parse_args(s, argc, argv) != 0)
         return 2;
     /* --jobs trainers at a time share the cores: each gets cores / jobs
      * threads (OpenBLAS's and the runtime's, docs/sweep.md), unless the
      * user chose.  Set before the JIT (and its OpenBLAS) is loaded, so
      * forked runs have it too. */
-    if (s.jobs > 1 && !getenv("NNRT_THREADS") && !getenv("OPENBLAS_NUM_THREADS")
+    if (s->jobs > 1 && !getenv("NNRT_THREADS") && !getenv("OPENBLAS_NUM_THREADS")
         && !getenv("OMP_NUM_THREADS")) {
         char t[24];
-        snprintf(t, sizeof t, "%ld", ncpu / s.jobs > 1 ? ncpu / s.jobs : 1);
+        snprintf(t, sizeof t, "%ld", ncpu / s->jobs > 1 ? ncpu / s->jobs : 1);
         setenv("OPENBLAS_NUM_THREADS", t, 1);
         setenv("NNRT_THREADS", t, 1);
     }
-    ssize_t len = readlink("/proc/self/exe", s.self, sizeof s.self - 1);
+    ssize_t len = readlink("/proc/self/exe", s->self, sizeof s->self - 1);
     if (len <= 0)
         return fail("cannot find nnc's own executable"), 1;
-    s.self[len] = '\0';
-    char *src = slurp(s.model);
-    if (!src)
-        return fail("cannot read '%s': %s", s.model, strerror(errno)), 1;
-    diag_add_source(s.model, src);
-    char outbuf[PATH_MAX];
-    const char *base = strrchr(s.model, '/');
-    base = base ? base + 1 : s.model;
-    snprintf(s.name, sizeof s.name, "%.*s", (int)strcspn(base, "."), base);
-    if (!s.out) {
-        snprintf(outbuf, sizeof outbuf, "sweeps/%s", s.name);
-        s.out = outbuf;
+    s->self[len] = '\0';
+    *src = slurp(s->model);
+    if (!*src)
+        return fail("cannot read '%s': %s", s->model, strerror(errno)), 1;
+    diag_add_source(s->model, *src);
+    const char *base = strrchr(s->model, '/');
+    base = base ? base + 1 : s->model;
+    snprintf(s->name, sizeof s->name, "%.*s", (int)strcspn(base, "."), base);
+    if (!s->out) {
+        snprintf(outbuf, outlen, "sweeps/%s", s->name);
+        s->out = outbuf;
     }
-    double t0 = now();
+    return 0;
+}
 
-    /* configurations: every combination, the last axis varying fastest */
-    int ncfg = 1;
-    for (int a = 0; a < s.nax; a++)
-        ncfg *= s.ax[a].n;
-    if ((long)ncfg * s.repeat > 100000)
-        return fail("%d configurations x %d repeats is too many runs", ncfg, s.repeat), 1;
-    Config *cfg = calloc((size_t)ncfg, sizeof *cfg);
-    int narch = 0, rc = 0;
-    char bindir[PATH_MAX - 400];
-    snprintf(bindir, sizeof bindir, "%s/bin", s.out);
-    if (mkdirs(bindir) != 0)
-        return 1;
-    int var[MAXAXES];
-    Plotter plots;   /* as write_plots will: parallel, and heatmap with two varying axes */
-    plotter_start(&plots, s.out, varying_axes(&s, var) >= 2 ? 2 : 1);
-    int use_jit = 0;
-    if (s.backend && strcmp(s.backend, "c") != 0 && strcmp(s.backend, "jit") != 0)
-        return plotter_draw(&plots, s.out, NULL, 0), fail("--backend is jit or c, not '%s'",
-                                                          s.backend), 2;
-    if (s.backend && strcmp(s.backend, "jit") == 0) {
-        if (!cg_jit_available())
-            return plotter_draw(&plots, s.out, NULL, 0),
-                   fail("--backend jit: this nnc has no LLVM JIT (install llvm-dev, or "
-                        "scripts/deps.sh, and rebuild; or use --backend c)"), 1;
-        use_jit = 1;
-    } else if (!s.backend) {
-        use_jit = cg_jit_available();
+/* Every combination of the axes' values, and DIR/bin. */
+static int plan_configs(State *st)
+{
+    const Sweep *s = st->s;
+    st->ncfg = 1;
+    for (int a = 0; a < s->nax; a++)
+        st->ncfg *= s->ax[a].n;
+    if ((long)st->ncfg * s->repeat > 100000)
+        return fail("%d configurations x %d repeats is too many runs", st->ncfg, s->repeat), 1;
+    st->total = st->ncfg * s->repeat;
+    st->cfg = calloc((size_t)st->ncfg, sizeof *st->cfg);
+    st->builds = calloc((size_t)st->ncfg, sizeof *st->builds);
+    st->arch = calloc((size_t)st->ncfg, sizeof *st->arch);
+    snprintf(st->bindir, sizeof st->bindir, "%s/bin", s->out);
+    return mkdirs(st->bindir) != 0;
+}
+
+/* The JIT, unless --backend c or nnc has no LLVM; 0, or an exit status. */
+static int choose_backend(State *st)
+{
+    const char *b = st->s->backend;
+    if (b && strcmp(b, "c") != 0 && strcmp(b, "jit") != 0)
+        return fail("--backend is jit or c, not '%s'", b), 2;
+    if (b && strcmp(b, "jit") == 0 && !cg_jit_available())
+        return fail("--backend jit: this nnc has no LLVM JIT (install llvm-dev, or "
+                    "scripts/deps.sh, and rebuild; or use --backend c)"), 1;
+    st->use_jit = b ? strcmp(b, "jit") == 0 : cg_jit_available();
+    return 0;
+}
+
+/* Configuration i's axis values and its directory name; its architecture
+ * when an earlier configuration has the same -D values, else -1. */
+static void config_init(State *st, int i)
+{
+    const Sweep *s = st->s;
+    Config *c = &st->cfg[i];
+    for (int a = s->nax - 1, r = i; a >= 0; a--) {
+        c->idx[a] = r % s->ax[a].n;
+        r /= s->ax[a].n;
     }
-    Job *builds = calloc((size_t)ncfg, sizeof *builds);
-    Arch *arch = calloc((size_t)ncfg, sizeof *arch);
-    for (int i = 0; i < ncfg; i++) {
-        Config *c = &cfg[i];
-        for (int a = s.nax - 1, r = i; a >= 0; a--) {
-            c->idx[a] = r % s.ax[a].n;
-            r /= s.ax[a].n;
+    c->arch = -1;
+    for (int j = 0; j < i && c->arch < 0; j++) {
+        int same = 1;
+        for (int a = 0; a < s->nax; a++)
+            same &= !s->ax[a].is_define || st->cfg[j].idx[a] == c->idx[a];
+        if (same) {
+            c->arch = st->cfg[j].arch;
+            c->params = st->cfg[j].params;
         }
-        /* the same -D values as an earlier configuration: the same build */
-        c->arch = -1;
-        for (int j = 0; j < i && c->arch < 0; j++) {
-            int same = 1;
-            for (int a = 0; a < s.nax; a++)
-                same &= !s.ax[a].is_define || cfg[j].idx[a] == c->idx[a];
-            if (same) {
-                c->arch = cfg[j].arch;
-                c->params = cfg[j].params;
-            }
+    }
+    snprintf(c->id, sizeof c->id, "c%02d", i);
+    for (int a = 0; a < s->nax; a++) {
+        size_t k = strlen(c->id);
+        snprintf(c->id + k, sizeof c->id - k, "_%s", s->ax[a].name);
+        sanitize(c->id, sizeof c->id, s->ax[a].val[c->idx[a]]);
+    }
+    c->vals = calloc((size_t)s->repeat * MAXCOLS, sizeof *c->vals);
+    c->ok = calloc((size_t)s->repeat, sizeof *c->ok);
+}
+
+/* The C backend's build of architecture k: `nnc build MODEL -o EXE -D ...`. */
+static void build_job(State *st, int k)
+{
+    const Sweep *s = st->s;
+    const Config *c = &st->cfg[st->arch[k].config];
+    Job *b = &st->builds[k];
+    b->argv = calloc((size_t)(2 * s->nax + 10), sizeof *b->argv);
+    int n = 0;
+    b->argv[n++] = (char *)s->self;
+    b->argv[n++] = "build";
+    b->argv[n++] = (char *)s->model;
+    b->argv[n++] = "-o";
+    b->argv[n++] = st->arch[k].exe;
+    for (int a = 0; a < s->nax; a++)
+        if (s->ax[a].is_define) {
+            char d[200];
+            snprintf(d, sizeof d, "%s=%s", s->ax[a].name, s->ax[a].val[c->idx[a]]);
+            b->argv[n++] = "-D";
+            b->argv[n++] = strdup(d);
         }
-        snprintf(c->id, sizeof c->id, "c%02d", i);
-        for (int a = 0; a < s.nax; a++) {
-            size_t k = strlen(c->id);
-            snprintf(c->id + k, sizeof c->id - k, "_%s", s.ax[a].name);
-            sanitize(c->id, sizeof c->id, s.ax[a].val[c->idx[a]]);
+    if (s->dtype) {
+        b->argv[n++] = "--dtype";
+        b->argv[n++] = (char *)s->dtype;
+    }
+    snprintf(b->log, sizeof b->log, "%s", st->arch[k].log);
+    b->config = -1;
+}
+
+/* A new architecture for configuration i: its IR (kept for the JIT, which
+ * compiles it later; the C backend gets a build job) and its parameter
+ * count.  Its messages go to its log, which is printed if it does not
+ * compile. */
+static int arch_init(State *st, int i)
+{
+    const Sweep *s = st->s;
+    Config *c = &st->cfg[i];
+    c->arch = st->narch;
+    Arch *ar = &st->arch[st->narch++];
+    char name[300] = "";
+    for (int a = 0; a < s->nax; a++)
+        if (s->ax[a].is_define) {
+            size_t k = strlen(name);
+            snprintf(name + k, sizeof name - k, "%s%s", k ? "_" : "", s->ax[a].name);
+            sanitize(name, sizeof name, s->ax[a].val[c->idx[a]]);
         }
-        c->vals = calloc((size_t)s.repeat * MAXCOLS, sizeof *c->vals);
-        c->ok = calloc((size_t)s.repeat, sizeof *c->ok);
-        if (c->arch >= 0)
-            continue;
-        c->arch = narch;
-        Arch *ar = &arch[narch++];
-        char name[300] = "";
-        for (int a = 0; a < s.nax; a++)
-            if (s.ax[a].is_define) {
-                size_t k = strlen(name);
-                snprintf(name + k, sizeof name - k, "%s%s", k ? "_" : "", s.ax[a].name);
-                sanitize(name, sizeof name, s.ax[a].val[c->idx[a]]);
-            }
-        snprintf(ar->exe, sizeof ar->exe, "%s/%s", bindir, name[0] ? name : "model");
-        snprintf(ar->log, sizeof ar->log, "%s.log", ar->exe);
-        ar->config = i;
-        ar->flags = s.extra;
-        ar->nflags = s.nextra;
-        /* the model's messages (warnings) go to the build's log */
-        FILE *msgs = fopen(ar->log, "w");
-        ar->ir = arch_ir(&s, src, c->idx, use_jit, msgs ? msgs : stderr, &ar->ast);
-        if (msgs)
-            fclose(msgs);
-        if (!ar->ir) {
-            char *text = slurp(ar->log);
-            if (text)
-                fputs(text, stderr);
-            free(text);
-            free(src);
-            plotter_draw(&plots, s.out, NULL, 0);
-            return fail("%s does not compile with these values", s.model), 1;
-        }
-        c->params = count_params(ar->ir);
-        if (use_jit)
-            continue;
+    snprintf(ar->exe, sizeof ar->exe, "%s/%s", st->bindir, name[0] ? name : "model");
+    snprintf(ar->log, sizeof ar->log, "%s.log", ar->exe);
+    ar->config = i;
+    ar->flags = s->extra;
+    ar->nflags = s->nextra;
+    FILE *msgs = fopen(ar->log, "w");
+    ar->ir = arch_ir(s, st->src, c->idx, st->use_jit, msgs ? msgs : stderr, &ar->ast);
+    if (msgs)
+        fclose(msgs);
+    if (!ar->ir) {
+        char *text = slurp(ar->log);
+        if (text)
+            fputs(text, stderr);
+        free(text);
+        return fail("%s does not compile with these values", s->model), 1;
+    }
+    c->params = count_params(ar->ir);
+    if (!st->use_jit) {
         ir_free(ar->ir);
         ast_free(ar->ast);
         ar->ir = NULL;
         ar->ast = NULL;
-        Job *b = &builds[narch - 1];
-        b->argv = calloc((size_t)(2 * s.nax + 10), sizeof *b->argv);
-        int n = 0;
-        b->argv[n++] = s.self;
-        b->argv[n++] = "build";
-        b->argv[n++] = (char *)s.model;
-        b->argv[n++] = "-o";
-        b->argv[n++] = ar->exe;
-        for (int a = 0; a < s.nax; a++)
-            if (s.ax[a].is_define) {
-                char d[200];
-                snprintf(d, sizeof d, "%s=%s", s.ax[a].name, s.ax[a].val[c->idx[a]]);
-                b->argv[n++] = "-D";
-                b->argv[n++] = strdup(d);
-            }
-        if (s.dtype) {
-            b->argv[n++] = "--dtype";
-            b->argv[n++] = (char *)s.dtype;
-        }
-        snprintf(b->log, sizeof b->log, "%s", ar->log);
-        b->config = -1;
+        build_job(st, st->narch - 1);
     }
-    int total = ncfg * s.repeat;
-    fprintf(stderr, "nnc sweep: %d architecture%s, %d configuration%s x %d repeat%s = %d runs, "
-            "%d at a time, in %s (%s)\n", narch, narch == 1 ? "" : "s", ncfg, ncfg == 1 ? "" : "s",
-            s.repeat, s.repeat == 1 ? "" : "s", total, s.jobs, s.out,
-            use_jit ? "LLVM JIT, runs forked from the compiled models" : "nnc build, cc");
+    return 0;
+}
 
-    /* the runs: the trainer's train command, exec'd or in a forked child;
-     * with the C backend they follow the builds in one list of jobs */
-    Job *all = calloc((size_t)(narch + total), sizeof *all);
-    Job *runs = use_jit ? all : all + narch;
+/* The configurations, each with its architecture: one per combination of
+ * -D values. */
+static int plan_archs(State *st)
+{
+    for (int i = 0; i < st->ncfg; i++) {
+        config_init(st, i);
+        if (st->cfg[i].arch < 0 && arch_init(st, i) != 0)
+            return 1;
+    }
+    const Sweep *s = st->s;
+    fprintf(stderr, "nnc sweep: %d architecture%s, %d configuration%s x %d repeat%s = %d runs, "
+            "%d at a time, in %s (%s)\n", st->narch, st->narch == 1 ? "" : "s", st->ncfg,
+            st->ncfg == 1 ? "" : "s", s->repeat, s->repeat == 1 ? "" : "s", st->total, s->jobs,
+            s->out, st->use_jit ? "LLVM JIT, runs forked from the compiled models"
+                                : "nnc build, cc");
+    return 0;
+}
+
+/* The runs: the trainer's train command, exec'd or in a forked child,
+ * each logging to DIR/runs/CONFIG/seedK/; with the C backend they follow
+ * the builds in one list of jobs. */
+static int plan_runs(State *st)
+{
+    const Sweep *s = st->s;
+    st->all = calloc((size_t)(st->narch + st->total), sizeof *st->all);
+    st->runs = st->use_jit ? st->all : st->all + st->narch;
     int nj = 0;
-    for (int i = 0; i < ncfg; i++)
-        for (int r = 1; r <= s.repeat; r++) {
-            Config *c = &cfg[i];
-            Job *j = &runs[nj++];
+    for (int i = 0; i < st->ncfg; i++)
+        for (int r = 1; r <= s->repeat; r++) {
+            Config *c = &st->cfg[i];
+            Job *j = &st->runs[nj++];
             char dir[PATH_MAX - 300], seed[16];
-            snprintf(dir, sizeof dir, "%s/runs/%s/seed%d", s.out, c->id, r);
+            snprintf(dir, sizeof dir, "%s/runs/%s/seed%d", s->out, c->id, r);
             if (mkdirs(dir) != 0)
-                return plotter_draw(&plots, s.out, NULL, 0), 1;
+                return 1;
             snprintf(j->log, sizeof j->log, "%s/train.log", dir);
             snprintf(seed, sizeof seed, "%d", r);
-            j->argv = calloc((size_t)(2 * s.nax + s.nextra + 12), sizeof *j->argv);
+            j->argv = calloc((size_t)(2 * s->nax + s->nextra + 12), sizeof *j->argv);
             int n = 0;
-            j->argv[n++] = arch[c->arch].exe;
+            j->argv[n++] = st->arch[c->arch].exe;
             j->argv[n++] = "train";
             j->argv[n++] = "--quiet";
-            if (!s.plots)
+            if (!s->plots)
                 j->argv[n++] = "--no-plots";
             j->argv[n++] = "--log";
             j->argv[n++] = strdup(dir);
             j->argv[n++] = "--seed";
             j->argv[n++] = strdup(seed);
-            for (int a = 0; a < s.nax; a++)
-                if (!s.ax[a].is_define) {
+            for (int a = 0; a < s->nax; a++)
+                if (!s->ax[a].is_define) {
                     char flag[80];
-                    snprintf(flag, sizeof flag, "--%s", s.ax[a].name);
+                    snprintf(flag, sizeof flag, "--%s", s->ax[a].name);
                     j->argv[n++] = strdup(flag);
-                    j->argv[n++] = s.ax[a].val[c->idx[a]];
+                    j->argv[n++] = s->ax[a].val[c->idx[a]];
                 }
-            for (int k = 0; k < s.nextra; k++)
-                j->argv[n++] = s.extra[k];
+            for (int k = 0; k < s->nextra; k++)
+                j->argv[n++] = s->extra[k];
             j->config = i;
             j->seed = r;
         }
-    State st = {&s, cfg, ncfg, total, {{0}}, 0, 0, t0};
-    if (!use_jit) {
-        /* builds and runs in one pool, builds first: an architecture's runs
-         * start once its trainer is built, while the other builds go on */
-        memcpy(all, builds, (size_t)narch * sizeof *all);
-        for (int k = 0; k < narch; k++) {
-            all[k].ready = 1;
-            all[k].seed = k;   /* a build's architecture */
+    return 0;
+}
+
+/* The C backend: builds and runs in one pool, builds first: an
+ * architecture's runs start once its trainer is built, while the other
+ * builds go on. */
+static int run_c(State *st, Plotter *plots)
+{
+    int jobs = st->s->jobs;
+    memcpy(st->all, st->builds, (size_t)st->narch * sizeof *st->all);
+    for (int k = 0; k < st->narch; k++) {
+        st->all[k].ready = 1;
+        st->all[k].seed = k;   /* a build's architecture */
+    }
+    Builds b = {st, st->all, st->narch, 0};
+    Pool pool = {st->all, st->narch + st->total, 0, 0, 0, build_or_run_done, &b, NULL, 0};
+    while (pool.ndone < pool.n) {
+        if (!b.failed)
+            pool_fill(&pool, jobs);
+        if (!pool_reap(&pool, 1))
+            break;
+        if (pool.next == pool.n && pool.running < jobs)
+            plotter_warm(plots);   /* the last runs: a core is free */
+    }
+    return b.failed;
+}
+
+/* The JIT's loop: architectures compiling in threads, runs in workers. */
+typedef struct JitLoop {
+    State *st;
+    Pool pool;             /* the runs */
+    Workers workers;
+    int next;              /* the first architecture not yet compiling */
+    int compiling;         /* compilations running */
+    int ncached, nshared, nquick;   /* of the compiled: for the summary line */
+    double cpu;            /* CPU seconds of the compilations */
+    int rc;
+} JitLoop;
+
+/* Joins the compilations that have ended; their runs become ready.  Says
+ * what the compilations cost once the last has ended. */
+static void jit_collect_compiled(JitLoop *L)
+{
+    State *st = L->st;
+    for (int k = 0; k < L->next; k++) {
+        Arch *ar = &st->arch[k];
+        if (!ar->compiling || !__atomic_load_n(&ar->compiled, __ATOMIC_ACQUIRE))
+            continue;
+        pthread_join(ar->thread, NULL);
+        ar->compiling = 0;
+        L->compiling--;
+        if (!ar->jit) {
+            fail("compiling %s with -D values of %s failed", st->s->model,
+                 st->cfg[ar->config].id);
+            L->rc = 1;
+            continue;
         }
-        Builds b = {&st, all, narch, 0};
-        Pool pool = {all, narch + total, 0, 0, 0, build_or_run_done, &b, NULL, 0};
-        while (pool.ndone < pool.n) {
-            if (!b.failed)
-                pool_fill(&pool, s.jobs);
-            if (!pool_reap(&pool, 1))
-                break;
-            if (pool.next == pool.n && pool.running < s.jobs)
-                plotter_warm(&plots);   /* the last runs: a core is free */
-        }
-        if (b.failed) {
-            free(src);
-            plotter_draw(&plots, s.out, NULL, 0);
-            return 1;
-        }
-    } else {
-        /* compile the architectures in threads of this process while the
-         * runs of those compiled already train in children.  A compilation
-         * counts as one of the --jobs, and compilations start first: each
-         * unblocks five runs, and once all are compiled every job left is
-         * a run, so no core waits at the end */
-        Pool pool = {runs, total, 0, 0, 0, run_done, &st, NULL, 0};
-        Workers workers = {calloc((size_t)total, sizeof(Worker)), 0, 0};
-        struct pollfd *fds = calloc((size_t)s.jobs + 1, sizeof *fds);   /* the pipe, busy workers */
-        const char *wenv = getenv("NNC_SWEEP_WORKERS");
-        if (!wenv || strcmp(wenv, "off") != 0)
-            pool.workers = &workers;   /* off: a fork per run (to compare) */
-        int next = 0, compiling = 0, ncached = 0, nshared = 0, nquick = 0;
-        double cpu = 0;
-        if (pipe(wake_pipe) != 0)
-            return plotter_draw(&plots, s.out, NULL, 0),
-                   fail("cannot make a pipe: %s", strerror(errno)), 1;
-        for (int k = 0; k < 2; k++) {
-            fcntl(wake_pipe[k], F_SETFD, FD_CLOEXEC);
-            fcntl(wake_pipe[k], F_SETFL, O_NONBLOCK);
-        }
-        struct sigaction chld = {0}, old_chld;
-        chld.sa_handler = on_sigchld;
-        chld.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-        sigemptyset(&chld.sa_mask);
-        sigaction(SIGCHLD, &chld, &old_chld);
-        while (pool.ndone < total) {
-            /* empty the pipe first: whatever happens from here on wakes
-             * the poll() below */
-            char buf[64];
-            while (read(wake_pipe[0], buf, sizeof buf) > 0)
-                continue;
-            for (int k = 0; k < next; k++) {
-                Arch *ar = &arch[k];
-                if (!ar->compiling || !__atomic_load_n(&ar->compiled, __ATOMIC_ACQUIRE))
-                    continue;
-                pthread_join(ar->thread, NULL);
-                ar->compiling = 0;
-                compiling--;
-                if (!ar->jit) {
-                    fail("compiling %s with -D values of %s failed", s.model, cfg[ar->config].id);
-                    rc = 1;
-                    continue;
-                }
-                ncached += cg_jit_cached(ar->jit) == 1;
-                nshared += cg_jit_cached(ar->jit) == 2;
-                nquick += cg_jit_quick(ar->jit);
-                cpu += ar->cpu;
-                workers.compiled++;   /* workers forked from now on have its code */
-                for (int j = 0; j < total; j++)
-                    if (cfg[runs[j].config].arch == k) {
-                        runs[j].jit = ar->jit;
-                        runs[j].ready = workers.compiled;
-                    }
-                if (next == narch && compiling == 0) {
-                    char same[64] = "", quick[64] = "";
-                    if (nshared > 0)
-                        snprintf(same, sizeof same, ", %d the same code as another", nshared);
-                    if (nquick > 0)
-                        snprintf(quick, sizeof quick, "; %d as quick code for short trainings",
-                                 nquick);
-                    fprintf(stderr, "nnc sweep: %d architecture%s compiled (%d from the compile "
-                            "cache%s) in %.2f s of CPU%s\n", narch, narch == 1 ? "" : "s", ncached,
-                            same, cpu, quick);
-                }
+        L->ncached += cg_jit_cached(ar->jit) == 1;
+        L->nshared += cg_jit_cached(ar->jit) == 2;
+        L->nquick += cg_jit_quick(ar->jit);
+        L->cpu += ar->cpu;
+        L->workers.compiled++;   /* workers forked from now on have its code */
+        for (int j = 0; j < st->total; j++)
+            if (st->cfg[st->runs[j].config].arch == k) {
+                st->runs[j].jit = ar->jit;
+                st->runs[j].ready = L->workers.compiled;
             }
-            while (rc == 0 && next < narch && compiling + pool.running < s.jobs) {
-                /* how long its runs train chooses quick or optimised code */
-                arch[next].work = 0;
-                for (int j = 0; j < total && arch[next].work >= 0; j++)
-                    if (cfg[runs[j].config].arch == next) {
-                        double w = cg_jit_work(arch[next].ir, argv_count(runs[j].argv) - 1,
-                                               runs[j].argv + 1);
-                        arch[next].work = w < 0 ? -1 : arch[next].work + w;
-                    }
-                if (start_compile(&arch[next]) != 0)
-                    rc = 1;
-                else
-                    next++, compiling++;
-            }
-            if (rc == 0)
-                pool_fill(&pool, s.jobs - compiling);
-            if (pool.next == total && compiling + pool.running < s.jobs)
-                plotter_warm(&plots);   /* the last runs: a core is free */
-            int got = pool.workers ? workers_reap(&pool, 0) : pool_reap(&pool, 0);
-            if (!got) {
-                if (compiling == 0 && pool.running == 0)
-                    break;
-                /* until a run or compilation ends: SIGCHLD, compile_thread
-                 * or a worker's answer */
-                int nfds = 0;
-                fds[nfds++] = (struct pollfd){wake_pipe[0], POLLIN, 0};
-                for (int i = 0; i < workers.n; i++)
-                    if (workers.w[i].job >= 0)
-                        fds[nfds++] = (struct pollfd){workers.w[i].fd, POLLIN, 0};
-                poll(fds, (nfds_t)nfds, -1);
-            }
-        }
-        if (pool.workers)
-            workers_reap(&pool, 1);   /* each has ended its run: they exit */
-        if (getenv("NNC_SWEEP_FORKS"))
-            fprintf(stderr, "nnc sweep: %d runs in %d forked processes\n", pool.ndone, pool.forks);
-        free(workers.w);
-        free(fds);
-        sigaction(SIGCHLD, &old_chld, NULL);
-        close(wake_pipe[0]);
-        close(wake_pipe[1]);
-        if (rc != 0) {
-            free(src);
-            return rc;
+        if (L->next == st->narch && L->compiling == 0) {
+            char same[64] = "", quick[64] = "";
+            if (L->nshared > 0)
+                snprintf(same, sizeof same, ", %d the same code as another", L->nshared);
+            if (L->nquick > 0)
+                snprintf(quick, sizeof quick, "; %d as quick code for short trainings",
+                         L->nquick);
+            fprintf(stderr, "nnc sweep: %d architecture%s compiled (%d from the compile "
+                    "cache%s) in %.2f s of CPU%s\n", st->narch, st->narch == 1 ? "" : "s",
+                    L->ncached, same, L->cpu, quick);
         }
     }
+}
 
-    if (st.ncols == 0) {
+/* Starts compilations while a core is free.  A compilation counts as one
+ * of the --jobs, and compilations start first: each unblocks its runs, and
+ * once all are compiled every job left is a run, so no core waits at the
+ * end. */
+static void jit_start_compiles(JitLoop *L)
+{
+    State *st = L->st;
+    while (L->rc == 0 && L->next < st->narch && L->compiling + L->pool.running < st->s->jobs) {
+        /* how long its runs train chooses quick or optimised code */
+        Arch *ar = &st->arch[L->next];
+        ar->work = 0;
+        for (int j = 0; j < st->total && ar->work >= 0; j++)
+            if (st->cfg[st->runs[j].config].arch == L->next) {
+                double w = cg_jit_work(ar->ir, argv_count(st->runs[j].argv) - 1,
+                                       st->runs[j].argv + 1);
+                ar->work = w < 0 ? -1 : ar->work + w;
+            }
+        if (start_compile(ar) != 0)
+            L->rc = 1;
+        else
+            L->next++, L->compiling++;
+    }
+}
+
+/* Sleeps until a run or a compilation ends: SIGCHLD, compile_thread or a
+ * worker's answer. */
+static void jit_wait(JitLoop *L, struct pollfd *fds)
+{
+    int nfds = 0;
+    fds[nfds++] = (struct pollfd){wake_pipe[0], POLLIN, 0};
+    for (int i = 0; i < L->workers.n; i++)
+        if (L->workers.w[i].job >= 0)
+            fds[nfds++] = (struct pollfd){L->workers.w[i].fd, POLLIN, 0};
+    poll(fds, (nfds_t)nfds, -1);
+}
+
+/* The JIT: compile the architectures in threads of this process while the
+ * runs of those compiled already train in forked workers. */
+static int run_jit(State *st, Plotter *plots)
+{
+    int jobs = st->s->jobs;
+    JitLoop L;
+    memset(&L, 0, sizeof L);
+    L.st = st;
+    L.pool = (Pool){st->runs, st->total, 0, 0, 0, run_done, st, NULL, 0};
+    L.workers = (Workers){calloc((size_t)st->total, sizeof(Worker)), 0, 0};
+    const char *wenv = getenv("NNC_SWEEP_WORKERS");
+    if (!wenv || strcmp(wenv, "off") != 0)
+        L.pool.workers = &L.workers;   /* off: a fork per run (to compare) */
+    struct pollfd *fds = calloc((size_t)jobs + 1, sizeof *fds);   /* the pipe, busy workers */
+    if (pipe(wake_pipe) != 0) {
+        free(L.workers.w);
+        free(fds);
+        return fail("cannot make a pipe: %s", strerror(errno)), 1;
+    }
+    for (int k = 0; k < 2; k++) {
+        fcntl(wake_pipe[k], F_SETFD, FD_CLOEXEC);
+        fcntl(wake_pipe[k], F_SETFL, O_NONBLOCK);
+    }
+    struct sigaction chld = {0}, old_chld;
+    chld.sa_handler = on_sigchld;
+    chld.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigemptyset(&chld.sa_mask);
+    sigaction(SIGCHLD, &chld, &old_chld);
+    while (L.pool.ndone < st->total) {
+        /* empty the pipe first: whatever happens from here on wakes
+         * jit_wait's poll() */
+        char buf[64];
+        while (read(wake_pipe[0], buf, sizeof buf) > 0)
+            continue;
+        jit_collect_compiled(&L);
+        jit_start_compiles(&L);
+        if (L.rc == 0)
+            pool_fill(&L.pool, jobs - L.compiling);
+        if (L.pool.next == st->total && L.compiling + L.pool.running < jobs)
+            plotter_warm(plots);   /* the last runs: a core is free */
+        int got = L.pool.workers ? workers_reap(&L.pool, 0) : pool_reap(&L.pool, 0);
+        if (!got) {
+            if (L.compiling == 0 && L.pool.running == 0)
+                break;
+            jit_wait(&L, fds);
+        }
+    }
+    if (L.pool.workers)
+        workers_reap(&L.pool, 1);   /* each has ended its run: they exit */
+    if (getenv("NNC_SWEEP_FORKS"))
+        fprintf(stderr, "nnc sweep: %d runs in %d forked processes\n", L.pool.ndone,
+                L.pool.forks);
+    free(L.workers.w);
+    free(fds);
+    sigaction(SIGCHLD, &old_chld, NULL);
+    close(wake_pipe[0]);
+    close(wake_pipe[1]);
+    return L.rc;
+}
+
+/* results.csv, .json, .txt (and the table on stdout), runs.csv and the
+ * plots; 1 when no run produced results or every run failed. */
+static int write_outputs(State *st, Plotter *plots)
+{
+    const Sweep *s = st->s;
+    if (st->ncols == 0) {
         fprintf(stderr, "nnc sweep: error: no run produced results; the first run's messages "
-                "(%s):\n", runs[0].log);
-        char *text = slurp(runs[0].log);
+                "(%s):\n", st->runs[0].log);
+        char *text = slurp(st->runs[0].log);
         if (text)
             fputs(text, stderr);
         free(text);
+        plotter_draw(plots, s->out, NULL, 0);
+        return 1;
+    }
+    int rc = 0;
+    const char *metric = s->metric;
+    static const char *const pref[] = {"test_accuracy", "test_loss", "accuracy", "loss"};
+    for (int k = 0; k < 4 && !metric; k++)
+        if (col_index(st, pref[k]) >= 0)
+            metric = pref[k];
+    if (write_results(st) != 0)
         rc = 1;
-    } else {
-        const char *metric = s.metric;
-        static const char *const pref[] = {"test_accuracy", "test_loss", "accuracy", "loss"};
-        for (int k = 0; k < 4 && !metric; k++)
-            if (col_index(&st, pref[k]) >= 0)
-                metric = pref[k];
-        if (write_results(&st) != 0)
-            rc = 1;
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/results.txt", s.out);
-        FILE *t = fopen(path, "w");
-        printf("\n");
-        print_table(&st, stdout);
-        if (t) {
-            print_table(&st, t);
-            fclose(t);
-        }
-        int which[2], nw = 0;
-        if (metric && write_plots(&st, metric, which, &nw) != 0)
-            rc = 1;
-        plotter_draw(&plots, s.out, which, nw);
-        printf("\nresults in %s: results.csv results.json results.txt runs.csv%s%s "
-               "(%.1f s)\n", s.out, nw ? " parallel.png" : "", nw > 1 ? " heatmap.png" : "",
-               now() - st.t0);
-        int failed = 0;
-        for (int i = 0; i < ncfg; i++)
-            failed += cfg[i].nfailed;
-        if (failed == total)
-            rc = 1;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/results.txt", s->out);
+    FILE *t = fopen(path, "w");
+    printf("\n");
+    print_table(st, stdout);
+    if (t) {
+        print_table(st, t);
+        fclose(t);
     }
-    for (int i = 0; i < ncfg; i++) {
-        free(cfg[i].vals);
-        free(cfg[i].ok);
+    int which[2], nw = 0;
+    if (metric && write_plots(st, metric, which, &nw) != 0)
+        rc = 1;
+    plotter_draw(plots, s->out, which, nw);
+    printf("\nresults in %s: results.csv results.json results.txt runs.csv%s%s "
+           "(%.1f s)\n", s->out, nw ? " parallel.png" : "", nw > 1 ? " heatmap.png" : "",
+           now() - st->t0);
+    int failed = 0;
+    for (int i = 0; i < st->ncfg; i++)
+        failed += st->cfg[i].nfailed;
+    return failed == st->total ? 1 : rc;
+}
+
+static void state_free(State *st)
+{
+    for (int i = 0; st->cfg && i < st->ncfg; i++) {
+        free(st->cfg[i].vals);
+        free(st->cfg[i].ok);
     }
-    free(cfg);
-    for (int k = 0; k < narch; k++) {
-        cg_jit_free(arch[k].jit);
-        ir_free(arch[k].ir);
-        ast_free(arch[k].ast);
+    free(st->cfg);
+    for (int k = 0; k < st->narch; k++) {
+        cg_jit_free(st->arch[k].jit);
+        ir_free(st->arch[k].ir);
+        ast_free(st->arch[k].ast);
     }
-    free(arch);
-    free(builds);
-    free(all);
-    free(src);
+    free(st->arch);
+    free(st->builds);
+    free(st->all);
+    free(st->src);
+}
+
+/* The sweep, step by step.  The gnuplot processes start early (Plotter)
+ * and are given the scripts, or ended, at the end. */
+int sweep_main(int argc, char **argv)
+{
+    Sweep s;
+    State st;
+    char outbuf[PATH_MAX];
+    memset(&st, 0, sizeof st);
+    st.s = &s;
+    int rc = sweep_open(&s, argc, argv, outbuf, sizeof outbuf, &st.src);
+    if (rc == 0) {
+        st.t0 = now();
+        rc = plan_configs(&st);
+    }
+    if (rc != 0) {
+        state_free(&st);
+        return rc;
+    }
+    int var[MAXAXES];
+    Plotter plots;   /* as write_plots will: parallel, and heatmap with two varying axes */
+    plotter_start(&plots, s.out, varying_axes(&s, var) >= 2 ? 2 : 1);
+    if ((rc = choose_backend(&st)) == 0 && (rc = plan_archs(&st)) == 0 &&
+        (rc = plan_runs(&st)) == 0 && (rc = st.use_jit ? run_jit(&st, &plots)
+                                                         : run_c(&st, &plots)) == 0)
+        rc = write_outputs(&st, &plots);
+    else
+        plotter_draw(&plots, s.out, NULL, 0);   /* ends them */
+    state_free(&st);
     return rc;
 }

@@ -4,7 +4,8 @@
 # Kinds (STYLE.md): Check unit suites (build/tests/check_*), per-op gradient
 # checks against finite differences in float64 (tests/grad/*.nn), end-to-end
 # tests (tests/e2e/*.sh: compile, build, run, compare numbers), and, where
-# /usr/bin/python3 has torch, comparisons with PyTorch (tests/torch/).
+# /usr/bin/python3 has torch, comparisons with PyTorch (tests/torch/) and
+# the op-conformance suite generated from the op table (tests/ops/).
 # Each test is one line: PASS/FAIL/SKIP and its name; failures show output.
 set -u
 cd "$(dirname "$0")/.."
@@ -41,7 +42,7 @@ done
 
 # gradient checks, end-to-end and PyTorch tests: each script prints one
 # "TEST name" line per test it runs through tests/lib.sh
-for t in tests/grad/run.sh tests/e2e/*.sh tests/golden/run.sh tests/torch/run.sh; do
+for t in tests/grad/run.sh tests/e2e/*.sh tests/golden/run.sh tests/torch/run.sh tests/ops/run.sh; do
     [ -f "$t" ] || continue
     while IFS= read -r line; do
         case "$line" in

@@ -217,10 +217,15 @@ static void put(Buf *b, const char *fmt, ...)
     }
 }
 
+/* significant digits of every number printed: 6 for reading, up to 17
+ * (--digits) for a script comparing the interpreter with a trainer; set
+ * once per explain_run */
+static int num_digits = 6;
+
 static void put_num(Buf *b, double x, int latex)
 {
     char t[40];
-    snprintf(t, sizeof t, "%.6g", x == 0 ? 0 : x);
+    snprintf(t, sizeof t, "%.*g", num_digits, x == 0 ? 0 : x);
     char *e = strchr(t, 'e');
     if (latex && e) {
         *e = '\0';
@@ -1105,6 +1110,7 @@ int explain_run(FILE *out, const IrProgram *p, const ExplainOptions *o)
     ex.o = o;
     ex.out = out;
     ex.latex = o->latex;
+    num_digits = o->digits ? o->digits : 6;
     if (parse_wrt(&ex, o->wrt ? o->wrt : "") < 0)
         return 1;
     double **slots = calloc((size_t)(p->nslots ? p->nslots : 1), sizeof *slots);

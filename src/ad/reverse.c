@@ -228,6 +228,10 @@ void ad_differentiate(IrProgram *p)
     s.op = OP_SEED;
     s.acc = -1;
     s.name = "seed";
+    /* w is dL/dloss for each sample: a term of the loss that is the same
+     * for every sample (one on parameters alone) then receives the sum of
+     * the samples' w, as a parameter's gradient does */
+    s.batched = p->v[p->loss].batched;
     s.stmt = p->v[p->loss].stmt;
     s.loc = p->v[p->loss].loc;
     int seed = ir_emit(p, s);

@@ -21,6 +21,7 @@ typedef struct ExplainOptions {
     int have_lr;
     double lr;                /* --lr: show the entry after one gradient step */
     int latex;                /* --latex: a LaTeX fragment instead of text */
+    int digits;               /* --digits: significant digits of numbers (0: 6) */
     const char *params;       /* --params P.npz instead of the initialisers */
     const ExplainValue *values;
     int nvalues;

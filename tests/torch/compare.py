@@ -18,8 +18,9 @@ compares the trainer with a PyTorch evaluation of the same model:
 The PyTorch side is NOT a hand-written copy of each model: it interprets the
 `forward:` section of `nnc --emit=ir MODEL.nn` (ir_print in src/ir/ir.c) with
 torch's own ops (torch.matmul, torch.softmax, F.cross_entropy,
-F.binary_cross_entropy_with_logits, ...) on tensors with an explicit batch
-axis, and differentiates with torch.autograd.  So it shares nothing with
+F.binary_cross_entropy_with_logits, ...: the reference table, reference.py,
+applied as each op's kind in src/ir/ops.def says) on tensors with an explicit
+batch axis, and differentiates with torch.autograd.  So it shares nothing with
 nnc's reverse mode or C code generation, only the lowering to IR.
 
 The reference is always computed in float64 from exactly the numbers the
@@ -45,10 +46,14 @@ import traceback
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "ops"))
+import optable                      # noqa: E402  (ops.def: each op's kind)
+from reference import REFERENCE     # noqa: E402  (each op in PyTorch)
+
+KINDS = {op.name: op.kind for op in optable.read(ROOT)}
 TOL = {"f64": 1e-9, "f32": 2e-4}
 NSAMPLES = 16
 LR = 0.05
@@ -176,16 +181,60 @@ def parse_ir(text):
 DT = torch.float64
 
 
+def apply_op(v, a, av, B, probe):
+    """Value v = op(a...) in torch: the op's PyTorch function from the reference
+    table (reference.py), applied as the op's kind (ops.def) says."""
+    op, ref, kind = v.op, REFERENCE.get(v.op), KINDS.get(v.op)
+    if ref is None or kind is None:
+        raise Unsupported("IR op '%s' (%%%d) has no PyTorch reference in tests/torch/reference.py"
+                          % (op, v.id))
+    if op in ("bce", "cross_entropy") and probe is not None:   # LARGE_LOGITS
+        probe.append(a[0].detach().abs().max().item())
+
+    def align(w, x, rank):   # a batched operand: [B, 1.., shape] for broadcasting
+        if not w.batched:
+            return x
+        return x.reshape((B,) + (1,) * (rank - len(w.shape)) + tuple(w.shape))
+
+    if kind == "K_MAP":
+        return ref.fn(*[align(w, x, len(v.shape)) for w, x in zip(av, a)])
+    if kind == "K_MATMUL":
+        (p, q), (pv, qv) = a, av
+        ra, rb = len(pv.shape), len(qv.shape)
+        if ra == 1:    # a vector is a row, or with [ta] a column
+            p = p.unsqueeze(-1) if v.ta else p.unsqueeze(-2)
+        elif v.ta:
+            p = p.transpose(-1, -2)
+        if rb == 1:    # a vector is a column, or with [tb] a row
+            q = q.unsqueeze(-2) if v.tb else q.unsqueeze(-1)
+        elif v.tb:
+            q = q.transpose(-1, -2)
+        x = ref.fn(p, q)
+        drop_n = rb == 1 and not v.tb
+        drop_m = ra == 1 and not v.ta
+        if drop_n:
+            x = x.squeeze(-1)
+        if drop_m:
+            x = x.squeeze(-1 if drop_n else -2)
+        return x
+    if kind == "K_TRANS":
+        if len(av[0].shape) != 2:
+            raise Unsupported("transpose of rank %d" % len(av[0].shape))
+        return ref.fn(a[0])
+    if kind == "K_REDUCE":   # each sample's elements in one row
+        return ref.fn(a[0].reshape(B, -1) if av[0].batched else a[0].reshape(-1))
+    if kind == "K_ROW":
+        if any(w.label for w in av) and any(len(w.shape) != 1 for w in av if not w.label):
+            raise Unsupported("%s of shape %s" % (op, av[0].shape))
+        if any(w.batched for w in av):   # one row per sample: parameters repeated
+            a = [x if w.batched else x.expand((B,) + tuple(x.shape)) for w, x in zip(av, a)]
+        return ref.fn(*a)
+    raise Unsupported("IR op '%s' of kind %s: compare.py does not know the kind" % (op, kind))
+
+
 def run_forward(m, params, data, B, probe=None):
     """Evaluate the forward section; returns (loss per sample [B], penalty or None)."""
     val = {}
-
-    def align(v, x, rank):   # a batched operand: [B, 1.., shape] for broadcasting
-        if not v.batched:
-            return x
-        k = len(v.shape)
-        return x.reshape((B,) + (1,) * (rank - k) + tuple(v.shape))
-
     for v in m.values:
         a = [val[i] for i in v.args]
         av = [m.values[i] for i in v.args]
@@ -198,75 +247,8 @@ def run_forward(m, params, data, B, probe=None):
             x = torch.tensor(v.num, dtype=DT)
         elif op == "literal":
             x = torch.tensor(v.values, dtype=DT).reshape(v.shape)
-        elif op in ("add", "sub", "mul", "div", "pow", "bce"):
-            r = len(v.shape)
-            p, q = align(av[0], a[0], r), align(av[1], a[1], r)
-            if op == "add":
-                x = p + q
-            elif op == "sub":
-                x = p - q
-            elif op == "mul":
-                x = p * q
-            elif op == "div":
-                x = p / q
-            elif op == "pow":
-                x = torch.pow(p, q)
-            else:
-                if probe is not None:
-                    probe.append(p.detach().abs().max().item())
-                p, q = torch.broadcast_tensors(p, q)
-                x = F.binary_cross_entropy_with_logits(p, q, reduction="none")
-        elif op in ("square", "neg", "copy", "relu", "sigmoid", "tanh", "exp", "log", "sqrt", "abs"):
-            x = {"square": torch.square, "neg": torch.neg, "copy": lambda t: t,
-                 "relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
-                 "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt, "abs": torch.abs}[op](a[0])
-        elif op == "matmul":
-            (p, q), (pv, qv) = a, av
-            ra, rb = len(pv.shape), len(qv.shape)
-            if ra == 1:    # a vector is a row, or with [ta] a column
-                p = p.unsqueeze(-1) if v.ta else p.unsqueeze(-2)
-            elif v.ta:
-                p = p.transpose(-1, -2)
-            if rb == 1:    # a vector is a column, or with [tb] a row
-                q = q.unsqueeze(-2) if v.tb else q.unsqueeze(-1)
-            elif v.tb:
-                q = q.transpose(-1, -2)
-            x = torch.matmul(p, q)
-            drop_n = rb == 1 and not v.tb
-            drop_m = ra == 1 and not v.ta
-            if drop_n:
-                x = x.squeeze(-1)
-            if drop_m:
-                x = x.squeeze(-1 if drop_n else -2)
-        elif op == "transpose":
-            if len(av[0].shape) != 2:
-                raise Unsupported("transpose of rank %d" % len(av[0].shape))
-            x = a[0].transpose(-1, -2)
-        elif op in ("sum", "mean", "sumsq"):
-            t = a[0]
-            if av[0].batched:
-                t = t.reshape(B, -1)
-                dims = 1
-            else:
-                t = t.reshape(-1)
-                dims = 0
-            x = {"sum": lambda: t.sum(dims), "mean": lambda: t.mean(dims),
-                 "sumsq": lambda: torch.square(t).sum(dims)}[op]()
-        elif op == "softmax":
-            x = torch.softmax(a[0], dim=-1)
-        elif op == "log_softmax":
-            x = torch.log_softmax(a[0], dim=-1)
-        elif op == "cross_entropy":
-            if len(av[0].shape) != 1 or not av[1].label:
-                raise Unsupported("cross_entropy of shape %s" % (av[0].shape,))
-            z, c = a
-            if probe is not None:
-                probe.append(z.detach().abs().max().item())
-            if not av[0].batched:
-                z = z.expand(B, -1)
-            x = F.cross_entropy(z, c, reduction="none")
         else:
-            raise Unsupported("IR op '%s' (%%%d) is not known to compare.py" % (op, v.id))
+            x = apply_op(v, a, av, B, probe)
         want = ((B,) if v.batched else ()) + tuple(v.shape)
         if tuple(x.shape) != want:
             raise Unsupported("interpreter bug: %%%d %s has shape %s, IR says %s"

@@ -1,0 +1,86 @@
+"""reference.py - every user-facing op of src/ir/ops.def in PyTorch: the reference table.
+
+REFERENCE maps an op's IR name (ops.def's second column) to Ref(function,
+domain of each operand).  The function is PyTorch's own op, applied the way
+the op's kind says (the kind comes from ops.def, tests/ops/optable.py):
+
+  K_MAP     f(a, b, ...) on operands that broadcast like numpy (a batched
+            operand has a leading batch axis)
+  K_MATMUL  f(A, B) on the operands as used: transposed where the IR says
+            [ta]/[tb], a vector made a row or a column
+  K_TRANS   f(A), A of one sample or [B, ...]
+  K_REDUCE  f(t) over the last axis of t: each sample's elements, flattened
+  K_ROW     f(z, ...) along the last axis; a class label operand is a vector
+            of integers, one per sample
+
+A domain says which numbers an operand takes in the op-conformance suite
+(tests/ops/suite.py): log and sqrt want positive numbers, relu and abs are
+tested away from their kink, cross_entropy's second operand is a class label.
+
+Who reads it: compare.py (to evaluate a model's IR in PyTorch) and
+tests/ops/suite.py, which fails for an op of ops.def with an adjoint rule
+and no entry here.  Adding an op: one line here (docs/ir.md, "Adding an op").
+"""
+import torch
+import torch.nn.functional as F
+
+
+class Domain:
+    """Numbers sign * U(lo, hi) (sign random when signed), or class labels;
+    `const` is the number the suite writes for a constant operand."""
+
+    def __init__(self, name, lo=0.0, hi=0.0, signed=False, const=None):
+        self.name, self.lo, self.hi, self.signed, self.const = name, lo, hi, signed, const
+
+    def __repr__(self):
+        return self.name
+
+
+ANY = Domain("any", 0.1, 1.5, signed=True, const=-0.7)
+POSITIVE = Domain("positive", 0.3, 2.0, const=1.3)
+NONZERO = Domain("nonzero", 0.3, 1.5, signed=True, const=-0.6)   # away from a kink or a pole
+UNIT = Domain("unit", 0.1, 0.9, const=0.3)                        # a probability
+LABEL = Domain("label")                                           # a class label
+
+
+class Ref:
+    def __init__(self, fn, *domains):
+        self.fn, self.domains = fn, domains
+
+
+def _bce(z, t):
+    z, t = torch.broadcast_tensors(z, t)
+    return F.binary_cross_entropy_with_logits(z, t, reduction="none")
+
+
+REFERENCE = {
+    # elementwise arithmetic
+    "add": Ref(torch.add, ANY, ANY),
+    "sub": Ref(torch.sub, ANY, ANY),
+    "mul": Ref(torch.mul, ANY, ANY),
+    "div": Ref(torch.div, ANY, NONZERO),
+    "pow": Ref(torch.pow, POSITIVE, ANY),
+    "square": Ref(torch.square, ANY),
+    "neg": Ref(torch.neg, ANY),
+    "copy": Ref(lambda a: a, ANY),
+    # elementwise functions
+    "relu": Ref(torch.relu, NONZERO),
+    "sigmoid": Ref(torch.sigmoid, ANY),
+    "tanh": Ref(torch.tanh, ANY),
+    "exp": Ref(torch.exp, ANY),
+    "log": Ref(torch.log, POSITIVE),
+    "sqrt": Ref(torch.sqrt, POSITIVE),
+    "abs": Ref(torch.abs, NONZERO),
+    "bce": Ref(_bce, ANY, UNIT),
+    # linear algebra
+    "matmul": Ref(torch.matmul, ANY, ANY),
+    "transpose": Ref(lambda a: a.transpose(-1, -2), ANY),
+    # reductions
+    "sum": Ref(lambda t: t.sum(-1), ANY),
+    "mean": Ref(lambda t: t.mean(-1), ANY),
+    "sumsq": Ref(lambda t: torch.square(t).sum(-1), ANY),
+    # along the last axis
+    "softmax": Ref(lambda z: torch.softmax(z, dim=-1), ANY),
+    "log_softmax": Ref(lambda z: torch.log_softmax(z, dim=-1), ANY),
+    "cross_entropy": Ref(lambda z, c: F.cross_entropy(z, c, reduction="none"), ANY, LABEL),
+}
