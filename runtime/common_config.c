@@ -914,6 +914,33 @@ int nnrt_source_spec(const NnrtSource *src, NnrtSpec **out, char *err, size_t le
     return *out ? 0 : -1;
 }
 
+int nnrt_param_source(const char *text, char *path, size_t plen, char *prefix, size_t xlen,
+                      char *err, size_t len)
+{
+    const char *t = text;
+    while (isspace((unsigned char)*t))
+        t++;
+    snprintf(path, plen, "%s", text);
+    prefix[0] = '\0';
+    if (strncmp(t, "pick", 4) != 0)
+        return 0;                                   /* a plain file name */
+    Val *v = parse_all(t, err, len);
+    if (!v)
+        return -1;
+    int r = 0;
+    if (v->kind != V_CALL || strcmp(v->s, "pick") != 0 || v->nargs != 2 || v->args[0].name ||
+        v->args[1].name || v->args[0].v->kind != V_STR || v->args[1].v->kind != V_STR ||
+        !v->args[0].v->s[0]) {
+        r = fail(err, len, "expected a parameter file (\"P.npz\") or pick(\"FILE\", \"KEY\") "
+                 "for the parameters under a key path, found %s", v->text);
+    } else {
+        snprintf(path, plen, "%s", v->args[0].v->s);
+        snprintf(prefix, xlen, "%s", v->args[1].v->s);
+    }
+    val_free(v);
+    return r;
+}
+
 static int set_source(NnrtSource *src, const Val *v, const char *key, const char *text,
                       char *err, size_t len)
 {

@@ -1243,23 +1243,28 @@ int nnrt_params_init(const NnrtModel *m, nnrt_real *params, uint64_t seed, NnrtE
     return 0;
 }
 
+/* --init / --params: a file of arrays named after the parameters, or
+ * pick("FILE", "KEY"): those under a key path (a course's nested pickle). */
 int nnrt_params_load(const NnrtModel *m, nnrt_real *params, const char *file, NnrtErr *e)
 {
-    char path[4096];
-    nnrt_resolve_input(file, m->source, path, sizeof path);
+    char path[4096], name[1024], err[512], prefix[512];
+    if (nnrt_param_source(file, name, sizeof name, prefix, sizeof prefix, err, sizeof err) != 0)
+        return nnrt_err(e, "%s: %s", file, err);
+    nnrt_resolve_input(name, m->source, path, sizeof path);
     NnrtFile *f;
     if (nnrt_file_open(&f, path, e) != 0)
         return -1;
     int r = 0;
     for (int k = 0; k < m->nparams && r == 0; k++) {
         const NnrtParam *p = &m->params[k];
-        char list[600], want[256];
-        int i = find_usable(f, p->name);
+        char list[600], want[256], key[1100];
+        snprintf(key, sizeof key, "%s%s%s", prefix, prefix[0] ? "/" : "", p->name);
+        int i = find_usable(f, key);
         if (i < 0) {
             nnrt_file_list(f, list, sizeof list);
             nnrt_format_dims(want, sizeof want, p->rank, p->dim);
             r = nnrt_err(e, "%s: no array '%s' (the model's parameter %s%s); arrays present: %s",
-                         path, p->name, p->name, want, list);
+                         path, key, p->name, want, list);
             break;
         }
         r = param_from(f, i, p, params + p->offset, e);

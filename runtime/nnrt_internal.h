@@ -434,6 +434,12 @@ void nnrt_config_default(NnrtConfig *c);
 int nnrt_config_set(NnrtConfig *c, const char *key, const char *value, int from_flag,
                     char *err, size_t errlen);
 
+/* A parameter source (--init, --params): a file name, or pick("FILE", "KEY")
+ * for the arrays under a key path ("params": params/W1, params/b1, ...).
+ * path and prefix get the two ("" when none). */
+int nnrt_param_source(const char *text, char *path, size_t plen, char *prefix, size_t xlen,
+                      char *err, size_t len);
+
 /* The tree of a file source (also for a plain name); free with nnrt_spec_free. */
 int nnrt_source_spec(const NnrtSource *s, NnrtSpec **out, char *err, size_t len);
 void nnrt_spec_free(NnrtSpec *s);
