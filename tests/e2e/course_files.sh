@@ -180,3 +180,23 @@ else t_fail "the member's name is not shown escaped"; fi
 refi=$(cd "$D" && loss ./cifar eval --data ref_idxlike.npz)
 same "cifar-batch-that-looks-like-idx" "$refi" ./cifar eval --data \
     'files(x = pick("data_batch_1.bin", "data") / 255, c = pick("data_batch_1.bin", "labels"))'
+
+# a file name written once, as a const: the initialisers and the train block use it
+t_begin "course-files/file-names-as-consts"
+cat >"$D/consts.nn" <<'NN'
+const WEIGHTS = "nested_params.pkl", PAIRS = "pairs.pkl"
+input  x[784]
+target c : class(10)
+param W[10, 784] = load(WEIGHTS, "params/W")
+param b[10] = load(WEIGHTS, "params/b")
+loss = cross_entropy(W @ x + b, c)
+train {
+  data = files(x = stack(pick(PAIRS, "*/0")), c = stack(pick(PAIRS, "*/1")))
+}
+NN
+if ! t_build "$D/consts.nn" "$D/consts"; then t_fail "a model with string consts did not build"
+else
+    got=$(cd "$D" && loss ./consts eval)
+    echo "loss $got, expected $refp" >>"$t_log"
+    if [ -n "$got" ] && [ "$got" = "$refp" ]; then t_pass; else t_fail "loss '$got', expected '$refp'"; fi
+fi
