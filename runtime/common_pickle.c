@@ -313,8 +313,8 @@ static int read_line(Machine *m, const char **s, size_t *len, size_t max)
 {
     const unsigned char *nl = memchr(m->p, '\n', (size_t)(m->end - m->p));
     if (!nl)
-        return nnrt_err(m->e, "%s: truncated pickle (a line at byte %lld has no end)",
-                        m->pk->what, (long long)(m->p - m->start));
+        return nnrt_err(m->e, "%s: truncated pickle (a %s at byte %lld has no end)",
+                        m->pk->what, max == 256 ? "name" : "line", (long long)(m->p - m->start));
     *s = (const char *)m->p;
     *len = (size_t)(nl - m->p);
     if (*len > max)

@@ -212,8 +212,14 @@ static int no_array(NnrtErr *e, const NnrtFile *f, const char *path, const NnrtS
     }
     nnrt_file_list(f, list, sizeof list);
     nnrt_describe_slot(sl, desc, sizeof desc);
-    return nnrt_err(e, "%s: no array '%s' (the model's %s); arrays present: %s", path, sl->name,
-                    desc, list);
+    /* names that are key paths (a pickled tuple: 0/0, 0/1, ...) bind only explicitly */
+    char hint[1200] = "";
+    for (int k = 0; k < nnrt_file_count(f) && !hint[0]; k++)
+        if (strchr(nnrt_file_name(f, k), '/'))
+            snprintf(hint, sizeof hint, " (bind by key path: files(%s = pick(\"%s\", \"KEY\"), "
+                     "...))", sl->name, nnrt_file_path(f));
+    return nnrt_err(e, "%s: no array '%s' (the model's %s); arrays present: %s%s", path,
+                    sl->name, desc, list, hint);
 }
 
 /* A usable array by exact name. */

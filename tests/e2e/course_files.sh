@@ -200,3 +200,8 @@ else
     echo "loss $got, expected $refp" >>"$t_log"
     if [ -n "$got" ] && [ "$got" = "$refp" ]; then t_pass; else t_fail "loss '$got', expected '$refp'"; fi
 fi
+
+# bound by name, a tuple's arrays have key paths for names: the message says how to bind them
+refuse "tuple-pickle-by-name-says-how-to-bind" \
+    "arrays present: 0/0, 0/1, 1/0, 1/1, 2/0, 2/1 (bind by key path: files(x = pick(\"mnist.pkl.gz\", \"KEY\"), ...))" \
+    ./mnist eval --data mnist.pkl.gz
