@@ -5,7 +5,7 @@
  * A value is written in the model language's syntax:
  *
  *   value = ["-"] NUMBER | STRING | NAME [ "(" [arg {"," arg}] ")" ]
- *         | "[" [value {"," value}] "]"
+ *         | "[" [value {"," value}] "]" | value "'"
  *   arg   = NAME "=" value | value
  *
  * parse_value() turns the text into a small tree; nnrt_config_set() checks
@@ -27,7 +27,7 @@
 
 /* ---- the value parser ---- */
 
-typedef enum VKind { V_NUM, V_STR, V_NAME, V_CALL, V_LIST, V_BIN, V_NEG } VKind;
+typedef enum VKind { V_NUM, V_STR, V_NAME, V_CALL, V_LIST, V_BIN, V_NEG, V_TRANSPOSE } VKind;
 
 typedef struct Val Val;
 typedef struct VArg {
@@ -306,6 +306,17 @@ static Val *parse_primary(Parser *ps)
         v = parse_args(ps, v, ']');
     } else {
         return syntax_error(ps, "a value (a number, a \"string\", a name or a call)");
+    }
+    /* postfix transpose, as in the model language: "cols.npy"' */
+    while (v && (skip_space(ps), *ps->p == '\'')) {
+        ps->p++;
+        Val *t = new_val(V_TRANSPOSE);
+        if (!t || push_arg(t, NULL, v) != 0) {
+            free(t);
+            val_free(v);
+            return NULL;
+        }
+        v = t;
     }
     if (v)
         snprintf(v->text, sizeof v->text, "%.*s%s", (int)(ps->p - start > 60 ? 60 : ps->p - start),
@@ -648,6 +659,8 @@ static int parse_count(const Val *v, const char *key, int64_t lo, int allow_full
  *   arg    = file                       (its arrays bound to slots by name)
  *          | SLOT "=" array             (explicit binding)
  *   array  = STRING | pick(STRING, KEY {, KEY}) | "[" array {, array} "]" | array OP NUMBER | ...
+ *          | array "'"                (transposed: samples along the last axis)
+ *          | stack(STRING | pick(STRING, KEY {, KEY}))   (each array one sample)
  *
  * OP is one of * / + -; a chain of them is folded into value * scale + shift. */
 
@@ -676,8 +689,8 @@ void nnrt_spec_free(NnrtSpec *s)
     free(s);
 }
 
-static const char *const source_fns[] = { "files", "pick", "noisy_xor", "sine", "spirals",
-                                          "moons", "random", "ripple" };
+static const char *const source_fns[] = { "files", "pick", "stack", "noisy_xor", "sine",
+                                          "spirals", "moons", "random", "ripple" };
 
 /* ctx: 'T' top level, 'W' a file bound by name, 'A' an array bound to a slot */
 static NnrtSpec *to_spec(const Val *v, char ctx, char *err, size_t len)
@@ -758,7 +771,42 @@ static NnrtSpec *to_spec(const Val *v, char ctx, char *err, size_t len)
         }
         return s;
     }
+    case V_TRANSPOSE:
+        free(s);
+        if (ctx != 'A') {
+            fail(err, len, "in '%s': a transpose (') applies to arrays bound to an input or "
+                 "target, as in files(x = \"columns.npy\"')", v->text);
+            return NULL;
+        }
+        if (!(s = to_spec(v->args[0].v, ctx, err, len)))
+            return NULL;
+        if (s->kind == NNRT_SPEC_STACK) {
+            fail(err, len, "in '%s': stack(...) makes samples of whole arrays; it has no "
+                 "transpose", v->text);
+            goto bad;
+        }
+        s->transpose = !s->transpose;
+        return s;
     case V_CALL:
+        if (strcmp(v->s, "stack") == 0) {
+            s->kind = NNRT_SPEC_STACK;
+            if (ctx != 'A') {
+                fail(err, len, "stack(...) makes the samples of one input or target: bind it with "
+                     "files(x = %s)", v->text);
+                goto bad;
+            }
+            const Val *a = v->nargs == 1 ? v->args[0].v : NULL;
+            if (!a || v->args[0].name ||
+                (a->kind != V_STR && !(a->kind == V_CALL && strcmp(a->s, "pick") == 0))) {
+                fail(err, len, "stack takes one file or pick(...), each array of which is one "
+                     "sample, as in stack(pick(\"pairs.pkl\", \"*/0\")), found %s", v->text);
+                goto bad;
+            }
+            if (!(s->sub = calloc(1, sizeof *s->sub)) || !(s->sub[0] = to_spec(a, 'A', err, len)))
+                goto bad;
+            s->n = 1;
+            return s;
+        }
         if (strcmp(v->s, "pick") == 0) {
             s->kind = NNRT_SPEC_PICK;
             if (ctx != 'A') {
@@ -866,6 +914,33 @@ int nnrt_source_spec(const NnrtSource *src, NnrtSpec **out, char *err, size_t le
     return *out ? 0 : -1;
 }
 
+int nnrt_param_source(const char *text, char *path, size_t plen, char *prefix, size_t xlen,
+                      char *err, size_t len)
+{
+    const char *t = text;
+    while (isspace((unsigned char)*t))
+        t++;
+    snprintf(path, plen, "%s", text);
+    prefix[0] = '\0';
+    if (strncmp(t, "pick", 4) != 0)
+        return 0;                                   /* a plain file name */
+    Val *v = parse_all(t, err, len);
+    if (!v)
+        return -1;
+    int r = 0;
+    if (v->kind != V_CALL || strcmp(v->s, "pick") != 0 || v->nargs != 2 || v->args[0].name ||
+        v->args[1].name || v->args[0].v->kind != V_STR || v->args[1].v->kind != V_STR ||
+        !v->args[0].v->s[0]) {
+        r = fail(err, len, "expected a parameter file (\"P.npz\") or pick(\"FILE\", \"KEY\") "
+                 "for the parameters under a key path, found %s", v->text);
+    } else {
+        snprintf(path, plen, "%s", v->args[0].v->s);
+        snprintf(prefix, xlen, "%s", v->args[1].v->s);
+    }
+    val_free(v);
+    return r;
+}
+
 static int set_source(NnrtSource *src, const Val *v, const char *key, const char *text,
                       char *err, size_t len)
 {
@@ -877,8 +952,9 @@ static int set_source(NnrtSource *src, const Val *v, const char *key, const char
         snprintf(src->path, sizeof src->path, "%s", v->s);
         return 0;
     }
-    if (v->kind == V_LIST || v->kind == V_BIN || v->kind == V_NEG ||
-        (v->kind == V_CALL && (strcmp(v->s, "files") == 0 || strcmp(v->s, "pick") == 0))) {
+    if (v->kind == V_LIST || v->kind == V_BIN || v->kind == V_NEG || v->kind == V_TRANSPOSE ||
+        (v->kind == V_CALL && (strcmp(v->s, "files") == 0 || strcmp(v->s, "pick") == 0 ||
+                                 strcmp(v->s, "stack") == 0))) {
         NnrtSpec *s = to_spec(v, 'T', err, len);
         if (!s) {
             char inner[1024];

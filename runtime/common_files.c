@@ -5,16 +5,19 @@
  *
  *   "\x93NUMPY"                   .npy: one array, named ""
  *   "PK\x03\x04" / "PK\x05\x06"    .npz: members read on demand (common_npz.c)
- *   0x80 0x02..0x05               a Python pickle (common_pickle.c); protocol 1
- *                                 pickles (no PROTO) by the extension .pkl/.pickle
+ *   0x80 0x02..0x05               a Python pickle (common_pickle.c); protocols 0 and 1
+ *                                 (Python 2's default: no PROTO opcode) by their first
+ *                                 opcode ( } ] c and the STOP '.' that ends them
  *   0x00 0x00 type rank           IDX (MNIST, Fashion-MNIST): one array, named "",
  *                                 big-endian dimensions and data
  *   N * 3073 bytes, label < 10    CIFAR-10 binary batch: "data" [N, 3072] uint8 and
- *                                 "labels" [N] (one label byte, then 3072 pixels)
+ *                                 "labels" [N] (one label byte, then 3072 pixels);
+ *                                 before IDX when the name says so (data_batch_1.bin)
  *   text                          CSV with a header row: one float64 array per column
  *
  * A gzip file (0x1f 0x8b) is inflated first with zlib's gz* functions, so
- * train-images-idx3-ubyte.gz or data.pkl.gz read like their plain forms.
+ * train-images-idx3-ubyte.gz or data.pkl.gz read like their plain forms;
+ * its first bytes are looked at before the rest is inflated (read_gzip).
  *
  * Bad input: the whole (inflated) file is read first, growing the buffer
  * only as bytes actually arrive, and every size a header states is checked
@@ -83,6 +86,124 @@ static void hint_name(const char *path, char *buf, size_t len)
 
 /* ---- reading a whole file, inflating gzip ---- */
 
+/* Inflates from g into *b (capacity *cap, *n bytes so far) until *n is
+ * `upto` or the data ends; the buffer grows only as bytes arrive. */
+static int gz_fill(gzFile g, const char *path, unsigned char **b, size_t *cap, size_t *n,
+                   size_t upto, NnrtErr *e)
+{
+    while (*n < upto) {
+        if (*n == *cap) {
+            size_t ncap = *cap > upto / 2 ? upto : *cap * 2;
+            unsigned char *nb = realloc(*b, ncap + 1);
+            if (!nb)
+                return nnrt_err(e, "%s: out of memory (inflating %zu bytes)", path, ncap);
+            *b = nb;
+            *cap = ncap;
+        }
+        size_t want = *cap - *n > (1u << 30) ? (1u << 30) : *cap - *n;
+        int r = gzread(g, *b + *n, (unsigned)want);
+        if (r < 0) {
+            int code;
+            const char *msg = gzerror(g, &code);
+            return nnrt_err(e, "%s: corrupt gzip data (zlib: %s)", path, msg ? msg : "error");
+        }
+        if (r == 0)
+            break;
+        *n += (size_t)r;
+    }
+    return 0;
+}
+
+/* The whole size a format states in its first bytes (IDX: the header and
+ * the dimensions' elements), 0 when it does not say, or -1 (message set)
+ * when the first bytes are no format nnc reads from inside gzip. */
+static int64_t gz_stated_size(const char *path, const unsigned char *b, size_t n, int at_end,
+                              NnrtErr *e)
+{
+    static const int idx_size[16] = { [0x08] = 1, [0x09] = 1, [0x0b] = 2, [0x0c] = 4,
+                                       [0x0d] = 4, [0x0e] = 8 };
+    if (n >= 4 && (memcmp(b, "PK\x03\x04", 4) == 0 || memcmp(b, "PK\x05\x06", 4) == 0))
+        return nnrt_err(e, "%s: a zip archive inside gzip (expected a plain .npz)", path);
+    int idx = n >= 4 && b[0] == 0 && b[1] == 0 && b[2] < 16 && idx_size[b[2]] && b[3] >= 1 &&
+              b[3] <= NNRT_NPY_MAXRANK;
+    if (idx && n < 4 + 4 * (size_t)b[3])
+        return 0;                                   /* a short IDX header: parse_idx says so */
+    if (idx) {
+        uint64_t count = 1;
+        for (int i = 0; i < b[3]; i++) {
+            uint64_t d = be32(b + 4 + 4 * i);
+            if (d != 0 && count > ((uint64_t)1 << 40) / d)
+                return nnrt_err(e, "%s: absurd IDX dimensions (more than 2^40 elements)", path);
+            count *= d;
+        }
+        return (int64_t)(4 + 4 * (uint64_t)b[3] + count * (uint64_t)idx_size[b[2]]);
+    }
+    if ((n >= 6 && memcmp(b, "\x93NUMPY", 6) == 0) || (n >= 2 && b[0] == 0x80) ||
+        (n >= 1 && b[0] && strchr("(}]c", b[0])) || !memchr(b, '\0', n))
+        return 0;                                   /* .npy, a pickle, text: read to the end */
+    if (at_end && n < 4)
+        return 0;                                   /* too short: the readers say why */
+    return nnrt_err(e, "%s: not a data file nnc reads from inside gzip (binary content that "
+                    "is no IDX, .npy or pickle)", path);
+}
+
+/* A gzip file, inflated.  The first 64 KiB are inflated first and looked
+ * at: an IDX header states the file's whole size, so no more than that
+ * (and one byte, to see extra data) is inflated or allocated; binary
+ * content of no format is refused at once; the rest (pickles, text) is
+ * inflated to the end, at most 1032 times the file's size, the best ratio
+ * deflate reaches (more is not data but a bomb). */
+static int read_gzip(const char *path, uint64_t flen, unsigned char **out, size_t *outlen,
+                     NnrtErr *e)
+{
+    uint64_t limit = flen * 1032 + 4096;
+    if (limit > MAX_GUNZIP)
+        limit = MAX_GUNZIP;
+    gzFile g = gzopen(path, "rb");
+    if (!g)
+        return nnrt_err(e, "%s: cannot open (%s)", path, strerror(errno));
+    gzbuffer(g, 1 << 17);
+    size_t cap = 1 << 16, n = 0;
+    unsigned char *b = malloc(cap + 1);
+    int r = b ? gz_fill(g, path, &b, &cap, &n, 1 << 16, e)
+              : nnrt_err(e, "%s: out of memory", path);
+    int64_t stated = r == 0 ? gz_stated_size(path, b, n, n < (1 << 16), e) : -1;
+    if (stated < 0) {
+        r = -1;
+    } else if (stated > 0) {
+        if ((uint64_t)stated > limit) {
+            r = nnrt_err(e, "%s: the IDX header states %" PRId64 " bytes, more than %" PRIu64
+                         " bytes of gzip can hold (corrupt header?)", path, stated, flen);
+        } else {
+            r = gz_fill(g, path, &b, &cap, &n, (size_t)stated + 1, e);
+            if (r == 0 && n > (size_t)stated)
+                r = nnrt_err(e, "%s: corrupt IDX file (its dimensions need %" PRId64 " bytes "
+                             "with the header; the file has more)", path, stated);
+        }
+    } else {
+        r = gz_fill(g, path, &b, &cap, &n, (size_t)limit, e);
+        if (r == 0 && n == limit && gzread(g, (unsigned char[1]){ 0 }, 1) > 0)
+            r = nnrt_err(e, "%s: corrupt gzip data (inflates to more than %" PRIu64
+                         " bytes from %" PRIu64 ")", path, limit, flen);
+    }
+    if (r == 0) {
+        int code = Z_OK;
+        const char *msg = gzerror(g, &code);
+        if (code != Z_OK && code != Z_STREAM_END)
+            r = nnrt_err(e, "%s: truncated or corrupt gzip data (zlib: %s)", path,
+                         msg ? msg : "error");
+    }
+    gzclose(g);
+    if (r != 0) {
+        free(b);
+        return -1;
+    }
+    b[n] = '\0';
+    *out = b;
+    *outlen = n;
+    return 0;
+}
+
 static int read_all(const char *path, unsigned char **out, size_t *outlen, NnrtErr *e)
 {
     *out = NULL;
@@ -126,66 +247,7 @@ static int read_all(const char *path, unsigned char **out, size_t *outlen, NnrtE
         return 0;
     }
     fclose(f);
-    /* gzip: deflate reaches at most about 1032:1, so more than that is not
-     * data but a bomb; the buffer grows only as inflated bytes arrive. */
-    uint64_t limit = (uint64_t)flen * 1032 + 4096;
-    if (limit > MAX_GUNZIP)
-        limit = MAX_GUNZIP;
-    gzFile g = gzopen(path, "rb");
-    if (!g)
-        return nnrt_err(e, "%s: cannot open (%s)", path, strerror(errno));
-    gzbuffer(g, 1 << 17);
-    size_t cap = (size_t)flen * 4 + 4096, n = 0;
-    if (cap > limit)
-        cap = (size_t)limit;
-    unsigned char *b = malloc(cap + 1);
-    for (;;) {
-        if (!b) {
-            gzclose(g);
-            return nnrt_err(e, "%s: out of memory (inflating %zu bytes)", path, cap);
-        }
-        if (n == cap) {
-            if ((uint64_t)cap >= limit) {
-                free(b);
-                gzclose(g);
-                return nnrt_err(e, "%s: corrupt gzip data (inflates to more than %" PRIu64
-                                " bytes from %lld)", path, limit, (long long)flen);
-            }
-            size_t ncap = (uint64_t)cap * 2 > limit ? (size_t)limit : cap * 2;
-            unsigned char *nb = realloc(b, ncap + 1);
-            if (!nb)
-                free(b);
-            b = nb;
-            cap = ncap;
-            continue;
-        }
-        size_t want = cap - n > (1u << 30) ? (1u << 30) : cap - n;
-        int r = gzread(g, b + n, (unsigned)want);
-        if (r < 0) {
-            int code;
-            const char *msg = gzerror(g, &code);
-            nnrt_err(e, "%s: corrupt gzip data (zlib: %s)", path, msg ? msg : "error");
-            free(b);
-            gzclose(g);
-            return -1;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    int code = Z_OK;
-    const char *msg = gzerror(g, &code);
-    if (code != Z_OK && code != Z_STREAM_END) {
-        nnrt_err(e, "%s: truncated or corrupt gzip data (zlib: %s)", path, msg ? msg : "error");
-        free(b);
-        gzclose(g);
-        return -1;
-    }
-    gzclose(g);
-    b[n] = '\0';
-    *out = b;
-    *outlen = n;
-    return 0;
+    return read_gzip(path, (uint64_t)flen, out, outlen, e);
 }
 
 /* ---- entries ---- */
@@ -476,6 +538,24 @@ static int parse_csv(NnrtFile *f, NnrtErr *e)
                 goto done;
         }
     }
+    if (header) {
+        NnrtName *names = malloc((size_t)ncol * sizeof *names);
+        if (!names) {
+            nnrt_err(e, "%s: out of memory", f->path);
+            goto done;
+        }
+        for (int j = 0; j < ncol; j++) {
+            names[j].s = en[j].name;
+            names[j].len = strlen(en[j].name);
+        }
+        int k = nnrt_find_repeat(names, ncol);
+        free(names);
+        if (k >= 0) {
+            nnrt_err(e, "%s: the header names column '%s' twice (columns %d and %d; rename one)",
+                     f->path, en[k].name, nnrt_file_find(f, en[k].name) + 1, k + 1);
+            goto done;
+        }
+    }
     /* Rows of ncol fields hold ncol - 1 separators each, so a file too
      * short for that has a short row, found below before anything is
      * stored: a wide header over many short lines allocates nothing. */
@@ -529,6 +609,13 @@ done:
 
 /* ---- opening ---- */
 
+/* A pickle of protocol 0 or 1, which has no PROTO opcode: a dict, list,
+ * tuple (MARK) or global first, the STOP opcode last. */
+static int looks_pickle01(const unsigned char *b, size_t len)
+{
+    return len >= 2 && b[0] && strchr("(}]c", b[0]) && b[len - 1] == '.';
+}
+
 static int from_buffer(NnrtFile *f, NnrtErr *e)
 {
     char hint[512];
@@ -557,8 +644,7 @@ static int from_buffer(NnrtFile *f, NnrtErr *e)
     }
     if (len >= 4 && (memcmp(b, "PK\x03\x04", 4) == 0 || memcmp(b, "PK\x05\x06", 4) == 0))
         return nnrt_err(e, "%s: a zip archive inside gzip (expected a plain .npz)", f->path);
-    if ((len >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5) ||
-        (ext_pickle && len >= 1 && strchr("}](", b[0]) && b[0])) {
+    if ((len >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5) || looks_pickle01(b, len)) {
         const NnrtEntry *list;
         if (nnrt_pickle_parse(f->path, b, len, &f->pk, e) != 0)
             return -1;
@@ -569,12 +655,20 @@ static int from_buffer(NnrtFile *f, NnrtErr *e)
         return 0;
     }
     if (len >= 2 && b[0] == 0x80)
-        return nnrt_err(e, "%s: pickle protocol %d is not supported (expected 2 to 5)", f->path,
+        return nnrt_err(e, "%s: pickle protocol %d is not supported (expected 0 to 5)", f->path,
                         b[1]);
     if (ext_pickle)
         return nnrt_err(e, "%s: not a pickle (expected the bytes 80 02..80 05 of protocols 2 "
-                        "to 5)", f->path);
+                        "to 5, or a protocol 0 or 1 pickle: ( } ] or c first, '.' last)",
+                        f->path);
     if (!ext_csv) {
+        /* A CIFAR batch's first record can also read as an IDX header that
+         * fits the file (label 0, pixels 00 08 01 and the length): a name
+         * like data_batch_1.bin decides for CIFAR, one like *-idx3-ubyte
+         * for IDX; without either, the exact fit of IDX's header wins. */
+        int cifar_hint = nnrt_ends_with(hint, ".bin") || strstr(hint, "batch") != NULL;
+        if (cifar_hint && !ext_idx && looks_cifar(b, len))
+            return parse_cifar(f, e);
         int r = parse_idx(f, ext_idx && !looks_cifar(b, len), e);
         if (r <= 0)
             return r;
@@ -706,23 +800,25 @@ int nnrt_file_find(const NnrtFile *f, const char *name)
     return -1;
 }
 
+/* The arrays' names in the file's order, those that are no numeric array
+ * with why ("data (not a numeric array: ...)"), so a message never hides
+ * what is there. */
 void nnrt_file_list(const NnrtFile *f, char *buf, size_t len)
 {
     size_t used = 0;
-    int shown = 0;
     buf[0] = '\0';
     for (int i = 0; i < f->n && used < len; i++) {
-        if (f->e[i].why[0])
-            continue;
-        if (shown == 12) {
+        if (i == 12) {
             used += (size_t)snprintf(buf + used, len - used, ", ... (%d in all)", f->n);
             break;
         }
-        used += (size_t)snprintf(buf + used, len - used, "%s%s", shown ? ", " : "",
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
                                  f->e[i].name[0] ? f->e[i].name : "(the whole file)");
-        shown++;
+        if (f->e[i].why[0] && used < len)
+            used += (size_t)snprintf(buf + used, len - used, " (not a numeric array: %s)",
+                                     f->e[i].why);
     }
-    if (!shown)
+    if (f->n == 0)
         snprintf(buf, len, "(none)");
 }
 

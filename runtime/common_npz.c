@@ -144,18 +144,6 @@ static int stream_read(Stream *s, void *dst, uint64_t n, NnrtErr *e)
     return 0;
 }
 
-/* Reads what is left of the member (trailing bytes) so its CRC can be checked. */
-static int stream_drain(Stream *s, NnrtErr *e)
-{
-    while (s->out_left > 0) {
-        unsigned char tmp[4096];
-        uint64_t m = s->out_left < sizeof tmp ? s->out_left : sizeof tmp;
-        if (stream_read(s, tmp, m, e) != 0)
-            return -1;
-    }
-    return 0;
-}
-
 static void stream_close(Stream *s)
 {
     if (s->z_open)
@@ -625,6 +613,21 @@ static int parse_directory(NnrtNpz *z, const unsigned char *cd, uint64_t size, u
         en->key[kl] = '\0';
         pos += 46 + (uint64_t)nlen + xlen + clen;
     }
+    /* numpy reads the last of two members of one name, a zip tool the
+     * first: refused rather than guessed ("x.npy" and "x" count as one) */
+    NnrtName *names = malloc((size_t)(z->n ? z->n : 1) * sizeof *names);
+    if (!names)
+        return nnrt_err(e, "%s: out of memory", z->path);
+    for (int i = 0; i < z->n; i++) {
+        names[i].s = z->e[i].key;
+        names[i].len = strlen(z->e[i].key);
+    }
+    int k = nnrt_find_repeat(names, z->n);
+    free(names);
+    if (k >= 0)
+        return nnrt_err(e, "%s: the archive holds two members named '%s' (numpy would read the "
+                        "last, nnc refuses to guess: write each array once)", z->path,
+                        z->e[k].key);
     return 0;
 }
 
@@ -788,8 +791,11 @@ int nnrt_npz_read(NnrtNpz *z, int i, NnrtArray *a, NnrtErr *e)
     int r = member_open(z, i, s, what, sizeof what, e);
     if (r == 0)
         r = npy_read_stream(s, a, e);
-    if (r == 0)
-        r = stream_drain(s, e);
+    /* numpy writes nothing after the data; inflating what a member claims
+     * beyond it (a zip bomb behind a small array) is not done */
+    if (r == 0 && s->out_left > 0)
+        r = nnrt_err(e, "%s: corrupt (%" PRIu64 " bytes after the array's data, which numpy "
+                     "never writes)", what, s->out_left);
     if (r == 0 && s->crc != z->e[i].crc)
         r = nnrt_err(e, "%s: corrupt (CRC-32 mismatch: computed %08x, the archive says %08x)",
                      what, s->crc, z->e[i].crc);

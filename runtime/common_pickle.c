@@ -194,6 +194,16 @@ static int push(Machine *m, Obj *o)
     return 0;
 }
 
+static int push_int(Machine *m, int64_t v, OKind k)
+{
+    Obj *o = new_obj(m, k);
+    if (!o)
+        return -1;
+    o->i = v;
+    o->f = (double)v;
+    return push(m, o);
+}
+
 static Obj *pop(Machine *m)
 {
     int floor = m->nmarks ? m->marks[m->nmarks - 1] : 0;
@@ -297,19 +307,197 @@ static int find_global(Machine *m, const char *mod, size_t ml, const char *name,
                     "arrays, dicts, lists, tuples, strings and numbers only)", m->pk->what, shown);
 }
 
-/* A text line of the GLOBAL / INST opcodes: up to '\n'. */
-static int read_line(Machine *m, const char **s, size_t *len)
+/* A text line of the protocol 0 opcodes (GLOBAL, INST, INT, STRING, ...):
+ * up to '\n', at most max bytes. */
+static int read_line(Machine *m, const char **s, size_t *len, size_t max)
 {
     const unsigned char *nl = memchr(m->p, '\n', (size_t)(m->end - m->p));
     if (!nl)
-        return nnrt_err(m->e, "%s: truncated pickle (a name at byte %lld has no end)",
-                        m->pk->what, (long long)(m->p - m->start));
+        return nnrt_err(m->e, "%s: truncated pickle (a %s at byte %lld has no end)",
+                        m->pk->what, max == 256 ? "name" : "line", (long long)(m->p - m->start));
     *s = (const char *)m->p;
     *len = (size_t)(nl - m->p);
+    if (*len > max)
+        return corrupt(m, max == 256 ? "a global's name is longer than 256 bytes"
+                                     : "a number's text is too long");
     m->p = nl + 1;
-    if (*len > 256)
-        return corrupt(m, "a global's name is longer than 256 bytes");
     return 0;
+}
+
+/* ---- protocol 0's text opcodes (Python 2's default protocol) ---- */
+
+/* INT "I42\n" ("I01"/"I00": True/False) and LONG "L42L\n": a decimal integer. */
+static int text_int(Machine *m, int op)
+{
+    const char *s;
+    size_t len;
+    if (read_line(m, &s, &len, 64) != 0)
+        return -1;
+    if (op == 'I' && len == 2 && s[0] == '0' && (s[1] == '0' || s[1] == '1'))
+        return push_int(m, s[1] == '1', O_BOOL);
+    if (op == 'L' && len > 0 && s[len - 1] == 'L')
+        len--;
+    size_t i = len > 0 && (s[0] == '-' || s[0] == '+');
+    if (i == len)
+        return corrupt(m, "an INT or LONG line that is not a decimal number");
+    uint64_t v = 0;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return corrupt(m, "an INT or LONG line that is not a decimal number");
+        if (v > (UINT64_MAX - 9) / 10)
+            return nnrt_err(m->e, "%s: pickle holds an integer of more than 64 bits (nnc reads "
+                            "integers of up to 64 bits)", m->pk->what);
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    int neg = s[0] == '-';
+    if (v > (uint64_t)INT64_MAX + neg)
+        return nnrt_err(m->e, "%s: pickle holds an integer of more than 64 bits (nnc reads "
+                        "integers of up to 64 bits)", m->pk->what);
+    return push_int(m, neg ? (int64_t)(0 - v) : (int64_t)v, O_INT);
+}
+
+/* FLOAT "F0.5\n": repr() of a float. */
+static int text_float(Machine *m)
+{
+    const char *s;
+    size_t len;
+    char buf[80];
+    if (read_line(m, &s, &len, sizeof buf - 1) != 0)
+        return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *end;
+    double d = strtod(buf, &end);
+    if (len == 0 || *end != '\0')
+        return corrupt(m, "a FLOAT line that is not a number");
+    Obj *o = new_obj(m, O_FLOAT);
+    if (!o)
+        return -1;
+    o->f = d;
+    return push(m, o);
+}
+
+static int hex_digit(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* STRING "S'...'\n": a Python 2 str in repr() quoting, read as bytes
+ * (\\ \' \" \n \t \r \a \b \f \v \xHH \OOO; another backslash stays). */
+static int text_string(Machine *m)
+{
+    const char *s;
+    size_t len;
+    if (read_line(m, &s, &len, SIZE_MAX) != 0)
+        return -1;
+    while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == ' '))
+        len--;
+    if (len < 2 || (s[0] != '\'' && s[0] != '"') || s[len - 1] != s[0])
+        return corrupt(m, "a STRING line that is not quoted");
+    unsigned char *out = malloc(len), *o = out;
+    if (!out || own(m->pk, out) != 0) {
+        free(out);
+        return nnrt_err(m->e, "%s: out of memory", m->pk->what);
+    }
+    for (size_t i = 1; i < len - 1; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c != '\\' || i + 1 == len - 1) {
+            *o++ = c;
+            continue;
+        }
+        c = (unsigned char)s[++i];
+        static const char esc_from[] = "ntrabfv", esc_to[] = "\n\t\r\a\b\f\v";
+        const char *esc = c ? strchr(esc_from, c) : NULL;
+        if (esc) {
+            *o++ = (unsigned char)esc_to[esc - esc_from];
+        } else if (c == 'x' && i + 2 < len - 1 && hex_digit(s[i + 1]) >= 0 &&
+                   hex_digit(s[i + 2]) >= 0) {
+            *o++ = (unsigned char)(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]));
+            i += 2;
+        } else if (c >= '0' && c <= '7') {
+            int v = c - '0';
+            for (int k = 0; k < 2 && i + 1 < len - 1 && s[i + 1] >= '0' && s[i + 1] <= '7'; k++)
+                v = v * 8 + (s[++i] - '0');
+            *o++ = (unsigned char)v;
+        } else if (c == '\\' || c == '\'' || c == '"') {
+            *o++ = c;
+        } else {
+            *o++ = '\\';
+            *o++ = c;
+        }
+    }
+    Obj *ob = new_obj(m, O_BYTES);
+    if (!ob)
+        return -1;
+    ob->s = out;
+    ob->slen = (size_t)(o - out);
+    return push(m, ob);
+}
+
+static size_t put_utf8(unsigned char *o, uint32_t cp)
+{
+    if (cp < 0x80) {
+        o[0] = (unsigned char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (unsigned char)(0xc0 | cp >> 6);
+        o[1] = (unsigned char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (unsigned char)(0xe0 | cp >> 12);
+        o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+        o[2] = (unsigned char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    o[0] = (unsigned char)(0xf0 | cp >> 18);
+    o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+    o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+    o[3] = (unsigned char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* UNICODE "V...\n": raw-unicode-escape (bytes are Latin-1 code points,
+ * \uXXXX and \UXXXXXXXX escapes), kept as UTF-8 text. */
+static int text_unicode(Machine *m)
+{
+    const char *s;
+    size_t len;
+    if (read_line(m, &s, &len, SIZE_MAX) != 0)
+        return -1;
+    if (len > SIZE_MAX / 4)
+        return nnrt_err(m->e, "%s: out of memory", m->pk->what);
+    unsigned char *out = malloc(2 * len + 1), *o = out;   /* a byte: at most 2 bytes of UTF-8 */
+    if (!out || own(m->pk, out) != 0) {
+        free(out);
+        return nnrt_err(m->e, "%s: out of memory", m->pk->what);
+    }
+    for (size_t i = 0; i < len; i++) {
+        int n = s[i] == '\\' && i + 1 < len ? (s[i + 1] == 'u' ? 4 : s[i + 1] == 'U' ? 8 : 0) : 0;
+        uint32_t cp = 0;
+        for (int k = 0; k < n; k++) {
+            int h = i + 2 + (size_t)k < len ? hex_digit(s[i + 2 + k]) : -1;
+            if (h < 0 || cp > 0x10ffff) {
+                n = 0;
+                break;
+            }
+            cp = cp * 16 + (uint32_t)h;
+        }
+        if (n && cp <= 0x10ffff) {    /* an escape's 6 or 10 bytes give at most 4 */
+            o += put_utf8(o, cp);
+            i += 1 + (size_t)n;
+        } else {
+            o += put_utf8(o, (unsigned char)s[i]);
+        }
+    }
+    Obj *ob = new_obj(m, O_STR);
+    if (!ob)
+        return -1;
+    ob->s = out;
+    ob->slen = (size_t)(o - out);
+    return push(m, ob);
 }
 
 /* ---- numpy dtypes and arrays ---- */
@@ -320,7 +508,9 @@ static void dtype_from_spec(Obj *d, const Obj *spec)
     ArrayPart *dt = d->ap;
     char s[32];
     dt->h.kind = 0;
-    if (!spec || spec->kind != O_STR || spec->slen == 0 || spec->slen >= sizeof s) {
+    /* Python 3 writes the spec as text, Python 2 as a str (BINSTRING): bytes here */
+    if (!spec || (spec->kind != O_STR && spec->kind != O_BYTES) || spec->slen == 0 ||
+        spec->slen >= sizeof s || memchr(spec->s, '\0', spec->slen)) {
         snprintf(dt->why, sizeof dt->why, "a dtype nnc does not know");
         return;
     }
@@ -355,7 +545,8 @@ static int dtype_build(Machine *m, Obj *d, const Obj *st)
         return corrupt(m, "a dtype's state is not a tuple");
     ArrayPart *dt = d->ap;
     const Obj *bo = st->items[1];
-    if (bo->kind == O_STR && bo->slen == 1 && strchr("<>|=", bo->s[0]))
+    if ((bo->kind == O_STR || bo->kind == O_BYTES) && bo->slen == 1 && bo->s[0] &&
+        strchr("<>|=", bo->s[0]))
         dt->h.descr[0] = (char)bo->s[0];
     if (st->n >= 4 && st->items[3]->kind != O_NONE && dt->h.kind) {
         dt->h.kind = 0;
@@ -595,16 +786,6 @@ static int push_string(Machine *m, OKind k, uint64_t n)
     return push(m, o);
 }
 
-static int push_int(Machine *m, int64_t v, OKind k)
-{
-    Obj *o = new_obj(m, k);
-    if (!o)
-        return -1;
-    o->i = v;
-    o->f = (double)v;
-    return push(m, o);
-}
-
 static int refuse_op(Machine *m, int op, const char *what)
 {
     return nnrt_err(m->e, "%s: pickle opcode 0x%02x at byte %lld (%s) is not supported by nnc",
@@ -626,7 +807,7 @@ static int run(Machine *m, Obj **result)
             if (need(m, 1) != 0)
                 return -1;
             if (*m->p > 5)
-                return nnrt_err(m->e, "%s: pickle protocol %d is not supported (expected 2 to 5)",
+                return nnrt_err(m->e, "%s: pickle protocol %d is not supported (expected 0 to 5)",
                                 m->pk->what, *m->p);
             m->p++;
             break;
@@ -865,7 +1046,7 @@ static int run(Machine *m, Obj **result)
         case 'g': {
             const char *s;
             size_t len;
-            if (read_line(m, &s, &len) != 0)
+            if (read_line(m, &s, &len, 256) != 0)
                 return -1;
             int64_t idx = 0;
             if (len == 0 || len > 9)
@@ -883,7 +1064,7 @@ static int run(Machine *m, Obj **result)
         case 'i': {                                 /* INST: refused by name as well */
             const char *mod, *name;
             size_t ml, nl;
-            if (read_line(m, &mod, &ml) != 0 || read_line(m, &name, &nl) != 0)
+            if (read_line(m, &mod, &ml, 256) != 0 || read_line(m, &name, &nl, 256) != 0)
                 return -1;
             if (op == 'i') {
                 char shown[300];
@@ -933,13 +1114,23 @@ static int run(Machine *m, Obj **result)
         case 0x83:
         case 0x84:
             return refuse_op(m, op, "EXT: the extension registry");
-        case 'I':
+        case 'I':                                   /* INT, LONG: decimal text */
         case 'L':
-        case 'F':
-        case 'S':
-        case 'V':
-            return refuse_op(m, op, "a protocol 0 text opcode; expected protocol 2 to 5, "
-                             "e.g. pickle.dump(obj, f, protocol=4)");
+            if (text_int(m, op) != 0)
+                return -1;
+            break;
+        case 'F':                                   /* FLOAT: repr() text */
+            if (text_float(m) != 0)
+                return -1;
+            break;
+        case 'S':                                   /* STRING: a Python 2 str, quoted */
+            if (text_string(m) != 0)
+                return -1;
+            break;
+        case 'V':                                   /* UNICODE: raw-unicode-escape text */
+            if (text_unicode(m) != 0)
+                return -1;
+            break;
         default:
             return refuse_op(m, op, "unknown opcode");
         }
@@ -1033,6 +1224,44 @@ static void list_values(const Obj *o, int depth, int rank, double **dst)
     }
 }
 
+/* A dict whose pickle sets one key twice (SETITEM runs in any order) or
+ * whose keys read the same here (b'x' and 'x', 1 and '1'): Python keeps
+ * the last value, so taking either would guess.  Refused with the key. */
+static int dict_repeats(NnrtPickle *pk, const Obj *o, const char *path, NnrtErr *e)
+{
+    if (o->n < 2)
+        return 0;
+    NnrtName *names = malloc((size_t)o->n * sizeof *names);
+    char *nums = malloc((size_t)o->n * 24);
+    if (!names || !nums) {
+        free(names);
+        free(nums);
+        return nnrt_err(e, "%s: out of memory", pk->what);
+    }
+    int n = 0;
+    for (int i = 0; i < o->n; i++) {
+        const Obj *k = o->items[2 * i];
+        if (k->kind == O_STR || k->kind == O_BYTES) {
+            names[n].s = (const char *)k->s;
+            names[n++].len = k->slen;
+        } else if (k->kind == O_INT) {
+            char *d = nums + 24 * (size_t)i;
+            names[n].len = (size_t)snprintf(d, 24, "%lld", (long long)k->i);
+            names[n++].s = d;
+        }
+    }
+    int r = nnrt_find_repeat(names, n), bad = 0;
+    if (r >= 0) {
+        int l = names[r].len > 200 ? 200 : (int)names[r].len;
+        bad = nnrt_err(e, "%s: pickle sets the key '%s%s%.*s' twice in one dict (Python keeps "
+                       "the last value; nnc refuses to guess: save each key once)", pk->what,
+                       path, path[0] ? "/" : "", l, names[r].s);
+    }
+    free(names);
+    free(nums);
+    return bad;
+}
+
 static int flatten(NnrtPickle *pk, const Obj *o, char *name, size_t nlen, int depth, NnrtErr *e)
 {
     if (++pk->visits > pk->max_visits)
@@ -1097,6 +1326,8 @@ static int flatten(NnrtPickle *pk, const Obj *o, char *name, size_t nlen, int de
         return 0;
     }
     case O_DICT:
+        if (dict_repeats(pk, o, name, e) != 0)
+            return -1;
         for (int i = 0; i < o->n; i++) {
             const Obj *k = o->items[2 * i];
             size_t l = strlen(name);
@@ -1149,6 +1380,23 @@ int nnrt_pickle_parse(const char *what, const void *bytes, size_t len, NnrtPickl
         pk->max_visits = (int64_t)(len < MAX_VISITS / 64 ? 64 * len : MAX_VISITS) + (1 << 20);
         name[0] = '\0';
         r = flatten(pk, result, name, sizeof name, 0, e);
+    }
+    if (r == 0 && pk->n > 1) {
+        NnrtName *names = malloc((size_t)pk->n * sizeof *names);
+        if (!names) {
+            r = nnrt_err(e, "%s: out of memory", what);
+        } else {
+            for (int i = 0; i < pk->n; i++) {
+                names[i].s = pk->entry[i].name;
+                names[i].len = strlen(pk->entry[i].name);
+            }
+            int k = nnrt_find_repeat(names, pk->n);
+            if (k >= 0)
+                r = nnrt_err(e, "%s: pickle holds two arrays named '%s' (key paths that read "
+                             "the same, such as 'a/b' and 'a' -> 'b'; rename one)", what,
+                             pk->entry[k].name);
+            free(names);
+        }
     }
     if (r != 0) {
         nnrt_pickle_free(pk);

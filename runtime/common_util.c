@@ -1,6 +1,8 @@
 /*
  * common_util.c - small helpers every part of the runtime uses: error
- * messages, "did you mean" suggestions, input path resolution (with the
+ * messages (with the control characters a file's names may hold escaped,
+ * so a hostile .npz member name cannot drive the terminal), "did you mean"
+ * suggestions, repeated names, input path resolution (with the
  * data set directories and wildcards), mkdir -p, a
  * monotonic clock, flush-to-zero, and shape formatting.
  *
@@ -34,15 +36,91 @@
 extern void blas_thread_shutdown_(void) __attribute__((weak));
 #endif
 
+/* The length of the valid UTF-8 sequence at s (at most n bytes) that is
+ * printable text, or 0: C1 controls (U+0080..U+009F) and malformed bytes
+ * are not. */
+static size_t utf8_text(const unsigned char *s, size_t n)
+{
+    size_t k = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+             : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+    if (k == 0 || k > n)
+        return 0;
+    for (size_t i = 1; i < k; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if (s[0] == 0xc2 && s[1] < 0xa0)
+        return 0;
+    return k;
+}
+
+void nnrt_escape(char *out, size_t len, const char *in)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t n = strlen(in), o = 0;
+    if (len == 0)
+        return;
+    for (size_t i = 0; i < n && o + 1 < len;) {
+        size_t k = s[i] >= 0x80 ? utf8_text(s + i, n - i) : s[i] >= 0x20 && s[i] != 0x7f;
+        if (k == 0) {
+            if (o + 5 > len)
+                break;
+            snprintf(out + o, len - o, "\\x%02x", s[i]);
+            o += 4;
+            i++;
+        } else {
+            if (o + k + 1 > len)
+                break;
+            memcpy(out + o, s + i, k);
+            o += k;
+            i += k;
+        }
+    }
+    out[o] = '\0';
+}
+
 int nnrt_err(NnrtErr *e, const char *fmt, ...)
 {
     if (e) {
+        char raw[sizeof e->msg];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        vsnprintf(raw, sizeof raw, fmt, ap);
         va_end(ap);
+        nnrt_escape(e->msg, sizeof e->msg, raw);
     }
     return -1;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    const NnrtName *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->s, y->s, n);
+    if (c || x->len != y->len)
+        return c ? c : x->len < y->len ? -1 : 1;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+int nnrt_find_repeat(const NnrtName *names, int n)
+{
+    if (n < 2)
+        return -1;
+    NnrtName *sorted = malloc((size_t)n * sizeof *sorted);
+    if (!sorted)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        sorted[i] = names[i];
+        sorted[i].at = i;
+    }
+    qsort(sorted, (size_t)n, sizeof *sorted, name_cmp);
+    int found = -1;
+    for (int i = 1; i < n; i++)
+        if (sorted[i].len == sorted[i - 1].len &&
+            memcmp(sorted[i].s, sorted[i - 1].s, sorted[i].len) == 0 &&
+            (found < 0 || sorted[i].at < found))
+            found = sorted[i].at;
+    free(sorted);
+    return found;
 }
 
 char *nnrt_strdup(const char *s)

@@ -108,15 +108,21 @@ static void slot_shape(const NnrtSlot *s, char *buf, size_t len)
 /* ---- files bound to slots ----
  *
  * A file source (NnrtSpec) is turned into a plan: for every slot, a list of
- * parts, each one or more arrays of an open file (side by side when
- * several: CSV columns) with a scale and shift; the parts' samples follow
- * one another.  Every header is checked against its slot before any data
- * is read. */
+ * parts, each one or more arrays of an open file with a scale and shift;
+ * the parts' samples follow one another.  A part's arrays lie side by side
+ * (CSV columns: sample i is row i of each), or, stacked, each array is one
+ * sample (stack(...): a pickled list of per-sample arrays).  A transposed
+ * part has its samples along the arrays' last axis ("columns.npy"': a
+ * [784, N] matrix).  Every header is checked against its slot before any
+ * data is read. */
+
+#define MAX_SIDE 64               /* arrays side by side in one part */
 
 typedef struct Part {
     NnrtFile *f;
     int nidx;
-    int idx[64];              /* arrays side by side */
+    int *idx;                 /* the arrays (owned) */
+    int stacked, transposed;
     double scale, shift;
     int64_t n;                /* samples, known after checking */
 } Part;
@@ -135,8 +141,11 @@ static void plan_free(Plan *P)
     for (int i = 0; i < P->nfiles; i++)
         nnrt_file_close(P->files[i]);
     free(P->files);
-    for (int s = 0; P->parts && s < P->m->nslots; s++)
+    for (int s = 0; P->parts && s < P->m->nslots; s++) {
+        for (int k = 0; k < P->nparts[s]; k++)
+            free(P->parts[s][k].idx);
         free(P->parts[s]);
+    }
     free(P->parts);
     free(P->nparts);
     free(P->bound);
@@ -160,19 +169,25 @@ static int plan_open(Plan *P, const char *path, NnrtFile **out, NnrtErr *e)
 }
 
 static int add_part(Plan *P, int s, NnrtFile *f, const int *idx, int nidx, double scale,
-                    double shift, NnrtErr *e)
+                    double shift, int stacked, int transposed, NnrtErr *e)
 {
     Part *ps = realloc(P->parts[s], (size_t)(P->nparts[s] + 1) * sizeof *ps);
     if (!ps)
         return nnrt_err(e, "out of memory");
     P->parts[s] = ps;
+    int *copy = malloc((size_t)(nidx > 0 ? nidx : 1) * sizeof *copy);
+    if (!copy)
+        return nnrt_err(e, "out of memory");
     Part *p = &ps[P->nparts[s]++];
     memset(p, 0, sizeof *p);
     p->f = f;
     p->nidx = nidx;
+    p->idx = copy;
     memcpy(p->idx, idx, (size_t)nidx * sizeof *idx);
     p->scale = scale;
     p->shift = shift;
+    p->stacked = stacked;
+    p->transposed = transposed;
     return 0;
 }
 
@@ -197,8 +212,14 @@ static int no_array(NnrtErr *e, const NnrtFile *f, const char *path, const NnrtS
     }
     nnrt_file_list(f, list, sizeof list);
     nnrt_describe_slot(sl, desc, sizeof desc);
-    return nnrt_err(e, "%s: no array '%s' (the model's %s); arrays present: %s", path, sl->name,
-                    desc, list);
+    /* names that are key paths (a pickled tuple: 0/0, 0/1, ...) bind only explicitly */
+    char hint[1200] = "";
+    for (int k = 0; k < nnrt_file_count(f) && !hint[0]; k++)
+        if (strchr(nnrt_file_name(f, k), '/'))
+            snprintf(hint, sizeof hint, " (bind by key path: files(%s = pick(\"%s\", \"KEY\"), "
+                     "...))", sl->name, nnrt_file_path(f));
+    return nnrt_err(e, "%s: no array '%s' (the model's %s); arrays present: %s%s", path,
+                    sl->name, desc, list, hint);
 }
 
 /* A usable array by exact name. */
@@ -213,7 +234,7 @@ static int find_usable(const NnrtFile *f, const char *name)
 static int find_columns(const NnrtFile *f, const char *name, int64_t k, int *idx)
 {
     static const char *const forms[] = { "%s%d", "%s_%d", "%s[%d]" };
-    if (k < 2 || k > 64)
+    if (k < 2 || k > MAX_SIDE)
         return 0;
     for (int form = 0; form < 3; form++)
         for (int base = 0; base <= 1; base++) {
@@ -229,16 +250,55 @@ static int find_columns(const NnrtFile *f, const char *name, int64_t k, int *idx
     return 0;
 }
 
-/* pick("file", key...): each key an array name or a range "first:last" of
- * arrays in the file's order (CSV columns). */
-static int pick_keys(const NnrtFile *f, char **keys, int nkeys, int *idx, int *nidx, NnrtErr *e)
+/* Whether name matches pattern, where '*' stands for any run of
+ * characters without '/' (one level of a pickle's key path). */
+static int key_match(const char *pat, const char *name)
 {
-    char list[600], what[1200];
+    if (*pat == '\0')
+        return *name == '\0';
+    if (*pat == '*') {
+        for (const char *n = name;; n++) {
+            if (key_match(pat + 1, n))
+                return 1;
+            if (*n == '\0' || *n == '/')
+                return 0;
+        }
+    }
+    return *pat == *name && key_match(pat + 1, name + 1);
+}
+
+static int push_index(int **idx, int *n, int *cap, int i)
+{
+    if (*n == *cap) {
+        int c = *cap ? 2 * *cap : 16;
+        int *b = realloc(*idx, (size_t)c * sizeof *b);
+        if (!b)
+            return -1;
+        *idx = b;
+        *cap = c;
+    }
+    (*idx)[(*n)++] = i;
+    return 0;
+}
+
+/* pick("file", key...): each key an array name, a range "first:last" of
+ * arrays in the file's order (CSV columns) or a pattern with '*' (a star,
+ * then "/0": the first item of every pair), its matches in the file's order.  *idx
+ * (malloc'd) gets the arrays. */
+static int pick_keys(const NnrtFile *f, char **keys, int nkeys, int **idx, int *nidx, NnrtErr *e)
+{
+    char list[600];
+    int cap = 0;
+    *idx = NULL;
     *nidx = 0;
     for (int k = 0; k < nkeys; k++) {
-        int lo = nnrt_file_find(f, keys[k]), hi = lo;
+        int lo = nnrt_file_find(f, keys[k]), hi = lo, pattern = 0;
         const char *colon = strchr(keys[k], ':');
-        if (lo < 0 && colon) {
+        if (lo < 0 && strchr(keys[k], '*')) {
+            pattern = 1;
+            lo = 0;
+            hi = nnrt_file_count(f) - 1;
+        } else if (lo < 0 && colon) {
             char a[256];
             snprintf(a, sizeof a, "%.*s", (int)(colon - keys[k]), keys[k]);
             lo = nnrt_file_find(f, a);
@@ -255,29 +315,39 @@ static int pick_keys(const NnrtFile *f, char **keys, int nkeys, int *idx, int *n
             return nnrt_err(e, "%s: no array '%s'; arrays present: %s", nnrt_file_path(f),
                             keys[k], list);
         }
+        int matched = 0;
         for (int i = lo; i <= hi; i++) {
+            if (pattern && !key_match(keys[k], nnrt_file_name(f, i)))
+                continue;
             if (!nnrt_file_usable(f, i)) {
                 NnrtNpyHeader h;
                 return nnrt_file_header((NnrtFile *)f, i, &h, e);
             }
-            if (*nidx == 64) {
-                nnrt_file_what(f, i, what, sizeof what);
-                return nnrt_err(e, "%s: pick(...) takes at most 64 arrays", what);
-            }
-            idx[(*nidx)++] = i;
+            if (push_index(idx, nidx, &cap, i) != 0)
+                return nnrt_err(e, "%s: out of memory", nnrt_file_path(f));
+            matched++;
+        }
+        if (pattern && !matched) {
+            nnrt_file_list(f, list, sizeof list);
+            return nnrt_err(e, "%s: no array matches '%s' ('*' stands for one level of a key "
+                            "path); arrays present: %s", nnrt_file_path(f), keys[k], list);
         }
     }
     return 0;
 }
 
-/* An array source bound to slot s (files(s = ...)). */
-static int bind_array(Plan *P, int s, const NnrtSpec *sp, double scale, double shift, NnrtErr *e)
+/* An array source bound to slot s (files(s = ...)); stacked and
+ * transposed come from the nodes above it. */
+static int bind_array(Plan *P, int s, const NnrtSpec *sp, double scale, double shift,
+                      int stacked, int transposed, NnrtErr *e)
 {
     const NnrtModel *m = P->m;
     double sc = sp->scale * scale, sh = sp->shift * scale + shift;
-    if (sp->kind == NNRT_SPEC_LIST) {
+    transposed ^= sp->transpose;
+    if (sp->kind == NNRT_SPEC_LIST || sp->kind == NNRT_SPEC_STACK) {
         for (int i = 0; i < sp->n; i++)
-            if (bind_array(P, s, sp->sub[i], sc, sh, e) != 0)
+            if (bind_array(P, s, sp->sub[i], sc, sh, stacked || sp->kind == NNRT_SPEC_STACK,
+                           transposed, e) != 0)
                 return -1;
         return 0;
     }
@@ -288,11 +358,17 @@ static int bind_array(Plan *P, int s, const NnrtSpec *sp, double scale, double s
     int r = 0;
     for (int k = 0; k < np && r == 0; k++) {
         NnrtFile *f;
-        int idx[64], nidx = 0;
+        int *idx = NULL, nidx = 0, cap = 0;
         if ((r = plan_open(P, paths[k], &f, e)) != 0)
             break;
         if (sp->kind == NNRT_SPEC_PICK) {
-            r = pick_keys(f, sp->keys, sp->nkeys, idx, &nidx, e);
+            r = pick_keys(f, sp->keys, sp->nkeys, &idx, &nidx, e);
+        } else if (stacked) {
+            for (int i = 0; i < nnrt_file_count(f) && r == 0; i++)
+                if (nnrt_file_usable(f, i) && push_index(&idx, &nidx, &cap, i) != 0)
+                    r = nnrt_err(e, "%s: out of memory", paths[k]);
+            if (r == 0 && nidx == 0)
+                r = nnrt_err(e, "%s: holds no numeric arrays to stack", paths[k]);
         } else {
             int only = -1, usable = 0;
             for (int i = 0; i < nnrt_file_count(f); i++)
@@ -308,12 +384,19 @@ static int bind_array(Plan *P, int s, const NnrtSpec *sp, double scale, double s
                 r = nnrt_err(e, "%s: holds %s arrays (%s); choose one for '%s' with pick(\"%s\", "
                              "\"KEY\")", paths[k], usable ? "several" : "no numeric", list,
                              m->slots[s].name, sp->path);
+            } else if (push_index(&idx, &nidx, &cap, only) != 0) {
+                r = nnrt_err(e, "%s: out of memory", paths[k]);
             }
-            idx[0] = only;
-            nidx = 1;
+        }
+        if (r == 0 && !stacked && nidx > MAX_SIDE) {
+            char what[1200];
+            nnrt_file_what(f, idx[MAX_SIDE], what, sizeof what);
+            r = nnrt_err(e, "%s: pick(...) puts at most %d arrays side by side (stack(pick(...)) "
+                         "makes each array one sample)", what, MAX_SIDE);
         }
         if (r == 0)
-            r = add_part(P, s, f, idx, nidx, sc, sh, e);
+            r = add_part(P, s, f, idx, nidx, sc, sh, stacked, transposed, e);
+        free(idx);
     }
     nnrt_free_paths(paths, np);
     return r;
@@ -351,7 +434,7 @@ static int idx_partner(const char *path, char *out, size_t len)
 typedef struct Found {
     NnrtFile *f;
     int nidx;
-    int idx[64];
+    int idx[MAX_SIDE];
 } Found;
 
 static int bind_by_name(Plan *P, NnrtFile *f, const char *want, Found *found, NnrtErr *e)
@@ -478,7 +561,7 @@ static int bind_whole(Plan *P, const NnrtSpec *sp, double scale, double shift, c
             }
             int is_in = m->slots[s].kind == NNRT_INPUT;
             r = add_part(P, s, found[s].f, found[s].idx, found[s].nidx, is_in ? sc : 1,
-                         is_in ? sh : 0, e);
+                         is_in ? sh : 0, 0, 0, e);
         }
         /* the first file decides which slots this source binds */
         if (r == 0 && !*first) {
@@ -496,6 +579,22 @@ static int bind_whole(Plan *P, const NnrtSpec *sp, double scale, double shift, c
     return r;
 }
 
+/* The values per sample of an array: the product of the dimensions other
+ * than the samples' axis, or -1 when it exceeds `limit` (a file may state
+ * [0, 2^40, 2^40]: no product is formed that could overflow). */
+static int64_t per_sample(const NnrtNpyHeader *h, int transposed, int64_t limit)
+{
+    int64_t w = 1;
+    for (int i = 0; i < h->rank; i++) {
+        if (i == (transposed ? h->rank - 1 : 0))
+            continue;
+        if (h->shape[i] != 0 && w > limit / h->shape[i])
+            return -1;
+        w *= h->shape[i];
+    }
+    return w;
+}
+
 /* The samples and per-sample size of a part, checked against slot s. */
 static int check_part(Plan *P, int s, Part *p, NnrtErr *e)
 {
@@ -503,7 +602,7 @@ static int check_part(Plan *P, int s, Part *p, NnrtErr *e)
     char what[1200], dims[256], want[160];
     const char *kind = sl->kind == NNRT_INPUT ? "input" : "target";
     int64_t per = 0;
-    p->n = -1;
+    p->n = p->stacked ? p->nidx : -1;
     slot_shape(sl, want, sizeof want);
     for (int j = 0; j < p->nidx; j++) {
         NnrtNpyHeader h;
@@ -511,25 +610,116 @@ static int check_part(Plan *P, int s, Part *p, NnrtErr *e)
             return -1;
         nnrt_file_what(p->f, p->idx[j], what, sizeof what);
         nnrt_format_dims64(dims, sizeof dims, h.rank, h.shape);
+        if (p->stacked) {
+            /* the whole array is one sample */
+            if (h.count != sl->size)
+                return nnrt_err(e, "%s has shape %s, the model's %s %s is %s (stack(...) makes "
+                                "each array one sample)", what, dims, kind, sl->name, want);
+            continue;
+        }
         if (h.rank == 0)
             return nnrt_err(e, "%s is a scalar, the model's %s %s is %s per sample (expected "
-                            "samples on axis 0)", what, kind, sl->name, want);
-        int64_t w = 1;
-        for (int i = 1; i < h.rank; i++)
-            w *= h.shape[i];
+                            "samples on axis 0%s)", what, kind, sl->name, want,
+                            p->nidx > 1 ? "; stack(pick(...)) makes each array one sample" : "");
+        if (p->transposed && h.rank != 2)
+            return nnrt_err(e, "%s has shape %s; a transpose (') takes the samples of a "
+                            "matrix [values, samples]", what, dims);
+        int64_t w = per_sample(&h, p->transposed, sl->size), n = h.shape[p->transposed];
         if (p->nidx == 1 && w != sl->size)
-            return nnrt_err(e, "%s has shape %s, the model's %s %s is %s", what, dims, kind,
-                            sl->name, want);
-        if (p->n >= 0 && h.shape[0] != p->n)
+            return nnrt_err(e, "%s has shape %s, the model's %s %s is %s%s", what, dims, kind,
+                            sl->name, want,
+                            !p->transposed && h.rank == 2 && h.shape[0] == sl->size
+                                ? " (samples in columns? transpose it: files(x = \"FILE\"'))" : "");
+        if (w < 0 || per + w > sl->size)
+            return nnrt_err(e, "%s: the %d arrays picked for %s have more than %lld values per "
+                            "sample, the model's %s %s is %s", nnrt_file_path(p->f), p->nidx,
+                            sl->name, (long long)sl->size, kind, sl->name, want);
+        if (p->n >= 0 && n != p->n)
             return nnrt_err(e, "%s has %lld samples, the arrays picked beside it have %lld",
-                            what, (long long)h.shape[0], (long long)p->n);
-        p->n = h.shape[0];
+                            what, (long long)n, (long long)p->n);
+        p->n = n;
         per += w;
     }
-    if (per != sl->size)
+    if (!p->stacked && per != sl->size)
         return nnrt_err(e, "%s: the %d arrays picked for %s have %lld values per sample, the "
                         "model's %s %s is %s", nnrt_file_path(p->f), p->nidx, sl->name,
                         (long long)per, kind, sl->name, want);
+    return 0;
+}
+
+/* x as text that reads back as x (3.0000001 must not show as 3). */
+static void exact_text(double x, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.9g", x);
+    if (strtod(buf, NULL) != x)
+        snprintf(buf, len, "%.17g", x);
+}
+
+/* Copies array j of a part (a, already read) into the slot's buffer: row i
+ * of it is sample i (at dst[i * size + col]), or the array is the one
+ * sample dst[0..size) when stacked.  Scale and shift are applied in double
+ * and the result checked where it lands: a value that is not finite as
+ * nnrt_real (NaN, or 1e300 as float32, also after scaling: * 1e300), or a
+ * class label that is no integer in [0, K) before any rounding to float32
+ * (3.0000001), is refused with the array and the sample. */
+static int store_array(const NnrtSlot *sl, const Part *p, int j, NnrtArray *a, nnrt_real *dst,
+                       int64_t col, NnrtErr *e)
+{
+    int64_t n = p->stacked ? 1 : p->n, w = n ? a->h.count / n : 0;
+    /* labels in float64, the rest in the trainer's precision (a float64
+     * copy of CIFAR-10's 150 M values would need 1.2 GB) */
+    double *vd = NULL;
+    nnrt_real *vr = NULL;
+    if (sl->nclass > 0 ? nnrt_array_to_f64(a, &vd, e) : nnrt_real_from_array(a, &vr, e))
+        return -1;
+    int ident = p->scale == 1 && p->shift == 0;
+    nnrt_real sc = (nnrt_real)p->scale, sh = (nnrt_real)p->shift;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t c = 0; c < w; c++) {
+            int64_t k = p->transposed ? c * n + i : i * w + c;
+            double x = vd ? vd[k] : (double)vr[k];
+            /* values: scaled in nnrt_real as always (the numbers of every
+             * run stay what they were); labels: in double */
+            double y = ident ? x : vd ? x * p->scale + p->shift
+                                      : (double)(vr[k] * sc + sh);
+            nnrt_real r = (nnrt_real)y;
+            int64_t sample = p->stacked ? j : i;
+            int bad = sl->nclass > 0 ? !(y >= 0 && y < sl->nclass && y == floor(y))
+                                     : !isfinite(r);
+            if (bad) {
+                char what[1200], xs[40], ys[40], how[80] = "", scaled[200] = "";
+                nnrt_file_what(p->f, p->idx[j], what, sizeof what);
+                exact_text(x, xs, sizeof xs);
+                exact_text(y, ys, sizeof ys);
+                if (p->scale != 1)
+                    snprintf(how, sizeof how, "* %g", p->scale);
+                if (p->shift != 0)
+                    snprintf(how + strlen(how), sizeof how - strlen(how), "%s%c %g",
+                             how[0] ? " " : "", p->shift < 0 ? '-' : '+', fabs(p->shift));
+                if (!ident && isfinite(x))
+                    snprintf(scaled, sizeof scaled, ", which scaled (%s) is %s%s", how,
+                             vd ? ys : r != r ? "nan" : r < 0 ? "-inf" : "inf",
+                             vd ? "" : " as " NNRT_DTYPE_NAME);
+                if (sl->nclass > 0)
+                    nnrt_err(e, "%s holds %s at sample %lld%s, the model's target %s is class(%d) "
+                             "(expected integer labels 0 to %d)", what, xs, (long long)sample,
+                             scaled, sl->name, sl->nclass, sl->nclass - 1);
+                else if (scaled[0])
+                    nnrt_err(e, "%s holds %s at sample %lld%s (the model's %s %s needs finite "
+                             "numbers)", what, xs, (long long)sample, scaled,
+                             sl->kind == NNRT_INPUT ? "input" : "target", sl->name);
+                else
+                    nnrt_err(e, "%s holds %s at sample %lld (as " NNRT_DTYPE_NAME "; the model's "
+                             "%s %s needs finite numbers)", what, xs, (long long)sample,
+                             sl->kind == NNRT_INPUT ? "input" : "target", sl->name);
+                free(vd);
+                free(vr);
+                return -1;
+            }
+            dst[(p->stacked ? j : i) * sl->size + col + c] = r;
+        }
+    free(vd);
+    free(vr);
     return 0;
 }
 
@@ -540,33 +730,15 @@ static int read_part(const NnrtSlot *sl, Part *p, nnrt_real *dst, NnrtErr *e)
     int64_t col = 0;
     for (int j = 0; j < p->nidx; j++) {
         NnrtArray a;
-        nnrt_real *v;
         if (nnrt_file_read(p->f, p->idx[j], &a, e) != 0)
             return -1;
-        int64_t w = p->n ? a.h.count / p->n : 0;
-        int r = nnrt_real_from_array(&a, &v, e);
+        int64_t w = p->stacked ? a.h.count : p->n ? a.h.count / p->n : 0;
+        int r = store_array(sl, p, j, &a, dst, p->stacked ? 0 : col, e);
         nnrt_array_free(&a);
         if (r != 0)
             return -1;
-        int64_t bad = sl->nclass > 0 ? -1 : first_nonfinite(v, a.h.count);   /* labels: check_labels */
-        if (bad >= 0) {
-            char what[1200];
-            nnrt_file_what(p->f, p->idx[j], what, sizeof what);
-            nnrt_err(e, "%s holds %g at sample %lld (as " NNRT_DTYPE_NAME "; the model's %s %s "
-                     "needs finite numbers)", what, (double)v[bad], (long long)(bad / w),
-                     sl->kind == NNRT_INPUT ? "input" : "target", sl->name);
-            free(v);
-            return -1;
-        }
-        nnrt_real sc = (nnrt_real)p->scale, sh = (nnrt_real)p->shift;
-        int ident = p->scale == 1 && p->shift == 0;
-        for (int64_t i = 0; i < p->n; i++)
-            for (int64_t c = 0; c < w; c++) {
-                nnrt_real x = v[i * w + c];
-                dst[i * sl->size + col + c] = ident ? x : x * sc + sh;
-            }
-        col += w;
-        free(v);
+        if (!p->stacked)
+            col += w;
     }
     return 0;
 }
@@ -610,7 +782,7 @@ static int load_spec(NnrtData *d, const NnrtModel *m, const NnrtSpec *sp, NnrtEr
             goto done;
         }
         P.bound[s] = 1;
-        if (bind_array(&P, s, sp->sub[a], sp->scale, sp->shift, e) != 0)
+        if (bind_array(&P, s, sp->sub[a], sp->scale, sp->shift, 0, 0, e) != 0)
             goto done;
     }
     for (int a = 0; a < nargs; a++) {
@@ -1077,23 +1249,28 @@ int nnrt_params_init(const NnrtModel *m, nnrt_real *params, uint64_t seed, NnrtE
     return 0;
 }
 
+/* --init / --params: a file of arrays named after the parameters, or
+ * pick("FILE", "KEY"): those under a key path (a course's nested pickle). */
 int nnrt_params_load(const NnrtModel *m, nnrt_real *params, const char *file, NnrtErr *e)
 {
-    char path[4096];
-    nnrt_resolve_input(file, m->source, path, sizeof path);
+    char path[4096], name[1024], err[512], prefix[512];
+    if (nnrt_param_source(file, name, sizeof name, prefix, sizeof prefix, err, sizeof err) != 0)
+        return nnrt_err(e, "%s: %s", file, err);
+    nnrt_resolve_input(name, m->source, path, sizeof path);
     NnrtFile *f;
     if (nnrt_file_open(&f, path, e) != 0)
         return -1;
     int r = 0;
     for (int k = 0; k < m->nparams && r == 0; k++) {
         const NnrtParam *p = &m->params[k];
-        char list[600], want[256];
-        int i = find_usable(f, p->name);
+        char list[600], want[256], key[1100];
+        snprintf(key, sizeof key, "%s%s%s", prefix, prefix[0] ? "/" : "", p->name);
+        int i = find_usable(f, key);
         if (i < 0) {
             nnrt_file_list(f, list, sizeof list);
             nnrt_format_dims(want, sizeof want, p->rank, p->dim);
             r = nnrt_err(e, "%s: no array '%s' (the model's parameter %s%s); arrays present: %s",
-                         path, p->name, p->name, want, list);
+                         path, key, p->name, want, list);
             break;
         }
         r = param_from(f, i, p, params + p->offset, e);

@@ -32,6 +32,23 @@ int nnrt_err(NnrtErr *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 char *nnrt_strdup(const char *s);
+
+/* Copies in to out (len bytes with the NUL), control characters and bytes
+ * that are not UTF-8 text written as \xHH.  nnrt_err() applies it to every
+ * message, since names in data files (npz members, CSV headers, pickle
+ * keys) reach the terminal through them. */
+void nnrt_escape(char *out, size_t len, const char *in);
+
+/* A name of len bytes (not NUL-terminated); at is set by nnrt_find_repeat. */
+typedef struct NnrtName {
+    const char *s;
+    size_t len;
+    int at;
+} NnrtName;
+
+/* The index of the first name that equals an earlier one in names[0..n),
+ * or -1 (O(n log n), for files with many arrays). */
+int nnrt_find_repeat(const NnrtName *names, int n);
 int nnrt_ends_with(const char *s, const char *suffix);
 
 /* The Levenshtein distance of a and b, ignoring case. */
@@ -348,8 +365,12 @@ typedef enum NnrtSourceKind { NNRT_SRC_NONE, NNRT_SRC_FILE, NNRT_SRC_GEN } NnrtS
  *   LIST   [a, b, ...]: the samples of each, one after the other
  *   FILES  files(a, slot = b, ...): positional sources bind by name,
  *          keyword ones bind to that input or target
- * Every node's values become value * scale + shift. */
-typedef enum NnrtSpecKind { NNRT_SPEC_FILE, NNRT_SPEC_PICK, NNRT_SPEC_LIST, NNRT_SPEC_FILES } NnrtSpecKind;
+ *   STACK  stack(sub[0]): every array of a file or pick, one sample each
+ * Every node's values become value * scale + shift; `transpose` (a ' after
+ * it) takes the samples along an array's last axis instead of its first. */
+typedef enum NnrtSpecKind {
+    NNRT_SPEC_FILE, NNRT_SPEC_PICK, NNRT_SPEC_LIST, NNRT_SPEC_FILES, NNRT_SPEC_STACK
+} NnrtSpecKind;
 
 typedef struct NnrtSpec NnrtSpec;
 struct NnrtSpec {
@@ -361,6 +382,7 @@ struct NnrtSpec {
     NnrtSpec **sub;           /* LIST, FILES */
     char **bind;              /* FILES: slot name of sub[i], NULL when positional */
     double scale, shift;
+    int transpose;
 };
 
 typedef enum NnrtGenKind {
@@ -411,6 +433,12 @@ void nnrt_config_default(NnrtConfig *c);
  * (no file position) in err. */
 int nnrt_config_set(NnrtConfig *c, const char *key, const char *value, int from_flag,
                     char *err, size_t errlen);
+
+/* A parameter source (--init, --params): a file name, or pick("FILE", "KEY")
+ * for the arrays under a key path ("params": params/W1, params/b1, ...).
+ * path and prefix get the two ("" when none). */
+int nnrt_param_source(const char *text, char *path, size_t plen, char *prefix, size_t xlen,
+                      char *err, size_t len);
 
 /* The tree of a file source (also for a plain name); free with nnrt_spec_free. */
 int nnrt_source_spec(const NnrtSource *s, NnrtSpec **out, char *err, size_t len);

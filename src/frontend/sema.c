@@ -40,6 +40,7 @@ typedef struct Binding {
     const char *what;  /* "input", "target", "param", "const", "value" */
     Loc loc;
     int used;          /* an expression has read it (an overwritten value unread is warned about) */
+    const char *str;   /* B_CONST holding a file name (const F = "w.pkl"), else NULL */
 } Binding;
 
 /* The result of evaluating an expression. */
@@ -600,6 +601,11 @@ static Ev eval(Sema *S, const Expr *e)
             return BAD;
         }
         b->used = 1;
+        if (b->kind == B_CONST && b->str) {
+            diag_error(e->loc, "'%s' is a file name (a string const): it can name files in load(...) "
+                       "and the train block only", e->str);
+            return BAD;
+        }
         if (b->kind == B_CONST)
             return num_ev(b->num);
         if (b->kind == B_POISON)
@@ -712,7 +718,7 @@ static void declare_param(Sema *S, const char *name, Shape shape, InitKind init,
     V(S, id)->name = name;
     q->value = id;
     p->nparams++;
-    Binding b = {name, B_VALUE, 0, id, "param", loc, 0};
+    Binding b = {name, B_VALUE, 0, id, "param", loc, 0, NULL};
     bind(S, b);
 }
 
@@ -777,13 +783,21 @@ static void param_init(Sema *S, IrParam *q, const Expr *e)
         return;
     }
     if (q->init == INIT_LOAD) {
-        for (int i = 0; i < nargs; i++)
-            if (e->args[i].value->kind != EX_STR) {
-                diag_error(e->args[i].value->loc, "load takes strings: load(\"file.npz\", \"key\")");
+        const char *str[2] = { NULL, NULL };
+        for (int i = 0; i < nargs; i++) {
+            const Expr *a = e->args[i].value;
+            Binding *b = a->kind == EX_NAME ? lookup(S, a->str) : NULL;
+            if (b && b->kind == B_CONST && b->str)
+                b->used = 1;
+            str[i] = a->kind == EX_STR ? a->str : b && b->kind == B_CONST ? b->str : NULL;
+            if (!str[i]) {
+                diag_error(a->loc, "load takes strings or string consts: load(\"file.npz\", "
+                           "\"key\")");
                 return;
             }
-        q->file = e->args[0].value->str;
-        q->key = nargs > 1 ? e->args[1].value->str : q->name;
+        }
+        q->file = str[0];
+        q->key = nargs > 1 ? str[1] : q->name;
         return;
     }
     if (want == 2) {
@@ -824,10 +838,16 @@ static void expr_text(Sema *S, const Expr *e, char *buf, size_t n, size_t *len)
         break;
     case EX_NAME: {
         Binding *b = lookup(S, e->str);
-        if (b && b->kind == B_CONST)
+        if (b && b->kind == B_CONST && b->str) {
+            Expr lit = *e;
+            lit.kind = EX_STR;
+            lit.str = (char *)b->str;
+            expr_text(S, &lit, buf, n, len);
+        } else if (b && b->kind == B_CONST) {
             PUT("%.17g", b->num);
-        else
+        } else {
             PUT("%s", e->str);
+        }
         break;
     }
     case EX_BINARY:
@@ -873,7 +893,7 @@ static int is_numeric(Sema *S, const Expr *e)
 {
     switch (e->kind) {
     case EX_NUM: return 1;
-    case EX_NAME: { Binding *b = lookup(S, e->str); return b && b->kind == B_CONST; }
+    case EX_NAME: { Binding *b = lookup(S, e->str); return b && b->kind == B_CONST && !b->str; }
     case EX_NEG: return is_numeric(S, e->lhs);
     case EX_BINARY: return e->op != '@' && is_numeric(S, e->lhs) && is_numeric(S, e->rhs);
     default: return 0;
@@ -1038,7 +1058,7 @@ static void do_assign(Sema *S, const Stmt *st)
         diag_note(st->name_loc, "'%s' is assigned again here", name);
     }
     if (e.kind == EV_BAD) {
-        Binding b = {name, B_POISON, 0, -1, "value", st->name_loc, 0};
+        Binding b = {name, B_POISON, 0, -1, "value", st->name_loc, 0, NULL};
         bind(S, b);
         return;
     }
@@ -1047,7 +1067,7 @@ static void do_assign(Sema *S, const Stmt *st)
     if (v < first || V(S, v)->op == OP_CONST || V(S, v)->op == OP_LITERAL)
         v = emit(S, OP_COPY, 1, &v, V(S, v)->shape, V(S, v)->batched, st->value->loc);
     name_temporaries(S, first, v, name);
-    Binding b = {name, B_VALUE, 0, v, "value", st->name_loc, 0};
+    Binding b = {name, B_VALUE, 0, v, "value", st->name_loc, 0, NULL};
     bind(S, b);
     if (strcmp(name, "loss") == 0) {
         S->p->loss = v;
@@ -1060,7 +1080,7 @@ static void do_assign(Sema *S, const Stmt *st)
 
 static void poison(Sema *S, const Stmt *st)
 {
-    Binding b = {st->name, B_POISON, 0, -1, "value", st->name_loc, 0};
+    Binding b = {st->name, B_POISON, 0, -1, "value", st->name_loc, 0, NULL};
     bind(S, b);
 }
 
@@ -1079,6 +1099,17 @@ static void do_stmt(Sema *S, const Stmt *st)
         for (int i = 0; i < S->opt->ndefs; i++)
             if (strcmp(S->opt->defs[i].name, st->name) == 0)
                 d = &S->opt->defs[i];
+        if (st->value && st->value->kind == EX_STR) {
+            /* a file name, written once: load(F, "W1"), data = files(x = pick(F, "x")) */
+            if (d) {
+                diag_error(st->name_loc, "-D %s: '%s' is a file name (a string const); -D sets "
+                           "numbers", st->name, st->name);
+                d->used = 1;
+            }
+            Binding b = {st->name, B_CONST, 0, -1, "const", st->name_loc, 0, st->value->str};
+            bind(S, b);
+            break;
+        }
         if (d) {
             x = d->value;
             d->used = 1;
@@ -1091,7 +1122,7 @@ static void do_stmt(Sema *S, const Stmt *st)
             else
                 x = e.num;
         }
-        Binding b = {st->name, B_CONST, x, -1, "const", st->name_loc, 0};
+        Binding b = {st->name, B_CONST, x, -1, "const", st->name_loc, 0, NULL};
         bind(S, b);
         break;
     }
@@ -1128,7 +1159,7 @@ static void do_stmt(Sema *S, const Stmt *st)
         V(S, id)->label = nclass > 0;
         s->value = id;
         p->nslots++;
-        Binding b = {st->name, B_VALUE, 0, id, s->target ? "target" : "input", st->name_loc, 0};
+        Binding b = {st->name, B_VALUE, 0, id, s->target ? "target" : "input", st->name_loc, 0, NULL};
         bind(S, b);
         break;
     }
@@ -1178,7 +1209,7 @@ static void do_stmt(Sema *S, const Stmt *st)
                 break;
             }
             if (st->name) {   /* repeat i = N: i is 0, 1, ..., N - 1, a constant in the body */
-                Binding b = {st->name, B_CONST, it, -1, "const", st->name_loc, 0};
+                Binding b = {st->name, B_CONST, it, -1, "const", st->name_loc, 0, NULL};
                 bind(S, b);
             }
             run_stmts(S, st->body, st->nbody, it + 1, (int)n.num);

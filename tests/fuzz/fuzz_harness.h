@@ -17,6 +17,11 @@
  *                                   (nnrt_config_set, then nnrt_source_spec for sources)
  *   nn      x.nn                    a model: parsed, checked, lowered and differentiated
  *                                   (ast_parse, sema_lower, ad_differentiate)
+ *   bind    x.dat                   a data file of any format written to a file and bound
+ *                                   to two small models the ways the trainer binds data
+ *                                   (by name, files(...) with pick, a transpose, stack,
+ *                                   scaling) and parameters (--params): shapes and counts
+ *                                   stated by the file against the model's
  *
  * For the file targets every array found is then read and converted as the
  * trainer does (header, read, byte order, Fortran order, to double).  An
@@ -38,7 +43,7 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef enum FuzzKind { FUZZ_MEMORY, FUZZ_DISK, FUZZ_SETTINGS, FUZZ_MODEL } FuzzKind;
+typedef enum FuzzKind { FUZZ_MEMORY, FUZZ_DISK, FUZZ_SETTINGS, FUZZ_MODEL, FUZZ_BIND } FuzzKind;
 
 typedef struct FuzzTarget {
     const char *name;
@@ -55,6 +60,7 @@ static const FuzzTarget fuzz_targets[] = {
     { "cifar", "data_batch_1.bin", FUZZ_MEMORY },
     { "settings", "settings", FUZZ_SETTINGS },
     { "nn", "x.nn", FUZZ_MODEL },
+    { "bind", "x.dat", FUZZ_BIND },
 };
 #define FUZZ_NTARGETS ((int)(sizeof fuzz_targets / sizeof fuzz_targets[0]))
 
@@ -164,6 +170,66 @@ static int fuzz_model(const uint8_t *data, size_t size, int *all_read)
     return 0;
 }
 
+/* The models data is bound to: x[2], y[1] with parameters W[2, 2], b[2];
+ * img[2, 3] and c : class(3). */
+static const NnrtSlot fuzz_slots_xy[] = {
+    { "x", NNRT_INPUT, 1, { 2 }, 2, 0, 0 },
+    { "y", NNRT_TARGET, 1, { 1 }, 1, 0, 0 },
+};
+static const NnrtSlot fuzz_slots_img[] = {
+    { "img", NNRT_INPUT, 2, { 2, 3 }, 6, 0, 0 },
+    { "c", NNRT_TARGET, 0, { 0 }, 1, 3, 0 },
+};
+static const NnrtParam fuzz_params[] = {
+    { "W", 2, { 2, 2 }, 4, 0, 0, 0, { NNRT_INIT_ZEROS, 0, 0, NULL, NULL, NULL }, "x.nn:3" },
+    { "b", 1, { 2 }, 2, 4, 0, 0, { NNRT_INIT_ZEROS, 0, 0, NULL, NULL, NULL }, "x.nn:4" },
+};
+
+/* Binds the file at path every way the trainer can; *all_read tells
+ * whether the plain binding by name to x, y worked. */
+static int fuzz_bind(const char *path, int *all_read, NnrtErr *e)
+{
+    static const struct { int img; const char *spec; } ways[] = {
+        { 0, "\"%s\"" },
+        { 1, "\"%s\"" },
+        { 0, "files(x = \"%s\"', y = pick(\"%s\", \"y\"))" },
+        { 0, "files(x = pick(\"%s\", \"x\") * 1e30 - 1, y = [\"%s\", \"%s\"])" },
+        { 1, "files(img = stack(pick(\"%s\", \"*\")), c = pick(\"%s\", \"c\"))" },
+        { 1, "files(img = stack(\"%s\") / 255, c = \"%s\")" },
+    };
+    NnrtModel m;
+    memset(&m, 0, sizeof m);
+    m.name = "x";
+    m.dtype = NNRT_DTYPE_NAME;
+    for (size_t w = 0; w < sizeof ways / sizeof ways[0]; w++) {
+        char spec[1024], err[512] = "";
+        snprintf(spec, sizeof spec, ways[w].spec, path, path, path);
+        m.slots = ways[w].img ? fuzz_slots_img : fuzz_slots_xy;
+        m.nslots = 2;
+        NnrtConfig c;
+        NnrtData d;
+        nnrt_config_default(&c);
+        if (nnrt_config_set(&c, "data", spec, 1, err, sizeof err) != 0)
+            return nnrt_err(e, "bind: the harness's own spec %s was refused: %s", spec, err);
+        e->msg[0] = '\0';
+        int r = nnrt_data_load(&d, &m, &c.data, e);
+        if (r == 0)
+            nnrt_data_free(&d);
+        else if (!fuzz_msg_ok(e->msg, path) && strncmp(e->msg, "files(", 6) != 0)
+            return -1;
+        if (w == 0)
+            *all_read = r == 0;
+    }
+    nnrt_real params[6];
+    m.params = fuzz_params;
+    m.nparams = 2;
+    m.nparam_total = 6;
+    e->msg[0] = '\0';
+    if (nnrt_params_load(&m, params, path, e) != 0 && !fuzz_msg_ok(e->msg, path))
+        return -1;
+    return 0;
+}
+
 /* Runs target t on one input; 0 when it was read or refused properly.
  * all_read (may be NULL) tells whether it was read without any error. */
 static int fuzz_one(const FuzzTarget *t, const uint8_t *data, size_t size, int *all_read,
@@ -181,7 +247,7 @@ static int fuzz_one(const FuzzTarget *t, const uint8_t *data, size_t size, int *
     NnrtFile *f = NULL;
     char path[256];
     int r;
-    if (t->kind == FUZZ_DISK) {
+    if (t->kind == FUZZ_DISK || t->kind == FUZZ_BIND) {
         const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
         snprintf(path, sizeof path, "%s/nnc-fuzz-%ld-%s", dir, (long)getpid(), t->file);
         FILE *fp = fopen(path, "wb");
@@ -195,6 +261,17 @@ static int fuzz_one(const FuzzTarget *t, const uint8_t *data, size_t size, int *
             unlink(path);
             *all_read = 0;
             return 0;
+        }
+        if (t->kind == FUZZ_BIND) {
+            r = fuzz_bind(path, all_read, e);
+            unlink(path);
+            if (r != 0) {
+                char got[300];
+                snprintf(got, sizeof got, "%.280s", e->msg);
+                nnrt_err(e, "%s: refused without a message naming the file (found \"%s\")",
+                         t->file, got);
+            }
+            return r;
         }
         r = nnrt_file_open(&f, path, e);
     } else {

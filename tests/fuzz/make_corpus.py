@@ -105,3 +105,26 @@ here = os.path.dirname(os.path.abspath(__file__))
 for src in ["examples/tiny_mlp.nn", "examples/xor.nn", "examples/spirals.nn", "examples/fashion_mlp.nn"]:
     with open(os.path.join(here, "..", "..", src), "rb") as f:
         put("nn", os.path.basename(src), f.read())
+
+# Python 2's pickles (tests/e2e/py2pickle.py writes the bytes as Python 2 did):
+# a CIFAR-10 python batch in protocols 0, 1 and 2, Nielsen's mnist.pkl layout
+# (a tuple of (x, y) tuples), a list of (x, y) pairs of column vectors
+sys.path.insert(0, os.path.join(here, "..", "e2e"))
+import py2pickle
+cifar = {b"batch_label": b"training batch 1 of 5", b"labels": [3, 0, 9],
+         b"data": r.integers(0, 256, (3, 8), dtype=np.uint8), b"filenames": [b"a.png"] * 3}
+for p in (0, 1, 2):
+    put("pickle", "py2-cifar-proto%d" % p, py2pickle.dumps(cifar, p))
+mn = (r.random((4, 6)).astype(np.float32), np.array([1, 0, 7, 2], np.int64))
+put("pickle", "py2-mnist-tuples", py2pickle.dumps((mn, mn, mn), 2))
+put("pickle", "py2-pairs", py2pickle.dumps([(r.random((3, 1)), i) for i in range(3)], 2))
+
+# binding (the bind target): files whose arrays fit the harness's models or
+# not, and a shape [0, 2^40, 2^40] that once overflowed the binding's products
+b = io.BytesIO()
+np.savez(b, x=r.normal(size=(5, 2)).astype(np.float32), y=r.normal(size=(5, 1)), c=np.arange(5) % 3,
+         W=np.eye(2), b=np.zeros(2))
+put("bind", "npz-xy", b.getvalue())
+put("bind", "pickle-xy", pickle.dumps({"x": r.normal(size=(4, 2)), "y": np.arange(4.0), "c": [0, 1, 2, 1]},
+                                      protocol=2))
+put("bind", "csv-xy", b"x0,x1,y\n0.5,-1,2\n1.5,2,-4\n")

@@ -1316,6 +1316,176 @@ START_TEST(test_absurd_sizes_in_data_files_are_refused_before_allocating)
 }
 END_TEST
 
+/* A string literal and its length without the NUL (literals may hold \0). */
+#define LIT(s) s, sizeof s - 1
+
+/* A seed of the fuzz corpus, read whole. */
+static unsigned char *read_seed(const char *target, const char *name, size_t *len)
+{
+    const char *root = getenv("ROOT") ? getenv("ROOT") : ".";
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/fuzz/corpus/%s/%s", root, target, name);
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    static unsigned char buf[1 << 20];
+    *len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    return buf;
+}
+
+/* The values of array `name` of f, which must be usable, with its shape. */
+static double *file_values(NnrtFile *f, const char *name, int rank, const int64_t *shape)
+{
+    NnrtErr e = { "" };
+    int i = nnrt_file_find(f, name);
+    ck_assert_msg(i >= 0, "no array '%s'", name);
+    ck_assert_msg(nnrt_file_usable(f, i), "array '%s' is not usable", name);
+    NnrtArray a;
+    double *v = NULL;
+    ck_assert_msg(nnrt_file_read(f, i, &a, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(a.h.rank, rank);
+    for (int k = 0; k < rank; k++)
+        ck_assert_int_eq(a.h.shape[k], shape[k]);
+    ck_assert_msg(nnrt_array_to_f64(&a, &v, &e) == 0, "%s", e.msg);
+    nnrt_array_free(&a);
+    return v;
+}
+
+/* tests/fuzz/make_corpus.py writes the py2-* seeds with the bytes Python 2's
+ * pickle writes (tests/e2e/py2pickle.py): numpy's dtype spec and the dict
+ * keys as BINSTRING (protocols 1, 2) or STRING (protocol 0), no PROTO
+ * opcode in protocols 0 and 1. */
+START_TEST(test_python2_pickles_of_protocols_0_1_and_2_read_alike)
+{
+    static const int64_t dshape[2] = { 3, 8 }, lshape[1] = { 3 };
+    double *first = NULL;
+    for (int p = 0; p <= 2; p++) {
+        char name[64];
+        size_t len;
+        snprintf(name, sizeof name, "py2-cifar-proto%d", p);
+        unsigned char *b = read_seed("pickle", name, &len);
+        NnrtFile *f = NULL;
+        NnrtErr e = { "" };
+        ck_assert_msg(nnrt_file_parse(name, b, len, &f, &e) == 0, "%s", e.msg);
+        double *data = file_values(f, "data", 2, dshape), *lab = file_values(f, "labels", 1, lshape);
+        ck_assert(lab[0] == 3 && lab[1] == 0 && lab[2] == 9);
+        ck_assert(nnrt_file_labels(f, nnrt_file_find(f, "labels")));
+        if (!first)
+            first = data;
+        else {
+            ck_assert_msg(memcmp(first, data, 24 * sizeof *data) == 0, "%s reads other data", name);
+            free(data);
+        }
+        free(lab);
+        nnrt_file_close(f);
+    }
+    free(first);
+    /* Nielsen's mnist.pkl layout: ((x, y), (x, y), (x, y)) */
+    size_t len;
+    unsigned char *b = read_seed("pickle", "py2-mnist-tuples", &len);
+    NnrtFile *f = NULL;
+    NnrtErr e = { "" };
+    ck_assert_msg(nnrt_file_parse("mnist.pkl", b, len, &f, &e) == 0, "%s", e.msg);
+    static const int64_t xs[2] = { 4, 6 }, ys[1] = { 4 };
+    double *x = file_values(f, "2/0", 2, xs), *y = file_values(f, "2/1", 1, ys);
+    ck_assert(y[0] == 1 && y[1] == 0 && y[2] == 7 && y[3] == 2);
+    ck_assert(x[0] >= 0 && x[0] < 1);
+    free(x);
+    free(y);
+    nnrt_file_close(f);
+}
+END_TEST
+
+START_TEST(test_protocol_0_text_opcodes_are_read)
+{
+    /* {'a\'b': 0.5, u'\xe9x': 12345678901L, 'x': True, 'n': -7} as protocol 0 */
+    static const char pk[] = "(dp0\nS'a\\'b\\x41\\n'\np1\nF0.5\nsV\\u00e9x\np2\nL12345678901L\n"
+                             "sS\"x\"\np3\nI01\nsS'n'\np4\nI-7\ns.";
+    NnrtFile *f = NULL;
+    NnrtErr e = { "" };
+    ck_assert_msg(nnrt_file_parse("p0.pkl", pk, sizeof pk - 1, &f, &e) == 0, "%s", e.msg);
+    static const int64_t none[1] = { 0 };
+    const char *names[4] = { "a'bA\n", "\xc3\xa9x", "x", "n" };
+    const double want[4] = { 0.5, 12345678901.0, 1, -7 };
+    for (int k = 0; k < 4; k++) {
+        double *v = file_values(f, names[k], 0, none);
+        ck_assert_msg(v[0] == want[k], "'%s' is %g, expected %g", names[k], v[0], want[k]);
+        free(v);
+    }
+    nnrt_file_close(f);
+    expect_file_error("bad.pkl", LIT("(dp0\nS'unquoted\np1\n."), "not quoted");
+    expect_file_error("big.pkl", LIT("(I99999999999999999999\nt."), "more than 64 bits");
+}
+END_TEST
+
+START_TEST(test_repeated_names_in_a_file_are_refused_with_the_key)
+{
+    /* protocol 2: {'x': 1, 'x': 2} (SETITEMS sets the key twice) */
+    expect_file_error("dup.pkl", LIT("\x80\x02}(X\x01\0\0\0xK\x01X\x01\0\0\0xK\x02u."),
+                      "pickle sets the key 'x' twice in one dict");
+    /* b'x' and 'x' read the same here */
+    expect_file_error("dup2.pkl", LIT("\x80\x02}(C\x01xK\x01X\x01\0\0\0xK\x02u."),
+                      "the key 'x' twice");
+    /* {'a/b': 1, 'a': {'b': 2}}: two arrays named a/b */
+    expect_file_error("dup3.pkl",
+                      LIT("\x80\x02}(X\x03\0\0\0a/bK\x01X\x01\0\0\0a}X\x01\0\0\0bK\x02su."),
+                      "two arrays named 'a/b'");
+    expect_file_error("dup.csv", LIT("x,y,x\n1,2,3\n"),
+                      "the header names column 'x' twice (columns 1 and 3");
+    /* an archive with two members x.npy */
+    char path[600];
+    tmp_path(path, sizeof path, "dup.npz");
+    NnrtNpzWriter *w;
+    NnrtErr e = { "" };
+    int64_t shape[1] = { 1 };
+    float v = 1;
+    ck_assert_msg(nnrt_npz_create(&w, path, &e) == 0, "%s", e.msg);
+    ck_assert(nnrt_npz_add(w, "x", "<f4", 0, 1, shape, &v, &e) == 0);
+    ck_assert(nnrt_npz_add(w, "x", "<f4", 0, 1, shape, &v, &e) == 0);
+    ck_assert_msg(nnrt_npz_finish(w, &e) == 0, "%s", e.msg);
+    NnrtNpz *z = NULL;
+    ck_assert(nnrt_npz_open(&z, path, &e) != 0);
+    ASSERT_MSG_HAS(e, "dup.npz: the archive holds two members named 'x'");
+}
+END_TEST
+
+START_TEST(test_control_characters_in_messages_are_escaped)
+{
+    NnrtErr e = { "" };
+    nnrt_err(&e, "%s: no array 'y'; arrays present: %s", "a.npz", "\x1b]0;PWNED\x07\x1b[2J\xc2\x9b\xff");
+    ck_assert_str_eq(e.msg, "a.npz: no array 'y'; arrays present: \\x1b]0;PWNED\\x07\\x1b[2J"
+                            "\\xc2\\x9b\\xff");
+    nnrt_err(&e, "caf\xc3\xa9 \xe2\x82\xac ok");      /* UTF-8 text stays as it is */
+    ck_assert_str_eq(e.msg, "caf\xc3\xa9 \xe2\x82\xac ok");
+}
+END_TEST
+
+/* A CIFAR-10 batch whose first record reads as an IDX header that fits
+ * the file: label 0, pixels 00 08 01 and the remaining length 6138. */
+START_TEST(test_a_cifar_batch_that_looks_like_idx_is_read_as_cifar)
+{
+    size_t len = 2 * 3073;
+    unsigned char *b = calloc(len, 1);
+    ck_assert_ptr_nonnull(b);
+    memcpy(b, "\0\0\x08\x01\0\0\x17\xfa", 8);
+    b[3073] = 7;
+    NnrtFile *f = NULL;
+    NnrtErr e = { "" };
+    ck_assert_msg(nnrt_file_parse("data_batch_1.bin", b, len, &f, &e) == 0, "%s", e.msg);
+    ck_assert_str_eq(nnrt_file_format(f), "CIFAR-10 binary");
+    static const int64_t ls[1] = { 2 };
+    double *lab = file_values(f, "labels", 1, ls);
+    ck_assert(lab[0] == 0 && lab[1] == 7);
+    free(lab);
+    nnrt_file_close(f);
+    /* named as IDX, or with no name to go by, the exact fit is IDX */
+    ck_assert_msg(nnrt_file_parse("x-idx1-ubyte", b, len, &f, &e) == 0, "%s", e.msg);
+    ck_assert_str_eq(nnrt_file_format(f), "IDX");
+    nnrt_file_close(f);
+    free(b);
+}
+END_TEST
+
 static Suite *npz_suite(void)
 {
     Suite *s = suite_create("runtime common: npz, rng, settings");
@@ -1342,6 +1512,11 @@ static Suite *npz_suite(void)
     tcase_add_test(d, test_every_input_the_fuzzers_broke_the_readers_with_is_refused_cleanly);
     tcase_add_test(d, test_absurd_sizes_in_data_files_are_refused_before_allocating);
     tcase_add_test(d, test_a_csv_without_a_header_names_its_columns_by_number);
+    tcase_add_test(d, test_python2_pickles_of_protocols_0_1_and_2_read_alike);
+    tcase_add_test(d, test_protocol_0_text_opcodes_are_read);
+    tcase_add_test(d, test_repeated_names_in_a_file_are_refused_with_the_key);
+    tcase_add_test(d, test_control_characters_in_messages_are_escaped);
+    tcase_add_test(d, test_a_cifar_batch_that_looks_like_idx_is_read_as_cifar);
     tcase_set_timeout(d, 60);
     suite_add_tcase(s, d);
     TCase *r = tcase_create("rng");
