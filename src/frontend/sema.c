@@ -1017,6 +1017,7 @@ static void new_stmt(Sema *S, const Stmt *st, int iteration, int count)
 }
 
 static void run_stmts(Sema *S, Stmt **body, int n, int iteration, int count);
+static double unrolled_stmts(Sema *S, Stmt **body, int n);
 
 /* Names for the temporaries a statement created: h1_1, h1_2, ... */
 static void name_temporaries(Sema *S, int first, int result, const char *name)
@@ -1201,6 +1202,13 @@ static void do_stmt(Sema *S, const Stmt *st)
                 return;
             }
         }
+        /* nested repeats multiply: refused before unrolling any, where the
+         * counts are known now (else when the unrolled statements cross it) */
+        if (S->p->nstmts + n.num * unrolled_stmts(S, st->body, st->nbody) > SEMA_MAX_STMTS) {
+            diag_error(st->value->loc, "the model unrolls to more than %d statements; "
+                       "fewer or shorter repeats", SEMA_MAX_STMTS);
+            break;
+        }
         for (int it = 0; it < (int)n.num; it++) {
             int before = diag_error_count();
             if (S->p->nstmts > SEMA_MAX_STMTS) {
@@ -1219,6 +1227,28 @@ static void do_stmt(Sema *S, const Stmt *st)
         break;
     }
     }
+}
+
+/* The statements body[0..n) unrolls to, as far as the counts of the
+ * repeats inside are constants already (one that is not counts once). */
+static double unrolled_stmts(Sema *S, Stmt **body, int n)
+{
+    double total = 0;
+    for (int i = 0; i < n; i++) {
+        const Stmt *st = body[i];
+        if (st->kind != ST_REPEAT) {
+            total += 1;
+            continue;
+        }
+        double count = 1;
+        if (is_numeric(S, st->value)) {
+            Ev c = eval(S, st->value);
+            if (c.kind == EV_NUM && c.num >= 0)
+                count = c.num;
+        }
+        total += count * unrolled_stmts(S, st->body, st->nbody);
+    }
+    return total;
 }
 
 static void run_stmts(Sema *S, Stmt **body, int n, int iteration, int count)
