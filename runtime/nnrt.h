@@ -178,7 +178,8 @@ typedef enum NnrtInitKind {
     NNRT_INIT_HE_UNIFORM,     /* U(-r, r), r = sqrt(6 / fan_in) */
     NNRT_INIT_HE_NORMAL,      /* N(0, sqrt(2 / fan_in)) */
     NNRT_INIT_LITERAL,        /* `values`, row-major, `size` of them */
-    NNRT_INIT_LOAD            /* array `key` of file `file` */
+    NNRT_INIT_LOAD,           /* array `key` of file `file` */
+    NNRT_INIT_FILL            /* every element a */
 } NnrtInitKind;
 
 typedef struct NnrtInit {

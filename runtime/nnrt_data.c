@@ -1240,6 +1240,10 @@ int nnrt_params_init(const NnrtModel *m, nnrt_real *params, uint64_t seed, NnrtE
             for (int64_t i = 0; i < p->size; i++)
                 w[i] = (nnrt_real)in->values[i];
             break;
+        case NNRT_INIT_FILL:
+            for (int64_t i = 0; i < p->size; i++)
+                w[i] = (nnrt_real)in->a;
+            break;
         case NNRT_INIT_LOAD:
             if (load_into(m, p, w, in->file, in->key ? in->key : p->name, e) != 0)
                 return -1;

@@ -1186,7 +1186,7 @@ static const char *init_kind_name(InitKind k)
 {
     static const char *const names[] = {
         "ZEROS", "ONES", "IDENTITY", "NORMAL", "UNIFORM", "XAVIER_UNIFORM", "XAVIER_NORMAL",
-        "HE_UNIFORM", "HE_NORMAL", "LITERAL", "LOAD",
+        "HE_UNIFORM", "HE_NORMAL", "LITERAL", "LOAD", "FILL",
     };
     return names[k];
 }
@@ -1233,6 +1233,8 @@ static void emit_tables(Cg *cg, FILE *f)
             fprintf(f, "     .init = {.kind = NNRT_INIT_%s", init_kind_name(q->init));
             if (q->init == INIT_NORMAL || q->init == INIT_UNIFORM)
                 fprintf(f, ", .a = %.17g, .b = %.17g", q->a, q->b);
+            if (q->init == INIT_FILL)
+                fprintf(f, ", .a = %.17g", q->a);
             if (q->init == INIT_LITERAL)
                 fprintf(f, ", .values = init_%s", q->name);
             if (q->init == INIT_LOAD) {

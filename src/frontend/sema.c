@@ -68,6 +68,14 @@ typedef struct Sema {
 
 static const Ev BAD = {EV_BAD, 0, -1};
 
+static int is_numeric(Sema *S, const Expr *e);
+
+/* How a non-finite number reads in a message (printf's "-nan" varies). */
+static const char *nonfinite_text(double x)
+{
+    return isnan(x) ? "NaN" : x > 0 ? "inf" : "-inf";
+}
+
 /* ---- helpers ---- */
 
 static void *xrealloc(void *p, size_t n)
@@ -166,6 +174,8 @@ static Shape scalar_shape(void)
 
 static int const_value(Sema *S, double x, Loc loc)
 {
+    if (!isfinite(x))
+        diag_error(loc, "this constant is %s; the model's numbers must be finite", nonfinite_text(x));
     int id = emit(S, OP_CONST, 0, NULL, scalar_shape(), 0, loc);
     S->p->v[id].num = x;
     return id;
@@ -524,6 +534,11 @@ static int flatten_list(Sema *S, const Expr *e, double **vals, int *n, int *cap,
                 diag_error(e->loc, "list elements must be numbers known at compile time");
             return 0;
         }
+        if (!isfinite(x.num)) {
+            diag_error(e->loc, "this element is %s; a list's elements must be finite numbers",
+                       nonfinite_text(x.num));
+            return 0;
+        }
         if (depth != sh->rank && sh->rank >= 0) {
             diag_error(e->loc, "ragged list: expected a nested list here");
             return 0;
@@ -729,30 +744,31 @@ static void param_init(Sema *S, IrParam *q, const Expr *e)
                                      INIT_UNIFORM, INIT_XAVIER_UNIFORM, INIT_XAVIER_NORMAL,
                                      INIT_HE_UNIFORM, INIT_HE_NORMAL, INIT_LOAD};
     const char *fname = e->kind == EX_NAME ? e->str : e->kind == EX_CALL ? e->str : NULL;
-    if (e->kind == EX_LIST || e->kind == EX_NUM || (e->kind == EX_NEG && e->lhs->kind == EX_NUM)) {
-        int n = shape_numel(&q->shape);
-        q->values = malloc((size_t)n * sizeof *q->values);
+    if (e->kind == EX_LIST || is_numeric(S, e)) {   /* a number, or constants folding to one */
         if (e->kind != EX_LIST) {
-            double x = eval(S, e).num;
-            for (int i = 0; i < n; i++)
-                q->values[i] = x;
-        } else {
-            double *vals = NULL;
-            int cnt = 0, cap = 0;
-            Shape sh = {-1, {0}};
-            if (!flatten_list(S, e, &vals, &cnt, &cap, &sh, 0)) {
-                free(vals);
-                return;
-            }
-            if (!shape_equal(&sh, &q->shape)) {
-                diag_error(e->loc, "the literal has shape %s but '%s' is declared as %s",
-                           shape_text(&sh), q->name, shape_text(&q->shape));
-                free(vals);
-                return;
-            }
-            memcpy(q->values, vals, (size_t)n * sizeof *vals);
-            free(vals);
+            /* one number for every element: the runtime fills them (a
+             * literal of 2^28 copies took the compiler gigabytes) */
+            q->a = eval(S, e).num;
+            q->init = INIT_FILL;
+            if (!isfinite(q->a))
+                diag_error(e->loc, "'%s' would start as %s; an initialiser must be a finite number",
+                           q->name, nonfinite_text(q->a));
+            return;
         }
+        double *vals = NULL;
+        int cnt = 0, cap = 0;
+        Shape sh = {-1, {0}};
+        if (!flatten_list(S, e, &vals, &cnt, &cap, &sh, 0)) {
+            free(vals);
+            return;
+        }
+        if (!shape_equal(&sh, &q->shape)) {
+            diag_error(e->loc, "the literal has shape %s but '%s' is declared as %s",
+                       shape_text(&sh), q->name, shape_text(&q->shape));
+            free(vals);
+            return;
+        }
+        q->values = vals;   /* as many as the shape's elements */
         q->init = INIT_LITERAL;
         return;
     }

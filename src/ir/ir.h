@@ -77,7 +77,7 @@ typedef struct Value {
 typedef enum InitKind {
     INIT_ZEROS, INIT_ONES, INIT_IDENTITY, INIT_NORMAL, INIT_UNIFORM,
     INIT_XAVIER_UNIFORM, INIT_XAVIER_NORMAL, INIT_HE_UNIFORM, INIT_HE_NORMAL,
-    INIT_LITERAL, INIT_LOAD
+    INIT_LITERAL, INIT_LOAD, INIT_FILL
 } InitKind;
 
 typedef struct IrParam {
@@ -85,7 +85,7 @@ typedef struct IrParam {
     Shape shape;
     int frozen;
     InitKind init;
-    double a, b;          /* NORMAL (mean, std), UNIFORM (low, high) */
+    double a, b;          /* NORMAL (mean, std), UNIFORM (low, high), FILL (a: every element) */
     double *values;       /* LITERAL */
     const char *file, *key;   /* LOAD */
     Loc loc;

@@ -1,0 +1,50 @@
+#!/bin/bash
+# What a model at the language's limits (docs/language.md, Limits) costs the
+# compiler: a parameter of 2^28 elements initialised with one number is one
+# number in the generated C (the runtime fills it), not 2^28 of them; a
+# statement rebound 10000 times compiles to C that grows linearly.
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+. tests/lib.sh
+D="$T_OUT/limits"
+mkdir -p "$D"
+
+t_begin "limits/fill-is-one-number"
+printf 'input x[2]\ntarget y[1]\nparam W[16384, 16384] = 0.5\nparam b[16384] = 1 / 4\nloss = sum(W @ b) * sum(x) + sum(y)\n' >"$D/fill.nn"
+if ! t_run "$NNC" "$D/fill.nn" -o "$D/fill.c"; then
+    t_fail "nnc failed on a 16384 x 16384 parameter filled with 0.5"
+elif [ "$(wc -c <"$D/fill.c")" -gt 100000 ]; then
+    t_fail "the C of a filled 16384 x 16384 parameter has $(wc -c <"$D/fill.c") bytes"
+elif ! grep -q 'NNRT_INIT_FILL, .a = 0.5}' "$D/fill.c" || ! grep -q 'NNRT_INIT_FILL, .a = 0.25}' "$D/fill.c"; then
+    t_fail "W and b are not filled with 0.5 and 0.25: $(grep -m2 'init =' "$D/fill.c")"
+else
+    t_pass
+fi
+
+# the runtime fills as the literal did: a small model's parameters
+t_begin "limits/fill-values"
+printf 'input x[2]\ntarget y[1]\nparam W[3, 2] = -0.5\nparam c = 0.8\nloss = sum(W @ x) * c + sum(y)\n' >"$D/fill2.nn"
+if t_build "$D/fill2.nn" "$D/fill2" && t_run "$D/fill2" init --out "$D/fill2.npz" &&
+   /usr/bin/python3 - "$D/fill2.npz" >>"$t_log" 2>&1 <<'PY'
+import sys, numpy as np
+d = np.load(sys.argv[1])
+assert (d["W"] == np.float32(-0.5)).all() and d["W"].shape == (3, 2), d["W"]
+assert d["c"] == np.float32(0.8) and d["c"].shape == (), d["c"]
+PY
+then
+    t_pass
+else
+    t_fail "the filled parameters are not -0.5 and 0.8"
+fi
+
+t_begin "limits/repeat-grows-linearly"
+for n in 1000 4000; do
+    printf 'input x[4]\ntarget y[4]\nh = x\nrepeat %d { h = tanh(h) }\nloss = sum((h - y)^2)\n' "$n" >"$D/rep$n.nn"
+    t_run "$NNC" "$D/rep$n.nn" -o "$D/rep$n.c"
+done
+a=$(wc -c <"$D/rep1000.c"); b=$(wc -c <"$D/rep4000.c")
+if [ "$b" -gt $((5 * a)) ] || [ "$b" -lt $((3 * a)) ]; then
+    t_fail "the C of repeat 4000 is $b bytes against $a for repeat 1000"
+else
+    t_pass
+fi
