@@ -1,6 +1,7 @@
 /*
  * nnrt_train.c - nnrt_main, the generated trainer's command line: train,
- * init, grad, eval and check (docs/trainer.md describes each for users).
+ * init, grad, eval, check and predict (docs/trainer.md describes each for
+ * users).
  *
  * Settings come from the model's train block first, then from the flags in
  * the order given; both go through nnrt_config_set, so a flag is spelt and
@@ -23,6 +24,7 @@
 #include "nnrt_internal.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +48,8 @@
 #define CHUNK_MIN 1024      /* chunk at least this many samples when evaluating */
 #define CHUNK_MAX 4096      /* and at most this many in one forward pass */
 
-static const char *const commands[] = { "train", "init", "grad", "eval", "check" };
+static const char *const commands[] = { "train", "init", "grad", "eval", "check", "predict" };
+#define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
 /* Flags that are not settings, and the commands that take them. */
 typedef struct ExtraFlag {
@@ -58,19 +61,22 @@ typedef struct ExtraFlag {
 static const ExtraFlag extra_flags[] = {
     { "init", 1, "train" },
     { "save", 1, "train" },
-    { "quiet", 0, "train init grad eval check" },
-    { "out", 1, "init grad" },
+    { "quiet", 0, "train init grad eval check predict" },
+    { "out", 1, "init grad predict" },
+    { "outputs", 1, "predict" },
     { "sample", 1, "grad" },
-    { "params", 1, "grad eval check" },
+    { "params", 1, "grad eval check predict" },
     { "eps", 1, "check" },
     { "entries", 1, "check" },
     { "print", 2, "grad check" },   /* --print, --print W1,b1 or --print=all: the value is optional */
-    { "no-ftz", 0, "train init grad eval check" },
+    { "no-ftz", 0, "train init grad eval check predict" },
     { "trap-nan", 0, "train" },
     { "resume", 1, "train" },
+    { "overwrite", 0, "train" },
     { "stop-after", 1, "train" },
     { "no-plots", 0, "train" },
-    { "help", 0, "train init grad eval check" },
+    { "recon-max", 1, "train" },
+    { "help", 0, "train init grad eval check predict" },
 };
 #define NEXTRA ((int)(sizeof extra_flags / sizeof extra_flags[0]))
 
@@ -80,10 +86,14 @@ typedef struct Run {
     NnrtConfig cfg;
     /* extra flags */
     const char *init, *save, *out, *params_file;
+    const char *outputs;         /* predict --outputs NAME,NAME */
+    int64_t recon_max;           /* train --recon-max N|all (-1), 0: the default */
     long long sample;            /* grad --sample K, or -1 */
     double eps;
     int64_t entries;             /* check --entries N: at most N per parameter */
     int have_eps, quiet, no_ftz, no_plots, data_flag, batch_flag;
+    int overwrite;               /* --overwrite: --log may replace a run */
+    int keep;                    /* predict --outputs of values: every step stored */
     const char *print;           /* grad/check --print: "" (all) or "W1,b1", else NULL */
     int trap_nan;                /* --trap-nan: find where a non-finite value appeared */
     const char *resume;          /* --resume DIR */
@@ -154,7 +164,7 @@ static void usage(const Run *r, FILE *f)
     fprintf(f,
             "commands:\n"
             "  train [--KEY VALUE ...] [--init P.npz] [--save P.npz] [--log DIR] [--quiet]\n"
-            "        [--resume DIR] [--stop-after N] [--trap-nan]\n"
+            "        [--overwrite] [--resume DIR] [--stop-after N] [--trap-nan]\n"
             "        train, printing one line per epoch (epoch 0 = before any update)\n"
             "  init  --out P.npz [--seed N]\n"
             "        write the initial parameters\n"
@@ -166,7 +176,10 @@ static void usage(const Run *r, FILE *f)
             "        print `loss: V` (the batch objective over all of D) and each metric\n"
             "  check [--params P.npz] [--data D] [--eps H] [--entries N|all]\n"
             "        finite-difference check of every gradient entry (at most N,\n"
-            "        default 2000, chosen at random, of each larger parameter)\n\n"
+            "        default 2000, chosen at random, of each larger parameter)\n"
+            "  predict [--params P.npz] [--data D] --out OUT.npz [--outputs NAME,...]\n"
+            "        for every sample of D the named values (default: the prediction),\n"
+            "        keyed by name, axis 0 = sample\n\n"
             "settings (train-block keys; a flag overrides the block), current values:\n");
     nnrt_source_describe(&c->data, buf, sizeof buf);
     fprintf(f, "  --data SOURCE       %s\n", buf);
@@ -208,10 +221,12 @@ static void usage(const Run *r, FILE *f)
             "  warmup = W (epochs of linear warm-up): cosine(min = 0, warmup = 5)\n\n"
             "other flags:\n"
             "  --resume DIR        continue the run logged in DIR from its last checkpoint\n"
+            "  --overwrite         --log DIR may replace the run logged there\n"
             "  --stop-after N      stop after N epochs (resume later with --resume)\n"
             "  --trap-nan          on a NaN or inf, name the model line that produced it\n"
             "  --no-ftz            keep IEEE denormals (default: flush them to zero)\n"
             "  --no-plots          train --log: write no plots (curves.gp, boundary.gp, ...)\n"
+            "  --recon-max N|all   reconstructions.png: the first N test samples (default 16)\n"
             "  --help              this text\n\n"
             "SOURCE: a data file (.npz, .npy, .csv, .pkl, IDX, CIFAR-10 batches; arrays bound to\n"
             "  inputs and targets by name), files(x = \"images.gz\" / 255, c = pick(\"f.pkl\", \"y\")),\n"
@@ -262,7 +277,7 @@ static int resume_settings(Run *r, int argc, char **argv)
     if (!dir || strcmp(r->cmd, "train") != 0)
         return -1;
     NnrtErr e;
-    if (nnrt_read_settings(dir, &r->cfg, &e) != 0)
+    if (nnrt_read_settings(dir, r->m, &r->cfg, &e) != 0)
         return fail_err(&e);
     return -1;
 }
@@ -354,6 +369,8 @@ static int parse_flags(Run *r, int argc, char **argv)
             r->out = value;
         } else if (strcmp(name, "params") == 0) {
             r->params_file = value;
+        } else if (strcmp(name, "outputs") == 0) {
+            r->outputs = value;
         } else if (strcmp(name, "quiet") == 0) {
             r->quiet = 1;
         } else if (strcmp(name, "no-ftz") == 0) {
@@ -389,6 +406,16 @@ static int parse_flags(Run *r, int argc, char **argv)
             }
         } else if (strcmp(name, "no-plots") == 0) {
             r->no_plots = 1;
+        } else if (strcmp(name, "recon-max") == 0) {
+            char *end = NULL;
+            r->recon_max = strcmp(value, "all") == 0 ? -1 : strtoll(value, &end, 10);
+            if (end && (*end != '\0' || end == value || r->recon_max < 1)) {
+                fail("--recon-max %s: expected how many samples reconstructions.png shows (a "
+                     "positive number, or all)", value);
+                return 2;
+            }
+        } else if (strcmp(name, "overwrite") == 0) {
+            r->overwrite = 1;
         } else if (strcmp(name, "eps") == 0) {
             char *end;
             r->eps = strtod(value, &end);
@@ -433,7 +460,7 @@ static int setup_work(Run *r, int64_t cap, int gather)
         cap = m->tile;   /* a tiny model: chunks that stay in the cache */
     r->cap = (int)cap;
     r->work = m->create(r->cap);
-    if (r->work && r->trap_nan && m->keep_all)
+    if (r->work && (r->trap_nan || r->keep) && m->keep_all)
         m->keep_all(r->work);
     r->loss = malloc((size_t)cap * sizeof *r->loss);
     r->ptr = calloc(m->nslots > 0 ? (size_t)m->nslots : 1, sizeof *r->ptr);
@@ -705,6 +732,25 @@ static int load_source(const Run *r, NnrtData *d, const NnrtSource *src, const c
 
 /* ---- train ---- */
 
+/* load_source, with a line for a person at a terminal (loading a large
+ * data set takes seconds): what is loaded, then how many samples in how
+ * long.  Nothing in a pipe or a file, where the logs stay as they were. */
+static int load_source_said(const Run *r, NnrtData *d, const NnrtSource *src, const char *what)
+{
+    int said = !r->quiet && isatty(STDERR_FILENO) && src->kind != NNRT_SRC_NONE;
+    char desc[1200];
+    double t0 = nnrt_now();
+    if (said) {
+        nnrt_source_describe(src, desc, sizeof desc);
+        fprintf(stderr, "%s: loading %s ...\n", what, desc);   /* an error would follow it */
+    }
+    int rc = load_source(r, d, src, what);
+    if (said && rc == 0)   /* the line again, up one line (ESC [ A), completed */
+        fprintf(stderr, "\033[A\r\033[K%s: %s, %lld samples (%.1f s)\n", what, desc,
+                (long long)d->n, nnrt_now() - t0);
+    return rc;
+}
+
 /* Four significant digits, keeping trailing zeros: 0.4420, 12.30, 1.500e-05. */
 static const char *sig4(char *buf, size_t len, double v)
 {
@@ -733,35 +779,63 @@ static void print_row(const Run *r, const NnrtRow *w, int has_test)
     printf("  lr %.1e\n", w->lr);
 }
 
-/* A progress bar on stderr within an epoch that takes more than a second,
- * only when stderr is a terminal (never in logs or pipes). */
+/* Feedback for a person at a terminal (stderr is a tty), never in logs or
+ * pipes: a progress bar over the whole run, with the epoch, the batches of
+ * the epoch (or "evaluating" during the evaluation after it) and the time
+ * left, measured over this invocation so far; it appears once the run has
+ * taken a second, and is erased before each epoch's line. */
 typedef struct Progress {
     int on, drawn;
-    double start, last;
+    double start, last;       /* this invocation's start, the last drawing */
+    int64_t first, epochs;    /* this invocation trains epochs first..epochs */
 } Progress;
 
-static void progress_begin(Progress *p, const Run *r)
+static void progress_begin(Progress *p, const Run *r, int64_t first, int64_t epochs)
 {
     p->on = !r->quiet && isatty(STDERR_FILENO);
     p->drawn = 0;
     p->start = nnrt_now();
     p->last = 0;
+    p->first = first;
+    p->epochs = epochs;
 }
 
-static void progress_update(Progress *p, int64_t epoch, int64_t done, int64_t total)
+/* "42 s", "3:07", "1:02:03" */
+static const char *duration_text(char *buf, size_t len, double s)
 {
-    if (!p->on || done <= 0)
+    long t = (long)(s + 0.5);
+    if (t < 60)
+        snprintf(buf, len, "%ld s", t);
+    else if (t < 3600)
+        snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
+    else
+        snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    return buf;
+}
+
+/* During epoch `epoch`: frac of its updates done (1: evaluating). */
+static void progress_update(Progress *p, int64_t epoch, int64_t done, int64_t nbatch)
+{
+    if (!p->on)
         return;
+    int evaluating = done >= nbatch;
     double now = nnrt_now();
-    if (now - p->start < 1.0 || now - p->last < 0.1)
+    if (now - p->start < 1.0 || (now - p->last < 0.1 && !evaluating))
         return;
     p->last = now;
-    enum { WIDTH = 30 };
-    static const char bar[] = "==============================";
-    int fill = (int)(WIDTH * done / total);
-    double left = (now - p->start) * (double)(total - done) / (double)done;
-    fprintf(stderr, "\r  epoch %lld [%.*s%*s] %lld/%lld batches, %.0f s left ", (long long)epoch,
-            fill, bar, WIDTH - fill, "", (long long)done, (long long)total, left);
+    enum { WIDTH = 24 };
+    static const char bar[] = "========================";
+    double frac = (double)done / (double)nbatch;
+    double ran = (double)(epoch - p->first) + frac, left = (double)(p->epochs - p->first + 1) - ran;
+    int fill = (int)(WIDTH * ((double)(epoch - 1) + frac) / (double)p->epochs);
+    char what[64], eta[32];
+    if (evaluating)
+        snprintf(what, sizeof what, "evaluating");
+    else
+        snprintf(what, sizeof what, "batch %lld/%lld", (long long)done, (long long)nbatch);
+    fprintf(stderr, "\r\033[K  epoch %lld/%lld [%.*s%*s] %s, %s left", (long long)epoch,
+            (long long)p->epochs, fill, bar, WIDTH - fill, "", what,
+            ran > 0 ? duration_text(eta, sizeof eta, (now - p->start) * left / ran) : "?");
     fflush(stderr);
     p->drawn = 1;
 }
@@ -809,10 +883,64 @@ typedef struct Train {
     double saved;             /* when the last checkpoint was written */
     double train_seconds;     /* the last epoch's updates, without its evaluation */
     double flushed;           /* the row's seconds when stdout was last flushed */
+    Progress pg;              /* the bar at a terminal */
     NnrtRow row;              /* the last epoch's */
     int have_row;
     char msg[1200];           /* why the run stopped early, for summary.json */
+    /* the state at the start of the epoch (with --log and mini-batches), for
+     * the checkpoint of a run interrupted within an epoch */
+    nnrt_real *snap, *snap_buf[3];
+    int64_t snap_t;
+    NnrtTrainState snap_st;
 } Train;
+
+/* Ctrl-C (SIGINT) during `train`: the run stops after the update under
+ * way and ends as a stop should (checkpoint, summary.json, a message);
+ * a second Ctrl-C kills it (SA_RESETHAND). */
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+enum { EXIT_INTERRUPTED = 130 };   /* 128 + SIGINT, the shell's convention */
+
+/* The optimizer's buffers: m, v, a (those it has). */
+static nnrt_real **optim_buffer(NnrtOptim *o, int i)
+{
+    return i == 0 ? &o->m : i == 1 ? &o->v : &o->a;
+}
+
+/* Keeps (save = 1) or puts back (save = 0) the parameters, the optimizer's
+ * state and the training state: an epoch cut short by Ctrl-C is undone, so
+ * that its checkpoint is the one of the epoch before, and --resume redoes
+ * the epoch exactly.  A copy per epoch of every parameter three or four
+ * times: nothing beside the epoch's updates of them. */
+static int snapshot(const Run *r, Train *t, int save)
+{
+    size_t n = (size_t)(r->m->nparam_total > 0 ? r->m->nparam_total : 1) * sizeof(nnrt_real);
+    if (!t->snap && !(t->snap = malloc(n)))
+        return fail("out of memory");
+    memcpy(save ? t->snap : r->params, save ? r->params : t->snap, n);
+    for (int i = 0; i < 3; i++) {
+        nnrt_real *b = *optim_buffer(&t->opt, i);
+        if (!b)
+            continue;
+        if (!t->snap_buf[i] && !(t->snap_buf[i] = malloc(n)))
+            return fail("out of memory");
+        memcpy(save ? t->snap_buf[i] : b, save ? b : t->snap_buf[i], n);
+    }
+    if (save) {
+        t->snap_t = t->opt.t;
+        t->snap_st = t->st;
+    } else {
+        t->opt.t = t->snap_t;
+        t->st = t->snap_st;
+    }
+    return 0;
+}
 
 static NnrtRow make_row(const Train *t, int64_t epoch, double lr, const Eval *tr, const Eval *te)
 {
@@ -830,9 +958,12 @@ static NnrtRow make_row(const Train *t, int64_t epoch, double lr, const Eval *tr
 }
 
 /* Prints and logs an epoch's row, then updates early stopping's record:
- * the monitored loss is test_loss with a test set, else the loss. */
-static void record(const Run *r, Train *t, const NnrtRow *w)
+ * the monitored loss is test_loss with a test set, else the loss.  Returns
+ * 0, or 1 when a log file cannot be written (a full disk): the run stops. */
+static int record(const Run *r, Train *t, const NnrtRow *w)
 {
+    NnrtErr e;
+    progress_end(&t->pg);
     print_row(r, w, t->has_test);
     /* A terminal sees each line at once (stdout is line-buffered there); a
      * pipe or a file gets them at most NNRT_LOG_FLUSH_SECONDS late, not with a write
@@ -841,8 +972,8 @@ static void record(const Run *r, Train *t, const NnrtRow *w)
         fflush(stdout);
         t->flushed = w->seconds;
     }
-    if (t->logging)
-        nnrt_runlog_row(&t->log, w);
+    if (t->logging && nnrt_runlog_row(&t->log, w, &e) != 0)
+        return fail_err(&e);
     t->row = *w;
     t->have_row = 1;
     double now = t->has_test ? w->test_loss : w->loss;
@@ -854,6 +985,7 @@ static void record(const Run *r, Train *t, const NnrtRow *w)
     } else {
         t->st.wait++;
     }
+    return 0;
 }
 
 enum { CHECKPOINT_SECONDS = 2 };
@@ -864,7 +996,8 @@ static int save_checkpoint(const Run *r, Train *t)
     char path[1100];
     if (!t->logging)
         return 0;
-    nnrt_runlog_flush(&t->log);   /* a resumed run keeps the rows up to the checkpoint */
+    if (nnrt_runlog_flush(&t->log, &e) != 0)   /* a resumed run keeps the rows up to it */
+        return fail_err(&e);
     t->saved = nnrt_now();
     t->st.seconds = t->seconds0 + t->saved - t->t0;
     snprintf(path, sizeof path, "%s/checkpoint.npz", r->cfg.log);
@@ -895,7 +1028,7 @@ static void update(Run *r, Train *t, double lr)
 }
 
 /* One epoch of updates, then its evaluation; returns 0 or an exit status
- * (a non-finite loss). */
+ * (a non-finite loss, or EXIT_INTERRUPTED: Ctrl-C within the epoch). */
 static int run_epoch(Run *r, Train *t, int64_t ep, double lr, Eval *tr, Eval *te)
 {
     NnrtConfig *c = &r->cfg;
@@ -906,8 +1039,7 @@ static int run_epoch(Run *r, Train *t, int64_t ep, double lr, Eval *tr, Eval *te
     if (t->full) {
         update(r, t, lr);   /* with the gradient of the last evaluation */
     } else {
-        Progress pg;
-        progress_begin(&pg, r);
+        Progress *pg = &t->pg;
         int64_t nbatch = (t->N + t->B - 1) / t->B;
         for (int64_t start = 0, k = 0; start < t->N; start += t->B, k++) {
             if (c->steps > 0 && t->st.step >= c->steps)
@@ -918,16 +1050,21 @@ static int run_epoch(Run *r, Train *t, int64_t ep, double lr, Eval *tr, Eval *te
             double f = batch_gradient(r, &t->data, t->shuffling ? t->perm : NULL, start, nb,
                                       NULL, next);
             if (!isfinite(f) || r->nan_where[0]) {
-                progress_end(&pg);
+                progress_end(pg);
                 return nonfinite(r, f, ep, t->st.step + 1, t->msg, sizeof t->msg);
             }
             update(r, t, lr);
             if (t->logging)
                 nnrt_runlog_step(&t->log, ep, t->st.step, f, lr);
-            progress_update(&pg, ep, k + 1, nbatch);
+            if (interrupted && start + t->B < t->N) {
+                progress_end(pg);
+                return EXIT_INTERRUPTED;
+            }
+            if (start + t->B < t->N)
+                progress_update(pg, ep, k + 1, nbatch);
         }
-        progress_end(&pg);
     }
+    progress_update(&t->pg, ep, 1, 1);   /* the evaluation's pause, marked */
     t->train_seconds = nnrt_now() - t0;
     if (t->full)
         full_batch_eval(r, &t->data, tr);
@@ -945,14 +1082,14 @@ static int run_epoch(Run *r, Train *t, int64_t ep, double lr, Eval *tr, Eval *te
 static int check_save_path(const char *path)
 {
     char dir[4096];
-    struct stat st;
+    NnrtErr e;
     const char *slash = strrchr(path, '/');
     if (!slash)
         snprintf(dir, sizeof dir, ".");
     else
         snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return fail("%s: cannot write (%s)", path, strerror(EISDIR));
+    if (nnrt_output_check(path, &e) != 0)
+        return fail_err(&e);
     if (access(dir, W_OK | X_OK) != 0)
         return fail("%s: cannot write (%s)", path, strerror(errno));
     return 0;
@@ -965,9 +1102,11 @@ static int train_setup(Run *r, Train *t)
     NnrtErr e;
     if (r->save && check_save_path(r->save) != 0)
         return 1;
-    int rc = load_source(r, &t->data, &c->data, "data");
+    if (c->log[0] && !r->resume && nnrt_rundir_claim(c->log, r->overwrite, &e) != 0)
+        return fail_err(&e);
+    int rc = load_source_said(r, &t->data, &c->data, "data");
     if (rc == 0 && c->test.kind != NNRT_SRC_NONE)
-        rc = load_source(r, &t->test, &c->test, "test");
+        rc = load_source_said(r, &t->test, &c->test, "test");
     if (rc == 0)
         rc = check_metrics(r);
     if (rc != 0)
@@ -1019,7 +1158,20 @@ static int train_setup(Run *r, Train *t)
     return 0;
 }
 
-static int write_summary(const Run *r, Train *t, const char *status, const char *message)
+/* Has the run in dir written the files of its end?  summary.json is the
+ * last, and a run removes it when it starts training. */
+static int run_complete(const char *dir)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/params.npz", dir);
+    if (access(path, F_OK) != 0)
+        return 0;
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    return access(path, F_OK) == 0;
+}
+
+static int write_summary(const Run *r, Train *t, const char *status, const char *message,
+                         int has_params)
 {
     NnrtErr e;
     NnrtSummary s;
@@ -1030,6 +1182,7 @@ static int write_summary(const Run *r, Train *t, const char *status, const char 
     s.message = message;
     s.monitor = t->has_test ? "test_loss" : "loss";
     s.has_final = t->have_row;
+    s.has_params = has_params;
     s.final = t->row;
     s.best = t->st.best;
     s.wall_seconds = t->seconds0 + nnrt_now() - t->t0;
@@ -1037,6 +1190,64 @@ static int write_summary(const Run *r, Train *t, const char *status, const char 
         return fail_err(&e);
     (void)r;
     return 0;
+}
+
+/* The end of a run that went well, on stderr unless --quiet: how long,
+ * the final and the best metrics, where the files are.  stdout keeps the
+ * epochs' lines only. */
+static void end_summary(const Run *r, const Train *t, const char *status)
+{
+    if (r->quiet || !t->have_row)
+        return;
+    const NnrtRow *w = &t->row, *b = &t->st.best;
+    char num[40], took[32];
+    fflush(stdout);
+    fprintf(stderr, "%s %lld epoch%s in %s: loss %s",
+            strcmp(status, "finished") == 0 ? "trained" : "stopped after",
+            (long long)w->epoch, w->epoch == 1 ? "" : "s",
+            duration_text(took, sizeof took, t->seconds0 + nnrt_now() - t->t0),
+            sig4(num, sizeof num, w->loss));
+    if (t->has_test)
+        fprintf(stderr, "  test_loss %s", sig4(num, sizeof num, w->test_loss));
+    if (r->cfg.accuracy) {
+        fprintf(stderr, "  accuracy %.3f", w->accuracy);
+        if (t->has_test)
+            fprintf(stderr, "  test_accuracy %.3f", w->test_accuracy);
+    }
+    fprintf(stderr, "\n  best %s %s at epoch %lld", t->has_test ? "test_loss" : "loss",
+            sig4(num, sizeof num, t->has_test ? b->test_loss : b->loss), (long long)b->epoch);
+    if (r->cfg.accuracy)
+        fprintf(stderr, " (%saccuracy %.3f)", t->has_test ? "test_" : "",
+                t->has_test ? b->test_accuracy : b->accuracy);
+    fputc('\n', stderr);
+    if (t->logging)
+        fprintf(stderr, "  run files in %s: metrics.csv, summary.json, params.npz, checkpoint.npz\n",
+                r->cfg.log);
+    if (r->save)
+        fprintf(stderr, "  parameters in %s\n", r->save);
+}
+
+/* The message of a run stopped by Ctrl-C during epoch ep at update step
+ * (step < 0: after the epoch): how to go on.  Returns EXIT_INTERRUPTED. */
+static int interrupt(const Run *r, Train *t, int64_t ep, int64_t step)
+{
+    char where[100];
+    if (step < 0)
+        snprintf(where, sizeof where, "after epoch %lld", (long long)ep);
+    else
+        snprintf(where, sizeof where, "during epoch %lld, after update %lld", (long long)ep,
+                 (long long)step);
+    if (t->logging)
+        snprintf(t->msg, sizeof t->msg, "interrupted (Ctrl-C) %s; the checkpoint holds epoch "
+                 "%lld: continue with %.400s train --resume %.600s", where, (long long)t->st.epoch,
+                 r->prog, r->cfg.log);
+    else
+        snprintf(t->msg, sizeof t->msg, "interrupted (Ctrl-C) %s; nothing was saved (a run "
+                 "with --log DIR can be continued with --resume DIR)", where);
+    progress_end(&t->pg);
+    fflush(stdout);
+    fprintf(stderr, "%s\n", t->msg);   /* even with --quiet: the run did not finish */
+    return EXIT_INTERRUPTED;
 }
 
 static int cmd_train(Run *r)
@@ -1047,12 +1258,24 @@ static int cmd_train(Run *r)
     NnrtErr e;
     Eval tr = { 0, 0 }, te = { 0, 0 };
     const char *status = "finished";
+    int complete = 0;   /* --resume of a run that has all its files: leave them be */
+    struct sigaction old_int;
     memset(&t, 0, sizeof t);
+    sigaction(SIGINT, NULL, &old_int);
     int rc = train_setup(r, &t);
     if (rc != 0)
         goto done;
+    struct sigaction on_int;
+    memset(&on_int, 0, sizeof on_int);
+    on_int.sa_handler = on_sigint;
+    on_int.sa_flags = SA_RESETHAND;
+    sigemptyset(&on_int.sa_mask);
+    interrupted = 0;
+    if (old_int.sa_handler != SIG_IGN)   /* ignored (nohup, a script's `&`): left so */
+        sigaction(SIGINT, &on_int, NULL);
     nnrt_set_ftz(!r->no_ftz);
     t.t0 = nnrt_now();
+    progress_begin(&t.pg, r, t.st.epoch + 1, t.epochs);
     double lr0 = c->opt.lr;
     if (!r->resume) {
         if (t.full)
@@ -1067,7 +1290,8 @@ static int cmd_train(Run *r)
             goto done;
         }
         NnrtRow w = make_row(&t, 0, nnrt_schedule_lr(&c->sched, lr0, 0, t.epochs), &tr, &te);
-        record(r, &t, &w);
+        if ((rc = record(r, &t, &w)) != 0)
+            goto done;
         /* The first checkpoint comes after CHECKPOINT_SECONDS (below), not
          * now: a short run writes one file less, and replaces none (on ext4
          * without a journal every file deleted slows down the next files
@@ -1083,9 +1307,31 @@ static int cmd_train(Run *r)
         note(r, "resuming %s after epoch %lld (step %lld)", r->resume, (long long)t.st.epoch,
              (long long)t.st.step);
         if (t.st.epoch >= t.epochs) {
-            note(r, "nothing to do: the run has done its %lld epochs", (long long)t.epochs);
-            goto done;
+            if (run_complete(c->log)) {
+                note(r, "nothing to do: the run has done its %lld epochs", (long long)t.epochs);
+                complete = 1;
+                goto done;
+            }
+            /* Killed after its last checkpoint, before params.npz or
+             * summary.json: the checkpoint holds the final parameters, and
+             * evaluating them gives the final row again. */
+            note(r, "the run has done its %lld epochs but was stopped before writing all its "
+                 "files: writing them now", (long long)t.epochs);
+            if (!t.full)
+                evaluate(r, &t.data, c->accuracy, &tr);
+            if (t.has_test)
+                evaluate(r, &t.test, c->accuracy, &te);
+            t.row = make_row(&t, t.st.epoch,
+                             nnrt_schedule_lr(&c->sched, lr0, t.st.epoch - 1, t.epochs), &tr, &te);
+            t.have_row = 1;
         }
+    }
+    if (t.logging) {
+        /* A summary.json says the run's files are complete (run_complete):
+         * one left by --stop-after would say so while this part runs. */
+        char path[1100];
+        snprintf(path, sizeof path, "%s/summary.json", c->log);
+        remove(path);
     }
     if (r->nan_where[0]) {   /* --trap-nan: the gradient for the first update */
         rc = nonfinite(r, tr.loss, t.st.epoch + 1, t.st.step + 1, t.msg, sizeof t.msg);
@@ -1094,20 +1340,33 @@ static int cmd_train(Run *r)
     }
     for (int64_t ep = t.st.epoch + 1, ran = 1; ep <= t.epochs; ep++, ran++) {
         double lr = nnrt_schedule_lr(&c->sched, lr0, ep - 1, t.epochs);
-        if ((rc = run_epoch(r, &t, ep, lr, &tr, &te)) != 0) {
+        if (t.logging && !t.full && (rc = snapshot(r, &t, 1)) != 0)
+            goto done;
+        if ((rc = run_epoch(r, &t, ep, lr, &tr, &te)) == EXIT_INTERRUPTED) {
+            int64_t step = t.st.step;
+            if (t.logging && ((rc = snapshot(r, &t, 0)) != 0 || (rc = save_checkpoint(r, &t)) != 0))
+                goto done;
+            rc = interrupt(r, &t, ep, step);
+            status = "interrupted";
+            goto done;
+        }
+        if (rc != 0) {
             status = "diverged";
             goto done;
         }
         NnrtRow w = make_row(&t, ep, lr, &tr, &te);
-        record(r, &t, &w);
+        if ((rc = record(r, &t, &w)) != 0)
+            goto done;
         t.st.epoch = ep;
         int early = c->patience > 0 && t.st.wait >= c->patience && ep < t.epochs;
         int halt = r->stop_after > 0 && ran >= r->stop_after && ep < t.epochs;
+        int stop = interrupted && ep < t.epochs;   /* Ctrl-C during the epoch's evaluation */
         /* A checkpoint after every epoch would dominate a tiny model's
          * epochs (W1's 2000 took 8x longer): one at most every
          * CHECKPOINT_SECONDS and always at the end.  --resume truncates the
          * logs to the checkpoint's epoch and redoes the rest exactly. */
-        if ((ep == t.epochs || early || halt || nnrt_now() - t.saved >= CHECKPOINT_SECONDS) &&
+        if ((ep == t.epochs || early || halt || stop ||
+             nnrt_now() - t.saved >= CHECKPOINT_SECONDS) &&
             (rc = save_checkpoint(r, &t)) != 0)
             goto done;
         if (r->nan_where[0]) {   /* full batch: the gradient for the next update */
@@ -1126,6 +1385,11 @@ static int cmd_train(Run *r)
             status = "early_stopped";
             break;
         }
+        if (stop) {
+            rc = interrupt(r, &t, ep, -1);
+            status = "interrupted";
+            goto done;
+        }
         if (halt) {
             snprintf(t.msg, sizeof t.msg, "stopped after epoch %lld (--stop-after %lld); "
                      "continue with --resume %s", (long long)ep, (long long)r->stop_after,
@@ -1135,12 +1399,9 @@ static int cmd_train(Run *r)
             break;
         }
     }
-    if (r->save) {
-        if (nnrt_params_save(m, r->params, r->save, 0, &e) != 0) {
-            rc = fail_err(&e);
-            goto done;
-        }
-        note(r, "wrote %s", r->save);
+    if (r->save && nnrt_params_save(m, r->params, r->save, 0, &e) != 0) {
+        rc = fail_err(&e);
+        goto done;
     }
     if (t.logging) {
         char path[1100];
@@ -1150,20 +1411,26 @@ static int cmd_train(Run *r)
             goto done;
         }
     }
+    end_summary(r, &t, status);
 done:
-    if (t.logging && t.log.csv) {
-        if (rc == 0 || strcmp(status, "diverged") == 0) {
-            int sr = write_summary(r, &t, status, t.msg[0] ? t.msg : NULL);
+    progress_end(&t.pg);
+    sigaction(SIGINT, &old_int, NULL);
+    if (t.logging && t.log.csv && !complete) {
+        if (rc == 0 || strcmp(status, "diverged") == 0 || strcmp(status, "interrupted") == 0) {
+            int sr = write_summary(r, &t, status, t.msg[0] ? t.msg : NULL, rc == 0);
             rc = rc ? rc : sr;
         }
         nnrt_runlog_close(&t.log);
         if (!r->no_plots) {
             NnrtPlotRun pr = { m, rc == 0 ? r->params : NULL, r->work, r->cap, &t.data,
-                               t.test.n > 0 ? &t.test : NULL, c->log, r->quiet };
+                               t.test.n > 0 ? &t.test : NULL, c->log, r->quiet, r->recon_max };
             nnrt_plot_run(&pr);
         }
     }
     free(t.perm);
+    free(t.snap);
+    for (int i = 0; i < 3; i++)
+        free(t.snap_buf[i]);
     nnrt_optim_free(&t.opt);
     nnrt_data_free(&t.data);
     nnrt_data_free(&t.test);
@@ -1530,6 +1797,177 @@ static int cmd_check(Run *r)
     return nfail ? 1 : 0;
 }
 
+/* ---- predict: the model's values for every sample of a data set ---- */
+
+/* One array of predict's output: a value of the model, [N, shape...]. */
+typedef struct Wanted {
+    char name[256];
+    int slot;                 /* a data slot (an input or target), -1: the prediction,
+                               * -3 - k: the model's named value k (NnrtModel.values) */
+    int rank;
+    int64_t dim[NNRT_MAXRANK + 1];   /* [N, the value's shape] */
+    int64_t size;             /* values per sample */
+    nnrt_real *buf;           /* N x size */
+} Wanted;
+
+static const char *prediction_name(const NnrtModel *m)
+{
+    return m->out_name ? m->out_name : "prediction";
+}
+
+/* The names predict can write, for messages. */
+static void predict_names(const NnrtModel *m, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", m->out_slot >= 0 && m->output ? prediction_name(m) : "");
+    for (int s = 0; s < m->nslots; s++) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, len - used, "%s%s", used ? ", " : "", m->slots[s].name);
+    }
+    for (int k = 0; k < m->nvalues; k++) {
+        size_t used = strlen(buf);
+        if (!(m->out_name && strcmp(m->values[k].name, m->out_name) == 0))
+            snprintf(buf + used, len - used, "%s%s", used ? ", " : "", m->values[k].name);
+    }
+}
+
+/* Fills want[nwant] for the name (len bytes at s), the value's shape and
+ * its buffer for n samples; returns 0, else an exit status. */
+static int predict_want(const Run *r, Wanted *want, int nwant, const char *s, int len, int64_t n)
+{
+    const NnrtModel *m = r->m;
+    Wanted *w = &want[nwant];
+    char names[1200];
+    memset(w, 0, sizeof *w);
+    snprintf(w->name, sizeof w->name, "%.*s", len, s);
+    w->slot = -2;
+    if (m->out_slot >= 0 && m->output && strcmp(w->name, prediction_name(m)) == 0)
+        w->slot = -1;
+    for (int k = 0; k < m->nslots && w->slot == -2; k++)
+        if (strcmp(w->name, m->slots[k].name) == 0)
+            w->slot = k;
+    for (int k = 0; k < m->nvalues && w->slot == -2; k++)
+        if (strcmp(w->name, m->values[k].name) == 0)
+            w->slot = -3 - k;
+    for (int k = 0; k < nwant; k++)
+        if (strcmp(want[k].name, w->name) == 0)
+            return fail("--outputs: '%s' is named twice", w->name);
+    if (w->slot == -2) {
+        predict_names(m, names, sizeof names);
+        return fail("--outputs: the model has no value '%s' that predict can write; it can "
+                    "write %s", w->name, names);
+    }
+    /* the prediction has its target's shape (a regression, a reconstruction),
+     * or is K logits of a class target */
+    const NnrtSlot *sl = &m->slots[w->slot >= 0 ? w->slot : m->out_slot >= 0 ? m->out_slot : 0];
+    w->dim[0] = n;
+    if (w->slot <= -3) {
+        const NnrtValue *v = &m->values[-3 - w->slot];
+        w->rank = v->rank + 1;
+        for (int d = 0; d < v->rank; d++)
+            w->dim[d + 1] = v->dim[d];
+        w->size = v->size;
+    } else if (w->slot >= 0 || sl->size == m->out_size) {
+        w->rank = sl->rank + 1;
+        for (int d = 0; d < sl->rank; d++)
+            w->dim[d + 1] = sl->dim[d];
+        w->size = sl->size;
+    } else {
+        w->rank = 2;
+        w->dim[1] = w->size = m->out_size;
+    }
+    if (!(w->buf = malloc((size_t)(n > 0 ? n : 1) * (size_t)w->size * sizeof(nnrt_real))))
+        return fail("out of memory for %lld values of '%s'", (long long)(n * w->size), w->name);
+    return 0;
+}
+
+static int cmd_predict(Run *r)
+{
+    const NnrtModel *m = r->m;
+    NnrtData d = { 0 };
+    NnrtErr e;
+    Wanted *want = NULL;
+    int nwant = 0, rc = 0;
+    if (!r->out) {
+        fail("predict needs --out OUT.npz");
+        return 2;
+    }
+    const char *list = r->outputs;
+    if (!list && (m->out_slot < 0 || !m->output)) {
+        char names[1200];
+        predict_names(m, names, sizeof names);
+        return fail("predict: the model has no prediction (a loss comparing a value with a "
+                    "target, docs/trainer.md); name the values to write with --outputs (%s)",
+                    names);
+    }
+    if (!list)
+        list = prediction_name(m);
+    if (nnrt_output_check(r->out, &e) != 0)
+        return fail_err(&e);
+    rc = load_source(r, &d, &r->cfg.data, "data");
+    for (const char *s = list; rc == 0 && *s;) {
+        const char *comma = strchr(s, ',');
+        int len = comma ? (int)(comma - s) : (int)strlen(s);
+        Wanted *grown = realloc(want, (size_t)(nwant + 1) * sizeof *want);
+        if (!grown) {
+            rc = fail("out of memory");
+            break;
+        }
+        want = grown;
+        if ((rc = predict_want(r, want, nwant, s, len, d.n)) == 0)
+            r->keep |= want[nwant++].slot <= -3;
+        s += len + (comma != NULL);
+    }
+    if (rc == 0)
+        rc = setup_params(r, r->params_file);
+    if (rc == 0)
+        rc = setup_work(r, d.n, 0);
+    if (rc == 0 && !r->params_file)
+        note(r, "predict: at the initial parameters (no --params)");
+    if (rc == 0 && !r->data_flag)
+        note(r, "predict: on the train block's data, %s (no --data)", d.name);
+    if (rc == 0) {
+        nnrt_set_ftz(!r->no_ftz);
+        for (int64_t i0 = 0; i0 < d.n; i0 += r->cap) {
+            int nb = (int)(d.n - i0 < r->cap ? d.n - i0 : r->cap);
+            point_at(r, &d, i0);
+            m->forward(r->work, r->params, nb, r->ptr, r->loss);
+            for (int k = 0; k < nwant; k++) {
+                Wanted *w = &want[k];
+                nnrt_real *dst = w->buf + i0 * w->size;
+                if (w->slot <= -3)
+                    m->value(r->work, -3 - w->slot, nb, dst);
+                if (w->slot <= -3 && !m->values[-3 - w->slot].batched)   /* one for all */
+                    for (int b = 1; b < nb; b++)
+                        memcpy(dst + (int64_t)b * w->size, dst,
+                               (size_t)w->size * sizeof(nnrt_real));
+                else if (w->slot > -3)
+                    memcpy(dst, w->slot >= 0 ? r->ptr[w->slot] : m->output(r->work),
+                           (size_t)nb * (size_t)w->size * sizeof(nnrt_real));
+            }
+        }
+        char descr[8];
+        NnrtNpzWriter *w;
+        nnrt_native_descr(descr, sizeof descr, 'f', (int)sizeof(nnrt_real));
+        if (nnrt_npz_create(&w, r->out, &e) != 0) {
+            rc = fail_err(&e);
+        } else {
+            for (int k = 0; k < nwant && rc == 0; k++)
+                if (nnrt_npz_add(w, want[k].name, descr, 0, want[k].rank, want[k].dim,
+                                 want[k].buf, &e) != 0)
+                    rc = fail_err(&e);
+            if (rc != 0)
+                nnrt_npz_abandon(w);
+            else if (nnrt_npz_finish(w, &e) != 0)
+                rc = fail_err(&e);
+        }
+    }
+    for (int k = 0; k < nwant; k++)
+        free(want[k].buf);
+    free(want);
+    nnrt_data_free(&d);
+    return rc;
+}
+
 /* ---- entry point ---- */
 
 int nnrt_main(const NnrtModel *model, int argc, char **argv)
@@ -1562,18 +2000,18 @@ int nnrt_main(const NnrtModel *model, int argc, char **argv)
         return 0;
     }
     int ci = -1;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < NCOMMANDS; i++)
         if (strcmp(cmd, commands[i]) == 0)
             ci = i;
     if (ci < 0) {
-        const char *c = nnrt_closest(cmd, commands, 5);
+        const char *c = nnrt_closest(cmd, commands, NCOMMANDS);
         if (cmd[0] == '-')
-            fail("expected a command (train, init, grad, eval, check) before '%s'", cmd);
+            fail("expected a command (train, init, grad, eval, check, predict) before '%s'", cmd);
         else if (c)
             fail("unknown command '%s' (did you mean '%s'?); commands: train, init, grad, eval, "
-                 "check", cmd, c);
+                 "check, predict", cmd, c);
         else
-            fail("unknown command '%s'; commands: train, init, grad, eval, check", cmd);
+            fail("unknown command '%s'; commands: train, init, grad, eval, check, predict", cmd);
         return 2;
     }
     r.cmd = cmd;
@@ -1594,7 +2032,8 @@ int nnrt_main(const NnrtModel *model, int argc, char **argv)
     case 1: rc = cmd_init(&r); break;
     case 2: rc = cmd_grad(&r); break;
     case 3: rc = cmd_eval(&r); break;
-    default: rc = cmd_check(&r); break;
+    case 4: rc = cmd_check(&r); break;
+    default: rc = cmd_predict(&r); break;
     }
     run_free(&r);
     fflush(stdout);

@@ -213,7 +213,7 @@ void ad_rule_wrong(AdCtx *cx, int v, int d)
 }
 
 AdRule *const ad_rules[OP_COUNT] = {
-#define OP(code, name, arity, kind, notation, cexpr, rule) [OP_##code] = rule,
+#define OP(code, name, arity, kind, notation, cexpr, rule, fn, fn_args) [OP_##code] = rule,
 #include "ops.def"
 #undef OP
 };

@@ -18,11 +18,6 @@
 #include "sema.h"
 #include "nnrt.h"
 
-const char *const sema_functions[] = {
-    "relu", "sigmoid", "tanh", "exp", "log", "sqrt", "abs", "softmax", "log_softmax",
-    "sum", "mean", "sumsq", "cross_entropy", "bce_with_logits", "dense", NULL,
-};
-
 const char *const sema_initialisers[] = {
     "zeros", "ones", "identity", "normal", "uniform", "xavier_uniform", "xavier_normal",
     "he_uniform", "he_normal", "load", NULL,
@@ -238,8 +233,7 @@ static const char *map_word(Op op)
     case OP_MUL: return "*";
     case OP_DIV: return "/";
     case OP_POW: return "^";
-    case OP_BCE: return "bce_with_logits";
-    default: return ir_ops[op].name;
+    default: return ir_ops[op].fn ? ir_ops[op].fn : ir_ops[op].name;
     }
 }
 
@@ -436,92 +430,118 @@ static Ev eval_dense(Sema *S, const Expr *e)
     return val_ev(emit(S, OP_ADD, 2, aargs, out, V(S, h.v)->batched, e->loc));
 }
 
+/* The op that function f of the language makes (ops.def's fn column), or
+ * OP_COUNT when there is none. */
+static Op function_op(const char *f)
+{
+    for (int op = 0; op < OP_COUNT; op++)
+        if (ir_ops[op].fn && strcmp(ir_ops[op].fn, f) == 0)
+            return (Op)op;
+    return OP_COUNT;
+}
+
+/* f(x) for a function of one argument: an elementwise function (folded
+ * when x is a number), a reduction or a row op. */
+static Ev eval_function(Sema *S, const Expr *e, Op op)
+{
+    const char *f = e->str;
+    Ev x = eval(S, e->args[0].value);
+    if (x.kind == EV_BAD)
+        return BAD;
+    IrKind kind = ir_ops[op].kind;
+    if (x.kind == EV_NUM && kind == K_MAP)
+        return fold(op, x.num, 0);
+    int a = as_value(S, x, e->args[0].value->loc);
+    if (!check_not_label(S, a, e->args[0].value, f))
+        return BAD;
+    const Value *av = V(S, a);
+    if (kind == K_MAP)
+        return val_ev(emit(S, op, 1, &a, av->shape, av->batched, e->loc));
+    if (kind == K_REDUCE)
+        return val_ev(emit(S, op, 1, &a, scalar_shape(), av->batched, e->loc));
+    if (av->shape.rank == 0) {
+        diag_error(e->loc, "%s needs a vector (it works along the last axis), not a scalar", f);
+        return BAD;
+    }
+    return val_ev(emit(S, op, 1, &a, av->shape, av->batched, e->loc));
+}
+
+/* cross_entropy(logits, target) with a class label, or
+ * bce_with_logits(logits, target) with real targets, summed. */
+static Ev eval_loss(Sema *S, const Expr *e, Op op)
+{
+    const char *f = e->str;
+    Ev z = eval(S, e->args[0].value), t = eval(S, e->args[1].value);
+    if (z.kind == EV_BAD || t.kind == EV_BAD)
+        return BAD;
+    int zv = as_value(S, z, e->args[0].value->loc);
+    int tv = as_value(S, t, e->args[1].value->loc);
+    if (!check_not_label(S, zv, e->args[0].value, f))
+        return BAD;
+    const Value *Z = V(S, zv), *T = V(S, tv);
+    int args[2] = {zv, tv};
+    if (op == OP_XENT) {
+        if (!T->label) {
+            diag_error(e->args[1].value->loc, "cross_entropy: the target must be a class label "
+                       "(declare it as `target %s : class(K)`); for real-valued targets write "
+                       "the loss out, e.g. 0.5 * sum((yhat - y)^2)",
+                       e->args[1].value->kind == EX_NAME ? e->args[1].value->str : "c");
+            return BAD;
+        }
+        int K = S->p->slots[T->index].nclass;
+        if (Z->shape.rank != 1 || Z->shape.dim[0] != K) {
+            diag_error(e->args[0].value->loc, "cross_entropy: the logits must be a vector of "
+                       "%d entries (class(%d)), but are %s", K, K, shape_text(&Z->shape));
+            note_decl(S, e->args[0].value);
+            return BAD;
+        }
+        return val_ev(emit(S, OP_XENT, 2, args, scalar_shape(), 1, e->loc));
+    }
+    if (!check_not_label(S, tv, e->args[1].value, f))
+        return BAD;
+    const Expr *src[2] = {e->args[0].value, e->args[1].value};
+    Ev m = map_op(S, op, 2, args, src, e->loc);
+    if (m.kind == EV_BAD || V(S, m.v)->shape.rank == 0)
+        return m;
+    return val_ev(emit(S, OP_SUM, 1, &m.v, scalar_shape(), V(S, m.v)->batched, e->loc));
+}
+
+/* call = NAME "(" args ")": dense, or a function of ops.def (fn column),
+ * with as many arguments as its op has operands */
 static Ev eval_call(Sema *S, const Expr *e)
 {
     const char *f = e->str;
-    static const struct { const char *name; Op op; } unary[] = {
-        {"sigmoid", OP_SIGMOID}, {"tanh", OP_TANH}, {"exp", OP_EXP},
-        {"log", OP_LOG}, {"sqrt", OP_SQRT}, {"abs", OP_ABS},
-        {"relu", OP_RELU}, {"softmax", OP_SOFTMAX},
-        {"log_softmax", OP_LOG_SOFTMAX}, {"sum", OP_SUM}, {"mean", OP_MEAN},
-        {"sumsq", OP_SUMSQ},
-    };
     if (strcmp(f, "dense") == 0)
         return eval_dense(S, e);
-    for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++) {
-        if (strcmp(f, unary[i].name) != 0)
-            continue;
-        if (e->nargs != 1 || e->args[0].name) {
+    Op op = function_op(f);
+    if (op == OP_COUNT) {
+        /* the candidates: ops.def's functions, then dense */
+        const char *names[OP_COUNT + 2];
+        int n = 0;
+        for (int k = 0; k < OP_COUNT; k++)
+            if (ir_ops[k].fn)
+                names[n++] = ir_ops[k].fn;
+        names[n++] = "dense";
+        names[n] = NULL;
+        const char *near = diag_closest(f, names, n);
+        if (near)
+            diag_error(e->callee_loc, "unknown function '%s' (did you mean '%s'?)", f, near);
+        else
+            diag_error(e->callee_loc, "unknown function '%s'", f);
+        return BAD;
+    }
+    int arity = ir_ops[op].arity, named = 0;
+    for (int k = 0; k < e->nargs && k < arity; k++)
+        named |= e->args[k].name != NULL;
+    if (e->nargs != arity || named) {
+        static const char *const count[] = {"no", "one", "two", "three"};
+        if (arity == 1)
             diag_error(e->loc, "%s takes one argument, got %d", f, e->nargs);
-            return BAD;
-        }
-        Ev x = eval(S, e->args[0].value);
-        if (x.kind == EV_BAD)
-            return BAD;
-        Op op = unary[i].op;
-        IrKind kind = ir_ops[op].kind;
-        if (x.kind == EV_NUM && kind == K_MAP)
-            return fold(op, x.num, 0);
-        int a = as_value(S, x, e->args[0].value->loc);
-        if (!check_not_label(S, a, e->args[0].value, f))
-            return BAD;
-        const Value *av = V(S, a);
-        if (kind == K_MAP)
-            return val_ev(emit(S, op, 1, &a, av->shape, av->batched, e->loc));
-        if (kind == K_REDUCE)
-            return val_ev(emit(S, op, 1, &a, scalar_shape(), av->batched, e->loc));
-        if (av->shape.rank == 0) {
-            diag_error(e->loc, "%s needs a vector (it works along the last axis), not a scalar", f);
-            return BAD;
-        }
-        return val_ev(emit(S, op, 1, &a, av->shape, av->batched, e->loc));
+        else
+            diag_error(e->loc, "%s takes %s arguments: (%s)", f, count[arity], ir_ops[op].fn_args);
+        return BAD;
     }
-    if (strcmp(f, "cross_entropy") == 0 || strcmp(f, "bce_with_logits") == 0) {
-        int xent = f[0] == 'c';
-        if (e->nargs != 2 || e->args[0].name || e->args[1].name) {
-            diag_error(e->loc, "%s takes two arguments: (logits, target)", f);
-            return BAD;
-        }
-        Ev z = eval(S, e->args[0].value), t = eval(S, e->args[1].value);
-        if (z.kind == EV_BAD || t.kind == EV_BAD)
-            return BAD;
-        int zv = as_value(S, z, e->args[0].value->loc);
-        int tv = as_value(S, t, e->args[1].value->loc);
-        if (!check_not_label(S, zv, e->args[0].value, f))
-            return BAD;
-        const Value *Z = V(S, zv), *T = V(S, tv);
-        int args[2] = {zv, tv};
-        if (xent) {
-            if (!T->label) {
-                diag_error(e->args[1].value->loc, "cross_entropy: the target must be a class label "
-                           "(declare it as `target %s : class(K)`); for real-valued targets write "
-                           "the loss out, e.g. 0.5 * sum((yhat - y)^2)",
-                           e->args[1].value->kind == EX_NAME ? e->args[1].value->str : "c");
-                return BAD;
-            }
-            int K = S->p->slots[T->index].nclass;
-            if (Z->shape.rank != 1 || Z->shape.dim[0] != K) {
-                diag_error(e->args[0].value->loc, "cross_entropy: the logits must be a vector of "
-                           "%d entries (class(%d)), but are %s", K, K, shape_text(&Z->shape));
-                note_decl(S, e->args[0].value);
-                return BAD;
-            }
-            return val_ev(emit(S, OP_XENT, 2, args, scalar_shape(), 1, e->loc));
-        }
-        if (!check_not_label(S, tv, e->args[1].value, f))
-            return BAD;
-        const Expr *src[2] = {e->args[0].value, e->args[1].value};
-        Ev m = map_op(S, OP_BCE, 2, args, src, e->loc);
-        if (m.kind == EV_BAD || V(S, m.v)->shape.rank == 0)
-            return m;
-        return val_ev(emit(S, OP_SUM, 1, &m.v, scalar_shape(), V(S, m.v)->batched, e->loc));
-    }
-    const char *near = diag_closest(f, (const char **)sema_functions, 15);
-    if (near)
-        diag_error(e->callee_loc, "unknown function '%s' (did you mean '%s'?)", f, near);
-    else
-        diag_error(e->callee_loc, "unknown function '%s'", f);
-    return BAD;
+    return arity == 1 ? eval_function(S, e, op) : eval_loss(S, e, op);
 }
 
 /* A literal list: flattened values and its shape. */

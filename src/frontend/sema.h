@@ -29,8 +29,8 @@ typedef struct SemaOptions {
  * errors through diag; returns NULL when there were any. */
 IrProgram *sema_lower(const Program *ast, const char *source, const SemaOptions *opt);
 
-/* The language's built-in names, for "did you mean" and the docs. */
-extern const char *const sema_functions[];
+/* The language's initialisers, for "did you mean" and the docs (its
+ * functions are ops.def's fn column, and dense). */
 extern const char *const sema_initialisers[];
 
 #endif

@@ -15,8 +15,8 @@
 #include "ir.h"
 
 const OpInfo ir_ops[OP_COUNT] = {
-#define OP(code, name, arity, kind, notation, cexpr, rule) \
-    [OP_##code] = {name, arity, kind, notation, cexpr},
+#define OP(code, name, arity, kind, notation, cexpr, rule, fn, fn_args) \
+    [OP_##code] = {name, arity, kind, notation, cexpr, fn, fn_args},
 #include "ops.def"
 #undef OP
 };

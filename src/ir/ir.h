@@ -28,7 +28,7 @@
 #define IR_MAXRANK 4
 
 typedef enum Op {
-#define OP(code, name, arity, kind, notation, cexpr, rule) OP_##code,
+#define OP(code, name, arity, kind, notation, cexpr, rule, fn, fn_args) OP_##code,
 #include "ops.def"
 #undef OP
     OP_COUNT
@@ -42,6 +42,8 @@ typedef struct OpInfo {
     IrKind kind;
     const char *notation;
     const char *cexpr;
+    const char *fn;          /* the language's function making it, or NULL */
+    const char *fn_args;     /* ... its arguments' names ("logits, target") */
 } OpInfo;
 
 extern const OpInfo ir_ops[OP_COUNT];

@@ -6,7 +6,9 @@ Reads the two files that hold an op's knowledge inside the compiler:
                    first four fields are positional; of the rest, the first
                    string is the op's notation (the language's own spelling,
                    `$0 + $1`, `relu($0)`) and a field `ad_NAME` its adjoint
-                   rule.  Further columns are ignored, wherever they are.
+                   rule; the 8th and 9th, when there, the function of the
+                   language that makes the op and its arguments (fn, fn_args:
+                   a string or NULL).
   src/ad/rules.c   the rules: for each `static void ad_NAME(...)`, the ops
                    its body makes (every OP_CODE it names).
 
@@ -23,7 +25,7 @@ RULES_C = "src/ad/rules.c"
 
 
 class Op:
-    __slots__ = ("code", "name", "arity", "kind", "notation", "rule", "makes")
+    __slots__ = ("code", "name", "arity", "kind", "notation", "rule", "makes", "fn", "fn_args")
 
     def __repr__(self):
         return "Op(%s)" % self.name
@@ -112,5 +114,6 @@ def read(root):
             raise ValueError("%s: %s names the rule %s, which %s does not define"
                              % (OPS_DEF, op.code, op.rule, RULES_C))
         op.makes = rules.get(op.rule, [])
+        op.fn, op.fn_args = (_string(f[7]), _string(f[8])) if len(f) > 8 else (None, None)
         ops.append(op)
     return ops

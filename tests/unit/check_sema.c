@@ -196,6 +196,30 @@ START_TEST(an_unknown_function_suggests_the_closest_builtin)
 }
 END_TEST
 
+START_TEST(every_function_of_the_op_table_is_called_by_its_name_and_arity)
+{
+    /* ops.def's fn column is the language's functions: each is known,
+     * and one argument too many is reported with its arity */
+    int nfn = 0;
+    for (int op = 0; op < OP_COUNT; op++) {
+        const char *fn = ir_ops[op].fn;
+        if (!fn)
+            continue;
+        nfn++;
+        char src[256], want[128];
+        snprintf(src, sizeof src, "input x[2]\ntarget y[1]\nloss = sum(%s(x, x, x, x)) + sum(y)\n", fn);
+        if (ir_ops[op].arity == 1)
+            snprintf(want, sizeof want, "error: %s takes one argument, got 4", fn);
+        else
+            snprintf(want, sizeof want, "error: %s takes two arguments: (%s)", fn, ir_ops[op].fn_args);
+        Lowered r = lower(src);
+        ck_assert_msg(strstr(r.msgs, want) != NULL, "%s: expected \"%s\", got:\n%s", fn, want, r.msgs);
+        done(&r);
+    }
+    ck_assert_msg(nfn > 0, "ops.def names no function of the language");
+}
+END_TEST
+
 START_TEST(an_unknown_initialiser_suggests_the_closest_one)
 {
     expect_messages(
@@ -1530,6 +1554,7 @@ static Suite *sema_suite(void)
     tcase_add_test(tc, an_unknown_name_far_from_every_name_gets_no_suggestion);
     tcase_add_test(tc, the_loss_cannot_be_used_before_it_is_defined);
     tcase_add_test(tc, an_unknown_function_suggests_the_closest_builtin);
+    tcase_add_test(tc, every_function_of_the_op_table_is_called_by_its_name_and_arity);
     tcase_add_test(tc, an_unknown_initialiser_suggests_the_closest_one);
     tcase_add_test(tc, a_literal_initialiser_must_have_the_declared_shape);
     tcase_add_test(tc, a_literal_initialiser_gives_the_values_row_by_row_and_a_number_fills);
