@@ -40,6 +40,7 @@ import os
 import re
 import subprocess
 import sys
+import traceback
 
 import numpy as np
 
@@ -68,6 +69,7 @@ NNC = None
 # An operand: (where, shape) with where "param" (shared by the samples),
 # "batch" (one per sample: a parameter times an input) or "const" (a
 # number).  A case is one use of the op; each kind lists the uses it allows.
+# At most 12 elements a parameter: explain abbreviates bigger tensors.
 
 
 def map_cases(n):
@@ -320,7 +322,7 @@ class Checks:
             T.note("FAIL: %s" % e)
             self.lines.append((T.name, "FAIL", str(e)))
         except Exception as e:   # a crash in the suite is a failure too
-            T.note("FAIL: %s: %s" % (type(e).__name__, e))
+            T.note("FAIL: %s" % traceback.format_exc())
             self.lines.append((T.name, "FAIL", "%s: %s" % (type(e).__name__, e)))
         finally:
             T.log.close()
