@@ -96,6 +96,18 @@ done
 cat "$D"/e[1-5] >>"$t_log"
 if [ $ok = 1 ]; then t_pass; else t_fail "expected eight clear errors"; fi
 
+# --digits 17: every number as the double it is (the op-conformance suite
+# compares them with the trainers'); 6 by default
+t_begin "explain/digits"
+if t_run "$NNC" explain tests/golden/sigmoid.nn --wrt 'W1[0,0]' --digits 17 &&
+   grep -qx "  dL/dW1\[0,0\] = 0.010367630760567528" "$t_log" &&
+   ! t_run "$NNC" explain tests/golden/sigmoid.nn --wrt W1 --digits 18 &&
+   grep -q -- "--digits 18: a number of significant digits, 1 to 17" "$t_log"; then
+    t_pass
+else
+    t_fail "expected dL/dW1[0,0] = 0.010367630760567528 with --digits 17, an error for 18"
+fi
+
 # random initial parameters from a file: explain's gradient is the f64
 # trainer's `grad` on the same sample
 t_begin "explain/matches-the-trainer"

@@ -27,10 +27,12 @@ import torch.nn.functional as F
 
 class Domain:
     """Numbers sign * U(lo, hi) (sign random when signed), or class labels;
-    `const` is the number the suite writes for a constant operand."""
+    `const` is the number the suite writes for a constant operand, and with
+    only_const the operand is always that number (a slope, a bound)."""
 
-    def __init__(self, name, lo=0.0, hi=0.0, signed=False, const=None):
+    def __init__(self, name, lo=0.0, hi=0.0, signed=False, const=None, only_const=False):
         self.name, self.lo, self.hi, self.signed, self.const = name, lo, hi, signed, const
+        self.only_const = only_const
 
     def __repr__(self):
         return self.name
@@ -41,6 +43,11 @@ POSITIVE = Domain("positive", 0.3, 2.0, const=1.3)
 NONZERO = Domain("nonzero", 0.3, 1.5, signed=True, const=-0.6)   # away from a kink or a pole
 UNIT = Domain("unit", 0.1, 0.9, const=0.3)                        # a probability
 LABEL = Domain("label")                                           # a class label
+
+
+def number(x):
+    """An operand the language takes as a number only, e.g. a slope of 0.01."""
+    return Domain("number %r" % x, const=x, only_const=True)
 
 
 class Ref:
