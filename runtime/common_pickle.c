@@ -47,7 +47,8 @@
 #define MAX_VISITS (1 << 24)       /* container and item visits when flattening: at most
                                       64 per byte of the file (a shared memo entry is
                                       visited once per reference) */
-#define MAX_ENTRIES 100000
+#define MAX_ENTRIES 100000         /* arrays in the result, or one per 64 bytes of a larger
+                                      file (a list of 60000 (x, y) pairs has 120000) */
 #define MAX_NAME 512
 
 typedef enum OKind {
@@ -1142,9 +1143,10 @@ static int run(Machine *m, Obj **result)
 static int add_entry(NnrtPickle *pk, const char *name, const NnrtNpyHeader *h,
                      const void *data, const char *why, int labels, NnrtErr *e)
 {
-    if (pk->n >= MAX_ENTRIES)
-        return nnrt_err(e, "%s: pickle holds more than %d arrays (nnc's limit)", pk->what,
-                        MAX_ENTRIES);
+    int64_t max = pk->len / 64 > MAX_ENTRIES ? (int64_t)(pk->len / 64) : MAX_ENTRIES;
+    if (pk->n >= max || pk->n == INT32_MAX)
+        return nnrt_err(e, "%s: pickle holds more than %" PRId64 " arrays (nnc's limit for its "
+                        "size)", pk->what, max);
     if (pk->n == pk->cap) {
         int cap = pk->cap ? 2 * pk->cap : 16;
         NnrtEntry *en = realloc(pk->entry, (size_t)cap * sizeof *en);

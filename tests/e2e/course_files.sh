@@ -211,3 +211,17 @@ fi
 refuse "tuple-pickle-by-name-says-how-to-bind" \
     "arrays present: 0/0, 0/1, 1/0, 1/1, 2/0, 2/1 (bind by key path: files(x = pick(\"mnist.pkl.gz\", \"KEY\"), ...))" \
     ./mnist eval --data mnist.pkl.gz
+
+# Nielsen's loader's list of 60000 (x, y) pairs: 120000 arrays in one pickle
+t_begin "course-files/sixty-thousand-pairs"
+if ! t_build examples/tiny_mlp.nn "$D/tiny"; then t_fail "nnc build failed"
+else
+    (cd "$D" && /usr/bin/python3 -c 'import numpy as np, pickle
+x = np.random.default_rng(5).random((60000, 2)); y = x[:, :1] * 2
+pickle.dump([(x[i], y[i]) for i in range(60000)], open("pairs60k.pkl", "wb"), protocol=2)
+np.savez("pairs60k.npz", x=x, y=y)') >>"$t_log" 2>&1
+    want=$(cd "$D" && loss ./tiny eval --data pairs60k.npz)
+    got=$(cd "$D" && loss ./tiny eval --data 'files(x = stack(pick("pairs60k.pkl", "*/0")), y = stack(pick("pairs60k.pkl", "*/1")))')
+    echo "loss $got, expected $want" >>"$t_log"
+    if [ -n "$got" ] && [ "$got" = "$want" ]; then t_pass; else t_fail "loss '$got', expected '$want'"; fi
+fi
