@@ -95,6 +95,7 @@ for name, text in [("data-file", "data\ntrain.npz"),
                    ("data-files", 'data\nfiles(x = "a.idx.gz" / 255, c = pick("b.pkl", "labels"))'),
                    ("data-list", 'data\nfiles(x = [pick("d1.bin", "data"), pick("d2.bin", "data")] / 255 - 0.5)'),
                    ("data-gen", "data\nspirals(n = 300, classes = 3, noise = 0.1, seed = 2)"),
+                   ("data-stack-transpose", 'data\nfiles(x = stack(pick("p.pkl", "*/0")) / 255, c = "c.npy"\')'),
                    ("optimizer", "optimizer\nadam(lr = 1e-3, beta1 = 0.9)"),
                    ("schedule", "schedule\nstep(every = 10, gamma = 0.5)"),
                    ("epochs", "epochs\n20"), ("batch", "batch\nfull")]:
