@@ -441,7 +441,26 @@ int nnrt_write_config(const char *dir, const NnrtModel *m, const NnrtConfig *c, 
     return close_part(f, path, part, e);
 }
 
-int nnrt_read_settings(const char *dir, NnrtConfig *c, NnrtErr *e)
+/* settings.txt's first line names the source hash of the model that wrote
+ * it: another model (or the same file edited) may have parameters of the
+ * same names and sizes in another layout or meaning, so it cannot resume. */
+static int same_model(const char *dir, const char *path, const char *line, const NnrtModel *m,
+                      NnrtErr *e)
+{
+    const char *h = strstr(line, "(source hash ");
+    char was[40] = "";
+    if (h)
+        sscanf(h + 13, "%39[0-9a-f]", was);
+    if (!m->source_hash || strcmp(was, m->source_hash) == 0)
+        return 0;
+    return nnrt_err(e, "%s: the run was trained by a model with source hash %s, this trainer's "
+                    "%s is %s: the .nn file changed since, so the run cannot be continued by it "
+                    "(start a new run, from --init %s/params.npz if the parameters still fit)",
+                    path, was[0] ? was : "(none)", m->source ? m->source : m->name,
+                    m->source_hash, dir);
+}
+
+int nnrt_read_settings(const char *dir, const NnrtModel *m, NnrtConfig *c, NnrtErr *e)
 {
     char path[1100], line[4096], err[1024];
     snprintf(path, sizeof path, "%s/settings.txt", dir);
@@ -454,6 +473,8 @@ int nnrt_read_settings(const char *dir, NnrtConfig *c, NnrtErr *e)
         lineno++;
         line[strcspn(line, "\r\n")] = '\0';
         char *eq = strstr(line, " = ");
+        if (lineno == 1 && m && (r = same_model(dir, path, line, m, e)) != 0)
+            break;
         if (line[0] == '#' || line[0] == '\0')
             continue;
         if (!eq) {

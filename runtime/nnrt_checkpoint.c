@@ -65,9 +65,11 @@ int nnrt_checkpoint_save(const char *path, const NnrtModel *m, const nnrt_real *
 }
 
 /* Reads member `name` of z, which must hold exactly n values of the
- * expected kind ('f' of nnrt_real's size, or 'i'/'f' of 8 bytes). */
-static int read_exact(NnrtNpz *z, const char *name, char kind, int itemsize, int64_t n,
-                      void *out, NnrtErr *e)
+ * expected kind ('f' of nnrt_real's size, or 'i'/'f' of 8 bytes), in the
+ * shape of p when p is not NULL (a W1 [2, 4] has the count of a W1 [4, 2],
+ * not its layout), else as a vector. */
+static int read_exact(NnrtNpz *z, const char *name, const NnrtParam *p, char kind, int itemsize,
+                      int64_t n, void *out, NnrtErr *e)
 {
     int i = nnrt_npz_find(z, name);
     if (i < 0)
@@ -76,13 +78,25 @@ static int read_exact(NnrtNpz *z, const char *name, char kind, int itemsize, int
     NnrtArray a;
     if (nnrt_npz_read(z, i, &a, e) != 0)
         return -1;
-    int r = 0;
-    if (a.h.kind != kind || a.h.itemsize != itemsize || a.h.count != n || a.h.fortran)
+    int r = 0, shaped = a.h.rank == (p ? p->rank : 1);
+    for (int d = 0; shaped && d < a.h.rank; d++)
+        shaped = a.h.shape[d] == (p ? p->dim[d] : n);
+    if (a.h.kind != kind || a.h.itemsize != itemsize || a.h.count != n || a.h.fortran) {
         r = nnrt_err(e, "%s: array '%s' is %s with %lld values, expected %lld values of %c%d",
                      nnrt_npz_path(z), name, a.h.descr, (long long)a.h.count, (long long)n, kind,
                      itemsize);
-    else
+    } else if (!shaped) {
+        char got[64], want[64];
+        nnrt_format_dims64(got, sizeof got, a.h.rank, a.h.shape);
+        if (p)
+            nnrt_format_dims(want, sizeof want, p->rank, p->dim);
+        else
+            nnrt_format_dims64(want, sizeof want, 1, &n);
+        r = nnrt_err(e, "%s: array '%s' has shape %s, this model's is %s (a checkpoint of "
+                     "another model)", nnrt_npz_path(z), name, got, want);
+    } else {
         memcpy(out, a.data, (size_t)n * (size_t)itemsize);
+    }
     nnrt_array_free(&a);
     return r;
 }
@@ -97,24 +111,32 @@ int nnrt_checkpoint_load(const char *path, const NnrtModel *m, nnrt_real *params
     char name[300];
     for (int k = 0; k < m->nparams && r == 0; k++) {
         const NnrtParam *p = &m->params[k];
-        r = read_exact(z, p->name, 'f', rs, p->size, params + p->offset, e);
+        r = read_exact(z, p->name, p, 'f', rs, p->size, params + p->offset, e);
         static const char which[] = { 'm', 'v', 'a' };
         for (int b = 0; b < 3 && r == 0 && !p->frozen; b++) {
             nnrt_real *buf = buffer(o, which[b]);
             snprintf(name, sizeof name, "%c/%s", which[b], p->name);
             if (buf)
-                r = read_exact(z, name, 'f', rs, p->size, buf + p->offset, e);
+                r = read_exact(z, name, p, 'f', rs, p->size, buf + p->offset, e);
         }
     }
     int64_t st[NSTATE];
     double f[NSTATE_F64];
     if (r == 0)
-        r = read_exact(z, "state", 'i', 8, NSTATE, st, e);
+        r = read_exact(z, "state", NULL, 'i', 8, NSTATE, st, e);
     if (r == 0)
-        r = read_exact(z, "state_f64", 'f', 8, NSTATE_F64, f, e);
+        r = read_exact(z, "state_f64", NULL, 'f', 8, NSTATE_F64, f, e);
     nnrt_npz_close(z);
     if (r != 0)
         return -1;
+    /* A checkpoint is ours, but its file may have been edited or damaged: a
+     * negative epoch would make the schedule's learning rate negative.
+     * Every epoch has at least one update, so step >= epoch. */
+    if (st[0] < 0 || st[1] < st[0] || st[2] < 0 || st[7] < 0 || st[7] > st[0] || st[8] < 0 ||
+        st[8] > st[0] || st[9] < 0 || st[9] > st[1] || !(f[0] >= 0))
+        return nnrt_err(e, "%s: its state (epoch %lld, step %lld, best epoch %lld) is impossible; "
+                        "the file is damaged", path, (long long)st[0], (long long)st[1],
+                        (long long)st[7]);
     memset(s, 0, sizeof *s);
     s->epoch = st[0];
     s->step = st[1];

@@ -506,8 +506,9 @@ void nnrt_runlog_close(NnrtRunLog *l);
  * in the flags' syntax, which --resume reads back. */
 int nnrt_write_config(const char *dir, const NnrtModel *m, const NnrtConfig *c, int argc,
                       char **argv, NnrtErr *e);
-/* Applies DIR/settings.txt to c (as flags).  Returns 0 or -1. */
-int nnrt_read_settings(const char *dir, NnrtConfig *c, NnrtErr *e);
+/* Applies DIR/settings.txt to c (as flags), after checking that m (when
+ * not NULL) is the model that wrote it (its source hash).  Returns 0 or -1. */
+int nnrt_read_settings(const char *dir, const NnrtModel *m, NnrtConfig *c, NnrtErr *e);
 
 /* DIR/summary.json: status ("finished", "early_stopped", "stopped",
  * "diverged"), message (or NULL), the final and best rows, wall time. */

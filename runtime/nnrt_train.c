@@ -262,7 +262,7 @@ static int resume_settings(Run *r, int argc, char **argv)
     if (!dir || strcmp(r->cmd, "train") != 0)
         return -1;
     NnrtErr e;
-    if (nnrt_read_settings(dir, &r->cfg, &e) != 0)
+    if (nnrt_read_settings(dir, r->m, &r->cfg, &e) != 0)
         return fail_err(&e);
     return -1;
 }
@@ -1019,6 +1019,18 @@ static int train_setup(Run *r, Train *t)
     return 0;
 }
 
+/* Has the run in dir written the files of its end?  summary.json is the
+ * last, and a run removes it when it starts training. */
+static int run_complete(const char *dir)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/params.npz", dir);
+    if (access(path, F_OK) != 0)
+        return 0;
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    return access(path, F_OK) == 0;
+}
+
 static int write_summary(const Run *r, Train *t, const char *status, const char *message)
 {
     NnrtErr e;
@@ -1047,6 +1059,7 @@ static int cmd_train(Run *r)
     NnrtErr e;
     Eval tr = { 0, 0 }, te = { 0, 0 };
     const char *status = "finished";
+    int complete = 0;   /* --resume of a run that has all its files: leave them be */
     memset(&t, 0, sizeof t);
     int rc = train_setup(r, &t);
     if (rc != 0)
@@ -1083,9 +1096,31 @@ static int cmd_train(Run *r)
         note(r, "resuming %s after epoch %lld (step %lld)", r->resume, (long long)t.st.epoch,
              (long long)t.st.step);
         if (t.st.epoch >= t.epochs) {
-            note(r, "nothing to do: the run has done its %lld epochs", (long long)t.epochs);
-            goto done;
+            if (run_complete(c->log)) {
+                note(r, "nothing to do: the run has done its %lld epochs", (long long)t.epochs);
+                complete = 1;
+                goto done;
+            }
+            /* Killed after its last checkpoint, before params.npz or
+             * summary.json: the checkpoint holds the final parameters, and
+             * evaluating them gives the final row again. */
+            note(r, "the run has done its %lld epochs but was stopped before writing all its "
+                 "files: writing them now", (long long)t.epochs);
+            if (!t.full)
+                evaluate(r, &t.data, c->accuracy, &tr);
+            if (t.has_test)
+                evaluate(r, &t.test, c->accuracy, &te);
+            t.row = make_row(&t, t.st.epoch,
+                             nnrt_schedule_lr(&c->sched, lr0, t.st.epoch - 1, t.epochs), &tr, &te);
+            t.have_row = 1;
         }
+    }
+    if (t.logging) {
+        /* A summary.json says the run's files are complete (run_complete):
+         * one left by --stop-after would say so while this part runs. */
+        char path[1100];
+        snprintf(path, sizeof path, "%s/summary.json", c->log);
+        remove(path);
     }
     if (r->nan_where[0]) {   /* --trap-nan: the gradient for the first update */
         rc = nonfinite(r, tr.loss, t.st.epoch + 1, t.st.step + 1, t.msg, sizeof t.msg);
@@ -1151,7 +1186,7 @@ static int cmd_train(Run *r)
         }
     }
 done:
-    if (t.logging && t.log.csv) {
+    if (t.logging && t.log.csv && !complete) {
         if (rc == 0 || strcmp(status, "diverged") == 0) {
             int sr = write_summary(r, &t, status, t.msg[0] ? t.msg : NULL);
             rc = rc ? rc : sr;
