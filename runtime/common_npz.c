@@ -975,9 +975,9 @@ int nnrt_npz_create(NnrtNpzWriter **out, const char *path, NnrtErr *e)
         return nnrt_err(e, "%s: out of memory", path);
     }
     snprintf(w->part, n + 6, "%s.part", path);
-    w->f = fopen(w->part, "wb");
-    if (!w->f) {
-        nnrt_err(e, "%s: cannot write (%s)", path, strerror(errno));
+    if (nnrt_output_check(path, e) != 0 || !(w->f = nnrt_open_part(path, w->part, e))) {
+        free(w->part);   /* not ours to remove */
+        w->part = NULL;
         nnrt_npz_abandon(w);
         return -1;
     }

@@ -9,13 +9,64 @@
  *   summary.json    how the run ended, its final and best rows, wall time
  *
  * JSON files other than metrics.jsonl are written to FILE.part and renamed,
- * so a reader never sees half of one.
+ * so a reader never sees half of one.  A run claims its directory first:
+ * a new one, an empty one or (--overwrite) a run's own, never one holding
+ * files that are not a run's (`--log /`, `--log ~`).
  */
 #include "nnrt_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- the directory ---- */
+
+/* The files a run writes that another run in the same directory would not
+ * overwrite (or would read: --resume reads checkpoint.npz). */
+static const char *const run_files[] = { "checkpoint.npz", "summary.json", "params.npz",
+                                         "steps.csv", "metrics.csv", "metrics.jsonl",
+                                         "settings.txt", "config.json" };
+
+int nnrt_rundir_claim(const char *dir, int overwrite, NnrtErr *e)
+{
+    struct stat st;
+    char path[1100];
+    if (lstat(dir, &st) != 0)
+        return errno == ENOENT ? 0 : nnrt_err(e, "%s: cannot use as the run directory (%s)",
+                                              dir, strerror(errno));
+    snprintf(path, sizeof path, "%s/settings.txt", dir);
+    int is_run = access(path, F_OK) == 0;
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    is_run |= access(path, F_OK) == 0;
+    if (is_run && overwrite) {
+        for (size_t i = 0; i < sizeof run_files / sizeof run_files[0]; i++) {
+            snprintf(path, sizeof path, "%s/%s", dir, run_files[i]);
+            if (remove(path) != 0 && errno != ENOENT)
+                return nnrt_err(e, "%s: cannot remove (%s)", path, strerror(errno));
+        }
+        return 0;
+    }
+    if (is_run)
+        return nnrt_err(e, "%s holds a run already: continue it with --resume %s, replace it "
+                        "with --overwrite, or log to another directory", dir, dir);
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;   /* not a directory: nnrt_mkdir_p says so */
+    struct dirent *de;
+    int empty = 1;
+    while (empty && (de = readdir(d)) != NULL)   /* train.log: the run's own output (nnc sweep) */
+        empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+                strcmp(de->d_name, "train.log") == 0;
+    closedir(d);
+    if (!empty)
+        return nnrt_err(e, "%s: not empty, and not a run directory: a run is logged into a new "
+                        "directory, an empty one or a run's own (--resume, --overwrite), never "
+                        "among other files", dir);
+    return 0;
+}
 
 /* ---- JSON output ---- */
 
@@ -48,10 +99,7 @@ static FILE *open_part(const char *dir, const char *name, char *path, char *part
 {
     snprintf(path, len, "%s/%s", dir, name);
     snprintf(part, len, "%s/%s.part", dir, name);
-    FILE *f = fopen(part, "w");
-    if (!f)
-        nnrt_err(e, "%s: cannot write (%s)", part, strerror(errno));
-    return f;
+    return nnrt_output_check(path, e) == 0 ? nnrt_open_part(path, part, e) : NULL;
 }
 
 static int close_part(FILE *f, const char *path, const char *part, NnrtErr *e)
@@ -90,10 +138,10 @@ static int keep_rows(const char *path, const char *header, int64_t keep, NnrtErr
                         strerror(errno));
     char part[1200], line[4096];
     snprintf(part, sizeof part, "%s.part", path);
-    FILE *out = fopen(part, "w");
+    FILE *out = nnrt_output_check(path, e) == 0 ? nnrt_open_part(path, part, e) : NULL;
     if (!out) {
         fclose(in);
-        return nnrt_err(e, "%s: cannot write (%s)", part, strerror(errno));
+        return -1;
     }
     int first = 1, r = 0;
     while (fgets(line, sizeof line, in)) {
@@ -262,17 +310,36 @@ static void json_row(FILE *f, const NnrtRunLog *l, const NnrtRow *w, int with_tr
     fputc('}', f);
 }
 
-void nnrt_runlog_flush(NnrtRunLog *l)
+/* A write that failed (a full disk) shows only in the stream's error flag,
+ * sticky until the stream is closed: checked after every row, so the run
+ * stops at once instead of at its next checkpoint, with the logs cut. */
+static int check_stream(FILE *f, const char *dir, const char *name, NnrtErr *e)
 {
+    if (!f || !ferror(f))
+        return 0;
+    return nnrt_err(e, "%s/%s: write failed (%s)", dir, name, strerror(errno ? errno : EIO));
+}
+
+static int check_streams(const NnrtRunLog *l, NnrtErr *e)
+{
+    return check_stream(l->csv, l->dir, "metrics.csv", e) != 0 ||
+           check_stream(l->jsonl, l->dir, "metrics.jsonl", e) != 0 ||
+           check_stream(l->steps, l->dir, "steps.csv", e) != 0 ? -1 : 0;
+}
+
+int nnrt_runlog_flush(NnrtRunLog *l, NnrtErr *e)
+{
+    errno = 0;
     if (l->steps)
         fflush(l->steps);
     if (l->csv)
         fflush(l->csv);
     if (l->jsonl)
         fflush(l->jsonl);
+    return check_streams(l, e);
 }
 
-void nnrt_runlog_row(NnrtRunLog *l, const NnrtRow *w)
+int nnrt_runlog_row(NnrtRunLog *l, const NnrtRow *w, NnrtErr *e)
 {
     int d = l->digits;
     if (l->csv) {
@@ -308,9 +375,10 @@ void nnrt_runlog_row(NnrtRunLog *l, const NnrtRow *w)
      * and at the end), not with three writes per epoch: W5's runs of 50
      * tiny epochs made 150 each. */
     if (w->seconds - l->flushed >= NNRT_LOG_FLUSH_SECONDS || w->seconds < l->flushed) {
-        nnrt_runlog_flush(l);
         l->flushed = w->seconds;
+        return nnrt_runlog_flush(l, e);
     }
+    return check_streams(l, e);
 }
 
 void nnrt_runlog_close(NnrtRunLog *l)
@@ -518,6 +586,7 @@ int nnrt_write_summary(const NnrtRunLog *l, const NnrtSummary *s, NnrtErr *e)
     fputs(",\n  \"monitor\": ", f);
     json_str(f, s->monitor);
     fprintf(f, ",\n  \"wall_seconds\": %.3f", s->wall_seconds);
-    fputs(",\n  \"params\": \"params.npz\",\n  \"checkpoint\": \"checkpoint.npz\"\n}\n", f);
+    fprintf(f, ",\n  \"params\": %s,\n  \"checkpoint\": \"checkpoint.npz\"\n}\n",
+            s->has_params ? "\"params.npz\"" : "null");
     return close_part(f, path, part, e);
 }

@@ -3,7 +3,7 @@
  * messages (with the control characters a file's names may hold escaped,
  * so a hostile .npz member name cannot drive the terminal), "did you mean"
  * suggestions, repeated names, input path resolution (with the
- * data set directories and wildcards), mkdir -p, a
+ * data set directories and wildcards), mkdir -p, checks of output paths, a
  * monotonic clock, flush-to-zero, and shape formatting.
  *
  * Built once (no nnrt_real).  Suggestions use the edit distance between the
@@ -14,6 +14,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -334,6 +335,48 @@ int nnrt_mkdir_p(const char *dir, NnrtErr *e)
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return nnrt_err(e, "%s: exists and is not a directory", dir);
     return 0;
+}
+
+/* Output files are written to PATH.part and renamed over PATH, so that a
+ * reader never sees half a file.  A rename replaces whatever is at PATH:
+ * right for a file of ours, wrong for a device (as root, `--save
+ * /dev/full` replaced /dev/full by a regular file), a symbolic link
+ * (replaced by a file, its target untouched) or anything else that is not
+ * a regular file. */
+int nnrt_output_check(const char *path, NnrtErr *e)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : nnrt_err(e, "%s: cannot write (%s)", path, strerror(errno));
+    if (S_ISREG(st.st_mode))
+        return 0;
+    if (S_ISDIR(st.st_mode))
+        return nnrt_err(e, "%s: cannot write (%s)", path, strerror(EISDIR));
+    return nnrt_err(e, "%s: cannot write: it is %s, which the trainer does not replace (it "
+                    "writes a new file and renames it into place); give the path of a regular "
+                    "file", path, S_ISLNK(st.st_mode) ? "a symbolic link"
+                    : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                    : S_ISFIFO(st.st_mode) ? "a FIFO" : "not a regular file");
+}
+
+FILE *nnrt_open_part(const char *path, const char *part, NnrtErr *e)
+{
+    struct stat st;
+    /* a stale PATH.part of a killed run is replaced; anything else there is
+     * not ours (O_NOFOLLOW: a link is never followed, O_NONBLOCK: a FIFO
+     * without a reader cannot block the open) */
+    if (lstat(part, &st) == 0 && !S_ISREG(st.st_mode)) {
+        nnrt_err(e, "%s: cannot write: it exists and is not a regular file", part);
+        return NULL;
+    }
+    int fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK, 0666);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!f) {
+        nnrt_err(e, "%s: cannot write (%s)", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    return f;
 }
 
 /* ---- numbers as text, fast ---- */

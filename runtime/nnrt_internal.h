@@ -80,6 +80,14 @@ void nnrt_free_paths(char **paths, int n);
 /* mkdir -p. */
 int nnrt_mkdir_p(const char *dir, NnrtErr *e);
 
+/* 0 when an output file may be renamed over path: nothing is there, or a
+ * regular file; else -1 (a device, a symbolic link, a directory, ...). */
+int nnrt_output_check(const char *path, NnrtErr *e);
+/* Opens part (PATH.part) for writing: a regular file (a stale one is
+ * truncated), never through a symbolic link.  NULL and e (naming path)
+ * on failure. */
+FILE *nnrt_open_part(const char *path, const char *part, NnrtErr *e);
+
 /* Seconds on a monotonic clock. */
 double nnrt_now(void);
 
@@ -491,8 +499,10 @@ int nnrt_runlog_open(NnrtRunLog *l, const char *dir, int has_test, int accuracy,
                      int64_t keep, NnrtErr *e);
 /* Appends a row; the files are flushed when NNRT_LOG_FLUSH_SECONDS have
  * passed since they last were (the row's seconds). */
-void nnrt_runlog_row(NnrtRunLog *l, const NnrtRow *row);
-void nnrt_runlog_flush(NnrtRunLog *l);   /* metrics.csv, metrics.jsonl, steps.csv */
+/* Both return -1 (e names the file) when a write to a log file failed,
+ * in this call or since the last check. */
+int nnrt_runlog_row(NnrtRunLog *l, const NnrtRow *row, NnrtErr *e);
+int nnrt_runlog_flush(NnrtRunLog *l, NnrtErr *e);   /* metrics.csv, metrics.jsonl, steps.csv */
 /* Opens DIR/steps.csv (the runlog's dir, keep as above): one row per update,
  * `epoch,step,batch_loss,lr`, for learning curves over updates. */
 int nnrt_runlog_open_steps(NnrtRunLog *l, int64_t keep, NnrtErr *e);
@@ -500,6 +510,12 @@ int nnrt_runlog_open_steps(NnrtRunLog *l, int64_t keep, NnrtErr *e);
  * (1-based) used, before the update, and its learning rate. */
 void nnrt_runlog_step(NnrtRunLog *l, int64_t epoch, int64_t step, double batch_loss, double lr);
 void nnrt_runlog_close(NnrtRunLog *l);
+
+/* May a new run be logged into dir?  Yes when it does not exist or is
+ * empty; when it holds a run (settings.txt or metrics.csv), only with
+ * overwrite, which removes that run's files; never when it holds other
+ * files.  Returns 0 or -1. */
+int nnrt_rundir_claim(const char *dir, int overwrite, NnrtErr *e);
 
 /* DIR/config.json: every setting, the seed, versions, the source hash and
  * the command line.  DIR/settings.txt: the settings as `key = value` lines
@@ -511,11 +527,12 @@ int nnrt_write_config(const char *dir, const NnrtModel *m, const NnrtConfig *c, 
 int nnrt_read_settings(const char *dir, const NnrtModel *m, NnrtConfig *c, NnrtErr *e);
 
 /* DIR/summary.json: status ("finished", "early_stopped", "stopped",
- * "diverged"), message (or NULL), the final and best rows, wall time. */
+ * "diverged", "interrupted"), message (or NULL), the final and best rows, wall time. */
 typedef struct NnrtSummary {
     const char *status, *message, *monitor;
     NnrtRow final, best;
     int has_final;
+    int has_params;            /* params.npz was written (else "params": null) */
     double wall_seconds;
 } NnrtSummary;
 int nnrt_write_summary(const NnrtRunLog *l, const NnrtSummary *s, NnrtErr *e);

@@ -23,6 +23,7 @@
 #include "nnrt_internal.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,7 @@ static const ExtraFlag extra_flags[] = {
     { "no-ftz", 0, "train init grad eval check" },
     { "trap-nan", 0, "train" },
     { "resume", 1, "train" },
+    { "overwrite", 0, "train" },
     { "stop-after", 1, "train" },
     { "no-plots", 0, "train" },
     { "help", 0, "train init grad eval check" },
@@ -84,6 +86,7 @@ typedef struct Run {
     double eps;
     int64_t entries;             /* check --entries N: at most N per parameter */
     int have_eps, quiet, no_ftz, no_plots, data_flag, batch_flag;
+    int overwrite;               /* --overwrite: --log may replace a run */
     const char *print;           /* grad/check --print: "" (all) or "W1,b1", else NULL */
     int trap_nan;                /* --trap-nan: find where a non-finite value appeared */
     const char *resume;          /* --resume DIR */
@@ -154,7 +157,7 @@ static void usage(const Run *r, FILE *f)
     fprintf(f,
             "commands:\n"
             "  train [--KEY VALUE ...] [--init P.npz] [--save P.npz] [--log DIR] [--quiet]\n"
-            "        [--resume DIR] [--stop-after N] [--trap-nan]\n"
+            "        [--overwrite] [--resume DIR] [--stop-after N] [--trap-nan]\n"
             "        train, printing one line per epoch (epoch 0 = before any update)\n"
             "  init  --out P.npz [--seed N]\n"
             "        write the initial parameters\n"
@@ -208,6 +211,7 @@ static void usage(const Run *r, FILE *f)
             "  warmup = W (epochs of linear warm-up): cosine(min = 0, warmup = 5)\n\n"
             "other flags:\n"
             "  --resume DIR        continue the run logged in DIR from its last checkpoint\n"
+            "  --overwrite         --log DIR may replace the run logged there\n"
             "  --stop-after N      stop after N epochs (resume later with --resume)\n"
             "  --trap-nan          on a NaN or inf, name the model line that produced it\n"
             "  --no-ftz            keep IEEE denormals (default: flush them to zero)\n"
@@ -389,6 +393,8 @@ static int parse_flags(Run *r, int argc, char **argv)
             }
         } else if (strcmp(name, "no-plots") == 0) {
             r->no_plots = 1;
+        } else if (strcmp(name, "overwrite") == 0) {
+            r->overwrite = 1;
         } else if (strcmp(name, "eps") == 0) {
             char *end;
             r->eps = strtod(value, &end);
@@ -812,7 +818,60 @@ typedef struct Train {
     NnrtRow row;              /* the last epoch's */
     int have_row;
     char msg[1200];           /* why the run stopped early, for summary.json */
+    /* the state at the start of the epoch (with --log and mini-batches), for
+     * the checkpoint of a run interrupted within an epoch */
+    nnrt_real *snap, *snap_buf[3];
+    int64_t snap_t;
+    NnrtTrainState snap_st;
 } Train;
+
+/* Ctrl-C (SIGINT) during `train`: the run stops after the update under
+ * way and ends as a stop should (checkpoint, summary.json, a message);
+ * a second Ctrl-C kills it (SA_RESETHAND). */
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+enum { EXIT_INTERRUPTED = 130 };   /* 128 + SIGINT, the shell's convention */
+
+/* The optimizer's buffers: m, v, a (those it has). */
+static nnrt_real **optim_buffer(NnrtOptim *o, int i)
+{
+    return i == 0 ? &o->m : i == 1 ? &o->v : &o->a;
+}
+
+/* Keeps (save = 1) or puts back (save = 0) the parameters, the optimizer's
+ * state and the training state: an epoch cut short by Ctrl-C is undone, so
+ * that its checkpoint is the one of the epoch before, and --resume redoes
+ * the epoch exactly.  A copy per epoch of every parameter three or four
+ * times: nothing beside the epoch's updates of them. */
+static int snapshot(const Run *r, Train *t, int save)
+{
+    size_t n = (size_t)(r->m->nparam_total > 0 ? r->m->nparam_total : 1) * sizeof(nnrt_real);
+    if (!t->snap && !(t->snap = malloc(n)))
+        return fail("out of memory");
+    memcpy(save ? t->snap : r->params, save ? r->params : t->snap, n);
+    for (int i = 0; i < 3; i++) {
+        nnrt_real *b = *optim_buffer(&t->opt, i);
+        if (!b)
+            continue;
+        if (!t->snap_buf[i] && !(t->snap_buf[i] = malloc(n)))
+            return fail("out of memory");
+        memcpy(save ? t->snap_buf[i] : b, save ? b : t->snap_buf[i], n);
+    }
+    if (save) {
+        t->snap_t = t->opt.t;
+        t->snap_st = t->st;
+    } else {
+        t->opt.t = t->snap_t;
+        t->st = t->snap_st;
+    }
+    return 0;
+}
 
 static NnrtRow make_row(const Train *t, int64_t epoch, double lr, const Eval *tr, const Eval *te)
 {
@@ -830,9 +889,11 @@ static NnrtRow make_row(const Train *t, int64_t epoch, double lr, const Eval *tr
 }
 
 /* Prints and logs an epoch's row, then updates early stopping's record:
- * the monitored loss is test_loss with a test set, else the loss. */
-static void record(const Run *r, Train *t, const NnrtRow *w)
+ * the monitored loss is test_loss with a test set, else the loss.  Returns
+ * 0, or 1 when a log file cannot be written (a full disk): the run stops. */
+static int record(const Run *r, Train *t, const NnrtRow *w)
 {
+    NnrtErr e;
     print_row(r, w, t->has_test);
     /* A terminal sees each line at once (stdout is line-buffered there); a
      * pipe or a file gets them at most NNRT_LOG_FLUSH_SECONDS late, not with a write
@@ -841,8 +902,8 @@ static void record(const Run *r, Train *t, const NnrtRow *w)
         fflush(stdout);
         t->flushed = w->seconds;
     }
-    if (t->logging)
-        nnrt_runlog_row(&t->log, w);
+    if (t->logging && nnrt_runlog_row(&t->log, w, &e) != 0)
+        return fail_err(&e);
     t->row = *w;
     t->have_row = 1;
     double now = t->has_test ? w->test_loss : w->loss;
@@ -854,6 +915,7 @@ static void record(const Run *r, Train *t, const NnrtRow *w)
     } else {
         t->st.wait++;
     }
+    return 0;
 }
 
 enum { CHECKPOINT_SECONDS = 2 };
@@ -864,7 +926,8 @@ static int save_checkpoint(const Run *r, Train *t)
     char path[1100];
     if (!t->logging)
         return 0;
-    nnrt_runlog_flush(&t->log);   /* a resumed run keeps the rows up to the checkpoint */
+    if (nnrt_runlog_flush(&t->log, &e) != 0)   /* a resumed run keeps the rows up to it */
+        return fail_err(&e);
     t->saved = nnrt_now();
     t->st.seconds = t->seconds0 + t->saved - t->t0;
     snprintf(path, sizeof path, "%s/checkpoint.npz", r->cfg.log);
@@ -895,7 +958,7 @@ static void update(Run *r, Train *t, double lr)
 }
 
 /* One epoch of updates, then its evaluation; returns 0 or an exit status
- * (a non-finite loss). */
+ * (a non-finite loss, or EXIT_INTERRUPTED: Ctrl-C within the epoch). */
 static int run_epoch(Run *r, Train *t, int64_t ep, double lr, Eval *tr, Eval *te)
 {
     NnrtConfig *c = &r->cfg;
@@ -925,6 +988,10 @@ static int run_epoch(Run *r, Train *t, int64_t ep, double lr, Eval *tr, Eval *te
             if (t->logging)
                 nnrt_runlog_step(&t->log, ep, t->st.step, f, lr);
             progress_update(&pg, ep, k + 1, nbatch);
+            if (interrupted && start + t->B < t->N) {
+                progress_end(&pg);
+                return EXIT_INTERRUPTED;
+            }
         }
         progress_end(&pg);
     }
@@ -945,14 +1012,14 @@ static int run_epoch(Run *r, Train *t, int64_t ep, double lr, Eval *tr, Eval *te
 static int check_save_path(const char *path)
 {
     char dir[4096];
-    struct stat st;
+    NnrtErr e;
     const char *slash = strrchr(path, '/');
     if (!slash)
         snprintf(dir, sizeof dir, ".");
     else
         snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return fail("%s: cannot write (%s)", path, strerror(EISDIR));
+    if (nnrt_output_check(path, &e) != 0)
+        return fail_err(&e);
     if (access(dir, W_OK | X_OK) != 0)
         return fail("%s: cannot write (%s)", path, strerror(errno));
     return 0;
@@ -965,6 +1032,8 @@ static int train_setup(Run *r, Train *t)
     NnrtErr e;
     if (r->save && check_save_path(r->save) != 0)
         return 1;
+    if (c->log[0] && !r->resume && nnrt_rundir_claim(c->log, r->overwrite, &e) != 0)
+        return fail_err(&e);
     int rc = load_source(r, &t->data, &c->data, "data");
     if (rc == 0 && c->test.kind != NNRT_SRC_NONE)
         rc = load_source(r, &t->test, &c->test, "test");
@@ -1031,7 +1100,8 @@ static int run_complete(const char *dir)
     return access(path, F_OK) == 0;
 }
 
-static int write_summary(const Run *r, Train *t, const char *status, const char *message)
+static int write_summary(const Run *r, Train *t, const char *status, const char *message,
+                         int has_params)
 {
     NnrtErr e;
     NnrtSummary s;
@@ -1042,6 +1112,7 @@ static int write_summary(const Run *r, Train *t, const char *status, const char 
     s.message = message;
     s.monitor = t->has_test ? "test_loss" : "loss";
     s.has_final = t->have_row;
+    s.has_params = has_params;
     s.final = t->row;
     s.best = t->st.best;
     s.wall_seconds = t->seconds0 + nnrt_now() - t->t0;
@@ -1049,6 +1120,28 @@ static int write_summary(const Run *r, Train *t, const char *status, const char 
         return fail_err(&e);
     (void)r;
     return 0;
+}
+
+/* The message of a run stopped by Ctrl-C during epoch ep at update step
+ * (step < 0: after the epoch): how to go on.  Returns EXIT_INTERRUPTED. */
+static int interrupt(const Run *r, Train *t, int64_t ep, int64_t step)
+{
+    char where[100];
+    if (step < 0)
+        snprintf(where, sizeof where, "after epoch %lld", (long long)ep);
+    else
+        snprintf(where, sizeof where, "during epoch %lld, after update %lld", (long long)ep,
+                 (long long)step);
+    if (t->logging)
+        snprintf(t->msg, sizeof t->msg, "interrupted (Ctrl-C) %s; the checkpoint holds epoch "
+                 "%lld: continue with %.400s train --resume %.600s", where, (long long)t->st.epoch,
+                 r->prog, r->cfg.log);
+    else
+        snprintf(t->msg, sizeof t->msg, "interrupted (Ctrl-C) %s; nothing was saved (a run "
+                 "with --log DIR can be continued with --resume DIR)", where);
+    fflush(stdout);
+    fprintf(stderr, "%s\n", t->msg);   /* even with --quiet: the run did not finish */
+    return EXIT_INTERRUPTED;
 }
 
 static int cmd_train(Run *r)
@@ -1060,10 +1153,20 @@ static int cmd_train(Run *r)
     Eval tr = { 0, 0 }, te = { 0, 0 };
     const char *status = "finished";
     int complete = 0;   /* --resume of a run that has all its files: leave them be */
+    struct sigaction old_int;
     memset(&t, 0, sizeof t);
+    sigaction(SIGINT, NULL, &old_int);
     int rc = train_setup(r, &t);
     if (rc != 0)
         goto done;
+    struct sigaction on_int;
+    memset(&on_int, 0, sizeof on_int);
+    on_int.sa_handler = on_sigint;
+    on_int.sa_flags = SA_RESETHAND;
+    sigemptyset(&on_int.sa_mask);
+    interrupted = 0;
+    if (old_int.sa_handler != SIG_IGN)   /* ignored (nohup, a script's `&`): left so */
+        sigaction(SIGINT, &on_int, NULL);
     nnrt_set_ftz(!r->no_ftz);
     t.t0 = nnrt_now();
     double lr0 = c->opt.lr;
@@ -1080,7 +1183,8 @@ static int cmd_train(Run *r)
             goto done;
         }
         NnrtRow w = make_row(&t, 0, nnrt_schedule_lr(&c->sched, lr0, 0, t.epochs), &tr, &te);
-        record(r, &t, &w);
+        if ((rc = record(r, &t, &w)) != 0)
+            goto done;
         /* The first checkpoint comes after CHECKPOINT_SECONDS (below), not
          * now: a short run writes one file less, and replaces none (on ext4
          * without a journal every file deleted slows down the next files
@@ -1129,20 +1233,33 @@ static int cmd_train(Run *r)
     }
     for (int64_t ep = t.st.epoch + 1, ran = 1; ep <= t.epochs; ep++, ran++) {
         double lr = nnrt_schedule_lr(&c->sched, lr0, ep - 1, t.epochs);
-        if ((rc = run_epoch(r, &t, ep, lr, &tr, &te)) != 0) {
+        if (t.logging && !t.full && (rc = snapshot(r, &t, 1)) != 0)
+            goto done;
+        if ((rc = run_epoch(r, &t, ep, lr, &tr, &te)) == EXIT_INTERRUPTED) {
+            int64_t step = t.st.step;
+            if (t.logging && ((rc = snapshot(r, &t, 0)) != 0 || (rc = save_checkpoint(r, &t)) != 0))
+                goto done;
+            rc = interrupt(r, &t, ep, step);
+            status = "interrupted";
+            goto done;
+        }
+        if (rc != 0) {
             status = "diverged";
             goto done;
         }
         NnrtRow w = make_row(&t, ep, lr, &tr, &te);
-        record(r, &t, &w);
+        if ((rc = record(r, &t, &w)) != 0)
+            goto done;
         t.st.epoch = ep;
         int early = c->patience > 0 && t.st.wait >= c->patience && ep < t.epochs;
         int halt = r->stop_after > 0 && ran >= r->stop_after && ep < t.epochs;
+        int stop = interrupted && ep < t.epochs;   /* Ctrl-C during the epoch's evaluation */
         /* A checkpoint after every epoch would dominate a tiny model's
          * epochs (W1's 2000 took 8x longer): one at most every
          * CHECKPOINT_SECONDS and always at the end.  --resume truncates the
          * logs to the checkpoint's epoch and redoes the rest exactly. */
-        if ((ep == t.epochs || early || halt || nnrt_now() - t.saved >= CHECKPOINT_SECONDS) &&
+        if ((ep == t.epochs || early || halt || stop ||
+             nnrt_now() - t.saved >= CHECKPOINT_SECONDS) &&
             (rc = save_checkpoint(r, &t)) != 0)
             goto done;
         if (r->nan_where[0]) {   /* full batch: the gradient for the next update */
@@ -1160,6 +1277,11 @@ static int cmd_train(Run *r)
             note(r, "%s", t.msg);
             status = "early_stopped";
             break;
+        }
+        if (stop) {
+            rc = interrupt(r, &t, ep, -1);
+            status = "interrupted";
+            goto done;
         }
         if (halt) {
             snprintf(t.msg, sizeof t.msg, "stopped after epoch %lld (--stop-after %lld); "
@@ -1186,9 +1308,10 @@ static int cmd_train(Run *r)
         }
     }
 done:
+    sigaction(SIGINT, &old_int, NULL);
     if (t.logging && t.log.csv && !complete) {
-        if (rc == 0 || strcmp(status, "diverged") == 0) {
-            int sr = write_summary(r, &t, status, t.msg[0] ? t.msg : NULL);
+        if (rc == 0 || strcmp(status, "diverged") == 0 || strcmp(status, "interrupted") == 0) {
+            int sr = write_summary(r, &t, status, t.msg[0] ? t.msg : NULL, rc == 0);
             rc = rc ? rc : sr;
         }
         nnrt_runlog_close(&t.log);
@@ -1199,6 +1322,9 @@ done:
         }
     }
     free(t.perm);
+    free(t.snap);
+    for (int i = 0; i < 3; i++)
+        free(t.snap_buf[i]);
     nnrt_optim_free(&t.opt);
     nnrt_data_free(&t.data);
     nnrt_data_free(&t.test);

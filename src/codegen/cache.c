@@ -156,14 +156,21 @@ static Trailer trailer_of(const void *data, size_t n)
     return t;
 }
 
+/* The contents of the regular file at path, or NULL.  Opened without
+ * blocking and checked after opening: a FIFO in the cache (or at a
+ * --backend c trainer's path) would block a plain open until a writer came. */
 static char *slurp(const char *path, size_t *n)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
         return NULL;
+    }
     struct stat st;
     char *buf = NULL;
-    if (fstat(fileno(f), &st) == 0 && st.st_size > 0) {
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
         buf = malloc((size_t)st.st_size);
         if (buf && fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
             free(buf);
@@ -212,10 +219,40 @@ static int older(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Is name one of the cache's own files?  An entry is KEY.EXT (KEY 32
+ * lowercase hex digits, EXT a short lowercase word: cg_cache_write); a
+ * temporary file is KEY.EXT.tmpPIDXXXXXX (write_atomically): *tmp says
+ * which.  Anything else in the directory is the user's, never deleted. */
+static int own_file(const char *name, int *tmp)
+{
+    int i = 0;
+    for (; i < 32; i++)
+        if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+            return 0;
+    if (name[i++] != '.')
+        return 0;
+    int ext = i;
+    while (name[i] >= 'a' && name[i] <= 'z')
+        i++;
+    if (i == ext || i - ext > 8)
+        return 0;
+    *tmp = name[i] != '\0';
+    if (!*tmp)
+        return 1;
+    if (strncmp(name + i, ".tmp", 4) != 0)
+        return 0;
+    i += 4;
+    int digits = i;
+    while (name[i] >= '0' && name[i] <= '9')
+        i++;
+    return i > digits && strlen(name + i) == 6;   /* mkstemp's XXXXXX */
+}
+
 /* Keep the cache within NNC_CACHE_MAX_MB (default 1024): remove the least
  * recently used entries until it is within 90% of that, and temporary files
- * an interrupted nnc left behind (older than an hour).  Several nnc may trim
- * at once: a file already gone is simply skipped. */
+ * an interrupted nnc left behind (older than an hour).  Only the cache's
+ * own files (own_file) count and go.  Several nnc may trim at once: a file
+ * already gone is simply skipped. */
 static void trim(const char *dir)
 {
     double max = max_bytes;
@@ -233,12 +270,13 @@ static void trim(const char *dir)
     while ((de = readdir(d)) != NULL) {
         char path[PATH_MAX + 300];
         struct stat st;
-        if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof e->name)
+        int tmp;
+        if (strlen(de->d_name) >= sizeof e->name || !own_file(de->d_name, &tmp))
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
             continue;
-        if (strstr(de->d_name, ".tmp")) {
+        if (tmp) {
             if (now - st.st_mtime > 3600)
                 unlink(path);
             continue;

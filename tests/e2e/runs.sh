@@ -138,3 +138,124 @@ elif ! diff <(grep -v seconds "$D/full4/summary.json") <(grep -v seconds "$D/fin
 else
     t_pass
 fi
+
+# --log onto a run refuses, --overwrite replaces it; a non-empty directory that
+# is not a run is refused, `--log /` included
+t_begin "e2e/runs/log-claims-its-directory"
+rm -rf "$D/claim" "$D/mixed"
+t_run "$X" train --epochs 3 --quiet --log "$D/claim"
+cp "$D/claim/metrics.csv" "$D/claim-3.csv"
+"$X" train --epochs 1 --quiet --log "$D/claim" >"$D/claim.out" 2>"$D/claim.err"
+rc=$?
+mkdir -p "$D/mixed" && echo "my notes" >"$D/mixed/notes.txt"
+"$X" train --epochs 1 --quiet --log "$D/mixed" 2>>"$D/claim.err"
+rc2=$?
+"$X" train --epochs 1 --quiet --log / --data "$D/no-such-file.npz" 2>>"$D/claim.err"
+rc3=$?
+cat "$D/claim.out" "$D/claim.err" >>"$t_log"
+if [ $rc -ne 1 ] || ! cmp -s "$D/claim-3.csv" "$D/claim/metrics.csv" ||
+   ! grep -q "^error: $D/claim holds a run already: continue it with --resume $D/claim, replace it with --overwrite" "$D/claim.err"; then
+    t_fail "a second run into $D/claim: expected exit 1, the run untouched and 'holds a run already', got exit $rc"
+elif [ $rc2 -ne 1 ] || [ "$(ls "$D/mixed")" != notes.txt ] ||
+     ! grep -q "^error: $D/mixed: not empty, and not a run directory" "$D/claim.err"; then
+    t_fail "--log into a directory of other files: expected exit 1 and 'not empty, and not a run directory', got exit $rc2"
+elif [ $rc3 -ne 1 ] || ! grep -q "^error: /: not empty, and not a run directory" "$D/claim.err"; then
+    t_fail "--log /: expected exit 1 and '/: not empty, and not a run directory', got exit $rc3"
+elif ! t_run "$X" train --epochs 1 --quiet --log "$D/claim" --overwrite ||
+     [ "$(wc -l <"$D/claim/metrics.csv")" != 3 ] || ! grep -q '"final": {"epoch": 1,' "$D/claim/summary.json"; then
+    t_fail "--overwrite: expected a new run of 1 epoch"
+else
+    t_pass
+fi
+
+# output files are never renamed over a symbolic link, a FIFO or a device
+# (made here, never the system's own: a trainer with this bug would replace
+# /dev/null for every process on the machine)
+t_begin "e2e/runs/output-never-replaces-links-or-devices"
+rm -f "$D/target.npz" "$D/link.npz" "$D/fifo.npz" "$D/null"
+echo "the link's target" >"$D/target.npz"
+ln -s target.npz "$D/link.npz"
+mkfifo "$D/fifo.npz"
+dev="$D/fifo.npz" what="a FIFO"
+if mknod "$D/null" c 1 3 2>/dev/null; then   # as root: a device
+    dev="$D/null" what="a device"
+fi
+"$X" train --epochs 1 --quiet --save "$D/link.npz" >"$D/link.out" 2>"$D/link.err"
+rc=$?
+"$X" init --out "$D/link.npz" 2>>"$D/link.err"
+rc2=$?
+"$X" init --out "$D/fifo.npz" 2>>"$D/link.err"
+rc3=$?
+"$X" train --epochs 1 --quiet --save "$dev" >>"$D/link.out" 2>>"$D/link.err"
+rc4=$?
+cat "$D/link.out" "$D/link.err" >>"$t_log"
+if [ $rc -ne 1 ] || [ $rc2 -ne 1 ] || [ ! -L "$D/link.npz" ] || [ "$(cat "$D/target.npz")" != "the link's target" ] ||
+   [ "$(grep -c "link.npz: cannot write: it is a symbolic link" "$D/link.err")" != 2 ] || [ -s "$D/link.out" ]; then
+    t_fail "--save and init --out onto a symbolic link: expected exit 1 twice, the link and its target untouched, nothing trained; got $rc, $rc2"
+elif [ $rc3 -ne 1 ] || [ $rc4 -ne 1 ] || [ ! -p "$D/fifo.npz" ] || { [ "$dev" = "$D/null" ] && [ ! -c "$dev" ]; } ||
+     ! grep -q "^error: $D/fifo.npz: cannot write: it is a FIFO" "$D/link.err" ||
+     ! grep -q "^error: $dev: cannot write: it is $what" "$D/link.err"; then
+    t_fail "init --out onto a FIFO, --save onto $what: expected exit 1, 'it is a FIFO', 'it is $what', got $rc3, $rc4"
+else
+    t_pass
+fi
+
+# a log file that cannot be written (the disk full; here the file size
+# limit, which needs no mounts: SIGXFSZ ignored, so the write fails with
+# EFBIG) stops the run at once, naming the file, not at its next checkpoint
+t_begin "e2e/runs/failed-log-write-stops-the-run"
+rm -rf "$D/full-disk"
+bash -c 'trap "" XFSZ; ulimit -f 4; exec "$0" train --epochs 300 --no-plots --log "$1"' "$X" "$D/full-disk" \
+    >"$D/full-disk.out" 2>"$D/full-disk.err"
+rc=$?
+cat "$D/full-disk.err" >>"$t_log"
+rows=$(grep -c "^epoch" "$D/full-disk.out")
+if [ $rc -ne 1 ] || ! grep -q "^error: $D/full-disk/[a-z.]*: write failed (File too large)$" "$D/full-disk.err"; then
+    t_fail "expected exit 1 and 'DIR/FILE: write failed (File too large)', got exit $rc"
+elif [ "$rows" -ge 20 ]; then
+    t_fail "the run went on for $rows epochs after its log files could no longer be written"
+else
+    t_pass
+fi
+
+# Ctrl-C (SIGINT) stops a run after the update under way: exit status 130,
+# a checkpoint, summary.json "interrupted" with how to resume; --resume then
+# gives the uninterrupted run's parameters exactly.  (set -m: a background
+# job of a script ignores SIGINT otherwise, and so would the trainer.)
+t_begin "e2e/runs/ctrl-c-checkpoints-and-resumes"
+if ! t_build examples/spirals.nn "$D/spirals"; then
+    t_fail "nnc build failed"
+else
+    S=("$D/spirals" train --epochs 12 --quiet --data "spirals(n = 20000, classes = 3)")
+    t_run "${S[@]}" --log "$D/int-full"
+    set -m
+    "${S[@]}" --log "$D/int" >>"$t_log" 2>"$D/int.err" &
+    pid=$!
+    set +m
+    for _ in $(seq 400); do
+        [ "$(cat "$D/int/steps.csv" 2>/dev/null | wc -l)" -ge 500 ] && break
+        sleep 0.02
+    done
+    kill -INT $pid
+    wait $pid
+    rc=$?
+    cat "$D/int.err" >>"$t_log"
+    cp "$D/int/summary.json" "$D/int-summary.json" 2>>"$t_log"
+    t_run "$D/spirals" train --quiet --resume "$D/int"
+    if [ $rc -ne 130 ]; then
+        t_fail "expected exit status 130 after SIGINT, got $rc"
+    elif ! grep -q '"status": "interrupted"' "$D/int-summary.json" ||
+         ! grep -q '"message": "interrupted (Ctrl-C) .* --resume ' "$D/int-summary.json"; then
+        t_fail "summary.json does not say interrupted, and how to resume"
+    elif ! grep -q "^interrupted (Ctrl-C) .*; the checkpoint holds epoch [0-9]*: continue with $D/spirals train --resume $D/int$" "$D/int.err"; then
+        t_fail "no message 'interrupted (Ctrl-C) ...: continue with ... --resume $D/int'"
+    elif ! grep -q "\"status\": \"finished\"" "$D/int/summary.json"; then
+        t_fail "the resumed run did not finish"
+    elif ! cmp "$D/int-full/params.npz" "$D/int/params.npz" >>"$t_log" 2>&1; then
+        t_fail "interrupted and resumed: params.npz differs from the uninterrupted run's"
+    elif ! diff <(cut -d, -f1-7 "$D/int-full/metrics.csv") <(cut -d, -f1-7 "$D/int/metrics.csv") >>"$t_log"; then
+        t_fail "interrupted and resumed: metrics.csv differs from the uninterrupted run's"
+    else
+        t_pass
+    fi
+fi

@@ -2,7 +2,8 @@
  * check_cache.c - the compile cache (src/codegen/cache.c, docs/cache.md):
  * keys tell apart what differs, entries come back whole, NNC_CACHE=off
  * turns it off, concurrent writers of one entry never leave a reader
- * half a file, and the size limit is kept.
+ * half a file, the size limit is kept, and the trim deletes nothing but
+ * the cache's own files.
  *
  * The cache directory is looked up once per process; Check runs each test
  * in a child of its own (CK_FORK=yes, as tests/run.sh runs it), so each
@@ -305,6 +306,57 @@ START_TEST(damaged_entries_miss)
 }
 END_TEST
 
+/* The trim deletes the cache's own files only: a user's file in the
+ * directory, however big and old, and a name with ".tmp" in it that is no
+ * temporary file of nnc stay; an old temporary file of nnc's goes. */
+START_TEST(trim_spares_other_files)
+{
+    const char *dir = fresh_dir("others");
+    setenv("NNC_CACHE_MAX_MB", "1", 1);
+    enum { BIG = 1200 * 1024, SMALL = 40 * 1024 };
+    ck_assert_ptr_nonnull(cg_cache_dir());
+    char user[400], doc[400], ours[400];
+    snprintf(user, sizeof user, "%s/results.npz", dir);
+    snprintf(doc, sizeof doc, "%s/thesis.tmp.docx", dir);
+    snprintf(ours, sizeof ours, "%s/0123456789abcdef0123456789abcdef.o.tmp123aB3xYz", dir);
+    old_file(user, BIG);
+    old_file(doc, SMALL);
+    old_file(ours, SMALL);
+    struct timespec two_hours_ago[2] = {{time(NULL) - 7200, 0}, {time(NULL) - 7200, 0}};
+    ck_assert_int_eq(utimensat(AT_FDCWD, ours, two_hours_ago, 0), 0);
+    ck_assert_int_eq(utimensat(AT_FDCWD, doc, two_hours_ago, 0), 0);
+    char *data = calloc(SMALL, 1);
+    CgCacheKey a;
+    cg_cache_key(&a, "a");
+    ck_assert_int_eq(cg_cache_write(&a, "o", data, SMALL), 0);   /* the first write: trims */
+    struct stat st;
+    ck_assert_msg(stat(user, &st) == 0, "the trim deleted a user's file, results.npz");
+    ck_assert_msg(stat(doc, &st) == 0, "the trim deleted a user's thesis.tmp.docx");
+    ck_assert_msg(stat(ours, &st) != 0, "an hour-old temporary file of nnc's was kept");
+    free(data);
+    remove_dir(dir);
+}
+END_TEST
+
+/* An entry that is a FIFO reads as a miss at once, instead of blocking
+ * until something writes into it. */
+START_TEST(fifo_entry_misses)
+{
+    const char *dir = fresh_dir("fifo");
+    CgCacheKey k;
+    cg_cache_key(&k, "trainer");
+    ck_assert_ptr_nonnull(cg_cache_dir());
+    char path[400], dest[400];
+    snprintf(path, sizeof path, "%s/%016llx%016llx.exe", dir, k.a, k.b);
+    snprintf(dest, sizeof dest, "%s.dest", dir);
+    ck_assert_int_eq(mkfifo(path, 0644), 0);
+    size_t n = 0;
+    ck_assert_ptr_null(cg_cache_read(&k, "exe", &n));   /* Check's timeout if it blocks */
+    ck_assert_int_ne(cg_cache_fetch(&k, "exe", dest), 0);
+    remove_dir(dir);
+}
+END_TEST
+
 static Suite *cache_suite(void)
 {
     Suite *s = suite_create("cache");
@@ -317,6 +369,8 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, least_recently_used_go);
     tcase_add_test(tc, trimmed_once_per_tenth);
     tcase_add_test(tc, damaged_entries_miss);
+    tcase_add_test(tc, trim_spares_other_files);
+    tcase_add_test(tc, fifo_entry_misses);
     suite_add_tcase(s, tc);
     return s;
 }
