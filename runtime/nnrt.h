@@ -256,6 +256,7 @@ typedef struct NnrtModel {
     int out_slot;
     int64_t out_size;
     int out_value;
+    const char *out_name;      /* the prediction's name in the model (`logits`), or NULL */
 
     int has_penalty;
 

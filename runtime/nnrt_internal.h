@@ -650,6 +650,7 @@ typedef struct NnrtPlotRun {
     const NnrtData *train, *test;   /* test may be NULL */
     const char *dir;
     int quiet;
+    int64_t recon_max;         /* reconstructions: at most this many (0: 16, -1: all) */
 } NnrtPlotRun;
 
 /* Writes what applies and renders it; returns 0 (plots are never fatal). */

@@ -22,7 +22,7 @@
 #include <string.h>
 
 #define GRID 200
-#define MAX_RECON 16     /* samples shown */
+#define MAX_RECON 16     /* samples shown, unless train --recon-max N|all */
 #define RECON_COLS 8
 
 /* Pointers for one forward pass over n <= cap samples: slot `fill` reads
@@ -279,9 +279,8 @@ static int reconstructions(const NnrtPlotRun *pr, int in)
     const NnrtModel *m = pr->m;
     const NnrtData *d = pr->test && pr->test->n > 0 ? pr->test : pr->train;
     const NnrtSlot *s = &m->slots[in];
-    int n = (int)(d->n < MAX_RECON ? d->n : MAX_RECON);
-    if (n > pr->cap)
-        n = pr->cap;
+    int64_t max = pr->recon_max > 0 ? pr->recon_max : pr->recon_max < 0 ? d->n : MAX_RECON;
+    int n = (int)(d->n < max ? d->n : max);
     if (n < 1)
         return -1;
     const nnrt_real **ptr = calloc((size_t)m->nslots, sizeof *ptr);
@@ -293,10 +292,14 @@ static int reconstructions(const NnrtPlotRun *pr, int in)
         free(out);
         return -1;
     }
-    for (int k = 0; k < m->nslots; k++)
-        ptr[k] = d->slot[k];
-    m->forward(pr->work, pr->params, n, ptr, loss);
-    memcpy(out, m->output(pr->work), (size_t)n * (size_t)s->size * sizeof *out);
+    for (int i0 = 0; i0 < n; i0 += pr->cap) {   /* the workspace holds cap samples */
+        int nb = n - i0 < pr->cap ? n - i0 : pr->cap;
+        for (int k = 0; k < m->nslots; k++)
+            ptr[k] = d->slot[k] + (int64_t)i0 * m->slots[k].size;
+        m->forward(pr->work, pr->params, nb, ptr, loss);
+        memcpy(out + (int64_t)i0 * s->size, m->output(pr->work),
+               (size_t)nb * (size_t)s->size * sizeof *out);
+    }
     const nnrt_real *x = d->slot[in];
 
     /* one grey scale for inputs and outputs: [0, 1] or [0, 255] when the

@@ -1,6 +1,7 @@
 /*
  * nnrt_train.c - nnrt_main, the generated trainer's command line: train,
- * init, grad, eval and check (docs/trainer.md describes each for users).
+ * init, grad, eval, check and predict (docs/trainer.md describes each for
+ * users).
  *
  * Settings come from the model's train block first, then from the flags in
  * the order given; both go through nnrt_config_set, so a flag is spelt and
@@ -47,7 +48,8 @@
 #define CHUNK_MIN 1024      /* chunk at least this many samples when evaluating */
 #define CHUNK_MAX 4096      /* and at most this many in one forward pass */
 
-static const char *const commands[] = { "train", "init", "grad", "eval", "check" };
+static const char *const commands[] = { "train", "init", "grad", "eval", "check", "predict" };
+#define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
 /* Flags that are not settings, and the commands that take them. */
 typedef struct ExtraFlag {
@@ -59,20 +61,22 @@ typedef struct ExtraFlag {
 static const ExtraFlag extra_flags[] = {
     { "init", 1, "train" },
     { "save", 1, "train" },
-    { "quiet", 0, "train init grad eval check" },
-    { "out", 1, "init grad" },
+    { "quiet", 0, "train init grad eval check predict" },
+    { "out", 1, "init grad predict" },
+    { "outputs", 1, "predict" },
     { "sample", 1, "grad" },
-    { "params", 1, "grad eval check" },
+    { "params", 1, "grad eval check predict" },
     { "eps", 1, "check" },
     { "entries", 1, "check" },
     { "print", 2, "grad check" },   /* --print, --print W1,b1 or --print=all: the value is optional */
-    { "no-ftz", 0, "train init grad eval check" },
+    { "no-ftz", 0, "train init grad eval check predict" },
     { "trap-nan", 0, "train" },
     { "resume", 1, "train" },
     { "overwrite", 0, "train" },
     { "stop-after", 1, "train" },
     { "no-plots", 0, "train" },
-    { "help", 0, "train init grad eval check" },
+    { "recon-max", 1, "train" },
+    { "help", 0, "train init grad eval check predict" },
 };
 #define NEXTRA ((int)(sizeof extra_flags / sizeof extra_flags[0]))
 
@@ -82,6 +86,8 @@ typedef struct Run {
     NnrtConfig cfg;
     /* extra flags */
     const char *init, *save, *out, *params_file;
+    const char *outputs;         /* predict --outputs NAME,NAME */
+    int64_t recon_max;           /* train --recon-max N|all (-1), 0: the default */
     long long sample;            /* grad --sample K, or -1 */
     double eps;
     int64_t entries;             /* check --entries N: at most N per parameter */
@@ -169,7 +175,10 @@ static void usage(const Run *r, FILE *f)
             "        print `loss: V` (the batch objective over all of D) and each metric\n"
             "  check [--params P.npz] [--data D] [--eps H] [--entries N|all]\n"
             "        finite-difference check of every gradient entry (at most N,\n"
-            "        default 2000, chosen at random, of each larger parameter)\n\n"
+            "        default 2000, chosen at random, of each larger parameter)\n"
+            "  predict [--params P.npz] [--data D] --out OUT.npz [--outputs NAME,...]\n"
+            "        for every sample of D the named values (default: the prediction),\n"
+            "        keyed by name, axis 0 = sample\n\n"
             "settings (train-block keys; a flag overrides the block), current values:\n");
     nnrt_source_describe(&c->data, buf, sizeof buf);
     fprintf(f, "  --data SOURCE       %s\n", buf);
@@ -216,6 +225,7 @@ static void usage(const Run *r, FILE *f)
             "  --trap-nan          on a NaN or inf, name the model line that produced it\n"
             "  --no-ftz            keep IEEE denormals (default: flush them to zero)\n"
             "  --no-plots          train --log: write no plots (curves.gp, boundary.gp, ...)\n"
+            "  --recon-max N|all   reconstructions.png: the first N test samples (default 16)\n"
             "  --help              this text\n\n"
             "SOURCE: a data file (.npz, .npy, .csv, .pkl, IDX, CIFAR-10 batches; arrays bound to\n"
             "  inputs and targets by name), files(x = \"images.gz\" / 255, c = pick(\"f.pkl\", \"y\")),\n"
@@ -358,6 +368,8 @@ static int parse_flags(Run *r, int argc, char **argv)
             r->out = value;
         } else if (strcmp(name, "params") == 0) {
             r->params_file = value;
+        } else if (strcmp(name, "outputs") == 0) {
+            r->outputs = value;
         } else if (strcmp(name, "quiet") == 0) {
             r->quiet = 1;
         } else if (strcmp(name, "no-ftz") == 0) {
@@ -393,6 +405,14 @@ static int parse_flags(Run *r, int argc, char **argv)
             }
         } else if (strcmp(name, "no-plots") == 0) {
             r->no_plots = 1;
+        } else if (strcmp(name, "recon-max") == 0) {
+            char *end = NULL;
+            r->recon_max = strcmp(value, "all") == 0 ? -1 : strtoll(value, &end, 10);
+            if (end && (*end != '\0' || end == value || r->recon_max < 1)) {
+                fail("--recon-max %s: expected how many samples reconstructions.png shows (a "
+                     "positive number, or all)", value);
+                return 2;
+            }
         } else if (strcmp(name, "overwrite") == 0) {
             r->overwrite = 1;
         } else if (strcmp(name, "eps") == 0) {
@@ -1317,7 +1337,7 @@ done:
         nnrt_runlog_close(&t.log);
         if (!r->no_plots) {
             NnrtPlotRun pr = { m, rc == 0 ? r->params : NULL, r->work, r->cap, &t.data,
-                               t.test.n > 0 ? &t.test : NULL, c->log, r->quiet };
+                               t.test.n > 0 ? &t.test : NULL, c->log, r->quiet, r->recon_max };
             nnrt_plot_run(&pr);
         }
     }
@@ -1691,6 +1711,154 @@ static int cmd_check(Run *r)
     return nfail ? 1 : 0;
 }
 
+/* ---- predict: the model's values for every sample of a data set ---- */
+
+/* One array of predict's output: a value of the model, [N, shape...]. */
+typedef struct Wanted {
+    char name[256];
+    int slot;                 /* a data slot (an input or target), or -1: the prediction */
+    int rank;
+    int64_t dim[NNRT_MAXRANK + 1];   /* [N, the value's shape] */
+    int64_t size;             /* values per sample */
+    nnrt_real *buf;           /* N x size */
+} Wanted;
+
+static const char *prediction_name(const NnrtModel *m)
+{
+    return m->out_name ? m->out_name : "prediction";
+}
+
+/* The names predict can write, for messages. */
+static void predict_names(const NnrtModel *m, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", m->out_slot >= 0 && m->output ? prediction_name(m) : "");
+    for (int s = 0; s < m->nslots; s++) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, len - used, "%s%s", used ? ", " : "", m->slots[s].name);
+    }
+}
+
+/* Fills want[nwant] for the name (len bytes at s), the value's shape and
+ * its buffer for n samples; returns 0, else an exit status. */
+static int predict_want(const Run *r, Wanted *want, int nwant, const char *s, int len, int64_t n)
+{
+    const NnrtModel *m = r->m;
+    Wanted *w = &want[nwant];
+    char names[1200];
+    memset(w, 0, sizeof *w);
+    snprintf(w->name, sizeof w->name, "%.*s", len, s);
+    w->slot = -2;
+    if (m->out_slot >= 0 && m->output && strcmp(w->name, prediction_name(m)) == 0)
+        w->slot = -1;
+    for (int k = 0; k < m->nslots && w->slot == -2; k++)
+        if (strcmp(w->name, m->slots[k].name) == 0)
+            w->slot = k;
+    for (int k = 0; k < nwant; k++)
+        if (strcmp(want[k].name, w->name) == 0)
+            return fail("--outputs: '%s' is named twice", w->name);
+    if (w->slot == -2) {
+        predict_names(m, names, sizeof names);
+        return fail("--outputs: the model has no value '%s' that predict can write; it can "
+                    "write %s", w->name, names);
+    }
+    /* the prediction has its target's shape (a regression, a reconstruction),
+     * or is K logits of a class target */
+    const NnrtSlot *sl = &m->slots[w->slot >= 0 ? w->slot : m->out_slot];
+    w->dim[0] = n;
+    if (w->slot >= 0 || sl->size == m->out_size) {
+        w->rank = sl->rank + 1;
+        for (int d = 0; d < sl->rank; d++)
+            w->dim[d + 1] = sl->dim[d];
+        w->size = sl->size;
+    } else {
+        w->rank = 2;
+        w->dim[1] = w->size = m->out_size;
+    }
+    if (!(w->buf = malloc((size_t)(n > 0 ? n : 1) * (size_t)w->size * sizeof(nnrt_real))))
+        return fail("out of memory for %lld values of '%s'", (long long)(n * w->size), w->name);
+    return 0;
+}
+
+static int cmd_predict(Run *r)
+{
+    const NnrtModel *m = r->m;
+    NnrtData d = { 0 };
+    NnrtErr e;
+    Wanted *want = NULL;
+    int nwant = 0, rc = 0;
+    if (!r->out) {
+        fail("predict needs --out OUT.npz");
+        return 2;
+    }
+    const char *list = r->outputs;
+    if (!list && (m->out_slot < 0 || !m->output)) {
+        char names[1200];
+        predict_names(m, names, sizeof names);
+        return fail("predict: the model has no prediction (a loss comparing a value with a "
+                    "target, docs/trainer.md); name the values to write with --outputs (%s)",
+                    names);
+    }
+    if (!list)
+        list = prediction_name(m);
+    if (nnrt_output_check(r->out, &e) != 0)
+        return fail_err(&e);
+    rc = load_source(r, &d, &r->cfg.data, "data");
+    if (rc == 0)
+        rc = setup_params(r, r->params_file);
+    if (rc == 0)
+        rc = setup_work(r, d.n, 0);
+    if (rc == 0 && !r->params_file)
+        note(r, "predict: at the initial parameters (no --params)");
+    if (rc == 0 && !r->data_flag)
+        note(r, "predict: on the train block's data, %s (no --data)", d.name);
+    for (const char *s = list; rc == 0 && *s;) {
+        const char *comma = strchr(s, ',');
+        int len = comma ? (int)(comma - s) : (int)strlen(s);
+        Wanted *grown = realloc(want, (size_t)(nwant + 1) * sizeof *want);
+        if (!grown) {
+            rc = fail("out of memory");
+            break;
+        }
+        want = grown;
+        if ((rc = predict_want(r, want, nwant, s, len, d.n)) == 0)
+            nwant++;
+        s += len + (comma != NULL);
+    }
+    if (rc == 0) {
+        nnrt_set_ftz(!r->no_ftz);
+        for (int64_t i0 = 0; i0 < d.n; i0 += r->cap) {
+            int nb = (int)(d.n - i0 < r->cap ? d.n - i0 : r->cap);
+            point_at(r, &d, i0);
+            m->forward(r->work, r->params, nb, r->ptr, r->loss);
+            for (int k = 0; k < nwant; k++) {
+                const nnrt_real *src = want[k].slot >= 0 ? r->ptr[want[k].slot] : m->output(r->work);
+                memcpy(want[k].buf + i0 * want[k].size, src,
+                       (size_t)nb * (size_t)want[k].size * sizeof(nnrt_real));
+            }
+        }
+        char descr[8];
+        NnrtNpzWriter *w;
+        nnrt_native_descr(descr, sizeof descr, 'f', (int)sizeof(nnrt_real));
+        if (nnrt_npz_create(&w, r->out, &e) != 0) {
+            rc = fail_err(&e);
+        } else {
+            for (int k = 0; k < nwant && rc == 0; k++)
+                if (nnrt_npz_add(w, want[k].name, descr, 0, want[k].rank, want[k].dim,
+                                 want[k].buf, &e) != 0)
+                    rc = fail_err(&e);
+            if (rc != 0)
+                nnrt_npz_abandon(w);
+            else if (nnrt_npz_finish(w, &e) != 0)
+                rc = fail_err(&e);
+        }
+    }
+    for (int k = 0; k < nwant; k++)
+        free(want[k].buf);
+    free(want);
+    nnrt_data_free(&d);
+    return rc;
+}
+
 /* ---- entry point ---- */
 
 int nnrt_main(const NnrtModel *model, int argc, char **argv)
@@ -1723,18 +1891,18 @@ int nnrt_main(const NnrtModel *model, int argc, char **argv)
         return 0;
     }
     int ci = -1;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < NCOMMANDS; i++)
         if (strcmp(cmd, commands[i]) == 0)
             ci = i;
     if (ci < 0) {
-        const char *c = nnrt_closest(cmd, commands, 5);
+        const char *c = nnrt_closest(cmd, commands, NCOMMANDS);
         if (cmd[0] == '-')
-            fail("expected a command (train, init, grad, eval, check) before '%s'", cmd);
+            fail("expected a command (train, init, grad, eval, check, predict) before '%s'", cmd);
         else if (c)
             fail("unknown command '%s' (did you mean '%s'?); commands: train, init, grad, eval, "
-                 "check", cmd, c);
+                 "check, predict", cmd, c);
         else
-            fail("unknown command '%s'; commands: train, init, grad, eval, check", cmd);
+            fail("unknown command '%s'; commands: train, init, grad, eval, check, predict", cmd);
         return 2;
     }
     r.cmd = cmd;
@@ -1755,7 +1923,8 @@ int nnrt_main(const NnrtModel *model, int argc, char **argv)
     case 1: rc = cmd_init(&r); break;
     case 2: rc = cmd_grad(&r); break;
     case 3: rc = cmd_eval(&r); break;
-    default: rc = cmd_check(&r); break;
+    case 4: rc = cmd_check(&r); break;
+    default: rc = cmd_predict(&r); break;
     }
     run_free(&r);
     fflush(stdout);

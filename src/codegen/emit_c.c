@@ -1336,6 +1336,11 @@ static void emit_model(const Cg *cg, FILE *f)
     fprintf(f, "    .example = %s,\n", has_example ? "example_table" : "NULL");
     fprintf(f, "    .out_slot = %d, .out_size = %d, .out_value = %d,\n", p->out_slot,
             p->output >= 0 ? numel(&p->v[p->output]) : 0, p->out_value);
+    if (p->output >= 0 && !p->v[p->output].temp) {   /* predict's key for it */
+        fprintf(f, "    .out_name = ");
+        c_string(f, p->v[p->output].name);
+        fprintf(f, ",\n");
+    }
     fprintf(f, "    .has_penalty = %d,\n", p->penalty >= 0);
     if (cg->tile > 0)
         fprintf(f, "    .tile = %d,   /* samples per pass: a chunk stays in the L1 cache */\n",

@@ -305,6 +305,7 @@ static const NnrtModel model = {
     .nsettings = 0, .settings = NULL,
     .example = example_table,
     .out_slot = 1, .out_size = 2, .out_value = 1,
+    .out_name = "y",
     .has_penalty = 1,
     .create = create, .destroy = destroy, .forward = forward,
     .backward = backward, .penalty = penalty, .output = output,

@@ -367,6 +367,7 @@ static const NnrtModel model = {
     .nsettings = 0, .settings = NULL,
     .example = NULL,
     .out_slot = 1, .out_size = 1, .out_value = 1,
+    .out_name = "yhat",
     .has_penalty = 0,
     .tile = 672,   /* samples per pass: a chunk stays in the L1 cache */
     .create = create, .destroy = destroy, .forward = forward,

@@ -280,6 +280,7 @@ static const NnrtModel model = {
     .nsettings = 0, .settings = NULL,
     .example = NULL,
     .out_slot = 1, .out_size = 1, .out_value = 1,
+    .out_name = "yhat",
     .has_penalty = 0,
     .create = create, .destroy = destroy, .forward = forward,
     .backward = backward, .penalty = penalty, .output = output,
