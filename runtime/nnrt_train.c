@@ -731,6 +731,25 @@ static int load_source(const Run *r, NnrtData *d, const NnrtSource *src, const c
 
 /* ---- train ---- */
 
+/* load_source, with a line for a person at a terminal (loading a large
+ * data set takes seconds): what is loaded, then how many samples in how
+ * long.  Nothing in a pipe or a file, where the logs stay as they were. */
+static int load_source_said(const Run *r, NnrtData *d, const NnrtSource *src, const char *what)
+{
+    int said = !r->quiet && isatty(STDERR_FILENO) && src->kind != NNRT_SRC_NONE;
+    char desc[1200];
+    double t0 = nnrt_now();
+    if (said) {
+        nnrt_source_describe(src, desc, sizeof desc);
+        fprintf(stderr, "%s: loading %s ...\n", what, desc);   /* an error would follow it */
+    }
+    int rc = load_source(r, d, src, what);
+    if (said && rc == 0)   /* the line again, up one line (ESC [ A), completed */
+        fprintf(stderr, "\033[A\r\033[K%s: %s, %lld samples (%.1f s)\n", what, desc,
+                (long long)d->n, nnrt_now() - t0);
+    return rc;
+}
+
 /* Four significant digits, keeping trailing zeros: 0.4420, 12.30, 1.500e-05. */
 static const char *sig4(char *buf, size_t len, double v)
 {
@@ -759,35 +778,63 @@ static void print_row(const Run *r, const NnrtRow *w, int has_test)
     printf("  lr %.1e\n", w->lr);
 }
 
-/* A progress bar on stderr within an epoch that takes more than a second,
- * only when stderr is a terminal (never in logs or pipes). */
+/* Feedback for a person at a terminal (stderr is a tty), never in logs or
+ * pipes: a progress bar over the whole run, with the epoch, the batches of
+ * the epoch (or "evaluating" during the evaluation after it) and the time
+ * left, measured over this invocation so far; it appears once the run has
+ * taken a second, and is erased before each epoch's line. */
 typedef struct Progress {
     int on, drawn;
-    double start, last;
+    double start, last;       /* this invocation's start, the last drawing */
+    int64_t first, epochs;    /* this invocation trains epochs first..epochs */
 } Progress;
 
-static void progress_begin(Progress *p, const Run *r)
+static void progress_begin(Progress *p, const Run *r, int64_t first, int64_t epochs)
 {
     p->on = !r->quiet && isatty(STDERR_FILENO);
     p->drawn = 0;
     p->start = nnrt_now();
     p->last = 0;
+    p->first = first;
+    p->epochs = epochs;
 }
 
-static void progress_update(Progress *p, int64_t epoch, int64_t done, int64_t total)
+/* "42 s", "3:07", "1:02:03" */
+static const char *duration_text(char *buf, size_t len, double s)
 {
-    if (!p->on || done <= 0)
+    long t = (long)(s + 0.5);
+    if (t < 60)
+        snprintf(buf, len, "%ld s", t);
+    else if (t < 3600)
+        snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
+    else
+        snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    return buf;
+}
+
+/* During epoch `epoch`: frac of its updates done (1: evaluating). */
+static void progress_update(Progress *p, int64_t epoch, int64_t done, int64_t nbatch)
+{
+    if (!p->on)
         return;
+    int evaluating = done >= nbatch;
     double now = nnrt_now();
-    if (now - p->start < 1.0 || now - p->last < 0.1)
+    if (now - p->start < 1.0 || (now - p->last < 0.1 && !evaluating))
         return;
     p->last = now;
-    enum { WIDTH = 30 };
-    static const char bar[] = "==============================";
-    int fill = (int)(WIDTH * done / total);
-    double left = (now - p->start) * (double)(total - done) / (double)done;
-    fprintf(stderr, "\r  epoch %lld [%.*s%*s] %lld/%lld batches, %.0f s left ", (long long)epoch,
-            fill, bar, WIDTH - fill, "", (long long)done, (long long)total, left);
+    enum { WIDTH = 24 };
+    static const char bar[] = "========================";
+    double frac = (double)done / (double)nbatch;
+    double ran = (double)(epoch - p->first) + frac, left = (double)(p->epochs - p->first + 1) - ran;
+    int fill = (int)(WIDTH * ((double)(epoch - 1) + frac) / (double)p->epochs);
+    char what[64], eta[32];
+    if (evaluating)
+        snprintf(what, sizeof what, "evaluating");
+    else
+        snprintf(what, sizeof what, "batch %lld/%lld", (long long)done, (long long)nbatch);
+    fprintf(stderr, "\r\033[K  epoch %lld/%lld [%.*s%*s] %s, %s left", (long long)epoch,
+            (long long)p->epochs, fill, bar, WIDTH - fill, "", what,
+            ran > 0 ? duration_text(eta, sizeof eta, (now - p->start) * left / ran) : "?");
     fflush(stderr);
     p->drawn = 1;
 }
@@ -835,6 +882,7 @@ typedef struct Train {
     double saved;             /* when the last checkpoint was written */
     double train_seconds;     /* the last epoch's updates, without its evaluation */
     double flushed;           /* the row's seconds when stdout was last flushed */
+    Progress pg;              /* the bar at a terminal */
     NnrtRow row;              /* the last epoch's */
     int have_row;
     char msg[1200];           /* why the run stopped early, for summary.json */
@@ -914,6 +962,7 @@ static NnrtRow make_row(const Train *t, int64_t epoch, double lr, const Eval *tr
 static int record(const Run *r, Train *t, const NnrtRow *w)
 {
     NnrtErr e;
+    progress_end(&t->pg);
     print_row(r, w, t->has_test);
     /* A terminal sees each line at once (stdout is line-buffered there); a
      * pipe or a file gets them at most NNRT_LOG_FLUSH_SECONDS late, not with a write
@@ -989,8 +1038,7 @@ static int run_epoch(Run *r, Train *t, int64_t ep, double lr, Eval *tr, Eval *te
     if (t->full) {
         update(r, t, lr);   /* with the gradient of the last evaluation */
     } else {
-        Progress pg;
-        progress_begin(&pg, r);
+        Progress *pg = &t->pg;
         int64_t nbatch = (t->N + t->B - 1) / t->B;
         for (int64_t start = 0, k = 0; start < t->N; start += t->B, k++) {
             if (c->steps > 0 && t->st.step >= c->steps)
@@ -1001,20 +1049,21 @@ static int run_epoch(Run *r, Train *t, int64_t ep, double lr, Eval *tr, Eval *te
             double f = batch_gradient(r, &t->data, t->shuffling ? t->perm : NULL, start, nb,
                                       NULL, next);
             if (!isfinite(f) || r->nan_where[0]) {
-                progress_end(&pg);
+                progress_end(pg);
                 return nonfinite(r, f, ep, t->st.step + 1, t->msg, sizeof t->msg);
             }
             update(r, t, lr);
             if (t->logging)
                 nnrt_runlog_step(&t->log, ep, t->st.step, f, lr);
-            progress_update(&pg, ep, k + 1, nbatch);
             if (interrupted && start + t->B < t->N) {
-                progress_end(&pg);
+                progress_end(pg);
                 return EXIT_INTERRUPTED;
             }
+            if (start + t->B < t->N)
+                progress_update(pg, ep, k + 1, nbatch);
         }
-        progress_end(&pg);
     }
+    progress_update(&t->pg, ep, 1, 1);   /* the evaluation's pause, marked */
     t->train_seconds = nnrt_now() - t0;
     if (t->full)
         full_batch_eval(r, &t->data, tr);
@@ -1054,9 +1103,9 @@ static int train_setup(Run *r, Train *t)
         return 1;
     if (c->log[0] && !r->resume && nnrt_rundir_claim(c->log, r->overwrite, &e) != 0)
         return fail_err(&e);
-    int rc = load_source(r, &t->data, &c->data, "data");
+    int rc = load_source_said(r, &t->data, &c->data, "data");
     if (rc == 0 && c->test.kind != NNRT_SRC_NONE)
-        rc = load_source(r, &t->test, &c->test, "test");
+        rc = load_source_said(r, &t->test, &c->test, "test");
     if (rc == 0)
         rc = check_metrics(r);
     if (rc != 0)
@@ -1142,6 +1191,41 @@ static int write_summary(const Run *r, Train *t, const char *status, const char 
     return 0;
 }
 
+/* The end of a run that went well, on stderr unless --quiet: how long,
+ * the final and the best metrics, where the files are.  stdout keeps the
+ * epochs' lines only. */
+static void end_summary(const Run *r, const Train *t, const char *status)
+{
+    if (r->quiet || !t->have_row)
+        return;
+    const NnrtRow *w = &t->row, *b = &t->st.best;
+    char num[40], took[32];
+    fflush(stdout);
+    fprintf(stderr, "%s %lld epoch%s in %s: loss %s",
+            strcmp(status, "finished") == 0 ? "trained" : "stopped after",
+            (long long)w->epoch, w->epoch == 1 ? "" : "s",
+            duration_text(took, sizeof took, t->seconds0 + nnrt_now() - t->t0),
+            sig4(num, sizeof num, w->loss));
+    if (t->has_test)
+        fprintf(stderr, "  test_loss %s", sig4(num, sizeof num, w->test_loss));
+    if (r->cfg.accuracy) {
+        fprintf(stderr, "  accuracy %.3f", w->accuracy);
+        if (t->has_test)
+            fprintf(stderr, "  test_accuracy %.3f", w->test_accuracy);
+    }
+    fprintf(stderr, "\n  best %s %s at epoch %lld", t->has_test ? "test_loss" : "loss",
+            sig4(num, sizeof num, t->has_test ? b->test_loss : b->loss), (long long)b->epoch);
+    if (r->cfg.accuracy)
+        fprintf(stderr, " (%saccuracy %.3f)", t->has_test ? "test_" : "",
+                t->has_test ? b->test_accuracy : b->accuracy);
+    fputc('\n', stderr);
+    if (t->logging)
+        fprintf(stderr, "  run files in %s: metrics.csv, summary.json, params.npz, checkpoint.npz\n",
+                r->cfg.log);
+    if (r->save)
+        fprintf(stderr, "  parameters in %s\n", r->save);
+}
+
 /* The message of a run stopped by Ctrl-C during epoch ep at update step
  * (step < 0: after the epoch): how to go on.  Returns EXIT_INTERRUPTED. */
 static int interrupt(const Run *r, Train *t, int64_t ep, int64_t step)
@@ -1159,6 +1243,7 @@ static int interrupt(const Run *r, Train *t, int64_t ep, int64_t step)
     else
         snprintf(t->msg, sizeof t->msg, "interrupted (Ctrl-C) %s; nothing was saved (a run "
                  "with --log DIR can be continued with --resume DIR)", where);
+    progress_end(&t->pg);
     fflush(stdout);
     fprintf(stderr, "%s\n", t->msg);   /* even with --quiet: the run did not finish */
     return EXIT_INTERRUPTED;
@@ -1189,6 +1274,7 @@ static int cmd_train(Run *r)
         sigaction(SIGINT, &on_int, NULL);
     nnrt_set_ftz(!r->no_ftz);
     t.t0 = nnrt_now();
+    progress_begin(&t.pg, r, t.st.epoch + 1, t.epochs);
     double lr0 = c->opt.lr;
     if (!r->resume) {
         if (t.full)
@@ -1312,12 +1398,9 @@ static int cmd_train(Run *r)
             break;
         }
     }
-    if (r->save) {
-        if (nnrt_params_save(m, r->params, r->save, 0, &e) != 0) {
-            rc = fail_err(&e);
-            goto done;
-        }
-        note(r, "wrote %s", r->save);
+    if (r->save && nnrt_params_save(m, r->params, r->save, 0, &e) != 0) {
+        rc = fail_err(&e);
+        goto done;
     }
     if (t.logging) {
         char path[1100];
@@ -1327,7 +1410,9 @@ static int cmd_train(Run *r)
             goto done;
         }
     }
+    end_summary(r, &t, status);
 done:
+    progress_end(&t.pg);
     sigaction(SIGINT, &old_int, NULL);
     if (t.logging && t.log.csv && !complete) {
         if (rc == 0 || strcmp(status, "diverged") == 0 || strcmp(status, "interrupted") == 0) {

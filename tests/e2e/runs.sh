@@ -259,3 +259,26 @@ else
         t_pass
     fi
 fi
+
+# feedback: at a terminal (script(1) gives the trainer one) a line says what
+# is being loaded and how many samples came; in a pipe none of that, and no
+# terminal control codes; both end with a summary on stderr (final and best
+# metrics, where the files are), stdout keeping the epochs' lines only
+t_begin "e2e/runs/feedback-at-a-terminal-only"
+rm -rf "$D/fb-tty" "$D/fb-pipe"
+script -qec "$X train --epochs 2 --log $D/fb-tty" /dev/null >"$D/fb-tty.out" 2>&1
+"$X" train --epochs 2 --log "$D/fb-pipe" >"$D/fb-pipe.out" 2>"$D/fb-pipe.err"
+cat "$D/fb-tty.out" "$D/fb-pipe.out" "$D/fb-pipe.err" >>"$t_log"
+if ! grep -q "data: noisy_xor(n = 1000, s = 0.25, seed = 1), 1000 samples (" "$D/fb-tty.out"; then
+    t_fail "at a terminal: no line 'data: noisy_xor(...), 1000 samples (...)'"
+elif grep -q "loading" "$D/fb-pipe.err" || grep -q $'\033' "$D/fb-pipe.err"; then
+    t_fail "in a pipe: a loading line or terminal control codes on stderr"
+elif grep -vq "^epoch [0-9]" "$D/fb-pipe.out"; then
+    t_fail "stdout holds more than the epochs' lines"
+elif ! grep -q "^trained 2 epochs in [0-9]* s: loss [0-9.]*  test_loss [0-9.]*  accuracy" "$D/fb-pipe.err" ||
+     ! grep -q "^  best test_loss [0-9.]* at epoch [0-9] (test_accuracy" "$D/fb-pipe.err" ||
+     ! grep -q "^  run files in $D/fb-pipe: metrics.csv, summary.json" "$D/fb-pipe.err"; then
+    t_fail "no end summary (trained N epochs, best, run files) on stderr"
+else
+    t_pass
+fi
