@@ -74,6 +74,7 @@ typedef struct Sweep {
     Axis ax[MAXAXES];
     int nax;
     int repeat, jobs, plots;
+    int resume;            /* --resume: runs that finished before are not run again */
     char **extra;
     int nextra;
 } Sweep;
@@ -114,6 +115,7 @@ typedef struct Job {
     int ready;             /* may start (its model is compiled): > 0; for the JIT's
                             * runs, the number of models compiled by then (Worker) */
     int started;
+    int skip;              /* finished by an earlier sweep (--resume): done at once */
     pid_t pid;             /* the process running it (spawn's child, or its worker) */
     int status;
 } Job;
@@ -151,6 +153,8 @@ static void usage(FILE *f)
         "  --backend jit|c  compile each architecture in memory with the LLVM JIT and\n"
         "                   fork its runs (the default where nnc has it), or build a\n"
         "                   trainer with cc (nnc build) into DIR/bin/ and run it\n"
+        "  --resume         the sweep in DIR again, running only the runs that have not\n"
+        "                   finished (after Ctrl-C, say)\n"
         "  -- FLAGS         passed to every trainer, e.g. -- --epochs 20\n"
         "\n"
         "Writes DIR/results.csv, results.json, results.txt (also printed), runs.csv,\n"
@@ -315,11 +319,13 @@ static int parse_args(Sweep *s, int argc, char **argv)
             s->backend = argv[++i];
         } else if (strcmp(a, "--plots") == 0) {
             s->plots = 1;
+        } else if (strcmp(a, "--resume") == 0) {
+            s->resume = 1;
         } else if (a[0] == '-') {
             static const char *const flags[] = {"-D", "--set", "--repeat", "--jobs", "--out",
                                                 "--metric", "--plots", "--dtype", "--backend",
-                                                "--help"};
-            const char *near = diag_closest(a, flags, 10);
+                                                "--help", "--resume"};
+            const char *near = diag_closest(a, flags, 11);
             return fail("unknown option '%s'%s%s%s (trainer flags go after --, as in -- "
                         "--epochs 20)", a, near ? " (did you mean '" : "", near ? near : "",
                         near ? "'?)" : "");
@@ -561,14 +567,32 @@ static int workers_reap(Pool *p, int block)
 
 /* ---- the pool: jobs in order, at most --jobs at a time ---- */
 
-/* Start ready jobs while fewer than maxjobs run. */
+/* Ctrl-C (SIGINT, which the trainers get too, and stop at their next
+ * step): no job starts from then on; those running end, and the sweep
+ * writes the table of the runs that finished. */
+static volatile sig_atomic_t interrupted;
+static void wake(void);
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+    wake();
+}
+
+/* Start ready jobs while fewer than maxjobs run (none once interrupted). */
 static void pool_fill(Pool *p, int maxjobs)
 {
-    for (int k = p->next; k < p->n && p->running < maxjobs; k++) {
+    for (int k = p->next; k < p->n && p->running < maxjobs && !interrupted; k++) {
         Job *j = &p->jobs[k];
         if (j->started || !j->ready)
             continue;
         j->started = 1;
+        if (j->skip) {   /* finished before: its results are read as if it had just run */
+            j->status = 0;
+            p->done(j, k, ++p->ndone, p->ctx);
+            continue;
+        }
         if (p->workers) {
             j->pid = worker_start(p, k);
         } else {
@@ -797,6 +821,7 @@ typedef struct State {
     int ncols;
     int nfinished;         /* runs done */
     double t0;
+    int nran;              /* runs done by this sweep (not --resume's earlier ones) */
 } State;
 
 static double now(void)
@@ -863,7 +888,19 @@ static void run_done(Job *job, int k, int ndone, void *ctx)
             m = col_index(st, "loss");
         if (m >= 0)
             fprintf(stderr, "%s %.4g", st->cols[m], row[m]);
+        if (job->skip)
+            fprintf(stderr, " (finished before)");
+        /* at a terminal, the time left for the sweep at its pace so far
+         * (runs run earlier, --resume, aside) */
+        st->nran += !job->skip;
+        int left = st->total - st->nfinished;
+        if (isatty(STDERR_FILENO) && left > 0 && st->nran > 0) {
+            long t = lround((now() - st->t0) * left / st->nran);
+            fprintf(stderr, "  (%ld:%02ld left)", t / 60, t % 60);
+        }
         fprintf(stderr, "\n");
+    } else if (interrupted && job->status == 130) {
+        fprintf(stderr, "interrupted (Ctrl-C)\n");
     } else {
         fprintf(stderr, "FAILED (exit %d; see %s/runs/%s/seed%d/train.log)\n", job->status,
                 st->s->out, c->id, job->seed);
@@ -983,8 +1020,12 @@ static int write_results(State *st)
     for (int a = 0; a < s->nax; a++)
         fprintf(f, ",%s", s->ax[a].name);
     fprintf(f, ",seed,params,ok");
-    for (int c = 0; c < st->ncols; c++)
-        fprintf(f, ",%s", st->cols[c]);
+    for (int c = 0; c < st->ncols; c++) {   /* the last row's lr beside a swept lr: final_lr */
+        int clash = 0;
+        for (int a = 0; a < s->nax; a++)
+            clash |= strcmp(s->ax[a].name, st->cols[c]) == 0;
+        fprintf(f, ",%s%s", clash ? "final_" : "", st->cols[c]);
+    }
     fprintf(f, "\n");
     for (int i = 0; i < st->ncfg; i++) {
         Config *c = &st->cfg[i];
@@ -1363,6 +1404,7 @@ static void plotter_spawn(Plotter *pl, const char *dir, int i)
         dup2(fd, 2);
         close(io[0]);
         close(fd);
+        setpgid(0, 0);   /* out of the terminal's Ctrl-C: the sweep still draws what finished */
         execl(pl->exe, "gnuplot", (char *)NULL);
         _exit(127);
     }
@@ -1503,7 +1545,102 @@ static int sweep_open(Sweep *s, int argc, char **argv, char *outbuf, size_t outl
     return 0;
 }
 
-/* Every combination of the axes' values, and DIR/bin. */
+/* ---- the output directory: one sweep at a time, and one sweep's ---- */
+
+static char lock_path[PATH_MAX];
+
+static void unlock_out(void)
+{
+    if (lock_path[0])
+        unlink(lock_path);
+}
+
+/* The settings that decide a sweep's runs, as one line of DIR/sweep.txt. */
+static void sweep_identity(const Sweep *s, char *buf, size_t len)
+{
+    size_t n = (size_t)snprintf(buf, len, "%s", s->model);
+    for (int a = 0; a < s->nax && n < len; a++) {
+        n += (size_t)snprintf(buf + n, len - n, " %s %s=", s->ax[a].is_define ? "-D" : "--set",
+                              s->ax[a].name);
+        for (int v = 0; v < s->ax[a].n && n < len; v++)
+            n += (size_t)snprintf(buf + n, len - n, "%s%s", v ? "," : "", s->ax[a].val[v]);
+    }
+    if (n < len)
+        n += (size_t)snprintf(buf + n, len - n, " --repeat %d --dtype %s --", s->repeat,
+                              s->dtype ? s->dtype : "f32");
+    for (int k = 0; k < s->nextra && n < len; k++)
+        n += (size_t)snprintf(buf + n, len - n, " %s", s->extra[k]);
+}
+
+/* Claims DIR for this sweep: a lock (DIR/sweep.lock, holding the pid) that
+ * a second sweep into DIR at the same time is refused by, and DIR/sweep.txt
+ * naming the settings, so that a sweep of other settings does not mix its
+ * runs and tables with these.  The same sweep again replaces its runs
+ * (their --log gets --overwrite), or with --resume keeps those finished. */
+static int claim_out(const Sweep *s)
+{
+    char path[PATH_MAX], line[8192], was[8192] = "";
+    snprintf(lock_path, sizeof lock_path, "%s/sweep.lock", s->out);
+    for (int tries = 0;; tries++) {
+        int fd = open(lock_path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        if (fd >= 0) {
+            dprintf(fd, "%ld\n", (long)getpid());
+            close(fd);
+            atexit(unlock_out);
+            break;
+        }
+        long pid = 0;
+        FILE *f = fopen(lock_path, "r");
+        if (f) {
+            if (fscanf(f, "%ld", &pid) != 1)
+                pid = 0;
+            fclose(f);
+        }
+        if (errno != EEXIST && !f) {
+            lock_path[0] = '\0';
+            return fail("cannot create %s/sweep.lock: %s", s->out, strerror(errno));
+        }
+        if (tries > 0 || (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))) {
+            lock_path[0] = '\0';
+            return fail("%s is in use by another nnc sweep (process %ld); give this one another "
+                        "--out", s->out, pid);
+        }
+        unlink(lock_path);   /* left by a sweep that was killed */
+    }
+    sweep_identity(s, line, sizeof line);
+    snprintf(path, sizeof path, "%s/sweep.txt", s->out);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (!fgets(was, sizeof was, f))
+            was[0] = '\0';
+        was[strcspn(was, "\n")] = '\0';
+        fclose(f);
+    }
+    if (was[0] && strcmp(was, line) != 0)
+        return fail("%s holds a sweep of other settings (%s/sweep.txt: %s); give this one another "
+                    "--out, or remove %s", s->out, s->out, was, s->out);
+    if (s->resume && !was[0])
+        return fail("--resume: %s holds no sweep to continue (no sweep.txt)", s->out);
+    if (!(f = fopen(path, "w")))
+        return fail("cannot write %s: %s", path, strerror(errno));
+    fprintf(f, "%s\n", line);
+    fclose(f);
+    return 0;
+}
+
+/* Did the run in dir finish (summary.json), so that --resume keeps it? */
+static int run_finished(const char *dir)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    char *text = slurp(path);
+    int done = text && (strstr(text, "\"status\": \"finished\"") ||
+                        strstr(text, "\"status\": \"early_stopped\""));
+    free(text);
+    return done;
+}
+
+/* Every combination of the axes' values, and DIR/bin (claimed, claim_out). */
 static int plan_configs(State *st)
 {
     const Sweep *s = st->s;
@@ -1517,7 +1654,7 @@ static int plan_configs(State *st)
     st->builds = calloc((size_t)st->ncfg, sizeof *st->builds);
     st->arch = calloc((size_t)st->ncfg, sizeof *st->arch);
     snprintf(st->bindir, sizeof st->bindir, "%s/bin", s->out);
-    return mkdirs(st->bindir) != 0;
+    return mkdirs(st->bindir) != 0 || claim_out(s) != 0;
 }
 
 /* The JIT, unless --backend c or nnc has no LLVM; 0, or an exit status. */
@@ -1681,6 +1818,8 @@ static int plan_runs(State *st)
                 j->argv[n++] = "--no-plots";
             j->argv[n++] = "--log";
             j->argv[n++] = strdup(dir);
+            j->argv[n++] = "--overwrite";   /* this sweep's run, from an earlier time */
+            j->skip = s->resume && run_finished(dir);
             j->argv[n++] = "--seed";
             j->argv[n++] = strdup(seed);
             for (int a = 0; a < s->nax; a++)
@@ -1877,6 +2016,11 @@ static int run_jit(State *st, Plotter *plots)
 static int write_outputs(State *st, Plotter *plots)
 {
     const Sweep *s = st->s;
+    if (st->ncols == 0 && interrupted) {
+        fprintf(stderr, "nnc sweep: interrupted (Ctrl-C) before any run finished\n");
+        plotter_draw(plots, s->out, NULL, 0);
+        return 130;
+    }
     if (st->ncols == 0) {
         fprintf(stderr, "nnc sweep: error: no run produced results; the first run's messages "
                 "(%s):\n", st->runs[0].log);
@@ -1956,12 +2100,30 @@ int sweep_main(int argc, char **argv)
     int var[MAXAXES];
     Plotter plots;   /* as write_plots will: parallel, and heatmap with two varying axes */
     plotter_start(&plots, s.out, varying_axes(&s, var) >= 2 ? 2 : 1);
+    struct sigaction on_int = {0};   /* Ctrl-C: the runs stop, the tables of those done */
+    on_int.sa_handler = on_sigint;
+    on_int.sa_flags = SA_RESTART;   /* run_c's waitpid() goes on waiting for the runs */
+    sigemptyset(&on_int.sa_mask);
+    sigaction(SIGINT, &on_int, NULL);
     if ((rc = choose_backend(&st)) == 0 && (rc = plan_archs(&st)) == 0 &&
         (rc = plan_runs(&st)) == 0 && (rc = st.use_jit ? run_jit(&st, &plots)
                                                          : run_c(&st, &plots)) == 0)
         rc = write_outputs(&st, &plots);
     else
         plotter_draw(&plots, s.out, NULL, 0);   /* ends them */
+    if (interrupted && st.ncols > 0) {
+        int finished = 0;
+        for (int i = 0; i < st.ncfg; i++)
+            for (int r = 0; r < s.repeat; r++)
+                finished += st.cfg[i].ok[r];
+        fprintf(stderr, "nnc sweep: interrupted (Ctrl-C): %d of %d runs finished, in the tables "
+                "above; continue with: nnc", finished, st.total);
+        for (int i = 0; i < argc; i++)   /* the same command, --resume before any -- */
+            fprintf(stderr, "%s %s", strcmp(argv[i], "--") == 0 && !s.resume ? " --resume" : "",
+                    argv[i]);
+        fprintf(stderr, "%s\n", s.extra || s.resume ? "" : " --resume");
+        rc = 130;
+    }
     state_free(&st);
     return rc;
 }

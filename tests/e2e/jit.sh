@@ -245,6 +245,7 @@ fi
 # and --dtype mix with trainer flags, and mistakes are the trainer's messages
 t_begin "jit/command-line"
 ok=1
+rm -rf "$D/sweep-run"   # --log refuses an existing run
 out=$("$NNC" run examples/sweep.nn -D depth=2 --epochs 1 --quiet --log "$D/sweep-run" 2>&1) || ok=0
 [ -f "$D/sweep-run/metrics.csv" ] || ok=0
 msg=$("$NNC" run examples/xor.nn trian 2>&1) && ok=0
