@@ -224,6 +224,16 @@ typedef struct NnrtSetting {
     const char *where;        /* "model.nn:14" */
 } NnrtSetting;
 
+/* A value the forward pass computes under a name of the model (h1, logits):
+ * what `predict --outputs` can write besides inputs and targets. */
+typedef struct NnrtValue {
+    const char *name;
+    int rank;
+    int dim[NNRT_MAXRANK];
+    int64_t size;             /* product of dims: values per sample (or in all) */
+    int batched;              /* one per sample; else one for all (of parameters only) */
+} NnrtValue;
+
 typedef struct NnrtModel {
     const char *name;          /* `model NAME` or the file's stem */
     const char *source;        /* path of the .nn file it was compiled from */
@@ -301,6 +311,16 @@ typedef struct NnrtModel {
      * keep in registers only, so that nonfinite() sees them.  NULL when the
      * passes always store everything. */
     void (*keep_all)(void *work);
+
+    /* The named values of the forward pass, and value(work, k, n, dst),
+     * which writes values[k] of the last forward on n samples into dst,
+     * sample by sample (n x size; an unbatched value's size values once).
+     * The runtime calls keep_all() (when not NULL) after create() first,
+     * so that the values fused loops keep in registers are stored too.
+     * nvalues 0: none. */
+    int nvalues;
+    const NnrtValue *values;
+    void (*value)(void *work, int k, int n, nnrt_real *dst);
 } NnrtModel;
 
 /* ---- entry point and kernels used by generated code ---- */

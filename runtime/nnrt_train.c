@@ -93,6 +93,7 @@ typedef struct Run {
     int64_t entries;             /* check --entries N: at most N per parameter */
     int have_eps, quiet, no_ftz, no_plots, data_flag, batch_flag;
     int overwrite;               /* --overwrite: --log may replace a run */
+    int keep;                    /* predict --outputs of values: every step stored */
     const char *print;           /* grad/check --print: "" (all) or "W1,b1", else NULL */
     int trap_nan;                /* --trap-nan: find where a non-finite value appeared */
     const char *resume;          /* --resume DIR */
@@ -459,7 +460,7 @@ static int setup_work(Run *r, int64_t cap, int gather)
         cap = m->tile;   /* a tiny model: chunks that stay in the cache */
     r->cap = (int)cap;
     r->work = m->create(r->cap);
-    if (r->work && r->trap_nan && m->keep_all)
+    if (r->work && (r->trap_nan || r->keep) && m->keep_all)
         m->keep_all(r->work);
     r->loss = malloc((size_t)cap * sizeof *r->loss);
     r->ptr = calloc(m->nslots > 0 ? (size_t)m->nslots : 1, sizeof *r->ptr);
@@ -1801,7 +1802,8 @@ static int cmd_check(Run *r)
 /* One array of predict's output: a value of the model, [N, shape...]. */
 typedef struct Wanted {
     char name[256];
-    int slot;                 /* a data slot (an input or target), or -1: the prediction */
+    int slot;                 /* a data slot (an input or target), -1: the prediction,
+                               * -3 - k: the model's named value k (NnrtModel.values) */
     int rank;
     int64_t dim[NNRT_MAXRANK + 1];   /* [N, the value's shape] */
     int64_t size;             /* values per sample */
@@ -1821,6 +1823,11 @@ static void predict_names(const NnrtModel *m, char *buf, size_t len)
         size_t used = strlen(buf);
         snprintf(buf + used, len - used, "%s%s", used ? ", " : "", m->slots[s].name);
     }
+    for (int k = 0; k < m->nvalues; k++) {
+        size_t used = strlen(buf);
+        if (!(m->out_name && strcmp(m->values[k].name, m->out_name) == 0))
+            snprintf(buf + used, len - used, "%s%s", used ? ", " : "", m->values[k].name);
+    }
 }
 
 /* Fills want[nwant] for the name (len bytes at s), the value's shape and
@@ -1838,6 +1845,9 @@ static int predict_want(const Run *r, Wanted *want, int nwant, const char *s, in
     for (int k = 0; k < m->nslots && w->slot == -2; k++)
         if (strcmp(w->name, m->slots[k].name) == 0)
             w->slot = k;
+    for (int k = 0; k < m->nvalues && w->slot == -2; k++)
+        if (strcmp(w->name, m->values[k].name) == 0)
+            w->slot = -3 - k;
     for (int k = 0; k < nwant; k++)
         if (strcmp(want[k].name, w->name) == 0)
             return fail("--outputs: '%s' is named twice", w->name);
@@ -1848,9 +1858,15 @@ static int predict_want(const Run *r, Wanted *want, int nwant, const char *s, in
     }
     /* the prediction has its target's shape (a regression, a reconstruction),
      * or is K logits of a class target */
-    const NnrtSlot *sl = &m->slots[w->slot >= 0 ? w->slot : m->out_slot];
+    const NnrtSlot *sl = &m->slots[w->slot >= 0 ? w->slot : m->out_slot >= 0 ? m->out_slot : 0];
     w->dim[0] = n;
-    if (w->slot >= 0 || sl->size == m->out_size) {
+    if (w->slot <= -3) {
+        const NnrtValue *v = &m->values[-3 - w->slot];
+        w->rank = v->rank + 1;
+        for (int d = 0; d < v->rank; d++)
+            w->dim[d + 1] = v->dim[d];
+        w->size = v->size;
+    } else if (w->slot >= 0 || sl->size == m->out_size) {
         w->rank = sl->rank + 1;
         for (int d = 0; d < sl->rank; d++)
             w->dim[d + 1] = sl->dim[d];
@@ -1888,14 +1904,6 @@ static int cmd_predict(Run *r)
     if (nnrt_output_check(r->out, &e) != 0)
         return fail_err(&e);
     rc = load_source(r, &d, &r->cfg.data, "data");
-    if (rc == 0)
-        rc = setup_params(r, r->params_file);
-    if (rc == 0)
-        rc = setup_work(r, d.n, 0);
-    if (rc == 0 && !r->params_file)
-        note(r, "predict: at the initial parameters (no --params)");
-    if (rc == 0 && !r->data_flag)
-        note(r, "predict: on the train block's data, %s (no --data)", d.name);
     for (const char *s = list; rc == 0 && *s;) {
         const char *comma = strchr(s, ',');
         int len = comma ? (int)(comma - s) : (int)strlen(s);
@@ -1906,9 +1914,17 @@ static int cmd_predict(Run *r)
         }
         want = grown;
         if ((rc = predict_want(r, want, nwant, s, len, d.n)) == 0)
-            nwant++;
+            r->keep |= want[nwant++].slot <= -3;
         s += len + (comma != NULL);
     }
+    if (rc == 0)
+        rc = setup_params(r, r->params_file);
+    if (rc == 0)
+        rc = setup_work(r, d.n, 0);
+    if (rc == 0 && !r->params_file)
+        note(r, "predict: at the initial parameters (no --params)");
+    if (rc == 0 && !r->data_flag)
+        note(r, "predict: on the train block's data, %s (no --data)", d.name);
     if (rc == 0) {
         nnrt_set_ftz(!r->no_ftz);
         for (int64_t i0 = 0; i0 < d.n; i0 += r->cap) {
@@ -1916,9 +1932,17 @@ static int cmd_predict(Run *r)
             point_at(r, &d, i0);
             m->forward(r->work, r->params, nb, r->ptr, r->loss);
             for (int k = 0; k < nwant; k++) {
-                const nnrt_real *src = want[k].slot >= 0 ? r->ptr[want[k].slot] : m->output(r->work);
-                memcpy(want[k].buf + i0 * want[k].size, src,
-                       (size_t)nb * (size_t)want[k].size * sizeof(nnrt_real));
+                Wanted *w = &want[k];
+                nnrt_real *dst = w->buf + i0 * w->size;
+                if (w->slot <= -3)
+                    m->value(r->work, -3 - w->slot, nb, dst);
+                if (w->slot <= -3 && !m->values[-3 - w->slot].batched)   /* one for all */
+                    for (int b = 1; b < nb; b++)
+                        memcpy(dst + (int64_t)b * w->size, dst,
+                               (size_t)w->size * sizeof(nnrt_real));
+                else if (w->slot > -3)
+                    memcpy(dst, w->slot >= 0 ? r->ptr[w->slot] : m->output(r->work),
+                           (size_t)nb * (size_t)w->size * sizeof(nnrt_real));
             }
         }
         char descr[8];

@@ -1210,6 +1210,52 @@ static void emit_dims(FILE *f, const Shape *s)
     fprintf(f, "}, ");
 }
 
+/* For `predict --outputs`: the model's named values (plan.h,
+ * cg_named_values) and value(), which copies one of them out of the
+ * workspace sample by sample: a transpose of the samples-innermost buffers
+ * (samples_inner), else a copy. */
+static void emit_values(Cg *cg, FILE *f, int samples_inner)
+{
+    const IrProgram *p = cg->p;
+    int *ids = xcalloc((size_t)p->nv, sizeof *ids);
+    int n = cg_named_values(p, &cg->lay, ids);
+    if (n == 0) {
+        free(ids);
+        return;
+    }
+    fprintf(f, "/* The values the forward pass computes under a name, for `predict --outputs`. */\n");
+    fprintf(f, "static const NnrtValue value_table[] = {\n");
+    for (int k = 0; k < n; k++) {
+        const Value *v = &p->v[ids[k]];
+        fprintf(f, "    {.name = \"%s\", .rank = %d, ", v->name, v->shape.rank);
+        emit_dims(f, &v->shape);
+        fprintf(f, ".size = %d, .batched = %d},\n", numel(v), v->batched);
+    }
+    fprintf(f, "};\n\n");
+    fprintf(f, "/* value k of the last forward pass on n samples into dst, sample by sample%s */\n",
+            samples_inner ? "\n * (after keep_all(): the fused loops store every step then)" : "");
+    fprintf(f, "static void value(void *work, int k, int n, real *dst)\n{\n");
+    fprintf(f, "    Work *ws = work;\n    switch (k) {\n");
+    for (int k = 0; k < n; k++) {
+        const Value *v = &p->v[ids[k]];
+        const char *name = cg->cname[ids[k]];
+        if (v->batched && samples_inner && numel(v) > 1)
+            fprintf(f, "    case %d: nnrt_transpose(ws->%s, %d, n, dst); break;\n", k, name,
+                    numel(v));
+        else if (v->batched && numel(v) == 1)
+            fprintf(f, "    case %d: memcpy(dst, ws->%s, (size_t)n * sizeof *dst); break;\n", k,
+                    name);
+        else if (v->batched)
+            fprintf(f, "    case %d: memcpy(dst, ws->%s, (size_t)n * %d * sizeof *dst); break;\n",
+                    k, name, numel(v));
+        else
+            fprintf(f, "    case %d: memcpy(dst, ws->%s, %d * sizeof *dst); break;\n", k, name,
+                    numel(v));
+    }
+    fprintf(f, "    }\n}\n\n");
+    free(ids);
+}
+
 static void emit_tables(Cg *cg, FILE *f)
 {
     const IrProgram *p = cg->p;
@@ -1348,9 +1394,14 @@ static void emit_model(const Cg *cg, FILE *f)
     fprintf(f, "    .create = create, .destroy = destroy, .forward = forward,\n");
     fprintf(f, "    .backward = backward, .penalty = penalty, .output = output,\n");
     if (cg->fused && cg->fu.ntransient > 0)
-        fprintf(f, "    .nonfinite = nonfinite, .keep_all = keep_all,\n};\n\n");
+        fprintf(f, "    .nonfinite = nonfinite, .keep_all = keep_all,\n");
     else
-        fprintf(f, "    .nonfinite = nonfinite,\n};\n\n");
+        fprintf(f, "    .nonfinite = nonfinite,\n");
+    int *ids = xcalloc((size_t)p->nv, sizeof *ids), nvalues = cg_named_values(p, &cg->lay, ids);
+    free(ids);
+    if (nvalues > 0)
+        fprintf(f, "    .nvalues = %d, .values = value_table, .value = value,\n", nvalues);
+    fprintf(f, "};\n\n");
     if (opt->lib) {
         fprintf(f, "const NnrtModel *%s_model(void)\n{\n    return &model;\n}\n", p->name);
     } else {
@@ -1476,6 +1527,7 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
         CgLoops lx = {p, cg.cname, cg.lay.param_off, cg.lay.needs_buf, fwd_mark, pen_mark};
         cg_loops_functions(f, &lx);
         emit_nonfinite(&cg, f, fwd_mark);
+        emit_values(&cg, f, 0);
         emit_model(&cg, f);
         cg_free(&cg);
         return;
@@ -1620,6 +1672,7 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
     }
     fprintf(f, "static const real *output(void *work)\n{\n    return ((Work *)work)->out;\n}\n\n");
     emit_nonfinite(&cg, f, fwd_mark);
+    emit_values(&cg, f, 1);
 
     emit_model(&cg, f);
     cg_free(&cg);

@@ -63,6 +63,15 @@ void cg_layout_free(CgLayout *l)
     free(l->needs_buf);
 }
 
+int cg_named_values(const IrProgram *p, const CgLayout *l, int *ids)
+{
+    int n = 0;
+    for (int i = p->fwd.begin; i < p->fwd.end; i++)
+        if (l->needs_buf[i] && l->fwd_mark[i] && !p->v[i].temp && p->v[i].name)
+            ids[n++] = i;
+    return n;
+}
+
 int cg_dest(const IrProgram *p, int id)
 {
     const Value *v = &p->v[id];

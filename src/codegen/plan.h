@@ -92,6 +92,13 @@ typedef struct CgMatmul {
  * product is above cg_small_matmul_bound(), loops otherwise. */
 CgMatmul cg_matmul_plan(const IrProgram *p, int id);
 
+/* For `predict --outputs`: the values the forward pass computes under a
+ * name of the model (not temporaries, inputs, targets or parameters) and
+ * stores in a workspace buffer (after keep_all(): fused steps too), in
+ * value order.  Writes their ids to ids (room for p->nv) and returns how
+ * many; NnrtModel.values in both backends. */
+int cg_named_values(const IrProgram *p, const CgLayout *l, int *ids);
+
 /* For --trap-nan: the buffers the model's nonfinite() checks after a pass
  * over range r (only values marked, when mark is not NULL), in execution
  * order: one check per workspace buffer, labelled with the value that

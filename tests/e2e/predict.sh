@@ -74,6 +74,37 @@ PY
     fi
 fi
 
+# --outputs of intermediate values (xor's hidden layer h, the per-sample
+# loss), which fused loops keep in registers unless told to store them:
+# as numpy computes them, from the fused trainer and the loops style alike
+t_begin "e2e/predict/intermediate-values"
+if ! t_build examples/xor.nn "$D/xorl" --style=loops; then
+    t_fail "nnc build --style=loops failed"
+else
+    for exe in xor xorl; do
+        t_run "$D/$exe" predict --params "$D/p.npz" --data "$D/data.npz" --out "$D/h-$exe.npz" --outputs h,loss
+    done
+    if ! $PY - "$D/p.npz" "$D/data.npz" "$D/h-xor.npz" "$D/h-xorl.npz" >>"$t_log" 2>&1 <<'PY'
+import numpy as np, sys
+p, d, o, ol = (np.load(f) for f in sys.argv[1:])
+x, y = d["x"].astype(np.float64), d["y"].astype(np.float64)
+h = np.tanh(x @ p["W1"].T + p["b1"])
+z = (h @ p["w2"].T + p["b2"])[:, 0]
+loss = np.maximum(z, 0) - z * y[:, 0] + np.log1p(np.exp(-np.abs(z)))   # bce_with_logits
+for out in (o, ol):
+    assert out.files == ["h", "loss"], out.files
+    assert out["h"].shape == (37, 8) and out["loss"].shape == (37,), (out["h"].shape, out["loss"].shape)
+    assert np.max(np.abs(out["h"] - h)) < 1e-5, np.max(np.abs(out["h"] - h))
+    assert np.max(np.abs(out["loss"] - loss)) < 1e-5, np.max(np.abs(out["loss"] - loss))
+print("h [37, 8] and loss [37] as numpy computes them, fused and loops style")
+PY
+    then
+        t_fail "h and loss are not what numpy computes"
+    else
+        t_pass
+    fi
+fi
+
 # mistakes: no --out, a name the model does not have (the message lists
 # what predict can write), a name twice
 t_begin "e2e/predict/mistakes"
@@ -85,7 +116,7 @@ rc2=$?
 rc3=$?
 if [ $rc1 -ne 2 ] || ! grep -q "^error: predict needs --out OUT.npz$" "$t_log"; then
     t_fail "without --out: expected exit 2 and 'predict needs --out OUT.npz', got $rc1"
-elif [ $rc2 -ne 1 ] || ! grep -q "^error: --outputs: the model has no value 'hidden' that predict can write; it can write logit, x, y$" "$t_log"; then
+elif [ $rc2 -ne 1 ] || ! grep -q "^error: --outputs: the model has no value 'hidden' that predict can write; it can write logit, x, y, h, loss$" "$t_log"; then
     t_fail "--outputs hidden: expected exit 1 and the names predict can write, got $rc2"
 elif [ $rc3 -ne 1 ] || ! grep -q "^error: --outputs: 'x' is named twice$" "$t_log" || [ -e "$D/bad.npz" ]; then
     t_fail "--outputs x,x: expected exit 1, 'named twice' and no file, got $rc3"

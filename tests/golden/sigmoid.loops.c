@@ -294,6 +294,24 @@ static const char *nonfinite(void *work, int n, int adjoint)
     return NULL;
 }
 
+/* The values the forward pass computes under a name, for `predict --outputs`. */
+static const NnrtValue value_table[] = {
+    {.name = "h", .rank = 1, .dim = {2}, .size = 2, .batched = 1},
+    {.name = "y", .rank = 1, .dim = {2}, .size = 2, .batched = 1},
+    {.name = "loss", .rank = 0, .size = 1, .batched = 1},
+};
+
+/* value k of the last forward pass on n samples into dst, sample by sample */
+static void value(void *work, int k, int n, real *dst)
+{
+    Work *ws = work;
+    switch (k) {
+    case 0: memcpy(dst, ws->h, (size_t)n * 2 * sizeof *dst); break;
+    case 1: memcpy(dst, ws->y, (size_t)n * 2 * sizeof *dst); break;
+    case 2: memcpy(dst, ws->loss, (size_t)n * sizeof *dst); break;
+    }
+}
+
 static const NnrtModel model = {
     .name = "sigmoid",
     .source = "sigmoid.nn",
@@ -310,6 +328,7 @@ static const NnrtModel model = {
     .create = create, .destroy = destroy, .forward = forward,
     .backward = backward, .penalty = penalty, .output = output,
     .nonfinite = nonfinite,
+    .nvalues = 3, .values = value_table, .value = value,
 };
 
 int main(int argc, char **argv)

@@ -356,6 +356,27 @@ static const char *nonfinite(void *work, int n, int adjoint)
     return NULL;
 }
 
+/* The values the forward pass computes under a name, for `predict --outputs`. */
+static const NnrtValue value_table[] = {
+    {.name = "z1", .rank = 1, .dim = {3}, .size = 3, .batched = 1},
+    {.name = "h1", .rank = 1, .dim = {3}, .size = 3, .batched = 1},
+    {.name = "yhat", .rank = 1, .dim = {1}, .size = 1, .batched = 1},
+    {.name = "loss", .rank = 0, .size = 1, .batched = 1},
+};
+
+/* value k of the last forward pass on n samples into dst, sample by sample
+ * (after keep_all(): the fused loops store every step then) */
+static void value(void *work, int k, int n, real *dst)
+{
+    Work *ws = work;
+    switch (k) {
+    case 0: nnrt_transpose(ws->z1, 3, n, dst); break;
+    case 1: nnrt_transpose(ws->h1, 3, n, dst); break;
+    case 2: memcpy(dst, ws->yhat, (size_t)n * sizeof *dst); break;
+    case 3: memcpy(dst, ws->loss, (size_t)n * sizeof *dst); break;
+    }
+}
+
 static const NnrtModel model = {
     .name = "tiny",
     .source = "tiny.nn",
@@ -373,6 +394,7 @@ static const NnrtModel model = {
     .create = create, .destroy = destroy, .forward = forward,
     .backward = backward, .penalty = penalty, .output = output,
     .nonfinite = nonfinite, .keep_all = keep_all,
+    .nvalues = 4, .values = value_table, .value = value,
 };
 
 int main(int argc, char **argv)
