@@ -105,6 +105,27 @@ PY
     fi
 fi
 
+# nnc run (the LLVM JIT) hands out the same values under the same names
+t_begin "e2e/predict/jit-same-values"
+if ! "$NNC" --emit=llvm examples/xor.nn >/dev/null 2>&1; then
+    t_skip "nnc was built without LLVM (install llvm-dev: scripts/deps.sh, then make)"
+elif ! t_run "$NNC" run examples/xor.nn predict --params "$D/p.npz" --data "$D/data.npz" --out "$D/j-default.npz" ||
+     ! t_run "$NNC" run examples/xor.nn predict --params "$D/p.npz" --data "$D/data.npz" --out "$D/j.npz" --outputs h,loss; then
+    t_fail "nnc run ... predict failed"
+elif ! $PY - "$D/out.npz" "$D/j-default.npz" "$D/h-xor.npz" "$D/j.npz" >>"$t_log" 2>&1 <<'PY'
+import numpy as np, sys
+c, j, ch, jh = (np.load(f) for f in sys.argv[1:])
+assert j.files == ["logit"] and jh.files == ["h", "loss"], (j.files, jh.files)
+for a, b, k in ((c, j, "logit"), (ch, jh, "h"), (ch, jh, "loss")):
+    assert a[k].shape == b[k].shape and np.max(np.abs(a[k] - b[k])) < 1e-5, (k, a[k].shape, b[k].shape)
+print("nnc run: logit, h and loss as the C trainer's")
+PY
+then
+    t_fail "nnc run's predict differs from the C trainer's"
+else
+    t_pass
+fi
+
 # mistakes: no --out, a name the model does not have (the message lists
 # what predict can write), a name twice
 t_begin "e2e/predict/mistakes"
