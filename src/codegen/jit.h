@@ -23,6 +23,8 @@ typedef struct JitModel {
     const double *const *example;
     int out_slot;
     int64_t out_size;
+    int out_value;
+    const char *out_name;
     int has_penalty;
     int tile;             /* NnrtModel.tile */
     void *(*create)(int cap);
@@ -32,6 +34,14 @@ typedef struct JitModel {
     JitFn *forward, *backward, *penalty;
     const char *(*nonfinite)(void *work, int n, int adjoint);   /* for --trap-nan */
     void (*keep_all)(void *work);                               /* for --trap-nan */
+    /* predict --outputs: the named values and, for each, its buffer's index
+     * in the workspace (an array of pointers, samples innermost) */
+    int nvalues;
+    const NnrtValue *values;
+    const int *value_buf;
+    /* a batched buffer's row for n samples: n rounded up to row_multiple,
+     * longer by row_skew when its bytes are a multiple of 2048 */
+    int row_multiple, row_skew;
 } JitModel;
 
 int jit_main_f32(const JitModel *m, int argc, char **argv);

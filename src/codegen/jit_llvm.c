@@ -359,6 +359,8 @@ struct CgJit {
     NnrtSlot *slots;
     const double **example;
     NnrtSetting *settings;
+    NnrtValue *values;
+    int *value_buf;
     char hash[32];
 };
 
@@ -379,6 +381,8 @@ void cg_jit_free(CgJit *c)
     free(c->slots);
     free(c->example);
     free(c->settings);
+    free(c->values);
+    free(c->value_buf);
     free(c);
 }
 
@@ -437,6 +441,24 @@ static void build_tables(CgJit *c, const LLVMOrcExecutorAddress *fn)
         settings[i].value = p->settings[i].value;
         settings[i].where = source_place(p, p->settings[i].loc.line);
     }
+    /* predict --outputs: the named values (as emit_c.c's value_table) and
+     * their buffers' indices in work[] */
+    int *ids = xcalloc((size_t)p->nv, sizeof *ids), nvalues = cg_named_values(p, &j->lay, ids);
+    NnrtValue *values = xcalloc((size_t)nvalues, sizeof *values);
+    int *value_buf = xcalloc((size_t)nvalues, sizeof *value_buf);
+    for (int k = 0; k < nvalues; k++) {
+        const Value *v = &p->v[ids[k]];
+        values[k].name = v->name;
+        values[k].rank = v->shape.rank;
+        for (int d = 0; d < v->shape.rank; d++)
+            values[k].dim[d] = v->shape.dim[d];
+        values[k].size = numel(v);
+        values[k].batched = v->batched;
+        value_buf[k] = j->slot[ids[k]];
+    }
+    free(ids);
+    c->values = values;
+    c->value_buf = value_buf;
     snprintf(c->hash, sizeof c->hash, "%016llx", cg_source_hash(p->source ? p->source : ""));
     c->params = params;
     c->slots = slots;
@@ -450,6 +472,8 @@ static void build_tables(CgJit *c, const LLVMOrcExecutorAddress *fn)
         .nsettings = p->nsettings, .settings = settings,
         .example = has_example ? example : NULL,
         .out_slot = p->out_slot, .out_size = p->output >= 0 ? numel(&p->v[p->output]) : 0,
+        .out_value = p->out_value,
+        .out_name = p->output >= 0 && !p->v[p->output].temp ? p->v[p->output].name : NULL,
         .has_penalty = p->penalty >= 0,
         .tile = j->tile,
         .create = (void *(*)(int))(uintptr_t)fn[0],
@@ -459,6 +483,8 @@ static void build_tables(CgJit *c, const LLVMOrcExecutorAddress *fn)
         .penalty = (JitFn *)(uintptr_t)fn[5],
         .nonfinite = j->trap ? (const char *(*)(void *, int, int))(uintptr_t)fn[6] : NULL,
         .keep_all = j->trap ? NULL : keep_missing,
+        .nvalues = nvalues, .values = values, .value_buf = value_buf,
+        .row_multiple = ROW, .row_skew = SKEW,
     };
 }
 
@@ -551,7 +577,8 @@ int cg_jit_quick(const CgJit *c)
 static int trap_nan(int nflags, char **flags)
 {
     for (int k = 0; k < nflags; k++)
-        if (strncmp(flags[k], "--trap-nan", 10) == 0 && (flags[k][10] == '\0' || flags[k][10] == '='))
+        if ((strncmp(flags[k], "--trap-nan", 10) == 0 && (flags[k][10] == '\0' || flags[k][10] == '='))
+            || strncmp(flags[k], "--outputs", 9) == 0)   /* predict: the values stored */
             return 1;
     return 0;
 }
