@@ -2118,9 +2118,17 @@ int sweep_main(int argc, char **argv)
                 finished += st.cfg[i].ok[r];
         fprintf(stderr, "nnc sweep: interrupted (Ctrl-C): %d of %d runs finished, in the tables "
                 "above; continue with: nnc", finished, st.total);
-        for (int i = 0; i < argc; i++)   /* the same command, --resume before any -- */
-            fprintf(stderr, "%s %s", strcmp(argv[i], "--") == 0 && !s.resume ? " --resume" : "",
-                    argv[i]);
+        for (int i = 0; i < argc; i++) {   /* the same command, --resume before any -- */
+            fprintf(stderr, "%s ", strcmp(argv[i], "--") == 0 && !s.resume ? " --resume" : "");
+            if (!argv[i][0] || strpbrk(argv[i], " \t\n\"'\\$`()[]{}*?|&;<>!#~")) {
+                fputc('\'', stderr);   /* quoted for the shell: ' as '\'' */
+                for (const char *c = argv[i]; *c; c++)
+                    fputs(*c == '\'' ? "'\\''" : (char[]){*c, '\0'}, stderr);
+                fputc('\'', stderr);
+            } else {
+                fputs(argv[i], stderr);
+            }
+        }
         fprintf(stderr, "%s\n", s.extra || s.resume ? "" : " --resume");
         rc = 130;
     }
