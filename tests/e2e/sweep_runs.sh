@@ -93,3 +93,16 @@ elif ! t_run "$NNC" "${args[@]:0:8}" --out "$D/full" "${args[@]:8}" ||
 else
     t_pass
 fi
+
+# at a terminal (script(1) gives the sweep one) each finished run's line
+# says how long the sweep has left; in a pipe the lines stay as they were
+t_begin "sweep_runs/time-left-at-a-terminal"
+script -qec "$NNC sweep examples/sweep.nn -D depth=0 --set lr=0.03,0.01,0.003 --jobs 1 --out $D/tty -- --epochs 1" /dev/null >"$D/tty.out" 2>&1
+cat "$D/tty.out" >>"$t_log"
+if ! grep -q "^\[1/3\] depth=0 lr=0.03 seed 1: test_loss [0-9.]*  ([0-9]*:[0-9][0-9] left)" "$D/tty.out"; then
+    t_fail "at a terminal: no '(M:SS left)' after the first run's line"
+elif grep -q "left)" "$T_OUT/sweep_runs_lr-columns-disambiguated.log"; then
+    t_fail "in a pipe: the lines say how long is left"
+else
+    t_pass
+fi
