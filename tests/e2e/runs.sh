@@ -90,6 +90,8 @@ int rename(const char *from, const char *to)
 }
 C
 cc -shared -fPIC -o "$D/killat.so" "$D/killat.c" -ldl >"$D/killat.log" 2>&1
+# under `make asan` the trainer has ASan, which wants to be the first library
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 
 # killed after the final checkpoint, before params.npz is renamed into
 # place: --resume writes params.npz (the same as the uninterrupted run's)
