@@ -1492,7 +1492,7 @@ static int cmd_grad(Run *r)
     }
     int rc = r->print ? check_print_names(r->m, r->print) : 0;
     if (rc == 0)
-        rc = load_source(r, &d, &r->cfg.data, "data");
+        rc = load_source_said(r, &d, &r->cfg.data, "data");
     const NnrtData *use = &d;
     char from[1200];
     snprintf(from, sizeof from, "all %lld samples of %s", (long long)d.n, d.name);
@@ -1536,7 +1536,7 @@ static int cmd_grad(Run *r)
 static int cmd_eval(Run *r)
 {
     NnrtData d = { 0 };
-    int rc = load_source(r, &d, &r->cfg.data, "data");
+    int rc = load_source_said(r, &d, &r->cfg.data, "data");
     if (rc == 0)
         rc = check_metrics(r);
     if (rc == 0)
@@ -1903,7 +1903,7 @@ static int cmd_predict(Run *r)
         list = prediction_name(m);
     if (nnrt_output_check(r->out, &e) != 0)
         return fail_err(&e);
-    rc = load_source(r, &d, &r->cfg.data, "data");
+    rc = load_source_said(r, &d, &r->cfg.data, "data");
     for (const char *s = list; rc == 0 && *s;) {
         const char *comma = strchr(s, ',');
         int len = comma ? (int)(comma - s) : (int)strlen(s);
