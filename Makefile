@@ -12,6 +12,7 @@
 # Switches: BLAS ?= auto|openblas|none   (OpenBLAS for large GEMMs in the runtime)
 #           LLVM ?= auto|none|PATH/llvm-config  (the JIT of `nnc run`, docs/jit.md)
 #           LLVM_LINK ?= auto|static|shared  (LLVM's libraries in nnc-jit.so)
+#           MPI ?= auto|none|PATH/mpicc  (data-parallel runs, docs/distributed.md)
 
 CC      ?= cc
 OPT     ?= -O2 -g
@@ -68,6 +69,19 @@ LLVM_LIBS   := $(shell $(LLVM) --ldflags) $(shell $(LLVM) --libs $(LLVM_COMPONEN
 endif
 endif
 
+# MPI for data-parallel training and sweeps (docs/distributed.md): a plugin,
+# RT_DIR/nnrt-mpi.so, built with mpicc (Debian 12: libopenmpi-dev), which
+# the runtime loads only in a process started by mpirun or srun with
+# several ranks (common_mpi.c), at the path baked into it here.  Without
+# mpicc nothing is built and such a process says how to get it.
+MPI ?= auto
+ifeq ($(MPI),auto)
+MPI := $(shell command -v mpicc 2>/dev/null || echo none)
+endif
+ifneq ($(MPI),none)
+MPI_SO := $(RT_DIR)/nnrt-mpi.so
+endif
+
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
@@ -85,7 +99,7 @@ RT_OBJS   := $(RT_COMMON:runtime/%.c=$(BUILD)/rt/%.o) \
 RT_LIB    := $(RT_DIR)/libnnrt.a
 PNG_CFLAGS := $(shell pkg-config --cflags libpng 2>/dev/null)
 PNG_LIBS   := $(shell pkg-config --libs libpng 2>/dev/null || echo -lpng)
-RT_LDLIBS := $(PNG_LIBS) -lz -lm -pthread $(BLAS_LIBS)
+RT_LDLIBS := $(PNG_LIBS) -lz -lm -pthread -ldl $(BLAS_LIBS)
 # the runtime's hot loops (NNRT_KERNEL in nnrt_internal.h) are vectorised
 # through `omp simd` pragmas; sqrt may then become a vector instruction
 # (the runtime never reads errno after a math function)
@@ -110,7 +124,7 @@ ifneq ($(LLVM),none)
 JIT_SO   := $(RT_DIR)/nnc-jit.so
 endif
 
-all: $(NNC_BIN) $(RT_LIB) $(JIT_SO)
+all: $(NNC_BIN) $(RT_LIB) $(JIT_SO) $(MPI_SO)
 
 # --as-needed: the compiler uses a few runtime functions (settings, parameter
 # files), none of the BLAS, so nnc does not load OpenBLAS at start-up
@@ -125,6 +139,21 @@ $(JIT_SO): $(JIT_OBJS) $(RT_OBJS) $(LLVM_STAMP)
 	@mkdir -p $(RT_DIR)
 	$(CC) $(OPT) $(SAN) -shared -Wl,-Bsymbolic -o $@ $(JIT_OBJS) $(RT_OBJS) \
 		$(RT_LDLIBS) $(LLVM_LIBS)
+
+# the MPI plugin: MPI's own flags from mpicc (-fPIC: a shared object)
+$(MPI_SO): runtime/nnrt-mpi.c
+	@mkdir -p $(RT_DIR)
+	$(MPI) $(OPT) $(WARN) $(SAN) -fPIC -shared -o $@ $<
+
+# the runtime knows where the plugin is, or that there is none; a stamp
+# rebuilds it when that changes
+MPI_STAMP := $(BUILD)/mpi-$(if $(MPI_SO),yes,none).stamp
+$(MPI_STAMP):
+	@mkdir -p $(BUILD)
+	@rm -f $(BUILD)/mpi-*.stamp
+	@touch $@
+$(BUILD)/rt/common_mpi.o: CPPFLAGS += $(if $(MPI_SO),-DNNRT_MPI_PLUGIN='"$(abspath $(MPI_SO))"')
+$(BUILD)/rt/common_mpi.o: $(MPI_STAMP)
 
 # the JIT is compiled with or without LLVM, linked with its static or shared
 # libraries; a stamp rebuilds it when that changes
@@ -245,7 +274,7 @@ deps:
 	scripts/deps.sh
 
 clean:
-	rm -rf build build-asan build-fuzz nnc runtime/libnnrt.a runtime/libnnrt.ldflags runtime/nnc-jit.so tests/out demo
+	rm -rf build build-asan build-fuzz nnc runtime/libnnrt.a runtime/libnnrt.ldflags runtime/nnc-jit.so runtime/nnrt-mpi.so tests/out demo
 
 .PHONY: all test unit-tests demo bench asan fuzz fuzz-bins deps clean assignments
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

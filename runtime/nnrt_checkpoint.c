@@ -11,6 +11,8 @@
  *                 words, best epoch, epochs since the best, best row's step
  *   state_f64     float64: seconds so far, then the best row's lr, loss,
  *                 test_loss, accuracy, test_accuracy, seconds
+ *   ranks         int64: the MPI ranks that trained it, when more than one
+ *                 (docs/distributed.md); absent: one process
  * in the trainer's precision, so nothing is rounded.  It is written to
  * checkpoint.npz.part and renamed (nnrt_npz_finish), so a run killed while
  * writing keeps its previous checkpoint.
@@ -57,6 +59,9 @@ int nnrt_checkpoint_save(const char *path, const NnrtModel *m, const nnrt_real *
         r = nnrt_npz_add(w, "state", i8, 0, 1, &nst, st, e);
     if (r == 0)
         r = nnrt_npz_add(w, "state_f64", f8, 0, 1, &nf, f, e);
+    int64_t one = 1;
+    if (r == 0 && s->ranks > 1)
+        r = nnrt_npz_add(w, "ranks", i8, 0, 1, &one, &s->ranks, e);
     if (r != 0) {
         nnrt_npz_abandon(w);
         return -1;
@@ -126,6 +131,9 @@ int nnrt_checkpoint_load(const char *path, const NnrtModel *m, nnrt_real *params
         r = read_exact(z, "state", NULL, 'i', 8, NSTATE, st, e);
     if (r == 0)
         r = read_exact(z, "state_f64", NULL, 'f', 8, NSTATE_F64, f, e);
+    int64_t ranks = 1;
+    if (r == 0 && nnrt_npz_find(z, "ranks") >= 0)
+        r = read_exact(z, "ranks", NULL, 'i', 8, 1, &ranks, e);
     nnrt_npz_close(z);
     if (r != 0)
         return -1;
@@ -154,5 +162,6 @@ int nnrt_checkpoint_load(const char *path, const NnrtModel *m, nnrt_real *params
     s->best.accuracy = f[4];
     s->best.test_accuracy = f[5];
     s->best.seconds = f[6];
+    s->ranks = ranks;
     return 0;
 }

@@ -148,6 +148,42 @@ void nnrt_parallel_stop(void);   /* helpers restart on next use (nnrt_set_ftz) *
 /* The threads nnrt_parallel uses, the caller included (config.json's threads). */
 int nnrt_parallel_threads(void);
 
+/* ---- data-parallel runs on MPI (common_mpi.c, docs/distributed.md) ----
+ * Without a launcher (mpirun, srun) with several ranks, nothing is loaded
+ * and the process is rank 0 of 1; then every call below but
+ * nnrt_mpi_start is free, and the sums leave their values alone. */
+
+/* Started by mpirun or srun with more than one rank. */
+int nnrt_mpi_launched(void);
+/* Loads the MPI plugin and joins the job when nnrt_mpi_launched(); 0, or
+ * -1 with a message (no plugin, MPI_Init failed). */
+int nnrt_mpi_start(NnrtErr *e);
+/* The process's exit status rc: 0 leaves MPI (MPI_Finalize); any other
+ * ends the whole job (MPI_Abort), so that no rank waits for a failed one. */
+int nnrt_mpi_end(int rc);
+/* Unsets the launcher's variables, so that the processes this one starts
+ * (a sweep's trainers) are not ranks of the job themselves. */
+void nnrt_mpi_forget(void);
+int nnrt_mpi_rank(void);
+int nnrt_mpi_size(void);
+/* This rank's (rank r's) contiguous share [lo, hi) of n items: n * r / size
+ * to n * (r + 1) / size, so shares differ by one at most. */
+void nnrt_mpi_share(int64_t n, int64_t *lo, int64_t *hi);
+void nnrt_mpi_share_of(int64_t n, int r, int64_t *lo, int64_t *hi);
+/* x[i] = the sum over the ranks of their x[i], added in rank order: the
+ * same bits on every rank, run after run. */
+void nnrt_mpi_sum_f32(float *x, int64_t n);
+void nnrt_mpi_sum_f64(double *x, int64_t n);
+/* 0 when every rank passes the same v; else -1 with a message naming the
+ * first rank that differs and `what` differs ("settings or data"). */
+int nnrt_mpi_same(uint64_t v, const char *what, NnrtErr *e);
+/* Point-to-point messages of `bytes` bytes (a sweep's runs handed out):
+ * recv from rank `from`, or any (-1), returns the sender; probe says
+ * whether a message waits. */
+void nnrt_mpi_send(const void *buf, int bytes, int to);
+int nnrt_mpi_recv(void *buf, int bytes, int from);
+int nnrt_mpi_probe(void);
+
 /* ---- plots (common_plot.c; docs/trainer.md, "Plots") ----
  * Each writes a gnuplot script NAME.gp into the run directory DIR beside its
  * data; nnrt_gnuplot renders the scripts to NAME.png and NAME.pdf. */
@@ -629,6 +665,7 @@ typedef struct NnrtTrainState {
     double seconds;           /* wall time of the run so far */
     int64_t best_epoch, wait; /* early stopping: the best epoch, epochs since it */
     NnrtRow best;             /* the metrics of the best epoch */
+    int64_t ranks;            /* MPI ranks that trained it (1: one process) */
 } NnrtTrainState;
 
 int nnrt_checkpoint_save(const char *path, const NnrtModel *m, const nnrt_real *params,

@@ -45,6 +45,15 @@
 
 #define CHECK_ENTRIES 2000   /* check: at most this many entries of each parameter */
 
+/* Data-parallel training on MPI (docs/distributed.md): each rank runs its
+ * share of every batch (nnrt_mpi_share) and the ranks' partial sums are
+ * added in rank order (combine), so every rank takes the same step. */
+#ifdef NNRT_F64
+#define sum_ranks nnrt_mpi_sum_f64
+#else
+#define sum_ranks nnrt_mpi_sum_f32
+#endif
+
 #define CHUNK_MIN 1024      /* chunk at least this many samples when evaluating */
 #define CHUNK_MAX 4096      /* and at most this many in one forward pass */
 
@@ -601,13 +610,41 @@ static void trap_forward(Run *r, int nb)
         trap_nonfinite(r, nb, 0);
 }
 
+/* Under MPI, the ranks' sums over their shares of a batch: the gradient
+ * (grads, unless NULL), the loss and the right predictions, the same on
+ * every rank.  Nothing in one process. */
+static volatile sig_atomic_t interrupted;   /* Ctrl-C (on_sigint, below) */
+static int interrupted_all;                   /* under MPI: Ctrl-C on any rank, as of the last sum */
+
+static void combine(const Run *r, nnrt_real *grads, double *sum, int64_t *correct)
+{
+    if (nnrt_mpi_size() == 1)
+        return;
+    double v[3] = { *sum, (double)*correct, interrupted };
+    if (grads)
+        sum_ranks(grads, r->m->nparam_total);
+    nnrt_mpi_sum_f64(v, 3);
+    *sum = v[0];
+    *correct = (int64_t)v[1];
+    interrupted_all = v[2] > 0;
+}
+
+/* Stop for a Ctrl-C?  Under MPI every rank stops at the same step: when
+ * one saw it by the last sum (a signal read directly could arrive on one
+ * rank between the sum and this test). */
+static int stop_requested(void)
+{
+    return nnrt_mpi_size() > 1 ? interrupted_all : interrupted;
+}
+
 /* The batch objective over all of d (forward only), and accuracy. */
 static void evaluate(Run *r, const NnrtData *d, int accuracy, Eval *ev)
 {
     double sum = 0;
-    int64_t correct = 0;
-    for (int64_t i0 = 0; i0 < d->n; i0 += r->cap) {
-        int nb = (int)(d->n - i0 < r->cap ? d->n - i0 : r->cap);
+    int64_t correct = 0, lo, hi;
+    nnrt_mpi_share(d->n, &lo, &hi);
+    for (int64_t i0 = lo; i0 < hi; i0 += r->cap) {
+        int nb = (int)(hi - i0 < r->cap ? hi - i0 : r->cap);
         point_at(r, d, i0);
         r->m->forward(r->work, r->params, nb, r->ptr, r->loss);
         trap_forward(r, nb);
@@ -616,6 +653,7 @@ static void evaluate(Run *r, const NnrtData *d, int accuracy, Eval *ev)
         if (accuracy)
             correct += count_correct(r, nb);
     }
+    combine(r, NULL, &sum, &correct);
     ev->loss = (r->cfg.reduce_sum ? sum : sum / (double)d->n) + penalty(r, NULL);
     ev->accuracy = (double)correct / (double)d->n;
 }
@@ -660,16 +698,20 @@ static int64_t gather_chunk(const NnrtModel *m)
  * next >= 0: the next batch starts at idx[next], and when both batches fit
  * in one chunk, its samples are gathered while the penalty is computed
  * (the helpers are idle then; forward() and backward() are done with the
- * gather buffers), for the next call to find them in place. */
+ * gather buffers), for the next call to find them in place.  Under MPI
+ * this rank does its share of the batch, and gathers its share of the
+ * next. */
 static double batch_gradient(Run *r, const NnrtData *d, const int64_t *idx, int64_t start,
                              int64_t B, int64_t *correct, int64_t next)
 {
     const NnrtModel *m = r->m;
     double sum = 0;
+    int64_t right = 0, lo, hi;
     nnrt_real w = r->cfg.reduce_sum ? 1 : (nnrt_real)(1.0 / (double)B);
     nnrt_parallel(zero_range, r->grads, m->nparam_total, 16384);
-    for (int64_t c0 = 0; c0 < B; c0 += r->cap) {
-        int nb = (int)(B - c0 < r->cap ? B - c0 : r->cap);
+    nnrt_mpi_share(B, &lo, &hi);
+    for (int64_t c0 = lo; c0 < hi; c0 += r->cap) {
+        int nb = (int)(hi - c0 < r->cap ? hi - c0 : r->cap);
         if (idx) {
             if (r->ready_idx != idx || r->ready != start + c0 || r->ready_n != nb) {
                 Gather g = { r, d, idx + start + c0 };
@@ -686,24 +728,30 @@ static double batch_gradient(Run *r, const NnrtData *d, const int64_t *idx, int6
         for (int b = 0; b < nb; b++)
             sum += r->loss[b];
         if (correct)
-            *correct += count_correct(r, nb);
+            right += count_correct(r, nb);
         m->backward(r->work, r->params, nb, w, r->grads);
         if (r->trap_nan && !nnrt_finite(r->grads, (size_t)m->nparam_total))
             trap_nonfinite(r, nb, 1);
     }
-    int64_t nb_next = next >= 0 && idx && B <= r->cap ? d->n - next : 0;
-    if (nb_next > B)
-        nb_next = B;   /* the batch size; the last batch may be shorter */
-    Gather g = { r, d, idx ? idx + next : NULL };
+    int64_t nb_next = 0, lo_next = 0, hi_next;
+    if (next >= 0 && idx && hi - lo <= r->cap) {
+        /* the batch size; the last batch may be shorter */
+        nnrt_mpi_share(d->n - next < B ? d->n - next : B, &lo_next, &hi_next);
+        nb_next = hi_next - lo_next <= r->cap ? hi_next - lo_next : 0;
+    }
+    Gather g = { r, d, idx ? idx + next + lo_next : NULL };
     if (nb_next > 0)
         nnrt_parallel_begin(gather_range, &g, nb_next, gather_chunk(m));
     else
         nnrt_parallel_wake();   /* for the update that follows */
+    combine(r, r->grads, &sum, &right);
+    if (correct)
+        *correct += right;
     double f = (r->cfg.reduce_sum ? sum : sum / (double)B) + penalty(r, r->grads);
     if (nb_next > 0) {
         nnrt_parallel_end();
         r->ready_idx = idx;
-        r->ready = next;
+        r->ready = next + lo_next;
         r->ready_n = nb_next;
     }
     return f;
@@ -896,8 +944,8 @@ typedef struct Train {
 
 /* Ctrl-C (SIGINT) during `train`: the run stops after the update under
  * way and ends as a stop should (checkpoint, summary.json, a message);
- * a second Ctrl-C kills it (SA_RESETHAND). */
-static volatile sig_atomic_t interrupted;
+ * a second Ctrl-C kills it (SA_RESETHAND).  The flag, `interrupted`, is
+ * declared above combine(), which shares it among MPI's ranks. */
 
 static void on_sigint(int sig)
 {
@@ -1056,7 +1104,7 @@ static int run_epoch(Run *r, Train *t, int64_t ep, double lr, Eval *tr, Eval *te
             update(r, t, lr);
             if (t->logging)
                 nnrt_runlog_step(&t->log, ep, t->st.step, f, lr);
-            if (interrupted && start + t->B < t->N) {
+            if (stop_requested() && start + t->B < t->N) {
                 progress_end(pg);
                 return EXIT_INTERRUPTED;
             }
@@ -1143,11 +1191,25 @@ static int train_setup(Run *r, Train *t)
             r->resume = NULL;
         } else if (nnrt_checkpoint_load(path, m, r->params, &t->opt, &t->st, &e) != 0) {
             return fail_err(&e);
+        } else if (t->st.ranks != nnrt_mpi_size()) {
+            /* other shares add up in another order: not the same run */
+            return fail("%s was trained by %lld process%s; resume it with as many (mpirun -np "
+                        "%lld, docs/distributed.md), not %d", r->resume, (long long)t->st.ranks,
+                        t->st.ranks == 1 ? "" : "es", (long long)t->st.ranks, nnrt_mpi_size());
         } else {
             t->seconds0 = t->st.seconds;
         }
     }
-    t->logging = c->log[0] != '\0';
+    t->st.ranks = nnrt_mpi_size();
+    /* under MPI, the ranks must agree on what they train (else they would
+     * wait for each other in different steps); rank 0 alone writes files */
+    uint64_t what = nnrt_hash_name(r->m->source_hash ? r->m->source_hash : "") ^
+                    (uint64_t)t->N * 0x9e3779b97f4a7c15ull ^ (uint64_t)t->B << 20 ^
+                    (uint64_t)t->epochs << 40 ^ (uint64_t)t->test.n << 8 ^
+                    (uint64_t)t->st.step << 30 ^ c->seed;
+    if (nnrt_mpi_same(what, "settings or data", &e) != 0)
+        return fail_err(&e);
+    t->logging = c->log[0] != '\0' && nnrt_mpi_rank() == 0;
     if (t->logging) {
         if (nnrt_write_config(c->log, m, c, r->argc, r->argv, &e) != 0 ||
             nnrt_runlog_open(&t->log, c->log, t->has_test, c->accuracy, DIGITS,
@@ -1360,7 +1422,7 @@ static int cmd_train(Run *r)
         t.st.epoch = ep;
         int early = c->patience > 0 && t.st.wait >= c->patience && ep < t.epochs;
         int halt = r->stop_after > 0 && ran >= r->stop_after && ep < t.epochs;
-        int stop = interrupted && ep < t.epochs;   /* Ctrl-C during the epoch's evaluation */
+        int stop = stop_requested() && ep < t.epochs;   /* Ctrl-C during the epoch's evaluation */
         /* A checkpoint after every epoch would dominate a tiny model's
          * epochs (W1's 2000 took 8x longer): one at most every
          * CHECKPOINT_SECONDS and always at the end.  --resume truncates the
@@ -1399,7 +1461,7 @@ static int cmd_train(Run *r)
             break;
         }
     }
-    if (r->save && nnrt_params_save(m, r->params, r->save, 0, &e) != 0) {
+    if (r->save && nnrt_mpi_rank() == 0 && nnrt_params_save(m, r->params, r->save, 0, &e) != 0) {
         rc = fail_err(&e);
         goto done;
     }
@@ -1447,7 +1509,7 @@ static int cmd_init(Run *r)
         return 2;
     }
     int rc = setup_params(r, NULL);
-    if (rc == 0 && nnrt_params_save(r->m, r->params, r->out, 0, &e) != 0)
+    if (rc == 0 && nnrt_mpi_rank() == 0 && nnrt_params_save(r->m, r->params, r->out, 0, &e) != 0)
         rc = fail_err(&e);
     return rc;
 }
@@ -1523,7 +1585,7 @@ static int cmd_grad(Run *r)
         if (!isfinite(f))
             fprintf(stderr, "warning: the objective is %s at these parameters\n",
                     isnan(f) ? "nan" : "inf");
-        if (r->out && nnrt_params_save(r->m, r->grads, r->out, 1, &e) != 0)
+        if (r->out && nnrt_mpi_rank() == 0 && nnrt_params_save(r->m, r->grads, r->out, 1, &e) != 0)
             rc = fail_err(&e);
         if (rc == 0 && r->print)
             rc = print_grads(r, from, f);
@@ -1948,7 +2010,9 @@ static int cmd_predict(Run *r)
         char descr[8];
         NnrtNpzWriter *w;
         nnrt_native_descr(descr, sizeof descr, 'f', (int)sizeof(nnrt_real));
-        if (nnrt_npz_create(&w, r->out, &e) != 0) {
+        if (nnrt_mpi_rank() > 0) {
+            /* under MPI, rank 0 writes the file */
+        } else if (nnrt_npz_create(&w, r->out, &e) != 0) {
             rc = fail_err(&e);
         } else {
             for (int k = 0; k < nwant && rc == 0; k++)
@@ -2027,6 +2091,16 @@ int nnrt_main(const NnrtModel *model, int argc, char **argv)
             return fail("--resume continues from the run's checkpoint; it cannot take --init");
         snprintf(r.cfg.log, sizeof r.cfg.log, "%s", r.resume);
     }
+    /* under mpirun: one rank of a data-parallel run; the others say nothing
+     * on stdout, and only errors on stderr */
+    NnrtErr e;
+    if (nnrt_mpi_start(&e) != 0)
+        return fail_err(&e);
+    if (nnrt_mpi_rank() > 0) {
+        r.quiet = 1;
+        if (!freopen("/dev/null", "w", stdout))
+            return nnrt_mpi_end(fail("cannot open /dev/null: %s", strerror(errno)));
+    }
     switch (ci) {
     case 0: rc = cmd_train(&r); break;
     case 1: rc = cmd_init(&r); break;
@@ -2037,5 +2111,5 @@ int nnrt_main(const NnrtModel *model, int argc, char **argv)
     }
     run_free(&r);
     fflush(stdout);
-    return rc;
+    return nnrt_mpi_end(rc);
 }

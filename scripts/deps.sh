@@ -11,7 +11,7 @@
 # Runs apt-get as root, or through sudo.
 set -eu
 
-need="gcc make flex bison pkg-config check zlib1g-dev libpng-dev libopenblas-dev llvm-dev python3-numpy gnuplot-nox dataset-fashion-mnist"
+need="gcc make flex bison pkg-config check zlib1g-dev libpng-dev libopenblas-dev llvm-dev python3-numpy gnuplot-nox dataset-fashion-mnist openmpi-bin libopenmpi-dev"
 optional="python3-torch clang"
 want="$need"
 [ "${1:-}" = "--all" ] && want="$need $optional"
