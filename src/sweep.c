@@ -28,6 +28,12 @@
  * run_c (builds and runs in one pool of processes) or run_jit (its loop:
  * compilations in threads, runs in forked workers, poll() in between), and
  * write_outputs (the tables and plots).
+ *
+ * Started by mpirun with several ranks (docs/distributed.md), every rank
+ * plans the same sweep, then run_mpi replaces run_c and run_jit: rank 0
+ * hands the runs out one at a time, to the ranks as they finish one (and
+ * to itself), each rank compiling an architecture when it first needs it
+ * (through the compile cache), and rank 0 alone writes the outputs.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -1654,7 +1660,10 @@ static int plan_configs(State *st)
     st->builds = calloc((size_t)st->ncfg, sizeof *st->builds);
     st->arch = calloc((size_t)st->ncfg, sizeof *st->arch);
     snprintf(st->bindir, sizeof st->bindir, "%s/bin", s->out);
-    return mkdirs(st->bindir) != 0 || claim_out(s) != 0;
+    if (nnrt_mpi_size() > 1)   /* each rank builds what it runs */
+        snprintf(st->bindir, sizeof st->bindir, "%s/bin/rank%d", s->out, nnrt_mpi_rank());
+    /* under MPI, rank 0 claims DIR for the whole sweep */
+    return mkdirs(st->bindir) != 0 || (nnrt_mpi_rank() == 0 && claim_out(s) != 0);
 }
 
 /* The JIT, unless --backend c or nnc has no LLVM; 0, or an exit status. */
@@ -1782,11 +1791,16 @@ static int plan_archs(State *st)
             return 1;
     }
     const Sweep *s = st->s;
-    fprintf(stderr, "nnc sweep: %d architecture%s, %d configuration%s x %d repeat%s = %d runs, "
-            "%d at a time, in %s (%s)\n", st->narch, st->narch == 1 ? "" : "s", st->ncfg,
-            st->ncfg == 1 ? "" : "s", s->repeat, s->repeat == 1 ? "" : "s", st->total, s->jobs,
-            s->out, st->use_jit ? "LLVM JIT, runs forked from the compiled models"
-                                : "nnc build, cc");
+    char jobs[64];
+    snprintf(jobs, sizeof jobs, "%d at a time", s->jobs);
+    if (nnrt_mpi_size() > 1)
+        snprintf(jobs, sizeof jobs, "one per MPI rank, %d ranks", nnrt_mpi_size());
+    if (nnrt_mpi_rank() == 0)
+        fprintf(stderr, "nnc sweep: %d architecture%s, %d configuration%s x %d repeat%s = %d "
+                "runs, %s, in %s (%s)\n", st->narch, st->narch == 1 ? "" : "s", st->ncfg,
+                st->ncfg == 1 ? "" : "s", s->repeat, s->repeat == 1 ? "" : "s", st->total, jobs,
+                s->out, st->use_jit ? "LLVM JIT, runs forked from the compiled models"
+                                    : "nnc build, cc");
     return 0;
 }
 
@@ -1915,6 +1929,19 @@ static void jit_collect_compiled(JitLoop *L)
     }
 }
 
+/* How long architecture k's runs train, which chooses quick or optimised
+ * code. */
+static void arch_work(State *st, int k)
+{
+    Arch *ar = &st->arch[k];
+    ar->work = 0;
+    for (int j = 0; j < st->total && ar->work >= 0; j++)
+        if (st->cfg[st->runs[j].config].arch == k) {
+            double w = cg_jit_work(ar->ir, argv_count(st->runs[j].argv) - 1, st->runs[j].argv + 1);
+            ar->work = w < 0 ? -1 : ar->work + w;
+        }
+}
+
 /* Starts compilations while a core is free.  A compilation counts as one
  * of the --jobs, and compilations start first: each unblocks its runs, and
  * once all are compiled every job left is a run, so no core waits at the
@@ -1923,15 +1950,8 @@ static void jit_start_compiles(JitLoop *L)
 {
     State *st = L->st;
     while (L->rc == 0 && L->next < st->narch && L->compiling + L->pool.running < st->s->jobs) {
-        /* how long its runs train chooses quick or optimised code */
         Arch *ar = &st->arch[L->next];
-        ar->work = 0;
-        for (int j = 0; j < st->total && ar->work >= 0; j++)
-            if (st->cfg[st->runs[j].config].arch == L->next) {
-                double w = cg_jit_work(ar->ir, argv_count(st->runs[j].argv) - 1,
-                                       st->runs[j].argv + 1);
-                ar->work = w < 0 ? -1 : ar->work + w;
-            }
+        arch_work(st, L->next);
         if (start_compile(ar) != 0)
             L->rc = 1;
         else
@@ -2009,6 +2029,143 @@ static int run_jit(State *st, Plotter *plots)
     close(wake_pipe[0]);
     close(wake_pipe[1]);
     return L.rc;
+}
+
+/* ---- the runs on MPI's ranks ---- */
+
+static int exit_status(int status)
+{
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Architecture k compiled (JIT) or built (C backend) in this rank, the
+ * first time one of its runs comes here; 0, or the status its runs fail
+ * with. */
+static int mpi_arch(State *st, int k)
+{
+    Arch *ar = &st->arch[k];
+    if (st->use_jit) {
+        if (!ar->compiled) {
+            arch_work(st, k);
+            ar->jit = cg_jit_compile(ar->ir, ar->nflags, ar->flags, ar->work);
+            ar->compiled = 1;
+            if (!ar->jit)
+                fail("compiling %s with -D values of %s failed", st->s->model,
+                     st->cfg[ar->config].id);
+            for (int j = 0; j < st->total; j++)
+                if (st->cfg[st->runs[j].config].arch == k)
+                    st->runs[j].jit = ar->jit;
+        }
+        return ar->jit ? 0 : 1;
+    }
+    Job *b = &st->builds[k];
+    if (!b->started) {
+        int status;
+        b->started = 1;
+        pid_t pid = spawn(b);
+        b->status = pid > 0 && waitpid(pid, &status, 0) == pid ? exit_status(status) : 127;
+        int failed = 0;
+        build_done(b, k, 0, &failed);
+    }
+    return b->status;
+}
+
+/* Run k started in a child of this rank: its pid, or -1 with the status
+ * of its failure (its architecture does not compile). */
+static pid_t mpi_start_run(State *st, int k, int *status)
+{
+    *status = mpi_arch(st, st->cfg[st->runs[k].config].arch);
+    if (*status != 0)
+        return -1;
+    pid_t pid = spawn(&st->runs[k]);
+    *status = 127;
+    return pid;
+}
+
+/* Rank 0: the next run to hand out, past those finished before (--resume:
+ * their results are read at once); -1 when none is left, or after Ctrl-C. */
+static int mpi_next(State *st, int *next)
+{
+    while (*next < st->total && !interrupted) {
+        int k = (*next)++;
+        Job *j = &st->runs[k];
+        if (!j->skip)
+            return k;
+        j->started = 1;
+        j->status = 0;
+        run_done(j, k, 0, st);
+    }
+    return -1;
+}
+
+/* A rank but 0: asks rank 0 for a run (telling it how the last one
+ * ended), runs it, until rank 0 answers -1. */
+static int mpi_worker(State *st)
+{
+    int msg[2] = {-1, 0}, k;
+    for (;;) {
+        nnrt_mpi_send(msg, sizeof msg, 0);
+        nnrt_mpi_recv(&k, sizeof k, 0);
+        if (k < 0 || k >= st->total)
+            return 0;
+        int status;
+        pid_t pid = mpi_start_run(st, k, &status);
+        if (pid > 0 && waitpid(pid, &status, 0) == pid)
+            status = exit_status(status);
+        msg[0] = k;
+        msg[1] = status;
+    }
+}
+
+/* Every run, handed out by rank 0 as the ranks finish theirs: the next run
+ * in order to whichever rank asks, and to rank 0 itself, which runs one at
+ * a time in a child while it answers; a rank's results are on the shared
+ * file system (DIR/runs/), as from a local run, and run_done reads them. */
+static int run_mpi(State *st)
+{
+    if (nnrt_mpi_rank() > 0)
+        return mpi_worker(st);
+    int next = 0, local = -1, away = 0, stopped = 0, size = nnrt_mpi_size(), status;
+    pid_t pid = 0;
+    for (;;) {
+        int busy = 0;
+        if (local < 0 && (local = mpi_next(st, &next)) >= 0) {
+            if ((pid = mpi_start_run(st, local, &status)) < 0) {
+                st->runs[local].status = status;
+                run_done(&st->runs[local], local, 0, st);
+                local = -1;
+            }
+            busy = 1;
+        }
+        while (nnrt_mpi_probe()) {
+            int msg[2];
+            int from = nnrt_mpi_recv(msg, sizeof msg, -1);
+            if (msg[0] >= 0 && msg[0] < st->total) {
+                st->runs[msg[0]].status = msg[1];
+                run_done(&st->runs[msg[0]], msg[0], 0, st);
+                away--;
+            }
+            int give = mpi_next(st, &next);
+            away += give >= 0;
+            stopped += give < 0;
+            nnrt_mpi_send(&give, sizeof give, from);
+            busy = 1;
+        }
+        if (local >= 0 && waitpid(pid, &status, WNOHANG) == pid) {
+            st->runs[local].status = exit_status(status);
+            run_done(&st->runs[local], local, 0, st);
+            local = -1;
+            busy = 1;
+        }
+        if (local < 0 && away == 0 && (next >= st->total || interrupted))
+            break;
+        if (!busy)
+            nanosleep(&(struct timespec){0, 1000000}, NULL);   /* a millisecond */
+    }
+    /* ranks that had not asked yet (rank 0 did every run) */
+    for (int msg[2], stop = -1; stopped < size - 1; stopped++)
+        nnrt_mpi_send(&stop, sizeof stop, nnrt_mpi_recv(msg, sizeof msg, -1));
+    return 0;
 }
 
 /* results.csv, .json, .txt (and the table on stdout), runs.csv and the
@@ -2089,25 +2246,35 @@ int sweep_main(int argc, char **argv)
     memset(&st, 0, sizeof st);
     st.s = &s;
     int rc = sweep_open(&s, argc, argv, outbuf, sizeof outbuf, &st.src);
+    /* under mpirun: this process is one rank of the sweep, and the
+     * trainers it starts are not ranks themselves */
+    NnrtErr e;
+    if (rc == 0 && nnrt_mpi_start(&e) != 0)
+        rc = 1, fail("%s", e.msg);
+    int rank = nnrt_mpi_rank(), dist = nnrt_mpi_size() > 1;
+    if (dist)
+        nnrt_mpi_forget();
     if (rc == 0) {
         st.t0 = now();
         rc = plan_configs(&st);
     }
     if (rc != 0) {
         state_free(&st);
-        return rc;
+        return nnrt_mpi_end(rc);
     }
     int var[MAXAXES];
     Plotter plots;   /* as write_plots will: parallel, and heatmap with two varying axes */
-    plotter_start(&plots, s.out, varying_axes(&s, var) >= 2 ? 2 : 1);
+    plotter_start(&plots, s.out, rank > 0 ? 0 : varying_axes(&s, var) >= 2 ? 2 : 1);
+    int ran = 0;   /* every rank is past its runs: a failure need not end the others */
     struct sigaction on_int = {0};   /* Ctrl-C: the runs stop, the tables of those done */
     on_int.sa_handler = on_sigint;
     on_int.sa_flags = SA_RESTART;   /* run_c's waitpid() goes on waiting for the runs */
     sigemptyset(&on_int.sa_mask);
     sigaction(SIGINT, &on_int, NULL);
     if ((rc = choose_backend(&st)) == 0 && (rc = plan_archs(&st)) == 0 &&
-        (rc = plan_runs(&st)) == 0 && (rc = st.use_jit ? run_jit(&st, &plots)
-                                                         : run_c(&st, &plots)) == 0)
+        (rc = plan_runs(&st)) == 0 &&
+        (rc = dist ? run_mpi(&st) : st.use_jit ? run_jit(&st, &plots) : run_c(&st, &plots)) == 0
+        && (ran = 1) && rank == 0)
         rc = write_outputs(&st, &plots);
     else
         plotter_draw(&plots, s.out, NULL, 0);   /* ends them */
@@ -2133,5 +2300,5 @@ int sweep_main(int argc, char **argv)
         rc = 130;
     }
     state_free(&st);
-    return rc;
+    return ran ? nnrt_mpi_end(0), rc : nnrt_mpi_end(rc);
 }
