@@ -1,0 +1,155 @@
+#!/bin/bash
+# End-to-end: data-parallel training and sweeps under mpirun
+# (docs/distributed.md), on this machine's cores (--oversubscribe).
+#
+#   - a trainer run alone does not load MPI; started as a rank without the
+#     plugin it says so
+#   - `mpirun -np 2` and `-np 3` (shares of 10, 11 and 11 of a batch of 32)
+#     train examples/sweep.nn (shuffled mini-batches, adam, a test set,
+#     accuracy) to the single process's losses within a relative 1e-5 at
+#     every epoch (float32: the shares' sums are added in another order)
+#     and its accuracies within 0.002 (two samples of 1000)
+#   - two runs with -np 3 are bit-identical (parameters and losses)
+#   - a run stopped and resumed with -np 2 ends with the uninterrupted
+#     run's parameters, bit for bit; resuming it with -np 3 is refused
+#   - a rank that fails ends the whole job with an error, within seconds
+#   - eval under mpirun prints once, the single process's numbers
+#   - `mpirun nnc sweep` (JIT, and -np 3 with the C backend) writes the
+#     one-process sweep's table, a failing run reported as there
+# Under CI=true a missing mpirun is a failure, elsewhere the tests skip.
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+. tests/lib.sh
+D="$T_OUT/mpi"
+rm -rf "$D"
+mkdir -p "$D"
+# as root, Open MPI wants to be told; two cores: more ranks than cores
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+MPIRUN="timeout 120 mpirun --oversubscribe"
+
+if ! command -v mpirun >/dev/null 2>&1 || [ ! -f runtime/nnrt-mpi.so ]; then
+    t_begin "mpi/available"
+    if [ "${CI:-}" = true ]; then
+        t_fail "mpirun or runtime/nnrt-mpi.so is missing (scripts/deps.sh installs Open MPI, then make)"
+    else
+        t_skip "no mpirun or no MPI plugin: install openmpi-bin and libopenmpi-dev (scripts/deps.sh), then make"
+    fi
+    exit 0
+fi
+
+t_begin "mpi/build"
+if t_build examples/sweep.nn "$D/sweep" && t_build examples/tiny_mlp.nn "$D/tiny"; then t_pass
+else t_fail "nnc build failed"; fi
+T=(train --epochs 3 --quiet)
+
+t_begin "mpi/not-loaded-alone"   # no libmpi in a trainer run alone
+if LD_DEBUG=files "$D/tiny" train --epochs 1 --quiet >"$D/ld.txt" 2>&1 &&
+        ! grep -q "libmpi\|nnrt-mpi" "$D/ld.txt"; then
+    t_pass
+else
+    t_fail "a trainer run alone loaded MPI: $(grep -m3 'libmpi\|nnrt-mpi' "$D/ld.txt")"
+fi
+
+t_begin "mpi/no-plugin"   # a rank without the plugin: a clear error, not a single-process run
+if OMPI_COMM_WORLD_SIZE=2 NNRT_MPI_PLUGIN=/nonexistent/nnrt-mpi.so "$D/tiny" train --epochs 1 \
+        >"$D/noplugin.txt" 2>&1; then
+    t_fail "a rank without its MPI plugin trained anyway"
+elif grep -q "MPI plugin cannot be loaded" "$D/noplugin.txt"; then
+    t_pass
+else
+    t_fail "unexpected message: $(cat "$D/noplugin.txt")"
+fi
+
+t_run "$D/sweep" "${T[@]}" --log "$D/np1"
+# every epoch's loss, test_loss and accuracies of run $1 against np1's
+close_to_np1() {
+    awk -F, 'NR == FNR { for (i = 1; i <= NF; i++) a[FNR, i] = $i; next }
+        FNR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+        { n++
+          split("loss test_loss", L, " "); split("accuracy test_accuracy", A, " ")
+          for (k in L) { x = a[FNR, c[L[k]]]; y = $c[L[k]]; d = x - y; if (d < 0) d = -d
+                         if (d > 1e-5 * (x < 0 ? -x : x)) bad = 1 }
+          for (k in A) { d = a[FNR, c[A[k]]] - $c[A[k]]; if (d < 0) d = -d; if (d > 0.002) bad = 1 } }
+        END { exit bad || n != 4 }' "$D/np1/metrics.csv" "$1/metrics.csv"
+}
+for np in 2 3; do
+    t_begin "mpi/np$np-equals-one-process"
+    if ! t_run $MPIRUN -np $np "$D/sweep" "${T[@]}" --log "$D/np$np"; then
+        t_fail "mpirun -np $np failed"
+    elif close_to_np1 "$D/np$np"; then
+        t_pass
+    else
+        t_fail "-np $np: $(cat "$D/np$np/metrics.csv") against one process: $(cat "$D/np1/metrics.csv")"
+    fi
+done
+
+t_begin "mpi/deterministic"   # -np 3 twice: the same bits
+t_run $MPIRUN -np 3 "$D/sweep" "${T[@]}" --log "$D/np3b"
+if cmp -s "$D/np3/params.npz" "$D/np3b/params.npz" &&
+        [ "$(cut -d, -f1-7 "$D/np3/metrics.csv")" = "$(cut -d, -f1-7 "$D/np3b/metrics.csv")" ]; then
+    t_pass
+else
+    t_fail "two runs with -np 3 differ: $(cut -d, -f1-7 "$D/np3/metrics.csv" "$D/np3b/metrics.csv")"
+fi
+
+t_begin "mpi/only-rank-0-writes"   # one epoch line per epoch on stdout, the run's files
+$MPIRUN -np 2 "$D/sweep" train --epochs 3 --log "$D/np2o" >"$D/np2o.txt" 2>&1
+n=$(grep -c '^epoch' "$D/np2o.txt")
+if [ "$n" = 4 ] && [ -f "$D/np2o/params.npz" ] && [ -f "$D/np2o/summary.json" ]; then t_pass
+else t_fail "expected 4 epoch lines and the run's files, got $n lines: $(cat "$D/np2o.txt")"; fi
+
+t_begin "mpi/resume"   # stopped after 1 epoch, resumed: the uninterrupted run's parameters
+t_run $MPIRUN -np 2 "$D/sweep" "${T[@]}" --log "$D/res" --stop-after 1
+t_run $MPIRUN -np 3 "$D/sweep" train --resume "$D/res" --quiet
+refused=$?
+t_run $MPIRUN -np 2 "$D/sweep" train --resume "$D/res" --quiet
+if [ "$refused" = 0 ] || ! grep -q "trained by 2 processes; resume it with as many" "$t_log"; then
+    t_fail "resuming a run of 2 ranks with 3 should be refused, saying why"
+elif cmp -s "$D/res/params.npz" "$D/np2/params.npz"; then
+    t_pass
+else
+    t_fail "the resumed run's parameters differ from the uninterrupted run's"
+fi
+
+t_begin "mpi/failing-rank"   # rank 1 cannot read its data: the job ends, with the error
+t_run $MPIRUN -np 2 sh -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then
+    exec "$0" train --data /nonexistent.npz --quiet; else exec "$0" train --epochs 100000 --quiet; fi' \
+    "$D/sweep"
+rc=$?
+if [ "$rc" = 124 ]; then
+    t_fail "the job did not end (killed by timeout)"
+elif [ "$rc" != 0 ] && grep -q "/nonexistent.npz: cannot open" "$t_log"; then
+    t_pass
+else
+    t_fail "expected an error exit naming the missing file, got exit $rc"
+fi
+
+t_begin "mpi/eval"   # printed once; the loss of the single process to 1e-5
+"$D/sweep" eval --params "$D/np1/params.npz" >"$D/eval1.txt" 2>/dev/null
+$MPIRUN -np 3 "$D/sweep" eval --params "$D/np1/params.npz" >"$D/eval3.txt" 2>/dev/null
+if [ "$(grep -c '^loss' "$D/eval3.txt")" = 1 ] &&
+        awk 'NR == FNR && /^loss/ { a = $2; next } /^loss/ { d = a - $2; if (d < 0) d = -d
+             exit !(d <= 1e-5 * a) }' "$D/eval1.txt" "$D/eval3.txt"; then
+    t_pass
+else
+    t_fail "eval: $(cat "$D/eval3.txt") against $(cat "$D/eval1.txt")"
+fi
+
+# sweeps: the one-process table, from the ranks' runs
+S=(sweep examples/sweep.nn -D depth=0..1 --set lr=0.03,0.003 --set epochs=2,-1 --repeat 2)
+t_begin "mpi/sweep"
+if t_run "$NNC" "${S[@]}" --out "$D/s1" && t_run $MPIRUN -np 2 "$NNC" "${S[@]}" --out "$D/s2"; then
+    if cmp -s "$D/s1/results.txt" "$D/s2/results.txt" && grep -q "8 runs failed" "$D/s2/results.txt"
+    then t_pass
+    else t_fail "the tables differ: $(diff "$D/s1/results.txt" "$D/s2/results.txt")"; fi
+else
+    t_fail "nnc sweep failed"
+fi
+
+t_begin "mpi/sweep-c-backend-np3"   # each rank builds what it runs, in bin/rankN
+if t_run $MPIRUN -np 3 "$NNC" "${S[@]}" --backend c --out "$D/s3" &&
+        cmp -s "$D/s1/results.txt" "$D/s3/results.txt"; then
+    t_pass
+else
+    t_fail "the table differs from the one-process sweep's: $(diff "$D/s1/results.txt" "$D/s3/results.txt")"
+fi
