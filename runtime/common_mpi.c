@@ -34,6 +34,12 @@
 
 static int rank, size = 1;
 
+/* NNRT_MPI_STATS=1: rank 0 says at the end what the sums cost */
+static struct {
+    double start, seconds, bytes;
+    long long calls;
+} stats;
+
 /* the plugin's functions (nnrt-mpi.c) */
 static struct {
     int (*init)(int *, int *, char *, size_t);
@@ -98,6 +104,7 @@ int nnrt_mpi_start(NnrtErr *e)
     char why[512];
     if (mpi.init(&rank, &size, why, sizeof why) != 0)
         return nnrt_err(e, "%s", why);
+    stats.start = nnrt_now();
     return 0;
 }
 
@@ -106,6 +113,13 @@ int nnrt_mpi_end(int rc)
     if (size == 1)
         return rc;
     fflush(NULL);
+    const char *want = getenv("NNRT_MPI_STATS");
+    if (rank == 0 && want && *want && strcmp(want, "0") != 0) {
+        double wall = nnrt_now() - stats.start;
+        fprintf(stderr, "mpi: rank 0 of %d: %lld sums across the ranks, %.3g MB each way, took "
+                "%.3f s of %.3f s (%.1f%%)\n", size, stats.calls, stats.bytes / 1e6,
+                stats.seconds, wall, wall > 0 ? 100 * stats.seconds / wall : 0.0);
+    }
     /* a rank that fails ends the whole job: the others would otherwise wait
      * for it in their next sum, for ever */
     if (rc != 0)
@@ -144,6 +158,7 @@ static void sum_ranks(void *x, int64_t n, size_t es)
     static int *counts;          /* [4][size]: send, sdispl, recv, rdispl */
     static char *parts;          /* size x this rank's slice */
     static size_t have;
+    double t0 = nnrt_now();
     if (!counts && !(counts = malloc(4 * (size_t)size * sizeof *counts)))
         mpi.abort(1);
     int64_t lo, hi;
@@ -188,6 +203,9 @@ static void sum_ranks(void *x, int64_t n, size_t es)
         }
     }
     mpi.allgatherv(x, sc, sd);   /* each rank's slice: what it sent to rank j */
+    stats.calls++;
+    stats.bytes += (double)n * (double)es * (double)(size - 1) / size;
+    stats.seconds += nnrt_now() - t0;
 }
 
 void nnrt_mpi_sum_f32(float *x, int64_t n)

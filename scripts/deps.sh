@@ -4,7 +4,9 @@
 #   scripts/deps.sh            build and test dependencies (a no-op when present):
 #                              the toolchain, Check, zlib, OpenBLAS, LLVM (the JIT of
 #                              `nnc run`; Debian 12's llvm-dev is LLVM 14), numpy
-#                              (round-trip tests), gnuplot (plots), Fashion-MNIST (examples)
+#                              (round-trip tests), gnuplot (plots), Fashion-MNIST (examples),
+#                              Open MPI (runs over MPI, docs/distributed.md: like LLVM
+#                              optional to the build, but `make test` runs its tests)
 #   scripts/deps.sh --all      also the optional ones: PyTorch (comparison tests and
 #                              benchmarks; large), clang (fuzzing)
 #
