@@ -27,7 +27,7 @@ mkdir -p "$D"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 MPIRUN="timeout 120 mpirun --oversubscribe"
 
-if ! command -v mpirun >/dev/null 2>&1 || [ ! -f runtime/nnrt-mpi.so ]; then
+if ! command -v mpirun >/dev/null 2>&1 || [ ! -f "$(dirname "$NNC")/runtime/nnrt-mpi.so" ]; then
     t_begin "mpi/available"
     if [ "${CI:-}" = true ]; then
         t_fail "mpirun or runtime/nnrt-mpi.so is missing (scripts/deps.sh installs Open MPI, then make)"
