@@ -81,6 +81,7 @@ typedef struct Sweep {
     int nax;
     int repeat, jobs, plots;
     int resume;            /* --resume: runs that finished before are not run again */
+    int mpi;               /* --mpi: must run as ranks of an MPI job */
     char **extra;
     int nextra;
 } Sweep;
@@ -144,7 +145,7 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: nnc sweep MODEL.nn [-D NAME=VALUES]... [--set KEY=VALUES]... [--repeat N]\n"
         "                 [--jobs J] [--out DIR] [--metric NAME] [--plots] [--dtype f32|f64]\n"
-        "                 [--backend jit|c] [-- TRAINER FLAGS]\n"
+        "                 [--backend jit|c] [--mpi] [-- TRAINER FLAGS]\n"
         "\n"
         "  -D NAME=VALUES   a const of the model: 0..3 (integers 0 to 3), 1,2,4, or one value;\n"
         "                   each combination is compiled once\n"
@@ -161,6 +162,9 @@ static void usage(FILE *f)
         "                   trainer with cc (nnc build) into DIR/bin/ and run it\n"
         "  --resume         the sweep in DIR again, running only the runs that have not\n"
         "                   finished (after Ctrl-C, say)\n"
+        "  --mpi            hand the runs out over the ranks of an MPI job (which is what\n"
+        "                   mpirun -np N nnc sweep does anyway); an error when not started\n"
+        "                   by mpirun or srun with several ranks (docs/distributed.md)\n"
         "  -- FLAGS         passed to every trainer, e.g. -- --epochs 20\n"
         "\n"
         "Writes DIR/results.csv, results.json, results.txt (also printed), runs.csv,\n"
@@ -327,11 +331,13 @@ static int parse_args(Sweep *s, int argc, char **argv)
             s->plots = 1;
         } else if (strcmp(a, "--resume") == 0) {
             s->resume = 1;
+        } else if (strcmp(a, "--mpi") == 0) {
+            s->mpi = 1;
         } else if (a[0] == '-') {
             static const char *const flags[] = {"-D", "--set", "--repeat", "--jobs", "--out",
                                                 "--metric", "--plots", "--dtype", "--backend",
-                                                "--help", "--resume"};
-            const char *near = diag_closest(a, flags, 11);
+                                                "--help", "--resume", "--mpi"};
+            const char *near = diag_closest(a, flags, 12);
             return fail("unknown option '%s'%s%s%s (trainer flags go after --, as in -- "
                         "--epochs 20)", a, near ? " (did you mean '" : "", near ? near : "",
                         near ? "'?)" : "");
@@ -2249,6 +2255,9 @@ int sweep_main(int argc, char **argv)
     /* under mpirun: this process is one rank of the sweep, and the
      * trainers it starts are not ranks themselves */
     NnrtErr e;
+    if (rc == 0 && s.mpi && !nnrt_mpi_launched())
+        rc = 2, fail("--mpi: not started as ranks of an MPI job; run it as mpirun -np N nnc "
+                     "sweep ... (or srun), docs/distributed.md");
     if (rc == 0 && nnrt_mpi_start(&e) != 0)
         rc = 1, fail("%s", e.msg);
     int rank = nnrt_mpi_rank(), dist = nnrt_mpi_size() > 1;

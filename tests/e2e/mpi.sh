@@ -15,7 +15,8 @@
 #   - a rank that fails ends the whole job with an error, within seconds
 #   - eval under mpirun prints once, the single process's numbers
 #   - `mpirun nnc sweep` (JIT, and -np 3 with the C backend) writes the
-#     one-process sweep's table, a failing run reported as there
+#     one-process sweep's table, a failing run reported as there; --mpi
+#     without mpirun is an error
 # Under CI=true a missing mpirun is a failure, elsewhere the tests skip.
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -138,12 +139,21 @@ fi
 # sweeps: the one-process table, from the ranks' runs
 S=(sweep examples/sweep.nn -D depth=0..1 --set lr=0.03,0.003 --set epochs=2,-1 --repeat 2)
 t_begin "mpi/sweep"
-if t_run "$NNC" "${S[@]}" --out "$D/s1" && t_run $MPIRUN -np 2 "$NNC" "${S[@]}" --out "$D/s2"; then
+if t_run "$NNC" "${S[@]}" --out "$D/s1" && t_run $MPIRUN -np 2 "$NNC" "${S[@]}" --mpi --out "$D/s2"; then
     if cmp -s "$D/s1/results.txt" "$D/s2/results.txt" && grep -q "8 runs failed" "$D/s2/results.txt"
     then t_pass
     else t_fail "the tables differ: $(diff "$D/s1/results.txt" "$D/s2/results.txt")"; fi
 else
     t_fail "nnc sweep failed"
+fi
+
+t_begin "mpi/sweep-mpi-flag"   # --mpi without mpirun: an error saying how to start it
+if "$NNC" "${S[@]}" --mpi --out "$D/s0" >"$D/s0.txt" 2>&1; then
+    t_fail "nnc sweep --mpi without mpirun ran"
+elif grep -q "run it as mpirun -np N nnc sweep" "$D/s0.txt"; then
+    t_pass
+else
+    t_fail "unexpected message: $(cat "$D/s0.txt")"
 fi
 
 t_begin "mpi/sweep-c-backend-np3"   # each rank builds what it runs, in bin/rankN
