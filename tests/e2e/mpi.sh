@@ -12,7 +12,8 @@
 #   - two runs with -np 3 are bit-identical (parameters and losses)
 #   - a run stopped and resumed with -np 2 ends with the uninterrupted
 #     run's parameters, bit for bit; resuming it with -np 3 is refused
-#   - a rank that fails ends the whole job with an error, within seconds
+#   - a rank that fails, or is killed, ends the whole job with an error,
+#     within seconds
 #   - eval under mpirun prints once, the single process's numbers
 #   - `mpirun nnc sweep` (JIT, and -np 3 with the C backend) writes the
 #     one-process sweep's table, a failing run reported as there; --mpi
@@ -124,6 +125,15 @@ elif [ "$rc" != 0 ] && grep -q "/nonexistent.npz: cannot open" "$t_log"; then
 else
     t_fail "expected an error exit naming the missing file, got exit $rc"
 fi
+
+t_begin "mpi/killed-rank"   # rank 1 killed while training: the job ends, not waits
+t_run $MPIRUN -np 2 sh -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then
+    exec timeout -s KILL 1 "$0" train --epochs 100000 --quiet; else exec "$0" train --epochs 100000 --quiet; fi' \
+    "$D/sweep"
+rc=$?
+if [ "$rc" = 124 ]; then t_fail "the job did not end (killed by timeout)"
+elif [ "$rc" != 0 ]; then t_pass
+else t_fail "a job with a killed rank exited 0"; fi
 
 t_begin "mpi/eval"   # printed once; the loss of the single process to 1e-5
 "$D/sweep" eval --params "$D/np1/params.npz" >"$D/eval1.txt" 2>/dev/null
