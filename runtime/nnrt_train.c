@@ -2111,5 +2111,7 @@ int nnrt_main(const NnrtModel *model, int argc, char **argv)
     }
     run_free(&r);
     fflush(stdout);
-    return nnrt_mpi_end(rc);
+    /* Ctrl-C stops every rank at the same step (stop_requested): they
+     * leave MPI together, while any other failure ends the job */
+    return rc == EXIT_INTERRUPTED ? nnrt_mpi_end(0), rc : nnrt_mpi_end(rc);
 }

@@ -13,7 +13,8 @@
 #   - a run stopped and resumed with -np 2 ends with the uninterrupted
 #     run's parameters, bit for bit; resuming it with -np 3 is refused
 #   - a rank that fails, or is killed, ends the whole job with an error,
-#     within seconds
+#     within seconds; Ctrl-C (SIGINT) seen by one rank stops every rank
+#     after the same update, and rank 0 saves the run as a stop should
 #   - eval under mpirun prints once, the single process's numbers
 #   - `mpirun nnc sweep` (JIT, and -np 3 with the C backend) writes the
 #     one-process sweep's table, a failing run reported as there; --mpi
@@ -134,6 +135,17 @@ rc=$?
 if [ "$rc" = 124 ]; then t_fail "the job did not end (killed by timeout)"
 elif [ "$rc" != 0 ]; then t_pass
 else t_fail "a job with a killed rank exited 0"; fi
+
+t_begin "mpi/ctrl-c-one-rank"   # SIGINT to rank 1 alone: both stop after the same update
+t_run $MPIRUN -np 2 sh -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then (sleep 2; kill -INT $$) & fi
+    exec "$0" train --epochs 100000 --quiet --log "$1"' "$D/sweep" "$D/int"
+rc=$?
+if [ "$rc" = 130 ] && grep -q '"status": "interrupted"' "$D/int/summary.json" &&
+        [ -f "$D/int/checkpoint.npz" ]; then
+    t_pass
+else
+    t_fail "expected exit 130 and rank 0's interrupted run with its checkpoint, got exit $rc"
+fi
 
 t_begin "mpi/eval"   # printed once; the loss of the single process to 1e-5
 "$D/sweep" eval --params "$D/np1/params.npz" >"$D/eval1.txt" 2>/dev/null
