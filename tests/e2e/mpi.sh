@@ -169,6 +169,12 @@ else
     t_fail "nnc sweep failed"
 fi
 
+t_begin "mpi/sweep-resume"   # again with --resume: the finished runs kept, the same table
+if t_run $MPIRUN -np 2 "$NNC" "${S[@]}" --resume --out "$D/s2" &&
+        [ "$(grep -c 'finished before' "$t_log")" = 8 ] && cmp -s "$D/s1/results.txt" "$D/s2/results.txt"
+then t_pass
+else t_fail "expected the 8 finished runs kept and the same table"; fi
+
 t_begin "mpi/sweep-mpi-flag"   # --mpi without mpirun: an error saying how to start it
 if "$NNC" "${S[@]}" --mpi --out "$D/s0" >"$D/s0.txt" 2>&1; then
     t_fail "nnc sweep --mpi without mpirun ran"
