@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "expr.h"
+#include "plan.h"
 #include "nnrt_internal.h"
 #include "teach.h"
 
@@ -68,49 +69,60 @@ static void mm_dims(const IrProgram *p, const Value *v, int *M, int *K, int *N)
     *N = b->rank == 1 ? (v->tb ? b->dim[0] : 1) : b->dim[v->tb ? 0 : 1];
 }
 
-static void run_row(const IrProgram *p, const Value *v, double **val, double *r)
+/* Operand k's element j of the row (or its one number) into x[k]. */
+static void row_operands(const Value *v, double **val, int row, int K, int j, double *x)
 {
-    int x = v->op == OP_XENT_BWD ? v->arg[1] : v->arg[0];
-    const Shape *s = &p->v[x].shape;
-    int K = s->rank ? s->dim[s->rank - 1] : 1, rows = shape_numel(s) / K;
+    const CgRow *rp = cg_row_plan(v->op);
+    for (int k = 0; k < v->nargs; k++)
+        x[k] = val[v->arg[k]][rp->scalar[k] ? row : row * K + j];
+}
+
+/* Softmax and friends: the steps of their plan (plan.h cg_row_plan),
+ * evaluated in float64 row by row. */
+static void run_row(const IrProgram *p, int id, double **val, double *r)
+{
+    const Value *v = &p->v[id];
+    const CgRow *rp = cg_row_plan(v->op);
+    int K, rows;
+    cg_row_dims(p, id, &K, &rows);
     for (int row = 0; row < rows; row++) {
-        const double *z = val[x] + row * K;
-        double mx = z[0], sum = 0;
-        for (int j = 1; j < K; j++)
-            mx = z[j] > mx ? z[j] : mx;
-        for (int j = 0; j < K; j++)
-            sum += exp(z[j] - mx);
-        double *o = r + row * K;
-        switch (v->op) {
-        case OP_SOFTMAX:
-            for (int j = 0; j < K; j++)
-                o[j] = exp(z[j] - mx) / sum;
-            break;
-        case OP_LOG_SOFTMAX:
-            for (int j = 0; j < K; j++)
-                o[j] = z[j] - mx - log(sum);
-            break;
-        case OP_XENT:
-            r[row] = mx + log(sum) - z[(int)val[v->arg[1]][row]];
-            break;
-        case OP_XENT_BWD: {
-            int cls = (int)val[v->arg[2]][row];
-            for (int j = 0; j < K; j++)
-                o[j] = val[v->arg[0]][row] * (exp(z[j] - mx) / sum - (j == cls));
-            break;
-        }
-        case OP_SOFTMAX_BWD:
-        case OP_LOG_SOFTMAX_BWD: {
-            const double *d = z, *y = val[v->arg[1]] + row * K;
-            double dot = 0;
-            for (int j = 0; j < K; j++)
-                dot += v->op == OP_SOFTMAX_BWD ? d[j] * y[j] : d[j];
-            for (int j = 0; j < K; j++)
-                o[j] = v->op == OP_SOFTMAX_BWD ? y[j] * (d[j] - dot) : d[j] - exp(y[j]) * dot;
-            break;
-        }
-        default:
-            diag_internal("explain: row op %s", ir_ops[v->op].name);
+        double x[CG_ROW_NOPS] = {0};
+        for (int k = 0; k < rp->nsteps; k++) {
+            const CgRowStep *s = &rp->step[k];
+            int l = s->local[0];
+            switch (s->kind) {
+            case CG_ROW_LOCALS:
+                for (int e = 0; e < 2 && s->local[e] >= 0; e++)
+                    x[s->local[e]] = s->first[e] ? val[v->arg[rp->x]][row * K] : 0;
+                break;
+            case CG_ROW_NUMBERS:
+                if (s->cls >= 0) {
+                    x[CG_ROW_CLS] = (int)val[v->arg[s->cls]][row];
+                    x[CG_ROW_XCLS] = val[v->arg[rp->x]][row * K + (int)x[CG_ROW_CLS]];
+                }
+                break;
+            case CG_ROW_REDUCE:
+                for (int j = s->from; j < K; j++) {
+                    row_operands(v, val, row, K, j, x);
+                    x[CG_ROW_J] = j;
+                    x[l] = (s->add ? x[l] : 0) + ir_expr_eval(s->e, x);
+                }
+                break;
+            case CG_ROW_LET:
+                x[l] = ir_expr_eval(s->e, x);
+                break;
+            case CG_ROW_STORE:
+                for (int j = 0; j < K; j++) {
+                    row_operands(v, val, row, K, j, x);
+                    x[CG_ROW_J] = j;
+                    r[row * K + j] = ir_expr_eval(s->e, x);
+                }
+                break;
+            case CG_ROW_STORE_ONE:
+                row_operands(v, val, row, K, 0, x);
+                r[row] = ir_expr_eval(s->e, x);
+                break;
+            }
         }
     }
 }
@@ -180,7 +192,7 @@ static void run_value(Ex *ex, int id, const double *params, const double *const 
         break;
     }
     case K_ROW:
-        run_row(p, v, ex->val, r);
+        run_row(p, id, ex->val, r);
         break;
     }
     if (v->acc >= 0) {

@@ -640,25 +640,23 @@ static void row_elem(char *buf, size_t n, const char *name, int batched, int row
         snprintf(buf, n, "%s[%s * n + b]", name, idx);
 }
 
-/* Softmax and friends, one row (the last axis) at a time.  Each subtracts
- * the row's maximum before exp, so large logits cannot overflow. */
+/* Softmax and friends (plan.h cg_row_plan), one row (the last axis) at a
+ * time: the plan's steps as C, inside the loops over the samples and the
+ * rows. */
 static void emit_row(Cg *cg, int id)
 {
     const IrProgram *p = cg->p;
     const Value *v = &p->v[id];
-    int x = v->op == OP_XENT || v->op == OP_XENT_BWD ? v->arg[v->op == OP_XENT ? 0 : 1] : v->arg[0];
-    int K = p->v[x].shape.dim[p->v[x].shape.rank - 1];
-    int rows = numel(&p->v[x]) / K;
-    int dst = cg_dest(cg->p, id);
-    int f32 = p->dtype == DT_F32;
-    const char *EXP = f32 ? ir_math[MATH_EXP].c_f32 : ir_math[MATH_EXP].c_f64;
-    const char *LOG = f32 ? ir_math[MATH_LOG].c_f32 : ir_math[MATH_LOG].c_f64;
+    const CgRow *rp = cg_row_plan(v->op);
+    int K, rows;
+    cg_row_dims(p, id, &K, &rows);
+    int x = v->arg[rp->x], dst = cg_dest(cg->p, id);
     char zero[16];
     c_number(cg, 0, zero, sizeof zero);
     for (int k = 0; k < v->nargs; k++)
         cg->used[v->arg[k]] = 1;
     cg->used[dst] = 1;
-    const char *op = v->op == OP_XENT ? "=" : assign_op(cg, id, "(size_t)n * ");
+    const char *op = assign_op(cg, id, "(size_t)n * ");
     int bat = v->batched;
     if (bat)
         cg->uses |= ARG_N;
@@ -669,66 +667,55 @@ static void emit_row(Cg *cg, int id)
         out(cg, ind++, "for (int r = 0; r < %d; r++) {", rows);
     if (!bat && rows == 1)
         out(cg, ind++, "{");
-    const char *nm = cg->cname[x];
-    char x0[128], xj[128], dj[128];
-    row_elem(x0, sizeof x0, nm, p->v[x].batched, rows, K, "0");
-    row_elem(xj, sizeof xj, nm, p->v[x].batched, rows, K, "j");
+    /* the steps' operands ($0 .. $9, plan.h) */
+    char ops[CG_ROW_NOPS][128], x0[128], dj[128], e[512];
+    const char *opp[CG_ROW_NOPS];
+    for (int k = 0; k < CG_ROW_NOPS; k++) {
+        opp[k] = ops[k];
+        snprintf(ops[k], sizeof ops[k], "%s", cg_row_name[k] ? cg_row_name[k] : "");
+    }
+    for (int k = 0; k < v->nargs; k++) {
+        int a = v->arg[k];
+        if (rp->scalar[k])
+            elem(cg, a, 1, 0, 1, ops[k], sizeof ops[k]);
+        else
+            row_elem(ops[k], sizeof ops[k], cg->cname[a], p->v[a].batched, rows, K, "j");
+    }
+    row_elem(ops[CG_ROW_XCLS], sizeof ops[0], cg->cname[x], p->v[x].batched, rows, K, "cls");
+    row_elem(x0, sizeof x0, cg->cname[x], p->v[x].batched, rows, K, "0");
     row_elem(dj, sizeof dj, cg->cname[dst], p->v[dst].batched, rows, K, "j");
-    if (v->op != OP_SOFTMAX_BWD && v->op != OP_LOG_SOFTMAX_BWD) {
-        out(cg, ind, "real mx = %s, sum = %s;", x0, zero);
-        out(cg, ind, "for (int j = 1; j < %d; j++)", K);
-        out(cg, ind + 1, "mx = %s > mx ? %s : mx;", xj, xj);
-        out(cg, ind, "for (int j = 0; j < %d; j++)", K);
-        out(cg, ind + 1, "sum += %s(%s - mx);", EXP, xj);
-    }
-    switch (v->op) {
-    case OP_SOFTMAX:
-        out(cg, ind, "for (int j = 0; j < %d; j++)", K);
-        out(cg, ind + 1, "%s = %s(%s - mx) / sum;", dj, EXP, xj);
-        break;
-    case OP_LOG_SOFTMAX:
-        out(cg, ind, "real lse = mx + %s(sum);", LOG);
-        out(cg, ind, "for (int j = 0; j < %d; j++)", K);
-        out(cg, ind + 1, "%s = %s - lse;", dj, xj);
-        break;
-    case OP_XENT: {
-        /* one class label per sample: rows == 1 */
-        char c[96], xc[128];
-        elem(cg, v->arg[1], 1, 0, 1, c, sizeof c);
-        row_elem(xc, sizeof xc, nm, p->v[x].batched, rows, K, "cls");
-        out(cg, ind, "int cls = (int)%s;", c);
-        out(cg, ind, "%s[%s] = mx + %s(sum) - %s;", cg->cname[id], bat ? "b" : "0", LOG, xc);
-        break;
-    }
-    case OP_XENT_BWD: {
-        char d[96], c[96];
-        elem(cg, v->arg[0], 1, 0, 1, d, sizeof d);
-        elem(cg, v->arg[2], 1, 0, 1, c, sizeof c);
-        out(cg, ind, "int cls = (int)%s;", c);
-        out(cg, ind, "for (int j = 0; j < %d; j++)", K);
-        out(cg, ind + 1, "%s %s %s * (%s(%s - mx) / sum - (j == cls));", dj, op, d, EXP, xj);
-        break;
-    }
-    case OP_SOFTMAX_BWD:
-    case OP_LOG_SOFTMAX_BWD: {
-        char dn[128], yn[128];
-        row_elem(dn, sizeof dn, cg->cname[v->arg[0]], p->v[v->arg[0]].batched, rows, K, "j");
-        row_elem(yn, sizeof yn, cg->cname[v->arg[1]], p->v[v->arg[1]].batched, rows, K, "j");
-        out(cg, ind, "real dot = %s;", zero);
-        out(cg, ind, "for (int j = 0; j < %d; j++)", K);
-        if (v->op == OP_SOFTMAX_BWD) {
-            out(cg, ind + 1, "dot += %s * %s;", dn, yn);
+    for (int k = 0; k < rp->nsteps; k++) {
+        const CgRowStep *s = &rp->step[k];
+        const char *name = s->local[0] >= 0 ? cg_row_name[s->local[0]] : "";
+        if (s->e)
+            cg_c_expr(p, s->e, opp, e, sizeof e);
+        switch (s->kind) {
+        case CG_ROW_LOCALS:
+            if (s->local[1] >= 0)
+                out(cg, ind, "real %s = %s, %s = %s;", name, s->first[0] ? x0 : zero,
+                    cg_row_name[s->local[1]], s->first[1] ? x0 : zero);
+            else
+                out(cg, ind, "real %s = %s;", name, s->first[0] ? x0 : zero);
+            break;
+        case CG_ROW_NUMBERS:   /* read where they are used */
+            if (s->cls >= 0)
+                out(cg, ind, "int cls = (int)%s;", ops[s->cls]);
+            break;
+        case CG_ROW_REDUCE:
+            out(cg, ind, "for (int j = %d; j < %d; j++)", s->from, K);
+            out(cg, ind + 1, "%s %s %s;", name, s->add ? "+=" : "=", e);
+            break;
+        case CG_ROW_LET:
+            out(cg, ind, "real %s = %s;", name, e);
+            break;
+        case CG_ROW_STORE:
             out(cg, ind, "for (int j = 0; j < %d; j++)", K);
-            out(cg, ind + 1, "%s %s %s * (%s - dot);", dj, op, yn, dn);
-        } else {
-            out(cg, ind + 1, "dot += %s;", dn);
-            out(cg, ind, "for (int j = 0; j < %d; j++)", K);
-            out(cg, ind + 1, "%s %s %s - %s(%s) * dot;", dj, op, dn, EXP, yn);
+            out(cg, ind + 1, "%s %s %s;", dj, op, e);
+            break;
+        case CG_ROW_STORE_ONE:
+            out(cg, ind, "%s[%s] = %s;", cg->cname[id], bat ? "b" : "0", e);
+            break;
         }
-        break;
-    }
-    default:
-        diag_internal("emit_row: %s", ir_ops[v->op].name);
     }
     while (--ind > 0)
         out(cg, ind, "}");

@@ -28,6 +28,7 @@
 #include <string.h>
 #include "codegen.h"
 #include "cg_loops.h"
+#include "plan.h"
 
 enum { ARG_PARAMS = 1, ARG_GRADS = 2, ARG_SEED = 4, ARG_N = 8, ARG_WS = 16 };
 
@@ -340,93 +341,72 @@ static void row_elem(Lx *lx, int id, int rows, int K, const char *j, char *buf, 
         snprintf(buf, n, "((real *)%s)[r * %d + %s]", x, K, j);
 }
 
-/* Softmax and friends along the last axis, a row at a time, each
- * subtracting the row's maximum before exp so that large logits cannot
- * overflow. */
+/* Softmax and friends along the last axis (plan.h cg_row_plan), a row at
+ * a time: the plan's steps as C. */
 static void emit_row(Lx *lx, int id)
 {
     const IrProgram *p = lx->p;
     const Value *v = &p->v[id];
-    int xa = v->op == OP_XENT ? v->arg[0] : v->op == OP_XENT_BWD ? v->arg[1] : v->arg[0];
-    if (v->op == OP_SOFTMAX_BWD || v->op == OP_LOG_SOFTMAX_BWD)
-        xa = v->arg[1];
-    const Value *xv = &p->v[xa];
-    int K = xv->shape.rank ? xv->shape.dim[xv->shape.rank - 1] : 1;
-    int rows = numel(xv) / K;
-    int dst = v->acc >= 0 ? v->acc : id;
-    int f32 = p->dtype == DT_F32;
-    const char *EXP = f32 ? ir_math[MATH_EXP].c_f32 : ir_math[MATH_EXP].c_f64;
-    const char *LOG = f32 ? ir_math[MATH_LOG].c_f32 : ir_math[MATH_LOG].c_f64;
+    const CgRow *rp = cg_row_plan(v->op);
+    int K, rows;
+    cg_row_dims(p, id, &K, &rows);
+    int xa = v->arg[rp->x], dst = v->acc >= 0 ? v->acc : id;
     const char *op = assign(lx, id);
-    char x0[128], xj[128], dj[128], yj[128], dyj[128], scal[128];
+    /* the steps' operands ($0 .. $9, plan.h) */
+    char ops[CG_ROW_NOPS][128], x0[128], dj[128], e[600];
+    const char *opp[CG_ROW_NOPS];
     Shape one = {0, {0}};
     char noidx[IR_MAXRANK][8];
+    for (int k = 0; k < CG_ROW_NOPS; k++) {
+        opp[k] = ops[k];
+        snprintf(ops[k], sizeof ops[k], "%s", cg_row_name[k] ? cg_row_name[k] : "");
+    }
     lx->used[dst] = 1;
     row_elem(lx, xa, rows, K, "0", x0, sizeof x0);
-    row_elem(lx, xa, rows, K, "j", xj, sizeof xj);
     row_elem(lx, dst, rows, K, "j", dj, sizeof dj);
+    for (int k = 0; k < v->nargs; k++) {
+        if (rp->scalar[k])
+            ref(lx, v->arg[k], &one, noidx, ops[k], sizeof ops[k]);
+        else
+            row_elem(lx, v->arg[k], rows, K, "j", ops[k], sizeof ops[k]);
+    }
+    row_elem(lx, xa, rows, K, "cls", ops[CG_ROW_XCLS], sizeof ops[0]);
     if (rows > 1)
         out(lx, 0, "for (int r = 0; r < %d; r++) {", rows);
     else
         out(lx, 0, "{");
-    if (v->op != OP_SOFTMAX_BWD && v->op != OP_LOG_SOFTMAX_BWD) {
-        out(lx, 1, "real mx = %s, sum = 0;", x0);
-        out(lx, 1, "for (int j = 1; j < %d; j++)", K);
-        out(lx, 2, "mx = %s > mx ? %s : mx;", xj, xj);
-        out(lx, 1, "for (int j = 0; j < %d; j++)", K);
-        out(lx, 2, "sum += %s(%s - mx);", EXP, xj);
-    }
-    switch (v->op) {
-    case OP_SOFTMAX:
-        out(lx, 1, "for (int j = 0; j < %d; j++)", K);
-        out(lx, 2, "%s %s %s(%s - mx) / sum;", dj, op, EXP, xj);
-        break;
-    case OP_LOG_SOFTMAX:
-        out(lx, 1, "real lse = mx + %s(sum);", LOG);
-        out(lx, 1, "for (int j = 0; j < %d; j++)", K);
-        out(lx, 2, "%s %s %s - lse;", dj, op, xj);
-        break;
-    case OP_XENT: {
-        /* cross_entropy(z, c) = log(sum_j exp(z[j])) - z[c]; one row */
-        char c[128], zc[128];
-        ref(lx, v->arg[1], &one, noidx, c, sizeof c);
-        row_elem(lx, xa, rows, K, "cls", zc, sizeof zc);
-        out(lx, 1, "int cls = (int)%s;", c);
-        out(lx, 1, "%s[0] = mx + %s(sum) - %s;", name_of(lx, id), LOG, zc);
-        break;
-    }
-    case OP_XENT_BWD: {
-        /* d_z[j] = d_loss * (softmax(z)[j] - [j == c]) */
-        char c[128];
-        ref(lx, v->arg[0], &one, noidx, scal, sizeof scal);
-        ref(lx, v->arg[2], &one, noidx, c, sizeof c);
-        out(lx, 1, "int cls = (int)%s;", c);
-        out(lx, 1, "for (int j = 0; j < %d; j++)", K);
-        out(lx, 2, "%s %s %s * (%s(%s - mx) / sum - (j == cls));", dj, op, scal, EXP, xj);
-        break;
-    }
-    case OP_SOFTMAX_BWD:
-        /* y = softmax(z): d_z[j] = y[j] * (d_y[j] - sum_k d_y[k] y[k]) */
-        row_elem(lx, v->arg[0], rows, K, "j", dyj, sizeof dyj);
-        row_elem(lx, v->arg[1], rows, K, "j", yj, sizeof yj);
-        out(lx, 1, "real dot = 0;");
-        out(lx, 1, "for (int j = 0; j < %d; j++)", K);
-        out(lx, 2, "dot += %s * %s;", dyj, yj);
-        out(lx, 1, "for (int j = 0; j < %d; j++)", K);
-        out(lx, 2, "%s %s %s * (%s - dot);", dj, op, yj, dyj);
-        break;
-    case OP_LOG_SOFTMAX_BWD:
-        /* y = log_softmax(z): d_z[j] = d_y[j] - exp(y[j]) * sum_k d_y[k] */
-        row_elem(lx, v->arg[0], rows, K, "j", dyj, sizeof dyj);
-        row_elem(lx, v->arg[1], rows, K, "j", yj, sizeof yj);
-        out(lx, 1, "real dot = 0;");
-        out(lx, 1, "for (int j = 0; j < %d; j++)", K);
-        out(lx, 2, "dot += %s;", dyj);
-        out(lx, 1, "for (int j = 0; j < %d; j++)", K);
-        out(lx, 2, "%s %s %s - %s(%s) * dot;", dj, op, dyj, EXP, yj);
-        break;
-    default:
-        diag_internal("emit_row: %s", ir_ops[v->op].name);
+    for (int k = 0; k < rp->nsteps; k++) {
+        const CgRowStep *s = &rp->step[k];
+        const char *name = s->local[0] >= 0 ? cg_row_name[s->local[0]] : "";
+        if (s->e)
+            cg_c_expr(p, s->e, opp, e, sizeof e);
+        switch (s->kind) {
+        case CG_ROW_LOCALS:
+            if (s->local[1] >= 0)
+                out(lx, 1, "real %s = %s, %s = %s;", name, s->first[0] ? x0 : "0",
+                    cg_row_name[s->local[1]], s->first[1] ? x0 : "0");
+            else
+                out(lx, 1, "real %s = %s;", name, s->first[0] ? x0 : "0");
+            break;
+        case CG_ROW_NUMBERS:   /* read where they are used */
+            if (s->cls >= 0)
+                out(lx, 1, "int cls = (int)%s;", ops[s->cls]);
+            break;
+        case CG_ROW_REDUCE:
+            out(lx, 1, "for (int j = %d; j < %d; j++)", s->from, K);
+            out(lx, 2, "%s %s %s;", name, s->add ? "+=" : "=", e);
+            break;
+        case CG_ROW_LET:
+            out(lx, 1, "real %s = %s;", name, e);
+            break;
+        case CG_ROW_STORE:
+            out(lx, 1, "for (int j = 0; j < %d; j++)", K);
+            out(lx, 2, "%s %s %s;", dj, op, e);
+            break;
+        case CG_ROW_STORE_ONE:
+            out(lx, 1, "%s[0] = %s;", name_of(lx, id), e);
+            break;
+        }
     }
     out(lx, 0, "}");
 }

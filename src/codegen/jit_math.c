@@ -161,7 +161,11 @@ static LLVMValueRef build_node(Jit *j, const IrExpr *e, LLVMValueRef *ops)
     case E_DIV: return LLVMBuildFDiv(j->b, x[0], x[1], "");
     case E_GT: return LLVMBuildFCmp(j->b, LLVMRealOGT, x[0], x[1], "");
     case E_LT: return LLVMBuildFCmp(j->b, LLVMRealOLT, x[0], x[1], "");
-    case E_EQ: return LLVMBuildFCmp(j->b, LLVMRealOEQ, x[0], x[1], "");
+    case E_EQ:
+        /* the row algorithms compare indices (j == cls, plan.h): integers */
+        if (LLVMGetTypeKind(LLVMTypeOf(x[0])) == LLVMIntegerTypeKind)
+            return LLVMBuildICmp(j->b, LLVMIntEQ, x[0], x[1], "");
+        return LLVMBuildFCmp(j->b, LLVMRealOEQ, x[0], x[1], "");
     case E_CALL: return build_math(j, e->fn, x);
     default: diag_internal("jit: expression kind %d", (int)e->kind);
     }

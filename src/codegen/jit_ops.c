@@ -9,6 +9,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "jit_internal.h"
 
 static void emit_map(Jit *j, int id)
@@ -238,108 +239,111 @@ static LLVMValueRef row_ptr(Jit *j, int id, int rows, int K, LLVMValueRef r, LLV
     return offset_ptr(j, storage(j, id), batch_index(j, idx, j->p->v[id].batched, b));
 }
 
-/* Softmax and friends, one row (the last axis) at a time, as emit_c.c's
- * emit_row: each subtracts the row's maximum before exp.  exp and log as
+/* Does e read operand $k? */
+static int expr_reads(const IrExpr *e, int k)
+{
+    if (e->kind == E_ARG)
+        return e->arg == k;
+    for (int c = 0; c < e->nkids; c++)
+        if (expr_reads(e->kid[c], k))
+            return 1;
+    return 0;
+}
+
+/* The value of row step s's expression at element jj (plan.h): ops holds
+ * the row's numbers and locals so far; the row operands' elements the
+ * expression reads are loaded here, in operand order, then the running
+ * value of the local a reduction updates (from its slot ptr). */
+static LLVMValueRef row_value(Jit *j, int id, const CgRowStep *s, LLVMValueRef *ops,
+                              LLVMValueRef ptr, int rows, int K, LLVMValueRef r, LLVMValueRef jj,
+                              LLVMValueRef b)
+{
+    const Value *v = &j->p->v[id];
+    const CgRow *rp = cg_row_plan(v->op);
+    LLVMValueRef x[CG_ROW_NOPS];
+    for (int k = 0; k < CG_ROW_NOPS; k++)
+        x[k] = ops[k];
+    for (int k = 0; k < v->nargs; k++)
+        if (!rp->scalar[k] && expr_reads(s->e, k))
+            x[k] = load_real(j, row_ptr(j, v->arg[k], rows, K, r, jj, b));
+    if (s->kind == CG_ROW_REDUCE && expr_reads(s->e, s->local[0]))
+        x[s->local[0]] = load_real(j, ptr);
+    x[CG_ROW_J] = jj;
+    if (expr_reads(s->e, CG_ROW_XCLS))
+        x[CG_ROW_XCLS] = load_real(j, row_ptr(j, v->arg[rp->x], rows, K, r, ops[CG_ROW_CLS], b));
+    return build_expr(j, s->e, x);
+}
+
+/* Softmax and friends, one row (the last axis) at a time: the steps of
+ * their plan (plan.h cg_row_plan), as emit_c.c prints them.  exp and log as
  * in the elementwise ops (build_math: in float32 the runtime's nnrt_expf,
  * the C trainer's bits). */
 static void emit_row(Jit *j, int id)
 {
     const IrProgram *p = j->p;
     const Value *v = &p->v[id];
-    int x = v->op == OP_XENT || v->op == OP_XENT_BWD ? v->arg[v->op == OP_XENT ? 0 : 1] : v->arg[0];
-    int K = p->v[x].shape.dim[p->v[x].shape.rank - 1];
-    int rows = numel(&p->v[x]) / K;
-    int dst = cg_dest(p, id);
-    int acc = v->op == OP_XENT ? 0 : begin_store(j, id);
+    const CgRow *rp = cg_row_plan(v->op);
+    int K, rows;
+    cg_row_dims(p, id, &K, &rows);
+    int x = v->arg[rp->x], dst = cg_dest(p, id);
+    int acc = begin_store(j, id);
     Loop lb, lr, lj;
     LLVMValueRef b = const_i64(j, 0), r = const_i64(j, 0), jj;
     /* cross_entropy's class labels index the row: only real samples' */
     if (v->batched)
-        b = samples_open(j, &lb, v->op != OP_XENT && v->op != OP_XENT_BWD);
+        b = samples_open(j, &lb, !rp->labels);
     if (rows > 1)
         r = loop_open(j, &lr, const_i64(j, rows), "r");
-#define X(jj) load_real(j, row_ptr(j, x, rows, K, r, (jj), b))
-#define D(jj) row_ptr(j, dst, rows, K, r, (jj), b)
-    LLVMValueRef mx = NULL, sum = NULL;
-    if (v->op != OP_SOFTMAX_BWD && v->op != OP_LOG_SOFTMAX_BWD) {
-        LLVMValueRef mxv = stack_local(j, j->real, "mx"), sumv = zeroed_local(j, "sum");
-        LLVMBuildStore(j->b, X(const_i64(j, 0)), mxv);
-        /* for (j = 1; j < K; j++) mx = x[j] > mx ? x[j] : mx */
-        jj = index_add(j, loop_open(j, &lj, const_i64(j, K - 1), "j"), const_i64(j, 1));
-        LLVMValueRef e = X(jj), m = load_real(j, mxv);
-        LLVMBuildStore(j->b, LLVMBuildSelect(j->b, LLVMBuildFCmp(j->b, LLVMRealOGT, e, m, ""), e, m, ""), mxv);
-        loop_close(j, &lj);
-        mx = LLVMBuildLoad2(j->b, j->real, mxv, "mx");
-        jj = loop_open(j, &lj, const_i64(j, K), "j");
-        LLVMValueRef dd = LLVMBuildFSub(j->b, X(jj), mx, "");
-        store_or_add(j, sumv, build_math(j, MATH_EXP, &dd), 1);
-        loop_close(j, &lj);
-        sum = LLVMBuildLoad2(j->b, j->real, sumv, "sum");
+    LLVMValueRef ops[CG_ROW_NOPS] = {0}, ptr[CG_ROW_NOPS] = {0};
+    for (int k = 0; k < rp->nsteps; k++) {
+        const CgRowStep *s = &rp->step[k];
+        int l = s->local[0];
+        switch (s->kind) {
+        case CG_ROW_LOCALS:
+            for (int e = 0; e < 2 && s->local[e] >= 0; e++)
+                ptr[s->local[e]] = s->first[e] ? stack_local(j, j->real, cg_row_name[s->local[e]])
+                                               : zeroed_local(j, cg_row_name[s->local[e]]);
+            for (int e = 0; e < 2 && s->local[e] >= 0; e++)
+                if (s->first[e])
+                    LLVMBuildStore(j->b, load_real(j, row_ptr(j, x, rows, K, r, const_i64(j, 0), b)),
+                                   ptr[s->local[e]]);
+            break;
+        case CG_ROW_NUMBERS:
+            for (int a = 0; a < v->nargs; a++)
+                if (rp->scalar[a])
+                    ops[a] = load_elem(j, v->arg[a], 1, 0, 1, b, const_i64(j, 0));
+            if (s->cls >= 0)
+                ops[CG_ROW_CLS] = LLVMBuildSExt(j->b, LLVMBuildFPToSI(j->b, ops[s->cls], j->i32, "cls"),
+                                                j->i64, "");
+            break;
+        case CG_ROW_REDUCE:
+            /* for (j = from; j < K; j++) local (+)= e */
+            jj = loop_open(j, &lj, const_i64(j, K - s->from), "j");
+            if (s->from)
+                jj = index_add(j, jj, const_i64(j, s->from));
+            if (s->add)
+                store_or_add(j, ptr[l], row_value(j, id, s, ops, ptr[l], rows, K, r, jj, b), 1);
+            else
+                LLVMBuildStore(j->b, row_value(j, id, s, ops, ptr[l], rows, K, r, jj, b), ptr[l]);
+            loop_close(j, &lj);
+            ops[l] = LLVMBuildLoad2(j->b, j->real, ptr[l], cg_row_name[l]);
+            break;
+        case CG_ROW_LET:
+            ops[l] = row_value(j, id, s, ops, NULL, rows, K, r, NULL, b);
+            LLVMSetValueName2(ops[l], cg_row_name[l], strlen(cg_row_name[l]));
+            break;
+        case CG_ROW_STORE:
+            jj = loop_open(j, &lj, const_i64(j, K), "j");
+            store_or_add(j, row_ptr(j, dst, rows, K, r, jj, b),
+                         row_value(j, id, s, ops, NULL, rows, K, r, jj, b), acc);
+            loop_close(j, &lj);
+            break;
+        case CG_ROW_STORE_ONE:
+            store_at(j, row_value(j, id, s, ops, NULL, rows, K, r, NULL, b), storage(j, id),
+                     v->batched ? b : const_i64(j, 0));
+            break;
+        }
     }
-    switch (v->op) {
-    case OP_SOFTMAX: {
-        jj = loop_open(j, &lj, const_i64(j, K), "j");
-        LLVMValueRef dd = LLVMBuildFSub(j->b, X(jj), mx, "");
-        store_or_add(j, D(jj), LLVMBuildFDiv(j->b, build_math(j, MATH_EXP, &dd), sum, ""), acc);
-        loop_close(j, &lj);
-        break;
-    }
-    case OP_LOG_SOFTMAX: {
-        LLVMValueRef lse = LLVMBuildFAdd(j->b, mx, build_math(j, MATH_LOG, &sum), "lse");
-        jj = loop_open(j, &lj, const_i64(j, K), "j");
-        store_or_add(j, D(jj), LLVMBuildFSub(j->b, X(jj), lse, ""), acc);
-        loop_close(j, &lj);
-        break;
-    }
-    case OP_XENT: {
-        /* one class label per sample: rows == 1 */
-        LLVMValueRef c = load_elem(j, v->arg[1], 1, 0, 1, b, const_i64(j, 0));
-        LLVMValueRef cls = LLVMBuildSExt(j->b, LLVMBuildFPToSI(j->b, c, j->i32, "cls"), j->i64, "");
-        LLVMValueRef l = LLVMBuildFAdd(j->b, mx, build_math(j, MATH_LOG, &sum), "");
-        l = LLVMBuildFSub(j->b, l, X(cls), "");
-        store_at(j, l, storage(j, id), v->batched ? b : const_i64(j, 0));
-        break;
-    }
-    case OP_XENT_BWD: {
-        LLVMValueRef d = load_elem(j, v->arg[0], 1, 0, 1, b, const_i64(j, 0));
-        LLVMValueRef c = load_elem(j, v->arg[2], 1, 0, 1, b, const_i64(j, 0));
-        LLVMValueRef cls = LLVMBuildSExt(j->b, LLVMBuildFPToSI(j->b, c, j->i32, "cls"), j->i64, "");
-        jj = loop_open(j, &lj, const_i64(j, K), "j");
-        LLVMValueRef e = LLVMBuildFSub(j->b, X(jj), mx, "");
-        LLVMValueRef sm = LLVMBuildFDiv(j->b, build_math(j, MATH_EXP, &e), sum, "");
-        LLVMValueRef one = LLVMBuildUIToFP(j->b, LLVMBuildICmp(j->b, LLVMIntEQ, jj, cls, ""), j->real, "");
-        store_or_add(j, D(jj), real_mul(j, d, LLVMBuildFSub(j->b, sm, one, "")), acc);
-        loop_close(j, &lj);
-        break;
-    }
-    case OP_SOFTMAX_BWD:
-    case OP_LOG_SOFTMAX_BWD: {
-        int dn = v->arg[0], yn = v->arg[1];
-        LLVMValueRef dotv = zeroed_local(j, "dot");
-        jj = loop_open(j, &lj, const_i64(j, K), "j");
-        LLVMValueRef t = load_real(j, row_ptr(j, dn, rows, K, r, jj, b));
-        if (v->op == OP_SOFTMAX_BWD)
-            t = real_mul(j, t, load_real(j, row_ptr(j, yn, rows, K, r, jj, b)));
-        store_or_add(j, dotv, t, 1);
-        loop_close(j, &lj);
-        LLVMValueRef dot = LLVMBuildLoad2(j->b, j->real, dotv, "dot");
-        jj = loop_open(j, &lj, const_i64(j, K), "j");
-        LLVMValueRef dj = load_real(j, row_ptr(j, dn, rows, K, r, jj, b));
-        LLVMValueRef yj = load_real(j, row_ptr(j, yn, rows, K, r, jj, b));
-        LLVMValueRef y;
-        if (v->op == OP_SOFTMAX_BWD)
-            y = real_mul(j, yj, LLVMBuildFSub(j->b, dj, dot, ""));
-        else
-            y = real_sub(j, dj, real_mul(j, build_math(j, MATH_EXP, &yj), dot));
-        store_or_add(j, D(jj), y, acc);
-        loop_close(j, &lj);
-        break;
-    }
-    default:
-        diag_internal("jit emit_row: %s", ir_ops[v->op].name);
-    }
-#undef X
-#undef D
     if (rows > 1)
         loop_close(j, &lr);
     if (v->batched)

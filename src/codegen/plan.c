@@ -439,3 +439,119 @@ unsigned long long cg_source_hash(const char *s)
     }
     return h;
 }
+
+/* ---- the row algorithms ---- */
+
+const char *const cg_row_name[CG_ROW_NOPS] = {
+    [CG_ROW_MX] = "mx", [CG_ROW_SUM] = "sum", [CG_ROW_LSE] = "lse", [CG_ROW_DOT] = "dot",
+    [CG_ROW_J] = "j", [CG_ROW_CLS] = "cls",
+};
+
+/* Step kind of r with template t, where @ stands for $x (the operand the
+ * row's max and sum run over). */
+static CgRowStep *row_step(CgRow *r, CgRowStepKind kind, int local, const char *t)
+{
+    if (r->nsteps == (int)(sizeof r->step / sizeof r->step[0]))
+        diag_internal("cg_row_plan: too many steps");
+    CgRowStep *s = &r->step[r->nsteps++];
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    s->local[0] = local;
+    s->local[1] = -1;
+    s->cls = -1;
+    if (t) {
+        char buf[128];
+        size_t n = 0;
+        for (; *t && n + 3 < sizeof buf; t++) {
+            if (*t == '@') {
+                buf[n++] = '$';
+                buf[n++] = (char)('0' + r->x);
+            } else {
+                buf[n++] = *t;
+            }
+        }
+        buf[n] = '\0';
+        s->e = ir_expr_parse(buf, "a row algorithm's step");
+    }
+    return s;
+}
+
+/* mx, the row's maximum, and sum, of exp(x[j] - mx). */
+static void row_max_sum(CgRow *r)
+{
+    CgRowStep *s = row_step(r, CG_ROW_LOCALS, CG_ROW_MX, NULL);
+    s->local[1] = CG_ROW_SUM;
+    s->first[0] = 1;
+    s = row_step(r, CG_ROW_REDUCE, CG_ROW_MX, "@ > $3 ? @ : $3");
+    s->from = 1;
+    s = row_step(r, CG_ROW_REDUCE, CG_ROW_SUM, "EXP(@ - $3)");
+    s->add = 1;
+}
+
+/* dot, the sum over the row of t. */
+static void row_dot(CgRow *r, const char *t)
+{
+    row_step(r, CG_ROW_LOCALS, CG_ROW_DOT, NULL);
+    row_step(r, CG_ROW_REDUCE, CG_ROW_DOT, t)->add = 1;
+}
+
+static CgRow build_row(Op op)
+{
+    CgRow r;
+    memset(&r, 0, sizeof r);
+    switch (op) {
+    case OP_SOFTMAX:            /* y[j] = exp(x[j] - mx) / sum */
+        row_max_sum(&r);
+        row_step(&r, CG_ROW_STORE, -1, "EXP(@ - $3) / $4");
+        break;
+    case OP_LOG_SOFTMAX:        /* y[j] = x[j] - lse */
+        row_max_sum(&r);
+        row_step(&r, CG_ROW_LET, CG_ROW_LSE, "$3 + LOG($4)");
+        row_step(&r, CG_ROW_STORE, -1, "@ - $5");
+        break;
+    case OP_XENT:               /* cross_entropy(z, c) = log(sum_j exp(z[j])) - z[c]; one row */
+        r.scalar[1] = 1;
+        r.labels = 1;
+        row_max_sum(&r);
+        row_step(&r, CG_ROW_NUMBERS, -1, NULL)->cls = 1;
+        row_step(&r, CG_ROW_STORE_ONE, -1, "$3 + LOG($4) - $9");
+        break;
+    case OP_XENT_BWD:           /* d_z[j] = d * (softmax(z)[j] - [j == c]) */
+        r.x = 1;
+        r.scalar[0] = r.scalar[2] = 1;
+        r.labels = 1;
+        row_max_sum(&r);
+        row_step(&r, CG_ROW_NUMBERS, -1, NULL)->cls = 2;
+        row_step(&r, CG_ROW_STORE, -1, "$0 * (EXP(@ - $3) / $4 - ($7 == $8))");
+        break;
+    case OP_SOFTMAX_BWD:        /* y = softmax(z): d_z[j] = y[j] * (d_y[j] - sum_k d_y[k] y[k]) */
+        row_dot(&r, "$0 * $1");
+        row_step(&r, CG_ROW_STORE, -1, "$1 * ($0 - $6)");
+        break;
+    case OP_LOG_SOFTMAX_BWD:    /* y = log_softmax(z): d_z[j] = d_y[j] - exp(y[j]) * sum_k d_y[k] */
+        row_dot(&r, "$0");
+        row_step(&r, CG_ROW_STORE, -1, "$0 - EXP($1) * $6");
+        break;
+    default:
+        diag_internal("cg_row_plan: %s is not a row op", ir_ops[op].name);
+    }
+    return r;
+}
+
+const CgRow *cg_row_plan(Op op)
+{
+    static CgRow plans[OP_COUNT];
+    static char made[OP_COUNT];
+    if (!made[op]) {
+        plans[op] = build_row(op);
+        made[op] = 1;
+    }
+    return &plans[op];
+}
+
+void cg_row_dims(const IrProgram *p, int id, int *K, int *rows)
+{
+    const Value *x = &p->v[p->v[id].arg[cg_row_plan(p->v[id].op)->x]];
+    *K = x->shape.rank ? x->shape.dim[x->shape.rank - 1] : 1;
+    *rows = shape_numel(&x->shape) / *K;
+}

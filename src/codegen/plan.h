@@ -10,6 +10,7 @@
 #define NNC_PLAN_H
 
 #include "ir.h"
+#include "expr.h"
 
 /* Storage of a program, computed once per backend run. */
 typedef struct CgLayout {
@@ -182,6 +183,62 @@ void cg_fusion_free(CgFusion *fu);
 #define CG_TILE_BYTES (24 * 1024)
 #define CG_TILE_MIN 32
 int cg_tile(long per_sample, DType dt);
+
+/*
+ * The row algorithms (K_ROW: softmax, log_softmax, cross_entropy and their
+ * adjoints), planned once for every backend: each runs over the rows of
+ * its operands (the last axis, K entries; one row per sample for
+ * cross_entropy) as a few steps, each an element expression (expr.h) over
+ * the row's operands:
+ *
+ *   $0 $1 $2   operand k's element j of the row, or its one number for the
+ *              row (CgRow.scalar: cross_entropy's label, its adjoint's seed)
+ *   $3 $4      mx (the row's maximum), sum (of exp(x[j] - mx))
+ *   $5 $6      lse (mx + log(sum)), dot (a sum over the row of an adjoint)
+ *   $7 $8 $9   j, cls (the class label, an integer), x[cls]
+ *
+ * and the backends lower the steps (emit_c.c and emit_loops.c print them
+ * as C, jit_ops.c builds them, explain.c evaluates them), so the family is
+ * written once, here.  Each subtracts the row's maximum before exp, so
+ * large logits cannot overflow.
+ */
+enum { CG_ROW_MX = 3, CG_ROW_SUM, CG_ROW_LSE, CG_ROW_DOT, CG_ROW_J, CG_ROW_CLS, CG_ROW_XCLS,
+       CG_ROW_NOPS };
+
+/* The C names of the row's locals and indices ($3 .. $8): "mx", "sum", ... */
+extern const char *const cg_row_name[CG_ROW_NOPS];
+
+typedef enum CgRowStepKind {
+    CG_ROW_LOCALS,    /* declare locals: local[0] (and local[1] when >= 0), each 0, or
+                       * x[0] when first[k] */
+    CG_ROW_NUMBERS,   /* the row's numbers are read (CgRow.scalar), and cls = (int)$cls
+                       * when cls >= 0 */
+    CG_ROW_REDUCE,    /* for j in [from, K): local[0] = e (or += e when add) */
+    CG_ROW_LET,       /* local[0] = e, once per row */
+    CG_ROW_STORE,     /* for j in [0, K): the destination's element j (=|+=) e */
+    CG_ROW_STORE_ONE  /* the value's one number for the row = e */
+} CgRowStepKind;
+
+typedef struct CgRowStep {
+    CgRowStepKind kind;
+    int local[2], first[2];
+    int from, add, cls;
+    const IrExpr *e;
+} CgRowStep;
+
+typedef struct CgRow {
+    int x;             /* the operand mx and sum run over, which x[cls] reads */
+    char scalar[3];    /* operand k has one number per row (else K per row) */
+    int labels;        /* reads class labels: only real samples may run (the JIT pads) */
+    int nsteps;
+    CgRowStep step[6];
+} CgRow;
+
+/* The algorithm of row op op (parsed once). */
+const CgRow *cg_row_plan(Op op);
+
+/* Row value id's entries per row (K) and rows per sample. */
+void cg_row_dims(const IrProgram *p, int id, int *K, int *rows);
 
 /* FNV-1a of the source text: NnrtModel.source_hash. */
 unsigned long long cg_source_hash(const char *s);

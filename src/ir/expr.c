@@ -140,7 +140,7 @@ static const IrExpr *parse_call(Parser *ps)
 static const IrExpr *parse_primary(Parser *ps)
 {
     skip_space(ps);
-    if (ps->s[0] == '$' && ps->s[1] >= '0' && ps->s[1] <= '2') {
+    if (ps->s[0] == '$' && ps->s[1] >= '0' && ps->s[1] <= '9') {
         IrExpr *e = node(E_ARG);
         e->arg = ps->s[1] - '0';
         ps->s += 2;

@@ -13,6 +13,9 @@
  *   sema folds constants with it      sema.c (ir_expr_eval)
  *   nnc --report counts its FLOPs     report.c (ir_expr_flops)
  *
+ * The row algorithms (softmax and friends) are steps written the same way
+ * (plan.c cg_row_plan), with operands up to $9.
+ *
  * The grammar (the templates' C, with C's precedence):
  *
  *   expr    = compare ("?" expr ":" expr)?
