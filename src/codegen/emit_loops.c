@@ -176,8 +176,9 @@ static const char *assign(Lx *lx, int id)
     }
     if (lx->pre_zero[v->acc] || lx->written[v->acc])
         return "+=";
+    int first = cg_first_full_write(p, id, lx->written);
     lx->written[v->acc] = 1;
-    if ((v->op == OP_MATMUL || shape_equal(&v->shape, &t->shape)) && v->batched == t->batched)
+    if (first)
         return "=";
     out(lx, 0, "memset(%s, 0, %d * sizeof(real));", name_of(lx, v->acc), numel(t));
     return "+=";
@@ -189,7 +190,7 @@ static void emit_map(Lx *lx, int id)
 {
     const IrProgram *p = lx->p;
     const Value *v = &p->v[id];
-    int dst = v->acc >= 0 ? v->acc : id;
+    int dst = cg_dest(p, id);
     char idx[IR_MAXRANK][8], ops[3][128], d[128], rhs[600];
     const char *opp[3] = {ops[0], ops[1], ops[2]};
     loop_indices(&v->shape, idx);
@@ -202,34 +203,15 @@ static void emit_map(Lx *lx, int id)
     out(lx, ind, "%s %s %s;", d, op, rhs);
 }
 
-/* How one operand of a product is used: a rows x cols matrix, transposed
- * when t; a vector is a row [1, len] on the left and a column on the right
- * unless transposed (ir.h's conventions). */
-typedef struct Operand { int rows, cols, t, rank; } Operand;
-
-static Operand operand(const Value *v, int flag, int left)
-{
-    Operand o;
-    o.rank = v->shape.rank;
-    if (v->shape.rank == 2) {
-        o.rows = v->shape.dim[0];
-        o.cols = v->shape.dim[1];
-        o.t = flag;
-    } else {
-        o.rows = 1;
-        o.cols = v->shape.dim[0];
-        o.t = left ? flag : !flag;
-    }
-    return o;
-}
-
-/* Element (r, c) of op(X): X[r][c], X[c][r] transposed, or a vector's one index. */
-static void op_elem(Lx *lx, int id, const Operand *o, const char *r, const char *c, char *buf,
+/* Element (r, c) of op(X) (plan.h cg_operand: a vector is a row on the left,
+ * a column on the right, unless transposed): X[r][c], X[c][r] transposed,
+ * or a vector's one index. */
+static void op_elem(Lx *lx, int id, const CgOperand *o, const char *r, const char *c, char *buf,
                     size_t n)
 {
     lx->used[id] = 1;
     const char *x = name_of(lx, id);
-    if (o->rank == 2)
+    if (lx->p->v[id].shape.rank == 2)
         snprintf(buf, n, o->t ? "%s[%s][%s]" : "%s[%s][%s]", x, o->t ? c : r, o->t ? r : c);
     else
         snprintf(buf, n, "%s[%s]", x, o->t ? r : c);
@@ -248,8 +230,8 @@ static void emit_matmul(Lx *lx, int id)
 {
     const IrProgram *p = lx->p;
     const Value *v = &p->v[id];
-    int ia = v->arg[0], ib = v->arg[1], dst = v->acc >= 0 ? v->acc : id;
-    Operand A = operand(&p->v[ia], v->ta, 1), B = operand(&p->v[ib], v->tb, 0);
+    int ia = v->arg[0], ib = v->arg[1], dst = cg_dest(p, id);
+    CgOperand A = cg_operand(&p->v[ia], v->ta, 1), B = cg_operand(&p->v[ib], v->tb, 0);
     int m = A.t ? A.cols : A.rows, K = A.t ? A.rows : A.cols, nn = B.t ? B.rows : B.cols;
     static const char *const letters[] = {"i", "j", "k"};
     int next = 0;
@@ -288,7 +270,7 @@ static void emit_matmul(Lx *lx, int id)
 static void emit_transpose(Lx *lx, int id)
 {
     const Value *v = &lx->p->v[id];
-    int src = v->arg[0], dst = v->acc >= 0 ? v->acc : id;
+    int src = v->arg[0], dst = cg_dest(lx->p, id);
     const Shape *s = &lx->p->v[src].shape;
     char idx[IR_MAXRANK][8], sv[128], dv[128];
     loop_indices(s, idx);
@@ -350,7 +332,7 @@ static void emit_row(Lx *lx, int id)
     const CgRow *rp = cg_row_plan(v->op);
     int K, rows;
     cg_row_dims(p, id, &K, &rows);
-    int xa = v->arg[rp->x], dst = v->acc >= 0 ? v->acc : id;
+    int xa = v->arg[rp->x], dst = cg_dest(p, id);
     const char *op = assign(lx, id);
     /* the steps' operands ($0 .. $9, plan.h) */
     char ops[CG_ROW_NOPS][128], x0[128], dj[128], e[600];
@@ -432,11 +414,9 @@ static void emit_value(Lx *lx, int id)
     for (char *c = note; (c = strstr(c, "*/")) != NULL; c++)
         c[1] = '\\';
     /* the equation as the step writes it: "=" where it assigns */
-    int dst = v->acc >= 0 ? v->acc : id;
+    int dst = cg_dest(p, id);
     char *pe = strstr(note, " += ");
-    int first = v->acc >= 0 && !is_grad(lx, dst) && !lx->pre_zero[dst] && !lx->written[dst] &&
-                (v->op == OP_MATMUL || shape_equal(&v->shape, &p->v[dst].shape)) &&
-                v->batched == p->v[dst].batched;
+    int first = v->acc >= 0 && !lx->pre_zero[dst] && cg_first_full_write(p, id, lx->written);
     if (pe && first)
         memmove(pe + 1, pe + 2, strlen(pe + 2) + 1);
     out(lx, 0, "/* %s */", note);
