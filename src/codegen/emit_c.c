@@ -506,6 +506,18 @@ static void emit_matmul_loops(Cg *cg, int id, const CgOperand *A, const CgOperan
     out(cg, ind - 1, "}");
 }
 
+/* A size or leading dimension of a GEMM call (plan.h CgDim) as C. */
+static const char *gemm_dim(CgDim d, char *buf, size_t n)
+{
+    if (d.kind == CG_DIM_CONST)
+        snprintf(buf, n, "%d", d.k);
+    else if (d.k == 1)
+        snprintf(buf, n, "n");
+    else
+        snprintf(buf, n, "n * %d", d.k);
+    return buf;
+}
+
 /* A product by its plan (plan.h): one GEMM, a GEMM over the whole batch
  * (samples innermost: a batched vector of k values is a [k, n] matrix), or
  * loops. */
@@ -515,41 +527,20 @@ static void emit_matmul(Cg *cg, int id)
     const Value *v = &p->v[id];
     int ia = v->arg[0], ib = v->arg[1], dst = cg_dest(cg->p, id);
     CgMatmul mm = cg_matmul_plan(p, id);
-    const CgOperand *A = &mm.A, *B = &mm.B;
-    int m = mm.m, k = mm.k, nn = mm.n;
-    const char *a = cg->cname[ia], *bn = cg->cname[ib], *c = cg->cname[dst];
     cg->used[ia] = cg->used[ib] = cg->used[dst] = 1;
     const char *op = assign_op(cg, id, "(size_t)n * ");
-    const char *beta = strcmp(op, "=") == 0 ? "0" : "1";
-    char cols[32] = "n";
-    if (mm.kind != CG_MM_SINGLE && mm.kind != CG_MM_LOOPS)
-        cg->uses |= ARG_N;
-    switch (mm.kind) {
-    case CG_MM_SINGLE:
-        out(cg, 1, "nnrt_gemm(%d, %d, %d, %d, %d, 1, %s, %d, %s, %d, %s, %s, %d);",
-            A->t, B->t, m, nn, k, a, A->cols, bn, B->cols, beta, c, nn);
-        break;
-    case CG_MM_COLUMNS:
-        /* op(A) times every sample at once: C[m, nn * n] = op(A) B[k, nn * n] */
-        if (nn != 1)
-            snprintf(cols, sizeof cols, "n * %d", nn);
-        out(cg, 1, "nnrt_gemm(%d, 0, %d, %s, %d, 1, %s, %d, %s, %s, %s, %s, %s);",
-            A->t, m, cols, k, a, A->cols, bn, cols, beta, c, cols);
-        break;
-    case CG_MM_ROWS:
-        /* each sample's row vector times op(B): C[nn, n] = op(B)' A[k, n] */
-        out(cg, 1, "nnrt_gemm(%d, 0, %d, n, %d, 1, %s, %d, %s, n, %s, %s, n);",
-            !B->t, nn, k, bn, B->cols, a, beta, c);
-        break;
-    case CG_MM_BATCH_SUM:
-        /* summed over the batch: sum_b a_b b_b' = A[m, n] B[nn, n]' */
-        out(cg, 1, "nnrt_gemm(0, 1, %d, %d, n, 1, %s, n, %s, n, %s, %s, %d);",
-            m, nn, a, bn, beta, c, nn);
-        break;
-    case CG_MM_LOOPS:
-        emit_matmul_loops(cg, id, A, B, m, k, nn, op);
-        break;
+    if (mm.kind == CG_MM_LOOPS) {
+        emit_matmul_loops(cg, id, &mm.A, &mm.B, mm.m, mm.k, mm.n, op);
+        return;
     }
+    if (mm.kind != CG_MM_SINGLE)
+        cg->uses |= ARG_N;
+    CgGemm g = cg_gemm(p, id, &mm);
+    char d[6][32];
+    out(cg, 1, "nnrt_gemm(%d, %d, %s, %s, %s, 1, %s, %s, %s, %s, %s, %s, %s);", g.ta, g.tb,
+        gemm_dim(g.M, d[0], 32), gemm_dim(g.N, d[1], 32), gemm_dim(g.K, d[2], 32),
+        cg->cname[g.a], gemm_dim(g.lda, d[3], 32), cg->cname[g.b], gemm_dim(g.ldb, d[4], 32),
+        strcmp(op, "=") == 0 ? "0" : "1", cg->cname[dst], gemm_dim(g.ldc, d[5], 32));
 }
 
 static void emit_transpose(Cg *cg, int id)

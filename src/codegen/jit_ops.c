@@ -124,6 +124,20 @@ static void emit_matmul_loops(Jit *j, int id, const CgMatmul *mm, int acc)
         loop_close(j, &li);
 }
 
+/* A size or leading dimension of a GEMM call (plan.h CgDim): a count of
+ * k > 1 samples per sample and a batched buffer's row run over the padded
+ * rows (ld, the padding lanes too); *rowk keeps ld * k, built once. */
+static LLVMValueRef gemm_dim(Jit *j, CgDim d, LLVMValueRef ld, LLVMValueRef *rowk)
+{
+    if (d.kind == CG_DIM_CONST)
+        return const_i32(j, d.k);
+    if (d.k == 1)
+        return d.kind == CG_DIM_COUNT ? j->n : ld;
+    if (!*rowk)
+        *rowk = LLVMBuildNSWMul(j->b, ld, const_i32(j, d.k), "");
+    return *rowk;
+}
+
 /* A product by its plan (plan.h), as emit_c.c's emit_matmul. */
 static void emit_matmul(Jit *j, int id)
 {
@@ -131,36 +145,20 @@ static void emit_matmul(Jit *j, int id)
     const Value *v = &p->v[id];
     LLVMValueRef a = storage(j, v->arg[0]), bn = storage(j, v->arg[1]), c = storage(j, cg_dest(p, id));
     CgMatmul mm = cg_matmul_plan(p, id);
-    const CgOperand *A = &mm.A, *B = &mm.B;
     int acc = begin_store(j, id);
     /* n samples of rows of ld (padded rows) */
-    LLVMValueRef beta = const_real(j, acc ? 1 : 0), n = j->n;
-    LLVMValueRef ld = LLVMBuildTrunc(j->b, j->ld, j->i32, "");
-    LLVMValueRef m32 = const_i32(j, mm.m), k32 = const_i32(j, mm.k), nn32 = const_i32(j, mm.n);
-    switch (mm.kind) {
-    case CG_MM_SINGLE:
-        call_gemm(j, A->t, B->t, m32, nn32, k32, a, const_i32(j, A->cols), bn, const_i32(j, B->cols), beta, c,
-             nn32);
-        break;
-    case CG_MM_COLUMNS: {
-        /* op(A) times every sample at once: C[m, nn * ld] = op(A) B[k, nn * ld]
-         * (the padding lanes too when nn > 1) */
-        LLVMValueRef row = mm.n == 1 ? ld : LLVMBuildNSWMul(j->b, ld, nn32, "");
-        call_gemm(j, A->t, 0, m32, mm.n == 1 ? n : row, k32, a, const_i32(j, A->cols), bn, row, beta, c, row);
-        break;
-    }
-    case CG_MM_ROWS:
-        /* each sample's row vector times op(B): C[nn, n] = op(B)' A[k, n] */
-        call_gemm(j, !B->t, 0, nn32, n, k32, bn, const_i32(j, B->cols), a, ld, beta, c, ld);
-        break;
-    case CG_MM_BATCH_SUM:
-        /* summed over the batch: sum_b a_b b_b' = A[m, n] B[nn, n]' */
-        call_gemm(j, 0, 1, m32, nn32, n, a, ld, bn, ld, beta, c, nn32);
-        break;
-    case CG_MM_LOOPS:
+    LLVMValueRef beta = const_real(j, acc ? 1 : 0);
+    LLVMValueRef ld = LLVMBuildTrunc(j->b, j->ld, j->i32, ""), rowk = NULL;
+    if (mm.kind == CG_MM_LOOPS) {
         emit_matmul_loops(j, id, &mm, acc);
-        break;
+        return;
     }
+    CgGemm g = cg_gemm(p, id, &mm);
+    LLVMValueRef M = gemm_dim(j, g.M, ld, &rowk), N = gemm_dim(j, g.N, ld, &rowk);
+    LLVMValueRef K = gemm_dim(j, g.K, ld, &rowk), lda = gemm_dim(j, g.lda, ld, &rowk);
+    LLVMValueRef ldb = gemm_dim(j, g.ldb, ld, &rowk), ldc = gemm_dim(j, g.ldc, ld, &rowk);
+    call_gemm(j, g.ta, g.tb, M, N, K, g.a == v->arg[0] ? a : bn, lda, g.b == v->arg[1] ? bn : a,
+              ldb, beta, c, ldc);
 }
 
 static void emit_transpose(Jit *j, int id)

@@ -175,6 +175,48 @@ CgMatmul cg_matmul_plan(const IrProgram *p, int id)
     return mm;
 }
 
+static CgDim dim_const(int k) { return (CgDim){CG_DIM_CONST, k}; }
+
+CgGemm cg_gemm(const IrProgram *p, int id, const CgMatmul *mm)
+{
+    const Value *v = &p->v[id];
+    const CgOperand *A = &mm->A, *B = &mm->B;
+    CgGemm g = {A->t, B->t, dim_const(mm->m), dim_const(mm->n), dim_const(mm->k),
+                dim_const(A->cols), dim_const(B->cols), dim_const(mm->n), v->arg[0], v->arg[1]};
+    CgDim row = {CG_DIM_ROW, mm->n};
+    switch (mm->kind) {
+    case CG_MM_SINGLE:
+        break;
+    case CG_MM_COLUMNS:
+        /* op(A) times every sample at once: C[m, nn * n] = op(A) B[k, nn * n] */
+        g.tb = 0;
+        g.N = (CgDim){CG_DIM_COUNT, mm->n};
+        g.ldb = g.ldc = row;
+        break;
+    case CG_MM_ROWS:
+        /* each sample's row vector times op(B): C[nn, n] = op(B)' A[k, n] */
+        g.ta = !B->t;
+        g.tb = 0;
+        g.M = dim_const(mm->n);
+        g.N = (CgDim){CG_DIM_COUNT, 1};
+        g.a = v->arg[1];
+        g.b = v->arg[0];
+        g.lda = dim_const(B->cols);
+        g.ldb = g.ldc = (CgDim){CG_DIM_ROW, 1};
+        break;
+    case CG_MM_BATCH_SUM:
+        /* summed over the batch: sum_b a_b b_b' = A[m, n] B[nn, n]' */
+        g.ta = 0;
+        g.tb = 1;
+        g.K = (CgDim){CG_DIM_COUNT, 1};
+        g.lda = g.ldb = (CgDim){CG_DIM_ROW, 1};
+        break;
+    case CG_MM_LOOPS:
+        diag_internal("cg_gemm: a product planned as loops");
+    }
+    return g;
+}
+
 int cg_nonfinite_checks(const IrProgram *p, const CgLayout *l, IrRange r, const char *mark,
                         int *ids)
 {

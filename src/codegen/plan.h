@@ -100,6 +100,23 @@ CgMatmul cg_matmul_plan(const IrProgram *p, int id);
  * many; NnrtModel.values in both backends. */
 int cg_named_values(const IrProgram *p, const CgLayout *l, int *ids);
 
+/* The nnrt_gemm call (C = op(A) op(B) + beta C, row-major) of a product
+ * planned as a GEMM (every kind but CG_MM_LOOPS): its operands and sizes.
+ * A size or leading dimension is a constant, a count of samples (k of
+ * them per sample: the C backend's n * k, the JIT's n, or its padded rows
+ * ld * k when k > 1) or a batched buffer's row (n * k in C, ld * k in the
+ * JIT). */
+typedef enum CgDimKind { CG_DIM_CONST, CG_DIM_COUNT, CG_DIM_ROW } CgDimKind;
+typedef struct CgDim { CgDimKind kind; int k; } CgDim;
+
+typedef struct CgGemm {
+    int ta, tb;
+    CgDim M, N, K, lda, ldb, ldc;
+    int a, b;          /* the values A and B (CG_MM_ROWS swaps the product's operands) */
+} CgGemm;
+
+CgGemm cg_gemm(const IrProgram *p, int id, const CgMatmul *mm);
+
 /* For --trap-nan: the buffers the model's nonfinite() checks after a pass
  * over range r (only values marked, when mark is not NULL), in execution
  * order: one check per workspace buffer, labelled with the value that
