@@ -186,8 +186,8 @@ static void run_value(Ex *ex, int id, const double *params, const double *const 
         int m = numel(p, v->arg[0]);
         const double *x = ex->val[v->arg[0]];
         for (int i = 0; i < m; i++)
-            r[0] += v->op == OP_SUMSQ ? x[i] * x[i] : x[i];
-        if (v->op == OP_MEAN)
+            r[0] += ir_expr_eval(cg_elem_expr(v->op), &x[i]);
+        if (cg_reduce_mean(v->op))
             r[0] /= m;
         break;
     }

@@ -580,9 +580,9 @@ static void emit_reduce(Cg *cg, int id)
     elem(cg, src, N, 0, 1, x, sizeof x);
     c_number(cg, 0, zero, sizeof zero);
     c_number(cg, N, nbuf, sizeof nbuf);
-    const char *term = v->op == OP_SUMSQ ? "%s * %s" : "%s";
+    const char *opp[1] = {x};
     char t[200];
-    snprintf(t, sizeof t, term, x, x);
+    cg_c_expr(cg->p, cg_elem_expr(v->op), opp, t, sizeof t);
     if (v->batched && N == 1) {
         out(cg, 1, "for (int b = 0; b < n; b++)");
         out(cg, 2, "%s[b] = %s;", name, t);
@@ -593,7 +593,7 @@ static void emit_reduce(Cg *cg, int id)
         out(cg, 1, "for (int i = 0; i < %d; i++)", N);
         out(cg, 2, "for (int b = 0; b < n; b++)");
         out(cg, 3, "%s[b] += %s;", name, t);
-        if (v->op == OP_MEAN) {
+        if (cg_reduce_mean(v->op)) {
             out(cg, 1, "for (int b = 0; b < n; b++)");
             out(cg, 2, "%s[b] /= %s;", name, nbuf);
         }
@@ -603,7 +603,7 @@ static void emit_reduce(Cg *cg, int id)
         out(cg, 2, "NNRT_SIMD_SUM(sum)");
         out(cg, 2, "for (int i = 0; i < %d; i++)", N);
         out(cg, 3, "sum += %s;", t);
-        if (v->op == OP_MEAN)
+        if (cg_reduce_mean(v->op))
             out(cg, 2, "%s[0] = sum / %s;", name, nbuf);
         else
             out(cg, 2, "%s[0] = sum;", name);
@@ -888,10 +888,8 @@ static void emit_fused(Cg *cg, int h)
                 else
                     elem(cg, x, N, 0, 1, ops[a], sizeof ops[a]);
             }
-            if (ir_ops[v->op].kind == K_REDUCE)   /* of one number per sample */
-                snprintf(rhs, sizeof rhs, v->op == OP_SUMSQ ? "%s * %s" : "%s", ops[0], ops[0]);
-            else
-                cg_c_expr(p, ir_op_expr(v->op), opp, rhs, sizeof rhs);
+            /* a reduction's: of one number per sample */
+            cg_c_expr(p, cg_elem_expr(v->op), opp, rhs, sizeof rhs);
             if (!bd) {
                 out(cg, ind, "%s += %s;", loc[e], rhs);
                 continue;

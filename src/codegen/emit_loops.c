@@ -295,17 +295,17 @@ static void emit_reduce(Lx *lx, int id)
     ref(lx, src, s, idx, x, sizeof x);
     lx->used[id] = 1;
     const char *r = name_of(lx, id);
+    const char *opp[1] = {x};
+    char t[300];
+    cg_c_expr(lx->p, cg_elem_expr(v->op), opp, t, sizeof t);
     if (numel(&lx->p->v[src]) == 1) {
-        out(lx, 0, v->op == OP_SUMSQ ? "%s[0] = %s * %s;" : "%s[0] = %s;", r, x, x);
+        out(lx, 0, "%s[0] = %s;", r, t);
         return;
     }
     out(lx, 0, "%s[0] = 0;", r);
     int ind = open_loops(lx, s, idx, 0);
-    if (v->op == OP_SUMSQ)
-        out(lx, ind, "%s[0] += %s * %s;", r, x, x);
-    else
-        out(lx, ind, "%s[0] += %s;", r, x);
-    if (v->op == OP_MEAN)
+    out(lx, ind, "%s[0] += %s;", r, t);
+    if (cg_reduce_mean(v->op))
         out(lx, 0, "%s[0] /= %s;", r, cg_c_number(lx->p, numel(&lx->p->v[src]), nb, sizeof nb));
 }
 

@@ -197,7 +197,7 @@ static void emit_reduce(Jit *j, int id)
     if (v->batched && N == 1) {
         LLVMValueRef b = samples_open(j, &lb, 1);
         LLVMValueRef x = load_elem(j, src, N, 0, 1, b, const_i64(j, 0));
-        store_at(j, v->op == OP_SUMSQ ? real_mul(j, x, x) : x, out, b);
+        store_at(j, build_expr(j, cg_elem_expr(v->op), &x), out, b);
         loop_close(j, &lb);
     } else if (v->batched) {
         /* every sample's sum at once, the samples innermost */
@@ -207,10 +207,10 @@ static void emit_reduce(Jit *j, int id)
         LLVMValueRef i = loop_open(j, &li, const_i64(j, N), "i");
         b = samples_open(j, &lb, 1);
         LLVMValueRef x = load_elem(j, src, N, 0, 1, b, i);
-        store_or_add(j, offset_ptr(j, out, b), v->op == OP_SUMSQ ? real_mul(j, x, x) : x, 1);
+        store_or_add(j, offset_ptr(j, out, b), build_expr(j, cg_elem_expr(v->op), &x), 1);
         loop_close(j, &lb);
         loop_close(j, &li);
-        if (v->op == OP_MEAN) {
+        if (cg_reduce_mean(v->op)) {
             b = samples_open(j, &lb, 1);
             store_at(j, LLVMBuildFDiv(j->b, load_at(j, out, b), const_real(j, N), ""), out, b);
             loop_close(j, &lb);
@@ -220,10 +220,10 @@ static void emit_reduce(Jit *j, int id)
         LLVMValueRef i = loop_open(j, &li, const_i64(j, N), "i");
         li.reassoc = 1;   /* NNRT_SIMD_SUM in emit_c.c */
         LLVMValueRef x = load_elem(j, src, N, 0, 1, const_i64(j, 0), i);
-        store_or_add(j, sum, v->op == OP_SUMSQ ? real_mul(j, x, x) : x, 1);
+        store_or_add(j, sum, build_expr(j, cg_elem_expr(v->op), &x), 1);
         loop_close(j, &li);
         LLVMValueRef t = load_real(j, sum);
-        if (v->op == OP_MEAN)
+        if (cg_reduce_mean(v->op))
             t = LLVMBuildFDiv(j->b, t, const_real(j, N), "");
         store_at(j, t, out, const_i64(j, 0));
     }
@@ -446,10 +446,8 @@ static void emit_fused(Jit *j, int h)
             LLVMValueRef ops[3];
             for (int a = 0; a < v->nargs; a++)
                 ops[a] = fused_operand(j, g, loc, e, v->arg[a], N, b, i);
-            if (ir_ops[v->op].kind == K_REDUCE)   /* of one number per sample */
-                x = v->op == OP_SUMSQ ? real_mul(j, ops[0], ops[0]) : ops[0];
-            else
-                x = build_expr(j, ir_op_expr(v->op), ops);
+            /* a reduction's: of one number per sample */
+            x = build_expr(j, cg_elem_expr(v->op), ops);
             if (!p->v[d].batched) {
                 sum_add(j, sum[e][0], x, real);
                 continue;

@@ -119,6 +119,18 @@ int cg_map_flat(const IrProgram *p, int id)
     return flat;
 }
 
+const IrExpr *cg_elem_expr(Op op)
+{
+    static const IrExpr *term, *square;
+    if (ir_ops[op].kind != K_REDUCE)
+        return ir_op_expr(op);
+    if (op == OP_SUMSQ)
+        return square ? square : (square = ir_expr_parse("$0 * $0", "sumsq's term"));
+    return term ? term : (term = ir_expr_parse("$0", "a sum's term"));
+}
+
+int cg_reduce_mean(Op op) { return op == OP_MEAN; }
+
 int cg_slot_transposed(const IrProgram *p, int slot)
 {
     return shape_numel(&p->slots[slot].shape) > 1 && !p->slots[slot].unused;

@@ -42,6 +42,13 @@ int cg_first_full_write(const IrProgram *p, int id, const char *written);
 typedef enum CgStore { CG_ASSIGN, CG_ADD, CG_ZERO_ADD } CgStore;
 CgStore cg_store(const IrProgram *p, int id, char *written);
 
+/* Op op's element as an expression over its operands' elements (expr.h):
+ * an elementwise op's (ir_op_expr), and for a reduction (K_REDUCE) the
+ * term it sums, $0 (sum, mean) or $0 * $0 (sumsq).  A mean then divides
+ * the sum by the count (cg_reduce_mean). */
+const IrExpr *cg_elem_expr(Op op);
+int cg_reduce_mean(Op op);
+
 /* An elementwise op runs as one flat loop when every operand is the whole
  * tensor or a plain scalar (no broadcasting by index arithmetic). */
 int cg_map_flat(const IrProgram *p, int id);
