@@ -798,9 +798,7 @@ static void emit_fused(Cg *cg, int h)
     char (*note)[300] = xcalloc((size_t)p->nv, sizeof *note);
     char (*loc)[96] = xcalloc((size_t)p->nv, sizeof *loc);
     const char **op = xcalloc((size_t)p->nv, sizeof *op);
-    for (int j = h; j < p->nv; j++)
-        if (fu->head[j] == h)
-            g[ng++] = j;
+    ng = cg_fused_members(fu, p, h, g);
     cg->uses |= ARG_N;
     for (int e = 0; e < ng; e++)
         stmt_comment(cg, g[e], e == 0);
@@ -841,11 +839,9 @@ static void emit_fused(Cg *cg, int h)
             /* a weight's gradient: its operand along the loop at element i
              * (another step's local, or from memory) times each value of
              * the other, summed over the samples */
-            int x = v->arg[side], y = v->arg[1 - side], w = -1, nsum = cg_batch_sums(p, id, N);
+            int x = v->arg[side], y = v->arg[1 - side], nsum = cg_batch_sums(p, id, N);
+            int w = cg_fused_local(fu, p, g, e, x);
             char ex[96], ey[96], name[128];
-            for (int f = 0; f < e; f++)
-                if (fu->local[g[f]] && cg_dest(p, g[f]) == x)
-                    w = f;
             if (w >= 0)
                 snprintf(ex, sizeof ex, "%s", loc[w]);
             else
@@ -879,10 +875,7 @@ static void emit_fused(Cg *cg, int h)
             char ops[3][96];
             const char *opp[3] = {ops[0], ops[1], ops[2]};
             for (int a = 0; a < v->nargs; a++) {
-                int x = v->arg[a], w = -1;
-                for (int f = 0; f < e; f++)
-                    if (fu->local[g[f]] && cg_dest(p, g[f]) == x)
-                        w = f;
+                int x = v->arg[a], w = cg_fused_local(fu, p, g, e, x);
                 if (w >= 0)
                     snprintf(ops[a], sizeof ops[a], "%s", loc[w]);
                 else
@@ -921,12 +914,12 @@ static void emit_fused(Cg *cg, int h)
             continue;
         }
         /* the sums into the gradient [m, nn]: row i (side 0) or column i */
-        CgMatmul mm = cg_matmul_plan(p, g[e]);
         int nsum = cg_batch_sums(p, g[e], N);
         cg->used[d] = 1;
         for (int j = 0; j < nsum; j++) {
             char name[128], idx[64];
-            int stride = side == 0 ? mm.n : 1, off = side == 0 ? j : j * mm.n;
+            int stride, off;
+            cg_batch_sum_elem(p, g[e], N, j, &stride, &off);
             const char *i = N > 1 ? "i" : "0";
             if (stride == 1 || N == 1)
                 snprintf(idx, sizeof idx, "%s", i);

@@ -353,12 +353,8 @@ static void emit_row(Jit *j, int id)
 static LLVMValueRef fused_operand(Jit *j, const int *g, LLVMValueRef *loc, int e, int x, int N,
                                   LLVMValueRef b, LLVMValueRef i)
 {
-    const IrProgram *p = j->p;
-    LLVMValueRef r = NULL;
-    for (int f = 0; f < e; f++)
-        if (j->fu.local[g[f]] && cg_dest(p, g[f]) == x)
-            r = loc[f];
-    return r ? r : load_elem(j, x, N, 0, 1, b, i);
+    int w = cg_fused_local(&j->fu, j->p, g, e, x);
+    return w >= 0 ? loc[w] : load_elem(j, x, N, 0, 1, b, i);
 }
 
 /* *s += x in a sum over the samples; in a loop over the padded rows
@@ -386,9 +382,7 @@ static void emit_fused(Jit *j, int h)
     int *g = xcalloc((size_t)p->nv, sizeof *g), *acc = xcalloc((size_t)p->nv, sizeof *acc);
     LLVMValueRef *loc = xcalloc((size_t)p->nv, sizeof *loc);
     LLVMValueRef (*sum)[CG_FUSED_SUMS] = xcalloc((size_t)p->nv, sizeof *sum);
-    for (int k = h; k < p->nv; k++)
-        if (fu->head[k] == h)
-            g[ng++] = k;
+    ng = cg_fused_members(fu, p, h, g);
     for (int e = 0; e < ng; e++)
         acc[e] = begin_store(j, g[e]);
     Loop li, lb;
@@ -469,9 +463,10 @@ static void emit_fused(Jit *j, int h)
             continue;
         }
         /* the sums into the gradient [m, nn]: row i (side 0) or column i */
-        CgMatmul mm = cg_matmul_plan(p, g[e]);
         for (int s = 0; s < cg_batch_sums(p, g[e], N); s++) {
-            LLVMValueRef idx = side == 0 ? index_add(j, index_mul(j, i, mm.n), const_i64(j, s)) : index_add(j, i, const_i64(j, (long)s * mm.n));
+            int stride, off;
+            cg_batch_sum_elem(p, g[e], N, s, &stride, &off);
+            LLVMValueRef idx = index_add(j, index_mul(j, i, stride), const_i64(j, off));
             store_or_add(j, offset_ptr(j, storage(j, d), idx), load_real(j, sum[e][s]), acc[e]);
         }
     }

@@ -477,6 +477,32 @@ void cg_fusion_free(CgFusion *fu)
     free(fu->size);
 }
 
+int cg_fused_members(const CgFusion *fu, const IrProgram *p, int h, int *g)
+{
+    int ng = 0;
+    for (int k = h; k < p->nv; k++)
+        if (fu->head[k] == h)
+            g[ng++] = k;
+    return ng;
+}
+
+int cg_fused_local(const CgFusion *fu, const IrProgram *p, const int *g, int e, int x)
+{
+    int w = -1;
+    for (int f = 0; f < e; f++)
+        if (fu->local[g[f]] && cg_dest(p, g[f]) == x)
+            w = f;
+    return w;
+}
+
+void cg_batch_sum_elem(const IrProgram *p, int id, int N, int s, int *stride, int *off)
+{
+    CgMatmul mm = cg_matmul_plan(p, id);
+    int side = cg_batch_sum_side(p, id, N);
+    *stride = side == 0 ? mm.n : 1;
+    *off = side == 0 ? s : s * mm.n;
+}
+
 int cg_tile(long per_sample, DType dt)
 {
     long bytes = per_sample * (dt == DT_F32 ? 4 : 8);

@@ -191,6 +191,19 @@ typedef struct CgFusion {
 void cg_fusion_init(CgFusion *fu, const IrProgram *p, const CgLayout *l);
 void cg_fusion_free(CgFusion *fu);
 
+/* The members of the fused loop headed by h, in order, into g (room for
+ * p->nv); returns how many. */
+int cg_fused_members(const CgFusion *fu, const IrProgram *p, int h, int *g);
+
+/* In the fused loop of members g, member e's operand x: the latest earlier
+ * member whose local holds it, or -1 (the element is read from memory). */
+int cg_fused_local(const CgFusion *fu, const IrProgram *p, const int *g, int e, int x);
+
+/* Sum s of member id, a weight's gradient summed over the batch
+ * (cg_batch_sum_side), adds into the gradient's element i * stride + off
+ * at the loop's element i: row i of [m, nn] (side 0) or column i. */
+void cg_batch_sum_elem(const IrProgram *p, int id, int N, int s, int *stride, int *off);
+
 /* Samples per forward/backward pass (NnrtModel.tile) for a model whose
  * per-sample workspace is tiny: the runtime runs a batch in chunks of that
  * many, so a chunk's activations and adjoints stay in the L1 cache from the
