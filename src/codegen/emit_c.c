@@ -370,9 +370,8 @@ static void emit_map(Cg *cg, int id)
     const Value *v = &cg->p->v[id];
     int dst = cg_dest(cg->p, id);
     int N = numel(v);
-    const Value *d = &cg->p->v[dst];
-    /* one flat loop when every operand is the whole tensor or a plain scalar */
-    int flat = cg_map_flat(cg->p, id);
+    CgMapLoops loops = cg_map_loops(cg->p, id);
+    int flat = loops == CG_MAP_FLAT;
     const char *op = assign_op(cg, id, "(size_t)n * ");
     char ops[3][96], dexpr[96], rhs[512];
     const char *opp[3] = {ops[0], ops[1], ops[2]};
@@ -380,7 +379,9 @@ static void emit_map(Cg *cg, int id)
         elem(cg, v->arg[k], N, flat, v->batched, ops[k], sizeof ops[k]);
     elem(cg, dst, N, flat, v->batched, dexpr, sizeof dexpr);
     cg_c_expr(cg->p, ir_op_expr(v->op), opp, rhs, sizeof rhs);
-    if (flat) {
+    int ind = 1;
+    switch (loops) {
+    case CG_MAP_FLAT:
         if (v->batched && N == 1)
             out(cg, 1, "for (int i = 0; i < n; i++)");
         else if (v->batched)
@@ -388,9 +389,8 @@ static void emit_map(Cg *cg, int id)
         else
             out(cg, 1, "for (int i = 0; i < %d; i++)", N);
         out(cg, 2, "%s %s %s;", dexpr, op, rhs);
-    } else if (v->batched && !d->batched) {
-        /* a sum over the batch (a gradient): a vectorised reduction */
-        int ind = 1;
+        break;
+    case CG_MAP_BATCH_SUM:
         if (N > 1)
             out(cg, ind++, "for (int i = 0; i < %d; i++) {", N);
         else
@@ -401,18 +401,14 @@ static void emit_map(Cg *cg, int id)
         out(cg, ind + 1, "s += %s;", rhs);
         out(cg, ind, "%s %s s;", dexpr, op);
         out(cg, ind - 1, "}");
-    } else if (v->batched && N == 1) {
-        out(cg, 1, "for (int b = 0; b < n; b++)");
-        out(cg, 2, "%s %s %s;", dexpr, op, rhs);
-    } else if (N == 1) {
-        out(cg, 1, "%s %s %s;", dexpr, op, rhs);
-    } else if (v->batched) {
-        out(cg, 1, "for (int i = 0; i < %d; i++)", N);
-        out(cg, 2, "for (int b = 0; b < n; b++)");
-        out(cg, 3, "%s %s %s;", dexpr, op, rhs);
-    } else {
-        out(cg, 1, "for (int i = 0; i < %d; i++)", N);
-        out(cg, 2, "%s %s %s;", dexpr, op, rhs);
+        break;
+    case CG_MAP_NESTED:
+        if (N > 1)
+            out(cg, ind++, "for (int i = 0; i < %d; i++)", N);
+        if (v->batched)
+            out(cg, ind++, "for (int b = 0; b < n; b++)");
+        out(cg, ind, "%s %s %s;", dexpr, op, rhs);
+        break;
     }
 }
 

@@ -17,9 +17,9 @@ static void emit_map(Jit *j, int id)
     const IrProgram *p = j->p;
     const Value *v = &p->v[id];
     int dst = cg_dest(p, id);
-    const Value *d = &p->v[dst];
     int N = numel(v);
-    int flat = cg_map_flat(p, id);
+    CgMapLoops loops = cg_map_loops(p, id);
+    int flat = loops == CG_MAP_FLAT;
     int acc = begin_store(j, id);
     Loop lb, li;
     LLVMValueRef b = const_i64(j, 0), i = const_i64(j, 0), x, ops[3];
@@ -30,7 +30,7 @@ static void emit_map(Jit *j, int id)
     } else if (N > 1) {
         i = loop_open(j, &li, const_i64(j, N), "i");
     }
-    if (!flat && v->batched && !d->batched) {
+    if (loops == CG_MAP_BATCH_SUM) {
         /* a sum over the batch (a gradient): a vectorised reduction */
         LLVMValueRef s = zeroed_local(j, "s");
         b = samples_open(j, &lb, 0);

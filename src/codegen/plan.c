@@ -131,6 +131,13 @@ const IrExpr *cg_elem_expr(Op op)
 
 int cg_reduce_mean(Op op) { return op == OP_MEAN; }
 
+CgMapLoops cg_map_loops(const IrProgram *p, int id)
+{
+    if (cg_map_flat(p, id))
+        return CG_MAP_FLAT;
+    return p->v[id].batched && !p->v[cg_dest(p, id)].batched ? CG_MAP_BATCH_SUM : CG_MAP_NESTED;
+}
+
 int cg_slot_transposed(const IrProgram *p, int slot)
 {
     return shape_numel(&p->slots[slot].shape) > 1 && !p->slots[slot].unused;

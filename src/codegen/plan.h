@@ -53,6 +53,17 @@ int cg_reduce_mean(Op op);
  * tensor or a plain scalar (no broadcasting by index arithmetic). */
 int cg_map_flat(const IrProgram *p, int id);
 
+/* The loops of an elementwise op over N elements per sample: */
+typedef enum CgMapLoops {
+    CG_MAP_FLAT,       /* one flat loop over every element (cg_map_flat) */
+    CG_MAP_BATCH_SUM,  /* for each element (when N > 1), a sum over the samples added into
+                        * an unbatched target (a gradient): a vectorised reduction */
+    CG_MAP_NESTED      /* for each element (when N > 1), then each sample innermost (when
+                        * batched) */
+} CgMapLoops;
+
+CgMapLoops cg_map_loops(const IrProgram *p, int id);
+
 /* Inputs and targets of more than one number are copied into the
  * workspace with the samples innermost (transposed on entry to forward);
  * single numbers per sample are laid out the same either way and are read
