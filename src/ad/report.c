@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "expr.h"
+#include "plan.h"
 #include "teach.h"
 
 /* FLOPs of one value for one sample (or once, when unbatched). */
@@ -42,8 +43,8 @@ static long long flops(const IrProgram *p, int id)
         long long k = a->rank == 1 ? (v->ta ? 1 : a->dim[0]) : a->dim[v->ta ? 0 : 1];
         return 2 * n * k;
     }
-    case K_REDUCE:
-        return shape_numel(&p->v[v->arg[0]].shape) * (v->op == OP_SUMSQ ? 2 : 1);
+    case K_REDUCE:   /* the term (plan.h cg_elem_expr) and its addition */
+        return shape_numel(&p->v[v->arg[0]].shape) * (ir_expr_flops(cg_elem_expr(v->op)) + 1);
     case K_ROW: {
         int x = v->op == OP_XENT_BWD ? v->arg[1] : v->arg[0];
         return 5LL * shape_numel(&p->v[x].shape);
