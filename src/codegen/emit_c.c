@@ -446,9 +446,10 @@ static void operand_elem(char *buf, size_t n, const char *name, const CgOperand 
  * parameter), the "+=" over all samples is the sum over the batch, a
  * reduction the compiler may vectorise (NNRT_SIMD_SUM).
  */
-static void emit_matmul_loops(Cg *cg, int id, const CgOperand *A, const CgOperand *B,
-                              int m, int k, int nn, const char *op)
+static void emit_matmul_loops(Cg *cg, int id, const CgMatmul *mm, const char *op)
 {
+    const CgOperand *A = &mm->A, *B = &mm->B;
+    int m = mm->m, k = mm->k, nn = mm->n;
     const IrProgram *p = cg->p;
     const Value *v = &p->v[id];
     int dst = cg_dest(cg->p, id), bd = p->v[dst].batched;
@@ -468,7 +469,8 @@ static void emit_matmul_loops(Cg *cg, int id, const CgOperand *A, const CgOperan
         out(cg, ind++, "for (int j = 0; j < %d; j++) {", nn);
     if (m == 1 && nn == 1)
         out(cg, ind++, "{");
-    if (!bd && v->batched) {
+    CgMatmulLoops loops = mm->loops;
+    if (loops == CG_MML_SUM && v->batched) {
         out(cg, ind, "real s = 0;");
         int ki = ind;
         if (k > 1)
@@ -479,12 +481,12 @@ static void emit_matmul_loops(Cg *cg, int id, const CgOperand *A, const CgOperan
         if (k > 1)
             out(cg, ind, "}");
         out(cg, ind, "%s %s s;", ec, op);
-    } else if (!bd) {
+    } else if (loops == CG_MML_SUM) {
         out(cg, ind, "real s = 0;");
         out(cg, ind, "for (int k = 0; k < %d; k++)", k);   /* k > 1 here: else C would be batched */
         out(cg, ind + 1, "s += %s * %s;", ea, eb);
         out(cg, ind, "%s %s s;", ec, op);
-    } else if (k == 1) {
+    } else if (loops == CG_MML_OUTER) {
         out(cg, ind, "for (int b = 0; b < n; b++)");
         out(cg, ind + 1, "%s %s %s * %s;", ec, op, ea, eb);
     } else {
@@ -526,7 +528,7 @@ static void emit_matmul(Cg *cg, int id)
     cg->used[ia] = cg->used[ib] = cg->used[dst] = 1;
     const char *op = assign_op(cg, id, "(size_t)n * ");
     if (mm.kind == CG_MM_LOOPS) {
-        emit_matmul_loops(cg, id, &mm.A, &mm.B, mm.m, mm.k, mm.n, op);
+        emit_matmul_loops(cg, id, &mm, op);
         return;
     }
     if (mm.kind != CG_MM_SINGLE)

@@ -79,7 +79,7 @@ static void emit_matmul_loops(Jit *j, int id, const CgMatmul *mm, int acc)
         i = loop_open(j, &li, const_i64(j, mm->m), "i");
     if (mm->n > 1)
         jj = loop_open(j, &lj, const_i64(j, mm->n), "j");
-    if (!bd) {
+    if (mm->loops == CG_MML_SUM) {
         /* C has no batch: a sum over k (and over the batch, vectorised) */
         LLVMValueRef s = zeroed_local(j, "s");
         if (mm->k > 1)
@@ -97,7 +97,7 @@ static void emit_matmul_loops(Jit *j, int id, const CgMatmul *mm, int acc)
         if (mm->k > 1)
             loop_close(j, &lk);
         store_or_add(j, operand_elem(j, c, &C, i, jj, b), load_real(j, s), acc);
-    } else if (mm->k == 1) {
+    } else if (mm->loops == CG_MML_OUTER) {
         b = samples_open(j, &lb, 1);
         LLVMValueRef x = load_real(j, operand_elem(j, a, &mm->A, i, k, b));
         LLVMValueRef y = load_real(j, operand_elem(j, bb, &mm->B, k, jj, b));

@@ -191,6 +191,7 @@ CgMatmul cg_matmul_plan(const IrProgram *p, int id)
         mm.kind = CG_MM_BATCH_SUM;
     else
         mm.kind = CG_MM_LOOPS;
+    mm.loops = !bd ? CG_MML_SUM : mm.k == 1 ? CG_MML_OUTER : CG_MML_ACCUM;
     return mm;
 }
 

@@ -100,8 +100,17 @@ typedef enum CgMatmulKind {
     CG_MM_LOOPS        /* loops with constant bounds, the batch innermost */
 } CgMatmulKind;
 
+/* The loops of a CG_MM_LOOPS product, for each row i and column j: */
+typedef enum CgMatmulLoops {
+    CG_MML_SUM,        /* C has no batch: a sum over k (and over the samples, vectorised) */
+    CG_MML_OUTER,      /* k == 1: per sample, C[i, j] (+)= A[i] B[j] */
+    CG_MML_ACCUM       /* per sample, C[i, j] += A[i, k] B[k, j] over k (C cleared first
+                        * when the product assigns) */
+} CgMatmulLoops;
+
 typedef struct CgMatmul {
     CgMatmulKind kind;
+    CgMatmulLoops loops;   /* for CG_MM_LOOPS */
     CgOperand A, B;
     int m, k, n;       /* op(A) is m x k, op(B) k x n */
     int dst_batched;
