@@ -1,0 +1,152 @@
+/*
+ * check_plan.c - the row algorithms planned once (src/codegen/plan.h
+ * cg_row_plan), which every backend lowers step by step: each plan must be
+ * one the backends can follow, whatever op it is written for.
+ *
+ * A step reads only the op's operands, the row's index j inside a loop
+ * over the row, the class label after the step that reads it, the row's
+ * numbers (CgRow.scalar) after the step that loads them (the JIT loads them
+ * there), and a local after the step that computed it (or, in a reduction,
+ * its own running value); the last step stores the result.  Printed as C,
+ * the softmax family's steps are the C they always were.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_loops.h"
+#include "plan.h"
+
+/* Does e read operand $k? */
+static int reads(const IrExpr *e, int k)
+{
+    if (e->kind == E_ARG)
+        return e->arg == k;
+    for (int c = 0; c < e->nkids; c++)
+        if (reads(e->kid[c], k))
+            return 1;
+    return 0;
+}
+
+START_TEST(every_row_plan_reads_only_what_its_earlier_steps_made)
+{
+    int nrow = 0;
+    for (int op = 0; op < OP_COUNT; op++) {
+        if (ir_ops[op].kind != K_ROW)
+            continue;
+        nrow++;
+        const CgRow *r = cg_row_plan((Op)op);
+        const char *name = ir_ops[op].name;
+        int arity = ir_ops[op].arity;
+        ck_assert_msg(r->nsteps > 0, "%s: no steps", name);
+        ck_assert_msg(r->x >= 0 && r->x < arity && !r->scalar[r->x], "%s: x is not a row", name);
+        char made[CG_ROW_NOPS] = {0}, declared[CG_ROW_NOPS] = {0};
+        int numbers = 0;
+        for (int k = 0; k < r->nsteps; k++) {
+            const CgRowStep *s = &r->step[k];
+            int loop = s->kind == CG_ROW_REDUCE || s->kind == CG_ROW_STORE;
+            int last = k == r->nsteps - 1;
+            ck_assert_msg(last == (s->kind == CG_ROW_STORE || s->kind == CG_ROW_STORE_ONE),
+                          "%s step %d: the last step and only it stores", name, k);
+            if (s->kind == CG_ROW_LOCALS) {
+                ck_assert_msg(!s->e, "%s step %d: a declaration has no expression", name, k);
+                for (int e = 0; e < 2 && s->local[e] >= 0; e++) {
+                    ck_assert_msg(s->local[e] >= CG_ROW_MX && s->local[e] <= CG_ROW_DOT,
+                                  "%s step %d: not a local", name, k);
+                    declared[s->local[e]] = 1;
+                }
+                continue;
+            }
+            if (s->kind == CG_ROW_NUMBERS) {
+                numbers = 1;
+                if (s->cls >= 0) {
+                    ck_assert_msg(s->cls < arity && r->scalar[s->cls],
+                                  "%s step %d: the label is not a number of the row", name, k);
+                    made[CG_ROW_CLS] = made[CG_ROW_XCLS] = 1;
+                }
+                continue;
+            }
+            ck_assert_msg(s->e != NULL, "%s step %d: no expression", name, k);
+            for (int a = 0; a < CG_ROW_NOPS; a++) {
+                if (!reads(s->e, a))
+                    continue;
+                if (a < 3)
+                    ck_assert_msg(a < arity && (!r->scalar[a] || numbers),
+                                  "%s step %d reads $%d before it is loaded", name, k, a);
+                else if (a == CG_ROW_J)
+                    ck_assert_msg(loop, "%s step %d reads j outside a loop over the row", name, k);
+                else
+                    ck_assert_msg(made[a] || (s->kind == CG_ROW_REDUCE && a == s->local[0]),
+                                  "%s step %d reads %s before it is made", name, k,
+                                  cg_row_name[a] ? cg_row_name[a] : "x[cls]");
+            }
+            if (s->kind == CG_ROW_REDUCE) {
+                ck_assert_msg(declared[s->local[0]], "%s step %d: reduces into an undeclared local",
+                              name, k);
+                made[s->local[0]] = 1;
+            } else if (s->kind == CG_ROW_LET) {
+                ck_assert_msg(s->local[0] >= CG_ROW_MX && s->local[0] <= CG_ROW_DOT &&
+                              !declared[s->local[0]], "%s step %d: not a new local", name, k);
+                declared[s->local[0]] = made[s->local[0]] = 1;
+            }
+        }
+    }
+    ck_assert_int_eq(nrow, 6);
+}
+END_TEST
+
+/* step k of op's plan printed as C in float32, with x[j] for $0 and $1 */
+static const char *step_c(Op op, int k)
+{
+    static char buf[256];
+    const char *ops[CG_ROW_NOPS] = {"x[j]", "x[j]", "c", "mx", "sum", "lse", "dot", "j", "cls",
+                                    "x[cls]"};
+    IrProgram p;
+    memset(&p, 0, sizeof p);
+    p.dtype = DT_F32;
+    cg_c_expr(&p, cg_row_plan(op)->step[k].e, ops, buf, sizeof buf);
+    return buf;
+}
+
+START_TEST(the_softmax_familys_steps_print_as_the_c_they_were)
+{
+    ck_assert_str_eq(step_c(OP_SOFTMAX, 1), "x[j] > mx ? x[j] : mx");
+    ck_assert_str_eq(step_c(OP_SOFTMAX, 2), "nnrt_expf(x[j] - mx)");
+    ck_assert_str_eq(step_c(OP_SOFTMAX, 3), "nnrt_expf(x[j] - mx) / sum");
+    ck_assert_str_eq(step_c(OP_LOG_SOFTMAX, 3), "mx + logf(sum)");
+    ck_assert_str_eq(step_c(OP_XENT, 4), "mx + logf(sum) - x[cls]");
+    ck_assert_str_eq(step_c(OP_XENT_BWD, 4), "x[j] * (nnrt_expf(x[j] - mx) / sum - (j == cls))");
+    ck_assert_str_eq(step_c(OP_LOG_SOFTMAX_BWD, 2), "x[j] - nnrt_expf(x[j]) * dot");
+}
+END_TEST
+
+START_TEST(a_reductions_term_is_its_element_or_its_square)
+{
+    double x = 3;
+    ck_assert(ir_expr_eval(cg_elem_expr(OP_SUM), &x) == 3);
+    ck_assert(ir_expr_eval(cg_elem_expr(OP_MEAN), &x) == 3);
+    ck_assert(ir_expr_eval(cg_elem_expr(OP_SUMSQ), &x) == 9);
+    ck_assert(cg_reduce_mean(OP_MEAN) && !cg_reduce_mean(OP_SUM) && !cg_reduce_mean(OP_SUMSQ));
+    ck_assert(cg_elem_expr(OP_RELU) == ir_op_expr(OP_RELU));
+}
+END_TEST
+
+static Suite *plan_suite(void)
+{
+    Suite *s = suite_create("plan");
+    TCase *tc = tcase_create("rows");
+    tcase_add_test(tc, every_row_plan_reads_only_what_its_earlier_steps_made);
+    tcase_add_test(tc, the_softmax_familys_steps_print_as_the_c_they_were);
+    tcase_add_test(tc, a_reductions_term_is_its_element_or_its_square);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(plan_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
