@@ -1,5 +1,5 @@
 /*
- * plan.c - decisions shared by the C backend and the LLVM JIT (plan.h).
+ * plan.c - the lowering decisions every backend shares (plan.h).
  */
 #include <stdlib.h>
 #include <string.h>

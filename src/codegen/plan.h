@@ -1,10 +1,15 @@
 /*
- * plan.h - the decisions both backends share (emit_c.c writes C from them,
- * jit_ops.c LLVM IR): which values get a workspace buffer, where each
- * parameter sits in the flat buffer, when an adjoint step assigns and when
- * it accumulates, and how a matrix product maps onto nnrt_gemm or loops
- * (cg_matmul_plan).  Keeping them here means the C trainer
- * and `nnc run` agree on what each step computes.
+ * plan.h - the lowering decisions every backend shares, made once here as
+ * data (emit_c.c prints them as C, jit_ops.c builds them as LLVM IR,
+ * emit_loops.c and explain.c use those that fit one sample at a time):
+ * which values get a workspace buffer, where each parameter sits in the
+ * flat buffer, when an adjoint step assigns and when it accumulates, an
+ * elementwise op's loops, a reduction's term, how a matrix product maps
+ * onto nnrt_gemm (and that call's arguments) or loops, which steps share a
+ * fused loop, and the steps of the row algorithms (softmax and friends).
+ * Keeping them here means the C trainer and `nnc run` agree on what each
+ * step computes, and a new op kind is planned in one place (docs/ir.md,
+ * "Adding an op kind").
  */
 #ifndef NNC_PLAN_H
 #define NNC_PLAN_H
