@@ -159,6 +159,10 @@ LLVMValueRef jit_log1pf(Jit *j, LLVMValueRef x);
 LLVMValueRef jit_tanhf(Jit *j, LLVMValueRef x);
 LLVMValueRef build_math(Jit *j, MathFn f, LLVMValueRef *args);
 LLVMValueRef build_expr(Jit *j, const IrExpr *e, LLVMValueRef *ops);
+/* build_expr, where an operand that is NULL in ops is made by make(j, arg,
+ * ctx) at its first use (a load placed where the expression reads it). */
+LLVMValueRef build_expr_lazy(Jit *j, const IrExpr *e, LLVMValueRef *ops,
+                             LLVMValueRef (*make)(Jit *j, int arg, void *ctx), void *ctx);
 
 /* jit_ops.c: the ops */
 void emit_value(Jit *j, int id);

@@ -132,18 +132,24 @@ LLVMValueRef build_math(Jit *j, MathFn f, LLVMValueRef *args)
     return call_math(j, name, args, m->arity);
 }
 
-static LLVMValueRef build_node(Jit *j, const IrExpr *e, LLVMValueRef *ops)
+/* An operand of ops that is NULL is made by lazy (with ctx) where the
+ * expression first reads it, and kept in ops. */
+typedef struct Lazy { LLVMValueRef (*make)(Jit *j, int arg, void *ctx); void *ctx; } Lazy;
+
+static LLVMValueRef build_node(Jit *j, const IrExpr *e, LLVMValueRef *ops, const Lazy *lz)
 {
     LLVMValueRef x[3];
     switch (e->kind) {
     case E_NUM:
         return const_real(j, j->p->dtype == DT_F32 ? (double)e->numf : e->num);
     case E_ARG:
+        if (!ops[e->arg] && lz)
+            ops[e->arg] = lz->make(j, e->arg, lz->ctx);
         return ops[e->arg];
     case E_COND: {
-        LLVMValueRef c = build_node(j, e->kid[0], ops);
-        x[1] = as_real(j, build_node(j, e->kid[1], ops));
-        x[2] = as_real(j, build_node(j, e->kid[2], ops));
+        LLVMValueRef c = build_node(j, e->kid[0], ops, lz);
+        x[1] = as_real(j, build_node(j, e->kid[1], ops, lz));
+        x[2] = as_real(j, build_node(j, e->kid[2], ops, lz));
         if (LLVMTypeOf(c) != j->i1)
             c = LLVMBuildFCmp(j->b, LLVMRealUNE, c, const_real(j, 0), "");
         return LLVMBuildSelect(j->b, c, x[1], x[2], "");
@@ -152,7 +158,7 @@ static LLVMValueRef build_node(Jit *j, const IrExpr *e, LLVMValueRef *ops)
         break;
     }
     for (int k = 0; k < e->nkids; k++)
-        x[k] = as_real(j, build_node(j, e->kid[k], ops));
+        x[k] = as_real(j, build_node(j, e->kid[k], ops, lz));
     switch (e->kind) {
     case E_NEG: return LLVMBuildFNeg(j->b, x[0], "");
     case E_ADD: return real_add(j, x[0], x[1]);
@@ -173,5 +179,12 @@ static LLVMValueRef build_node(Jit *j, const IrExpr *e, LLVMValueRef *ops)
 
 LLVMValueRef build_expr(Jit *j, const IrExpr *e, LLVMValueRef *ops)
 {
-    return as_real(j, build_node(j, e, ops));
+    return as_real(j, build_node(j, e, ops, NULL));
+}
+
+LLVMValueRef build_expr_lazy(Jit *j, const IrExpr *e, LLVMValueRef *ops,
+                             LLVMValueRef (*make)(Jit *j, int arg, void *ctx), void *ctx)
+{
+    Lazy lz = {make, ctx};
+    return as_real(j, build_node(j, e, ops, &lz));
 }

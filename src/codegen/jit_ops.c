@@ -248,10 +248,22 @@ static int expr_reads(const IrExpr *e, int k)
     return 0;
 }
 
+/* Where a row step reads x[cls] (plan.h): the row's input at the class. */
+typedef struct RowAt { int x, rows, K; LLVMValueRef r, cls, b; } RowAt;
+
+static LLVMValueRef load_at_class(Jit *j, int arg, void *ctx)
+{
+    const RowAt *at = ctx;
+    if (arg != CG_ROW_XCLS)
+        diag_internal("jit: row operand $%d not loaded", arg);
+    return load_real(j, row_ptr(j, at->x, at->rows, at->K, at->r, at->cls, at->b));
+}
+
 /* The value of row step s's expression at element jj (plan.h): ops holds
  * the row's numbers and locals so far; the row operands' elements the
  * expression reads are loaded here, in operand order, then the running
- * value of the local a reduction updates (from its slot ptr). */
+ * value of the local a reduction updates (from its slot ptr); x[cls] is
+ * loaded where the expression reads it. */
 static LLVMValueRef row_value(Jit *j, int id, const CgRowStep *s, LLVMValueRef *ops,
                               LLVMValueRef ptr, int rows, int K, LLVMValueRef r, LLVMValueRef jj,
                               LLVMValueRef b)
@@ -267,9 +279,9 @@ static LLVMValueRef row_value(Jit *j, int id, const CgRowStep *s, LLVMValueRef *
     if (s->kind == CG_ROW_REDUCE && expr_reads(s->e, s->local[0]))
         x[s->local[0]] = load_real(j, ptr);
     x[CG_ROW_J] = jj;
-    if (expr_reads(s->e, CG_ROW_XCLS))
-        x[CG_ROW_XCLS] = load_real(j, row_ptr(j, v->arg[rp->x], rows, K, r, ops[CG_ROW_CLS], b));
-    return build_expr(j, s->e, x);
+    x[CG_ROW_XCLS] = NULL;
+    RowAt at = {v->arg[rp->x], rows, K, r, ops[CG_ROW_CLS], b};
+    return build_expr_lazy(j, s->e, x, load_at_class, &at);
 }
 
 /* Softmax and friends, one row (the last axis) at a time: the steps of
