@@ -567,8 +567,7 @@ static void emit_transpose(Cg *cg, int id)
 static void emit_reduce(Cg *cg, int id)
 {
     const Value *v = &cg->p->v[id];
-    if (v->acc >= 0)
-        diag_internal("accumulating reductions are not generated");
+    CgReduceLoops loops = cg_reduce_loops(cg->p, id);
     int src = v->arg[0];
     const Value *s = &cg->p->v[src];
     int N = numel(s);
@@ -581,10 +580,10 @@ static void emit_reduce(Cg *cg, int id)
     const char *opp[1] = {x};
     char t[200];
     cg_c_expr(cg->p, cg_elem_expr(v->op), opp, t, sizeof t);
-    if (v->batched && N == 1) {
+    if (loops == CG_RED_COPY) {
         out(cg, 1, "for (int b = 0; b < n; b++)");
         out(cg, 2, "%s[b] = %s;", name, t);
-    } else if (v->batched) {
+    } else if (loops == CG_RED_SAMPLES) {
         /* every sample's sum at once, the samples innermost */
         out(cg, 1, "for (int b = 0; b < n; b++)");
         out(cg, 2, "%s[b] = %s;", name, zero);

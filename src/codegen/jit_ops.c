@@ -188,18 +188,17 @@ static void emit_reduce(Jit *j, int id)
 {
     const IrProgram *p = j->p;
     const Value *v = &p->v[id];
-    if (v->acc >= 0)
-        diag_internal("accumulating reductions are not generated");
+    CgReduceLoops loops = cg_reduce_loops(p, id);
     int src = v->arg[0];
     int N = numel(&p->v[src]);
     LLVMValueRef out = storage(j, id);
     Loop lb, li;
-    if (v->batched && N == 1) {
+    if (loops == CG_RED_COPY) {
         LLVMValueRef b = samples_open(j, &lb, 1);
         LLVMValueRef x = load_elem(j, src, N, 0, 1, b, const_i64(j, 0));
         store_at(j, build_expr(j, cg_elem_expr(v->op), &x), out, b);
         loop_close(j, &lb);
-    } else if (v->batched) {
+    } else if (loops == CG_RED_SAMPLES) {
         /* every sample's sum at once, the samples innermost */
         LLVMValueRef b = samples_open(j, &lb, 1);
         store_at(j, const_real(j, 0), out, b);

@@ -131,6 +131,16 @@ const IrExpr *cg_elem_expr(Op op)
 
 int cg_reduce_mean(Op op) { return op == OP_MEAN; }
 
+CgReduceLoops cg_reduce_loops(const IrProgram *p, int id)
+{
+    const Value *v = &p->v[id];
+    if (v->acc >= 0)
+        diag_internal("accumulating reductions are not generated");
+    if (!v->batched)
+        return CG_RED_ONE;
+    return shape_numel(&p->v[v->arg[0]].shape) == 1 ? CG_RED_COPY : CG_RED_SAMPLES;
+}
+
 CgMapLoops cg_map_loops(const IrProgram *p, int id)
 {
     if (cg_map_flat(p, id))

@@ -54,6 +54,15 @@ CgStore cg_store(const IrProgram *p, int id, char *written);
 const IrExpr *cg_elem_expr(Op op);
 int cg_reduce_mean(Op op);
 
+/* The loops of a reduction (K_REDUCE value id): */
+typedef enum CgReduceLoops {
+    CG_RED_COPY,       /* one number per sample: each sample's term */
+    CG_RED_SAMPLES,    /* every sample's sum at once, the samples innermost */
+    CG_RED_ONE         /* one sum (no batch), a vectorised reduction */
+} CgReduceLoops;
+
+CgReduceLoops cg_reduce_loops(const IrProgram *p, int id);
+
 /* An elementwise op runs as one flat loop when every operand is the whole
  * tensor or a plain scalar (no broadcasting by index arithmetic). */
 int cg_map_flat(const IrProgram *p, int id);
