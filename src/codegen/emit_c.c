@@ -851,9 +851,10 @@ static void emit_fused(Cg *cg, int h)
             continue;
         }
         if (v->op == OP_MATMUL) {
-            CgOperand A = cg_operand(&p->v[v->arg[0]], v->ta, 1);
-            CgOperand B = cg_operand(&p->v[v->arg[1]], v->tb, 0);
-            int m = A.t ? A.cols : A.rows, k = A.t ? A.rows : A.cols;
+            /* a register sum (plan.h cg_matmul_reg_sum) */
+            CgMatmul mm = cg_matmul_plan(p, id);
+            const CgOperand A = mm.A, B = mm.B;
+            int m = mm.m, k = mm.k;
             char ea[128], eb[128];
             cg->used[v->arg[0]] = cg->used[v->arg[1]] = 1;
             operand_elem(ea, sizeof ea, cg->cname[v->arg[0]], &A, m > 1 ? "i" : "0",

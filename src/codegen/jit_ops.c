@@ -437,9 +437,9 @@ static void emit_fused(Jit *j, int h)
         }
         if (v->op == OP_MATMUL) {
             /* a register sum, unrolled over its k terms */
-            CgOperand A = cg_operand(&p->v[v->arg[0]], v->ta, 1);
-            CgOperand B = cg_operand(&p->v[v->arg[1]], v->tb, 0);
-            int m = A.t ? A.cols : A.rows, k = A.t ? A.rows : A.cols;
+            CgMatmul mm = cg_matmul_plan(p, id);
+            const CgOperand A = mm.A, B = mm.B;
+            int m = mm.m, k = mm.k;
             LLVMValueRef a = storage(j, v->arg[0]), bb = storage(j, v->arg[1]);
             x = NULL;
             for (int kk = 0; kk < k; kk++) {
