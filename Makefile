@@ -1,6 +1,7 @@
 # nnc - a differentiating compiler for small neural networks.
 #
-#   make          builds ./nnc and runtime/libnnrt.a
+#   make          builds ./nnc and runtime/libnnrt.a (and, with npm, installs the
+#                 experiment board's charting library into runtime/board/)
 #   make test     unit, gradient, end-to-end (and, where torch is installed, PyTorch) tests
 #   make demo     compiles examples/tiny_mlp.nn, trains it, prints results, writes a plot
 #   make assignments  the five course assignments in examples/assignments/, full runs

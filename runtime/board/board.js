@@ -53,7 +53,12 @@ function fmt(x) {
     if (typeof x !== "number") return String(x);
     if (Number.isInteger(x) && Math.abs(x) < 1e9) return String(x);
     const a = Math.abs(x);
-    return a !== 0 && (a < 1e-3 || a >= 1e5) ? x.toExponential(3) : x.toPrecision(4).replace(/\.?0+$/, "");
+    if (a !== 0 && (a < 1e-4 || a >= 1e6))
+        return x.toExponential(2).replace(/\.?0+e/, "e");
+    if (a >= 1e4)
+        return String(Math.round(x));
+    const t = x.toPrecision(4);
+    return t.includes(".") ? t.replace(/\.?0+$/, "") : t;
 }
 
 function el(tag, attrs, ...kids) {
@@ -98,9 +103,10 @@ const runs = BOARD.runs.map((r, i) => {
     const last = m.rows.length ? m.rows[m.rows.length - 1] : null;
     const final = {};
     if (last) m.columns.forEach((c, k) => { final[c] = last[k]; });
-    const status = summary ? summary.status : "running";
+    /* no summary.json yet: still training (a live board), or stopped without one */
+    const status = summary ? summary.status : (BOARD.refresh > 0 ? "running" : "unfinished");
     const run = {index: i, path: r.path, metrics: m, config, summary, final, status,
-                 ok: !!last && status !== "diverged" && status !== "running",
+                 ok: !!last && !!summary && status !== "diverged",
                  figures: r.figures, values: {}, params: config ? config.nparams : undefined,
                  seed: config ? config.seed : undefined, group: null};
     for (const s of sweeps) {
@@ -245,7 +251,8 @@ function drawCurves() {
                 id: r.path + "|" + col, type: "line", data, showSymbol: data.length < 2,
                 symbolSize: 5, lineStyle: {width: 1.6, type: test ? "dashed" : "solid"},
                 itemStyle: {color: r.colour}, emphasis: {focus: "series"}, animation: false,
-                sampling: "lttb"   /* long runs: drawn from fewer points, the data intact */
+                sampling: "lttb",   /* long runs: drawn from fewer points, the data intact */
+                triggerLineEvent: true   /* a click on the line shows its run */
             });
         }
     }
@@ -439,10 +446,10 @@ function drawTable() {
                              s && s.n > 1 ? el("span", {class: "sd"}, " \u00b1 " + fmt(s.sd)) : null));
             } else if (c.runs) {
                 const failed = g.runs.filter(r => r.status === "diverged").length;
-                const running = g.runs.filter(r => r.status === "running").length;
+                const going = g.runs.filter(r => !r.summary).length;
                 tr.append(el("td", {class: failed ? "failed" : "", "data-col": c.name},
                              String(c.get(g)) + (failed ? " (" + failed + " failed)" : "") +
-                             (running ? " (+" + running + " running)" : "")));
+                             (going ? " (+" + going + " " + (BOARD.refresh > 0 ? "running" : "unfinished") + ")" : "")));
             } else {
                 tr.append(el("td", {class: c.text ? "text" : "", "data-col": c.name}, fmt(c.get(g))));
             }
@@ -586,7 +593,8 @@ function setup() {
 
     curvesChart = echarts.init(document.getElementById("curves"), null, {renderer: "canvas"});
     curvesChart.on("click", p => {
-        const path = String(p.seriesId || "").split("|")[0];
+        const s = curvesChart.getOption().series[p.seriesIndex];
+        const path = String((s && s.id) || "").split("|")[0];
         if (runs.some(r => r.path === path)) {
             state.run = path;
             save();

@@ -90,6 +90,7 @@ async function full(root, outdir) {
 
     if (!sweep) {
         await page.locator("#sec-run").screenshot({path: path.join(outdir, "board-run.png")});
+        await page.evaluate(() => window.scrollTo(0, 0));
         await page.screenshot({path: path.join(outdir, "board.png"), fullPage: true});
         failures.push(...errors);
         await browser.close();
@@ -136,6 +137,7 @@ async function full(root, outdir) {
     await page.mouse.down();
     await page.mouse.move(to[0], to[1], {steps: 10});
     await page.mouse.up();
+    await page.mouse.move(1, 1);   // no tooltip in the screenshots
     await page.waitForTimeout(300);
     const after = await page.evaluate(() => ({
         brush: nncBoard.state.brush.test_accuracy,

@@ -6,8 +6,8 @@
 # through playwright-core from build/npm): the pages load without errors or
 # network, show one line per run, curves equal to metrics.csv, the sweep's
 # means and standard deviations, brushing filters the table and the curves,
-# and a live board reloads itself keeping its controls.  Screenshots of each
-# part are left in tests/out/board/shots/.
+# and a live board reloads itself keeping its controls; a damaged file costs
+# only itself.  Screenshots of each part are left in tests/out/board/shots/.
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 . tests/lib.sh
@@ -54,6 +54,12 @@ if t_run "$NNC" sweep examples/sweep.nn -D depth=0..1 -D width=1,3 --set lr=0.03
 else
     t_fail "nnc sweep failed"
 fi
+
+# a third run whose files would break a careless page: a config.json with
+# </script> in a string, a summary.json cut short
+cp -r "$D/own/a" "$D/own/c"
+sed -i 's|"model": "xor"|"model": "xor</script><script>throw 1</script>"|' "$D/own/c/config.json"
+printf '{"status": "fini' >"$D/own/c/summary.json"
 
 t_begin "board/command"
 if ! t_run "$NNC" board "$D/own"; then
