@@ -152,6 +152,7 @@ all: $(NNC_BIN) $(RT_LIB) $(JIT_SO) $(BOARD_FILES)
 $(NNC_BIN): $(NNC_OBJS) $(RT_LIB)
 	$(CC) $(OPT) $(SAN) -rdynamic -o $@ $(NNC_OBJS) $(RT_LIB) -Wl,--as-needed $(RT_LDLIBS) -ldl
 	@[ "$(LLVM)" != none ] || echo "nnc: built without LLVM (no llvm-config): \`nnc run\` is off; install llvm-dev (scripts/deps.sh) and rerun make"
+	@[ -n "$(NPM)" ] || echo "nnc: built without the board's charting library (no npm): \`nnc board\` and live boards are off; install npm (scripts/deps.sh) and rerun make"
 
 # -Bsymbolic: the object's own runtime, not the parts linked into nnc.  The
 # runtime goes in as objects, not as libnnrt.a, so that it stays visible to
