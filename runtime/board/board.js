@@ -22,7 +22,7 @@
 
 const METRICS = ["loss", "test_loss", "accuracy", "test_accuracy"];
 const PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b",
-                 "#9d755d", "#ff9da6", "#bab0ac", "#1f77b4", "#8c564b", "#17becf", "#bcbd22"];
+                 "#9d755d", "#ff9da6", "#79706e", "#1b9e77", "#7570b3", "#d95f02", "#66a61e"];
 /* settings of config.json that never make two runs different configurations */
 const NOT_SETTINGS = new Set(["seed", "log", "command", "threads", "nnc_version", "runtime_version",
                               "source_hash", "source", "optimizer_text", "schedule_text"]);
@@ -177,7 +177,7 @@ function runLabel(r) {
 const STORE = "nnc-board:" + location.pathname;
 const state = Object.assign({
     metric: metricNames.includes("loss") ? "loss" : (columnNames.find(c => c !== "epoch" && c !== "step") || "loss"),
-    train: true, test: true, x: "epoch", smooth: 0, logy: false, logx: false,
+    train: true, test: true, x: "epoch", smooth: 0, logy: false, logx: false, mean: false,
     unpicked: [], brush: {}, sort: null, desc: false, filter: "", runFilter: "", run: null, colour: null
 }, (() => { try { return JSON.parse(sessionStorage.getItem(STORE)) || {}; } catch (e) { return {}; } })());
 function save() {
@@ -229,23 +229,73 @@ function smoothed(ys, w) {
 
 let curvesChart, parallelChart;
 
+/* a run's curve of one column: [x, y] pairs, smoothed, those a log axis can show */
+function curve(r, col) {
+    const xi = r.metrics.columns.indexOf(state.x), yi = r.metrics.columns.indexOf(col);
+    if (xi < 0 || yi < 0) return null;
+    const ys = smoothed(r.metrics.rows.map(row => row[yi]), state.smooth);
+    const data = [];
+    r.metrics.rows.forEach((row, k) => {
+        if (state.logx && !(row[xi] > 0)) return;
+        if (state.logy && !(ys[k] > 0)) return;
+        data.push([row[xi], Number.isFinite(ys[k]) ? ys[k] : null]);
+    });
+    return data;
+}
+
+/* "mean of repeats": per configuration, the mean over its runs at each x,
+ * with a band of one standard deviation either side (not on a log y axis) */
+function meanSeries(cols, shown) {
+    const series = [];
+    for (const g of groups) {
+        const rs = g.runs.filter(r => shown.includes(r));
+        if (!rs.length) continue;
+        for (const {col, test} of cols) {
+            const at = new Map();
+            for (const r of rs)
+                for (const [x, y] of curve(r, col) || [])
+                    if (y != null) (at.get(x) || at.set(x, []).get(x)).push(y);
+            const xs = [...at.keys()].sort((a, b) => a - b);
+            const mean = [], lower = [], upper = [];
+            for (const x of xs) {
+                const v = at.get(x);
+                const m = v.reduce((a, b) => a + b, 0) / v.length;
+                const sd = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - m) * (b - m), 0) / (v.length - 1)) : 0;
+                mean.push([x, m]);
+                lower.push([x, m - sd]);
+                upper.push([x, m + sd]);
+            }
+            const id = "mean:" + g.key + "|" + col;
+            series.push({
+                name: g.name + " (" + rs.length + " run" + (rs.length > 1 ? "s" : "") + ")" + (cols.length > 1 ? (test ? " (test)" : " (train)") : ""),
+                id, type: "line", data: mean, showSymbol: mean.length < 2, symbolSize: 5,
+                lineStyle: {width: 2, type: test ? "dashed" : "solid"}, itemStyle: {color: g.colour},
+                emphasis: {focus: "series"}, animation: false, sampling: "lttb", z: 3
+            });
+            if (state.logy || rs.length < 2) continue;
+            const points = upper.concat(lower.slice().reverse());
+            series.push({
+                id: id + "|band", type: "custom", silent: true, z: 1, animation: false, clip: true,
+                tooltip: {show: false}, data: points,
+                renderItem: (params, api) => params.dataIndex !== 0 ? null : {
+                    type: "polygon", shape: {points: points.map(p => api.coord(p))},
+                    style: {fill: g.colour, opacity: test ? 0.08 : 0.16}
+                }
+            });
+        }
+    }
+    return series;
+}
+
 function drawCurves() {
     const cols = curveColumns();
-    const series = [];
+    let series = [];
     const shown = runs.filter(r => selected(r) && picked(r));
-    for (const r of shown) {
-        const xi = r.metrics.columns.indexOf(state.x);
+    if (state.mean) series = meanSeries(cols, shown);
+    for (const r of state.mean ? [] : shown) {
         for (const {col, test} of cols) {
-            const yi = r.metrics.columns.indexOf(col);
-            if (yi < 0 || xi < 0) continue;
-            const xs = r.metrics.rows.map(row => row[xi]);
-            const ys = smoothed(r.metrics.rows.map(row => row[yi]), state.smooth);
-            const data = [];
-            xs.forEach((x, k) => {
-                if (state.logx && !(x > 0)) return;
-                if (state.logy && !(ys[k] > 0)) return;
-                data.push([x, Number.isFinite(ys[k]) ? ys[k] : null]);
-            });
+            const data = curve(r, col);
+            if (!data) continue;
             series.push({
                 name: runLabel(r) + (cols.length > 1 ? (test ? " (test)" : " (train)") : ""),
                 id: r.path + "|" + col, type: "line", data, showSymbol: data.length < 2,
@@ -257,7 +307,7 @@ function drawCurves() {
         }
     }
     document.getElementById("curves-note").textContent =
-        shown.length + " of " + runs.length + " runs" +
+        shown.length + " of " + runs.length + " runs" + (state.mean ? ", the mean of each configuration's" : "") +
         (cols.length ? ": " + cols.map(c => c.col + (c.test ? " (dashed)" : "")).join(", ") : "");
     curvesChart.setOption({
         animation: false,
@@ -566,6 +616,7 @@ function setup() {
     document.getElementById("smooth-value").textContent = Number(state.smooth).toFixed(2);
     bind("logy", "logy", "checked", drawCurves);
     bind("logx", "logx", "checked", drawCurves);
+    bind("mean", "mean", "checked", drawCurves);
     bind("run-filter", "runFilter", "value", drawRunList);
     bind("table-filter", "filter", "value", drawTable);
     bind("colour", "colour", "value", drawParallel);

@@ -10,7 +10,8 @@
 // its metrics.csv.  When ROOT is a sweep: the table's means and standard
 // deviations are its results.csv, and dragging along the test_accuracy axis
 // leaves in the table exactly the configurations with a run in the brushed
-// range, and in the curves exactly those runs.  Screenshots go to OUTDIR.
+// range, and in the curves exactly those runs; the mean of repeats is the
+// mean of a configuration's metrics.csv files.  Screenshots go to OUTDIR.
 // Prints what failed and exits 1, else prints "ok".
 "use strict";
 const fs = require("fs");
@@ -111,6 +112,21 @@ async function full(root, outdir) {
               `table: ${res.config} test_accuracy ${row.test_accuracy}, results.csv ${res.test_accuracy_mean} +- ${res.test_accuracy_std}`);
     }
     const allRows = table.length;
+
+    // mean of repeats: a configuration's line is the mean of its runs' losses
+    await page.locator("#mean").check();
+    const conf = results[results.length - 1].config;
+    const meanLine = await page.evaluate(c => {
+        const s = nncBoard.charts().curves.getOption().series.filter(Boolean)
+            .find(x => x.id.startsWith("mean:") && x.id.includes(":" + c + "|") && x.id.endsWith("|loss"));
+        return s && s.data;
+    }, conf);
+    const seeds = want.filter(r => r.split("/").slice(-2)[0] === conf).map(r => readCSV(path.join(root, r, "metrics.csv")));
+    const expectMean = seeds[0].map((row, k) => [Number(row.epoch), seeds.reduce((a, s) => a + Number(s[k].loss), 0) / seeds.length]);
+    check(meanLine && meanLine.length === expectMean.length && meanLine.every((p, k) => p[0] === expectMean[k][0] && close(p[1], expectMean[k][1])),
+          `mean of repeats: ${conf}'s loss is ${JSON.stringify(meanLine).slice(0, 200)}, the mean of its runs ${JSON.stringify(expectMean).slice(0, 200)}`);
+    await page.locator("#sec-curves").screenshot({path: path.join(outdir, "board-curves-mean.png")});
+    await page.locator("#mean").uncheck();
 
     for (const part of ["curves", "parallel", "table", "run"])
         await page.locator("#sec-" + part).screenshot({path: path.join(outdir, `board-${part}.png`)});
