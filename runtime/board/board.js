@@ -351,6 +351,8 @@ function setupAxes() {
     for (const name of valueNames) {
         const get = r => r.values[name];
         const vals = runs.map(get).filter(v => v != null);
+        if (new Set(vals.map(String)).size < 2)
+            continue;   /* one value for all (-D depth=1): nothing to tell apart */
         const numeric = vals.every(v => typeof v === "number");
         const a = {name, get};
         if (!numeric) a.category = [...new Set(vals.map(String))];

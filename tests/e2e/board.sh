@@ -61,6 +61,26 @@ cp -r "$D/own/a" "$D/own/c"
 sed -i 's|"model": "xor"|"model": "xor</script><script>throw 1</script>"|' "$D/own/c/config.json"
 printf '{"status": "fini' >"$D/own/c/summary.json"
 
+# a sweep of many short runs: once it has gone 3 seconds, a finished run
+# rewrites its board as a live one (stopped then; the workers exit with
+# their run)
+t_begin "board/sweep-live"
+"$NNC" sweep examples/sweep.nn -D depth=1 --set lr=0.03,0.003 --repeat 40 --jobs 1 \
+    --out "$D/swlive" -- --epochs 1000 >"$D/swlive.log" 2>&1 &
+pid=$!
+for _ in $(seq 240); do
+    grep -qs '"refresh": [1-9]' "$D/swlive/board.html" && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.25
+done
+if grep -qs '"refresh": [1-9]' "$D/swlive/board.html"; then
+    t_pass
+else
+    t_fail "no live board in $D/swlive while the sweep ran ($(tail -n 1 "$D/swlive.log"))"
+fi
+kill "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+
 t_begin "board/command"
 if ! t_run "$NNC" board "$D/own"; then
     t_fail "nnc board failed"
