@@ -525,7 +525,7 @@ function drawRun() {
     const pick = document.getElementById("run-pick");
     pick.textContent = "";
     for (const r of runs) pick.append(el("option", {value: r.path}, r.path));
-    const r = runs.find(x => x.path === state.run) || runs[0];
+    const r = runs.find(x => x.path === state.run) || runs.find(selected) || runs[0];
     const conf = document.getElementById("run-config");
     const summ = document.getElementById("run-summary");
     const figs = document.getElementById("run-figures");
