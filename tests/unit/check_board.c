@@ -4,8 +4,7 @@
  * ones; no file's text can end the page's <script>; figures become data:
  * URLs; every line the template names is replaced; a live board says how
  * often it reloads; a board it cannot write is an error naming the file.
- * The page itself is checked in a browser by
- * tests/e2e/board.sh.
+ * The page itself is checked in a browser by tests/e2e/board.sh.
  *
  * The template and the library are those make installed beside the
  * runtime (nnrt_board_assets finds them where the runtime was built).
