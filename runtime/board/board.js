@@ -655,7 +655,7 @@ function setup() {
         }
     });
     setupAxes();
-    if (runs.length >= 2 && axes.length) {
+    if (runs.length >= 2 && axes.length >= 2) {
         parallelChart = echarts.init(document.getElementById("parallel"), null, {renderer: "canvas"});
         parallelChart.on("axisareaselected", p => {
             const i = Number(String(p.parallelAxisId).replace(/^axis/, ""));
@@ -667,7 +667,7 @@ function setup() {
         drawParallel();
     } else {
         document.getElementById("parallel").hidden = true;
-        document.getElementById("parallel-note").textContent = "(for two runs or more)";
+        document.getElementById("parallel-note").textContent = "(for two runs or more, with two axes or more)";
     }
     drawSweepFigures();
     drawAll();
