@@ -409,11 +409,16 @@ function drawParallel() {
                   lineStyle: {width: 1.6, opacity: 0.7, color: visual ? undefined : "#4c78a8"},
                   emphasis: {lineStyle: {width: 3, opacity: 1}}}]
     }, {notMerge: true});
+    let restored = false;
     for (const [name, iv] of Object.entries(state.brush)) {
         const i = axes.findIndex(a => a.name === name);
-        if (i >= 0 && iv.length)
+        if (i >= 0 && iv.length) {
             parallelChart.dispatchAction({type: "axisAreaSelect", parallelAxisId: "axis" + i, intervals: iv});
+            restored = true;
+        }
     }
+    /* the action selects the lines; the brushes' boxes come with the axes' next drawing */
+    if (restored) parallelChart.setOption({parallelAxis: axes.map((a, i) => ({id: "axis" + i}))});
     colourSel.textContent = "";
     axes.forEach((a, i) => { if (!a.category) colourSel.append(el("option", {value: a.name}, a.name)); });
     colourSel.value = axes[ci].name;

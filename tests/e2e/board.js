@@ -173,6 +173,13 @@ async function full(root, outdir) {
         check(JSON.stringify([...new Set(after.curves)].sort()) === JSON.stringify([...inside].sort()),
               `brushing: the curves show ${[...new Set(after.curves)]}, the runs in range are ${inside}`);
     }
+    // a reload (a live board's) keeps the brush
+    await page.reload();
+    await page.waitForFunction(() => window.nncBoard && window.nncBoard.charts().parallel);
+    const again = await page.evaluate(() =>
+        [...document.querySelectorAll("#table tbody tr td[data-col=config]")].map(td => td.textContent));
+    check(JSON.stringify(again) === JSON.stringify(after.rows),
+          `after a reload the table shows ${again}, before it ${after.rows}`);
     await page.locator("#sec-parallel").screenshot({path: path.join(outdir, "board-parallel-brushed.png")});
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({path: path.join(outdir, "board.png"), fullPage: true});
