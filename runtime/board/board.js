@@ -591,8 +591,13 @@ function setup() {
     document.getElementById("title").textContent = "nnc board: " + BOARD.title;
     document.title = "nnc board: " + BOARD.title;
     const meta = document.getElementById("meta");
-    meta.textContent = runs.length + " run" + (runs.length === 1 ? "" : "s") + ", " + groups.length +
-        " configuration" + (groups.length === 1 ? "" : "s") + "; written " + BOARD.written;
+    /* a sweep's plan names every run to come: how far it has got */
+    const planned = sweeps.reduce((n, s) => n + (s.plan.configs || []).length * (s.plan.repeat || 1), 0);
+    const inSweeps = runs.filter(r => r.sweep).length;
+    const finished = runs.filter(r => r.summary).length;
+    meta.textContent = runs.length + " run" + (runs.length === 1 ? "" : "s") +
+        (planned > inSweeps ? " (" + finished + " finished; the sweep plans " + planned + ")" : "") + ", " +
+        groups.length + " configuration" + (groups.length === 1 ? "" : "s") + "; written " + BOARD.written;
     if (BOARD.refresh > 0) {
         meta.append(" ", el("span", {class: "live", title: "work in progress: this page reloads itself"},
                             "live, every " + BOARD.refresh + " s"));
