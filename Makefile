@@ -1,6 +1,7 @@
 # nnc - a differentiating compiler for small neural networks.
 #
-#   make          builds ./nnc and runtime/libnnrt.a
+#   make          builds ./nnc and runtime/libnnrt.a (and, with npm, installs the
+#                 experiment board's charting library into runtime/board/)
 #   make test     unit, gradient, end-to-end (and, where torch is installed, PyTorch) tests
 #   make demo     compiles examples/tiny_mlp.nn, trains it, prints results, writes a plot
 #   make assignments  the five course assignments in examples/assignments/, full runs
@@ -107,6 +108,40 @@ RT_KERNEL_FLAGS := -fopenmp-simd -fno-math-errno
 # the blocked GEMM may fuse multiply-adds (its sums are reordered anyway)
 $(BUILD)/rt32/nnrt_gemm.o $(BUILD)/rt64/nnrt_gemm.o: RT_KERNEL_FLAGS += -ffp-contract=fast
 
+# ---- the experiment board (docs/board.md): its page template and script
+# (runtime/board/) and Apache ECharts, installed from npm at the version
+# runtime/board/package-lock.json pins into $(BUILD)/npm, go beside the
+# runtime, where the runtime's board writer finds them at run time; it also
+# looks in the directory it was built for (NNRT_RUNTIME_DIR).  Without npm
+# nnc is built without them and `nnc board` says so.
+.DEFAULT_GOAL := all
+NPM ?= $(shell command -v npm 2>/dev/null)
+BOARD_DIR   := $(RT_DIR)/board
+BOARD_NPM   := $(BUILD)/npm/installed.stamp
+BOARD_FILES := $(if $(NPM),$(BOARD_DIR)/echarts.min.js $(BOARD_DIR)/echarts.LICENSE) \
+               $(if $(filter runtime,$(RT_DIR)),,$(BOARD_DIR)/board.html $(BOARD_DIR)/board.js)
+$(BUILD)/rt/common_board.o: CPPFLAGS += -DNNRT_RUNTIME_DIR='"$(abspath $(RT_DIR))"'
+
+$(BOARD_NPM): runtime/board/package.json runtime/board/package-lock.json
+	@mkdir -p $(BUILD)/npm
+	cp runtime/board/package.json runtime/board/package-lock.json $(BUILD)/npm/
+	cd $(BUILD)/npm && $(NPM) ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+$(BOARD_DIR)/echarts.min.js: $(BOARD_NPM)
+	@mkdir -p $(BOARD_DIR)
+	cp $(BUILD)/npm/node_modules/echarts/dist/echarts.min.js $@
+# the library's licence and notice go into every page (and the zrender
+# renderer's, which echarts.min.js holds)
+$(BOARD_DIR)/echarts.LICENSE: $(BOARD_NPM)
+	@mkdir -p $(BOARD_DIR)
+	cat $(BUILD)/npm/node_modules/echarts/LICENSE $(BUILD)/npm/node_modules/echarts/NOTICE \
+		$(BUILD)/npm/node_modules/zrender/LICENSE > $@
+ifneq ($(RT_DIR),runtime)
+$(BOARD_DIR)/%: runtime/board/%
+	@mkdir -p $(BOARD_DIR)
+	cp $< $@
+endif
+
 # ---- compiler
 # The LLVM JIT (src/codegen/jit_*.c but jit_load.c; jit_internal.h lists
 # them) is not part of nnc itself but a
@@ -117,20 +152,21 @@ $(BUILD)/rt32/nnrt_gemm.o $(BUILD)/rt64/nnrt_gemm.o: RT_KERNEL_FLAGS += -ffp-con
 # name) and takes the compiler's functions from nnc, which exports them.
 JIT_SRCS := $(filter-out src/codegen/jit_load.c,$(wildcard src/codegen/jit_*.c))
 NNC_SRCS := $(filter-out $(JIT_SRCS),$(wildcard src/frontend/*.c src/ir/*.c src/ad/*.c src/codegen/*.c)) \
-            src/sweep.c src/main.c
+            src/sweep.c src/board.c src/main.c
 NNC_OBJS := $(NNC_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/nn.tab.o $(BUILD)/gen/lex.yy.o
 JIT_OBJS := $(JIT_SRCS:%.c=$(BUILD)/%.o)
 ifneq ($(LLVM),none)
 JIT_SO   := $(RT_DIR)/nnc-jit.so
 endif
 
-all: $(NNC_BIN) $(RT_LIB) $(JIT_SO) $(MPI_SO)
+all: $(NNC_BIN) $(RT_LIB) $(JIT_SO) $(MPI_SO) $(BOARD_FILES)
 
 # --as-needed: the compiler uses a few runtime functions (settings, parameter
 # files), none of the BLAS, so nnc does not load OpenBLAS at start-up
 $(NNC_BIN): $(NNC_OBJS) $(RT_LIB)
 	$(CC) $(OPT) $(SAN) -rdynamic -o $@ $(NNC_OBJS) $(RT_LIB) -Wl,--as-needed $(RT_LDLIBS) -ldl
 	@[ "$(LLVM)" != none ] || echo "nnc: built without LLVM (no llvm-config): \`nnc run\` is off; install llvm-dev (scripts/deps.sh) and rerun make"
+	@[ -n "$(NPM)" ] || echo "nnc: built without the board's charting library (no npm): \`nnc board\` and live boards are off; install npm (scripts/deps.sh) and rerun make"
 
 # -Bsymbolic: the object's own runtime, not the parts linked into nnc.  The
 # runtime goes in as objects, not as libnnrt.a, so that it stays visible to
@@ -274,7 +310,8 @@ deps:
 	scripts/deps.sh
 
 clean:
-	rm -rf build build-asan build-fuzz nnc runtime/libnnrt.a runtime/libnnrt.ldflags runtime/nnc-jit.so runtime/nnrt-mpi.so tests/out demo
+	rm -rf build build-asan build-fuzz nnc runtime/libnnrt.a runtime/libnnrt.ldflags runtime/nnc-jit.so \
+		runtime/nnrt-mpi.so runtime/board/echarts.min.js runtime/board/echarts.LICENSE tests/out demo
 
 .PHONY: all test unit-tests demo bench asan fuzz fuzz-bins deps clean assignments
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -22,6 +22,7 @@
  * once, and contiguous ones are handed to the model in place.
  */
 #include "nnrt_internal.h"
+#include "nnrt_board.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -235,6 +236,7 @@ static void usage(const Run *r, FILE *f)
             "  --trap-nan          on a NaN or inf, name the model line that produced it\n"
             "  --no-ftz            keep IEEE denormals (default: flush them to zero)\n"
             "  --no-plots          train --log: write no plots (curves.gp, boundary.gp, ...)\n"
+            "                      and no board.html\n"
             "  --recon-max N|all   reconstructions.png: the first N test samples (default 16)\n"
             "  --help              this text\n\n"
             "SOURCE: a data file (.npz, .npy, .csv, .pkl, IDX, CIFAR-10 batches; arrays bound to\n"
@@ -1022,6 +1024,12 @@ static int record(const Run *r, Train *t, const NnrtRow *w)
     }
     if (t->logging && nnrt_runlog_row(&t->log, w, &e) != 0)
         return fail_err(&e);
+    /* the live board, docs/board.md: the rows so far, then the page */
+    if (t->logging && !r->no_plots && nnrt_board_due()) {
+        if (nnrt_runlog_flush(&t->log, &e) != 0)
+            return fail_err(&e);
+        nnrt_board_live(r->cfg.log, 1, r->quiet);
+    }
     t->row = *w;
     t->have_row = 1;
     double now = t->has_test ? w->test_loss : w->loss;
@@ -1487,6 +1495,7 @@ done:
             NnrtPlotRun pr = { m, rc == 0 ? r->params : NULL, r->work, r->cap, &t.data,
                                t.test.n > 0 ? &t.test : NULL, c->log, r->quiet, r->recon_max };
             nnrt_plot_run(&pr);
+            nnrt_board_live(c->log, 0, r->quiet);
         }
     }
     free(t.perm);

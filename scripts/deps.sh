@@ -6,23 +6,34 @@
 #                              `nnc run`; Debian 12's llvm-dev is LLVM 14), numpy
 #                              (round-trip tests), gnuplot (plots), Fashion-MNIST (examples),
 #                              Open MPI (runs over MPI, docs/distributed.md: like LLVM
-#                              optional to the build, but `make test` runs its tests)
+#                              optional to the build, but `make test` runs its tests),
+#                              Node.js and npm (make installs the board's charting
+#                              library with npm, docs/board.md)
 #   scripts/deps.sh --all      also the optional ones: PyTorch (comparison tests and
-#                              benchmarks; large), clang (fuzzing)
+#                              benchmarks; large), clang (fuzzing), Chromium (the board's
+#                              tests in a browser)
 #
 # Runs apt-get as root, or through sudo.
 set -eu
 
-need="gcc make flex bison pkg-config check zlib1g-dev libpng-dev libopenblas-dev llvm-dev python3-numpy gnuplot-nox dataset-fashion-mnist openmpi-bin libopenmpi-dev"
-optional="python3-torch clang"
+need="gcc make flex bison pkg-config check zlib1g-dev libpng-dev libopenblas-dev llvm-dev python3-numpy gnuplot-nox dataset-fashion-mnist openmpi-bin libopenmpi-dev nodejs npm"
+optional="python3-torch clang chromium"
 want="$need"
 [ "${1:-}" = "--all" ] && want="$need $optional"
 
+# Node.js and npm count as present when their commands are, wherever they
+# come from (NodeSource's nodejs package, say, has npm in it)
+installed() {
+    case $1 in
+    nodejs) command -v node >/dev/null 2>&1 && return 0 ;;
+    npm) command -v npm >/dev/null 2>&1 && return 0 ;;
+    esac
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+}
+
 missing=""
 for pkg in $want; do
-    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
-        missing="$missing $pkg"
-    fi
+    installed "$pkg" || missing="$missing $pkg"
 done
 [ -z "$missing" ] && exit 0
 

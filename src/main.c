@@ -30,6 +30,7 @@
 #include "cache.h"
 #include "codegen.h"
 #include "sweep.h"
+#include "board.h"
 #include "teach.h"
 
 #define NNC_VERSION "0.1.0"
@@ -73,6 +74,8 @@ static void usage(FILE *f)
         "       nnc run MODEL.nn [-D ...] [--dtype ...] [train|init|grad|eval|check] [trainer flags]\n"
         "       nnc sweep MODEL.nn -D depth=0..3 --set lr=0.1,0.01 --repeat 5 --jobs 2\n"
         "                 [--out DIR] [-- trainer flags]   train a grid, tabulate (docs/sweep.md)\n"
+        "       nnc board DIR... [-o FILE]   one HTML page over the runs and sweeps in DIR\n"
+        "                 (docs/board.md)\n"
         "       nnc --emit=ast|ir|grad|llvm MODEL.nn [-D ...]\n"
         "       nnc --version | --help\n"
         "\n"
@@ -577,6 +580,8 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof o);
     if (argc > 1 && strcmp(argv[1], "sweep") == 0)
         return sweep_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "board") == 0)
+        return board_main(argc - 1, argv + 1);
     if (parse_args(&o, argc, argv) < 0)
         return 2;
     if (strcmp(o.cmd, "check") == 0 || strcmp(o.cmd, "explain") == 0)

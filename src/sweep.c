@@ -57,6 +57,7 @@
 #include "ad.h"
 #include "codegen.h"
 #include "nnrt_internal.h"
+#include "nnrt_board.h"
 #include "sweep.h"
 
 #define MAXAXES 16
@@ -917,6 +918,8 @@ static void run_done(Job *job, int k, int ndone, void *ctx)
         fprintf(stderr, "FAILED (exit %d; see %s/runs/%s/seed%d/train.log)\n", job->status,
                 st->s->out, c->id, job->seed);
     }
+    if (nnrt_board_due())   /* the live board, docs/board.md */
+        nnrt_board_live(st->s->out, 1, 1);
 }
 
 static void build_done(Job *job, int k, int ndone, void *ctx)
@@ -1131,6 +1134,45 @@ static int write_results(State *st)
     }
     fprintf(f, "  ]\n}\n");
     fclose(f);
+    return 0;
+}
+
+/* sweep.json, the plan, written before any run: what results.json will
+ * hold but the metrics, so the live board (docs/board.md) knows every
+ * configuration's values while its runs train.  The live board's clock
+ * starts here: a sweep shorter than NNRT_BOARD_SECONDS gets only the final
+ * board. */
+static int write_plan(State *st)
+{
+    Sweep *s = st->s;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/sweep.json", s->out);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return fail("cannot write %s: %s", path, strerror(errno));
+    fprintf(f, "{\n  \"model\": ");
+    json_string(f, s->model);
+    fprintf(f, ",\n  \"repeat\": %d,\n  \"configs\": [\n", s->repeat);
+    for (int i = 0; i < st->ncfg; i++) {
+        Config *c = &st->cfg[i];
+        fprintf(f, "    {\"config\": ");
+        json_string(f, c->id);
+        fprintf(f, ", \"values\": {");
+        for (int a = 0; a < s->nax; a++) {
+            fprintf(f, "%s", a ? ", " : "");
+            json_string(f, s->ax[a].name);
+            fprintf(f, ": ");
+            if (s->ax[a].numeric)
+                json_number(f, strtod(s->ax[a].val[c->idx[a]], NULL));
+            else
+                json_string(f, s->ax[a].val[c->idx[a]]);
+        }
+        fprintf(f, "}, \"params\": %lld}%s\n", c->params, i + 1 < st->ncfg ? "," : "");
+    }
+    fprintf(f, "  ]\n}\n");
+    if (fclose(f) != 0)
+        return fail("cannot write %s: %s", path, strerror(errno));
+    nnrt_board_due();
     return 0;
 }
 
@@ -2192,6 +2234,7 @@ static int write_outputs(State *st, Plotter *plots)
             fputs(text, stderr);
         free(text);
         plotter_draw(plots, s->out, NULL, 0);
+        nnrt_board_live(s->out, 0, 0);
         return 1;
     }
     int rc = 0;
@@ -2215,7 +2258,8 @@ static int write_outputs(State *st, Plotter *plots)
     if (metric && write_plots(st, metric, which, &nw) != 0)
         rc = 1;
     plotter_draw(plots, s->out, which, nw);
-    printf("\nresults in %s: results.csv results.json results.txt runs.csv%s%s "
+    nnrt_board_live(s->out, 0, 0);   /* with the figures */
+    printf("\nresults in %s: results.csv results.json results.txt runs.csv%s%s board.html "
            "(%.1f s)\n", s->out, nw ? " parallel.png" : "", nw > 1 ? " heatmap.png" : "",
            now() - st->t0);
     int failed = 0;
@@ -2281,7 +2325,7 @@ int sweep_main(int argc, char **argv)
     sigemptyset(&on_int.sa_mask);
     sigaction(SIGINT, &on_int, NULL);
     if ((rc = choose_backend(&st)) == 0 && (rc = plan_archs(&st)) == 0 &&
-        (rc = plan_runs(&st)) == 0 &&
+        (rc = plan_runs(&st)) == 0 && (rank != 0 || (rc = write_plan(&st)) == 0) &&
         (rc = dist ? run_mpi(&st) : st.use_jit ? run_jit(&st, &plots) : run_c(&st, &plots)) == 0
         && (ran = 1) && rank == 0)
         rc = write_outputs(&st, &plots);
