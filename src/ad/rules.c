@@ -120,6 +120,12 @@ static void ad_bce(AdCtx *cx, int v, int d)
     CONTRIB(B(v), OP_BCE_BWD_T, d, A(v));
 }
 
+/* y = softplus(a) = log(1 + exp(a)):  da += dy * sigmoid(a) */
+static void ad_softplus(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_SOFTPLUS_BWD, d, A(v));
+}
+
 /*
  * Y = op(A) @ op(B), with Â = op(A), B̂ = op(B):  dÂ = dY B̂',  dB̂ = Â' dY,
  * and dA = dÂ' when A was used transposed.  With vectors (which the

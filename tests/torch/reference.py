@@ -79,6 +79,7 @@ REFERENCE = {
     "sqrt": Ref(torch.sqrt, POSITIVE),
     "abs": Ref(torch.abs, NONZERO),
     "bce": Ref(_bce, ANY, UNIT),
+    "softplus": Ref(F.softplus, ANY),
     # linear algebra
     "matmul": Ref(torch.matmul, ANY, ANY),
     "transpose": Ref(lambda a: a.transpose(-1, -2), ANY),
