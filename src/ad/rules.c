@@ -76,6 +76,13 @@ static void ad_relu(AdCtx *cx, int v, int d)
     CONTRIB(A(v), OP_RELU_BWD, d, v);
 }
 
+/* y = leaky_relu(a, s) = a for a > 0, s a elsewhere:  da += dy * (a > 0 ? 1 : s)
+ * (s at a = 0, as PyTorch); s is a number, no gradient */
+static void ad_leaky_relu(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_LEAKY_RELU_BWD, d, A(v), B(v));
+}
+
 /* y = sigmoid(a):  da += dy * y * (1 - y) */
 static void ad_sigmoid(AdCtx *cx, int v, int d)
 {

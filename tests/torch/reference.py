@@ -15,7 +15,8 @@ the op's kind says (the kind comes from ops.def, tests/ops/optable.py):
 
 A domain says which numbers an operand takes in the op-conformance suite
 (tests/ops/suite.py): log and sqrt want positive numbers, relu and abs are
-tested away from their kink, cross_entropy's second operand is a class label.
+tested away from their kink, cross_entropy's second operand is a class label,
+leaky_relu's slope a number written in the model.
 
 Who reads it: compare.py (to evaluate a model's IR in PyTorch) and
 tests/ops/suite.py, which fails for an op of ops.def with an adjoint rule
@@ -72,6 +73,7 @@ REFERENCE = {
     "copy": Ref(lambda a: a, ANY),
     # elementwise functions
     "relu": Ref(torch.relu, NONZERO),
+    "leaky_relu": Ref(lambda z, s: F.leaky_relu(z, s.item()), ANY, number(0.2)),
     "sigmoid": Ref(torch.sigmoid, ANY),
     "tanh": Ref(torch.tanh, ANY),
     "exp": Ref(torch.exp, ANY),
