@@ -83,6 +83,35 @@ static void ad_leaky_relu(AdCtx *cx, int v, int d)
     CONTRIB(A(v), OP_LEAKY_RELU_BWD, d, A(v), B(v));
 }
 
+/* y = gelu(a) = a Phi(a):  da += dy * (Phi(a) + a phi(a)),
+ * Phi(a) = (1 + erf(a / sqrt(2))) / 2, phi(a) = exp(-a^2 / 2) / sqrt(2 pi) */
+static void ad_gelu(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_GELU_BWD, d, A(v));
+}
+
+/* y = elu(a) = a for a > 0, exp(a) - 1 elsewhere:  da += dy * (y > 0 ? 1 : y + 1)
+ * (exp(a) = y + 1; y > 0 exactly where a > 0) */
+static void ad_elu(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_ELU_BWD, d, v);
+}
+
+/* y = max(a, b):  da += dy * ([a > b] + [a == b] / 2),  db += dy * ([b > a] + [a == b] / 2):
+ * a tie shares the gradient equally, as PyTorch's torch.maximum */
+static void ad_max(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_MAX_BWD, d, A(v), B(v));
+    CONTRIB(B(v), OP_MAX_BWD, d, B(v), A(v));
+}
+
+/* y = min(a, b):  da += dy * ([a < b] + [a == b] / 2),  db likewise (torch.minimum) */
+static void ad_min(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_MIN_BWD, d, A(v), B(v));
+    CONTRIB(B(v), OP_MIN_BWD, d, B(v), A(v));
+}
+
 /* y = sigmoid(a):  da += dy * y * (1 - y) */
 static void ad_sigmoid(AdCtx *cx, int v, int d)
 {

@@ -82,6 +82,10 @@ REFERENCE = {
     "abs": Ref(torch.abs, NONZERO),
     "bce": Ref(_bce, ANY, UNIT),
     "softplus": Ref(F.softplus, ANY),
+    "gelu": Ref(F.gelu, ANY),
+    "elu": Ref(F.elu, NONZERO),
+    "max": Ref(torch.maximum, ANY, ANY),
+    "min": Ref(torch.minimum, ANY, ANY),
     # linear algebra
     "matmul": Ref(torch.matmul, ANY, ANY),
     "transpose": Ref(lambda a: a.transpose(-1, -2), ANY),
