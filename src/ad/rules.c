@@ -68,6 +68,16 @@ static void ad_copy(AdCtx *cx, int v, int d)
     CONTRIB(A(v), OP_COPY, d);
 }
 
+/* y = [a > b] (and >=, <, <=, ==): 0 or 1, constant but where a = b, so
+ * da += 0, db += 0: no contribution at all, as PyTorch's comparisons have no
+ * gradient (use where(a > b, x, y) to route one).  y = stop_gradient(a) = a
+ * by decree: da += 0 (PyTorch's detach).  Reverse mode never
+ * calls it: a value made by an op with this rule is not active (reverse.c). */
+void ad_nograd(AdCtx *cx, int v, int d)
+{
+    (void)cx, (void)v, (void)d;
+}
+
 /* y = relu(a):  da += dy * [y > 0]   (y > 0 exactly where a > 0; the
  * subgradient 0 at a = 0, as PyTorch).  Reading y rather than a lets a
  * fused loop keep a in a register (plan.h CgFusion). */
@@ -110,6 +120,22 @@ static void ad_min(AdCtx *cx, int v, int d)
 {
     CONTRIB(A(v), OP_MIN_BWD, d, A(v), B(v));
     CONTRIB(B(v), OP_MIN_BWD, d, B(v), A(v));
+}
+
+/* y = clip(a, lo, hi) = min(max(a, lo), hi), lo <= hi numbers:
+ * da += dy * [lo <= a <= hi] = dy * [y == a]  (1 on the bounds, as torch.clamp) */
+static void ad_clip(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_CLIP_BWD, d, A(v), v);
+}
+
+/* y = where(c, a, b):  da += where(c, dy, 0),  db += where(c, 0, dy); c none
+ * (a condition has no gradient, as in PyTorch) */
+static void ad_where(AdCtx *cx, int v, int d)
+{
+    int zero = ad_const(cx, 0);
+    CONTRIB(B(v), OP_WHERE, A(v), d, zero);
+    CONTRIB(ad_value(cx, v)->arg[2], OP_WHERE, A(v), zero, d);
 }
 
 /* y = sigmoid(a):  da += dy * y * (1 - y) */

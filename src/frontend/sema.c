@@ -233,6 +233,11 @@ static const char *map_word(Op op)
     case OP_MUL: return "*";
     case OP_DIV: return "/";
     case OP_POW: return "^";
+    case OP_GT: return ">";
+    case OP_GE: return ">=";
+    case OP_LT: return "<";
+    case OP_LE: return "<=";
+    case OP_EQ: return "==";
     default: return ir_ops[op].fn ? ir_ops[op].fn : ir_ops[op].name;
     }
 }
@@ -267,7 +272,18 @@ static Ev map_op(Sema *S, Op op, int nargs, const int *args, const Expr *const *
 /* The op of a binary operator of the language (but @). */
 static Op binary_op(int op)
 {
-    return op == '+' ? OP_ADD : op == '-' ? OP_SUB : op == '*' ? OP_MUL : op == '/' ? OP_DIV : OP_POW;
+    switch (op) {
+    case '+': return OP_ADD;
+    case '-': return OP_SUB;
+    case '*': return OP_MUL;
+    case '/': return OP_DIV;
+    case '<': return OP_LT;
+    case '>': return OP_GT;
+    case AST_LE: return OP_LE;
+    case AST_GE: return OP_GE;
+    case AST_EQ: return OP_EQ;
+    }
+    return OP_POW;
 }
 
 /* An elementwise op on numbers known at compile time: its element
@@ -280,14 +296,7 @@ static Ev fold(Op op, double a, double b)
 
 static const char *op_word(int op)
 {
-    switch (op) {
-    case '+': return "+";
-    case '-': return "-";
-    case '*': return "*";
-    case '/': return "/";
-    case '^': return "^";
-    }
-    return "@";
+    return ast_op_text(op);
 }
 
 /* The operand of '@', folding a transpose into the product's flags. */
@@ -467,8 +476,9 @@ static Ev eval_function(Sema *S, const Expr *e, Op op)
 }
 
 /* Argument k of function op as ops.def's fn_args writes it ("z, slope =
- * 0.01"): its name into name, and whether it has a default (then *def).
- * An argument with a default is a number known at compile time. */
+ * 0.01", "x, lo: number, ..."): its name into name; 1 when it has a default
+ * (then *def), 2 when it is written NAME: number, else 0.  Either must be a
+ * number known at compile time. */
 static int function_arg(Op op, int k, char *name, size_t size, double *def)
 {
     const char *a = ir_ops[op].fn_args;
@@ -477,9 +487,11 @@ static int function_arg(Op op, int k, char *name, size_t size, double *def)
     if (!a)
         diag_internal("ops.def: %s has no argument %d in fn_args", ir_ops[op].name, k);
     a += strspn(a, " ");
-    size_t n = strcspn(a, " =,");
+    size_t n = strcspn(a, " =:,");
     snprintf(name, size, "%.*s", (int)n, a);
-    const char *eq = strchr(a, '='), *comma = strchr(a, ',');
+    const char *eq = strchr(a, '='), *colon = strchr(a, ':'), *comma = strchr(a, ',');
+    if (colon && (!comma || colon < comma))
+        return 2;
     if (!eq || (comma && comma < eq))
         return 0;
     *def = strtod(eq + 1, NULL);
@@ -493,7 +505,7 @@ static int function_required(Op op)
     char name[32];
     double def;
     int k = 0;
-    while (k < ir_ops[op].arity && !function_arg(op, k, name, sizeof name, &def))
+    while (k < ir_ops[op].arity && function_arg(op, k, name, sizeof name, &def) != 1)
         k++;
     return k;
 }
@@ -512,14 +524,15 @@ static Ev eval_map_call(Sema *S, const Expr *e, Op op)
     for (int k = 0; k < n; k++) {
         char name[32];
         double def;
-        int has_def = function_arg(op, k, name, sizeof name, &def);
+        int how = function_arg(op, k, name, sizeof name, &def);
         src[k] = k < e->nargs ? e->args[k].value : NULL;
         x[k] = src[k] ? eval(S, src[k]) : num_ev(def);
+        int number = how != 0;
         if (x[k].kind == EV_BAD) {
             ok = 0;
             continue;
         }
-        if (has_def && x[k].kind != EV_NUM) {
+        if (number && x[k].kind != EV_NUM) {
             diag_error(src[k]->loc, "%s: the %s must be a number known at compile time (a "
                        "constant expression), not a value", f, name);
             note_decl(S, src[k]);
@@ -533,6 +546,10 @@ static Ev eval_map_call(Sema *S, const Expr *e, Op op)
     }
     if (!ok)
         return BAD;
+    if (op == OP_CLIP && num[1] > num[2]) {
+        diag_error(e->loc, "clip: lo (%g) is more than hi (%g)", num[1], num[2]);
+        return BAD;
+    }
     if (nums == n)
         return num_ev(ir_expr_eval(ir_op_expr(op), num));
     for (int k = 0; k < n; k++)
@@ -980,7 +997,7 @@ static void expr_text(Sema *S, const Expr *e, char *buf, size_t n, size_t *len)
         }
         PUT("(");
         expr_text(S, e->lhs, buf, n, len);
-        PUT(" %c ", e->op);
+        PUT(" %s ", ast_op_text(e->op));
         expr_text(S, e->rhs, buf, n, len);
         PUT(")");
         break;
