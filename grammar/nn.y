@@ -137,8 +137,9 @@ static void *grow(void *v, int *cap, size_t elem, int n);
 %token KW_MODEL "model" KW_CONST "const" KW_INPUT "input" KW_TARGET "target"
 %token KW_PARAM "param" KW_FROZEN "frozen" KW_TRAIN "train" KW_EXAMPLE "example"
 %token KW_REPEAT "repeat" KW_CLASS "class"
+%token LE "<=" GE ">=" EQ "=="
 
-%type <expr> expr add mul unary pow powrhs postfix primary
+%type <expr> expr compare add mul unary pow powrhs postfix primary
 %type <stmts> stmt const_list stmt_lines body
 %type <exprs> dims_opt
 %type <args> exprs exprs_opt arglist args_opt
@@ -326,10 +327,21 @@ item:
     NAME '=' expr               { $$.key = $1; $$.key_loc = mkloc(ls, @1, @1); $$.value = $3; }
   ;
 
-/* expr = add
- * add  = mul (("+" | "-") mul)* */
-expr: add ;
+/* expr    = compare
+ * compare = add (("<" | "<=" | ">" | ">=" | "==") add)?
+ * Comparisons bind loosest and do not chain: a < b < c is an error. */
+expr: compare ;
 
+compare:
+    add
+  | add '<' add                 { $$ = binary(ls, '<', $1, $3, @$, @2); }
+  | add LE add                  { $$ = binary(ls, AST_LE, $1, $3, @$, @2); }
+  | add '>' add                 { $$ = binary(ls, '>', $1, $3, @$, @2); }
+  | add GE add                  { $$ = binary(ls, AST_GE, $1, $3, @$, @2); }
+  | add EQ add                  { $$ = binary(ls, AST_EQ, $1, $3, @$, @2); }
+  ;
+
+/* add = mul (("+" | "-") mul)* */
 add:
     mul
   | add '+' mul                 { $$ = binary(ls, '+', $1, $3, @$, @2); }
@@ -645,12 +657,13 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, NnLe
     yysymbol_kind_t ops[] = {
         YYTRANSLATE('+'), YYTRANSLATE('-'), YYTRANSLATE('*'),
         YYTRANSLATE('/'), YYTRANSLATE('^'), YYTRANSLATE('@'),
+        YYTRANSLATE('<'), YYTRANSLATE('>'), YYSYMBOL_LE, YYSYMBOL_GE, YYSYMBOL_EQ,
     };
     yysymbol_kind_t expr_group[] = {
         YYSYMBOL_NAME, YYSYMBOL_NUMBER, YYSYMBOL_STRING,
         YYTRANSLATE('('), YYTRANSLATE('['), YYTRANSLATE('-'),
     };
-    int had_ops = take_group(want, ops, 6);
+    int had_ops = take_group(want, ops, (int)(sizeof ops / sizeof *ops));
     if (had_ops) {
         /* after an operand: also the postfix "'", a call's "(" and a
          * keyword argument's "=" */

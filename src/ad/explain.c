@@ -1114,6 +1114,21 @@ static void mark_needed(Ex *ex)
     }
 }
 
+/* Whether the loss or the penalty is computed from forward value v. */
+static int reaches_root(const IrProgram *p, int v)
+{
+    char *from = calloc((size_t)p->fwd.end, 1);
+    if (!from)
+        diag_internal("out of memory");
+    from[v] = 1;
+    for (int i = v + 1; i < p->fwd.end; i++)
+        for (int a = 0; a < p->v[i].nargs; a++)
+            from[i] |= from[p->v[i].arg[a]];
+    int r = from[p->loss] || (p->penalty >= 0 && from[p->penalty]);
+    free(from);
+    return r;
+}
+
 int explain_run(FILE *out, const IrProgram *p, const ExplainOptions *o)
 {
     Ex ex;
@@ -1172,12 +1187,14 @@ int explain_run(FILE *out, const IrProgram *p, const ExplainOptions *o)
     print_given(&ex, params, slots, from);
     print_forward(&ex);
     if (p->grad[ex.param] < 0 && !ex.need[pv]) {
+        /* it may reach the loss, but only through ops without a gradient */
+        const char *how = reaches_root(p, pv) ? "affects the loss only through comparisons or "
+                          "stop_gradient" : "does not affect the loss";
         section(&ex, "Backward pass", 0);
         if (ex.latex)
-            fprintf(out, "  & \\text{%s does not affect the loss} \\\\\n", p->params[ex.param].name);
+            fprintf(out, "  & \\text{%s %s} \\\\\n", p->params[ex.param].name, how);
         else
-            fprintf(out, "  %s does not affect the loss: its gradient is 0\n",
-                    p->params[ex.param].name);
+            fprintf(out, "  %s %s: its gradient is 0\n", p->params[ex.param].name, how);
     } else
         print_backward(&ex);
     print_result(&ex, grad, params + off);

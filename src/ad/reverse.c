@@ -1,8 +1,9 @@
 /*
  * reverse.c - reverse mode: activity analysis, seeding, the reverse sweep.
  *
- * A value is active when it depends on a trainable parameter and the root
- * (loss or penalty) depends on it; only active values get adjoints, so
+ * A value is active when it depends on a trainable parameter (through ops
+ * with a derivative: not a comparison or stop_gradient, whose rule is
+ * ad_nograd) and the root (loss or penalty) depends on it; only active values get adjoints, so
  * frozen parameters and everything that only flows from inputs cost
  * nothing.  The sweep visits the forward values from the root down; each
  * active value whose adjoint received a contribution applies its op's rule
@@ -25,6 +26,7 @@ struct AdCtx {
 /* The rules, by op (rules.c, from ops.def), and the wrong one for tests. */
 extern AdRule *const ad_rules[OP_COUNT];
 AdRule ad_rule_wrong;
+AdRule ad_nograd;          /* the rule of ops without a derivative (rules.c) */
 
 /* Test only: with NNC_TEST_CORRUPT_RULE=OP (a unary elementwise op such as
  * relu or sigmoid) that op's adjoint rule is replaced by ad_rule_wrong, so
@@ -178,7 +180,7 @@ static void sweep(IrProgram *p, int root, int seed, IrRange *range)
         cx.adj[i] = -1;
         if (v->op == OP_PARAM)
             cx.active[i] = !p->params[v->index].frozen;
-        for (int a = 0; a < v->nargs; a++)
+        for (int a = 0; a < v->nargs && ad_rules[v->op] != ad_nograd; a++)
             cx.active[i] |= cx.active[v->arg[a]];
     }
     needed[root] = 1;

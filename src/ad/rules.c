@@ -68,12 +68,74 @@ static void ad_copy(AdCtx *cx, int v, int d)
     CONTRIB(A(v), OP_COPY, d);
 }
 
+/* y = [a > b] (and >=, <, <=, ==): 0 or 1, constant but where a = b, so
+ * da += 0, db += 0: no contribution at all, as PyTorch's comparisons have no
+ * gradient (use where(a > b, x, y) to route one).  y = stop_gradient(a) = a
+ * by decree: da += 0 (PyTorch's detach).  Reverse mode never
+ * calls it: a value made by an op with this rule is not active (reverse.c). */
+void ad_nograd(AdCtx *cx, int v, int d)
+{
+    (void)cx, (void)v, (void)d;
+}
+
 /* y = relu(a):  da += dy * [y > 0]   (y > 0 exactly where a > 0; the
  * subgradient 0 at a = 0, as PyTorch).  Reading y rather than a lets a
  * fused loop keep a in a register (plan.h CgFusion). */
 static void ad_relu(AdCtx *cx, int v, int d)
 {
     CONTRIB(A(v), OP_RELU_BWD, d, v);
+}
+
+/* y = leaky_relu(a, s) = a for a > 0, s a elsewhere:  da += dy * (a > 0 ? 1 : s)
+ * (s at a = 0, as PyTorch); s is a number, no gradient */
+static void ad_leaky_relu(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_LEAKY_RELU_BWD, d, A(v), B(v));
+}
+
+/* y = gelu(a) = a Phi(a):  da += dy * (Phi(a) + a phi(a)),
+ * Phi(a) = (1 + erf(a / sqrt(2))) / 2, phi(a) = exp(-a^2 / 2) / sqrt(2 pi) */
+static void ad_gelu(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_GELU_BWD, d, A(v));
+}
+
+/* y = elu(a) = a for a > 0, exp(a) - 1 elsewhere:  da += dy * (y > 0 ? 1 : y + 1)
+ * (exp(a) = y + 1; y > 0 exactly where a > 0) */
+static void ad_elu(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_ELU_BWD, d, v);
+}
+
+/* y = max(a, b):  da += dy * ([a > b] + [a == b] / 2),  db += dy * ([b > a] + [a == b] / 2):
+ * a tie shares the gradient equally, as PyTorch's torch.maximum */
+static void ad_max(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_MAX_BWD, d, A(v), B(v));
+    CONTRIB(B(v), OP_MAX_BWD, d, B(v), A(v));
+}
+
+/* y = min(a, b):  da += dy * ([a < b] + [a == b] / 2),  db likewise (torch.minimum) */
+static void ad_min(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_MIN_BWD, d, A(v), B(v));
+    CONTRIB(B(v), OP_MIN_BWD, d, B(v), A(v));
+}
+
+/* y = clip(a, lo, hi) = min(max(a, lo), hi), lo <= hi numbers:
+ * da += dy * [lo <= a <= hi] = dy * [y == a]  (1 on the bounds, as torch.clamp) */
+static void ad_clip(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_CLIP_BWD, d, A(v), v);
+}
+
+/* y = where(c, a, b):  da += where(c, dy, 0),  db += where(c, 0, dy); c none
+ * (a condition has no gradient, as in PyTorch) */
+static void ad_where(AdCtx *cx, int v, int d)
+{
+    int zero = ad_const(cx, 0);
+    CONTRIB(B(v), OP_WHERE, A(v), d, zero);
+    CONTRIB(ad_value(cx, v)->arg[2], OP_WHERE, A(v), zero, d);
 }
 
 /* y = sigmoid(a):  da += dy * y * (1 - y) */
@@ -118,6 +180,12 @@ static void ad_bce(AdCtx *cx, int v, int d)
 {
     CONTRIB(A(v), OP_BCE_BWD, d, A(v), B(v));
     CONTRIB(B(v), OP_BCE_BWD_T, d, A(v));
+}
+
+/* y = softplus(a) = log(1 + exp(a)):  da += dy * sigmoid(a) */
+static void ad_softplus(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_SOFTPLUS_BWD, d, A(v));
 }
 
 /*

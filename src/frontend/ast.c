@@ -176,6 +176,19 @@ static void print_str(FILE *out, const char *s)
     fputc('"', out);
 }
 
+const char *ast_op_text(int op)
+{
+    static const char one[][2] = {"+", "-", "*", "/", "^", "@", "<", ">"};
+    const char *chars = "+-*/^@<>";
+    switch (op) {
+    case AST_LE: return "<=";
+    case AST_GE: return ">=";
+    case AST_EQ: return "==";
+    }
+    const char *c = op > 0 && op < 256 ? strchr(chars, op) : NULL;
+    return c ? one[c - chars] : "?";
+}
+
 static void print_expr(FILE *out, const Expr *e);
 
 /* " a b (= key c)": arguments of a call or elements of a list */
@@ -210,7 +223,7 @@ static void print_expr(FILE *out, const Expr *e)
         fputs(e->str, out);
         break;
     case EX_BINARY:
-        fprintf(out, "(%c ", e->op);
+        fprintf(out, "(%s ", ast_op_text(e->op));
         print_expr(out, e->lhs);
         fputc(' ', out);
         print_expr(out, e->rhs);

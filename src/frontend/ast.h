@@ -36,7 +36,7 @@ struct Expr {
     double num;        /* EX_NUM */
     int is_int;        /* EX_NUM: written without '.', 'e' (a valid integer) */
     const char *str;   /* EX_STR (unescaped), EX_NAME, EX_CALL (callee name) */
-    int op;            /* EX_BINARY: '+', '-', '*', '/', '^', '@' */
+    int op;            /* EX_BINARY: '+', '-', '*', '/', '^', '@', '<', '>', AST_LE, AST_GE, AST_EQ */
     Expr *lhs, *rhs;   /* EX_BINARY; EX_NEG and EX_TRANSPOSE use lhs */
     Arg *args;         /* EX_CALL arguments, EX_LIST elements (name NULL) */
     int nargs;
@@ -100,6 +100,10 @@ typedef struct Program {
  * diag; the parser recovers at the next line, so several are found in one
  * run.  Returns NULL only when nothing could be parsed at all; check
  * diag_error_count() for success. */
+/* EX_BINARY's two-character operators <= >= ==, and any operator as written */
+enum { AST_LE = 256, AST_GE, AST_EQ };
+const char *ast_op_text(int op);
+
 Program *ast_parse(const char *file, const char *text);
 void ast_free(Program *p);
 

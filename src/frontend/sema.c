@@ -233,6 +233,11 @@ static const char *map_word(Op op)
     case OP_MUL: return "*";
     case OP_DIV: return "/";
     case OP_POW: return "^";
+    case OP_GT: return ">";
+    case OP_GE: return ">=";
+    case OP_LT: return "<";
+    case OP_LE: return "<=";
+    case OP_EQ: return "==";
     default: return ir_ops[op].fn ? ir_ops[op].fn : ir_ops[op].name;
     }
 }
@@ -267,27 +272,31 @@ static Ev map_op(Sema *S, Op op, int nargs, const int *args, const Expr *const *
 /* The op of a binary operator of the language (but @). */
 static Op binary_op(int op)
 {
-    return op == '+' ? OP_ADD : op == '-' ? OP_SUB : op == '*' ? OP_MUL : op == '/' ? OP_DIV : OP_POW;
+    switch (op) {
+    case '+': return OP_ADD;
+    case '-': return OP_SUB;
+    case '*': return OP_MUL;
+    case '/': return OP_DIV;
+    case '<': return OP_LT;
+    case '>': return OP_GT;
+    case AST_LE: return OP_LE;
+    case AST_GE: return OP_GE;
+    case AST_EQ: return OP_EQ;
+    }
+    return OP_POW;
 }
 
 /* An elementwise op on numbers known at compile time: its element
  * expression (expr.h) in float64, as explain evaluates it. */
 static Ev fold(Op op, double a, double b)
 {
-    double x[2] = {a, b};
+    double x[3] = {a, b, 0};
     return num_ev(ir_expr_eval(ir_op_expr(op), x));
 }
 
 static const char *op_word(int op)
 {
-    switch (op) {
-    case '+': return "+";
-    case '-': return "-";
-    case '*': return "*";
-    case '/': return "/";
-    case '^': return "^";
-    }
-    return "@";
+    return ast_op_text(op);
 }
 
 /* The operand of '@', folding a transpose into the product's flags. */
@@ -466,6 +475,88 @@ static Ev eval_function(Sema *S, const Expr *e, Op op)
     return val_ev(emit(S, op, 1, &a, av->shape, av->batched, e->loc));
 }
 
+/* Argument k of function op as ops.def's fn_args writes it ("z, slope =
+ * 0.01", "x, lo: number, ..."): its name into name; 1 when it has a default
+ * (then *def), 2 when it is written NAME: number, else 0.  Either must be a
+ * number known at compile time. */
+static int function_arg(Op op, int k, char *name, size_t size, double *def)
+{
+    const char *a = ir_ops[op].fn_args;
+    for (int i = 0; i < k && a; i++)
+        a = strchr(a, ',') ? strchr(a, ',') + 1 : NULL;
+    if (!a)
+        diag_internal("ops.def: %s has no argument %d in fn_args", ir_ops[op].name, k);
+    a += strspn(a, " ");
+    size_t n = strcspn(a, " =:,");
+    snprintf(name, size, "%.*s", (int)n, a);
+    const char *eq = strchr(a, '='), *colon = strchr(a, ':'), *comma = strchr(a, ',');
+    if (colon && (!comma || colon < comma))
+        return 2;
+    if (!eq || (comma && comma < eq))
+        return 0;
+    *def = strtod(eq + 1, NULL);
+    return 1;
+}
+
+/* The arguments function op cannot do without: those before the first
+ * with a default. */
+static int function_required(Op op)
+{
+    char name[32];
+    double def;
+    int k = 0;
+    while (k < ir_ops[op].arity && function_arg(op, k, name, sizeof name, &def) != 1)
+        k++;
+    return k;
+}
+
+/* f(a, b, ...) for an elementwise function of several arguments (max,
+ * leaky_relu, ...): broadcast like the operators; an argument ops.def
+ * gives a default must be a number (the default when left out); folded
+ * when every argument is a number. */
+static Ev eval_map_call(Sema *S, const Expr *e, Op op)
+{
+    const char *f = e->str;
+    int n = ir_ops[op].arity, args[3], nums = 0, ok = 1;
+    double num[3];
+    Ev x[3];
+    const Expr *src[3];
+    for (int k = 0; k < n; k++) {
+        char name[32];
+        double def;
+        int how = function_arg(op, k, name, sizeof name, &def);
+        src[k] = k < e->nargs ? e->args[k].value : NULL;
+        x[k] = src[k] ? eval(S, src[k]) : num_ev(def);
+        int number = how != 0;
+        if (x[k].kind == EV_BAD) {
+            ok = 0;
+            continue;
+        }
+        if (number && x[k].kind != EV_NUM) {
+            diag_error(src[k]->loc, "%s: the %s must be a number known at compile time (a "
+                       "constant expression), not a value", f, name);
+            note_decl(S, src[k]);
+            ok = 0;
+            continue;
+        }
+        if (x[k].kind == EV_VAL && !check_not_label(S, x[k].v, src[k], f))
+            ok = 0;
+        nums += x[k].kind == EV_NUM;
+        num[k] = x[k].num;
+    }
+    if (!ok)
+        return BAD;
+    if (op == OP_CLIP && num[1] > num[2]) {
+        diag_error(e->loc, "clip: lo (%g) is more than hi (%g)", num[1], num[2]);
+        return BAD;
+    }
+    if (nums == n)
+        return num_ev(ir_expr_eval(ir_op_expr(op), num));
+    for (int k = 0; k < n; k++)
+        args[k] = as_value(S, x[k], src[k] ? src[k]->loc : e->loc);
+    return map_op(S, op, n, args, src, e->loc);
+}
+
 /* cross_entropy(logits, target) with a class label, or
  * bce_with_logits(logits, target) with real targets, summed. */
 static Ev eval_loss(Sema *S, const Expr *e, Op op)
@@ -530,18 +621,25 @@ static Ev eval_call(Sema *S, const Expr *e)
             diag_error(e->callee_loc, "unknown function '%s'", f);
         return BAD;
     }
-    int arity = ir_ops[op].arity, named = 0;
+    int arity = ir_ops[op].arity, required = function_required(op), named = 0;
     for (int k = 0; k < e->nargs && k < arity; k++)
         named |= e->args[k].name != NULL;
-    if (e->nargs != arity || named) {
+    if (e->nargs < required || e->nargs > arity || named) {
         static const char *const count[] = {"no", "one", "two", "three"};
         if (arity == 1)
             diag_error(e->loc, "%s takes one argument, got %d", f, e->nargs);
+        else if (required < arity)
+            diag_error(e->loc, "%s takes %s or %s arguments: (%s)", f, count[required],
+                       count[arity], ir_ops[op].fn_args);
         else
             diag_error(e->loc, "%s takes %s arguments: (%s)", f, count[arity], ir_ops[op].fn_args);
         return BAD;
     }
-    return arity == 1 ? eval_function(S, e, op) : eval_loss(S, e, op);
+    if (arity == 1)
+        return eval_function(S, e, op);
+    if (op == OP_XENT || op == OP_BCE)
+        return eval_loss(S, e, op);
+    return eval_map_call(S, e, op);
 }
 
 /* A literal list: flattened values and its shape. */
@@ -899,7 +997,7 @@ static void expr_text(Sema *S, const Expr *e, char *buf, size_t n, size_t *len)
         }
         PUT("(");
         expr_text(S, e->lhs, buf, n, len);
-        PUT(" %c ", e->op);
+        PUT(" %s ", ast_op_text(e->op));
         expr_text(S, e->rhs, buf, n, len);
         PUT(")");
         break;

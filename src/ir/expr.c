@@ -22,6 +22,7 @@ static double math_sqrt(double a, double b) { (void)b; return sqrt(a); }
 static double math_tanh(double a, double b) { (void)b; return tanh(a); }
 static double math_fabs(double a, double b) { (void)b; return fabs(a); }
 static double math_pow(double a, double b) { return pow(a, b); }
+static double math_erf(double a, double b) { (void)b; return erf(a); }
 
 /* name, arity, float64, C float32, C float64, the JIT's intrinsic, inlined in float32 */
 const MathInfo ir_math[MATH_COUNT] = {
@@ -32,6 +33,7 @@ const MathInfo ir_math[MATH_COUNT] = {
     [MATH_TANH] = {"TANH", 1, math_tanh, "nnrt_tanhf", "tanh", NULL, 1},
     [MATH_FABS] = {"FABS", 1, math_fabs, "fabsf", "fabs", "llvm.fabs", 0},
     [MATH_POW] = {"POW", 2, math_pow, "powf", "pow", "llvm.pow", 0},
+    [MATH_ERF] = {"ERF", 1, math_erf, "erff", "erf", NULL, 0},   /* gelu's; libm in both */
 };
 
 /* ---- the parser ---- */

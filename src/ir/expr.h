@@ -38,7 +38,7 @@
 /* The math functions a template may call: one table (ir_math) says how
  * each is evaluated, printed in C and built by the JIT. */
 typedef enum MathFn {
-    MATH_EXP, MATH_LOG, MATH_LOG1P, MATH_SQRT, MATH_TANH, MATH_FABS, MATH_POW, MATH_COUNT
+    MATH_EXP, MATH_LOG, MATH_LOG1P, MATH_SQRT, MATH_TANH, MATH_FABS, MATH_POW, MATH_ERF, MATH_COUNT
 } MathFn;
 
 typedef struct MathInfo {

@@ -142,3 +142,23 @@ if t_run "$NNC" explain examples/sweep.nn --x 0.1,0.2 --y 1 --wrt 'dense1_W[0,1]
         END { exit bad || open || n != 4 }' "$t_log"; then
     t_pass
 else t_fail "malformed LaTeX"; fi
+
+# a parameter that reaches the loss only through a comparison has gradient
+# 0, and explain says why rather than that it does not affect the loss
+t_begin "explain/only-through-a-comparison"
+cat >"$D/mask.nn" <<'NN'
+input  x[2]
+target y[2]
+param  W[2, 2] = identity
+param  b[2] = zeros
+loss = sum((W @ x > y) * y)
+example {
+  x = [1, 2]
+  y = [0.5, 3]
+}
+NN
+if t_run "$NNC" explain "$D/mask.nn" --wrt 'W[0,0]' &&
+   grep -q "W affects the loss only through comparisons or stop_gradient: its gradient is 0" "$t_log" &&
+   t_run "$NNC" explain "$D/mask.nn" --wrt 'b[0]' && grep -q "b does not affect the loss" "$t_log"; then
+    t_pass
+else t_fail "explain did not say that W reaches the loss only through a comparison"; fi

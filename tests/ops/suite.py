@@ -20,7 +20,9 @@ the loops style (`--style=loops`), and run by the JIT (`nnc run`), and:
   ops/OP/explain     `nnc explain`'s float64 interpreter (its loss and every
                      gradient, --digits 17) against PyTorch, on the example
   ops/OP/finite-differences
-                     the float64 trainer's `check`: central differences
+                     the float64 trainer's `check`: central differences (for
+                     an op without a gradient by definition, rule ad_nograd:
+                     comparisons, stop_gradient, that `grad` gives zeros)
   ops/OP/BACKEND     for c-f64 c-f32 c-loops-f64 c-loops-f32 jit-f64 jit-f32:
                      `eval` and `grad` on the example (one sample) against
                      explain, and on NSAMPLES samples against PyTorch
@@ -123,6 +125,8 @@ def f32(x):
 
 def draw(rng, dom, shape, factor=False):
     """Numbers of the domain; factor: one of two whose product is in it."""
+    if dom.values:
+        return f32(rng.choice(dom.values, size=shape))
     lo, hi = (np.sqrt(dom.lo), np.sqrt(dom.hi)) if factor else (dom.lo, dom.hi)
     x = rng.uniform(lo, hi, size=shape)
     if dom.signed:
@@ -288,8 +292,12 @@ def torch_reference(M, n):
     P = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in M.params.items()}
     D = compare.to_torch(M.data("f64", n))
     f = compare.objective(m, P, D, n)
-    g = torch.autograd.grad(f, list(P.values()))
-    return f.item(), {k: x.numpy() for k, x in zip(P, g)}
+    # a parameter that reaches the loss only through a comparison (no
+    # gradient, as in nnc) has none: zeros
+    g = (torch.autograd.grad(f, list(P.values()), allow_unused=True) if f.requires_grad
+         else [None] * len(P))
+    return f.item(), {k: (x if x is not None else torch.zeros_like(P[k])).detach().numpy()
+                      for k, x in zip(P, g)}
 
 
 def agree(what, got, want, tol, T):
@@ -402,6 +410,15 @@ def check_op(M, C, wd, built, jit):
     def fd(T):
         if built[("fast", "f64")]:
             raise TestFailure("nnc build failed:\n" + built[("fast", "f64")])
+        if M.op.rule == "ad_nograd":   # no gradient by definition: grad gives zeros
+            g = os.path.join(wd, "G.fd.npz")
+            run([os.path.join(wd, "model.fast.f64"), "grad", "--params", os.path.join(wd, "P.f64.npz"),
+                 "--data", os.path.join(wd, "D.f64.npz"), "--out", g], T)
+            nonzero = [k for k, x in np.load(g).items() if np.any(x != 0)]
+            if nonzero:
+                raise TestFailure("%s has no gradient (ad_nograd), but grad gives one to %s"
+                                  % (M.op.name, nonzero))
+            return
         out = run([os.path.join(wd, "model.fast.f64"), "check", "--params",
                    os.path.join(wd, "P.f64.npz"), "--data", os.path.join(wd, "D.f64.npz")], T)
         if "PASS" not in out:

@@ -15,7 +15,8 @@ the op's kind says (the kind comes from ops.def, tests/ops/optable.py):
 
 A domain says which numbers an operand takes in the op-conformance suite
 (tests/ops/suite.py): log and sqrt want positive numbers, relu and abs are
-tested away from their kink, cross_entropy's second operand is a class label.
+tested away from their kink, cross_entropy's second operand is a class label,
+leaky_relu's slope and clip's bounds numbers written in the model.
 
 Who reads it: compare.py (to evaluate a model's IR in PyTorch) and
 tests/ops/suite.py, which fails for an op of ops.def with an adjoint rule
@@ -28,11 +29,13 @@ import torch.nn.functional as F
 class Domain:
     """Numbers sign * U(lo, hi) (sign random when signed), or class labels;
     `const` is the number the suite writes for a constant operand, and with
-    only_const the operand is always that number (a slope, a bound)."""
+    only_const the operand is always that number (a slope, a bound); `values`:
+    drawn from these only (products of two of them stay among them)."""
 
-    def __init__(self, name, lo=0.0, hi=0.0, signed=False, const=None, only_const=False):
+    def __init__(self, name, lo=0.0, hi=0.0, signed=False, const=None, only_const=False,
+                 values=None):
         self.name, self.lo, self.hi, self.signed, self.const = name, lo, hi, signed, const
-        self.only_const = only_const
+        self.only_const, self.values = only_const, values
 
     def __repr__(self):
         return self.name
@@ -43,6 +46,7 @@ POSITIVE = Domain("positive", 0.3, 2.0, const=1.3)
 NONZERO = Domain("nonzero", 0.3, 1.5, signed=True, const=-0.6)   # away from a kink or a pole
 UNIT = Domain("unit", 0.1, 0.9, const=0.3)                        # a probability
 LABEL = Domain("label")                                           # a class label
+COND = Domain("cond", const=1.0, values=(0.0, 1.0))               # where's condition
 
 
 def number(x):
@@ -70,8 +74,15 @@ REFERENCE = {
     "square": Ref(torch.square, ANY),
     "neg": Ref(torch.neg, ANY),
     "copy": Ref(lambda a: a, ANY),
+    # comparisons: 0 or 1, no gradient
+    "gt": Ref(lambda a, b: (a > b).to(a.dtype), ANY, ANY),
+    "ge": Ref(lambda a, b: (a >= b).to(a.dtype), ANY, ANY),
+    "lt": Ref(lambda a, b: (a < b).to(a.dtype), ANY, ANY),
+    "le": Ref(lambda a, b: (a <= b).to(a.dtype), ANY, ANY),
+    "eq": Ref(lambda a, b: (a == b).to(a.dtype), ANY, ANY),
     # elementwise functions
     "relu": Ref(torch.relu, NONZERO),
+    "leaky_relu": Ref(lambda z, s: F.leaky_relu(z, s.item()), ANY, number(0.2)),
     "sigmoid": Ref(torch.sigmoid, ANY),
     "tanh": Ref(torch.tanh, ANY),
     "exp": Ref(torch.exp, ANY),
@@ -79,6 +90,14 @@ REFERENCE = {
     "sqrt": Ref(torch.sqrt, POSITIVE),
     "abs": Ref(torch.abs, NONZERO),
     "bce": Ref(_bce, ANY, UNIT),
+    "clip": Ref(lambda x, lo, hi: torch.clamp(x, lo.item(), hi.item()), ANY, number(-0.5), number(0.6)),
+    "where": Ref(lambda c, x, y: torch.where(c != 0, x, y), COND, ANY, ANY),
+    "stop_gradient": Ref(lambda x: x.detach(), ANY),
+    "softplus": Ref(F.softplus, ANY),
+    "gelu": Ref(F.gelu, ANY),
+    "elu": Ref(F.elu, NONZERO),
+    "max": Ref(torch.maximum, ANY, ANY),
+    "min": Ref(torch.minimum, ANY, ANY),
     # linear algebra
     "matmul": Ref(torch.matmul, ANY, ANY),
     "transpose": Ref(lambda a: a.transpose(-1, -2), ANY),
