@@ -518,7 +518,7 @@ static Ev eval_map_call(Sema *S, const Expr *e, Op op)
 {
     const char *f = e->str;
     int n = ir_ops[op].arity, args[3], nums = 0, ok = 1;
-    double num[3];
+    double num[3] = {0, 0, 0};
     Ev x[3];
     const Expr *src[3];
     for (int k = 0; k < n; k++) {
