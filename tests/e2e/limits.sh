@@ -48,3 +48,32 @@ if [ "$b" -gt $((5 * a)) ] || [ "$b" -lt $((3 * a)) ]; then
 else
     t_pass
 fi
+
+# A tensor of 2^26 values per sample ([8192, 8192], from two inputs of 8192
+# values) indexed as i * n + b in an int: a batch of 64 would pass INT_MAX.
+# The trainer and nnc run refuse it, naming the size and the largest batch,
+# before the workspace (16 GB here) is allocated: under a 2 GB address-space
+# limit the error is this one, not "out of memory".
+t_begin "limits/batch-past-int-max"
+printf 'input u[8192, 1]\ninput v[1, 8192]\ntarget y[1]\nh = u @ v\nloss = sum(h) * sum(y)\n' >"$D/outer.nn"
+want="'h' holds 67108864 values per sample: a batch of 64 would index it past INT_MAX"
+if ! t_build "$D/outer.nn" "$D/outer" || ! t_run "$NNC" "$D/outer.nn" -o "$D/outer.c"; then
+    t_fail "the outer product model does not build"
+elif ! grep -q '\.sample_max = 67108864,' "$D/outer.c"; then
+    t_fail "the C does not give .sample_max"
+else
+    bad=
+    for cmd in "$D/outer" "$NNC run $D/outer.nn"; do
+        (ulimit -v 2000000; $cmd eval --batch 64 --data 'random(n = 64)') >"$D/outer.out" 2>&1
+        rc=$?
+        cat "$D/outer.out" >>"$t_log"
+        if [ $rc -ne 1 ] || ! grep -qF "$want" "$D/outer.out" ||
+           ! grep -qF 'the largest batch that fits is 31 (--batch 31)' "$D/outer.out"; then
+            bad="$bad; $cmd exits $rc: $(head -c 300 "$D/outer.out")"
+        fi
+    done
+    (ulimit -v 2000000; "$D/outer" train --batch 32 --epochs 1 --data 'random(n = 64)') >"$D/outer.out" 2>&1
+    grep -qF 'a batch of 32 would index it past INT_MAX' "$D/outer.out" ||
+        bad="$bad; train --batch 32: $(head -c 300 "$D/outer.out")"
+    [ -z "$bad" ] && t_pass || t_fail "${bad#; }"
+fi
