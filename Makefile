@@ -255,7 +255,7 @@ asan:
 # ---- fuzzing (clang's libFuzzer): the runtime built with the fuzzer's
 # ---- coverage hooks and sanitizers, one binary per target in fuzz_harness.h
 FUZZ_SECONDS ?= 25
-FUZZ_TARGETS := npy npz pickle idx csv cifar settings nn bind
+FUZZ_TARGETS := npy npz pickle idx csv cifar settings nn cc bind
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_BINS    := $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
 fuzz:
