@@ -77,3 +77,39 @@ else
         bad="$bad; train --batch 32: $(head -c 300 "$D/outer.out")"
     [ -z "$bad" ] && t_pass || t_fail "${bad#; }"
 fi
+
+# docs/limits.md states numbers the source sets: each row that names a
+# macro (`MAX_STACK`, runtime/common_pickle.c) states its value, as a number
+# (4096, 100,000) or a power of two (2^22).
+t_begin "limits/doc-numbers-are-the-source's"
+if /usr/bin/python3 - docs/limits.md >>"$t_log" 2>&1 <<'PY'
+import re, sys
+bad, rows = [], 0
+for line in open(sys.argv[1]):
+    m = re.search(r"\| `([A-Z_0-9]+)`, ([\w/.]+) \|\s*$", line)
+    if not m:
+        continue
+    rows += 1
+    macro, path = m.groups()
+    src = open(path).read()
+    d = re.search(r"^#define " + macro + r"\s+(.+?)\s*(/\*.*)?$", src, re.M)
+    if not d:
+        bad.append(f"{macro} is not defined in {path}")
+        continue
+    expr = re.sub(r"\(u?int\d+_t\)|(?<=\d)[uUlL]+\b", "", d.group(1))
+    value = eval(expr, {})
+    said = [str(value), f"{value:,}"]
+    if value > 0 and value & (value - 1) == 0:
+        said.append(f"2^{value.bit_length() - 1}")
+    cell = line.split("|")[2]
+    if not any(re.search(r"(?<![\d^])(?<!\d,)" + re.escape(s) + r"(?!\d|,\d)", cell) for s in said):
+        bad.append(f"{macro} = {value} ({path}), the row says: {cell.strip()}")
+print(rows, "rows with a macro")
+if bad or rows < 10:
+    sys.exit("\n".join(bad) or "too few rows name a macro")
+PY
+then
+    t_pass
+else
+    t_fail "docs/limits.md and the source disagree: $(tail -n 3 "$t_log")"
+fi
