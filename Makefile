@@ -6,7 +6,8 @@
 #   make demo     compiles examples/tiny_mlp.nn, trains it, prints results, writes a plot
 #   make assignments  the five course assignments in examples/assignments/, full runs
 #   make asan     the same tests under address and undefined-behaviour sanitizers
-#   make fuzz     builds a libFuzzer target per data parser (clang) and runs each
+#                 (ASAN_TESTS="tests/e2e/data.sh ...": the unit suites and these only)
+#   make fuzz     builds a libFuzzer target per data parser and for models (clang), runs each
 #                 for FUZZ_SECONDS (default 25); see tests/fuzz/run.sh
 #   make deps     installs the Debian packages the build needs (scripts/deps.sh)
 #
@@ -281,17 +282,19 @@ assignments: all
 	@for a in examples/assignments/*/run.sh; do echo "==== $$a"; nice $$a || exit 1; done
 
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# the trainers the tests build: nnc build's own flags (the JIT's bits are compared with them)
+ASAN_TRAINER_CFLAGS := -O3 -g -march=native -fno-trapping-math -fopenmp-simd -DNNRT_SIMD
 asan:
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory BUILD=build-asan NNC_BIN=build-asan/nnc RT_DIR=build-asan/runtime \
 		SAN="$(ASAN_FLAGS)" OPT="-O1 -g" all unit-tests
-	@NNC=$(CURDIR)/build-asan/nnc BUILD=build-asan NNC_CFLAGS="-O1 -g $(ASAN_FLAGS)" \
-		ASAN_OPTIONS=detect_leaks=0 tests/run.sh
+	@NNC=$(CURDIR)/build-asan/nnc BUILD=build-asan NNC_CFLAGS="$(ASAN_TRAINER_CFLAGS) $(ASAN_FLAGS)" \
+		ASAN_OPTIONS=detect_leaks=0 tests/run.sh $(ASAN_TESTS)
 
 # ---- fuzzing (clang's libFuzzer): the runtime built with the fuzzer's
 # ---- coverage hooks and sanitizers, one binary per target in fuzz_harness.h
 FUZZ_SECONDS ?= 25
-FUZZ_TARGETS := npy npz pickle idx csv cifar settings nn bind
+FUZZ_TARGETS := npy npz pickle idx csv cifar settings nn cc bind
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_BINS    := $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
 fuzz:

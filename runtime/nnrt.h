@@ -234,6 +234,10 @@ typedef struct NnrtValue {
     int batched;              /* one per sample; else one for all (of parameters only) */
 } NnrtValue;
 
+/* The most samples in one forward or backward pass: the runtime runs a
+ * larger batch in chunks of at most this many. */
+#define NNRT_PASS_MAX 4096
+
 typedef struct NnrtModel {
     const char *name;          /* `model NAME` or the file's stem */
     const char *source;        /* path of the .nn file it was compiled from */
@@ -276,6 +280,13 @@ typedef struct NnrtModel {
      * stay in the L1 cache from the forward to the backward pass.  0: no
      * limit (chunks as large as the batch). */
     int tile;
+
+    /* The most values one batched tensor holds for one sample, when more
+     * than INT_MAX / NNRT_PASS_MAX (0 otherwise: any pass fits).  The
+     * generated code indexes such a tensor for n samples as i * n + b in an
+     * int, so the runtime refuses a batch of more than INT_MAX / sample_max
+     * samples before it allocates anything for it. */
+    int64_t sample_max;
 
     /* A workspace holds every intermediate buffer for up to `cap` samples.
      * create() is the only allocation; forward/backward allocate nothing. */

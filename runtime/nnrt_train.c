@@ -25,6 +25,7 @@
 #include "nnrt_board.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -56,7 +57,7 @@
 #endif
 
 #define CHUNK_MIN 1024      /* chunk at least this many samples when evaluating */
-#define CHUNK_MAX 4096      /* and at most this many in one forward pass */
+#define CHUNK_MAX NNRT_PASS_MAX   /* and at most this many in one forward pass */
 
 static const char *const commands[] = { "train", "init", "grad", "eval", "check", "predict" };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
@@ -458,6 +459,37 @@ static int setup_params(Run *r, const char *file)
     return rc != 0 ? fail_err(&e) : 0;
 }
 
+/* A model with a tensor of sample_max values per sample (nnrt.h) runs at
+ * most INT_MAX / sample_max samples in one pass: passes of the batch when
+ * it fits (a pass larger than the batch only evaluates faster, and such a
+ * workspace is large), else an error that says the largest batch, before
+ * the workspace (gigabytes at such sizes) is allocated. */
+static int check_pass(Run *r, int64_t *cap)
+{
+    const NnrtModel *m = r->m;
+    int64_t fit = INT_MAX / m->sample_max, batch = r->cfg.batch > 0 ? r->cfg.batch : *cap;
+    if (batch <= fit) {
+        *cap = batch;
+        return 0;
+    }
+    const char *name = NULL;
+    for (int k = 0; k < m->nvalues && !name; k++)
+        if (m->values[k].batched && m->values[k].size == m->sample_max)
+            name = m->values[k].name;
+    for (int s = 0; s < m->nslots && !name; s++)
+        if (m->slots[s].size == m->sample_max)
+            name = m->slots[s].name;
+    char what[160];
+    if (name)
+        snprintf(what, sizeof what, "'%.100s' holds", name);   /* an identifier */
+    else
+        snprintf(what, sizeof what, "a tensor of the model holds");
+    return fail("%s %lld values per sample: a batch of %lld would index it past INT_MAX "
+                "(the generated code indexes n samples as i * n + b in an int); the largest "
+                "batch that fits is %lld (--batch %lld)", what, (long long)m->sample_max,
+                (long long)batch, (long long)fit, (long long)fit);
+}
+
 /* A workspace for cap samples plus the per-slot pointers (and, when
  * gathering shuffled batches, the per-slot gather buffers). */
 static int setup_work(Run *r, int64_t cap, int gather)
@@ -469,6 +501,8 @@ static int setup_work(Run *r, int64_t cap, int gather)
         cap = CHUNK_MAX;
     if (m->tile > 0 && cap > m->tile)
         cap = m->tile;   /* a tiny model: chunks that stay in the cache */
+    if (m->sample_max > 0 && cap > INT_MAX / m->sample_max && check_pass(r, &cap) != 0)
+        return 1;
     r->cap = (int)cap;
     r->work = m->create(r->cap);
     if (r->work && (r->trap_nan || r->keep) && m->keep_all)

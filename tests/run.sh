@@ -7,6 +7,8 @@
 # /usr/bin/python3 has torch, comparisons with PyTorch (tests/torch/) and
 # the op-conformance suite generated from the op table (tests/ops/).
 # Each test is one line: PASS/FAIL/SKIP and its name; failures show output.
+#
+#   tests/run.sh [SCRIPT...]    the unit suites and these scripts only
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -41,8 +43,12 @@ for t in "$BUILD"/tests/check_*; do
 done
 
 # gradient checks, end-to-end and PyTorch tests: each script prints one
-# "TEST name" line per test it runs through tests/lib.sh
-for t in tests/grad/run.sh tests/e2e/*.sh tests/golden/run.sh tests/torch/run.sh tests/ops/run.sh; do
+# "TEST name" line per test it runs through tests/lib.sh; scripts given as
+# arguments run instead of all (make asan ASAN_TESTS=..., .ci/run)
+scripts=("$@")
+[ ${#scripts[@]} -gt 0 ] ||
+    scripts=(tests/grad/run.sh tests/e2e/*.sh tests/golden/run.sh tests/torch/run.sh tests/ops/run.sh)
+for t in "${scripts[@]}"; do
     [ -f "$t" ] || continue
     while IFS= read -r line; do
         case "$line" in

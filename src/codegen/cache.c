@@ -287,7 +287,7 @@ static void trim(const char *dir)
                 break;
             e = grown;
         }
-        snprintf(e[n].name, sizeof e[n].name, "%s", de->d_name);
+        snprintf(e[n].name, sizeof e[n].name, "%.79s", de->d_name);   /* < 80: checked above */
         e[n].mtime = (double)st.st_mtim.tv_sec + 1e-9 * (double)st.st_mtim.tv_nsec;
         e[n].size = st.st_size;
         total += (double)st.st_size;

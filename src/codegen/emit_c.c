@@ -20,6 +20,7 @@
  * ones loops with constant bounds; everything else is a loop.  The output is
  * deterministic: the same model gives the same bytes.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include "plan.h"
 #include "cg_loops.h"
 #include "expr.h"
+#include "nnrt.h"
 
 #define NNC_VERSION "0.1.0"
 
@@ -1358,6 +1360,9 @@ static void emit_model(const Cg *cg, FILE *f)
     if (cg->tile > 0)
         fprintf(f, "    .tile = %d,   /* samples per pass: a chunk stays in the L1 cache */\n",
                 cg->tile);
+    if (ir_sample_max(p) > INT_MAX / NNRT_PASS_MAX)   /* else any pass fits */
+        fprintf(f, "    .sample_max = %d,   /* a batch has at most INT_MAX / this samples */\n",
+                ir_sample_max(p));
     fprintf(f, "    .create = create, .destroy = destroy, .forward = forward,\n");
     fprintf(f, "    .backward = backward, .penalty = penalty, .output = output,\n");
     if (cg->fused && cg->fu.ntransient > 0)

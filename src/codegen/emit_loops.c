@@ -592,7 +592,12 @@ static void forward_fn(Lx *lx, FILE *f)
         fprintf(f, "    ws->%s = data[%d];\n", name_of(lx, p->slots[i].value), i);
     fwrite(pre.text, 1, pre.len, f);
     fwrite(body, 1, bl, f);
-    if (p->output >= 0)
+    const Value *o = p->output >= 0 ? &p->v[p->output] : NULL;
+    if (o && o->op == OP_PARAM)   /* logits that are a parameter: no buffer of their own */
+        fprintf(f, "    ws->out = params + %ld;\n", lx->c->param_off[o->index]);
+    else if (o && o->op == OP_LITERAL)
+        fprintf(f, "    ws->out = literal_%d;\n", o->index);
+    else if (o)
         fprintf(f, "    ws->out = ws->%s;\n", name_of(lx, p->output));
     fprintf(f, "}\n\n");
     free(body);

@@ -113,6 +113,18 @@ int shape_numel(const Shape *s)
     return n;
 }
 
+int ir_sample_max(const IrProgram *p)
+{
+    int most = 0;
+    for (int i = 0; i < p->nv; i++)
+        if (p->v[i].batched && shape_numel(&p->v[i].shape) > most)
+            most = shape_numel(&p->v[i].shape);
+    for (int i = 0; i < p->nslots; i++)   /* an unused input has no value */
+        if (shape_numel(&p->slots[i].shape) > most)
+            most = shape_numel(&p->slots[i].shape);
+    return most;
+}
+
 int shape_equal(const Shape *a, const Shape *b)
 {
     if (a->rank != b->rank)

@@ -169,6 +169,10 @@ int ir_emit(IrProgram *p, Value v);
 int shape_numel(const Shape *s);
 /* Does s have at most IR_MAX_NUMEL elements?  Safe for any dimensions. */
 int shape_fits(const Shape *s);
+/* The most elements of one batched value for one sample (0 when none is
+ * batched): the generated code indexes it for n samples as i * n + b in an
+ * int, so n may be at most INT_MAX / this (NnrtModel.sample_max). */
+int ir_sample_max(const IrProgram *p);
 int shape_equal(const Shape *a, const Shape *b);
 int shape_is_suffix(const Shape *small, const Shape *big);
 /* `small` broadcasts to `big`: it equals big's trailing dimensions, or it

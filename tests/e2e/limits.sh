@@ -48,3 +48,75 @@ if [ "$b" -gt $((5 * a)) ] || [ "$b" -lt $((3 * a)) ]; then
 else
     t_pass
 fi
+
+# A tensor of 2^26 values per sample ([8192, 8192], from two inputs of 8192
+# values) indexed as i * n + b in an int: a batch of 64 would pass INT_MAX.
+# The trainer and nnc run refuse it, naming the size and the largest batch,
+# before the workspace (16 GB here) is allocated: under a 2 GB address-space
+# limit the error is this one, not "out of memory" (AddressSanitizer, make
+# asan, maps terabytes of shadow memory: there the message alone tells).
+bounded() {
+    case "${NNC_CFLAGS:-}" in
+    *sanitize=address*) "$@" ;;
+    *) (ulimit -v 2000000; "$@") ;;
+    esac
+}
+t_begin "limits/batch-past-int-max"
+printf 'input u[8192, 1]\ninput v[1, 8192]\ntarget y[1]\nh = u @ v\nloss = sum(h) * sum(y)\n' >"$D/outer.nn"
+want="'h' holds 67108864 values per sample: a batch of 64 would index it past INT_MAX"
+if ! t_build "$D/outer.nn" "$D/outer" || ! t_run "$NNC" "$D/outer.nn" -o "$D/outer.c"; then
+    t_fail "the outer product model does not build"
+elif ! grep -q '\.sample_max = 67108864,' "$D/outer.c"; then
+    t_fail "the C does not give .sample_max"
+else
+    bad=
+    for cmd in "$D/outer" "$NNC run $D/outer.nn"; do
+        bounded $cmd eval --batch 64 --data 'random(n = 64)' >"$D/outer.out" 2>&1
+        rc=$?
+        cat "$D/outer.out" >>"$t_log"
+        if [ $rc -ne 1 ] || ! grep -qF "$want" "$D/outer.out" ||
+           ! grep -qF 'the largest batch that fits is 31 (--batch 31)' "$D/outer.out"; then
+            bad="$bad; $cmd exits $rc: $(head -c 300 "$D/outer.out")"
+        fi
+    done
+    bounded "$D/outer" train --batch 32 --epochs 1 --data 'random(n = 64)' >"$D/outer.out" 2>&1
+    grep -qF 'a batch of 32 would index it past INT_MAX' "$D/outer.out" ||
+        bad="$bad; train --batch 32: $(head -c 300 "$D/outer.out")"
+    [ -z "$bad" ] && t_pass || t_fail "${bad#; }"
+fi
+
+# docs/limits.md states numbers the source sets: each row that names a
+# macro (`MAX_STACK`, runtime/common_pickle.c) states its value, as a number
+# (4096, 100,000) or a power of two (2^22).
+t_begin "limits/doc-numbers-are-the-source's"
+if /usr/bin/python3 - docs/limits.md >>"$t_log" 2>&1 <<'PY'
+import re, sys
+bad, rows = [], 0
+for line in open(sys.argv[1]):
+    m = re.search(r"\| `([A-Z_0-9]+)`, ([\w/.]+) \|\s*$", line)
+    if not m:
+        continue
+    rows += 1
+    macro, path = m.groups()
+    src = open(path).read()
+    d = re.search(r"^#define " + macro + r"\s+(.+?)\s*(/\*.*)?$", src, re.M)
+    if not d:
+        bad.append(f"{macro} is not defined in {path}")
+        continue
+    expr = re.sub(r"\(u?int\d+_t\)|(?<=\d)[uUlL]+\b", "", d.group(1))
+    value = eval(expr, {})
+    said = [str(value), f"{value:,}"]
+    if value > 0 and value & (value - 1) == 0:
+        said.append(f"2^{value.bit_length() - 1}")
+    cell = line.split("|")[2]
+    if not any(re.search(r"(?<![\d^])(?<!\d,)" + re.escape(s) + r"(?!\d|,\d)", cell) for s in said):
+        bad.append(f"{macro} = {value} ({path}), the row says: {cell.strip()}")
+print(rows, "rows with a macro")
+if bad or rows < 10:
+    sys.exit("\n".join(bad) or "too few rows name a macro")
+PY
+then
+    t_pass
+else
+    t_fail "docs/limits.md and the source disagree: $(tail -n 3 "$t_log")"
+fi

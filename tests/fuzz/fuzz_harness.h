@@ -17,6 +17,11 @@
  *                                   (nnrt_config_set, then nnrt_source_spec for sources)
  *   nn      x.nn                    a model: parsed, checked, lowered and differentiated
  *                                   (ast_parse, sema_lower, ad_differentiate)
+ *   cc      x.nn                    a model as nn; one the compiler accepts is then written
+ *                                   as C in both styles (cg_emit_c) and given to cc
+ *                                   -fsyntax-only against runtime/nnrt.h (under $ROOT,
+ *                                   else the current directory): C that does not compile
+ *                                   is a failure, as it is for `nnc build`
  *   bind    x.dat                   a data file of any format written to a file and bound
  *                                   to two small models the ways the trainer binds data
  *                                   (by name, files(...) with pick, a transpose, stack,
@@ -33,6 +38,7 @@
 
 #include "ad.h"
 #include "ast.h"
+#include "codegen.h"
 #include "diag.h"
 #include "ir.h"
 #include "nnrt_internal.h"
@@ -43,7 +49,9 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef enum FuzzKind { FUZZ_MEMORY, FUZZ_DISK, FUZZ_SETTINGS, FUZZ_MODEL, FUZZ_BIND } FuzzKind;
+typedef enum FuzzKind {
+    FUZZ_MEMORY, FUZZ_DISK, FUZZ_SETTINGS, FUZZ_MODEL, FUZZ_MODEL_CC, FUZZ_BIND
+} FuzzKind;
 
 typedef struct FuzzTarget {
     const char *name;
@@ -60,6 +68,7 @@ static const FuzzTarget fuzz_targets[] = {
     { "cifar", "data_batch_1.bin", FUZZ_MEMORY },
     { "settings", "settings", FUZZ_SETTINGS },
     { "nn", "x.nn", FUZZ_MODEL },
+    { "cc", "x.nn", FUZZ_MODEL_CC },
     { "bind", "x.dat", FUZZ_BIND },
 };
 #define FUZZ_NTARGETS ((int)(sizeof fuzz_targets / sizeof fuzz_targets[0]))
@@ -139,10 +148,53 @@ static int fuzz_settings(const uint8_t *data, size_t size, int *all_read, NnrtEr
     return 0;
 }
 
+/* The C of p in both styles, each compiled by cc -fsyntax-only (as
+ * `nnc build` compiles it, but only checked): 0 when both compile, else -1
+ * with the compiler's first error in e. */
+static int fuzz_cc(const IrProgram *p, NnrtErr *e)
+{
+    const char *root = getenv("ROOT") ? getenv("ROOT") : ".";
+    const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    const char *cc = getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
+    char c[256], log[300], cmd[2048];
+    snprintf(c, sizeof c, "%s/nnc-fuzz-%ld.c", dir, (long)getpid());
+    snprintf(log, sizeof log, "%s.log", c);
+    static const CgStyle styles[] = { CG_STYLE_FAST, CG_STYLE_LOOPS };
+    for (int k = 0; k < 2; k++) {
+        FILE *f = fopen(c, "w");
+        if (!f)
+            return 0;              /* nothing to test without a file */
+        CgOptions opt = { 0, NULL, styles[k] };
+        cg_emit_c(f, p, &opt);
+        fclose(f);
+        snprintf(cmd, sizeof cmd, "%s -fsyntax-only -std=c11 -I'%s/runtime' '%s' >'%s' 2>&1",
+                 cc, root, c, log);
+        int rc = system(cmd);
+        if (rc != 0) {
+            char first[400] = "";
+            FILE *l = fopen(log, "r");
+            while (l && fgets(first, sizeof first, l) && !strstr(first, "error"))
+                ;
+            if (l)
+                fclose(l);
+            first[strcspn(first, "\n")] = '\0';
+            nnrt_err(e, "x.nn: accepted, but its C (%s) does not compile (status %d): %s",
+                     k ? "--style=loops" : "the default style", rc, first);
+            unlink(log);
+            return -1;             /* the C is kept for a look */
+        }
+    }
+    unlink(c);
+    unlink(log);
+    return 0;
+}
+
 /* A model through the compiler's front half; diagnostics go to /dev/null.
  * The compiler reports errors itself (and aborts on its own bugs), so any
- * return is a pass; *all_read tells whether the model compiled. */
-static int fuzz_model(const uint8_t *data, size_t size, int *all_read)
+ * return is a pass, unless cc is set and the C of a model the compiler
+ * accepted does not compile (fuzz_cc); *all_read tells whether the model
+ * compiled. */
+static int fuzz_model(const uint8_t *data, size_t size, int *all_read, int cc, NnrtErr *e)
 {
     static FILE *null;
     if (!null && !(null = fopen("/dev/null", "w")))
@@ -162,12 +214,13 @@ static int fuzz_model(const uint8_t *data, size_t size, int *all_read)
             ad_differentiate(p);
     }
     *all_read = p != NULL && diag_error_count() == 0;
+    int r = cc && *all_read ? fuzz_cc(p, e) : 0;
     if (p)
         ir_free(p);
     ast_free(ast);
     diag_set_stream(stderr);
     free(text);
-    return 0;
+    return r;
 }
 
 /* The models data is bound to: x[2], y[1] with parameters W[2, 2], b[2];
@@ -242,8 +295,8 @@ static int fuzz_one(const FuzzTarget *t, const uint8_t *data, size_t size, int *
     e->msg[0] = '\0';
     if (t->kind == FUZZ_SETTINGS)
         return fuzz_settings(data, size, all_read, e);
-    if (t->kind == FUZZ_MODEL)
-        return fuzz_model(data, size, all_read);
+    if (t->kind == FUZZ_MODEL || t->kind == FUZZ_MODEL_CC)
+        return fuzz_model(data, size, all_read, t->kind == FUZZ_MODEL_CC, e);
     NnrtFile *f = NULL;
     char path[256];
     int r;

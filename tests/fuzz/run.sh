@@ -29,6 +29,8 @@ for t in "${targets[@]}"; do
     mkdir -p "build-fuzz/corpus/$t"
     seeds=()
     for d in "tests/fuzz/corpus/$t" "tests/fuzz/regressions/$t"; do [ -d "$d" ] && seeds+=("$d"); done
+    # the models compiled to C: every model of the project as a seed too
+    [ "$t" = cc ] && seeds+=(examples tests/grad tests/e2e/models tests/e2e/errors)
     log=build-fuzz/log/$t.log
     echo "fuzz: $t for ${S}s"
     nice -n 10 "$bin" -max_total_time="$S" -max_len="$MAXLEN" -malloc_limit_mb="$MALLOC" \
