@@ -448,9 +448,10 @@ int nnrt_write_config(const char *dir, const NnrtModel *m, const NnrtConfig *c, 
         json_str(f, buf);
     fprintf(f, ",\n  \"optimizer\": {\"name\": \"%s\", ", onames[o->kind]);
     json_opt(f, "lr", o->lr, 0);
-    if (o->kind == NNRT_SGD)
-        fprintf(f, "\"momentum\": %.17g, \"nesterov\": %s, ", o->momentum,
-                o->nesterov ? "true" : "false");
+    if (o->kind == NNRT_SGD) {
+        json_opt(f, "momentum", o->momentum, 0);
+        fprintf(f, "\"nesterov\": %s, ", o->nesterov ? "true" : "false");
+    }
     if (o->kind == NNRT_ADAM || o->kind == NNRT_ADAMW) {
         json_opt(f, "beta1", o->beta1, 0);
         json_opt(f, "beta2", o->beta2, 0);

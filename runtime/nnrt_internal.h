@@ -91,10 +91,7 @@ FILE *nnrt_open_part(const char *path, const char *part, NnrtErr *e);
 /* Seconds on a monotonic clock. */
 double nnrt_now(void);
 
-/* x with `digits` significant digits into buf; with 17 (float64 runs) the
- * shortest text that reads back as x, so an accuracy of 0.81 is "0.81",
- * not "0.81000000000000005".  Returns buf. */
-const char *nnrt_num_text(char *buf, size_t len, double x, int digits);
+/* nnrt_num_text: in nnrt.h (the compiler writes numbers with it too) */
 /* %.{digits}g of x (digits 1..17) into buf (at least 32 bytes), exactly as
  * printf would; -1 (buf undefined) where it cannot, and snprintf must. */
 int nnrt_fmt_g(char *buf, double x, int digits);
