@@ -232,10 +232,12 @@ void nnrt_print_array(FILE *f, const double *x, int rank, const int *dim, int di
 void nnrt_print_array_fmt(FILE *f, const double *x, int rank, const int *dim, int digits, int sci,
                           int width);
 int nnrt_array_width(const double *x, long n, int digits, int sci);
-/* Two arrays of one shape next to each other, line by line, each under its
- * title, in one common width (check --print).  -1 when out of memory. */
-int nnrt_print_side_by_side(FILE *f, const double *a, const double *b, int rank, const int *dim,
-                            int digits, const char *title_a, const char *title_b);
+/* k <= 4 arrays of one shape next to each other, line by line, each under
+ * its title, x[i] with digits[i] decimals in scientific notation (arrays
+ * of the same digits in one common width; check --print).  -1 when out of
+ * memory. */
+int nnrt_print_side_by_side(FILE *f, int k, const double *const *x, const int *digits,
+                            const char *const *titles, int rank, const int *dim);
 
 /* "[100, 3]" */
 void nnrt_format_dims64(char *buf, size_t len, int rank, const int64_t *dims);

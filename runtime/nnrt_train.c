@@ -1667,19 +1667,38 @@ static int check_print_names(const NnrtModel *m, const char *list)
 
 /* check --print: the analytic and the numeric gradient of one parameter
  * side by side, numpy-style. */
+/* check --print: the analytic and the numeric gradient with the digits
+ * where they may differ (float64's central differences agree to about 10
+ * significant digits, float32's to 3 or 4: 10 and 7 shown), and each
+ * entry's relative error as the table defines it. */
 static void print_side_by_side(const NnrtParam *p, const nnrt_real *ana, const double *num)
 {
     char dims[64];
     nnrt_format_dims(dims, sizeof dims, p->rank, p->dim);
-    double *a = malloc((size_t)(p->size ? p->size : 1) * sizeof *a);
-    if (!a)
+    size_t n = (size_t)(p->size ? p->size : 1);
+    double *a = malloc(n * sizeof *a), *rel = malloc(n * sizeof *rel);
+    if (!a || !rel) {
+        free(a);
+        free(rel);
         return;
-    for (int64_t i = 0; i < p->size; i++)
+    }
+    for (int64_t i = 0; i < p->size; i++) {
+        double sum = fabs((double)ana[i]) + fabs(num[i]);
         a[i] = ana[i];
+        rel[i] = fabs(a[i] - num[i]) / (sum > 1e-12 ? sum : 1e-12);
+    }
     printf("\ndL/d%s %s\n", p->name, dims);
-    nnrt_print_side_by_side(stdout, a, num, p->rank, p->dim, 5, "analytic (backward pass)",
-                            "numeric (central differences)");
+    const double *const cols[] = { a, num, rel };
+#ifdef NNRT_F64
+    const int digits[] = { 9, 9, 1 };
+#else
+    const int digits[] = { 6, 6, 1 };
+#endif
+    const char *const titles[] = { "analytic (backward pass)", "numeric (central differences)",
+                                   "rel err" };
+    nnrt_print_side_by_side(stdout, 3, cols, digits, titles, p->rank, p->dim);
     free(a);
+    free(rel);
 }
 
 static int cmp_int64(const void *a, const void *b)

@@ -56,3 +56,40 @@ if t_build examples/xor.nn "$D/xor" &&
 else
     t_fail "config.json: $(grep optimizer "$D/run/config.json")"
 fi
+
+# the update of W1[0,0] shows the change with 6 digits of its own: the
+# printed gradient g and the printed new weight give back g to 2e-6
+t_begin "numbers/explain-lr-digits"
+if t_run "$NNC" explain tests/e2e/models/sigmoid2.nn --wrt 'W1[0,0]' --lr 0.1; then
+    g=$(awk '/^  dL\/dW1\[0,0\] = / { print $3 }' "$t_log")
+    w=$(awk '/after one step/ { getline; getline; sub(/^ *= */, ""); print; exit }' "$t_log")
+    if awk -v g="$g" -v w="$w" 'BEGIN { d = (0.1 - w) / 0.1 - g; if (d < 0) d = -d; exit !(g != "" && d <= 2e-6 * g) }'; then
+        t_pass
+    else
+        t_fail "W1[0,0] after one step printed as '$w' does not show the step 0.1 * $g"
+    fi
+else t_fail "nnc explain failed"; fi
+
+t_begin "numbers/explain-latex-math"
+if ! t_run "$NNC" explain tests/e2e/models/relu_explain.nn --wrt 'W1[0,0]' --latex; then
+    t_fail "nnc explain --latex failed"
+elif grep -n ' ? \|> 0)' "$t_log"; then
+    t_fail "C's notation in the LaTeX (a ternary or a bare comparison)"
+elif ! grep -q '\\mathbf{1}\[h > 0\]' "$t_log"; then
+    t_fail "expected relu's derivative as the indicator \\mathbf{1}[h > 0]"
+elif grep -q 'h_{1}\|r_{2}' "$t_log" || ! grep -q 'h^{\\langle 1\\rangle} &= W_{1} \\, x' "$t_log"; then
+    t_fail "the temporaries h_1, r_2 should read h^{\\langle 1\\rangle}, not as neuron indices"
+else
+    t_pass
+fi
+
+t_begin "numbers/check-print"
+if ! t_run "$NNC" check tests/golden/sigmoid.nn --print=W2; then
+    t_fail "nnc check --print failed"
+elif ! grep -q '^analytic (backward pass) *numeric (central differences) *rel err$' "$t_log"; then
+    t_fail "expected the columns analytic, numeric and rel err"
+elif [ "$(grep -cE '^ ?\[+ ?-?[0-9]\.[0-9]{9}e[-+][0-9]+ +-?[0-9]\.[0-9]{9}e.* \[+ ?[0-9]\.[0-9]e-[0-9]+ +[0-9]\.[0-9]e-[0-9]+\]+$' "$t_log")" != 2 ]; then
+    t_fail "expected two rows of 10-digit gradients and 2-digit relative errors"
+else
+    t_pass
+fi
