@@ -185,8 +185,26 @@ int nnrt_mpi_probe(void);
  * Each writes a gnuplot script NAME.gp into the run directory DIR beside its
  * data; nnrt_gnuplot renders the scripts to NAME.png and NAME.pdf. */
 
-/* DIR/curves.gp from DIR/metrics.csv; -1 when there is no such file. */
-int nnrt_plot_curves(const char *dir, const char *model);
+/* What DIR/curves.gp draws from DIR/metrics.csv (and steps.csv): with
+ * reduce = sum each loss divided by its number of samples (n_train,
+ * n_test, batch; 0 where unknown), so that the curves share one scale. */
+typedef struct NnrtCurvesPlot {
+    const char *dir, *model;
+    int reduce_sum;
+    int64_t n_train, n_test, batch;   /* batch 0: full batches */
+} NnrtCurvesPlot;
+
+/* The start of a script's loop over its formats: NAME.png of w x h pixels
+ * and NAME.pdf of the same proportions (common_plot.c says how large); the
+ * loop's body follows, then "    set output\n}\n". */
+void nnrt_plot_formats(FILE *f, const char *name, int w, int h);
+
+/* A tic step of 1, 2 or 5 times a power of ten for at most n intervals
+ * over [lo, hi] (0 for an empty range). */
+double nnrt_plot_tic_step(double lo, double hi, int n);
+
+/* DIR/curves.gp; -1 when there is no metrics.csv. */
+int nnrt_plot_curves(const NnrtCurvesPlot *c);
 
 typedef enum NnrtBoundaryKind {
     NNRT_BOUNDARY_BINARY,     /* one logit: P(1) as colour, the 0.5 line */
@@ -506,6 +524,7 @@ typedef struct NnrtRow {
     int64_t epoch, step;
     double lr, loss, test_loss, accuracy, test_accuracy, seconds;
     double train_seconds;   /* the epoch's updates alone (metrics.csv/jsonl only) */
+    double penalty;         /* the penalty in loss and test_loss (metrics.csv/jsonl only) */
 } NnrtRow;
 
 typedef struct NnrtRunLog {
@@ -513,6 +532,7 @@ typedef struct NnrtRunLog {
     FILE *csv, *jsonl;
     FILE *steps;              /* steps.csv, with mini-batches; NULL otherwise */
     int has_test, accuracy;
+    int penalty;              /* the model has a penalty: a column of its own */
     int digits;               /* significant digits of losses (9 for float32, 17 for float64) */
     double flushed;           /* the row's seconds when the files were last flushed */
     double lr_last;           /* the learning rate lr_text holds */
@@ -530,8 +550,8 @@ extern const int nnrt_metric_ncolumns;
 /* Creates dir and opens metrics.csv and metrics.jsonl.  keep < 0 starts
  * them afresh; keep >= 0 (resuming) keeps the rows of epochs 0..keep and
  * drops later ones, checking that the columns are the same. */
-int nnrt_runlog_open(NnrtRunLog *l, const char *dir, int has_test, int accuracy, int digits,
-                     int64_t keep, NnrtErr *e);
+int nnrt_runlog_open(NnrtRunLog *l, const char *dir, int has_test, int accuracy, int penalty,
+                     int digits, int64_t keep, NnrtErr *e);
 /* Appends a row; the files are flushed when NNRT_LOG_FLUSH_SECONDS have
  * passed since they last were (the row's seconds). */
 /* Both return -1 (e names the file) when a write to a log file failed,
@@ -687,6 +707,7 @@ typedef struct NnrtPlotRun {
     const char *dir;
     int quiet;
     int64_t recon_max;         /* reconstructions: at most this many (0: 16, -1: all) */
+    const NnrtConfig *cfg;          /* the run's settings: reduce, batch */
 } NnrtPlotRun;
 
 /* Writes what applies and renders it; returns 0 (plots are never fatal). */

@@ -371,7 +371,9 @@ int nnrt_plot_run(const NnrtPlotRun *pr)
     const NnrtModel *m = pr->m;
     const char *scripts[3];
     int n = 0, recon = 0;
-    if (nnrt_plot_curves(pr->dir, m->name) == 0)
+    NnrtCurvesPlot cp = { pr->dir, m->name, pr->cfg->reduce_sum, pr->train ? pr->train->n : 0,
+                          pr->test ? pr->test->n : 0, pr->cfg->batch };
+    if (nnrt_plot_curves(&cp) == 0)
         scripts[n++] = "curves";
     if (pr->params && pr->work && m->output && m->out_slot >= 0 && m->out_slot < m->nslots) {
         int in = plane_input(m);

@@ -110,6 +110,7 @@ typedef struct Run {
     int argc;                    /* the command line, for config.json */
     char **argv;
     char nan_where[700];         /* what --trap-nan found first ("" = nothing yet) */
+    double last_penalty;         /* what penalty() computed last */
     /* state */
     nnrt_real *params, *grads, *loss;
     void *work;
@@ -122,6 +123,7 @@ typedef struct Run {
 
 typedef struct Eval {
     double loss, accuracy;
+    double penalty;   /* the part of loss that is the penalty */
 } Eval;
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -560,9 +562,11 @@ static int64_t count_correct(const Run *r, int nb)
     return correct;
 }
 
+/* The penalty at the parameters (kept in r->last_penalty for the logs). */
 static double penalty(Run *r, nnrt_real *grads)
 {
-    return r->m->penalty ? (double)r->m->penalty(r->work, r->params, grads) : 0.0;
+    r->last_penalty = r->m->penalty ? (double)r->m->penalty(r->work, r->params, grads) : 0.0;
+    return r->last_penalty;
 }
 
 static void point_at(Run *r, const NnrtData *d, int64_t first)
@@ -655,6 +659,7 @@ static void evaluate(Run *r, const NnrtData *d, int accuracy, Eval *ev)
     }
     combine(r, NULL, &sum, &correct);
     ev->loss = (r->cfg.reduce_sum ? sum : sum / (double)d->n) + penalty(r, NULL);
+    ev->penalty = r->last_penalty;
     ev->accuracy = (double)correct / (double)d->n;
 }
 
@@ -762,6 +767,7 @@ static void full_batch_eval(Run *r, const NnrtData *d, Eval *ev)
 {
     int64_t correct = 0;
     ev->loss = batch_gradient(r, d, NULL, 0, d->n, r->cfg.accuracy ? &correct : NULL, -1);
+    ev->penalty = r->last_penalty;
     ev->accuracy = (double)correct / (double)d->n;
 }
 
@@ -1002,6 +1008,7 @@ static NnrtRow make_row(const Train *t, int64_t epoch, double lr, const Eval *tr
     w.test_accuracy = t->has_test ? te->accuracy : NAN;
     w.seconds = t->seconds0 + nnrt_now() - t->t0;
     w.train_seconds = epoch > 0 ? t->train_seconds : 0;
+    w.penalty = tr->penalty;
     return w;
 }
 
@@ -1212,7 +1219,7 @@ static int train_setup(Run *r, Train *t)
     t->logging = c->log[0] != '\0' && nnrt_mpi_rank() == 0;
     if (t->logging) {
         if (nnrt_write_config(c->log, m, c, r->argc, r->argv, &e) != 0 ||
-            nnrt_runlog_open(&t->log, c->log, t->has_test, c->accuracy, DIGITS,
+            nnrt_runlog_open(&t->log, c->log, t->has_test, c->accuracy, m->has_penalty, DIGITS,
                              r->resume ? t->st.epoch : -1, &e) != 0 ||
             (!t->full && nnrt_runlog_open_steps(&t->log, r->resume ? t->st.epoch : -1, &e) != 0))
             return fail_err(&e);
@@ -1318,7 +1325,7 @@ static int cmd_train(Run *r)
     NnrtConfig *c = &r->cfg;
     Train t;
     NnrtErr e;
-    Eval tr = { 0, 0 }, te = { 0, 0 };
+    Eval tr = { 0, 0, 0 }, te = { 0, 0, 0 };
     const char *status = "finished";
     int complete = 0;   /* --resume of a run that has all its files: leave them be */
     struct sigaction old_int;
@@ -1485,7 +1492,8 @@ done:
         nnrt_runlog_close(&t.log);
         if (!r->no_plots) {
             NnrtPlotRun pr = { m, rc == 0 ? r->params : NULL, r->work, r->cap, &t.data,
-                               t.test.n > 0 ? &t.test : NULL, c->log, r->quiet, r->recon_max };
+                               t.test.n > 0 ? &t.test : NULL, c->log, r->quiet, r->recon_max,
+                               c };
             nnrt_plot_run(&pr);
         }
     }

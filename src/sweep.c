@@ -1216,14 +1216,7 @@ static void gp_header(FILE *f, const char *name, const char *what)
 
 static void gp_formats(FILE *f, const char *name, int w, int h)
 {
-    fprintf(f, "\ndo for [fmt in \"png pdf\"] {\n"
-               "    if (fmt eq \"pdf\" && !pdf) { break }\n"
-               "    if (fmt eq \"png\" && cairo) { set terminal pngcairo noenhanced size %d,%d "
-               "font \"sans,11\" }\n"
-               "    if (fmt eq \"png\" && !cairo) { set terminal png noenhanced size %d,%d }\n"
-               "    if (fmt eq \"pdf\") { set terminal pdfcairo noenhanced size %.2fin,%.2fin "
-               "font \"sans,9\" }\n"
-               "    set output \"%s.\".fmt\n", w, h, w, h, w / 120.0, h / 120.0, name);
+    nnrt_plot_formats(f, name, w, h);
 }
 
 /* The axes with more than one value, into var; returns how many. */
