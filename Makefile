@@ -121,7 +121,7 @@ $(BUILD)/rt32/nnrt_gemm.o $(BUILD)/rt64/nnrt_gemm.o: RT_KERNEL_FLAGS += -ffp-con
 # name) and takes the compiler's functions from nnc, which exports them.
 JIT_SRCS := $(filter-out src/codegen/jit_load.c,$(wildcard src/codegen/jit_*.c))
 NNC_SRCS := $(filter-out $(JIT_SRCS),$(wildcard src/frontend/*.c src/ir/*.c src/ad/*.c src/codegen/*.c)) \
-            src/sweep.c src/main.c
+            src/sweep.c src/compare.c src/main.c
 NNC_OBJS := $(NNC_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/nn.tab.o $(BUILD)/gen/lex.yy.o
 JIT_OBJS := $(JIT_SRCS:%.c=$(BUILD)/%.o)
 ifneq ($(LLVM),none)

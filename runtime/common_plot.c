@@ -32,24 +32,15 @@
 #include <unistd.h>
 #include "nnrt_internal.h"
 
-#define MAXCOL 32
+/* ---- CSV files as columns of numbers (nnrt_internal.h) ---- */
 
-/* ---- metrics.csv ---- */
-
-typedef struct Table {
-    char names[MAXCOL][32];
-    int ncol;
-    double *col[MAXCOL];
-    int nrow, cap;
-} Table;
-
-static void table_free(Table *t)
+void nnrt_table_free(NnrtTable *t)
 {
     for (int c = 0; c < t->ncol; c++)
         free(t->col[c]);
 }
 
-static int read_csv(const char *path, Table *t)
+int nnrt_table_read(const char *path, NnrtTable *t)
 {
     FILE *f = fopen(path, "r");
     char line[4096];
@@ -60,7 +51,7 @@ static int read_csv(const char *path, Table *t)
         fclose(f);
         return -1;
     }
-    for (char *tok = strtok(line, ",\r\n"); tok && t->ncol < MAXCOL; tok = strtok(NULL, ",\r\n"))
+    for (char *tok = strtok(line, ",\r\n"); tok && t->ncol < NNRT_TABLE_MAXCOL; tok = strtok(NULL, ",\r\n"))
         snprintf(t->names[t->ncol++], sizeof t->names[0], "%s", tok);
     while (fgets(line, sizeof line, f)) {
         if (t->nrow == t->cap) {
@@ -80,7 +71,7 @@ static int read_csv(const char *path, Table *t)
     return 0;
 }
 
-static int column(const Table *t, const char *name)
+int nnrt_table_column(const NnrtTable *t, const char *name)
 {
     for (int c = 0; c < t->ncol; c++)
         if (strcmp(t->names[c], name) == 0)
@@ -154,7 +145,7 @@ typedef struct Range {
 #define RANGE_EMPTY {INFINITY, -INFINITY, INFINITY, 0}
 
 /* Widens r by column c of t scaled by 1/div. */
-static void widen(Range *r, const Table *t, int c, double div)
+static void widen(Range *r, const NnrtTable *t, int c, double div)
 {
     for (int i = 0; c >= 0 && i < t->nrow; i++) {
         double v = t->col[c][i] / div;
@@ -198,40 +189,40 @@ double nnrt_plot_tic_step(double lo, double hi, int n)
 int nnrt_plot_curves(const NnrtCurvesPlot *c)
 {
     char path[1200], name[200];
-    Table t, st;
+    NnrtTable t, st;
     snprintf(path, sizeof path, "%s/metrics.csv", c->dir);
-    if (read_csv(path, &t) != 0 || t.nrow == 0 || column(&t, "epoch") < 0) {
-        table_free(&t);
+    if (nnrt_table_read(path, &t) != 0 || t.nrow == 0 || nnrt_table_column(&t, "epoch") < 0) {
+        nnrt_table_free(&t);
         return -1;
     }
     snprintf(path, sizeof path, "%s/steps.csv", c->dir);
-    int steps = c->batch > 0 && read_csv(path, &st) == 0 && st.nrow > 0 &&
-                column(&st, "batch_loss") >= 0 && column(&t, "step") >= 0;
+    int steps = c->batch > 0 && nnrt_table_read(path, &st) == 0 && st.nrow > 0 &&
+                nnrt_table_column(&st, "batch_loss") >= 0 && nnrt_table_column(&t, "step") >= 0;
     if (!steps && c->batch > 0)
-        table_free(&st);
+        nnrt_table_free(&st);
     int per_sample = c->reduce_sum && c->n_train > 0;
     int64_t B = c->batch > 0 && c->batch < c->n_train ? c->batch : c->n_train;
     int64_t nb = B > 0 ? (c->n_train + B - 1) / B : 1;
     double ntr = per_sample ? (double)c->n_train : 1;
     double nte = per_sample && c->n_test > 0 ? (double)c->n_test : 1;
-    int has_test = column(&t, "test_loss") >= 0, has_pen = column(&t, "penalty") >= 0;
-    int nacc = (column(&t, "accuracy") >= 0) + (column(&t, "test_accuracy") >= 0);
+    int has_test = nnrt_table_column(&t, "test_loss") >= 0, has_pen = nnrt_table_column(&t, "penalty") >= 0;
+    int nacc = (nnrt_table_column(&t, "accuracy") >= 0) + (nnrt_table_column(&t, "test_accuracy") >= 0);
     const char *x = steps ? "step" : "epoch";
 
     /* log scale when the positive losses span more than a decade */
     Range r = RANGE_EMPTY, xr = RANGE_EMPTY;
-    widen(&r, &t, column(&t, "loss"), ntr);
-    widen(&r, &t, column(&t, "test_loss"), nte);
+    widen(&r, &t, nnrt_table_column(&t, "loss"), ntr);
+    widen(&r, &t, nnrt_table_column(&t, "test_loss"), nte);
     if (steps)
-        widen(&r, &st, column(&st, "batch_loss"), per_sample ? (double)B : 1);
-    widen(&xr, &t, column(&t, x), 1);
+        widen(&r, &st, nnrt_table_column(&st, "batch_loss"), per_sample ? (double)B : 1);
+    widen(&xr, &t, nnrt_table_column(&t, x), 1);
     int logy = r.pos_min > 0 && r.pos_max / r.pos_min > 10;
 
     FILE *f = open_script(c->dir, "curves", "learning curves (loss and metrics over training)");
     if (!f) {
-        table_free(&t);
+        nnrt_table_free(&t);
         if (steps)
-            table_free(&st);
+            nnrt_table_free(&st);
         return -1;
     }
     title_text(name, sizeof name, c->model);
@@ -253,7 +244,7 @@ int nnrt_plot_curves(const NnrtCurvesPlot *c)
     if (steps) {
         /* the epochs on the top axis: at most 6 labels */
         int every = (t.nrow - 1 + 5) / 6 > 1 ? (t.nrow - 1 + 5) / 6 : 1;
-        int sc = column(&t, "step"), ec = column(&t, "epoch");
+        int sc = nnrt_table_column(&t, "step"), ec = nnrt_table_column(&t, "epoch");
         fprintf(f, "set x2tics (");
         for (int i = 0, k = 0; i < t.nrow; i++)
             if ((long long)t.col[ec][i] % every == 0)
@@ -274,7 +265,7 @@ int nnrt_plot_curves(const NnrtCurvesPlot *c)
             logy ? "set logscale y" : "unset logscale y");
     if (has_pen && !per_sample) {
         Range pr = RANGE_EMPTY;
-        widen(&pr, &t, column(&t, "penalty"), 1);
+        widen(&pr, &t, nnrt_table_column(&t, "penalty"), 1);
         double step = nnrt_plot_tic_step(pr.min < 0 ? pr.min : 0, pr.max, 4);
         fprintf(f, "    set y2tics %g\n    set ytics nomirror\n    set y2label \"penalty\"\n",
                 step > 0 ? step : 1);
@@ -302,7 +293,7 @@ int nnrt_plot_curves(const NnrtCurvesPlot *c)
                    "    unset y2tics\n    unset y2label\n    unset logscale y\n    plot ");
         static const char *const accs[] = {"accuracy", "test_accuracy"};
         for (int k = 0, first = 1; k < 2; k++) {
-            if (column(&t, accs[k]) < 0)
+            if (nnrt_table_column(&t, accs[k]) < 0)
                 continue;
             fprintf(f, "%s'metrics.csv' using \"%s\":\"%s\" with %s lc rgb '%s' lw 2 "
                        "title \"%s\"", first ? "" : ", \\\n         ", x, accs[k], pts,
@@ -313,9 +304,9 @@ int nnrt_plot_curves(const NnrtCurvesPlot *c)
     }
     end_formats(f);
     int bad = ferror(f);
-    table_free(&t);
+    nnrt_table_free(&t);
     if (steps)
-        table_free(&st);
+        nnrt_table_free(&st);
     return fclose(f) != 0 || bad ? -1 : 0;
 }
 

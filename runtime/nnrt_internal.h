@@ -181,6 +181,23 @@ void nnrt_mpi_send(const void *buf, int bytes, int to);
 int nnrt_mpi_recv(void *buf, int bytes, int from);
 int nnrt_mpi_probe(void);
 
+/* ---- a run's CSV files (metrics.csv, steps.csv) as columns of numbers
+ * (common_plot.c): the plots and nnc compare read them ---- */
+#define NNRT_TABLE_MAXCOL 32
+typedef struct NnrtTable {
+    char names[NNRT_TABLE_MAXCOL][32];
+    int ncol;
+    double *col[NNRT_TABLE_MAXCOL];
+    int nrow, cap;
+} NnrtTable;
+
+/* Reads a CSV file with a header row; -1 when it cannot be opened or is
+ * empty (t is then empty, and nnrt_table_free may still be called). */
+int nnrt_table_read(const char *path, NnrtTable *t);
+/* The index of the column of this name, or -1. */
+int nnrt_table_column(const NnrtTable *t, const char *name);
+void nnrt_table_free(NnrtTable *t);
+
 /* ---- plots (common_plot.c; docs/trainer.md, "Plots") ----
  * Each writes a gnuplot script NAME.gp into the run directory DIR beside its
  * data; nnrt_gnuplot renders the scripts to NAME.png and NAME.pdf. */

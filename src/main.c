@@ -29,6 +29,7 @@
 #include "ad.h"
 #include "cache.h"
 #include "codegen.h"
+#include "compare.h"
 #include "sweep.h"
 #include "teach.h"
 
@@ -116,6 +117,8 @@ static void usage(FILE *f)
         "       nnc run MODEL.nn [-D ...] [--dtype ...] [train|init|grad|eval|check] [trainer flags]\n"
         "       nnc sweep MODEL.nn -D depth=0..3 --set lr=0.1,0.01 --repeat 5 --jobs 2\n"
         "                 [--out DIR] [-- trainer flags]   train a grid, tabulate (docs/sweep.md)\n"
+        "       nnc compare RUN_DIR RUN_DIR... -o OUT   runs of train --log side by side:\n"
+        "                 their curves in one figure, a table of final metrics\n"
         "       nnc --emit=ast|ir|grad|llvm MODEL.nn [-D ...]\n"
         "       nnc help [COMMAND] | --version | --help\n"
         "\n"
@@ -208,21 +211,22 @@ static int help_main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (strcmp(argv[1], "sweep") == 0) {
-        char *args[] = {"sweep", "--help", NULL};
-        return sweep_main(2, args);
+    if (strcmp(argv[1], "sweep") == 0 || strcmp(argv[1], "compare") == 0) {
+        char *args[] = {argv[1], "--help", NULL};
+        return strcmp(argv[1], "sweep") == 0 ? sweep_main(2, args) : compare_main(2, args);
     }
     if (command_usage(stdout, argv[1]) == 0)
         return 0;
     fprintf(stderr, "nnc: error: no command '%s': the commands are build, check, explain, run, "
-            "sweep (and compiling, `nnc MODEL.nn -o MODEL.c`)\n", argv[1]);
+            "sweep, compare (and compiling, `nnc MODEL.nn -o MODEL.c`)\n", argv[1]);
     return 2;
 }
 
 /* A first argument that is no file but almost a command's name. */
 static const char *misspelt_command(const char *a)
 {
-    static const char *const names[] = {"build", "check", "explain", "run", "sweep", "help"};
+    static const char *const names[] = {"build", "check", "explain", "run", "sweep", "compare",
+                                        "help"};
     int n = (int)(sizeof names / sizeof names[0]);
     struct stat st;
     for (int k = 0; k < n; k++)
@@ -737,6 +741,8 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof o);
     if (argc > 1 && strcmp(argv[1], "sweep") == 0)
         return sweep_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "compare") == 0)
+        return compare_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "help") == 0)
         return help_main(argc - 1, argv + 1);
     const char *near = argc > 1 ? misspelt_command(argv[1]) : NULL;

@@ -75,7 +75,7 @@ nb=${NNC#$ROOT/}
 rd=$(dirname "$nb")/runtime
 [ "$rd" = ./runtime ] && rd=runtime
 stage=$D/stage
-if ! t_run make -s -C "$ROOT" -o all install DESTDIR="$stage" PREFIX=/opt/nnc BUILD="$BUILD" \
+if ! t_run make -s -C "$ROOT" -o all install DESTDIR="$stage" PREFIX=/opt/nnc BUILD="${BUILD:-build}" \
         NNC_BIN="$nb" RT_DIR="$rd"; then
     t_fail "make install failed"
 else
