@@ -384,10 +384,12 @@ int nnrt_plot_boundary_script(const char *dir, const NnrtBoundaryPlot *b)
             fprintf(f, ", \\\n         $boundary with lines lc rgb 'black' lw 2 "
                        "title \"P = 0.5\"");
         if (b->kind == NNRT_BOUNDARY_VALUE) {
-            fprintf(f, ", \\\n         '%s' using 1:2:3 with points pt 7 ps 0.6 lc palette "
-                       "notitle, \\\n         '' using 1:2 with points pt 6 ps 0.6 "
-                       "lc rgb 'black' title \"%s points, coloured by their target %s\"",
-                    file, set, out);
+            /* on a white disc: a point coloured like the surface under it
+             * (a good fit) must still stand out from it */
+            fprintf(f, ", \\\n         '%s' using 1:2 with points pt 7 ps 1.1 lc rgb 'white' "
+                       "notitle, \\\n         '' using 1:2:3 with points pt 7 ps 0.7 "
+                       "lc palette title \"%s points (colour: target %s)\"",
+                    file, p ? "test" : "training", out);
         } else {
             int K = b->kind == NNRT_BOUNDARY_BINARY ? 2 : b->nclass;
             for (int k = 0; k < K; k++)
@@ -406,21 +408,29 @@ int nnrt_plot_boundary_script(const char *dir, const NnrtBoundaryPlot *b)
 
 /* ---- reconstructions: the libpng image with a title ---- */
 
-int nnrt_plot_recon_script(const char *dir, const char *model, const char *set, int n, int w,
-                           int h)
+int nnrt_plot_recon_script(const char *dir, const NnrtReconPlot *r)
 {
     char name[200];
-    title_text(name, sizeof name, model);
+    title_text(name, sizeof name, r->model);
     FILE *f = open_script(dir, "reconstructions_figure",
-                          "reconstructions.png (written with libpng) with a title");
+                          "reconstructions.png (written with libpng) with a title and labels");
     if (!f)
         return -1;
     fprintf(f, "unset border\nunset tics\nunset key\nset size ratio -1\n"
-               "set lmargin 1\nset rmargin 1\nset bmargin 1\n");
-    nnrt_plot_formats(f, "reconstructions_figure", w + 40, h + 90);
-    fprintf(f, "    set title \"%s: %d %s samples, each above its reconstruction\"\n"
+               "set lmargin 10\nset rmargin 1\nset bmargin 1\n");
+    /* each pair of rows: the inputs, then the outputs (gnuplot's y counts
+     * the image's pixels from the bottom) */
+    for (int g = 0; g < r->groups; g++) {
+        int top = r->gap + g * (2 * r->cell + 3 * r->gap);
+        fprintf(f, "set label \"input\" at %d, %d right\n", -r->gap,
+                r->h - 1 - (top + r->cell / 2));
+        fprintf(f, "set label \"output\" at %d, %d right\n", -r->gap,
+                r->h - 1 - (top + r->cell + r->gap + r->cell / 2));
+    }
+    nnrt_plot_formats(f, "reconstructions_figure", r->w + 130, r->h + 90);
+    fprintf(f, "    set title \"%s: %d %s samples and their reconstructions\"\n"
                "    plot 'reconstructions.png' binary filetype=png with rgbimage\n",
-            name, n, set);
+            name, r->n, r->set);
     end_formats(f);
     int bad = ferror(f);
     return fclose(f) != 0 || bad ? -1 : 0;

@@ -244,9 +244,16 @@ typedef struct NnrtBoundaryPlot {
 int nnrt_plot_boundary_script(const char *dir, const NnrtBoundaryPlot *b);
 
 /* DIR/reconstructions_figure.gp: the w x h image reconstructions.png of n
- * samples of the `set` ("test", "training") with a title. */
-int nnrt_plot_recon_script(const char *dir, const char *model, const char *set, int n, int w,
-                           int h);
+ * samples of the `set` ("test", "training") with a title, its rows of
+ * inputs and of outputs labelled: `groups` pairs of rows, each row `cell`
+ * pixels high, `gap` pixels between rows and around the image. */
+typedef struct NnrtReconPlot {
+    const char *model, *set;
+    int n, w, h;
+    int groups, cell, gap;
+} NnrtReconPlot;
+
+int nnrt_plot_recon_script(const char *dir, const NnrtReconPlot *r);
 
 /* Runs gnuplot on DIR/NAME.gp for each name, in DIR (messages to
  * DIR/plots.log).  Without gnuplot on PATH prints one note (unless quiet)

@@ -340,9 +340,11 @@ static int reconstructions(const NnrtPlotRun *pr, int in)
         rc = nnrt_png_write(path, W, H, 3, px, &e);
         if (rc != 0)
             fprintf(stderr, "warning: %s\n", e.msg);
-        else
-            rc = nnrt_plot_recon_script(pr->dir, m->name, d == pr->test ? "test" : "training", n,
-                                        W, H);
+        else {
+            NnrtReconPlot rp = { m->name, d == pr->test ? "test" : "training", n, W, H, groups,
+                                 ch, gap };
+            rc = nnrt_plot_recon_script(pr->dir, &rp);
+        }
         /* the numbers, for other tools: input and output as [n, shape] */
         NnrtNpzWriter *w;
         int64_t shape[NNRT_MAXRANK + 1] = {n};

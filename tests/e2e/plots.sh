@@ -180,3 +180,27 @@ if t_build tests/golden/sigmoid.nn "$D/sig" &&
         t_pass
     fi
 else t_fail "the run failed"; fi
+
+# figures for a report: the reconstructions' rows labelled, a regression's
+# points on white discs (coloured like the surface they would vanish)
+t_begin "plots/reconstructions-labelled"
+r=$D/ae1-run
+if [ "$(grep -c '^set label "input" at' "$r/reconstructions_figure.gp")" != 2 ] ||
+   [ "$(grep -c '^set label "output" at' "$r/reconstructions_figure.gp")" != 2 ]; then
+    t_fail "expected the two rows of inputs and of outputs labelled in reconstructions_figure.gp"
+elif [ $have_gnuplot = 1 ] && { [ -s "$r/plots.log" ] || ! is_png "$r/reconstructions_figure.png"; }; then
+    t_fail "gnuplot failed on reconstructions_figure.gp: $(cat "$r/plots.log" 2>/dev/null)"
+else
+    t_pass
+fi
+
+t_begin "plots/regression-points-stand-out"
+if grep -q "'boundary_train.dat' using 1:2 with points pt 7 ps 1.1 lc rgb 'white'" "$D/tiny-run/boundary.gp" &&
+   grep -q "using 1:2:3 with points pt 7 ps 0.7 lc palette" "$D/tiny-run/boundary.gp"; then t_pass
+else t_fail "boundary.gp should draw each point on a white disc"; fi
+
+# the PDFs are sized for a report: text of 12 points on a page 1/144 in
+# per pixel of the PNG (700 pixels: 4.86 in, 8 points at a 3.4 in column)
+t_begin "plots/pdf-text-size"
+if grep -q 'pdfcairo noenhanced size 4.86in,3.89in font "sans,12"' "$D/ae1-run/curves.gp"; then t_pass
+else t_fail "curves.gp: $(grep pdfcairo "$D/ae1-run/curves.gp")"; fi
