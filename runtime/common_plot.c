@@ -258,6 +258,8 @@ int nnrt_plot_curves(const NnrtCurvesPlot *c)
     if (nacc)
         fprintf(f, "    set multiplot layout 1,2 title \"%s: learning curves%s%s\" font \",13\"\n",
                 name, per_sample ? ", loss per sample" : "", logy ? " (log scale)" : "");
+    if (nacc && steps)
+        fprintf(f, "    set tmargin 5   # the title above the epochs' axis\n");
     else
         fprintf(f, "    set title \"%s: %s%s\" font \",13\"\n", name,
                 per_sample ? "loss per sample" : "loss", logy ? " (log scale)" : "");

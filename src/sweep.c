@@ -1311,13 +1311,17 @@ static int write_plots(State *st, const char *metric, int *which, int *nw)
     if (!f)
         return fail("cannot write %s", path);
     gp_header(f, "parallel", "parallel coordinates: one line per configuration");
-    fprintf(f, "set title \"%s: %s (mean over %d repeat%s), one line per configuration\"\n",
-            s->name, metric, s->repeat, s->repeat == 1 ? "" : "s");
+    char title[300];
+    snprintf(title, sizeof title, "%s: %s, mean over %d repeat%s", s->name, metric, s->repeat,
+             s->repeat == 1 ? "" : "s");
+    fprintf(f, "set title \"%s\"\n", title);
     fprintf(f, "unset key\nunset ytics\nset border 0\nset xtics (");
     int naxes = nv + with_params + 1;
     /* values are written right of their axis, the axes' names under them:
      * the axes stand as far apart as the longest needs (in characters) */
     size_t longest = strlen(metric) > 10 ? strlen(metric) : 10;
+    if (with_params)
+        longest = longest > 16 ? longest : 16;   /* "parameters (log)" */
     for (int k = 0; k < nv; k++) {
         size_t n = strlen(s->ax[var[k]].name) + 6;
         longest = n > longest ? n : longest;
@@ -1337,10 +1341,17 @@ static int write_plots(State *st, const char *metric, int *which, int *nw)
         if (k >= nv) {
             fprintf(f, "set paxis %d tics left offset 4\n", k + 1);
             if (k == nv && with_params && params_log) {
-                /* the counts themselves at powers of ten */
+                /* the counts themselves at 1, 2 and 5 times powers of ten */
                 fprintf(f, "set paxis %d tics (", k + 1);
+                int first = 1;
                 for (double d = floor(log10(plo)); d <= ceil(log10(phi)); d++)
-                    fprintf(f, "%s\"%.0f\" %g", d > floor(log10(plo)) ? ", " : "", pow(10, d), d);
+                    for (int m = 1; m <= 5; m += m == 1 ? 1 : 3) {
+                        double v = m * pow(10, d);
+                        if (v < plo || v > phi)
+                            continue;
+                        fprintf(f, "%s\"%.0f\" %g", first ? "" : ", ", v, log10(v));
+                        first = 0;
+                    }
                 fprintf(f, ")\nset paxis %d range [%g:%g]\n", k + 1, log10(plo) - 0.05,
                         log10(phi) + 0.05);
             }
@@ -1359,10 +1370,12 @@ static int write_plots(State *st, const char *metric, int *which, int *nw)
         fprintf(f, "set paxis %d tics left offset 4\nset paxis %d range [%g:%g]\n", k + 1, k + 1,
                 lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo));
     }
+    /* the lines' colour is the metric, whose axis is the last: no colour bar */
     fprintf(f, "set palette defined (0 '#440154', 0.25 '#3b528b', 0.5 '#21918c', "
-               "0.75 '#5ec962', 1 '#fde725')\nset cblabel \"%s\"\n", metric);
+               "0.75 '#5ec962', 1 '#fde725')\nunset colorbox\n");
     /* (a character of the PDF's 12-point text is about 13 of its pixels) */
-    gp_formats(f, "parallel", 300 + naxes * (13 * (int)longest + 20), 540);
+    int pw = 160 + naxes * (13 * (int)longest + 20), tw = 13 * (int)strlen(title) + 80;
+    gp_formats(f, "parallel", pw > tw ? pw : tw, 540);
     /* gnuplot 5.4: one `using` per axis, the colour from the last column */
     fprintf(f, "    plot for [col = 1:%d] 'parallel.dat' using col:", naxes);
     fprintf(f, "%d with parallelaxes lc palette lw 2\n    set output\n}\n", naxes);
@@ -1408,14 +1421,14 @@ static int write_plots(State *st, const char *metric, int *which, int *nw)
     /* the title in short lines, and a figure wide enough for them and the
      * colour bar's label at the PDF's text size (nnrt_plot_formats; a
      * character is about 13 of its pixels) */
-    char title[3][200];
-    snprintf(title[0], sizeof title[0], "%s: %s", s->name, metric);
-    snprintf(title[1], sizeof title[1], "mean +- std over %d repeat%s", s->repeat,
+    char htitle[3][200];
+    snprintf(htitle[0], sizeof htitle[0], "%s: %s", s->name, metric);
+    snprintf(htitle[1], sizeof htitle[1], "mean +- std over %d repeat%s", s->repeat,
              s->repeat == 1 ? "" : "s");
-    snprintf(title[2], sizeof title[2], "%s", nv > 2 ? "and the other swept values" : "");
-    fprintf(f, "set title \"%s\\n%s%s%s\"\n", title[0], title[1], nv > 2 ? "\\n" : "", title[2]);
-    size_t tl = strlen(title[0]) > strlen(title[1]) ? strlen(title[0]) : strlen(title[1]);
-    tl = strlen(title[2]) > tl ? strlen(title[2]) : tl;
+    snprintf(htitle[2], sizeof htitle[2], "%s", nv > 2 ? "and the other swept values" : "");
+    fprintf(f, "set title \"%s\\n%s%s%s\"\n", htitle[0], htitle[1], nv > 2 ? "\\n" : "", htitle[2]);
+    size_t tl = strlen(htitle[0]) > strlen(htitle[1]) ? strlen(htitle[0]) : strlen(htitle[1]);
+    tl = strlen(htitle[2]) > tl ? strlen(htitle[2]) : tl;
     int hw = 13 * (int)tl + 80 > 300 + 110 * ax->n ? 13 * (int)tl + 80 : 300 + 110 * ax->n;
     fprintf(f, "set xlabel \"%s\"\nset ylabel \"%s\"\nunset key\nset tics scale 0\n", ax->name,
             ay->name);
