@@ -11,6 +11,8 @@
  *                                    compile in memory (LLVM JIT) and run the
  *                                    trainer's command (default train)
  *   nnc --emit=ast|ir|grad|llvm model.nn  print a stage
+ *   nnc sweep ..., nnc compare ...   sweep.c, compare.c
+ *   nnc help [COMMAND], nnc COMMAND --help   the usage (of one command)
  *
  * Output files are written to a temporary name and renamed into place, so a
  * failed compilation never leaves a half-written file behind.
