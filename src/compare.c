@@ -217,7 +217,7 @@ static int write_table(Run *runs, int n, const char *out)
     snprintf(cell[c++].s, sizeof cell->s, "run");
     for (int k = 0; k < ndiff; k++)
         snprintf(cell[c++].s, sizeof cell->s, "%s", diff[k]);
-    snprintf(cell[c++].s, sizeof cell->s, "epochs");
+    snprintf(cell[c++].s, sizeof cell->s, "epoch");   /* the last (a setting is `epochs`) */
     for (int m = 0; m < 5; m++)
         if (have[m])
             snprintf(cell[c++].s, sizeof cell->s, "%s", metrics[m]);

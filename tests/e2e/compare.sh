@@ -26,7 +26,7 @@ fi
 
 t_begin "compare/table"
 c=$D/cmp
-if [ "$(head -1 "$c/compare.csv")" != "run,optimizer,epochs,loss,test_loss,accuracy,test_accuracy,best test_loss (epoch),status" ]; then
+if [ "$(head -1 "$c/compare.csv")" != "run,optimizer,epoch,loss,test_loss,accuracy,test_accuracy,best test_loss (epoch),status" ]; then
     t_fail "compare.csv's columns: $(head -1 "$c/compare.csv")"
 elif [ "$(grep -c ',4,.*,finished$' "$c/compare.csv")" != 3 ] ||
      ! grep -q '^momentum,"sgd(lr = 0.1, momentum = 0.9' "$c/compare.csv"; then
