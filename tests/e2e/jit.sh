@@ -174,11 +174,8 @@ fi
 # (-march=native: fused multiply-adds) tanh, exp and sigmoid bit for bit,
 # within 1.4 ulp of tanh and 1.05 ulp of exp (denormals kept: --no-ftz;
 # tests/unit/check_mathf.c checks the floats without fused multiply-adds)
-# The bits are those of a trainer compiled with nnc build's default flags
-# (-O3 -march=native ...), which the JIT follows; make asan's NNC_CFLAGS
-# (-O1 and the sanitizers) keep the sanitizers but take the defaults' -O3.
-native_cflags=$("$NNC" --help | awk '/^  NNC_CFLAGS/ { getline; sub(/^ +/, ""); print; exit }')
-t_build_native() { NNC_CFLAGS="${NNC_CFLAGS:+$NNC_CFLAGS }$native_cflags" t_build "$@"; }
+# (the bits are those of a trainer compiled with nnc build's default flags,
+# which the JIT follows: t_build_native, tests/lib.sh)
 t_begin "jit/mathf-bit-for-bit"
 m=mathf_sweep
 if t_build_native tests/e2e/models/$m.nn "$D/$m" &&
