@@ -10,6 +10,10 @@
 #   make fuzz     builds a libFuzzer target per data parser and for models (clang), runs each
 #                 for FUZZ_SECONDS (default 25); see tests/fuzz/run.sh
 #   make deps     installs the Debian packages the build needs (scripts/deps.sh)
+#   make install  nnc into PREFIX/bin, the runtime (libnnrt.a, nnrt.h,
+#                 nnc-jit.so) into PREFIX/lib/nnc, where that nnc finds it, and
+#                 the docs into PREFIX/share/doc/nnc; PREFIX ?= /usr/local,
+#                 DESTDIR for staging (make uninstall removes them again)
 #
 # Switches: BLAS ?= auto|openblas|none   (OpenBLAS for large GEMMs in the runtime)
 #           LLVM ?= auto|none|PATH/llvm-config  (the JIT of `nnc run`, docs/jit.md)
@@ -153,7 +157,7 @@ endif
 # name) and takes the compiler's functions from nnc, which exports them.
 JIT_SRCS := $(filter-out src/codegen/jit_load.c,$(wildcard src/codegen/jit_*.c))
 NNC_SRCS := $(filter-out $(JIT_SRCS),$(wildcard src/frontend/*.c src/ir/*.c src/ad/*.c src/codegen/*.c)) \
-            src/sweep.c src/board.c src/main.c
+            src/sweep.c src/board.c src/compare.c src/main.c
 NNC_OBJS := $(NNC_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/nn.tab.o $(BUILD)/gen/lex.yy.o
 JIT_OBJS := $(JIT_SRCS:%.c=$(BUILD)/%.o)
 ifneq ($(LLVM),none)
@@ -312,9 +316,28 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_target.c tests/fuzz/fuzz_harness.h $(NNC_LIB_
 deps:
 	scripts/deps.sh
 
+# nnc looks for its runtime in runtime/ beside itself, else in ../lib/nnc
+# (cg_runtime_dir), so PREFIX/bin/nnc finds PREFIX/lib/nnc wherever PREFIX is
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  := $(DESTDIR)$(PREFIX)/bin
+LIBDIR  := $(DESTDIR)$(PREFIX)/lib/nnc
+DOCDIR  := $(DESTDIR)$(PREFIX)/share/doc/nnc
+install: all
+	install -d $(BINDIR) $(LIBDIR) $(DOCDIR)
+	install -m 755 $(NNC_BIN) $(BINDIR)/nnc
+	install -m 644 $(RT_LIB) $(RT_DIR)/libnnrt.ldflags runtime/nnrt.h $(LIBDIR)/
+	$(if $(JIT_SO),install -m 755 $(JIT_SO) $(LIBDIR)/)
+	install -m 644 README.md docs/*.md $(DOCDIR)/
+	@echo "installed $(PREFIX)/bin/nnc (runtime in $(PREFIX)/lib/nnc, docs in $(PREFIX)/share/doc/nnc)"
+
+uninstall:
+	rm -f $(BINDIR)/nnc
+	rm -rf $(LIBDIR) $(DOCDIR)
+
 clean:
 	rm -rf build build-asan build-fuzz nnc runtime/libnnrt.a runtime/libnnrt.ldflags runtime/nnc-jit.so \
 		runtime/nnrt-mpi.so runtime/board/echarts.min.js runtime/board/echarts.LICENSE tests/out demo
 
-.PHONY: all test unit-tests demo bench asan fuzz fuzz-bins deps clean assignments
+.PHONY: all test unit-tests demo bench asan fuzz fuzz-bins deps clean assignments install uninstall
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

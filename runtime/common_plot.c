@@ -9,8 +9,9 @@
  * (pdfcairo, when present).  Without gnuplot the scripts and data are
  * still written and one note says how to get the pictures.
  *
- *   curves.gp    metrics.csv: loss and test_loss over epochs, and the
- *                accuracy columns in a second panel when there are any
+ *   curves.gp    metrics.csv (and steps.csv): loss and test_loss over the
+ *                updates (the epochs with full batches), each update's
+ *                batch loss, and the accuracy columns in a second panel
  *   boundary.gp  boundary_grid.dat, boundary_train.dat, boundary_test.dat:
  *                the model's prediction over the plane of a 2-D input
  *                (written by nnrt_plot.c, which runs the model)
@@ -31,24 +32,15 @@
 #include <unistd.h>
 #include "nnrt_internal.h"
 
-#define MAXCOL 32
+/* ---- CSV files as columns of numbers (nnrt_internal.h) ---- */
 
-/* ---- metrics.csv ---- */
-
-typedef struct Table {
-    char names[MAXCOL][32];
-    int ncol;
-    double *col[MAXCOL];
-    int nrow, cap;
-} Table;
-
-static void table_free(Table *t)
+void nnrt_table_free(NnrtTable *t)
 {
     for (int c = 0; c < t->ncol; c++)
         free(t->col[c]);
 }
 
-static int read_csv(const char *path, Table *t)
+int nnrt_table_read(const char *path, NnrtTable *t)
 {
     FILE *f = fopen(path, "r");
     char line[4096];
@@ -59,7 +51,7 @@ static int read_csv(const char *path, Table *t)
         fclose(f);
         return -1;
     }
-    for (char *tok = strtok(line, ",\r\n"); tok && t->ncol < MAXCOL; tok = strtok(NULL, ",\r\n"))
+    for (char *tok = strtok(line, ",\r\n"); tok && t->ncol < NNRT_TABLE_MAXCOL; tok = strtok(NULL, ",\r\n"))
         snprintf(t->names[t->ncol++], sizeof t->names[0], "%s", tok);
     while (fgets(line, sizeof line, f)) {
         if (t->nrow == t->cap) {
@@ -79,7 +71,7 @@ static int read_csv(const char *path, Table *t)
     return 0;
 }
 
-static int column(const Table *t, const char *name)
+int nnrt_table_column(const NnrtTable *t, const char *name)
 {
     for (int c = 0; c < t->ncol; c++)
         if (strcmp(t->names[c], name) == 0)
@@ -109,16 +101,20 @@ static FILE *open_script(const char *dir, const char *name, const char *what)
 }
 
 /* The loop that draws the same figure as PNG and PDF; the caller writes
- * the figure between this and end_formats(). */
-static void begin_formats(FILE *f, const char *name, int w, int h)
+ * the figure between this and end_formats().  The PNG is w x h pixels with
+ * 11-point text, for the screen; the PDF is w / 144 inches wide with
+ * 12-point text, so that scaled to a report's column (3.4 in) a figure of
+ * 700 pixels keeps its text at 8 points (a two-panel one at the text's
+ * width, 7 in, too).  The sweep's figures use the same (sweep.c). */
+void nnrt_plot_formats(FILE *f, const char *name, int w, int h)
 {
     fprintf(f, "\ndo for [fmt in \"png pdf\"] {\n"
                "    if (fmt eq \"pdf\" && !pdf) { break }\n"
                "    if (fmt eq \"png\" && cairo) { set terminal pngcairo noenhanced size %d,%d font \"sans,11\" }\n"
                "    if (fmt eq \"png\" && !cairo) { set terminal png noenhanced size %d,%d }\n"
-               "    if (fmt eq \"pdf\") { set terminal pdfcairo noenhanced size %.2fin,%.2fin font \"sans,9\" }\n"
+               "    if (fmt eq \"pdf\") { set terminal pdfcairo noenhanced size %.2fin,%.2fin font \"sans,12\" }\n"
                "    set output \"%s.\".fmt\n",
-            w, h, w, h, w / 120.0, h / 120.0, name);
+            w, h, w, h, w / 144.0, h / 144.0, name);
 }
 
 static void end_formats(FILE *f)
@@ -140,76 +136,179 @@ static void title_text(char *out, size_t len, const char *s)
 static const char *const line_colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
                                           "#9467bd", "#8c564b"};
 
-/* One panel: the columns whose names are listed, against epoch. */
-static void curve_panel(FILE *f, const Table *t, const char *const *names, int n,
-                        const char *ylabel, int logy)
+/* The values of plotted columns: all finite ones, and the positive ones
+ * (for a log scale). */
+typedef struct Range {
+    double min, max, pos_min, pos_max;
+} Range;
+
+#define RANGE_EMPTY {INFINITY, -INFINITY, INFINITY, 0}
+
+/* Widens r by column c of t scaled by 1/div. */
+static void widen(Range *r, const NnrtTable *t, int c, double div)
 {
-    int first = 1;
-    fprintf(f, "    set ylabel \"%s\"\n", ylabel);
-    fprintf(f, "    %s\n", logy ? "set logscale y" : "unset logscale y");
-    fprintf(f, "    plot ");
-    for (int k = 0; k < n; k++) {
-        if (column(t, names[k]) < 0)
+    for (int i = 0; c >= 0 && i < t->nrow; i++) {
+        double v = t->col[c][i] / div;
+        if (!isfinite(v))
             continue;
-        char title[64];
-        snprintf(title, sizeof title, "%s", strncmp(names[k], "test_", 5) == 0 ? "test" : "train");
-        fprintf(f, "%s'metrics.csv' using \"epoch\":\"%s\" with %s lc rgb '%s' lw 2 "
-                   "title \"%s\"", first ? "" : ", \\\n         ", names[k],
-                t->nrow <= 40 ? "linespoints pt 7 ps 0.5" : "lines", line_colors[k % 6], title);
-        first = 0;
+        r->min = v < r->min ? v : r->min;
+        r->max = v > r->max ? v : r->max;
+        if (v > 0) {
+            r->pos_min = v < r->pos_min ? v : r->pos_min;
+            r->pos_max = v > r->pos_max ? v : r->pos_max;
+        }
     }
-    fprintf(f, "\n");
 }
 
-int nnrt_plot_curves(const char *dir, const char *model)
+/* A tic step of 1, 2 or 5 times a power of ten giving at most n intervals
+ * over [lo, hi]: gnuplot's own choice counts on the range alone, and its
+ * labels run together where the text is large for the figure (a PDF at a
+ * report's column width).  0 when the range is empty. */
+double nnrt_plot_tic_step(double lo, double hi, int n)
+{
+    static const double mult[] = {1, 2, 5, 10};
+    double span = hi - lo;
+    if (!(span > 0) || !isfinite(span) || n < 1)
+        return 0;
+    double p = pow(10, floor(log10(span / n)));
+    for (int k = 0; k < 3; k++)
+        if (span / (mult[k] * p) <= n)
+            return mult[k] * p;
+    return mult[3] * p;
+}
+
+/* curves.gp: the loss panel and, with accuracy, an accuracy panel.  With
+ * mini-batches the x axis counts updates and the loss of every update's
+ * batch (steps.csv) is drawn under the epochs' evaluations (metrics.csv,
+ * whose `step` column places them), so a run of one or two epochs still
+ * shows its curve; the epochs are marked on the top axis.  With reduce =
+ * sum the training set's, the test set's and a batch's objectives are sums
+ * over different numbers of samples (3.6e6 against 3.2e3): each is divided
+ * by its count, and the axis says so.  The keys go under the panels, off
+ * the curves. */
+int nnrt_plot_curves(const NnrtCurvesPlot *c)
 {
     char path[1200], name[200];
-    Table t;
-    snprintf(path, sizeof path, "%s/metrics.csv", dir);
-    if (read_csv(path, &t) != 0 || t.nrow == 0 || column(&t, "epoch") < 0) {
-        table_free(&t);
+    NnrtTable t, st;
+    snprintf(path, sizeof path, "%s/metrics.csv", c->dir);
+    if (nnrt_table_read(path, &t) != 0 || t.nrow == 0 || nnrt_table_column(&t, "epoch") < 0) {
+        nnrt_table_free(&t);
         return -1;
     }
-    static const char *const losses[] = {"loss", "test_loss"};
-    static const char *const accs[] = {"accuracy", "test_accuracy"};
-    int nacc = (column(&t, "accuracy") >= 0) + (column(&t, "test_accuracy") >= 0);
+    snprintf(path, sizeof path, "%s/steps.csv", c->dir);
+    int steps = c->batch > 0 && nnrt_table_read(path, &st) == 0 && st.nrow > 0 &&
+                nnrt_table_column(&st, "batch_loss") >= 0 && nnrt_table_column(&t, "step") >= 0;
+    if (!steps && c->batch > 0)
+        nnrt_table_free(&st);
+    int per_sample = c->reduce_sum && c->n_train > 0;
+    int64_t B = c->batch > 0 && c->batch < c->n_train ? c->batch : c->n_train;
+    int64_t nb = B > 0 ? (c->n_train + B - 1) / B : 1;
+    double ntr = per_sample ? (double)c->n_train : 1;
+    double nte = per_sample && c->n_test > 0 ? (double)c->n_test : 1;
+    int has_test = nnrt_table_column(&t, "test_loss") >= 0, has_pen = nnrt_table_column(&t, "penalty") >= 0;
+    int nacc = (nnrt_table_column(&t, "accuracy") >= 0) + (nnrt_table_column(&t, "test_accuracy") >= 0);
+    const char *x = steps ? "step" : "epoch";
+
     /* log scale when the positive losses span more than a decade */
-    double lo = INFINITY, hi = 0;
-    for (int k = 0; k < 2; k++) {
-        int c = column(&t, losses[k]);
-        for (int i = 0; c >= 0 && i < t.nrow; i++)
-            if (t.col[c][i] > 0 && isfinite(t.col[c][i])) {
-                lo = t.col[c][i] < lo ? t.col[c][i] : lo;
-                hi = t.col[c][i] > hi ? t.col[c][i] : hi;
-            }
-    }
-    int logy = lo > 0 && hi / lo > 10;
-    FILE *f = open_script(dir, "curves", "learning curves (loss and metrics over epochs)");
+    Range r = RANGE_EMPTY, xr = RANGE_EMPTY;
+    widen(&r, &t, nnrt_table_column(&t, "loss"), ntr);
+    widen(&r, &t, nnrt_table_column(&t, "test_loss"), nte);
+    if (steps)
+        widen(&r, &st, nnrt_table_column(&st, "batch_loss"), per_sample ? (double)B : 1);
+    widen(&xr, &t, nnrt_table_column(&t, x), 1);
+    int logy = r.pos_min > 0 && r.pos_max / r.pos_min > 10;
+
+    FILE *f = open_script(c->dir, "curves", "learning curves (loss and metrics over training)");
     if (!f) {
-        table_free(&t);
+        nnrt_table_free(&t);
+        if (steps)
+            nnrt_table_free(&st);
         return -1;
     }
-    title_text(name, sizeof name, model);
+    title_text(name, sizeof name, c->model);
     fprintf(f, "set datafile separator ','\n"
                "set datafile columnheaders\n"
-               "set xlabel \"epoch\"\n"
-               "set key top right\n");
-    begin_formats(f, "curves", nacc ? 1100 : 650, 450);
+               "set xlabel \"%s\"\n"
+               "set key below horizontal\n", steps ? "update (epochs on the top axis)" : "epoch");
+    double xstep = nnrt_plot_tic_step(0, xr.max, 6), ystep = nnrt_plot_tic_step(r.min, r.max, 6);
+    if (xstep > 0)
+        fprintf(f, "set xtics %g\n", xstep < 1 ? 1 : xstep);
+    if (per_sample)
+        fprintf(f, "# reduce = sum: each objective divided by its number of samples\n"
+                   "n_train = %lld\nn_test = %lld\nbatch = %lld\n"
+                   "batches = %lld   # per epoch; the last one has the rest\n"
+                   "bsize(step) = int(step - 1) %% batches == batches - 1 ? "
+                   "n_train - (batches - 1) * batch : batch\n",
+                (long long)c->n_train, (long long)(c->n_test > 0 ? c->n_test : 1),
+                (long long)B, (long long)nb);
+    if (steps) {
+        /* the epochs on the top axis: at most 6 labels */
+        int every = (t.nrow - 1 + 5) / 6 > 1 ? (t.nrow - 1 + 5) / 6 : 1;
+        int sc = nnrt_table_column(&t, "step"), ec = nnrt_table_column(&t, "epoch");
+        fprintf(f, "set x2tics (");
+        for (int i = 0, k = 0; i < t.nrow; i++)
+            if ((long long)t.col[ec][i] % every == 0)
+                fprintf(f, "%s\"%lld\" %lld", k++ ? ", " : "", (long long)t.col[ec][i],
+                        (long long)t.col[sc][i]);
+        fprintf(f, ") out nomirror\nset xtics nomirror\nset link x2 via x inverse x\n");
+    }
+    const char *ylabel = per_sample ? "objective / samples" : has_pen ? "loss (mean + penalty)"
+                                                                      : "loss (mean over samples)";
+    nnrt_plot_formats(f, "curves", nacc ? 1100 : 700, 560);
     if (nacc)
-        fprintf(f, "    set multiplot layout 1,2 title \"%s: learning curves\" font \",13\"\n"
-                   "    set title \"loss%s\"\n", name, logy ? " (log scale)" : "");
+        fprintf(f, "    set multiplot layout 1,2 title \"%s: learning curves%s%s\" font \",13\"\n",
+                name, per_sample ? ", loss per sample" : "", logy ? " (log scale)" : "");
+    if (nacc && steps)
+        fprintf(f, "    set tmargin 5   # the title above the epochs' axis\n");
     else
-        fprintf(f, "    set title \"%s: loss%s\" font \",13\"\n", name, logy ? " (log scale)" : "");
-    curve_panel(f, &t, losses, 2, "loss", logy);
+        fprintf(f, "    set title \"%s: %s%s\" font \",13\"\n", name,
+                per_sample ? "loss per sample" : "loss", logy ? " (log scale)" : "");
+    fprintf(f, "    set ylabel \"%s\"\n    %s\n", ylabel,
+            logy ? "set logscale y" : "unset logscale y");
+    if (has_pen && !per_sample) {
+        Range pr = RANGE_EMPTY;
+        widen(&pr, &t, nnrt_table_column(&t, "penalty"), 1);
+        double step = nnrt_plot_tic_step(pr.min < 0 ? pr.min : 0, pr.max, 4);
+        fprintf(f, "    set y2tics %g\n    set ytics nomirror\n    set y2label \"penalty\"\n",
+                step > 0 ? step : 1);
+    }
+    if (!logy && ystep > 0)
+        fprintf(f, "    set ytics %g\n", ystep);
+    const char *pts = t.nrow <= 40 ? "linespoints pt 7 ps 0.6" : "lines";
+    fprintf(f, "    plot ");
+    if (steps)
+        fprintf(f, "'steps.csv' using \"step\":(column(\"batch_loss\")%s) with lines "
+                   "lc rgb '#9ecae1' lw 1 title \"each update's batch\", \\\n         ",
+                per_sample ? " / bsize(column(\"step\"))" : "");
+    fprintf(f, "'metrics.csv' using \"%s\":(column(\"loss\")%s) with %s lc rgb '%s' lw 2 "
+               "title \"training set\"", x, per_sample ? " / n_train" : "", pts, line_colors[0]);
+    if (has_test)
+        fprintf(f, ", \\\n         'metrics.csv' using \"%s\":(column(\"test_loss\")%s) with %s "
+                   "lc rgb '%s' lw 2 title \"test set\"", x, per_sample ? " / n_test" : "", pts,
+                line_colors[1]);
+    if (has_pen && !per_sample)
+        fprintf(f, ", \\\n         'metrics.csv' using \"%s\":\"penalty\" axes x1y2 with lines "
+                   "dt 2 lc rgb '#606060' lw 2 title \"penalty (right axis; in each loss)\"", x);
+    fprintf(f, "\n");
     if (nacc) {
-        fprintf(f, "    set title \"accuracy\"\n    set key bottom right\n"
-                   "    set yrange [*:1]\n");
-        curve_panel(f, &t, accs, 2, "accuracy", 0);
-        fprintf(f, "    set yrange [*:*]\n    set key top right\n    unset multiplot\n");
+        fprintf(f, "    set yrange [*:1]\n    set ytics auto mirror\n    set ylabel \"accuracy\"\n"
+                   "    unset y2tics\n    unset y2label\n    unset logscale y\n    plot ");
+        static const char *const accs[] = {"accuracy", "test_accuracy"};
+        for (int k = 0, first = 1; k < 2; k++) {
+            if (nnrt_table_column(&t, accs[k]) < 0)
+                continue;
+            fprintf(f, "%s'metrics.csv' using \"%s\":\"%s\" with %s lc rgb '%s' lw 2 "
+                       "title \"%s\"", first ? "" : ", \\\n         ", x, accs[k], pts,
+                    line_colors[k], k ? "test set" : "training set");
+            first = 0;
+        }
+        fprintf(f, "\n    set yrange [*:*]\n    unset multiplot\n");
     }
     end_formats(f);
     int bad = ferror(f);
-    table_free(&t);
+    nnrt_table_free(&t);
+    if (steps)
+        nnrt_table_free(&st);
     return fclose(f) != 0 || bad ? -1 : 0;
 }
 
@@ -270,7 +369,7 @@ int nnrt_plot_boundary_script(const char *dir, const NnrtBoundaryPlot *b)
     for (int k = 0; k < NCOLORS; k++)
         fprintf(f, "set linetype %d lc rgb '%s'\n", k + 1, class_fg[k]);
     int panels = b->has_test ? 2 : 1;
-    begin_formats(f, "boundary", panels == 2 ? 1150 : 640, 600);
+    nnrt_plot_formats(f, "boundary", panels == 2 ? 1150 : 640, 600);
     if (panels == 2)
         fprintf(f, "    set multiplot layout 1,2 title \"%s: %s\" font \",13\"\n", model,
                 b->kind == NNRT_BOUNDARY_VALUE ? "output" : "decision boundary");
@@ -287,10 +386,12 @@ int nnrt_plot_boundary_script(const char *dir, const NnrtBoundaryPlot *b)
             fprintf(f, ", \\\n         $boundary with lines lc rgb 'black' lw 2 "
                        "title \"P = 0.5\"");
         if (b->kind == NNRT_BOUNDARY_VALUE) {
-            fprintf(f, ", \\\n         '%s' using 1:2:3 with points pt 7 ps 0.6 lc palette "
-                       "notitle, \\\n         '' using 1:2 with points pt 6 ps 0.6 "
-                       "lc rgb 'black' title \"%s points, coloured by their target %s\"",
-                    file, set, out);
+            /* on a white disc: a point coloured like the surface under it
+             * (a good fit) must still stand out from it */
+            fprintf(f, ", \\\n         '%s' using 1:2 with points pt 7 ps 1.1 lc rgb 'white' "
+                       "notitle, \\\n         '' using 1:2:3 with points pt 7 ps 0.7 "
+                       "lc palette title \"%s points (colour: target %s)\"",
+                    file, p ? "test" : "training", out);
         } else {
             int K = b->kind == NNRT_BOUNDARY_BINARY ? 2 : b->nclass;
             for (int k = 0; k < K; k++)
@@ -309,21 +410,29 @@ int nnrt_plot_boundary_script(const char *dir, const NnrtBoundaryPlot *b)
 
 /* ---- reconstructions: the libpng image with a title ---- */
 
-int nnrt_plot_recon_script(const char *dir, const char *model, const char *set, int n, int w,
-                           int h)
+int nnrt_plot_recon_script(const char *dir, const NnrtReconPlot *r)
 {
     char name[200];
-    title_text(name, sizeof name, model);
+    title_text(name, sizeof name, r->model);
     FILE *f = open_script(dir, "reconstructions_figure",
-                          "reconstructions.png (written with libpng) with a title");
+                          "reconstructions.png (written with libpng) with a title and labels");
     if (!f)
         return -1;
     fprintf(f, "unset border\nunset tics\nunset key\nset size ratio -1\n"
-               "set lmargin 1\nset rmargin 1\nset bmargin 1\n");
-    begin_formats(f, "reconstructions_figure", w + 40, h + 90);
-    fprintf(f, "    set title \"%s: %d %s samples, each above its reconstruction\"\n"
+               "set lmargin 10\nset rmargin 1\nset bmargin 1\n");
+    /* each pair of rows: the inputs, then the outputs (gnuplot's y counts
+     * the image's pixels from the bottom) */
+    for (int g = 0; g < r->groups; g++) {
+        int top = r->gap + g * (2 * r->cell + 3 * r->gap);
+        fprintf(f, "set label \"input\" at %d, %d right\n", -r->gap,
+                r->h - 1 - (top + r->cell / 2));
+        fprintf(f, "set label \"output\" at %d, %d right\n", -r->gap,
+                r->h - 1 - (top + r->cell + r->gap + r->cell / 2));
+    }
+    nnrt_plot_formats(f, "reconstructions_figure", r->w + 130, r->h + 90);
+    fprintf(f, "    set title \"%s: %d %s samples and their reconstructions\"\n"
                "    plot 'reconstructions.png' binary filetype=png with rgbimage\n",
-            name, n, set);
+            name, r->n, r->set);
     end_formats(f);
     int bad = ferror(f);
     return fclose(f) != 0 || bad ? -1 : 0;

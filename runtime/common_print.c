@@ -8,8 +8,8 @@
  *
  * Used by the trainer's `grad --print` (the gradients of one sample, as the
  * first assignment asks for them) and `check --print` (the analytic and the
- * numeric gradient side by side, in scientific notation so that the two
- * columns line up digit for digit).
+ * numeric gradient and their relative error side by side, in scientific
+ * notation so that the columns line up digit for digit).
  */
 #include "nnrt_internal.h"
 
@@ -22,6 +22,7 @@
 typedef struct Fmt {
     FILE *f;
     int digits, sci, width;
+    int per_line;   /* > 0: wrap rows after this many elements, not by width */
 } Fmt;
 
 /* %g with `digits` significant digits, or with sci %e and a place for the
@@ -46,7 +47,7 @@ static void print_block(const Fmt *fm, const double *x, int rank, const int *dim
             char buf[64];
             format_one(buf, sizeof buf, x[i], fm->digits, fm->sci);
             if (i > 0) {
-                if (col + 1 + fm->width + 1 > LINE_WIDTH) {
+                if (fm->per_line ? i % fm->per_line == 0 : col + 1 + fm->width + 1 > LINE_WIDTH) {
                     fprintf(f, "\n%*s", depth + 1, "");
                     col = depth + 1;
                 } else {
@@ -86,13 +87,25 @@ int nnrt_array_width(const double *x, long n, int digits, int sci)
     return width;
 }
 
-void nnrt_print_array_fmt(FILE *f, const double *x, int rank, const int *dim, int digits, int sci,
-                          int width)
+/* How many elements of this width a row of a rank-`rank` array holds
+ * before print_block wraps it. */
+static int per_line(int width, int rank)
+{
+    int k = 1, col = rank + width;   /* after the first: the brackets, then it */
+    while (col + 1 + width + 1 <= LINE_WIDTH) {
+        col += 1 + width;
+        k++;
+    }
+    return k;
+}
+
+static void print_array_wrapped(FILE *f, const double *x, int rank, const int *dim, int digits,
+                                int sci, int width, int wrap)
 {
     long n = 1;
     for (int d = 0; d < rank; d++)
         n *= dim[d];
-    Fmt fm = { f, digits, sci, width > 0 ? width : nnrt_array_width(x, n, digits, sci) };
+    Fmt fm = { f, digits, sci, width > 0 ? width : nnrt_array_width(x, n, digits, sci), wrap };
     if (rank == 0 || n == 0) {
         if (n == 0)
             fprintf(f, "[]\n");
@@ -107,6 +120,12 @@ void nnrt_print_array_fmt(FILE *f, const double *x, int rank, const int *dim, in
     fputc('\n', f);
 }
 
+void nnrt_print_array_fmt(FILE *f, const double *x, int rank, const int *dim, int digits, int sci,
+                          int width)
+{
+    print_array_wrapped(f, x, rank, dim, digits, sci, width, 0);
+}
+
 void nnrt_print_array(FILE *f, const double *x, int rank, const int *dim, int digits)
 {
     nnrt_print_array_fmt(f, x, rank, dim, digits, 0, 0);
@@ -114,13 +133,13 @@ void nnrt_print_array(FILE *f, const double *x, int rank, const int *dim, int di
 
 /* The text nnrt_print_array_fmt would print, split into lines. */
 static char **array_lines(const double *x, int rank, const int *dim, int digits, int width,
-                          int *nlines, char **text)
+                          int wrap, int *nlines, char **text)
 {
     size_t len = 0;
     FILE *m = open_memstream(text, &len);
     if (!m)
         return NULL;
-    nnrt_print_array_fmt(m, x, rank, dim, digits, 1, width);
+    print_array_wrapped(m, x, rank, dim, digits, 1, width, wrap);
     fclose(m);
     int n = 0;
     for (char *c = *text; *c; c++)
@@ -138,32 +157,49 @@ static char **array_lines(const double *x, int rank, const int *dim, int digits,
     return lines;
 }
 
-int nnrt_print_side_by_side(FILE *f, const double *a, const double *b, int rank, const int *dim,
-                            int digits, const char *title_a, const char *title_b)
+int nnrt_print_side_by_side(FILE *f, int k, const double *const *x, const int *digits,
+                            const char *const *titles, int rank, const int *dim)
 {
+    enum { MAXCOLS = 4 };
     long n = 1;
     for (int d = 0; d < rank; d++)
         n *= dim[d];
-    int wa = nnrt_array_width(a, n, digits, 1), wb = nnrt_array_width(b, n, digits, 1);
-    int width = wa > wb ? wa : wb, na = 0, nb = 0;
-    char *ta = NULL, *tb = NULL;
-    char **la = array_lines(a, rank, dim, digits, width, &na, &ta);
-    char **lb = la ? array_lines(b, rank, dim, digits, width, &nb, &tb) : NULL;
-    int rc = -1;
-    if (la && lb) {
-        /* the same shape and width give the same line structure */
-        int col = (int)strlen(title_a);
-        for (int i = 0; i < na; i++)
-            if ((int)strlen(la[i]) > col)
-                col = (int)strlen(la[i]);
-        fprintf(f, "%-*s   %s\n", col, title_a, title_b);
-        for (int i = 0; i < na || i < nb; i++)
-            fprintf(f, "%-*s   %s\n", col, i < na ? la[i] : "", i < nb ? lb[i] : "");
-        rc = 0;
+    if (k < 1 || k > MAXCOLS)
+        return -1;
+    /* columns of the same digits share one width, so they line up digit for
+     * digit; all wrap their rows after as many elements as the widest holds,
+     * so a line holds the same entries in every column */
+    int width[MAXCOLS] = { 0 }, nl[MAXCOLS] = { 0 }, col[MAXCOLS], widest = 1;
+    for (int i = 0; i < k; i++) {
+        for (int j = 0; j < k; j++)
+            if (digits[j] == digits[i]) {
+                int w = nnrt_array_width(x[j], n, digits[j], 1);
+                width[i] = w > width[i] ? w : width[i];
+            }
+        widest = width[i] > widest ? width[i] : widest;
     }
-    free(la);
-    free(lb);
-    free(ta);
-    free(tb);
+    int wrap = per_line(widest, rank);
+    char **lines[MAXCOLS] = { NULL }, *text[MAXCOLS] = { NULL };
+    int rc = 0, most = 0;
+    for (int i = 0; i < k && rc == 0; i++) {
+        lines[i] = array_lines(x[i], rank, dim, digits[i], width[i], wrap, &nl[i], &text[i]);
+        rc = lines[i] ? 0 : -1;
+        col[i] = (int)strlen(titles[i]);
+        for (int l = 0; rc == 0 && l < nl[i]; l++)
+            col[i] = (int)strlen(lines[i][l]) > col[i] ? (int)strlen(lines[i][l]) : col[i];
+        most = nl[i] > most ? nl[i] : most;
+    }
+    for (int l = -1; rc == 0 && l < most; l++)
+        for (int i = 0; i < k; i++) {
+            const char *s = l < 0 ? titles[i] : l < nl[i] ? lines[i][l] : "";
+            if (i == k - 1)
+                fprintf(f, "%s\n", s);
+            else
+                fprintf(f, "%-*s   ", col[i], s);
+        }
+    for (int i = 0; i < k; i++) {
+        free(lines[i]);
+        free(text[i]);
+    }
     return rc;
 }

@@ -118,13 +118,14 @@ static int close_part(FILE *f, const char *path, const char *part, NnrtErr *e)
 
 /* Every column metrics.csv can have, in csv_header's order. */
 const char *const nnrt_metric_columns[] = {"epoch", "step", "loss", "lr", "test_loss", "accuracy",
-                                           "test_accuracy", "seconds", "train_seconds"};
+                                           "test_accuracy", "penalty", "seconds", "train_seconds"};
 const int nnrt_metric_ncolumns = (int)(sizeof nnrt_metric_columns / sizeof nnrt_metric_columns[0]);
 
 static void csv_header(const NnrtRunLog *l, char *buf, size_t len)
 {
-    snprintf(buf, len, "epoch,step,loss,lr%s%s%s,seconds,train_seconds\n", l->has_test ? ",test_loss" : "",
-             l->accuracy ? ",accuracy" : "", l->accuracy && l->has_test ? ",test_accuracy" : "");
+    snprintf(buf, len, "epoch,step,loss,lr%s%s%s%s,seconds,train_seconds\n", l->has_test ? ",test_loss" : "",
+             l->accuracy ? ",accuracy" : "", l->accuracy && l->has_test ? ",test_accuracy" : "",
+             l->penalty ? ",penalty" : "");
 }
 
 /* Rewrites path keeping its first line (which must be `header` when
@@ -177,14 +178,15 @@ static int keep_rows(const char *path, const char *header, int64_t keep, NnrtErr
     return close_part(out, path, part, e);
 }
 
-int nnrt_runlog_open(NnrtRunLog *l, const char *dir, int has_test, int accuracy, int digits,
-                     int64_t keep, NnrtErr *e)
+int nnrt_runlog_open(NnrtRunLog *l, const char *dir, int has_test, int accuracy, int penalty,
+                     int digits, int64_t keep, NnrtErr *e)
 {
     char header[200], path[1100];
     memset(l, 0, sizeof *l);
     snprintf(l->dir, sizeof l->dir, "%s", dir);
     l->has_test = has_test;
     l->accuracy = accuracy;
+    l->penalty = penalty;
     l->digits = digits;
     csv_header(l, header, sizeof header);
     if (nnrt_mkdir_p(dir, e) != 0)
@@ -304,6 +306,10 @@ static void json_row(FILE *f, const NnrtRunLog *l, const NnrtRow *w, int with_tr
             json_num(f, w->test_accuracy, d);
         }
     }
+    if (l->penalty && with_train) {
+        fputs(", \"penalty\": ", f);
+        json_num(f, w->penalty, d);
+    }
     fprintf(f, ", \"seconds\": %.3f", w->seconds);
     if (with_train)
         fprintf(f, ", \"train_seconds\": %.6f", w->train_seconds);
@@ -362,6 +368,10 @@ int nnrt_runlog_row(NnrtRunLog *l, const NnrtRow *w, NnrtErr *e)
                 *p++ = ',';
                 p = put_num(p, w->test_accuracy, d);
             }
+        }
+        if (l->penalty) {
+            *p++ = ',';
+            p = put_num(p, w->penalty, d);
         }
         fwrite(line, 1, (size_t)(p - line), l->csv);
         fprintf(l->csv, ",%.3f,%.6f\n", w->seconds, w->train_seconds);
@@ -448,9 +458,10 @@ int nnrt_write_config(const char *dir, const NnrtModel *m, const NnrtConfig *c, 
         json_str(f, buf);
     fprintf(f, ",\n  \"optimizer\": {\"name\": \"%s\", ", onames[o->kind]);
     json_opt(f, "lr", o->lr, 0);
-    if (o->kind == NNRT_SGD)
-        fprintf(f, "\"momentum\": %.17g, \"nesterov\": %s, ", o->momentum,
-                o->nesterov ? "true" : "false");
+    if (o->kind == NNRT_SGD) {
+        json_opt(f, "momentum", o->momentum, 0);
+        fprintf(f, "\"nesterov\": %s, ", o->nesterov ? "true" : "false");
+    }
     if (o->kind == NNRT_ADAM || o->kind == NNRT_ADAMW) {
         json_opt(f, "beta1", o->beta1, 0);
         json_opt(f, "beta2", o->beta2, 0);

@@ -397,4 +397,10 @@ int nnrt_finite(const nnrt_real *x, size_t n);
  * for `key`; otherwise writes a message (no file/line) to err and returns -1. */
 int nnrt_setting_check(const char *key, const char *value, char *err, size_t errlen);
 
+/* x with `digits` significant digits into buf; with 17 the shortest text
+ * that reads back as exactly x, so 0.1 is "0.1", not "0.10000000000000001"
+ * (the numbers of generated code, settings and config.json; an accuracy of
+ * a float64 run).  Returns buf. */
+const char *nnrt_num_text(char *buf, size_t len, double x, int digits);
+
 #endif

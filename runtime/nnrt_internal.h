@@ -91,10 +91,7 @@ FILE *nnrt_open_part(const char *path, const char *part, NnrtErr *e);
 /* Seconds on a monotonic clock. */
 double nnrt_now(void);
 
-/* x with `digits` significant digits into buf; with 17 (float64 runs) the
- * shortest text that reads back as x, so an accuracy of 0.81 is "0.81",
- * not "0.81000000000000005".  Returns buf. */
-const char *nnrt_num_text(char *buf, size_t len, double x, int digits);
+/* nnrt_num_text: in nnrt.h (the compiler writes numbers with it too) */
 /* %.{digits}g of x (digits 1..17) into buf (at least 32 bytes), exactly as
  * printf would; -1 (buf undefined) where it cannot, and snprintf must. */
 int nnrt_fmt_g(char *buf, double x, int digits);
@@ -184,12 +181,47 @@ void nnrt_mpi_send(const void *buf, int bytes, int to);
 int nnrt_mpi_recv(void *buf, int bytes, int from);
 int nnrt_mpi_probe(void);
 
+/* ---- a run's CSV files (metrics.csv, steps.csv) as columns of numbers
+ * (common_plot.c): the plots and nnc compare read them ---- */
+#define NNRT_TABLE_MAXCOL 32
+typedef struct NnrtTable {
+    char names[NNRT_TABLE_MAXCOL][32];
+    int ncol;
+    double *col[NNRT_TABLE_MAXCOL];
+    int nrow, cap;
+} NnrtTable;
+
+/* Reads a CSV file with a header row; -1 when it cannot be opened or is
+ * empty (t is then empty, and nnrt_table_free may still be called). */
+int nnrt_table_read(const char *path, NnrtTable *t);
+/* The index of the column of this name, or -1. */
+int nnrt_table_column(const NnrtTable *t, const char *name);
+void nnrt_table_free(NnrtTable *t);
+
 /* ---- plots (common_plot.c; docs/trainer.md, "Plots") ----
  * Each writes a gnuplot script NAME.gp into the run directory DIR beside its
  * data; nnrt_gnuplot renders the scripts to NAME.png and NAME.pdf. */
 
-/* DIR/curves.gp from DIR/metrics.csv; -1 when there is no such file. */
-int nnrt_plot_curves(const char *dir, const char *model);
+/* What DIR/curves.gp draws from DIR/metrics.csv (and steps.csv): with
+ * reduce = sum each loss divided by its number of samples (n_train,
+ * n_test, batch; 0 where unknown), so that the curves share one scale. */
+typedef struct NnrtCurvesPlot {
+    const char *dir, *model;
+    int reduce_sum;
+    int64_t n_train, n_test, batch;   /* batch 0: full batches */
+} NnrtCurvesPlot;
+
+/* The start of a script's loop over its formats: NAME.png of w x h pixels
+ * and NAME.pdf of the same proportions (common_plot.c says how large); the
+ * loop's body follows, then "    set output\n}\n". */
+void nnrt_plot_formats(FILE *f, const char *name, int w, int h);
+
+/* A tic step of 1, 2 or 5 times a power of ten for at most n intervals
+ * over [lo, hi] (0 for an empty range). */
+double nnrt_plot_tic_step(double lo, double hi, int n);
+
+/* DIR/curves.gp; -1 when there is no metrics.csv. */
+int nnrt_plot_curves(const NnrtCurvesPlot *c);
 
 typedef enum NnrtBoundaryKind {
     NNRT_BOUNDARY_BINARY,     /* one logit: P(1) as colour, the 0.5 line */
@@ -212,9 +244,16 @@ typedef struct NnrtBoundaryPlot {
 int nnrt_plot_boundary_script(const char *dir, const NnrtBoundaryPlot *b);
 
 /* DIR/reconstructions_figure.gp: the w x h image reconstructions.png of n
- * samples of the `set` ("test", "training") with a title. */
-int nnrt_plot_recon_script(const char *dir, const char *model, const char *set, int n, int w,
-                           int h);
+ * samples of the `set` ("test", "training") with a title, its rows of
+ * inputs and of outputs labelled: `groups` pairs of rows, each row `cell`
+ * pixels high, `gap` pixels between rows and around the image. */
+typedef struct NnrtReconPlot {
+    const char *model, *set;
+    int n, w, h;
+    int groups, cell, gap;
+} NnrtReconPlot;
+
+int nnrt_plot_recon_script(const char *dir, const NnrtReconPlot *r);
 
 /* Runs gnuplot on DIR/NAME.gp for each name, in DIR (messages to
  * DIR/plots.log).  Without gnuplot on PATH prints one note (unless quiet)
@@ -235,10 +274,12 @@ void nnrt_print_array(FILE *f, const double *x, int rank, const int *dim, int di
 void nnrt_print_array_fmt(FILE *f, const double *x, int rank, const int *dim, int digits, int sci,
                           int width);
 int nnrt_array_width(const double *x, long n, int digits, int sci);
-/* Two arrays of one shape next to each other, line by line, each under its
- * title, in one common width (check --print).  -1 when out of memory. */
-int nnrt_print_side_by_side(FILE *f, const double *a, const double *b, int rank, const int *dim,
-                            int digits, const char *title_a, const char *title_b);
+/* k <= 4 arrays of one shape next to each other, line by line, each under
+ * its title, x[i] with digits[i] decimals in scientific notation (arrays
+ * of the same digits in one common width; check --print).  -1 when out of
+ * memory. */
+int nnrt_print_side_by_side(FILE *f, int k, const double *const *x, const int *digits,
+                            const char *const *titles, int rank, const int *dim);
 
 /* "[100, 3]" */
 void nnrt_format_dims64(char *buf, size_t len, int rank, const int64_t *dims);
@@ -507,6 +548,7 @@ typedef struct NnrtRow {
     int64_t epoch, step;
     double lr, loss, test_loss, accuracy, test_accuracy, seconds;
     double train_seconds;   /* the epoch's updates alone (metrics.csv/jsonl only) */
+    double penalty;         /* the penalty in loss and test_loss (metrics.csv/jsonl only) */
 } NnrtRow;
 
 typedef struct NnrtRunLog {
@@ -514,6 +556,7 @@ typedef struct NnrtRunLog {
     FILE *csv, *jsonl;
     FILE *steps;              /* steps.csv, with mini-batches; NULL otherwise */
     int has_test, accuracy;
+    int penalty;              /* the model has a penalty: a column of its own */
     int digits;               /* significant digits of losses (9 for float32, 17 for float64) */
     double flushed;           /* the row's seconds when the files were last flushed */
     double lr_last;           /* the learning rate lr_text holds */
@@ -531,8 +574,8 @@ extern const int nnrt_metric_ncolumns;
 /* Creates dir and opens metrics.csv and metrics.jsonl.  keep < 0 starts
  * them afresh; keep >= 0 (resuming) keeps the rows of epochs 0..keep and
  * drops later ones, checking that the columns are the same. */
-int nnrt_runlog_open(NnrtRunLog *l, const char *dir, int has_test, int accuracy, int digits,
-                     int64_t keep, NnrtErr *e);
+int nnrt_runlog_open(NnrtRunLog *l, const char *dir, int has_test, int accuracy, int penalty,
+                     int digits, int64_t keep, NnrtErr *e);
 /* Appends a row; the files are flushed when NNRT_LOG_FLUSH_SECONDS have
  * passed since they last were (the row's seconds). */
 /* Both return -1 (e names the file) when a write to a log file failed,
@@ -688,6 +731,7 @@ typedef struct NnrtPlotRun {
     const char *dir;
     int quiet;
     int64_t recon_max;         /* reconstructions: at most this many (0: 16, -1: all) */
+    const NnrtConfig *cfg;          /* the run's settings: reduce, batch */
 } NnrtPlotRun;
 
 /* Writes what applies and renders it; returns 0 (plots are never fatal). */

@@ -340,9 +340,11 @@ static int reconstructions(const NnrtPlotRun *pr, int in)
         rc = nnrt_png_write(path, W, H, 3, px, &e);
         if (rc != 0)
             fprintf(stderr, "warning: %s\n", e.msg);
-        else
-            rc = nnrt_plot_recon_script(pr->dir, m->name, d == pr->test ? "test" : "training", n,
-                                        W, H);
+        else {
+            NnrtReconPlot rp = { m->name, d == pr->test ? "test" : "training", n, W, H, groups,
+                                 ch, gap };
+            rc = nnrt_plot_recon_script(pr->dir, &rp);
+        }
         /* the numbers, for other tools: input and output as [n, shape] */
         NnrtNpzWriter *w;
         int64_t shape[NNRT_MAXRANK + 1] = {n};
@@ -371,7 +373,9 @@ int nnrt_plot_run(const NnrtPlotRun *pr)
     const NnrtModel *m = pr->m;
     const char *scripts[3];
     int n = 0, recon = 0;
-    if (nnrt_plot_curves(pr->dir, m->name) == 0)
+    NnrtCurvesPlot cp = { pr->dir, m->name, pr->cfg->reduce_sum, pr->train ? pr->train->n : 0,
+                          pr->test ? pr->test->n : 0, pr->cfg->batch };
+    if (nnrt_plot_curves(&cp) == 0)
         scripts[n++] = "curves";
     if (pr->params && pr->work && m->output && m->out_slot >= 0 && m->out_slot < m->nslots) {
         int in = plane_input(m);

@@ -112,6 +112,7 @@ typedef struct Run {
     int argc;                    /* the command line, for config.json */
     char **argv;
     char nan_where[700];         /* what --trap-nan found first ("" = nothing yet) */
+    double last_penalty;         /* what penalty() computed last */
     /* state */
     nnrt_real *params, *grads, *loss;
     void *work;
@@ -124,6 +125,7 @@ typedef struct Run {
 
 typedef struct Eval {
     double loss, accuracy;
+    double penalty;   /* the part of loss that is the penalty */
 } Eval;
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -596,9 +598,11 @@ static int64_t count_correct(const Run *r, int nb)
     return correct;
 }
 
+/* The penalty at the parameters (kept in r->last_penalty for the logs). */
 static double penalty(Run *r, nnrt_real *grads)
 {
-    return r->m->penalty ? (double)r->m->penalty(r->work, r->params, grads) : 0.0;
+    r->last_penalty = r->m->penalty ? (double)r->m->penalty(r->work, r->params, grads) : 0.0;
+    return r->last_penalty;
 }
 
 static void point_at(Run *r, const NnrtData *d, int64_t first)
@@ -691,6 +695,7 @@ static void evaluate(Run *r, const NnrtData *d, int accuracy, Eval *ev)
     }
     combine(r, NULL, &sum, &correct);
     ev->loss = (r->cfg.reduce_sum ? sum : sum / (double)d->n) + penalty(r, NULL);
+    ev->penalty = r->last_penalty;
     ev->accuracy = (double)correct / (double)d->n;
 }
 
@@ -798,6 +803,7 @@ static void full_batch_eval(Run *r, const NnrtData *d, Eval *ev)
 {
     int64_t correct = 0;
     ev->loss = batch_gradient(r, d, NULL, 0, d->n, r->cfg.accuracy ? &correct : NULL, -1);
+    ev->penalty = r->last_penalty;
     ev->accuracy = (double)correct / (double)d->n;
 }
 
@@ -1038,6 +1044,7 @@ static NnrtRow make_row(const Train *t, int64_t epoch, double lr, const Eval *tr
     w.test_accuracy = t->has_test ? te->accuracy : NAN;
     w.seconds = t->seconds0 + nnrt_now() - t->t0;
     w.train_seconds = epoch > 0 ? t->train_seconds : 0;
+    w.penalty = tr->penalty;
     return w;
 }
 
@@ -1254,7 +1261,7 @@ static int train_setup(Run *r, Train *t)
     t->logging = c->log[0] != '\0' && nnrt_mpi_rank() == 0;
     if (t->logging) {
         if (nnrt_write_config(c->log, m, c, r->argc, r->argv, &e) != 0 ||
-            nnrt_runlog_open(&t->log, c->log, t->has_test, c->accuracy, DIGITS,
+            nnrt_runlog_open(&t->log, c->log, t->has_test, c->accuracy, m->has_penalty, DIGITS,
                              r->resume ? t->st.epoch : -1, &e) != 0 ||
             (!t->full && nnrt_runlog_open_steps(&t->log, r->resume ? t->st.epoch : -1, &e) != 0))
             return fail_err(&e);
@@ -1360,7 +1367,7 @@ static int cmd_train(Run *r)
     NnrtConfig *c = &r->cfg;
     Train t;
     NnrtErr e;
-    Eval tr = { 0, 0 }, te = { 0, 0 };
+    Eval tr = { 0, 0, 0 }, te = { 0, 0, 0 };
     const char *status = "finished";
     int complete = 0;   /* --resume of a run that has all its files: leave them be */
     struct sigaction old_int;
@@ -1527,7 +1534,8 @@ done:
         nnrt_runlog_close(&t.log);
         if (!r->no_plots) {
             NnrtPlotRun pr = { m, rc == 0 ? r->params : NULL, r->work, r->cap, &t.data,
-                               t.test.n > 0 ? &t.test : NULL, c->log, r->quiet, r->recon_max };
+                               t.test.n > 0 ? &t.test : NULL, c->log, r->quiet, r->recon_max,
+                               c };
             nnrt_plot_run(&pr);
             nnrt_board_live(c->log, 0, r->quiet);
         }
@@ -1710,19 +1718,38 @@ static int check_print_names(const NnrtModel *m, const char *list)
 
 /* check --print: the analytic and the numeric gradient of one parameter
  * side by side, numpy-style. */
+/* check --print: the analytic and the numeric gradient with the digits
+ * where they may differ (float64's central differences agree to about 10
+ * significant digits, float32's to 3 or 4: 10 and 7 shown), and each
+ * entry's relative error as the table defines it. */
 static void print_side_by_side(const NnrtParam *p, const nnrt_real *ana, const double *num)
 {
     char dims[64];
     nnrt_format_dims(dims, sizeof dims, p->rank, p->dim);
-    double *a = malloc((size_t)(p->size ? p->size : 1) * sizeof *a);
-    if (!a)
+    size_t n = (size_t)(p->size ? p->size : 1);
+    double *a = malloc(n * sizeof *a), *rel = malloc(n * sizeof *rel);
+    if (!a || !rel) {
+        free(a);
+        free(rel);
         return;
-    for (int64_t i = 0; i < p->size; i++)
+    }
+    for (int64_t i = 0; i < p->size; i++) {
+        double sum = fabs((double)ana[i]) + fabs(num[i]);
         a[i] = ana[i];
+        rel[i] = fabs(a[i] - num[i]) / (sum > 1e-12 ? sum : 1e-12);
+    }
     printf("\ndL/d%s %s\n", p->name, dims);
-    nnrt_print_side_by_side(stdout, a, num, p->rank, p->dim, 5, "analytic (backward pass)",
-                            "numeric (central differences)");
+    const double *const cols[] = { a, num, rel };
+#ifdef NNRT_F64
+    const int digits[] = { 9, 9, 1 };
+#else
+    const int digits[] = { 6, 6, 1 };
+#endif
+    const char *const titles[] = { "analytic (backward pass)", "numeric (central differences)",
+                                   "rel err" };
+    nnrt_print_side_by_side(stdout, 3, cols, digits, titles, p->rank, p->dim);
     free(a);
+    free(rel);
 }
 
 static int cmp_int64(const void *a, const void *b)

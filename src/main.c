@@ -11,6 +11,8 @@
  *                                    compile in memory (LLVM JIT) and run the
  *                                    trainer's command (default train)
  *   nnc --emit=ast|ir|grad|llvm model.nn  print a stage
+ *   nnc sweep ..., nnc compare ...   sweep.c, compare.c
+ *   nnc help [COMMAND], nnc COMMAND --help   the usage (of one command)
  *
  * Output files are written to a temporary name and renamed into place, so a
  * failed compilation never leaves a half-written file behind.
@@ -29,6 +31,7 @@
 #include "ad.h"
 #include "cache.h"
 #include "codegen.h"
+#include "compare.h"
 #include "sweep.h"
 #include "board.h"
 #include "teach.h"
@@ -59,6 +62,49 @@ typedef struct Options {
     ExplainValue values[16];
 } Options;
 
+/* Where the documents are: docs/ of the build tree nnc runs from, or
+ * PREFIX/share/doc/nnc after `make install` (found from the runtime's
+ * directory, which is runtime/ or PREFIX/lib/nnc). */
+static const char *docs_dir(char *buf, size_t len)
+{
+    const char *rt = cg_runtime_dir();
+    size_t n = strlen(rt);
+    if (n > 8 && strcmp(rt + n - 8, "/lib/nnc") == 0)
+        snprintf(buf, len, "%.*s/share/doc/nnc", (int)(n - 8), rt);
+    else if (n > 8 && strcmp(rt + n - 8, "/runtime") == 0)
+        snprintf(buf, len, "%.*s/docs", (int)(n - 8), rt);
+    else
+        snprintf(buf, len, "docs");
+    return buf;
+}
+
+/* The environment and the documents every usage names. */
+static void usage_footer(FILE *f)
+{
+    char docs[PATH_MAX + 32];
+    fprintf(f,
+        "\n"
+        "Environment:\n"
+        "  CC               the C compiler of build and check (default cc)\n"
+        "  NNC_CFLAGS       its flags; default (without -march=native with --portable):\n"
+        "                   " NNC_CFLAGS_NATIVE "\n"
+        "  NNC_RUNTIME      the directory of nnrt.h, libnnrt.a and nnc-jit.so (now %s)\n"
+        "  NNC_CACHE_DIR    the compile cache (default $XDG_CACHE_HOME/nnc or ~/.cache/nnc);\n"
+        "                   NNC_CACHE=off turns it off, NNC_CACHE_MAX_MB bounds it\n"
+        "                   (default 1024; docs/cache.md)\n"
+        "  NNC_DATASETS     directories (colon-separated) where the trainer looks for data\n"
+        "                   files given by a relative name, before /usr/share/datasets\n"
+        "  NNRT_THREADS     the trainer's threads (default: the CPUs; docs/trainer.md)\n"
+        "\n"
+        "Documentation in %s/:\n"
+        "  tutorial.md (the course assignments step by step), language.md (the .nn\n"
+        "  language), trainer.md (the trainer's commands, run directories, plots),\n"
+        "  teaching.md (check, explain), readable.md (--style=loops, --emit=grad),\n"
+        "  sweep.md, jit.md (nnc run), ir.md, ast.md, cache.md, performance.md\n",
+        cg_runtime_dir(), docs_dir(docs, sizeof docs));
+}
+
+/* `nnc --help` and `nnc help`: every command in one line or two. */
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -76,8 +122,10 @@ static void usage(FILE *f)
         "                 [--out DIR] [-- trainer flags]   train a grid, tabulate (docs/sweep.md)\n"
         "       nnc board DIR... [-o FILE]   one HTML page over the runs and sweeps in DIR\n"
         "                 (docs/board.md)\n"
+        "       nnc compare RUN_DIR RUN_DIR... -o OUT   runs of train --log side by side:\n"
+        "                 their curves in one figure, a table of final metrics\n"
         "       nnc --emit=ast|ir|grad|llvm MODEL.nn [-D ...]\n"
-        "       nnc --version | --help\n"
+        "       nnc help [COMMAND] | --version | --help\n"
         "\n"
         "  -o FILE          output file (C source; with build, the trainer executable)\n"
         "  --lib            library form: MODEL.h and MODEL.c without main()\n"
@@ -88,9 +136,114 @@ static void usage(FILE *f)
         "  --emit=STAGE     print the syntax tree, the IR, the adjoint program or LLVM IR\n"
         "  --portable       build: a trainer for any x86-64 (no -march=native)\n"
         "\n"
-        "Environment: CC (default cc), NNC_CFLAGS (default " NNC_CFLAGS_NATIVE "),\n"
-        "NNC_RUNTIME (directory with nnrt.h and libnnrt.a; default: beside nnc).\n"
-        "Documentation: docs/language.md, docs/trainer.md, docs/ir.md, docs/jit.md.\n");
+        "`nnc COMMAND --help` (or `nnc help COMMAND`) shows one command's usage.\n");
+    usage_footer(f);
+}
+
+/* One command's usage: `nnc build --help`, `nnc help build`. */
+typedef struct Command {
+    const char *name;
+    const char *usage;
+} Command;
+
+static const Command commands[] = {
+    {"build",
+     "usage: nnc build MODEL.nn -o MODEL [-D NAME=VALUE]... [--dtype f32|f64]\n"
+     "                 [--style=fast|loops] [--keep-c] [--portable]\n"
+     "\n"
+     "Emits the C trainer of MODEL.nn and compiles it with $CC against the runtime\n"
+     "(libnnrt.a); `./MODEL --help` then lists the trainer's commands (docs/trainer.md).\n"
+     "\n"
+     "  -o MODEL         the trainer executable\n"
+     "  -D NAME=VALUE    override `const NAME` (repeatable)\n"
+     "  --dtype f32|f64  floating-point type of the trainer (default f32)\n"
+     "  --style=STYLE    fast (default) or loops: one sample at a time, to read\n"
+     "  --keep-c         keep the generated C as MODEL.c\n"
+     "  --portable       a trainer for any x86-64 (no -march=native)\n"},
+    {"check",
+     "usage: nnc check MODEL.nn [-D NAME=VALUE]... [--data D [--batch N]] [--params P.npz]\n"
+     "                 [--eps H] [--entries N|all] [--print[=W1,b1]] [--style=fast|loops]\n"
+     "\n"
+     "Builds a float64 trainer of MODEL.nn and compares every gradient of the backward\n"
+     "pass with central finite differences, on the model's `example` (or the samples of\n"
+     "--data); a table of errors, exit status 1 when one is too large (docs/teaching.md).\n"
+     "\n"
+     "  --data D         the samples (a file or generator, as the trainer's --data)\n"
+     "  --batch N        the first N samples of D\n"
+     "  --params P.npz   at these parameters (default: the initialisers')\n"
+     "  --eps H          the finite difference's step\n"
+     "  --entries N|all  at most N entries of each larger parameter (default 2000)\n"
+     "  --print[=W1,b1]  print every entry: backward, finite difference, relative error\n"},
+    {"explain",
+     "usage: nnc explain MODEL.nn --wrt PARAM|'PARAM[i,j]' [--lr RATE] [--latex]\n"
+     "                 [--params P.npz] [--INPUT VALUES --TARGET VALUES ...] [-D ...]\n"
+     "\n"
+     "Prints the chain rule for the gradient of the loss with respect to PARAM (or one\n"
+     "entry of it) on the model's `example`, with every number, in float64\n"
+     "(docs/teaching.md).\n"
+     "\n"
+     "  --wrt W1[0,0]    the parameter, or one entry of it\n"
+     "  --lr RATE        also show the SGD update of that entry\n"
+     "  --latex          the same as LaTeX math\n"
+     "  --params P.npz   at these parameters (default: the initialisers')\n"
+     "  --x 0.5,0.5      a value for an input or target instead of the example's\n"},
+    {"run",
+     "usage: nnc run MODEL.nn [-D NAME=VALUE]... [--dtype f32|f64]\n"
+     "               [train|init|grad|eval|check] [TRAINER FLAGS]\n"
+     "\n"
+     "Compiles MODEL.nn in memory with the LLVM JIT and runs the trainer's command\n"
+     "(default train) with its flags, as `nnc build` and `./MODEL COMMAND` would\n"
+     "(docs/jit.md).  `nnc run MODEL.nn --help` lists the trainer's commands and flags.\n"},
+};
+#define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
+
+/* The usage of `nnc CMD`; sweep has its own (sweep.c). */
+static int command_usage(FILE *f, const char *cmd)
+{
+    for (int k = 0; k < NCOMMANDS; k++)
+        if (strcmp(commands[k].name, cmd) == 0) {
+            fputs(commands[k].usage, f);
+            usage_footer(f);
+            return 0;
+        }
+    return -1;
+}
+
+/* `nnc help [COMMAND]`. */
+static int help_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stdout);
+        return 0;
+    }
+    /* the commands with a main of their own print their own usage */
+    char *args[] = {argv[1], "--help", NULL};
+    if (strcmp(argv[1], "sweep") == 0)
+        return sweep_main(2, args);
+    if (strcmp(argv[1], "compare") == 0)
+        return compare_main(2, args);
+    if (strcmp(argv[1], "board") == 0)
+        return board_main(2, args);
+    if (command_usage(stdout, argv[1]) == 0)
+        return 0;
+    fprintf(stderr, "nnc: error: no command '%s': the commands are build, check, explain, run, "
+            "sweep, compare, board (and compiling, `nnc MODEL.nn -o MODEL.c`)\n", argv[1]);
+    return 2;
+}
+
+/* A first argument that is no file but almost a command's name. */
+static const char *misspelt_command(const char *a)
+{
+    static const char *const names[] = {"build", "check", "explain", "run", "sweep", "compare",
+                                        "board", "help"};
+    int n = (int)(sizeof names / sizeof names[0]);
+    struct stat st;
+    for (int k = 0; k < n; k++)
+        if (strcmp(a, names[k]) == 0)
+            return NULL;
+    if (a[0] == '-' || strchr(a, '/') || strchr(a, '.') || stat(a, &st) == 0)
+        return NULL;
+    return diag_closest(a, names, n);
 }
 
 static char *read_file(const char *path, size_t *len)
@@ -266,7 +419,8 @@ static int parse_args(Options *o, int argc, char **argv)
         else if (strcmp(a, "--portable") == 0)
             o->portable = 1;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
+            if (command_usage(stdout, o->cmd) != 0)
+                usage(stdout);
             exit(0);
         } else if (strcmp(a, "--version") == 0) {
             printf("nnc %s\n", NNC_VERSION);
@@ -303,14 +457,17 @@ static int parse_args(Options *o, int argc, char **argv)
         }
     }
     if (!o->input) {
-        usage(stderr);
+        if (command_usage(stderr, o->cmd) != 0)
+            usage(stderr);
         return -1;
     }
     if (strcmp(o->cmd, "explain") == 0 && !o->ex.wrt) {
         fprintf(stderr, "nnc: error: nnc explain needs --wrt PARAM or --wrt 'PARAM[i,j]'\n");
         return -1;
     }
-    if ((strcmp(o->cmd, "compile") == 0 || strcmp(o->cmd, "build") == 0) && !o->output) {
+    /* (a model that cannot be read is reported as such, in main) */
+    if ((strcmp(o->cmd, "compile") == 0 || strcmp(o->cmd, "build") == 0) && !o->output &&
+        access(o->input, R_OK) == 0) {
         fprintf(stderr, "nnc: error: no output file: add -o %s\n",
                 strcmp(o->cmd, "build") == 0 ? "MODEL" : "MODEL.c");
         return -1;
@@ -371,14 +528,16 @@ static void emit_h_file(FILE *f, const IrProgram *p, const void *arg)
     cg_emit_header(f, p);
 }
 
-static int run(char **argv)
+/* Runs the program exe (found on PATH) with argv, whose argv[0] is the
+ * name it goes by in its messages. */
+static int run(const char *exe, char **argv)
 {
     pid_t pid = fork();
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        execvp(argv[0], argv);
-        fprintf(stderr, "nnc: error: cannot run '%s': %s\n", argv[0], strerror(errno));
+        execvp(exe, argv);
+        fprintf(stderr, "nnc: error: cannot run '%s': %s\n", exe, strerror(errno));
         _exit(127);
     }
     int status;
@@ -477,13 +636,16 @@ static int cc_build(const char *csrc, const char *exe, int portable)
         free(cflags);
         return 0;
     }
-    int rc = run(argv);
+    int rc = run(argv[0], argv);
     free(cflags);
     if (rc == 0 && cache)
         cg_cache_store(&k, "exe", exe);
     if (rc != 0) {
+        /* with the user's own compiler or flags the fault may be theirs */
+        int own = (cc && *cc) || getenv("NNC_CFLAGS");
         fprintf(stderr, "nnc: error: the C compiler failed on the generated code (status %d)%s\n",
-                rc, rc == 127 ? "" : "; this is a bug in nnc, please report it");
+                rc, rc == 127 ? "" : own ? "; check CC and NNC_CFLAGS, else this is a bug in nnc"
+                : "; this is a bug in nnc, please report it");
         return -1;
     }
     return 0;
@@ -512,8 +674,12 @@ static int build(const IrProgram *p, const char *exe, int keep_c, int portable, 
         snprintf(csrc, n, "%s.nnc%ld.c", exe, (long)getpid());
     CgOptions co = {0, NULL, style};
     int rc = write_atomically(csrc, emit_c_file, p, &co);
-    if (rc == 0)
-        rc = cc_build(csrc, exe, portable);
+    if (rc == 0 && cc_build(csrc, exe, portable) != 0) {
+        /* the compiler's messages name the C file: it stays */
+        fprintf(stderr, "nnc: note: the generated C is kept in %s\n", csrc);
+        keep_c = 1;
+        rc = -1;
+    }
     if (!keep_c)
         remove(csrc);
     free(csrc);
@@ -533,14 +699,18 @@ static int check(const Options *o, const IrProgram *p)
     snprintf(exe, sizeof exe, "%s/model", dir);
     int rc = build(p, exe, 0, 0, o->style) == 0 ? 0 : 1;
     if (rc == 0) {
+        /* the trainer is named as the user called it, not by its
+         * temporary path ("see nnc check m.nn --help") */
         char **argv = malloc((size_t)(o->nrest + 3) * sizeof *argv);
+        char prog[PATH_MAX];
         int n = 0;
-        argv[n++] = exe;
+        snprintf(prog, sizeof prog, "nnc check %s", o->input);
+        argv[n++] = prog;
         argv[n++] = "check";
         for (int i = 0; i < o->nrest; i++)
             argv[n++] = o->rest[i];
         argv[n] = NULL;
-        rc = run(argv);
+        rc = run(exe, argv);
         free(argv);
     }
     remove(exe);
@@ -582,6 +752,16 @@ int main(int argc, char **argv)
         return sweep_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "board") == 0)
         return board_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "compare") == 0)
+        return compare_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "help") == 0)
+        return help_main(argc - 1, argv + 1);
+    const char *near = argc > 1 ? misspelt_command(argv[1]) : NULL;
+    if (near) {
+        fprintf(stderr, "nnc: error: unknown command '%s' (did you mean '%s'?); see nnc --help\n",
+                argv[1], near);
+        return 2;
+    }
     if (parse_args(&o, argc, argv) < 0)
         return 2;
     if (strcmp(o.cmd, "check") == 0 || strcmp(o.cmd, "explain") == 0)

@@ -1229,11 +1229,27 @@ static void print_table(State *st, FILE *f)
 
 /* ---- plots ---- */
 
-/* The position of a value on an axis's plot scale: the number itself, or
- * its index for names (with the names as tic labels). */
+/* A numeric axis of positive values spanning a decade or more (lr = 0.1,
+ * 0.01, 0.001) is drawn on a log scale: linearly, 0.01 and 0.001 would lie
+ * on top of each other. */
+static int axis_log(const Axis *a)
+{
+    double lo = INFINITY, hi = 0;
+    for (int v = 0; a->numeric && v < a->n; v++) {
+        double x = strtod(a->val[v], NULL);
+        lo = fmin(lo, x);
+        hi = fmax(hi, x);
+    }
+    return a->numeric && lo > 0 && hi / lo >= 10;
+}
+
+/* The position of a value on an axis's plot scale: the number itself (its
+ * log10 on a log axis), or its index for names (with the names as tic
+ * labels). */
 static double axis_pos(const Axis *a, int v)
 {
-    return a->numeric ? strtod(a->val[v], NULL) : v;
+    double x = a->numeric ? strtod(a->val[v], NULL) : v;
+    return axis_log(a) ? log10(x) : x;
 }
 
 static void axis_tics(FILE *f, const Axis *a, const char *cmd)
@@ -1258,14 +1274,7 @@ static void gp_header(FILE *f, const char *name, const char *what)
 
 static void gp_formats(FILE *f, const char *name, int w, int h)
 {
-    fprintf(f, "\ndo for [fmt in \"png pdf\"] {\n"
-               "    if (fmt eq \"pdf\" && !pdf) { break }\n"
-               "    if (fmt eq \"png\" && cairo) { set terminal pngcairo noenhanced size %d,%d "
-               "font \"sans,11\" }\n"
-               "    if (fmt eq \"png\" && !cairo) { set terminal png noenhanced size %d,%d }\n"
-               "    if (fmt eq \"pdf\") { set terminal pdfcairo noenhanced size %.2fin,%.2fin "
-               "font \"sans,9\" }\n"
-               "    set output \"%s.\".fmt\n", w, h, w, h, w / 120.0, h / 120.0, name);
+    nnrt_plot_formats(f, name, w, h);
 }
 
 /* The axes with more than one value, into var; returns how many. */
@@ -1297,15 +1306,34 @@ static int write_plots(State *st, const char *metric, int *which, int *nw)
     int var[MAXAXES], nv = varying_axes(s, var);
 
     /* parallel coordinates: one line per configuration (the mean over its
-     * repeats) through each swept axis, the parameter count and the metric */
+     * repeats) through each swept axis, the parameter count and the metric.
+     * An axis of one value would cut every line (gnuplot draws a line only
+     * between axes where it has a place): the parameter count is left out
+     * when every configuration has the same (a --set-only sweep). */
+    long long p0 = -1;
+    int params_vary = 0;
+    double plo = INFINITY, phi = 0;
+    for (int i = 0; i < st->ncfg; i++) {
+        double m, sd;
+        int n;
+        stats(st, &st->cfg[i], mc, &m, &sd, &n);
+        if (!n)
+            continue;
+        params_vary |= p0 >= 0 && st->cfg[i].params != p0;
+        p0 = st->cfg[i].params;
+        plo = fmin(plo, (double)p0);
+        phi = fmax(phi, (double)p0);
+    }
+    int with_params = params_vary || nv == 0, params_log = plo > 0 && phi / plo >= 10;
     snprintf(path, sizeof path, "%s/parallel.dat", s->out);
     FILE *f = fopen(path, "w");
     if (!f)
         return fail("cannot write %s", path);
     fprintf(f, "#");
     for (int k = 0; k < nv; k++)
-        fprintf(f, " %s", s->ax[var[k]].name);
-    fprintf(f, " params %s_mean\n", metric);
+        fprintf(f, " %s%s", s->ax[var[k]].name, axis_log(&s->ax[var[k]]) ? "(log10)" : "");
+    fprintf(f, "%s %s_mean\n", with_params ? params_log ? " params(log10)" : " params" : "",
+            metric);
     for (int i = 0; i < st->ncfg; i++) {
         double m, sd;
         int n;
@@ -1313,8 +1341,11 @@ static int write_plots(State *st, const char *metric, int *which, int *nw)
         if (!n)
             continue;
         for (int k = 0; k < nv; k++)
-            fprintf(f, "%g ", axis_pos(&s->ax[var[k]], st->cfg[i].idx[var[k]]));
-        fprintf(f, "%lld %.9g\n", st->cfg[i].params, m);
+            fprintf(f, "%.9g ", axis_pos(&s->ax[var[k]], st->cfg[i].idx[var[k]]));
+        if (with_params)
+            fprintf(f, "%.9g ", params_log ? log10((double)st->cfg[i].params)
+                                           : (double)st->cfg[i].params);
+        fprintf(f, "%.9g\n", m);
     }
     fclose(f);
     snprintf(path, sizeof path, "%s/parallel.gp", s->out);
@@ -1322,17 +1353,50 @@ static int write_plots(State *st, const char *metric, int *which, int *nw)
     if (!f)
         return fail("cannot write %s", path);
     gp_header(f, "parallel", "parallel coordinates: one line per configuration");
-    fprintf(f, "set title \"%s: %s (mean over %d repeat%s), one line per configuration\"\n",
-            s->name, metric, s->repeat, s->repeat == 1 ? "" : "s");
+    char title[300];
+    snprintf(title, sizeof title, "%s: %s, mean over %d repeat%s", s->name, metric, s->repeat,
+             s->repeat == 1 ? "" : "s");
+    fprintf(f, "set title \"%s\"\n", title);
     fprintf(f, "unset key\nunset ytics\nset border 0\nset xtics (");
-    int naxes = nv + 2;
+    int naxes = nv + with_params + 1;
+    /* values are written right of their axis, the axes' names under them:
+     * the axes stand as far apart as the longest needs (in characters) */
+    size_t longest = strlen(metric) > 10 ? strlen(metric) : 10;
+    if (with_params)
+        longest = longest > 16 ? longest : 16;   /* "parameters (log)" */
+    for (int k = 0; k < nv; k++) {
+        size_t n = strlen(s->ax[var[k]].name) + 6;
+        longest = n > longest ? n : longest;
+        for (int v = 0; v < s->ax[var[k]].n; v++) {
+            n = strlen(s->ax[var[k]].val[v]) + 5;
+            longest = n > longest ? n : longest;
+        }
+    }
     for (int k = 0; k < nv; k++)
-        fprintf(f, "\"%s\" %d, ", s->ax[var[k]].name, k + 1);
-    fprintf(f, "\"params\" %d, \"%s\" %d) scale 0 nomirror\n", nv + 1, metric, nv + 2);
+        fprintf(f, "\"%s%s\" %d, ", s->ax[var[k]].name, axis_log(&s->ax[var[k]]) ? " (log)" : "",
+                k + 1);
+    if (with_params)
+        fprintf(f, "\"parameters%s\" %d, ", params_log ? " (log)" : "", nv + 1);
+    fprintf(f, "\"%s\" %d) scale 0 nomirror\n", metric, naxes);
     fprintf(f, "set style parallel lw 2\n");
     for (int k = 0; k < naxes; k++) {
         if (k >= nv) {
             fprintf(f, "set paxis %d tics left offset 4\n", k + 1);
+            if (k == nv && with_params && params_log) {
+                /* the counts themselves at 1, 2 and 5 times powers of ten */
+                fprintf(f, "set paxis %d tics (", k + 1);
+                int first = 1;
+                for (double d = floor(log10(plo)); d <= ceil(log10(phi)); d++)
+                    for (int m = 1; m <= 5; m += m == 1 ? 1 : 3) {
+                        double v = m * pow(10, d);
+                        if (v < plo || v > phi)
+                            continue;
+                        fprintf(f, "%s\"%.0f\" %g", first ? "" : ", ", v, log10(v));
+                        first = 0;
+                    }
+                fprintf(f, ")\nset paxis %d range [%g:%g]\n", k + 1, log10(plo) - 0.05,
+                        log10(phi) + 0.05);
+            }
             continue;
         }
         /* a swept axis: tics at its values only, a little room at the ends */
@@ -1348,9 +1412,12 @@ static int write_plots(State *st, const char *metric, int *which, int *nw)
         fprintf(f, "set paxis %d tics left offset 4\nset paxis %d range [%g:%g]\n", k + 1, k + 1,
                 lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo));
     }
+    /* the lines' colour is the metric, whose axis is the last: no colour bar */
     fprintf(f, "set palette defined (0 '#440154', 0.25 '#3b528b', 0.5 '#21918c', "
-               "0.75 '#5ec962', 1 '#fde725')\nset cblabel \"%s\"\n", metric);
-    gp_formats(f, "parallel", 900, 500);
+               "0.75 '#5ec962', 1 '#fde725')\nunset colorbox\n");
+    /* (a character of the PDF's 12-point text is about 13 of its pixels) */
+    int pw = 160 + naxes * (13 * (int)longest + 20), tw = 13 * (int)strlen(title) + 80;
+    gp_formats(f, "parallel", pw > tw ? pw : tw, 540);
     /* gnuplot 5.4: one `using` per axis, the colour from the last column */
     fprintf(f, "    plot for [col = 1:%d] 'parallel.dat' using col:", naxes);
     fprintf(f, "%d with parallelaxes lc palette lw 2\n    set output\n}\n", naxes);
@@ -1393,8 +1460,18 @@ static int write_plots(State *st, const char *metric, int *which, int *nw)
     if (!f)
         return fail("cannot write %s", path);
     gp_header(f, "heatmap", "the metric over two swept axes, mean +- std in each cell");
-    fprintf(f, "set title \"%s: %s\\nmean +- std over %d repeat%s%s\"\n", s->name, metric,
-            s->repeat, s->repeat == 1 ? "" : "s", nv > 2 ? " and the other swept values" : "");
+    /* the title in short lines, and a figure wide enough for them and the
+     * colour bar's label at the PDF's text size (nnrt_plot_formats; a
+     * character is about 13 of its pixels) */
+    char htitle[3][200];
+    snprintf(htitle[0], sizeof htitle[0], "%s: %s", s->name, metric);
+    snprintf(htitle[1], sizeof htitle[1], "mean +- std over %d repeat%s", s->repeat,
+             s->repeat == 1 ? "" : "s");
+    snprintf(htitle[2], sizeof htitle[2], "%s", nv > 2 ? "and the other swept values" : "");
+    fprintf(f, "set title \"%s\\n%s%s%s\"\n", htitle[0], htitle[1], nv > 2 ? "\\n" : "", htitle[2]);
+    size_t tl = strlen(htitle[0]) > strlen(htitle[1]) ? strlen(htitle[0]) : strlen(htitle[1]);
+    tl = strlen(htitle[2]) > tl ? strlen(htitle[2]) : tl;
+    int hw = 13 * (int)tl + 80 > 300 + 110 * ax->n ? 13 * (int)tl + 80 : 300 + 110 * ax->n;
     fprintf(f, "set xlabel \"%s\"\nset ylabel \"%s\"\nunset key\nset tics scale 0\n", ax->name,
             ay->name);
     fprintf(f, "set xrange [-0.5:%d.5]\nset yrange [-0.5:%d.5]\n", ax->n - 1, ay->n - 1);
@@ -1406,7 +1483,7 @@ static int write_plots(State *st, const char *metric, int *which, int *nw)
         fprintf(f, "%s\"%s\" %d", v ? ", " : "", ay->val[v], v);
     fprintf(f, ")\nset palette defined (0 '#440154', 0.25 '#3b528b', 0.5 '#21918c', "
                "0.75 '#5ec962', 1 '#fde725')\nset cblabel \"%s\"\n", metric);
-    gp_formats(f, "heatmap", 140 + 110 * ax->n, 140 + 70 * ay->n < 420 ? 420 : 140 + 70 * ay->n);
+    gp_formats(f, "heatmap", hw, 180 + 70 * ay->n < 480 ? 480 : 180 + 70 * ay->n);
     /* labels dark on the light (high) end of the palette, white elsewhere */
     fprintf(f, "    stats 'heatmap.dat' using 3 nooutput\n"
                "    light(v) = STATS_max > STATS_min && v - STATS_min > 0.6 * (STATS_max - STATS_min)\n"

@@ -4,6 +4,7 @@
 #   t_pass / t_fail MSG / t_skip WHY
 #   t_run CMD...      run, appending output to the test's log; returns the status
 #   t_build FILE.nn EXE [nnc flags]   nnc build, failing the test on error
+#   t_build_native ...                the same with nnc build's default C flags
 # A failing test prints what was computed and what was expected.
 : "${NNC:=$ROOT/nnc}"
 T_OUT="$ROOT/tests/out"
@@ -25,4 +26,13 @@ t_run()   { echo "\$ $*" >>"$t_log"; "$@" >>"$t_log" 2>&1; }
 t_build() {
     local src=$1 exe=$2; shift 2
     t_run "$NNC" build "$src" -o "$exe" "$@"
+}
+# t_build_native FILE.nn EXE [nnc flags]: t_build with nnc build's default C
+# flags (-O3 -march=native ..., from nnc --help) after NNC_CFLAGS, for a
+# trainer compared bit for bit with nnc run's JIT, which follows those
+# flags; make asan's NNC_CFLAGS keep their sanitizers, their -O1 is overridden
+t_build_native() {
+    local native
+    native=$("$NNC" --help | awk '/^  NNC_CFLAGS/ { getline; sub(/^ +/, ""); print; exit }')
+    NNC_CFLAGS="${NNC_CFLAGS:+$NNC_CFLAGS }$native" t_build "$@"
 }

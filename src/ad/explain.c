@@ -234,10 +234,12 @@ static void put(Buf *b, const char *fmt, ...)
  * once per explain_run */
 static int num_digits = 6;
 
-static void put_num(Buf *b, double x, int latex)
+/* x to `digits` significant digits (num_digits in the equations; more
+ * where a small change must show, as in an update's result). */
+static void put_num_digits(Buf *b, double x, int latex, int digits)
 {
     char t[40];
-    snprintf(t, sizeof t, "%.*g", num_digits, x == 0 ? 0 : x);
+    snprintf(t, sizeof t, "%.*g", digits, x == 0 ? 0 : x);
     char *e = strchr(t, 'e');
     if (latex && e) {
         *e = '\0';
@@ -246,16 +248,21 @@ static void put_num(Buf *b, double x, int latex)
         put(b, "%s", t);
 }
 
+static void put_num(Buf *b, double x, int latex)
+{
+    put_num_digits(b, x, latex, num_digits);
+}
+
 #define MAXSHOW 12    /* tensors with more entries are abbreviated */
 
 /* A tensor's numbers: 0.5, [0.5, 0.2], [[0.1, 0.2], [0.3, 0.4]] (text);
- * amsmath bmatrix, vectors as columns (LaTeX). */
-static void put_tensor(Buf *b, const Shape *s, const double *x, int latex)
+ * amsmath bmatrix, vectors as columns (LaTeX); each to `digits`. */
+static void put_tensor_digits(Buf *b, const Shape *s, const double *x, int latex, int digits)
 {
     int n = shape_numel(s);
     int cols = s->rank ? s->dim[s->rank - 1] : 1, rows = n / (cols ? cols : 1);
     if (s->rank == 0 || n == 1) {
-        put_num(b, x[0], latex);
+        put_num_digits(b, x[0], latex, digits);
         return;
     }
     if (latex) {
@@ -266,7 +273,7 @@ static void put_tensor(Buf *b, const Shape *s, const double *x, int latex)
                     put(b, "\\vdots \\\\ ");
                     i = n - 2;
                 }
-                put_num(b, x[i], 1);
+                put_num_digits(b, x[i], 1, digits);
                 put(b, "%s", i < n - 1 ? " \\\\ " : "");
             }
         } else {
@@ -280,7 +287,7 @@ static void put_tensor(Buf *b, const Shape *s, const double *x, int latex)
                         put(b, "\\cdots & ");
                         j = cols - 1;
                     }
-                    put_num(b, x[i * cols + j], 1);
+                    put_num_digits(b, x[i * cols + j], 1, digits);
                     put(b, "%s", j < cols - 1 ? " & " : "");
                 }
                 put(b, "%s", i < rows - 1 ? " \\\\ " : "");
@@ -302,13 +309,35 @@ static void put_tensor(Buf *b, const Shape *s, const double *x, int latex)
                 put(b, "..., ");
                 j = cols - 2;
             }
-            put_num(b, x[i * cols + j], 0);
+            put_num_digits(b, x[i * cols + j], 0, digits);
             put(b, "%s", j < cols - 1 ? ", " : "");
         }
         put(b, "]%s", i < rows - 1 ? ", " : "");
     }
     if (s->rank >= 2)
         put(b, "]");
+}
+
+static void put_tensor(Buf *b, const Shape *s, const double *x, int latex)
+{
+    put_tensor_digits(b, s, x, latex, num_digits);
+}
+
+/* Digits that show a step from w to w_new: 6 significant digits of the
+ * change itself (0.1 - 0.1 * 0.00950088 = 0.0990499 hid it in the 4th
+ * digit; 0.0990499121 shows it), at least num_digits; at most 17, a
+ * double's. */
+static int step_digits(const double *w, const double *w_new, int n)
+{
+    int digits = num_digits;
+    for (int i = 0; i < n; i++) {
+        double d = fabs(w_new[i] - w[i]), m = fabs(w_new[i]);
+        if (d > 0 && m > d) {
+            int k = 6 + (int)ceil(log10(m / d));
+            digits = k > digits ? k : digits;
+        }
+    }
+    return digits < 17 ? digits : 17;
 }
 
 /* "[0,1]" for flat entry i of a tensor of shape s ("" for a scalar). */
@@ -346,10 +375,19 @@ static const char *base_name(const IrProgram *p, int id)
     return n;
 }
 
-/* A name in LaTeX: W1 -> W_{1}, h_2 -> h_{2}, yhat -> \hat{y}, loss_3 ->
- * \mathit{loss}_{3}. */
-static void put_latex_name(Buf *b, const char *name)
+/* A name in LaTeX: W1 -> W_{1}, b_in -> b_{in}, yhat -> \hat{y}, loss ->
+ * \mathit{loss}.  A temporary, the k-th step of a line (h_2, loss_3), is
+ * h^{\langle 2\rangle}: a subscript would read as a neuron's index. */
+static void put_latex_name(Buf *b, const char *name, int temp)
 {
+    const char *us = temp ? strrchr(name, '_') : NULL;
+    if (us && us > name && us[1] && strspn(us + 1, "0123456789") == strlen(us + 1)) {
+        char *base = strndup(name, (size_t)(us - name));
+        put_latex_name(b, base, 0);
+        put(b, "^{\\langle %s\\rangle}", us + 1);
+        free(base);
+        return;
+    }
     size_t n = strcspn(name, "_0123456789");
     const char *rest = name + n;
     if (n == 4 && strncmp(name, "yhat", 4) == 0)
@@ -364,6 +402,15 @@ static void put_latex_name(Buf *b, const char *name)
             put(b, "%s", *c == '_' ? "," : (char[2]){*c, 0});
         put(b, "}");
     }
+}
+
+/* A temporary of a statement, or the adjoint of one. */
+static int is_temporary(const IrProgram *p, int id)
+{
+    const Value *v = &p->v[id];
+    if (v->op == OP_ADJ)
+        v = &p->v[v->arg[0]];
+    return v->temp;
 }
 
 /* Value id by name ("dL/dh" for adjoints), optionally one entry of it. */
@@ -382,7 +429,7 @@ static void put_name(Ex *ex, Buf *b, int id, const char *index)
     }
     if (adj)
         put(b, "\\frac{\\partial L}{\\partial ");
-    put_latex_name(b, base_name(p, id));
+    put_latex_name(b, base_name(p, id), is_temporary(p, id));
     if (index && *index)
         put(b, "%s", index);
     if (adj)
@@ -433,11 +480,60 @@ static const char *const latex_fns[][2] = {
     {"sum", "\\textstyle\\sum"}, {"sqrt", "\\sqrt"},
 };
 
+static void put_template(Ex *ex, Buf *b, const char *t, Fill fill, int elem, int elementwise);
+
+/* t[0, n) as a template of its own. */
+static void put_part(Ex *ex, Buf *b, const char *t, size_t n, Fill fill, int elem, int elementwise)
+{
+    while (n > 0 && *t == ' ')
+        t++, n--;
+    while (n > 0 && t[n - 1] == ' ')
+        n--;
+    char *part = strndup(t, n);
+    put_template(ex, b, part, fill, elem, elementwise);
+    free(part);
+}
+
+/* LaTeX for a parenthesised comparison or select at t, C's notation in the
+ * op table: (a > 0) is the indicator 1[a > 0], (c ? x : y) the cases x if
+ * c, y otherwise.  Returns the end of the group, or NULL when it is
+ * neither (an ordinary parenthesis). */
+static const char *put_latex_group(Ex *ex, Buf *b, const char *t, Fill fill, int elem,
+                                   int elementwise)
+{
+    const char *q = NULL, *c = NULL, *cmp = NULL, *end = t + 1;
+    for (int depth = 0; *end && (depth > 0 || *end != ')'); end++) {
+        depth += (*end == '(') - (*end == ')');
+        if (depth == 0 && *end == '?' && !q)
+            q = end;
+        else if (depth == 0 && *end == ':' && q && !c)
+            c = end;
+        else if (depth == 0 && strchr("<>=", *end) && !cmp)
+            cmp = end;
+    }
+    if (*end != ')' || (q ? !c : !cmp))
+        return NULL;
+    if (!q) {
+        put(b, "\\mathbf{1}[");
+        put_part(ex, b, t + 1, (size_t)(end - t - 1), fill, elem, elementwise);
+        put(b, "]");
+    } else {
+        put(b, "\\begin{cases} ");
+        put_part(ex, b, q + 1, (size_t)(c - q - 1), fill, elem, elementwise);
+        put(b, " & \\text{if } ");
+        put_part(ex, b, t + 1, (size_t)(q - t - 1), fill, elem, elementwise);
+        put(b, " \\\\ ");
+        put_part(ex, b, c + 1, (size_t)(end - c - 1), fill, elem, elementwise);
+        put(b, " & \\text{otherwise} \\end{cases}");
+    }
+    return end + 1;
+}
+
 /* Render a template of the op table (operands as "#id") into b. */
 static void put_template(Ex *ex, Buf *b, const char *t, Fill fill, int elem, int elementwise)
 {
     int latex = ex->latex;
-    const char *start = t;
+    const char *start = t, *group;
     while (*t) {
         if (*t == '#' && isdigit((unsigned char)t[1])) {
             char *end;
@@ -474,6 +570,8 @@ static void put_template(Ex *ex, Buf *b, const char *t, Fill fill, int elem, int
             int number = isdigit((unsigned char)*prev) && *q != '#';
             put(b, "%s", elementwise && !number ? "\\odot" : "\\cdot");
             t++;
+        } else if (*t == '(' && (group = put_latex_group(ex, b, t, fill, elem, elementwise))) {
+            t = group;
         } else if (*t == '@') {
             put(b, "\\,");
             t++;
@@ -847,9 +945,9 @@ static void print_result(Ex *ex, const double *grad, const double *params)
         for (int i = 0; i < n; i++)
             w[i] = params[i] - ex->o->lr * grad[i];
         if (ex->latex) {
-            put_latex_name(&l2, q->name);
+            put_latex_name(&l2, q->name, 0);
             put(&l2, "%s^{\\text{new}}", idx);
-            put_latex_name(&parts[0], q->name);
+            put_latex_name(&parts[0], q->name, 0);
             put(&parts[0], "%s - \\eta \\, %s", idx, lhs.s);
         } else {
             put(&l2, "%s%s after one step", q->name, idx);
@@ -866,7 +964,8 @@ static void print_result(Ex *ex, const double *grad, const double *params)
         put_tensor(&parts[1], s, grad + e, ex->latex);
         if (ex->entry >= 0 && grad[e] < 0)
             put(&parts[1], ")");
-        put_tensor(&parts[2], s, w + e, ex->latex);
+        put_tensor_digits(&parts[2], s, w + e, ex->latex,
+                          step_digits(params + e, w + e, ex->entry >= 0 ? 1 : n));
         char remark[64];
         snprintf(remark, sizeof remark, "gradient descent, %s = %g", ex->latex ? "$\\eta$" : "lr",
                  ex->o->lr);

@@ -59,7 +59,8 @@ int cg_jit_cached(const CgJit *jit);
 int cg_jit_quick(const CgJit *jit);
 
 /* The directory of nnrt.h, libnnrt.a and nnc-jit.so: $NNC_RUNTIME, else
- * runtime/ beside the nnc executable. */
+ * runtime/ beside the nnc executable (the build tree), else ../lib/nnc
+ * from it (`make install`). */
 const char *cg_runtime_dir(void);
 
 #endif

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "codegen.h"
+#include "nnrt.h"   /* nnrt_num_text: numbers as the runtime reads them back */
 #include "plan.h"
 #include "cg_loops.h"
 #include "expr.h"
@@ -1162,9 +1163,11 @@ static const char *init_kind_name(InitKind k)
 
 static void emit_doubles(FILE *f, const char *name, const double *x, int n)
 {
+    char num[40];
     fprintf(f, "static const double %s[%d] = {", name, n);
     for (int i = 0; i < n; i++)
-        fprintf(f, "%s%s%.17g", i ? "," : "", i % 8 ? " " : "\n    ", x[i]);
+        fprintf(f, "%s%s%s", i ? "," : "", i % 8 ? " " : "\n    ",
+                nnrt_num_text(num, sizeof num, x[i], 17));
     fprintf(f, "\n};\n");
 }
 
@@ -1246,10 +1249,12 @@ static void emit_tables(Cg *cg, FILE *f)
             fprintf(f, ".size = %d, .offset = %ld,%s\n", shape_numel(&q->shape),
                     cg->lay.param_off[i], q->frozen ? " .frozen = 1," : "");
             fprintf(f, "     .init = {.kind = NNRT_INIT_%s", init_kind_name(q->init));
-            if (q->init == INIT_NORMAL || q->init == INIT_UNIFORM)
-                fprintf(f, ", .a = %.17g, .b = %.17g", q->a, q->b);
-            if (q->init == INIT_FILL)
-                fprintf(f, ", .a = %.17g", q->a);
+            if (q->init == INIT_NORMAL || q->init == INIT_UNIFORM || q->init == INIT_FILL) {
+                char a[40], b[40];
+                fprintf(f, ", .a = %s", nnrt_num_text(a, sizeof a, q->a, 17));
+                if (q->init != INIT_FILL)
+                    fprintf(f, ", .b = %s", nnrt_num_text(b, sizeof b, q->b, 17));
+            }
             if (q->init == INIT_LITERAL)
                 fprintf(f, ", .values = init_%s", q->name);
             if (q->init == INIT_LOAD) {

@@ -33,7 +33,12 @@ const char *cg_runtime_dir(void)
     char *slash = strrchr(exe, '/');
     if (slash)
         *slash = '\0';
+    /* the build tree's runtime/, else where `make install` puts it:
+     * PREFIX/bin/nnc finds PREFIX/lib/nnc */
     snprintf(dir, sizeof dir, "%s/runtime", exe);
+    slash = strrchr(exe, '/');
+    if (access(dir, F_OK) != 0 && slash && strcmp(slash, "/bin") == 0)
+        snprintf(dir, sizeof dir, "%.*s/lib/nnc", (int)(slash - exe), exe);
     return dir;
 }
 

@@ -960,9 +960,10 @@ static void param_init(Sema *S, IrParam *q, const Expr *e)
 static void expr_text(Sema *S, const Expr *e, char *buf, size_t n, size_t *len)
 {
 #define PUT(...) (*len += (size_t)snprintf(buf + *len, *len < n ? n - *len : 0, __VA_ARGS__))
+    char num[40];
     switch (e->kind) {
     case EX_NUM:
-        PUT("%.17g", e->num);
+        PUT("%s", nnrt_num_text(num, sizeof num, e->num, 17));
         break;
     case EX_STR:
         PUT("\"");
@@ -978,7 +979,7 @@ static void expr_text(Sema *S, const Expr *e, char *buf, size_t n, size_t *len)
             lit.str = (char *)b->str;
             expr_text(S, &lit, buf, n, len);
         } else if (b && b->kind == B_CONST) {
-            PUT("%.17g", b->num);
+            PUT("%s", nnrt_num_text(num, sizeof num, b->num, 17));
         } else {
             PUT("%s", e->str);
         }
@@ -1038,7 +1039,7 @@ static void setting_text(Sema *S, const Expr *e, char *buf, size_t n)
 {
     size_t len = 0;
     if (is_numeric(S, e))
-        snprintf(buf, n, "%.17g", eval(S, e).num);
+        nnrt_num_text(buf, n, eval(S, e).num, 17);
     else
         expr_text(S, e, buf, n, &len);
 }

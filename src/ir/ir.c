@@ -342,7 +342,7 @@ void ir_print_range(FILE *out, const IrProgram *p, IrRange r)
 
 static const char *init_names[] = {
     "zeros", "ones", "identity", "normal", "uniform", "xavier_uniform",
-    "xavier_normal", "he_uniform", "he_normal", "literal", "load",
+    "xavier_normal", "he_uniform", "he_normal", "literal", "load", "fill",
 };
 
 void ir_print(FILE *out, const IrProgram *p)
@@ -364,6 +364,8 @@ void ir_print(FILE *out, const IrProgram *p)
                 init_names[q->init]);
         if (q->init == INIT_NORMAL || q->init == INIT_UNIFORM)
             fprintf(out, "(%g, %g)", q->a, q->b);
+        if (q->init == INIT_FILL)
+            fprintf(out, "(%g)", q->a);
         if (q->init == INIT_LOAD)
             fprintf(out, "(\"%s\", \"%s\")", q->file, q->key);
         fprintf(out, "%s\n", q->frozen ? " frozen" : "");

@@ -71,7 +71,7 @@ sys.exit(1 if differ else 0)' "$1" "$2"
 
 for dt in f32 f64; do
     t_begin "expr/c-and-jit-same-bits/$dt"
-    if t_build "$M" "$D/$m.$dt" --dtype $dt &&
+    if t_build_native "$M" "$D/$m.$dt" --dtype $dt &&
        t_run "$D/$m.$dt" grad --no-ftz --params "$D/$m.p.npz" --data "random(n = 1)" --out "$D/$m.$dt.gc.npz" &&
        t_run "$NNC" run "$M" --dtype $dt grad --no-ftz --params "$D/$m.p.npz" --data "random(n = 1)" \
            --out "$D/$m.$dt.gj.npz" &&
@@ -91,7 +91,7 @@ for dt in f32 f64; do
     [ $dt = f32 ] && want='0.01f \*'
     if NNC_TEST_OP_EXPR=$leaky t_run "$NNC" "$M" -o "$D/leaky.$dt.c" --dtype $dt &&
        grep -q "? w5\[i\] : $want w5\[i\]" "$D/leaky.$dt.c" &&
-       NNC_TEST_OP_EXPR=$leaky t_build "$M" "$D/leaky.$dt" --dtype $dt &&
+       NNC_TEST_OP_EXPR=$leaky t_build_native "$M" "$D/leaky.$dt" --dtype $dt &&
        t_run "$D/leaky.$dt" grad --no-ftz --params "$D/$m.p.npz" --data "random(n = 1)" --out "$D/leaky.$dt.gc.npz" &&
        NNC_TEST_OP_EXPR=$leaky t_run "$NNC" run "$M" --dtype $dt grad --no-ftz --params "$D/$m.p.npz" \
            --data "random(n = 1)" --out "$D/leaky.$dt.gj.npz" &&

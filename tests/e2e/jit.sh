@@ -174,9 +174,11 @@ fi
 # (-march=native: fused multiply-adds) tanh, exp and sigmoid bit for bit,
 # within 1.4 ulp of tanh and 1.05 ulp of exp (denormals kept: --no-ftz;
 # tests/unit/check_mathf.c checks the floats without fused multiply-adds)
+# (the bits are those of a trainer compiled with nnc build's default flags,
+# which the JIT follows: t_build_native, tests/lib.sh)
 t_begin "jit/mathf-bit-for-bit"
 m=mathf_sweep
-if t_build tests/e2e/models/$m.nn "$D/$m" &&
+if t_build_native tests/e2e/models/$m.nn "$D/$m" &&
    /usr/bin/python3 - "$D/$m.p.npz" >>"$t_log" 2>&1 <<'PY' &&
 import sys, numpy as np
 n = 65536
@@ -227,7 +229,7 @@ fi
 t_begin "jit/rows-bit-for-bit"
 m=rows_sweep
 rm -f "$D/$m".*.npz
-if t_build tests/e2e/models/$m.nn "$D/$m" && t_run "$D/$m" init --out "$D/$m.p.npz" --seed 7 &&
+if t_build_native tests/e2e/models/$m.nn "$D/$m" && t_run "$D/$m" init --out "$D/$m.p.npz" --seed 7 &&
    t_run "$D/$m" grad --no-ftz --params "$D/$m.p.npz" --data "random(n = 1, seed = 3)" --out "$D/$m.gc.npz" &&
    t_run "$NNC" run tests/e2e/models/$m.nn grad --no-ftz --params "$D/$m.p.npz" \
        --data "random(n = 1, seed = 3)" --out "$D/$m.gj.npz" &&

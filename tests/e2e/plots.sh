@@ -124,3 +124,83 @@ rm -rf "$D/none-run"
 t_run "$D/xor" train --epochs 1 --no-plots --log "$D/none-run"
 if [ -f "$D/none-run/metrics.csv" ] && ! ls "$D/none-run"/*.gp >/dev/null 2>&1; then t_pass
 else t_fail "--no-plots: expected metrics.csv and no scripts; got: $(ls "$D/none-run" | tr '\n' ' ')"; fi
+
+# one epoch of mini-batches: the curve over updates comes from steps.csv
+# (metrics.csv has two rows), the epochs on the top axis
+t_begin "plots/curves-per-update"
+rm -rf "$D/ae1-run"
+t_run "$D/ae" train --epochs 1 --log "$D/ae1-run"
+r=$D/ae1-run
+if [ "$(grep -c . "$r/metrics.csv")" != 3 ] || [ "$(grep -c . "$r/steps.csv")" != 11 ]; then
+    t_fail "expected 2 epoch rows in metrics.csv and 10 updates in steps.csv"
+elif ! grep -q "plot 'steps.csv' using \"step\":(column(\"batch_loss\"))" "$r/curves.gp" ||
+     ! grep -q "'metrics.csv' using \"step\":(column(\"loss\"))" "$r/curves.gp" ||
+     ! grep -q '^set x2tics ("0" 0, "1" 10)' "$r/curves.gp"; then
+    t_fail "curves.gp should draw steps.csv and metrics.csv over updates, epochs on top"
+elif [ $have_gnuplot = 1 ] && { [ -s "$r/plots.log" ] || ! is_png "$r/curves.png"; }; then
+    t_fail "gnuplot failed on curves.gp: $(cat "$r/plots.log" 2>/dev/null)"
+else
+    t_pass
+fi
+
+# reduce = sum over 200 training and 50 test samples and batches of 20:
+# each curve divided by its number of samples, one scale for all three
+t_begin "plots/curves-reduce-sum-per-sample"
+rm -rf "$D/aesum-run"
+t_run "$D/ae" train --epochs 2 --reduce sum --log "$D/aesum-run"
+r=$D/aesum-run
+if ! grep -q '^n_train = 200$' "$r/curves.gp" || ! grep -q '^n_test = 50$' "$r/curves.gp" ||
+   ! grep -q '^batch = 20$' "$r/curves.gp" || ! grep -q 'column("loss") / n_train' "$r/curves.gp" ||
+   ! grep -q 'column("test_loss") / n_test' "$r/curves.gp" ||
+   ! grep -q 'column("batch_loss") / bsize(column("step"))' "$r/curves.gp" ||
+   ! grep -q 'objective / samples' "$r/curves.gp"; then
+    t_fail "curves.gp should divide each sum by its samples and say so"
+elif [ $have_gnuplot = 1 ] && { [ -s "$r/plots.log" ] || ! is_png "$r/curves.png"; }; then
+    t_fail "gnuplot failed on curves.gp: $(cat "$r/plots.log" 2>/dev/null)"
+else
+    t_pass
+fi
+
+# a model with a penalty: metrics.csv reports it apart (the loss columns
+# include it), and the figure draws it on its own axis
+t_begin "plots/penalty-column"
+rm -rf "$D/pen-run"
+if t_build tests/golden/sigmoid.nn "$D/sig" &&
+   t_run "$D/sig" train --epochs 2 --batch 10 --data 'random(n = 40)' --test 'random(n = 20, seed = 2)' \
+       --log "$D/pen-run"; then
+    r=$D/pen-run
+    # penalty = 1e-3 * sumsq(W2) at the literal W2 = [[0.7, 0.8], [0.9, 0.1]]: 0.00195
+    if [ "$(head -1 "$r/metrics.csv")" != "epoch,step,loss,lr,test_loss,penalty,seconds,train_seconds" ]; then
+        t_fail "metrics.csv's columns: $(head -1 "$r/metrics.csv")"
+    elif ! awk -F, 'NR == 2 { d = $6 - 0.00195; exit !(d < 1e-9 && d > -1e-9) }' "$r/metrics.csv"; then
+        t_fail "epoch 0's penalty should be 0.00195: $(sed -n 2p "$r/metrics.csv")"
+    elif ! grep -q '"penalty": ' "$r/metrics.jsonl" || ! grep -q '"penalty" axes x1y2' "$r/curves.gp"; then
+        t_fail "expected the penalty in metrics.jsonl and on curves.png's right axis"
+    else
+        t_pass
+    fi
+else t_fail "the run failed"; fi
+
+# figures for a report: the reconstructions' rows labelled, a regression's
+# points on white discs (coloured like the surface they would vanish)
+t_begin "plots/reconstructions-labelled"
+r=$D/ae1-run
+if [ "$(grep -c '^set label "input" at' "$r/reconstructions_figure.gp")" != 2 ] ||
+   [ "$(grep -c '^set label "output" at' "$r/reconstructions_figure.gp")" != 2 ]; then
+    t_fail "expected the two rows of inputs and of outputs labelled in reconstructions_figure.gp"
+elif [ $have_gnuplot = 1 ] && { [ -s "$r/plots.log" ] || ! is_png "$r/reconstructions_figure.png"; }; then
+    t_fail "gnuplot failed on reconstructions_figure.gp: $(cat "$r/plots.log" 2>/dev/null)"
+else
+    t_pass
+fi
+
+t_begin "plots/regression-points-stand-out"
+if grep -q "'boundary_train.dat' using 1:2 with points pt 7 ps 1.1 lc rgb 'white'" "$D/tiny-run/boundary.gp" &&
+   grep -q "using 1:2:3 with points pt 7 ps 0.7 lc palette" "$D/tiny-run/boundary.gp"; then t_pass
+else t_fail "boundary.gp should draw each point on a white disc"; fi
+
+# the PDFs are sized for a report: text of 12 points on a page 1/144 in
+# per pixel of the PNG (700 pixels: 4.86 in, 8 points at a 3.4 in column)
+t_begin "plots/pdf-text-size"
+if grep -q 'pdfcairo noenhanced size 4.86in,3.89in font "sans,12"' "$D/ae1-run/curves.gp"; then t_pass
+else t_fail "curves.gp: $(grep pdfcairo "$D/ae1-run/curves.gp")"; fi

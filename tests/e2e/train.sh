@@ -153,7 +153,9 @@ int rename(const char *from, const char *to)
 C
     if ! cc -shared -fPIC -o "$D/renames.so" "$D/renames.c" -ldl >>"$t_log" 2>&1; then
         t_fail "cannot build the rename shim"
-    elif ! RENAMES_LOG="$D/renames.log" LD_PRELOAD="$D/renames.so" \
+    # (a trainer built by make asan needs ASan's runtime loaded first)
+    elif ! RENAMES_LOG="$D/renames.log" \
+            LD_PRELOAD="$(ldd "$D/$m" | awk '/libasan/ { printf "%s ", $3 }')$D/renames.so" \
             "$D/$m" train --epochs 3 --quiet --log "$D/short" >>"$t_log" 2>&1; then
         t_fail "the run failed"
     elif ! grep -q "summary.json" "$D/renames.log"; then

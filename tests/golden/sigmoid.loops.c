@@ -18,10 +18,10 @@
 
 typedef nnrt_real real;   /* float */
 static const double init_W1[6] = {
-    0.10000000000000001, 0.20000000000000001, 0.29999999999999999, 0.40000000000000002, 0.5, 0.59999999999999998
+    0.1, 0.2, 0.3, 0.4, 0.5, 0.6
 };
 static const double init_W2[4] = {
-    0.69999999999999996, 0.80000000000000004, 0.90000000000000002, 0.10000000000000001
+    0.7, 0.8, 0.9, 0.1
 };
 
 /* The parameters, one flat buffer: name, shape, offset, initialiser. */
@@ -40,10 +40,10 @@ static const NnrtSlot slot_table[] = {
 
 /* The example block. */
 static const double example_x[3] = {
-    0.5, 0.5, 0.10000000000000001
+    0.5, 0.5, 0.1
 };
 static const double example_t[2] = {
-    0.90000000000000002, 0.10000000000000001
+    0.9, 0.1
 };
 static const double *const example_table[] = {example_x, example_t};
 
