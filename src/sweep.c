@@ -1018,6 +1018,31 @@ static void csv_field(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* results.json and sweep.json begin alike: the model, the repeats, and
+ * for each configuration its id and its swept values. */
+static void json_head(FILE *f, const Sweep *s)
+{
+    fprintf(f, "{\n  \"model\": ");
+    json_string(f, s->model);
+    fprintf(f, ",\n  \"repeat\": %d,\n  \"configs\": [\n", s->repeat);
+}
+
+static void json_config(FILE *f, const Sweep *s, const Config *c)
+{
+    fprintf(f, "    {\"config\": ");
+    json_string(f, c->id);
+    fprintf(f, ", \"values\": {");
+    for (int a = 0; a < s->nax; a++) {
+        fprintf(f, "%s", a ? ", " : "");
+        json_string(f, s->ax[a].name);
+        fprintf(f, ": ");
+        if (s->ax[a].numeric)
+            json_number(f, strtod(s->ax[a].val[c->idx[a]], NULL));
+        else
+            json_string(f, s->ax[a].val[c->idx[a]]);
+    }
+}
+
 static int write_results(State *st)
 {
     Sweep *s = st->s;
@@ -1091,23 +1116,10 @@ static int write_results(State *st)
     f = fopen(path, "w");
     if (!f)
         return fail("cannot write %s: %s", path, strerror(errno));
-    fprintf(f, "{\n  \"model\": ");
-    json_string(f, s->model);
-    fprintf(f, ",\n  \"repeat\": %d,\n  \"configs\": [\n", s->repeat);
+    json_head(f, s);
     for (int i = 0; i < st->ncfg; i++) {
         Config *c = &st->cfg[i];
-        fprintf(f, "    {\"config\": ");
-        json_string(f, c->id);
-        fprintf(f, ", \"values\": {");
-        for (int a = 0; a < s->nax; a++) {
-            fprintf(f, "%s", a ? ", " : "");
-            json_string(f, s->ax[a].name);
-            fprintf(f, ": ");
-            if (s->ax[a].numeric)
-                json_number(f, strtod(s->ax[a].val[c->idx[a]], NULL));
-            else
-                json_string(f, s->ax[a].val[c->idx[a]]);
-        }
+        json_config(f, s, c);
         fprintf(f, "}, \"params\": %lld, \"runs\": %d, \"failed\": %d,\n     \"metrics\": {",
                 c->params, c->nruns - c->nfailed, c->nfailed);
         for (int k = 0; k < nagg; k++) {
@@ -1150,23 +1162,10 @@ static int write_plan(State *st)
     FILE *f = fopen(path, "w");
     if (!f)
         return fail("cannot write %s: %s", path, strerror(errno));
-    fprintf(f, "{\n  \"model\": ");
-    json_string(f, s->model);
-    fprintf(f, ",\n  \"repeat\": %d,\n  \"configs\": [\n", s->repeat);
+    json_head(f, s);
     for (int i = 0; i < st->ncfg; i++) {
         Config *c = &st->cfg[i];
-        fprintf(f, "    {\"config\": ");
-        json_string(f, c->id);
-        fprintf(f, ", \"values\": {");
-        for (int a = 0; a < s->nax; a++) {
-            fprintf(f, "%s", a ? ", " : "");
-            json_string(f, s->ax[a].name);
-            fprintf(f, ": ");
-            if (s->ax[a].numeric)
-                json_number(f, strtod(s->ax[a].val[c->idx[a]], NULL));
-            else
-                json_string(f, s->ax[a].val[c->idx[a]]);
-        }
+        json_config(f, s, c);
         fprintf(f, "}, \"params\": %lld}%s\n", c->params, i + 1 < st->ncfg ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
