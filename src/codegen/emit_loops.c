@@ -771,6 +771,14 @@ void cg_loops_functions(FILE *f, const CgLoops *c)
     lx.written = xcalloc((size_t)c->p->nv, 1);
     lx.pre_zero = xcalloc((size_t)c->p->nv, 1);
     workspace(&lx, f);
+    /* gcc 12 at -O3 with AVX2 or AVX-512 turns the select of a loop nest
+     * three deep (relu over a [C, H, W] map: c[i][j][k] = a > 0 ? b : 0)
+     * into masked vector code that computes garbage; clang and -O2 are
+     * right.  These loops are for reading, not for speed: that pass is off
+     * for the functions below (tests/e2e/loops.sh has the case). */
+    fprintf(f, "#if defined(__GNUC__) && !defined(__clang__)\n"
+               "#pragma GCC optimize(\"no-tree-loop-if-convert\")   /* around a gcc 12 bug */\n"
+               "#endif\n\n");
     forward_fn(&lx, f);
     backward_fn(&lx, f);
     penalty_fn(&lx, f);

@@ -20,7 +20,7 @@ same() {
 }
 
 for nn in tests/golden/tiny.nn examples/tiny_mlp.nn examples/spirals.nn tests/torch/models/rows.nn \
-          tests/grad/broadcast1.nn tests/grad/tying.nn tests/grad/bce.nn tests/grad/reduce.nn; do
+          tests/grad/broadcast1.nn tests/grad/tying.nn tests/grad/bce.nn tests/grad/reduce.nn tests/e2e/models/rank3_select.nn; do
     m=$(basename "$nn" .nn)
     t_begin "loops/$m/same-gradients"
     if ! t_build "$nn" "$D/$m.fast" --dtype f64 || ! t_build "$nn" "$D/$m.loops" --dtype f64 --style=loops; then

@@ -92,6 +92,10 @@ static void destroy(void *work)
     free(ws);
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-loop-if-convert")   /* around a gcc 12 bug */
+#endif
+
 /* The model on n samples, one at a time: every value, then the loss. */
 static void forward(void *work, const real *params, int n,
                     const real *const *data, real *losses)
