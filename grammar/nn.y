@@ -139,10 +139,10 @@ static void *grow(void *v, int *cap, size_t elem, int n);
 %token KW_REPEAT "repeat" KW_CLASS "class"
 %token LE "<=" GE ">=" EQ "=="
 
-%type <expr> expr compare add mul unary pow powrhs postfix primary
+%type <expr> expr compare add mul unary pow powrhs postfix primary index
 %type <stmts> stmt const_list stmt_lines body
 %type <exprs> dims_opt
-%type <args> exprs exprs_opt arglist args_opt
+%type <args> exprs exprs_opt arglist args_opt indices
 %type <arg> arg
 %type <items> items block
 %type <item> item
@@ -377,10 +377,33 @@ powrhs:
   | '-' powrhs                  { $$ = unary_node(ls, EX_NEG, $2, @$, @1); }
   ;
 
-/* postfix = primary "'"*          (transpose) */
+/* postfix = primary ("'" | "[" index ("," index)* "]")*     (transpose, indexing) */
 postfix:
     primary
   | postfix '\''                { $$ = unary_node(ls, EX_TRANSPOSE, $1, @$, @2); }
+  | postfix '[' indices ']' {
+        $$ = new_expr(ls, EX_INDEX, @$, @2);
+        $$->lhs = $1;
+        $$->args = $3.v;
+        $$->nargs = $3.n;
+        deepen(ls, $$, $1);
+        for (int i = 0; i < $$->nargs; i++)
+            deepen(ls, $$, $$->args[i].value);
+    }
+  ;
+
+indices:
+    index                       { memset(&$$, 0, sizeof $$); Arg a = {0}; a.value = $1; PUSH($$, a); }
+  | indices ',' index           { $$ = $1; Arg a = {0}; a.value = $3; PUSH($$, a); }
+  ;
+
+/* index = expr | expr? ":" expr?      (one index, or a slice numpy style) */
+index:
+    expr
+  | ':'                         { $$ = new_expr(ls, EX_SLICE, @$, @1); }
+  | expr ':'                    { $$ = new_expr(ls, EX_SLICE, @$, @2); $$->lhs = $1; }
+  | ':' expr                    { $$ = new_expr(ls, EX_SLICE, @$, @1); $$->rhs = $2; }
+  | expr ':' expr               { $$ = new_expr(ls, EX_SLICE, @$, @2); $$->lhs = $1; $$->rhs = $3; }
   ;
 
 /* primary = NUMBER | STRING | NAME
@@ -665,9 +688,10 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, NnLe
     };
     int had_ops = take_group(want, ops, (int)(sizeof ops / sizeof *ops));
     if (had_ops) {
-        /* after an operand: also the postfix "'", a call's "(" and a
-         * keyword argument's "=" */
+        /* after an operand: also the postfix "'", an index's "[", a call's
+         * "(" and a keyword argument's "=" */
         want[YYTRANSLATE('\'')] = want[YYTRANSLATE('(')] = want[YYTRANSLATE('=')] = 0;
+        want[YYTRANSLATE('[')] = 0;
     }
     if (want[YYTRANSLATE('=')])
         want[YYSYMBOL_KW_FROZEN] = 0;   /* `param W[2] frozen = ...` is the rarer form */

@@ -194,6 +194,25 @@ static void run_value(Ex *ex, int id, const double *params, const double *const 
     case K_ROW:
         run_row(p, id, ex->val, r);
         break;
+    case K_VIEW: {
+        /* the smaller tensor's elements, each from or to its place in the
+         * larger (a placement's other elements stay 0) */
+        CgView w = cg_view_plan(p, id);
+        const double *x = ex->val[v->arg[0]];
+        int m = numel(p, ir_view_small(p, id));
+        for (int e = 0; e < m; e++) {
+            int big = w.off, rest = e;
+            for (int l = w.nloops - 1; l >= 0; l--) {
+                big += rest % w.count[l] * w.big_stride[l];
+                rest /= w.count[l];
+            }
+            if (w.gather)
+                r[e] = x[big];
+            else
+                r[big] = x[e];
+        }
+        break;
+    }
     }
     if (v->acc >= 0) {
         int m = numel(p, v->acc);

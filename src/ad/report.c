@@ -49,6 +49,8 @@ static long long flops(const IrProgram *p, int id)
         int x = v->op == OP_XENT_BWD ? v->arg[1] : v->arg[0];
         return 5LL * shape_numel(&p->v[x].shape);
     }
+    case K_VIEW:     /* elements only move; an adjoint's adds into its buffer count */
+        return v->acc >= 0 ? shape_numel(&p->v[ir_view_small(p, id)].shape) : 0;
     default:
         return 0;
     }

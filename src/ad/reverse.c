@@ -158,6 +158,12 @@ int ad_contrib(AdCtx *cx, int target, Op op, int nargs, const int *args, int ta,
             diag_internal("adjoint matmul: %s", err);
         break;
     }
+    case K_VIEW:
+        /* a view's adjoint is the placement at the same offset and strides,
+         * and the other way round */
+        v.shape = p->v[acc].shape;
+        v.view = p->v[cx->cur].view;
+        break;
     default:
         v.shape = p->v[acc].shape;
         break;

@@ -233,6 +233,19 @@ static void ad_transpose(AdCtx *cx, int v, int d)
     CONTRIB(A(v), OP_TRANSPOSE, d);
 }
 
+/* y = a[view] (X[t], h[2:5], reshape):  da[view] += dy, a placement of dy
+ * with the same offset and strides (reverse.c copies them) */
+static void ad_view(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_PLACE, d);
+}
+
+/* y[view] = a, 0 elsewhere (concat, stack):  da += dy[view] */
+static void ad_place(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_VIEW, d);
+}
+
 /* y = sum(a):  da += dy  (dy broadcast over a) */
 static void ad_sum(AdCtx *cx, int v, int d)
 {

@@ -567,6 +567,59 @@ static void emit_transpose(Cg *cg, int id)
     }
 }
 
+/* The index sum_k i_k stride[k] (+ off), as C: "j", "i * 7 + j + 40", "3". */
+static void view_index(const CgView *w, const int *stride, int off, char *buf, size_t n)
+{
+    static const char *const ix[IR_MAXRANK] = {"i", "j", "k", "m"};
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int l = 0; l < w->nloops && len < n; l++)
+        len += (size_t)snprintf(buf + len, n - len, stride[l] == 1 ? "%s%s" : "%s%s * %d",
+                                len ? " + " : "", ix[l], stride[l]);
+    if ((off || !len) && len < n)
+        snprintf(buf + len, n - len, len ? " + %d" : "%d", off);
+}
+
+/* Element idx of value id as stored: x[idx], or per sample x[idx * n + b]. */
+static void view_elem(Cg *cg, int id, const char *idx, char *buf, size_t n)
+{
+    const char *name = cg->cname[id];
+    if (!cg->p->v[id].batched)
+        snprintf(buf, n, "%s[%s]", name, idx);
+    else if (strcmp(idx, "0") == 0)
+        snprintf(buf, n, "%s[b]", name);
+    else
+        snprintf(buf, n, strchr(idx, ' ') ? "%s[(%s) * n + b]" : "%s[%s * n + b]", name, idx);
+}
+
+/* A view or a placement (plan.h CgView): loops over the smaller tensor's
+ * elements, each moved between it and its place in the larger one. */
+static void emit_view(Cg *cg, int id)
+{
+    const IrProgram *p = cg->p;
+    CgView w = cg_view_plan(p, id);
+    static const char *const ix[IR_MAXRANK] = {"i", "j", "k", "m"};
+    const Value *d = &p->v[w.dst];
+    cg->used[w.src] = cg->used[w.dst] = 1;
+    if (w.clear)
+        out(cg, 1, "memset(%s, 0, %s%d * sizeof *%s);", cg->cname[w.dst],
+            d->batched ? "(size_t)n * " : "", numel(d), cg->cname[w.dst]);
+    const char *op = assign_op(cg, id, "(size_t)n * ");
+    char si[96], bi[96], se[128], be[128];
+    view_index(&w, w.small_stride, 0, si, sizeof si);
+    view_index(&w, w.big_stride, w.off, bi, sizeof bi);
+    view_elem(cg, w.src, w.gather ? bi : si, se, sizeof se);
+    view_elem(cg, w.dst, w.gather ? si : bi, be, sizeof be);
+    int ind = 1;
+    for (int l = 0; l < w.nloops; l++)
+        out(cg, ind++, "for (int %s = 0; %s < %d; %s++)", ix[l], ix[l], w.count[l], ix[l]);
+    if (p->v[w.src].batched) {
+        cg->uses |= ARG_N;
+        out(cg, ind++, "for (int b = 0; b < n; b++)");
+    }
+    out(cg, ind, "%s %s %s;", be, op, se);
+}
+
 static void emit_reduce(Cg *cg, int id)
 {
     const Value *v = &cg->p->v[id];
@@ -976,6 +1029,7 @@ static void emit_value(Cg *cg, int id)
     case K_TRANS: emit_transpose(cg, id); break;
     case K_REDUCE: emit_reduce(cg, id); break;
     case K_ROW: emit_row(cg, id); break;
+    case K_VIEW: emit_view(cg, id); break;
     default: diag_internal("emit_value: %s", ir_ops[v->op].name);
     }
 }

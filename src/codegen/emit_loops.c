@@ -282,6 +282,61 @@ static void emit_transpose(Lx *lx, int id)
     out(lx, ind, "%s %s %s;", dv, op, sv);
 }
 
+/* A view or a placement: X[t], h[2:5] read axis by axis (ir_view_axes),
+ *   x_t[i] = X[3][i]        d_X[3][i] += d_x_t[i]
+ * and a reshape through the larger tensor's elements in a row,
+ *   r[i][j] = ((const real *)x)[i * 7 + j]. */
+static void emit_view(Lx *lx, int id)
+{
+    const IrProgram *p = lx->p;
+    CgView w = cg_view_plan(p, id);
+    /* the smaller tensor's buffer: a view's destination, a placement's operand */
+    int small = w.gather ? w.dst : w.src, big = w.gather ? w.src : w.dst;
+    const Shape *ss = &p->v[ir_view_small(p, id)].shape, *bs = ir_view_big_shape(p, id);
+    char idx[IR_MAXRANK][8], se[128], be[160];
+    int start[IR_MAXRANK], axis[IR_MAXRANK];
+    loop_indices(ss, idx);
+    if (w.clear) {
+        lx->used[w.dst] = 1;
+        out(lx, 0, "memset(%s, 0, %d * sizeof(real));", name_of(lx, w.dst), shape_numel(bs));
+    }
+    const char *op = assign(lx, id);
+    ref(lx, small, ss, idx, se, sizeof se);
+    lx->used[big] = 1;
+    size_t len;
+    if (ir_view_axes(p, id, start, axis)) {
+        len = (size_t)snprintf(be, sizeof be, "%s", name_of(lx, big));
+        for (int a = 0; a < bs->rank && len < sizeof be; a++) {
+            const char *i = axis[a] < 0 ? "0" : idx[axis[a]];
+            if (strcmp(i, "0") == 0)
+                len += (size_t)snprintf(be + len, sizeof be - len, "[%d]", start[a]);
+            else if (start[a] == 0)
+                len += (size_t)snprintf(be + len, sizeof be - len, "[%s]", i);
+            else
+                len += (size_t)snprintf(be + len, sizeof be - len, "[%d + %s]", start[a], i);
+        }
+    } else {
+        len = (size_t)snprintf(be, sizeof be, w.gather ? "((const real *)%s)[" : "((real *)%s)[",
+                               name_of(lx, big));
+        int any = 0;
+        for (int k = 0; k < ss->rank && len < sizeof be; k++) {
+            if (strcmp(idx[k], "0") == 0)
+                continue;
+            int st = p->v[id].view.stride[k];
+            len += (size_t)snprintf(be + len, sizeof be - len, st == 1 ? "%s%s" : "%s%s * %d",
+                                    any++ ? " + " : "", idx[k], st);
+        }
+        if (w.off || !any)
+            len += (size_t)snprintf(be + len, sizeof be - len, any ? " + %d" : "%d", w.off);
+        snprintf(be + len, sizeof be - len, "]");
+    }
+    int ind = open_loops(lx, ss, idx, 0);
+    if (w.gather)
+        out(lx, ind, "%s %s %s;", se, op, be);
+    else
+        out(lx, ind, "%s %s %s;", be, op, se);
+}
+
 /* sum, mean, sumsq of one sample's tensor, added up in its own element. */
 static void emit_reduce(Lx *lx, int id)
 {
@@ -426,6 +481,7 @@ static void emit_value(Lx *lx, int id)
     case K_TRANS: emit_transpose(lx, id); break;
     case K_REDUCE: emit_reduce(lx, id); break;
     case K_ROW: emit_row(lx, id); break;
+    case K_VIEW: emit_view(lx, id); break;
     default: diag_internal("emit_loops: %s", ir_ops[v->op].name);
     }
 }

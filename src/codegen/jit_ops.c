@@ -184,6 +184,47 @@ static void emit_transpose(Jit *j, int id)
     loop_close(j, &li);
 }
 
+/* sum_l i_l stride[l] + off, over the loops' indices */
+static LLVMValueRef view_index(Jit *j, const CgView *w, const LLVMValueRef *i, const int *stride,
+                               int off)
+{
+    LLVMValueRef x = const_i64(j, off);
+    for (int l = 0; l < w->nloops; l++)
+        x = index_add(j, x, index_mul(j, i[l], stride[l]));
+    return x;
+}
+
+/* A view or a placement (plan.h CgView), as emit_c.c's emit_view. */
+static void emit_view(Jit *j, int id)
+{
+    const IrProgram *p = j->p;
+    CgView w = cg_view_plan(p, id);
+    const Value *d = &p->v[w.dst];
+    if (w.clear) {
+        LLVMValueRef count = d->batched ? index_mul(j, j->ld, numel(d)) : const_i64(j, numel(d));
+        LLVMValueRef bytes = index_mul(j, count, p->dtype == DT_F32 ? 4 : 8);
+        LLVMBuildMemSet(j->b, storage(j, w.dst), LLVMConstInt(j->i8, 0, 0), bytes, 4);
+    }
+    int acc = begin_store(j, id);
+    Loop loop[IR_MAXRANK], lb;
+    LLVMValueRef i[IR_MAXRANK];
+    for (int l = 0; l < w.nloops; l++)
+        i[l] = loop_open(j, &loop[l], const_i64(j, w.count[l]), "i");
+    int bat = p->v[w.src].batched;
+    /* summed over the samples: only the real ones (the rows are padded) */
+    LLVMValueRef b = bat ? samples_open(j, &lb, !w.sum_batch) : const_i64(j, 0);
+    LLVMValueRef si = view_index(j, &w, i, w.small_stride, 0);
+    LLVMValueRef bi = view_index(j, &w, i, w.big_stride, w.off);
+    LLVMValueRef x = load_real(j, offset_ptr(j, storage(j, w.src),
+                                             batch_index(j, w.gather ? bi : si, bat, b)));
+    LLVMValueRef dp = offset_ptr(j, storage(j, w.dst), batch_index(j, w.gather ? si : bi, d->batched, b));
+    store_or_add(j, dp, x, acc);
+    if (bat)
+        loop_close(j, &lb);
+    for (int l = w.nloops - 1; l >= 0; l--)
+        loop_close(j, &loop[l]);
+}
+
 static void emit_reduce(Jit *j, int id)
 {
     const IrProgram *p = j->p;
@@ -505,6 +546,7 @@ void emit_value(Jit *j, int id)
     case K_TRANS: emit_transpose(j, id); break;
     case K_REDUCE: emit_reduce(j, id); break;
     case K_ROW: emit_row(j, id); break;
+    case K_VIEW: emit_view(j, id); break;
     }
 }
 

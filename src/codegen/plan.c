@@ -86,8 +86,8 @@ int cg_first_full_write(const IrProgram *p, int id, const char *written)
     const Value *t = &p->v[v->acc];
     if (p->v[t->arg[0]].op == OP_PARAM || written[v->acc])
         return 0;   /* gradients always accumulate: the runtime zeroes them */
-    if (v->batched != t->batched)
-        return 0;
+    if (v->batched != t->batched || v->op == OP_PLACE)
+        return 0;   /* (a placement writes only its part) */
     return v->op == OP_MATMUL || shape_equal(&v->shape, &t->shape);
 }
 
@@ -526,6 +526,41 @@ int cg_tile(long per_sample, DType dt)
     long bytes = per_sample * (dt == DT_F32 ? 4 : 8);
     long t = bytes > 0 ? CG_TILE_BYTES / bytes / 16 * 16 : 0;
     return t >= CG_TILE_MIN ? (int)t : 0;
+}
+
+CgView cg_view_plan(const IrProgram *p, int id)
+{
+    const Value *v = &p->v[id];
+    CgView w;
+    memset(&w, 0, sizeof w);
+    w.src = v->arg[0];
+    w.dst = cg_dest(p, id);
+    w.gather = v->op == OP_VIEW;
+    w.clear = v->op == OP_PLACE && v->acc < 0;
+    w.sum_batch = p->v[w.src].batched && !p->v[w.dst].batched;
+    w.off = v->view.off;
+    const Shape *small = &p->v[ir_view_small(p, id)].shape;
+    int stride = 1;
+    for (int k = small->rank - 1; k >= 0; k--) {
+        int c = small->dim[k];
+        if (c == 1)
+            continue;
+        if (w.nloops > 0 && w.small_stride[0] * w.count[0] == stride &&
+            w.big_stride[0] * w.count[0] == v->view.stride[k]) {
+            /* contiguous in both with the loop inside it: one loop */
+            w.count[0] *= c;
+        } else {
+            memmove(w.count + 1, w.count, sizeof w.count - sizeof *w.count);
+            memmove(w.small_stride + 1, w.small_stride, sizeof w.small_stride - sizeof *w.small_stride);
+            memmove(w.big_stride + 1, w.big_stride, sizeof w.big_stride - sizeof *w.big_stride);
+            w.count[0] = c;
+            w.small_stride[0] = stride;
+            w.big_stride[0] = v->view.stride[k];
+            w.nloops++;
+        }
+        stride *= c;
+    }
+    return w;
 }
 
 unsigned long long cg_source_hash(const char *s)

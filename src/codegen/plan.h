@@ -311,6 +311,27 @@ const CgRow *cg_row_plan(Op op);
 /* Row value id's entries per row (K) and rows per sample. */
 void cg_row_dims(const IrProgram *p, int id, int *K, int *rows);
 
+/*
+ * Views and placements (K_VIEW: X[t], h[2:5], reshape, and the placements
+ * of concat and of every view's adjoint).  Nothing is computed: elements
+ * move between the smaller tensor and their places in the larger.  The
+ * loops run over the smaller tensor's axes, merged where both tensors are
+ * contiguous along them (X[t] of a [T, D] input is one loop over D), and
+ * per sample (batched) each element is a run of n, samples innermost.
+ */
+typedef struct CgView {
+    int src, dst;         /* the value read and the buffer written (cg_dest) */
+    int gather;           /* 1: a view (dst is the smaller); 0: a placement */
+    int clear;            /* a placement of its own (no accumulation): zero dst first */
+    int sum_batch;        /* src batched, dst not: each element sums over the samples */
+    int nloops;
+    int count[IR_MAXRANK];
+    int small_stride[IR_MAXRANK], big_stride[IR_MAXRANK];
+    int off;              /* the larger tensor's first element */
+} CgView;
+
+CgView cg_view_plan(const IrProgram *p, int id);
+
 /* FNV-1a of the source text: NnrtModel.source_hash. */
 unsigned long long cg_source_hash(const char *s);
 

@@ -245,6 +245,25 @@ static void print_expr(FILE *out, const Expr *e)
         print_args(out, e->args, e->nargs);
         fputc(')', out);
         break;
+    case EX_INDEX:
+        fputs("(index ", out);
+        print_expr(out, e->lhs);
+        print_args(out, e->args, e->nargs);
+        fputc(')', out);
+        break;
+    case EX_SLICE:
+        fputs("(slice ", out);
+        if (e->lhs)
+            print_expr(out, e->lhs);
+        else
+            fputc('_', out);
+        fputc(' ', out);
+        if (e->rhs)
+            print_expr(out, e->rhs);
+        else
+            fputc('_', out);
+        fputc(')', out);
+        break;
     }
 }
 

@@ -19,7 +19,9 @@ typedef enum ExprKind {
     EX_NEG,        /* -a */
     EX_TRANSPOSE,  /* a' */
     EX_CALL,       /* f(a, b, key = c) */
-    EX_LIST        /* [a, b, c]  (elements may be lists: [[1, 2], [3, 4]]) */
+    EX_LIST,       /* [a, b, c]  (elements may be lists: [[1, 2], [3, 4]]) */
+    EX_INDEX,      /* a[i, lo:hi]: lhs indexed by args (each an index or an EX_SLICE) */
+    EX_SLICE       /* lo:hi in an index, lhs and rhs each NULL when left out */
 } ExprKind;
 
 typedef struct Expr Expr;
@@ -38,7 +40,7 @@ struct Expr {
     const char *str;   /* EX_STR (unescaped), EX_NAME, EX_CALL (callee name) */
     int op;            /* EX_BINARY: '+', '-', '*', '/', '^', '@', '<', '>', AST_LE, AST_GE, AST_EQ */
     Expr *lhs, *rhs;   /* EX_BINARY; EX_NEG and EX_TRANSPOSE use lhs */
-    Arg *args;         /* EX_CALL arguments, EX_LIST elements (name NULL) */
+    Arg *args;         /* EX_CALL arguments, EX_LIST elements, EX_INDEX indices (name NULL) */
     int nargs;
     Loc callee_loc;    /* EX_CALL: the callee name */
     int depth;         /* operators on the longest path down to a leaf (AST_MAX_DEPTH) */

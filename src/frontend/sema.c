@@ -212,6 +212,9 @@ static void note_decl(Sema *S, const Expr *e)
 /* ---- expressions ---- */
 
 static Ev eval(Sema *S, const Expr *e);
+static Ev eval_index(Sema *S, const Expr *e);
+static Ev eval_reshape(Sema *S, const Expr *e);
+static Ev eval_concat(Sema *S, const Expr *e);
 
 /* Refuse class labels anywhere but as cross_entropy's target. */
 static int check_not_label(Sema *S, int v, const Expr *e, const char *what)
@@ -604,15 +607,23 @@ static Ev eval_call(Sema *S, const Expr *e)
     const char *f = e->str;
     if (strcmp(f, "dense") == 0)
         return eval_dense(S, e);
+    if (strcmp(f, "reshape") == 0 || strcmp(f, "flatten") == 0)
+        return eval_reshape(S, e);
+    if (strcmp(f, "concat") == 0 || strcmp(f, "stack") == 0)
+        return eval_concat(S, e);
     Op op = function_op(f);
     if (op == OP_COUNT) {
         /* the candidates: ops.def's functions, then dense */
-        const char *names[OP_COUNT + 2];
+        const char *names[OP_COUNT + 6];
         int n = 0;
         for (int k = 0; k < OP_COUNT; k++)
             if (ir_ops[k].fn)
                 names[n++] = ir_ops[k].fn;
         names[n++] = "dense";
+        names[n++] = "reshape";
+        names[n++] = "flatten";
+        names[n++] = "concat";
+        names[n++] = "stack";
         names[n] = NULL;
         const char *near = diag_closest(f, names, n);
         if (near)
@@ -775,8 +786,303 @@ static Ev eval(Sema *S, const Expr *e)
         return eval_call(S, e);
     case EX_LIST:
         return eval_list(S, e);
+    case EX_INDEX:
+        return eval_index(S, e);
+    case EX_SLICE:
+        diag_error(e->loc, "a slice lo:hi can only be an index, as in h[2:5]");
+        return BAD;
     }
     return BAD;
+}
+
+/* ---- structure: indexing, slices, reshape, flatten, concat, stack ----
+ *
+ * Each is a view (OP_VIEW: the result's element j is the operand's element
+ * off + j . stride, ir.h IrView) or a sum of placements (OP_PLACE: concat,
+ * stack).  Indices and bounds are integers known at compile time. */
+
+/* How a message names the tensor expression e: "'X'" or "the value". */
+static const char *tensor_word(const Expr *e, char *buf, size_t n)
+{
+    if (e->kind == EX_NAME)
+        snprintf(buf, n, "'%s'", e->str);
+    else
+        snprintf(buf, n, "the value");
+    return buf;
+}
+
+/* Row-major strides of a shape. */
+static void row_strides(const Shape *s, int *st)
+{
+    for (int a = s->rank - 1, k = 1; a >= 0; a--) {
+        st[a] = k;
+        k *= s->dim[a];
+    }
+}
+
+static int emit_view(Sema *S, Op op, int x, Shape shape, int off, const int *stride, Loc loc)
+{
+    int id = emit(S, op, 1, &x, shape, V(S, x)->batched, loc);
+    V(S, id)->view.off = off;
+    for (int k = 0; k < IR_MAXRANK; k++)
+        V(S, id)->view.stride[k] = k < (op == OP_VIEW ? shape.rank : V(S, x)->shape.rank) ? stride[k] : 0;
+    return id;
+}
+
+/* An integer known at compile time, for an index or a bound; 0 (with the
+ * error said) when e is anything else. */
+static int index_number(Sema *S, const Expr *e, const char *what, int *out)
+{
+    Ev x = eval(S, e);
+    if (x.kind == EV_BAD)
+        return 0;
+    if (x.kind != EV_NUM) {
+        diag_error(e->loc, "%s must be an integer known at compile time (a constant expression), "
+                   "not a tensor", what);
+        note_decl(S, e);
+        return 0;
+    }
+    if (!is_integer(x.num)) {
+        diag_error(e->loc, "%s must be an integer, got %g", what, x.num);
+        return 0;
+    }
+    *out = (int)x.num;
+    return 1;
+}
+
+/* index = X[i, lo:hi, ...]: i picks one entry of its axis (negative counts
+ * from the end), lo:hi a range (either left out: the start, the end); the
+ * axes not mentioned are kept whole. */
+static Ev eval_index(Sema *S, const Expr *e)
+{
+    Ev xe = eval(S, e->lhs);
+    if (xe.kind == EV_BAD)
+        return BAD;
+    char who[64];
+    tensor_word(e->lhs, who, sizeof who);
+    if (xe.kind != EV_VAL) {
+        diag_error(e->loc, "indexing needs a tensor; %s is a number", who);
+        return BAD;
+    }
+    int x = xe.v;
+    if (!check_not_label(S, x, e->lhs, "indexing"))
+        return BAD;
+    const Shape *xs = &V(S, x)->shape;
+    if (e->nargs > xs->rank) {
+        diag_error(e->loc, "%s is %s: %d %s, but %d %s given", who, shape_text(xs), xs->rank,
+                   xs->rank == 1 ? "axis" : "axes", e->nargs, e->nargs == 1 ? "index is" : "indices are");
+        note_decl(S, e->lhs);
+        return BAD;
+    }
+    int bs[IR_MAXRANK], stride[IR_MAXRANK], off = 0, ok = 1, whole = 1;
+    Shape out = {0, {0}};
+    row_strides(xs, bs);
+    for (int a = 0; a < xs->rank; a++) {
+        const Expr *ix = a < e->nargs ? e->args[a].value : NULL;
+        int n = xs->dim[a], lo = 0, hi = n;
+        if (ix && ix->kind != EX_SLICE) {
+            int i;
+            if (!index_number(S, ix, "an index", &i)) {
+                ok = 0;
+                continue;
+            }
+            if (i < -n || i >= n) {
+                diag_error(ix->loc, "index %d is out of range for axis %d of %s, which is %s "
+                           "(an index of that axis is in [%d, %d))", i, a, who, shape_text(xs), -n, n);
+                note_decl(S, e->lhs);
+                ok = 0;
+                continue;
+            }
+            off += (i < 0 ? i + n : i) * bs[a];
+            whole = 0;
+            continue;
+        }
+        if (ix && ((ix->lhs && !index_number(S, ix->lhs, "a slice's bound", &lo)) ||
+                   (ix->rhs && !index_number(S, ix->rhs, "a slice's bound", &hi)))) {
+            ok = 0;
+            continue;
+        }
+        int l = lo < 0 ? lo + n : lo, h = hi < 0 ? hi + n : hi;
+        if (l < 0 || l > n || h < 0 || h > n) {
+            diag_error(ix->loc, "slice %d:%d is out of range for axis %d of %s, which is %s "
+                       "(a bound of that axis is in [%d, %d])", lo, hi, a, who, shape_text(xs), -n, n);
+            note_decl(S, e->lhs);
+            ok = 0;
+            continue;
+        }
+        if (l >= h) {
+            diag_error(ix->loc, "slice %d:%d of axis %d of %s (%s) is empty", lo, hi, a, who,
+                       shape_text(xs));
+            ok = 0;
+            continue;
+        }
+        whole &= l == 0 && h == n;
+        off += l * bs[a];
+        stride[out.rank] = bs[a];
+        out.dim[out.rank++] = h - l;
+    }
+    if (!ok)
+        return BAD;
+    if (whole)
+        return xe;
+    return val_ev(emit_view(S, OP_VIEW, x, out, off, stride, e->loc));
+}
+
+/* A tensor argument of a structure function; BAD (said) for a number. */
+static Ev tensor_arg(Sema *S, const Expr *call, int k)
+{
+    const Expr *a = call->args[k].value;
+    Ev x = eval(S, a);
+    if (x.kind == EV_NUM) {
+        diag_error(a->loc, "%s: the argument must be a tensor, not a number", call->str);
+        return BAD;
+    }
+    if (x.kind == EV_VAL && !check_not_label(S, x.v, a, call->str))
+        return BAD;
+    return x;
+}
+
+/* reshape(x, [d, ...]): x's elements in a new shape (one dimension may be
+ * -1: what is left); flatten(x): a vector of them all. */
+static Ev eval_reshape(Sema *S, const Expr *e)
+{
+    int flat = strcmp(e->str, "flatten") == 0, want = flat ? 1 : 2;
+    if (e->nargs != want || e->args[0].name || (!flat && e->args[1].name)) {
+        diag_error(e->loc, flat ? "flatten takes one argument: (x)"
+                                : "reshape takes two arguments: (x, [d1, d2, ...])");
+        return BAD;
+    }
+    Ev x = tensor_arg(S, e, 0);
+    if (x.kind == EV_BAD)
+        return BAD;
+    const Shape *xs = &V(S, x.v)->shape;
+    int n = shape_numel(xs);
+    Shape out = {1, {n}};
+    if (!flat) {
+        const Expr *l = e->args[1].value;
+        if (l->kind != EX_LIST || l->nargs < 1 || l->nargs > IR_MAXRANK) {
+            diag_error(l->loc, "reshape: the shape must be a list of 1 to %d integers, e.g. [4, 7]",
+                       IR_MAXRANK);
+            return BAD;
+        }
+        int infer = -1, known = 1, ok = 1;
+        out.rank = l->nargs;
+        for (int k = 0; k < l->nargs; k++) {
+            int d;
+            if (!index_number(S, l->args[k].value, "a dimension", &d)) {
+                ok = 0;
+                continue;
+            }
+            if (d == -1 && infer < 0) {
+                infer = k;
+                continue;
+            }
+            if (d < 1) {
+                diag_error(l->args[k].value->loc, "reshape: a dimension must be a positive integer "
+                           "(or one -1), got %d", d);
+                ok = 0;
+                continue;
+            }
+            out.dim[k] = d;
+            known = known > IR_MAX_NUMEL / d ? IR_MAX_NUMEL + 1 : known * d;
+        }
+        if (!ok)
+            return BAD;
+        if (infer >= 0)
+            out.dim[infer] = n % known == 0 ? n / known : 0;
+        if ((infer >= 0 && out.dim[infer] == 0) || (infer < 0 && known != n)) {
+            char ws[64];
+            diag_error(e->loc, "reshape: %s is %s, %d elements, which do not fill %s",
+                       tensor_word(e->args[0].value, ws, sizeof ws), shape_text(xs), n,
+                       infer >= 0 ? "a whole number of the other dimensions" : shape_text(&out));
+            note_decl(S, e->args[0].value);
+            return BAD;
+        }
+    }
+    if (shape_equal(&out, xs))
+        return x;
+    int stride[IR_MAXRANK];
+    row_strides(&out, stride);
+    return val_ev(emit_view(S, OP_VIEW, x.v, out, 0, stride, e->loc));
+}
+
+/* concat(a, b, ...): along the first axis, the others equal; stack(a, b,
+ * ...): a new first axis, the shapes equal.  Each operand is placed into
+ * the result (zeros elsewhere) and the placements are added. */
+static Ev eval_concat(Sema *S, const Expr *e)
+{
+    int stack = strcmp(e->str, "stack") == 0, ok = 1;
+    if (e->nargs < 2) {
+        diag_error(e->loc, "%s takes two or more arguments: (a, b, ...)", e->str);
+        return BAD;
+    }
+    if (e->nargs > 64) {
+        diag_error(e->loc, "%s takes at most 64 arguments", e->str);
+        return BAD;
+    }
+    int x[64];
+    for (int k = 0; k < e->nargs; k++) {
+        Ev a = e->args[k].name ? BAD : tensor_arg(S, e, k);
+        if (e->args[k].name)
+            diag_error(e->args[k].name_loc, "%s takes no named arguments", e->str);
+        ok &= a.kind == EV_VAL;
+        x[k] = a.v;
+    }
+    if (!ok)
+        return BAD;
+    const Shape *first = &V(S, x[0])->shape;
+    Shape out = *first;
+    if (stack) {
+        if (first->rank == IR_MAXRANK) {
+            diag_error(e->loc, "stack: the result would have more than %d axes", IR_MAXRANK);
+            return BAD;
+        }
+        memmove(out.dim + 1, out.dim, sizeof out.dim - sizeof *out.dim);
+        out.dim[0] = e->nargs;
+        out.rank++;
+    } else if (first->rank == 0) {
+        diag_error(e->args[0].value->loc, "concat joins along the first axis; a scalar has none "
+                   "(stack(a, b) makes a vector of scalars)");
+        return BAD;
+    }
+    for (int k = 1; k < e->nargs; k++) {
+        const Shape *s = &V(S, x[k])->shape;
+        int same = s->rank == first->rank;
+        for (int a = stack ? 0 : 1; a < s->rank && same; a++)
+            same = s->dim[a] == first->dim[a];
+        if (!same) {
+            char wa[64], wb[64];
+            diag_error(e->loc, stack ? "stack: the shapes must be equal: %s is %s, %s is %s"
+                                     : "concat: the shapes must be equal but for the first axis: "
+                                       "%s is %s, %s is %s",
+                       tensor_word(e->args[0].value, wa, sizeof wa), shape_text(first),
+                       tensor_word(e->args[k].value, wb, sizeof wb), shape_text(s));
+            note_decl(S, e->args[0].value);
+            note_decl(S, e->args[k].value);
+            return BAD;
+        }
+        if (!stack)
+            out.dim[0] += s->dim[0];
+    }
+    if (!shape_fits(&out)) {
+        diag_error(e->loc, "%s: the result would have more than the 2^28 elements a tensor may have",
+                   e->str);
+        return BAD;
+    }
+    int sum = -1, off = 0;
+    for (int k = 0; k < e->nargs; k++) {
+        int stride[IR_MAXRANK];
+        row_strides(&V(S, x[k])->shape, stride);
+        int pl = emit_view(S, OP_PLACE, x[k], out, off, stride, e->loc);
+        off += shape_numel(&V(S, x[k])->shape);
+        if (sum < 0) {
+            sum = pl;
+            continue;
+        }
+        int args[2] = {sum, pl};
+        sum = emit(S, OP_ADD, 2, args, out, V(S, sum)->batched || V(S, pl)->batched, e->loc);
+    }
+    return val_ev(sum);
 }
 
 /* ---- declarations ---- */
@@ -1018,6 +1324,10 @@ static void expr_text(Sema *S, const Expr *e, char *buf, size_t n, size_t *len)
             expr_text(S, e->args[i].value, buf, n, len);
         }
         PUT(e->kind == EX_CALL ? ")" : "]");
+        break;
+    case EX_INDEX:
+    case EX_SLICE:
+        PUT("(an index)");   /* no setting takes one: the runtime says so */
         break;
     }
 #undef PUT

@@ -243,6 +243,66 @@ static void expand(const IrProgram *p, const Value *v, const char *tmpl, char *b
     buf[len < n ? len : n - 1] = '\0';
 }
 
+/* ---- views ---- */
+
+int ir_view_small(const IrProgram *p, int id)
+{
+    return p->v[id].op == OP_PLACE ? p->v[id].arg[0] : id;
+}
+
+const Shape *ir_view_big_shape(const IrProgram *p, int id)
+{
+    return &p->v[p->v[id].op == OP_PLACE ? id : p->v[id].arg[0]].shape;
+}
+
+int ir_view_axes(const IrProgram *p, int id, int *start, int *axis)
+{
+    const Value *v = &p->v[id];
+    const Shape *big = ir_view_big_shape(p, id), *small = &p->v[ir_view_small(p, id)].shape;
+    int bs[IR_MAXRANK], k = 0;
+    for (int a = big->rank - 1, s = 1; a >= 0; a--) {
+        bs[a] = s;
+        s *= big->dim[a];
+    }
+    for (int a = 0; a < big->rank; a++) {
+        start[a] = v->view.off / bs[a] % big->dim[a];
+        axis[a] = -1;
+        if (k < small->rank && v->view.stride[k] == bs[a] &&
+            start[a] + small->dim[k] <= big->dim[a])
+            axis[a] = k++;
+    }
+    return k == small->rank;
+}
+
+char *ir_view_index(const IrProgram *p, int id, char *buf, size_t n)
+{
+    const Shape *big = ir_view_big_shape(p, id);
+    int start[IR_MAXRANK], axis[IR_MAXRANK];
+    buf[0] = '\0';
+    if (!ir_view_axes(p, id, start, axis))
+        return buf;
+    const Shape *small = &p->v[ir_view_small(p, id)].shape;
+    /* trailing whole axes go unsaid, as numpy's X[3] is X[3, :] */
+    int last = big->rank;
+    while (last > 1 && axis[last - 1] >= 0 && start[last - 1] == 0 &&
+           small->dim[axis[last - 1]] == big->dim[last - 1])
+        last--;
+    size_t len = (size_t)snprintf(buf, n, "[");
+    for (int a = 0; a < last && len < n; a++) {
+        const char *sep = a ? ", " : "";
+        if (axis[a] < 0)
+            len += (size_t)snprintf(buf + len, n - len, "%s%d", sep, start[a]);
+        else if (start[a] == 0 && small->dim[axis[a]] == big->dim[a])
+            len += (size_t)snprintf(buf + len, n - len, "%s:", sep);
+        else
+            len += (size_t)snprintf(buf + len, n - len, "%s%d:%d", sep, start[a],
+                                    start[a] + small->dim[axis[a]]);
+    }
+    if (len < n)
+        snprintf(buf + len, n - len, "]");
+    return buf;
+}
+
 char *ir_rhs_notation(const IrProgram *p, int id, char *buf, size_t n)
 {
     const Value *v = &p->v[id];
@@ -269,21 +329,45 @@ char *ir_rhs_notation(const IrProgram *p, int id, char *buf, size_t n)
                      bn, v->tb && b->shape.rank == 2 ? "'" : "");
         break;
     }
+    case OP_VIEW:
+    case OP_PLACE: {
+        /* a view: X[3], h[2:5]; a placement names its target's part
+         * (ir_notation), so its right side is the operand itself */
+        char ix[64], sh[64];
+        const char *a = ir_value_name(p, v->arg[0]);
+        ir_view_index(p, id, ix, sizeof ix);
+        if (!ix[0])
+            snprintf(buf, n, "reshape(%s, %s)", a, shape_str(&v->shape, sh, sizeof sh));
+        else
+            snprintf(buf, n, "%s%s", a, v->op == OP_VIEW ? ix : "");
+        break;
+    }
     default:
         expand(p, v, ir_ops[v->op].notation, buf, n);
     }
     return buf;
 }
 
+/* The part of value id's destination it writes, for notation: a
+ * placement's "[3]" (empty for everything else). */
+static const char *dest_part(const IrProgram *p, int id, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    if (p->v[id].op == OP_PLACE)
+        ir_view_index(p, id, buf, n);
+    return buf;
+}
+
 char *ir_notation(const IrProgram *p, int id, char *buf, size_t n)
 {
     const Value *v = &p->v[id];
-    char rhs[256];
+    char rhs[256], part[64];
     ir_rhs_notation(p, id, rhs, sizeof rhs);
+    dest_part(p, id, part, sizeof part);
     if (v->acc >= 0)
-        snprintf(buf, n, "%s += %s", ir_value_name(p, v->acc), rhs);
+        snprintf(buf, n, "%s%s += %s", ir_value_name(p, v->acc), part, rhs);
     else
-        snprintf(buf, n, "%s = %s", ir_value_name(p, id), rhs);
+        snprintf(buf, n, "%s%s = %s", ir_value_name(p, id), part, rhs);
     return buf;
 }
 
@@ -319,6 +403,13 @@ static void print_value(FILE *out, const IrProgram *p, int id)
     }
     if (v->op == OP_MATMUL && (v->ta || v->tb))
         col += fprintf(out, " [%s%s]", v->ta ? "ta" : "", v->tb ? (v->ta ? ",tb" : "tb") : "");
+    if (ir_ops[v->op].kind == K_VIEW) {
+        const Shape *small = &p->v[ir_view_small(p, id)].shape;
+        col += fprintf(out, " at %d by [", v->view.off);
+        for (int k = 0; k < small->rank; k++)
+            col += fprintf(out, "%s%d", k ? ", " : "", v->view.stride[k]);
+        col += fprintf(out, "]");
+    }
     if (v->acc >= 0)
         col += fprintf(out, " +-> %%%d", v->acc);
     col += fprintf(out, " : %s%s", shape_str(&v->shape, sh, sizeof sh), v->batched ? " batch" : "");
@@ -418,8 +509,9 @@ static void print_step(FILE *out, const IrProgram *p, int id, char *written)
     const Value *dst = v->acc >= 0 ? &p->v[v->acc] : v;
     const char *op = "=";
     if (v->acc >= 0) {
-        int full = v->op == OP_MATMUL || shape_equal(&v->shape, &dst->shape);
-        int scalar = !full && shape_numel(&dst->shape) == 1;
+        int place = v->op == OP_PLACE;   /* writes a part: always += */
+        int full = v->op == OP_MATMUL || (shape_equal(&v->shape, &dst->shape) && !place);
+        int scalar = !full && !place && shape_numel(&dst->shape) == 1;
         if (scalar)
             /* a broadcast scalar receives the sum of every element's adjoint */
             snprintf(rhs, sizeof rhs, "sum(%s)", expr);
@@ -428,7 +520,10 @@ static void print_step(FILE *out, const IrProgram *p, int id, char *written)
             op = "+=";
         written[v->acc] = 1;
     }
-    snprintf(line, sizeof line, "%s %s %s", ir_value_name(p, v->acc >= 0 ? v->acc : id), op, rhs);
+    char part[64];
+    dest_part(p, id, part, sizeof part);
+    snprintf(line, sizeof line, "%s%s %s %s", ir_value_name(p, v->acc >= 0 ? v->acc : id), part,
+             op, rhs);
     fprintf(out, "%-40s # %s%s\n", line, shape_str(&dst->shape, sh, sizeof sh),
             v->acc >= 0 && !(v->op == OP_MATMUL || shape_equal(&v->shape, &dst->shape)) &&
             shape_numel(&dst->shape) > 1 ? ", summed over the broadcast dimensions" : "");
@@ -534,6 +629,18 @@ void ir_verify(const IrProgram *p)
             if (v->shape.rank != 0)
                 diag_internal("ir: %%%d (%s) must be a scalar", id, o->name);
             break;
+        case K_VIEW: {
+            /* every element of the smaller tensor within the larger */
+            const Shape *small = &p->v[ir_view_small(p, id)].shape;
+            long last = v->view.off;
+            for (int k = 0; k < small->rank; k++)
+                last += (long)(small->dim[k] - 1) * v->view.stride[k];
+            if (v->view.off < 0 || last >= shape_numel(ir_view_big_shape(p, id)))
+                diag_internal("ir: %%%d (%s) reaches outside its tensor", id, o->name);
+            if (v->acc >= 0 && !shape_equal(&p->v[v->acc].shape, &v->shape))
+                diag_internal("ir: %%%d (%s): target %%%d is not of its shape", id, o->name, v->acc);
+            break;
+        }
         default:
             break;
         }

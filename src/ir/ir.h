@@ -34,7 +34,7 @@ typedef enum Op {
     OP_COUNT
 } Op;
 
-typedef enum IrKind { K_LEAF, K_MAP, K_MATMUL, K_TRANS, K_REDUCE, K_ROW, K_ADJ } IrKind;
+typedef enum IrKind { K_LEAF, K_MAP, K_MATMUL, K_TRANS, K_REDUCE, K_ROW, K_ADJ, K_VIEW } IrKind;
 
 typedef struct OpInfo {
     const char *name;
@@ -55,6 +55,16 @@ typedef struct Shape {
     int dim[IR_MAXRANK];
 } Shape;
 
+/* K_VIEW: element j = (j_0, .., j_r-1) of the smaller tensor (a view's
+ * result, a placement's operand) is element off + sum_k j_k stride[k] of
+ * the larger one, both counted row-major within one sample.  Indexing,
+ * slices and reshapes are all such maps; the offset is the one number a
+ * loop over time would vary. */
+typedef struct IrView {
+    int off;
+    int stride[IR_MAXRANK];
+} IrView;
+
 typedef struct Value {
     Op op;
     int nargs;
@@ -67,6 +77,7 @@ typedef struct Value {
     double num;        /* CONST: the number */
     int index;         /* INPUT: slot, PARAM: parameter, LITERAL: literal table entry */
     int ta, tb;        /* MATMUL: transpose flags of the operands */
+    IrView view;       /* K_VIEW: where the smaller tensor sits in the larger */
 
     const char *name;  /* the user's name for it (h1, W1), or a derived one (h1_1, d_h1) */
     int temp;          /* a temporary inside a statement (h1_1), not a name the user bound */
@@ -199,6 +210,20 @@ char *ir_notation(const IrProgram *p, int id, char *buf, size_t n);
 void ir_print_grad(FILE *out, const IrProgram *p);
 char *ir_rhs_notation(const IrProgram *p, int id, char *buf, size_t n);
 const char *ir_value_name(const IrProgram *p, int id);
+
+/* A view (K_VIEW value id) read axis by axis: for each axis of the larger
+ * tensor, either one index (axis[a] = -1, start[a] the index) or the range
+ * [start[a], start[a] + its length) along axis axis[a] of the smaller one,
+ * the smaller's axes in order.  Returns 0 when the view is no such thing
+ * (a reshape).  Used for notation, `--style=loops` and messages. */
+int ir_view_axes(const IrProgram *p, int id, int *start, int *axis);
+/* The view's index as the language writes it ("[3]", "[2:5]", "[:, 0:3]"),
+ * or, when it is a reshape, "" (the caller says reshape). */
+char *ir_view_index(const IrProgram *p, int id, char *buf, size_t n);
+/* The small and large tensors of K_VIEW value id (a view reads its operand,
+ * a placement writes its own shape). */
+int ir_view_small(const IrProgram *p, int id);
+const Shape *ir_view_big_shape(const IrProgram *p, int id);
 
 /* Structural checks after every pass (debug builds): operands before uses,
  * arities, shapes consistent with the op's shape rule.  A failure is an

@@ -107,6 +107,9 @@ CASES = {
     "K_REDUCE": lambda n: [[("param", (5,))], [("batch", (2, 3))], [("batch", (1,))]],
     "K_ROW": lambda n: [[("batch", (4,))] * n, [("batch", (2, 3))] * n, [("param", (5,))] * n,
                         [("batch", (1,))] * n],
+    # a view's notation slices the first axis (x[1:3]), a placement's is concat
+    "K_VIEW": lambda n: [[("batch", (4,))], [("param", (3, 4))], [("batch", (3, 2))],
+                         [("param", (4,))]],
 }
 
 

@@ -90,7 +90,8 @@ class TestFailure(Exception):
 # ---------------------------------------------------------------- IR text form
 
 class Value:
-    __slots__ = ("id", "op", "args", "name", "num", "ta", "tb", "shape", "batched", "label", "values")
+    __slots__ = ("id", "op", "args", "name", "num", "ta", "tb", "shape", "batched", "label", "values",
+                 "view")
 
 
 class Model:
@@ -154,7 +155,7 @@ def parse_ir(text):
         v.id, v.op, rest = int(mo.group(1)), mo.group(2), mo.group(3).strip()
         v.shape = parse_shape(mo.group(4))
         v.batched, v.label = bool(mo.group(5)), bool(mo.group(6))
-        v.args, v.name, v.num, v.ta, v.tb = [], None, None, False, False
+        v.args, v.name, v.num, v.ta, v.tb, v.view = [], None, None, False, False, None
         if v.op in ("input", "param"):
             v.name = rest
         elif v.op == "const":
@@ -162,6 +163,10 @@ def parse_ir(text):
         elif v.op == "literal":
             v.values = [float(t) for t in rest.strip("[] ").split(",")]
         else:
+            vw = re.search(r" at (\d+) by \[([\d, ]*)\]$", rest)   # a view's offset and strides
+            if vw:
+                v.view = (int(vw.group(1)), [int(t) for t in vw.group(2).split(",") if t.strip()])
+                rest = rest[:vw.start()].strip()
             fl = re.search(r"\[([a-z,]*)\]$", rest)
             if fl:
                 v.ta, v.tb = "ta" in fl.group(1).split(","), "tb" in fl.group(1).split(",")
@@ -229,6 +234,17 @@ def apply_op(v, a, av, B, probe):
         if any(w.batched for w in av):   # one row per sample: parameters repeated
             a = [x if w.batched else x.expand((B,) + tuple(x.shape)) for w, x in zip(av, a)]
         return ref.fn(*a)
+    if kind == "K_VIEW":
+        # the smaller tensor's element j is the larger's off + j . strides (ir.h IrView)
+        small = v.shape if op == "view" else av[0].shape
+        off, strides = v.view
+        grid = np.indices(small).reshape(len(small), -1) if small else np.zeros((0, 1), int)
+        idx = torch.as_tensor(off + sum(g * s for g, s in zip(grid, strides)), dtype=torch.long)
+        x = a[0].reshape(B, -1) if av[0].batched else a[0].reshape(-1)
+        if op == "view":
+            return ref.fn(x, idx).reshape(((B,) if av[0].batched else ()) + tuple(v.shape))
+        out = ref.fn(x, idx, int(np.prod(v.shape)))
+        return out.reshape(((B,) if av[0].batched else ()) + tuple(v.shape))
     raise Unsupported("IR op '%s' of kind %s: compare.py does not know the kind" % (op, kind))
 
 

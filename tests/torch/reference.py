@@ -12,6 +12,8 @@ the op's kind says (the kind comes from ops.def, tests/ops/optable.py):
   K_REDUCE  f(t) over the last axis of t: each sample's elements, flattened
   K_ROW     f(z, ...) along the last axis; a class label operand is a vector
             of integers, one per sample
+  K_VIEW    f(x, idx) for a view, f(x, idx, n) for a placement into n
+            elements: x flattened per sample, idx the places (a long tensor)
 
 A domain says which numbers an operand takes in the op-conformance suite
 (tests/ops/suite.py): log and sqrt want positive numbers, relu and abs are
@@ -109,4 +111,8 @@ REFERENCE = {
     "softmax": Ref(lambda z: torch.softmax(z, dim=-1), ANY),
     "log_softmax": Ref(lambda z: torch.log_softmax(z, dim=-1), ANY),
     "cross_entropy": Ref(lambda z, c: F.cross_entropy(z, c, reduction="none"), ANY, LABEL),
+    # views and placements (indexing, slices, reshape; concat)
+    "view": Ref(lambda x, idx: x[..., idx], ANY),
+    "place": Ref(lambda x, idx, n: torch.zeros(x.shape[:-1] + (n,), dtype=x.dtype)
+                 .index_copy(-1, idx, x), ANY),
 }
