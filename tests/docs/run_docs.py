@@ -129,14 +129,16 @@ class Block:
 
 
 def complete(cmd):
-    """Whether a command is whole: no trailing backslash, no open quote."""
+    """Whether a command is whole: no trailing backslash, no open quote,
+    loop or other compound command (bash -n says "unexpected end of file")."""
     if cmd.endswith("\\"):
         return False
     try:
         shlex.split(cmd, comments=True)
     except ValueError:
         return False
-    return True
+    p = subprocess.run(["bash", "-n", "-c", cmd], capture_output=True, text=True)
+    return "unexpected end of file" not in p.stderr
 
 
 def parse(doc):
@@ -369,8 +371,9 @@ def run_doc(doc, blocks):
             while act and not act[-1].strip():
                 act.pop()
             if status[k] is None:
-                problems.append("%s: $ %s\n  did not finish (timeout after %d s); it printed:\n%s" % (
-                    b.where(line), cmd, DOC_TIMEOUT, "\n".join("  " + l for l in act[-20:])))
+                problems.append("%s: $ %s\n  did not finish (%s); it printed:\n%s" % (
+                    b.where(line), cmd, "timeout after %d s" % DOC_TIMEOUT if timed_out else "the shell ended",
+                    "\n".join("  " + l for l in act[-20:])))
                 break
             if exp is None:
                 if status[k] != 0:
