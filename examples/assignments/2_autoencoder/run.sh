@@ -27,16 +27,7 @@ fi
 
 step "the initial parameters: Xavier uniform, the identity layer, zero biases"
 show ./autoenc init --out init.npz
-"$PY" - <<'PYEOF'
-import numpy as np
-p = np.load("init.npz")
-for k in p.files:
-    v = p[k]
-    lim = np.sqrt(6 / (v.shape[0] + v.shape[1])) if v.ndim == 2 else 0
-    print(f"{k:7} {str(list(v.shape)):11} min {v.min():+.4f} max {v.max():+.4f}"
-          + (f"   Xavier bound +-{lim:.4f}" if k != "W_rec" and v.ndim == 2 else "")
-          + ("   identity" if k == "W_rec" and np.array_equal(v, np.eye(v.shape[0])) else ""))
-PYEOF
+"$PY" "$HERE/init_ranges.py" init.npz
 
 step "train: $STEPS SGD updates, batch 20, lr 0.001, batches in order, sum-squared loss"
 show ./autoenc train --steps $STEPS --init init.npz --log run --save trained.npz
