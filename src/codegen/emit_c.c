@@ -793,21 +793,25 @@ static void step_note(Cg *cg, int id, char *note, size_t n)
 }
 
 /* The local of step e of a fused loop: its buffer's name and "_", unique
- * among the names of values and the loop's earlier locals loc[0..e). */
-static void local_name(const Cg *cg, int id, char (*loc)[96], int e)
+ * among the names of values and the loop's earlier locals loc[0..e), which
+ * the hash table seen (mask + 1 slots, -1 where free) holds. */
+static void local_name(const Cg *cg, int id, char (*loc)[96], int e, int *seen, size_t mask)
 {
     char *buf = loc[e];
-    size_t n = sizeof loc[e];
+    size_t n = sizeof loc[e], h;
     snprintf(buf, n, "%s_", cg->cname[cg_dest(cg->p, id)]);
     for (int clash = 1; clash;) {
         clash = cname_taken(cg, buf);
-        for (int f = 0; f < e && !clash; f++)
-            clash = strcmp(loc[f], buf) == 0;
+        for (h = cname_hash(buf) & mask; seen[h] >= 0 && !clash; h = (h + 1) & mask)
+            clash = strcmp(loc[seen[h]], buf) == 0;
         if (clash && strlen(buf) + 2 < n)
             strcat(buf, "_");
         else
             clash = 0;
     }
+    for (h = cname_hash(buf) & mask; seen[h] >= 0; h = (h + 1) & mask)
+        ;
+    seen[h] = e;
 }
 
 /* The name of a fused loop's sum j of a step (plan.h cg_batch_sums): the
@@ -846,20 +850,27 @@ static void emit_fused(Cg *cg, int h)
 {
     const IrProgram *p = cg->p;
     const CgFusion *fu = &cg->fu;
-    int N = fu->size[h], ng = 0;
-    int *g = xcalloc((size_t)p->nv, sizeof *g);
-    char (*note)[300] = xcalloc((size_t)p->nv, sizeof *note);
-    char (*loc)[96] = xcalloc((size_t)p->nv, sizeof *loc);
-    const char **op = xcalloc((size_t)p->nv, sizeof *op);
-    ng = cg_fused_members(fu, p, h, g);
+    int N = fu->size[h], ng = cg_fused_count(fu, h);
+    int *g = xcalloc((size_t)ng, sizeof *g);
+    char (*note)[300] = xcalloc((size_t)ng, sizeof *note);
+    char (*loc)[96] = xcalloc((size_t)ng, sizeof *loc);
+    const char **op = xcalloc((size_t)ng, sizeof *op);
+    size_t cap = 16;
+    while (cap < 2 * (size_t)ng)
+        cap *= 2;
+    int *seen = xcalloc(cap, sizeof *seen);
+    for (size_t k = 0; k < cap; k++)
+        seen[k] = -1;
+    cg_fused_members(fu, p, h, g);
     cg->uses |= ARG_N;
     for (int e = 0; e < ng; e++)
         stmt_comment(cg, g[e], e == 0);
     for (int e = 0; e < ng; e++) {
         step_note(cg, g[e], note[e], sizeof note[e]);
-        local_name(cg, g[e], loc, e);
+        local_name(cg, g[e], loc, e, seen, cap - 1);
         op[e] = assign_op(cg, g[e], "(size_t)n * ");
     }
+    free(seen);
     int ind = 1;
     if (N > 1)
         out(cg, ind++, "for (int i = 0; i < %d; i++) {", N);

@@ -430,11 +430,11 @@ static void emit_fused(Jit *j, int h)
 {
     const IrProgram *p = j->p;
     const CgFusion *fu = &j->fu;
-    int N = fu->size[h], ng = 0;
-    int *g = xcalloc((size_t)p->nv, sizeof *g), *acc = xcalloc((size_t)p->nv, sizeof *acc);
-    LLVMValueRef *loc = xcalloc((size_t)p->nv, sizeof *loc);
-    LLVMValueRef (*sum)[CG_FUSED_SUMS] = xcalloc((size_t)p->nv, sizeof *sum);
-    ng = cg_fused_members(fu, p, h, g);
+    int N = fu->size[h], ng = cg_fused_count(fu, h);
+    int *g = xcalloc((size_t)ng, sizeof *g), *acc = xcalloc((size_t)ng, sizeof *acc);
+    LLVMValueRef *loc = xcalloc((size_t)ng, sizeof *loc);
+    LLVMValueRef (*sum)[CG_FUSED_SUMS] = xcalloc((size_t)ng, sizeof *sum);
+    cg_fused_members(fu, p, h, g);
     for (int e = 0; e < ng; e++)
         acc[e] = begin_store(j, g[e]);
     Loop li, lb;

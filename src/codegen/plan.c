@@ -386,8 +386,10 @@ static int fuse_member(const IrProgram *p, const Group *G, int id)
 }
 
 /* The group becomes a loop (one that is a single step stays a step);
- * writers[b] counts the steps that write buffer b. */
-static void fuse_close(CgFusion *fu, const IrProgram *p, const Group *G, const int *writers)
+ * writers[b] counts the steps that write buffer b.  holder[] (all -1 on
+ * entry and on return): the latest member whose local holds a buffer. */
+static void fuse_close(CgFusion *fu, const IrProgram *p, const Group *G, const int *writers,
+                       int *holder)
 {
     const int *g = G->g;
     if (G->ng == 0 || (G->ng == 1 && !cg_matmul_reg_sum(p, g[0])))
@@ -397,13 +399,21 @@ static void fuse_close(CgFusion *fu, const IrProgram *p, const Group *G, const i
         int id = g[e], d = cg_dest(p, id);
         const Value *t = &p->v[d];
         fu->head[id] = g[0];
+        fu->next[id] = e + 1 < G->ng ? g[e + 1] : -1;
         fu->local[id] = p->v[id].acc < 0 ||
                         (t->batched && writers[d] == 1 && p->v[t->arg[0]].op != OP_PARAM);
+        for (int a = 0; a < p->v[id].nargs; a++)
+            fu->arg_local[3 * id + a] = holder[p->v[id].arg[a]];
+        if (fu->local[id])
+            holder[d] = e;
     }
+    for (int e = 0; e < G->ng; e++)
+        holder[cg_dest(p, g[e])] = -1;
 }
 
 /* Group the values ids[0..nids) (in emission order). */
-static void fuse_seq(CgFusion *fu, const IrProgram *p, const int *ids, int nids, const int *writers)
+static void fuse_seq(CgFusion *fu, const IrProgram *p, const int *ids, int nids, const int *writers,
+                     int *holder)
 {
     Group G = {xcalloc((size_t)(nids ? nids : 1), sizeof *G.g), 0, 0,
                xcalloc((size_t)p->nv, 1), xcalloc((size_t)p->nv, 1), 0};
@@ -416,12 +426,12 @@ static void fuse_seq(CgFusion *fu, const IrProgram *p, const int *ids, int nids,
             group_add(&G, p, id);
             continue;
         }
-        fuse_close(fu, p, &G, writers);
+        fuse_close(fu, p, &G, writers, holder);
         group_clear(&G, p);
         if ((G.N = fuse_head(p, id)) > 0)
             group_add(&G, p, id);
     }
-    fuse_close(fu, p, &G, writers);
+    fuse_close(fu, p, &G, writers, holder);
     free(G.g);
     free(G.writes);
     free(G.reads);
@@ -446,8 +456,13 @@ void cg_fusion_init(CgFusion *fu, const IrProgram *p, const CgLayout *l)
     fu->local = xcalloc((size_t)p->nv, 1);
     fu->transient = xcalloc((size_t)p->nv, 1);
     fu->size = xcalloc((size_t)p->nv, sizeof *fu->size);
+    fu->next = xcalloc((size_t)p->nv, sizeof *fu->next);
+    fu->arg_local = xcalloc(3 * (size_t)p->nv, sizeof *fu->arg_local);
+    int *holder = xcalloc((size_t)p->nv, sizeof *holder);
     for (int i = 0; i < p->nv; i++)
-        fu->head[i] = -1;
+        fu->head[i] = fu->next[i] = holder[i] = -1;
+    for (int i = 0; i < 3 * p->nv; i++)
+        fu->arg_local[i] = -1;
     int *ids = xcalloc((size_t)p->nv, sizeof *ids), n = 0;
     for (int i = p->fwd.begin; i < p->fwd.end; i++)
         if (l->fwd_mark[i])
@@ -456,13 +471,14 @@ void cg_fusion_init(CgFusion *fu, const IrProgram *p, const CgLayout *l)
     for (int j = 0; j < p->nv; j++)
         if (p->v[j].acc >= 0)
             writers[p->v[j].acc]++;
-    fuse_seq(fu, p, ids, n, writers);
+    fuse_seq(fu, p, ids, n, writers, holder);
     n = 0;
     for (int i = p->bwd_loss.begin; i < p->bwd_loss.end; i++)
         ids[n++] = i;
-    fuse_seq(fu, p, ids, n, writers);
+    fuse_seq(fu, p, ids, n, writers, holder);
     free(ids);
     free(writers);
+    free(holder);
     /* a step outside every loop has head -1, which no loop's head is:
      * -2 below means "read by different loops, or outside of one" */
     int *reader_head = xcalloc((size_t)p->nv, sizeof *reader_head);
@@ -493,24 +509,34 @@ void cg_fusion_free(CgFusion *fu)
     free(fu->local);
     free(fu->transient);
     free(fu->size);
+    free(fu->next);
+    free(fu->arg_local);
 }
 
 int cg_fused_members(const CgFusion *fu, const IrProgram *p, int h, int *g)
 {
+    (void)p;
     int ng = 0;
-    for (int k = h; k < p->nv; k++)
-        if (fu->head[k] == h)
-            g[ng++] = k;
+    for (int k = h; k >= 0; k = fu->next[k])
+        g[ng++] = k;
+    return ng;
+}
+
+int cg_fused_count(const CgFusion *fu, int h)
+{
+    int ng = 0;
+    for (int k = h; k >= 0; k = fu->next[k])
+        ng++;
     return ng;
 }
 
 int cg_fused_local(const CgFusion *fu, const IrProgram *p, const int *g, int e, int x)
 {
-    int w = -1;
-    for (int f = 0; f < e; f++)
-        if (fu->local[g[f]] && cg_dest(p, g[f]) == x)
-            w = f;
-    return w;
+    const Value *v = &p->v[g[e]];
+    for (int a = 0; a < v->nargs; a++)
+        if (v->arg[a] == x)
+            return fu->arg_local[3 * g[e] + a];
+    return -1;
 }
 
 void cg_batch_sum_elem(const IrProgram *p, int id, int N, int s, int *stride, int *off)

@@ -218,6 +218,9 @@ typedef struct CgFusion {
     char *transient; /* i's buffer is stored only for --trap-nan */
     int ntransient;  /* how many are */
     long transient_per_sample;   /* their buffers' elements per sample */
+    int *next;       /* next[i]: the member after i in its loop, or -1 */
+    int *arg_local;  /* arg_local[3 * i + a]: the member (its place in the loop) whose
+                      * local holds i's operand a, or -1 (cg_fused_local) */
 } CgFusion;
 
 /* Plan the fused loops of the forward program (values marked in
@@ -226,8 +229,13 @@ void cg_fusion_init(CgFusion *fu, const IrProgram *p, const CgLayout *l);
 void cg_fusion_free(CgFusion *fu);
 
 /* The members of the fused loop headed by h, in order, into g (room for
- * p->nv); returns how many. */
+ * p->nv, or for as many as the loop has); returns how many.  Linear in the
+ * loop's members, as is all of a fused loop's planning: a model of
+ * thousands of steps has thousands of loops. */
 int cg_fused_members(const CgFusion *fu, const IrProgram *p, int h, int *g);
+
+/* How many members the fused loop headed by h has. */
+int cg_fused_count(const CgFusion *fu, int h);
 
 /* In the fused loop of members g, member e's operand x: the latest earlier
  * member whose local holds it, or -1 (the element is read from memory). */

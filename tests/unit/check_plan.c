@@ -14,8 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ad.h"
+#include "ast.h"
 #include "cg_loops.h"
+#include "diag.h"
 #include "plan.h"
+#include "sema.h"
 
 /* Does e read operand $k? */
 static int reads(const IrExpr *e, int k)
@@ -131,6 +135,71 @@ START_TEST(a_reductions_term_is_its_element_or_its_square)
 }
 END_TEST
 
+/* A model through the front end and reverse mode, as nnc compiles it. */
+static IrProgram *compile(const char *src, Program **ast)
+{
+    diag_reset();
+    *ast = ast_parse("t.nn", src);
+    ck_assert_msg(*ast && diag_error_count() == 0, "the test's model does not parse");
+    SemaOptions so = {NULL, 0, DT_F32};
+    IrProgram *p = sema_lower(*ast, src, &so);
+    ck_assert_msg(p != NULL, "the test's model does not lower");
+    ad_differentiate(p);
+    return p;
+}
+
+/* The fused loops' members and the locals their operands read
+ * (cg_fused_members, cg_fused_local: planned once, linear in the loop)
+ * are those of their definition: every value whose head is h, in order,
+ * and the latest earlier member whose local holds the operand. */
+START_TEST(a_fused_loops_members_and_locals_are_those_of_their_definition)
+{
+    static const char *const models[] = {
+        "input x[4]\ntarget y[4]\nparam W[4, 4] = xavier_uniform\nparam b[4] = zeros\n"
+        "h = x\nrepeat 50 { h = tanh(W @ h + b) * 2 - h }\nloss = sum((h - y)^2)\n",
+        "input x[3]\ntarget y[3]\nparam a[3] = ones\nh = x * a\ng = h * h + h\n"
+        "loss = sum((g + h * a - y)^2)\n",
+    };
+    for (size_t m = 0; m < sizeof models / sizeof models[0]; m++) {
+        Program *ast;
+        IrProgram *p = compile(models[m], &ast);
+        CgLayout l;
+        CgFusion fu;
+        cg_layout_init(&l, p);
+        cg_fusion_init(&fu, p, &l);
+        int *g = calloc((size_t)p->nv, sizeof *g), loops = 0, reads = 0;
+        for (int h = 0; h < p->nv; h++) {
+            if (fu.head[h] != h)
+                continue;
+            loops++;
+            int ng = cg_fused_members(&fu, p, h, g), k = 0;
+            ck_assert_int_eq(ng, cg_fused_count(&fu, h));
+            for (int i = h; i < p->nv; i++)
+                if (fu.head[i] == h) {
+                    ck_assert_msg(k < ng && g[k] == i, "model %zu: loop %d's member %d", m, h, k);
+                    k++;
+                }
+            ck_assert_int_eq(k, ng);
+            for (int e = 0; e < ng; e++)
+                for (int a = 0; a < p->v[g[e]].nargs; a++) {
+                    int x = p->v[g[e]].arg[a], w = -1;
+                    for (int f = 0; f < e; f++)
+                        if (fu.local[g[f]] && cg_dest(p, g[f]) == x)
+                            w = f;
+                    ck_assert_int_eq(cg_fused_local(&fu, p, g, e, x), w);
+                    reads += w >= 0;
+                }
+        }
+        ck_assert_msg(loops > 0 && reads > 0, "model %zu: no fused loop reads a local", m);
+        free(g);
+        cg_fusion_free(&fu);
+        cg_layout_free(&l);
+        ir_free(p);
+        ast_free(ast);
+    }
+}
+END_TEST
+
 static Suite *plan_suite(void)
 {
     Suite *s = suite_create("plan");
@@ -138,6 +207,9 @@ static Suite *plan_suite(void)
     tcase_add_test(tc, every_row_plan_reads_only_what_its_earlier_steps_made);
     tcase_add_test(tc, the_softmax_familys_steps_print_as_the_c_they_were);
     tcase_add_test(tc, a_reductions_term_is_its_element_or_its_square);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("fusion");
+    tcase_add_test(tc, a_fused_loops_members_and_locals_are_those_of_their_definition);
     suite_add_tcase(s, tc);
     return s;
 }
