@@ -684,6 +684,55 @@ static void row_elem(char *buf, size_t n, const char *name, int batched, int row
         snprintf(buf, n, "%s[%s * n + b]", name, idx);
 }
 
+static void fout(FILE *f, int indent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fout(FILE *f, int indent, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(f, "%*s", 4 * indent, "");
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fputc('\n', f);
+}
+
+void cg_c_row(FILE *f, int ind, const CgRowC *rc)
+{
+    char e[512];
+    for (int k = 0; k < rc->rp->nsteps; k++) {
+        const CgRowStep *s = &rc->rp->step[k];
+        const char *name = s->local[0] >= 0 ? cg_row_name[s->local[0]] : "";
+        if (s->e)
+            cg_c_expr(rc->p, s->e, rc->ops, e, sizeof e);
+        switch (s->kind) {
+        case CG_ROW_LOCALS:
+            if (s->local[1] >= 0)
+                fout(f, ind, "real %s = %s, %s = %s;", name, s->first[0] ? rc->x0 : rc->zero,
+                     cg_row_name[s->local[1]], s->first[1] ? rc->x0 : rc->zero);
+            else
+                fout(f, ind, "real %s = %s;", name, s->first[0] ? rc->x0 : rc->zero);
+            break;
+        case CG_ROW_NUMBERS:   /* read where they are used */
+            if (s->cls >= 0)
+                fout(f, ind, "int cls = (int)%s;", rc->ops[s->cls]);
+            break;
+        case CG_ROW_REDUCE:
+            fout(f, ind, "for (int j = %d; j < %d; j++)", s->from, rc->K);
+            fout(f, ind + 1, "%s %s %s;", name, s->add ? "+=" : "=", e);
+            break;
+        case CG_ROW_LET:
+            fout(f, ind, "real %s = %s;", name, e);
+            break;
+        case CG_ROW_STORE:
+            fout(f, ind, "for (int j = 0; j < %d; j++)", rc->K);
+            fout(f, ind + 1, "%s %s %s;", rc->dj, rc->op, e);
+            break;
+        case CG_ROW_STORE_ONE:
+            fout(f, ind, "%s = %s;", rc->one, e);
+            break;
+        }
+    }
+}
+
 /* Softmax and friends (plan.h cg_row_plan), one row (the last axis) at a
  * time: the plan's steps as C, inside the loops over the samples and the
  * rows. */
@@ -712,7 +761,7 @@ static void emit_row(Cg *cg, int id)
     if (!bat && rows == 1)
         out(cg, ind++, "{");
     /* the steps' operands ($0 .. $9, plan.h) */
-    char ops[CG_ROW_NOPS][128], x0[128], dj[128], e[512];
+    char ops[CG_ROW_NOPS][128], x0[128], dj[128];
     const char *opp[CG_ROW_NOPS];
     for (int k = 0; k < CG_ROW_NOPS; k++) {
         opp[k] = ops[k];
@@ -728,39 +777,10 @@ static void emit_row(Cg *cg, int id)
     row_elem(ops[CG_ROW_XCLS], sizeof ops[0], cg->cname[x], p->v[x].batched, rows, K, "cls");
     row_elem(x0, sizeof x0, cg->cname[x], p->v[x].batched, rows, K, "0");
     row_elem(dj, sizeof dj, cg->cname[dst], p->v[dst].batched, rows, K, "j");
-    for (int k = 0; k < rp->nsteps; k++) {
-        const CgRowStep *s = &rp->step[k];
-        const char *name = s->local[0] >= 0 ? cg_row_name[s->local[0]] : "";
-        if (s->e)
-            cg_c_expr(p, s->e, opp, e, sizeof e);
-        switch (s->kind) {
-        case CG_ROW_LOCALS:
-            if (s->local[1] >= 0)
-                out(cg, ind, "real %s = %s, %s = %s;", name, s->first[0] ? x0 : zero,
-                    cg_row_name[s->local[1]], s->first[1] ? x0 : zero);
-            else
-                out(cg, ind, "real %s = %s;", name, s->first[0] ? x0 : zero);
-            break;
-        case CG_ROW_NUMBERS:   /* read where they are used */
-            if (s->cls >= 0)
-                out(cg, ind, "int cls = (int)%s;", ops[s->cls]);
-            break;
-        case CG_ROW_REDUCE:
-            out(cg, ind, "for (int j = %d; j < %d; j++)", s->from, K);
-            out(cg, ind + 1, "%s %s %s;", name, s->add ? "+=" : "=", e);
-            break;
-        case CG_ROW_LET:
-            out(cg, ind, "real %s = %s;", name, e);
-            break;
-        case CG_ROW_STORE:
-            out(cg, ind, "for (int j = 0; j < %d; j++)", K);
-            out(cg, ind + 1, "%s %s %s;", dj, op, e);
-            break;
-        case CG_ROW_STORE_ONE:
-            out(cg, ind, "%s[%s] = %s;", cg->cname[id], bat ? "b" : "0", e);
-            break;
-        }
-    }
+    char first[160];
+    snprintf(first, sizeof first, "%s[%s]", cg->cname[id], bat ? "b" : "0");
+    CgRowC rc = {p, rp, K, opp, x0, zero, dj, op, first};
+    cg_c_row(cg->f, ind, &rc);
     while (--ind > 0)
         out(cg, ind, "}");
 }
