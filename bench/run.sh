@@ -62,6 +62,18 @@ for n in 1000 4000 10000; do
     read -r _ mn _ _ < <(stats x "$B/t_nnc")
     say "$(printf '  %-12s nnc %6.1f ms   (repeat %d { h = tanh(h) })' "repeat$n" "$(echo "$mn * 1000" | bc -l)" "$n")"
 done
+# ... and a layer rebound N times: a fused loop per layer and step, 2N
+# loops (each one planned and written in time linear in its members)
+for n in 1000 4000; do
+    printf 'input x[4]\ntarget y[4]\nparam W[4, 4] = xavier_uniform\nh = x\nrepeat %d { h = tanh(W @ h) }\nloss = sum((h - y)^2)\n' "$n" >"$B/layers$n.nn"
+    : >"$B/t_nnc"
+    for _ in $(seq "$R"); do
+        t0=$(now); ./nnc "$B/layers$n.nn" -o "$B/layers$n.c" 2>/dev/null; t1=$(now)
+        echo "$t1 - $t0" | bc -l >>"$B/t_nnc"
+    done
+    read -r _ mn _ _ < <(stats x "$B/t_nnc")
+    say "$(printf '  %-12s nnc %6.1f ms   (repeat %d { h = tanh(W @ h) })' "layers$n" "$(echo "$mn * 1000" | bc -l)" "$n")"
+done
 
 # ---- W1
 say ""

@@ -13,6 +13,7 @@
 
 #include <stdio.h>
 #include "expr.h"
+#include "plan.h"
 
 typedef struct CgLoops {
     const IrProgram *p;
@@ -31,5 +32,21 @@ void cg_loops_functions(FILE *f, const CgLoops *lx);
  * C with $0 $1 $2 the operands' elements ops[] and the dtype's functions. */
 const char *cg_c_number(const IrProgram *p, double x, char *buf, size_t n);
 void cg_c_expr(const IrProgram *p, const IrExpr *e, const char *const *ops, char *buf, size_t n);
+
+/* The steps of a row plan (plan.h cg_row_plan) as C, one printer for both
+ * styles, which differ only in how they index a row: the steps' operands
+ * ops[$0 .. $9], x0 the first element of the row of x, zero the 0 the
+ * locals start from, dj the destination's element j and op its "=" or
+ * "+=", one the value's one number for the row (CG_ROW_STORE_ONE). */
+typedef struct CgRowC {
+    const IrProgram *p;
+    const CgRow *rp;
+    int K;
+    const char *const *ops;
+    const char *x0, *zero, *dj, *op, *one;
+} CgRowC;
+
+/* At indentation ind (4 spaces each) into f. */
+void cg_c_row(FILE *f, int ind, const CgRowC *rc);
 
 #endif

@@ -368,51 +368,121 @@ static const char *assign_op(Cg *cg, int id, const char *count)
 
 /* ---- the ops ---- */
 
-static void emit_map(Cg *cg, int id)
+/* A reference of a loop nest (plan.h CgRef) as C: an element of a value
+ * (x[i], x[i * n + b], x[(i * 3 + k) * n + b], x[i % 4 * n + b]), the
+ * nest's local, a number, the seed. */
+static void nest_ref(Cg *cg, const CgNest *ns, const CgRef *r, char *buf, size_t n)
 {
-    const Value *v = &cg->p->v[id];
-    int dst = cg_dest(cg->p, id);
-    int N = numel(v);
-    CgMapLoops loops = cg_map_loops(cg->p, id);
-    int flat = loops == CG_MAP_FLAT;
-    const char *op = assign_op(cg, id, "(size_t)n * ");
-    char ops[3][96], dexpr[96], rhs[512];
-    const char *opp[3] = {ops[0], ops[1], ops[2]};
-    for (int k = 0; k < v->nargs; k++)
-        elem(cg, v->arg[k], N, flat, v->batched, ops[k], sizeof ops[k]);
-    elem(cg, dst, N, flat, v->batched, dexpr, sizeof dexpr);
-    cg_c_expr(cg->p, ir_op_expr(v->op), opp, rhs, sizeof rhs);
-    int ind = 1;
-    switch (loops) {
-    case CG_MAP_FLAT:
-        if (v->batched && N == 1)
-            out(cg, 1, "for (int i = 0; i < n; i++)");
-        else if (v->batched)
-            out(cg, 1, "for (int i = 0; i < n * %d; i++)", N);
-        else
-            out(cg, 1, "for (int i = 0; i < %d; i++)", N);
-        out(cg, 2, "%s %s %s;", dexpr, op, rhs);
-        break;
-    case CG_MAP_BATCH_SUM:
-        if (N > 1)
-            out(cg, ind++, "for (int i = 0; i < %d; i++) {", N);
-        else
-            out(cg, ind++, "{");
-        out(cg, ind, "real s = 0;");
-        out(cg, ind, "NNRT_SIMD_SUM(s)");
-        out(cg, ind, "for (int b = 0; b < n; b++)");
-        out(cg, ind + 1, "s += %s;", rhs);
-        out(cg, ind, "%s %s s;", dexpr, op);
-        out(cg, ind - 1, "}");
-        break;
-    case CG_MAP_NESTED:
-        if (N > 1)
-            out(cg, ind++, "for (int i = 0; i < %d; i++)", N);
-        if (v->batched)
-            out(cg, ind++, "for (int b = 0; b < n; b++)");
-        out(cg, ind, "%s %s %s;", dexpr, op, rhs);
+    switch (r->kind) {
+    case CG_REF_NUM:
+        c_number(cg, r->num, buf, n);
+        return;
+    case CG_REF_SEED:
+        cg->uses |= ARG_SEED;
+        snprintf(buf, n, "seed");
+        return;
+    case CG_REF_LOCAL:
+        snprintf(buf, n, "%s", ns->local);
+        return;
+    case CG_REF_ELEM:
         break;
     }
+    char idx[64] = "0";
+    size_t len = 0;
+    for (int t = 0; t < r->nterms; t++) {
+        const CgTerm *m = &r->term[t];
+        const char *x = cg_var_name[m->var];
+        if (m->mod)
+            len += (size_t)snprintf(idx + len, sizeof idx - len, "%s%s %% %d", t ? " + " : "", x,
+                                    m->mod);
+        else if (m->coef != 1)
+            len += (size_t)snprintf(idx + len, sizeof idx - len, "%s%s * %d", t ? " + " : "", x,
+                                    m->coef);
+        else
+            len += (size_t)snprintf(idx + len, sizeof idx - len, "%s%s", t ? " + " : "", x);
+        len = len < sizeof idx ? len : sizeof idx - 1;
+    }
+    const char *name = cg->cname[r->id];
+    cg->used[r->id] = 1;
+    if (!r->batched) {
+        snprintf(buf, n, "%s[%s]", name, idx);
+        return;
+    }
+    cg->uses |= ARG_N;
+    if (r->nterms == 0)
+        snprintf(buf, n, "%s[b]", name);
+    else if (r->nterms > 1 || (r->term[0].coef != 1 && !r->term[0].mod))
+        snprintf(buf, n, "%s[(%s) * n + b]", name, idx);
+    else
+        snprintf(buf, n, "%s[%s * n + b]", name, idx);
+}
+
+/* A loop nest (plan.h cg_nest) as C. */
+static void emit_nest(Cg *cg, const CgNest *ns)
+{
+    static const char *const op[] = {[CG_OP_SET] = "=", [CG_OP_ADD] = "+=", [CG_OP_DIV] = "/="};
+    int ind = 1, brace[16], nopen = 0;
+    for (int k = 0; k < ns->nsteps; k++) {
+        const CgNestStep *s = &ns->step[k];
+        switch (s->kind) {
+        case CG_N_LOOP: {
+            const char *x = cg_var_name[s->var];
+            char count[32];
+            if (s->count == CG_COUNT_CONST)
+                snprintf(count, sizeof count, "%d", s->k);
+            else if (s->count == CG_COUNT_SAMPLES || s->k == 1)
+                snprintf(count, sizeof count, "n");
+            else
+                snprintf(count, sizeof count, "n * %d", s->k);
+            if (s->count != CG_COUNT_CONST)
+                cg->uses |= ARG_N;
+            if (s->sum)
+                out(cg, ind, "NNRT_SIMD_SUM(%s)", ns->local);
+            out(cg, ind++, "for (int %s = 0; %s < %s; %s++)%s", x, x, count, x,
+                s->brace ? " {" : "");
+            brace[nopen++] = s->brace;
+            break;
+        }
+        case CG_N_BLOCK:
+            out(cg, ind++, "{");
+            brace[nopen++] = 1;
+            break;
+        case CG_N_END:
+            ind--;
+            if (brace[--nopen])
+                out(cg, ind, "}");
+            break;
+        case CG_N_STORE: {
+            char dst[128], args[3][128], e[512];
+            const char *opp[3] = {args[0], args[1], args[2]};
+            for (int a = 0; a < s->nargs; a++)
+                nest_ref(cg, ns, &s->arg[a], args[a], sizeof args[a]);
+            cg_c_expr(cg->p, s->e, opp, e, sizeof e);
+            if (s->op == CG_OP_DECL) {
+                out(cg, ind, "real %s = %s;", ns->local, e);
+            } else {
+                nest_ref(cg, ns, &s->dst, dst, sizeof dst);
+                out(cg, ind, "%s %s %s;", dst, op[s->op], e);
+            }
+            break;
+        }
+        }
+    }
+}
+
+/* An elementwise op, a transpose, a reduction or a product planned as
+ * loops: its loop nest. */
+static void emit_loops(Cg *cg, int id)
+{
+    const IrProgram *p = cg->p;
+    CgStore st = CG_ASSIGN;
+    if (p->v[id].acc >= 0) {
+        const char *op = assign_op(cg, id, "(size_t)n * ");
+        st = strcmp(op, "=") == 0 ? CG_ASSIGN : CG_ADD;
+    }
+    CgNest ns;
+    cg_nest(p, id, st, &ns);
+    emit_nest(cg, &ns);
 }
 
 /* The element (row r, column c) of op(X) for a stored operand; a batched
@@ -440,73 +510,6 @@ static void operand_elem(char *buf, size_t n, const char *name, const CgOperand 
         snprintf(buf, n, "%s[%s * n + b]", name, idx);
 }
 
-/*
- * C (=|+=) op(A) @ op(B) as plain loops with the batch innermost:
- *
- *   for each row i, column j, k, sample b:  C[i, j] (+)= op(A)[i, k] op(B)[k, j]
- *
- * When C has no batch dimension but an operand has (a gradient of a
- * parameter), the "+=" over all samples is the sum over the batch, a
- * reduction the compiler may vectorise (NNRT_SIMD_SUM).
- */
-static void emit_matmul_loops(Cg *cg, int id, const CgMatmul *mm, const char *op)
-{
-    const CgOperand *A = &mm->A, *B = &mm->B;
-    int m = mm->m, k = mm->k, nn = mm->n;
-    const IrProgram *p = cg->p;
-    const Value *v = &p->v[id];
-    int dst = cg_dest(cg->p, id), bd = p->v[dst].batched;
-    const char *a = cg->cname[v->arg[0]], *bn = cg->cname[v->arg[1]], *c = cg->cname[dst];
-    char ea[128], eb[128], ec[128];
-    const char *i = m > 1 ? "i" : "0", *j = nn > 1 ? "j" : "0", *kk = k > 1 ? "k" : "0";
-    operand_elem(ea, sizeof ea, a, A, i, kk);
-    operand_elem(eb, sizeof eb, bn, B, kk, j);
-    CgOperand C = {m, nn, 0, bd, m * nn};
-    operand_elem(ec, sizeof ec, c, &C, i, j);
-    if (v->batched)
-        cg->uses |= ARG_N;
-    int ind = 1;
-    if (m > 1)
-        out(cg, ind++, "for (int i = 0; i < %d; i++)%s", m, nn > 1 ? "" : " {");
-    if (nn > 1)
-        out(cg, ind++, "for (int j = 0; j < %d; j++) {", nn);
-    if (m == 1 && nn == 1)
-        out(cg, ind++, "{");
-    CgMatmulLoops loops = mm->loops;
-    if (loops == CG_MML_SUM && v->batched) {
-        out(cg, ind, "real s = 0;");
-        int ki = ind;
-        if (k > 1)
-            out(cg, ki++, "for (int k = 0; k < %d; k++) {", k);
-        out(cg, ki, "NNRT_SIMD_SUM(s)");
-        out(cg, ki, "for (int b = 0; b < n; b++)");
-        out(cg, ki + 1, "s += %s * %s;", ea, eb);
-        if (k > 1)
-            out(cg, ind, "}");
-        out(cg, ind, "%s %s s;", ec, op);
-    } else if (loops == CG_MML_SUM) {
-        out(cg, ind, "real s = 0;");
-        out(cg, ind, "for (int k = 0; k < %d; k++)", k);   /* k > 1 here: else C would be batched */
-        out(cg, ind + 1, "s += %s * %s;", ea, eb);
-        out(cg, ind, "%s %s s;", ec, op);
-    } else if (loops == CG_MML_OUTER) {
-        out(cg, ind, "for (int b = 0; b < n; b++)");
-        out(cg, ind + 1, "%s %s %s * %s;", ec, op, ea, eb);
-    } else {
-        if (strcmp(op, "=") == 0) {
-            /* a first write: clear C, then accumulate */
-            out(cg, ind, "for (int b = 0; b < n; b++)");
-            out(cg, ind + 1, "%s = 0;", ec);
-        }
-        int ki = ind;
-        if (k > 1)
-            out(cg, ki++, "for (int k = 0; k < %d; k++)", k);
-        out(cg, ki, "for (int b = 0; b < n; b++)");
-        out(cg, ki + 1, "%s += %s * %s;", ec, ea, eb);
-    }
-    out(cg, ind - 1, "}");
-}
-
 /* A size or leading dimension of a GEMM call (plan.h CgDim) as C. */
 static const char *gemm_dim(CgDim d, char *buf, size_t n)
 {
@@ -529,11 +532,11 @@ static void emit_matmul(Cg *cg, int id)
     int ia = v->arg[0], ib = v->arg[1], dst = cg_dest(cg->p, id);
     CgMatmul mm = cg_matmul_plan(p, id);
     cg->used[ia] = cg->used[ib] = cg->used[dst] = 1;
-    const char *op = assign_op(cg, id, "(size_t)n * ");
     if (mm.kind == CG_MM_LOOPS) {
-        emit_matmul_loops(cg, id, &mm, op);
+        emit_loops(cg, id);
         return;
     }
+    const char *op = assign_op(cg, id, "(size_t)n * ");
     if (mm.kind != CG_MM_SINGLE)
         cg->uses |= ARG_N;
     CgGemm g = cg_gemm(p, id, &mm);
@@ -542,29 +545,6 @@ static void emit_matmul(Cg *cg, int id)
         gemm_dim(g.M, d[0], 32), gemm_dim(g.N, d[1], 32), gemm_dim(g.K, d[2], 32),
         cg->cname[g.a], gemm_dim(g.lda, d[3], 32), cg->cname[g.b], gemm_dim(g.ldb, d[4], 32),
         strcmp(op, "=") == 0 ? "0" : "1", cg->cname[dst], gemm_dim(g.ldc, d[5], 32));
-}
-
-static void emit_transpose(Cg *cg, int id)
-{
-    const Value *v = &cg->p->v[id];
-    int src = v->arg[0], dst = cg_dest(cg->p, id);
-    const Value *s = &cg->p->v[src];
-    int r = s->shape.dim[0], c = s->shape.dim[1];
-    const char *op = assign_op(cg, id, "(size_t)n * ");
-    cg->used[src] = cg->used[dst] = 1;
-    CgOperand so = {r, c, 0, s->batched, r * c}, dof = {c, r, 0, cg->p->v[dst].batched, r * c};
-    char es[128], ed[128];
-    operand_elem(es, sizeof es, cg->cname[src], &so, "i", "j");
-    operand_elem(ed, sizeof ed, cg->cname[dst], &dof, "j", "i");
-    out(cg, 1, "for (int i = 0; i < %d; i++)", r);
-    out(cg, 2, "for (int j = 0; j < %d; j++)", c);
-    if (v->batched) {
-        cg->uses |= ARG_N;
-        out(cg, 3, "for (int b = 0; b < n; b++)");
-        out(cg, 4, "%s %s %s;", ed, op, es);
-    } else {
-        out(cg, 3, "%s %s %s;", ed, op, es);
-    }
 }
 
 /* The index sum_k i_k stride[k] (+ off), as C: "j", "i * 7 + j + 40", "3". */
@@ -620,50 +600,6 @@ static void emit_view(Cg *cg, int id)
     out(cg, ind, "%s %s %s;", be, op, se);
 }
 
-static void emit_reduce(Cg *cg, int id)
-{
-    const Value *v = &cg->p->v[id];
-    CgReduceLoops loops = cg_reduce_loops(cg->p, id);
-    int src = v->arg[0];
-    const Value *s = &cg->p->v[src];
-    int N = numel(s);
-    char x[96], zero[16], nbuf[32];
-    const char *name = cg->cname[id];
-    cg->used[src] = cg->used[id] = 1;
-    elem(cg, src, N, 0, 1, x, sizeof x);
-    c_number(cg, 0, zero, sizeof zero);
-    c_number(cg, N, nbuf, sizeof nbuf);
-    const char *opp[1] = {x};
-    char t[200];
-    cg_c_expr(cg->p, cg_elem_expr(v->op), opp, t, sizeof t);
-    if (loops == CG_RED_COPY) {
-        out(cg, 1, "for (int b = 0; b < n; b++)");
-        out(cg, 2, "%s[b] = %s;", name, t);
-    } else if (loops == CG_RED_SAMPLES) {
-        /* every sample's sum at once, the samples innermost */
-        out(cg, 1, "for (int b = 0; b < n; b++)");
-        out(cg, 2, "%s[b] = %s;", name, zero);
-        out(cg, 1, "for (int i = 0; i < %d; i++)", N);
-        out(cg, 2, "for (int b = 0; b < n; b++)");
-        out(cg, 3, "%s[b] += %s;", name, t);
-        if (cg_reduce_mean(v->op)) {
-            out(cg, 1, "for (int b = 0; b < n; b++)");
-            out(cg, 2, "%s[b] /= %s;", name, nbuf);
-        }
-    } else {
-        out(cg, 1, "{");
-        out(cg, 2, "real sum = %s;", zero);
-        out(cg, 2, "NNRT_SIMD_SUM(sum)");
-        out(cg, 2, "for (int i = 0; i < %d; i++)", N);
-        out(cg, 3, "sum += %s;", t);
-        if (cg_reduce_mean(v->op))
-            out(cg, 2, "%s[0] = sum / %s;", name, nbuf);
-        else
-            out(cg, 2, "%s[0] = sum;", name);
-        out(cg, 1, "}");
-    }
-}
-
 /* Element j of the current row (r) of a tensor with K entries per row, of
  * the current sample (b) when batched. */
 static void row_elem(char *buf, size_t n, const char *name, int batched, int rows, int K,
@@ -682,6 +618,55 @@ static void row_elem(char *buf, size_t n, const char *name, int batched, int row
         snprintf(buf, n, "%s[(%s) * n + b]", name, idx);
     else
         snprintf(buf, n, "%s[%s * n + b]", name, idx);
+}
+
+static void fout(FILE *f, int indent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fout(FILE *f, int indent, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(f, "%*s", 4 * indent, "");
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fputc('\n', f);
+}
+
+void cg_c_row(FILE *f, int ind, const CgRowC *rc)
+{
+    char e[512];
+    for (int k = 0; k < rc->rp->nsteps; k++) {
+        const CgRowStep *s = &rc->rp->step[k];
+        const char *name = s->local[0] >= 0 ? cg_row_name[s->local[0]] : "";
+        if (s->e)
+            cg_c_expr(rc->p, s->e, rc->ops, e, sizeof e);
+        switch (s->kind) {
+        case CG_ROW_LOCALS:
+            if (s->local[1] >= 0)
+                fout(f, ind, "real %s = %s, %s = %s;", name, s->first[0] ? rc->x0 : rc->zero,
+                     cg_row_name[s->local[1]], s->first[1] ? rc->x0 : rc->zero);
+            else
+                fout(f, ind, "real %s = %s;", name, s->first[0] ? rc->x0 : rc->zero);
+            break;
+        case CG_ROW_NUMBERS:   /* read where they are used */
+            if (s->cls >= 0)
+                fout(f, ind, "int cls = (int)%s;", rc->ops[s->cls]);
+            break;
+        case CG_ROW_REDUCE:
+            fout(f, ind, "for (int j = %d; j < %d; j++)", s->from, rc->K);
+            fout(f, ind + 1, "%s %s %s;", name, s->add ? "+=" : "=", e);
+            break;
+        case CG_ROW_LET:
+            fout(f, ind, "real %s = %s;", name, e);
+            break;
+        case CG_ROW_STORE:
+            fout(f, ind, "for (int j = 0; j < %d; j++)", rc->K);
+            fout(f, ind + 1, "%s %s %s;", rc->dj, rc->op, e);
+            break;
+        case CG_ROW_STORE_ONE:
+            fout(f, ind, "%s = %s;", rc->one, e);
+            break;
+        }
+    }
 }
 
 /* Softmax and friends (plan.h cg_row_plan), one row (the last axis) at a
@@ -712,7 +697,7 @@ static void emit_row(Cg *cg, int id)
     if (!bat && rows == 1)
         out(cg, ind++, "{");
     /* the steps' operands ($0 .. $9, plan.h) */
-    char ops[CG_ROW_NOPS][128], x0[128], dj[128], e[512];
+    char ops[CG_ROW_NOPS][128], x0[128], dj[128];
     const char *opp[CG_ROW_NOPS];
     for (int k = 0; k < CG_ROW_NOPS; k++) {
         opp[k] = ops[k];
@@ -728,39 +713,10 @@ static void emit_row(Cg *cg, int id)
     row_elem(ops[CG_ROW_XCLS], sizeof ops[0], cg->cname[x], p->v[x].batched, rows, K, "cls");
     row_elem(x0, sizeof x0, cg->cname[x], p->v[x].batched, rows, K, "0");
     row_elem(dj, sizeof dj, cg->cname[dst], p->v[dst].batched, rows, K, "j");
-    for (int k = 0; k < rp->nsteps; k++) {
-        const CgRowStep *s = &rp->step[k];
-        const char *name = s->local[0] >= 0 ? cg_row_name[s->local[0]] : "";
-        if (s->e)
-            cg_c_expr(p, s->e, opp, e, sizeof e);
-        switch (s->kind) {
-        case CG_ROW_LOCALS:
-            if (s->local[1] >= 0)
-                out(cg, ind, "real %s = %s, %s = %s;", name, s->first[0] ? x0 : zero,
-                    cg_row_name[s->local[1]], s->first[1] ? x0 : zero);
-            else
-                out(cg, ind, "real %s = %s;", name, s->first[0] ? x0 : zero);
-            break;
-        case CG_ROW_NUMBERS:   /* read where they are used */
-            if (s->cls >= 0)
-                out(cg, ind, "int cls = (int)%s;", ops[s->cls]);
-            break;
-        case CG_ROW_REDUCE:
-            out(cg, ind, "for (int j = %d; j < %d; j++)", s->from, K);
-            out(cg, ind + 1, "%s %s %s;", name, s->add ? "+=" : "=", e);
-            break;
-        case CG_ROW_LET:
-            out(cg, ind, "real %s = %s;", name, e);
-            break;
-        case CG_ROW_STORE:
-            out(cg, ind, "for (int j = 0; j < %d; j++)", K);
-            out(cg, ind + 1, "%s %s %s;", dj, op, e);
-            break;
-        case CG_ROW_STORE_ONE:
-            out(cg, ind, "%s[%s] = %s;", cg->cname[id], bat ? "b" : "0", e);
-            break;
-        }
-    }
+    char first[160];
+    snprintf(first, sizeof first, "%s[%s]", cg->cname[id], bat ? "b" : "0");
+    CgRowC rc = {p, rp, K, opp, x0, zero, dj, op, first};
+    cg_c_row(cg->f, ind, &rc);
     while (--ind > 0)
         out(cg, ind, "}");
 }
@@ -793,21 +749,25 @@ static void step_note(Cg *cg, int id, char *note, size_t n)
 }
 
 /* The local of step e of a fused loop: its buffer's name and "_", unique
- * among the names of values and the loop's earlier locals loc[0..e). */
-static void local_name(const Cg *cg, int id, char (*loc)[96], int e)
+ * among the names of values and the loop's earlier locals loc[0..e), which
+ * the hash table seen (mask + 1 slots, -1 where free) holds. */
+static void local_name(const Cg *cg, int id, char (*loc)[96], int e, int *seen, size_t mask)
 {
     char *buf = loc[e];
-    size_t n = sizeof loc[e];
+    size_t n = sizeof loc[e], h;
     snprintf(buf, n, "%s_", cg->cname[cg_dest(cg->p, id)]);
     for (int clash = 1; clash;) {
         clash = cname_taken(cg, buf);
-        for (int f = 0; f < e && !clash; f++)
-            clash = strcmp(loc[f], buf) == 0;
+        for (h = cname_hash(buf) & mask; seen[h] >= 0 && !clash; h = (h + 1) & mask)
+            clash = strcmp(loc[seen[h]], buf) == 0;
         if (clash && strlen(buf) + 2 < n)
             strcat(buf, "_");
         else
             clash = 0;
     }
+    for (h = cname_hash(buf) & mask; seen[h] >= 0; h = (h + 1) & mask)
+        ;
+    seen[h] = e;
 }
 
 /* The name of a fused loop's sum j of a step (plan.h cg_batch_sums): the
@@ -846,20 +806,27 @@ static void emit_fused(Cg *cg, int h)
 {
     const IrProgram *p = cg->p;
     const CgFusion *fu = &cg->fu;
-    int N = fu->size[h], ng = 0;
-    int *g = xcalloc((size_t)p->nv, sizeof *g);
-    char (*note)[300] = xcalloc((size_t)p->nv, sizeof *note);
-    char (*loc)[96] = xcalloc((size_t)p->nv, sizeof *loc);
-    const char **op = xcalloc((size_t)p->nv, sizeof *op);
-    ng = cg_fused_members(fu, p, h, g);
+    int N = fu->size[h], ng = cg_fused_count(fu, h);
+    int *g = xcalloc((size_t)ng, sizeof *g);
+    char (*note)[300] = xcalloc((size_t)ng, sizeof *note);
+    char (*loc)[96] = xcalloc((size_t)ng, sizeof *loc);
+    const char **op = xcalloc((size_t)ng, sizeof *op);
+    size_t cap = 16;
+    while (cap < 2 * (size_t)ng)
+        cap *= 2;
+    int *seen = xcalloc(cap, sizeof *seen);
+    for (size_t k = 0; k < cap; k++)
+        seen[k] = -1;
+    cg_fused_members(fu, p, h, g);
     cg->uses |= ARG_N;
     for (int e = 0; e < ng; e++)
         stmt_comment(cg, g[e], e == 0);
     for (int e = 0; e < ng; e++) {
         step_note(cg, g[e], note[e], sizeof note[e]);
-        local_name(cg, g[e], loc, e);
+        local_name(cg, g[e], loc, e, seen, cap - 1);
         op[e] = assign_op(cg, g[e], "(size_t)n * ");
     }
+    free(seen);
     int ind = 1;
     if (N > 1)
         out(cg, ind++, "for (int i = 0; i < %d; i++) {", N);
@@ -1024,10 +991,10 @@ static void emit_value(Cg *cg, int id)
     if (v->batched)
         cg->uses |= ARG_N;
     switch (kind) {
-    case K_MAP: emit_map(cg, id); break;
+    case K_MAP: emit_loops(cg, id); break;
     case K_MATMUL: emit_matmul(cg, id); break;
-    case K_TRANS: emit_transpose(cg, id); break;
-    case K_REDUCE: emit_reduce(cg, id); break;
+    case K_TRANS: emit_loops(cg, id); break;
+    case K_REDUCE: emit_loops(cg, id); break;
     case K_ROW: emit_row(cg, id); break;
     case K_VIEW: emit_view(cg, id); break;
     default: diag_internal("emit_value: %s", ir_ops[v->op].name);

@@ -390,7 +390,7 @@ static void emit_row(Lx *lx, int id)
     int xa = v->arg[rp->x], dst = cg_dest(p, id);
     const char *op = assign(lx, id);
     /* the steps' operands ($0 .. $9, plan.h) */
-    char ops[CG_ROW_NOPS][128], x0[128], dj[128], e[600];
+    char ops[CG_ROW_NOPS][128], x0[128], dj[128];
     const char *opp[CG_ROW_NOPS];
     Shape one = {0, {0}};
     char noidx[IR_MAXRANK][8];
@@ -412,39 +412,10 @@ static void emit_row(Lx *lx, int id)
         out(lx, 0, "for (int r = 0; r < %d; r++) {", rows);
     else
         out(lx, 0, "{");
-    for (int k = 0; k < rp->nsteps; k++) {
-        const CgRowStep *s = &rp->step[k];
-        const char *name = s->local[0] >= 0 ? cg_row_name[s->local[0]] : "";
-        if (s->e)
-            cg_c_expr(p, s->e, opp, e, sizeof e);
-        switch (s->kind) {
-        case CG_ROW_LOCALS:
-            if (s->local[1] >= 0)
-                out(lx, 1, "real %s = %s, %s = %s;", name, s->first[0] ? x0 : "0",
-                    cg_row_name[s->local[1]], s->first[1] ? x0 : "0");
-            else
-                out(lx, 1, "real %s = %s;", name, s->first[0] ? x0 : "0");
-            break;
-        case CG_ROW_NUMBERS:   /* read where they are used */
-            if (s->cls >= 0)
-                out(lx, 1, "int cls = (int)%s;", ops[s->cls]);
-            break;
-        case CG_ROW_REDUCE:
-            out(lx, 1, "for (int j = %d; j < %d; j++)", s->from, K);
-            out(lx, 2, "%s %s %s;", name, s->add ? "+=" : "=", e);
-            break;
-        case CG_ROW_LET:
-            out(lx, 1, "real %s = %s;", name, e);
-            break;
-        case CG_ROW_STORE:
-            out(lx, 1, "for (int j = 0; j < %d; j++)", K);
-            out(lx, 2, "%s %s %s;", dj, op, e);
-            break;
-        case CG_ROW_STORE_ONE:
-            out(lx, 1, "%s[0] = %s;", name_of(lx, id), e);
-            break;
-        }
-    }
+    char first[160];
+    snprintf(first, sizeof first, "%s[0]", name_of(lx, id));
+    CgRowC rc = {p, rp, K, opp, x0, "0", dj, op, first};
+    cg_c_row(lx->f, lx->ind + 1, &rc);
     out(lx, 0, "}");
 }
 

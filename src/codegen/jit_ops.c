@@ -12,47 +12,99 @@
 #include <string.h>
 #include "jit_internal.h"
 
-static void emit_map(Jit *j, int id)
+/* The element a loop nest's reference r points to (plan.h CgRef), with
+ * the loop variables' values x[] (0 outside their loop). */
+static LLVMValueRef nest_ptr(Jit *j, const CgRef *r, LLVMValueRef *x)
 {
-    const IrProgram *p = j->p;
-    const Value *v = &p->v[id];
-    int dst = cg_dest(p, id);
-    int N = numel(v);
-    CgMapLoops loops = cg_map_loops(p, id);
-    int flat = loops == CG_MAP_FLAT;
+    LLVMValueRef idx = NULL;
+    for (int t = 0; t < r->nterms; t++) {
+        const CgTerm *m = &r->term[t];
+        LLVMValueRef e = m->mod ? LLVMBuildSRem(j->b, x[m->var], const_i64(j, m->mod), "")
+                                : index_mul(j, x[m->var], m->coef);
+        idx = idx ? index_add(j, idx, e) : e;
+    }
+    if (!idx)
+        idx = const_i64(j, 0);
+    return offset_ptr(j, storage(j, r->id), batch_index(j, idx, r->batched, x[CG_VAR_B]));
+}
+
+static LLVMValueRef nest_load(Jit *j, const CgRef *r, LLVMValueRef *x, LLVMValueRef local)
+{
+    switch (r->kind) {
+    case CG_REF_NUM: return const_real(j, r->num);
+    case CG_REF_SEED: return j->seed;
+    case CG_REF_LOCAL: return load_real(j, local);
+    case CG_REF_ELEM: break;
+    }
+    return load_real(j, nest_ptr(j, r, x));
+}
+
+/* A loop nest (plan.h cg_nest), as emit_c.c prints it: the same loops, the
+ * same statements.  A flat loop runs over the padded rows (ld per element),
+ * as do the loops over the samples but a sum's (samples_open). */
+static void build_nest(Jit *j, const CgNest *ns)
+{
+    LLVMValueRef x[CG_NVARS], local = NULL;
+    Loop loop[16];
+    int kind[16], nopen = 0;
+    for (int v = 0; v < CG_NVARS; v++)
+        x[v] = const_i64(j, 0);
+    for (int k = 0; k < ns->nsteps; k++) {
+        const CgNestStep *s = &ns->step[k];
+        switch (s->kind) {
+        case CG_N_LOOP: {
+            Loop *l = &loop[nopen];
+            if (s->var == CG_VAR_B) {
+                x[s->var] = samples_open(j, l, s->padded);
+            } else {
+                LLVMValueRef count = s->count == CG_COUNT_FLAT ? index_mul(j, j->ld, s->k)
+                                                               : const_i64(j, s->k);
+                x[s->var] = loop_open(j, l, count, cg_var_name[s->var]);
+            }
+            l->reassoc = s->sum;   /* NNRT_SIMD_SUM in emit_c.c */
+            if (s->parallel)
+                l->parallel = 1;
+            kind[nopen++] = s->var;
+            break;
+        }
+        case CG_N_BLOCK:
+            kind[nopen++] = -1;
+            break;
+        case CG_N_END:
+            if (kind[--nopen] >= 0) {
+                loop_close(j, &loop[nopen]);
+                x[kind[nopen]] = const_i64(j, 0);
+            }
+            break;
+        case CG_N_STORE: {
+            LLVMValueRef args[3];
+            for (int a = 0; a < s->nargs; a++)
+                args[a] = nest_load(j, &s->arg[a], x, local);
+            LLVMValueRef e = build_expr(j, s->e, args);
+            if (s->op == CG_OP_DECL) {
+                local = stack_local(j, j->real, ns->local);
+                LLVMBuildStore(j->b, e, local);
+                break;
+            }
+            LLVMValueRef ptr = s->dst.kind == CG_REF_LOCAL ? local : nest_ptr(j, &s->dst, x);
+            if (s->op == CG_OP_DIV)
+                LLVMBuildStore(j->b, LLVMBuildFDiv(j->b, load_real(j, ptr), e, ""), ptr);
+            else
+                store_or_add(j, ptr, e, s->op == CG_OP_ADD);
+            break;
+        }
+        }
+    }
+}
+
+/* An elementwise op, a transpose, a reduction or a product planned as
+ * loops: its loop nest. */
+static void emit_loops(Jit *j, int id)
+{
     int acc = begin_store(j, id);
-    Loop lb, li;
-    LLVMValueRef b = const_i64(j, 0), i = const_i64(j, 0), x, ops[3];
-    if (flat) {
-        LLVMValueRef count = v->batched ? index_mul(j, j->ld, N) : const_i64(j, N);
-        i = loop_open(j, &li, count, "i");
-        li.parallel = 1;
-    } else if (N > 1) {
-        i = loop_open(j, &li, const_i64(j, N), "i");
-    }
-    if (loops == CG_MAP_BATCH_SUM) {
-        /* a sum over the batch (a gradient): a vectorised reduction */
-        LLVMValueRef s = zeroed_local(j, "s");
-        b = samples_open(j, &lb, 0);
-        lb.reassoc = 1;
-        for (int k = 0; k < v->nargs; k++)
-            ops[k] = load_elem(j, v->arg[k], N, 0, 1, b, i);
-        x = build_expr(j, ir_op_expr(v->op), ops);
-        store_or_add(j, s, x, 1);
-        loop_close(j, &lb);
-        store_or_add(j, elem_ptr(j, dst, N, 0, 1, b, i), load_real(j, s), acc);
-    } else {
-        if (!flat && v->batched)
-            b = samples_open(j, &lb, 1);
-        for (int k = 0; k < v->nargs; k++)
-            ops[k] = load_elem(j, v->arg[k], N, flat, v->batched, b, i);
-        x = build_expr(j, ir_op_expr(v->op), ops);
-        store_or_add(j, elem_ptr(j, dst, N, flat, v->batched, b, i), x, acc);
-        if (!flat && v->batched)
-            loop_close(j, &lb);
-    }
-    if (flat || N > 1)
-        loop_close(j, &li);
+    CgNest ns;
+    cg_nest(j->p, id, acc ? CG_ADD : CG_ASSIGN, &ns);
+    build_nest(j, &ns);
 }
 
 /* Element (r, c) of op(X) for a stored operand, of sample b when batched. */
@@ -62,66 +114,6 @@ static LLVMValueRef operand_elem(Jit *j, LLVMValueRef base_, const CgOperand *o,
     LLVMValueRef row = o->t ? c : r, col = o->t ? r : c;
     LLVMValueRef idx = o->cols == 1 ? row : index_add(j, index_mul(j, row, o->cols), col);
     return offset_ptr(j, base_, batch_index(j, idx, o->batched, b));
-}
-
-/* C (=|+=) op(A) @ op(B) as loops with constant bounds and the batch
- * innermost, as emit_c.c's emit_matmul_loops. */
-static void emit_matmul_loops(Jit *j, int id, const CgMatmul *mm, int acc)
-{
-    const IrProgram *p = j->p;
-    const Value *v = &p->v[id];
-    int dst = cg_dest(p, id), bd = mm->dst_batched;
-    LLVMValueRef a = storage(j, v->arg[0]), bb = storage(j, v->arg[1]), c = storage(j, dst);
-    CgOperand C = {mm->m, mm->n, 0, bd, mm->m * mm->n};
-    Loop li, lj, lk, lb;
-    LLVMValueRef i = const_i64(j, 0), jj = const_i64(j, 0), k = const_i64(j, 0), b;
-    if (mm->m > 1)
-        i = loop_open(j, &li, const_i64(j, mm->m), "i");
-    if (mm->n > 1)
-        jj = loop_open(j, &lj, const_i64(j, mm->n), "j");
-    if (mm->loops == CG_MML_SUM) {
-        /* C has no batch: a sum over k (and over the batch, vectorised) */
-        LLVMValueRef s = zeroed_local(j, "s");
-        if (mm->k > 1)
-            k = loop_open(j, &lk, const_i64(j, mm->k), "k");
-        b = const_i64(j, 0);
-        if (v->batched) {
-            b = samples_open(j, &lb, 0);
-            lb.reassoc = 1;
-        }
-        LLVMValueRef x = load_real(j, operand_elem(j, a, &mm->A, i, k, b));
-        LLVMValueRef y = load_real(j, operand_elem(j, bb, &mm->B, k, jj, b));
-        store_or_add(j, s, real_mul(j, x, y), 1);
-        if (v->batched)
-            loop_close(j, &lb);
-        if (mm->k > 1)
-            loop_close(j, &lk);
-        store_or_add(j, operand_elem(j, c, &C, i, jj, b), load_real(j, s), acc);
-    } else if (mm->loops == CG_MML_OUTER) {
-        b = samples_open(j, &lb, 1);
-        LLVMValueRef x = load_real(j, operand_elem(j, a, &mm->A, i, k, b));
-        LLVMValueRef y = load_real(j, operand_elem(j, bb, &mm->B, k, jj, b));
-        store_or_add(j, operand_elem(j, c, &C, i, jj, b), real_mul(j, x, y), acc);
-        loop_close(j, &lb);
-    } else {
-        if (!acc) {
-            /* a first write: clear C, then accumulate */
-            b = samples_open(j, &lb, 1);
-            LLVMBuildStore(j->b, const_real(j, 0), operand_elem(j, c, &C, i, jj, b));
-            loop_close(j, &lb);
-        }
-        k = loop_open(j, &lk, const_i64(j, mm->k), "k");
-        b = samples_open(j, &lb, 1);
-        LLVMValueRef x = load_real(j, operand_elem(j, a, &mm->A, i, k, b));
-        LLVMValueRef y = load_real(j, operand_elem(j, bb, &mm->B, k, jj, b));
-        store_or_add(j, operand_elem(j, c, &C, i, jj, b), real_mul(j, x, y), 1);
-        loop_close(j, &lb);
-        loop_close(j, &lk);
-    }
-    if (mm->n > 1)
-        loop_close(j, &lj);
-    if (mm->m > 1)
-        loop_close(j, &li);
 }
 
 /* A size or leading dimension of a GEMM call (plan.h CgDim): a count of
@@ -143,45 +135,22 @@ static void emit_matmul(Jit *j, int id)
 {
     const IrProgram *p = j->p;
     const Value *v = &p->v[id];
-    LLVMValueRef a = storage(j, v->arg[0]), bn = storage(j, v->arg[1]), c = storage(j, cg_dest(p, id));
     CgMatmul mm = cg_matmul_plan(p, id);
+    if (mm.kind == CG_MM_LOOPS) {
+        emit_loops(j, id);
+        return;
+    }
+    LLVMValueRef a = storage(j, v->arg[0]), bn = storage(j, v->arg[1]), c = storage(j, cg_dest(p, id));
     int acc = begin_store(j, id);
     /* n samples of rows of ld (padded rows) */
     LLVMValueRef beta = const_real(j, acc ? 1 : 0);
     LLVMValueRef ld = LLVMBuildTrunc(j->b, j->ld, j->i32, ""), rowk = NULL;
-    if (mm.kind == CG_MM_LOOPS) {
-        emit_matmul_loops(j, id, &mm, acc);
-        return;
-    }
     CgGemm g = cg_gemm(p, id, &mm);
     LLVMValueRef M = gemm_dim(j, g.M, ld, &rowk), N = gemm_dim(j, g.N, ld, &rowk);
     LLVMValueRef K = gemm_dim(j, g.K, ld, &rowk), lda = gemm_dim(j, g.lda, ld, &rowk);
     LLVMValueRef ldb = gemm_dim(j, g.ldb, ld, &rowk), ldc = gemm_dim(j, g.ldc, ld, &rowk);
     call_gemm(j, g.ta, g.tb, M, N, K, g.a == v->arg[0] ? a : bn, lda, g.b == v->arg[1] ? bn : a,
               ldb, beta, c, ldc);
-}
-
-static void emit_transpose(Jit *j, int id)
-{
-    const IrProgram *p = j->p;
-    const Value *v = &p->v[id];
-    int src = v->arg[0], dst = cg_dest(p, id);
-    const Value *s = &p->v[src];
-    int r = s->shape.dim[0], c = s->shape.dim[1];
-    int acc = begin_store(j, id);
-    Loop li, lj, lb;
-    LLVMValueRef i = loop_open(j, &li, const_i64(j, r), "i");
-    LLVMValueRef jj = loop_open(j, &lj, const_i64(j, c), "j");
-    LLVMValueRef b = const_i64(j, 0);
-    if (v->batched)
-        b = samples_open(j, &lb, 1);
-    LLVMValueRef x = load_real(j, offset_ptr(j, storage(j, src), batch_index(j, index_add(j, index_mul(j, i, c), jj), s->batched, b)));
-    LLVMValueRef dp = offset_ptr(j, storage(j, dst), batch_index(j, index_add(j, index_mul(j, jj, r), i), p->v[dst].batched, b));
-    store_or_add(j, dp, x, acc);
-    if (v->batched)
-        loop_close(j, &lb);
-    loop_close(j, &lj);
-    loop_close(j, &li);
 }
 
 /* sum_l i_l stride[l] + off, over the loops' indices */
@@ -223,50 +192,6 @@ static void emit_view(Jit *j, int id)
         loop_close(j, &lb);
     for (int l = w.nloops - 1; l >= 0; l--)
         loop_close(j, &loop[l]);
-}
-
-static void emit_reduce(Jit *j, int id)
-{
-    const IrProgram *p = j->p;
-    const Value *v = &p->v[id];
-    CgReduceLoops loops = cg_reduce_loops(p, id);
-    int src = v->arg[0];
-    int N = numel(&p->v[src]);
-    LLVMValueRef out = storage(j, id);
-    Loop lb, li;
-    if (loops == CG_RED_COPY) {
-        LLVMValueRef b = samples_open(j, &lb, 1);
-        LLVMValueRef x = load_elem(j, src, N, 0, 1, b, const_i64(j, 0));
-        store_at(j, build_expr(j, cg_elem_expr(v->op), &x), out, b);
-        loop_close(j, &lb);
-    } else if (loops == CG_RED_SAMPLES) {
-        /* every sample's sum at once, the samples innermost */
-        LLVMValueRef b = samples_open(j, &lb, 1);
-        store_at(j, const_real(j, 0), out, b);
-        loop_close(j, &lb);
-        LLVMValueRef i = loop_open(j, &li, const_i64(j, N), "i");
-        b = samples_open(j, &lb, 1);
-        LLVMValueRef x = load_elem(j, src, N, 0, 1, b, i);
-        store_or_add(j, offset_ptr(j, out, b), build_expr(j, cg_elem_expr(v->op), &x), 1);
-        loop_close(j, &lb);
-        loop_close(j, &li);
-        if (cg_reduce_mean(v->op)) {
-            b = samples_open(j, &lb, 1);
-            store_at(j, LLVMBuildFDiv(j->b, load_at(j, out, b), const_real(j, N), ""), out, b);
-            loop_close(j, &lb);
-        }
-    } else {
-        LLVMValueRef sum = zeroed_local(j, "sum");
-        LLVMValueRef i = loop_open(j, &li, const_i64(j, N), "i");
-        li.reassoc = 1;   /* NNRT_SIMD_SUM in emit_c.c */
-        LLVMValueRef x = load_elem(j, src, N, 0, 1, const_i64(j, 0), i);
-        store_or_add(j, sum, build_expr(j, cg_elem_expr(v->op), &x), 1);
-        loop_close(j, &li);
-        LLVMValueRef t = load_real(j, sum);
-        if (cg_reduce_mean(v->op))
-            t = LLVMBuildFDiv(j->b, t, const_real(j, N), "");
-        store_at(j, t, out, const_i64(j, 0));
-    }
 }
 
 /* Element jj of row r (of K entries) of value id, of sample b when batched. */
@@ -430,11 +355,11 @@ static void emit_fused(Jit *j, int h)
 {
     const IrProgram *p = j->p;
     const CgFusion *fu = &j->fu;
-    int N = fu->size[h], ng = 0;
-    int *g = xcalloc((size_t)p->nv, sizeof *g), *acc = xcalloc((size_t)p->nv, sizeof *acc);
-    LLVMValueRef *loc = xcalloc((size_t)p->nv, sizeof *loc);
-    LLVMValueRef (*sum)[CG_FUSED_SUMS] = xcalloc((size_t)p->nv, sizeof *sum);
-    ng = cg_fused_members(fu, p, h, g);
+    int N = fu->size[h], ng = cg_fused_count(fu, h);
+    int *g = xcalloc((size_t)ng, sizeof *g), *acc = xcalloc((size_t)ng, sizeof *acc);
+    LLVMValueRef *loc = xcalloc((size_t)ng, sizeof *loc);
+    LLVMValueRef (*sum)[CG_FUSED_SUMS] = xcalloc((size_t)ng, sizeof *sum);
+    cg_fused_members(fu, p, h, g);
     for (int e = 0; e < ng; e++)
         acc[e] = begin_store(j, g[e]);
     Loop li, lb;
@@ -541,10 +466,10 @@ void emit_value(Jit *j, int id)
     switch (ir_ops[v->op].kind) {
     case K_LEAF:
     case K_ADJ: break;
-    case K_MAP: emit_map(j, id); break;
+    case K_MAP: emit_loops(j, id); break;
     case K_MATMUL: emit_matmul(j, id); break;
-    case K_TRANS: emit_transpose(j, id); break;
-    case K_REDUCE: emit_reduce(j, id); break;
+    case K_TRANS: emit_loops(j, id); break;
+    case K_REDUCE: emit_loops(j, id); break;
     case K_ROW: emit_row(j, id); break;
     case K_VIEW: emit_view(j, id); break;
     }

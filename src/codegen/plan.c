@@ -386,8 +386,10 @@ static int fuse_member(const IrProgram *p, const Group *G, int id)
 }
 
 /* The group becomes a loop (one that is a single step stays a step);
- * writers[b] counts the steps that write buffer b. */
-static void fuse_close(CgFusion *fu, const IrProgram *p, const Group *G, const int *writers)
+ * writers[b] counts the steps that write buffer b.  holder[] (all -1 on
+ * entry and on return): the latest member whose local holds a buffer. */
+static void fuse_close(CgFusion *fu, const IrProgram *p, const Group *G, const int *writers,
+                       int *holder)
 {
     const int *g = G->g;
     if (G->ng == 0 || (G->ng == 1 && !cg_matmul_reg_sum(p, g[0])))
@@ -397,13 +399,21 @@ static void fuse_close(CgFusion *fu, const IrProgram *p, const Group *G, const i
         int id = g[e], d = cg_dest(p, id);
         const Value *t = &p->v[d];
         fu->head[id] = g[0];
+        fu->next[id] = e + 1 < G->ng ? g[e + 1] : -1;
         fu->local[id] = p->v[id].acc < 0 ||
                         (t->batched && writers[d] == 1 && p->v[t->arg[0]].op != OP_PARAM);
+        for (int a = 0; a < p->v[id].nargs; a++)
+            fu->arg_local[3 * id + a] = holder[p->v[id].arg[a]];
+        if (fu->local[id])
+            holder[d] = e;
     }
+    for (int e = 0; e < G->ng; e++)
+        holder[cg_dest(p, g[e])] = -1;
 }
 
 /* Group the values ids[0..nids) (in emission order). */
-static void fuse_seq(CgFusion *fu, const IrProgram *p, const int *ids, int nids, const int *writers)
+static void fuse_seq(CgFusion *fu, const IrProgram *p, const int *ids, int nids, const int *writers,
+                     int *holder)
 {
     Group G = {xcalloc((size_t)(nids ? nids : 1), sizeof *G.g), 0, 0,
                xcalloc((size_t)p->nv, 1), xcalloc((size_t)p->nv, 1), 0};
@@ -416,12 +426,12 @@ static void fuse_seq(CgFusion *fu, const IrProgram *p, const int *ids, int nids,
             group_add(&G, p, id);
             continue;
         }
-        fuse_close(fu, p, &G, writers);
+        fuse_close(fu, p, &G, writers, holder);
         group_clear(&G, p);
         if ((G.N = fuse_head(p, id)) > 0)
             group_add(&G, p, id);
     }
-    fuse_close(fu, p, &G, writers);
+    fuse_close(fu, p, &G, writers, holder);
     free(G.g);
     free(G.writes);
     free(G.reads);
@@ -446,8 +456,13 @@ void cg_fusion_init(CgFusion *fu, const IrProgram *p, const CgLayout *l)
     fu->local = xcalloc((size_t)p->nv, 1);
     fu->transient = xcalloc((size_t)p->nv, 1);
     fu->size = xcalloc((size_t)p->nv, sizeof *fu->size);
+    fu->next = xcalloc((size_t)p->nv, sizeof *fu->next);
+    fu->arg_local = xcalloc(3 * (size_t)p->nv, sizeof *fu->arg_local);
+    int *holder = xcalloc((size_t)p->nv, sizeof *holder);
     for (int i = 0; i < p->nv; i++)
-        fu->head[i] = -1;
+        fu->head[i] = fu->next[i] = holder[i] = -1;
+    for (int i = 0; i < 3 * p->nv; i++)
+        fu->arg_local[i] = -1;
     int *ids = xcalloc((size_t)p->nv, sizeof *ids), n = 0;
     for (int i = p->fwd.begin; i < p->fwd.end; i++)
         if (l->fwd_mark[i])
@@ -456,13 +471,14 @@ void cg_fusion_init(CgFusion *fu, const IrProgram *p, const CgLayout *l)
     for (int j = 0; j < p->nv; j++)
         if (p->v[j].acc >= 0)
             writers[p->v[j].acc]++;
-    fuse_seq(fu, p, ids, n, writers);
+    fuse_seq(fu, p, ids, n, writers, holder);
     n = 0;
     for (int i = p->bwd_loss.begin; i < p->bwd_loss.end; i++)
         ids[n++] = i;
-    fuse_seq(fu, p, ids, n, writers);
+    fuse_seq(fu, p, ids, n, writers, holder);
     free(ids);
     free(writers);
+    free(holder);
     /* a step outside every loop has head -1, which no loop's head is:
      * -2 below means "read by different loops, or outside of one" */
     int *reader_head = xcalloc((size_t)p->nv, sizeof *reader_head);
@@ -493,24 +509,34 @@ void cg_fusion_free(CgFusion *fu)
     free(fu->local);
     free(fu->transient);
     free(fu->size);
+    free(fu->next);
+    free(fu->arg_local);
 }
 
 int cg_fused_members(const CgFusion *fu, const IrProgram *p, int h, int *g)
 {
+    (void)p;
     int ng = 0;
-    for (int k = h; k < p->nv; k++)
-        if (fu->head[k] == h)
-            g[ng++] = k;
+    for (int k = h; k >= 0; k = fu->next[k])
+        g[ng++] = k;
+    return ng;
+}
+
+int cg_fused_count(const CgFusion *fu, int h)
+{
+    int ng = 0;
+    for (int k = h; k >= 0; k = fu->next[k])
+        ng++;
     return ng;
 }
 
 int cg_fused_local(const CgFusion *fu, const IrProgram *p, const int *g, int e, int x)
 {
-    int w = -1;
-    for (int f = 0; f < e; f++)
-        if (fu->local[g[f]] && cg_dest(p, g[f]) == x)
-            w = f;
-    return w;
+    const Value *v = &p->v[g[e]];
+    for (int a = 0; a < v->nargs; a++)
+        if (v->arg[a] == x)
+            return fu->arg_local[3 * g[e] + a];
+    return -1;
 }
 
 void cg_batch_sum_elem(const IrProgram *p, int id, int N, int s, int *stride, int *off)
@@ -687,4 +713,316 @@ void cg_row_dims(const IrProgram *p, int id, int *K, int *rows)
     const Value *x = &p->v[p->v[id].arg[cg_row_plan(p->v[id].op)->x]];
     *K = x->shape.rank ? x->shape.dim[x->shape.rank - 1] : 1;
     *rows = shape_numel(&x->shape) / *K;
+}
+
+/* ---- loop nests ---- */
+
+const char *const cg_var_name[CG_NVARS] = {"i", "j", "k", "b"};
+
+/* The nests' own statements' expressions, parsed once. */
+enum { NE_COPY, NE_PRODUCT, NE_ZERO, NE_QUOTIENT, NE_COUNT };
+
+static const IrExpr *nest_expr(int which)
+{
+    static const char *const text[NE_COUNT] = {"$0", "$0 * $1", "0", "$0 / $1"};
+    static const IrExpr *parsed[NE_COUNT];
+    if (!parsed[which])
+        parsed[which] = ir_expr_parse(text[which], "a loop nest's statement");
+    return parsed[which];
+}
+
+static CgNestStep *nest_step(CgNest *n, CgNestKind kind)
+{
+    if (n->nsteps == (int)(sizeof n->step / sizeof n->step[0]))
+        diag_internal("cg_nest: too many steps");
+    CgNestStep *s = &n->step[n->nsteps++];
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    return s;
+}
+
+static CgNestStep *nest_loop(CgNest *n, CgVar var, CgCount count, int k, int brace)
+{
+    CgNestStep *s = nest_step(n, CG_N_LOOP);
+    s->var = var;
+    s->count = count;
+    s->k = k;
+    s->brace = brace;
+    s->padded = var == CG_VAR_B;
+    return s;
+}
+
+/* The loop over the samples of a sum: to n (the padding lanes must not add). */
+static void nest_sum_samples(CgNest *n)
+{
+    CgNestStep *s = nest_loop(n, CG_VAR_B, CG_COUNT_SAMPLES, 0, 0);
+    s->sum = 1;
+    s->padded = 0;
+}
+
+static void nest_end(CgNest *n) { nest_step(n, CG_N_END); }
+
+/* dst (op) e over the references that follow (nest_arg). */
+static CgNestStep *nest_store(CgNest *n, CgStoreOp op, CgRef dst, const IrExpr *e)
+{
+    CgNestStep *s = nest_step(n, CG_N_STORE);
+    s->op = op;
+    s->dst = dst;
+    s->e = e;
+    return s;
+}
+
+static void nest_arg(CgNestStep *s, CgRef r) { s->arg[s->nargs++] = r; }
+
+static CgRef ref_local(void) { return (CgRef){.kind = CG_REF_LOCAL}; }
+static CgRef ref_num(double x) { return (CgRef){.kind = CG_REF_NUM, .num = x}; }
+
+static void ref_term(CgRef *r, int var, int coef, int mod)
+{
+    r->term[r->nterms++] = (CgTerm){(CgVar)var, coef, mod};
+}
+
+/* Element i of value id in an iteration space of N elements per sample,
+ * inside loops over b (when batched) and i.  In a flat loop (i runs over
+ * n * N elements at once) an operand is either the whole tensor, indexed
+ * by i, or a single unbatched number; otherwise one of size M < N is read
+ * at i % M (broadcasting). */
+static CgRef ref_elem(const IrProgram *p, int id, int N, int flat, int loop_batched)
+{
+    const Value *v = &p->v[id];
+    if (v->op == OP_CONST)
+        return ref_num(v->num);
+    if (v->op == OP_SEED)
+        return (CgRef){.kind = CG_REF_SEED};
+    CgRef r = {.kind = CG_REF_ELEM, .id = id};
+    int M = shape_numel(&v->shape);
+    if (flat) {
+        if (M == N && v->batched == loop_batched)
+            ref_term(&r, CG_VAR_I, 1, 0);
+        return r;
+    }
+    r.batched = v->batched;
+    if (M > 1)
+        ref_term(&r, CG_VAR_I, 1, M == N ? 0 : M);
+    return r;
+}
+
+/* Element (row, col) of op(X) for a stored operand o of value id, the row
+ * and the column the variables r and c (-1: 0); a term whose variable is
+ * always 0 is left out. */
+static CgRef ref_operand(int id, const CgOperand *o, int r, int c)
+{
+    CgRef ref = {.kind = CG_REF_ELEM, .id = id, .batched = o->batched};
+    int row = o->t ? c : r, col = o->t ? r : c;
+    if (o->cols == 1) {
+        if (row >= 0)
+            ref_term(&ref, row, 1, 0);
+    } else if (o->rows == 1 || row < 0) {
+        if (col >= 0)
+            ref_term(&ref, col, 1, 0);
+    } else {
+        ref_term(&ref, row, o->cols, 0);
+        if (col >= 0)
+            ref_term(&ref, col, 1, 0);
+    }
+    return ref;
+}
+
+static CgStoreOp store_op(CgStore st) { return st == CG_ASSIGN ? CG_OP_SET : CG_OP_ADD; }
+
+/* An elementwise op (cg_map_loops). */
+static void nest_map(const IrProgram *p, int id, CgStore st, CgNest *n)
+{
+    const Value *v = &p->v[id];
+    int N = shape_numel(&v->shape);
+    CgMapLoops loops = cg_map_loops(p, id);
+    int flat = loops == CG_MAP_FLAT;
+    CgRef d = ref_elem(p, cg_dest(p, id), N, flat, v->batched);
+    CgNestStep *s = NULL;
+    switch (loops) {
+    case CG_MAP_FLAT:
+        nest_loop(n, CG_VAR_I, v->batched ? CG_COUNT_FLAT : CG_COUNT_CONST, N, 0)->parallel = 1;
+        s = nest_store(n, store_op(st), d, ir_op_expr(v->op));
+        break;
+    case CG_MAP_BATCH_SUM:
+        /* for each element, a sum over the samples (vectorised) */
+        if (N > 1)
+            nest_loop(n, CG_VAR_I, CG_COUNT_CONST, N, 1);
+        else
+            nest_step(n, CG_N_BLOCK);
+        n->local = "s";
+        nest_store(n, CG_OP_DECL, ref_local(), nest_expr(NE_ZERO));
+        nest_sum_samples(n);
+        s = nest_store(n, CG_OP_ADD, ref_local(), ir_op_expr(v->op));
+        for (int k = 0; k < v->nargs; k++)
+            nest_arg(s, ref_elem(p, v->arg[k], N, 0, 1));
+        nest_end(n);
+        nest_arg(nest_store(n, store_op(st), d, nest_expr(NE_COPY)), ref_local());
+        nest_end(n);
+        return;
+    case CG_MAP_NESTED:
+        if (N > 1)
+            nest_loop(n, CG_VAR_I, CG_COUNT_CONST, N, 0);
+        if (v->batched)
+            nest_loop(n, CG_VAR_B, CG_COUNT_SAMPLES, 0, 0);
+        s = nest_store(n, store_op(st), d, ir_op_expr(v->op));
+        if (v->batched)
+            nest_end(n);
+        break;
+    }
+    for (int k = 0; k < v->nargs; k++)
+        nest_arg(s, ref_elem(p, v->arg[k], N, flat, v->batched));
+    if (flat || N > 1)
+        nest_end(n);
+}
+
+/*
+ * C (=|+=) op(A) @ op(B) as loops with constant bounds, the batch
+ * innermost (cg_matmul_plan's CgMatmulLoops):
+ *
+ *   for each row i, column j, k, sample b:  C[i, j] (+)= op(A)[i, k] op(B)[k, j]
+ *
+ * When C has no batch dimension but an operand has (a gradient of a
+ * parameter), the sum over the samples is a reduction the vectoriser may
+ * reorder.
+ */
+static void nest_matmul(const IrProgram *p, int id, CgStore st, CgNest *n)
+{
+    const Value *v = &p->v[id];
+    CgMatmul mm = cg_matmul_plan(p, id);
+    int m = mm.m, k = mm.k, nn = mm.n;
+    int vi = m > 1 ? CG_VAR_I : -1, vj = nn > 1 ? CG_VAR_J : -1, vk = k > 1 ? CG_VAR_K : -1;
+    CgRef a = ref_operand(v->arg[0], &mm.A, vi, vk), b = ref_operand(v->arg[1], &mm.B, vk, vj);
+    CgOperand C = {m, nn, 0, mm.dst_batched, m * nn};
+    CgRef c = ref_operand(cg_dest(p, id), &C, vi, vj);
+    CgNestStep *s;
+    if (m > 1)
+        nest_loop(n, CG_VAR_I, CG_COUNT_CONST, m, nn <= 1);
+    if (nn > 1)
+        nest_loop(n, CG_VAR_J, CG_COUNT_CONST, nn, 1);
+    if (m == 1 && nn == 1)
+        nest_step(n, CG_N_BLOCK);
+    switch (mm.loops) {
+    case CG_MML_SUM:
+        n->local = "s";
+        nest_store(n, CG_OP_DECL, ref_local(), nest_expr(NE_ZERO));
+        if (k > 1 || !v->batched)   /* k > 1 unbatched: else C would be batched */
+            nest_loop(n, CG_VAR_K, CG_COUNT_CONST, k, v->batched);
+        if (v->batched)
+            nest_sum_samples(n);
+        s = nest_store(n, CG_OP_ADD, ref_local(), nest_expr(NE_PRODUCT));
+        nest_arg(s, a);
+        nest_arg(s, b);
+        if (v->batched)
+            nest_end(n);
+        if (k > 1 || !v->batched)
+            nest_end(n);
+        nest_arg(nest_store(n, store_op(st), c, nest_expr(NE_COPY)), ref_local());
+        break;
+    case CG_MML_OUTER:
+        nest_loop(n, CG_VAR_B, CG_COUNT_SAMPLES, 0, 0);
+        s = nest_store(n, store_op(st), c, nest_expr(NE_PRODUCT));
+        nest_arg(s, a);
+        nest_arg(s, b);
+        nest_end(n);
+        break;
+    case CG_MML_ACCUM:
+        if (st == CG_ASSIGN) {
+            /* a first write: clear C, then accumulate */
+            nest_loop(n, CG_VAR_B, CG_COUNT_SAMPLES, 0, 0);
+            nest_store(n, CG_OP_SET, c, nest_expr(NE_ZERO));
+            nest_end(n);
+        }
+        nest_loop(n, CG_VAR_K, CG_COUNT_CONST, k, 0);
+        nest_loop(n, CG_VAR_B, CG_COUNT_SAMPLES, 0, 0);
+        s = nest_store(n, CG_OP_ADD, c, nest_expr(NE_PRODUCT));
+        nest_arg(s, a);
+        nest_arg(s, b);
+        nest_end(n);
+        nest_end(n);
+        break;
+    }
+    if (nn > 1)
+        nest_end(n);
+    if (m > 1 || nn <= 1)
+        nest_end(n);
+}
+
+static void nest_transpose(const IrProgram *p, int id, CgStore st, CgNest *n)
+{
+    const Value *v = &p->v[id];
+    int src = v->arg[0], dst = cg_dest(p, id);
+    const Value *s = &p->v[src];
+    int r = s->shape.dim[0], c = s->shape.dim[1];
+    CgOperand so = {r, c, 0, s->batched, r * c}, dof = {c, r, 0, p->v[dst].batched, r * c};
+    nest_loop(n, CG_VAR_I, CG_COUNT_CONST, r, 0);
+    nest_loop(n, CG_VAR_J, CG_COUNT_CONST, c, 0);
+    if (v->batched)
+        nest_loop(n, CG_VAR_B, CG_COUNT_SAMPLES, 0, 0);
+    CgNestStep *t = nest_store(n, store_op(st), ref_operand(dst, &dof, CG_VAR_J, CG_VAR_I),
+                               nest_expr(NE_COPY));
+    nest_arg(t, ref_operand(src, &so, CG_VAR_I, CG_VAR_J));
+    if (v->batched)
+        nest_end(n);
+    nest_end(n);
+    nest_end(n);
+}
+
+/* A reduction (cg_reduce_loops): its term (cg_elem_expr) summed. */
+static void nest_reduce(const IrProgram *p, int id, CgNest *n)
+{
+    const Value *v = &p->v[id];
+    int src = v->arg[0], N = shape_numel(&p->v[src].shape);
+    CgRef x = ref_elem(p, src, N, 0, 1);
+    CgRef out = {.kind = CG_REF_ELEM, .id = id, .batched = v->batched};
+    const IrExpr *t = cg_elem_expr(v->op);
+    CgNestStep *s;
+    switch (cg_reduce_loops(p, id)) {
+    case CG_RED_COPY:
+        nest_loop(n, CG_VAR_B, CG_COUNT_SAMPLES, 0, 0);
+        nest_arg(nest_store(n, CG_OP_SET, out, t), x);
+        nest_end(n);
+        break;
+    case CG_RED_SAMPLES:
+        /* every sample's sum at once, the samples innermost */
+        nest_loop(n, CG_VAR_B, CG_COUNT_SAMPLES, 0, 0);
+        nest_arg(nest_store(n, CG_OP_SET, out, nest_expr(NE_COPY)), ref_num(0));
+        nest_end(n);
+        nest_loop(n, CG_VAR_I, CG_COUNT_CONST, N, 0);
+        nest_loop(n, CG_VAR_B, CG_COUNT_SAMPLES, 0, 0);
+        nest_arg(nest_store(n, CG_OP_ADD, out, t), x);
+        nest_end(n);
+        nest_end(n);
+        if (cg_reduce_mean(v->op)) {
+            nest_loop(n, CG_VAR_B, CG_COUNT_SAMPLES, 0, 0);
+            nest_arg(nest_store(n, CG_OP_DIV, out, nest_expr(NE_COPY)), ref_num(N));
+            nest_end(n);
+        }
+        break;
+    case CG_RED_ONE:
+        nest_step(n, CG_N_BLOCK);
+        n->local = "sum";
+        nest_arg(nest_store(n, CG_OP_DECL, ref_local(), nest_expr(NE_COPY)), ref_num(0));
+        nest_loop(n, CG_VAR_I, CG_COUNT_CONST, N, 0)->sum = 1;
+        nest_arg(nest_store(n, CG_OP_ADD, ref_local(), t), x);
+        nest_end(n);
+        s = nest_store(n, CG_OP_SET, out, nest_expr(cg_reduce_mean(v->op) ? NE_QUOTIENT : NE_COPY));
+        nest_arg(s, ref_local());
+        if (cg_reduce_mean(v->op))
+            nest_arg(s, ref_num(N));
+        nest_end(n);
+        break;
+    }
+}
+
+void cg_nest(const IrProgram *p, int id, CgStore st, CgNest *n)
+{
+    memset(n, 0, sizeof *n);
+    switch (ir_ops[p->v[id].op].kind) {
+    case K_MAP: nest_map(p, id, st, n); break;
+    case K_MATMUL: nest_matmul(p, id, st, n); break;
+    case K_TRANS: nest_transpose(p, id, st, n); break;
+    case K_REDUCE: nest_reduce(p, id, n); break;
+    default: diag_internal("cg_nest: %s has no loop nest", ir_ops[p->v[id].op].name);
+    }
 }

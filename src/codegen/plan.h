@@ -134,6 +134,92 @@ typedef struct CgMatmul {
  * product is above cg_small_matmul_bound(), loops otherwise. */
 CgMatmul cg_matmul_plan(const IrProgram *p, int id);
 
+/*
+ * Loop nests.  The loops of an elementwise op, a transpose, a reduction and
+ * a product planned as loops, with the element statement inside, as data
+ * (cg_nest): emit_c.c prints it as C, jit_ops.c builds it as LLVM IR, so
+ * the two follow one nest, loop for loop and statement for statement.  A
+ * nest is a sequence of steps: a loop opens (and CG_N_END closes it), a
+ * statement stores an element expression (expr.h) over references to
+ * elements, locals and numbers into an element or a local.
+ *
+ * An element of a value is a sum of terms over the loop variables (each
+ * var * coef, or var % mod: an operand broadcast along the loop), of
+ * sample b when batched: element e of sample b is at e * n + b (samples
+ * innermost; the JIT's rows are ld long, padded).
+ */
+typedef enum CgVar { CG_VAR_I, CG_VAR_J, CG_VAR_K, CG_VAR_B, CG_NVARS } CgVar;
+
+/* The C names of the variables: "i", "j", "k", "b". */
+extern const char *const cg_var_name[CG_NVARS];
+
+typedef struct CgTerm { CgVar var; int coef, mod; } CgTerm;   /* var * coef, or var % mod */
+
+typedef enum CgRefKind {
+    CG_REF_ELEM,       /* an element of value id */
+    CG_REF_LOCAL,      /* the nest's local */
+    CG_REF_NUM,        /* a number, of the dtype (C: a literal such as 0.0f) */
+    CG_REF_SEED        /* the adjoint program's seed */
+} CgRefKind;
+
+typedef struct CgRef {
+    CgRefKind kind;
+    int id;            /* CG_REF_ELEM */
+    int nterms;        /* the element within the sample: the sum of term[], 0 when none */
+    CgTerm term[2];
+    int batched;       /* of sample b */
+    double num;        /* CG_REF_NUM */
+} CgRef;
+
+typedef enum CgNestKind {
+    CG_N_LOOP,         /* for var in [0, count) */
+    CG_N_BLOCK,        /* a block of its own (C's braces around a local) */
+    CG_N_END,          /* the end of the innermost loop or block */
+    CG_N_STORE         /* dst (op) e, e over arg[] as $0 $1 $2 */
+} CgNestKind;
+
+typedef enum CgCount {
+    CG_COUNT_CONST,    /* k */
+    CG_COUNT_SAMPLES,  /* the samples, n (the JIT: to its padded rows when padded) */
+    CG_COUNT_FLAT      /* every element of k per sample, n * k (the JIT: its padded rows) */
+} CgCount;
+
+typedef enum CgStoreOp {
+    CG_OP_DECL,        /* declare the local, = e */
+    CG_OP_SET,         /* = e */
+    CG_OP_ADD,         /* += e */
+    CG_OP_DIV          /* /= e */
+} CgStoreOp;
+
+typedef struct CgNestStep {
+    CgNestKind kind;
+    /* CG_N_LOOP */
+    CgVar var;
+    CgCount count;
+    int k;
+    int brace;         /* C writes the body in braces (else it is one statement) */
+    int sum;           /* a sum into the local the vectoriser may reorder (NNRT_SIMD_SUM) */
+    int padded;        /* over the samples: the JIT runs to its padded rows */
+    int parallel;      /* a flat loop: independent iterations (the JIT's hint) */
+    /* CG_N_STORE */
+    CgStoreOp op;
+    CgRef dst;
+    const IrExpr *e;
+    int nargs;
+    CgRef arg[3];
+} CgNestStep;
+
+typedef struct CgNest {
+    const char *local;         /* the name of the local ("s", "sum"), or NULL */
+    int nsteps;
+    CgNestStep step[16];
+} CgNest;
+
+/* The nest of value id (K_MAP, K_TRANS, K_REDUCE, or K_MATMUL planned as
+ * CG_MM_LOOPS), which stores into its destination as st says (cg_store:
+ * the caller has cleared the destination for CG_ZERO_ADD). */
+void cg_nest(const IrProgram *p, int id, CgStore st, CgNest *n);
+
 /* For `predict --outputs`: the values the forward pass computes under a
  * name of the model (not temporaries, inputs, targets or parameters) and
  * stores in a workspace buffer (after keep_all(): fused steps too), in
@@ -218,6 +304,9 @@ typedef struct CgFusion {
     char *transient; /* i's buffer is stored only for --trap-nan */
     int ntransient;  /* how many are */
     long transient_per_sample;   /* their buffers' elements per sample */
+    int *next;       /* next[i]: the member after i in its loop, or -1 */
+    int *arg_local;  /* arg_local[3 * i + a]: the member (its place in the loop) whose
+                      * local holds i's operand a, or -1 (cg_fused_local) */
 } CgFusion;
 
 /* Plan the fused loops of the forward program (values marked in
@@ -226,8 +315,13 @@ void cg_fusion_init(CgFusion *fu, const IrProgram *p, const CgLayout *l);
 void cg_fusion_free(CgFusion *fu);
 
 /* The members of the fused loop headed by h, in order, into g (room for
- * p->nv); returns how many. */
+ * p->nv, or for as many as the loop has); returns how many.  Linear in the
+ * loop's members, as is all of a fused loop's planning: a model of
+ * thousands of steps has thousands of loops. */
 int cg_fused_members(const CgFusion *fu, const IrProgram *p, int h, int *g);
+
+/* How many members the fused loop headed by h has. */
+int cg_fused_count(const CgFusion *fu, int h);
 
 /* In the fused loop of members g, member e's operand x: the latest earlier
  * member whose local holds it, or -1 (the element is read from memory). */

@@ -3,7 +3,9 @@
 # and what the file defines, one per line of its list) exists, and every
 # kind of src/ir/ir.h that has code (all but leaf and adj) has its case in
 # each backend's emit_value and in explain's run_value, the switches the
-# section says a new kind is added to.
+# section says a new kind is added to; and a kind the C backend lowers as a
+# loop nest (emit_loops) has its case in plan.c's cg_nest and is lowered
+# as a nest by the JIT too.
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 . tests/lib.sh
@@ -45,4 +47,26 @@ for pair in src/codegen/emit_c.c:emit_value src/codegen/jit_ops.c:emit_value \
             t_fail "$file's $fn has no case $k (docs/ir.md, Adding an op kind)"
         fi
     done
+done
+
+# the body of function $2 of file $1 (from its definition to the closing
+# brace at column 0)
+body() {
+    awk -v fn="$2" '$0 ~ "^[a-zA-Z].*[ *]" fn "\\(" { f = 1 } f { print } f && /^}/ { exit }' "$1"
+}
+body src/codegen/emit_c.c emit_value >"$T_OUT/kinds-c.txt"
+body src/codegen/jit_ops.c emit_value >"$T_OUT/kinds-jit.txt"
+body src/codegen/plan.c cg_nest >"$T_OUT/kinds-nest.txt"
+nests=$(sed -n 's/.*case \(K_[A-Z_]*\): emit_loops(.*/\1/p' "$T_OUT/kinds-c.txt")
+t_begin "kinds/nests"
+if [ "$(echo "$nests" | wc -w)" -ge 3 ]; then t_pass; else t_fail "emit_c.c lowers no kind as a loop nest: $nests"; fi
+for k in $nests; do
+    t_begin "kinds/nest/$k"
+    if ! grep -q "case $k:" "$T_OUT/kinds-nest.txt"; then
+        t_fail "emit_c.c lowers $k as a loop nest, which plan.c's cg_nest does not plan"
+    elif ! grep -q "case $k: emit_loops(" "$T_OUT/kinds-jit.txt"; then
+        t_fail "emit_c.c lowers $k as a loop nest and jit_ops.c does not"
+    else
+        t_pass
+    fi
 done

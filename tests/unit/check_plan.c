@@ -14,8 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ad.h"
+#include "ast.h"
 #include "cg_loops.h"
+#include "diag.h"
 #include "plan.h"
+#include "sema.h"
 
 /* Does e read operand $k? */
 static int reads(const IrExpr *e, int k)
@@ -131,6 +135,194 @@ START_TEST(a_reductions_term_is_its_element_or_its_square)
 }
 END_TEST
 
+/* A model through the front end and reverse mode, as nnc compiles it. */
+static IrProgram *compile(const char *src, Program **ast)
+{
+    diag_reset();
+    *ast = ast_parse("t.nn", src);
+    ck_assert_msg(*ast && diag_error_count() == 0, "the test's model does not parse");
+    SemaOptions so = {NULL, 0, DT_F32};
+    IrProgram *p = sema_lower(*ast, src, &so);
+    ck_assert_msg(p != NULL, "the test's model does not lower");
+    ad_differentiate(p);
+    return p;
+}
+
+/* The fused loops' members and the locals their operands read
+ * (cg_fused_members, cg_fused_local: planned once, linear in the loop)
+ * are those of their definition: every value whose head is h, in order,
+ * and the latest earlier member whose local holds the operand. */
+START_TEST(a_fused_loops_members_and_locals_are_those_of_their_definition)
+{
+    static const char *const models[] = {
+        "input x[4]\ntarget y[4]\nparam W[4, 4] = xavier_uniform\nparam b[4] = zeros\n"
+        "h = x\nrepeat 50 { h = tanh(W @ h + b) * 2 - h }\nloss = sum((h - y)^2)\n",
+        "input x[3]\ntarget y[3]\nparam a[3] = ones\nh = x * a\ng = h * h + h\n"
+        "loss = sum((g + h * a - y)^2)\n",
+    };
+    for (size_t m = 0; m < sizeof models / sizeof models[0]; m++) {
+        Program *ast;
+        IrProgram *p = compile(models[m], &ast);
+        CgLayout l;
+        CgFusion fu;
+        cg_layout_init(&l, p);
+        cg_fusion_init(&fu, p, &l);
+        int *g = calloc((size_t)p->nv, sizeof *g), loops = 0, reads = 0;
+        for (int h = 0; h < p->nv; h++) {
+            if (fu.head[h] != h)
+                continue;
+            loops++;
+            int ng = cg_fused_members(&fu, p, h, g), k = 0;
+            ck_assert_int_eq(ng, cg_fused_count(&fu, h));
+            for (int i = h; i < p->nv; i++)
+                if (fu.head[i] == h) {
+                    ck_assert_msg(k < ng && g[k] == i, "model %zu: loop %d's member %d", m, h, k);
+                    k++;
+                }
+            ck_assert_int_eq(k, ng);
+            for (int e = 0; e < ng; e++)
+                for (int a = 0; a < p->v[g[e]].nargs; a++) {
+                    int x = p->v[g[e]].arg[a], w = -1;
+                    for (int f = 0; f < e; f++)
+                        if (fu.local[g[f]] && cg_dest(p, g[f]) == x)
+                            w = f;
+                    ck_assert_int_eq(cg_fused_local(&fu, p, g, e, x), w);
+                    reads += w >= 0;
+                }
+        }
+        ck_assert_msg(loops > 0 && reads > 0, "model %zu: no fused loop reads a local", m);
+        free(g);
+        cg_fusion_free(&fu);
+        cg_layout_free(&l);
+        ir_free(p);
+        ast_free(ast);
+    }
+}
+END_TEST
+
+/* The number of operands e reads: its largest $k, plus one. */
+static int arity_of(const IrExpr *e)
+{
+    int n = e->kind == E_ARG ? e->arg + 1 : 0;
+    for (int c = 0; c < e->nkids; c++) {
+        int k = arity_of(e->kid[c]);
+        n = k > n ? k : n;
+    }
+    return n;
+}
+
+/* A reference is to an element of a value (in bounds of its storage for
+ * one sample, given the loops open) or to the local once declared. */
+static void check_ref(const IrProgram *p, const CgNest *n, const CgRef *r, const int *open,
+                      const int *count, int declared, int id)
+{
+    if (r->kind == CG_REF_LOCAL) {
+        ck_assert_msg(declared, "value %d: the local is read before it is declared", id);
+        return;
+    }
+    if (r->kind != CG_REF_ELEM)
+        return;
+    ck_assert_msg(r->id >= 0 && r->id < p->nv, "value %d: a reference to no value", id);
+    ck_assert_msg(!r->batched || open[CG_VAR_B], "value %d: sample b outside its loop", id);
+    long hi = 0;
+    for (int t = 0; t < r->nterms; t++) {
+        const CgTerm *m = &r->term[t];
+        ck_assert_msg(open[m->var], "value %d: %s outside its loop", id, cg_var_name[m->var]);
+        hi += m->mod ? m->mod - 1 : (long)m->coef * (count[m->var] - 1);
+    }
+    int flat = 0;
+    for (int k = 0; k < n->nsteps; k++)
+        flat |= n->step[k].kind == CG_N_LOOP && n->step[k].count == CG_COUNT_FLAT;
+    if (!flat)
+        ck_assert_msg(hi < shape_numel(&p->v[r->id].shape),
+                      "value %d: element %ld of %s, of %d", id, hi, p->v[r->id].name ?
+                      p->v[r->id].name : "a temporary", shape_numel(&p->v[r->id].shape));
+}
+
+/* Every loop nest (cg_nest) is one both backends can follow: its loops
+ * close in order, each variable is read inside its loop and within the
+ * elements of the value it indexes, the local is declared before it is
+ * used, and each statement gives its expression the operands it reads. */
+START_TEST(every_loop_nest_is_well_formed)
+{
+    static const char *const models[] = {
+        "input x[3]\ntarget y[2]\nparam W[2, 3] = xavier_uniform\nparam b[2] = zeros\n"
+        "param V[3, 2] = xavier_uniform\nh = tanh(W @ x + b)\nz = V @ h + x * 2\n"
+        "loss = 0.5 * sum((W @ z - y)^2) + mean(z) + sumsq(h)\npenalty = sumsq(W) + sum(V')\n",
+        "input x[4]\ntarget y[4]\nparam A[4, 4] = xavier_uniform\nparam c = 1\n"
+        "h = relu(A' @ x) * c\nloss = sum((h - y)^2) / 4\n",
+        "input x[2, 3]\ntarget y[2]\nparam W[3, 2] = xavier_uniform\n"
+        "h = x @ W\nloss = sum(h) + mean(y * sum(x))\n",
+    };
+    static const char *const bounds[] = {"0", "1000000000"};
+    int nests = 0;
+    for (size_t g = 0; g < 2; g++) {
+        setenv("NNC_GEMM_MIN", bounds[g], 1);
+        for (size_t mi = 0; mi < sizeof models / sizeof models[0]; mi++) {
+            Program *ast;
+            IrProgram *p = compile(models[mi], &ast);
+            for (int id = 0; id < p->nv; id++) {
+                IrKind kind = ir_ops[p->v[id].op].kind;
+                if (kind != K_MAP && kind != K_TRANS && kind != K_REDUCE && kind != K_MATMUL)
+                    continue;
+                if (kind == K_MATMUL && cg_matmul_plan(p, id).kind != CG_MM_LOOPS)
+                    continue;
+                for (int st = CG_ASSIGN; st <= CG_ADD; st++) {
+                    CgNest n;
+                    cg_nest(p, id, (CgStore)st, &n);
+                    nests++;
+                    int open[CG_NVARS] = {0}, count[CG_NVARS] = {0}, stack[16], depth = 0;
+                    int declared = 0, stores = 0;
+                    for (int k = 0; k < n.nsteps; k++) {
+                        const CgNestStep *s = &n.step[k];
+                        switch (s->kind) {
+                        case CG_N_LOOP:
+                            ck_assert_msg(!open[s->var], "value %d: %s opened twice", id,
+                                          cg_var_name[s->var]);
+                            open[s->var] = 1;
+                            count[s->var] = s->count == CG_COUNT_SAMPLES ? 1 : s->k;
+                            ck_assert_msg((s->var == CG_VAR_B) == (s->count == CG_COUNT_SAMPLES),
+                                          "value %d: b and only b runs over the samples", id);
+                            ck_assert_msg(!s->sum || n.local, "value %d: a sum without a local",
+                                          id);
+                            stack[depth++] = s->var;
+                            break;
+                        case CG_N_BLOCK:
+                            stack[depth++] = -1;
+                            break;
+                        case CG_N_END:
+                            ck_assert_msg(depth > 0, "value %d: an end without a loop", id);
+                            if (stack[--depth] >= 0)
+                                open[stack[depth]] = 0;
+                            break;
+                        case CG_N_STORE:
+                            ck_assert_int_eq(arity_of(s->e) <= s->nargs, 1);
+                            for (int a = 0; a < s->nargs; a++)
+                                check_ref(p, &n, &s->arg[a], open, count, declared, id);
+                            if (s->op == CG_OP_DECL) {
+                                ck_assert_msg(n.local && s->dst.kind == CG_REF_LOCAL,
+                                              "value %d: a declaration of no local", id);
+                                declared = 1;
+                            } else {
+                                check_ref(p, &n, &s->dst, open, count, declared, id);
+                                stores += s->dst.kind == CG_REF_ELEM;
+                            }
+                            break;
+                        }
+                    }
+                    ck_assert_msg(depth == 0, "value %d: %d loops left open", id, depth);
+                    ck_assert_msg(stores > 0, "value %d: the nest stores nothing", id);
+                }
+            }
+            ir_free(p);
+            ast_free(ast);
+        }
+    }
+    unsetenv("NNC_GEMM_MIN");
+    ck_assert_int_gt(nests, 20);
+}
+END_TEST
+
 static Suite *plan_suite(void)
 {
     Suite *s = suite_create("plan");
@@ -138,6 +330,12 @@ static Suite *plan_suite(void)
     tcase_add_test(tc, every_row_plan_reads_only_what_its_earlier_steps_made);
     tcase_add_test(tc, the_softmax_familys_steps_print_as_the_c_they_were);
     tcase_add_test(tc, a_reductions_term_is_its_element_or_its_square);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("fusion");
+    tcase_add_test(tc, a_fused_loops_members_and_locals_are_those_of_their_definition);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("nests");
+    tcase_add_test(tc, every_loop_nest_is_well_formed);
     suite_add_tcase(s, tc);
     return s;
 }
