@@ -167,6 +167,7 @@ sep: NEWLINE | ';' ;
  *      | "target" NAME dims?  |  "target" NAME ":" "class" "(" expr ")"
  *      | "param" NAME dims? "=" expr "frozen"?  |  "param" NAME dims? "frozen" "=" expr
  *      | NAME "=" expr
+ *      | "noise" NAME dims? "=" expr       ("noise" is a name, not a keyword)
  *      | "train" block  |  "example" block
  *      | "repeat" (NAME "=")? expr body
  * A statement's value is a list because `const` declares several names. */
@@ -226,6 +227,20 @@ stmt:
         s->name = $1;
         s->name_loc = mkloc(ls, @1, @1);
         s->value = $3;
+        $$ = one_stmt(s);
+    }
+  | NAME NAME dims_opt '=' expr {
+        /* `noise eps[16] = normal(0, 1)`: `noise` stays a name (the
+         * generators' keyword argument `noise = 0.1` spells it too) */
+        if (strcmp($1, "noise") != 0)
+            nn_error(ls, @1, "unexpected name '%s' (a statement starts with a name only in "
+                     "`NAME = expr` or `noise NAME[dims] = ...`)", $1);
+        Stmt *s = new_stmt(ls, ST_NOISE, @$, @1);
+        s->name = $2;
+        s->name_loc = mkloc(ls, @2, @2);
+        s->dims = $3.v;
+        s->ndims = $3.n;
+        s->value = $5;
         $$ = one_stmt(s);
     }
   | KW_TRAIN block {

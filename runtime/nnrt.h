@@ -224,6 +224,32 @@ typedef struct NnrtSetting {
     const char *where;        /* "model.nn:14" */
 } NnrtSetting;
 
+/* A tensor the runtime draws for every sample of every pass instead of
+ * reading it from data: a `noise` of the model or a dropout's mask.  In
+ * train mode each element is a fresh number from a counter-based generator
+ * keyed by (seed, step, the sample's index in its data set, the draw, the
+ * element) (nnrt_draw_value), so it is reproducible from the seed, the
+ * same however a batch is split into passes, threads or MPI ranks, and
+ * resumes bit for bit; in eval mode it is the draw's mean. */
+typedef enum NnrtDrawKind {
+    NNRT_DRAW_NORMAL,         /* a = mean, b = standard deviation; eval: a */
+    NNRT_DRAW_UNIFORM,        /* uniform on [a, b); eval: (a + b) / 2 */
+    NNRT_DRAW_DROPOUT         /* 0 with probability a, else 1 / (1 - a); eval: 1 */
+} NnrtDrawKind;
+
+typedef struct NnrtDraw {
+    const char *name;
+    NnrtDrawKind kind;
+    double a, b;
+    int rank;
+    int dim[NNRT_MAXRANK];
+    int64_t size;             /* elements per sample */
+} NnrtDraw;
+
+/* Element `elem` of draw `draw` for one sample: train = 0 gives the mean. */
+double nnrt_draw_value(const NnrtDraw *d, int train, uint64_t seed, uint64_t step,
+                       uint64_t sample, int draw, int64_t elem);
+
 /* A value the forward pass computes under a name of the model (h1, logits):
  * what `predict --outputs` can write besides inputs and targets. */
 typedef struct NnrtValue {
@@ -332,6 +358,12 @@ typedef struct NnrtModel {
     int nvalues;
     const NnrtValue *values;
     void (*value)(void *work, int k, int n, nnrt_real *dst);
+
+    /* The tensors the runtime draws (NnrtDraw): forward()'s data[nslots + k]
+     * holds draw k's n * draws[k].size numbers, sample-major, like a slot's.
+     * ndraws 0: none (the model is the same in train and eval mode). */
+    int ndraws;
+    const NnrtDraw *draws;
 } NnrtModel;
 
 /* ---- entry point and kernels used by generated code ---- */

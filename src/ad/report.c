@@ -179,6 +179,22 @@ void report_print(FILE *out, const IrProgram *p)
         fprintf(out, "  %-12s %-10s line %-4d read by  %s\n", ir_value_name(p, i),
                 shape_str(&v->shape, sh, sizeof sh), v->loc.line, why);
     }
+    if (p->nslots > ir_data_slots(p)) {
+        /* (the generator's cost is the runtime's, not the model's FLOPs) */
+        fprintf(out, "\ndrawn by the trainer for each sample (train mode; eval mode: the mean)\n");
+        for (int k = ir_data_slots(p); k < p->nslots; k++) {
+            const IrSlot *s = &p->slots[k];
+            char sh[64], how[80];
+            if (s->noise == IR_NOISE_DROPOUT)
+                snprintf(how, sizeof how, "dropout mask: 0 with p = %g, else %g", s->a,
+                         1 / (1 - s->a));
+            else
+                snprintf(how, sizeof how, "%s(%g, %g)",
+                         s->noise == IR_NOISE_NORMAL ? "normal" : "uniform", s->a, s->b);
+            fprintf(out, "  %-12s %-10s line %-4d %s\n", s->name,
+                    shape_str(&s->shape, sh, sizeof sh), s->loc.line, how);
+        }
+    }
     free(row);
     free(reader);
     free(seen);

@@ -1236,6 +1236,31 @@ static void emit_dims(FILE *f, const Shape *s)
     fprintf(f, "}, ");
 }
 
+
+/* The tensors the runtime draws (noise, dropout's masks; nnrt.h NnrtDraw):
+ * forward()'s data[nslots + k], after the data slots.  Nothing for a
+ * model without any. */
+static void emit_draw_table(const IrProgram *p, FILE *f)
+{
+    static const char *const kind[] = {"", "NNRT_DRAW_NORMAL", "NNRT_DRAW_UNIFORM",
+                                       "NNRT_DRAW_DROPOUT"};
+    char sh[64], a[40], b[40];
+    if (p->nslots == ir_data_slots(p))
+        return;
+    fprintf(f, "\n/* What the runtime draws for each sample: in train mode fresh numbers, in\n"
+               " * eval mode their mean (a dropout's mask: 1). */\n");
+    fprintf(f, "static const NnrtDraw draw_table[] = {\n");
+    for (int i = ir_data_slots(p); i < p->nslots; i++) {
+        const IrSlot *s = &p->slots[i];
+        fprintf(f, "    {.name = \"%s\", .kind = %s, .a = %s, .b = %s, .rank = %d, ", s->name,
+                kind[s->noise], nnrt_num_text(a, sizeof a, s->a, 17),
+                nnrt_num_text(b, sizeof b, s->b, 17), s->shape.rank);
+        emit_dims(f, &s->shape);
+        fprintf(f, ".size = %d},   /* %s */\n", shape_numel(&s->shape),
+                shape_str(&s->shape, sh, sizeof sh));
+    }
+    fprintf(f, "};\n");
+}
 /* For `predict --outputs`: the model's named values (plan.h,
  * cg_named_values) and value(), which copies one of them out of the
  * workspace sample by sample: a transpose of the samples-innermost buffers
@@ -1323,7 +1348,7 @@ static void emit_tables(Cg *cg, FILE *f)
     }
     fprintf(f, "\n/* The data each sample brings: inputs and targets, in declaration order. */\n");
     fprintf(f, "static const NnrtSlot slot_table[] = {\n");
-    for (int i = 0; i < p->nslots; i++) {
+    for (int i = 0; i < ir_data_slots(p); i++) {
         const IrSlot *s = &p->slots[i];
         fprintf(f, "    {.name = \"%s\", .kind = %s, .rank = %d, ", s->name,
                 s->target ? "NNRT_TARGET" : "NNRT_INPUT", s->shape.rank);
@@ -1343,6 +1368,7 @@ static void emit_tables(Cg *cg, FILE *f)
         }
         fprintf(f, "};\n");
     }
+    emit_draw_table(p, f);
     int have_example = 0;
     for (int i = 0; i < p->nslots; i++)
         if (p->slots[i].example) {
@@ -1355,7 +1381,7 @@ static void emit_tables(Cg *cg, FILE *f)
         }
     if (have_example) {
         fprintf(f, "static const double *const example_table[] = {");
-        for (int i = 0; i < p->nslots; i++)
+        for (int i = 0; i < ir_data_slots(p); i++)
             fprintf(f, "%s%s%s", i ? ", " : "", p->slots[i].example ? "example_" : "NULL",
                     p->slots[i].example ? p->slots[i].name : "");
         fprintf(f, "};\n");
@@ -1404,7 +1430,7 @@ static void emit_model(const Cg *cg, FILE *f)
             f64 ? "float64" : "float32");
     fprintf(f, "    .nparams = %d, .params = %s, .nparam_total = %ld,\n", p->nparams,
             p->nparams ? "param_table" : "NULL", cg->lay.nparam_total);
-    fprintf(f, "    .nslots = %d, .slots = slot_table,\n", p->nslots);
+    fprintf(f, "    .nslots = %d, .slots = slot_table,\n", ir_data_slots(p));
     fprintf(f, "    .nsettings = %d, .settings = %s,\n", p->nsettings,
             p->nsettings ? "setting_table" : "NULL");
     fprintf(f, "    .example = %s,\n", has_example ? "example_table" : "NULL");
@@ -1432,6 +1458,8 @@ static void emit_model(const Cg *cg, FILE *f)
     free(ids);
     if (nvalues > 0)
         fprintf(f, "    .nvalues = %d, .values = value_table, .value = value,\n", nvalues);
+    if (p->nslots > ir_data_slots(p))
+        fprintf(f, "    .ndraws = %d, .draws = draw_table,\n", p->nslots - ir_data_slots(p));
     fprintf(f, "};\n\n");
     if (opt->lib) {
         fprintf(f, "const NnrtModel *%s_model(void)\n{\n    return &model;\n}\n", p->name);

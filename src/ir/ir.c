@@ -32,6 +32,14 @@ IrProgram *ir_new(const char *file, const char *source)
     return p;
 }
 
+int ir_data_slots(const IrProgram *p)
+{
+    int n = 0;
+    while (n < p->nslots && p->slots[n].noise == IR_DATA)
+        n++;
+    return n;
+}
+
 void ir_free(IrProgram *p)
 {
     if (!p)
@@ -443,7 +451,13 @@ void ir_print(FILE *out, const IrProgram *p)
             p->dtype == DT_F64 ? "float64" : "float32", p->file);
     for (int i = 0; i < p->nslots; i++) {
         const IrSlot *s = &p->slots[i];
-        if (s->nclass)
+        if (s->noise == IR_NOISE_DROPOUT)
+            fprintf(out, "noise %s %s dropout(%g)\n", s->name, shape_str(&s->shape, sh, sizeof sh),
+                    s->a);
+        else if (s->noise)
+            fprintf(out, "noise %s %s %s(%g, %g)\n", s->name, shape_str(&s->shape, sh, sizeof sh),
+                    s->noise == IR_NOISE_NORMAL ? "normal" : "uniform", s->a, s->b);
+        else if (s->nclass)
             fprintf(out, "%s %s : class(%d)\n", s->target ? "target" : "input", s->name, s->nclass);
         else
             fprintf(out, "%s %s %s\n", s->target ? "target" : "input", s->name,
