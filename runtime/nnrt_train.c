@@ -516,7 +516,10 @@ static int setup_work(Run *r, int64_t cap, int gather)
     const NnrtModel *m = r->m;
     if (cap < 1)
         cap = 1;
-    if (cap > CHUNK_MAX)
+    /* batch norm in train mode: a batch is one pass, its statistics the
+     * batch's (the last, shorter batch's its own) */
+    int whole = m->batchnorm && r->mode_train;
+    if (cap > CHUNK_MAX && !whole)
         cap = CHUNK_MAX;
     if (m->tile > 0 && cap > m->tile)
         cap = m->tile;   /* a tiny model: chunks that stay in the cache */
@@ -708,10 +711,27 @@ static int stop_requested(void)
 
 /* ---- the draws: noise and dropout's masks ---- */
 
+/* The mode of the pass under way, for the model's batch norm (nnrt.h).
+ * Here, beside nnrt_main, and not in nnrt_batchnorm.c: nnc links the
+ * kernel (for explain) but not the trainer, so the JIT's code, which finds
+ * its runtime functions by name in the process (nnc first), finds this
+ * one in nnc-jit.so, the copy the trainer sets. */
+static int pass_train;
+
+int nnrt_pass_train(void)
+{
+    return pass_train;
+}
+
+void nnrt_set_pass_train(int train)
+{
+    pass_train = train;
+}
+
 /* Does train mode differ from eval mode for this model? */
 static int nnrt_model_stochastic(const NnrtModel *m)
 {
-    return m->ndraws > 0;
+    return m->ndraws > 0 || m->batchnorm;
 }
 
 typedef struct Draws {
@@ -738,12 +758,14 @@ static void draw_range(void *ctx, int64_t lo, int64_t hi)
     }
 }
 
-/* Before a forward pass over nb samples, the k-th of which is sample
+/* The mode of a forward pass over nb samples (and of the backward pass
+ * after it), and before it, the k-th of which is sample
  * idx[first + k] of its data set (idx NULL: first + k): the draws of train
  * mode (train) or their means.  Nothing for a model without draws. */
 static void draw_pass(Run *r, const int64_t *idx, int64_t first, int nb, int train)
 {
     const NnrtModel *m = r->m;
+    nnrt_set_pass_train(train);   /* for batch norm (nnrt_batchnorm) */
     if (m->ndraws == 0)
         return;
     if (!train && nb <= r->draw_means)
@@ -2257,6 +2279,10 @@ int nnrt_main(const NnrtModel *model, int argc, char **argv)
     }
     if (ci == 0)
         r.mode_train = 1;   /* train's steps; its evaluations in eval mode */
+    if (model->batchnorm && nnrt_mpi_size() > 1)
+        return nnrt_mpi_end(fail("batchnorm under MPI is refused: each rank would normalise its "
+                                 "share of a batch by that share's statistics, not the batch's "
+                                 "(docs/distributed.md); run one process"));
     switch (ci) {
     case 0: rc = cmd_train(&r); break;
     case 1: rc = cmd_init(&r); break;

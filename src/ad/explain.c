@@ -213,6 +213,27 @@ static void run_value(Ex *ex, int id, const double *params, const double *const 
         }
         break;
     }
+    case K_BATCH: {
+        /* the runtime's kernel (in float64) over a batch of one, the
+         * example; the running statistics moved in copies */
+        CgBatch bp = cg_batch_plan(p, id);
+        const double *a[4] = {NULL, NULL, NULL, NULL};
+        for (int k = 0; k < 4; k++)
+            if (bp.arg[k] >= 0)
+                a[k] = ex->val[bp.arg[k]];
+        double *run[2] = {NULL, NULL};
+        if (bp.rmean >= 0) {
+            run[0] = malloc((size_t)bp.C * sizeof *run[0]);
+            run[1] = malloc((size_t)bp.C * sizeof *run[1]);
+            memcpy(run[0], ex->val[v->arg[1]], (size_t)bp.C * sizeof *run[0]);
+            memcpy(run[1], ex->val[v->arg[2]], (size_t)bp.C * sizeof *run[1]);
+        }
+        nnrt_batchnorm(bp.kernel, ex->o->train, 0, 1, 1, bp.C * bp.S, bp.C, bp.S, a[0], a[1],
+                       a[2], a[3], r, run[0], run[1]);
+        free(run[0]);
+        free(run[1]);
+        break;
+    }
     }
     if (v->acc >= 0) {
         int m = numel(p, v->acc);

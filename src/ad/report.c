@@ -28,6 +28,7 @@
 #include <string.h>
 #include "expr.h"
 #include "plan.h"
+#include "nnrt.h"   /* NNRT_BN_*: batch norm's kernel */
 #include "teach.h"
 
 /* FLOPs of one value for one sample (or once, when unbatched). */
@@ -51,6 +52,13 @@ static long long flops(const IrProgram *p, int id)
     }
     case K_VIEW:     /* elements only move; an adjoint's adds into its buffer count */
         return v->acc >= 0 ? shape_numel(&p->v[ir_view_small(p, id)].shape) : 0;
+    case K_BATCH: {   /* per element of a sample: the statistics' sums, the
+                       * normalisation and scale, the adjoint's two means */
+        static const int per[] = {[NNRT_BN_STATS] = 4, [NNRT_BN_FORWARD] = 4,
+                                  [NNRT_BN_BACKWARD] = 9, [NNRT_BN_DGAMMA] = 4,
+                                  [NNRT_BN_DBETA] = 1};
+        return (long long)per[cg_batch_plan(p, id).kernel] * shape_numel(&p->v[v->arg[0]].shape);
+    }
     default:
         return 0;
     }

@@ -995,6 +995,38 @@ static void emit_fused(Cg *cg, int h)
     free(op);
 }
 
+/* Batch norm: one call of the runtime's kernel over the n samples (plan.h
+ * CgBatch); the running statistics are parameters it moves in train mode,
+ * the one place a pass writes into params. */
+static void emit_batch(Cg *cg, int id)
+{
+    const IrProgram *p = cg->p;
+    CgBatch bp = cg_batch_plan(p, id);
+    const char *op = assign_op(cg, id, "(size_t)n * ");
+    int dst = cg_dest(p, id);
+    char arg[4][80], run[2][96];
+    cg->used[dst] = 1;
+    cg->uses |= ARG_N;
+    for (int k = 0; k < 4; k++) {
+        snprintf(arg[k], sizeof arg[k], "%s", bp.arg[k] >= 0 ? cg->cname[bp.arg[k]] : "NULL");
+        if (bp.arg[k] >= 0)
+            cg->used[bp.arg[k]] = 1;
+    }
+    int pi[2] = {bp.rmean, bp.rvar};
+    for (int k = 0; k < 2; k++) {
+        if (pi[k] >= 0)
+            snprintf(run[k], sizeof run[k], "(real *)(params + %ld)", cg->lay.param_off[pi[k]]);
+        else
+            snprintf(run[k], sizeof run[k], "NULL");
+    }
+    if (bp.rmean >= 0)
+        cg->uses |= ARG_PARAMS;
+    out(cg, 1, "nnrt_batchnorm(%s, nnrt_pass_train(), %d, n, n, 1, %d, %d,", bp.name,
+        strcmp(op, "+=") == 0, bp.C, bp.S);
+    out(cg, 1, "               %s, %s, %s, %s, %s,", arg[0], arg[1], arg[2], arg[3], cg->cname[dst]);
+    out(cg, 1, "               %s, %s);", run[0], run[1]);
+}
+
 static void emit_value(Cg *cg, int id)
 {
     const IrProgram *p = cg->p;
@@ -1030,6 +1062,7 @@ static void emit_value(Cg *cg, int id)
     case K_REDUCE: emit_reduce(cg, id); break;
     case K_ROW: emit_row(cg, id); break;
     case K_VIEW: emit_view(cg, id); break;
+    case K_BATCH: emit_batch(cg, id); break;
     default: diag_internal("emit_value: %s", ir_ops[v->op].name);
     }
 }
@@ -1460,6 +1493,8 @@ static void emit_model(const Cg *cg, FILE *f)
         fprintf(f, "    .nvalues = %d, .values = value_table, .value = value,\n", nvalues);
     if (p->nslots > ir_data_slots(p))
         fprintf(f, "    .ndraws = %d, .draws = draw_table,\n", p->nslots - ir_data_slots(p));
+    if (cg_batch_model(p))
+        fprintf(f, "    .batchnorm = 1,   /* train mode: each batch in one pass */\n");
     fprintf(f, "};\n\n");
     if (opt->lib) {
         fprintf(f, "const NnrtModel *%s_model(void)\n{\n    return &model;\n}\n", p->name);
@@ -1630,6 +1665,8 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
     }
     fprintf(f, "} Work;\n\n");
     cg.tile = cg_tile(per_sample - cg.fu.transient_per_sample, p->dtype);
+    if (cg_batch_model(p))
+        cg.tile = 0;   /* a batch in one pass: its statistics are the batch's */
 
     /* every buffer a whole number of cache lines, starting on one: the
      * vector loads of a full tile never straddle two lines (W1's passes

@@ -45,6 +45,7 @@ typedef struct JitModel {
     int row_multiple, row_skew;
     int ndraws;           /* NnrtModel.draws */
     const NnrtDraw *draws;
+    int batchnorm;        /* NnrtModel.batchnorm */
 } JitModel;
 
 int jit_main_f32(const JitModel *m, int argc, char **argv);

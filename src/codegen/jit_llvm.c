@@ -507,6 +507,7 @@ static void build_tables(CgJit *c, const LLVMOrcExecutorAddress *fn)
         .nvalues = nvalues, .values = values, .value_buf = value_buf,
         .row_multiple = ROW, .row_skew = SKEW,
         .ndraws = p->nslots - ndata, .draws = draws,
+        .batchnorm = cg_batch_model(p),
     };
 }
 

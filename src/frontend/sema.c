@@ -58,6 +58,7 @@ typedef struct Sema {
     const char *bind_name;  /* the name being defined (for temporaries) */
     int ndense;
     int ndropout;
+    int nbatchnorm;
     int have_loss_stmt;
     Loc loss_loc, penalty_loc;
 } Sema;
@@ -431,9 +432,48 @@ static Ev eval_dropout(Sema *S, const Expr *e)
     return val_ev(emit(S, OP_MUL, 2, args, sh, 1, e->loc));
 }
 
-/* dense(h, n [, init = NAME]): W @ h + b with fresh parameters. */
 static void declare_param(Sema *S, const char *name, Shape shape, InitKind init, Loc loc, int frozen);
 
+/* batchnorm(h): PyTorch's BatchNorm over the first axis of h (its C
+ * features: each element of a vector, the channels of [C, H, W]), with
+ * fresh parameters bnK_gamma and bnK_beta (trained) and bnK_mean and
+ * bnK_var (the running statistics: frozen, no gradient; the runtime
+ * updates them in train mode), then the IR of ops.def's batch norm. */
+static Ev eval_batchnorm(Sema *S, const Expr *e)
+{
+    if (e->nargs != 1 || e->args[0].name) {
+        diag_error(e->loc, "batchnorm takes one argument, e.g. batchnorm(h)");
+        return BAD;
+    }
+    Ev h = eval(S, e->args[0].value);
+    if (h.kind == EV_BAD)
+        return BAD;
+    if (h.kind != EV_VAL || !V(S, h.v)->batched) {
+        diag_error(e->args[0].value->loc, "batchnorm normalises a value of each sample over the "
+                   "batch; this one is %s", h.kind == EV_VAL ? "the same for every sample" : "a number");
+        return BAD;
+    }
+    if (!check_not_label(S, h.v, e->args[0].value, "batchnorm"))
+        return BAD;
+    Shape hs = V(S, h.v)->shape;
+    int C = hs.rank ? hs.dim[0] : 1;
+    int k = ++S->nbatchnorm;
+    static const char *const part[4] = {"gamma", "beta", "mean", "var"};
+    static const InitKind init[4] = {INIT_ONES, INIT_ZEROS, INIT_ZEROS, INIT_ONES};
+    int pv[4];
+    for (int i = 0; i < 4; i++) {
+        char nm[40];
+        snprintf(nm, sizeof nm, "bn%d_%s", k, part[i]);
+        declare_param(S, ir_strdup(S->p, nm), shape_make(1, &C), init[i], e->loc, i >= 2);
+        pv[i] = S->p->params[S->p->nparams - 1].value;
+    }
+    int sargs[3] = {h.v, pv[2], pv[3]};
+    int stats = emit(S, OP_BN_STATS, 3, sargs, shape_make(2, (int[]){2, C}), 0, e->loc);
+    int args[4] = {h.v, stats, pv[0], pv[1]};
+    return val_ev(emit(S, OP_BATCHNORM, 4, args, hs, 1, e->loc));
+}
+
+/* dense(h, n [, init = NAME]): W @ h + b with fresh parameters. */
 static Ev eval_dense(Sema *S, const Expr *e)
 {
     if (e->nargs < 2 || e->nargs > 3 || e->args[0].name || e->args[1].name) {
@@ -667,6 +707,8 @@ static Ev eval_call(Sema *S, const Expr *e)
         return eval_concat(S, e);
     if (strcmp(f, "dropout") == 0)
         return eval_dropout(S, e);
+    if (strcmp(f, "batchnorm") == 0)
+        return eval_batchnorm(S, e);
     Op op = function_op(f);
     if (op == OP_COUNT) {
         /* the candidates: ops.def's functions, then dense */

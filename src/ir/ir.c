@@ -240,7 +240,7 @@ static void expand(const IrProgram *p, const Value *v, const char *tmpl, char *b
 {
     size_t len = 0;
     for (const char *s = tmpl; *s && len + 1 < n; s++) {
-        if (*s == '$' && s[1] >= '0' && s[1] <= '2') {
+        if (*s == '$' && s[1] >= '0' && s[1] <= '3') {
             const char *name = ir_value_name(p, v->arg[s[1] - '0']);
             len += (size_t)snprintf(buf + len, n - len, "%s", name);
             s++;
@@ -653,6 +653,21 @@ void ir_verify(const IrProgram *p)
                 diag_internal("ir: %%%d (%s) reaches outside its tensor", id, o->name);
             if (v->acc >= 0 && !shape_equal(&p->v[v->acc].shape, &v->shape))
                 diag_internal("ir: %%%d (%s): target %%%d is not of its shape", id, o->name, v->acc);
+            break;
+        }
+        case K_BATCH: {
+            /* batch norm: x the normalised value ([C, ...]), s its statistics [2, C] */
+            const Value *x = &p->v[v->arg[0]];
+            int C = x->shape.rank ? x->shape.dim[0] : 1;
+            int per_channel = v->op == OP_BN_DGAMMA || v->op == OP_BN_DBETA;
+            int stats = v->op == OP_BN_STATS ? id : v->op == OP_BATCHNORM ? v->arg[1]
+                        : v->op == OP_BN_DBETA ? -1 : v->arg[2];
+            Shape sw = shape_make(2, (int[]){2, C}), cw = shape_make(1, &C);
+            if (!x->batched || (stats >= 0 && !shape_equal(&p->v[stats].shape, &sw)))
+                diag_internal("ir: %%%d (%s): statistics of other channels", id, o->name);
+            if (v->op != OP_BN_STATS &&
+                !shape_equal(&v->shape, per_channel ? &cw : &x->shape))
+                diag_internal("ir: %%%d (%s): bad shape", id, o->name);
             break;
         }
         default:

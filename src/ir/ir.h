@@ -34,7 +34,7 @@ typedef enum Op {
     OP_COUNT
 } Op;
 
-typedef enum IrKind { K_LEAF, K_MAP, K_MATMUL, K_TRANS, K_REDUCE, K_ROW, K_ADJ, K_VIEW } IrKind;
+typedef enum IrKind { K_LEAF, K_MAP, K_MATMUL, K_TRANS, K_REDUCE, K_ROW, K_ADJ, K_VIEW, K_BATCH } IrKind;
 
 typedef struct OpInfo {
     const char *name;
@@ -68,7 +68,7 @@ typedef struct IrView {
 typedef struct Value {
     Op op;
     int nargs;
-    int arg[3];
+    int arg[4];        /* (four: batchnorm's operands; every other op has at most three) */
     Shape shape;       /* per sample; for an accumulating op, its iteration shape */
     int batched;
     int acc;           /* -1, or the value whose buffer this op adds into */
