@@ -442,7 +442,7 @@ static void declare_param(Sema *S, const char *name, Shape shape, InitKind init,
 static Ev eval_batchnorm(Sema *S, const Expr *e)
 {
     if (e->nargs != 1 || e->args[0].name) {
-        diag_error(e->loc, "batchnorm takes one argument, e.g. batchnorm(h)");
+        diag_error(e->loc, "batchnorm takes one argument, got %d: batchnorm(h)", e->nargs);
         return BAD;
     }
     Ev h = eval(S, e->args[0].value);
