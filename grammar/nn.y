@@ -120,6 +120,7 @@ static void deepen(NnLexState *ls, Expr *e, const Expr *child);
 static Expr *binary(NnLexState *ls, int op, Expr *l, Expr *r, YYLTYPE span, YYLTYPE caret);
 static Stmt *new_stmt(NnLexState *ls, StmtKind k, YYLTYPE span, YYLTYPE caret);
 static StmtVec one_stmt(Stmt *s);
+static void misspelt_keyword(NnLexState *ls, const char *word, YYLTYPE at);
 static void *grow(void *v, int *cap, size_t elem, int n);
 
 #define PUSH(vec, x)                                                         \
@@ -167,6 +168,7 @@ sep: NEWLINE | ';' ;
  *      | "target" NAME dims?  |  "target" NAME ":" "class" "(" expr ")"
  *      | "param" NAME dims? "=" expr "frozen"?  |  "param" NAME dims? "frozen" "=" expr
  *      | NAME "=" expr
+ *      | "noise" NAME dims? "=" expr       ("noise" is a name, not a keyword)
  *      | "train" block  |  "example" block
  *      | "repeat" (NAME "=")? expr body
  * A statement's value is a list because `const` declares several names. */
@@ -226,6 +228,19 @@ stmt:
         s->name = $1;
         s->name_loc = mkloc(ls, @1, @1);
         s->value = $3;
+        $$ = one_stmt(s);
+    }
+  | NAME NAME dims_opt '=' expr {
+        /* `noise eps[16] = normal(0, 1)`: `noise` stays a name (the
+         * generators' keyword argument `noise = 0.1` spells it too) */
+        if (strcmp($1, "noise") != 0)
+            misspelt_keyword(ls, $1, @1);
+        Stmt *s = new_stmt(ls, ST_NOISE, @$, @1);
+        s->name = $2;
+        s->name_loc = mkloc(ls, @2, @2);
+        s->dims = $3.v;
+        s->ndims = $3.n;
+        s->value = $5;
         $$ = one_stmt(s);
     }
   | KW_TRAIN block {
@@ -583,8 +598,21 @@ static void yyerror(YYLTYPE *loc, yyscan_t scanner, NnLexState *ls, const char *
 }
 
 static const char *const stmt_keywords[] = {
-    "model", "const", "input", "target", "param", "train", "example", "repeat",
+    "model", "const", "input", "target", "param", "train", "example", "repeat", "noise",
 };
+
+/* `parm W[2] = zeros` read as `NAME NAME ...`, the shape of a noise
+ * declaration: the message of a misspelt keyword (yyreport_syntax_error). */
+static void misspelt_keyword(NnLexState *ls, const char *word, YYLTYPE at)
+{
+    const char *kw = diag_closest(word, stmt_keywords,
+                                  (int)(sizeof stmt_keywords / sizeof *stmt_keywords));
+    if (kw)
+        nn_error(ls, at, "unknown keyword '%s'; did you mean '%s'?", word, kw);
+    else
+        nn_error(ls, at, "unexpected name '%s' (a statement starts with a name only in "
+                 "`NAME = expr` or `noise NAME[dims] = ...`)", word);
+}
 
 /* How an expected token reads in "expected X before ...". */
 static const char *expected_name(yysymbol_kind_t k)
@@ -648,8 +676,9 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, NnLe
         return 0;
 
     /* `parm W[2] = zeros`: a misspelt keyword reads as a name, then the
-     * parser wants '=' after it. */
-    if (n == 1 && exp[0] == YYTRANSLATE('=') && ls->prev.kind == NAME &&
+     * parser wants '=' after it (or a second name: `noise eps[2] = ...`). */
+    if (n >= 1 && n <= 2 && want[YYTRANSLATE('=')] && (n == 1 || want[YYSYMBOL_NAME]) &&
+        ls->prev.kind == NAME &&
         ls->prev.loc.first_column == nn_line_indent(ls, ls->prev.loc.first_line)) {
         const char *kw = diag_closest(ls->prev.text, stmt_keywords,
                                       (int)(sizeof stmt_keywords / sizeof *stmt_keywords));

@@ -8,6 +8,11 @@
  * the second value, so a stream's n-th normal depends only on the seed and
  * n.  Everything is integer arithmetic plus libm's log, sqrt and cos, so the
  * same seed gives the same numbers on every run.
+ *
+ * The model's draws (noise, dropout's masks) come from a counter-based
+ * generator instead: each number is a hash of its coordinates (seed, step,
+ * sample, draw, element), so any subset of them is computed in any order,
+ * on any thread, and a resumed run sees the numbers it would have seen.
  */
 #include "nnrt_internal.h"
 
@@ -79,4 +84,50 @@ uint64_t nnrt_rng_below(NnrtRng *r, uint64_t n)
         x = nnrt_rng_next(r);
     while (x >= limit);
     return x % n;
+}
+
+/* splitmix64's finaliser: a bijection of 64 bits that mixes every input
+ * bit into every output bit. */
+static uint64_t mix64(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* The uniform double in [0, 1) at these coordinates (which: one of the two
+ * a normal needs). */
+static double counter_uniform(uint64_t seed, uint64_t step, uint64_t sample, int draw,
+                              int64_t elem, int which)
+{
+    uint64_t h = mix64(seed);
+    h = mix64(h ^ step);
+    h = mix64(h ^ sample);
+    h = mix64(h ^ ((uint64_t)(uint32_t)draw << 32 | (uint64_t)which << 31));
+    h = mix64(h ^ (uint64_t)elem);
+    return (double)(h >> 11) * 0x1.0p-53;
+}
+
+double nnrt_draw_value(const NnrtDraw *d, int train, uint64_t seed, uint64_t step,
+                       uint64_t sample, int draw, int64_t elem)
+{
+    switch (d->kind) {
+    case NNRT_DRAW_NORMAL: {
+        if (!train)
+            return d->a;
+        double u1 = 1.0 - counter_uniform(seed, step, sample, draw, elem, 0);
+        double u2 = counter_uniform(seed, step, sample, draw, elem, 1);
+        return d->a + d->b * (sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925 * u2));
+    }
+    case NNRT_DRAW_UNIFORM:
+        if (!train)
+            return (d->a + d->b) / 2;
+        return d->a + (d->b - d->a) * counter_uniform(seed, step, sample, draw, elem, 0);
+    case NNRT_DRAW_DROPOUT:
+        if (!train)
+            return 1;
+        return counter_uniform(seed, step, sample, draw, elem, 0) < d->a ? 0 : 1 / (1 - d->a);
+    }
+    return 0;
 }

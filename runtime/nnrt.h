@@ -224,6 +224,32 @@ typedef struct NnrtSetting {
     const char *where;        /* "model.nn:14" */
 } NnrtSetting;
 
+/* A tensor the runtime draws for every sample of every pass instead of
+ * reading it from data: a `noise` of the model or a dropout's mask.  In
+ * train mode each element is a fresh number from a counter-based generator
+ * keyed by (seed, step, the sample's index in its data set, the draw, the
+ * element) (nnrt_draw_value), so it is reproducible from the seed, the
+ * same however a batch is split into passes, threads or MPI ranks, and
+ * resumes bit for bit; in eval mode it is the draw's mean. */
+typedef enum NnrtDrawKind {
+    NNRT_DRAW_NORMAL,         /* a = mean, b = standard deviation; eval: a */
+    NNRT_DRAW_UNIFORM,        /* uniform on [a, b); eval: (a + b) / 2 */
+    NNRT_DRAW_DROPOUT         /* 0 with probability a, else 1 / (1 - a); eval: 1 */
+} NnrtDrawKind;
+
+typedef struct NnrtDraw {
+    const char *name;
+    NnrtDrawKind kind;
+    double a, b;
+    int rank;
+    int dim[NNRT_MAXRANK];
+    int64_t size;             /* elements per sample */
+} NnrtDraw;
+
+/* Element `elem` of draw `draw` for one sample: train = 0 gives the mean. */
+double nnrt_draw_value(const NnrtDraw *d, int train, uint64_t seed, uint64_t step,
+                       uint64_t sample, int draw, int64_t elem);
+
 /* A value the forward pass computes under a name of the model (h1, logits):
  * what `predict --outputs` can write besides inputs and targets. */
 typedef struct NnrtValue {
@@ -332,6 +358,17 @@ typedef struct NnrtModel {
     int nvalues;
     const NnrtValue *values;
     void (*value)(void *work, int k, int n, nnrt_real *dst);
+
+    /* The tensors the runtime draws (NnrtDraw): forward()'s data[nslots + k]
+     * holds draw k's n * draws[k].size numbers, sample-major, like a slot's.
+     * ndraws 0: none (the model is the same in train and eval mode). */
+    int ndraws;
+    const NnrtDraw *draws;
+
+    /* The model has batch norm (kind K_BATCH): a pass in train mode
+     * normalises over its samples, so the runtime runs each batch in one
+     * pass (no tiles, no chunks) and refuses MPI's shares of a batch. */
+    int batchnorm;
 } NnrtModel;
 
 /* ---- entry point and kernels used by generated code ---- */
@@ -365,6 +402,9 @@ typedef struct NnrtModel {
 #endif
 
 #define nnrt_main NNRT_FN(nnrt_main)
+#define nnrt_batchnorm NNRT_FN(nnrt_batchnorm)
+#define nnrt_pass_train NNRT_FN(nnrt_pass_train)
+#define nnrt_set_pass_train NNRT_FN(nnrt_set_pass_train)
 #define nnrt_gemm NNRT_FN(nnrt_gemm)
 #define nnrt_finite NNRT_FN(nnrt_finite)
 #define nnrt_transpose NNRT_FN(nnrt_transpose)
@@ -386,6 +426,27 @@ void nnrt_gemm(int ta, int tb, int M, int N, int K, nnrt_real alpha,
  * its samples-innermost layout and back.  Blocked, so that neither side is
  * walked with a large stride. */
 void nnrt_transpose(const nnrt_real *src, int rows, int cols, nnrt_real *dst);
+
+/* Batch norm (runtime/nnrt_batchnorm.c): the ops of kind K_BATCH, each one
+ * call over the n samples of a pass.  Element i of sample b of a per-sample
+ * tensor of C * S elements is x[i * si + b * sb]; per-channel tensors are
+ * contiguous.  The operands, by op:
+ *   NNRT_BN_STATS     a = x; out = [mu; 1 / sqrt(var + 1e-5)] ([2, C]); in
+ *                     train mode from the batch, moving rmean and rvar
+ *                     (momentum 0.1, the variance unbiased); in eval mode
+ *                     from rmean and rvar
+ *   NNRT_BN_FORWARD   a = x, b = the statistics, c = gamma, d = beta; out = y
+ *   NNRT_BN_BACKWARD  a = dy, b = x, c = the statistics, d = gamma; out = dx
+ *   NNRT_BN_DGAMMA    a = dy, b = x, c = the statistics; out = sum(dy * xhat) ([C])
+ *   NNRT_BN_DBETA     a = dy; out = sum(dy) ([C])
+ * add: out += the result, else out = it.  train: the pass's mode, which
+ * generated code reads from nnrt_pass_train() (set by the runtime). */
+enum { NNRT_BN_STATS, NNRT_BN_FORWARD, NNRT_BN_BACKWARD, NNRT_BN_DGAMMA, NNRT_BN_DBETA };
+void nnrt_batchnorm(int op, int train, int add, int n, int si, int sb, int C, int S,
+                    const nnrt_real *a, const nnrt_real *b, const nnrt_real *c,
+                    const nnrt_real *d, nnrt_real *out, nnrt_real *rmean, nnrt_real *rvar);
+int nnrt_pass_train(void);
+void nnrt_set_pass_train(int train);
 
 /* 1 when all n values are finite (no NaN, no infinity). */
 int nnrt_finite(const nnrt_real *x, size_t n);

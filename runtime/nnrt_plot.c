@@ -15,6 +15,8 @@
  *
  * Slots the forward pass reads but the plot has no values for (the target
  * on a grid point) are zeros: the loss it computes there is never used.
+ * The plots are of the model in eval mode: noise and dropout's masks at
+ * their means, batch norm by its running statistics.
  */
 #include "nnrt_internal.h"
 
@@ -30,12 +32,36 @@
 typedef struct Feed {
     const nnrt_real **ptr;
     nnrt_real *zeros;
+    nnrt_real *means;   /* the draws' */
 } Feed;
 
 static void feed_free(Feed *f)
 {
     free(f->ptr);
     free(f->zeros);
+    free(f->means);
+}
+
+/* The model's draws in eval mode, their means, for cap samples: one
+ * allocation, pointed at by ptr[nslots + k] (nnrt.h NnrtDraw); sets the
+ * mode of the passes to come.  NULL (and nothing set) when there are none
+ * or no memory. */
+static nnrt_real *draw_means(const NnrtModel *m, int cap, const nnrt_real **ptr)
+{
+    nnrt_set_pass_train(0);
+    int64_t total = 0;
+    for (int k = 0; k < m->ndraws; k++)
+        total += m->draws[k].size;
+    nnrt_real *x = total ? malloc((size_t)cap * (size_t)total * sizeof *x) : NULL;
+    nnrt_real *at = x;
+    for (int k = 0; x && k < m->ndraws; k++) {
+        const NnrtDraw *d = &m->draws[k];
+        for (int64_t i = 0; i < cap * d->size; i++)
+            at[i] = (nnrt_real)nnrt_draw_value(d, 0, 0, 0, 0, k, i % d->size);
+        ptr[m->nslots + k] = at;
+        at += cap * d->size;
+    }
+    return x;
 }
 
 static int feed_init(Feed *f, const NnrtModel *m, int cap)
@@ -43,9 +69,10 @@ static int feed_init(Feed *f, const NnrtModel *m, int cap)
     int64_t big = 1;
     for (int s = 0; s < m->nslots; s++)
         big = m->slots[s].size > big ? m->slots[s].size : big;
-    f->ptr = calloc((size_t)(m->nslots > 0 ? m->nslots : 1), sizeof *f->ptr);
+    f->ptr = calloc((size_t)(m->nslots + m->ndraws + 1), sizeof *f->ptr);
     f->zeros = calloc((size_t)cap * (size_t)big, sizeof *f->zeros);
-    if (!f->ptr || !f->zeros) {
+    f->means = f->ptr ? draw_means(m, cap, f->ptr) : NULL;
+    if (!f->ptr || !f->zeros || (m->ndraws && !f->means)) {
         feed_free(f);
         return -1;
     }
@@ -283,10 +310,12 @@ static int reconstructions(const NnrtPlotRun *pr, int in)
     int n = (int)(d->n < max ? d->n : max);
     if (n < 1)
         return -1;
-    const nnrt_real **ptr = calloc((size_t)m->nslots, sizeof *ptr);
+    const nnrt_real **ptr = calloc((size_t)(m->nslots + m->ndraws + 1), sizeof *ptr);
     nnrt_real *loss = malloc((size_t)n * sizeof *loss);
     nnrt_real *out = malloc((size_t)n * (size_t)s->size * sizeof *out);
-    if (!ptr || !loss || !out) {
+    nnrt_real *means = ptr ? draw_means(m, pr->cap, ptr) : NULL;
+    if (!ptr || !loss || !out || (m->ndraws && !means)) {
+        free(means);
         free(ptr);
         free(loss);
         free(out);
@@ -362,6 +391,7 @@ static int reconstructions(const NnrtPlotRun *pr, int in)
         }
     }
     free(px);
+    free(means);
     free(ptr);
     free(loss);
     free(out);

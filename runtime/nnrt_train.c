@@ -87,6 +87,7 @@ static const ExtraFlag extra_flags[] = {
     { "stop-after", 1, "train" },
     { "no-plots", 0, "train" },
     { "recon-max", 1, "train" },
+    { "mode", 1, "grad eval check predict" },
     { "help", 0, "train init grad eval check predict" },
 };
 #define NEXTRA ((int)(sizeof extra_flags / sizeof extra_flags[0]))
@@ -107,6 +108,9 @@ typedef struct Run {
     int keep;                    /* predict --outputs of values: every step stored */
     const char *print;           /* grad/check --print: "" (all) or "W1,b1", else NULL */
     int trap_nan;                /* --trap-nan: find where a non-finite value appeared */
+    int mode_train;              /* the passes of a gradient (batch_gradient) in train mode:
+                                  * `train`, or --mode train */
+    int eval_train;              /* ... and those of evaluate(): --mode train only */
     const char *resume;          /* --resume DIR */
     int64_t stop_after;          /* --stop-after N: epochs of this invocation (0 = all) */
     int argc;                    /* the command line, for config.json */
@@ -117,7 +121,11 @@ typedef struct Run {
     nnrt_real *params, *grads, *loss;
     void *work;
     int cap;
-    const nnrt_real **ptr;       /* per slot: what forward reads */
+    const nnrt_real **ptr;       /* per slot, then per draw: what forward reads */
+    nnrt_real **draw;            /* per draw (NnrtModel.draws): cap samples */
+    int draw_means;              /* the draw buffers hold eval mode's means for this many */
+    uint64_t draw_step;          /* the training step the draws are keyed by (0 but in train) */
+    int64_t draw_first;          /* the first sample's index in its data set (grad --sample) */
     nnrt_real **gather;          /* per slot: a shuffled chunk, cap samples */
     const int64_t *ready_idx;    /* the gather buffers hold ready_n samples */
     int64_t ready, ready_n;      /* ready_idx[ready..] (batch_gradient), ready -1: none */
@@ -241,6 +249,9 @@ static void usage(const Run *r, FILE *f)
             "  --no-plots          train --log: write no plots (curves.gp, boundary.gp, ...)\n"
             "                      and no board.html\n"
             "  --recon-max N|all   reconstructions.png: the first N test samples (default 16)\n"
+            "  --mode train|eval   grad, eval, check, predict: eval (default: dropout off,\n"
+            "                      noise at its mean, batchnorm's running statistics) or\n"
+            "                      train (draws from --seed and each sample's index)\n"
             "  --help              this text\n\n"
             "SOURCE: a data file (.npz, .npy, .csv, .pkl, IDX, CIFAR-10 batches; arrays bound to\n"
             "  inputs and targets by name), files(x = \"images.gz\" / 255, c = pick(\"f.pkl\", \"y\")),\n"
@@ -428,6 +439,12 @@ static int parse_flags(Run *r, int argc, char **argv)
                      "positive number, or all)", value);
                 return 2;
             }
+        } else if (strcmp(name, "mode") == 0) {
+            if (strcmp(value, "train") != 0 && strcmp(value, "eval") != 0) {
+                fail("--mode %s: expected train or eval", value);
+                return 2;
+            }
+            r->mode_train = r->eval_train = strcmp(value, "train") == 0;
         } else if (strcmp(name, "overwrite") == 0) {
             r->overwrite = 1;
         } else if (strcmp(name, "eps") == 0) {
@@ -499,7 +516,10 @@ static int setup_work(Run *r, int64_t cap, int gather)
     const NnrtModel *m = r->m;
     if (cap < 1)
         cap = 1;
-    if (cap > CHUNK_MAX)
+    /* batch norm in train mode: a batch is one pass, its statistics the
+     * batch's (the last, shorter batch's its own) */
+    int whole = m->batchnorm && r->mode_train;
+    if (cap > CHUNK_MAX && !whole)
         cap = CHUNK_MAX;
     if (m->tile > 0 && cap > m->tile)
         cap = m->tile;   /* a tiny model: chunks that stay in the cache */
@@ -510,9 +530,17 @@ static int setup_work(Run *r, int64_t cap, int gather)
     if (r->work && (r->trap_nan || r->keep) && m->keep_all)
         m->keep_all(r->work);
     r->loss = malloc((size_t)cap * sizeof *r->loss);
-    r->ptr = calloc(m->nslots > 0 ? (size_t)m->nslots : 1, sizeof *r->ptr);
+    r->ptr = calloc((size_t)(m->nslots + m->ndraws + 1), sizeof *r->ptr);
     if (!r->work || !r->loss || !r->ptr)
         return fail("out of memory for a workspace of %d samples", r->cap);
+    if (m->ndraws > 0 && !(r->draw = calloc((size_t)m->ndraws, sizeof *r->draw)))
+        return fail("out of memory");
+    for (int k = 0; k < m->ndraws; k++) {
+        r->draw[k] = malloc((size_t)cap * (size_t)m->draws[k].size * sizeof(nnrt_real));
+        if (!r->draw[k])
+            return fail("out of memory for the draws of %d samples", r->cap);
+        r->ptr[m->nslots + k] = r->draw[k];
+    }
     if (gather) {
         r->gather = calloc(m->nslots > 0 ? (size_t)m->nslots : 1, sizeof *r->gather);
         if (!r->gather)
@@ -534,6 +562,10 @@ static void run_free(Run *r)
         for (int s = 0; s < r->m->nslots; s++)
             free(r->gather[s]);
     free(r->gather);
+    if (r->draw)
+        for (int k = 0; k < r->m->ndraws; k++)
+            free(r->draw[k]);
+    free(r->draw);
     free(r->ptr);
     free(r->loss);
     free(r->params);
@@ -677,6 +709,75 @@ static int stop_requested(void)
     return nnrt_mpi_size() > 1 ? interrupted_all : interrupted;
 }
 
+/* ---- the draws: noise and dropout's masks ---- */
+
+/* The mode of the pass under way, for the model's batch norm (nnrt.h).
+ * Here, beside nnrt_main, and not in nnrt_batchnorm.c: nnc links the
+ * kernel (for explain) but not the trainer, so the JIT's code, which finds
+ * its runtime functions by name in the process (nnc first), finds this
+ * one in nnc-jit.so, the copy the trainer sets. */
+static int pass_train;
+
+int nnrt_pass_train(void)
+{
+    return pass_train;
+}
+
+void nnrt_set_pass_train(int train)
+{
+    pass_train = train;
+}
+
+/* Does train mode differ from eval mode for this model? */
+static int nnrt_model_stochastic(const NnrtModel *m)
+{
+    return m->ndraws > 0 || m->batchnorm;
+}
+
+typedef struct Draws {
+    Run *r;
+    const int64_t *idx;   /* the pass's samples' indices, or NULL: first + b */
+    int64_t first;
+    int train;
+} Draws;
+
+/* Samples [lo, hi) of the pass: every draw's numbers. */
+static void draw_range(void *ctx, int64_t lo, int64_t hi)
+{
+    const Draws *g = ctx;
+    const NnrtModel *m = g->r->m;
+    for (int k = 0; k < m->ndraws; k++) {
+        const NnrtDraw *d = &m->draws[k];
+        for (int64_t b = lo; b < hi; b++) {
+            uint64_t sample = (uint64_t)(g->idx ? g->idx[g->first + b] : g->first + b);
+            nnrt_real *dst = g->r->draw[k] + b * d->size;
+            for (int64_t i = 0; i < d->size; i++)
+                dst[i] = (nnrt_real)nnrt_draw_value(d, g->train, g->r->cfg.seed, g->r->draw_step,
+                                                     sample, k, i);
+        }
+    }
+}
+
+/* The mode of a forward pass over nb samples (and of the backward pass
+ * after it), and before it, the k-th of which is sample
+ * idx[first + k] of its data set (idx NULL: first + k): the draws of train
+ * mode (train) or their means.  Nothing for a model without draws. */
+static void draw_pass(Run *r, const int64_t *idx, int64_t first, int nb, int train)
+{
+    const NnrtModel *m = r->m;
+    nnrt_set_pass_train(train);   /* for batch norm (nnrt_batchnorm) */
+    if (m->ndraws == 0)
+        return;
+    if (!train && nb <= r->draw_means)
+        return;   /* the means are in place */
+    Draws g = { r, idx, idx ? first : first + r->draw_first, train };
+    int64_t per = 0;
+    for (int k = 0; k < m->ndraws; k++)
+        per += m->draws[k].size;
+    nnrt_parallel(draw_range, &g, nb, per >= 4096 ? 1 : 4096 / per);
+    r->draw_means = train ? 0 : nb;
+}
+
 /* The batch objective over all of d (forward only), and accuracy. */
 static void evaluate(Run *r, const NnrtData *d, int accuracy, Eval *ev)
 {
@@ -686,6 +787,7 @@ static void evaluate(Run *r, const NnrtData *d, int accuracy, Eval *ev)
     for (int64_t i0 = lo; i0 < hi; i0 += r->cap) {
         int nb = (int)(hi - i0 < r->cap ? hi - i0 : r->cap);
         point_at(r, d, i0);
+        draw_pass(r, NULL, i0, nb, r->eval_train);
         r->m->forward(r->work, r->params, nb, r->ptr, r->loss);
         trap_forward(r, nb);
         for (int b = 0; b < nb; b++)
@@ -764,6 +866,7 @@ static double batch_gradient(Run *r, const NnrtData *d, const int64_t *idx, int6
         } else {
             point_at(r, d, start + c0);
         }
+        draw_pass(r, idx, start + c0, nb, r->mode_train);
         m->forward(r->work, r->params, nb, r->ptr, r->loss);
         trap_forward(r, nb);
         for (int b = 0; b < nb; b++)
@@ -1144,6 +1247,7 @@ static int run_epoch(Run *r, Train *t, int64_t ep, double lr, Eval *tr, Eval *te
             int64_t nb = t->N - start < t->B ? t->N - start : t->B;
             int64_t next = start + t->B < t->N && !(c->steps > 0 && t->st.step + 1 >= c->steps)
                            ? start + t->B : -1;
+            r->draw_step = (uint64_t)t->st.step;
             double f = batch_gradient(r, &t->data, t->shuffling ? t->perm : NULL, start, nb,
                                       NULL, next);
             if (!isfinite(f) || r->nan_where[0]) {
@@ -1218,7 +1322,7 @@ static int train_setup(Run *r, Train *t)
      * objective of the next epoch's one batch, in the same order, so one
      * forward pass serves both: the gradient is computed right away and kept
      * for the next update (it costs one unused backward at the very end). */
-    t->full = t->B == t->N;
+    t->full = t->B == t->N && !nnrt_model_stochastic(m);
     int64_t cap = t->B > CHUNK_MIN ? t->B : CHUNK_MIN;
     if (cap > t->N)
         cap = t->N;
@@ -1624,6 +1728,7 @@ static int cmd_grad(Run *r)
             snprintf(one.name, sizeof one.name, "%s", d.name);
             snprintf(from, sizeof from, "sample %lld of %s", r->sample, d.name);
             use = &one;
+            r->draw_first = r->sample;   /* its draws, as in the whole data set */
         }
     }
     if (rc == 0)
@@ -2062,6 +2167,7 @@ static int cmd_predict(Run *r)
         for (int64_t i0 = 0; i0 < d.n; i0 += r->cap) {
             int nb = (int)(d.n - i0 < r->cap ? d.n - i0 : r->cap);
             point_at(r, &d, i0);
+            draw_pass(r, NULL, i0, nb, r->mode_train);
             m->forward(r->work, r->params, nb, r->ptr, r->loss);
             for (int k = 0; k < nwant; k++) {
                 Wanted *w = &want[k];
@@ -2171,6 +2277,12 @@ int nnrt_main(const NnrtModel *model, int argc, char **argv)
         if (!freopen("/dev/null", "w", stdout))
             return nnrt_mpi_end(fail("cannot open /dev/null: %s", strerror(errno)));
     }
+    if (ci == 0)
+        r.mode_train = 1;   /* train's steps; its evaluations in eval mode */
+    if (model->batchnorm && nnrt_mpi_size() > 1)
+        return nnrt_mpi_end(fail("batchnorm under MPI is refused: each rank would normalise its "
+                                 "share of a batch by that share's statistics, not the batch's "
+                                 "(docs/distributed.md); run one process"));
     switch (ci) {
     case 0: rc = cmd_train(&r); break;
     case 1: rc = cmd_init(&r); break;

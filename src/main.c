@@ -173,7 +173,9 @@ static const Command commands[] = {
      "  --params P.npz   at these parameters (default: the initialisers')\n"
      "  --eps H          the finite difference's step\n"
      "  --entries N|all  at most N entries of each larger parameter (default 2000)\n"
-     "  --print[=W1,b1]  print every entry: backward, finite difference, relative error\n"},
+     "  --print[=W1,b1]  print every entry: backward, finite difference, relative error\n"
+     "  --mode train     in train mode: noise and dropout drawn from --seed and each\n"
+     "                   sample's index (default eval: their means)\n"},
     {"explain",
      "usage: nnc explain MODEL.nn --wrt PARAM|'PARAM[i,j]' [--lr RATE] [--latex]\n"
      "                 [--params P.npz] [--INPUT VALUES --TARGET VALUES ...] [-D ...]\n"
@@ -186,7 +188,10 @@ static const Command commands[] = {
      "  --lr RATE        also show the SGD update of that entry\n"
      "  --latex          the same as LaTeX math\n"
      "  --params P.npz   at these parameters (default: the initialisers')\n"
-     "  --x 0.5,0.5      a value for an input or target instead of the example's\n"},
+     "  --x 0.5,0.5      a value for an input or target instead of the example's\n"
+     "  --mode train     draw noise and dropout's masks (printed) as `./model predict\n"
+     "                   --mode train` does for sample 0 (default eval: their means)\n"
+     "  --seed N         the seed of those draws (default: the train block's)\n"},
     {"run",
      "usage: nnc run MODEL.nn [-D NAME=VALUE]... [--dtype f32|f64]\n"
      "               [train|init|grad|eval|check] [TRAINER FLAGS]\n"
@@ -321,6 +326,14 @@ static int parse_explain_flag(Options *o, const char *a, const char *next, int *
     ++*i;
     if (strcmp(a, "--wrt") == 0)
         o->ex.wrt = next;
+    else if (strcmp(a, "--mode") == 0) {
+        if (strcmp(next, "train") != 0 && strcmp(next, "eval") != 0) {
+            fprintf(stderr, "nnc: error: --mode %s: expected train or eval\n", next);
+            return -1;
+        }
+        o->ex.train = strcmp(next, "train") == 0;
+    } else if (strcmp(a, "--seed") == 0)
+        o->ex.seed = next;
     else if (strcmp(a, "--params") == 0)
         o->ex.params = next;
     else if (strcmp(a, "--lr") == 0) {

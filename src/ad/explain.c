@@ -213,6 +213,27 @@ static void run_value(Ex *ex, int id, const double *params, const double *const 
         }
         break;
     }
+    case K_BATCH: {
+        /* the runtime's kernel (in float64) over a batch of one, the
+         * example; the running statistics moved in copies */
+        CgBatch bp = cg_batch_plan(p, id);
+        const double *a[4] = {NULL, NULL, NULL, NULL};
+        for (int k = 0; k < 4; k++)
+            if (bp.arg[k] >= 0)
+                a[k] = ex->val[bp.arg[k]];
+        double *run[2] = {NULL, NULL};
+        if (bp.rmean >= 0) {
+            run[0] = malloc((size_t)bp.C * sizeof *run[0]);
+            run[1] = malloc((size_t)bp.C * sizeof *run[1]);
+            memcpy(run[0], ex->val[v->arg[1]], (size_t)bp.C * sizeof *run[0]);
+            memcpy(run[1], ex->val[v->arg[2]], (size_t)bp.C * sizeof *run[1]);
+        }
+        nnrt_batchnorm(bp.kernel, ex->o->train, 0, 1, 1, bp.C * bp.S, bp.C, bp.S, a[0], a[1],
+                       a[2], a[3], r, run[0], run[1]);
+        free(run[0]);
+        free(run[1]);
+        break;
+    }
     }
     if (v->acc >= 0) {
         int m = numel(p, v->acc);
@@ -1116,6 +1137,35 @@ static double *load_params(const IrProgram *p, const char *file)
     return w;
 }
 
+/* The seed of the train block, or --seed. */
+static uint64_t run_seed(const IrProgram *p, const ExplainOptions *o)
+{
+    NnrtConfig cfg;
+    char err[256];
+    nnrt_config_default(&cfg);
+    for (int i = 0; i < p->nsettings; i++)
+        if (strcmp(p->settings[i].key, "seed") == 0)
+            nnrt_config_set(&cfg, "seed", p->settings[i].value, 0, err, sizeof err);
+    if (o->seed)
+        nnrt_config_set(&cfg, "seed", o->seed, 0, err, sizeof err);
+    return cfg.seed;
+}
+
+/* A slot the trainer draws (noise, a dropout's mask), for the example as
+ * sample 0 of a data set at step 0: its mean in eval mode, else the
+ * numbers the trainer's `--mode train` draws (nnrt_draw_value). */
+static double *draw_values(const IrProgram *p, const ExplainOptions *o, int k)
+{
+    static const NnrtDrawKind kind[] = {NNRT_DRAW_NORMAL, NNRT_DRAW_NORMAL, NNRT_DRAW_UNIFORM,
+                                        NNRT_DRAW_DROPOUT};
+    const IrSlot *s = &p->slots[k];
+    NnrtDraw d = {s->name, kind[s->noise], s->a, s->b, 0, {0}, shape_numel(&s->shape)};
+    double *x = calloc((size_t)d.size + 1, sizeof *x);
+    for (int64_t i = 0; i < d.size; i++)
+        x[i] = nnrt_draw_value(&d, o->train, run_seed(p, o), 0, 0, k - ir_data_slots(p), i);
+    return x;
+}
+
 /* The sample: the example block, overridden by --NAME v,v,... */
 static int sample_values(const IrProgram *p, const ExplainOptions *o, double **slots)
 {
@@ -1165,7 +1215,9 @@ static int sample_values(const IrProgram *p, const ExplainOptions *o, double **s
     for (int k = 0; k < p->nslots; k++) {
         if (slots[k])
             continue;
-        if (p->slots[k].example) {
+        if (p->slots[k].noise) {
+            slots[k] = draw_values(p, o, k);
+        } else if (p->slots[k].example) {
             int n = shape_numel(&p->slots[k].shape);
             slots[k] = malloc((size_t)n * sizeof *slots[k]);
             memcpy(slots[k], p->slots[k].example, (size_t)n * sizeof *slots[k]);
@@ -1204,7 +1256,12 @@ static void print_given(Ex *ex, const double *params, double *const *slots, cons
         put(&lhs, "%s", "");
         put_name(ex, &lhs, p->slots[k].value, NULL);
         put_tensor(&parts[0], &p->slots[k].shape, slots[k], ex->latex);
-        equation(ex, "  ", lhs.s, "=", parts, 1, p->slots[k].nclass ? "a class label" : NULL);
+        const char *what = p->slots[k].nclass ? "a class label" : NULL;
+        if (p->slots[k].noise)
+            what = p->slots[k].noise == IR_NOISE_DROPOUT
+                   ? (ex->o->train ? "train mode: the mask drawn" : "eval mode: no dropout")
+                   : (ex->o->train ? "train mode: drawn" : "eval mode: its mean");
+        equation(ex, "  ", lhs.s, "=", parts, 1, what);
     }
     free(lhs.s);
     free(parts[0].s);

@@ -28,6 +28,7 @@
 #include <string.h>
 #include "expr.h"
 #include "plan.h"
+#include "nnrt.h"   /* NNRT_BN_*: batch norm's kernel */
 #include "teach.h"
 
 /* FLOPs of one value for one sample (or once, when unbatched). */
@@ -51,6 +52,13 @@ static long long flops(const IrProgram *p, int id)
     }
     case K_VIEW:     /* elements only move; an adjoint's adds into its buffer count */
         return v->acc >= 0 ? shape_numel(&p->v[ir_view_small(p, id)].shape) : 0;
+    case K_BATCH: {   /* per element of a sample: the statistics' sums, the
+                       * normalisation and scale, the adjoint's two means */
+        static const int per[] = {[NNRT_BN_STATS] = 4, [NNRT_BN_FORWARD] = 4,
+                                  [NNRT_BN_BACKWARD] = 9, [NNRT_BN_DGAMMA] = 4,
+                                  [NNRT_BN_DBETA] = 1};
+        return (long long)per[cg_batch_plan(p, id).kernel] * shape_numel(&p->v[v->arg[0]].shape);
+    }
     default:
         return 0;
     }
@@ -178,6 +186,22 @@ void report_print(FILE *out, const IrProgram *p)
         ir_notation(p, reader[i], why, sizeof why);
         fprintf(out, "  %-12s %-10s line %-4d read by  %s\n", ir_value_name(p, i),
                 shape_str(&v->shape, sh, sizeof sh), v->loc.line, why);
+    }
+    if (p->nslots > ir_data_slots(p)) {
+        /* (the generator's cost is the runtime's, not the model's FLOPs) */
+        fprintf(out, "\ndrawn by the trainer for each sample (train mode; eval mode: the mean)\n");
+        for (int k = ir_data_slots(p); k < p->nslots; k++) {
+            const IrSlot *s = &p->slots[k];
+            char sh[64], how[80];
+            if (s->noise == IR_NOISE_DROPOUT)
+                snprintf(how, sizeof how, "dropout mask: 0 with p = %g, else %g", s->a,
+                         1 / (1 - s->a));
+            else
+                snprintf(how, sizeof how, "%s(%g, %g)",
+                         s->noise == IR_NOISE_NORMAL ? "normal" : "uniform", s->a, s->b);
+            fprintf(out, "  %-12s %-10s line %-4d %s\n", s->name,
+                    shape_str(&s->shape, sh, sizeof sh), s->loc.line, how);
+        }
     }
     free(row);
     free(reader);

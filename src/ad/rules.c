@@ -283,6 +283,23 @@ static void ad_xent(AdCtx *cx, int v, int d)
     CONTRIB(A(v), OP_XENT_BWD, d, A(v), B(v));
 }
 
+/* y = batchnorm(h) = gamma * xhat + beta per channel c, xhat = (h - mu) * r,
+ * r = 1 / sqrt(var + eps), mu and var over the N = B x S elements of the
+ * channel in the batch (train mode) or the running statistics (eval):
+ *   dgamma += sum(dy * xhat),  dbeta += sum(dy)   (over the batch and axes)
+ *   train:  dh += gamma r (dy - mean(dy) - xhat mean(dy * xhat))
+ *   eval:   dh += gamma r dy
+ * Train mode's dh is where samples meet: every sample's dh depends on the
+ * whole batch's dy, through mu and var (the means over the N elements). */
+static void ad_batchnorm(AdCtx *cx, int v, int d)
+{
+    const Value *y = ad_value(cx, v);
+    int h = y->arg[0], s = y->arg[1], gamma = y->arg[2], beta = y->arg[3];
+    CONTRIB(gamma, OP_BN_DGAMMA, d, h, s);
+    CONTRIB(beta, OP_BN_DBETA, d);
+    CONTRIB(h, OP_BN_BWD, d, h, s, gamma);
+}
+
 /*
  * A deliberately wrong rule, for tests only (NNC_TEST_CORRUPT_RULE, see
  * reverse.c): y = f(a) treated as if f'(a) were 1, da += dy -- the classic

@@ -25,6 +25,8 @@ typedef struct ExplainOptions {
     const char *params;       /* --params P.npz instead of the initialisers */
     const ExplainValue *values;
     int nvalues;
+    int train;                /* --mode train: noise and dropout drawn (from --seed) */
+    const char *seed;         /* --seed N, else the train block's */
 } ExplainOptions;
 
 /* Print the explanation of dL/d(wrt) to out; returns 0, or 1 after an error

@@ -962,6 +962,38 @@ static void emit_fused(Cg *cg, int h)
     free(op);
 }
 
+/* Batch norm: one call of the runtime's kernel over the n samples (plan.h
+ * CgBatch); the running statistics are parameters it moves in train mode,
+ * the one place a pass writes into params. */
+static void emit_batch(Cg *cg, int id)
+{
+    const IrProgram *p = cg->p;
+    CgBatch bp = cg_batch_plan(p, id);
+    const char *op = assign_op(cg, id, "(size_t)n * ");
+    int dst = cg_dest(p, id);
+    char arg[4][80], run[2][96];
+    cg->used[dst] = 1;
+    cg->uses |= ARG_N;
+    for (int k = 0; k < 4; k++) {
+        snprintf(arg[k], sizeof arg[k], "%s", bp.arg[k] >= 0 ? cg->cname[bp.arg[k]] : "NULL");
+        if (bp.arg[k] >= 0)
+            cg->used[bp.arg[k]] = 1;
+    }
+    int pi[2] = {bp.rmean, bp.rvar};
+    for (int k = 0; k < 2; k++) {
+        if (pi[k] >= 0)
+            snprintf(run[k], sizeof run[k], "(real *)(params + %ld)", cg->lay.param_off[pi[k]]);
+        else
+            snprintf(run[k], sizeof run[k], "NULL");
+    }
+    if (bp.rmean >= 0)
+        cg->uses |= ARG_PARAMS;
+    out(cg, 1, "nnrt_batchnorm(%s, nnrt_pass_train(), %d, n, n, 1, %d, %d,", bp.name,
+        strcmp(op, "+=") == 0, bp.C, bp.S);
+    out(cg, 1, "               %s, %s, %s, %s, %s,", arg[0], arg[1], arg[2], arg[3], cg->cname[dst]);
+    out(cg, 1, "               %s, %s);", run[0], run[1]);
+}
+
 static void emit_value(Cg *cg, int id)
 {
     const IrProgram *p = cg->p;
@@ -997,6 +1029,7 @@ static void emit_value(Cg *cg, int id)
     case K_REDUCE: emit_loops(cg, id); break;
     case K_ROW: emit_row(cg, id); break;
     case K_VIEW: emit_view(cg, id); break;
+    case K_BATCH: emit_batch(cg, id); break;
     default: diag_internal("emit_value: %s", ir_ops[v->op].name);
     }
 }
@@ -1203,6 +1236,31 @@ static void emit_dims(FILE *f, const Shape *s)
     fprintf(f, "}, ");
 }
 
+
+/* The tensors the runtime draws (noise, dropout's masks; nnrt.h NnrtDraw):
+ * forward()'s data[nslots + k], after the data slots.  Nothing for a
+ * model without any. */
+static void emit_draw_table(const IrProgram *p, FILE *f)
+{
+    static const char *const kind[] = {"", "NNRT_DRAW_NORMAL", "NNRT_DRAW_UNIFORM",
+                                       "NNRT_DRAW_DROPOUT"};
+    char sh[64], a[40], b[40];
+    if (p->nslots == ir_data_slots(p))
+        return;
+    fprintf(f, "\n/* What the runtime draws for each sample: in train mode fresh numbers, in\n"
+               " * eval mode their mean (a dropout's mask: 1). */\n");
+    fprintf(f, "static const NnrtDraw draw_table[] = {\n");
+    for (int i = ir_data_slots(p); i < p->nslots; i++) {
+        const IrSlot *s = &p->slots[i];
+        fprintf(f, "    {.name = \"%s\", .kind = %s, .a = %s, .b = %s, .rank = %d, ", s->name,
+                kind[s->noise], nnrt_num_text(a, sizeof a, s->a, 17),
+                nnrt_num_text(b, sizeof b, s->b, 17), s->shape.rank);
+        emit_dims(f, &s->shape);
+        fprintf(f, ".size = %d},   /* %s */\n", shape_numel(&s->shape),
+                shape_str(&s->shape, sh, sizeof sh));
+    }
+    fprintf(f, "};\n");
+}
 /* For `predict --outputs`: the model's named values (plan.h,
  * cg_named_values) and value(), which copies one of them out of the
  * workspace sample by sample: a transpose of the samples-innermost buffers
@@ -1290,7 +1348,7 @@ static void emit_tables(Cg *cg, FILE *f)
     }
     fprintf(f, "\n/* The data each sample brings: inputs and targets, in declaration order. */\n");
     fprintf(f, "static const NnrtSlot slot_table[] = {\n");
-    for (int i = 0; i < p->nslots; i++) {
+    for (int i = 0; i < ir_data_slots(p); i++) {
         const IrSlot *s = &p->slots[i];
         fprintf(f, "    {.name = \"%s\", .kind = %s, .rank = %d, ", s->name,
                 s->target ? "NNRT_TARGET" : "NNRT_INPUT", s->shape.rank);
@@ -1310,6 +1368,7 @@ static void emit_tables(Cg *cg, FILE *f)
         }
         fprintf(f, "};\n");
     }
+    emit_draw_table(p, f);
     int have_example = 0;
     for (int i = 0; i < p->nslots; i++)
         if (p->slots[i].example) {
@@ -1322,7 +1381,7 @@ static void emit_tables(Cg *cg, FILE *f)
         }
     if (have_example) {
         fprintf(f, "static const double *const example_table[] = {");
-        for (int i = 0; i < p->nslots; i++)
+        for (int i = 0; i < ir_data_slots(p); i++)
             fprintf(f, "%s%s%s", i ? ", " : "", p->slots[i].example ? "example_" : "NULL",
                     p->slots[i].example ? p->slots[i].name : "");
         fprintf(f, "};\n");
@@ -1371,7 +1430,7 @@ static void emit_model(const Cg *cg, FILE *f)
             f64 ? "float64" : "float32");
     fprintf(f, "    .nparams = %d, .params = %s, .nparam_total = %ld,\n", p->nparams,
             p->nparams ? "param_table" : "NULL", cg->lay.nparam_total);
-    fprintf(f, "    .nslots = %d, .slots = slot_table,\n", p->nslots);
+    fprintf(f, "    .nslots = %d, .slots = slot_table,\n", ir_data_slots(p));
     fprintf(f, "    .nsettings = %d, .settings = %s,\n", p->nsettings,
             p->nsettings ? "setting_table" : "NULL");
     fprintf(f, "    .example = %s,\n", has_example ? "example_table" : "NULL");
@@ -1399,6 +1458,10 @@ static void emit_model(const Cg *cg, FILE *f)
     free(ids);
     if (nvalues > 0)
         fprintf(f, "    .nvalues = %d, .values = value_table, .value = value,\n", nvalues);
+    if (p->nslots > ir_data_slots(p))
+        fprintf(f, "    .ndraws = %d, .draws = draw_table,\n", p->nslots - ir_data_slots(p));
+    if (cg_batch_model(p))
+        fprintf(f, "    .batchnorm = 1,   /* train mode: each batch in one pass */\n");
     fprintf(f, "};\n\n");
     if (opt->lib) {
         fprintf(f, "const NnrtModel *%s_model(void)\n{\n    return &model;\n}\n", p->name);
@@ -1569,6 +1632,8 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
     }
     fprintf(f, "} Work;\n\n");
     cg.tile = cg_tile(per_sample - cg.fu.transient_per_sample, p->dtype);
+    if (cg_batch_model(p))
+        cg.tile = 0;   /* a batch in one pass: its statistics are the batch's */
 
     /* every buffer a whole number of cache lines, starting on one: the
      * vector loads of a full tile never straddle two lines (W1's passes

@@ -419,6 +419,66 @@ static void emit_row(Lx *lx, int id)
     out(lx, 0, "}");
 }
 
+/* Value id's whole buffer, for a call over every sample (batch norm): a
+ * parameter or its gradient in the flat buffers, else the workspace's (or
+ * the data's) buffer, each sample's slice after the other. */
+static void whole(Lx *lx, int id, char *buf, size_t n)
+{
+    const Value *v = &lx->p->v[id];
+    if (v->op == OP_PARAM) {
+        snprintf(buf, n, "params + %ld", lx->c->param_off[v->index]);
+        lx->uses |= ARG_PARAMS;
+    } else if (is_grad(lx, id)) {
+        snprintf(buf, n, "grads + %ld", lx->c->param_off[lx->p->v[v->arg[0]].index]);
+        lx->uses |= ARG_GRADS;
+    } else {
+        snprintf(buf, n, "ws->%s", name_of(lx, id));
+        lx->uses |= ARG_WS;
+    }
+}
+
+/* Batch norm: one call of the runtime's kernel over all n samples (plan.h
+ * CgBatch), between the loops over the samples (forward_fn); each
+ * sample's slice of a tensor follows the previous one: si = 1, sb = C S. */
+static void emit_batch(Lx *lx, int id)
+{
+    const IrProgram *p = lx->p;
+    CgBatch bp = cg_batch_plan(p, id);
+    const Value *v = &p->v[id];
+    int dst = cg_dest(p, id), add = 0;
+    char arg[4][96], dbuf[96], run[2][96];
+    whole(lx, dst, dbuf, sizeof dbuf);
+    if (v->acc >= 0) {
+        if (is_grad(lx, v->acc) || lx->pre_zero[v->acc] || lx->written[v->acc]) {
+            add = 1;
+        } else {
+            add = !cg_first_full_write(p, id, lx->written);
+            if (add)
+                out(lx, 0, "memset(%s, 0, %s%d * sizeof(real));", dbuf,
+                    p->v[v->acc].batched ? "(size_t)n * " : "", numel(&p->v[v->acc]));
+            lx->written[v->acc] = 1;
+        }
+    }
+    for (int k = 0; k < 4; k++) {
+        if (bp.arg[k] >= 0)
+            whole(lx, bp.arg[k], arg[k], sizeof arg[k]);
+        else
+            snprintf(arg[k], sizeof arg[k], "NULL");
+    }
+    int pi[2] = {bp.rmean, bp.rvar};
+    for (int k = 0; k < 2; k++) {
+        if (pi[k] >= 0)
+            snprintf(run[k], sizeof run[k], "(real *)(params + %ld)", lx->c->param_off[pi[k]]);
+        else
+            snprintf(run[k], sizeof run[k], "NULL");
+    }
+    lx->uses |= ARG_N;
+    out(lx, 0, "nnrt_batchnorm(%s, nnrt_pass_train(), %d, n, 1, %d, %d, %d,", bp.name, add,
+        bp.C * bp.S, bp.C, bp.S);
+    out(lx, 0, "               %s, %s, %s, %s,", arg[0], arg[1], arg[2], arg[3]);
+    out(lx, 0, "               %s, %s, %s);", dbuf, run[0], run[1]);
+}
+
 /* One IR value: the statement's source line when it changes, the step's
  * equation, its loops. */
 static void emit_value(Lx *lx, int id)
@@ -453,6 +513,7 @@ static void emit_value(Lx *lx, int id)
     case K_REDUCE: emit_reduce(lx, id); break;
     case K_ROW: emit_row(lx, id); break;
     case K_VIEW: emit_view(lx, id); break;
+    case K_BATCH: emit_batch(lx, id); break;
     default: diag_internal("emit_loops: %s", ir_ops[v->op].name);
     }
 }
@@ -561,6 +622,65 @@ static void unused_args(Lx *lx, FILE *f, int args)
             fprintf(f, "    (void)%s;\n", names[k]);
 }
 
+/* A function's body after its declarations: loops over the samples and,
+ * with batch norm, calls over all of them between the loops, in order.
+ * Each loop declares the per-sample pointers it uses (used). */
+typedef struct Segs {
+    Part part[2 * 64 + 1];
+    char *used[2 * 64 + 1];   /* a loop's batched values, else NULL */
+    int n;
+    int open;                 /* the loop being written, or -1 */
+    char *fn_used;            /* the function's own (lx->used outside the loops) */
+} Segs;
+
+static void segs_open(Segs *sg, Lx *lx)
+{
+    memset(sg, 0, sizeof *sg);
+    sg->open = -1;
+    sg->fn_used = lx->used;
+}
+
+/* Continue in the current loop over the samples (loop = 1, opening one
+ * when a call came last) or after it (a call over the batch: loop = 0). */
+static void segs_use(Segs *sg, Lx *lx, int loop, Part **cur)
+{
+    int k = sg->n - 1;
+    if (k < 0 || (sg->used[k] != NULL) != loop) {
+        if (sg->n == (int)(sizeof sg->part / sizeof sg->part[0]))
+            diag_internal("emit_loops: more than 64 batch norms in a function");
+        k = sg->n++;
+        part_open(&sg->part[k], loop ? 2 : 1);
+        sg->used[k] = loop ? xcalloc((size_t)lx->p->nv, 1) : NULL;
+    }
+    part_use(lx, &sg->part[k], cur);
+    lx->used = loop ? sg->used[k] : sg->fn_used;
+}
+
+static void sample_loop(Lx *lx, FILE *f, Part *body);
+
+/* The segments into f; lx->used becomes the function's again, with every
+ * loop's values (for the declarations outside the loops). */
+static void segs_close(Segs *sg, Lx *lx, FILE *f)
+{
+    for (int k = 0; k < sg->n; k++)
+        part_close(&sg->part[k]);
+    for (int k = 0; k < sg->n; k++) {
+        if (sg->used[k]) {
+            lx->used = sg->used[k];
+            sample_loop(lx, f, &sg->part[k]);
+        } else {
+            fwrite(sg->part[k].text, 1, sg->part[k].len, f);
+        }
+    }
+    lx->used = sg->fn_used;
+    for (int k = 0; k < sg->n; k++) {
+        for (int i = 0; sg->used[k] && i < lx->p->nv; i++)
+            lx->used[i] |= sg->used[k][i];
+        free(sg->used[k]);
+        free(sg->part[k].text);
+    }
+}
+
 /* The loop over the samples around a body (nothing for an empty one). */
 static void sample_loop(Lx *lx, FILE *f, Part *body)
 {
@@ -584,22 +704,29 @@ static void sample_loop(Lx *lx, FILE *f, Part *body)
 static void forward_fn(Lx *lx, FILE *f)
 {
     const IrProgram *p = lx->p;
-    Part pre, loop, *cur = NULL;
+    Part pre, *cur = NULL;
+    Segs sg;
     begin_function(lx);
+    segs_open(&sg, lx);
     lx->backward = 0;
     part_open(&pre, 1);
-    part_open(&loop, 2);
     for (int i = p->fwd.begin; i < p->fwd.end; i++)
         if (lx->c->fwd_mark[i]) {
-            part_use(lx, p->v[i].batched ? &loop : &pre, &cur);
+            if (ir_ops[p->v[i].op].kind == K_BATCH) {
+                segs_use(&sg, lx, 0, &cur);
+            } else if (p->v[i].batched) {
+                segs_use(&sg, lx, 1, &cur);
+            } else {
+                part_use(lx, &pre, &cur);
+                lx->used = sg.fn_used;
+            }
             emit_value(lx, i);
         }
-    part_use(lx, &loop, &cur);
+    segs_use(&sg, lx, 1, &cur);
     fputc('\n', lx->f);
     out(lx, 0, "losses[s] = %s[0];", name_of(lx, p->loss));
     lx->used[p->loss] = 1;
     part_close(&pre);
-    part_close(&loop);
 
     fprintf(f, "/* The model on n samples, one at a time: every value, then the loss. */\n");
     fprintf(f, "static void forward(void *work, const real *params, int n,\n"
@@ -610,7 +737,7 @@ static void forward_fn(Lx *lx, FILE *f)
     FILE *bf = open_memstream(&body, &bl);
     if (!bf)
         diag_internal("open_memstream failed");
-    sample_loop(lx, bf, &loop);
+    segs_close(&sg, lx, bf);
     fclose(bf);
     decls(lx, f, 1, 0);
     unused_args(lx, f, ARG_PARAMS);
@@ -629,15 +756,16 @@ static void forward_fn(Lx *lx, FILE *f)
     fprintf(f, "}\n\n");
     free(body);
     free(pre.text);
-    free(loop.text);
 }
 
 static void backward_fn(Lx *lx, FILE *f)
 {
     const IrProgram *p = lx->p;
     IrRange r = p->bwd_loss;
-    Part pre, loop, post, *cur = NULL;
+    Part pre, post, *cur = NULL;
+    Segs sg;
     begin_function(lx);
+    segs_open(&sg, lx);
     lx->backward = 1;
     /* unbatched adjoints that per-sample steps add into start at zero */
     for (int i = r.begin; i < r.end; i++) {
@@ -646,7 +774,6 @@ static void backward_fn(Lx *lx, FILE *f)
             lx->pre_zero[v->acc] = 1;
     }
     part_open(&pre, 1);
-    part_open(&loop, 2);
     part_open(&post, 1);
     part_use(lx, &pre, &cur);
     for (int i = 0; i < p->nv; i++)
@@ -658,11 +785,17 @@ static void backward_fn(Lx *lx, FILE *f)
         IrKind k = ir_ops[p->v[i].op].kind;
         if (k == K_LEAF || k == K_ADJ)
             continue;
-        part_use(lx, p->v[i].batched ? &loop : &post, &cur);
+        if (k == K_BATCH) {
+            segs_use(&sg, lx, 0, &cur);
+        } else if (p->v[i].batched) {
+            segs_use(&sg, lx, 1, &cur);
+        } else {
+            part_use(lx, &post, &cur);
+            lx->used = sg.fn_used;
+        }
         emit_value(lx, i);
     }
     part_close(&pre);
-    part_close(&loop);
     part_close(&post);
 
     fprintf(f, "/* The adjoint program, one sample at a time: adds seed * d(loss)/dparams\n"
@@ -671,6 +804,13 @@ static void backward_fn(Lx *lx, FILE *f)
     fprintf(f, "static void backward(void *work, const real *params, int n, real seed,\n"
                "                     real *grads)\n{\n");
     fprintf(f, "    Work *ws = work;\n");
+    char *body = NULL;
+    size_t bl = 0;
+    FILE *bf = open_memstream(&body, &bl);
+    if (!bf)
+        diag_internal("open_memstream failed");
+    segs_close(&sg, lx, bf);
+    fclose(bf);
     char *d = NULL;
     size_t dl = 0;
     FILE *df = open_memstream(&d, &dl);
@@ -678,13 +818,6 @@ static void backward_fn(Lx *lx, FILE *f)
         diag_internal("open_memstream failed");
     decls(lx, df, 1, 0);
     fclose(df);
-    char *body = NULL;
-    size_t bl = 0;
-    FILE *bf = open_memstream(&body, &bl);
-    if (!bf)
-        diag_internal("open_memstream failed");
-    sample_loop(lx, bf, &loop);
-    fclose(bf);
     fwrite(d, 1, dl, f);
     unused_args(lx, f, ARG_PARAMS | ARG_GRADS | ARG_SEED | ARG_N | ARG_WS);
     fwrite(pre.text, 1, pre.len, f);
@@ -694,7 +827,6 @@ static void backward_fn(Lx *lx, FILE *f)
     free(d);
     free(body);
     free(pre.text);
-    free(loop.text);
     free(post.text);
 }
 

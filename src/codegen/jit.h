@@ -43,6 +43,9 @@ typedef struct JitModel {
     /* a batched buffer's row for n samples: n rounded up to row_multiple,
      * longer by row_skew when its bytes are a multiple of 2048 */
     int row_multiple, row_skew;
+    int ndraws;           /* NnrtModel.draws */
+    const NnrtDraw *draws;
+    int batchnorm;        /* NnrtModel.batchnorm */
 } JitModel;
 
 int jit_main_f32(const JitModel *m, int argc, char **argv);

@@ -358,6 +358,7 @@ struct CgJit {
     JitModel m;
     NnrtParam *params;
     NnrtSlot *slots;
+    NnrtDraw *draws;
     const double **example;
     NnrtSetting *settings;
     NnrtValue *values;
@@ -380,6 +381,7 @@ void cg_jit_free(CgJit *c)
         free((char *)c->settings[i].where);
     free(c->params);
     free(c->slots);
+    free(c->draws);
     free(c->example);
     free(c->settings);
     free(c->values);
@@ -422,7 +424,23 @@ static void build_tables(CgJit *c, const LLVMOrcExecutorAddress *fn)
     NnrtSlot *slots = xcalloc((size_t)p->nslots, sizeof *slots);
     const double **example = xcalloc((size_t)p->nslots, sizeof *example);
     int has_example = 0;
-    for (int i = 0; i < p->nslots; i++) {
+    int ndata = ir_data_slots(p);
+    NnrtDraw *draws = xcalloc((size_t)(p->nslots - ndata + 1), sizeof *draws);
+    for (int i = ndata; i < p->nslots; i++) {   /* as emit_c.c's draw_table */
+        const IrSlot *s = &p->slots[i];
+        NnrtDraw *t = &draws[i - ndata];
+        static const NnrtDrawKind kind[] = {NNRT_DRAW_NORMAL, NNRT_DRAW_NORMAL, NNRT_DRAW_UNIFORM,
+                                            NNRT_DRAW_DROPOUT};
+        t->name = s->name;
+        t->kind = kind[s->noise];
+        t->a = s->a;
+        t->b = s->b;
+        t->rank = s->shape.rank;
+        for (int d = 0; d < s->shape.rank; d++)
+            t->dim[d] = s->shape.dim[d];
+        t->size = shape_numel(&s->shape);
+    }
+    for (int i = 0; i < ndata; i++) {
         const IrSlot *s = &p->slots[i];
         NnrtSlot *t = &slots[i];
         t->name = s->name;
@@ -463,13 +481,14 @@ static void build_tables(CgJit *c, const LLVMOrcExecutorAddress *fn)
     snprintf(c->hash, sizeof c->hash, "%016llx", cg_source_hash(p->source ? p->source : ""));
     c->params = params;
     c->slots = slots;
+    c->draws = draws;
     c->example = example;
     c->settings = settings;
     c->m = (JitModel){
         .name = p->name, .source = p->file, .source_hash = c->hash, .nnc_version = NNC_VERSION,
         .dtype = p->dtype == DT_F32 ? "float32" : "float64",
         .nparams = p->nparams, .params = params, .nparam_total = j->lay.nparam_total,
-        .nslots = p->nslots, .slots = slots,
+        .nslots = ndata, .slots = slots,
         .nsettings = p->nsettings, .settings = settings,
         .example = has_example ? example : NULL,
         .out_slot = p->out_slot, .out_size = p->output >= 0 ? numel(&p->v[p->output]) : 0,
@@ -487,6 +506,8 @@ static void build_tables(CgJit *c, const LLVMOrcExecutorAddress *fn)
         .keep_all = j->trap ? NULL : keep_missing,
         .nvalues = nvalues, .values = values, .value_buf = value_buf,
         .row_multiple = ROW, .row_skew = SKEW,
+        .ndraws = p->nslots - ndata, .draws = draws,
+        .batchnorm = cg_batch_model(p),
     };
 }
 

@@ -56,6 +56,7 @@ int NNRT_FN(jit_main)(const JitModel *j, int argc, char **argv)
         .nonfinite = j->nonfinite,
         .keep_all = j->keep_all,
         .nvalues = j->nvalues, .values = j->values, .value = j->nvalues ? value : NULL,
+        .ndraws = j->ndraws, .draws = j->draws, .batchnorm = j->batchnorm,
     };
     running = j;
     return nnrt_main(&m, argc, argv);

@@ -419,6 +419,8 @@ static void build_passes(Jit *j, int specialise)
     /* the elements per sample the passes touch, as emit_c.c counts them
      * (transient buffers are allocated, not used) */
     j->tile = cg_tile(wb.per_sample - j->fu.transient_per_sample, j->p->dtype);
+    if (cg_batch_model(j->p))
+        j->tile = 0;   /* a batch in one pass (emit_c.c) */
     work_bufs_free(&wb);
     if (!j->tile || !specialise || j->trap) {
         build_forward(j, "forward", 0);

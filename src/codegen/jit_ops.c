@@ -455,6 +455,43 @@ static void emit_fused(Jit *j, int h)
     free(sum);
 }
 
+/* Batch norm: one call of the runtime's nnrt_batchnorm over the n samples
+ * (plan.h CgBatch), as the C backend's emit_batch; the mode from the
+ * runtime's nnrt_pass_train(). */
+static void emit_batch(Jit *j, int id)
+{
+    const IrProgram *p = j->p;
+    CgBatch bp = cg_batch_plan(p, id);
+    int f32 = p->dtype == DT_F32;
+    LLVMTypeRef i32 = j->i32, r = j->rptr;
+    LLVMTypeRef at[15] = {i32, i32, i32, i32, i32, i32, i32, i32, r, r, r, r, r, r, r};
+    LLVMTypeRef ty = LLVMFunctionType(LLVMVoidTypeInContext(j->ctx), at, 15, 0);
+    LLVMTypeRef mty = LLVMFunctionType(i32, NULL, 0, 0);
+    const char *fname = f32 ? "nnrt_batchnorm_f32" : "nnrt_batchnorm_f64";
+    const char *mname = f32 ? "nnrt_pass_train_f32" : "nnrt_pass_train_f64";
+    LLVMValueRef fn = LLVMGetNamedFunction(j->mod, fname), mfn = LLVMGetNamedFunction(j->mod, mname);
+    if (!fn)
+        fn = LLVMAddFunction(j->mod, fname, ty);
+    if (!mfn)
+        mfn = LLVMAddFunction(j->mod, mname, mty);
+    int add = begin_store(j, id);
+    LLVMValueRef train = LLVMBuildCall2(j->b, mty, mfn, NULL, 0, "train");
+    LLVMValueRef args[15] = {
+        const_i32(j, bp.kernel), train, const_i32(j, add), j->n,
+        LLVMBuildTrunc(j->b, j->ld, i32, ""), const_i32(j, 1), const_i32(j, bp.C), const_i32(j, bp.S),
+    };
+    for (int k = 0; k < 4; k++)
+        args[8 + k] = bp.arg[k] >= 0 ? storage(j, bp.arg[k]) : LLVMConstNull(r);
+    args[12] = storage(j, cg_dest(p, id));
+    int run[2] = {bp.rmean, bp.rvar};
+    for (int k = 0; k < 2; k++) {
+        LLVMValueRef off = const_i64(j, run[k] >= 0 ? j->lay.param_off[run[k]] : 0);
+        args[13 + k] = run[k] >= 0 ? LLVMBuildInBoundsGEP2(j->b, j->real, j->params, &off, 1, "")
+                                   : LLVMConstNull(r);
+    }
+    LLVMBuildCall2(j->b, ty, fn, args, 15, "");
+}
+
 void emit_value(Jit *j, int id)
 {
     const Value *v = &j->p->v[id];
@@ -472,6 +509,7 @@ void emit_value(Jit *j, int id)
     case K_REDUCE: emit_loops(j, id); break;
     case K_ROW: emit_row(j, id); break;
     case K_VIEW: emit_view(j, id); break;
+    case K_BATCH: emit_batch(j, id); break;
     }
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "plan.h"
+#include "nnrt.h"   /* NNRT_BN_*: the kernel's ops */
 
 static void *xcalloc(size_t n, size_t size)
 {
@@ -1025,4 +1026,56 @@ void cg_nest(const IrProgram *p, int id, CgStore st, CgNest *n)
     case K_REDUCE: nest_reduce(p, id, n); break;
     default: diag_internal("cg_nest: %s has no loop nest", ir_ops[p->v[id].op].name);
     }
+}
+
+/* ---- batch norm (K_BATCH) ---- */
+
+int cg_batch_model(const IrProgram *p)
+{
+    for (int i = 0; i < p->nv; i++)
+        if (ir_ops[p->v[i].op].kind == K_BATCH)
+            return 1;
+    return 0;
+}
+
+CgBatch cg_batch_plan(const IrProgram *p, int id)
+{
+    const Value *v = &p->v[id];
+    CgBatch bp;
+    memset(&bp, 0, sizeof bp);
+    for (int k = 0; k < 4; k++)
+        bp.arg[k] = k < v->nargs ? v->arg[k] : -1;
+    bp.rmean = bp.rvar = -1;
+    switch (v->op) {
+    case OP_BN_STATS:     /* (x, bnK_mean, bnK_var): the parameters are the running ones */
+        bp.kernel = NNRT_BN_STATS;
+        bp.rmean = p->v[v->arg[1]].index;
+        bp.rvar = p->v[v->arg[2]].index;
+        bp.arg[1] = bp.arg[2] = -1;
+        break;
+    case OP_BATCHNORM:    /* (x, s, gamma, beta) */
+        bp.kernel = NNRT_BN_FORWARD;
+        break;
+    case OP_BN_BWD:       /* (dy, x, s, gamma) */
+        bp.kernel = NNRT_BN_BACKWARD;
+        break;
+    case OP_BN_DGAMMA:    /* (dy, x, s) */
+        bp.kernel = NNRT_BN_DGAMMA;
+        break;
+    case OP_BN_DBETA:     /* (dy) */
+        bp.kernel = NNRT_BN_DBETA;
+        break;
+    default:
+        diag_internal("cg_batch_plan: %s is not a batch op", ir_ops[v->op].name);
+    }
+    static const char *const names[] = {
+        [NNRT_BN_STATS] = "NNRT_BN_STATS", [NNRT_BN_FORWARD] = "NNRT_BN_FORWARD",
+        [NNRT_BN_BACKWARD] = "NNRT_BN_BACKWARD", [NNRT_BN_DGAMMA] = "NNRT_BN_DGAMMA",
+        [NNRT_BN_DBETA] = "NNRT_BN_DBETA",
+    };
+    bp.name = names[bp.kernel];
+    const Value *x = &p->v[v->arg[0]];
+    bp.C = x->shape.rank ? x->shape.dim[0] : 1;
+    bp.S = shape_numel(&x->shape) / bp.C;
+    return bp;
 }

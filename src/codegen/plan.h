@@ -429,4 +429,27 @@ CgView cg_view_plan(const IrProgram *p, int id);
 /* FNV-1a of the source text: NnrtModel.source_hash. */
 unsigned long long cg_source_hash(const char *s);
 
+/*
+ * Batch norm (K_BATCH, ops.def): each value is one call of the runtime's
+ * nnrt_batchnorm (nnrt.h) over the n samples of a pass, the kernel's op,
+ * its operands a, b, c, d (values, -1 for NULL), out the value's
+ * destination (cg_dest; assigned or added as cg_store says) and the
+ * running statistics (parameter indices, -1 for NULL: rmean and rvar are
+ * updated in place in train mode).  Every backend prints or builds the
+ * call with its own pointers and strides; the loops are the runtime's.
+ */
+typedef struct CgBatch {
+    int kernel;          /* NNRT_BN_STATS ... */
+    const char *name;    /* "NNRT_BN_STATS" ... */
+    int C, S;            /* channels, elements per channel and sample */
+    int arg[4];
+    int rmean, rvar;
+} CgBatch;
+
+CgBatch cg_batch_plan(const IrProgram *p, int id);
+
+/* Does the program have a K_BATCH op?  Its passes in train mode then hold
+ * whole batches: no tile (NnrtModel.batchnorm). */
+int cg_batch_model(const IrProgram *p);
+
 #endif

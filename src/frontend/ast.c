@@ -322,6 +322,13 @@ static void print_stmt(FILE *out, const Stmt *s)
         print_expr(out, s->value);
         fputs(s->frozen ? " frozen)" : ")", out);
         break;
+    case ST_NOISE:
+        fprintf(out, "(noise %s", s->name);
+        print_dims(out, s);
+        fputc(' ', out);
+        print_expr(out, s->value);
+        fputc(')', out);
+        break;
     case ST_TRAIN:
     case ST_EXAMPLE:
         fputs(s->kind == ST_TRAIN ? "(train" : "(example", out);

@@ -60,6 +60,7 @@ typedef enum StmtKind {
     ST_INPUT,      /* input x[D] */
     ST_TARGET,     /* target y[1]  |  target c : class(K) */
     ST_PARAM,      /* param W[H, D] = init [frozen] */
+    ST_NOISE,      /* noise eps[16] = normal(0, 1) | uniform(a, b) */
     ST_ASSIGN,     /* name = expr   (includes `loss` and `penalty`) */
     ST_TRAIN,      /* train { key = expr ... } */
     ST_EXAMPLE,    /* example { name = expr ... } */
@@ -80,10 +81,10 @@ struct Stmt {
     Loc loc;            /* the whole statement's first line */
     const char *name;   /* MODEL, CONST, INPUT, TARGET, PARAM, ASSIGN; REPEAT: index name or NULL */
     Loc name_loc;
-    Expr *value;        /* CONST, ASSIGN: the expression; PARAM: the initialiser;
+    Expr *value;        /* CONST, ASSIGN: the expression; PARAM, NOISE: the initialiser;
                            TARGET: K for class(K) (NULL for a real target);
                            REPEAT: the count */
-    Expr **dims;        /* INPUT, TARGET, PARAM: the shape's dimensions */
+    Expr **dims;        /* INPUT, TARGET, PARAM, NOISE: the shape's dimensions */
     int ndims;
     int frozen;         /* PARAM */
     Item *items;        /* TRAIN, EXAMPLE */

@@ -57,6 +57,8 @@ typedef struct Sema {
     int stmt;           /* current IrStmt */
     const char *bind_name;  /* the name being defined (for temporaries) */
     int ndense;
+    int ndropout;
+    int nbatchnorm;
     int have_loss_stmt;
     Loc loss_loc, penalty_loc;
 } Sema;
@@ -377,9 +379,101 @@ static Ev eval_binary(Sema *S, const Expr *e)
     return map_op(S, op, 2, args, src, e->loc);
 }
 
-/* dense(h, n [, init = NAME]): W @ h + b with fresh parameters. */
+/* A slot the runtime draws (IrSlot.noise): a batched input value, bound to
+ * name when bind_it (a `noise` declaration; dropout's mask is not a name
+ * of the model).  finish() moves these slots after the data slots. */
+static int noise_slot(Sema *S, const char *name, Shape sh, IrNoise kind, double a, double b,
+                      Loc loc)
+{
+    IrProgram *p = S->p;
+    p->slots = xrealloc(p->slots, (size_t)(p->nslots + 1) * sizeof *p->slots);
+    IrSlot *s = &p->slots[p->nslots];
+    memset(s, 0, sizeof *s);
+    s->name = name;
+    s->shape = sh;
+    s->noise = kind;
+    s->a = a;
+    s->b = b;
+    s->loc = loc;
+    int id = emit(S, OP_INPUT, 0, NULL, sh, 1, loc);
+    V(S, id)->index = p->nslots;
+    V(S, id)->name = name;
+    s->value = id;
+    p->nslots++;
+    return id;
+}
+
+/* dropout(h, p): h * mask, the mask a slot the runtime draws: in train mode
+ * 0 with probability p, else 1 / (1 - p) (inverted dropout), in eval mode
+ * 1.  Front-end sugar over a product, so mul's adjoint rule is dropout's. */
+static Ev eval_dropout(Sema *S, const Expr *e)
+{
+    if (e->nargs != 2 || e->args[0].name || e->args[1].name) {
+        diag_error(e->loc, "dropout takes (input, p), e.g. dropout(h, 0.5)");
+        return BAD;
+    }
+    Ev h = eval(S, e->args[0].value);
+    Ev q = eval(S, e->args[1].value);
+    if (h.kind == EV_BAD || q.kind == EV_BAD)
+        return BAD;
+    if (q.kind != EV_NUM || !(q.num >= 0 && q.num < 1)) {
+        diag_error(e->args[1].value->loc, "dropout: p, the probability of zeroing an element, "
+                   "must be a number known at compile time in [0, 1)");
+        return BAD;
+    }
+    int hv = as_value(S, h, e->args[0].value->loc);
+    if (!check_not_label(S, hv, e->args[0].value, "dropout"))
+        return BAD;
+    char mn[40];
+    snprintf(mn, sizeof mn, "dropout%d_mask", ++S->ndropout);
+    Shape sh = V(S, hv)->shape;
+    int mask = noise_slot(S, ir_strdup(S->p, mn), sh, IR_NOISE_DROPOUT, q.num, 0, e->loc);
+    int args[2] = {hv, mask};
+    return val_ev(emit(S, OP_MUL, 2, args, sh, 1, e->loc));
+}
+
 static void declare_param(Sema *S, const char *name, Shape shape, InitKind init, Loc loc, int frozen);
 
+/* batchnorm(h): PyTorch's BatchNorm over the first axis of h (its C
+ * features: each element of a vector, the channels of [C, H, W]), with
+ * fresh parameters bnK_gamma and bnK_beta (trained) and bnK_mean and
+ * bnK_var (the running statistics: frozen, no gradient; the runtime
+ * updates them in train mode), then the IR of ops.def's batch norm. */
+static Ev eval_batchnorm(Sema *S, const Expr *e)
+{
+    if (e->nargs != 1 || e->args[0].name) {
+        diag_error(e->loc, "batchnorm takes one argument, got %d: batchnorm(h)", e->nargs);
+        return BAD;
+    }
+    Ev h = eval(S, e->args[0].value);
+    if (h.kind == EV_BAD)
+        return BAD;
+    if (h.kind != EV_VAL || !V(S, h.v)->batched) {
+        diag_error(e->args[0].value->loc, "batchnorm normalises a value of each sample over the "
+                   "batch; this one is %s", h.kind == EV_VAL ? "the same for every sample" : "a number");
+        return BAD;
+    }
+    if (!check_not_label(S, h.v, e->args[0].value, "batchnorm"))
+        return BAD;
+    Shape hs = V(S, h.v)->shape;
+    int C = hs.rank ? hs.dim[0] : 1;
+    int k = ++S->nbatchnorm;
+    static const char *const part[4] = {"gamma", "beta", "mean", "var"};
+    static const InitKind init[4] = {INIT_ONES, INIT_ZEROS, INIT_ZEROS, INIT_ONES};
+    int pv[4];
+    for (int i = 0; i < 4; i++) {
+        char nm[40];
+        snprintf(nm, sizeof nm, "bn%d_%s", k, part[i]);
+        declare_param(S, ir_strdup(S->p, nm), shape_make(1, &C), init[i], e->loc, i >= 2);
+        pv[i] = S->p->params[S->p->nparams - 1].value;
+    }
+    int sargs[3] = {h.v, pv[2], pv[3]};
+    int stats = emit(S, OP_BN_STATS, 3, sargs, shape_make(2, (int[]){2, C}), 0, e->loc);
+    int args[4] = {h.v, stats, pv[0], pv[1]};
+    return val_ev(emit(S, OP_BATCHNORM, 4, args, hs, 1, e->loc));
+}
+
+/* dense(h, n [, init = NAME]): W @ h + b with fresh parameters. */
 static Ev eval_dense(Sema *S, const Expr *e)
 {
     if (e->nargs < 2 || e->nargs > 3 || e->args[0].name || e->args[1].name) {
@@ -611,10 +705,14 @@ static Ev eval_call(Sema *S, const Expr *e)
         return eval_reshape(S, e);
     if (strcmp(f, "concat") == 0 || strcmp(f, "stack") == 0)
         return eval_concat(S, e);
+    if (strcmp(f, "dropout") == 0)
+        return eval_dropout(S, e);
+    if (strcmp(f, "batchnorm") == 0)
+        return eval_batchnorm(S, e);
     Op op = function_op(f);
     if (op == OP_COUNT) {
         /* the candidates: ops.def's functions, then dense */
-        const char *names[OP_COUNT + 6];
+        const char *names[OP_COUNT + 7];
         int n = 0;
         for (int k = 0; k < OP_COUNT; k++)
             if (ir_ops[k].fn)
@@ -624,6 +722,7 @@ static Ev eval_call(Sema *S, const Expr *e)
         names[n++] = "flatten";
         names[n++] = "concat";
         names[n++] = "stack";
+        names[n++] = "dropout";
         names[n] = NULL;
         const char *near = diag_closest(f, names, n);
         if (near)
@@ -1387,6 +1486,11 @@ static void do_example(Sema *S, const Stmt *st)
         for (int j = 0; j < p->nslots; j++)
             if (strcmp(p->slots[j].name, it->key) == 0)
                 slot = &p->slots[j];
+        if (slot && slot->noise) {
+            diag_error(it->key_loc, "the example sets '%s', a noise: the trainer draws it "
+                       "(its mean in eval mode)", it->key);
+            continue;
+        }
         if (!slot) {
             const char **names = malloc((size_t)(p->nslots + 1) * sizeof *names);
             for (int j = 0; j < p->nslots; j++)
@@ -1620,6 +1724,39 @@ static void do_stmt(Sema *S, const Stmt *st)
         declare_param(S, st->name, sh, INIT_ZEROS, st->name_loc, st->frozen);
         if (st->value)
             param_init(S, &p->params[p->nparams - 1], st->value);
+        break;
+    }
+    case ST_NOISE: {
+        if (!check_new_name(S, st->name, st->name_loc))
+            break;
+        Shape sh;
+        if (!eval_dims(S, st->dims, st->ndims, &sh)) {
+            poison(S, st);
+            break;
+        }
+        /* normal(mean, std) | uniform(low, high), numbers */
+        const Expr *e = st->value;
+        int normal = e->kind == EX_CALL && strcmp(e->str, "normal") == 0;
+        int uniform = e->kind == EX_CALL && strcmp(e->str, "uniform") == 0;
+        Ev a = BAD, b = BAD;
+        if ((normal || uniform) && e->nargs == 2 && !e->args[0].name && !e->args[1].name) {
+            a = eval(S, e->args[0].value);
+            b = eval(S, e->args[1].value);
+        }
+        if (a.kind != EV_NUM || b.kind != EV_NUM) {
+            diag_error(e->loc, "a noise is drawn from normal(mean, std) or uniform(low, high), "
+                       "with numbers known at compile time");
+            poison(S, st);
+            break;
+        }
+        if (normal && b.num < 0)
+            diag_error(e->args[1].value->loc, "normal: the standard deviation must not be negative");
+        if (uniform && b.num < a.num)
+            diag_error(e->loc, "uniform(low, high): low must not exceed high");
+        int id = noise_slot(S, st->name, sh, normal ? IR_NOISE_NORMAL : IR_NOISE_UNIFORM, a.num,
+                            b.num, st->name_loc);
+        Binding bd = {st->name, B_VALUE, 0, id, "noise", st->name_loc, 0, NULL};
+        bind(S, bd);
         break;
     }
     case ST_ASSIGN:
@@ -1923,6 +2060,24 @@ static void find_value_output(IrProgram *p, const char *mark)
         }
 }
 
+/* The slots the runtime draws after the data slots (ir_data_slots), each
+ * group in declaration order, so that the trainer's data[s] of a data slot
+ * is its index among the data (before the prediction's slot is chosen). */
+static void noise_last(IrProgram *p)
+{
+    IrSlot *sorted = xrealloc(NULL, (size_t)(p->nslots ? p->nslots : 1) * sizeof *sorted);
+    int n = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < p->nslots; i++)
+            if ((p->slots[i].noise != IR_DATA) == pass) {
+                sorted[n] = p->slots[i];
+                p->v[sorted[n].value].index = n;
+                n++;
+            }
+    free(p->slots);
+    p->slots = sorted;
+}
+
 static void finish(Sema *S)
 {
     IrProgram *p = S->p;
@@ -1960,8 +2115,10 @@ static void finish(Sema *S)
     for (int i = 0; i < p->nslots; i++) {
         p->slots[i].unused = !mark[p->slots[i].value];
         if (p->slots[i].unused && !p->slots[i].target)
-            diag_warning(p->slots[i].loc, "input '%s' does not affect the loss", p->slots[i].name);
+            diag_warning(p->slots[i].loc, "%s '%s' does not affect the loss",
+                         p->slots[i].noise ? "noise" : "input", p->slots[i].name);
     }
+    noise_last(p);
     for (int i = 0; i < p->nparams; i++)
         if (!mark[p->params[i].value])
             diag_warning(p->params[i].loc, "param '%s' does not affect the loss", p->params[i].name);

@@ -32,6 +32,14 @@ IrProgram *ir_new(const char *file, const char *source)
     return p;
 }
 
+int ir_data_slots(const IrProgram *p)
+{
+    int n = 0;
+    while (n < p->nslots && p->slots[n].noise == IR_DATA)
+        n++;
+    return n;
+}
+
 void ir_free(IrProgram *p)
 {
     if (!p)
@@ -232,7 +240,7 @@ static void expand(const IrProgram *p, const Value *v, const char *tmpl, char *b
 {
     size_t len = 0;
     for (const char *s = tmpl; *s && len + 1 < n; s++) {
-        if (*s == '$' && s[1] >= '0' && s[1] <= '2') {
+        if (*s == '$' && s[1] >= '0' && s[1] <= '3') {
             const char *name = ir_value_name(p, v->arg[s[1] - '0']);
             len += (size_t)snprintf(buf + len, n - len, "%s", name);
             s++;
@@ -443,7 +451,13 @@ void ir_print(FILE *out, const IrProgram *p)
             p->dtype == DT_F64 ? "float64" : "float32", p->file);
     for (int i = 0; i < p->nslots; i++) {
         const IrSlot *s = &p->slots[i];
-        if (s->nclass)
+        if (s->noise == IR_NOISE_DROPOUT)
+            fprintf(out, "noise %s %s dropout(%g)\n", s->name, shape_str(&s->shape, sh, sizeof sh),
+                    s->a);
+        else if (s->noise)
+            fprintf(out, "noise %s %s %s(%g, %g)\n", s->name, shape_str(&s->shape, sh, sizeof sh),
+                    s->noise == IR_NOISE_NORMAL ? "normal" : "uniform", s->a, s->b);
+        else if (s->nclass)
             fprintf(out, "%s %s : class(%d)\n", s->target ? "target" : "input", s->name, s->nclass);
         else
             fprintf(out, "%s %s %s\n", s->target ? "target" : "input", s->name,
@@ -639,6 +653,21 @@ void ir_verify(const IrProgram *p)
                 diag_internal("ir: %%%d (%s) reaches outside its tensor", id, o->name);
             if (v->acc >= 0 && !shape_equal(&p->v[v->acc].shape, &v->shape))
                 diag_internal("ir: %%%d (%s): target %%%d is not of its shape", id, o->name, v->acc);
+            break;
+        }
+        case K_BATCH: {
+            /* batch norm: x the normalised value ([C, ...]), s its statistics [2, C] */
+            const Value *x = &p->v[v->arg[0]];
+            int C = x->shape.rank ? x->shape.dim[0] : 1;
+            int per_channel = v->op == OP_BN_DGAMMA || v->op == OP_BN_DBETA;
+            int stats = v->op == OP_BN_STATS ? id : v->op == OP_BATCHNORM ? v->arg[1]
+                        : v->op == OP_BN_DBETA ? -1 : v->arg[2];
+            Shape sw = shape_make(2, (int[]){2, C}), cw = shape_make(1, &C);
+            if (!x->batched || (stats >= 0 && !shape_equal(&p->v[stats].shape, &sw)))
+                diag_internal("ir: %%%d (%s): statistics of other channels", id, o->name);
+            if (v->op != OP_BN_STATS &&
+                !shape_equal(&v->shape, per_channel ? &cw : &x->shape))
+                diag_internal("ir: %%%d (%s): bad shape", id, o->name);
             break;
         }
         default:

@@ -34,7 +34,7 @@ typedef enum Op {
     OP_COUNT
 } Op;
 
-typedef enum IrKind { K_LEAF, K_MAP, K_MATMUL, K_TRANS, K_REDUCE, K_ROW, K_ADJ, K_VIEW } IrKind;
+typedef enum IrKind { K_LEAF, K_MAP, K_MATMUL, K_TRANS, K_REDUCE, K_ROW, K_ADJ, K_VIEW, K_BATCH } IrKind;
 
 typedef struct OpInfo {
     const char *name;
@@ -68,7 +68,7 @@ typedef struct IrView {
 typedef struct Value {
     Op op;
     int nargs;
-    int arg[3];
+    int arg[4];        /* (four: batchnorm's operands; every other op has at most three) */
     Shape shape;       /* per sample; for an accumulating op, its iteration shape */
     int batched;
     int acc;           /* -1, or the value whose buffer this op adds into */
@@ -105,6 +105,12 @@ typedef struct IrParam {
     int value;            /* its OP_PARAM value */
 } IrParam;
 
+/* A slot the runtime draws rather than reads from data (`noise eps[16] =
+ * normal(0, 1)`, dropout's mask): for every pass, in train mode fresh
+ * numbers from its counter-based generator, in eval mode the draw's mean
+ * (nnrt.h, NnrtDraw).  Sema puts these slots after the data slots. */
+typedef enum IrNoise { IR_DATA, IR_NOISE_NORMAL, IR_NOISE_UNIFORM, IR_NOISE_DROPOUT } IrNoise;
+
 /* An input or target of the model. */
 typedef struct IrSlot {
     const char *name;
@@ -115,6 +121,8 @@ typedef struct IrSlot {
     int value;            /* its OP_INPUT value */
     double *example;      /* the example block's sample, or NULL */
     int unused;           /* the loss does not depend on it */
+    IrNoise noise;        /* IR_DATA, or how the runtime draws it */
+    double a, b;          /* NORMAL (mean, std), UNIFORM (low, high), DROPOUT (p) */
 } IrSlot;
 
 /* A train-block setting, its value written back as text (see nnrt.h). */
@@ -161,6 +169,10 @@ typedef struct IrProgram {
     char **strs;          /* strings the program owns (ir_strdup), freed with it */
     int nstrs, capstrs;
 } IrProgram;
+
+/* The data slots (inputs and targets), which come first in p->slots; the
+ * rest are drawn by the runtime (IrSlot.noise).  With none drawn, nslots. */
+int ir_data_slots(const IrProgram *p);
 
 IrProgram *ir_new(const char *file, const char *source);
 void ir_free(IrProgram *p);

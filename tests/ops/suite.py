@@ -110,6 +110,10 @@ CASES = {
     # a view's notation slices the first axis (x[1:3]), a placement's is concat
     "K_VIEW": lambda n: [[("batch", (4,))], [("param", (3, 4))], [("batch", (3, 2))],
                          [("param", (4,))]],
+    # batch norm: a value per sample (a vector, [C, L], [C, H, W]); the other
+    # operands are the statistics and parameters the op makes itself
+    "K_BATCH": lambda n: [[("batch", s)] + [("const", ())] * (n - 1)
+                          for s in ((4,), (2, 3), (2, 2, 2))],
 }
 
 
@@ -155,6 +159,7 @@ class Model:
         self.op, self.name = op, op.name
         rng = np.random.default_rng(seed)
         self.inputs, self.params, self.labels = {}, {}, {}   # name -> values
+        self.fixed = {}   # parameters without a gradient the op makes (batchnorm's running ones)
         decl, body, terms = [], [], []
         labels = [d is LABEL for d in domains]
         kinds = CASES.get(op.kind)
@@ -217,7 +222,20 @@ class Model:
 
     def param_file(self, dt):
         fdt = np.float64 if dt == "f64" else np.float32
-        return {k: np.asarray(v, dtype=fdt) for k, v in self.params.items()}
+        return {k: np.asarray(v, dtype=fdt) for k, v in {**self.params, **self.fixed}.items()}
+
+    def own_params(self, ir):
+        """The parameters the op makes itself (batchnorm's bnK_gamma ...), at
+        their initialisers: trained ones beside the suite's, frozen ones fixed."""
+        for name, shape, init, frozen in re.findall(
+                r"^param (\w+) (\[[^\]]*\]) (\w+)( frozen)?$", ir, re.M):
+            if name in self.params:
+                continue
+            if init not in ("zeros", "ones"):
+                raise TestFailure("the model makes a parameter %s initialised by %s: the suite "
+                                  "knows zeros and ones" % (name, init))
+            x = (np.ones if init == "ones" else np.zeros)(compare.parse_shape(shape))
+            (self.fixed if frozen else self.params)[name] = x
 
 
 # ------------------------------------------------------------ running
@@ -293,8 +311,9 @@ def torch_reference(M, n):
     """PyTorch's loss and gradients (reduce = mean) from the model's IR."""
     m = compare.parse_ir(M.ir)
     P = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in M.params.items()}
+    fixed = {k: torch.tensor(v, dtype=torch.float64) for k, v in M.fixed.items()}
     D = compare.to_torch(M.data("f64", n))
-    f = compare.objective(m, P, D, n)
+    f = compare.objective(m, {**P, **fixed}, D, n)
     # a parameter that reaches the loss only through a comparison (no
     # gradient, as in nnc) has none: zeros
     g = (torch.autograd.grad(f, list(P.values()), allow_unused=True) if f.requires_grad
@@ -364,6 +383,7 @@ def prepare(op, work, out):
         with open(m.path, "w") as f:
             f.write(m.text)
         m.ir = run([NNC, "--emit=ir", m.path], T)
+        m.own_params(m.ir)
         if op.name not in forward_ops(m.ir):
             raise TestFailure("%s: the model's IR has no `%s` although each result is written "
                               "as its notation `%s` (ops.def): is that how the language writes "

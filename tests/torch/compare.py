@@ -245,6 +245,8 @@ def apply_op(v, a, av, B, probe):
             return ref.fn(x, idx).reshape(((B,) if av[0].batched else ()) + tuple(v.shape))
         out = ref.fn(x, idx, int(np.prod(v.shape)))
         return out.reshape(((B,) if av[0].batched else ()) + tuple(v.shape))
+    if kind == "K_BATCH":   # the whole batch, [B, C, ...]; a vector's C is its length
+        return ref.fn(*a)
     raise Unsupported("IR op '%s' of kind %s: compare.py does not know the kind" % (op, kind))
 
 

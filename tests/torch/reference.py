@@ -14,6 +14,9 @@ the op's kind says (the kind comes from ops.def, tests/ops/optable.py):
             of integers, one per sample
   K_VIEW    f(x, idx) for a view, f(x, idx, n) for a placement into n
             elements: x flattened per sample, idx the places (a long tensor)
+  K_BATCH   f(x, ...) on the whole batch [B, C, ...] (batch norm, in eval
+            mode: the suite's `grad` and `eval` run in eval mode; its train
+            mode is tests/e2e/batchnorm.sh's, against torch.nn.BatchNorm)
 
 A domain says which numbers an operand takes in the op-conformance suite
 (tests/ops/suite.py): log and sqrt want positive numbers, relu and abs are
@@ -115,4 +118,9 @@ REFERENCE = {
     "view": Ref(lambda x, idx: x[..., idx], ANY),
     "place": Ref(lambda x, idx, n: torch.zeros(x.shape[:-1] + (n,), dtype=x.dtype)
                  .index_copy(-1, idx, x), ANY),
+    # batch norm: bn_stats (internal, made with it) hands on the running
+    # statistics, batchnorm normalises by them (eval mode)
+    "bn_stats": Ref(lambda x, m, v: torch.stack([m, v]), ANY, ANY, ANY),
+    "batchnorm": Ref(lambda x, s, g, b: F.batch_norm(x, s[0], s[1], g, b, training=False, eps=1e-5),
+                     ANY, number(0), number(0), number(0)),
 }
