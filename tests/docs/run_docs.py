@@ -63,6 +63,7 @@ class Block:
         self.script = None            # (line, text) for a script block
         self.output_of = None         # the command whose output the block shows
         self.excerpt = False          # ... a part of it
+        self.file = None              # the block is this file's text
         self.parse_directive(directive)
         self.split()
 
@@ -79,6 +80,10 @@ class Block:
                 raise SyntaxError("%s: norun needs a reason: <!-- test: norun (why) -->" % self.where())
             self.norun = why
             return
+        m = re.match(r"\s*file\s+(\S+)\s*$", d)
+        if m:
+            self.file = m.group(1)
+            return
         m = re.match(r"\s*((?:(?:rtol|atol)=\S+\s*)*)(?:\(([^)]*)\)\s*)?(?:(output|excerpt) of (.*))?$", d, re.S)
         if not m or not (m.group(1) or m.group(4)):
             raise SyntaxError("%s: unknown test directive %r" % (self.where(), d))
@@ -93,6 +98,11 @@ class Block:
         self.excerpt = m.group(3) == "excerpt"
 
     def split(self):
+        if self.file:
+            # written as it is, in the shell's current directory
+            text = "\n".join(self.lines)
+            self.script = (self.line, "cat > %s <<'NNC_DOC_EOF'\n%s\nNNC_DOC_EOF" % (shlex.quote(self.file), text))
+            return
         if self.output_of:
             out = list(self.lines)
             while out and not out[-1].strip():
@@ -169,7 +179,7 @@ def parse(doc):
             shell = lang in SHELL_LANGS or (lang == "" and body and body[0].startswith("$ "))
             if shell:
                 blocks.append(Block(doc, i + 1, lang, body, directive, section))
-            elif directive is not None and re.search(r"\b(output|excerpt) of ", directive) or directive and directive.startswith("norun"):
+            elif directive is not None and re.search(r"\b(output|excerpt) of |^file ", directive) or directive and directive.startswith("norun"):
                 blocks.append(Block(doc, i + 1, lang, body, directive, section))
             elif directive is not None:
                 raise SyntaxError("%s:%d: a test directive on a block that is not a shell block" % (doc, i + 1))
