@@ -452,7 +452,11 @@ def main(argv):
     fails = 0
     alltimes = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as ex:
-        futs = [(d, ex.submit(run_doc, d, parsed[d])) for d in docs if parsed[d]]
+        # the documents with most commands first, so that the longest is not
+        # left to run alone at the end; reported in the usual order
+        order = sorted((d for d in docs if parsed[d]), key=lambda d: -sum(len(b.commands) or 1 for b in parsed[d]))
+        subs = {d: ex.submit(run_doc, d, parsed[d]) for d in order}
+        futs = [(d, subs[d]) for d in docs if d in subs]
         for d, fu in futs:
             report, f, times, secs = fu.result()
             print("# %s: %d blocks, %.0f s" % (d, len(parsed[d]), secs))
