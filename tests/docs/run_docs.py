@@ -43,7 +43,7 @@ import sys
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-OUT = os.path.join(ROOT, "tests", "out", "docs-run")
+OUT = os.environ.get("DOCS_OUT") or os.path.join(ROOT, "tests", "out", "docs-run")
 SHELL_LANGS = {"sh", "bash", "shell", "console"}
 DOC_TIMEOUT = int(os.environ.get("DOCS_TIMEOUT", "1200"))
 # what `make` builds that the copies of the checkout link to
