@@ -84,18 +84,23 @@ class Block:
         if m:
             self.file = m.group(1)
             return
-        m = re.match(r"\s*((?:(?:rtol|atol)=\S+\s*)*)(?:\(([^)]*)\)\s*)?(?:(output|excerpt) of (.*))?$", d, re.S)
-        if not m or not (m.group(1) or m.group(4)):
-            raise SyntaxError("%s: unknown test directive %r" % (self.where(), d))
-        for key, val in re.findall(r"(rtol|atol)=(\S+)", m.group(1)):
+        # [rtol=R] [atol=A] [(why)] in any order, then [output of CMD | excerpt of CMD]
+        m = re.search(r"\b(output|excerpt) of (.*)$", d, re.S)
+        if m:
+            self.output_of, self.excerpt = m.group(2).strip(), m.group(1) == "excerpt"
+            d = d[:m.start()]
+        d = re.sub(r"\([^)]*\)", " ", d)
+        for tok in d.split():
+            km = re.match(r"(rtol|atol)=(\S+)$", tok)
+            if not km:
+                raise SyntaxError("%s: unknown test directive %r" % (self.where(), tok))
+            key, val = km.groups()
             if val == "any":
                 setattr(self, key, None)
             elif val.endswith("%"):
                 setattr(self, key, float(val[:-1]) / 100)
             else:
                 setattr(self, key, float(val))
-        self.output_of = m.group(4).strip() if m.group(4) else None
-        self.excerpt = m.group(3) == "excerpt"
 
     def split(self):
         if self.file:
@@ -392,7 +397,6 @@ def run_doc(doc, blocks):
                 continue
             ok, bad = match(exp, act, b.rtol, b.atol)
             if status[k] != 0 and not any("error" in l.lower() for l in exp):
-                ok, bad = False, None
                 problems.append("%s: $ %s\n  exited with status %d" % (b.where(line), cmd, status[k]))
             if not ok:
                 out_line = units[k][1] + cmd.count("\n") + 1
