@@ -43,7 +43,7 @@ import sys
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-OUT = os.path.join(ROOT, "tests", "out", "docs-run")
+OUT = os.environ.get("DOCS_OUT") or os.path.join(ROOT, "tests", "out", "docs-run")
 SHELL_LANGS = {"sh", "bash", "shell", "console"}
 DOC_TIMEOUT = int(os.environ.get("DOCS_TIMEOUT", "1200"))
 # what `make` builds that the copies of the checkout link to
@@ -63,6 +63,7 @@ class Block:
         self.script = None            # (line, text) for a script block
         self.output_of = None         # the command whose output the block shows
         self.excerpt = False          # ... a part of it
+        self.file = None              # the block is this file's text
         self.parse_directive(directive)
         self.split()
 
@@ -79,20 +80,34 @@ class Block:
                 raise SyntaxError("%s: norun needs a reason: <!-- test: norun (why) -->" % self.where())
             self.norun = why
             return
-        m = re.match(r"\s*((?:(?:rtol|atol)=\S+\s*)*)(?:\(([^)]*)\)\s*)?(?:(output|excerpt) of (.*))?$", d, re.S)
-        if not m or not (m.group(1) or m.group(4)):
-            raise SyntaxError("%s: unknown test directive %r" % (self.where(), d))
-        for key, val in re.findall(r"(rtol|atol)=(\S+)", m.group(1)):
+        m = re.match(r"\s*file\s+(\S+)\s*$", d)
+        if m:
+            self.file = m.group(1)
+            return
+        # [rtol=R] [atol=A] [(why)] in any order, then [output of CMD | excerpt of CMD]
+        m = re.search(r"\b(output|excerpt) of (.*)$", d, re.S)
+        if m:
+            self.output_of, self.excerpt = m.group(2).strip(), m.group(1) == "excerpt"
+            d = d[:m.start()]
+        d = re.sub(r"\([^)]*\)", " ", d)
+        for tok in d.split():
+            km = re.match(r"(rtol|atol)=(\S+)$", tok)
+            if not km:
+                raise SyntaxError("%s: unknown test directive %r" % (self.where(), tok))
+            key, val = km.groups()
             if val == "any":
                 setattr(self, key, None)
             elif val.endswith("%"):
                 setattr(self, key, float(val[:-1]) / 100)
             else:
                 setattr(self, key, float(val))
-        self.output_of = m.group(4).strip() if m.group(4) else None
-        self.excerpt = m.group(3) == "excerpt"
 
     def split(self):
+        if self.file:
+            # written as it is, in the shell's current directory
+            text = "\n".join(self.lines)
+            self.script = (self.line, "cat > %s <<'NNC_DOC_EOF'\n%s\nNNC_DOC_EOF" % (shlex.quote(self.file), text))
+            return
         if self.output_of:
             out = list(self.lines)
             while out and not out[-1].strip():
@@ -169,7 +184,7 @@ def parse(doc):
             shell = lang in SHELL_LANGS or (lang == "" and body and body[0].startswith("$ "))
             if shell:
                 blocks.append(Block(doc, i + 1, lang, body, directive, section))
-            elif directive is not None and re.search(r"\b(output|excerpt) of ", directive) or directive and directive.startswith("norun"):
+            elif directive is not None and re.search(r"\b(output|excerpt) of |^file ", directive) or directive and directive.startswith("norun"):
                 blocks.append(Block(doc, i + 1, lang, body, directive, section))
             elif directive is not None:
                 raise SyntaxError("%s:%d: a test directive on a block that is not a shell block" % (doc, i + 1))
@@ -382,7 +397,6 @@ def run_doc(doc, blocks):
                 continue
             ok, bad = match(exp, act, b.rtol, b.atol)
             if status[k] != 0 and not any("error" in l.lower() for l in exp):
-                ok, bad = False, None
                 problems.append("%s: $ %s\n  exited with status %d" % (b.where(line), cmd, status[k]))
             if not ok:
                 out_line = units[k][1] + cmd.count("\n") + 1
@@ -442,7 +456,11 @@ def main(argv):
     fails = 0
     alltimes = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as ex:
-        futs = [(d, ex.submit(run_doc, d, parsed[d])) for d in docs if parsed[d]]
+        # the documents with most commands first, so that the longest is not
+        # left to run alone at the end; reported in the usual order
+        order = sorted((d for d in docs if parsed[d]), key=lambda d: -sum(len(b.commands) or 1 for b in parsed[d]))
+        subs = {d: ex.submit(run_doc, d, parsed[d]) for d in order}
+        futs = [(d, subs[d]) for d in docs if d in subs]
         for d, fu in futs:
             report, f, times, secs = fu.result()
             print("# %s: %d blocks, %.0f s" % (d, len(parsed[d]), secs))
