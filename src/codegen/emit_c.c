@@ -369,8 +369,8 @@ static const char *assign_op(Cg *cg, int id, const char *count)
 /* ---- the ops ---- */
 
 /* A reference of a loop nest (plan.h CgRef) as C: an element of a value
- * (x[i], x[i * n + b], x[(i * 3 + k) * n + b], x[i % 4 * n + b]), the
- * nest's local, a number, the seed. */
+ * (x[i], x[i * n + b], x[(i * 3 + k) * n + b], x[i % 4 * n + b],
+ * x[(j + 40) * n + b]), the nest's local, a number, the seed. */
 static void nest_ref(Cg *cg, const CgNest *ns, const CgRef *r, char *buf, size_t n)
 {
     switch (r->kind) {
@@ -387,7 +387,7 @@ static void nest_ref(Cg *cg, const CgNest *ns, const CgRef *r, char *buf, size_t
     case CG_REF_ELEM:
         break;
     }
-    char idx[64] = "0";
+    char idx[96] = "";
     size_t len = 0;
     for (int t = 0; t < r->nterms; t++) {
         const CgTerm *m = &r->term[t];
@@ -402,6 +402,9 @@ static void nest_ref(Cg *cg, const CgNest *ns, const CgRef *r, char *buf, size_t
             len += (size_t)snprintf(idx + len, sizeof idx - len, "%s%s", t ? " + " : "", x);
         len = len < sizeof idx ? len : sizeof idx - 1;
     }
+    if (r->off || !r->nterms)
+        snprintf(idx + len, sizeof idx - len, r->nterms ? " + %d" : "%d", r->off);
+    int parts = r->nterms + (r->off && r->nterms);
     const char *name = cg->cname[r->id];
     cg->used[r->id] = 1;
     if (!r->batched) {
@@ -409,9 +412,9 @@ static void nest_ref(Cg *cg, const CgNest *ns, const CgRef *r, char *buf, size_t
         return;
     }
     cg->uses |= ARG_N;
-    if (r->nterms == 0)
+    if (r->nterms == 0 && !r->off)
         snprintf(buf, n, "%s[b]", name);
-    else if (r->nterms > 1 || (r->term[0].coef != 1 && !r->term[0].mod))
+    else if (parts > 1 || (parts == 1 && r->term[0].coef != 1 && !r->term[0].mod))
         snprintf(buf, n, "%s[(%s) * n + b]", name, idx);
     else
         snprintf(buf, n, "%s[%s * n + b]", name, idx);
@@ -452,6 +455,14 @@ static void emit_nest(Cg *cg, const CgNest *ns)
             if (brace[--nopen])
                 out(cg, ind, "}");
             break;
+        case CG_N_CLEAR: {
+            const Value *d = &cg->p->v[s->dst.id];
+            const char *name = cg->cname[s->dst.id];
+            cg->used[s->dst.id] = 1;
+            out(cg, ind, "memset(%s, 0, %s%d * sizeof *%s);", name,
+                d->batched ? "(size_t)n * " : "", numel(d), name);
+            break;
+        }
         case CG_N_STORE: {
             char dst[128], args[3][128], e[512];
             const char *opp[3] = {args[0], args[1], args[2]};
@@ -470,8 +481,8 @@ static void emit_nest(Cg *cg, const CgNest *ns)
     }
 }
 
-/* An elementwise op, a transpose, a reduction or a product planned as
- * loops: its loop nest. */
+/* An elementwise op, a transpose, a reduction, a view or a product
+ * planned as loops: its loop nest. */
 static void emit_loops(Cg *cg, int id)
 {
     const IrProgram *p = cg->p;
@@ -545,59 +556,6 @@ static void emit_matmul(Cg *cg, int id)
         gemm_dim(g.M, d[0], 32), gemm_dim(g.N, d[1], 32), gemm_dim(g.K, d[2], 32),
         cg->cname[g.a], gemm_dim(g.lda, d[3], 32), cg->cname[g.b], gemm_dim(g.ldb, d[4], 32),
         strcmp(op, "=") == 0 ? "0" : "1", cg->cname[dst], gemm_dim(g.ldc, d[5], 32));
-}
-
-/* The index sum_k i_k stride[k] (+ off), as C: "j", "i * 7 + j + 40", "3". */
-static void view_index(const CgView *w, const int *stride, int off, char *buf, size_t n)
-{
-    static const char *const ix[IR_MAXRANK] = {"i", "j", "k", "m"};
-    size_t len = 0;
-    buf[0] = '\0';
-    for (int l = 0; l < w->nloops && len < n; l++)
-        len += (size_t)snprintf(buf + len, n - len, stride[l] == 1 ? "%s%s" : "%s%s * %d",
-                                len ? " + " : "", ix[l], stride[l]);
-    if ((off || !len) && len < n)
-        snprintf(buf + len, n - len, len ? " + %d" : "%d", off);
-}
-
-/* Element idx of value id as stored: x[idx], or per sample x[idx * n + b]. */
-static void view_elem(Cg *cg, int id, const char *idx, char *buf, size_t n)
-{
-    const char *name = cg->cname[id];
-    if (!cg->p->v[id].batched)
-        snprintf(buf, n, "%s[%s]", name, idx);
-    else if (strcmp(idx, "0") == 0)
-        snprintf(buf, n, "%s[b]", name);
-    else
-        snprintf(buf, n, strchr(idx, ' ') ? "%s[(%s) * n + b]" : "%s[%s * n + b]", name, idx);
-}
-
-/* A view or a placement (plan.h CgView): loops over the smaller tensor's
- * elements, each moved between it and its place in the larger one. */
-static void emit_view(Cg *cg, int id)
-{
-    const IrProgram *p = cg->p;
-    CgView w = cg_view_plan(p, id);
-    static const char *const ix[IR_MAXRANK] = {"i", "j", "k", "m"};
-    const Value *d = &p->v[w.dst];
-    cg->used[w.src] = cg->used[w.dst] = 1;
-    if (w.clear)
-        out(cg, 1, "memset(%s, 0, %s%d * sizeof *%s);", cg->cname[w.dst],
-            d->batched ? "(size_t)n * " : "", numel(d), cg->cname[w.dst]);
-    const char *op = assign_op(cg, id, "(size_t)n * ");
-    char si[96], bi[96], se[128], be[128];
-    view_index(&w, w.small_stride, 0, si, sizeof si);
-    view_index(&w, w.big_stride, w.off, bi, sizeof bi);
-    view_elem(cg, w.src, w.gather ? bi : si, se, sizeof se);
-    view_elem(cg, w.dst, w.gather ? si : bi, be, sizeof be);
-    int ind = 1;
-    for (int l = 0; l < w.nloops; l++)
-        out(cg, ind++, "for (int %s = 0; %s < %d; %s++)", ix[l], ix[l], w.count[l], ix[l]);
-    if (p->v[w.src].batched) {
-        cg->uses |= ARG_N;
-        out(cg, ind++, "for (int b = 0; b < n; b++)");
-    }
-    out(cg, ind, "%s %s %s;", be, op, se);
 }
 
 /* Element j of the current row (r) of a tensor with K entries per row, of
@@ -1028,7 +986,7 @@ static void emit_value(Cg *cg, int id)
     case K_TRANS: emit_loops(cg, id); break;
     case K_REDUCE: emit_loops(cg, id); break;
     case K_ROW: emit_row(cg, id); break;
-    case K_VIEW: emit_view(cg, id); break;
+    case K_VIEW: emit_loops(cg, id); break;
     case K_BATCH: emit_batch(cg, id); break;
     default: diag_internal("emit_value: %s", ir_ops[v->op].name);
     }

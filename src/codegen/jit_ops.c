@@ -23,8 +23,8 @@ static LLVMValueRef nest_ptr(Jit *j, const CgRef *r, LLVMValueRef *x)
                                 : index_mul(j, x[m->var], m->coef);
         idx = idx ? index_add(j, idx, e) : e;
     }
-    if (!idx)
-        idx = const_i64(j, 0);
+    if (!idx || r->off)
+        idx = idx ? index_add(j, idx, const_i64(j, r->off)) : const_i64(j, r->off);
     return offset_ptr(j, storage(j, r->id), batch_index(j, idx, r->batched, x[CG_VAR_B]));
 }
 
@@ -70,6 +70,13 @@ static void build_nest(Jit *j, const CgNest *ns)
         case CG_N_BLOCK:
             kind[nopen++] = -1;
             break;
+        case CG_N_CLEAR: {
+            const Value *d = &j->p->v[s->dst.id];
+            LLVMValueRef count = d->batched ? index_mul(j, j->ld, numel(d)) : const_i64(j, numel(d));
+            LLVMValueRef bytes = index_mul(j, count, j->p->dtype == DT_F32 ? 4 : 8);
+            LLVMBuildMemSet(j->b, storage(j, s->dst.id), LLVMConstInt(j->i8, 0, 0), bytes, 4);
+            break;
+        }
         case CG_N_END:
             if (kind[--nopen] >= 0) {
                 loop_close(j, &loop[nopen]);
@@ -97,8 +104,8 @@ static void build_nest(Jit *j, const CgNest *ns)
     }
 }
 
-/* An elementwise op, a transpose, a reduction or a product planned as
- * loops: its loop nest. */
+/* An elementwise op, a transpose, a reduction, a view or a product
+ * planned as loops: its loop nest. */
 static void emit_loops(Jit *j, int id)
 {
     int acc = begin_store(j, id);
@@ -151,47 +158,6 @@ static void emit_matmul(Jit *j, int id)
     LLVMValueRef ldb = gemm_dim(j, g.ldb, ld, &rowk), ldc = gemm_dim(j, g.ldc, ld, &rowk);
     call_gemm(j, g.ta, g.tb, M, N, K, g.a == v->arg[0] ? a : bn, lda, g.b == v->arg[1] ? bn : a,
               ldb, beta, c, ldc);
-}
-
-/* sum_l i_l stride[l] + off, over the loops' indices */
-static LLVMValueRef view_index(Jit *j, const CgView *w, const LLVMValueRef *i, const int *stride,
-                               int off)
-{
-    LLVMValueRef x = const_i64(j, off);
-    for (int l = 0; l < w->nloops; l++)
-        x = index_add(j, x, index_mul(j, i[l], stride[l]));
-    return x;
-}
-
-/* A view or a placement (plan.h CgView), as emit_c.c's emit_view. */
-static void emit_view(Jit *j, int id)
-{
-    const IrProgram *p = j->p;
-    CgView w = cg_view_plan(p, id);
-    const Value *d = &p->v[w.dst];
-    if (w.clear) {
-        LLVMValueRef count = d->batched ? index_mul(j, j->ld, numel(d)) : const_i64(j, numel(d));
-        LLVMValueRef bytes = index_mul(j, count, p->dtype == DT_F32 ? 4 : 8);
-        LLVMBuildMemSet(j->b, storage(j, w.dst), LLVMConstInt(j->i8, 0, 0), bytes, 4);
-    }
-    int acc = begin_store(j, id);
-    Loop loop[IR_MAXRANK], lb;
-    LLVMValueRef i[IR_MAXRANK];
-    for (int l = 0; l < w.nloops; l++)
-        i[l] = loop_open(j, &loop[l], const_i64(j, w.count[l]), "i");
-    int bat = p->v[w.src].batched;
-    /* summed over the samples: only the real ones (the rows are padded) */
-    LLVMValueRef b = bat ? samples_open(j, &lb, !w.sum_batch) : const_i64(j, 0);
-    LLVMValueRef si = view_index(j, &w, i, w.small_stride, 0);
-    LLVMValueRef bi = view_index(j, &w, i, w.big_stride, w.off);
-    LLVMValueRef x = load_real(j, offset_ptr(j, storage(j, w.src),
-                                             batch_index(j, w.gather ? bi : si, bat, b)));
-    LLVMValueRef dp = offset_ptr(j, storage(j, w.dst), batch_index(j, w.gather ? si : bi, d->batched, b));
-    store_or_add(j, dp, x, acc);
-    if (bat)
-        loop_close(j, &lb);
-    for (int l = w.nloops - 1; l >= 0; l--)
-        loop_close(j, &loop[l]);
 }
 
 /* Element jj of row r (of K entries) of value id, of sample b when batched. */
@@ -508,7 +474,7 @@ void emit_value(Jit *j, int id)
     case K_TRANS: emit_loops(j, id); break;
     case K_REDUCE: emit_loops(j, id); break;
     case K_ROW: emit_row(j, id); break;
-    case K_VIEW: emit_view(j, id); break;
+    case K_VIEW: emit_loops(j, id); break;
     case K_BATCH: emit_batch(j, id); break;
     }
 }

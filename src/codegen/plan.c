@@ -718,7 +718,7 @@ void cg_row_dims(const IrProgram *p, int id, int *K, int *rows)
 
 /* ---- loop nests ---- */
 
-const char *const cg_var_name[CG_NVARS] = {"i", "j", "k", "b"};
+const char *const cg_var_name[CG_NVARS] = {"i", "j", "k", "m", "b"};
 
 /* The nests' own statements' expressions, parsed once. */
 enum { NE_COPY, NE_PRODUCT, NE_ZERO, NE_QUOTIENT, NE_COUNT };
@@ -969,6 +969,36 @@ static void nest_transpose(const IrProgram *p, int id, CgStore st, CgNest *n)
     nest_end(n);
 }
 
+/* A view or a placement (cg_view_plan): loops over the smaller tensor's
+ * elements, each moved between it and its place in the larger one (at the
+ * offset plus the strides); summed over the samples into an unbatched
+ * destination (a view's adjoint of a parameter), over the real samples
+ * only. */
+static void nest_view(const IrProgram *p, int id, CgStore st, CgNest *n)
+{
+    CgView w = cg_view_plan(p, id);
+    if (w.clear)
+        nest_step(n, CG_N_CLEAR)->dst = (CgRef){.kind = CG_REF_ELEM, .id = w.dst};
+    CgRef small = {.kind = CG_REF_ELEM}, big = {.kind = CG_REF_ELEM, .off = w.off};
+    for (int l = 0; l < w.nloops; l++) {
+        nest_loop(n, (CgVar)(CG_VAR_I + l), CG_COUNT_CONST, w.count[l], 0);
+        ref_term(&small, CG_VAR_I + l, w.small_stride[l], 0);
+        ref_term(&big, CG_VAR_I + l, w.big_stride[l], 0);
+    }
+    CgRef src = w.gather ? big : small, dst = w.gather ? small : big;
+    src.id = w.src;
+    src.batched = p->v[w.src].batched;
+    dst.id = w.dst;
+    dst.batched = p->v[w.dst].batched;
+    if (src.batched)
+        nest_loop(n, CG_VAR_B, CG_COUNT_SAMPLES, 0, 0)->padded = !w.sum_batch;
+    nest_arg(nest_store(n, store_op(st), dst, nest_expr(NE_COPY)), src);
+    if (src.batched)
+        nest_end(n);
+    for (int l = 0; l < w.nloops; l++)
+        nest_end(n);
+}
+
 /* A reduction (cg_reduce_loops): its term (cg_elem_expr) summed. */
 static void nest_reduce(const IrProgram *p, int id, CgNest *n)
 {
@@ -1024,6 +1054,7 @@ void cg_nest(const IrProgram *p, int id, CgStore st, CgNest *n)
     case K_MATMUL: nest_matmul(p, id, st, n); break;
     case K_TRANS: nest_transpose(p, id, st, n); break;
     case K_REDUCE: nest_reduce(p, id, n); break;
+    case K_VIEW: nest_view(p, id, st, n); break;
     default: diag_internal("cg_nest: %s has no loop nest", ir_ops[p->v[id].op].name);
     }
 }

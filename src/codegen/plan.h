@@ -148,9 +148,9 @@ CgMatmul cg_matmul_plan(const IrProgram *p, int id);
  * sample b when batched: element e of sample b is at e * n + b (samples
  * innermost; the JIT's rows are ld long, padded).
  */
-typedef enum CgVar { CG_VAR_I, CG_VAR_J, CG_VAR_K, CG_VAR_B, CG_NVARS } CgVar;
+typedef enum CgVar { CG_VAR_I, CG_VAR_J, CG_VAR_K, CG_VAR_M, CG_VAR_B, CG_NVARS } CgVar;
 
-/* The C names of the variables: "i", "j", "k", "b". */
+/* The C names of the variables: "i", "j", "k", "m", "b". */
 extern const char *const cg_var_name[CG_NVARS];
 
 typedef struct CgTerm { CgVar var; int coef, mod; } CgTerm;   /* var * coef, or var % mod */
@@ -165,8 +165,9 @@ typedef enum CgRefKind {
 typedef struct CgRef {
     CgRefKind kind;
     int id;            /* CG_REF_ELEM */
-    int nterms;        /* the element within the sample: the sum of term[], 0 when none */
-    CgTerm term[2];
+    int nterms;        /* the element within the sample: the sum of term[] and off */
+    CgTerm term[IR_MAXRANK];
+    int off;
     int batched;       /* of sample b */
     double num;        /* CG_REF_NUM */
 } CgRef;
@@ -175,6 +176,7 @@ typedef enum CgNestKind {
     CG_N_LOOP,         /* for var in [0, count) */
     CG_N_BLOCK,        /* a block of its own (C's braces around a local) */
     CG_N_END,          /* the end of the innermost loop or block */
+    CG_N_CLEAR,        /* set all of dst.id's buffer to 0 */
     CG_N_STORE         /* dst (op) e, e over arg[] as $0 $1 $2 */
 } CgNestKind;
 
@@ -215,8 +217,8 @@ typedef struct CgNest {
     CgNestStep step[16];
 } CgNest;
 
-/* The nest of value id (K_MAP, K_TRANS, K_REDUCE, or K_MATMUL planned as
- * CG_MM_LOOPS), which stores into its destination as st says (cg_store:
+/* The nest of value id (K_MAP, K_TRANS, K_REDUCE, K_VIEW, or K_MATMUL
+ * planned as CG_MM_LOOPS), which stores into its destination as st says (cg_store:
  * the caller has cleared the destination for CG_ZERO_ADD). */
 void cg_nest(const IrProgram *p, int id, CgStore st, CgNest *n);
 

@@ -224,7 +224,7 @@ static void check_ref(const IrProgram *p, const CgNest *n, const CgRef *r, const
         return;
     ck_assert_msg(r->id >= 0 && r->id < p->nv, "value %d: a reference to no value", id);
     ck_assert_msg(!r->batched || open[CG_VAR_B], "value %d: sample b outside its loop", id);
-    long hi = 0;
+    long hi = r->off;
     for (int t = 0; t < r->nterms; t++) {
         const CgTerm *m = &r->term[t];
         ck_assert_msg(open[m->var], "value %d: %s outside its loop", id, cg_var_name[m->var]);
@@ -253,6 +253,8 @@ START_TEST(every_loop_nest_is_well_formed)
         "h = relu(A' @ x) * c\nloss = sum((h - y)^2) / 4\n",
         "input x[2, 3]\ntarget y[2]\nparam W[3, 2] = xavier_uniform\n"
         "h = x @ W\nloss = sum(h) + mean(y * sum(x))\n",
+        "input x[12]\ntarget y[3]\nparam W[3, 4] = xavier_uniform\nX = reshape(x, [3, 4])\n"
+        "h = X[1] * W[2] + X[:, 1:3][0, 0]\nloss = sum((concat(h[0:2], W[0, 0:1]) - y)^2)\n",
     };
     static const char *const bounds[] = {"0", "1000000000"};
     int nests = 0;
@@ -263,7 +265,8 @@ START_TEST(every_loop_nest_is_well_formed)
             IrProgram *p = compile(models[mi], &ast);
             for (int id = 0; id < p->nv; id++) {
                 IrKind kind = ir_ops[p->v[id].op].kind;
-                if (kind != K_MAP && kind != K_TRANS && kind != K_REDUCE && kind != K_MATMUL)
+                if (kind != K_MAP && kind != K_TRANS && kind != K_REDUCE && kind != K_MATMUL &&
+                    kind != K_VIEW)
                     continue;
                 if (kind == K_MATMUL && cg_matmul_plan(p, id).kind != CG_MM_LOOPS)
                     continue;
@@ -289,6 +292,10 @@ START_TEST(every_loop_nest_is_well_formed)
                             break;
                         case CG_N_BLOCK:
                             stack[depth++] = -1;
+                            break;
+                        case CG_N_CLEAR:
+                            ck_assert_msg(s->dst.kind == CG_REF_ELEM && depth == 0,
+                                          "value %d: a clear of no buffer, or inside a loop", id);
                             break;
                         case CG_N_END:
                             ck_assert_msg(depth > 0, "value %d: an end without a loop", id);
