@@ -3,7 +3,8 @@
  *
  * nnrt_file_open() looks at a file's first bytes and picks its reader:
  *
- *   "\x93NUMPY"                   .npy: one array, named ""
+ *   "\x93NUMPY"                   .npy: one array, named "", read on demand (whole, or
+ *                                 some rows only: nnrt_file_read_rows)
  *   "PK\x03\x04" / "PK\x05\x06"    .npz: members read on demand (common_npz.c)
  *   0x80 0x02..0x05               a Python pickle (common_pickle.c); protocols 0 and 1
  *                                 (Python 2's default: no PROTO opcode) by their first
@@ -41,10 +42,13 @@
 #define MAX_GUNZIP ((uint64_t)1 << 34)   /* 16 GiB inflated: beyond any course data set */
 #define MAX_COLUMNS 100000
 
+int64_t nnrt_bytes_read;
+
 struct NnrtFile {
     char *path;
     const char *format;
     NnrtNpz *npz;              /* npz: arrays read on demand */
+    int npy;                   /* an .npy file: its array read on demand, whole or by rows */
     NnrtPickle *pk;
     unsigned char *buf;        /* the file's bytes (pickle and IDX arrays point in) */
     size_t len;
@@ -241,6 +245,7 @@ static int read_all(const char *path, unsigned char **out, size_t *outlen, NnrtE
             return nnrt_err(e, "%s: cannot read", path);
         }
         fclose(f);
+        nnrt_bytes_read += (int64_t)flen;
         b[flen] = '\0';
         *out = b;
         *outlen = (size_t)flen;
@@ -714,10 +719,23 @@ int nnrt_file_open(NnrtFile **out, const char *path, NnrtErr *e)
         nnrt_file_close(f);
         return -1;
     }
-    unsigned char magic[4] = { 0 };
-    size_t got = fread(magic, 1, 4, fp);
+    unsigned char magic[6] = { 0 };
+    size_t got = fread(magic, 1, 6, fp);
     fclose(fp);
-    if (got == 4 && (memcmp(magic, "PK\x03\x04", 4) == 0 || memcmp(magic, "PK\x05\x06", 4) == 0)) {
+    if (got == 6 && memcmp(magic, "\x93NUMPY", 6) == 0) {
+        /* only the header now: the trainer may want some rows only
+         * (nnrt_file_read_rows) */
+        NnrtEntry *en = add_entries(f, 1, e);
+        if (!en || set_name(f, en, "", e) != 0 || nnrt_npy_header_of(path, &en->h, e) != 0) {
+            nnrt_file_close(f);
+            return -1;
+        }
+        f->npy = 1;
+        f->format = "npy";
+        *out = f;
+        return 0;
+    }
+    if (got >= 4 && (memcmp(magic, "PK\x03\x04", 4) == 0 || memcmp(magic, "PK\x05\x06", 4) == 0)) {
         if (nnrt_npz_open(&f->npz, path, e) != 0) {
             nnrt_file_close(f);
             return -1;
@@ -847,6 +865,8 @@ int nnrt_file_read(NnrtFile *f, int i, NnrtArray *a, NnrtErr *e)
     a->data = NULL;
     if (f->npz)
         return nnrt_npz_read(f->npz, i, a, e);
+    if (f->npy)
+        return nnrt_npy_read(f->path, a, e);
     if (nnrt_file_header(f, i, &a->h, e) != 0)
         return -1;
     size_t bytes = (size_t)a->h.count * (size_t)a->h.itemsize;
@@ -860,4 +880,14 @@ int nnrt_file_read(NnrtFile *f, int i, NnrtArray *a, NnrtErr *e)
         a->h.swap = 0;
     }
     return 0;
+}
+
+int nnrt_file_read_rows(NnrtFile *f, int i, int64_t lo, int64_t hi, NnrtArray *a, NnrtErr *e)
+{
+    a->data = NULL;
+    if (f->npz)
+        return nnrt_npz_read_rows(f->npz, i, lo, hi, a, e);
+    if (f->npy)
+        return nnrt_npy_read_rows(f->path, lo, hi, a, e);
+    return 1;   /* read whole at opening (gzip, IDX, CSV, pickle, CIFAR) */
 }

@@ -114,11 +114,15 @@ int nnrt_mpi_end(int rc)
         return rc;
     fflush(NULL);
     const char *want = getenv("NNRT_MPI_STATS");
-    if (rank == 0 && want && *want && strcmp(want, "0") != 0) {
+    if (want && *want && strcmp(want, "0") != 0) {
         double wall = nnrt_now() - stats.start;
-        fprintf(stderr, "mpi: rank 0 of %d: %lld sums across the ranks, %.3g MB each way, took "
-                "%.3f s of %.3f s (%.1f%%)\n", size, stats.calls, stats.bytes / 1e6,
-                stats.seconds, wall, wall > 0 ? 100 * stats.seconds / wall : 0.0);
+        if (rank == 0)
+            fprintf(stderr, "mpi: rank 0 of %d: %lld sums across the ranks, %.3g MB each way, "
+                    "took %.3f s of %.3f s (%.1f%%)\n", size, stats.calls, stats.bytes / 1e6,
+                    stats.seconds, wall, wall > 0 ? 100 * stats.seconds / wall : 0.0);
+        /* every rank: what it read of the data files (a share, where it can) */
+        fprintf(stderr, "mpi: rank %d of %d read %lld bytes of data files\n", rank, size,
+                (long long)nnrt_bytes_read);
     }
     /* a rank that fails ends the whole job: the others would otherwise wait
      * for it in their next sum, for ever */

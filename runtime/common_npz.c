@@ -112,6 +112,7 @@ static int stream_read(Stream *s, void *dst, uint64_t n, NnrtErr *e)
             if (fread(out, 1, chunk, s->f) != chunk)
                 return nnrt_err(e, "%s: truncated (the file ends inside the data)", s->what);
             s->in_left -= chunk;
+            nnrt_bytes_read += (int64_t)chunk;
         } else {
             s->z.next_out = out;
             s->z.avail_out = (uInt)chunk;
@@ -122,6 +123,7 @@ static int stream_read(Stream *s, void *dst, uint64_t n, NnrtErr *e)
                         return nnrt_err(e, "%s: truncated (the file ends inside the compressed data)",
                                         s->what);
                     s->in_left -= m;
+                    nnrt_bytes_read += (int64_t)m;
                     s->z.next_in = s->buf;
                     s->z.avail_in = (uInt)m;
                 }
@@ -418,6 +420,49 @@ static int npy_read_stream(Stream *s, NnrtArray *a, NnrtErr *e)
     return 0;
 }
 
+/* Reads the header, then only samples lo..hi (rows of axis 0) of a C-order
+ * array stored as is in a file (an .npy, a stored .npz member): a seek
+ * past the rows before them, and the rows after them are never read.  The
+ * result's first dimension is hi - lo.  1 when the array cannot be read
+ * so (Fortran order: a row is spread over the file; a scalar), before its
+ * data is read. */
+static int npy_read_rows(Stream *s, int64_t lo, int64_t hi, NnrtArray *a, NnrtErr *e)
+{
+    a->data = NULL;
+    if (npy_read_header(s, &a->h, e) != 0)
+        return -1;
+    if (!s->f || s->deflated || a->h.fortran || a->h.rank == 0)
+        return 1;
+    int64_t n = a->h.shape[0];
+    if (lo < 0 || lo > hi || hi > n)
+        return nnrt_err(e, "%s: samples %lld to %lld asked of %lld", s->what, (long long)lo,
+                        (long long)hi, (long long)n);
+    int64_t per = n ? a->h.count / n : 0;
+    uint64_t row = (uint64_t)per * (uint64_t)a->h.itemsize;
+    uint64_t bytes = (uint64_t)(hi - lo) * row;
+    off_t here = ftello(s->f);
+    if (bytes > SIZE_MAX)
+        return nnrt_err(e, "%s: too large for this machine", s->what);
+    if (here < 0 || fseeko(s->f, here + (off_t)((uint64_t)lo * row), SEEK_SET) != 0)
+        return nnrt_err(e, "%s: cannot read (seeking to sample %lld)", s->what, (long long)lo);
+    s->in_left -= (uint64_t)lo * row;
+    s->out_left -= (uint64_t)lo * row;
+    a->data = malloc(bytes ? (size_t)bytes : 1);
+    if (!a->data)
+        return nnrt_err(e, "%s: out of memory (%" PRIu64 " bytes)", s->what, bytes);
+    if (stream_read(s, a->data, bytes, e) != 0) {
+        nnrt_array_free(a);
+        return -1;
+    }
+    a->h.shape[0] = hi - lo;
+    a->h.count = (hi - lo) * per;
+    if (a->h.swap) {
+        nnrt_byteswap(a->data, a->h.count, a->h.itemsize);
+        a->h.swap = 0;
+    }
+    return 0;
+}
+
 void nnrt_array_free(NnrtArray *a)
 {
     free(a->data);
@@ -461,6 +506,53 @@ int nnrt_npy_read(const char *path, NnrtArray *a, NnrtErr *e)
     }
     free(s);
     fclose(f);
+    return r;
+}
+
+/* An .npy file as a stream (s->f open, sizes set); -1 with a message. */
+static int npy_file_stream(const char *path, Stream *s, NnrtErr *e)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return nnrt_err(e, "%s: cannot open (%s)", path, strerror(errno));
+    off_t len;
+    if (fseeko(f, 0, SEEK_END) != 0 || (len = ftello(f)) < 0) {
+        fclose(f);
+        return nnrt_err(e, "%s: cannot read (not a regular file?)", path);
+    }
+    rewind(f);
+    s->what = path;
+    s->f = f;
+    s->in_left = s->out_left = (uint64_t)len;
+    return 0;
+}
+
+int nnrt_npy_header_of(const char *path, NnrtNpyHeader *h, NnrtErr *e)
+{
+    Stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return nnrt_err(e, "%s: out of memory", path);
+    int r = npy_file_stream(path, s, e);
+    if (r == 0) {
+        r = npy_read_header(s, h, e);
+        fclose(s->f);
+    }
+    free(s);
+    return r;
+}
+
+int nnrt_npy_read_rows(const char *path, int64_t lo, int64_t hi, NnrtArray *a, NnrtErr *e)
+{
+    a->data = NULL;
+    Stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return nnrt_err(e, "%s: out of memory", path);
+    int r = npy_file_stream(path, s, e);
+    if (r == 0) {
+        r = npy_read_rows(s, lo, hi, a, e);
+        fclose(s->f);
+    }
+    free(s);
     return r;
 }
 
@@ -799,6 +891,29 @@ int nnrt_npz_read(NnrtNpz *z, int i, NnrtArray *a, NnrtErr *e)
     if (r == 0 && s->crc != z->e[i].crc)
         r = nnrt_err(e, "%s: corrupt (CRC-32 mismatch: computed %08x, the archive says %08x)",
                      what, s->crc, z->e[i].crc);
+    stream_close(s);
+    free(s);
+    if (r != 0)
+        nnrt_array_free(a);
+    return r;
+}
+
+/* Samples lo..hi of a stored member (npy_read_rows); 1 when it is deflated
+ * (a deflate stream is read from its start) or cannot be read by rows.
+ * The member's CRC-32 covers all of its bytes, so it is not checked here;
+ * the sizes are. */
+int nnrt_npz_read_rows(NnrtNpz *z, int i, int64_t lo, int64_t hi, NnrtArray *a, NnrtErr *e)
+{
+    char what[1200];
+    a->data = NULL;
+    if (z->e[i].method != 0)
+        return 1;
+    Stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return nnrt_err(e, "%s: out of memory", z->path);
+    int r = member_open(z, i, s, what, sizeof what, e);
+    if (r == 0)
+        r = npy_read_rows(s, lo, hi, a, e);
     stream_close(s);
     free(s);
     if (r != 0)

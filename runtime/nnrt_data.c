@@ -663,9 +663,11 @@ static void exact_text(double x, char *buf, size_t len)
  * class label that is no integer in [0, K) before any rounding to float32
  * (3.0000001), is refused with the array and the sample. */
 static int store_array(const NnrtSlot *sl, const Part *p, int j, NnrtArray *a, nnrt_real *dst,
-                       int64_t col, NnrtErr *e)
+                       int64_t col, int64_t row0, int64_t rows, NnrtErr *e)
 {
-    int64_t n = p->stacked ? 1 : p->n, w = n ? a->h.count / n : 0;
+    /* a holds the part's samples row0..row0 + rows (all, or those read by rows) */
+    int64_t n = p->stacked ? 1 : rows, w = n ? a->h.count / n : 0;
+    dst += row0 * sl->size;
     /* labels in float64, the rest in the trainer's precision (a float64
      * copy of CIFAR-10's 150 M values would need 1.2 GB) */
     double *vd = NULL;
@@ -683,7 +685,7 @@ static int store_array(const NnrtSlot *sl, const Part *p, int j, NnrtArray *a, n
             double y = ident ? x : vd ? x * p->scale + p->shift
                                       : (double)(vr[k] * sc + sh);
             nnrt_real r = (nnrt_real)y;
-            int64_t sample = p->stacked ? j : i;
+            int64_t sample = p->stacked ? j : row0 + i;
             int bad = sl->nclass > 0 ? !(y >= 0 && y < sl->nclass && y == floor(y))
                                      : !isfinite(r);
             if (bad) {
@@ -724,16 +726,25 @@ static int store_array(const NnrtSlot *sl, const Part *p, int j, NnrtArray *a, n
 }
 
 /* Copies a part's values into dst (the slot's buffer at the part's first
- * sample), applying scale and shift. */
-static int read_part(const NnrtSlot *sl, Part *p, nnrt_real *dst, NnrtErr *e)
+ * sample), applying scale and shift.  Only the part's samples lo..hi are
+ * wanted (under MPI, a rank's share of a set it only evaluates): where
+ * the format allows (nnrt_file_read_rows) only they are read, and the
+ * others stay 0; elsewhere every sample is. */
+static int read_part(const NnrtSlot *sl, Part *p, nnrt_real *dst, int64_t lo, int64_t hi,
+                     NnrtErr *e)
 {
     int64_t col = 0;
+    int by_rows = !p->stacked && !p->transposed && (lo > 0 || hi < p->n);
+    if (by_rows && lo >= hi)
+        return 0;   /* none of this part's samples */
     for (int j = 0; j < p->nidx; j++) {
         NnrtArray a;
-        if (nnrt_file_read(p->f, p->idx[j], &a, e) != 0)
+        int r = by_rows ? nnrt_file_read_rows(p->f, p->idx[j], lo, hi, &a, e) : 1;
+        if (r < 0 || (r > 0 && nnrt_file_read(p->f, p->idx[j], &a, e) != 0))
             return -1;
-        int64_t w = p->stacked ? a.h.count : p->n ? a.h.count / p->n : 0;
-        int r = store_array(sl, p, j, &a, dst, p->stacked ? 0 : col, e);
+        int64_t row0 = r == 0 ? lo : 0, rows = r == 0 ? hi - lo : p->n;
+        int64_t w = p->stacked ? a.h.count : rows ? a.h.count / rows : 0;
+        r = store_array(sl, p, j, &a, dst, p->stacked ? 0 : col, row0, rows, e);
         nnrt_array_free(&a);
         if (r != 0)
             return -1;
@@ -743,7 +754,7 @@ static int read_part(const NnrtSlot *sl, Part *p, nnrt_real *dst, NnrtErr *e)
     return 0;
 }
 
-static int load_spec(NnrtData *d, const NnrtModel *m, const NnrtSpec *sp, NnrtErr *e)
+static int load_spec(NnrtData *d, const NnrtModel *m, const NnrtSpec *sp, int share, NnrtErr *e)
 {
     Plan P;
     memset(&P, 0, sizeof P);
@@ -860,11 +871,16 @@ static int load_spec(NnrtData *d, const NnrtModel *m, const NnrtSpec *sp, NnrtEr
     }
     if (data_alloc(d, m, n, e) != 0)
         goto done;
+    int64_t lo = 0, hi = n;
+    if (share)
+        nnrt_mpi_share(n, &lo, &hi);
     for (int s = 0; s < ns; s++) {
         int64_t off = 0;
         for (int k = 0; k < P.nparts[s]; k++) {
             Part *p = &P.parts[s][k];
-            if (read_part(&m->slots[s], p, d->slot[s] + off * m->slots[s].size, e) != 0)
+            int64_t plo = lo > off ? lo - off : 0, phi = hi - off < p->n ? hi - off : p->n;
+            if (read_part(&m->slots[s], p, d->slot[s] + off * m->slots[s].size, plo,
+                          phi > plo ? phi : plo, e) != 0)
                 goto done;
             off += p->n;
         }
@@ -879,13 +895,14 @@ done:
 }
 
 /* A file source: a plain name or a spec (docs/trainer.md, "Data"). */
-static int load_file(NnrtData *d, const NnrtModel *m, const NnrtSource *src, NnrtErr *e)
+static int load_file(NnrtData *d, const NnrtModel *m, const NnrtSource *src, int share,
+                     NnrtErr *e)
 {
     NnrtSpec *sp;
     char err[1024];
     if (nnrt_source_spec(src, &sp, err, sizeof err) != 0)
         return nnrt_err(e, "%s: %s", d->name, err);
-    int r = load_spec(d, m, sp, e);
+    int r = load_spec(d, m, sp, share, e);
     nnrt_spec_free(sp);
     return r;
 }
@@ -1048,13 +1065,19 @@ static int generate(NnrtData *d, const NnrtModel *m, const NnrtSource *src, Nnrt
 
 int nnrt_data_load(NnrtData *d, const NnrtModel *m, const NnrtSource *src, NnrtErr *e)
 {
+    return nnrt_data_load_share(d, m, src, 0, e);
+}
+
+int nnrt_data_load_share(NnrtData *d, const NnrtModel *m, const NnrtSource *src, int share,
+                         NnrtErr *e)
+{
     memset(d, 0, sizeof *d);
     if (src->kind == NNRT_SRC_FILE) {
         if (src->spec[0])
             snprintf(d->name, sizeof d->name, "%s", src->spec);
         else
             nnrt_resolve_input(src->path, m->source, d->name, sizeof d->name);
-        if (load_file(d, m, src, e) == 0)
+        if (load_file(d, m, src, share, e) == 0)
             return 0;
     } else if (src->kind == NNRT_SRC_GEN) {
         nnrt_source_describe(src, d->name, sizeof d->name);

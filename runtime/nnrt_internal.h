@@ -340,6 +340,17 @@ int nnrt_npy_read(const char *path, NnrtArray *a, NnrtErr *e);
 /* Fills kind, itemsize, swap and descr from an .npy dtype string ("<f4"). */
 int nnrt_npy_descr(const char *what, const char *descr, NnrtNpyHeader *h, NnrtErr *e);
 void nnrt_byteswap(void *data, int64_t count, int size);
+/* Samples lo..hi (rows of axis 0) of an .npy file or a stored .npz member,
+ * read alone (a seek past the others): the array's first dimension is
+ * hi - lo.  1, before any data is read, when the array cannot be read by
+ * rows (Fortran order, a scalar, a deflated member). */
+int nnrt_npy_read_rows(const char *path, int64_t lo, int64_t hi, NnrtArray *a, NnrtErr *e);
+int nnrt_npz_read_rows(NnrtNpz *z, int i, int64_t lo, int64_t hi, NnrtArray *a, NnrtErr *e);
+/* The header of an .npy file, checked against the file's size; no data read. */
+int nnrt_npy_header_of(const char *path, NnrtNpyHeader *h, NnrtErr *e);
+/* Bytes read from data files by this process (NNRT_MPI_STATS reports them). */
+extern int64_t nnrt_bytes_read;
+
 /* Parses an .npy file held in memory (used for tests and embedded data). */
 int nnrt_npy_parse(const char *what, const void *bytes, size_t len, NnrtArray *a, NnrtErr *e);
 void nnrt_array_free(NnrtArray *a);
@@ -412,6 +423,10 @@ void nnrt_file_what(const NnrtFile *f, int i, char *buf, size_t len);
 int nnrt_file_header(NnrtFile *f, int i, NnrtNpyHeader *h, NnrtErr *e);
 /* The array in machine byte order (a copy the caller frees). */
 int nnrt_file_read(NnrtFile *f, int i, NnrtArray *a, NnrtErr *e);
+/* Samples lo..hi of array i, the others not read (the array's first
+ * dimension is hi - lo); 1, with nothing read, where the format does not
+ * allow it: only .npy files and stored .npz members in C order do. */
+int nnrt_file_read_rows(NnrtFile *f, int i, int64_t lo, int64_t hi, NnrtArray *a, NnrtErr *e);
 
 /* ---- settings: the train block's keys, which are also trainer flags
  * ---- (common_config.c) ---- */
@@ -619,6 +634,7 @@ int nnrt_write_summary(const NnrtRunLog *l, const NnrtSummary *s, NnrtErr *e);
 /* ================= per-variant part (uses nnrt_real) ================= */
 
 #define nnrt_data_load      NNRT_FN(nnrt_data_load)
+#define nnrt_data_load_share NNRT_FN(nnrt_data_load_share)
 #define nnrt_data_example   NNRT_FN(nnrt_data_example)
 #define nnrt_data_free      NNRT_FN(nnrt_data_free)
 #define nnrt_params_init    NNRT_FN(nnrt_params_init)
@@ -649,6 +665,11 @@ typedef struct NnrtData {
 /* Loads a source for model m: a file (relative paths: the current
  * directory, then the directory of m->source) or a generator. */
 int nnrt_data_load(NnrtData *d, const NnrtModel *m, const NnrtSource *src, NnrtErr *e);
+/* share: only this rank's share of the samples (nnrt_mpi_share: a set it
+ * only evaluates) is wanted; .npy files and stored .npz members read no
+ * other rows, which stay 0 (docs/distributed.md, "Data"). */
+int nnrt_data_load_share(NnrtData *d, const NnrtModel *m, const NnrtSource *src, int share,
+                         NnrtErr *e);
 /* The model's example block as a one-sample data set. */
 int nnrt_data_example(NnrtData *d, const NnrtModel *m, NnrtErr *e);
 void nnrt_data_free(NnrtData *d);

@@ -910,7 +910,11 @@ static void full_batch_eval(Run *r, const NnrtData *d, Eval *ev)
     ev->accuracy = (double)correct / (double)d->n;
 }
 
-static int load_source(const Run *r, NnrtData *d, const NnrtSource *src, const char *what)
+/* share: the data is only evaluated, so under MPI this rank needs its
+ * share of the samples only (evaluate), and reads no others where the
+ * format allows (nnrt_data_load_share). */
+static int load_source(const Run *r, NnrtData *d, const NnrtSource *src, const char *what,
+                       int share)
 {
     NnrtErr e;
     if (src->kind == NNRT_SRC_NONE) {
@@ -918,7 +922,7 @@ static int load_source(const Run *r, NnrtData *d, const NnrtSource *src, const c
              "`%s` in the train block", what, what);
         return 2;
     }
-    if (nnrt_data_load(d, r->m, src, &e) != 0)
+    if (nnrt_data_load_share(d, r->m, src, share, &e) != 0)
         return fail_err(&e);
     return 0;
 }
@@ -928,7 +932,8 @@ static int load_source(const Run *r, NnrtData *d, const NnrtSource *src, const c
 /* load_source, with a line for a person at a terminal (loading a large
  * data set takes seconds): what is loaded, then how many samples in how
  * long.  Nothing in a pipe or a file, where the logs stay as they were. */
-static int load_source_said(const Run *r, NnrtData *d, const NnrtSource *src, const char *what)
+static int load_source_said(const Run *r, NnrtData *d, const NnrtSource *src, const char *what,
+                            int share)
 {
     int said = !r->quiet && isatty(STDERR_FILENO) && src->kind != NNRT_SRC_NONE;
     char desc[1200];
@@ -937,7 +942,7 @@ static int load_source_said(const Run *r, NnrtData *d, const NnrtSource *src, co
         nnrt_source_describe(src, desc, sizeof desc);
         fprintf(stderr, "%s: loading %s ...\n", what, desc);   /* an error would follow it */
     }
-    int rc = load_source(r, d, src, what);
+    int rc = load_source(r, d, src, what, share);
     if (said && rc == 0)   /* the line again, up one line (ESC [ A), completed */
         fprintf(stderr, "\033[A\r\033[K%s: %s, %lld samples (%.1f s)\n", what, desc,
                 (long long)d->n, nnrt_now() - t0);
@@ -1305,9 +1310,9 @@ static int train_setup(Run *r, Train *t)
         return 1;
     if (c->log[0] && !r->resume && nnrt_rundir_claim(c->log, r->overwrite, &e) != 0)
         return fail_err(&e);
-    int rc = load_source_said(r, &t->data, &c->data, "data");
+    int rc = load_source_said(r, &t->data, &c->data, "data", 0);
     if (rc == 0 && c->test.kind != NNRT_SRC_NONE)
-        rc = load_source_said(r, &t->test, &c->test, "test");
+        rc = load_source_said(r, &t->test, &c->test, "test", 1);
     if (rc == 0)
         rc = check_metrics(r);
     if (rc != 0)
@@ -1709,7 +1714,7 @@ static int cmd_grad(Run *r)
     }
     int rc = r->print ? check_print_names(r->m, r->print) : 0;
     if (rc == 0)
-        rc = load_source_said(r, &d, &r->cfg.data, "data");
+        rc = load_source_said(r, &d, &r->cfg.data, "data", 0);
     const NnrtData *use = &d;
     char from[1200];
     snprintf(from, sizeof from, "all %lld samples of %s", (long long)d.n, d.name);
@@ -1754,7 +1759,7 @@ static int cmd_grad(Run *r)
 static int cmd_eval(Run *r)
 {
     NnrtData d = { 0 };
-    int rc = load_source_said(r, &d, &r->cfg.data, "data");
+    int rc = load_source_said(r, &d, &r->cfg.data, "data", 1);
     if (rc == 0)
         rc = check_metrics(r);
     if (rc == 0)
@@ -1892,14 +1897,14 @@ static int cmd_check(Run *r)
     char from[1300];
     int rc = 0;
     if (r->data_flag) {
-        rc = load_source(r, &d, &r->cfg.data, "data");
+        rc = load_source(r, &d, &r->cfg.data, "data", 0);
         snprintf(from, sizeof from, "%s", d.name);
     } else if (m->example) {
         if (nnrt_data_example(&d, m, &e) != 0)
             rc = fail_err(&e);
         snprintf(from, sizeof from, "the example block");
     } else if (r->cfg.data.kind != NNRT_SRC_NONE) {
-        rc = load_source(r, &d, &r->cfg.data, "data");
+        rc = load_source(r, &d, &r->cfg.data, "data", 0);
         if (d.n > 16)
             d.n = 16;
         snprintf(from, sizeof from, "the first samples of %s", d.name);
@@ -1909,7 +1914,7 @@ static int cmd_check(Run *r)
         src.gen = NNRT_GEN_RANDOM;
         src.n = 4;
         src.seed = r->cfg.seed;
-        rc = load_source(r, &d, &src, "data");
+        rc = load_source(r, &d, &src, "data", 0);
         snprintf(from, sizeof from, "%s (no example block, no data)", d.name);
     }
     if (rc == 0 && r->batch_flag && r->cfg.batch > 0 && d.n > r->cfg.batch) {
@@ -2140,7 +2145,7 @@ static int cmd_predict(Run *r)
         list = prediction_name(m);
     if (nnrt_output_check(r->out, &e) != 0)
         return fail_err(&e);
-    rc = load_source_said(r, &d, &r->cfg.data, "data");
+    rc = load_source_said(r, &d, &r->cfg.data, "data", 0);
     for (const char *s = list; rc == 0 && *s;) {
         const char *comma = strchr(s, ',');
         int len = comma ? (int)(comma - s) : (int)strlen(s);

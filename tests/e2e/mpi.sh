@@ -158,6 +158,64 @@ else
     t_fail "eval: $(cat "$D/eval3.txt") against $(cat "$D/eval1.txt")"
 fi
 
+# Data a rank only evaluates (eval's, and train's --test) is read in shares:
+# of an .npy file or a stored .npz member each rank reads its rows only,
+# seeking past the others (NNRT_MPI_STATS=1 has every rank say what it
+# read); a deflated member is read whole by every rank.  The numbers are the
+# single process's.  Rank 1's rows of the test set hold NaN where rank 0
+# would see them if it read them; rank 1's own check of its rows finds them.
+/usr/bin/python3 - "$D" <<'PY'
+import sys, numpy as np
+d = sys.argv[1]
+rng = np.random.default_rng(1)
+x = rng.uniform(-1, 1, (1000, 2)).astype(np.float32)
+y = (np.sin(3 * x[:, :1]) * np.cos(2 * x[:, 1:])).astype(np.float32)
+np.savez(d + "/ev.npz", x=x, y=y)
+np.savez_compressed(d + "/evz.npz", x=x, y=y)
+np.save(d + "/ex.npy", x)
+np.save(d + "/ey.npy", y)
+xb = x.copy(); xb[500:] = np.nan          # rank 1's share of 2
+np.save(d + "/exnan.npy", xb)
+PY
+# the bytes rank R (of N) read in a run's stderr
+read_by() { sed -n "s/^mpi: rank $1 of $2 read \([0-9]*\) bytes.*/\1/p" "$3"; }
+t_begin "mpi/eval-reads-its-share"   # 12,000 bytes of data: each of 2 ranks reads its 6,000
+"$D/tiny" eval --data "$D/ev.npz" >"$D/ev1.txt" 2>/dev/null
+ok=1
+for src in "$D/ev.npz" "files(x = \"$D/ex.npy\", y = \"$D/ey.npy\")"; do
+    NNRT_MPI_STATS=1 $MPIRUN -np 2 "$D/tiny" eval --data "$src" >"$D/ev2.txt" 2>"$D/ev2.err" || ok=0
+    for r in 0 1; do
+        b=$(read_by $r 2 "$D/ev2.err")
+        # its half of the values and a few reads of the two 128-byte headers
+        [ -n "$b" ] && [ "$b" -ge 6000 ] && [ "$b" -le 7000 ] || ok=0
+    done
+    awk 'NR == FNR && /^loss/ { a = $2; next } /^loss/ { d = a - $2; if (d < 0) d = -d
+         exit !(d <= 1e-5 * a) }' "$D/ev1.txt" "$D/ev2.txt" || ok=0
+    cat "$D/ev2.err" >>"$t_log"
+done
+if [ $ok = 1 ]; then t_pass
+else t_fail "each rank read more than its share, or another loss: $(cat "$D/ev2.err" "$D/ev2.txt" "$D/ev1.txt")"; fi
+
+t_begin "mpi/eval-deflated-read-whole"   # np.savez_compressed: every rank inflates it all
+if NNRT_MPI_STATS=1 $MPIRUN -np 2 "$D/tiny" eval --data "$D/evz.npz" >"$D/evz.txt" 2>"$D/evz.err" &&
+        [ "$(read_by 1 2 "$D/evz.err")" -gt 0 ] &&
+        [ "$(read_by 1 2 "$D/evz.err")" = "$(read_by 0 2 "$D/evz.err")" ] &&
+        [ "$(grep '^loss' "$D/evz.txt")" = "$(grep '^loss' "$D/ev2.txt")" ]; then
+    t_pass
+else
+    t_fail "$(cat "$D/evz.err" "$D/evz.txt")"
+fi
+
+t_begin "mpi/test-set-read-in-shares"   # train's --test: rank 0 never reads rank 1's NaN rows
+if $MPIRUN -np 2 "$D/tiny" train --epochs 1 --quiet --data "$D/ev.npz" \
+        --test "files(x = \"$D/exnan.npy\", y = \"$D/ey.npy\")" >"$D/tn.txt" 2>&1; then
+    t_fail "rank 1 took NaN in its share of the test set: $(cat "$D/tn.txt")"
+elif grep -q "exnan.npy: the array holds nan at sample 500" "$D/tn.txt"; then
+    t_pass
+else
+    t_fail "expected rank 1 to refuse its first row, sample 500: $(cat "$D/tn.txt")"
+fi
+
 # sweeps: the one-process table, from the ranks' runs
 S=(sweep examples/sweep.nn -D depth=0..1 --set lr=0.03,0.003 --set epochs=2,-1 --repeat 2)
 t_begin "mpi/sweep"
