@@ -2095,10 +2095,40 @@ static void jit_wait(JitLoop *L, struct pollfd *fds)
     poll(fds, (nfds_t)nfds, -1);
 }
 
+/* Whether no run may be forked while an architecture compiles in a
+ * thread.  A forked child has the parent's memory but only the forking
+ * thread, and goes on without exec (it runs the compiled code): a lock
+ * that the compile thread held at that moment stays locked in the child.
+ * glibc's fork() takes its allocator's locks first, so a normal build's
+ * children can allocate; AddressSanitizer's allocator (gcc 12's and
+ * clang 14's) has no such care, and a sweep under make asan hung in a
+ * run's first malloc.  So under the sanitizers a run starts only while no
+ * compilation runs (the runs wait for it; a compilation never waits for
+ * a run).  NNC_SWEEP_FORK_SAFE=1 asks for it in any build (for the tests),
+ * =0 turns it off. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
+static int fork_safe(void)
+{
+    const char *v = getenv("NNC_SWEEP_FORK_SAFE");
+    return v && *v ? strcmp(v, "0") != 0 : SANITIZED;
+}
+
 /* The JIT: compile the architectures in threads of this process while the
  * runs of those compiled already train in forked workers. */
 static int run_jit(State *st, Plotter *plots)
 {
+    int safe = fork_safe();
+    int forks_compiling = 0;   /* forks made while a compilation ran (NNC_SWEEP_FORKS) */
     int jobs = st->s->jobs;
     JitLoop L;
     memset(&L, 0, sizeof L);
@@ -2131,8 +2161,11 @@ static int run_jit(State *st, Plotter *plots)
             continue;
         jit_collect_compiled(&L);
         jit_start_compiles(&L);
-        if (L.rc == 0)
+        int forks = L.pool.forks;
+        if (L.rc == 0 && !(safe && L.compiling > 0))
             pool_fill(&L.pool, jobs - L.compiling);
+        if (L.compiling > 0)
+            forks_compiling += L.pool.forks - forks;
         if (L.pool.next == st->total && L.compiling + L.pool.running < jobs)
             plotter_warm(plots);   /* the last runs: a core is free */
         int got = L.pool.workers ? workers_reap(&L.pool, 0) : pool_reap(&L.pool, 0);
@@ -2144,9 +2177,12 @@ static int run_jit(State *st, Plotter *plots)
     }
     if (L.pool.workers)
         workers_reap(&L.pool, 1);   /* each has ended its run: they exit */
-    if (getenv("NNC_SWEEP_FORKS"))
+    if (getenv("NNC_SWEEP_FORKS")) {
         fprintf(stderr, "nnc sweep: %d runs in %d forked processes\n", L.pool.ndone,
                 L.pool.forks);
+        fprintf(stderr, "nnc sweep: %d forked while an architecture compiled%s\n",
+                forks_compiling, safe ? " (none may: NNC_SWEEP_FORK_SAFE)" : "");
+    }
     free(L.workers.w);
     free(fds);
     sigaction(SIGCHLD, &old_chld, NULL);

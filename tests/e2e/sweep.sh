@@ -311,6 +311,29 @@ else
     if [ -z "$bad" ]; then t_pass; else t_fail "${bad#; }"; fi
 fi
 
+# Under the sanitizers no run is forked while an architecture compiles in
+# a thread (a lock the thread held stays locked in the child, which does not
+# exec: a sweep under make asan hung in a run's first malloc).
+# NNC_SWEEP_FORK_SAFE=1 asks for it here: six architectures compiled two at a
+# time (an empty compile cache: each takes a while), no fork while one
+# compiles, and the runs have the bits of the
+# sweep above (which forks as soon as an architecture is ready)
+t_begin "sweep/no-fork-while-compiling"
+if ! "$NNC" --emit=llvm examples/xor.nn >/dev/null 2>&1; then
+    t_skip "nnc was built without LLVM"
+else
+    echo "\$ NNC_SWEEP_FORK_SAFE=1 nnc sweep ..." >>"$t_log"
+    NNC_CACHE_DIR="$D/wk-safe-cache" NNC_SWEEP_FORK_SAFE=1 NNC_SWEEP_FORKS=1 timeout 300 "$NNC" sweep examples/sweep.nn -D depth=0..2 \
+        -D width=1,3 --set 'optimizer=sgd(lr = 0.3, momentum = 0.9),adam(lr = 0.01)' \
+        --repeat 2 --jobs 2 --out "$D/wk-safe" -- --epochs 3 >/dev/null 2>"$D/wk-safe.err"; rc=$?
+    cat "$D/wk-safe.err" >>"$t_log"
+    diffs=$(same_runs "$D/wk-safe" "$D/wk-f32-on")
+    if [ $rc = 0 ] && [ -z "$diffs" ] &&
+            grep -q "^nnc sweep: 0 forked while an architecture compiled (none may" "$D/wk-safe.err"
+    then t_pass
+    else t_fail "exit $rc; $diffs $(grep forked "$D/wk-safe.err")"; fi
+fi
+
 # A run that fails in the middle of a worker's sequence is reported as
 # failed, and the later runs succeed: one that diverges (exit 1, the
 # worker goes on) and one whose worker is killed (exit 137, the status
