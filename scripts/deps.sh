@@ -7,6 +7,8 @@
 #                              (round-trip tests), gnuplot (plots), Fashion-MNIST (examples),
 #                              Open MPI (runs over MPI, docs/distributed.md: like LLVM
 #                              optional to the build, but `make test` runs its tests),
+#                              Slurm (slurm-wlm: tests/e2e/slurm.sh submits the job
+#                              scripts of docs/distributed.md to a Slurm of its own),
 #                              Node.js and npm (make installs the board's charting
 #                              library with npm, docs/board.md)
 #   scripts/deps.sh --all      also the optional ones: PyTorch (comparison tests and
@@ -16,7 +18,7 @@
 # Runs apt-get as root, or through sudo.
 set -eu
 
-need="gcc make flex bison pkg-config check zlib1g-dev libpng-dev libopenblas-dev llvm-dev python3-numpy gnuplot-nox dataset-fashion-mnist openmpi-bin libopenmpi-dev nodejs npm"
+need="gcc make flex bison pkg-config check zlib1g-dev libpng-dev libopenblas-dev llvm-dev python3-numpy gnuplot-nox dataset-fashion-mnist openmpi-bin libopenmpi-dev slurm-wlm nodejs npm"
 optional="python3-torch clang chromium"
 want="$need"
 [ "${1:-}" = "--all" ] && want="$need $optional"
