@@ -708,20 +708,24 @@ static void step_note(Cg *cg, int id, char *note, size_t n)
 
 /* The local of step e of a fused loop: its buffer's name and "_", unique
  * among the names of values and the loop's earlier locals loc[0..e), which
- * the hash table seen (mask + 1 slots, -1 where free) holds. */
+ * the hash table seen (mask + 1 slots, -1 where free) holds.  A buffer
+ * written by many steps of one loop (a parameter used 600 times adds to
+ * its gradient as often) runs out of room for underscores: then the
+ * buffer's name, "_" and the step's number in the loop. */
 static void local_name(const Cg *cg, int id, char (*loc)[96], int e, int *seen, size_t mask)
 {
     char *buf = loc[e];
     size_t n = sizeof loc[e], h;
-    snprintf(buf, n, "%s_", cg->cname[cg_dest(cg->p, id)]);
-    for (int clash = 1; clash;) {
+    const char *base = cg->cname[cg_dest(cg->p, id)];
+    snprintf(buf, n, "%s_", base);
+    for (int clash = 1, k = -1; clash;) {
         clash = cname_taken(cg, buf);
         for (h = cname_hash(buf) & mask; seen[h] >= 0 && !clash; h = (h + 1) & mask)
             clash = strcmp(loc[seen[h]], buf) == 0;
-        if (clash && strlen(buf) + 2 < n)
+        if (clash && k < 0 && strlen(buf) + 2 < n)
             strcat(buf, "_");
-        else
-            clash = 0;
+        else if (clash)
+            snprintf(buf, n, "%.80s_%d", base, k = k < 0 ? e : k + 1000);
     }
     for (h = cname_hash(buf) & mask; seen[h] >= 0; h = (h + 1) & mask)
         ;

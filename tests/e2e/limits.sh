@@ -49,6 +49,32 @@ else
     t_pass
 fi
 
+# A chain of 600 element-wise statements is one fused loop, in which the
+# parameter p adds to its gradient 600 times: each step's local is the
+# buffer's name and underscores, up to the name's room, then numbered (the
+# same name was repeated and the C did not compile); the C trains to the
+# loss of --style=loops, which fuses nothing
+t_begin "limits/long-chain-locals-unique"
+{ printf 'input x[2]\ntarget y[2]\nparam p[2] = 0.1\nh0 = x\n'
+  for i in $(seq 600); do echo "h$i = h$((i - 1)) * 0.99 + p"; done
+  echo 'loss = sum((h600 - y)^2)'
+  echo 'train {'
+  echo '  data = random(n = 64, seed = 1)'
+  echo '}'; } >"$D/chain.nn"
+if t_run "$NNC" "$D/chain.nn" -o "$D/chain.c" && t_build "$D/chain.nn" "$D/chain" &&
+        t_build "$D/chain.nn" "$D/chain-loops" --style=loops; then
+    a=$("$D/chain" eval 2>/dev/null | sed -n 's/^loss: //p')
+    b=$("$D/chain-loops" eval 2>/dev/null | sed -n 's/^loss: //p')
+    if [ -n "$a" ] && awk -v a="$a" -v b="$b" 'BEGIN {
+            d = a - b; if (d < 0) d = -d; exit !(d <= 1e-5 * (a < 0 ? -a : a)) }'; then
+        t_pass
+    else
+        t_fail "loss $a against $b in loops style"
+    fi
+else
+    t_fail "the chain did not compile"
+fi
+
 # A tensor of 2^26 values per sample ([8192, 8192], from two inputs of 8192
 # values) indexed as i * n + b in an int: a batch of 64 would pass INT_MAX.
 # The trainer and nnc run refuse it, naming the size and the largest batch,
