@@ -29,7 +29,9 @@
  *                                   stated by the file against the model's
  *
  * For the file targets every array found is then read and converted as the
- * trainer does (header, read, byte order, Fortran order, to double).  An
+ * trainer does (header, read, byte order, Fortran order, to double), and,
+ * where the format allows, its middle third of samples read alone must give
+ * the same values (nnrt_file_read_rows: an MPI rank's share).  An
  * input passes when it is read or refused with a message that begins with
  * the file's name; fuzz_one() returns 0 then, else -1 with why in e.
  */
@@ -82,6 +84,34 @@ static int fuzz_msg_ok(const char *msg, const char *prefix)
     return strncmp(msg, prefix, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ' && msg[n + 2];
 }
 
+/* The middle third of array i's samples read alone, where the format
+ * allows (nnrt_file_read_rows: a seek past the others, as an MPI rank
+ * reads its share): the same values as those rows of the whole array a;
+ * -1 with why in e when not. */
+static int fuzz_rows(NnrtFile *f, int i, const char *path, const NnrtArray *a, NnrtErr *e)
+{
+    if (a->h.rank == 0 || a->h.shape[0] == 0)
+        return 0;
+    int64_t lo = a->h.shape[0] / 3, hi = a->h.shape[0] - lo;
+    NnrtArray part;
+    int r = nnrt_file_read_rows(f, i, lo, hi, &part, e);
+    if (r > 0)
+        return 0;   /* the format reads whole */
+    if (r < 0) {
+        char got[300];
+        snprintf(got, sizeof got, "%.280s", e->msg);
+        return nnrt_err(e, "%s: read whole, but refused by rows: %s", path, got);
+    }
+    size_t row = (size_t)(a->h.count / a->h.shape[0]) * (size_t)a->h.itemsize;
+    int same = part.h.shape[0] == hi - lo && part.h.count * a->h.shape[0] == a->h.count * (hi - lo) &&
+               memcmp(part.data, (const char *)a->data + (size_t)lo * row, (size_t)(hi - lo) * row) == 0;
+    nnrt_array_free(&part);
+    if (!same)
+        return nnrt_err(e, "%s: samples %lld to %lld read alone differ from the whole array's",
+                        path, (long long)lo, (long long)hi);
+    return 0;
+}
+
 /* Reads every array of an opened file the way the trainer does; -1 when
  * one is refused with a message that does not name the file.  *all_read
  * is cleared when an array is refused. */
@@ -100,6 +130,10 @@ static int fuzz_read_all(NnrtFile *f, const char *path, int *all_read, NnrtErr *
             if (!fuzz_msg_ok(e->msg, path))
                 return -1;
             continue;
+        }
+        if (fuzz_rows(f, i, path, &a, e) != 0) {
+            nnrt_array_free(&a);
+            return -1;
         }
         double *v = NULL;
         if (nnrt_array_to_f64(&a, &v, e) == 0) {
