@@ -1311,8 +1311,11 @@ static int train_setup(Run *r, Train *t)
     if (c->log[0] && !r->resume && nnrt_rundir_claim(c->log, r->overwrite, &e) != 0)
         return fail_err(&e);
     int rc = load_source_said(r, &t->data, &c->data, "data", 0);
+    /* the test set is only evaluated, in shares, but rank 0's plots of
+     * --log DIR draw its points: then rank 0 reads all of it */
+    int test_share = nnrt_mpi_rank() > 0 || !c->log[0] || r->no_plots;
     if (rc == 0 && c->test.kind != NNRT_SRC_NONE)
-        rc = load_source_said(r, &t->test, &c->test, "test", 1);
+        rc = load_source_said(r, &t->test, &c->test, "test", test_share);
     if (rc == 0)
         rc = check_metrics(r);
     if (rc != 0)

@@ -216,6 +216,17 @@ else
     t_fail "expected rank 1 to refuse its first row, sample 500: $(cat "$D/tn.txt")"
 fi
 
+t_begin "mpi/test-set-whole-for-plots"   # rank 0 draws every test point of --log DIR's plots
+if $MPIRUN -np 2 "$D/tiny" train --epochs 1 --quiet --data "$D/ev.npz" --test "$D/ev.npz" \
+        --log "$D/tplot" >"$D/tp.txt" 2>&1 && "$D/tiny" train --epochs 1 --quiet \
+        --data "$D/ev.npz" --test "$D/ev.npz" --log "$D/tplot1" >>"$D/tp.txt" 2>&1 &&
+        [ -s "$D/tplot1/boundary_test.dat" ] &&
+        cmp -s "$D/tplot/boundary_test.dat" "$D/tplot1/boundary_test.dat"; then
+    t_pass
+else
+    t_fail "the test points drawn under mpirun differ from one process's: $(cat "$D/tp.txt")"
+fi
+
 # sweeps: the one-process table, from the ranks' runs
 S=(sweep examples/sweep.nn -D depth=0..1 --set lr=0.03,0.003 --set epochs=2,-1 --repeat 2)
 t_begin "mpi/sweep"
