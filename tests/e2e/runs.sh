@@ -233,11 +233,13 @@ else
     # the run is stopped (SIGSTOP) once 500 steps are logged, then gets
     # SIGINT and goes on; on a busy machine the rows may be seen only when
     # the run has ended (they are flushed in chunks): then again, at most
-    # 3 times
+    # 3 times.  env --default-signal=INT: a suite started in the background
+    # (`make test &`, nohup) has SIGINT ignored, which a shell cannot undo
+    # and the trainer, like any program, keeps
     for attempt in 1 2 3; do
         rm -rf "$D/int"
         set -m
-        "${S[@]}" --log "$D/int" >>"$t_log" 2>"$D/int.err" &
+        env --default-signal=INT "${S[@]}" --log "$D/int" >>"$t_log" 2>"$D/int.err" &
         pid=$!
         set +m
         for _ in $(seq 1000); do
