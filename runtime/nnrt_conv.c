@@ -31,6 +31,19 @@
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
+/* A whole block's kernels hold it in NV vectors of VL samples (GCC's
+ * vector extension: 8 floats, 4 doubles, one AVX register; the baseline
+ * build splits them), OB x NV accumulators in registers. */
+typedef nnrt_real vreal __attribute__((vector_size(32)));
+#define VL ((int)(32 / sizeof(nnrt_real)))
+#define NV (BV / VL)
+
+/* (macros, not functions: a vector passed by value would change the
+ * baseline build's ABI) */
+#define VLOAD(v, p) memcpy(&(v), (p), sizeof(vreal))
+#define VSTORE(p, v) memcpy((p), &(v), sizeof(vreal))
+#define VSPLAT(x) ((vreal){0} + (x))
+
 /* the sample block [b0, b0 + nb) of element e */
 #define AT(p, e) ((p) + (size_t)(e) * (size_t)ld + (size_t)b0)
 
@@ -75,6 +88,40 @@ ALWAYS_INLINE void block_fwd(const ConvJob *jb, int o0, int ob, int oy, int ox, 
     }
 }
 
+/* block_fwd for OB channels and BV samples, in registers */
+ALWAYS_INLINE void vblock_fwd(const ConvJob *jb, int o0, int ob, int oy, int ox, int b0)
+{
+    const NnrtConv *c = jb->c;
+    int ld = jb->ld;
+    vreal acc[OB][NV];
+    for (int q = 0; q < ob; q++)
+        for (int v = 0; v < NV; v++)
+            acc[q][v] = VSPLAT(jb->bias ? jb->bias[o0 + q] : 0);
+    int iy0 = oy * c->sh - c->ph, ix0 = ox * c->sw - c->pw;
+    int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = c->H - iy0 < c->KH ? c->H - iy0 : c->KH;
+    int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = c->W - ix0 < c->KW ? c->W - ix0 : c->KW;
+    int ksize = c->C * c->KH * c->KW;
+    for (int ch = 0; ch < c->C; ch++)
+        for (int ky = ky0; ky < ky1; ky++)
+            for (int kx = kx0; kx < kx1; kx++) {
+                const nnrt_real *xp = AT(jb->a, (ch * c->H + iy0 + ky) * c->W + ix0 + kx);
+                const nnrt_real *w = jb->b + (size_t)o0 * ksize + (ch * c->KH + ky) * c->KW + kx;
+                vreal xv[NV];
+                for (int v = 0; v < NV; v++)
+                    VLOAD(xv[v], xp + v * VL);
+                for (int q = 0; q < ob; q++) {
+                    vreal wq = VSPLAT(w[(size_t)q * ksize]);
+                    for (int v = 0; v < NV; v++)
+                        acc[q][v] += wq * xv[v];
+                }
+            }
+    for (int q = 0; q < ob; q++) {
+        nnrt_real *yp = AT(jb->out, ((o0 + q) * c->OH + oy) * c->OW + ox);
+        for (int v = 0; v < NV; v++)
+            VSTORE(yp + v * VL, acc[q][v]);
+    }
+}
+
 /* rows [lo, hi) of (channel block, output row) */
 NNRT_KERNEL_FMA
 static void rows_fwd(void *ctx, int64_t lo, int64_t hi)
@@ -86,9 +133,14 @@ static void rows_fwd(void *ctx, int64_t lo, int64_t hi)
         int ob = c->O - o0 < OB ? c->O - o0 : OB;
         for (int ox = 0; ox < c->OW; ox++) {
             int b0 = 0;
-            if (ob == OB)
-                for (; b0 + BV <= jb->n; b0 += BV)
-                    block_fwd(jb, o0, OB, oy, ox, b0, BV);
+            /* whole blocks, the channels' count a constant for the compiler */
+            for (; b0 + BV <= jb->n; b0 += BV)
+                switch (ob) {
+                case 4: vblock_fwd(jb, o0, 4, oy, ox, b0); break;
+                case 3: vblock_fwd(jb, o0, 3, oy, ox, b0); break;
+                case 2: vblock_fwd(jb, o0, 2, oy, ox, b0); break;
+                default: vblock_fwd(jb, o0, 1, oy, ox, b0); break;
+                }
             for (; b0 < jb->n; b0 += BV)
                 block_fwd(jb, o0, ob, oy, ox, b0, jb->n - b0 < BV ? jb->n - b0 : BV);
         }
@@ -153,6 +205,51 @@ ALWAYS_INLINE void block_bwd_x(const ConvJob *jb, int c0, int cb, int iy, int ix
     }
 }
 
+/* block_bwd_x for OB channels and BV samples, in registers */
+ALWAYS_INLINE void vblock_bwd_x(const ConvJob *jb, int c0, int ob, int iy, int ix, int b0)
+{
+    const NnrtConv *c = jb->c;
+    int ld = jb->ld;
+    vreal acc[OB][NV];
+    for (int q = 0; q < ob; q++) {
+        const nnrt_real *dx = AT(jb->out, ((c0 + q) * c->H + iy) * c->W + ix);
+        for (int v = 0; v < NV; v++)
+            if (jb->add)
+                VLOAD(acc[q][v], dx + v * VL);
+            else
+                acc[q][v] = VSPLAT(0);
+    }
+    int kk = c->KH * c->KW;
+    for (int ky = 0; ky < c->KH; ky++) {
+        int ty = iy + c->ph - ky;
+        if (ty < 0 || ty % c->sh || ty / c->sh >= c->OH)
+            continue;
+        for (int kx = 0; kx < c->KW; kx++) {
+            int tx = ix + c->pw - kx;
+            if (tx < 0 || tx % c->sw || tx / c->sw >= c->OW)
+                continue;
+            int pos = (ty / c->sh) * c->OW + tx / c->sw;
+            for (int o = 0; o < c->O; o++) {
+                const nnrt_real *dy = AT(jb->a, o * c->OH * c->OW + pos);
+                const nnrt_real *w = jb->b + ((size_t)o * c->C + c0) * kk + ky * c->KW + kx;
+                vreal dv[NV];
+                for (int v = 0; v < NV; v++)
+                    VLOAD(dv[v], dy + v * VL);
+                for (int q = 0; q < ob; q++) {
+                    vreal wq = VSPLAT(w[(size_t)q * kk]);
+                    for (int v = 0; v < NV; v++)
+                        acc[q][v] += wq * dv[v];
+                }
+            }
+        }
+    }
+    for (int q = 0; q < ob; q++) {
+        nnrt_real *dx = AT(jb->out, ((c0 + q) * c->H + iy) * c->W + ix);
+        for (int v = 0; v < NV; v++)
+            VSTORE(dx + v * VL, acc[q][v]);
+    }
+}
+
 NNRT_KERNEL_FMA
 static void rows_bwd_x(void *ctx, int64_t lo, int64_t hi)
 {
@@ -163,9 +260,13 @@ static void rows_bwd_x(void *ctx, int64_t lo, int64_t hi)
         int cb = c->C - c0 < OB ? c->C - c0 : OB;
         for (int ix = 0; ix < c->W; ix++) {
             int b0 = 0;
-            if (cb == OB)
-                for (; b0 + BV <= jb->n; b0 += BV)
-                    block_bwd_x(jb, c0, OB, iy, ix, b0, BV);
+            for (; b0 + BV <= jb->n; b0 += BV)
+                switch (cb) {
+                case 4: vblock_bwd_x(jb, c0, 4, iy, ix, b0); break;
+                case 3: vblock_bwd_x(jb, c0, 3, iy, ix, b0); break;
+                case 2: vblock_bwd_x(jb, c0, 2, iy, ix, b0); break;
+                default: vblock_bwd_x(jb, c0, 1, iy, ix, b0); break;
+                }
             for (; b0 < jb->n; b0 += BV)
                 block_bwd_x(jb, c0, cb, iy, ix, b0, jb->n - b0 < BV ? jb->n - b0 : BV);
         }
@@ -208,6 +309,39 @@ ALWAYS_INLINE void block_bwd_k(const ConvJob *jb, nnrt_real (*acc)[BV], int o0, 
     }
 }
 
+/* block_bwd_k for OB channels and BV samples, in registers */
+ALWAYS_INLINE void vblock_bwd_k(const ConvJob *jb, vreal (*acc)[NV], int o0, int ob, int ch, int ky,
+                                int kx, int b0)
+{
+    const NnrtConv *c = jb->c;
+    int ld = jb->ld;
+    for (int oy = 0; oy < c->OH; oy++) {
+        int iy = oy * c->sh - c->ph + ky;
+        if (iy < 0 || iy >= c->H)
+            continue;
+        int ox0 = 0, ox1 = c->OW;   /* the columns whose input is on the map */
+        while (ox0 < ox1 && ox0 * c->sw - c->pw + kx < 0)
+            ox0++;
+        while (ox1 > ox0 && (ox1 - 1) * c->sw - c->pw + kx >= c->W)
+            ox1--;
+        for (int ox = ox0; ox < ox1; ox++) {
+            int ix = ox * c->sw - c->pw + kx;
+            const nnrt_real *xp = AT(jb->b, (ch * c->H + iy) * c->W + ix);
+            vreal xv[NV];
+            for (int v = 0; v < NV; v++)
+                VLOAD(xv[v], xp + v * VL);
+            for (int q = 0; q < ob; q++) {
+                const nnrt_real *dy = AT(jb->a, ((o0 + q) * c->OH + oy) * c->OW + ox);
+                for (int v = 0; v < NV; v++) {
+                    vreal d;
+                    VLOAD(d, dy + v * VL);
+                    acc[q][v] += d * xv[v];
+                }
+            }
+        }
+    }
+}
+
 /* entries [lo, hi) of (channel block, input channel): every (ky, kx) of them */
 NNRT_KERNEL_FMA
 static void rows_bwd_k(void *ctx, int64_t lo, int64_t hi)
@@ -221,15 +355,24 @@ static void rows_bwd_k(void *ctx, int64_t lo, int64_t hi)
         for (int ky = 0; ky < c->KH; ky++)
             for (int kx = 0; kx < c->KW; kx++) {
                 nnrt_real acc[OB][BV];
+                vreal vacc[OB][NV];
                 memset(acc, 0, sizeof acc);
+                memset(vacc, 0, sizeof vacc);
                 int b0 = 0;
-                if (ob == OB)
-                    for (; b0 + BV <= jb->n; b0 += BV)
-                        block_bwd_k(jb, acc, o0, OB, ch, ky, kx, b0, BV);
+                for (; b0 + BV <= jb->n; b0 += BV)
+                    switch (ob) {
+                    case 4: vblock_bwd_k(jb, vacc, o0, 4, ch, ky, kx, b0); break;
+                    case 3: vblock_bwd_k(jb, vacc, o0, 3, ch, ky, kx, b0); break;
+                    case 2: vblock_bwd_k(jb, vacc, o0, 2, ch, ky, kx, b0); break;
+                    default: vblock_bwd_k(jb, vacc, o0, 1, ch, ky, kx, b0); break;
+                    }
                 for (; b0 < jb->n; b0 += BV)
                     block_bwd_k(jb, acc, o0, ob, ch, ky, kx, b0, jb->n - b0 < BV ? jb->n - b0 : BV);
                 for (int q = 0; q < ob; q++) {
                     nnrt_real s = 0;
+                    for (int v = 0; v < NV; v++)
+                        for (int t = 0; t < VL; t++)
+                            s += vacc[q][v][t];
                     for (int t = 0; t < BV; t++)
                         s += acc[q][t];
                     nnrt_real *d = jb->out + ((size_t)(o0 + q) * c->C + ch) * kk + ky * c->KW + kx;

@@ -692,7 +692,7 @@ static Ev eval_conv(Sema *S, const Expr *e, Op op)
     static const char *const names[] = {"stride", "pad", NULL};
     int np = positional(e), stride = 1, pad = 0;
     if (np < 2 || np > 3) {
-        diag_error(e->loc, "%s takes (%s)", f, ir_ops[op].fn_args);
+        diag_error(e->loc, "%s takes two or three arguments: (%s)", f, ir_ops[op].fn_args);
         return BAD;
     }
     if (!window_names(e, f, names, ir_ops[op].fn_args))
@@ -720,7 +720,7 @@ static Ev eval_pool(Sema *S, const Expr *e, Op op)
     static const char *const names[] = {"stride", NULL};
     int np = positional(e);
     if (np != 2) {
-        diag_error(e->loc, "%s takes (%s), e.g. %s(h, 2)", f, ir_ops[op].fn_args, f);
+        diag_error(e->loc, "%s takes two arguments: (%s), e.g. %s(h, 2)", f, ir_ops[op].fn_args, f);
         return BAD;
     }
     if (!window_names(e, f, names, ir_ops[op].fn_args))
