@@ -112,6 +112,8 @@ RT_LDLIBS := $(PNG_LIBS) -lz -lm -pthread -ldl $(BLAS_LIBS)
 RT_KERNEL_FLAGS := -fopenmp-simd -fno-math-errno
 # the blocked GEMM may fuse multiply-adds (its sums are reordered anyway)
 $(BUILD)/rt32/nnrt_gemm.o $(BUILD)/rt64/nnrt_gemm.o: RT_KERNEL_FLAGS += -ffp-contract=fast
+# ... as may the convolutions' (nnrt_conv.c: the C trainer and the JIT call them alike)
+$(BUILD)/rt32/nnrt_conv.o $(BUILD)/rt64/nnrt_conv.o: RT_KERNEL_FLAGS += -ffp-contract=fast -O3
 
 # ---- the experiment board (docs/board.md): its page template and script
 # (runtime/board/) and Apache ECharts, installed from npm at the version

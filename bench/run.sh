@@ -277,13 +277,61 @@ else
     same=$(digits "$B/w3ieee/metrics.csv"); same2=$(digits "$B/w3run/metrics.csv")
     say "$(printf '  --no-ftz (denormals kept): epoch 2 takes %.3f s; loss and accuracy of epochs 0-2 %s' "$d2" \
         "$([ "$same" = "$same2" ] && echo "identical to the flushed run" || echo "DIFFER from the flushed run")")"
+
+    # ---- W6: LeNet-5, and one convolution layer against PyTorch's
+    say ""
+    say "== W6: LeNet-5 (conv 5x5 6 pad 2, pool, conv 5x5 16, pool, 120, 84, 10), Adam, batch 64, 2 epochs (seconds per epoch, training only)"
+    ./nnc build bench/models/w6.nn -o "$B/w6"
+    : >"$B/t_w6_nnc"; : >"$B/t_w6_torch"
+    R6=${R6:-$(( R < 3 ? R : 3 ))}
+    for _ in $(seq "$R6"); do
+        rm -rf "$B/w6run"
+        "$B/w6" train --quiet --log "$B/w6run" >/dev/null 2>&1
+        for e in 1 2; do secs_col "$B/w6run/metrics.csv" $e train_seconds >>"$B/t_w6_nnc"; done
+        if [ $have_torch = 1 ]; then
+            (cd bench/torch && /usr/bin/python3 w6.py 2) >"$B/w6_torch.out"
+            awk '/^epoch/ { print $4 }' "$B/w6_torch.out" >>"$B/t_w6_torch"
+        fi
+    done
+    ref=""
+    [ -s "$B/t_w6_torch" ] && read -r _ ref _ _ < <(stats x "$B/t_w6_torch")
+    read -r _ w6_med _ _ < <(stats x "$B/t_w6_nnc")
+    row5 "nnc (generated C), $R6 x 2 epochs" "$B/t_w6_nnc"
+    say "$(printf '    %.0f samples/s; test accuracy after 2 epochs: %s' "$(echo "60000 / $w6_med" | bc -l)" \
+        "$(secs_col "$B/w6run/metrics.csv" 2 test_accuracy)")"
+    if [ -n "$ref" ]; then
+        row5 "PyTorch (flushed), $R6 x 2 epochs" "$B/t_w6_torch"
+        say "$(printf '    %.0f samples/s; test accuracy after 2 epochs: %s' "$(echo "60000 / $ref" | bc -l)" \
+            "$(awk '/^epoch 2/ { print $6 }' "$B/w6_torch.out")")"
+    fi
+    # the GEMM-speed bound: the model's FLOPs (nnc --report, forward and
+    # backward per sample) at the best sgemm rate measured above
+    w6_flops=$(./nnc --report bench/models/w6.nn | awk '$1 == "total" { print ($3 + $4) * 60000 / 1e9 }')
+    if [ -n "${g_big:-}" ]; then
+        say "$(printf '  %.0f GFLOP per epoch; at sgemm'"'"'s %.1f GFLOP/s (1024^3) the bound is %.2f s: nnc reaches %.0f%% of it' \
+            "$w6_flops" "$g_big" "$(echo "$w6_flops / $g_big" | bc -l)" "$(echo "$w6_flops / $g_big / $w6_med * 100" | bc -l)")"
+    else
+        say "$(printf '  %.0f GFLOP per epoch (no sgemm measurement for the bound)' "$w6_flops")"
+    fi
+    say "  one convolution layer, batch 64: forward and the gradients of input, kernel and bias (ms, best of 10)"
+    cc -O2 -march=native -I runtime -o "$B/convb" bench/hand/conv.c runtime/libnnrt.a $(cat runtime/libnnrt.ldflags)
+    for shape in "1 28 28 6 5 2" "6 14 14 16 5 0" "3 32 32 32 3 1" "32 32 32 64 3 1"; do
+        read -r _ tn gn < <("$B/convb" $shape 64 10)
+        line=$(printf '    C H W O K pad = %-15s nnc %7.2f ms (%5.1f GFLOP/s)' "$shape" "$(echo "$tn * 1000" | bc -l)" "$gn")
+        if [ $have_torch = 1 ]; then
+            read -r _ tt gt < <(cd bench/torch && /usr/bin/python3 conv.py $shape 64 10)
+            line="$line$(printf '   PyTorch %7.2f ms (%5.1f)   PyTorch / nnc x%.1f' "$(echo "$tt * 1000" | bc -l)" "$gt" \
+                "$(echo "$tt / $tn" | bc -l)")"
+        fi
+        say "$line"
+    done
 fi
 
 # ---- nnc run (LLVM JIT) against the C path
 . bench/jit.sh
 
 say ""
-say "Not yet measured: W3c, W4."
+say "Not yet measured: W3c, W4, W7."
 # after every timing: the last W5 sweeps' results stay in $B/w5sweep_BACKEND,
 # the sweeps go (and what an interrupted bench left)
 for b in jit c; do

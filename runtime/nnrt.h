@@ -447,6 +447,55 @@ void nnrt_batchnorm(int op, int train, int add, int n, int si, int sb, int C, in
                     const nnrt_real *d, nnrt_real *out, nnrt_real *rmean, nnrt_real *rvar);
 int nnrt_pass_train(void);
 void nnrt_set_pass_train(int train);
+/* ---- convolutions and pools (nnrt_conv.c) ----
+ * A window sliding over the spatial axes of a map stored like every
+ * per-sample tensor of the generated code: element e of sample b at
+ * e * ld + b, for samples b < n (ld = n in the C trainer; the JIT pads its
+ * rows; ld = n = 1 for a value that is not per sample).  x [C, H, W],
+ * K [O, C, KH, KW], y [O, OH, OW]; a 1-d map [C, L] is H = KH = OH = 1.
+ * y[o, i, j] = b[o] + sum_{c, ki, kj} K[o, c, ki, kj] x[c, i sh + ki - ph,
+ * j sw + kj - pw], x outside the map 0 (PyTorch's Conv2d).  A pool's
+ * window is KH x KW (O = C, no padding).  The steps of the backward pass
+ * assign their result (add = 0) or add it (add = 1); the kernel's and the
+ * bias's gradients sum over the n samples.  Each output element is
+ * computed by one thread (nnrt_parallel), so the bits do not depend on
+ * the number of threads. */
+typedef struct NnrtConv {
+    int C, H, W;          /* the input's channels and map */
+    int O, KH, KW;        /* the output's channels; the window */
+    int OH, OW;           /* the output's map */
+    int sh, sw, ph, pw;   /* the stride and the zeros added on each side, per axis */
+} NnrtConv;
+
+#define nnrt_conv NNRT_FN(nnrt_conv)
+#define nnrt_conv_bwd_x NNRT_FN(nnrt_conv_bwd_x)
+#define nnrt_conv_bwd_k NNRT_FN(nnrt_conv_bwd_k)
+#define nnrt_conv_bwd_b NNRT_FN(nnrt_conv_bwd_b)
+#define nnrt_maxpool NNRT_FN(nnrt_maxpool)
+#define nnrt_avgpool NNRT_FN(nnrt_avgpool)
+#define nnrt_maxpool_bwd NNRT_FN(nnrt_maxpool_bwd)
+#define nnrt_avgpool_bwd NNRT_FN(nnrt_avgpool_bwd)
+
+/* y = conv(x, K) + bias (bias may be NULL) */
+void nnrt_conv(const NnrtConv *c, int n, int ld, const nnrt_real *x, const nnrt_real *K,
+               const nnrt_real *bias, nnrt_real *y);
+/* dx (+)= the transposed convolution of dy with K */
+void nnrt_conv_bwd_x(const NnrtConv *c, int n, int ld, const nnrt_real *dy, const nnrt_real *K,
+                     nnrt_real *dx, int add);
+/* dK (+)= sum over the samples and positions of dy times x's window */
+void nnrt_conv_bwd_k(const NnrtConv *c, int n, int ld, const nnrt_real *dy, const nnrt_real *x,
+                     nnrt_real *dK, int add);
+/* db (+)= sum over the samples and positions of dy */
+void nnrt_conv_bwd_b(const NnrtConv *c, int n, int ld, const nnrt_real *dy, nnrt_real *db, int add);
+/* y = each window's maximum, or its mean */
+void nnrt_maxpool(const NnrtConv *c, int n, int ld, const nnrt_real *x, nnrt_real *y);
+void nnrt_avgpool(const NnrtConv *c, int n, int ld, const nnrt_real *x, nnrt_real *y);
+/* dx (+)= dy routed to each window's first maximum (row-major), or spread
+ * evenly over the window */
+void nnrt_maxpool_bwd(const NnrtConv *c, int n, int ld, const nnrt_real *dy, const nnrt_real *x,
+                      nnrt_real *dx, int add);
+void nnrt_avgpool_bwd(const NnrtConv *c, int n, int ld, const nnrt_real *dy, nnrt_real *dx,
+                      int add);
 
 /* 1 when all n values are finite (no NaN, no infinity). */
 int nnrt_finite(const nnrt_real *x, size_t n);

@@ -127,6 +127,66 @@ static void run_row(const IrProgram *p, int id, double **val, double *r)
     }
 }
 
+/* The input position (u, w) of output (i, j) under window term (ki, kj),
+ * or 0 when it falls in the padding. */
+static int window_at(const CgConv *c, int i, int j, int ki, int kj, int *u, int *w)
+{
+    *u = i * c->sh + ki - c->ph;
+    *w = j * c->sw + kj - c->pw;
+    return *u >= 0 && *u < c->H && *w >= 0 && *w < c->W;
+}
+
+/* A sliding window (plan.h cg_conv_plan) by its definition, one sample,
+ * in float64: every output's window in turn, the adjoint steps adding
+ * each term's share where it came from. */
+static void run_conv(const IrProgram *p, int id, double **val, double *r)
+{
+    const Value *v = &p->v[id];
+    CgConv c = cg_conv_plan(p, id);
+    const double *x = c.x >= 0 && c.x != cg_dest(p, id) ? val[c.x] : NULL;
+    const double *K = c.k >= 0 && c.k != cg_dest(p, id) ? val[c.k] : NULL;
+    const double *y = c.y != cg_dest(p, id) ? val[c.y] : NULL;   /* an adjoint step's dy */
+    int kk = c.KH * c.KW;
+    for (int o = 0; o < c.O; o++)
+        for (int i = 0; i < c.OH; i++)
+            for (int j = 0; j < c.OW; j++) {
+                int e = (o * c.OH + i) * c.OW + j, u, w;
+                double s = c.call == CG_CONV && c.bias ? val[v->arg[2]][o] : 0;
+                double best = 0;
+                int arg = 0;
+                for (int ch = 0; ch < (c.call >= CG_MAXPOOL ? 1 : c.C); ch++)
+                    for (int ki = 0; ki < c.KH; ki++)
+                        for (int kj = 0; kj < c.KW; kj++) {
+                            if (!window_at(&c, i, j, ki, kj, &u, &w))
+                                continue;
+                            int xe = ((c.call >= CG_MAXPOOL ? o : ch) * c.H + u) * c.W + w;
+                            int ke = (o * c.C + ch) * kk + ki * c.KW + kj;
+                            switch (c.call) {
+                            case CG_CONV: s += K[ke] * x[xe]; break;
+                            case CG_CONV_BWD_X: r[xe] += K[ke] * y[e]; break;
+                            case CG_CONV_BWD_K: r[ke] += y[e] * x[xe]; break;
+                            case CG_AVGPOOL: s += x[xe] / kk; break;
+                            case CG_AVGPOOL_BWD: r[xe] += y[e] / kk; break;
+                            case CG_MAXPOOL: case CG_MAXPOOL_BWD:
+                                if ((ki == 0 && kj == 0) || x[xe] > best) {
+                                    best = x[xe];
+                                    arg = xe;
+                                }
+                                break;
+                            case CG_CONV_BWD_B: break;
+                            }
+                        }
+                if (c.call == CG_CONV || c.call == CG_AVGPOOL)
+                    r[e] = s;
+                if (c.call == CG_MAXPOOL)
+                    r[e] = best;
+                if (c.call == CG_MAXPOOL_BWD)
+                    r[arg] += y[e];
+                if (c.call == CG_CONV_BWD_B)
+                    r[o] += y[e];
+            }
+}
+
 /* Compute value id from its operands (already computed). */
 static void run_value(Ex *ex, int id, const double *params, const double *const *slots)
 {
@@ -234,6 +294,9 @@ static void run_value(Ex *ex, int id, const double *params, const double *const 
         free(run[1]);
         break;
     }
+    case K_CONV:
+        run_conv(p, id, ex->val, r);
+        break;
     }
     if (v->acc >= 0) {
         int m = numel(p, v->acc);
@@ -814,6 +877,31 @@ static void print_entry_step(Ex *ex, int id, const char *lhs)
         }
         if (K > 6) {
             put(&parts[0], " + ...");
+            put(&parts[1], " + ...");
+        }
+    } else if (v->op == OP_CONV_BWD_K) {
+        /* one kernel weight: the sum over the output positions of dy times
+         * the input its window put under that weight (padding left out) */
+        CgConv c = cg_conv_plan(p, id);
+        int kk = c.KH * c.KW, o = e / (c.C * kk), ch = e / kk % c.C, ki = e % kk / c.KW, kj = e % c.KW;
+        int terms = 0;
+        for (int i = 0; i < c.OH; i++)
+            for (int j = 0; j < c.OW; j++) {
+                int u, w;
+                if (!window_at(&c, i, j, ki, kj, &u, &w))
+                    continue;
+                if (terms++ >= 16)
+                    continue;
+                for (int f = 0; f < 2; f++) {
+                    Buf *b = &parts[f];
+                    put(b, "%s", terms > 1 ? " + " : "");
+                    put_hole(ex, b, v->arg[0], f ? F_ENTRY_NUMBERS : F_ENTRY_NAMES, (o * c.OH + i) * c.OW + j);
+                    put(b, " %s ", ex->latex ? "\\cdot" : "*");
+                    put_hole(ex, b, v->arg[1], f ? F_ENTRY_NUMBERS : F_ENTRY_NAMES, (ch * c.H + u) * c.W + w);
+                }
+            }
+        if (terms > 16) {
+            put(&parts[0], " + ... (%d terms)", terms);
             put(&parts[1], " + ...");
         }
     } else {

@@ -15,7 +15,10 @@
  *                c_expr: sigmoid's 1 / (1 + exp(-z)) is 4), plus 1 when it
  *                adds into a buffer;
  *                sum and mean are 1 per element, sumsq 2, the row ops
- *                (softmax, cross_entropy and their adjoints) 5; a copy or a
+ *                (softmax, cross_entropy and their adjoints) 5; a
+ *                convolution 2 per term of each output's window (C KH KW
+ *                terms, padding included, as is usual), each of its adjoint
+ *                steps as much, a pool 1 per term; a copy or a
  *                transpose is free.  Backward FLOPs are those of the adjoint
  *                steps, counted at the statement whose rule made them.  Only
  *                per-sample values count; the penalty runs once per batch
@@ -58,6 +61,15 @@ static long long flops(const IrProgram *p, int id)
                                   [NNRT_BN_BACKWARD] = 9, [NNRT_BN_DGAMMA] = 4,
                                   [NNRT_BN_DBETA] = 1};
         return (long long)per[cg_batch_plan(p, id).kernel] * shape_numel(&p->v[v->arg[0]].shape);
+    }
+    case K_CONV: {   /* a term of a window: 2 for a convolution's multiply-add, 1 for a pool's */
+        CgConv c = cg_conv_plan(p, id);
+        long long out = (long long)c.O * c.OH * c.OW, win = (long long)c.KH * c.KW;
+        if (c.call == CG_CONV_BWD_B)
+            return out;
+        if (c.call >= CG_MAXPOOL)
+            return out * win;
+        return 2 * out * c.C * win;
     }
     default:
         return 0;

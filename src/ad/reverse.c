@@ -164,6 +164,15 @@ int ad_contrib(AdCtx *cx, int target, Op op, int nargs, const int *args, int ta,
         v.shape = p->v[acc].shape;
         v.view = p->v[cx->cur].view;
         break;
+    case K_CONV: {
+        /* a window op's step slides the forward op's window */
+        const Value *y = &p->v[cx->cur];
+        v.shape = p->v[acc].shape;
+        v.stride = y->stride;
+        v.pad = y->pad;
+        v.window = y->window;
+        break;
+    }
     default:
         v.shape = p->v[acc].shape;
         break;

@@ -300,6 +300,35 @@ static void ad_batchnorm(AdCtx *cx, int v, int d)
     CONTRIB(h, OP_BN_BWD, d, h, s, gamma);
 }
 
+/* y = conv(x, K, b) (conv2d, conv1d; ops.def):
+ *   y[o, i, j] = b[o] + sum_{c, ki, kj} K[o, c, ki, kj] x[c, i S + ki - P, j S + kj - P]
+ * so  dx[c, u, w]     += sum_{o, ki, kj} K[o, c, ki, kj] dy[o, i, j]  where u = i S + ki - P,
+ *                                                                       w = j S + kj - P
+ *     dK[o, c, ki, kj] += sum_{i, j} dy[o, i, j] x[c, i S + ki - P, j S + kj - P]
+ *     db[o]            += sum_{i, j} dy[o, i, j]
+ * (stride and padding go with each step: reverse.c copies them) */
+static void ad_conv(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_CONV_BWD_X, d, B(v));
+    CONTRIB(B(v), OP_CONV_BWD_K, d, A(v));
+    CONTRIB(ad_value(cx, v)->arg[2], OP_CONV_BWD_B, d);
+}
+
+/* y = maxpool(x): y[c, i, j] = max of x over the window at (i S, j S), so
+ * dx[c, u, w] += dy[c, i, j] at the window's first maximum (u, w) (the
+ * first in row-major order, as PyTorch), 0 elsewhere */
+static void ad_maxpool(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_MAXPOOL_BWD, d, A(v));
+}
+
+/* y = avgpool(x): y[c, i, j] = the mean of the window's k*k elements, so
+ * dx[c, u, w] += dy[c, i, j] / (k*k) for every window holding (u, w) */
+static void ad_avgpool(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_AVGPOOL_BWD, d);
+}
+
 /*
  * A deliberately wrong rule, for tests only (NNC_TEST_CORRUPT_RULE, see
  * reverse.c): y = f(a) treated as if f'(a) were 1, da += dy -- the classic

@@ -679,6 +679,47 @@ static void emit_row(Cg *cg, int id)
         out(cg, ind, "}");
 }
 
+/* A sliding window (plan.h cg_conv_plan): the runtime's kernel for it
+ * (nnrt_conv.c), on the whole batch, with the sizes as an NnrtConv. */
+static void emit_conv(Cg *cg, int id)
+{
+    const IrProgram *p = cg->p;
+    const Value *v = &p->v[id];
+    CgConv c = cg_conv_plan(p, id);
+    int dst = cg_dest(p, id);
+    const char *op = assign_op(cg, id, "(size_t)n * ");
+    for (int k = 0; k < v->nargs; k++)
+        cg->used[v->arg[k]] = 1;
+    cg->used[dst] = 1;
+    const char *count = v->batched ? "n, n" : "1, 1";
+    if (v->batched)
+        cg->uses |= ARG_N;
+    char args[512];
+    const char *a0 = cg->cname[v->arg[0]], *d = cg->cname[dst];
+    switch (c.call) {
+    case CG_CONV:
+        snprintf(args, sizeof args, "%s, %s, %s, %s", a0, cg->cname[v->arg[1]],
+                 c.bias ? cg->cname[v->arg[2]] : "NULL", d);
+        break;
+    case CG_MAXPOOL: case CG_AVGPOOL:
+        snprintf(args, sizeof args, "%s, %s", a0, d);
+        break;
+    case CG_CONV_BWD_X: case CG_CONV_BWD_K: case CG_MAXPOOL_BWD:
+        snprintf(args, sizeof args, "%s, %s, %s, %d", a0, cg->cname[v->arg[1]], d,
+                 strcmp(op, "=") != 0);
+        break;
+    case CG_CONV_BWD_B: case CG_AVGPOOL_BWD:
+        snprintf(args, sizeof args, "%s, %s, %d", a0, d, strcmp(op, "=") != 0);
+        break;
+    }
+    /* the sizes as a compound literal: no name to clash with the model's */
+    out(cg, 1, "%s(&(const NnrtConv){.C = %d, .H = %d, .W = %d, .O = %d, .KH = %d, .KW = %d,",
+        cg_conv_fn[c.call], c.C, c.H, c.W, c.O, c.KH, c.KW);
+    out(cg, 1, "%*s.OH = %d, .OW = %d, .sh = %d, .sw = %d, .ph = %d, .pw = %d},",
+        (int)strlen(cg_conv_fn[c.call]) + 19, "", c.OH, c.OW, c.sh, c.sw, c.ph, c.pw);
+    out(cg, 1, "%*s%s, %s);", (int)strlen(cg_conv_fn[c.call]) + 1, "", count, args);
+}
+
 /* The source statement of value id, once per run of values from it, after
  * a blank line when gap. */
 static void stmt_comment(Cg *cg, int id, int gap)
@@ -992,6 +1033,7 @@ static void emit_value(Cg *cg, int id)
     case K_ROW: emit_row(cg, id); break;
     case K_VIEW: emit_loops(cg, id); break;
     case K_BATCH: emit_batch(cg, id); break;
+    case K_CONV: emit_conv(cg, id); break;
     default: diag_internal("emit_value: %s", ir_ops[v->op].name);
     }
 }

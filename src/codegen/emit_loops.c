@@ -481,6 +481,186 @@ static void emit_batch(Lx *lx, int id)
 
 /* One IR value: the statement's source line when it changes, the step's
  * equation, its loops. */
+/* ---- sliding windows (plan.h cg_conv_plan) ---- */
+
+/* A local name for a window's loops: want, or with '_' appended while a
+ * value of the model has that name. */
+static const char *win_name(Lx *lx, const char *want, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s", want);
+    for (int again = 1; again;) {
+        again = 0;
+        for (int i = 0; i < lx->p->nv && !again; i++)
+            if (lx->c->cname[i] && strcmp(lx->c->cname[i], buf) == 0) {
+                size_t len = strlen(buf);
+                if (len + 1 < n) {
+                    buf[len] = '_';
+                    buf[len + 1] = '\0';
+                }
+                again = 1;
+            }
+    }
+    return buf;
+}
+
+/* "name[a][b]" or, for a 1-d map (no rows), "name[a][b2]" */
+static void win_ref(char *buf, size_t n, const char *name, const char *a, const char *r,
+                    const char *col, int two)
+{
+    if (two)
+        snprintf(buf, n, "%s[%s][%s][%s]", name, a, r, col);
+    else
+        snprintf(buf, n, "%s[%s][%s]", name, a, col);
+}
+
+/* "i * S + ki - P" with the parts that are 0 or 1 left out */
+static void win_pos(char *buf, size_t n, const char *i, int s, const char *k, int pad)
+{
+    char st[16] = "";
+    if (s != 1)
+        snprintf(st, sizeof st, " * %d", s);
+    if (pad)
+        snprintf(buf, n, "%s%s + %s - %d", i, st, k, pad);
+    else
+        snprintf(buf, n, "%s%s + %s", i, st, k);
+}
+
+/*
+ * A convolution as the seven nested loops of its definition, one sample:
+ *
+ *   for o, i, j:   y[o][i][j] = b[o] + sum over c, ki, kj of
+ *                               K[o][c][ki][kj] * x[c][i S + ki - P][j S + kj - P]
+ *
+ * (the terms outside the map skipped: zero padding); its adjoint steps as
+ * the same loops, adding each term's share into the input's or the
+ * kernel's gradient; the pools as a loop over each window.
+ */
+static void emit_conv(Lx *lx, int id)
+{
+    const IrProgram *p = lx->p;
+    const Value *v = &p->v[id];
+    CgConv c = cg_conv_plan(p, id);
+    int dst = cg_dest(p, id), two = c.spatial == 2;
+    const char *op = assign(lx, id);
+    lx->used[dst] = 1;
+    for (int a = 0; a < v->nargs; a++)
+        if (p->v[v->arg[a]].op != OP_CONST)
+            lx->used[v->arg[a]] = 1;
+    if (strcmp(op, "=") == 0 && c.call != CG_CONV && c.call != CG_MAXPOOL && c.call != CG_AVGPOOL) {
+        /* the steps below add term by term: start from 0 */
+        out(lx, 0, "memset(%s, 0, %d * sizeof(real));", name_of(lx, dst), numel(&p->v[dst]));
+        op = "+=";
+    }
+    char o[16], ch[16], ki[16], kj[16], acc[16];
+    win_name(lx, c.call >= CG_MAXPOOL ? "c" : "o", o, sizeof o);
+    win_name(lx, "c", ch, sizeof ch);
+    win_name(lx, "ki", ki, sizeof ki);
+    win_name(lx, "kj", kj, sizeof kj);
+    win_name(lx, "acc", acc, sizeof acc);
+    const char *x = c.x >= 0 ? name_of(lx, c.x) : "", *y = name_of(lx, c.y);
+    const char *K = c.k >= 0 ? name_of(lx, c.k) : "";
+    char u[64], w[64], xe[256], ye[256], ke[256], cond[400] = "";
+    win_pos(u, sizeof u, "i", c.sh, ki, c.ph);
+    win_pos(w, sizeof w, "j", c.sw, kj, c.pw);
+    int padded = c.ph || c.pw;
+    if (padded && two)
+        snprintf(cond, sizeof cond, "%s >= 0 && %s < %d && %s >= 0 && %s < %d", u, u, c.H, w, w, c.W);
+    else if (padded)
+        snprintf(cond, sizeof cond, "%s >= 0 && %s < %d", w, w, c.W);
+    int ind = 0;
+    /* the loops over the output: channel, row, column */
+    out(lx, ind++, "for (int %s = 0; %s < %d; %s++)", o, o, c.O, o);
+    if (two)
+        out(lx, ind++, "for (int i = 0; i < %d; i++)", c.OH);
+    out(lx, ind++, "for (int j = 0; j < %d; j++) {", c.OW);
+    win_ref(ye, sizeof ye, y, o, "i", "j", two);
+    if (c.call == CG_CONV_BWD_B) {
+        out(lx, ind, "%s[%s] %s %s;", name_of(lx, dst), o, op, ye);
+    } else if (c.call >= CG_MAXPOOL) {
+        /* a pool: the window of (i, j) in channel o */
+        char wi[64], wj[64], first[256];
+        win_pos(wi, sizeof wi, "i", c.sh, ki, 0);
+        win_pos(wj, sizeof wj, "j", c.sw, kj, 0);
+        win_ref(xe, sizeof xe, x, o, wi, wj, two);
+        char r0[32], c0[32];
+        snprintf(r0, sizeof r0, c.sh != 1 ? "i * %d" : "i", c.sh);
+        snprintf(c0, sizeof c0, c.sw != 1 ? "j * %d" : "j", c.sw);
+        win_ref(first, sizeof first, x, o, r0, c0, two);
+        if (c.call == CG_MAXPOOL || c.call == CG_MAXPOOL_BWD) {
+            char ai[16], aj[16], at[256], dxe[256];
+            win_name(lx, "ai", ai, sizeof ai);
+            win_name(lx, "aj", aj, sizeof aj);
+            char pi[64], pj[64];
+            win_pos(pi, sizeof pi, "i", c.sh, ai, 0);
+            win_pos(pj, sizeof pj, "j", c.sw, aj, 0);
+            win_ref(at, sizeof at, x, o, pi, pj, two);
+            out(lx, ind, "int %s = 0, %s = 0;   /* the window's first maximum */", ai, aj);
+            if (two)
+                out(lx, ind, "for (int %s = 0; %s < %d; %s++)", ki, ki, c.KH, ki);
+            out(lx, ind + two, "for (int %s = 0; %s < %d; %s++)", kj, kj, c.KW, kj);
+            out(lx, ind + two + 1, "if (%s > %s)", xe, at);
+            if (two)
+                out(lx, ind + 3, "%s = %s, %s = %s;", ai, ki, aj, kj);
+            else
+                out(lx, ind + 2, "%s = %s;", aj, kj);
+            if (c.call == CG_MAXPOOL) {
+                out(lx, ind, "%s %s %s;", ye, op, at);
+            } else {
+                win_ref(dxe, sizeof dxe, name_of(lx, dst), o, pi, pj, two);
+                out(lx, ind, "%s %s %s;", dxe, op, ye);
+            }
+        } else {
+            char kk[32];
+            cg_c_number(p, (double)(c.KH * c.KW), kk, sizeof kk);
+            if (c.call == CG_AVGPOOL) {
+                out(lx, ind, "real %s = 0;", acc);
+                if (two)
+                    out(lx, ind, "for (int %s = 0; %s < %d; %s++)", ki, ki, c.KH, ki);
+                out(lx, ind + two, "for (int %s = 0; %s < %d; %s++)", kj, kj, c.KW, kj);
+                out(lx, ind + two + 1, "%s += %s;", acc, xe);
+                out(lx, ind, "%s %s %s / %s;", ye, op, acc, kk);
+            } else {
+                char dxe[256];
+                win_ref(dxe, sizeof dxe, name_of(lx, dst), o, wi, wj, two);
+                if (two)
+                    out(lx, ind, "for (int %s = 0; %s < %d; %s++)", ki, ki, c.KH, ki);
+                out(lx, ind + two, "for (int %s = 0; %s < %d; %s++)", kj, kj, c.KW, kj);
+                out(lx, ind + two + 1, "%s %s %s / %s;", dxe, op, ye, kk);
+            }
+        }
+    } else {
+        /* a convolution or its adjoint: the terms over the input channels
+         * and the window */
+        char kref[256];
+        snprintf(kref, sizeof kref, two ? "%s[%s][%s][%s][%s]" : "%s[%s][%s]%.0s[%s]", K, o, ch,
+                 two ? ki : "", kj);
+        win_ref(xe, sizeof xe, x, ch, u, w, two);
+        (void)ke;
+        if (c.call == CG_CONV)
+            out(lx, ind, "real %s = %s;", acc, c.bias ? (snprintf(ke, sizeof ke, "%s[%s]",
+                name_of(lx, v->arg[2]), o), ke) : (cg_c_number(p, 0, ke, sizeof ke), ke));
+        int in = ind;
+        out(lx, in++, "for (int %s = 0; %s < %d; %s++)", ch, ch, c.C, ch);
+        if (two)
+            out(lx, in++, "for (int %s = 0; %s < %d; %s++)", ki, ki, c.KH, ki);
+        out(lx, in++, "for (int %s = 0; %s < %d; %s++)", kj, kj, c.KW, kj);
+        if (padded)
+            out(lx, in++, "if (%s)   /* inside the map: outside it x is 0 */", cond);
+        if (c.call == CG_CONV)
+            out(lx, in, "%s += %s * %s;", acc, kref, xe);
+        else if (c.call == CG_CONV_BWD_X) {
+            char dxe[256];
+            win_ref(dxe, sizeof dxe, name_of(lx, dst), ch, u, w, two);
+            out(lx, in, "%s %s %s * %s;", dxe, op, kref, ye);
+        } else {
+            out(lx, in, "%s %s %s * %s;", kref, op, ye, xe);
+        }
+        if (c.call == CG_CONV)
+            out(lx, ind, "%s = %s;", ye, acc);
+    }
+    out(lx, ind - 1, "}");
+}
+
 static void emit_value(Lx *lx, int id)
 {
     const IrProgram *p = lx->p;
@@ -514,6 +694,7 @@ static void emit_value(Lx *lx, int id)
     case K_ROW: emit_row(lx, id); break;
     case K_VIEW: emit_view(lx, id); break;
     case K_BATCH: emit_batch(lx, id); break;
+    case K_CONV: emit_conv(lx, id); break;
     default: diag_internal("emit_loops: %s", ir_ops[v->op].name);
     }
 }

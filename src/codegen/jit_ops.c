@@ -458,6 +458,50 @@ static void emit_batch(Jit *j, int id)
     LLVMBuildCall2(j->b, ty, fn, args, 15, "");
 }
 
+/* A sliding window (plan.h cg_conv_plan): a call of the runtime's kernel,
+ * as emit_c.c's emit_conv, with the sizes as a constant NnrtConv (twelve
+ * ints) and the padded rows (ld) of the batched buffers. */
+static void emit_conv(Jit *j, int id)
+{
+    const IrProgram *p = j->p;
+    const Value *v = &p->v[id];
+    CgConv c = cg_conv_plan(p, id);
+    int add = begin_store(j, id);
+    const int dims[12] = {c.C, c.H, c.W, c.O, c.KH, c.KW, c.OH, c.OW, c.sh, c.sw, c.ph, c.pw};
+    LLVMValueRef k[12];
+    for (int e = 0; e < 12; e++)
+        k[e] = const_i32(j, dims[e]);
+    LLVMTypeRef at = LLVMArrayType(j->i32, 12);
+    LLVMValueRef g = LLVMAddGlobal(j->mod, at, "window");
+    LLVMSetInitializer(g, LLVMConstArray(j->i32, k, 12));
+    LLVMSetGlobalConstant(g, 1);
+    LLVMSetLinkage(g, LLVMPrivateLinkage);
+    LLVMTypeRef i32p = LLVMPointerType(j->i32, 0);
+    /* the call's operands: the sizes, n and ld, then pointers, then add */
+    LLVMValueRef args[9];
+    LLVMTypeRef types[9];
+    int na = 0;
+    args[na] = LLVMConstBitCast(g, i32p), types[na++] = i32p;
+    args[na] = v->batched ? j->n : const_i32(j, 1), types[na++] = j->i32;
+    args[na] = v->batched ? LLVMBuildTrunc(j->b, j->ld, j->i32, "") : const_i32(j, 1);
+    types[na++] = j->i32;
+    int nptr = c.call == CG_CONV ? 3 : v->nargs;
+    for (int a = 0; a < nptr; a++) {
+        args[na] = a == 2 && !c.bias ? LLVMConstPointerNull(j->rptr) : storage(j, v->arg[a]);
+        types[na++] = j->rptr;
+    }
+    args[na] = storage(j, cg_dest(p, id)), types[na++] = j->rptr;
+    if (c.call != CG_CONV && c.call != CG_MAXPOOL && c.call != CG_AVGPOOL)
+        args[na] = const_i32(j, add), types[na++] = j->i32;
+    char name[64];
+    snprintf(name, sizeof name, "%s_%s", cg_conv_fn[c.call], p->dtype == DT_F32 ? "f32" : "f64");
+    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(j->ctx), types, (unsigned)na, 0);
+    LLVMValueRef fn = LLVMGetNamedFunction(j->mod, name);
+    if (!fn)
+        fn = LLVMAddFunction(j->mod, name, fty);
+    LLVMBuildCall2(j->b, fty, fn, args, (unsigned)na, "");
+}
+
 void emit_value(Jit *j, int id)
 {
     const Value *v = &j->p->v[id];
@@ -476,6 +520,7 @@ void emit_value(Jit *j, int id)
     case K_ROW: emit_row(j, id); break;
     case K_VIEW: emit_loops(j, id); break;
     case K_BATCH: emit_batch(j, id); break;
+    case K_CONV: emit_conv(j, id); break;
     }
 }
 

@@ -600,6 +600,64 @@ unsigned long long cg_source_hash(const char *s)
     return h;
 }
 
+/* ---- sliding windows ---- */
+
+const char *const cg_conv_fn[] = {
+    [CG_CONV] = "nnrt_conv", [CG_CONV_BWD_X] = "nnrt_conv_bwd_x", [CG_CONV_BWD_K] = "nnrt_conv_bwd_k",
+    [CG_CONV_BWD_B] = "nnrt_conv_bwd_b", [CG_MAXPOOL] = "nnrt_maxpool", [CG_AVGPOOL] = "nnrt_avgpool",
+    [CG_MAXPOOL_BWD] = "nnrt_maxpool_bwd", [CG_AVGPOOL_BWD] = "nnrt_avgpool_bwd",
+};
+
+CgConv cg_conv_plan(const IrProgram *p, int id)
+{
+    const Value *v = &p->v[id];
+    int d = cg_dest(p, id);
+    CgConv c;
+    memset(&c, 0, sizeof c);
+    c.x = c.k = c.y = -1;
+    switch (v->op) {
+    case OP_CONV2D: case OP_CONV1D:
+        c.call = CG_CONV, c.x = v->arg[0], c.k = v->arg[1], c.y = d;
+        c.bias = p->v[v->arg[2]].op != OP_CONST;
+        break;
+    case OP_CONV_BWD_X: c.call = CG_CONV_BWD_X, c.y = v->arg[0], c.k = v->arg[1], c.x = d; break;
+    case OP_CONV_BWD_K: c.call = CG_CONV_BWD_K, c.y = v->arg[0], c.x = v->arg[1], c.k = d; break;
+    case OP_CONV_BWD_B: c.call = CG_CONV_BWD_B, c.y = v->arg[0]; break;
+    case OP_MAXPOOL2D: case OP_MAXPOOL1D: c.call = CG_MAXPOOL, c.x = v->arg[0], c.y = d; break;
+    case OP_AVGPOOL2D: case OP_AVGPOOL1D: c.call = CG_AVGPOOL, c.x = v->arg[0], c.y = d; break;
+    case OP_MAXPOOL_BWD: c.call = CG_MAXPOOL_BWD, c.y = v->arg[0], c.x = v->arg[1]; break;
+    case OP_AVGPOOL_BWD: c.call = CG_AVGPOOL_BWD, c.y = v->arg[0], c.x = d; break;
+    default:
+        diag_internal("cg_conv_plan: %s is not a window op", ir_ops[v->op].name);
+    }
+    /* the shapes: y's always known; x's from the value or the destination */
+    const Shape *ys = &p->v[c.y].shape;
+    const Shape *xs = c.x >= 0 ? &p->v[c.x].shape : NULL;
+    const Shape *ks = c.k >= 0 ? &p->v[c.k].shape : NULL;
+    c.spatial = ys->rank - 1;
+    int two = c.spatial == 2;
+    c.O = ys->dim[0];
+    c.OH = two ? ys->dim[1] : 1;
+    c.OW = ys->dim[c.spatial];
+    if (xs) {
+        c.C = xs->dim[0];
+        c.H = two ? xs->dim[1] : 1;
+        c.W = xs->dim[c.spatial];
+    } else {   /* conv_bwd_b: the map does not matter */
+        c.C = 1, c.H = c.OH, c.W = c.OW;
+    }
+    if (ks) {
+        c.KH = two ? ks->dim[2] : 1;
+        c.KW = ks->dim[1 + c.spatial];
+    } else {
+        c.KH = two ? v->window : 1;
+        c.KW = v->window ? v->window : 1;
+    }
+    c.sh = two ? v->stride : 1, c.sw = v->stride;
+    c.ph = two ? v->pad : 0, c.pw = v->pad;
+    return c;
+}
+
 /* ---- the row algorithms ---- */
 
 const char *const cg_row_name[CG_ROW_NOPS] = {

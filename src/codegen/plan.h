@@ -428,6 +428,32 @@ typedef struct CgView {
 
 CgView cg_view_plan(const IrProgram *p, int id);
 
+/*
+ * The sliding windows (K_CONV: conv2d, conv1d, the pools and their
+ * adjoint steps), planned once: the sizes of the runtime's NnrtConv
+ * (nnrt.h) that every backend passes to the same runtime function (the C
+ * trainer prints the call, the JIT builds it), and that --style=loops and
+ * explain loop over.  A 1-d map [C, L] is H = KH = OH = 1.
+ */
+typedef enum CgConvCall {
+    CG_CONV, CG_CONV_BWD_X, CG_CONV_BWD_K, CG_CONV_BWD_B,
+    CG_MAXPOOL, CG_AVGPOOL, CG_MAXPOOL_BWD, CG_AVGPOOL_BWD
+} CgConvCall;
+
+typedef struct CgConv {
+    CgConvCall call;
+    int C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw;   /* NnrtConv, in its order */
+    int spatial;       /* 1 or 2 */
+    int bias;          /* a convolution with a bias operand (not the constant 0) */
+    int x, k, y;       /* the values holding x, K and y or their adjoints (the
+                        * step's own destination among them), -1 where none */
+} CgConv;
+
+CgConv cg_conv_plan(const IrProgram *p, int id);
+
+/* The runtime function of a window step (nnrt_conv, nnrt_conv_bwd_x, ...). */
+extern const char *const cg_conv_fn[];
+
 /* FNV-1a of the source text: NnrtModel.source_hash. */
 unsigned long long cg_source_hash(const char *s);
 

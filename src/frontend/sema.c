@@ -59,6 +59,7 @@ typedef struct Sema {
     int ndense;
     int ndropout;
     int nbatchnorm;
+    int nconv;          /* conv(h, n, k) calls so far: conv1_W, conv2_W, ... */
     int have_loss_stmt;
     Loc loss_loc, penalty_loc;
 } Sema;
@@ -536,6 +537,281 @@ static Ev eval_dense(Sema *S, const Expr *e)
     return val_ev(emit(S, OP_ADD, 2, aargs, out, V(S, h.v)->batched, e->loc));
 }
 
+/* ---- sliding windows: conv2d, conv1d and the pools (ops.def, K_CONV) ---- */
+
+/* A named argument NAME = integer >= lo known at compile time into *out:
+ * 1 when given and good, 0 when absent, -1 after an error. */
+static int window_number(Sema *S, const Expr *e, const char *f, const char *name, int lo,
+                         int *out)
+{
+    for (int k = 0; k < e->nargs; k++) {
+        const Arg *a = &e->args[k];
+        if (!a->name || strcmp(a->name, name) != 0)
+            continue;
+        Ev x = eval(S, a->value);
+        if (x.kind == EV_BAD)
+            return -1;
+        if (x.kind != EV_NUM || !is_integer(x.num) || x.num < lo || x.num > 1 << 20) {
+            diag_error(a->value->loc, "%s: %s must be an integer constant of at least %d", f,
+                       name, lo);
+            return -1;
+        }
+        *out = (int)x.num;
+        return 1;
+    }
+    return 0;
+}
+
+/* Named arguments other than those in `names` are errors. */
+static int window_names(const Expr *e, const char *f, const char *const *names, const char *usage)
+{
+    for (int k = 0; k < e->nargs; k++) {
+        const Arg *a = &e->args[k];
+        if (!a->name)
+            continue;
+        int ok = 0;
+        for (const char *const *n = names; *n; n++)
+            ok |= strcmp(*n, a->name) == 0;
+        if (!ok) {
+            diag_error(a->name_loc, "%s has no argument '%s': %s(%s)", f, a->name, f, usage);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The positional arguments' count (they come first). */
+static int positional(const Expr *e)
+{
+    int n = 0;
+    while (n < e->nargs && !e->args[n].name)
+        n++;
+    for (int k = n; k < e->nargs; k++)
+        if (!e->args[k].name)
+            return -1;
+    return n;
+}
+
+/* The output length of a window of k sliding by s over n + 2 pad, floored
+ * as PyTorch does; the positions left over get a warning naming both
+ * shapes.  0 after an error (a window larger than the padded input). */
+static int window_out(const Expr *e, const char *f, const char *what, const Shape *x,
+                      const Shape *w, int spatial, int n, int k, int s, int pad, int axis)
+{
+    int len = n + 2 * pad;
+    if (k > len) {
+        diag_error(e->loc, "%s: the %s (%s) is larger than the input %s%s along axis %d (%d > "
+                   "%d%s)", f, what, shape_text(w), shape_text(x), pad ? " padded" : "",
+                   axis, k, len, pad ? ", with the padding" : "");
+        return 0;
+    }
+    if ((len - k) % s != 0 && spatial)
+        diag_warning(e->loc, "%s: stride %d does not fit the input %s along axis %d: the %s (%s) "
+                     "leaves the last %d of %d%s positions out (as PyTorch does)", f, s,
+                     shape_text(x), axis, what, shape_text(w), (len - k) % s, len,
+                     pad ? " padded" : "");
+    return (len - k) / s + 1;
+}
+
+/* conv2d(x, K [, b], stride = 1, pad = 0): x [C, H, W], K [O, C, KH, KW], b [O]
+ * -> [O, (H + 2 pad - KH) / stride + 1, (W + 2 pad - KW) / stride + 1];
+ * conv1d the same over [C, L] and K [O, C, KL]. */
+static Ev conv_value(Sema *S, const Expr *e, Op op, int x, int K, int b, int stride, int pad)
+{
+    const char *f = ir_ops[op].fn;
+    int sp = op == OP_CONV2D ? 2 : 1;
+    const Value *xv = V(S, x), *kv = V(S, K);
+    const char *xs = sp == 2 ? "[C, H, W]" : "[C, L]", *ks = sp == 2 ? "[O, C, KH, KW]" : "[O, C, KL]";
+    if (xv->shape.rank != sp + 1) {
+        diag_error(e->args[0].value->loc, "%s: the input must be %s, not %s", f, xs,
+                   shape_text(&xv->shape));
+        return BAD;
+    }
+    if (kv->shape.rank != sp + 2) {
+        diag_error(e->args[1].value->loc, "%s: the kernel must be %s, not %s", f, ks,
+                   shape_text(&kv->shape));
+        return BAD;
+    }
+    if (kv->batched || (b >= 0 && V(S, b)->batched)) {
+        diag_error(e->args[kv->batched ? 1 : 2].value->loc, "%s: the kernel and the bias must "
+                   "not depend on the data (parameters, or values computed from them)", f);
+        return BAD;
+    }
+    int O = kv->shape.dim[0], C = xv->shape.dim[0];
+    if (kv->shape.dim[1] != C) {
+        diag_error(e->loc, "%s: channels do not match: the input %s has %d, the kernel %s "
+                   "takes %d (its second axis)", f, shape_text(&xv->shape), C,
+                   shape_text(&kv->shape), kv->shape.dim[1]);
+        note_decl(S, e->args[0].value);
+        note_decl(S, e->args[1].value);
+        return BAD;
+    }
+    if (b >= 0 && (V(S, b)->shape.rank != 1 || V(S, b)->shape.dim[0] != O)) {
+        diag_error(e->args[2].value->loc, "%s: the bias must be [%d], one number per output "
+                   "channel of the kernel %s, not %s", f, O, shape_text(&kv->shape),
+                   shape_text(&V(S, b)->shape));
+        return BAD;
+    }
+    Shape out = {sp + 1, {O}};
+    for (int d = 0; d < sp; d++) {
+        out.dim[1 + d] = window_out(e, f, "kernel", &xv->shape, &kv->shape, 1,
+                                    xv->shape.dim[1 + d], kv->shape.dim[2 + d], stride, pad, 1 + d);
+        if (!out.dim[1 + d])
+            return BAD;
+    }
+    if (!shape_fits(&out)) {
+        diag_error(e->loc, "%s: the result %s has more than the 2^28 elements a tensor may have",
+                   f, shape_text(&out));
+        return BAD;
+    }
+    int args[3] = {x, K, b >= 0 ? b : const_value(S, 0, e->loc)};
+    int id = emit(S, op, 3, args, out, xv->batched, e->loc);
+    V(S, id)->stride = stride;
+    V(S, id)->pad = pad;
+    return val_ev(id);
+}
+
+/* The input of a window function: a value of rank sp + 1, no label. */
+static int window_input(Sema *S, const Expr *a, const char *f, int sp)
+{
+    Ev x = eval(S, a);
+    if (x.kind == EV_BAD)
+        return -1;
+    if (x.kind != EV_VAL || V(S, x.v)->shape.rank != sp + 1) {
+        diag_error(a->loc, "%s: the input must be %s, not %s", f, sp == 2 ? "[C, H, W]" : "[C, L]",
+                   x.kind == EV_VAL ? shape_text(&V(S, x.v)->shape) : "a number");
+        return -1;
+    }
+    return check_not_label(S, x.v, a, f) ? x.v : -1;
+}
+
+/* conv2d(x, K [, b], stride = S, pad = P), conv1d(...) */
+static Ev eval_conv(Sema *S, const Expr *e, Op op)
+{
+    const char *f = ir_ops[op].fn;
+    static const char *const names[] = {"stride", "pad", NULL};
+    int np = positional(e), stride = 1, pad = 0;
+    if (np < 2 || np > 3) {
+        diag_error(e->loc, "%s takes two or three arguments: (%s)", f, ir_ops[op].fn_args);
+        return BAD;
+    }
+    if (!window_names(e, f, names, ir_ops[op].fn_args))
+        return BAD;
+    if (window_number(S, e, f, "stride", 1, &stride) < 0 || window_number(S, e, f, "pad", 0, &pad) < 0)
+        return BAD;
+    int sp = op == OP_CONV2D ? 2 : 1;
+    int x = window_input(S, e->args[0].value, f, sp);
+    Ev k = eval(S, e->args[1].value), b = np == 3 ? eval(S, e->args[2].value) : BAD;
+    if (x < 0 || k.kind == EV_BAD || (np == 3 && b.kind == EV_BAD))
+        return BAD;
+    if (k.kind != EV_VAL || (np == 3 && b.kind != EV_VAL)) {
+        diag_error(e->args[k.kind != EV_VAL ? 1 : 2].value->loc, "%s: the %s must be a tensor, "
+                   "not a number", f, k.kind != EV_VAL ? "kernel" : "bias");
+        return BAD;
+    }
+    return conv_value(S, e, op, x, k.v, np == 3 ? b.v : -1, stride, pad);
+}
+
+/* maxpool2d(x, window, stride = window), avgpool2d, maxpool1d, avgpool1d:
+ * x [C, H, W] -> [C, (H - window) / stride + 1, (W - window) / stride + 1] */
+static Ev eval_pool(Sema *S, const Expr *e, Op op)
+{
+    const char *f = ir_ops[op].fn;
+    static const char *const names[] = {"stride", NULL};
+    int np = positional(e);
+    if (np != 2) {
+        diag_error(e->loc, "%s takes two arguments: (%s), e.g. %s(h, 2)", f, ir_ops[op].fn_args, f);
+        return BAD;
+    }
+    if (!window_names(e, f, names, ir_ops[op].fn_args))
+        return BAD;
+    int sp = op == OP_MAXPOOL2D || op == OP_AVGPOOL2D ? 2 : 1;
+    int x = window_input(S, e->args[0].value, f, sp);
+    Ev w = eval(S, e->args[1].value);
+    if (x < 0 || w.kind == EV_BAD)
+        return BAD;
+    if (w.kind != EV_NUM || !is_integer(w.num) || w.num < 1 || w.num > 1 << 20) {
+        diag_error(e->args[1].value->loc, "%s: the window must be a positive integer constant", f);
+        return BAD;
+    }
+    int window = (int)w.num, stride = window;
+    if (window_number(S, e, f, "stride", 1, &stride) < 0)
+        return BAD;
+    const Value *xv = V(S, x);
+    Shape ws = {sp, {window, window}};
+    Shape out = xv->shape;
+    for (int d = 0; d < sp; d++) {
+        out.dim[1 + d] = window_out(e, f, "window", &xv->shape, &ws, 1, xv->shape.dim[1 + d],
+                                    window, stride, 0, 1 + d);
+        if (!out.dim[1 + d])
+            return BAD;
+    }
+    int id = emit(S, op, 1, &x, out, xv->batched, e->loc);
+    V(S, id)->stride = stride;
+    V(S, id)->window = window;
+    return val_ev(id);
+}
+
+/* conv(h, n, k [, stride = S, pad = P]): conv2d (h [C, H, W]) or conv1d
+ * (h [C, L]) with fresh parameters convK_W [n, C, k, k] (or [n, C, k]) and
+ * convK_b [n], both uniform in +-1/sqrt(C k k) as PyTorch's Conv2d starts. */
+static Ev eval_conv_sugar(Sema *S, const Expr *e)
+{
+    static const char *const names[] = {"stride", "pad", NULL};
+    const char *usage = "input, channels, kernel size [, stride = 1, pad = 0]";
+    int np = positional(e), stride = 1, pad = 0;
+    if (np != 3) {
+        diag_error(e->loc, "conv takes (%s), e.g. conv(img, 16, 5, pad = 2)", usage);
+        return BAD;
+    }
+    if (!window_names(e, "conv", names, usage))
+        return BAD;
+    if (window_number(S, e, "conv", "stride", 1, &stride) < 0 ||
+        window_number(S, e, "conv", "pad", 0, &pad) < 0)
+        return BAD;
+    Ev h = eval(S, e->args[0].value), n = eval(S, e->args[1].value), k = eval(S, e->args[2].value);
+    if (h.kind == EV_BAD || n.kind == EV_BAD || k.kind == EV_BAD)
+        return BAD;
+    int rank = h.kind == EV_VAL ? V(S, h.v)->shape.rank : 0;
+    if (rank != 2 && rank != 3) {
+        diag_error(e->args[0].value->loc, "conv: the input must be [C, H, W] (conv2d) or [C, L] "
+                   "(conv1d), not %s", h.kind == EV_VAL ? shape_text(&V(S, h.v)->shape) : "a number");
+        return BAD;
+    }
+    for (int a = 1; a < 3; a++) {
+        Ev c = a == 1 ? n : k;
+        if (c.kind != EV_NUM || !is_integer(c.num) || c.num < 1 || c.num > 1 << 16) {
+            diag_error(e->args[a].value->loc, "conv: the %s must be a positive integer constant",
+                       a == 1 ? "number of channels" : "kernel size");
+            return BAD;
+        }
+    }
+    Op op = rank == 3 ? OP_CONV2D : OP_CONV1D;
+    int C = V(S, h.v)->shape.dim[0], O = (int)n.num, ks = (int)k.num;
+    Shape wshape = rank == 3 ? shape_make(4, (int[]){O, C, ks, ks}) : shape_make(3, (int[]){O, C, ks});
+    if (!shape_fits(&wshape)) {
+        diag_error(e->loc, "conv: the kernel %s would have more than the 2^28 elements a tensor "
+                   "may have", shape_text(&wshape));
+        return BAD;
+    }
+    int id = ++S->nconv;
+    char wn[32], bn[32];
+    snprintf(wn, sizeof wn, "conv%d_W", id);
+    snprintf(bn, sizeof bn, "conv%d_b", id);
+    double bound = 1 / sqrt((double)shape_numel(&wshape) / O);
+    declare_param(S, ir_strdup(S->p, wn), wshape, INIT_UNIFORM, e->loc, 0);
+    IrParam *q = &S->p->params[S->p->nparams - 1];
+    q->a = -bound, q->b = bound;
+    int W = q->value;
+    declare_param(S, ir_strdup(S->p, bn), shape_make(1, &O), INIT_UNIFORM, e->loc, 0);
+    q = &S->p->params[S->p->nparams - 1];
+    q->a = -bound, q->b = bound;
+    int B = q->value;
+    if (!check_not_label(S, h.v, e->args[0].value, "conv"))
+        return BAD;
+    return conv_value(S, e, op, h.v, W, B, stride, pad);
+}
+
 /* The op that function f of the language makes (ops.def's fn column), or
  * OP_COUNT when there is none. */
 static Op function_op(const char *f)
@@ -709,10 +985,14 @@ static Ev eval_call(Sema *S, const Expr *e)
         return eval_dropout(S, e);
     if (strcmp(f, "batchnorm") == 0)
         return eval_batchnorm(S, e);
+    if (strcmp(f, "conv") == 0)
+        return eval_conv_sugar(S, e);
     Op op = function_op(f);
+    if (op != OP_COUNT && ir_ops[op].kind == K_CONV)
+        return op == OP_CONV2D || op == OP_CONV1D ? eval_conv(S, e, op) : eval_pool(S, e, op);
     if (op == OP_COUNT) {
         /* the candidates: ops.def's functions, then dense */
-        const char *names[OP_COUNT + 7];
+        const char *names[OP_COUNT + 8];
         int n = 0;
         for (int k = 0; k < OP_COUNT; k++)
             if (ir_ops[k].fn)
@@ -723,6 +1003,7 @@ static Ev eval_call(Sema *S, const Expr *e)
         names[n++] = "concat";
         names[n++] = "stack";
         names[n++] = "dropout";
+        names[n++] = "conv";
         names[n] = NULL;
         const char *near = diag_closest(f, names, n);
         if (near)

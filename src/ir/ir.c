@@ -311,6 +311,31 @@ char *ir_view_index(const IrProgram *p, int id, char *buf, size_t n)
     return buf;
 }
 
+/* A window op's notation as the language writes it: a convolution without
+ * its bias when it has none (the constant 0), then the window and the
+ * stride and padding where not the defaults: conv2d(x, K, stride = 2),
+ * maxpool2d(h, 2). */
+static void window_notation(const IrProgram *p, const Value *v, char *buf, size_t n)
+{
+    size_t len = strlen(buf);
+    if (len == 0 || buf[len - 1] != ')')
+        return;
+    len--;
+    if ((v->op == OP_CONV2D || v->op == OP_CONV1D) && p->v[v->arg[2]].op == OP_CONST) {
+        char *c = strrchr(buf, ',');
+        if (c)
+            len = (size_t)(c - buf);
+    }
+    if (v->window)
+        len += (size_t)snprintf(buf + len, len < n ? n - len : 0, ", %d", v->window);
+    if (len < n && v->stride != (v->window ? v->window : 1))
+        len += (size_t)snprintf(buf + len, n - len, ", stride = %d", v->stride);
+    if (len < n && v->pad)
+        len += (size_t)snprintf(buf + len, n - len, ", pad = %d", v->pad);
+    if (len < n)
+        snprintf(buf + len, n - len, ")");
+}
+
 char *ir_rhs_notation(const IrProgram *p, int id, char *buf, size_t n)
 {
     const Value *v = &p->v[id];
@@ -352,6 +377,8 @@ char *ir_rhs_notation(const IrProgram *p, int id, char *buf, size_t n)
     }
     default:
         expand(p, v, ir_ops[v->op].notation, buf, n);
+        if (ir_ops[v->op].kind == K_CONV)
+            window_notation(p, v, buf, n);
     }
     return buf;
 }
@@ -417,6 +444,12 @@ static void print_value(FILE *out, const IrProgram *p, int id)
         for (int k = 0; k < small->rank; k++)
             col += fprintf(out, "%s%d", k ? ", " : "", v->view.stride[k]);
         col += fprintf(out, "]");
+    }
+    if (ir_ops[v->op].kind == K_CONV) {
+        if (v->window)
+            col += fprintf(out, " [window=%d,stride=%d]", v->window, v->stride);
+        else
+            col += fprintf(out, " [stride=%d,pad=%d]", v->stride, v->pad);
     }
     if (v->acc >= 0)
         col += fprintf(out, " +-> %%%d", v->acc);
@@ -611,6 +644,54 @@ void ir_print_grad(FILE *out, const IrProgram *p)
 
 /* ---- verifier ---- */
 
+/* The result of sliding a window of kernel's spatial dimensions (kernel
+ * [O, C, KH, KW] or [O, C, KL]; a pool: its window, O = C) over x
+ * [C, H, W] or [C, L] (ops.def, K_CONV). */
+static Shape window_shape(const Shape *x, const Shape *kernel, const Value *v)
+{
+    Shape out = *x;
+    int sp = x->rank - 1;
+    if (kernel)
+        out.dim[0] = kernel->dim[0];
+    for (int d = 0; d < sp; d++) {
+        int k = kernel ? kernel->dim[2 + d] : v->window;
+        out.dim[1 + d] = (x->dim[1 + d] + 2 * v->pad - k) / (v->stride ? v->stride : 1) + 1;
+    }
+    return out;
+}
+
+/* K_CONV's shape rules: each op's operands against the forward op it
+ * implements or differentiates. */
+static void verify_window(const IrProgram *p, int id)
+{
+    const Value *v = &p->v[id];
+    const Shape *a0 = &p->v[v->arg[0]].shape, *a1 = v->nargs > 1 ? &p->v[v->arg[1]].shape : NULL;
+    const Shape *x = NULL, *k = NULL, *y = NULL;
+    switch (v->op) {
+    case OP_CONV2D: case OP_CONV1D: x = a0; k = a1; y = &v->shape; break;
+    case OP_CONV_BWD_X: y = a0; k = a1; x = &v->shape; break;
+    case OP_CONV_BWD_K: y = a0; x = a1; k = &v->shape; break;
+    case OP_MAXPOOL2D: case OP_MAXPOOL1D: case OP_AVGPOOL2D: case OP_AVGPOOL1D:
+        x = a0; y = &v->shape; break;
+    case OP_MAXPOOL_BWD: y = a0; x = a1; break;
+    case OP_AVGPOOL_BWD: y = a0; x = &v->shape; break;
+    case OP_CONV_BWD_B:
+        if (v->shape.rank != 1 || a0->rank < 2 || v->shape.dim[0] != a0->dim[0])
+            diag_internal("ir: %%%d (conv_bwd_b): bad shape", id);
+        return;
+    default:
+        diag_internal("ir: %%%d (%s): not a window op", id, ir_ops[v->op].name);
+    }
+    int sp = x->rank - 1;
+    if (sp < 1 || sp > 2 || v->stride < 1 || v->pad < 0 || (k && (k->rank != sp + 2 || k->dim[1] != x->dim[0])))
+        diag_internal("ir: %%%d (%s): bad operands", id, ir_ops[v->op].name);
+    Shape want = window_shape(x, k, v);
+    if (!shape_equal(&want, y))
+        diag_internal("ir: %%%d (%s): bad shape", id, ir_ops[v->op].name);
+    if (v->op == OP_MAXPOOL_BWD && !shape_equal(x, &v->shape))
+        diag_internal("ir: %%%d (maxpool_bwd): bad shape", id);
+}
+
 void ir_verify(const IrProgram *p)
 {
     char err[128];
@@ -670,6 +751,9 @@ void ir_verify(const IrProgram *p)
                 diag_internal("ir: %%%d (%s): bad shape", id, o->name);
             break;
         }
+        case K_CONV:
+            verify_window(p, id);
+            break;
         default:
             break;
         }

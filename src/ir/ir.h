@@ -34,7 +34,7 @@ typedef enum Op {
     OP_COUNT
 } Op;
 
-typedef enum IrKind { K_LEAF, K_MAP, K_MATMUL, K_TRANS, K_REDUCE, K_ROW, K_ADJ, K_VIEW, K_BATCH } IrKind;
+typedef enum IrKind { K_LEAF, K_MAP, K_MATMUL, K_TRANS, K_REDUCE, K_ROW, K_ADJ, K_VIEW, K_BATCH, K_CONV } IrKind;
 
 typedef struct OpInfo {
     const char *name;
@@ -78,6 +78,8 @@ typedef struct Value {
     int index;         /* INPUT: slot, PARAM: parameter, LITERAL: literal table entry */
     int ta, tb;        /* MATMUL: transpose flags of the operands */
     IrView view;       /* K_VIEW: where the smaller tensor sits in the larger */
+    int stride, pad, window;   /* K_CONV: the step of the window, the zeros added on
+                                * each side of the spatial axes, a pool's window */
 
     const char *name;  /* the user's name for it (h1, W1), or a derived one (h1_1, d_h1) */
     int temp;          /* a temporary inside a statement (h1_1), not a name the user bound */

@@ -91,6 +91,27 @@ def map_cases(n):
     return cases
 
 
+def conv_cases(n, two):
+    """K_CONV: a convolution (x, K, b) over a map per sample and a shared
+    one, with stride and padding; a pool (x) with its window, overlapping
+    windows, per sample and shared.  A case's last entry ("kw", TEXT) is
+    not an operand: the call's further arguments (the window's settings)."""
+    P, B = (lambda *s: ("param", s)), (lambda *s: ("batch", s))
+    if n == 3 and two:
+        return [[B(1, 3, 4), P(2, 1, 2, 2), P(2)],
+                [B(2, 2, 2), P(1, 2, 2, 2), P(1), ("kw", "stride = 2, pad = 1")],
+                [P(2, 2, 3), P(2, 2, 2, 1), P(2), ("kw", "pad = 1")],
+                [B(1, 3, 3), P(1, 1, 1, 1), P(1), ("kw", "stride = 2")]]
+    if n == 3:
+        return [[B(2, 5), P(2, 2, 2), P(2)],
+                [B(1, 5), P(3, 1, 3), P(3), ("kw", "stride = 2, pad = 1")],
+                [P(2, 3), P(1, 2, 2), P(1), ("kw", "pad = 1")]]
+    if two:
+        return [[B(1, 2, 4), ("kw", "2")], [B(2, 2, 2), ("kw", "2")],
+                [B(1, 3, 3), ("kw", "2, stride = 1")], [P(1, 2, 4), ("kw", "2")]]
+    return [[B(2, 4), ("kw", "2")], [B(1, 5), ("kw", "3, stride = 2")], [P(3, 4), ("kw", "2")]]
+
+
 CASES = {
     "K_MAP": map_cases,
     "K_MATMUL": lambda n: [
@@ -114,6 +135,7 @@ CASES = {
     # operands are the statistics and parameters the op makes itself
     "K_BATCH": lambda n: [[("batch", s)] + [("const", ())] * (n - 1)
                           for s in ((4,), (2, 3), (2, 2, 2))],
+    "K_CONV": conv_cases,
 }
 
 
@@ -166,13 +188,20 @@ class Model:
         if kinds is None:
             raise TestFailure("op kind %s has no cases in tests/ops/suite.py (CASES): say there "
                               "how a model uses an op of this kind" % op.kind)
-        cases = row_cases_with_labels(op.arity, labels) if any(labels) else kinds(op.arity)
+        if any(labels):
+            cases = row_cases_with_labels(op.arity, labels)
+        elif op.kind == "K_CONV":   # the map's rank from the function's name
+            cases = kinds(op.arity, op.fn and op.fn.endswith("2d"))
+        else:
+            cases = kinds(op.arity)
         # an operand that must be a number is one in every case (fewer cases then)
         cases = [[("const", ()) if d.only_const else o for o, d in zip(c, domains)]
-                 for c in cases]
+                 + c[len(domains):] for c in cases]
         cases = [c for i, c in enumerate(cases)
                  if c not in cases[:i] and any(w != "const" for w, _ in c)]
         for k, case in enumerate(cases):
+            kw = case[-1][1] if case[-1][0] == "kw" else None
+            case = case[:-1] if kw else case
             operands = []   # as written: a parameter, a parameter times an input, a number
             for i, ((where, shape), dom) in enumerate(zip(case, domains)):
                 nm = "%d_%d" % (k, i)
@@ -195,6 +224,8 @@ class Model:
                     body.append("a%s = p%s * x%s" % (nm, nm, nm))
                     operands.append("a" + nm)
             expr = re.sub(r"\$(\d)", lambda m: operands[int(m.group(1))], op.notation)
+            if kw:
+                expr = expr[:-1] + ", " + kw + ")"
             body.append("r%d = %s" % (k, expr))
             terms.append("r%d" % k)
         self.nterms = len(terms)

@@ -91,7 +91,7 @@ class TestFailure(Exception):
 
 class Value:
     __slots__ = ("id", "op", "args", "name", "num", "ta", "tb", "shape", "batched", "label", "values",
-                 "view")
+                 "view", "window")
 
 
 class Model:
@@ -167,8 +167,14 @@ def parse_ir(text):
             if vw:
                 v.view = (int(vw.group(1)), [int(t) for t in vw.group(2).split(",") if t.strip()])
                 rest = rest[:vw.start()].strip()
-            fl = re.search(r"\[([a-z,]*)\]$", rest)
-            if fl:
+            v.window = None
+            fl = re.search(r"\[([a-z0-9=,]*)\]$", rest)
+            if fl and "=" in fl.group(1):   # a sliding window's [stride=S,pad=P]
+                v.window = dict(stride=1, pad=0, window=0)
+                v.window.update((k, int(x)) for k, x in
+                                (f.split("=") for f in fl.group(1).split(",")))
+                rest = rest[:fl.start()].strip()
+            elif fl:
                 v.ta, v.tb = "ta" in fl.group(1).split(","), "tb" in fl.group(1).split(",")
                 rest = rest[:fl.start()].strip()
             if "+->" in rest:
@@ -247,6 +253,10 @@ def apply_op(v, a, av, B, probe):
         return out.reshape(((B,) if av[0].batched else ()) + tuple(v.shape))
     if kind == "K_BATCH":   # the whole batch, [B, C, ...]; a vector's C is its length
         return ref.fn(*a)
+    if kind == "K_CONV":   # x [B, C, H, W]: one sample made a batch of one
+        x = a[0] if av[0].batched else a[0].unsqueeze(0)
+        y = ref.fn(x, *a[1:], **v.window)
+        return y if av[0].batched else y.squeeze(0)
     raise Unsupported("IR op '%s' of kind %s: compare.py does not know the kind" % (op, kind))
 
 

@@ -17,6 +17,10 @@ the op's kind says (the kind comes from ops.def, tests/ops/optable.py):
   K_BATCH   f(x, ...) on the whole batch [B, C, ...] (batch norm, in eval
             mode: the suite's `grad` and `eval` run in eval mode; its train
             mode is tests/e2e/batchnorm.sh's, against torch.nn.BatchNorm)
+  K_CONV    f(x, ..., stride=, pad=, window=) on x [B, C, H, W] (or [B, C, L]),
+            the window's settings from the IR's [stride=S,pad=P] or
+            [window=K,stride=S]; a convolution's bias None where the IR has
+            the constant 0
 
 A domain says which numbers an operand takes in the op-conformance suite
 (tests/ops/suite.py): log and sqrt want positive numbers, relu and abs are
@@ -67,6 +71,18 @@ class Ref:
 def _bce(z, t):
     z, t = torch.broadcast_tensors(z, t)
     return F.binary_cross_entropy_with_logits(z, t, reduction="none")
+
+
+def _conv(f):
+    def conv(x, K, b, stride, pad, window):
+        return f(x, K, b if b.dim() else None, stride=stride, padding=pad)
+    return conv
+
+
+def _pool(f):
+    def pool(x, stride, pad, window):
+        return f(x, window, stride)
+    return pool
 
 
 REFERENCE = {
@@ -123,4 +139,11 @@ REFERENCE = {
     "bn_stats": Ref(lambda x, m, v: torch.stack([m, v]), ANY, ANY, ANY),
     "batchnorm": Ref(lambda x, s, g, b: F.batch_norm(x, s[0], s[1], g, b, training=False, eps=1e-5),
                      ANY, number(0), number(0), number(0)),
+    # sliding windows
+    "conv2d": Ref(_conv(F.conv2d), ANY, ANY, ANY),
+    "conv1d": Ref(_conv(F.conv1d), ANY, ANY, ANY),
+    "maxpool2d": Ref(_pool(F.max_pool2d), ANY),
+    "maxpool1d": Ref(_pool(F.max_pool1d), ANY),
+    "avgpool2d": Ref(_pool(F.avg_pool2d), ANY),
+    "avgpool1d": Ref(_pool(F.avg_pool1d), ANY),
 }

@@ -1,0 +1,36 @@
+"""W6 in PyTorch (shared/bench/WORKLOADS.md): LeNet-5 on Fashion-MNIST, Adam lr 1e-3,
+batch 64, shuffled, EPOCHS epochs (argv[1], default 2), PyTorch's default init.
+
+Prints one line per epoch, "epoch E seconds S test_accuracy A", S the training time
+of that epoch alone (no evaluation); 2 threads, denormals flushed.
+"""
+import sys, time, torch
+import fashion
+
+epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+torch.set_num_threads(2)
+torch.set_flush_denormal(True)
+torch.manual_seed(0)
+x, c = fashion.load("train")
+xt, ct = fashion.load("t10k")
+x, xt = x.reshape(-1, 1, 28, 28), xt.reshape(-1, 1, 28, 28)
+nn = torch.nn
+net = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                    nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                    nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+                    nn.Linear(84, 10))
+opt = torch.optim.Adam(net.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+xent = nn.CrossEntropyLoss()
+for epoch in range(1, epochs + 1):
+    t0 = time.perf_counter()
+    perm = torch.randperm(60000)
+    for i in range(0, 60000, 64):
+        idx = perm[i:i + 64]
+        opt.zero_grad()
+        loss = xent(net(x[idx]), c[idx])
+        loss.backward()
+        opt.step()
+    secs = time.perf_counter() - t0
+    with torch.no_grad():
+        acc = float((net(xt).argmax(1) == ct).float().mean())
+    print("epoch %d seconds %.4f test_accuracy %.4f" % (epoch, secs, acc), flush=True)
