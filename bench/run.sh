@@ -327,6 +327,36 @@ else
     done
 fi
 
+# ---- W3 with dropout, W3 with batch norm
+if [ -f "$FM" ]; then
+    say ""
+    say "== W3 variants: dropout(p = 0.2) after each hidden layer; batchnorm after each hidden product (2 epochs, seconds per epoch, training only)"
+    R3=${R3:-$(( R < 3 ? R : 3 ))}
+    for v in dropout bn; do
+        ./nnc build bench/models/w3_$v.nn -o "$B/w3_$v"
+        : >"$B/t_w3${v}_nnc"; : >"$B/t_w3${v}_torch"
+        for _ in $(seq "$R3"); do
+            rm -rf "$B/w3${v}run"
+            "$B/w3_$v" train --epochs 2 --quiet --log "$B/w3${v}run" >/dev/null 2>&1
+            for e in 1 2; do secs_col "$B/w3${v}run/metrics.csv" $e train_seconds >>"$B/t_w3${v}_nnc"; done
+            if [ $have_torch = 1 ]; then
+                (cd bench/torch && /usr/bin/python3 w3_var.py $v 2) >"$B/w3${v}_torch.out"
+                awk '/^epoch/ { print $4 }' "$B/w3${v}_torch.out" >>"$B/t_w3${v}_torch"
+            fi
+        done
+        read -r _ nnc_med _ _ < <(stats nnc "$B/t_w3${v}_nnc")
+        ref=""
+        row5 "nnc, W3 + $v, $R3 x 2 epochs" "$B/t_w3${v}_nnc"
+        say "    test accuracy after 2 epochs (eval mode): $(secs_col "$B/w3${v}run/metrics.csv" 2 test_accuracy)"
+        if [ -s "$B/t_w3${v}_torch" ]; then
+            row5 "PyTorch, W3 + $v, $R3 x 2 epochs" "$B/t_w3${v}_torch"
+            say "    test accuracy after 2 epochs (eval mode): $(awk '/^epoch 2/ { print $6 }' "$B/w3${v}_torch.out")"
+            read -r _ t_med _ _ < <(stats x "$B/t_w3${v}_torch")
+            say "$(printf '  PyTorch / nnc: x%.1f' "$(echo "$t_med / $nnc_med" | bc -l)")"
+        fi
+    done
+fi
+
 # ---- nnc run (LLVM JIT) against the C path
 . bench/jit.sh
 

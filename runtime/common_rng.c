@@ -96,38 +96,49 @@ static uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
-/* The uniform double in [0, 1) at these coordinates (which: one of the two
- * a normal needs). */
-static double counter_uniform(uint64_t seed, uint64_t step, uint64_t sample, int draw,
-                              int64_t elem, int which)
+/* The key of one sample's numbers of one draw: its coordinates but the
+ * element, hashed once (draw_range calls nnrt_draw_at for each element). */
+uint64_t nnrt_draw_key(uint64_t seed, uint64_t step, uint64_t sample, int draw)
 {
     uint64_t h = mix64(seed);
     h = mix64(h ^ step);
     h = mix64(h ^ sample);
-    h = mix64(h ^ ((uint64_t)(uint32_t)draw << 32 | (uint64_t)which << 31));
-    h = mix64(h ^ (uint64_t)elem);
+    return mix64(h ^ (uint64_t)(uint32_t)draw);
+}
+
+/* The uniform double in [0, 1) for element elem of a key (which: one of
+ * the two a normal needs): splitmix64's stream seeded with the key, whose
+ * 2 elem + which'th number it is. */
+static double counter_uniform(uint64_t key, int64_t elem, int which)
+{
+    uint64_t h = mix64(key + (2 * (uint64_t)elem + (uint64_t)which) * 0x9e3779b97f4a7c15ull);
     return (double)(h >> 11) * 0x1.0p-53;
 }
 
-double nnrt_draw_value(const NnrtDraw *d, int train, uint64_t seed, uint64_t step,
-                       uint64_t sample, int draw, int64_t elem)
+double nnrt_draw_at(const NnrtDraw *d, int train, uint64_t key, int64_t elem)
 {
     switch (d->kind) {
     case NNRT_DRAW_NORMAL: {
         if (!train)
             return d->a;
-        double u1 = 1.0 - counter_uniform(seed, step, sample, draw, elem, 0);
-        double u2 = counter_uniform(seed, step, sample, draw, elem, 1);
+        double u1 = 1.0 - counter_uniform(key, elem, 0);
+        double u2 = counter_uniform(key, elem, 1);
         return d->a + d->b * (sqrt(-2.0 * log(u1)) * cos(6.283185307179586476925 * u2));
     }
     case NNRT_DRAW_UNIFORM:
         if (!train)
             return (d->a + d->b) / 2;
-        return d->a + (d->b - d->a) * counter_uniform(seed, step, sample, draw, elem, 0);
+        return d->a + (d->b - d->a) * counter_uniform(key, elem, 0);
     case NNRT_DRAW_DROPOUT:
         if (!train)
             return 1;
-        return counter_uniform(seed, step, sample, draw, elem, 0) < d->a ? 0 : 1 / (1 - d->a);
+        return counter_uniform(key, elem, 0) < d->a ? 0 : 1 / (1 - d->a);
     }
     return 0;
+}
+
+double nnrt_draw_value(const NnrtDraw *d, int train, uint64_t seed, uint64_t step,
+                       uint64_t sample, int draw, int64_t elem)
+{
+    return nnrt_draw_at(d, train, nnrt_draw_key(seed, step, sample, draw), elem);
 }

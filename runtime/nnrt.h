@@ -246,9 +246,13 @@ typedef struct NnrtDraw {
     int64_t size;             /* elements per sample */
 } NnrtDraw;
 
-/* Element `elem` of draw `draw` for one sample: train = 0 gives the mean. */
+/* Element `elem` of draw `draw` for one sample: train = 0 gives the mean.
+ * nnrt_draw_key hashes the coordinates but the element once, nnrt_draw_at
+ * gives an element of a key: the same number. */
 double nnrt_draw_value(const NnrtDraw *d, int train, uint64_t seed, uint64_t step,
                        uint64_t sample, int draw, int64_t elem);
+uint64_t nnrt_draw_key(uint64_t seed, uint64_t step, uint64_t sample, int draw);
+double nnrt_draw_at(const NnrtDraw *d, int train, uint64_t key, int64_t elem);
 
 /* A value the forward pass computes under a name of the model (h1, logits):
  * what `predict --outputs` can write besides inputs and targets. */

@@ -750,10 +750,10 @@ static void draw_range(void *ctx, int64_t lo, int64_t hi)
         const NnrtDraw *d = &m->draws[k];
         for (int64_t b = lo; b < hi; b++) {
             uint64_t sample = (uint64_t)(g->idx ? g->idx[g->first + b] : g->first + b);
+            uint64_t key = nnrt_draw_key(g->r->cfg.seed, g->r->draw_step, sample, k);
             nnrt_real *dst = g->r->draw[k] + b * d->size;
             for (int64_t i = 0; i < d->size; i++)
-                dst[i] = (nnrt_real)nnrt_draw_value(d, g->train, g->r->cfg.seed, g->r->draw_step,
-                                                     sample, k, i);
+                dst[i] = (nnrt_real)nnrt_draw_at(d, g->train, key, i);
         }
     }
 }

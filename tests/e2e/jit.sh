@@ -100,6 +100,9 @@ for nn in examples/*.nn tests/grad/*.nn; do
     *lenet*)   # the CNN: its input is img
         [ -f "$ffm" ] || { t_begin "jit/$m"; t_skip "dataset-fashion-mnist is not installed"; continue; }
         data=(--data "${fashion/x =/img =}"); train=(--steps 12 --test none) ;;
+    */vae.nn)   # Fashion-MNIST's images from its train block: a few steps, as above
+        [ -f "$ffm" ] || { t_begin "jit/$m"; t_skip "dataset-fashion-mnist is not installed"; continue; }
+        train=(--steps 12 --test none) ;;
     esac
     t_begin "jit/$m/grad"
     if ! t_build "$nn" "$D/$m" --dtype $dtype; then
