@@ -56,6 +56,11 @@ void ir_free(IrProgram *p)
     free(p->settings);
     free(p->stmts);
     free(p->grad);
+    for (int i = 0; i < p->nloops; i++) {
+        free(p->loops[i].carry);
+        free(p->loops[i].source);
+    }
+    free(p->loops);
     free(p->v);
     for (int i = 0; i < p->nstrs; i++)
         free(p->strs[i]);
@@ -433,10 +438,39 @@ static void print_value(FILE *out, const IrProgram *p, int id)
     fputc('\n', out);
 }
 
+/* A rolled loop's first and last lines in the text form: `loop t = 0 .. 27
+ * {` above the step (with its carries: `%5 <- %12` reads %12 of the step
+ * before), `loop t = 27 .. 0 {` above its adjoint, `}` below. */
+static void print_loop_edge(FILE *out, const IrProgram *p, int id)
+{
+    for (int l = 0; l < p->nloops; l++) {
+        const IrLoop *L = &p->loops[l];
+        if (id == L->body || (id == L->bwd_begin && L->bwd_end > L->bwd_begin)) {
+            int bwd = id != L->body;
+            fprintf(out, "  loop %s = %d .. %d", L->var, bwd ? L->count - 1 : 0,
+                    bwd ? 0 : L->count - 1);
+            for (int k = 0; k < L->ncarry && !bwd; k++)
+                fprintf(out, "%s%%%d <- %%%d", k ? ", " : ", carry ", L->carry[k], L->source[k]);
+            fprintf(out, " {\n");
+        }
+    }
+}
+
+static void print_loop_close(FILE *out, const IrProgram *p, int id)
+{
+    for (int l = 0; l < p->nloops; l++)
+        if (id + 1 == p->loops[l].end ||
+            (id + 1 == p->loops[l].bwd_end && p->loops[l].bwd_end > p->loops[l].bwd_begin))
+            fprintf(out, "  }\n");
+}
+
 void ir_print_range(FILE *out, const IrProgram *p, IrRange r)
 {
-    for (int i = r.begin; i < r.end; i++)
+    for (int i = r.begin; i < r.end; i++) {
+        print_loop_edge(out, p, i);
         print_value(out, p, i);
+        print_loop_close(out, p, i);
+    }
 }
 
 static const char *init_names[] = {
@@ -611,8 +645,88 @@ void ir_print_grad(FILE *out, const IrProgram *p)
 
 /* ---- verifier ---- */
 
+int ir_loop_of(const IrProgram *p, int id)
+{
+    for (int l = 0; l < p->nloops; l++) {
+        const IrLoop *L = &p->loops[l];
+        if ((id >= L->body && id < L->end) || (id >= L->bwd_begin && id < L->bwd_end))
+            return l;
+    }
+    return -1;
+}
+
+int ir_carry_of(const IrProgram *p, int id, int *k)
+{
+    for (int l = 0; l < p->nloops; l++)
+        for (int c = 0; c < p->loops[l].ncarry; c++)
+            if (p->loops[l].carry[c] == id) {
+                if (k)
+                    *k = c;
+                return l;
+            }
+    return -1;
+}
+
+int ir_source_of(const IrProgram *p, int id, int *k)
+{
+    for (int l = 0; l < p->nloops; l++)
+        for (int c = 0; c < p->loops[l].ncarry; c++)
+            if (p->loops[l].source[c] == id) {
+                if (k)
+                    *k = c;
+                return l;
+            }
+    return -1;
+}
+
+void ir_mark_deps(const IrProgram *p, int root, char *mark)
+{
+    if (root < 0)
+        return;
+    mark[root] = 1;
+    int hi = root;
+    for (int again = 1; again;) {
+        again = 0;
+        for (int i = hi; i >= 0; i--)
+            if (mark[i])
+                for (int a = 0; a < p->v[i].nargs; a++)
+                    mark[p->v[i].arg[a]] = 1;
+        /* a carry read at step t is its source of step t - 1 */
+        for (int l = 0; l < p->nloops; l++)
+            for (int c = 0; c < p->loops[l].ncarry; c++)
+                if (mark[p->loops[l].carry[c]] && !mark[p->loops[l].source[c]]) {
+                    mark[p->loops[l].source[c]] = 1;
+                    if (p->loops[l].source[c] > hi)
+                        hi = p->loops[l].source[c];
+                    again = 1;
+                }
+    }
+}
+
+/* A rolled loop's structure: carries are copies just before the step,
+ * each source a step value of the same shape. */
+static void verify_loops(const IrProgram *p)
+{
+    for (int l = 0; l < p->nloops; l++) {
+        const IrLoop *L = &p->loops[l];
+        if (L->count < 2 || L->body < L->ncarry || L->end <= L->body || L->end > p->fwd.end)
+            diag_internal("ir: loop %d: bad range", l);
+        for (int c = 0; c < L->ncarry; c++) {
+            const Value *cv = &p->v[L->carry[c]], *sv = &p->v[L->source[c]];
+            if (L->carry[c] != L->body - L->ncarry + c || cv->op != OP_COPY)
+                diag_internal("ir: loop %d: carry %%%d is not a copy before the step", l,
+                              L->carry[c]);
+            if (L->source[c] < L->body || L->source[c] >= L->end ||
+                !shape_equal(&cv->shape, &sv->shape) || cv->batched != sv->batched)
+                diag_internal("ir: loop %d: carry %%%d's source %%%d", l, L->carry[c],
+                              L->source[c]);
+        }
+    }
+}
+
 void ir_verify(const IrProgram *p)
 {
+    verify_loops(p);
     char err[128];
     for (int id = 0; id < p->nv; id++) {
         const Value *v = &p->v[id];
