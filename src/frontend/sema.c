@@ -1795,7 +1795,7 @@ static void do_stmt(Sema *S, const Stmt *st)
         }
         /* repeat t = T: the first two steps, then the rest as a loop when
          * they are the same computation (roll_steps) */
-        int roll = st->name && n.num >= 3 && S->rolling == 0;
+        int roll = st->name && n.num >= 3 && S->rolling == 0 && !S->opt->unroll;
         int a0 = p->nv, s0 = p->nstmts, a1 = -1, s1 = -1;
         if (roll)
             S->rolling++;
@@ -1940,6 +1940,13 @@ static int roll_steps(Sema *S, const Stmt *st, int count, int a0, int a1, int s0
         snprintf(name, sizeof name, "%s_prev", src->name ? src->name : "carry");
         V(S, id)->name = ir_strdup(p, name);
         V(S, id)->stmt = stmt;
+        /* h's first value is h_init: the name h is the loop's (the last step's) */
+        Value *init = V(S, carry[c]);
+        if (init->name && src->name && strcmp(init->name, src->name) == 0 &&
+            init->op != OP_INPUT && init->op != OP_PARAM) {
+            snprintf(name, sizeof name, "%s_init", src->name);
+            init->name = ir_strdup(p, name);
+        }
     }
     for (int i = 0; i < n0; i++) {
         Value v = step[i];

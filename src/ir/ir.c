@@ -540,7 +540,7 @@ static const char grad_header[] =
 /* One step: "name = rhs", or "+=" where the target was written before (or is
  * a parameter's gradient, or only part of it is written), padded to a
  * column for the shape comment. */
-static void print_step(FILE *out, const IrProgram *p, int id, char *written)
+static void print_step(FILE *out, const IrProgram *p, int id, char *written, int ind)
 {
     const Value *v = &p->v[id];
     char expr[256], rhs[270], line[400], sh[64];
@@ -570,26 +570,59 @@ static void print_step(FILE *out, const IrProgram *p, int id, char *written)
     }
     char part[64];
     dest_part(p, id, part, sizeof part);
-    snprintf(line, sizeof line, "%s%s %s %s", ir_value_name(p, v->acc >= 0 ? v->acc : id), part,
+    snprintf(line, sizeof line, "%*s%s%s %s %s", ind, "", ir_value_name(p, v->acc >= 0 ? v->acc : id),
+             part,
              op, rhs);
     fprintf(out, "%-40s # %s%s\n", line, shape_str(&dst->shape, sh, sizeof sh),
             v->acc >= 0 && !(v->op == OP_MATMUL || shape_equal(&v->shape, &dst->shape)) &&
             shape_numel(&dst->shape) > 1 ? ", summed over the broadcast dimensions" : "");
 }
 
-static void print_steps(FILE *out, const IrProgram *p, IrRange r, const char *mark, char *written)
+/* A rolled loop's head (ir.h, IrLoop): its steps' order and what each
+ * carry holds. */
+static void print_loop_head(FILE *out, const IrProgram *p, const IrLoop *L, int bwd)
 {
-    int last = -1;
+    fprintf(out, "repeat %s = %d .. %d {", L->var, bwd ? L->count - 1 : 0, bwd ? 0 : L->count - 1);
+    for (int c = 0; c < L->ncarry; c++) {
+        const char *cn = ir_value_name(p, L->carry[c]), *sn = ir_value_name(p, L->source[c]);
+        if (bwd)
+            fprintf(out, "%s d_%s of step %s is d_%s of step %s - 1", c ? ";" : "    #", cn,
+                    L->var, sn, L->var);
+        else
+            fprintf(out, "%s %s is %s of step %s - 1 (from %s = 1)", c ? ";" : "    #", cn, sn,
+                    L->var, L->var);
+    }
+    fputc('\n', out);
+}
+
+static void print_steps(FILE *out, const IrProgram *p, IrRange r, const char *mark, char *written,
+                        int bwd)
+{
+    int last = -1, ind = 0;
     for (int i = r.begin; i < r.end; i++) {
         const Value *v = &p->v[i];
-        if ((ir_ops[v->op].kind == K_LEAF && v->op != OP_LITERAL) || v->op == OP_ADJ ||
-            (mark && !mark[i]))
-            continue;
-        if (v->stmt != last && v->stmt < p->nstmts) {
-            last = v->stmt;
-            fprintf(out, "# %d: %s\n", p->stmts[last].line, p->stmts[last].text);
+        for (int l = 0; l < p->nloops; l++)
+            if (i == (bwd ? p->loops[l].bwd_begin : p->loops[l].body) &&
+                (!bwd || p->loops[l].bwd_end > i)) {
+                print_loop_head(out, p, &p->loops[l], bwd);
+                ind = 4;
+                last = -1;
+            }
+        if (!((ir_ops[v->op].kind == K_LEAF && v->op != OP_LITERAL) || v->op == OP_ADJ ||
+              (mark && !mark[i]))) {
+            if (v->stmt != last && v->stmt < p->nstmts) {
+                last = v->stmt;
+                fprintf(out, "%*s# %d: %s\n", ind, "", p->stmts[last].line, p->stmts[last].text);
+            }
+            print_step(out, p, i, written, ind);
         }
-        print_step(out, p, i, written);
+        for (int l = 0; l < p->nloops; l++)
+            if (i + 1 == (bwd ? p->loops[l].bwd_end : p->loops[l].end) &&
+                (!bwd || p->loops[l].bwd_end > p->loops[l].bwd_begin)) {
+                fprintf(out, "}\n");
+                ind = 0;
+                last = -1;
+            }
     }
 }
 
@@ -614,15 +647,15 @@ void ir_print_grad(FILE *out, const IrProgram *p)
     fprintf(out, "# the adjoint program of model %s (%s), written by nnc --emit=grad\n#\n%s",
             p->name, p->file, grad_header);
     fprintf(out, "\n# forward: the values the backward pass reads\n");
-    print_steps(out, p, p->fwd, mark, written);
+    print_steps(out, p, p->fwd, mark, written, 0);
     if (p->bwd_loss.end > p->bwd_loss.begin) {
         fprintf(out, "\n# backward: the adjoint of the loss, statements in reverse order\n");
-        print_steps(out, p, p->bwd_loss, NULL, written);
+        print_steps(out, p, p->bwd_loss, NULL, written, 1);
     }
     if (p->bwd_penalty.end > p->bwd_penalty.begin) {
         fprintf(out, "\n# backward: the adjoint of the penalty (once per batch, seed = 1)\n");
         memset(written, 0, (size_t)p->nv);
-        print_steps(out, p, p->bwd_penalty, NULL, written);
+        print_steps(out, p, p->bwd_penalty, NULL, written, 1);
     }
     fprintf(out, "\n# gradients\n");
     for (int i = 0; i < p->nparams; i++) {
