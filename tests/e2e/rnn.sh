@@ -1,0 +1,146 @@
+#!/bin/bash
+# Rolled loops (docs/language.md, Recurrent networks; docs/ir.md, IrLoop):
+# `repeat t = T` whose steps keep their shapes compiles to one loop over
+# the steps; its numbers equal the unrolled model's (`repeat T`) and
+# PyTorch's, in every command, and its generated C does not grow with T.
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+. tests/lib.sh
+D="$T_OUT/rnn"
+rm -rf "$D"
+mkdir -p "$D"
+PY=/usr/bin/python3
+M=tests/e2e/models/rnn_steps.nn
+sed 's/repeat t = T/repeat T/' "$M" >"$D/unrolled.nn"
+
+t_begin "e2e/rnn/ir-holds-one-loop"
+"$NNC" --emit=ir "$M" >"$D/rolled.ir" 2>>"$t_log"
+"$NNC" --emit=ir "$D/unrolled.nn" >"$D/unrolled.ir" 2>>"$t_log"
+if [ "$(grep -c '^  loop t = 0 \.\. 5, carry' "$D/rolled.ir")" = 1 ] &&
+   [ "$(grep -c '^  loop t = 5 \.\. 0 {' "$D/rolled.ir")" = 1 ] &&
+   ! grep -q 'loop' "$D/unrolled.ir"; then
+    t_pass
+else
+    t_fail "expected one forward and one backward loop over t in the rolled IR, none unrolled"
+fi
+
+# the same parameters, data of 9 samples; float64 gradients of both trainers
+$PY -c '
+import numpy as np, sys
+r = np.random.default_rng(5)
+np.savez(sys.argv[1], x=r.normal(size=(9, 3)), y=r.normal(size=(9, 2)))' "$D/data.npz"
+for style in fast loops; do
+    t_begin "e2e/rnn/rolled-equals-unrolled/$style"
+    if t_build "$M" "$D/rolled" --dtype f64 --style=$style &&
+       t_build "$D/unrolled.nn" "$D/unrolled" --dtype f64 --style=$style &&
+       t_run "$D/unrolled" init --out "$D/p.npz" --seed 3 &&
+       t_run "$D/rolled" grad --params "$D/p.npz" --data "$D/data.npz" --out "$D/g_rolled.npz" &&
+       t_run "$D/unrolled" grad --params "$D/p.npz" --data "$D/data.npz" --out "$D/g_unrolled.npz" &&
+       t_run $PY -c '
+import numpy as np, sys
+a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
+assert sorted(a.files) == sorted(b.files), (a.files, b.files)
+for k in a.files:
+    err = np.max(np.abs(a[k] - b[k])) / (1e-12 + np.max(np.abs(b[k])))
+    print(k, "rolled vs unrolled, max rel err %.1e" % err)
+    assert err < 1e-12, k' "$D/g_rolled.npz" "$D/g_unrolled.npz"; then
+        t_pass
+    else
+        t_fail "the rolled trainer's gradients differ from the unrolled one's"
+    fi
+done
+
+t_begin "e2e/rnn/float32-and-jit"
+if t_build "$M" "$D/rolled32" &&
+   t_run "$D/rolled32" grad --params "$D/p.npz" --data "$D/data.npz" --out "$D/g32.npz" &&
+   t_run "$NNC" run "$M" -- grad --params "$D/p.npz" --data "$D/data.npz" --out "$D/gjit.npz" &&
+   t_run $PY -c '
+import numpy as np, sys
+b = np.load(sys.argv[1])
+for f in sys.argv[2:]:
+    a = np.load(f)
+    for k in b.files:
+        err = np.max(np.abs(a[k] - b[k])) / (1e-12 + np.max(np.abs(b[k])))
+        print(f, k, "max rel err %.1e" % err)
+        assert err < 1e-5, (f, k)' "$D/g_unrolled.npz" "$D/g32.npz" "$D/gjit.npz"; then
+    t_pass
+else
+    t_fail "float32 or the JIT's gradients differ from float64's"
+fi
+
+t_begin "e2e/rnn/pytorch"
+if ! $PY -c 'import torch' 2>/dev/null; then
+    t_fail "$PY has no torch (scripts/deps.sh installs it)"
+elif t_run $PY - "$D/p.npz" "$D/data.npz" "$D/g_rolled.npz" <<'PY'
+import numpy as np, sys, torch
+p, d, g = (np.load(f) for f in sys.argv[1:])
+P = {k: torch.tensor(p[k], dtype=torch.float64, requires_grad=True) for k in p.files}
+x, y = torch.tensor(d["x"]), torch.tensor(d["y"])
+h = torch.zeros(len(x), 5, dtype=torch.float64)
+acc = 0
+for t in range(6):      # the course's loop over time, written out
+    h = torch.tanh(x @ P["Wx"].T + h @ P["Wh"].T + P["b"])
+    acc = acc + 0.1 * ((h @ P["Wo"].T - y) ** 2).sum(1)
+loss = (0.5 * ((h @ P["Wo"].T - y) ** 2).sum(1) + acc).mean()
+loss.backward()
+for k in P:
+    err = np.max(np.abs(P[k].grad.numpy() - g[k])) / np.max(np.abs(g[k]))
+    print(k, "nnc vs PyTorch, max rel err %.1e" % err)
+    assert err < 1e-10, k
+PY
+then
+    t_pass
+else
+    t_fail "the rolled trainer's gradients differ from PyTorch's"
+fi
+
+t_begin "e2e/rnn/check-and-explain"
+e1=$("$NNC" explain "$M" --wrt 'Wh[1,2]' --digits 17 2>>"$t_log" | tail -1)
+e2=$("$NNC" explain "$D/unrolled.nn" --wrt 'Wh[1,2]' --digits 17 2>>"$t_log" | tail -1)
+echo "rolled: $e1 / unrolled: $e2" >>"$t_log"
+if t_run "$NNC" check "$M" && [ -n "$e1" ] && [ "$e1" = "$e2" ] &&
+   "$NNC" explain "$M" --wrt 'Wh[1,2]' | grep -q "a loop of 6 steps"; then
+    t_pass
+else
+    t_fail "nnc check failed or explain differs from the unrolled model's: $e1 vs $e2"
+fi
+
+t_begin "e2e/rnn/report-counts-every-step"
+r1=$("$NNC" --report "$M" 2>>"$t_log" | awk '$1 == "total" { print $3 }')
+r2=$("$NNC" --report "$D/unrolled.nn" 2>>"$t_log" | awk '$1 == "total" { print $3 }')
+echo "fwd FLOPs rolled $r1 unrolled $r2" >>"$t_log"
+# step 0 of the unrolled model computes Wh @ h once for every sample (h is 0)
+if [ -n "$r1" ] && [ "$r1" -gt "$((r2 * 9 / 10))" ] && [ "$r1" -le "$((r2 * 11 / 10))" ]; then
+    t_pass
+else
+    t_fail "forward FLOPs per sample: rolled $r1, unrolled $r2"
+fi
+
+t_begin "e2e/rnn/code-does-not-grow-with-T"
+for T in 10 1000; do
+    "$NNC" -D T=$T "$M" -o "$D/T$T.c" 2>>"$t_log"
+done
+s10=$(wc -c <"$D/T10.c"); s1000=$(wc -c <"$D/T1000.c")
+echo "C of T = 10: $s10 bytes, T = 1000: $s1000" >>"$t_log"
+if [ "$s1000" -lt $((2 * s10)) ] && grep -q 'for (int t = 0; t < 1000; t++) {' "$D/T1000.c"; then
+    t_pass
+else
+    t_fail "T = 1000's C is $s1000 bytes, T = 10's $s10 (want less than twice)"
+fi
+
+t_begin "e2e/rnn/a-body-that-changes-stays-unrolled"
+cat >"$D/deep.nn" <<'EOF'
+input x[3]
+target y[1]
+h = x
+repeat i = 4 {
+  h = tanh(dense(h, 4))
+}
+loss = sum((dense(h, 1) - y)^2)
+EOF
+if "$NNC" --emit=ir "$D/deep.nn" >"$D/deep.ir" 2>>"$t_log" && ! grep -q loop "$D/deep.ir" &&
+   [ "$(grep -c ' = tanh ' "$D/deep.ir")" = 4 ]; then
+    t_pass
+else
+    t_fail "a repeat making new parameters each step must unroll"
+fi
