@@ -497,10 +497,7 @@ static IrProgram *compile(const Options *o, const char *src, Program **ast_out)
         return NULL;
     if (o->emit && strcmp(o->emit, "ast") == 0)
         return NULL;
-    /* the JIT and the loops style have no rolled loops yet: they unroll */
-    int unroll = o->style == CG_STYLE_LOOPS || strcmp(o->cmd, "run") == 0 ||
-                 (o->emit && strcmp(o->emit, "llvm") == 0);
-    SemaOptions so = {(Define *)o->defs, o->ndefs, o->dtype, unroll};
+    SemaOptions so = {(Define *)o->defs, o->ndefs, o->dtype};
     IrProgram *p = sema_lower(ast, src, &so);
     if (!p)
         return NULL;

@@ -704,7 +704,7 @@ static IrProgram *arch_ir(const Sweep *s, const char *src, const int *idx, int a
     diag_set_stream(msgs);
     int errors = diag_error_count();
     *ast = ast_parse(s->model, src);
-    SemaOptions so = {defs, nd, s->dtype && strcmp(s->dtype, "f64") == 0 ? DT_F64 : DT_F32, 1};
+    SemaOptions so = {defs, nd, s->dtype && strcmp(s->dtype, "f64") == 0 ? DT_F64 : DT_F32};
     IrProgram *p = *ast && diag_error_count() == errors ? sema_lower(*ast, src, &so) : NULL;
     if (p && ad)
         ad_differentiate(p);

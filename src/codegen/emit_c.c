@@ -1671,7 +1671,8 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
     emit_tables(&cg, f);
     if (opt->style == CG_STYLE_LOOPS) {
         /* its own workspace and functions (emit_loops.c), the same model struct */
-        CgLoops lx = {p, cg.cname, cg.lay.param_off, cg.lay.needs_buf, fwd_mark, pen_mark};
+        CgLoops lx = {p, cg.cname, cg.lay.param_off, cg.lay.needs_buf, fwd_mark, pen_mark,
+                      &cg.lay};
         cg_loops_functions(f, &lx);
         emit_nonfinite(&cg, f, fwd_mark);
         emit_values(&cg, f, 0);

@@ -1795,7 +1795,7 @@ static void do_stmt(Sema *S, const Stmt *st)
         }
         /* repeat t = T: the first two steps, then the rest as a loop when
          * they are the same computation (roll_steps) */
-        int roll = st->name && n.num >= 3 && S->rolling == 0 && !S->opt->unroll;
+        int roll = st->name && n.num >= 3 && S->rolling == 0;
         int a0 = p->nv, s0 = p->nstmts, a1 = -1, s1 = -1;
         if (roll)
             S->rolling++;
@@ -1907,7 +1907,7 @@ static int same_step_value(Sema *S, int x0, int x1, int a0, int a1, int *carry, 
 static int roll_steps(Sema *S, const Stmt *st, int count, int a0, int a1, int s0, int s1)
 {
     IrProgram *p = S->p;
-    int n0 = a1 - a0, batched = 0;
+    int n0 = a1 - a0, batched = 1;
     if (n0 == 0 || p->nv - a1 != n0)
         return 0;
     int *carry = xrealloc(NULL, (size_t)3 * n0 * sizeof *carry);
@@ -1916,10 +1916,12 @@ static int roll_steps(Sema *S, const Stmt *st, int count, int a0, int a1, int s0
     for (int i = 0; i < n0 && same; i++) {
         same = same_step_value(S, a0 + i, a1 + i, a0, a1, carry, source, &ncarry) &&
                V(S, a1 + i)->stmt - s1 == V(S, a0 + i)->stmt - s0;
-        batched |= V(S, a1 + i)->batched;
+        batched &= V(S, a1 + i)->batched || ir_ops[V(S, a1 + i)->op].kind == K_LEAF;
     }
-    /* a loop over parameters alone (no sample) stays unrolled: it is cheap,
-     * and the penalty's adjoint has no loops */
+    /* a step computing something from parameters alone (the same for every
+     * sample) stays unrolled: that part is cheap, the penalty's adjoint has
+     * no loops, and every step value of a loop is then per sample (the
+     * loops style runs a loop inside its loop over the samples) */
     if (!same || !batched || ncarry == 0) {
         free(carry);
         free(source);

@@ -18,8 +18,6 @@ typedef struct SemaOptions {
     Define *defs;
     int ndefs;
     DType dtype;
-    int unroll;        /* unroll every repeat (for backends without rolled loops: the JIT
-                        * and --style=loops, for now) */
 } SemaOptions;
 
 /* The most statements a model may unroll to (nested repeats multiply):

@@ -122,10 +122,19 @@ for T in 10 1000; do
 done
 s10=$(wc -c <"$D/T10.c"); s1000=$(wc -c <"$D/T1000.c")
 echo "C of T = 10: $s10 bytes, T = 1000: $s1000" >>"$t_log"
-if [ "$s1000" -lt $((2 * s10)) ] && grep -q 'for (int t = 0; t < 1000; t++) {' "$D/T1000.c"; then
+for T in 10 1000; do
+    "$NNC" -D T=$T "$M" --style=loops -o "$D/T$T.loops.c" 2>>"$t_log"
+    "$NNC" -D T=$T --emit=llvm "$M" >"$D/T$T.ll" 2>>"$t_log"
+done
+l10=$(wc -c <"$D/T10.loops.c"); l1000=$(wc -c <"$D/T1000.loops.c")
+j10=$(wc -c <"$D/T10.ll"); j1000=$(wc -c <"$D/T1000.ll")
+echo "--style=loops: $l10 and $l1000 bytes; --emit=llvm: $j10 and $j1000" >>"$t_log"
+if [ "$s1000" -lt $((2 * s10)) ] && grep -q 'for (int t = 0; t < 1000; t++) {' "$D/T1000.c" &&
+   [ "$l1000" -lt $((2 * l10)) ] && grep -q 'for (int t = 999; t >= 0; t--) {' "$D/T1000.loops.c" &&
+   [ "$j1000" -lt $((2 * j10)) ]; then
     t_pass
 else
-    t_fail "T = 1000's C is $s1000 bytes, T = 10's $s10 (want less than twice)"
+    t_fail "T = 1000's code against T = 10's (want less than twice): C $s1000 / $s10, loops $l1000 / $l10, LLVM $j1000 / $j10"
 fi
 
 t_begin "e2e/rnn/a-body-that-changes-stays-unrolled"

@@ -209,7 +209,7 @@ static int fuzz_model(const uint8_t *data, size_t size, int *all_read, int cc, N
     Program *ast = ast_parse("x.nn", text);
     IrProgram *p = NULL;
     if (ast && diag_error_count() == 0) {
-        SemaOptions so = { NULL, 0, DT_F32, 0 };
+        SemaOptions so = { NULL, 0, DT_F32 };
         if ((p = sema_lower(ast, text, &so)))
             ad_differentiate(p);
     }

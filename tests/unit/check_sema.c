@@ -45,7 +45,7 @@ static Lowered lower_with(const char *src, Define *defs, int ndefs)
     r.ast = ast_parse("t.nn", src);
     int syntax = diag_error_count();
     if (r.ast && syntax == 0) {
-        SemaOptions so = {defs, ndefs, DT_F32, 0};
+        SemaOptions so = {defs, ndefs, DT_F32};
         r.p = sema_lower(r.ast, src, &so);
     }
     fclose(f);
