@@ -42,6 +42,7 @@ typedef struct Ex {
     int latex;
     CgLayout lay;             /* rolled loops' slots (plan.h) */
     double **store;           /* the buffer of a value with a slot per step (owners) */
+    int t;                    /* the rolled loop's step being run (X[t]) */
 } Ex;
 
 /* ---- the interpreter ---- */
@@ -205,7 +206,7 @@ static void run_value(Ex *ex, int id, const double *params, const double *const 
         const double *x = ex->val[v->arg[0]];
         int m = numel(p, ir_view_small(p, id));
         for (int e = 0; e < m; e++) {
-            int big = w.off, rest = e;
+            int big = w.off + ex->t * w.step, rest = e;
             for (int l = w.nloops - 1; l >= 0; l--) {
                 big += rest % w.count[l] * w.big_stride[l];
                 rest /= w.count[l];
@@ -282,7 +283,8 @@ static void run_steps(Ex *ex, int begin, int end, int backward, const double *pa
         const IrLoop *L = &p->loops[l];
         int last = backward ? L->bwd_end : L->end;
         for (int s = 0; s < L->count; s++) {
-            point_steps(ex, l, backward ? L->count - 1 - s : s, backward);
+            ex->t = backward ? L->count - 1 - s : s;
+            point_steps(ex, l, ex->t, backward);
             for (int j = i; j < last; j++)
                 if (s == 0 || p->v[j].op != OP_ADJ)   /* a buffer, made once */
                     run_value(ex, j, params, slots);

@@ -304,11 +304,18 @@ static void emit_view(Lx *lx, int id)
     ref(lx, small, ss, idx, se, sizeof se);
     lx->used[big] = 1;
     size_t len;
-    if (ir_view_axes(p, id, start, axis)) {
+    int axes = ir_view_axes(p, id, start, axis);
+    if (axes && w.step)   /* X[t] in a rolled loop: t indexes an axis */
+        axes = ir_view_step_axis(p, id) >= 0 && axis[ir_view_step_axis(p, id)] < 0;
+    if (axes) {
         len = (size_t)snprintf(be, sizeof be, "%s", name_of(lx, big));
+        int ta = ir_view_step_axis(p, id);
         for (int a = 0; a < bs->rank && len < sizeof be; a++) {
             const char *i = axis[a] < 0 ? "0" : idx[axis[a]];
-            if (strcmp(i, "0") == 0)
+            if (a == ta && axis[a] < 0)   /* X[t] in a rolled loop */
+                len += (size_t)snprintf(be + len, sizeof be - len, start[a] ? "[%d + t]" : "[t]",
+                                        start[a]);
+            else if (strcmp(i, "0") == 0)
                 len += (size_t)snprintf(be + len, sizeof be - len, "[%d]", start[a]);
             else if (start[a] == 0)
                 len += (size_t)snprintf(be + len, sizeof be - len, "[%s]", i);
@@ -328,6 +335,8 @@ static void emit_view(Lx *lx, int id)
         }
         if (w.off || !any)
             len += (size_t)snprintf(be + len, sizeof be - len, any ? " + %d" : "%d", w.off);
+        if (w.step)   /* in a rolled loop */
+            len += (size_t)snprintf(be + len, sizeof be - len, " + t * %d", w.step);
         snprintf(be + len, sizeof be - len, "]");
     }
     int ind = open_loops(lx, ss, idx, 0);

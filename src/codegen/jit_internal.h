@@ -86,6 +86,7 @@ typedef struct Jit {
     LLVMValueRef *storage;  /* each value's storage in this function, made on first use */
     struct Loop *loop;    /* the innermost loop open */
     char *written;        /* adjoint buffers already written (plan.h, cg_store) */
+    LLVMValueRef t;       /* the rolled loop's step being built (X[t]), or NULL */
     int backward;         /* building a backward pass: rolled loops' pointers start on
                            * the last step (plan.h, cg_slot_start) */
 } Jit;

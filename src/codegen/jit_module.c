@@ -137,11 +137,13 @@ static void emit_range(Jit *j, int begin, int end, const char *mark)
         lt.scalar = 1;
         LLVMValueRef t = j->backward ? LLVMBuildNSWSub(j->b, const_i64(j, L->count - 1), s, "") : s;
         point_steps(j, l, t);
+        j->t = t;
         int last = j->backward ? L->bwd_end : L->end;
         for (; i < last; i++)
             if (!mark || mark[i])
                 emit_value(j, i);
         i--;
+        j->t = NULL;
         loop_close(j, &lt);
         /* after the loop, the step where it ended */
         point_steps(j, l, const_i64(j, j->backward ? 0 : L->count - 1));

@@ -684,6 +684,7 @@ CgView cg_view_plan(const IrProgram *p, int id)
     w.clear = v->op == OP_PLACE && v->acc < 0;
     w.sum_batch = p->v[w.src].batched && !p->v[w.dst].batched;
     w.off = v->view.off;
+    w.step = v->view.step;
     const Shape *small = &p->v[ir_view_small(p, id)].shape;
     int stride = 1;
     for (int k = small->rank - 1; k >= 0; k--) {
@@ -836,7 +837,7 @@ void cg_row_dims(const IrProgram *p, int id, int *K, int *rows)
 
 /* ---- loop nests ---- */
 
-const char *const cg_var_name[CG_NVARS] = {"i", "j", "k", "m", "b"};
+const char *const cg_var_name[CG_NVARS] = {"i", "j", "k", "m", "b", "t"};
 
 /* The nests' own statements' expressions, parsed once. */
 enum { NE_COPY, NE_PRODUCT, NE_ZERO, NE_QUOTIENT, NE_COUNT };
@@ -1103,6 +1104,8 @@ static void nest_view(const IrProgram *p, int id, CgStore st, CgNest *n)
         ref_term(&small, CG_VAR_I + l, w.small_stride[l], 0);
         ref_term(&big, CG_VAR_I + l, w.big_stride[l], 0);
     }
+    if (w.step)   /* x[t] in a rolled loop: off + t * step */
+        ref_term(&big, CG_VAR_T, w.step, 0);
     CgRef src = w.gather ? big : small, dst = w.gather ? small : big;
     src.id = w.src;
     src.batched = p->v[w.src].batched;

@@ -182,7 +182,8 @@ CgMatmul cg_matmul_plan(const IrProgram *p, int id);
  * sample b when batched: element e of sample b is at e * n + b (samples
  * innermost; the JIT's rows are ld long, padded).
  */
-typedef enum CgVar { CG_VAR_I, CG_VAR_J, CG_VAR_K, CG_VAR_M, CG_VAR_B, CG_NVARS } CgVar;
+/* CG_VAR_T: a rolled loop's step (ir.h IrLoop), which the backends' loop over the steps sets */
+typedef enum CgVar { CG_VAR_I, CG_VAR_J, CG_VAR_K, CG_VAR_M, CG_VAR_B, CG_VAR_T, CG_NVARS } CgVar;
 
 /* The C names of the variables: "i", "j", "k", "m", "b". */
 extern const char *const cg_var_name[CG_NVARS];
@@ -200,7 +201,7 @@ typedef struct CgRef {
     CgRefKind kind;
     int id;            /* CG_REF_ELEM */
     int nterms;        /* the element within the sample: the sum of term[] and off */
-    CgTerm term[IR_MAXRANK];
+    CgTerm term[IR_MAXRANK + 1];   /* + 1: a rolled loop's step (CG_VAR_T) */
     int off;
     int batched;       /* of sample b */
     double num;        /* CG_REF_NUM */
@@ -458,6 +459,7 @@ typedef struct CgView {
     int count[IR_MAXRANK];
     int small_stride[IR_MAXRANK], big_stride[IR_MAXRANK];
     int off;              /* the larger tensor's first element */
+    int step;             /* in a rolled loop's step: off + t * step at step t (X[t]) */
 } CgView;
 
 CgView cg_view_plan(const IrProgram *p, int id);

@@ -1870,6 +1870,9 @@ static int same_step_value(Sema *S, int x0, int x1, int a0, int a1, int *carry, 
         return 0;
     if (v0->op == OP_LITERAL || v0->op == OP_PARAM || v0->op == OP_INPUT)
         return 0;   /* a literal or a parameter made in the step: one per step */
+    /* a view may move by the same amount each step (X[t]: roll_steps) */
+    if (memcmp(v0->view.stride, v1->view.stride, sizeof v0->view.stride) != 0)
+        return 0;
     /* step 0 may compute for every sample at once what step 1 computes per
      * sample (h starts as zeros): rolled, it is per sample (step 1's) */
     for (int k = 0; k < v0->nargs; k++) {
@@ -1918,6 +1921,21 @@ static int roll_steps(Sema *S, const Stmt *st, int count, int a0, int a1, int s0
                V(S, a1 + i)->stmt - s1 == V(S, a0 + i)->stmt - s0;
         batched &= V(S, a1 + i)->batched || ir_ops[V(S, a1 + i)->op].kind == K_LEAF;
     }
+    /* a view moving by some amount from step 0 to step 1 (X[t]) moves by
+     * it at every step: it must stay within its tensor up to the last (else
+     * the repeat unrolls, and says where it leaves it) */
+    for (int i = 0; i < n0 && same; i++) {
+        const Value *v0 = V(S, a0 + i), *v1 = V(S, a1 + i);
+        if (ir_ops[v0->op].kind != K_VIEW || v0->view.off == v1->view.off)
+            continue;
+        long d = (long)v1->view.off - v0->view.off, first = v0->view.off, last = first;
+        const Shape *small = &V(S, ir_view_small(p, a0 + i))->shape;
+        for (int k = 0; k < small->rank; k++)
+            last += (long)(small->dim[k] - 1) * v0->view.stride[k];
+        long span = d * (count - 1);
+        same = first + (span < 0 ? span : 0) >= 0 &&
+               last + (span > 0 ? span : 0) < shape_numel(ir_view_big_shape(p, a0 + i));
+    }
     /* a step computing something from parameters alone (the same for every
      * sample) stays unrolled: that part is cheap, the penalty's adjoint has
      * no loops, and every step value of a loop is then per sample (the
@@ -1953,6 +1971,8 @@ static int roll_steps(Sema *S, const Stmt *st, int count, int a0, int a1, int s0
     for (int i = 0; i < n0; i++) {
         Value v = step[i];
         v.batched = step1[i].batched;
+        if (ir_ops[v.op].kind == K_VIEW)
+            v.view.step = step1[i].view.off - v.view.off;
         for (int k = 0; k < v.nargs; k++) {
             int y0 = v.arg[k], y1 = step1[i].arg[k];
             if (y0 >= a0) {

@@ -287,6 +287,20 @@ int ir_view_axes(const IrProgram *p, int id, int *start, int *axis)
     return k == small->rank;
 }
 
+int ir_view_step_axis(const IrProgram *p, int id)
+{
+    const Value *v = &p->v[id];
+    const Shape *big = ir_view_big_shape(p, id);
+    if (!v->view.step)
+        return -1;
+    for (int a = big->rank - 1, s = 1; a >= 0; a--) {
+        if (v->view.step == s)
+            return a;
+        s *= big->dim[a];
+    }
+    return -1;
+}
+
 char *ir_view_index(const IrProgram *p, int id, char *buf, size_t n)
 {
     const Shape *big = ir_view_big_shape(p, id);
@@ -301,9 +315,14 @@ char *ir_view_index(const IrProgram *p, int id, char *buf, size_t n)
            small->dim[axis[last - 1]] == big->dim[last - 1])
         last--;
     size_t len = (size_t)snprintf(buf, n, "[");
+    int ta = ir_view_step_axis(p, id), l = ir_loop_of(p, id);
+    const char *tv = l >= 0 ? p->loops[l].var : "t";
     for (int a = 0; a < last && len < n; a++) {
         const char *sep = a ? ", " : "";
-        if (axis[a] < 0)
+        if (axis[a] < 0 && a == ta)   /* X[t]: the loop's step */
+            len += (size_t)snprintf(buf + len, n - len, start[a] ? "%s%s + %d" : "%s%s", sep, tv,
+                                    start[a]);
+        else if (axis[a] < 0)
             len += (size_t)snprintf(buf + len, n - len, "%s%d", sep, start[a]);
         else if (start[a] == 0 && small->dim[axis[a]] == big->dim[a])
             len += (size_t)snprintf(buf + len, n - len, "%s:", sep);
@@ -418,7 +437,10 @@ static void print_value(FILE *out, const IrProgram *p, int id)
         col += fprintf(out, " [%s%s]", v->ta ? "ta" : "", v->tb ? (v->ta ? ",tb" : "tb") : "");
     if (ir_ops[v->op].kind == K_VIEW) {
         const Shape *small = &p->v[ir_view_small(p, id)].shape;
-        col += fprintf(out, " at %d by [", v->view.off);
+        col += fprintf(out, " at %d", v->view.off);
+        if (v->view.step)
+            col += fprintf(out, " + %d t", v->view.step);
+        col += fprintf(out, " by [");
         for (int k = 0; k < small->rank; k++)
             col += fprintf(out, "%s%d", k ? ", " : "", v->view.stride[k]);
         col += fprintf(out, "]");
@@ -793,10 +815,18 @@ void ir_verify(const IrProgram *p)
         case K_VIEW: {
             /* every element of the smaller tensor within the larger */
             const Shape *small = &p->v[ir_view_small(p, id)].shape;
-            long last = v->view.off;
+            long last = v->view.off, first = v->view.off;
             for (int k = 0; k < small->rank; k++)
                 last += (long)(small->dim[k] - 1) * v->view.stride[k];
-            if (v->view.off < 0 || last >= shape_numel(ir_view_big_shape(p, id)))
+            if (v->view.step) {   /* every step's (rolled loops) */
+                int l = ir_loop_of(p, id);
+                if (l < 0)
+                    diag_internal("ir: %%%d (%s) moves by step outside a loop", id, o->name);
+                long span = (long)(p->loops[l].count - 1) * v->view.step;
+                first += span < 0 ? span : 0;
+                last += span > 0 ? span : 0;
+            }
+            if (first < 0 || last >= shape_numel(ir_view_big_shape(p, id)))
                 diag_internal("ir: %%%d (%s) reaches outside its tensor", id, o->name);
             if (v->acc >= 0 && !shape_equal(&p->v[v->acc].shape, &v->shape))
                 diag_internal("ir: %%%d (%s): target %%%d is not of its shape", id, o->name, v->acc);

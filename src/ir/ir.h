@@ -63,6 +63,7 @@ typedef struct Shape {
 typedef struct IrView {
     int off;
     int stride[IR_MAXRANK];
+    int step;   /* in a rolled loop's step (IrLoop): off + t * step at step t (X[t]) */
 } IrView;
 
 typedef struct Value {
@@ -261,6 +262,9 @@ char *ir_view_index(const IrProgram *p, int id, char *buf, size_t n);
 /* The small and large tensors of K_VIEW value id (a view reads its operand,
  * a placement writes its own shape). */
 int ir_view_small(const IrProgram *p, int id);
+/* A view of a rolled loop's step that moves by one along an axis of the
+ * larger tensor at each step (X[t]): that axis, else -1. */
+int ir_view_step_axis(const IrProgram *p, int id);
 const Shape *ir_view_big_shape(const IrProgram *p, int id);
 
 /* The rolled loop (index into p->loops) whose step holds value id: a

@@ -153,3 +153,60 @@ if "$NNC" --emit=ir "$D/deep.nn" >"$D/deep.ir" 2>>"$t_log" && ! grep -q loop "$D
 else
     t_fail "a repeat making new parameters each step must unroll"
 fi
+
+# x[t]: a view whose offset moves by a row each step; against the same
+# model with a literal 0 added in the step (a literal per step: unrolled)
+R=tests/e2e/models/rnn_rows.nn
+sed 's/+ b)/+ b + [0])/' "$R" >"$D/rows_unrolled.nn"
+$PY -c '
+import numpy as np, sys
+r = np.random.default_rng(1)
+np.savez(sys.argv[1], x=r.normal(size=(7, 5, 3)), y=r.normal(size=(7, 2)))' "$D/rows.npz"
+t_begin "e2e/rnn/x-of-t/rolled"
+if "$NNC" --emit=ir "$R" 2>>"$t_log" | grep -q '= view %0 at 0 + 3 t by \[1\]' &&
+   ! "$NNC" --emit=ir "$D/rows_unrolled.nn" 2>>"$t_log" | grep -q loop &&
+   "$NNC" --emit=grad "$R" 2>>"$t_log" | grep -q '^    h_1 = x\[t\] '; then
+    t_pass
+else
+    t_fail "x[t] in repeat t = T: expected a view at 0 + 3 t in the rolled loop"
+fi
+t_begin "e2e/rnn/x-of-t/every-backend"
+ok=1
+t_build "$D/rows_unrolled.nn" "$D/rows_u" --dtype f64 && t_run "$D/rows_u" init --out "$D/rp.npz" --seed 2 &&
+    t_run "$D/rows_u" grad --params "$D/rp.npz" --data "$D/rows.npz" --out "$D/rg_u.npz" || ok=0
+for style in fast loops; do
+    t_build "$R" "$D/rows_$style" --dtype f64 --style=$style &&
+        t_run "$D/rows_$style" grad --params "$D/rp.npz" --data "$D/rows.npz" --out "$D/rg_$style.npz" || ok=0
+done
+t_run "$NNC" run "$R" -- grad --params "$D/rp.npz" --data "$D/rows.npz" --out "$D/rg_jit.npz" || ok=0
+if [ $ok = 1 ] && t_run $PY - "$D"/rg_u.npz "$D"/rg_fast.npz "$D"/rg_loops.npz "$D"/rg_jit.npz "$D/rp.npz" "$D/rows.npz" <<'PY'
+import numpy as np, sys, torch
+u, fast, loops, jit = (np.load(f) for f in sys.argv[1:5])
+p, d = np.load(sys.argv[5]), np.load(sys.argv[6])
+P = {k: torch.tensor(p[k], dtype=torch.float64, requires_grad=True) for k in p.files}
+x, y = torch.tensor(d["x"]), torch.tensor(d["y"])
+h = torch.zeros(len(x), 4, dtype=torch.float64)
+for t in range(5):
+    h = torch.tanh(x[:, t] @ P["Wx"].T + h @ P["Wh"].T + P["b"])
+(0.5 * ((h @ P["Wo"].T - y) ** 2).sum(1)).mean().backward()
+for k in u.files:
+    scale = np.max(np.abs(u[k]))
+    errs = [np.max(np.abs(g[k] - u[k])) / scale for g in (fast, loops, jit)]
+    errs.append(np.max(np.abs(P[k].grad.numpy() - u[k])) / scale)
+    print(k, "rolled fast, loops, jit (f32), PyTorch vs unrolled: %.1e %.1e %.1e %.1e" % tuple(errs))
+    assert errs[0] < 1e-13 and errs[1] < 1e-13 and errs[2] < 1e-5 and errs[3] < 1e-12, k
+PY
+then
+    t_pass
+else
+    t_fail "x[t] rolled: gradients differ from the unrolled model's or PyTorch's"
+fi
+t_begin "e2e/rnn/x-of-t/explain"
+e1=$("$NNC" explain "$R" --wrt 'Wx[1,2]' --digits 17 2>>"$t_log" | tail -1)
+e2=$("$NNC" explain "$D/rows_unrolled.nn" --wrt 'Wx[1,2]' --digits 17 2>>"$t_log" | tail -1)
+echo "rolled: $e1 / unrolled: $e2" >>"$t_log"
+if [ -n "$e1" ] && [ "$e1" = "$e2" ] && t_run "$NNC" check "$R"; then
+    t_pass
+else
+    t_fail "explain of x[t] rolled: $e1, unrolled: $e2 (or nnc check failed)"
+fi
