@@ -210,3 +210,22 @@ if [ -n "$e1" ] && [ "$e1" = "$e2" ] && t_run "$NNC" check "$R"; then
 else
     t_fail "explain of x[t] rolled: $e1, unrolled: $e2 (or nnc check failed)"
 fi
+
+# the full AutoEncNet of the second assignment: its recurrent layer over a
+# sequence of images, rolled; gradients checked, and it trains
+t_begin "e2e/rnn/autoencnet"
+A=examples/assignments/2_autoencoder/autoencnet.nn
+if ! (cd "$D" && $PY "$ROOT/examples/assignments/2_autoencoder/make_sequences.py" 400 4 >>"$t_log" 2>&1); then
+    t_fail "make_sequences.py failed (Fashion-MNIST: scripts/deps.sh --all installs dataset-fashion-mnist)"
+elif ! "$NNC" --emit=ir "$A" 2>>"$t_log" | grep -q '^  loop t = 0 \.\. 3, carry'; then
+    t_fail "autoencnet.nn's repeat is not one loop over t"
+elif ! t_run "$NNC" check "$A" --data "$D/sequences_train.npz" --batch 3 --entries 40; then
+    t_fail "nnc check failed on autoencnet.nn"
+elif ! t_build "$A" "$D/autoencnet" ||
+     ! t_run "$D/autoencnet" train --data "$D/sequences_train.npz" --steps 40 --log "$D/aen" --quiet; then
+    t_fail "autoencnet.nn did not build or train"
+elif awk -F, 'NR == 2 { a = $3 } END { exit !($3 < a) }' "$D/aen/metrics.csv"; then
+    t_pass
+else
+    t_fail "autoencnet's loss did not fall: $(cut -d, -f3 "$D/aen/metrics.csv" | tr '\n' ' ')"
+fi
