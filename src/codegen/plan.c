@@ -533,7 +533,7 @@ static void fuse_seq(CgFusion *fu, const IrProgram *p, const int *ids, int nids,
             continue;   /* no code */
         /* a rolled loop's step is a loop of its own */
         if (G.ng > 0 && ir_loop_of(p, id) != ir_loop_of(p, G.g[0])) {
-            fuse_close(fu, p, &G, writers);
+            fuse_close(fu, p, &G, writers, holder);
             group_clear(&G, p);
         }
         if (G.ng > 0 && fuse_member(p, &G, id)) {
