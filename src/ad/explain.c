@@ -40,6 +40,9 @@ typedef struct Ex {
     int *ncontrib;            /* per adjoint buffer: needed steps adding into it */
     int param, entry;         /* the parameter asked about; its flat entry or -1 */
     int latex;
+    CgLayout lay;             /* rolled loops' slots (plan.h) */
+    double **store;           /* the buffer of a value with a slot per step (owners) */
+    int t;                    /* the rolled loop's step being run (X[t]) */
 } Ex;
 
 /* ---- the interpreter ---- */
@@ -193,7 +196,9 @@ static void run_value(Ex *ex, int id, const double *params, const double *const 
     const IrProgram *p = ex->p;
     const Value *v = &p->v[id];
     int n = numel(p, id);
-    double *r = ex->val[id] = calloc((size_t)(n ? n : 1), sizeof *r);
+    /* a value of a rolled loop's step is its slot (run_steps) */
+    double *r = ex->lay.loop[id] >= 0 ? ex->val[id] :
+                (ex->val[id] = calloc((size_t)(n ? n : 1), sizeof *r));
     if (!r)
         diag_internal("out of memory");
     switch (ir_ops[v->op].kind) {
@@ -261,7 +266,7 @@ static void run_value(Ex *ex, int id, const double *params, const double *const 
         const double *x = ex->val[v->arg[0]];
         int m = numel(p, ir_view_small(p, id));
         for (int e = 0; e < m; e++) {
-            int big = w.off, rest = e;
+            int big = w.off + ex->t * w.step, rest = e;
             for (int l = w.nloops - 1; l >= 0; l--) {
                 big += rest % w.count[l] * w.big_stride[l];
                 rest /= w.count[l];
@@ -302,6 +307,52 @@ static void run_value(Ex *ex, int id, const double *params, const double *const 
         int m = numel(p, v->acc);
         for (int i = 0; i < n; i++)
             ex->val[v->acc][i % m] += r[i];
+    }
+}
+
+/* Point the values of rolled loop l (every loop when l < 0) at step t's
+ * slots (t < 0: the first step, or the last when backward). */
+static void point_steps(Ex *ex, int l, int t, int backward)
+{
+    const IrProgram *p = ex->p;
+    for (int i = 0; i < p->nv; i++) {
+        int k = ex->lay.loop[i];
+        if (k < 0 || (l >= 0 && k != l))
+            continue;
+        int o = ex->lay.owner[i], n = numel(p, i);
+        if (!ex->store[o]) {
+            ex->store[o] = calloc((size_t)(n ? n : 1) * ex->lay.slots[o], sizeof *ex->store[o]);
+            if (!ex->store[o])
+                diag_internal("out of memory");
+        }
+        int slot = t < 0 ? cg_slot_start(p, &ex->lay, i, backward) : cg_slot(&ex->lay, i, t);
+        ex->val[i] = ex->store[o] + (size_t)slot * n;
+    }
+}
+
+/* Run the values [begin, end), a rolled loop's step once per step (its
+ * adjoint from the last step down), as the backends do. */
+static void run_steps(Ex *ex, int begin, int end, int backward, const double *params,
+                      const double *const *slots)
+{
+    const IrProgram *p = ex->p;
+    point_steps(ex, -1, -1, backward);
+    for (int i = begin; i < end; i++) {
+        int l = cg_loop_begins(p, i, backward);
+        if (l < 0) {
+            run_value(ex, i, params, slots);
+            continue;
+        }
+        const IrLoop *L = &p->loops[l];
+        int last = backward ? L->bwd_end : L->end;
+        for (int s = 0; s < L->count; s++) {
+            ex->t = backward ? L->count - 1 - s : s;
+            point_steps(ex, l, ex->t, backward);
+            for (int j = i; j < last; j++)
+                if (s == 0 || p->v[j].op != OP_ADJ)   /* a buffer, made once */
+                    run_value(ex, j, params, slots);
+        }
+        i = last - 1;
     }
 }
 
@@ -798,6 +849,16 @@ static void print_forward(Ex *ex)
         if (ir_ops[v->op].kind == K_LEAF)
             continue;
         stmt_header(ex, v->stmt, &last);
+        for (int l = 0; l < p->nloops; l++)
+            if (i == p->loops[l].body - p->loops[l].ncarry) {
+                const IrLoop *L = &p->loops[l];
+                if (ex->latex)
+                    fprintf(ex->out, "  & \\text{(a loop of %d steps: the numbers of the last, "
+                            "$%s = %d$)} \\\\\n", L->count, L->var, L->count - 1);
+                else
+                    fprintf(ex->out, "    (a loop of %d steps: the numbers of the last, %s = %d)\n",
+                            L->count, L->var, L->count - 1);
+            }
         reset(parts, 3);
         rhs_template(ex, i, t, sizeof t);
         int elementwise = ir_ops[v->op].kind == K_MAP && numel(p, i) > 1;
@@ -1422,8 +1483,17 @@ int explain_run(FILE *out, const IrProgram *p, const ExplainOptions *o)
     ex.val = calloc((size_t)p->nv, sizeof *ex.val);
     ex.need = calloc((size_t)p->nv, 1);
     ex.ncontrib = calloc((size_t)p->nv, sizeof *ex.ncontrib);
-    for (int i = 0; i < p->nv; i++)
-        run_value(&ex, i, params, (const double *const *)slots);
+    cg_layout_init(&ex.lay, p);
+    ex.store = calloc((size_t)p->nv, sizeof *ex.store);
+    run_steps(&ex, 0, p->fwd.end, 0, params, (const double *const *)slots);
+    run_steps(&ex, p->fwd.end, p->nv, 1, params, (const double *const *)slots);
+    /* printed: a rolled loop's forward values at the last step, its
+     * adjoints at the first (the last computed) */
+    for (int l = 0; l < p->nloops; l++)
+        for (int i = 0; i < p->nv; i++)
+            if (ex.lay.loop[i] == l && i < p->fwd.end)
+                ex.val[i] = ex.store[ex.lay.owner[i]] +
+                            (size_t)cg_slot(&ex.lay, i, p->loops[l].count - 1) * numel(p, i);
     mark_needed(&ex);
 
     int n = shape_numel(&p->params[ex.param].shape);
@@ -1470,7 +1540,14 @@ done:
     free(params);
     if (ex.val)
         for (int i = 0; i < p->nv; i++)
-            free(ex.val[i]);
+            if (!ex.store || ex.lay.loop[i] < 0)
+                free(ex.val[i]);
+    if (ex.store) {
+        for (int i = 0; i < p->nv; i++)
+            free(ex.store[i]);
+        cg_layout_free(&ex.lay);
+    }
+    free(ex.store);
     free(ex.val);
     free(ex.need);
     free(ex.ncontrib);

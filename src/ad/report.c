@@ -34,8 +34,22 @@
 #include "nnrt.h"   /* NNRT_BN_*: batch norm's kernel */
 #include "teach.h"
 
+/* How often value id runs: a rolled loop's step once per step. */
+static long long steps(const IrProgram *p, int id)
+{
+    int l = ir_loop_of(p, id);
+    return l >= 0 ? p->loops[l].count : 1;
+}
+
+static long long flops_once(const IrProgram *p, int id);
+
 /* FLOPs of one value for one sample (or once, when unbatched). */
 static long long flops(const IrProgram *p, int id)
+{
+    return steps(p, id) * flops_once(p, id);
+}
+
+static long long flops_once(const IrProgram *p, int id)
 {
     const Value *v = &p->v[id];
     long long n = shape_numel(&v->shape);
@@ -148,7 +162,7 @@ void report_print(FILE *out, const IrProgram *p)
             if (v->op == OP_INPUT)
                 data_kept += shape_numel(&v->shape);
             else
-                row[v->stmt < ns ? v->stmt : ns].kept += shape_numel(&v->shape);
+                row[v->stmt < ns ? v->stmt : ns].kept += steps(p, i) * shape_numel(&v->shape);
         }
 
     fprintf(out, "cost report of model %s (%s)\n", p->name, p->file);

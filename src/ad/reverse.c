@@ -106,6 +106,17 @@ static Shape widest(const IrProgram *p, const int *ids, int n)
     return s;
 }
 
+/* Are a's and b's adjoints stored alike, so that one may be the other's?
+ * Outside rolled loops, or both values of one loop's step; not a carry or
+ * its source, whose adjoints are one buffer a step apart (ir.h, IrLoop). */
+static int same_slots(const IrProgram *p, int a, int b)
+{
+    if (ir_carry_of(p, a, NULL) >= 0 || ir_carry_of(p, b, NULL) >= 0 ||
+        ir_source_of(p, a, NULL) >= 0 || ir_source_of(p, b, NULL) >= 0)
+        return 0;
+    return ir_loop_of(p, a) == ir_loop_of(p, b);
+}
+
 int ad_contrib(AdCtx *cx, int target, Op op, int nargs, const int *args, int ta, int tb)
 {
     IrProgram *p = cx->p;
@@ -119,7 +130,8 @@ int ad_contrib(AdCtx *cx, int target, Op op, int nargs, const int *args, int ta,
     if (op == OP_COPY && cx->adj[target] < 0 && p->v[target].op != OP_PARAM &&
         cx->given != args[0] &&
         p->v[args[0]].op == OP_ADJ && p->v[args[0]].batched == p->v[target].batched &&
-        shape_equal(&p->v[args[0]].shape, &p->v[target].shape)) {
+        shape_equal(&p->v[args[0]].shape, &p->v[target].shape) &&
+        same_slots(p, target, p->v[args[0]].arg[0])) {
         cx->adj[target] = args[0];
         cx->given = args[0];
         /* the shared buffer takes the user's name over a temporary's */
@@ -180,6 +192,34 @@ int ad_contrib(AdCtx *cx, int target, Op op, int nargs, const int *args, int ta,
     return emit_like(cx, v);
 }
 
+/* The sweep at forward value i, before (enter) or after its rule: at the
+ * last value of a rolled loop's step the step's adjoint begins (the loss's
+ * program only: the penalty depends on no sample, and sema rolls no loop
+ * without one), with the adjoints of its active carries and their sources
+ * (a source's adjoint at step t receives the carry's of step t + 1, so the
+ * source's rule runs even when nothing in the step reads it); at the
+ * step's first value it ends. */
+static void loop_edge(AdCtx *cx, int i, int loss, int enter)
+{
+    IrProgram *p = cx->p;
+    for (int l = 0; l < p->nloops; l++) {
+        IrLoop *L = &p->loops[l];
+        if (enter && i == L->end - 1) {
+            if (!loss)
+                diag_internal("a rolled loop in the penalty's adjoint");
+            L->bwd_begin = p->nv;
+            cx->cur = i;
+            for (int c = 0; c < L->ncarry; c++)
+                if (cx->active[L->carry[c]] && cx->active[L->source[c]]) {
+                    adjoint_of(cx, L->source[c]);
+                    adjoint_of(cx, L->carry[c]);
+                }
+        }
+        if (!enter && i == L->body && L->bwd_begin >= 0)
+            L->bwd_end = p->nv;
+    }
+}
+
 static void sweep(IrProgram *p, int root, int seed, IrRange *range)
 {
     AdCtx cx;
@@ -190,19 +230,23 @@ static void sweep(IrProgram *p, int root, int seed, IrRange *range)
     char *needed = calloc((size_t)n, 1);
     if (!cx.active || !cx.adj || !needed)
         diag_internal("out of memory");
-    for (int i = 0; i < n; i++) {
-        const Value *v = &p->v[i];
-        cx.adj[i] = -1;
-        if (v->op == OP_PARAM)
-            cx.active[i] = !p->params[v->index].frozen;
-        for (int a = 0; a < v->nargs && ad_rules[v->op] != ad_nograd; a++)
-            cx.active[i] |= cx.active[v->arg[a]];
+    for (int again = 1; again;) {
+        again = 0;
+        for (int i = 0; i < n; i++) {
+            const Value *v = &p->v[i];
+            cx.adj[i] = -1;
+            if (v->op == OP_PARAM)
+                cx.active[i] = !p->params[v->index].frozen;
+            for (int a = 0; a < v->nargs && ad_rules[v->op] != ad_nograd; a++)
+                cx.active[i] |= cx.active[v->arg[a]];
+        }
+        /* a carry is active when its source is (the step before's) */
+        for (int l = 0; l < p->nloops; l++)
+            for (int c = 0; c < p->loops[l].ncarry; c++)
+                if (cx.active[p->loops[l].source[c]] && !cx.active[p->loops[l].carry[c]])
+                    again = cx.active[p->loops[l].carry[c]] = 1;
     }
-    needed[root] = 1;
-    for (int i = root; i >= 0; i--)
-        if (needed[i])
-            for (int a = 0; a < p->v[i].nargs; a++)
-                needed[p->v[i].arg[a]] = 1;
+    ir_mark_deps(p, root, needed);
     for (int i = 0; i < n; i++)
         cx.active[i] &= needed[i];
 
@@ -215,15 +259,24 @@ static void sweep(IrProgram *p, int root, int seed, IrRange *range)
             /* the seed value was emitted before the sweep: move the range */
             range->begin = seed;
         }
-        for (int i = root; i >= 0; i--) {
-            if (!cx.active[i] || cx.adj[i] < 0 || p->v[i].op == OP_PARAM)
+        /* a loss inside a rolled loop's step: the sweep covers the whole
+         * step (its later values feed the loss through the carries) */
+        int top = root, l = ir_loop_of(p, root);
+        if (l >= 0)
+            top = p->loops[l].end - 1;
+        for (int i = top; i >= 0; i--) {
+            loop_edge(&cx, i, range == &p->bwd_loss, 1);
+            if (!cx.active[i] || cx.adj[i] < 0 || p->v[i].op == OP_PARAM) {
+                loop_edge(&cx, i, range == &p->bwd_loss, 0);
                 continue;
+            }
             AdRule *rule = (int)p->v[i].op == corrupt ? ad_rule_wrong : ad_rules[p->v[i].op];
             if (!rule)
                 diag_internal("no adjoint rule for op %s", ir_ops[p->v[i].op].name);
             cx.cur = i;
             cx.given = -1;
             rule(&cx, i, cx.adj[i]);
+            loop_edge(&cx, i, range == &p->bwd_loss, 0);
         }
         for (int i = 0; i < p->nparams; i++)
             if (cx.adj[p->params[i].value] >= 0 && p->grad[i] < 0)

@@ -22,6 +22,7 @@ typedef struct CgLoops {
     const char *needs_buf;     /* value has a workspace buffer, ws->NAME */
     const char *fwd_mark;      /* forward values the loss and the output need */
     const char *pen_mark;      /* forward values the penalty needs */
+    const CgLayout *lay;       /* rolled loops' slots (plan.h) */
 } CgLoops;
 
 /* Work, create(), destroy(), forward(), backward(), penalty(), output(). */

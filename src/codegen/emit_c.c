@@ -48,6 +48,7 @@ typedef struct Cg {
     int uses;             /* which of the function's arguments the body used (ARG_*) */
     int tile;             /* NnrtModel.tile (plan.h cg_tile), 0 for none */
     int fused;            /* fu is planned (the default style) */
+    int depth;            /* rolled loops open around the code being written */
     CgFusion fu;          /* the fused loops (plan.h) */
 } Cg;
 
@@ -66,7 +67,7 @@ static void out(Cg *cg, int indent, const char *fmt, ...)
 static void out(Cg *cg, int indent, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(cg->f, "%*s", 4 * indent, "");
+    fprintf(cg->f, "%*s", 4 * (indent + cg->depth), "");
     va_start(ap, fmt);
     vfprintf(cg->f, fmt, ap);
     va_end(ap);
@@ -1038,6 +1039,115 @@ static void emit_value(Cg *cg, int id)
     }
 }
 
+/* ---- rolled loops ---- */
+
+/* Value id's pointer to its slot: declared (decl) on the function's start
+ * slot (a number), or moved to step t's ("t" when slot < 0 is the step,
+ * the shift added). */
+static void loop_pointer(Cg *cg, int id, int slot, int decl)
+{
+    const IrProgram *p = cg->p;
+    const char *owner = cg->cname[cg->lay.owner[id]];
+    int size = numel(&p->v[id]), bat = p->v[id].batched;
+    char at[96] = "";
+    int shift = cg->lay.shift[id];
+    if (slot < 0 && shift)
+        snprintf(at, sizeof at, " + (size_t)(t + %d) * %d%s", shift, size, bat ? " * n" : "");
+    else if (slot < 0)
+        snprintf(at, sizeof at, " + (size_t)t * %d%s", size, bat ? " * n" : "");
+    else if (slot > 0)
+        snprintf(at, sizeof at, " + (size_t)%d * %d%s", slot, size, bat ? " * n" : "");
+    if (bat)
+        cg->uses |= ARG_N;
+    out(cg, 1, "%s%s = ws->%s%s;", decl ? "real *" : "", cg->cname[id], owner, at);
+}
+
+/* A rolled loop (ir.h, IrLoop) is written as a for over its steps, the
+ * step inside once: each value of the step is read and written through a
+ * pointer to its slot, moved at the top of every step.  The body is
+ * written into a buffer first, so that the moves name the pointers it
+ * uses. */
+typedef struct LoopText {
+    FILE *outer;
+    char *text;
+    size_t len;
+} LoopText;
+
+static void loop_open(Cg *cg, int l, LoopText *lt)
+{
+    const IrProgram *p = cg->p;
+    const IrLoop *L = &p->loops[l];
+    fputc('\n', cg->f);
+    if (cg->backward) {
+        int *ids = xcalloc((size_t)p->nv, sizeof *ids);
+        int n = cg_loop_clears(p, &cg->lay, l, cg->written, ids);
+        if (n)
+            out(cg, 1, "/* the adjoints every step adds into, from 0 */");
+        for (int k = 0; k < n; k++) {
+            const Value *t = &p->v[ids[k]];
+            cg->used[ids[k]] = 1;
+            out(cg, 1, "memset(%s, 0, %s%d * sizeof *%s);", cg->cname[ids[k]],
+                t->batched ? "(size_t)n * " : "", numel(t), cg->cname[ids[k]]);
+        }
+        free(ids);
+    }
+    if (cg->backward)
+        out(cg, 1, "/* adjoint of %s:%d  %s: the steps in reverse */", base_name(p->file),
+            p->stmts[L->stmt].line, p->stmts[L->stmt].text);
+    else
+        out(cg, 1, "/* %s:%d  %s: the %d steps as a loop, step t's values in slot t */",
+            base_name(p->file), p->stmts[L->stmt].line, p->stmts[L->stmt].text, L->count);
+    lt->outer = cg->f;
+    cg->f = open_memstream(&lt->text, &lt->len);
+    if (!cg->f)
+        diag_internal("open_memstream failed");
+    cg->depth++;
+    cg->last_stmt = -1;
+}
+
+static void loop_close(Cg *cg, int l, LoopText *lt)
+{
+    const IrProgram *p = cg->p;
+    const IrLoop *L = &p->loops[l];
+    fclose(cg->f);
+    cg->f = lt->outer;
+    cg->depth--;
+    if (cg->backward)
+        out(cg, 1, "for (int t = %d; t >= 0; t--) {", L->count - 1);
+    else
+        out(cg, 1, "for (int t = 0; t < %d; t++) {", L->count);
+    cg->depth++;
+    for (int i = 0; i < p->nv; i++)
+        if (cg->used[i] && cg->lay.loop[i] == l)
+            loop_pointer(cg, i, -1, 0);
+    cg->depth--;
+    fwrite(lt->text, 1, lt->len, cg->f);
+    free(lt->text);
+    out(cg, 1, "}");
+    cg->last_stmt = -1;
+}
+
+/* The values [begin, end) (those marked, when mark is given), rolled loops
+ * as loops. */
+static void emit_range(Cg *cg, int begin, int end, const char *mark)
+{
+    LoopText lt[4];
+    int open = 0;
+    for (int i = begin; i < end; i++) {
+        int l = cg_loop_begins(cg->p, i, cg->backward);
+        if (l >= 0) {
+            if (open == 4)
+                diag_internal("rolled loops nested too deep");
+            loop_open(cg, l, &lt[open++]);
+        }
+        if (!mark || mark[i])
+            emit_value(cg, i);
+        l = cg_loop_ends(cg->p, i, cg->backward);
+        if (l >= 0)
+            loop_close(cg, l, &lt[--open]);
+    }
+}
+
 /* ---- functions ---- */
 
 /* Emit the body of a function into a memory buffer, then print the local
@@ -1084,6 +1194,8 @@ static void function(Cg *cg, FILE *f, const char *sig, int args, const char *pro
             out(cg, 1, "const real *%s = ws->%s;", cg->cname[i], cg->cname[i]);
         else if (v->op == OP_LITERAL)
             out(cg, 1, "const real *%s = literal_%d;", cg->cname[i], v->index);
+        else if (cg->lay.loop[i] >= 0)
+            loop_pointer(cg, i, cg_slot_start(p, &cg->lay, i, (args & ARG_GRADS) != 0), 1);
         else if (cg->lay.needs_buf[i])
             out(cg, 1, "real *%s = ws->%s;", cg->cname[i], cg->cname[i]);
     }
@@ -1102,9 +1214,7 @@ static void forward_body(Cg *cg, void *arg)
 {
     const IrProgram *p = cg->p;
     char *mark = ((struct FwdArg *)arg)->mark;
-    for (int i = p->fwd.begin; i < p->fwd.end; i++)
-        if (mark[i])
-            emit_value(cg, i);
+    emit_range(cg, p->fwd.begin, p->fwd.end, mark);
     fputc('\n', cg->f);
     out(cg, 1, "/* the per-sample losses, for the runtime */");
     out(cg, 1, "memcpy(losses, %s, (size_t)n * sizeof *losses);", cg->cname[p->loss]);
@@ -1128,8 +1238,25 @@ static void range_body(Cg *cg, void *arg)
 {
     IrRange r = ((struct RangeArg *)arg)->r;
     cg->backward = 1;
-    for (int i = r.begin; i < r.end; i++)
-        emit_value(cg, i);
+    if (r.begin == cg->p->bwd_loss.begin && cg->p->nloops > 0) {
+        /* the steps' adjoints: every step adds into them */
+        const IrProgram *p = cg->p;
+        int *ids = xcalloc((size_t)p->nv, sizeof *ids);
+        int n = cg_pass_clears(p, &cg->lay, cg->written, ids);
+        if (n)
+            out(cg, 1, "/* the adjoints of the rolled loops' steps, every slot from 0 */");
+        for (int k = 0; k < n; k++) {
+            const Value *t = &p->v[ids[k]];
+            cg->used[ids[k]] = 1;
+            out(cg, 1, "memset(ws->%s, 0, %s%d * sizeof *%s);", cg->cname[ids[k]],
+                t->batched ? "(size_t)n * " : "", numel(t) * cg->lay.slots[ids[k]],
+                cg->cname[ids[k]]);
+            if (t->batched)
+                cg->uses |= ARG_N;
+        }
+        free(ids);
+    }
+    emit_range(cg, r.begin, r.end, NULL);
     cg->backward = 0;
 }
 
@@ -1188,7 +1315,8 @@ static void emit_nonfinite_checks(Cg *cg, FILE *f, IrRange r, const char *mark, 
         snprintf(where, sizeof where, "%s%s:%d: %s", adjoint ? "adjoint of " : "",
                  base_name(p->file), s->line, s->text);
         fprintf(f, "%*sif (!nnrt_finite(ws->%s, %s%d))\n%*sreturn ", indent, "", cg->cname[d],
-                p->v[d].batched ? "(size_t)n * " : "", numel(&p->v[d]), indent + 4, "");
+                p->v[d].batched ? "(size_t)n * " : "", numel(&p->v[d]) * cg->lay.slots[d],
+                indent + 4, "");
         c_string(f, where);
         fprintf(f, ";\n");
     }
@@ -1589,7 +1717,8 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
     emit_tables(&cg, f);
     if (opt->style == CG_STYLE_LOOPS) {
         /* its own workspace and functions (emit_loops.c), the same model struct */
-        CgLoops lx = {p, cg.cname, cg.lay.param_off, cg.lay.needs_buf, fwd_mark, pen_mark};
+        CgLoops lx = {p, cg.cname, cg.lay.param_off, cg.lay.needs_buf, fwd_mark, pen_mark,
+                      &cg.lay};
         cg_loops_functions(f, &lx);
         emit_nonfinite(&cg, f, fwd_mark);
         emit_values(&cg, f, 0);
@@ -1629,8 +1758,12 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
         const Value *v = &p->v[i];
         char sh[64];
         shape_str(&v->shape, sh, sizeof sh);
-        fprintf(f, "    real *%s;%*s/* %s%s%s */\n", cg.cname[i],
-                (int)(26 - strlen(cg.cname[i])), "", v->batched && v->shape.rank == 0 ? "" : sh,
+        char steps[64] = "";
+        if (cg.lay.slots[i] > 1)
+            snprintf(steps, sizeof steps, "%d x ", cg.lay.slots[i]);
+        fprintf(f, "    real *%s;%*s/* %s%s%s%s */\n", cg.cname[i],
+                (int)(26 - strlen(cg.cname[i])), "", steps,
+                v->batched && v->shape.rank == 0 ? "" : sh,
                 v->batched ? (v->shape.rank ? " x [cap]" : "[cap]") : "",
                 i >= p->fwd.end ? "  adjoint" : "");
     }
@@ -1646,7 +1779,7 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
     long fixed_lines = 0;
     for (int i = 0; i < p->nv; i++)
         if (cg.lay.needs_buf[i] && !p->v[i].batched)
-            fixed_lines += (numel(&p->v[i]) + 15) / 16 * 16;
+            fixed_lines += (numel(&p->v[i]) * cg.lay.slots[i] + 15) / 16 * 16;
     fprintf(f, "static void *create(int cap)\n{\n");
     fprintf(f, "    /* each buffer whole cache lines of 64 bytes, starting on one */\n");
     fprintf(f, "    size_t c = ((size_t)cap + 15) / 16 * 16;\n");
@@ -1669,12 +1802,13 @@ void cg_emit_c(FILE *f, const IrProgram *p, const CgOptions *opt)
         if (!cg.lay.needs_buf[i])
             continue;
         const Value *v = &p->v[i];
+        int size = numel(v) * cg.lay.slots[i];
         if (v->batched)
             fprintf(f, "    ws->%s = m;%*sm += c * %d;\n", cg.cname[i],
-                    (int)(24 - strlen(cg.cname[i])), "", numel(v));
+                    (int)(24 - strlen(cg.cname[i])), "", size);
         else
             fprintf(f, "    ws->%s = m;%*sm += %d;\n", cg.cname[i],
-                    (int)(24 - strlen(cg.cname[i])), "", (numel(v) + 15) / 16 * 16);
+                    (int)(24 - strlen(cg.cname[i])), "", (size + 15) / 16 * 16);
     }
     fprintf(f, "    return ws;\n}\n\n");
     fprintf(f, "static void destroy(void *work)\n{\n    Work *ws = work;\n");

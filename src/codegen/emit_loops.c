@@ -304,11 +304,18 @@ static void emit_view(Lx *lx, int id)
     ref(lx, small, ss, idx, se, sizeof se);
     lx->used[big] = 1;
     size_t len;
-    if (ir_view_axes(p, id, start, axis)) {
+    int axes = ir_view_axes(p, id, start, axis);
+    if (axes && w.step)   /* X[t] in a rolled loop: t indexes an axis */
+        axes = ir_view_step_axis(p, id) >= 0 && axis[ir_view_step_axis(p, id)] < 0;
+    if (axes) {
         len = (size_t)snprintf(be, sizeof be, "%s", name_of(lx, big));
+        int ta = ir_view_step_axis(p, id);
         for (int a = 0; a < bs->rank && len < sizeof be; a++) {
             const char *i = axis[a] < 0 ? "0" : idx[axis[a]];
-            if (strcmp(i, "0") == 0)
+            if (a == ta && axis[a] < 0)   /* X[t] in a rolled loop */
+                len += (size_t)snprintf(be + len, sizeof be - len, start[a] ? "[%d + t]" : "[t]",
+                                        start[a]);
+            else if (strcmp(i, "0") == 0)
                 len += (size_t)snprintf(be + len, sizeof be - len, "[%d]", start[a]);
             else if (start[a] == 0)
                 len += (size_t)snprintf(be + len, sizeof be - len, "[%s]", i);
@@ -328,6 +335,8 @@ static void emit_view(Lx *lx, int id)
         }
         if (w.off || !any)
             len += (size_t)snprintf(be + len, sizeof be - len, any ? " + %d" : "%d", w.off);
+        if (w.step)   /* in a rolled loop */
+            len += (size_t)snprintf(be + len, sizeof be - len, " + t * %d", w.step);
         snprintf(be + len, sizeof be - len, "]");
     }
     int ind = open_loops(lx, ss, idx, 0);
@@ -719,6 +728,11 @@ static void emit_decl(Lx *lx, FILE *f, int indent, int id)
         lx->uses |= ARG_GRADS;
     } else if (v->op == OP_LITERAL) {
         snprintf(init, sizeof init, "literal_%d", v->index);
+    } else if (lx->c->lay->loop[id] >= 0) {
+        /* a rolled loop's value: its slot, moved at each step (step_pointer) */
+        const CgLayout *l = lx->c->lay;
+        snprintf(init, sizeof init, "ws->%s + ((size_t)s * %d + %d) * %d", name_of(lx, l->owner[id]),
+                 l->slots[l->owner[id]], cg_slot_start(p, l, id, lx->backward), numel(v));
     } else if (v->op == OP_INPUT || lx->c->needs_buf[id]) {
         if (v->batched && numel(v) == 1)
             snprintf(init, sizeof init, "ws->%s + s", nm);
@@ -737,6 +751,98 @@ static void emit_decl(Lx *lx, FILE *f, int indent, int id)
         lx->uses |= ARG_WS;
     fprintf(f, "%*s%s%*s/* %s */\n", 4 * indent, "", line, len < 56 ? 56 - len : 1, "",
             shape_str(&v->shape, sh, sizeof sh));
+}
+
+/* ---- rolled loops ---- */
+
+/* A rolled loop (ir.h, IrLoop) inside the loop over the samples: a for
+ * over the steps around the step's code, each value read and written
+ * through a pointer to its slot of sample s's steps, moved at the top of
+ * every step.  The step is written into memory first, so that the moves
+ * name the pointers it uses. */
+typedef struct Steps {
+    FILE *outer;
+    char *text;
+    size_t len;
+} Steps;
+
+static void steps_open(Lx *lx, int l, Steps *st)
+{
+    const IrProgram *p = lx->p;
+    const IrLoop *L = &p->loops[l];
+    if (lx->backward) {
+        int *ids = xcalloc((size_t)p->nv, sizeof *ids);
+        int n = cg_loop_clears(p, lx->c->lay, l, lx->written, ids);
+        for (int k = 0; k < n; k++) {
+            if (!p->v[ids[k]].batched)
+                continue;   /* zeroed before the samples (pre_zero) */
+            lx->used[ids[k]] = 1;
+            out(lx, 0, "memset(%s, 0, %d * sizeof(real));", name_of(lx, ids[k]),
+                numel(&p->v[ids[k]]));
+        }
+        free(ids);
+    }
+    fputc('\n', lx->f);
+    if (lx->backward)
+        out(lx, 0, "/* adjoint of %s:%d  %s: the steps in reverse */", base_name(p->file),
+            p->stmts[L->stmt].line, p->stmts[L->stmt].text);
+    else
+        out(lx, 0, "/* %s:%d  %s: the %d steps as a loop, step t's values in slot t */",
+            base_name(p->file), p->stmts[L->stmt].line, p->stmts[L->stmt].text, L->count);
+    st->outer = lx->f;
+    lx->f = open_memstream(&st->text, &st->len);
+    if (!lx->f)
+        diag_internal("open_memstream failed");
+    lx->ind++;
+    lx->last_stmt = -1;
+}
+
+static void steps_close(Lx *lx, int l, Steps *st)
+{
+    const IrProgram *p = lx->p;
+    const CgLayout *lay = lx->c->lay;
+    const IrLoop *L = &p->loops[l];
+    fclose(lx->f);
+    lx->f = st->outer;
+    lx->ind--;
+    if (lx->backward)
+        out(lx, 0, "for (int t = %d; t >= 0; t--) {", L->count - 1);
+    else
+        out(lx, 0, "for (int t = 0; t < %d; t++) {", L->count);
+    for (int i = 0; i < p->nv; i++) {
+        if (!lx->used[i] || lay->loop[i] != l)
+            continue;
+        char decl[256], cast[96], at[32] = "t";
+        declare(&p->v[i].shape, 0, name_of(lx, i), decl, sizeof decl, cast, sizeof cast);
+        if (lay->shift[i])
+            snprintf(at, sizeof at, "t + %d", lay->shift[i]);
+        out(lx, 1, "%s = %s%sws->%s + ((size_t)s * %d + %s) * %d%s;", name_of(lx, i), cast,
+            cast[0] ? "(" : "", name_of(lx, lay->owner[i]), lay->slots[lay->owner[i]], at,
+            numel(&p->v[i]), cast[0] ? ")" : "");
+    }
+    fwrite(st->text, 1, st->len, lx->f);
+    free(st->text);
+    out(lx, 0, "}");
+    lx->last_stmt = -1;
+}
+
+/* emit_value for value i, opening or closing a rolled loop around it. */
+static void emit_stepped(Lx *lx, int i, int emit, Steps *st, int *open)
+{
+    int l = cg_loop_begins(lx->p, i, lx->backward);
+    if (l >= 0) {
+        if (*open)
+            diag_internal("emit_loops: nested rolled loops");
+        steps_open(lx, l, st);
+        *open = 1;
+    }
+    if (emit)
+        emit_value(lx, i);
+    l = cg_loop_ends(lx->p, i, lx->backward);
+    if (l >= 0) {
+        steps_close(lx, l, st);
+        *open = 0;
+    }
 }
 
 /* A piece of a function's body, written to memory while the values it
@@ -891,17 +997,21 @@ static void forward_fn(Lx *lx, FILE *f)
     segs_open(&sg, lx);
     lx->backward = 0;
     part_open(&pre, 1);
+    Steps st;
+    int open = 0;
     for (int i = p->fwd.begin; i < p->fwd.end; i++)
-        if (lx->c->fwd_mark[i]) {
-            if (ir_ops[p->v[i].op].kind == K_BATCH) {
+        if (lx->c->fwd_mark[i] || open || cg_loop_begins(p, i, 0) >= 0) {
+            if (open) {
+                /* the rest of a rolled loop's step: its segment */
+            } else if (ir_ops[p->v[i].op].kind == K_BATCH) {
                 segs_use(&sg, lx, 0, &cur);
-            } else if (p->v[i].batched) {
+            } else if (p->v[i].batched || cg_loop_begins(p, i, 0) >= 0) {
                 segs_use(&sg, lx, 1, &cur);
             } else {
                 part_use(lx, &pre, &cur);
                 lx->used = sg.fn_used;
             }
-            emit_value(lx, i);
+            emit_stepped(lx, i, lx->c->fwd_mark[i], &st, &open);
         }
     segs_use(&sg, lx, 1, &cur);
     fputc('\n', lx->f);
@@ -962,19 +1072,36 @@ static void backward_fn(Lx *lx, FILE *f)
             lx->used[i] = 1;
             out(lx, 0, "memset(%s, 0, %d * sizeof(real));", name_of(lx, i), numel(&p->v[i]));
         }
+    /* the adjoints of rolled loops' steps: sample s's slots from 0 */
+    int *ids = xcalloc((size_t)p->nv, sizeof *ids);
+    int nclear = p->nloops ? cg_pass_clears(p, lx->c->lay, lx->written, ids) : 0;
+    if (nclear)
+        segs_use(&sg, lx, 1, &cur);
+    for (int k = 0; k < nclear; k++) {
+        int id = ids[k], slots = lx->c->lay->slots[id];
+        lx->uses |= ARG_WS;
+        out(lx, 0, "memset(ws->%s + (size_t)s * %d, 0, %d * sizeof(real));", name_of(lx, id),
+            slots * numel(&p->v[id]), slots * numel(&p->v[id]));
+    }
+    free(ids);
+    Steps st;
+    int open = 0;
     for (int i = r.begin; i < r.end; i++) {
         IrKind k = ir_ops[p->v[i].op].kind;
-        if (k == K_LEAF || k == K_ADJ)
+        int edge = cg_loop_begins(p, i, 1) >= 0 || cg_loop_ends(p, i, 1) >= 0;
+        if ((k == K_LEAF || k == K_ADJ) && !edge)
             continue;
-        if (k == K_BATCH) {
+        if (open) {
+            /* the rest of a rolled loop's step: its segment */
+        } else if (k == K_BATCH) {
             segs_use(&sg, lx, 0, &cur);
-        } else if (p->v[i].batched) {
+        } else if (p->v[i].batched || edge) {
             segs_use(&sg, lx, 1, &cur);
         } else {
             part_use(lx, &post, &cur);
             lx->used = sg.fn_used;
         }
-        emit_value(lx, i);
+        emit_stepped(lx, i, k != K_LEAF && k != K_ADJ, &st, &open);
     }
     part_close(&pre);
     part_close(&post);
@@ -1071,12 +1198,16 @@ static void workspace(Lx *lx, FILE *f)
         const Value *v = &p->v[i];
         char sh[64];
         shape_str(&v->shape, sh, sizeof sh);
-        fprintf(f, "    real *%s;%*s/* %s%s%s */\n", name[i], (int)(26 - strlen(name[i])), "",
-                v->batched ? "[cap] x " : "", sh, i >= p->fwd.end ? "  adjoint" : "");
+        int slots = lx->c->lay->slots[i];
+        char steps[32] = "";
+        if (slots > 1)
+            snprintf(steps, sizeof steps, "[%d] x ", slots);
+        fprintf(f, "    real *%s;%*s/* %s%s%s%s */\n", name[i], (int)(26 - strlen(name[i])), "",
+                v->batched ? "[cap] x " : "", steps, sh, i >= p->fwd.end ? "  adjoint" : "");
         if (v->batched)
-            per_sample += numel(v);
+            per_sample += numel(v) * slots;
         else
-            fixed += numel(v);
+            fixed += numel(v) * slots;
     }
     fprintf(f, "} Work;\n\n");
     fprintf(f, "static void *create(int cap)\n{\n");
@@ -1089,12 +1220,13 @@ static void workspace(Lx *lx, FILE *f)
         if (!buf[i])
             continue;
         const Value *v = &p->v[i];
+        int size = numel(v) * lx->c->lay->slots[i];
         if (v->batched)
             fprintf(f, "    ws->%s = m;%*sm += (size_t)cap * %d;\n", name[i],
-                    (int)(24 - strlen(name[i])), "", numel(v));
+                    (int)(24 - strlen(name[i])), "", size);
         else
             fprintf(f, "    ws->%s = m;%*sm += %d;\n", name[i], (int)(24 - strlen(name[i])), "",
-                    numel(v));
+                    size);
     }
     fprintf(f, "    return ws;\n}\n\n");
     fprintf(f, "static void destroy(void *work)\n{\n    Work *ws = work;\n");

@@ -378,6 +378,27 @@ LLVMValueRef work_ptr(Jit *j, int k, const char *name)
     return LLVMBuildLoad2(j->eb, j->rptr, slotp, name);
 }
 
+LLVMValueRef step_base(Jit *j, int id)
+{
+    char name[128];
+    int o = j->lay.owner[id];
+    if (j->slot[o] < 0)
+        diag_internal("jit: rolled value %d has no buffer", id);
+    return work_ptr(j, j->slot[o], value_name(j, o, name, sizeof name));
+}
+
+LLVMValueRef step_ptr(Jit *j, LLVMBuilderRef b, int id, LLVMValueRef slot)
+{
+    const Value *v = &j->p->v[id];
+    LLVMValueRef size = const_i64(j, numel(v));
+    if (v->batched)
+        size = LLVMBuildNSWMul(b, size, j->ld, "");
+    LLVMValueRef off = LLVMBuildNSWMul(b, slot, size, "");
+    char name[128];
+    return LLVMBuildInBoundsGEP2(b, j->real, step_base(j, id), &off, 1,
+                                 value_name(j, id, name, sizeof name));
+}
+
 /* The storage of value id in the current function: a workspace buffer, a
  * slice of params or grads, a data slot or a literal table. */
 LLVMValueRef storage(Jit *j, int id)
@@ -415,6 +436,8 @@ LLVMValueRef storage(Jit *j, int id)
         free(x);
         LLVMValueRef zero[2] = {const_i64(j, 0), const_i64(j, 0)};
         r = LLVMBuildInBoundsGEP2(j->eb, at, g, zero, 2, name);
+    } else if (j->lay.loop[id] >= 0) {
+        r = step_ptr(j, j->eb, id, const_i64(j, cg_slot_start(p, &j->lay, id, j->backward)));
     } else if (j->slot[id] >= 0) {
         r = work_ptr(j, j->slot[id], name);
     } else {

@@ -86,6 +86,9 @@ typedef struct Jit {
     LLVMValueRef *storage;  /* each value's storage in this function, made on first use */
     struct Loop *loop;    /* the innermost loop open */
     char *written;        /* adjoint buffers already written (plan.h, cg_store) */
+    LLVMValueRef t;       /* the rolled loop's step being built (X[t]), or NULL */
+    int backward;         /* building a backward pass: rolled loops' pointers start on
+                           * the last step (plan.h, cg_slot_start) */
 } Jit;
 
 /* for (i = 0; i < count; i++): loop_open returns i; loop_close ends the body.
@@ -146,6 +149,10 @@ LLVMValueRef real_mul(Jit *j, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef horner(Jit *j, const float *c, size_t n, LLVMValueRef x);
 LLVMValueRef work_ptr(Jit *j, int k, const char *name);
 LLVMValueRef storage(Jit *j, int id);
+/* A rolled loop's value (plan.h, CgLayout.loop): its owner's whole buffer,
+ * and the pointer to its slot (an i64) built where b builds. */
+LLVMValueRef step_base(Jit *j, int id);
+LLVMValueRef step_ptr(Jit *j, LLVMBuilderRef b, int id, LLVMValueRef slot);
 LLVMValueRef batch_index(Jit *j, LLVMValueRef idx, int batched, LLVMValueRef b);
 LLVMValueRef elem_ptr(Jit *j, int id, int N, int flat, int loop_batched, LLVMValueRef b,
                       LLVMValueRef i);

@@ -88,6 +88,69 @@ static void data_in(Jit *j, LLVMValueRef src, int size, LLVMValueRef dst)
     LLVMPositionBuilderAtEnd(j->b, done);
 }
 
+/* Rolled loops (ir.h, IrLoop; plan.h, CgLayout): the step's values are
+ * read and written through pointers moved to the step's slots at the top
+ * of every step, as emit_c.c's for over t. */
+static void clear(Jit *j, LLVMValueRef ptr, int id, int slots)
+{
+    const Value *t = &j->p->v[id];
+    LLVMValueRef count = const_i64(j, (long)numel(t) * slots);
+    if (t->batched)
+        count = index_mul(j, j->ld, (long)numel(t) * slots);
+    LLVMValueRef bytes = index_mul(j, count, j->p->dtype == DT_F32 ? 4 : 8);
+    LLVMBuildMemSet(j->b, ptr, LLVMConstInt(j->i8, 0, 0), bytes, 4);
+}
+
+static void point_steps(Jit *j, int l, LLVMValueRef t)
+{
+    for (int i = 0; i < j->p->nv; i++)
+        if (j->lay.loop[i] == l && j->slot[j->lay.owner[i]] >= 0)
+            j->storage[i] = step_ptr(j, j->b, i, index_add(j, t, const_i64(j, j->lay.shift[i])));
+}
+
+/* The values [begin, end) (those marked, when mark is given), a rolled
+ * loop's step (or its adjoint, from the last step down) in a loop. */
+static void emit_range(Jit *j, int begin, int end, const char *mark)
+{
+    const IrProgram *p = j->p;
+    int *ids = xcalloc((size_t)p->nv, sizeof *ids);
+    if (j->backward && begin == p->bwd_loss.begin) {
+        int n = cg_pass_clears(p, &j->lay, j->written, ids);
+        for (int k = 0; k < n; k++)
+            clear(j, step_base(j, ids[k]), ids[k], j->lay.slots[ids[k]]);
+    }
+    for (int i = begin; i < end; i++) {
+        int l = cg_loop_begins(p, i, j->backward);
+        if (l < 0) {
+            if (!mark || mark[i])
+                emit_value(j, i);
+            continue;
+        }
+        const IrLoop *L = &p->loops[l];
+        if (j->backward) {
+            int n = cg_loop_clears(p, &j->lay, l, j->written, ids);
+            for (int k = 0; k < n; k++)
+                clear(j, storage(j, ids[k]), ids[k], 1);
+        }
+        Loop lt;
+        LLVMValueRef s = loop_open(j, &lt, const_i64(j, L->count), "t");
+        lt.scalar = 1;
+        LLVMValueRef t = j->backward ? LLVMBuildNSWSub(j->b, const_i64(j, L->count - 1), s, "") : s;
+        point_steps(j, l, t);
+        j->t = t;
+        int last = j->backward ? L->bwd_end : L->end;
+        for (; i < last; i++)
+            if (!mark || mark[i])
+                emit_value(j, i);
+        i--;
+        j->t = NULL;
+        loop_close(j, &lt);
+        /* after the loop, the step where it ended */
+        point_steps(j, l, const_i64(j, j->backward ? 0 : L->count - 1));
+    }
+    free(ids);
+}
+
 /* forward(work, params, n, data, losses); with tile > 0, named so, for
  * exactly tile samples (build_passes) */
 static void build_forward(Jit *j, const char *name, int tile)
@@ -109,9 +172,8 @@ static void build_forward(Jit *j, const char *name, int tile)
                                         LLVMBuildInBoundsGEP2(j->b, j->rptr, fn_param(j, 3), &idx, 1, ""), "");
         data_in(j, d, shape_numel(&p->slots[s].shape), storage(j, p->slots[s].value));
     }
-    for (int i = p->fwd.begin; i < p->fwd.end; i++)
-        if (j->lay.fwd_mark[i])
-            emit_value(j, i);
+    j->backward = 0;
+    emit_range(j, p->fwd.begin, p->fwd.end, j->lay.fwd_mark);
     /* the per-sample losses, for the runtime */
     LLVMValueRef bytes = index_mul(j, j->n64, p->dtype == DT_F32 ? 4 : 8);
     LLVMBuildMemCpy(j->b, fn_param(j, 4), 4, storage(j, p->loss), 4, bytes);
@@ -144,8 +206,9 @@ static void build_backward(Jit *j, const char *name, int tile)
     set_n(j, tile);
     j->seed = fn_param(j, 3);
     j->grads = fn_param(j, 4);
-    for (int i = p->bwd_loss.begin; i < p->bwd_loss.end; i++)
-        emit_value(j, i);
+    j->backward = 1;
+    emit_range(j, p->bwd_loss.begin, p->bwd_loss.end, NULL);
+    j->backward = 0;
     LLVMBuildRetVoid(j->b);
     fn_end(j);
 }
@@ -220,7 +283,7 @@ static void work_bufs(const Jit *j, WorkBufs *w)
     for (int i = 0; i < p->nv; i++)
         if (j->slot[i] >= 0) {
             w->slot[w->n] = j->slot[i];
-            w->size[w->n] = numel(&p->v[i]);
+            w->size[w->n] = numel(&p->v[i]) * j->lay.slots[i];
             w->bat[w->n++] = (char)p->v[i].batched;
         }
     for (int k = 0; k < w->n; k++) {
@@ -332,14 +395,17 @@ static void nonfinite_checks(Jit *j, IrRange r, const char *mark, int adjoint)
             LLVMValueRef all = stack_local(j, j->i32, "ok");
             LLVMBuildStore(j->b, const_i32(j, 1), all);
             Loop li;
-            LLVMValueRef i = loop_open(j, &li, const_i64(j, numel(t)), "i");
-            LLVMValueRef args[2] = {offset_ptr(j, storage(j, d), batch_index(j, i, 1, const_i64(j, 0))), j->n64};
+            /* a rolled loop's buffer: every step's slot */
+            LLVMValueRef base = j->lay.loop[d] >= 0 ? step_base(j, d) : storage(j, d);
+            LLVMValueRef i = loop_open(j, &li, const_i64(j, numel(t) * j->lay.slots[d]), "i");
+            LLVMValueRef args[2] = {offset_ptr(j, base, batch_index(j, i, 1, const_i64(j, 0))), j->n64};
             LLVMValueRef row = LLVMBuildCall2(j->b, j->finite_ty, j->finite, args, 2, "");
             LLVMBuildStore(j->b, LLVMBuildAnd(j->b, load_i32(j, all), row, ""), all);
             loop_close(j, &li);
             ok = load_i32(j, all);
         } else {
-            LLVMValueRef args[2] = {storage(j, d), const_i64(j, numel(t))};
+            LLVMValueRef args[2] = {j->lay.loop[d] >= 0 ? step_base(j, d) : storage(j, d),
+                                    const_i64(j, numel(t) * j->lay.slots[d])};
             ok = LLVMBuildCall2(j->b, j->finite_ty, j->finite, args, 2, "");
         }
         LLVMBasicBlockRef bad = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");

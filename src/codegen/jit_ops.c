@@ -49,6 +49,8 @@ static void build_nest(Jit *j, const CgNest *ns)
     int kind[16], nopen = 0;
     for (int v = 0; v < CG_NVARS; v++)
         x[v] = const_i64(j, 0);
+    if (j->t)
+        x[CG_VAR_T] = j->t;   /* the rolled loop's step */
     for (int k = 0; k < ns->nsteps; k++) {
         const CgNestStep *s = &ns->step[k];
         switch (s->kind) {

@@ -16,13 +16,111 @@ static void *xcalloc(size_t n, size_t size)
 
 void cg_mark_needed(const IrProgram *p, int root, char *mark)
 {
-    if (root < 0)
-        return;
-    mark[root] = 1;
-    for (int i = root; i >= 0; i--)
-        if (mark[i])
-            for (int a = 0; a < p->v[i].nargs; a++)
-                mark[p->v[i].arg[a]] = 1;
+    ir_mark_deps(p, root, mark);
+}
+
+/* The slots of rolled loops' values (plan.h, CgLayout). */
+static void layout_loops(CgLayout *l, const IrProgram *p)
+{
+    l->owner = xcalloc((size_t)p->nv, sizeof *l->owner);
+    l->slots = xcalloc((size_t)p->nv, sizeof *l->slots);
+    l->shift = xcalloc((size_t)p->nv, sizeof *l->shift);
+    l->loop = xcalloc((size_t)p->nv, sizeof *l->loop);
+    int *adj = xcalloc((size_t)p->nv, sizeof *adj);
+    for (int i = 0; i < p->nv; i++) {
+        l->owner[i] = i;
+        l->slots[i] = 1;
+        l->loop[i] = -1;
+        adj[i] = -1;
+    }
+    for (int i = p->fwd.end; i < p->nv; i++)
+        if (p->v[i].op == OP_ADJ)
+            adj[p->v[i].arg[0]] = i;
+    for (int k = 0; k < p->nloops; k++) {
+        const IrLoop *L = &p->loops[k];
+        for (int i = L->body; i < L->end; i++) {
+            if (ir_ops[p->v[i].op].kind == K_LEAF)
+                continue;
+            l->slots[i] = L->count;
+            l->loop[i] = k;
+            if (adj[i] >= 0) {
+                l->slots[adj[i]] = L->count;
+                l->loop[adj[i]] = k;
+            }
+        }
+        for (int c = 0; c < L->ncarry; c++) {
+            int pair[2][2] = {{L->carry[c], L->source[c]},
+                              {adj[L->carry[c]], adj[L->source[c]]}};
+            for (int a = 0; a < 2; a++) {
+                int cv = pair[a][0], sv = pair[a][1];
+                if (cv < 0 || sv < 0)
+                    continue;
+                l->slots[sv] = L->count + 1;
+                l->shift[sv] = 1;
+                l->owner[cv] = sv;
+                l->loop[cv] = k;
+            }
+        }
+    }
+    free(adj);
+}
+
+int cg_slot(const CgLayout *l, int id, int t)
+{
+    return l->loop[id] >= 0 ? t + l->shift[id] : 0;
+}
+
+int cg_slot_start(const IrProgram *p, const CgLayout *l, int id, int backward)
+{
+    if (l->loop[id] < 0)
+        return 0;
+    return cg_slot(l, id, backward ? p->loops[l->loop[id]].count - 1 : 0);
+}
+
+int cg_loop_begins(const IrProgram *p, int id, int backward)
+{
+    for (int k = 0; k < p->nloops; k++) {
+        const IrLoop *L = &p->loops[k];
+        if (backward ? id == L->bwd_begin && L->bwd_end > L->bwd_begin : id == L->body)
+            return k;
+    }
+    return -1;
+}
+
+int cg_loop_ends(const IrProgram *p, int id, int backward)
+{
+    for (int k = 0; k < p->nloops; k++) {
+        const IrLoop *L = &p->loops[k];
+        if (backward ? id + 1 == L->bwd_end && L->bwd_end > L->bwd_begin : id + 1 == L->end)
+            return k;
+    }
+    return -1;
+}
+
+int cg_pass_clears(const IrProgram *p, const CgLayout *l, char *written, int *ids)
+{
+    int n = 0;
+    for (int i = p->bwd_loss.begin; i < p->bwd_loss.end; i++)
+        if (p->v[i].op == OP_ADJ && l->loop[i] >= 0) {
+            written[i] = 1;
+            if (l->owner[i] == i && l->needs_buf[i])
+                ids[n++] = i;
+        }
+    return n;
+}
+
+int cg_loop_clears(const IrProgram *p, const CgLayout *l, int loop, char *written, int *ids)
+{
+    const IrLoop *L = &p->loops[loop];
+    int n = 0;
+    for (int i = L->bwd_begin; i < L->bwd_end; i++) {
+        int d = p->v[i].acc;
+        if (d < 0 || written[d] || l->loop[d] >= 0 || p->v[p->v[d].arg[0]].op == OP_PARAM)
+            continue;
+        written[d] = 1;
+        ids[n++] = d;
+    }
+    return n;
 }
 
 void cg_layout_init(CgLayout *l, const IrProgram *p)
@@ -39,6 +137,7 @@ void cg_layout_init(CgLayout *l, const IrProgram *p)
     cg_mark_needed(p, p->loss, l->fwd_mark);
     cg_mark_needed(p, p->output, l->fwd_mark);
     cg_mark_needed(p, p->penalty, l->pen_mark);
+    layout_loops(l, p);
     /* workspace buffers: computed forward values and adjoint buffers */
     for (int i = 0; i < p->nv; i++) {
         const Value *v = &p->v[i];
@@ -47,12 +146,16 @@ void cg_layout_init(CgLayout *l, const IrProgram *p)
             l->needs_buf[i] = 1;
         if (k == K_ADJ && p->v[v->arg[0]].op != OP_PARAM)
             l->needs_buf[i] = 1;
+        if (l->owner[i] != i) {   /* a carry, in its source's buffer */
+            l->needs_buf[l->owner[i]] |= l->needs_buf[i];
+            l->needs_buf[i] = 0;
+        }
         if (!l->needs_buf[i])
             continue;
         if (v->batched)
-            l->per_sample += shape_numel(&v->shape);
+            l->per_sample += (long)shape_numel(&v->shape) * l->slots[i];
         else
-            l->fixed += shape_numel(&v->shape);
+            l->fixed += (long)shape_numel(&v->shape) * l->slots[i];
     }
 }
 
@@ -62,13 +165,18 @@ void cg_layout_free(CgLayout *l)
     free(l->fwd_mark);
     free(l->pen_mark);
     free(l->needs_buf);
+    free(l->owner);
+    free(l->slots);
+    free(l->shift);
+    free(l->loop);
 }
 
 int cg_named_values(const IrProgram *p, const CgLayout *l, int *ids)
 {
     int n = 0;
     for (int i = p->fwd.begin; i < p->fwd.end; i++)
-        if (l->needs_buf[i] && l->fwd_mark[i] && !p->v[i].temp && p->v[i].name)
+        if (l->needs_buf[i] && l->fwd_mark[i] && !p->v[i].temp && p->v[i].name &&
+            l->loop[i] < 0)   /* a rolled loop's step has a value per step */
             ids[n++] = i;
     return n;
 }
@@ -423,6 +531,11 @@ static void fuse_seq(CgFusion *fu, const IrProgram *p, const int *ids, int nids,
         IrKind kind = ir_ops[p->v[id].op].kind;
         if (kind == K_LEAF || kind == K_ADJ)
             continue;   /* no code */
+        /* a rolled loop's step is a loop of its own */
+        if (G.ng > 0 && ir_loop_of(p, id) != ir_loop_of(p, G.g[0])) {
+            fuse_close(fu, p, &G, writers, holder);
+            group_clear(&G, p);
+        }
         if (G.ng > 0 && fuse_member(p, &G, id)) {
             group_add(&G, p, id);
             continue;
@@ -469,9 +582,10 @@ void cg_fusion_init(CgFusion *fu, const IrProgram *p, const CgLayout *l)
         if (l->fwd_mark[i])
             ids[n++] = i;
     int *writers = xcalloc((size_t)p->nv, sizeof *writers);
+    /* a carry's adjoint is its source's of the step before: one buffer */
     for (int j = 0; j < p->nv; j++)
         if (p->v[j].acc >= 0)
-            writers[p->v[j].acc]++;
+            writers[l->owner[p->v[j].acc]]++;
     fuse_seq(fu, p, ids, n, writers, holder);
     n = 0;
     for (int i = p->bwd_loss.begin; i < p->bwd_loss.end; i++)
@@ -495,6 +609,10 @@ void cg_fusion_init(CgFusion *fu, const IrProgram *p, const CgLayout *l)
             *r = *r == -1 ? h : *r == h ? h : -2;
         }
     }
+    /* a carry's source is read by the next step, as the carry */
+    for (int k = 0; k < p->nloops; k++)
+        for (int c = 0; c < p->loops[k].ncarry; c++)
+            reader_head[p->loops[k].source[c]] = -2;
     for (int i = 0; i < p->nv; i++) {
         fu->transient[i] = (char)fuse_transient(fu, p, i, reader_head);
         fu->ntransient += fu->transient[i];
@@ -566,6 +684,7 @@ CgView cg_view_plan(const IrProgram *p, int id)
     w.clear = v->op == OP_PLACE && v->acc < 0;
     w.sum_batch = p->v[w.src].batched && !p->v[w.dst].batched;
     w.off = v->view.off;
+    w.step = v->view.step;
     const Shape *small = &p->v[ir_view_small(p, id)].shape;
     int stride = 1;
     for (int k = small->rank - 1; k >= 0; k--) {
@@ -776,7 +895,7 @@ void cg_row_dims(const IrProgram *p, int id, int *K, int *rows)
 
 /* ---- loop nests ---- */
 
-const char *const cg_var_name[CG_NVARS] = {"i", "j", "k", "m", "b"};
+const char *const cg_var_name[CG_NVARS] = {"i", "j", "k", "m", "b", "t"};
 
 /* The nests' own statements' expressions, parsed once. */
 enum { NE_COPY, NE_PRODUCT, NE_ZERO, NE_QUOTIENT, NE_COUNT };
@@ -1043,6 +1162,8 @@ static void nest_view(const IrProgram *p, int id, CgStore st, CgNest *n)
         ref_term(&small, CG_VAR_I + l, w.small_stride[l], 0);
         ref_term(&big, CG_VAR_I + l, w.big_stride[l], 0);
     }
+    if (w.step)   /* x[t] in a rolled loop: off + t * step */
+        ref_term(&big, CG_VAR_T, w.step, 0);
     CgRef src = w.gather ? big : small, dst = w.gather ? small : big;
     src.id = w.src;
     src.batched = p->v[w.src].batched;

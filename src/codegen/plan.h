@@ -26,9 +26,43 @@ typedef struct CgLayout {
     char *needs_buf;      /* value has a workspace buffer */
     long per_sample;      /* workspace elements per sample of the batch */
     long fixed;           /* workspace elements independent of the batch */
+    /* rolled loops (ir.h, IrLoop): a value of a step and its adjoint have
+     * one slot per step in their buffer, step t's at slot t + shift, and
+     * the code moves the value's pointer to it at the top of each step; a
+     * carry and its source share one buffer of count + 1 slots (the carry
+     * at step t in slot t, the source in slot t + 1), as do their
+     * adjoints.  Outside the loop a pointer rests on the first step
+     * (forward) or the last (backward), where the code before the loop
+     * uses it, and stays on the step where the loop left it. */
+    int *owner;           /* the value whose workspace buffer holds id's (id, or a
+                           * carry's source, or its adjoint's); needs_buf is the owner's */
+    int *slots;           /* an owner's buffer holds this many tensors of its shape */
+    int *shift;           /* id at step t is in slot t + shift */
+    int *loop;            /* the loop that moves id's pointer, or -1 */
 } CgLayout;
 
 void cg_layout_init(CgLayout *l, const IrProgram *p);
+
+/* Value id's slot in its owner's buffer at step t (0 outside loops). */
+int cg_slot(const CgLayout *l, int id, int t);
+/* The slot a function's pointer to id starts on: backward functions begin
+ * with a loop's last step. */
+int cg_slot_start(const IrProgram *p, const CgLayout *l, int id, int backward);
+
+/* Rolled loops in the code: the loop whose step (forward, or adjoint when
+ * backward) begins at value id, or ends after it; -1 when none. */
+int cg_loop_begins(const IrProgram *p, int id, int backward);
+int cg_loop_ends(const IrProgram *p, int id, int backward);
+
+/* The adjoint buffers of rolled loops' steps, cleared (every slot) at the
+ * start of the loss's backward pass: every write to them adds.  Marks
+ * them in written (cg_store); returns how many owners, ids in ids (room
+ * for p->nv). */
+int cg_pass_clears(const IrProgram *p, const CgLayout *l, char *written, int *ids);
+/* The adjoint buffers outside loop l that its step's adjoint writes first:
+ * cleared just before the loop, so that every step adds.  Likewise. */
+int cg_loop_clears(const IrProgram *p, const CgLayout *l, int loop, char *written, int *ids);
+
 void cg_layout_free(CgLayout *l);
 
 /* Mark root and every value it depends on. */
@@ -148,7 +182,8 @@ CgMatmul cg_matmul_plan(const IrProgram *p, int id);
  * sample b when batched: element e of sample b is at e * n + b (samples
  * innermost; the JIT's rows are ld long, padded).
  */
-typedef enum CgVar { CG_VAR_I, CG_VAR_J, CG_VAR_K, CG_VAR_M, CG_VAR_B, CG_NVARS } CgVar;
+/* CG_VAR_T: a rolled loop's step (ir.h IrLoop), which the backends' loop over the steps sets */
+typedef enum CgVar { CG_VAR_I, CG_VAR_J, CG_VAR_K, CG_VAR_M, CG_VAR_B, CG_VAR_T, CG_NVARS } CgVar;
 
 /* The C names of the variables: "i", "j", "k", "m", "b". */
 extern const char *const cg_var_name[CG_NVARS];
@@ -166,7 +201,7 @@ typedef struct CgRef {
     CgRefKind kind;
     int id;            /* CG_REF_ELEM */
     int nterms;        /* the element within the sample: the sum of term[] and off */
-    CgTerm term[IR_MAXRANK];
+    CgTerm term[IR_MAXRANK + 1];   /* + 1: a rolled loop's step (CG_VAR_T) */
     int off;
     int batched;       /* of sample b */
     double num;        /* CG_REF_NUM */
@@ -424,6 +459,7 @@ typedef struct CgView {
     int count[IR_MAXRANK];
     int small_stride[IR_MAXRANK], big_stride[IR_MAXRANK];
     int off;              /* the larger tensor's first element */
+    int step;             /* in a rolled loop's step: off + t * step at step t (X[t]) */
 } CgView;
 
 CgView cg_view_plan(const IrProgram *p, int id);

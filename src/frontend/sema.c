@@ -60,6 +60,7 @@ typedef struct Sema {
     int ndropout;
     int nbatchnorm;
     int nconv;          /* conv(h, n, k) calls so far: conv1_W, conv2_W, ... */
+    int rolling;        /* inside the first steps of a repeat that may roll */
     int have_loss_stmt;
     Loc loss_loc, penalty_loc;
 } Sema;
@@ -1848,6 +1849,7 @@ static void new_stmt(Sema *S, const Stmt *st, int iteration, int count)
 
 static void run_stmts(Sema *S, Stmt **body, int n, int iteration, int count);
 static double unrolled_stmts(Sema *S, Stmt **body, int n);
+static int roll_steps(Sema *S, const Stmt *st, int count, int a0, int a1, int s0, int s1);
 
 /* Names for the temporaries a statement created: h1_1, h1_2, ... */
 static void name_temporaries(Sema *S, int first, int result, const char *name)
@@ -2072,7 +2074,23 @@ static void do_stmt(Sema *S, const Stmt *st)
                        "fewer or shorter repeats", SEMA_MAX_STMTS);
             break;
         }
+        /* repeat t = T: the first two steps, then the rest as a loop when
+         * they are the same computation (roll_steps) */
+        int roll = st->name && n.num >= 3 && S->rolling == 0;
+        int a0 = p->nv, s0 = p->nstmts, a1 = -1, s1 = -1;
+        if (roll)
+            S->rolling++;
         for (int it = 0; it < (int)n.num; it++) {
+            if (roll && it == 1) {
+                a1 = p->nv;
+                s1 = p->nstmts;
+            }
+            if (roll && it == 2) {
+                S->rolling--;
+                roll = 0;
+                if (roll_steps(S, st, (int)n.num, a0, a1, s0, s1))
+                    break;
+            }
             int before = diag_error_count();
             if (S->p->nstmts > SEMA_MAX_STMTS) {
                 diag_error(st->value->loc, "the model unrolls to more than %d statements; "
@@ -2087,6 +2105,8 @@ static void do_stmt(Sema *S, const Stmt *st)
             if (diag_error_count() > before)
                 break;   /* the same error again for each iteration helps nobody */
         }
+        if (roll)
+            S->rolling--;
         break;
     }
     }
@@ -2114,6 +2134,192 @@ static double unrolled_stmts(Sema *S, Stmt **body, int n)
     return total;
 }
 
+/* Are step 0's value x0 and step 1's x1 the same computation?  Their
+ * operands: both the same value of step 0's and 1's (internal), the same
+ * value from before the loop (invariant), or a value from before the loop
+ * in step 0 and one of step 0's in step 1: a carry, numbered in carry[],
+ * source[] (step 0's ids) as it is met. */
+static int same_step_value(Sema *S, int x0, int x1, int a0, int a1, int *carry, int *source,
+                           int *ncarry)
+{
+    const Value *v0 = V(S, x0), *v1 = V(S, x1);
+    if (v0->op != v1->op || v0->nargs != v1->nargs || !shape_equal(&v0->shape, &v1->shape) ||
+        v0->batched > v1->batched || v0->acc != v1->acc || v0->label != v1->label ||
+        v0->ta != v1->ta || v0->tb != v1->tb || v0->index != v1->index || v0->temp != v1->temp ||
+        memcmp(&v0->num, &v1->num, sizeof v0->num) != 0 ||
+        (v0->name != v1->name && (!v0->name || !v1->name || strcmp(v0->name, v1->name) != 0)))
+        return 0;
+    if (v0->op == OP_LITERAL || v0->op == OP_PARAM || v0->op == OP_INPUT)
+        return 0;   /* a literal or a parameter made in the step: one per step */
+    /* a view may move by the same amount each step (X[t]: roll_steps) */
+    if (memcmp(v0->view.stride, v1->view.stride, sizeof v0->view.stride) != 0)
+        return 0;
+    /* step 0 may compute for every sample at once what step 1 computes per
+     * sample (h starts as zeros): rolled, it is per sample (step 1's) */
+    for (int k = 0; k < v0->nargs; k++) {
+        int y0 = v0->arg[k], y1 = v1->arg[k];
+        if (y0 >= a0) {
+            if (y1 != y0 + (a1 - a0))
+                return 0;
+        } else if (y1 >= a0 && y1 < a1) {
+            if (!shape_equal(&V(S, y0)->shape, &V(S, y1)->shape))
+                return 0;
+            int c = 0;
+            while (c < *ncarry && !(carry[c] == y0 && source[c] == y1))
+                c++;
+            if (c == *ncarry) {
+                carry[c] = y0;
+                source[c] = y1;
+                ++*ncarry;
+            }
+        } else if (y1 != y0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* repeat t = count { body } after its first two steps: the values [a0, a1)
+ * of step 0 and [a1, nv) of step 1 (statements from s0, s1).  When every
+ * value of step 1 is step 0's again, reading step 0's where step 0 read a
+ * value from before the loop (a carry: h), the loop is kept rolled (ir.h,
+ * IrLoop): step 1 is dropped, a copy of each carry's first value is placed
+ * before step 0, which becomes the step, and the names bound in the step
+ * name its last step's values.  Returns 0 (nothing changed) when the steps
+ * differ: in a shape, in a parameter made per step (dense), a number that
+ * depends on t; the repeat then unrolls. */
+static int roll_steps(Sema *S, const Stmt *st, int count, int a0, int a1, int s0, int s1)
+{
+    IrProgram *p = S->p;
+    int n0 = a1 - a0, batched = 1;
+    if (n0 == 0 || p->nv - a1 != n0)
+        return 0;
+    int *carry = xrealloc(NULL, (size_t)3 * n0 * sizeof *carry);
+    int *source = xrealloc(NULL, (size_t)3 * n0 * sizeof *source);
+    int ncarry = 0, same = 1;
+    for (int i = 0; i < n0 && same; i++) {
+        same = same_step_value(S, a0 + i, a1 + i, a0, a1, carry, source, &ncarry) &&
+               V(S, a1 + i)->stmt - s1 == V(S, a0 + i)->stmt - s0;
+        batched &= V(S, a1 + i)->batched || ir_ops[V(S, a1 + i)->op].kind == K_LEAF;
+    }
+    /* a view moving by some amount from step 0 to step 1 (X[t]) moves by
+     * it at every step: it must stay within its tensor up to the last (else
+     * the repeat unrolls, and says where it leaves it) */
+    for (int i = 0; i < n0 && same; i++) {
+        const Value *v0 = V(S, a0 + i), *v1 = V(S, a1 + i);
+        if (ir_ops[v0->op].kind != K_VIEW || v0->view.off == v1->view.off)
+            continue;
+        long d = (long)v1->view.off - v0->view.off, first = v0->view.off, last = first;
+        const Shape *small = &V(S, ir_view_small(p, a0 + i))->shape;
+        for (int k = 0; k < small->rank; k++)
+            last += (long)(small->dim[k] - 1) * v0->view.stride[k];
+        long span = d * (count - 1);
+        same = first + (span < 0 ? span : 0) >= 0 &&
+               last + (span > 0 ? span : 0) < shape_numel(ir_view_big_shape(p, a0 + i));
+    }
+    /* a step computing something from parameters alone (the same for every
+     * sample) stays unrolled: that part is cheap, the penalty's adjoint has
+     * no loops, and every step value of a loop is then per sample (the
+     * loops style runs a loop inside its loop over the samples) */
+    if (!same || !batched || ncarry == 0) {
+        free(carry);
+        free(source);
+        return 0;
+    }
+    Value *step = xrealloc(NULL, (size_t)2 * n0 * sizeof *step), *step1 = step + n0;
+    memcpy(step, &p->v[a0], (size_t)2 * n0 * sizeof *step);
+    p->nv = a0;
+    p->nstmts = s1;
+    /* the repeat's own line, for the carries */
+    new_stmt(S, st, 0, 0);
+    int stmt = S->stmt;
+    for (int c = 0; c < ncarry; c++) {
+        const Value *src = &step[source[c] - a0];
+        int id = emit(S, OP_COPY, 1, &carry[c], src->shape, step1[source[c] - a0].batched,
+                      st->loc);
+        char name[160];
+        snprintf(name, sizeof name, "%s_prev", src->name ? src->name : "carry");
+        V(S, id)->name = ir_strdup(p, name);
+        V(S, id)->stmt = stmt;
+        /* h's first value is h_init: the name h is the loop's (the last step's) */
+        Value *init = V(S, carry[c]);
+        if (init->name && src->name && strcmp(init->name, src->name) == 0 &&
+            init->op != OP_INPUT && init->op != OP_PARAM) {
+            snprintf(name, sizeof name, "%s_init", src->name);
+            init->name = ir_strdup(p, name);
+        }
+    }
+    for (int i = 0; i < n0; i++) {
+        Value v = step[i];
+        v.batched = step1[i].batched;
+        if (ir_ops[v.op].kind == K_VIEW)
+            v.view.step = step1[i].view.off - v.view.off;
+        for (int k = 0; k < v.nargs; k++) {
+            int y0 = v.arg[k], y1 = step1[i].arg[k];
+            if (y0 >= a0) {
+                v.arg[k] = y0 + ncarry;
+            } else if (y1 >= a0 && y1 < a1) {   /* step 1 read step 0's: the carry */
+                int c = 0;
+                while (carry[c] != y0 || source[c] != y1)
+                    c++;
+                v.arg[k] = a0 + c;
+            }
+        }
+        ir_emit(p, v);
+    }
+    /* the step's statements say so */
+    char suffix[64];
+    snprintf(suffix, sizeof suffix, "   (repeat 1 of %d)", count);
+    for (int k = s0; k < s1; k++) {
+        const char *text = p->stmts[k].text;
+        size_t len = strlen(text), sl = strlen(suffix);
+        if (len >= sl && strcmp(text + len - sl, suffix) == 0) {
+            char buf[512];
+            snprintf(buf, sizeof buf, "%.*s   (step %s of %d)", (int)(len - sl), text, st->name,
+                     count);
+            p->stmts[k].text = ir_strdup(p, buf);
+        }
+    }
+    /* a name bound in the step names its last step's value */
+    int body = a0 + ncarry;
+    for (int k = 0; k < S->nb; k++) {
+        Binding *b = &S->b[k];
+        if (b->kind != B_VALUE)
+            continue;
+        if (b->value >= a1 && b->value < a1 + n0)
+            b->value += body - a1;
+        else if (b->value >= a0 && b->value < a1)
+            b->value += ncarry;
+    }
+    int *roots[] = {&p->loss, &p->penalty};
+    for (int k = 0; k < 2; k++) {
+        if (*roots[k] >= a1 && *roots[k] < a1 + n0)
+            *roots[k] += body - a1;
+    }
+    Binding tb = {st->name, B_CONST, count - 1, -1, "const", st->name_loc, 0, NULL};
+    bind(S, tb);
+    p->loops = xrealloc(p->loops, (size_t)(p->nloops + 1) * sizeof *p->loops);
+    IrLoop *L = &p->loops[p->nloops++];
+    memset(L, 0, sizeof *L);
+    L->var = st->name;
+    L->count = count;
+    L->body = body;
+    L->end = body + n0;
+    L->ncarry = ncarry;
+    L->carry = xrealloc(NULL, (size_t)ncarry * sizeof *L->carry);
+    L->source = xrealloc(NULL, (size_t)ncarry * sizeof *L->source);
+    for (int c = 0; c < ncarry; c++) {
+        L->carry[c] = a0 + c;
+        L->source[c] = source[c] + ncarry;
+    }
+    L->bwd_begin = L->bwd_end = -1;
+    L->stmt = stmt;
+    free(step);
+    free(carry);
+    free(source);
+    return 1;
+}
+
 static void run_stmts(Sema *S, Stmt **body, int n, int iteration, int count)
 {
     for (int i = 0; i < n; i++) {
@@ -2128,13 +2334,7 @@ static void run_stmts(Sema *S, Stmt **body, int n, int iteration, int count)
 /* Mark what `root` depends on. */
 static void mark_deps(const IrProgram *p, int root, char *mark)
 {
-    if (root < 0)
-        return;
-    mark[root] = 1;
-    for (int i = root; i >= 0; i--)
-        if (mark[i])
-            for (int a = 0; a < p->v[i].nargs; a++)
-                mark[p->v[i].arg[a]] = 1;
+    ir_mark_deps(p, root, mark);
 }
 
 /* Make value names unique: a name bound again gets _2, _3, ... (the lowest

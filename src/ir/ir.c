@@ -56,6 +56,11 @@ void ir_free(IrProgram *p)
     free(p->settings);
     free(p->stmts);
     free(p->grad);
+    for (int i = 0; i < p->nloops; i++) {
+        free(p->loops[i].carry);
+        free(p->loops[i].source);
+    }
+    free(p->loops);
     free(p->v);
     for (int i = 0; i < p->nstrs; i++)
         free(p->strs[i]);
@@ -282,6 +287,20 @@ int ir_view_axes(const IrProgram *p, int id, int *start, int *axis)
     return k == small->rank;
 }
 
+int ir_view_step_axis(const IrProgram *p, int id)
+{
+    const Value *v = &p->v[id];
+    const Shape *big = ir_view_big_shape(p, id);
+    if (!v->view.step)
+        return -1;
+    for (int a = big->rank - 1, s = 1; a >= 0; a--) {
+        if (v->view.step == s)
+            return a;
+        s *= big->dim[a];
+    }
+    return -1;
+}
+
 char *ir_view_index(const IrProgram *p, int id, char *buf, size_t n)
 {
     const Shape *big = ir_view_big_shape(p, id);
@@ -296,9 +315,14 @@ char *ir_view_index(const IrProgram *p, int id, char *buf, size_t n)
            small->dim[axis[last - 1]] == big->dim[last - 1])
         last--;
     size_t len = (size_t)snprintf(buf, n, "[");
+    int ta = ir_view_step_axis(p, id), l = ir_loop_of(p, id);
+    const char *tv = l >= 0 ? p->loops[l].var : "t";
     for (int a = 0; a < last && len < n; a++) {
         const char *sep = a ? ", " : "";
-        if (axis[a] < 0)
+        if (axis[a] < 0 && a == ta)   /* X[t]: the loop's step */
+            len += (size_t)snprintf(buf + len, n - len, start[a] ? "%s%s + %d" : "%s%s", sep, tv,
+                                    start[a]);
+        else if (axis[a] < 0)
             len += (size_t)snprintf(buf + len, n - len, "%s%d", sep, start[a]);
         else if (start[a] == 0 && small->dim[axis[a]] == big->dim[a])
             len += (size_t)snprintf(buf + len, n - len, "%s:", sep);
@@ -440,7 +464,10 @@ static void print_value(FILE *out, const IrProgram *p, int id)
         col += fprintf(out, " [%s%s]", v->ta ? "ta" : "", v->tb ? (v->ta ? ",tb" : "tb") : "");
     if (ir_ops[v->op].kind == K_VIEW) {
         const Shape *small = &p->v[ir_view_small(p, id)].shape;
-        col += fprintf(out, " at %d by [", v->view.off);
+        col += fprintf(out, " at %d", v->view.off);
+        if (v->view.step)
+            col += fprintf(out, " + %d t", v->view.step);
+        col += fprintf(out, " by [");
         for (int k = 0; k < small->rank; k++)
             col += fprintf(out, "%s%d", k ? ", " : "", v->view.stride[k]);
         col += fprintf(out, "]");
@@ -466,10 +493,39 @@ static void print_value(FILE *out, const IrProgram *p, int id)
     fputc('\n', out);
 }
 
+/* A rolled loop's first and last lines in the text form: `loop t = 0 .. 27
+ * {` above the step (with its carries: `%5 <- %12` reads %12 of the step
+ * before), `loop t = 27 .. 0 {` above its adjoint, `}` below. */
+static void print_loop_edge(FILE *out, const IrProgram *p, int id)
+{
+    for (int l = 0; l < p->nloops; l++) {
+        const IrLoop *L = &p->loops[l];
+        if (id == L->body || (id == L->bwd_begin && L->bwd_end > L->bwd_begin)) {
+            int bwd = id != L->body;
+            fprintf(out, "  loop %s = %d .. %d", L->var, bwd ? L->count - 1 : 0,
+                    bwd ? 0 : L->count - 1);
+            for (int k = 0; k < L->ncarry && !bwd; k++)
+                fprintf(out, "%s%%%d <- %%%d", k ? ", " : ", carry ", L->carry[k], L->source[k]);
+            fprintf(out, " {\n");
+        }
+    }
+}
+
+static void print_loop_close(FILE *out, const IrProgram *p, int id)
+{
+    for (int l = 0; l < p->nloops; l++)
+        if (id + 1 == p->loops[l].end ||
+            (id + 1 == p->loops[l].bwd_end && p->loops[l].bwd_end > p->loops[l].bwd_begin))
+            fprintf(out, "  }\n");
+}
+
 void ir_print_range(FILE *out, const IrProgram *p, IrRange r)
 {
-    for (int i = r.begin; i < r.end; i++)
+    for (int i = r.begin; i < r.end; i++) {
+        print_loop_edge(out, p, i);
         print_value(out, p, i);
+        print_loop_close(out, p, i);
+    }
 }
 
 static const char *init_names[] = {
@@ -539,7 +595,7 @@ static const char grad_header[] =
 /* One step: "name = rhs", or "+=" where the target was written before (or is
  * a parameter's gradient, or only part of it is written), padded to a
  * column for the shape comment. */
-static void print_step(FILE *out, const IrProgram *p, int id, char *written)
+static void print_step(FILE *out, const IrProgram *p, int id, char *written, int ind)
 {
     const Value *v = &p->v[id];
     char expr[256], rhs[270], line[400], sh[64];
@@ -569,26 +625,59 @@ static void print_step(FILE *out, const IrProgram *p, int id, char *written)
     }
     char part[64];
     dest_part(p, id, part, sizeof part);
-    snprintf(line, sizeof line, "%s%s %s %s", ir_value_name(p, v->acc >= 0 ? v->acc : id), part,
+    snprintf(line, sizeof line, "%*s%s%s %s %s", ind, "", ir_value_name(p, v->acc >= 0 ? v->acc : id),
+             part,
              op, rhs);
     fprintf(out, "%-40s # %s%s\n", line, shape_str(&dst->shape, sh, sizeof sh),
             v->acc >= 0 && !(v->op == OP_MATMUL || shape_equal(&v->shape, &dst->shape)) &&
             shape_numel(&dst->shape) > 1 ? ", summed over the broadcast dimensions" : "");
 }
 
-static void print_steps(FILE *out, const IrProgram *p, IrRange r, const char *mark, char *written)
+/* A rolled loop's head (ir.h, IrLoop): its steps' order and what each
+ * carry holds. */
+static void print_loop_head(FILE *out, const IrProgram *p, const IrLoop *L, int bwd)
 {
-    int last = -1;
+    fprintf(out, "repeat %s = %d .. %d {", L->var, bwd ? L->count - 1 : 0, bwd ? 0 : L->count - 1);
+    for (int c = 0; c < L->ncarry; c++) {
+        const char *cn = ir_value_name(p, L->carry[c]), *sn = ir_value_name(p, L->source[c]);
+        if (bwd)
+            fprintf(out, "%s d_%s of step %s is d_%s of step %s - 1", c ? ";" : "    #", cn,
+                    L->var, sn, L->var);
+        else
+            fprintf(out, "%s %s is %s of step %s - 1 (from %s = 1)", c ? ";" : "    #", cn, sn,
+                    L->var, L->var);
+    }
+    fputc('\n', out);
+}
+
+static void print_steps(FILE *out, const IrProgram *p, IrRange r, const char *mark, char *written,
+                        int bwd)
+{
+    int last = -1, ind = 0;
     for (int i = r.begin; i < r.end; i++) {
         const Value *v = &p->v[i];
-        if ((ir_ops[v->op].kind == K_LEAF && v->op != OP_LITERAL) || v->op == OP_ADJ ||
-            (mark && !mark[i]))
-            continue;
-        if (v->stmt != last && v->stmt < p->nstmts) {
-            last = v->stmt;
-            fprintf(out, "# %d: %s\n", p->stmts[last].line, p->stmts[last].text);
+        for (int l = 0; l < p->nloops; l++)
+            if (i == (bwd ? p->loops[l].bwd_begin : p->loops[l].body) &&
+                (!bwd || p->loops[l].bwd_end > i)) {
+                print_loop_head(out, p, &p->loops[l], bwd);
+                ind = 4;
+                last = -1;
+            }
+        if (!((ir_ops[v->op].kind == K_LEAF && v->op != OP_LITERAL) || v->op == OP_ADJ ||
+              (mark && !mark[i]))) {
+            if (v->stmt != last && v->stmt < p->nstmts) {
+                last = v->stmt;
+                fprintf(out, "%*s# %d: %s\n", ind, "", p->stmts[last].line, p->stmts[last].text);
+            }
+            print_step(out, p, i, written, ind);
         }
-        print_step(out, p, i, written);
+        for (int l = 0; l < p->nloops; l++)
+            if (i + 1 == (bwd ? p->loops[l].bwd_end : p->loops[l].end) &&
+                (!bwd || p->loops[l].bwd_end > p->loops[l].bwd_begin)) {
+                fprintf(out, "}\n");
+                ind = 0;
+                last = -1;
+            }
     }
 }
 
@@ -613,15 +702,15 @@ void ir_print_grad(FILE *out, const IrProgram *p)
     fprintf(out, "# the adjoint program of model %s (%s), written by nnc --emit=grad\n#\n%s",
             p->name, p->file, grad_header);
     fprintf(out, "\n# forward: the values the backward pass reads\n");
-    print_steps(out, p, p->fwd, mark, written);
+    print_steps(out, p, p->fwd, mark, written, 0);
     if (p->bwd_loss.end > p->bwd_loss.begin) {
         fprintf(out, "\n# backward: the adjoint of the loss, statements in reverse order\n");
-        print_steps(out, p, p->bwd_loss, NULL, written);
+        print_steps(out, p, p->bwd_loss, NULL, written, 1);
     }
     if (p->bwd_penalty.end > p->bwd_penalty.begin) {
         fprintf(out, "\n# backward: the adjoint of the penalty (once per batch, seed = 1)\n");
         memset(written, 0, (size_t)p->nv);
-        print_steps(out, p, p->bwd_penalty, NULL, written);
+        print_steps(out, p, p->bwd_penalty, NULL, written, 1);
     }
     fprintf(out, "\n# gradients\n");
     for (int i = 0; i < p->nparams; i++) {
@@ -692,8 +781,88 @@ static void verify_window(const IrProgram *p, int id)
         diag_internal("ir: %%%d (maxpool_bwd): bad shape", id);
 }
 
+int ir_loop_of(const IrProgram *p, int id)
+{
+    for (int l = 0; l < p->nloops; l++) {
+        const IrLoop *L = &p->loops[l];
+        if ((id >= L->body && id < L->end) || (id >= L->bwd_begin && id < L->bwd_end))
+            return l;
+    }
+    return -1;
+}
+
+int ir_carry_of(const IrProgram *p, int id, int *k)
+{
+    for (int l = 0; l < p->nloops; l++)
+        for (int c = 0; c < p->loops[l].ncarry; c++)
+            if (p->loops[l].carry[c] == id) {
+                if (k)
+                    *k = c;
+                return l;
+            }
+    return -1;
+}
+
+int ir_source_of(const IrProgram *p, int id, int *k)
+{
+    for (int l = 0; l < p->nloops; l++)
+        for (int c = 0; c < p->loops[l].ncarry; c++)
+            if (p->loops[l].source[c] == id) {
+                if (k)
+                    *k = c;
+                return l;
+            }
+    return -1;
+}
+
+void ir_mark_deps(const IrProgram *p, int root, char *mark)
+{
+    if (root < 0)
+        return;
+    mark[root] = 1;
+    int hi = root;
+    for (int again = 1; again;) {
+        again = 0;
+        for (int i = hi; i >= 0; i--)
+            if (mark[i])
+                for (int a = 0; a < p->v[i].nargs; a++)
+                    mark[p->v[i].arg[a]] = 1;
+        /* a carry read at step t is its source of step t - 1 */
+        for (int l = 0; l < p->nloops; l++)
+            for (int c = 0; c < p->loops[l].ncarry; c++)
+                if (mark[p->loops[l].carry[c]] && !mark[p->loops[l].source[c]]) {
+                    mark[p->loops[l].source[c]] = 1;
+                    if (p->loops[l].source[c] > hi)
+                        hi = p->loops[l].source[c];
+                    again = 1;
+                }
+    }
+}
+
+/* A rolled loop's structure: carries are copies just before the step,
+ * each source a step value of the same shape. */
+static void verify_loops(const IrProgram *p)
+{
+    for (int l = 0; l < p->nloops; l++) {
+        const IrLoop *L = &p->loops[l];
+        if (L->count < 2 || L->body < L->ncarry || L->end <= L->body || L->end > p->fwd.end)
+            diag_internal("ir: loop %d: bad range", l);
+        for (int c = 0; c < L->ncarry; c++) {
+            const Value *cv = &p->v[L->carry[c]], *sv = &p->v[L->source[c]];
+            if (L->carry[c] != L->body - L->ncarry + c || cv->op != OP_COPY)
+                diag_internal("ir: loop %d: carry %%%d is not a copy before the step", l,
+                              L->carry[c]);
+            if (L->source[c] < L->body || L->source[c] >= L->end ||
+                !shape_equal(&cv->shape, &sv->shape) || cv->batched != sv->batched)
+                diag_internal("ir: loop %d: carry %%%d's source %%%d", l, L->carry[c],
+                              L->source[c]);
+        }
+    }
+}
+
 void ir_verify(const IrProgram *p)
 {
+    verify_loops(p);
     char err[128];
     for (int id = 0; id < p->nv; id++) {
         const Value *v = &p->v[id];
@@ -727,10 +896,18 @@ void ir_verify(const IrProgram *p)
         case K_VIEW: {
             /* every element of the smaller tensor within the larger */
             const Shape *small = &p->v[ir_view_small(p, id)].shape;
-            long last = v->view.off;
+            long last = v->view.off, first = v->view.off;
             for (int k = 0; k < small->rank; k++)
                 last += (long)(small->dim[k] - 1) * v->view.stride[k];
-            if (v->view.off < 0 || last >= shape_numel(ir_view_big_shape(p, id)))
+            if (v->view.step) {   /* every step's (rolled loops) */
+                int l = ir_loop_of(p, id);
+                if (l < 0)
+                    diag_internal("ir: %%%d (%s) moves by step outside a loop", id, o->name);
+                long span = (long)(p->loops[l].count - 1) * v->view.step;
+                first += span < 0 ? span : 0;
+                last += span > 0 ? span : 0;
+            }
+            if (first < 0 || last >= shape_numel(ir_view_big_shape(p, id)))
                 diag_internal("ir: %%%d (%s) reaches outside its tensor", id, o->name);
             if (v->acc >= 0 && !shape_equal(&p->v[v->acc].shape, &v->shape))
                 diag_internal("ir: %%%d (%s): target %%%d is not of its shape", id, o->name, v->acc);

@@ -63,6 +63,7 @@ typedef struct Shape {
 typedef struct IrView {
     int off;
     int stride[IR_MAXRANK];
+    int step;   /* in a rolled loop's step (IrLoop): off + t * step at step t (X[t]) */
 } IrView;
 
 typedef struct Value {
@@ -142,6 +143,30 @@ typedef struct IrStmt {
 /* A piece of the program: the values [begin, end) in order. */
 typedef struct IrRange { int begin, end; } IrRange;
 
+/* A rolled loop: `repeat t = T { ... }` whose steps all compute the same
+ * values with the same shapes (sema tries the first two steps) is kept as
+ * one step, run T times, instead of T copies.  The forward values [body,
+ * end) are the step; each exists once per step t = 0 .. count - 1 (the
+ * backends keep step t's in slot t of a buffer of count slots, so the
+ * backward pass can read every step's).  A value the step reads from the
+ * step before is a carry: the COPY value carry[k], placed just before
+ * body, holds its operand (the value before the loop: h's first value) at
+ * step 0 and source[k] (a body value: the new h) of step t - 1 at step t.
+ * A value after the loop reading a body value reads its last step's.  The
+ * loss's adjoint program holds the body's adjoint in [bwd_begin, bwd_end),
+ * run for t = count - 1 down to 0; a carry's adjoint at step t is its
+ * source's at step t - 1, and its own rule (a copy's) runs after the loop,
+ * adding step 0's into the first value's adjoint. */
+typedef struct IrLoop {
+    const char *var;      /* the step's name in the source (t) */
+    int count;            /* steps, >= 2 */
+    int body, end;        /* the step's values */
+    int ncarry;
+    int *carry, *source;  /* carry[k] (a COPY before body) is source[k] of the step before */
+    int bwd_begin, bwd_end;   /* the step's adjoint (empty when the loss has none) */
+    int stmt;             /* the repeat's statement */
+} IrLoop;
+
 typedef struct IrProgram {
     const char *file;     /* the .nn file */
     const char *source;   /* its text */
@@ -167,6 +192,8 @@ typedef struct IrProgram {
     IrRange bwd_loss;     /* adjoint program of the loss (seeded with the weight) */
     IrRange bwd_penalty;  /* adjoint program of the penalty (seeded with 1) */
     int *grad;            /* grad[param] = value holding its gradient, or -1 */
+    IrLoop *loops;        /* rolled loops, in program order (IrLoop) */
+    int nloops;
 
     char **strs;          /* strings the program owns (ir_strdup), freed with it */
     int nstrs, capstrs;
@@ -237,7 +264,22 @@ char *ir_view_index(const IrProgram *p, int id, char *buf, size_t n);
 /* The small and large tensors of K_VIEW value id (a view reads its operand,
  * a placement writes its own shape). */
 int ir_view_small(const IrProgram *p, int id);
+/* A view of a rolled loop's step that moves by one along an axis of the
+ * larger tensor at each step (X[t]): that axis, else -1. */
+int ir_view_step_axis(const IrProgram *p, int id);
 const Shape *ir_view_big_shape(const IrProgram *p, int id);
+
+/* The rolled loop (index into p->loops) whose step holds value id: a
+ * forward value in [body, end) or an adjoint step in [bwd_begin,
+ * bwd_end); -1 for any other value (a carry is before its loop). */
+int ir_loop_of(const IrProgram *p, int id);
+/* The loop of which value id is a carry (its index k there in *k), or -1. */
+int ir_carry_of(const IrProgram *p, int id, int *k);
+/* The loop of which value id is a carry's source (*k its index), or -1. */
+int ir_source_of(const IrProgram *p, int id, int *k);
+/* Mark root and everything it depends on, a carry's source too (the
+ * carry holds it from the step before). */
+void ir_mark_deps(const IrProgram *p, int root, char *mark);
 
 /* Structural checks after every pass (debug builds): operands before uses,
  * arities, shapes consistent with the op's shape rule.  A failure is an
