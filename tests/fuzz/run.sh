@@ -17,6 +17,10 @@ cd "$(dirname "$0")/../.."
 S=${FUZZ_SECONDS:-25}
 MAXLEN=${FUZZ_MAX_LEN:-16384}
 MALLOC=${FUZZ_MALLOC_MB:-64}
+# the whole process's memory: the cc target compiles the project's models
+# (LeNet, the VAE, ...) under ASan, whose quarantine alone holds 256 MB; at
+# 1024 MB a 20 s run was once stopped as out of memory on a benign model
+RSS=${FUZZ_RSS_MB:-3072}
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     for b in build-fuzz/fuzz_*; do [ -x "$b" ] && targets+=("${b#build-fuzz/fuzz_}"); done
@@ -34,7 +38,7 @@ for t in "${targets[@]}"; do
     log=build-fuzz/log/$t.log
     echo "fuzz: $t for ${S}s"
     nice -n 10 "$bin" -max_total_time="$S" -max_len="$MAXLEN" -malloc_limit_mb="$MALLOC" \
-        -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 \
+        -rss_limit_mb="$RSS" -timeout=10 -print_final_stats=1 \
         -artifact_prefix="build-fuzz/crashes/$t-" "build-fuzz/corpus/$t" "${seeds[@]}" >"$log" 2>&1
     rc=$?
     runs=$(awk '/stat::number_of_executed_units/ { print $2 }' "$log")
