@@ -2,7 +2,7 @@
  * common_rundir.c - the files of a tracked run (`train --log DIR`), except
  * the checkpoint (nnrt_checkpoint.c):
  *
- *   metrics.csv     one row per epoch from epoch 0 (DESIGN.md), flushed
+ *   metrics.csv     one row per epoch from epoch 0 (docs/trainer.md), flushed
  *   metrics.jsonl   the same rows as JSON objects, one per line, flushed
  *   settings.txt    every setting as `key = value` in the flags' syntax
  *   config.json     the same as JSON, with the seed, versions, source hash

@@ -163,7 +163,7 @@ typedef float nnrt_real;
 
 /* ---- the model description a generated trainer hands to the runtime ---- */
 
-/* How a parameter gets its initial value (DESIGN.md, `param ... = INIT`).
+/* How a parameter gets its initial value (docs/language.md, `param ... = INIT`).
  * Fan-in and fan-out of a parameter of shape [d0, d1, ...] are d1*d2*...
  * and d0 (PyTorch's convention for a Linear weight [out, in]); a rank-1
  * parameter has fan_in = fan_out = d0, a scalar 1. */
@@ -414,7 +414,7 @@ typedef struct NnrtModel {
 #define nnrt_transpose NNRT_FN(nnrt_transpose)
 
 /* The generated trainer's main(): `train`, `init`, `grad`, `eval`, `check`
- * (see DESIGN.md and docs/trainer.md).  Returns the process exit status. */
+ * (see docs/trainer.md).  Returns the process exit status. */
 int nnrt_main(const NnrtModel *model, int argc, char **argv);
 
 /* C[M,N] = alpha * op(A)[M,K] op(B)[K,N] + beta * C, row-major, where

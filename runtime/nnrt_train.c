@@ -8,7 +8,7 @@
  * checked exactly like the train-block key it overrides.
  *
  * Everything is measured with one objective, the batch objective of
- * DESIGN.md: over a batch of B samples,
+ * docs/trainer.md: over a batch of B samples,
  *
  *     f = (1/B) sum_b loss_b + penalty     (reduce = mean)
  *     f =       sum_b loss_b + penalty     (reduce = sum)
@@ -573,7 +573,7 @@ static void run_free(Run *r)
 }
 
 /* Accuracy needs a classifier's prediction.  A regression model asking for
- * it (DESIGN.md's own example does) gets a note, and no accuracy column,
+ * it (tests/e2e/models/design.nn does) gets a note, and no accuracy column,
  * rather than a failed run; nnc warns about it at compile time too. */
 static int check_metrics(Run *r)
 {

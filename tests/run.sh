@@ -1,7 +1,7 @@
 #!/bin/bash
 # run.sh - every test of nnc, ending with one summary line.
 #
-# Kinds (STYLE.md): Check unit suites (build/tests/check_*), per-op gradient
+# Kinds: Check unit suites (build/tests/check_*), per-op gradient
 # checks against finite differences in float64 (tests/grad/*.nn), end-to-end
 # tests (tests/e2e/*.sh: compile, build, run, compare numbers), and, where
 # /usr/bin/python3 has torch, comparisons with PyTorch (tests/torch/) and

@@ -1,6 +1,6 @@
 #!/bin/bash
 # End-to-end: every examples/*.nn compiles, builds, trains briefly with a
-# lower loss at the end than at epoch 0, and logs metrics.csv as DESIGN.md
+# lower loss at the end than at epoch 0, and logs metrics.csv as docs/trainer.md
 # says; the compiler's output is deterministic; the trainer's commands
 # (init, grad, eval, train --init/--save) work together.
 cd "$(dirname "$0")/../.."
@@ -110,7 +110,7 @@ for depth in 0 1 3; do
 done
 if [ $ok = 1 ] && t_run "$D/sweep3" train --epochs 2 --quiet; then t_pass; else t_fail "sweep with -D"; fi
 
-# DESIGN.md's own example compiles (warnings only: Wr and c are unused,
+# The core's reference example (models/design.nn) compiles (warnings only: Wr and c are unused,
 # accuracy has no classifier) and trains on data without the unused target
 t_begin "e2e/design-example"
 if t_run "$NNC" build tests/e2e/models/design.nn -o "$D/design" &&
@@ -119,5 +119,5 @@ if t_run "$NNC" build tests/e2e/models/design.nn -o "$D/design" &&
    [ "$(wc -l < "$D/design-run/metrics.csv")" = 7 ] && grep -q "warning: param 'Wr'" "$t_log"; then
     t_pass
 else
-    t_fail "DESIGN.md's example should compile with warnings and train"
+    t_fail "design.nn should compile with warnings and train"
 fi
