@@ -224,6 +224,24 @@ void nnrt_mpi_sum_f64(double *x, int64_t n)
         sum_ranks(x, n, sizeof *x);
 }
 
+void nnrt_mpi_gather_f64(double *all, int64_t n)
+{
+    static int *counts;          /* [2][size]: counts, displacements */
+    if (size == 1)
+        return;
+    double t0 = nnrt_now();
+    if (!counts && !(counts = malloc(2 * (size_t)size * sizeof *counts)))
+        mpi.abort(1);
+    for (int j = 0; j < size; j++) {
+        counts[j] = (int)((size_t)n * sizeof *all);
+        counts[size + j] = (int)((size_t)j * (size_t)n * sizeof *all);
+    }
+    mpi.allgatherv(all, counts, counts + size);
+    stats.calls++;
+    stats.bytes += (double)n * sizeof *all * (double)(size - 1);
+    stats.seconds += nnrt_now() - t0;
+}
+
 int nnrt_mpi_same(uint64_t v, const char *what, NnrtErr *e)
 {
     if (size == 1)

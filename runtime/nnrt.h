@@ -371,7 +371,8 @@ typedef struct NnrtModel {
 
     /* The model has batch norm (kind K_BATCH): a pass in train mode
      * normalises over its samples, so the runtime runs each batch in one
-     * pass (no tiles, no chunks) and refuses MPI's shares of a batch. */
+     * pass (no tiles, no chunks); under MPI each rank's share of a batch in
+     * one pass, whose statistics the ranks exchange (NNRT_PASS_TRAIN_SHARE). */
     int batchnorm;
 } NnrtModel;
 
@@ -444,8 +445,19 @@ void nnrt_transpose(const nnrt_real *src, int rows, int cols, nnrt_real *dst);
  *   NNRT_BN_DGAMMA    a = dy, b = x, c = the statistics; out = sum(dy * xhat) ([C])
  *   NNRT_BN_DBETA     a = dy; out = sum(dy) ([C])
  * add: out += the result, else out = it.  train: the pass's mode, which
- * generated code reads from nnrt_pass_train() (set by the runtime). */
+ * generated code reads from nnrt_pass_train() (set by the runtime):
+ *   NNRT_PASS_EVAL         the running statistics
+ *   NNRT_PASS_TRAIN        the statistics of the pass's n samples
+ *   NNRT_PASS_TRAIN_SHARE  under MPI, the pass is this rank's share of a
+ *                          batch that the ranks split: the statistics of the
+ *                          whole batch, NNRT_BN_STATS's and NNRT_BN_BACKWARD's
+ *                          sums exchanged with the other ranks (every rank
+ *                          makes the same calls, with n = 0 for an empty
+ *                          share), the same bits on every rank
+ * (NNRT_BN_DGAMMA and NNRT_BN_DBETA sum this rank's samples only: they are
+ * parts of a parameter's gradient, which the trainer sums across ranks.) */
 enum { NNRT_BN_STATS, NNRT_BN_FORWARD, NNRT_BN_BACKWARD, NNRT_BN_DGAMMA, NNRT_BN_DBETA };
+enum { NNRT_PASS_EVAL, NNRT_PASS_TRAIN, NNRT_PASS_TRAIN_SHARE };
 void nnrt_batchnorm(int op, int train, int add, int n, int si, int sb, int C, int S,
                     const nnrt_real *a, const nnrt_real *b, const nnrt_real *c,
                     const nnrt_real *d, nnrt_real *out, nnrt_real *rmean, nnrt_real *rvar);

@@ -171,6 +171,9 @@ void nnrt_mpi_share_of(int64_t n, int r, int64_t *lo, int64_t *hi);
  * same bits on every rank, run after run. */
 void nnrt_mpi_sum_f32(float *x, int64_t n);
 void nnrt_mpi_sum_f64(double *x, int64_t n);
+/* all[r * n .. r * n + n) = rank r's, for every rank r: each rank passes its
+ * own n values in its place of `all` and receives the others'. */
+void nnrt_mpi_gather_f64(double *all, int64_t n);
 /* 0 when every rank passes the same v; else -1 with a message naming the
  * first rank that differs and `what` differs ("settings or data"). */
 int nnrt_mpi_same(uint64_t v, const char *what, NnrtErr *e);

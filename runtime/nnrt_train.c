@@ -759,13 +759,14 @@ static void draw_range(void *ctx, int64_t lo, int64_t hi)
 }
 
 /* The mode of a forward pass over nb samples (and of the backward pass
- * after it), and before it, the k-th of which is sample
+ * after it), NNRT_PASS_* (nnrt.h), and before it, the k-th of which is sample
  * idx[first + k] of its data set (idx NULL: first + k): the draws of train
- * mode (train) or their means.  Nothing for a model without draws. */
-static void draw_pass(Run *r, const int64_t *idx, int64_t first, int nb, int train)
+ * mode or their means.  Nothing for a model without draws. */
+static void draw_pass(Run *r, const int64_t *idx, int64_t first, int nb, int mode)
 {
     const NnrtModel *m = r->m;
-    nnrt_set_pass_train(train);   /* for batch norm (nnrt_batchnorm) */
+    int train = mode != NNRT_PASS_EVAL;
+    nnrt_set_pass_train(mode);   /* for batch norm (nnrt_batchnorm) */
     if (m->ndraws == 0)
         return;
     if (!train && nb <= r->draw_means)
@@ -778,16 +779,34 @@ static void draw_pass(Run *r, const int64_t *idx, int64_t first, int nb, int tra
     r->draw_means = train ? 0 : nb;
 }
 
+/* The mode of a pass over this rank's share of a batch (batch_gradient)
+ * or data set (evaluate) in train mode or not: under MPI, batch norm's
+ * statistics are then the whole batch's, exchanged by the ranks in the
+ * pass (nnrt_batchnorm).  Every rank must then run its pass, one per
+ * batch, even over an empty share (one_pass). */
+static int share_mode(const Run *r, int train)
+{
+    return !train ? NNRT_PASS_EVAL
+           : r->m->batchnorm && nnrt_mpi_size() > 1 ? NNRT_PASS_TRAIN_SHARE : NNRT_PASS_TRAIN;
+}
+
+/* Does a share [lo, hi) of mode `mode` take a pass when empty (share_mode)? */
+static int one_pass(int mode, int64_t at, int64_t lo)
+{
+    return mode == NNRT_PASS_TRAIN_SHARE && at == lo;
+}
+
 /* The batch objective over all of d (forward only), and accuracy. */
 static void evaluate(Run *r, const NnrtData *d, int accuracy, Eval *ev)
 {
     double sum = 0;
     int64_t correct = 0, lo, hi;
+    int mode = share_mode(r, r->eval_train);
     nnrt_mpi_share(d->n, &lo, &hi);
-    for (int64_t i0 = lo; i0 < hi; i0 += r->cap) {
+    for (int64_t i0 = lo; i0 < hi || one_pass(mode, i0, lo); i0 += r->cap) {
         int nb = (int)(hi - i0 < r->cap ? hi - i0 : r->cap);
         point_at(r, d, i0);
-        draw_pass(r, NULL, i0, nb, r->eval_train);
+        draw_pass(r, NULL, i0, nb, mode);
         r->m->forward(r->work, r->params, nb, r->ptr, r->loss);
         trap_forward(r, nb);
         for (int b = 0; b < nb; b++)
@@ -851,9 +870,10 @@ static double batch_gradient(Run *r, const NnrtData *d, const int64_t *idx, int6
     double sum = 0;
     int64_t right = 0, lo, hi;
     nnrt_real w = r->cfg.reduce_sum ? 1 : (nnrt_real)(1.0 / (double)B);
+    int mode = share_mode(r, r->mode_train);
     nnrt_parallel(zero_range, r->grads, m->nparam_total, 16384);
     nnrt_mpi_share(B, &lo, &hi);
-    for (int64_t c0 = lo; c0 < hi; c0 += r->cap) {
+    for (int64_t c0 = lo; c0 < hi || one_pass(mode, c0, lo); c0 += r->cap) {
         int nb = (int)(hi - c0 < r->cap ? hi - c0 : r->cap);
         if (idx) {
             if (r->ready_idx != idx || r->ready != start + c0 || r->ready_n != nb) {
@@ -866,7 +886,7 @@ static double batch_gradient(Run *r, const NnrtData *d, const int64_t *idx, int6
         } else {
             point_at(r, d, start + c0);
         }
-        draw_pass(r, idx, start + c0, nb, r->mode_train);
+        draw_pass(r, idx, start + c0, nb, mode);
         m->forward(r->work, r->params, nb, r->ptr, r->loss);
         trap_forward(r, nb);
         for (int b = 0; b < nb; b++)
@@ -2175,7 +2195,7 @@ static int cmd_predict(Run *r)
         for (int64_t i0 = 0; i0 < d.n; i0 += r->cap) {
             int nb = (int)(d.n - i0 < r->cap ? d.n - i0 : r->cap);
             point_at(r, &d, i0);
-            draw_pass(r, NULL, i0, nb, r->mode_train);
+            draw_pass(r, NULL, i0, nb, r->mode_train ? NNRT_PASS_TRAIN : NNRT_PASS_EVAL);
             m->forward(r->work, r->params, nb, r->ptr, r->loss);
             for (int k = 0; k < nwant; k++) {
                 Wanted *w = &want[k];
@@ -2287,10 +2307,6 @@ int nnrt_main(const NnrtModel *model, int argc, char **argv)
     }
     if (ci == 0)
         r.mode_train = 1;   /* train's steps; its evaluations in eval mode */
-    if (model->batchnorm && nnrt_mpi_size() > 1)
-        return nnrt_mpi_end(fail("batchnorm under MPI is refused: each rank would normalise its "
-                                 "share of a batch by that share's statistics, not the batch's "
-                                 "(docs/distributed.md); run one process"));
     switch (ci) {
     case 0: rc = cmd_train(&r); break;
     case 1: rc = cmd_init(&r); break;

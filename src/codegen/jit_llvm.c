@@ -38,6 +38,11 @@
 #include "teach.h"
 
 #define NNC_VERSION "0.1.0"
+
+/* nnrt.h declares the kernels of one type (NNRT_FN); link_object needs both */
+void nnrt_batchnorm_f64(int op, int train, int add, int n, int si, int sb, int C, int S,
+                        const double *a, const double *b, const double *c, const double *d,
+                        double *out, double *rmean, double *rvar);
 #define NFN 7             /* the model's functions (link_object) */
 
 static void fatal_handler(const char *reason)
@@ -536,6 +541,21 @@ static int link_object(CgJit *c, LLVMMemoryBufferRef obj, LLVMOrcExecutorAddress
     }
     LLVMOrcJITDylibRef jd = LLVMOrcLLJITGetMainJITDylib(c->lljit);
     LLVMOrcJITDylibAddGenerator(jd, gen);
+    /* ... but batch norm's kernel from this object: nnc links a copy of it
+     * too (for explain), which the search of the process finds first, and
+     * under MPI the kernel exchanges statistics through the MPI of this
+     * object's runtime, the one nnrt_main (jit_main.c) started */
+    LLVMJITSymbolFlags fl = { LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable, 0 };
+    LLVMJITCSymbolMapPair own[] = {
+        { LLVMOrcLLJITMangleAndIntern(c->lljit, "nnrt_batchnorm_f32"),
+          { (LLVMOrcExecutorAddress)(uintptr_t)nnrt_batchnorm_f32, fl } },
+        { LLVMOrcLLJITMangleAndIntern(c->lljit, "nnrt_batchnorm_f64"),
+          { (LLVMOrcExecutorAddress)(uintptr_t)nnrt_batchnorm_f64, fl } },
+    };
+    if ((err = LLVMOrcJITDylibDefine(jd, LLVMOrcAbsoluteSymbols(own, 2)))) {
+        LLVMDisposeMemoryBuffer(obj);
+        return llvm_error("cannot define the runtime's symbols", err);
+    }
     static const char *const names[NFN] = {
         "create", "destroy", "output", "forward", "backward", "penalty", "nonfinite",
     };

@@ -16,6 +16,10 @@
 #     within seconds; Ctrl-C (SIGINT) seen by one rank stops every rank
 #     after the same update, and rank 0 saves the run as a stop should
 #   - eval under mpirun prints once, the single process's numbers
+#   - batch norm (BatchNorm2d and 1d, float64) with -np 2 and -np 3, the
+#     C trainer and the JIT: the single process's parameters and running
+#     statistics to rounding, also with empty shares; bit-identical runs;
+#     resume; grad and eval --mode train
 #   - `mpirun nnc sweep` (JIT, and -np 3 with the C backend) writes the
 #     one-process sweep's table, a failing run reported as there; --mpi
 #     without mpirun is an error
@@ -226,6 +230,84 @@ if $MPIRUN -np 2 "$D/tiny" train --epochs 1 --quiet --data "$D/ev.npz" --test "$
 else
     t_fail "the test points drawn under mpirun differ from one process's: $(cat "$D/tp.txt")"
 fi
+
+# Batch norm: each rank normalises its share by the whole batch's statistics,
+# exchanged in the pass, so the run is the single process's to float64
+# rounding, the running statistics the same on every rank (rank 0 saves
+# them).  bn_maps.nn is BatchNorm2d (15 samples in batches of 6, 6 and 3:
+# -np 2 and -np 3 share each unevenly), bn_mlp.nn BatchNorm1d in batches of
+# 2 (-np 3: one rank's share is always empty, and the last batch of 1 leaves
+# two ranks empty); the C trainer and the JIT.
+/usr/bin/python3 - "$D" <<'PY'
+import sys, numpy as np
+rng = np.random.default_rng(11)
+x = rng.standard_normal((21, 3)) * [1, 2, 0.5] + [0.5, -1, 2]
+np.savez(sys.argv[1] + "/bnmlp.npz", x=x, y=np.stack([x[:, 0] * x[:, 1], np.sin(x[:, 2])], 1))
+x = rng.standard_normal((15, 2, 3, 3)) + 0.3
+np.savez(sys.argv[1] + "/bnmaps.npz", x=x, y=x.reshape(15, -1).sum(1, keepdims=True) / 6)
+PY
+# the parameter files $2... equal $1's to float64 rounding
+close_params() {
+    /usr/bin/python3 - "$@" >>"$t_log" 2>&1 <<'PY'
+import sys, numpy as np
+a = np.load(sys.argv[1])
+for f in sys.argv[2:]:
+    b = np.load(f)
+    assert sorted(a.files) == sorted(b.files), (f, a.files, b.files)
+    for k in a.files:
+        assert np.allclose(a[k], b[k], rtol=1e-11, atol=1e-13), (f, k, a[k], b[k])
+        print(f, k, "max abs diff %.1e" % np.abs(a[k] - b[k]).max())
+PY
+}
+t_begin "mpi/batchnorm-build"
+if t_build tests/e2e/models/bn_maps.nn "$D/bnmaps" --dtype f64 &&
+   t_build tests/e2e/models/bn_mlp.nn "$D/bnmlp" --dtype f64; then t_pass
+else t_fail "nnc build failed"; fi
+BM=(train --data "$D/bnmaps.npz" --epochs 3 --quiet)
+BL=(train --data "$D/bnmlp.npz" --batch 2 --quiet)
+t_run "$D/bnmaps" "${BM[@]}" --save "$D/bnmaps1.npz"
+t_run "$D/bnmlp" "${BL[@]}" --save "$D/bnmlp1.npz"
+for np in 2 3; do
+    t_begin "mpi/batchnorm-np$np-equals-one-process"
+    if t_run $MPIRUN -np $np "$D/bnmaps" "${BM[@]}" --log "$D/bnmaps$np" &&
+       t_run $MPIRUN -np $np "$D/bnmlp" "${BL[@]}" --save "$D/bnmlp$np.npz" &&
+       close_params "$D/bnmaps1.npz" "$D/bnmaps$np/params.npz" && close_params "$D/bnmlp1.npz" "$D/bnmlp$np.npz"
+    then t_pass
+    else t_fail "-np $np: batch norm's run differs from the single process's"; fi
+done
+
+t_begin "mpi/batchnorm-jit-np3"   # nnc run: the JIT's kernel exchanges through nnrt_main's MPI
+if t_run $MPIRUN -np 3 "$NNC" run tests/e2e/models/bn_mlp.nn --dtype f64 -- "${BL[@]}" --save "$D/bnjit3.npz" &&
+   close_params "$D/bnmlp1.npz" "$D/bnjit3.npz"
+then t_pass
+else t_fail "the JIT's batch norm under mpirun -np 3 differs from the single process's"; fi
+
+t_begin "mpi/batchnorm-deterministic"   # -np 3 twice: the same bits
+if t_run $MPIRUN -np 3 "$D/bnmaps" "${BM[@]}" --log "$D/bnmaps3b" &&
+   cmp -s "$D/bnmaps3/params.npz" "$D/bnmaps3b/params.npz" &&
+   [ "$(cut -d, -f1-4 "$D/bnmaps3/metrics.csv")" = "$(cut -d, -f1-4 "$D/bnmaps3b/metrics.csv")" ]
+then t_pass
+else t_fail "two runs with -np 3 differ"; fi
+
+t_begin "mpi/batchnorm-resume"   # stopped after 1 epoch, resumed: the uninterrupted run's bits
+if t_run $MPIRUN -np 2 "$D/bnmaps" "${BM[@]}" --log "$D/bnres" --stop-after 1 &&
+   t_run $MPIRUN -np 2 "$D/bnmaps" train --resume "$D/bnres" --quiet &&
+   cmp -s "$D/bnres/params.npz" "$D/bnmaps2/params.npz"
+then t_pass
+else t_fail "the resumed run's parameters differ from the uninterrupted run's"; fi
+
+t_begin "mpi/batchnorm-grad-eval-train-mode"   # all of D as one batch, in shares of 5
+"$D/bnmaps" grad --params "$D/bnmaps1.npz" --data "$D/bnmaps.npz" --mode train --out "$D/bng1.npz" 2>>"$t_log"
+"$D/bnmaps" eval --params "$D/bnmaps1.npz" --data "$D/bnmaps.npz" --mode train >"$D/bne1.txt" 2>>"$t_log"
+if t_run $MPIRUN -np 3 "$D/bnmaps" grad --params "$D/bnmaps1.npz" --data "$D/bnmaps.npz" --mode train \
+        --out "$D/bng3.npz" &&
+   $MPIRUN -np 3 "$D/bnmaps" eval --params "$D/bnmaps1.npz" --data "$D/bnmaps.npz" --mode train \
+        >"$D/bne3.txt" 2>>"$t_log" &&
+   close_params "$D/bng1.npz" "$D/bng3.npz" &&
+   awk 'NR == FNR && /^loss/ { a = $2; next } /^loss/ { d = a - $2; if (d < 0) d = -d
+        exit !(d <= 1e-12 * a) }' "$D/bne1.txt" "$D/bne3.txt"
+then t_pass
+else t_fail "grad or eval --mode train under -np 3: $(cat "$D/bne3.txt") against $(cat "$D/bne1.txt")"; fi
 
 # sweeps: the one-process table, from the ranks' runs
 S=(sweep examples/sweep.nn -D depth=0..1 --set lr=0.03,0.003 --set epochs=2,-1 --repeat 2)
