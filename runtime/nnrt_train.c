@@ -790,7 +790,8 @@ static int share_mode(const Run *r, int train)
            : r->m->batchnorm && nnrt_mpi_size() > 1 ? NNRT_PASS_TRAIN_SHARE : NNRT_PASS_TRAIN;
 }
 
-/* Does a share [lo, hi) of mode `mode` take a pass when empty (share_mode)? */
+/* Is `at`, in a loop over the passes of a share starting at lo, a pass
+ * to run even when the share is empty (share_mode)? */
 static int one_pass(int mode, int64_t at, int64_t lo)
 {
     return mode == NNRT_PASS_TRAIN_SHARE && at == lo;

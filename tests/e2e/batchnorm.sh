@@ -5,7 +5,8 @@
 # unbiased; the last, shorter batch its own) and in eval mode (the running
 # statistics), against torch step by step: the parameters and running
 # statistics after SGD steps, and the gradients in both modes; the C
-# trainer, --style=loops and the JIT agree; `check` passes in both modes.
+# trainer, --style=loops and the JIT agree; `check` passes in both modes;
+# examples/lenet_bn.nn (convolutions, then BatchNorm2d) against torch.
 # (Under MPI: tests/e2e/mpi.sh.)
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -127,6 +128,84 @@ PY
         fi
     done
 done
+
+# examples/lenet_bn.nn: BatchNorm2d after each convolution (conv2d without a
+# bias), ReLU and max-pools between, against the same network in torch: the
+# gradients in train mode and in eval mode (running statistics that are not
+# 0 and 1), and two SGD steps of 5 images (the parameters and the running
+# statistics), in float64 on random images
+t_begin "e2e/batchnorm/lenet_bn/torch"
+L="$D/lenet_bn"
+if t_build examples/lenet_bn.nn "$L" --dtype f64 && t_run "$L" init --out "$L-init.npz" &&
+   $PY - "$D" >>"$t_log" 2>&1 <<'PY' &&
+import numpy as np, sys
+rng = np.random.default_rng(5)
+np.savez(sys.argv[1] + "/lenet.npz", img=rng.uniform(0, 1, (10, 1, 28, 28)), c=rng.integers(0, 10, 10))
+PY
+   t_run "$L" grad --params "$L-init.npz" --data "$D/lenet.npz" --mode train --out "$L-grad-train.npz" &&
+   $PY - "$L-init.npz" "$L-eval.npz" >>"$t_log" 2>&1 <<'PY' &&
+import numpy as np, sys
+p = dict(np.load(sys.argv[1]))
+for k in (1, 2):
+    C = p["bn%d_mean" % k].shape[0]
+    p["bn%d_mean" % k] = np.linspace(-0.3, 0.3, C); p["bn%d_var" % k] = np.linspace(0.2, 0.6, C)
+    p["bn%d_gamma" % k] = np.linspace(0.8, 1.3, C); p["bn%d_beta" % k] = np.linspace(-0.2, 0.2, C)
+np.savez(sys.argv[2], **p)
+PY
+   t_run "$L" grad --params "$L-eval.npz" --data "$D/lenet.npz" --out "$L-grad-eval.npz" &&
+   t_run "$L" train --init "$L-init.npz" --data "$D/lenet.npz" --test none --optimizer "sgd(lr = 0.1)" \
+       --batch 5 --epochs 1 --shuffle false --save "$L-trained.npz" --quiet &&
+   $PY - "$D" >>"$t_log" 2>&1 <<'PY'
+import numpy as np, sys, torch
+import torch.nn.functional as F
+torch.set_default_dtype(torch.float64)
+D = sys.argv[1]
+d = np.load(D + "/lenet.npz")
+img, c = torch.tensor(d["img"]), torch.tensor(d["c"]).long()
+def model(p):
+    w = {k: torch.tensor(v).requires_grad_(not k.endswith(("_mean", "_var"))) for k, v in p.items()}
+    bns = []
+    for k in (1, 2):
+        bn = torch.nn.BatchNorm2d(len(w["bn%d_gamma" % k]), momentum=0.1, eps=1e-5)
+        bn.weight = torch.nn.Parameter(w["bn%d_gamma" % k]); bn.bias = torch.nn.Parameter(w["bn%d_beta" % k])
+        bn.running_mean.copy_(w["bn%d_mean" % k]); bn.running_var.copy_(w["bn%d_var" % k])
+        bns.append(bn)
+    def loss(x, y):
+        h = F.max_pool2d(F.relu(bns[0](F.conv2d(x, w["K1"], padding=2))), 2)
+        h = F.max_pool2d(F.relu(bns[1](F.conv2d(h, w["K2"]))), 2).flatten(1)
+        h = F.relu(h @ w["W3"].T + w["b3"])
+        h = F.relu(h @ w["W4"].T + w["b4"])
+        return F.cross_entropy(h @ w["W5"].T + w["b5"], y)
+    return w, bns, loss
+def trained(w, bns):
+    out = {k: v.detach() for k, v in w.items() if not k.startswith("bn")}
+    for k, bn in enumerate(bns, 1):
+        out.update({"bn%d_gamma" % k: bn.weight.detach(), "bn%d_beta" % k: bn.bias.detach(),
+                    "bn%d_mean" % k: bn.running_mean, "bn%d_var" % k: bn.running_var})
+    return out
+def same(name, want, got, tol):
+    assert sorted(want) == sorted(got.files), (name, sorted(want), got.files)
+    for k in want:
+        err = np.abs(got[k] - want[k].numpy()).max()
+        print(name, k, "max abs err %.2e" % err)
+        assert err < tol, (name, k)
+for mode, params in (("train", "init"), ("eval", "eval")):
+    w, bns, loss = model(dict(np.load("%s/lenet_bn-%s.npz" % (D, params))))
+    for bn in bns:
+        bn.train(mode == "train")
+    trainable = [k for k in w if w[k].requires_grad]
+    ps = [bns[int(k[2]) - 1].weight if k.endswith("gamma") else bns[int(k[2]) - 1].bias if k.endswith("beta")
+          else w[k] for k in trainable]
+    g = dict(zip(trainable, torch.autograd.grad(loss(img, c), ps)))
+    same("grad --mode " + mode, g, np.load("%s/lenet_bn-grad-%s.npz" % (D, mode)), 1e-10)
+w, bns, loss = model(dict(np.load(D + "/lenet_bn-init.npz")))
+opt = torch.optim.SGD([v for k, v in w.items() if v.requires_grad and not k.startswith("bn")] +
+                      [p for bn in bns for p in (bn.weight, bn.bias)], lr=0.1)
+for s in (0, 5):
+    opt.zero_grad(); loss(img[s:s + 5], c[s:s + 5]).backward(); opt.step()
+same("train", trained(w, bns), np.load(D + "/lenet_bn-trained.npz"), 1e-10)
+PY
+then t_pass; else t_fail "lenet_bn.nn is not torch's network with BatchNorm2d"; fi
 
 # float32: the same steps to float32's precision; a batch of 1 in eval mode
 t_begin "e2e/batchnorm/float32"

@@ -16,10 +16,10 @@ col() {   # col FILE NAME ROW: the value of column NAME in data row ROW (0-based
 
 for nn in examples/*.nn; do
     m=$(basename "$nn" .nn)
-    # a short run of the CNN: its 5 epochs over Fashion-MNIST's 10000 test
-    # images (the full run, about 0.90 test accuracy: docs/performance.md)
+    # a short run of the CNNs: their 5 epochs over Fashion-MNIST's 10000 test
+    # images (the full runs, about 0.90 test accuracy: docs/tutorial.md)
     short=()
-    [ "$m" = lenet ] && short=(--data 'files(img = "fashion-mnist/t10k-images-idx3-ubyte.gz" / 255,
+    [ "$m" = lenet ] || [ "$m" = lenet_bn ] && short=(--data 'files(img = "fashion-mnist/t10k-images-idx3-ubyte.gz" / 255,
         c = "fashion-mnist/t10k-labels-idx1-ubyte.gz")' --test none)
     t_begin "e2e/$m/trains"
     if ! t_build "$nn" "$D/$m"; then t_fail "nnc build failed"; continue; fi
