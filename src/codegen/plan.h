@@ -489,6 +489,8 @@ CgConv cg_conv_plan(const IrProgram *p, int id);
 
 /* The runtime function of a window step (nnrt_conv, nnrt_conv_bwd_x, ...). */
 extern const char *const cg_conv_fn[];
+
+/*
  * Gathers and scatters (K_GATHER: E[tok], E[seq] and the adjoint's
  * scatter-add).  For each of the T indices of a sample, r = the index, and
  * the D elements of row r of the table move to (or add from) the T rows:

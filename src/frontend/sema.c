@@ -220,10 +220,13 @@ static Ev eval_index(Sema *S, const Expr *e);
 static Ev eval_reshape(Sema *S, const Expr *e);
 static Ev eval_concat(Sema *S, const Expr *e);
 
-/* An index input (`input tok : index(V)`): its V, or 0. */
+/* An index input (`input tok : index(V)`) or a part of one (seq[t],
+ * seq[1:3]): its V, or 0. */
 static int index_input(Sema *S, int v)
 {
     const Value *x = V(S, v);
+    while (x->op == OP_VIEW)
+        x = V(S, x->arg[0]);
     return x->op == OP_INPUT ? S->p->slots[x->index].nindex : 0;
 }
 
@@ -237,9 +240,17 @@ static int check_not_label(Sema *S, int v, const Expr *e, const char *what)
         return 0;
     }
     if (v >= 0 && index_input(S, v)) {
-        diag_error(e->loc, "%s: '%s' is an index input (index(%d)); it can only pick rows, as in "
-                   "E[%s]", what, e->kind == EX_NAME ? e->str : "this", index_input(S, v),
-                   e->kind == EX_NAME ? e->str : "i");
+        /* seq[t] is named by seq */
+        const Expr *n = e;
+        while (n->kind == EX_INDEX)
+            n = n->lhs;
+        const char *name = n->kind == EX_NAME ? n->str : NULL;
+        if (n != e && name)
+            diag_error(e->loc, "%s: this is part of the index input '%s' (index(%d)); it can only "
+                       "pick rows, as in E[%s[t]]", what, name, index_input(S, v), name);
+        else
+            diag_error(e->loc, "%s: '%s' is an index input (index(%d)); it can only pick rows, as "
+                       "in E[%s]", what, name ? name : "this", index_input(S, v), name ? name : "i");
         return 0;
     }
     return 1;
@@ -1295,7 +1306,8 @@ static Ev eval_index(Sema *S, const Expr *e)
         return BAD;
     }
     int x = xe.v;
-    if (!check_not_label(S, x, e->lhs, "indexing"))
+    /* an index input's part (seq[t]) is an index input too, for a gather */
+    if (!index_input(S, x) && !check_not_label(S, x, e->lhs, "indexing"))
         return BAD;
     /* one index that is an index input: a gather */
     Ev first, *given = NULL;

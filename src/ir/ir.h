@@ -34,8 +34,7 @@ typedef enum Op {
     OP_COUNT
 } Op;
 
-typedef enum IrKind { K_LEAF, K_MAP, K_MATMUL, K_TRANS, K_REDUCE, K_ROW, K_ADJ, K_VIEW, K_BATCH, K_CONV,
-                      K_GATHER } IrKind;
+typedef enum IrKind { K_LEAF, K_MAP, K_MATMUL, K_TRANS, K_REDUCE, K_ROW, K_ADJ, K_VIEW, K_BATCH, K_CONV, K_GATHER } IrKind;
 
 typedef struct OpInfo {
     const char *name;
