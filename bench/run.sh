@@ -391,6 +391,9 @@ if [ -f "$FM" ]; then
     fi
 fi
 
+# ---- embeddings: the gather against one-hot products
+. bench/embed.sh
+
 # ---- nnc run (LLVM JIT) against the C path
 . bench/jit.sh
 

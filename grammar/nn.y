@@ -188,6 +188,17 @@ stmt:
         s->ndims = $3.n;
         $$ = one_stmt(s);
     }
+  | KW_INPUT NAME dims_opt ':' NAME '(' expr ')' {
+        Stmt *s = new_stmt(ls, ST_INPUT, @$, @1);
+        s->name = $2;
+        s->name_loc = mkloc(ls, @2, @2);
+        s->dims = $3.v;
+        s->ndims = $3.n;
+        s->value = $7;
+        if (strcmp($5, "index") != 0)
+            nn_error(ls, @5, "an input is declared `: index(V)` (integers in [0, V)), not '%s'", $5);
+        $$ = one_stmt(s);
+    }
   | KW_TARGET NAME dims_opt {
         Stmt *s = new_stmt(ls, ST_TARGET, @$, @1);
         s->name = $2;

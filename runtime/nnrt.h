@@ -214,6 +214,7 @@ typedef struct NnrtSlot {
     int64_t size;             /* elements per sample */
     int nclass;               /* > 0: class target with this many classes */
     int unused;               /* the loss does not read it: data may omit it (zeros) */
+    int nindex;               /* > 0: an index input, `index(V)`: integers 0..V-1 (as labels) */
 } NnrtSlot;
 
 /* A (key, value) pair of the train block, the value written in the

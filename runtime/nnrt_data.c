@@ -30,6 +30,10 @@ void nnrt_describe_slot(const NnrtSlot *s, char *buf, size_t len)
     const char *kind = s->kind == NNRT_INPUT ? "input" : "target";
     if (s->nclass > 0) {
         snprintf(buf, len, "%s %s : class(%d)", kind, s->name, s->nclass);
+    } else if (s->nindex > 0) {
+        char dims[128];
+        nnrt_format_dims(dims, sizeof dims, s->rank, s->dim);
+        snprintf(buf, len, "%s %s%s : index(%d)", kind, s->name, s->rank ? dims : "", s->nindex);
     } else {
         char dims[128];
         nnrt_format_dims(dims, sizeof dims, s->rank, s->dim);
@@ -73,9 +77,18 @@ static int data_alloc(NnrtData *d, const NnrtModel *m, int64_t n, NnrtErr *e)
     return 0;
 }
 
-/* Class labels must be integers in [0, K). */
+/* Class labels must be integers in [0, K), an index input's in [0, V). */
 static int check_labels(const NnrtData *d, const NnrtSlot *s, const nnrt_real *v, NnrtErr *e)
 {
+    if (s->nindex > 0) {
+        for (int64_t k = 0; k < d->n * s->size; k++)
+            if (!(v[k] >= 0 && v[k] < s->nindex && v[k] == (nnrt_real)(int64_t)v[k]))
+                return nnrt_err(e, "%s: array '%s' holds %.9g at sample %lld, the model's input "
+                                "%s is index(%d) (expected integers 0 to %d)", d->name, s->name,
+                                (double)v[k], (long long)(k / s->size), s->name, s->nindex,
+                                s->nindex - 1);
+        return 0;
+    }
     if (s->nclass <= 0)
         return 0;
     for (int64_t i = 0; i < d->n; i++)
@@ -103,6 +116,8 @@ static void slot_shape(const NnrtSlot *s, char *buf, size_t len)
         snprintf(buf, len, "class(%d)", s->nclass);
     else
         nnrt_format_dims(buf, len, s->rank, s->dim);
+    if (s->nindex > 0)
+        snprintf(buf + strlen(buf), len - strlen(buf), " : index(%d)", s->nindex);
 }
 
 /* ---- files bound to slots ----
@@ -672,7 +687,8 @@ static int store_array(const NnrtSlot *sl, const Part *p, int j, NnrtArray *a, n
      * copy of CIFAR-10's 150 M values would need 1.2 GB) */
     double *vd = NULL;
     nnrt_real *vr = NULL;
-    if (sl->nclass > 0 ? nnrt_array_to_f64(a, &vd, e) : nnrt_real_from_array(a, &vr, e))
+    int ints = sl->nclass > 0 ? sl->nclass : sl->nindex;   /* > 0: integers below it */
+    if (ints > 0 ? nnrt_array_to_f64(a, &vd, e) : nnrt_real_from_array(a, &vr, e))
         return -1;
     int ident = p->scale == 1 && p->shift == 0;
     nnrt_real sc = (nnrt_real)p->scale, sh = (nnrt_real)p->shift;
@@ -686,8 +702,7 @@ static int store_array(const NnrtSlot *sl, const Part *p, int j, NnrtArray *a, n
                                       : (double)(vr[k] * sc + sh);
             nnrt_real r = (nnrt_real)y;
             int64_t sample = p->stacked ? j : row0 + i;
-            int bad = sl->nclass > 0 ? !(y >= 0 && y < sl->nclass && y == floor(y))
-                                     : !isfinite(r);
+            int bad = ints > 0 ? !(y >= 0 && y < ints && y == floor(y)) : !isfinite(r);
             if (bad) {
                 char what[1200], xs[40], ys[40], how[80] = "", scaled[200] = "";
                 nnrt_file_what(p->f, p->idx[j], what, sizeof what);
@@ -706,6 +721,10 @@ static int store_array(const NnrtSlot *sl, const Part *p, int j, NnrtArray *a, n
                     nnrt_err(e, "%s holds %s at sample %lld%s, the model's target %s is class(%d) "
                              "(expected integer labels 0 to %d)", what, xs, (long long)sample,
                              scaled, sl->name, sl->nclass, sl->nclass - 1);
+                else if (sl->nindex > 0)
+                    nnrt_err(e, "%s holds %s at sample %lld%s, the model's input %s is index(%d) "
+                             "(expected integers 0 to %d)", what, xs, (long long)sample,
+                             scaled, sl->name, sl->nindex, sl->nindex - 1);
                 else if (scaled[0])
                     nnrt_err(e, "%s holds %s at sample %lld%s (the model's %s %s needs finite "
                              "numbers)", what, xs, (long long)sample, scaled,
@@ -1053,10 +1072,10 @@ static int generate(NnrtData *d, const NnrtModel *m, const NnrtSource *src, Nnrt
         for (int sl = 0; sl < m->nslots; sl++) {
             const NnrtSlot *so = &m->slots[sl];
             int64_t count = n * so->size;
+            int ints = so->nclass > 0 ? so->nclass : so->nindex;   /* index inputs too */
             for (int64_t i = 0; i < count; i++)
-                d->slot[sl][i] = so->nclass > 0
-                                     ? (nnrt_real)nnrt_rng_below(&rng, (uint64_t)so->nclass)
-                                     : (nnrt_real)nnrt_rng_normal(&rng);
+                d->slot[sl][i] = ints > 0 ? (nnrt_real)nnrt_rng_below(&rng, (uint64_t)ints)
+                                          : (nnrt_real)nnrt_rng_normal(&rng);
         }
         break;
     }

@@ -3,8 +3,9 @@
 
 The text is made here (so the example needs nothing downloaded): N sentences of
 a tiny grammar ("the cat sees a red bird. ...").  The alphabet is a-z, space
-and '.', V = 28 characters.  windows.npz holds every window of T = 16
-characters of the text, one-hot: x the characters, y the characters one later.
+and '.', V = 28 characters.  windows.npz holds seq, every window of T + 1 = 17
+characters of the text (starting every third character) as integers in [0, 28):
+the model reads characters 0 .. 15 and predicts 1 .. 16.
 text.txt is the text; alphabet.txt the characters in their order.
 """
 import os, sys
@@ -23,15 +24,13 @@ for _ in range(n):
     words += ["the", rng.choice(adjectives), rng.choice(nouns), rng.choice(verbs),
               "a", rng.choice(nouns) + "."]
 text = " ".join(words)
-ids = np.array([ALPHABET.index(ch) for ch in text])
-eye = np.eye(len(ALPHABET), dtype=np.float32)
+ids = np.array([ALPHABET.index(ch) for ch in text], dtype=np.int32)
 starts = np.arange(0, len(ids) - T - 1, 3)
-x = np.stack([eye[ids[s:s + T]] for s in starts])
-y = np.stack([eye[ids[s + 1:s + T + 1]] for s in starts])
+seq = np.stack([ids[s:s + T + 1] for s in starts])   # [windows, T + 1] integers
 os.makedirs(out, exist_ok=True)
-np.savez(os.path.join(out, "windows.npz"), x=x, y=y)
+np.savez(os.path.join(out, "windows.npz"), seq=seq)
 with open(os.path.join(out, "text.txt"), "w") as f:
     f.write(text + "\n")
 with open(os.path.join(out, "alphabet.txt"), "w") as f:
     f.write(ALPHABET + "\n")
-print("%d characters, %d windows of %d" % (len(text), len(x), T))
+print("%d characters, %d windows of %d + 1" % (len(text), len(seq), T))

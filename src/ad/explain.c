@@ -302,6 +302,20 @@ static void run_value(Ex *ex, int id, const double *params, const double *const 
     case K_CONV:
         run_conv(p, id, ex->val, r);
         break;
+    case K_GATHER: {
+        /* row index[t] of the table for each t (a scatter adds into it) */
+        CgGather g = cg_gather_plan(p, id);
+        const double *x = ex->val[v->arg[0]], *ix = ex->val[v->arg[1]];
+        for (int t = 0; t < g.T; t++)
+            for (int j = 0; j < g.D; j++) {
+                int row = (int)ix[t] * g.D + j;
+                if (g.scatter)
+                    r[row] += x[t * g.D + j];
+                else
+                    r[t * g.D + j] = x[row];
+            }
+        break;
+    }
     }
     if (v->acc >= 0) {
         int m = numel(p, v->acc);

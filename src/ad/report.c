@@ -67,6 +67,8 @@ static long long flops_once(const IrProgram *p, int id)
         int x = v->op == OP_XENT_BWD ? v->arg[1] : v->arg[0];
         return 5LL * shape_numel(&p->v[x].shape);
     }
+    case K_GATHER:   /* rows only move; a scatter adds each element of its rows */
+        return v->op == OP_SCATTER ? shape_numel(&p->v[v->arg[0]].shape) : 0;
     case K_VIEW:     /* elements only move; an adjoint's adds into its buffer count */
         return v->acc >= 0 ? shape_numel(&p->v[ir_view_small(p, id)].shape) : 0;
     case K_BATCH: {   /* per element of a sample: the statistics' sums, the

@@ -246,6 +246,13 @@ static void ad_place(AdCtx *cx, int v, int d)
     CONTRIB(A(v), OP_VIEW, d);
 }
 
+/* y = E[i] (row i[t] of E for each t):  dE[i[t]] += dy[t], a scatter-add;
+ * the index has no gradient */
+static void ad_gather(AdCtx *cx, int v, int d)
+{
+    CONTRIB(A(v), OP_SCATTER, d, B(v));
+}
+
 /* y = sum(a):  da += dy  (dy broadcast over a) */
 static void ad_sum(AdCtx *cx, int v, int d)
 {

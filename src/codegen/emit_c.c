@@ -559,6 +559,53 @@ static void emit_matmul(Cg *cg, int id)
         strcmp(op, "=") == 0 ? "0" : "1", cg->cname[dst], gemm_dim(g.ldc, d[5], 32));
 }
 
+/* Element idx of value id as stored: x[idx], or per sample x[idx * n + b]. */
+static void stored_elem(Cg *cg, int id, const char *idx, char *buf, size_t n)
+{
+    const char *name = cg->cname[id];
+    if (!cg->p->v[id].batched)
+        snprintf(buf, n, "%s[%s]", name, idx);
+    else if (strcmp(idx, "0") == 0)
+        snprintf(buf, n, "%s[b]", name);
+    else
+        snprintf(buf, n, strchr(idx, ' ') ? "%s[(%s) * n + b]" : "%s[%s * n + b]", name, idx);
+}
+
+/* A gather or a scatter-add (plan.h CgGather): per sample and index, the
+ * row the index names, element by element. */
+static void emit_gather(Cg *cg, int id)
+{
+    const IrProgram *p = cg->p;
+    CgGather g = cg_gather_plan(p, id);
+    const char *op = assign_op(cg, id, "(size_t)n * ");
+    cg->used[g.table] = cg->used[g.index] = cg->used[g.rows] = 1;
+    cg->uses |= ARG_N;
+    char ri[64], ti[64], re[128], te[128], ie[96];
+    if (g.T > 1 && g.D > 1)
+        snprintf(ri, sizeof ri, "t * %d + j", g.D);
+    else
+        snprintf(ri, sizeof ri, g.T > 1 ? "t" : g.D > 1 ? "j" : "0");
+    if (g.D > 1)
+        snprintf(ti, sizeof ti, "r * %d + j", g.D);
+    else
+        snprintf(ti, sizeof ti, "r");
+    stored_elem(cg, g.rows, ri, re, sizeof re);
+    stored_elem(cg, g.table, ti, te, sizeof te);
+    stored_elem(cg, g.index, g.T > 1 ? "t" : "0", ie, sizeof ie);
+    int ind = 1;
+    if (g.T > 1)
+        out(cg, ind++, "for (int t = 0; t < %d; t++)", g.T);
+    out(cg, ind++, "for (int b = 0; b < n; b++) {");
+    out(cg, ind, "int r = (int)%s;", ie);
+    if (g.D > 1)
+        out(cg, ind++, "for (int j = 0; j < %d; j++)", g.D);
+    if (g.scatter)
+        out(cg, ind, "%s %s %s;", te, op, re);
+    else
+        out(cg, ind, "%s %s %s;", re, op, te);
+    out(cg, g.T > 1 ? 2 : 1, "}");
+}
+
 /* Element j of the current row (r) of a tensor with K entries per row, of
  * the current sample (b) when batched. */
 static void row_elem(char *buf, size_t n, const char *name, int batched, int rows, int K,
@@ -1035,6 +1082,7 @@ static void emit_value(Cg *cg, int id)
     case K_VIEW: emit_loops(cg, id); break;
     case K_BATCH: emit_batch(cg, id); break;
     case K_CONV: emit_conv(cg, id); break;
+    case K_GATHER: emit_gather(cg, id); break;
     default: diag_internal("emit_value: %s", ir_ops[v->op].name);
     }
 }
@@ -1485,9 +1533,13 @@ static void emit_tables(Cg *cg, FILE *f)
         fprintf(f, "    {.name = \"%s\", .kind = %s, .rank = %d, ", s->name,
                 s->target ? "NNRT_TARGET" : "NNRT_INPUT", s->shape.rank);
         emit_dims(f, &s->shape);
-        fprintf(f, ".size = %d, .nclass = %d%s},   /* %s */\n", shape_numel(&s->shape),
-                s->nclass, s->unused ? ", .unused = 1" : "",
-                s->nclass ? "class label" : shape_str(&s->shape, sh, sizeof sh));
+        char ix[32] = "";
+        if (s->nindex)
+            snprintf(ix, sizeof ix, ", .nindex = %d", s->nindex);
+        fprintf(f, ".size = %d, .nclass = %d%s%s},   /* %s%s */\n", shape_numel(&s->shape),
+                s->nclass, s->unused ? ", .unused = 1" : "", ix,
+                s->nclass ? "class label" : shape_str(&s->shape, sh, sizeof sh),
+                s->nindex ? " of integers" : "");
     }
     fprintf(f, "};\n");
     if (p->nsettings) {

@@ -346,6 +346,44 @@ static void emit_view(Lx *lx, int id)
         out(lx, ind, "%s %s %s;", be, op, se);
 }
 
+/* A gather or a scatter-add, for one sample: row seq[t] of the table,
+ *   e[t][j] = E[(int)seq[t]][j]        d_E[(int)seq[t]][j] += d_e[t][j]
+ * (tensors of other ranks through their elements in a row). */
+static void emit_gather(Lx *lx, int id)
+{
+    const IrProgram *p = lx->p;
+    CgGather g = cg_gather_plan(p, id);
+    const char *op = assign(lx, id);
+    lx->used[g.table] = lx->used[g.index] = lx->used[g.rows] = 1;
+    const Shape *ts = &p->v[g.table].shape, *rs = &p->v[g.rows].shape;
+    char ix[64], te[160], re[160];
+    snprintf(ix, sizeof ix, "(int)%s[%s]", name_of(lx, g.index), g.T > 1 ? "t" : "0");
+    const char *j = g.D > 1 ? "j" : "0";
+    if (ts->rank == 2 && rs->rank <= 2) {
+        snprintf(te, sizeof te, "%s[%s][%s]", name_of(lx, g.table), ix, j);
+        if (rs->rank == 2)
+            snprintf(re, sizeof re, "%s[t][%s]", name_of(lx, g.rows), j);
+        else
+            snprintf(re, sizeof re, "%s[%s]", name_of(lx, g.rows), g.T > 1 ? "t" : j);
+    } else {
+        snprintf(te, sizeof te, g.scatter ? "((real *)%s)[%s * %d + %s]" : "((const real *)%s)[%s * %d + %s]",
+                 name_of(lx, g.table), ix, g.D, j);
+        snprintf(re, sizeof re, g.scatter ? "((const real *)%s)[t * %d + %s]" : "((real *)%s)[t * %d + %s]",
+                 name_of(lx, g.rows), g.D, j);
+        if (g.T == 1)
+            snprintf(re, sizeof re, "%s[%s]", name_of(lx, g.rows), j);
+    }
+    int ind = 0;
+    if (g.T > 1)
+        out(lx, ind++, "for (int t = 0; t < %d; t++)", g.T);
+    if (g.D > 1)
+        out(lx, ind++, "for (int j = 0; j < %d; j++)", g.D);
+    if (g.scatter)
+        out(lx, ind, "%s %s %s;", te, op, re);
+    else
+        out(lx, ind, "%s %s %s;", re, op, te);
+}
+
 /* sum, mean, sumsq of one sample's tensor, added up in its own element. */
 static void emit_reduce(Lx *lx, int id)
 {
@@ -704,6 +742,7 @@ static void emit_value(Lx *lx, int id)
     case K_VIEW: emit_view(lx, id); break;
     case K_BATCH: emit_batch(lx, id); break;
     case K_CONV: emit_conv(lx, id); break;
+    case K_GATHER: emit_gather(lx, id); break;
     default: diag_internal("emit_loops: %s", ir_ops[v->op].name);
     }
 }

@@ -455,6 +455,7 @@ static void build_tables(CgJit *c, const LLVMOrcExecutorAddress *fn)
             t->dim[d] = s->shape.dim[d];
         t->size = shape_numel(&s->shape);
         t->nclass = s->nclass;
+        t->nindex = s->nindex;
         t->unused = s->unused;
         example[i] = s->example;
         has_example |= s->example != NULL;

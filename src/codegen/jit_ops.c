@@ -162,6 +162,34 @@ static void emit_matmul(Jit *j, int id)
               ldb, beta, c, ldc);
 }
 
+/* A gather or a scatter-add (plan.h CgGather), as emit_c.c's emit_gather;
+ * only the real samples: a padded row's index is no row. */
+static void emit_gather(Jit *j, int id)
+{
+    const IrProgram *p = j->p;
+    CgGather g = cg_gather_plan(p, id);
+    int acc = begin_store(j, id);
+    Loop lt, lb, lj;
+    LLVMValueRef t = g.T > 1 ? loop_open(j, &lt, const_i64(j, g.T), "t") : const_i64(j, 0);
+    LLVMValueRef b = samples_open(j, &lb, 0);
+    LLVMValueRef ix = load_real(j, offset_ptr(j, storage(j, g.index), batch_index(j, t, 1, b)));
+    LLVMValueRef r = LLVMBuildFPToSI(j->b, ix, j->i64, "r");
+    LLVMValueRef jj = g.D > 1 ? loop_open(j, &lj, const_i64(j, g.D), "j") : const_i64(j, 0);
+    LLVMValueRef ri = index_add(j, index_mul(j, t, g.D), jj);
+    LLVMValueRef ti = index_add(j, index_mul(j, r, g.D), jj);
+    LLVMValueRef rp = offset_ptr(j, storage(j, g.rows), batch_index(j, ri, p->v[g.rows].batched, b));
+    LLVMValueRef tp = offset_ptr(j, storage(j, g.table), batch_index(j, ti, p->v[g.table].batched, b));
+    if (g.scatter)
+        store_or_add(j, tp, load_real(j, rp), acc);
+    else
+        store_or_add(j, rp, load_real(j, tp), acc);
+    if (g.D > 1)
+        loop_close(j, &lj);
+    loop_close(j, &lb);
+    if (g.T > 1)
+        loop_close(j, &lt);
+}
+
 /* Element jj of row r (of K entries) of value id, of sample b when batched. */
 static LLVMValueRef row_ptr(Jit *j, int id, int rows, int K, LLVMValueRef r, LLVMValueRef jj,
                             LLVMValueRef b)
@@ -523,6 +551,7 @@ void emit_value(Jit *j, int id)
     case K_VIEW: emit_loops(j, id); break;
     case K_BATCH: emit_batch(j, id); break;
     case K_CONV: emit_conv(j, id); break;
+    case K_GATHER: emit_gather(j, id); break;
     }
 }
 

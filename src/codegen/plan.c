@@ -195,7 +195,7 @@ int cg_first_full_write(const IrProgram *p, int id, const char *written)
     const Value *t = &p->v[v->acc];
     if (p->v[t->arg[0]].op == OP_PARAM || written[v->acc])
         return 0;   /* gradients always accumulate: the runtime zeroes them */
-    if (v->batched != t->batched || v->op == OP_PLACE)
+    if (v->batched != t->batched || v->op == OP_PLACE || v->op == OP_SCATTER)
         return 0;   /* (a placement writes only its part) */
     return v->op == OP_MATMUL || shape_equal(&v->shape, &t->shape);
 }
@@ -707,6 +707,20 @@ CgView cg_view_plan(const IrProgram *p, int id)
         stride *= c;
     }
     return w;
+}
+
+CgGather cg_gather_plan(const IrProgram *p, int id)
+{
+    const Value *v = &p->v[id];
+    CgGather g;
+    g.scatter = v->op == OP_SCATTER;
+    g.index = v->arg[1];
+    g.table = g.scatter ? cg_dest(p, id) : v->arg[0];
+    g.rows = g.scatter ? v->arg[0] : cg_dest(p, id);
+    const Shape *t = &p->v[g.table].shape;
+    g.T = shape_numel(&p->v[g.index].shape);
+    g.D = shape_numel(t) / t->dim[0];
+    return g;
 }
 
 unsigned long long cg_source_hash(const char *s)

@@ -490,6 +490,22 @@ CgConv cg_conv_plan(const IrProgram *p, int id);
 /* The runtime function of a window step (nnrt_conv, nnrt_conv_bwd_x, ...). */
 extern const char *const cg_conv_fn[];
 
+/*
+ * Gathers and scatters (K_GATHER: E[tok], E[seq] and the adjoint's
+ * scatter-add).  For each of the T indices of a sample, r = the index, and
+ * the D elements of row r of the table move to (or add from) the T rows:
+ *   gather:  rows[t, j] = table[r, j]      scatter: table[r, j] += rows[t, j]
+ * The index is read per sample (an input); the table may be a parameter or
+ * a value per sample.
+ */
+typedef struct CgGather {
+    int table, index, rows;   /* buffers: a scatter's table is its destination */
+    int scatter;
+    int T, D;                 /* indices per sample, elements per row */
+} CgGather;
+
+CgGather cg_gather_plan(const IrProgram *p, int id);
+
 /* FNV-1a of the source text: NnrtModel.source_hash. */
 unsigned long long cg_source_hash(const char *s);
 

@@ -83,6 +83,7 @@ struct Stmt {
     Loc name_loc;
     Expr *value;        /* CONST, ASSIGN: the expression; PARAM, NOISE: the initialiser;
                            TARGET: K for class(K) (NULL for a real target);
+                           INPUT: V for index(V) (NULL for real numbers);
                            REPEAT: the count */
     Expr **dims;        /* INPUT, TARGET, PARAM, NOISE: the shape's dimensions */
     int ndims;

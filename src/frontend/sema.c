@@ -220,12 +220,37 @@ static Ev eval_index(Sema *S, const Expr *e);
 static Ev eval_reshape(Sema *S, const Expr *e);
 static Ev eval_concat(Sema *S, const Expr *e);
 
-/* Refuse class labels anywhere but as cross_entropy's target. */
+/* An index input (`input tok : index(V)`) or a part of one (seq[t],
+ * seq[1:3]): its V, or 0. */
+static int index_input(Sema *S, int v)
+{
+    const Value *x = V(S, v);
+    while (x->op == OP_VIEW)
+        x = V(S, x->arg[0]);
+    return x->op == OP_INPUT ? S->p->slots[x->index].nindex : 0;
+}
+
+/* Refuse class labels anywhere but as cross_entropy's target, and index
+ * inputs anywhere but as an index (E[tok]). */
 static int check_not_label(Sema *S, int v, const Expr *e, const char *what)
 {
     if (v >= 0 && V(S, v)->label) {
         diag_error(e->loc, "%s: '%s' is a class label; it can only be the target of cross_entropy",
                    what, e->kind == EX_NAME ? e->str : "this");
+        return 0;
+    }
+    if (v >= 0 && index_input(S, v)) {
+        /* seq[t] is named by seq */
+        const Expr *n = e;
+        while (n->kind == EX_INDEX)
+            n = n->lhs;
+        const char *name = n->kind == EX_NAME ? n->str : NULL;
+        if (n != e && name)
+            diag_error(e->loc, "%s: this is part of the index input '%s' (index(%d)); it can only "
+                       "pick rows, as in E[%s[t]]", what, name, index_input(S, v), name);
+        else
+            diag_error(e->loc, "%s: '%s' is an index input (index(%d)); it can only pick rows, as "
+                       "in E[%s]", what, name ? name : "this", index_input(S, v), name ? name : "i");
         return 0;
     }
     return 1;
@@ -1212,9 +1237,9 @@ static int emit_view(Sema *S, Op op, int x, Shape shape, int off, const int *str
 
 /* An integer known at compile time, for an index or a bound; 0 (with the
  * error said) when e is anything else. */
-static int index_number(Sema *S, const Expr *e, const char *what, int *out)
+static int index_number(Sema *S, const Expr *e, const Ev *given, const char *what, int *out)
 {
-    Ev x = eval(S, e);
+    Ev x = given ? *given : eval(S, e);
     if (x.kind == EV_BAD)
         return 0;
     if (x.kind != EV_NUM) {
@@ -1229,6 +1254,41 @@ static int index_number(Sema *S, const Expr *e, const char *what, int *out)
     }
     *out = (int)x.num;
     return 1;
+}
+
+/* gather = E[tok] | E[seq]: row tok of E, or the rows seq[0], seq[1], ...
+ * (an index input's integers) */
+static Ev eval_gather(Sema *S, const Expr *e, int table, int ix)
+{
+    const Shape *ts = &V(S, table)->shape, *is = &V(S, ix)->shape;
+    int nv = index_input(S, ix);
+    char who[64], iw[64];
+    tensor_word(e->lhs, who, sizeof who);
+    tensor_word(e->args[0].value, iw, sizeof iw);
+    if (ts->rank == 0) {
+        diag_error(e->loc, "%s is a scalar: an index input picks rows of a matrix, as in E[%s]",
+                   who, e->args[0].value->kind == EX_NAME ? e->args[0].value->str : "tok");
+        return BAD;
+    }
+    if (ts->dim[0] < nv) {
+        diag_error(e->loc, "%s is %s: %d rows, but %s is index(%d), which needs a row for each "
+                   "of 0 to %d", who, shape_text(ts), ts->dim[0], iw, nv, nv - 1);
+        note_decl(S, e->lhs);
+        return BAD;
+    }
+    Shape out = *is;
+    if (is->rank + ts->rank - 1 > IR_MAXRANK) {
+        diag_error(e->loc, "%s[%s] would have more than %d axes", who, iw, IR_MAXRANK);
+        return BAD;
+    }
+    for (int k = 1; k < ts->rank; k++)
+        out.dim[out.rank++] = ts->dim[k];
+    if (!shape_fits(&out)) {
+        diag_error(e->loc, "%s[%s] would have more than the 2^28 elements a tensor may have", who, iw);
+        return BAD;
+    }
+    int args[2] = {table, ix};
+    return val_ev(emit(S, OP_GATHER, 2, args, out, 1, e->loc));
 }
 
 /* index = X[i, lo:hi, ...]: i picks one entry of its axis (negative counts
@@ -1246,8 +1306,19 @@ static Ev eval_index(Sema *S, const Expr *e)
         return BAD;
     }
     int x = xe.v;
-    if (!check_not_label(S, x, e->lhs, "indexing"))
+    /* an index input's part (seq[t]) is an index input too, for a gather */
+    if (!index_input(S, x) && !check_not_label(S, x, e->lhs, "indexing"))
         return BAD;
+    /* one index that is an index input: a gather */
+    Ev first, *given = NULL;
+    if (e->nargs == 1 && e->args[0].value->kind != EX_SLICE) {
+        first = eval(S, e->args[0].value);
+        if (first.kind == EV_BAD)
+            return BAD;
+        if (first.kind == EV_VAL && index_input(S, first.v))
+            return eval_gather(S, e, x, first.v);
+        given = &first;
+    }
     const Shape *xs = &V(S, x)->shape;
     if (e->nargs > xs->rank) {
         diag_error(e->loc, "%s is %s: %d %s, but %d %s given", who, shape_text(xs), xs->rank,
@@ -1263,7 +1334,7 @@ static Ev eval_index(Sema *S, const Expr *e)
         int n = xs->dim[a], lo = 0, hi = n;
         if (ix && ix->kind != EX_SLICE) {
             int i;
-            if (!index_number(S, ix, "an index", &i)) {
+            if (!index_number(S, ix, a == 0 ? given : NULL, "an index", &i)) {
                 ok = 0;
                 continue;
             }
@@ -1278,8 +1349,8 @@ static Ev eval_index(Sema *S, const Expr *e)
             whole = 0;
             continue;
         }
-        if (ix && ((ix->lhs && !index_number(S, ix->lhs, "a slice's bound", &lo)) ||
-                   (ix->rhs && !index_number(S, ix->rhs, "a slice's bound", &hi)))) {
+        if (ix && ((ix->lhs && !index_number(S, ix->lhs, NULL, "a slice's bound", &lo)) ||
+                   (ix->rhs && !index_number(S, ix->rhs, NULL, "a slice's bound", &hi)))) {
             ok = 0;
             continue;
         }
@@ -1350,7 +1421,7 @@ static Ev eval_reshape(Sema *S, const Expr *e)
         out.rank = l->nargs;
         for (int k = 0; k < l->nargs; k++) {
             int d;
-            if (!index_number(S, l->args[k].value, "a dimension", &d)) {
+            if (!index_number(S, l->args[k].value, NULL, "a dimension", &d)) {
                 ok = 0;
                 continue;
             }
@@ -1803,6 +1874,16 @@ static void do_example(Sema *S, const Stmt *st)
             free(vals);
             continue;
         }
+        int bad = -1;
+        for (int k = 0; k < cnt && slot->nindex && bad < 0; k++)
+            if (!is_integer(vals[k]) || vals[k] < 0 || vals[k] >= slot->nindex)
+                bad = k;
+        if (bad >= 0) {
+            diag_error(it->value->loc, "'%s' is index(%d): integers in [0, %d), not %g", slot->name,
+                       slot->nindex, slot->nindex, vals[bad]);
+            free(vals);
+            continue;
+        }
         if (slot->nclass && (!is_integer(vals[0]) || vals[0] < 0 || vals[0] >= slot->nclass)) {
             diag_error(it->value->loc, "'%s' is a class label in [0, %d), not %g", slot->name,
                        slot->nclass, vals[0]);
@@ -1964,8 +2045,19 @@ static void do_stmt(Sema *S, const Stmt *st)
         if (!check_new_name(S, st->name, st->name_loc))
             break;
         Shape sh = {0, {0}};
-        int nclass = 0;
-        if (st->kind == ST_TARGET && st->value) {
+        int nclass = 0, nindex = 0;
+        if (st->kind == ST_INPUT && st->value) {
+            /* input seq[T] : index(V): integers, for picking rows (E[seq]) */
+            Ev k = eval(S, st->value);
+            if (k.kind != EV_BAD && (k.kind != EV_NUM || !is_integer(k.num) || k.num < 1))
+                diag_error(st->value->loc, "index(V) needs an integer V >= 1");
+            if (k.kind != EV_NUM || !is_integer(k.num) || k.num < 1 ||
+                !eval_dims(S, st->dims, st->ndims, &sh)) {
+                poison(S, st);
+                break;
+            }
+            nindex = (int)k.num;
+        } else if (st->kind == ST_TARGET && st->value) {
             Ev k = eval(S, st->value);
             if (k.kind != EV_BAD && (k.kind != EV_NUM || !is_integer(k.num) || k.num < 2))
                 diag_error(st->value->loc, "class(K) needs an integer K >= 2");
@@ -1985,6 +2077,7 @@ static void do_stmt(Sema *S, const Stmt *st)
         s->shape = sh;
         s->target = st->kind == ST_TARGET;
         s->nclass = nclass;
+        s->nindex = nindex;
         s->loc = st->name_loc;
         int id = emit(S, OP_INPUT, 0, NULL, sh, 1, st->name_loc);
         V(S, id)->index = p->nslots;

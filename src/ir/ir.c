@@ -399,6 +399,9 @@ char *ir_rhs_notation(const IrProgram *p, int id, char *buf, size_t n)
             snprintf(buf, n, "%s%s", a, v->op == OP_VIEW ? ix : "");
         break;
     }
+    case OP_SCATTER:   /* d_E[seq] += d_e: the rows are ir_notation's */
+        snprintf(buf, n, "%s", ir_value_name(p, v->arg[0]));
+        break;
     default:
         expand(p, v, ir_ops[v->op].notation, buf, n);
         if (ir_ops[v->op].kind == K_CONV)
@@ -414,6 +417,8 @@ static const char *dest_part(const IrProgram *p, int id, char *buf, size_t n)
     buf[0] = '\0';
     if (p->v[id].op == OP_PLACE)
         ir_view_index(p, id, buf, n);
+    if (p->v[id].op == OP_SCATTER)
+        snprintf(buf, n, "[%s]", ir_value_name(p, p->v[id].arg[1]));
     return buf;
 }
 
@@ -548,6 +553,9 @@ void ir_print(FILE *out, const IrProgram *p)
                     s->noise == IR_NOISE_NORMAL ? "normal" : "uniform", s->a, s->b);
         else if (s->nclass)
             fprintf(out, "%s %s : class(%d)\n", s->target ? "target" : "input", s->name, s->nclass);
+        else if (s->nindex)
+            fprintf(out, "input %s %s : index(%d)\n", s->name, shape_str(&s->shape, sh, sizeof sh),
+                    s->nindex);
         else
             fprintf(out, "%s %s %s\n", s->target ? "target" : "input", s->name,
                     shape_str(&s->shape, sh, sizeof sh));
@@ -612,7 +620,7 @@ static void print_step(FILE *out, const IrProgram *p, int id, char *written, int
     const Value *dst = v->acc >= 0 ? &p->v[v->acc] : v;
     const char *op = "=";
     if (v->acc >= 0) {
-        int place = v->op == OP_PLACE;   /* writes a part: always += */
+        int place = v->op == OP_PLACE || v->op == OP_SCATTER;   /* writes a part: always += */
         int full = v->op == OP_MATMUL || (shape_equal(&v->shape, &dst->shape) && !place);
         int scalar = !full && !place && shape_numel(&dst->shape) == 1;
         if (scalar)
@@ -931,6 +939,18 @@ void ir_verify(const IrProgram *p)
         case K_CONV:
             verify_window(p, id);
             break;
+        case K_GATHER: {
+            /* [index's dims] + the table's but its first, the rows */
+            const Shape *t = v->op == OP_GATHER ? &p->v[v->arg[0]].shape : &v->shape;
+            const Shape *rows = v->op == OP_GATHER ? &v->shape : &p->v[v->arg[0]].shape;
+            const Shape *ix = &p->v[v->arg[1]].shape;
+            int ok = t->rank >= 1 && rows->rank == ix->rank + t->rank - 1;
+            for (int k = 0; ok && k < rows->rank; k++)
+                ok = rows->dim[k] == (k < ix->rank ? ix->dim[k] : t->dim[k - ix->rank + 1]);
+            if (!ok || (v->acc >= 0 && !shape_equal(&p->v[v->acc].shape, &v->shape)))
+                diag_internal("ir: %%%d (%s): bad shape", id, o->name);
+            break;
+        }
         default:
             break;
         }

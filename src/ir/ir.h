@@ -34,7 +34,7 @@ typedef enum Op {
     OP_COUNT
 } Op;
 
-typedef enum IrKind { K_LEAF, K_MAP, K_MATMUL, K_TRANS, K_REDUCE, K_ROW, K_ADJ, K_VIEW, K_BATCH, K_CONV } IrKind;
+typedef enum IrKind { K_LEAF, K_MAP, K_MATMUL, K_TRANS, K_REDUCE, K_ROW, K_ADJ, K_VIEW, K_BATCH, K_CONV, K_GATHER } IrKind;
 
 typedef struct OpInfo {
     const char *name;
@@ -120,6 +120,7 @@ typedef struct IrSlot {
     Shape shape;
     int target;           /* declared with `target` */
     int nclass;           /* > 0: `class(K)` */
+    int nindex;           /* > 0: `index(V)`: an input of integers in [0, V) */
     Loc loc;
     int value;            /* its OP_INPUT value */
     double *example;      /* the example block's sample, or NULL */

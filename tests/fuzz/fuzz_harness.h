@@ -260,12 +260,12 @@ static int fuzz_model(const uint8_t *data, size_t size, int *all_read, int cc, N
 /* The models data is bound to: x[2], y[1] with parameters W[2, 2], b[2];
  * img[2, 3] and c : class(3). */
 static const NnrtSlot fuzz_slots_xy[] = {
-    { "x", NNRT_INPUT, 1, { 2 }, 2, 0, 0 },
-    { "y", NNRT_TARGET, 1, { 1 }, 1, 0, 0 },
+    { "x", NNRT_INPUT, 1, { 2 }, 2, 0, 0, 0 },
+    { "y", NNRT_TARGET, 1, { 1 }, 1, 0, 0, 0 },
 };
 static const NnrtSlot fuzz_slots_img[] = {
-    { "img", NNRT_INPUT, 2, { 2, 3 }, 6, 0, 0 },
-    { "c", NNRT_TARGET, 0, { 0 }, 1, 3, 0 },
+    { "img", NNRT_INPUT, 2, { 2, 3 }, 6, 0, 0, 0 },
+    { "c", NNRT_TARGET, 0, { 0 }, 1, 3, 0, 0 },
 };
 static const NnrtParam fuzz_params[] = {
     { "W", 2, { 2, 2 }, 4, 0, 0, 0, { NNRT_INIT_ZEROS, 0, 0, NULL, NULL, NULL }, "x.nn:3" },

@@ -50,7 +50,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "torch"))
 import optable                                   # noqa: E402
-from reference import REFERENCE, ANY, LABEL      # noqa: E402
+from reference import REFERENCE, ANY, LABEL, INDEX   # noqa: E402
 import compare                                   # noqa: E402
 from compare import Test, TestFailure, report    # noqa: E402
 import torch                                     # noqa: E402
@@ -129,6 +129,9 @@ CASES = {
     "K_ROW": lambda n: [[("batch", (4,))] * n, [("batch", (2, 3))] * n, [("param", (5,))] * n,
                         [("batch", (1,))] * n],
     # a view's notation slices the first axis (x[1:3]), a placement's is concat
+    # a table (a parameter, or one per sample) and an index input: one index or a row of them
+    "K_GATHER": lambda n: [[("param", (5, 3)), ("index", ())], [("param", (5, 3)), ("index", (2,))],
+                           [("batch", (4, 2)), ("index", (3,))], [("param", (6,)), ("index", (2,))]],
     "K_VIEW": lambda n: [[("batch", (4,))], [("param", (3, 4))], [("batch", (3, 2))],
                          [("param", (4,))]],
     # batch norm: a value per sample (a vector, [C, L], [C, H, W]); the other
@@ -182,6 +185,7 @@ class Model:
         rng = np.random.default_rng(seed)
         self.inputs, self.params, self.labels = {}, {}, {}   # name -> values
         self.fixed = {}   # parameters without a gradient the op makes (batchnorm's running ones)
+        self.indices = {}   # an index input's name -> its integers
         decl, body, terms = [], [], []
         labels = [d is LABEL for d in domains]
         kinds = CASES.get(op.kind)
@@ -212,6 +216,11 @@ class Model:
                     decl.append("target c%s : class(%d)" % (nm, K))
                     self.labels["c" + nm] = (rng.integers(0, K, size=NSAMPLES), K)
                     operands.append("c" + nm)
+                elif where == "index":   # integers below the table's rows
+                    V = case[0][1][0]
+                    decl.append("input i%s%s : index(%d)" % (nm, dims(shape) if shape else "", V))
+                    self.indices["i" + nm] = rng.integers(0, V, size=(NSAMPLES,) + shape)
+                    operands.append("i" + nm)
                 elif where == "param":
                     decl.append("param p%s%s = zeros" % (nm, dims(shape)))
                     self.params["p" + nm] = draw(rng, dom, shape)
@@ -243,12 +252,14 @@ class Model:
                          "sum(r%d * %s)" % (k, literal(w)))
         ex = ["  %s = %s" % (n, literal(v[0])) for n, v in self.inputs.items()]
         ex += ["  %s = %d" % (n, v[0][0]) for n, v in self.labels.items()]
+        ex += ["  %s = %s" % (n, literal(v[0].astype(float))) for n, v in self.indices.items()]
         self.text += ("loss = " + " + ".join(terms) + "\n\nexample {\n" + "\n".join(ex) + "\n}\n")
 
     def data(self, dt, n):
         fdt = np.float64 if dt == "f64" else np.float32
         d = {k: v[:n].astype(fdt) for k, v in self.inputs.items()}
         d.update({k: v[0][:n].astype(np.int64) for k, v in self.labels.items()})
+        d.update({k: v[:n].astype(np.int64) for k, v in self.indices.items()})
         return d
 
     def param_file(self, dt):

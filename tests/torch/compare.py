@@ -129,7 +129,10 @@ def parse_ir(text):
             w = line.split()
             if w[0] in ("input", "target"):
                 mo = re.match(r"^(input|target) (\w+) : class\((\d+)\)$", line)
-                if mo:
+                mi = re.match(r"^input (\w+) (\[[^\]]*\]) : index\((\d+)\)$", line)
+                if mi:   # integers in [0, V): the nclass field holds -V
+                    m.slots.append((w[1], False, parse_shape(mi.group(2)), -int(mi.group(3))))
+                elif mo:
                     m.slots.append((w[1], w[0] == "target", (), int(mo.group(3))))
                 else:
                     m.slots.append((w[1], w[0] == "target", parse_shape(line.split(None, 2)[2]), 0))
@@ -240,6 +243,11 @@ def apply_op(v, a, av, B, probe):
         if any(w.batched for w in av):   # one row per sample: parameters repeated
             a = [x if w.batched else x.expand((B,) + tuple(x.shape)) for w, x in zip(av, a)]
         return ref.fn(*a)
+    if kind == "K_GATHER":   # rows of the table, per sample when it is batched
+        E, i = a[0], a[1].long()
+        if av[0].batched:
+            return E[torch.arange(B).reshape((B,) + (1,) * (i.dim() - 1)), i]
+        return ref.fn(E, i)
     if kind == "K_VIEW":
         # the smaller tensor's element j is the larger's off + j . strides (ir.h IrView)
         small = v.shape if op == "view" else av[0].shape
@@ -359,7 +367,9 @@ def make_data(m, dt, seed):
     fdt = np.float64 if dt == "f64" else np.float32
     d = {}
     for name, is_target, shape, nclass in m.slots:
-        if nclass:
+        if nclass < 0:   # an index input
+            d[name] = rng.integers(0, -nclass, size=(NSAMPLES,) + shape).astype(np.int64)
+        elif nclass:
             d[name] = rng.integers(0, nclass, size=NSAMPLES).astype(np.int64)
         elif is_target:
             d[name] = rng.uniform(0.0, 1.0, size=(NSAMPLES,) + shape).astype(fdt)

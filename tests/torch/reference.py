@@ -12,6 +12,7 @@ the op's kind says (the kind comes from ops.def, tests/ops/optable.py):
   K_REDUCE  f(t) over the last axis of t: each sample's elements, flattened
   K_ROW     f(z, ...) along the last axis; a class label operand is a vector
             of integers, one per sample
+  K_GATHER  f(E, i): rows i of E (per sample: E's batch axis is matched)
   K_VIEW    f(x, idx) for a view, f(x, idx, n) for a placement into n
             elements: x flattened per sample, idx the places (a long tensor)
   K_BATCH   f(x, ...) on the whole batch [B, C, ...] (batch norm, in eval
@@ -56,6 +57,7 @@ NONZERO = Domain("nonzero", 0.3, 1.5, signed=True, const=-0.6)   # away from a k
 UNIT = Domain("unit", 0.1, 0.9, const=0.3)                        # a probability
 LABEL = Domain("label")                                           # a class label
 COND = Domain("cond", const=1.0, values=(0.0, 1.0))               # where's condition
+INDEX = Domain("index")                                           # an index input (E[tok])
 
 
 def number(x):
@@ -146,4 +148,6 @@ REFERENCE = {
     "maxpool1d": Ref(_pool(F.max_pool1d), ANY),
     "avgpool2d": Ref(_pool(F.avg_pool2d), ANY),
     "avgpool1d": Ref(_pool(F.avg_pool1d), ANY),
+    # rows of a table picked by an index input
+    "gather": Ref(lambda E, i: E[i], ANY, INDEX),
 }

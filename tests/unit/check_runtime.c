@@ -124,8 +124,8 @@ static const NnrtParam lin_params[] = {
 };
 
 static const NnrtSlot lin_slots[] = {
-    { "x", NNRT_INPUT, 1, { 2 }, 2, 0, 0 },
-    { "y", NNRT_TARGET, 1, { 1 }, 1, 0, 0 },
+    { "x", NNRT_INPUT, 1, { 2 }, 2, 0, 0, 0 },
+    { "y", NNRT_TARGET, 1, { 1 }, 1, 0, 0, 0 },
 };
 
 static const NnrtSetting lin_settings[] = {
@@ -716,8 +716,8 @@ START_TEST(test_data_files_that_do_not_fit_the_model_are_reported)
 
     /* class labels out of range */
     static const NnrtSlot cslots[] = {
-        { "x", NNRT_INPUT, 1, { 2 }, 2, 0, 0 },
-        { "c", NNRT_TARGET, 0, { 0 }, 1, 3, 0 },
+        { "x", NNRT_INPUT, 1, { 2 }, 2, 0, 0, 0 },
+        { "c", NNRT_TARGET, 0, { 0 }, 1, 3, 0, 0 },
     };
     NnrtModel cm = lin_model();
     cm.slots = cslots;
@@ -801,8 +801,8 @@ START_TEST(test_generators_bind_to_the_first_input_and_target)
     ck_assert_int_ne(gen_load(&m, "spirals(n = 30, classes = 3)", &a, &e), 0);
     ck_assert_msg(strstr(e.msg, "spirals: makes labels 0..2") != NULL, "message was %s", e.msg);
     static const NnrtSlot cslots[] = {
-        { "x", NNRT_INPUT, 1, { 2 }, 2, 0, 0 },
-        { "c", NNRT_TARGET, 0, { 0 }, 1, 3, 0 },
+        { "x", NNRT_INPUT, 1, { 2 }, 2, 0, 0, 0 },
+        { "c", NNRT_TARGET, 0, { 0 }, 1, 3, 0, 0 },
     };
     NnrtModel cm = lin_model();
     cm.slots = cslots;
