@@ -43,6 +43,8 @@ typedef struct Ex {
     CgLayout lay;             /* rolled loops' slots (plan.h) */
     double **store;           /* the buffer of a value with a slot per step (owners) */
     int t;                    /* the rolled loop's step being run (X[t]) */
+    const Shape *it;          /* printing an entry of a map of this shape: an operand's
+                               * entry is the one broadcast to it (else its own) */
 } Ex;
 
 /* ---- the interpreter ---- */
@@ -222,7 +224,8 @@ static void run_value(Ex *ex, int id, const double *params, const double *const 
         for (int i = 0; i < n; i++) {
             double x[3];
             for (int a = 0; a < v->nargs; a++)
-                x[a] = ex->val[v->arg[a]][i % numel(p, v->arg[a])];
+                x[a] = ex->val[v->arg[a]][shape_broadcast_elem(&p->v[v->arg[a]].shape,
+                                                               &v->shape, i)];
             r[i] = ir_expr_eval(ir_op_expr(v->op), x);
         }
         break;
@@ -318,9 +321,11 @@ static void run_value(Ex *ex, int id, const double *params, const double *const 
     }
     }
     if (v->acc >= 0) {
-        int m = numel(p, v->acc);
+        /* a map's target may be stretched (numpy): the sum over those axes */
+        const Shape *t = &p->v[v->acc].shape;
+        int m = numel(p, v->acc), map = ir_ops[v->op].kind == K_MAP;
         for (int i = 0; i < n; i++)
-            ex->val[v->acc][i % m] += r[i];
+            ex->val[v->acc][map ? shape_broadcast_elem(t, &v->shape, i) : i % m] += r[i];
     }
 }
 
@@ -614,9 +619,10 @@ static void put_hole(Ex *ex, Buf *b, int id, Fill fill, int elem)
     const IrProgram *p = ex->p;
     const Value *v = &p->v[id];
     int m = numel(p, id);
+    int at = ex->it ? shape_broadcast_elem(&v->shape, ex->it, elem) : elem % m;
     char idx[64] = "";
     if ((fill == F_ENTRY_NAMES || fill == F_ENTRY_NUMBERS) && m > 1)
-        index_text(idx, sizeof idx, &v->shape, elem % m);
+        index_text(idx, sizeof idx, &v->shape, at);
     switch (fill) {
     case F_NAMES:
         put_name(ex, b, id, NULL);
@@ -626,7 +632,7 @@ static void put_hole(Ex *ex, Buf *b, int id, Fill fill, int elem)
         break;
     case F_NUMBERS:
     case F_ENTRY_NUMBERS: {
-        double x = ex->val[id][fill == F_ENTRY_NUMBERS ? elem % m : 0];
+        double x = ex->val[id][fill == F_ENTRY_NUMBERS ? at : 0];
         int scalar = fill == F_ENTRY_NUMBERS || m == 1;
         if (scalar && x < 0 && !ex->latex)
             put(b, "(");
@@ -930,8 +936,35 @@ static void print_entry_step(Ex *ex, int id, const char *lhs)
     if (ir_ops[v->op].kind == K_MAP && shape_equal(&v->shape, &p->v[v->acc].shape)) {
         char t[300];
         rhs_template(ex, id, t, sizeof t);
+        ex->it = &v->shape;
         put_template(ex, &parts[0], t, F_ENTRY_NAMES, e, 0);
         put_template(ex, &parts[1], t, F_ENTRY_NUMBERS, e, 0);
+        ex->it = NULL;
+    } else if (ir_ops[v->op].kind == K_MAP) {
+        /* the target is broadcast (numpy): the sum of the map's elements
+         * that were this entry */
+        char t[300];
+        rhs_template(ex, id, t, sizeof t);
+        const Shape *ts = &p->v[v->acc].shape;
+        int terms = 0;
+        x = 0;
+        ex->it = &v->shape;
+        for (int i = 0; i < numel(p, id); i++) {
+            if (shape_broadcast_elem(ts, &v->shape, i) != e)
+                continue;
+            x += ex->val[id][i];
+            if (terms++ >= 8)
+                continue;
+            for (int f = 0; f < 2; f++) {
+                put(&parts[f], "%s", terms > 1 ? " + " : "");
+                put_template(ex, &parts[f], t, f ? F_ENTRY_NUMBERS : F_ENTRY_NAMES, i, 0);
+            }
+        }
+        ex->it = NULL;
+        if (terms > 8) {
+            put(&parts[0], " + ... (%d terms)", terms);
+            put(&parts[1], " + ...");
+        }
     } else if (v->op == OP_MATMUL) {
         int M, K, N;
         mm_dims(p, v, &M, &K, &N);
@@ -1020,6 +1053,13 @@ static void print_step(Ex *ex, int id, int *count)
             put(&r, "$");
             snprintf(remark, sizeof remark, "%s", r.s);
             free(r.s);
+        }
+        if (ir_ops[v->op].kind == K_MAP && v->acc >= 0 && numel(p, v->acc) > 1 &&
+            !shape_equal(&v->shape, &p->v[v->acc].shape)) {
+            char sh[64];
+            size_t len = strlen(remark);
+            snprintf(remark + len, sizeof remark - len, ", summed to %s",
+                     shape_str(&p->v[v->acc].shape, sh, sizeof sh));
         }
         int d = -1;
         for (int a = 0; a < v->nargs; a++)

@@ -84,7 +84,9 @@ static int is_grad(const Lx *lx, int id)
 
 /* Element of value id in an iteration space of shape `it` whose indices are
  * idx[0..it->rank): the value's own dimensions are it's trailing ones
- * (broadcasting), or it has one element and is read at [0]. */
+ * (broadcasting), or it has one element and is read at [0]; a dimension of
+ * 1 stretched over one of the iteration's (numpy) is read at [0]: b[i][0][0]
+ * for [O, 1, 1] over [O, H, W]. */
 static void ref(Lx *lx, int id, const Shape *it, char idx[][8], char *buf, size_t n)
 {
     const Value *v = &lx->p->v[id];
@@ -104,8 +106,11 @@ static void ref(Lx *lx, int id, const Shape *it, char idx[][8], char *buf, size_
         return;
     }
     int one = numel(v) == 1, off = it->rank - v->shape.rank;
-    for (int d = 0; d < v->shape.rank && len < n; d++)
-        len += (size_t)snprintf(buf + len, n - len, "[%s]", one || off < 0 ? "0" : idx[off + d]);
+    for (int d = 0; d < v->shape.rank && len < n; d++) {
+        int stretched = off >= 0 && v->shape.dim[d] == 1;
+        len += (size_t)snprintf(buf + len, n - len, "[%s]",
+                                one || off < 0 || stretched ? "0" : idx[off + d]);
+    }
 }
 
 /* Loop indices for an iteration shape: i, j, k, m, or 0 for a dimension of

@@ -252,6 +252,8 @@ CgReduceLoops cg_reduce_loops(const IrProgram *p, int id)
 
 CgMapLoops cg_map_loops(const IrProgram *p, int id)
 {
+    if (cg_map_stretched(p, id))
+        return CG_MAP_STRETCHED;
     if (cg_map_flat(p, id))
         return CG_MAP_FLAT;
     return p->v[id].batched && !p->v[cg_dest(p, id)].batched ? CG_MAP_BATCH_SUM : CG_MAP_NESTED;
@@ -405,6 +407,25 @@ int cg_batch_sums(const IrProgram *p, int id, int N)
     return side == 0 ? mm.n : mm.m;
 }
 
+/* ---- numpy's broadcasting ---- */
+
+int cg_stretched(const Shape *small, const Shape *big)
+{
+    return shape_numel(small) > 1 && shape_numel(small) < shape_numel(big) &&
+           !shape_is_suffix(small, big);
+}
+
+int cg_map_stretched(const IrProgram *p, int id)
+{
+    const Value *v = &p->v[id];
+    if (ir_ops[v->op].kind != K_MAP)
+        return 0;
+    for (int k = 0; k < v->nargs; k++)
+        if (cg_stretched(&p->v[v->arg[k]].shape, &v->shape))
+            return 1;
+    return v->acc >= 0 && cg_stretched(&p->v[v->acc].shape, &v->shape);
+}
+
 /* ---- loop fusion ---- */
 
 static int numel_of(const IrProgram *p, int id) { return shape_numel(&p->v[id].shape); }
@@ -451,7 +472,8 @@ static int fuse_head(const IrProgram *p, int id)
         int N = mm.m >= mm.n ? mm.m : mm.n;
         return cg_batch_sum_side(p, id, N) >= 0 ? N : 0;
     }
-    if (!v->batched || !d->batched || shape_numel(&d->shape) != shape_numel(&v->shape))
+    if (!v->batched || !d->batched || shape_numel(&d->shape) != shape_numel(&v->shape) ||
+        cg_map_stretched(p, id))
         return 0;
     return ir_ops[v->op].kind == K_MAP || cg_matmul_reg_sum(p, id) ? numel_of(p, id) : 0;
 }
@@ -476,7 +498,7 @@ static int fuse_member(const IrProgram *p, const Group *G, int id)
             return 0;
         return !G->reads[d];
     }
-    if (!v->batched || numel_of(p, id) != N || numel_of(p, d) != N)
+    if (!v->batched || numel_of(p, id) != N || numel_of(p, d) != N || cg_map_stretched(p, id))
         return 0;
     /* the sum of a single number per sample (the loss of a 1-output model) */
     int one = kind == K_REDUCE && N == 1 && v->acc < 0 && p->v[v->arg[0]].batched &&
@@ -1022,12 +1044,132 @@ static CgRef ref_operand(int id, const CgOperand *o, int r, int c)
 
 static CgStoreOp store_op(CgStore st) { return st == CG_ASSIGN ? CG_OP_SET : CG_OP_ADD; }
 
+/*
+ * An elementwise op with a stretched operand or target (CG_MAP_STRETCHED).
+ * The iteration's axes of more than one element form runs of adjacent axes
+ * along which the same operands (and the target) are stretched; a run is
+ * one loop, and an operand's element is the sum, over the runs along which
+ * it is not stretched, of the run's variable times its stride there.  For
+ * [O, H, W] + [O, 1, 1]: i over O, j over H W, the map's element at
+ * i * H W + j and the bias's at i.  When the target is stretched and not
+ * batched (a shared operand's gradient), or only not batched, the runs it
+ * keeps are the outer loops, and the ones it is stretched along and the
+ * samples the inner ones, summed into a local and added once:
+ *
+ *   for i < O:  s = 0;  for j < H W, each sample b:  s += dy[i * H W + j];  db[i] += s
+ *
+ * A batched target adds each element where it belongs, the samples innermost.
+ */
+static void nest_stretched(const IrProgram *p, int id, CgStore st, CgNest *n)
+{
+    const Value *v = &p->v[id];
+    const Shape *it = &v->shape;
+    int ids[4], nids = 0, dst = cg_dest(p, id);
+    for (int k = 0; k < v->nargs; k++)
+        ids[nids++] = v->arg[k];
+    ids[nids++] = dst;
+    /* the runs: which operands each keeps (bit a: ids[a]), its count and last axis */
+    unsigned kept[IR_MAXRANK];
+    int count[IR_MAXRANK], last[IR_MAXRANK], nruns = 0;
+    for (int d = 0; d < it->rank; d++) {
+        if (it->dim[d] == 1)
+            continue;
+        unsigned k = 0;
+        for (int a = 0; a < nids; a++) {
+            const Shape *s = &p->v[ids[a]].shape;
+            int off = it->rank - s->rank;
+            if (d >= off && s->dim[d - off] == it->dim[d])
+                k |= 1u << a;
+        }
+        if (!nruns || k != kept[nruns - 1]) {
+            kept[nruns] = k;
+            count[nruns++] = 1;
+        }
+        count[nruns - 1] *= it->dim[d];
+        last[nruns - 1] = d;
+    }
+    /* the loops' order: the target's runs first when it sums */
+    unsigned dbit = 1u << (nids - 1);
+    int dstretched = 0;
+    for (int r = 0; r < nruns; r++)
+        dstretched |= !(kept[r] & dbit);
+    int sum = !p->v[dst].batched && (dstretched || v->batched), order[IR_MAXRANK], nouter = 0, var[IR_MAXRANK];
+    for (int r = 0; r < nruns; r++)
+        if (!sum || (kept[r] & dbit))
+            order[nouter++] = r;
+    int nl = nouter;
+    for (int r = 0; r < nruns; r++)
+        if (sum && !(kept[r] & dbit))
+            order[nl++] = r;
+    for (int l = 0; l < nruns; l++)
+        var[order[l]] = CG_VAR_I + l;
+    CgRef ref[4];
+    for (int a = 0; a < nids; a++) {
+        const Value *x = &p->v[ids[a]];
+        if (x->op == OP_CONST || x->op == OP_SEED) {
+            ref[a] = ref_elem(p, ids[a], 1, 0, 0);
+            continue;
+        }
+        ref[a] = (CgRef){.kind = CG_REF_ELEM, .id = ids[a], .batched = x->batched};
+        int off = it->rank - x->shape.rank;
+        for (int l = 0; l < nruns; l++) {
+            int r = order[l];
+            if (!(kept[r] & (1u << a)))
+                continue;
+            int stride = 1;
+            for (int d = last[r] + 1; d < it->rank; d++)
+                stride *= d >= off ? x->shape.dim[d - off] : 1;
+            ref_term(&ref[a], var[r], stride, 0);
+        }
+    }
+    CgNestStep *s;
+    if (sum) {
+        for (int l = 0; l < nouter; l++)
+            nest_loop(n, (CgVar)var[order[l]], CG_COUNT_CONST, count[order[l]], l == nouter - 1);
+        if (!nouter)
+            nest_step(n, CG_N_BLOCK);
+        n->local = "s";
+        nest_store(n, CG_OP_DECL, ref_local(), nest_expr(NE_ZERO));
+        CgNestStep *inner = NULL;
+        for (int l = nouter; l < nruns; l++)
+            inner = nest_loop(n, (CgVar)var[order[l]], CG_COUNT_CONST, count[order[l]],
+                              v->batched && l == nruns - 1);   /* (braces around a pragma) */
+        if (v->batched)
+            nest_sum_samples(n);
+        else if (inner)
+            inner->sum = 1;
+        s = nest_store(n, CG_OP_ADD, ref_local(), ir_op_expr(v->op));
+        for (int a = 0; a < v->nargs; a++)
+            nest_arg(s, ref[a]);
+        for (int l = nouter; l < nruns + v->batched; l++)
+            nest_end(n);
+        nest_arg(nest_store(n, store_op(st), ref[nids - 1], nest_expr(NE_COPY)), ref_local());
+        for (int l = 0; l < (nouter ? nouter : 1); l++)
+            nest_end(n);
+        return;
+    }
+    for (int l = 0; l < nruns; l++)
+        nest_loop(n, (CgVar)var[order[l]], CG_COUNT_CONST, count[order[l]], 0);
+    if (v->batched)
+        nest_loop(n, CG_VAR_B, CG_COUNT_SAMPLES, 0, 0);
+    /* a stretched target adds each of its elements several times */
+    s = nest_store(n, dstretched ? CG_OP_ADD : store_op(st), ref[nids - 1], ir_op_expr(v->op));
+    for (int a = 0; a < v->nargs; a++)
+        nest_arg(s, ref[a]);
+    for (int l = 0; l < nruns + v->batched; l++)
+        nest_end(n);
+}
+
 /* An elementwise op (cg_map_loops). */
 static void nest_map(const IrProgram *p, int id, CgStore st, CgNest *n)
 {
     const Value *v = &p->v[id];
     int N = shape_numel(&v->shape);
     CgMapLoops loops = cg_map_loops(p, id);
+    if (loops == CG_MAP_STRETCHED) {
+        nest_stretched(p, id, st, n);
+        return;
+    }
     int flat = loops == CG_MAP_FLAT;
     CgRef d = ref_elem(p, cg_dest(p, id), N, flat, v->batched);
     CgNestStep *s = NULL;
@@ -1052,6 +1194,7 @@ static void nest_map(const IrProgram *p, int id, CgStore st, CgNest *n)
         nest_arg(nest_store(n, store_op(st), d, nest_expr(NE_COPY)), ref_local());
         nest_end(n);
         return;
+    case CG_MAP_STRETCHED:   /* (nest_stretched) */
     case CG_MAP_NESTED:
         if (N > 1)
             nest_loop(n, CG_VAR_I, CG_COUNT_CONST, N, 0);

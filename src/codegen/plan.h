@@ -106,11 +106,24 @@ typedef enum CgMapLoops {
     CG_MAP_FLAT,       /* one flat loop over every element (cg_map_flat) */
     CG_MAP_BATCH_SUM,  /* for each element (when N > 1), a sum over the samples added into
                         * an unbatched target (a gradient): a vectorised reduction */
-    CG_MAP_NESTED      /* for each element (when N > 1), then each sample innermost (when
+    CG_MAP_NESTED,     /* for each element (when N > 1), then each sample innermost (when
                         * batched) */
+    CG_MAP_STRETCHED   /* an operand or the target stretched (cg_map_stretched): a loop
+                        * per run of axes, summed where the target is stretched */
 } CgMapLoops;
 
 CgMapLoops cg_map_loops(const IrProgram *p, int id);
+
+/* numpy's broadcasting beyond a suffix or one number: an operand of shape
+ * small stretched along its dimensions of 1 over the iteration shape big
+ * ([O, 1, 1] over [O, H, W], [1, 4] over [3, 4]).  Such a map loops over
+ * runs of the iteration's axes along which the same operands are stretched
+ * (for [O, H, W] + [O, 1, 1]: i over O, j over H W, the bias at [i]); when
+ * its target is stretched (the gradient of a stretched operand) the
+ * stretched runs are inner loops summed into a local.  Not fused. */
+int cg_stretched(const Shape *small, const Shape *big);
+/* Any operand or the target of map value id stretched (cg_stretched). */
+int cg_map_stretched(const IrProgram *p, int id);
 
 /* Inputs and targets of more than one number are copied into the
  * workspace with the samples innermost (transposed on entry to forward);

@@ -281,13 +281,9 @@ static Ev map_op(Sema *S, Op op, int nargs, const int *args, const Expr *const *
     int batched = 0;
     for (int i = 0; i < nargs; i++) {
         const Shape *s = &V(S, args[i])->shape;
-        if (shape_broadcasts(s, &sh))
-            ;
-        else if (shape_broadcasts(&sh, s))
-            sh = *s;
-        else {
-            diag_error(loc, "'%s': shapes %s and %s do not broadcast (the smaller shape must "
-                       "equal the larger one's trailing dimensions, or have one element)",
+        if (!shape_broadcast(&sh, s, &sh)) {
+            diag_error(loc, "'%s': shapes %s and %s do not broadcast (aligned from the right, "
+                       "each dimension must equal the other's or be 1)",
                        map_word(op),
                        shape_text(&V(S, args[0])->shape), shape_text(s));
             if (src) {

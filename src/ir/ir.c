@@ -162,7 +162,42 @@ int shape_is_suffix(const Shape *small, const Shape *big)
 
 int shape_broadcasts(const Shape *small, const Shape *big)
 {
-    return shape_is_suffix(small, big) || (shape_numel(small) == 1 && small->rank <= big->rank);
+    /* numpy's rule: aligned from the right, each dimension equal or 1 */
+    if (small->rank > big->rank)
+        return 0;
+    int off = big->rank - small->rank;
+    for (int i = 0; i < small->rank; i++)
+        if (small->dim[i] != big->dim[off + i] && small->dim[i] != 1)
+            return 0;
+    return 1;
+}
+
+int shape_broadcast_elem(const Shape *small, const Shape *big, int i)
+{
+    int e = 0, stride = 1;
+    for (int d = big->rank - 1, ds = small->rank - 1; d >= 0 && ds >= 0; d--, ds--) {
+        int at = i % big->dim[d];
+        i /= big->dim[d];
+        if (small->dim[ds] > 1)
+            e += at * stride;
+        stride *= small->dim[ds];
+    }
+    return e;
+}
+
+int shape_broadcast(const Shape *a, const Shape *b, Shape *out)
+{
+    Shape sa = *a, sb = *b;   /* out may be a or b */
+    const Shape *big = sa.rank >= sb.rank ? &sa : &sb, *small = big == &sa ? &sb : &sa;
+    int off = big->rank - small->rank;
+    *out = *big;
+    for (int i = 0; i < small->rank; i++) {
+        int x = small->dim[i], y = big->dim[off + i];
+        if (x != y && x != 1 && y != 1)
+            return 0;
+        out->dim[off + i] = x > y ? x : y;
+    }
+    return 1;
 }
 
 char *shape_str(const Shape *s, char *buf, size_t n)

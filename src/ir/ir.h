@@ -228,9 +228,18 @@ int shape_fits(const Shape *s);
 int ir_sample_max(const IrProgram *p);
 int shape_equal(const Shape *a, const Shape *b);
 int shape_is_suffix(const Shape *small, const Shape *big);
-/* `small` broadcasts to `big`: it equals big's trailing dimensions, or it
- * has one element (a scalar, [1], [1, 1]) and no more dimensions than big. */
+/* `small` broadcasts to `big` as in numpy: aligned from the right, each of
+ * its dimensions equals big's or is 1 (which stretches), and it has no more
+ * dimensions.  A suffix of big (the common case: [H] to [O, H]) or one
+ * element read at i mod its size; other operands stretched ([O, 1, 1] to
+ * [O, H, W]) are indexed by plan.h's cg_bcast. */
 int shape_broadcasts(const Shape *small, const Shape *big);
+/* The element of small (broadcasting to big) that big's element i reads:
+ * i mod its size for a suffix, 0 for one element, i / (H W) for [O, 1, 1]
+ * over [O, H, W]. */
+int shape_broadcast_elem(const Shape *small, const Shape *big, int i);
+/* The shape a and b broadcast to (numpy); 0 when they do not. */
+int shape_broadcast(const Shape *a, const Shape *b, Shape *out);
 /* Writes "[10, 2]" (or "[]" for a scalar) into buf; returns buf. */
 char *shape_str(const Shape *s, char *buf, size_t n);
 Shape shape_make(int rank, const int *dims);

@@ -76,8 +76,8 @@ NNC = None
 
 def map_cases(n):
     """K_MAP with n operands: equal shapes, per-sample and shared operands
-    broadcasting both ways, a one-element operand, a constant in each place
-    and a scalar parameter."""
+    broadcasting both ways, a one-element operand, a constant in each place,
+    a scalar parameter and operands stretched along dimensions of 1."""
     P, B = (lambda *s: ("param", s)), (lambda *s: ("batch", s))
     if n == 1:
         return [[P(5)], [B(2, 3)], [P()]]
@@ -88,6 +88,10 @@ def map_cases(n):
         cases.append([("const", ()) if j == i else B(4) for j in range(n)])
     cases.append([B(2, 3)] * (n - 1) + [B(1)])
     cases.append([P()] + [P(3)] * (n - 1))
+    # numpy's stretching: a shared [2, 1] over per-sample [2, 3]; [3, 1]
+    # and [1, 2] both stretched, to [3, 2]
+    cases.append([B(2, 3)] + [P(2, 1)] * (n - 1))
+    cases.append([P(3, 1)] + [B(1, 2)] * (n - 1))
     return cases
 
 

@@ -255,6 +255,10 @@ START_TEST(every_loop_nest_is_well_formed)
         "h = x @ W\nloss = sum(h) + mean(y * sum(x))\n",
         "input x[12]\ntarget y[3]\nparam W[3, 4] = xavier_uniform\nX = reshape(x, [3, 4])\n"
         "h = X[1] * W[2] + X[:, 1:3][0, 0]\nloss = sum((concat(h[0:2], W[0, 0:1]) - y)^2)\n",
+        /* numpy's broadcasting: operands and targets stretched, per sample and shared */
+        "input x[2, 3]\ninput u[1, 3]\ntarget y[1]\nparam a[2, 1] = ones\nparam c[1, 3] = ones\n"
+        "param T[4, 2, 3] = ones\nh = tanh(x * a) * (u + c)\nq = T * a\n"
+        "loss = sum(h) + sum(q) * sum(y)\n",
     };
     static const char *const bounds[] = {"0", "1000000000"};
     int nests = 0;

@@ -696,14 +696,36 @@ START_TEST(a_shape_broadcasts_over_a_larger_one_ending_in_it)
 }
 END_TEST
 
+/* numpy's rule: aligned from the right, a dimension of 1 stretches */
+START_TEST(a_dimension_of_one_stretches_over_the_others)
+{
+    Lowered r = lower_ok(PRE
+        "param A[3, 1] = zeros\n"
+        "param B[1, 4] = zeros\n"
+        "param M[2, 3, 4] = zeros\n"
+        "param b[2, 1, 1] = zeros\n"
+        "param s[1, 1] = zeros\n"
+        "a = A * B\n"
+        "c = M + b\n"
+        "d = s - u\n"
+        "e = M / A\n"
+        LOSS);
+    ck_assert_shape(must_find(r.p, "a")->shape, "[3, 4]");
+    ck_assert_shape(must_find(r.p, "c")->shape, "[2, 3, 4]");
+    ck_assert_shape(must_find(r.p, "d")->shape, "[1, 3]");
+    ck_assert_shape(must_find(r.p, "e")->shape, "[2, 3, 4]");
+    done(&r);
+}
+END_TEST
+
 START_TEST(shapes_that_do_not_broadcast_are_an_error)
 {
     expect_messages(
         "input x[3]\n"
         "target y[4]\n"
         "loss = sum(x + y)\n",
-        "t.nn:3:14: error: '+': shapes [3] and [4] do not broadcast (the smaller shape must equal "
-        "the larger one's trailing dimensions, or have one element)\n"
+        "t.nn:3:14: error: '+': shapes [3] and [4] do not broadcast (aligned from the right, "
+        "each dimension must equal the other's or be 1)\n"
         "    3 | loss = sum(x + y)\n"
         "      |            ~~^~~\n"
         "t.nn:1:7: note: 'x' declared here as [3]\n"
@@ -1598,6 +1620,7 @@ static Suite *sema_suite(void)
     tc = tcase_create("broadcasting");
     tcase_add_test(tc, a_scalar_broadcasts_over_any_shape);
     tcase_add_test(tc, a_shape_broadcasts_over_a_larger_one_ending_in_it);
+    tcase_add_test(tc, a_dimension_of_one_stretches_over_the_others);
     tcase_add_test(tc, shapes_that_do_not_broadcast_are_an_error);
     tcase_add_test(tc, square_and_power_keep_the_shape);
     tcase_add_test(tc, elementwise_functions_keep_the_shape);
