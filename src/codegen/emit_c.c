@@ -345,9 +345,9 @@ void cg_c_expr(const IrProgram *p, const IrExpr *e, const char *const *ops, char
     print_expr(buf, n, 0, e, p->dtype == DT_F32, ops);
 }
 
-/* For an accumulating op: "=" on a first full write, otherwise zero the
- * target first (once) and "+=". */
-static const char *assign_op(Cg *cg, int id, const char *count)
+/* The operator of value id's store st (cg_store): "=", or "+=" after
+ * zeroing the target first (once) when st says so. */
+static const char *store_text(Cg *cg, int id, CgStore st, const char *count)
 {
     const IrProgram *p = cg->p;
     const Value *v = &p->v[id];
@@ -356,7 +356,6 @@ static const char *assign_op(Cg *cg, int id, const char *count)
     const Value *t = &p->v[v->acc];
     if (v->batched)
         cg->uses |= ARG_N;
-    CgStore st = cg_store(p, id, cg->written);
     if (st == CG_ADD)
         return "+=";
     cg->used[v->acc] = 1;
@@ -365,6 +364,13 @@ static const char *assign_op(Cg *cg, int id, const char *count)
     out(cg, 1, "memset(%s, 0, %s%d * sizeof *%s);", cg->cname[v->acc],
         t->batched ? count : "", numel(t), cg->cname[v->acc]);
     return "+=";
+}
+
+/* For an accumulating op: "=" on a first full write, otherwise zero the
+ * target first (once) and "+=". */
+static const char *assign_op(Cg *cg, int id, const char *count)
+{
+    return store_text(cg, id, cg_store(cg->p, id, cg->written), count);
 }
 
 /* ---- the ops ---- */
@@ -495,31 +501,6 @@ static void emit_loops(Cg *cg, int id)
     CgNest ns;
     cg_nest(p, id, st, &ns);
     emit_nest(cg, &ns);
-}
-
-/* The element (row r, column c) of op(X) for a stored operand; a batched
- * operand's element of sample b (samples innermost). */
-static void operand_elem(char *buf, size_t n, const char *name, const CgOperand *o,
-                         const char *r, const char *c)
-{
-    const char *row = o->t ? c : r, *col = o->t ? r : c;
-    char idx[64];
-    if (o->cols == 1)
-        snprintf(idx, sizeof idx, "%s", row);
-    else if (o->rows == 1 || strcmp(row, "0") == 0)
-        snprintf(idx, sizeof idx, "%s", col);
-    else if (strcmp(col, "0") == 0)
-        snprintf(idx, sizeof idx, "%s * %d", row, o->cols);
-    else
-        snprintf(idx, sizeof idx, "%s * %d + %s", row, o->cols, col);
-    if (!o->batched)
-        snprintf(buf, n, "%s[%s]", name, idx);
-    else if (strcmp(idx, "0") == 0)
-        snprintf(buf, n, "%s[b]", name);
-    else if (strchr(idx, ' '))
-        snprintf(buf, n, "%s[(%s) * n + b]", name, idx);
-    else
-        snprintf(buf, n, "%s[%s * n + b]", name, idx);
 }
 
 /* A size or leading dimension of a GEMM call (plan.h CgDim) as C. */
@@ -785,11 +766,11 @@ static void stmt_comment(Cg *cg, int id, int gap)
 }
 
 /* The step's equation ("d_W1 += d_h1_2 @ x'", "=" when it assigns). */
-static void step_note(Cg *cg, int id, char *note, size_t n)
+static void step_note(Cg *cg, int id, int assigns, char *note, size_t n)
 {
     ir_notation(cg->p, id, note, n);
     char *pe = strstr(note, " += ");
-    if (pe && cg_first_full_write(cg->p, id, cg->written))
+    if (pe && assigns)
         memmove(pe + 1, pe + 2, strlen(pe + 2) + 1);   /* "+=" -> "=": this step assigns */
     for (char *c = note; (c = strstr(c, "*/")) != NULL; c++)
         c[1] = '\\';
@@ -831,34 +812,36 @@ static void sum_name(char *buf, size_t n, const char *loc, int nsum, int j)
         snprintf(buf, n, "%s%d", loc, j);
 }
 
-/* Element j of a batched vector, of sample b. */
-static void vector_elem(Cg *cg, char *buf, size_t n, int id, int j)
+/* A reference of a fused loop (plan.h CgFused) as C: a member's local
+ * (its name in loc), else as a nest's, but for element 1 of a vector of
+ * sample b, x[n + b]. */
+static void fused_ref(Cg *cg, char (*loc)[96], const CgRef *r, char *buf, size_t n)
 {
-    cg->used[id] = 1;
-    if (j == 0)
-        snprintf(buf, n, "%s[b]", cg->cname[id]);
-    else if (j == 1)
-        snprintf(buf, n, "%s[n + b]", cg->cname[id]);
-    else
-        snprintf(buf, n, "%s[%d * n + b]", cg->cname[id], j);
-    cg->uses |= ARG_N;
+    if (r->kind == CG_REF_LOCAL) {
+        snprintf(buf, n, "%s", loc[r->id]);
+    } else if (r->kind == CG_REF_ELEM && r->batched && !r->nterms && r->off == 1) {
+        cg->used[r->id] = 1;
+        cg->uses |= ARG_N;
+        snprintf(buf, n, "%s[n + b]", cg->cname[r->id]);
+    } else {
+        nest_ref(cg, NULL, r, buf, n);
+    }
 }
 
 /*
- * A fused loop (plan.h CgFusion): for each element i of N and each sample
- * b, one statement per step under its equation.  A step whose element is
- * complete here is a local `x_` that later steps read; it is stored where
- * another loop reads it, and else only `if (keep)`: when the passes run for
- * --trap-nan, whose nonfinite() checks every buffer.  Sums over the batch
- * (a bias's gradient) are locals too, vectorised reductions added after
- * the loop over the samples.
+ * A fused loop (plan.h cg_fused_plan) as C: for each element i of N and
+ * each sample b, one statement per member under its equation.  A member
+ * whose element later members read is a local `x_`; it is stored where
+ * another loop reads it, and else only `if (keep)`: when the passes run
+ * for --trap-nan, whose nonfinite() checks every buffer.  Sums over the
+ * batch (a bias's gradient, a small weight's) are locals too, vectorised
+ * reductions added after the loop over the samples.
  */
 static void emit_fused(Cg *cg, int h)
 {
-    const IrProgram *p = cg->p;
-    const CgFusion *fu = &cg->fu;
-    int N = fu->size[h], ng = cg_fused_count(fu, h);
-    int *g = xcalloc((size_t)ng, sizeof *g);
+    CgFused f;
+    cg_fused_plan(&cg->fu, cg->p, h, cg->written, &f);
+    int N = f.N, ng = f.nmembers;
     char (*note)[300] = xcalloc((size_t)ng, sizeof *note);
     char (*loc)[96] = xcalloc((size_t)ng, sizeof *loc);
     const char **op = xcalloc((size_t)ng, sizeof *op);
@@ -868,104 +851,74 @@ static void emit_fused(Cg *cg, int h)
     int *seen = xcalloc(cap, sizeof *seen);
     for (size_t k = 0; k < cap; k++)
         seen[k] = -1;
-    cg_fused_members(fu, p, h, g);
     cg->uses |= ARG_N;
     for (int e = 0; e < ng; e++)
-        stmt_comment(cg, g[e], e == 0);
+        stmt_comment(cg, f.m[e].id, e == 0);
     for (int e = 0; e < ng; e++) {
-        step_note(cg, g[e], note[e], sizeof note[e]);
-        local_name(cg, g[e], loc, e, seen, cap - 1);
-        op[e] = assign_op(cg, g[e], "(size_t)n * ");
+        const CgFusedMember *m = &f.m[e];
+        step_note(cg, m->id, m->store == CG_ASSIGN, note[e], sizeof note[e]);
+        local_name(cg, m->id, loc, e, seen, cap - 1);
+        op[e] = store_text(cg, m->id, m->store, "(size_t)n * ");
     }
     free(seen);
     int ind = 1;
     if (N > 1)
         out(cg, ind++, "for (int i = 0; i < %d; i++) {", N);
-    char sums[512] = "";
-    for (int e = 0; e < ng; e++) {
-        if (p->v[cg_dest(p, g[e])].batched)
-            continue;
-        int nsum = cg_batch_sums(p, g[e], N);
-        for (int j = 0; j < nsum; j++) {
-            char name[128];
-            sum_name(name, sizeof name, loc[e], nsum, j);
+    char sums[512] = "", name[128];
+    for (int e = 0; e < ng; e++)
+        for (int s = 0; s < f.m[e].nsum; s++) {
+            sum_name(name, sizeof name, loc[e], f.m[e].nsum, s);
             out(cg, ind, "real %s = 0;", name);
             size_t len = strlen(sums);
             snprintf(sums + len, sizeof sums - len, "%s%s", len ? ", " : "", name);
         }
-    }
     if (sums[0])
         out(cg, ind, "NNRT_SIMD_SUM(%s)", sums);
     else
         out(cg, ind, "NNRT_SIMD_LOOP");
     out(cg, ind++, "for (int b = 0; b < n; b++) {");
     for (int e = 0; e < ng; e++) {
-        int id = g[e], d = cg_dest(p, id);
-        const Value *v = &p->v[id];
-        int bd = p->v[d].batched;
-        char dexpr[96], rhs[512];
+        const CgFusedMember *m = &f.m[e];
+        char arg[3][128], dexpr[128], rhs[512];
         out(cg, ind, "/* %s */", note[e]);
-        int side = cg_batch_sum_side(p, id, N);
-        if (side >= 0) {
-            /* a weight's gradient: its operand along the loop at element i
-             * (another step's local, or from memory) times each value of
-             * the other, summed over the samples */
-            int x = v->arg[side], y = v->arg[1 - side], nsum = cg_batch_sums(p, id, N);
-            int w = cg_fused_local(fu, p, g, e, x);
-            char ex[96], ey[96], name[128];
-            if (w >= 0)
-                snprintf(ex, sizeof ex, "%s", loc[w]);
-            else
-                elem(cg, x, N, 0, 1, ex, sizeof ex);
-            for (int j = 0; j < nsum; j++) {
-                vector_elem(cg, ey, sizeof ey, y, j);
-                sum_name(name, sizeof name, loc[e], nsum, j);
-                out(cg, ind, "%s += %s * %s;", name, side == 0 ? ex : ey, side == 0 ? ey : ex);
+        for (int a = 0; a < m->nargs; a++)
+            fused_ref(cg, loc, &m->arg[a], arg[a], sizeof arg[a]);
+        switch (m->kind) {
+        case CG_FM_OUTER:
+            for (int s = 0; s < m->nsum; s++) {
+                char ey[128];
+                fused_ref(cg, loc, &m->sum[s].y, ey, sizeof ey);
+                sum_name(name, sizeof name, loc[e], m->nsum, s);
+                out(cg, ind, "%s += %s * %s;", name, m->side == 0 ? arg[0] : ey,
+                    m->side == 0 ? ey : arg[0]);
             }
             continue;
-        }
-        if (v->op == OP_MATMUL) {
-            /* a register sum (plan.h cg_matmul_reg_sum) */
-            CgMatmul mm = cg_matmul_plan(p, id);
-            const CgOperand A = mm.A, B = mm.B;
-            int m = mm.m, k = mm.k;
-            char ea[128], eb[128];
-            cg->used[v->arg[0]] = cg->used[v->arg[1]] = 1;
-            operand_elem(ea, sizeof ea, cg->cname[v->arg[0]], &A, m > 1 ? "i" : "0",
-                         k > 1 ? "k" : "0");
-            operand_elem(eb, sizeof eb, cg->cname[v->arg[1]], &B, k > 1 ? "k" : "0", "0");
-            if (k > 1) {
+        case CG_FM_REG_SUM:
+            if (m->nk > 1) {
                 out(cg, ind, "real %s = 0;", loc[e]);
-                out(cg, ind, "for (int k = 0; k < %d; k++)", k);
-                out(cg, ind + 1, "%s += %s * %s;", loc[e], ea, eb);
+                out(cg, ind, "for (int k = 0; k < %d; k++)", m->nk);
+                out(cg, ind + 1, "%s += %s * %s;", loc[e], arg[0], arg[1]);
             } else {
-                out(cg, ind, "real %s = %s * %s;", loc[e], ea, eb);
+                out(cg, ind, "real %s = %s * %s;", loc[e], arg[0], arg[1]);
             }
             snprintf(rhs, sizeof rhs, "%s", loc[e]);
-        } else {
-            /* operands: another step's local, or the element from memory */
-            char ops[3][96];
-            const char *opp[3] = {ops[0], ops[1], ops[2]};
-            for (int a = 0; a < v->nargs; a++) {
-                int x = v->arg[a], w = cg_fused_local(fu, p, g, e, x);
-                if (w >= 0)
-                    snprintf(ops[a], sizeof ops[a], "%s", loc[w]);
-                else
-                    elem(cg, x, N, 0, 1, ops[a], sizeof ops[a]);
-            }
-            /* a reduction's: of one number per sample */
-            cg_c_expr(p, cg_elem_expr(v->op), opp, rhs, sizeof rhs);
-            if (!bd) {
+            break;
+        case CG_FM_ELEM: {
+            const char *opp[3] = {arg[0], arg[1], arg[2]};
+            cg_c_expr(cg->p, m->e, opp, rhs, sizeof rhs);
+            if (m->into_sums) {
                 out(cg, ind, "%s += %s;", loc[e], rhs);
                 continue;
             }
-            if (fu->local[id]) {
+            if (m->local) {
                 out(cg, ind, "real %s = %s;", loc[e], rhs);
                 snprintf(rhs, sizeof rhs, "%s", loc[e]);
             }
+            break;
         }
-        elem(cg, d, N, 0, 1, dexpr, sizeof dexpr);
-        if (fu->transient[id]) {
+        }
+        fused_ref(cg, loc, &m->dst, dexpr, sizeof dexpr);
+        if (m->keep_only) {
             cg->uses |= ARG_KEEP;
             out(cg, ind, "if (keep)");
             out(cg, ind + 1, "%s %s %s;", dexpr, op[e], rhs);
@@ -974,40 +927,16 @@ static void emit_fused(Cg *cg, int h)
         }
     }
     out(cg, --ind, "}");
-    for (int e = 0; e < ng; e++) {
-        int d = cg_dest(p, g[e]);
-        if (p->v[d].batched)
-            continue;
-        char dexpr[96];
-        int side = cg_batch_sum_side(p, g[e], N);
-        if (side < 0) {
-            elem(cg, d, N, 0, 1, dexpr, sizeof dexpr);
-            out(cg, ind, "%s %s %s;", dexpr, op[e], loc[e]);
-            continue;
+    for (int e = 0; e < ng; e++)
+        for (int s = 0; s < f.m[e].nsum; s++) {
+            char dexpr[128];
+            fused_ref(cg, loc, &f.m[e].sum[s].dst, dexpr, sizeof dexpr);
+            sum_name(name, sizeof name, loc[e], f.m[e].nsum, s);
+            out(cg, ind, "%s %s %s;", dexpr, op[e], name);
         }
-        /* the sums into the gradient [m, nn]: row i (side 0) or column i */
-        int nsum = cg_batch_sums(p, g[e], N);
-        cg->used[d] = 1;
-        for (int j = 0; j < nsum; j++) {
-            char name[128], idx[64];
-            int stride, off;
-            cg_batch_sum_elem(p, g[e], N, j, &stride, &off);
-            const char *i = N > 1 ? "i" : "0";
-            if (stride == 1 || N == 1)
-                snprintf(idx, sizeof idx, "%s", i);
-            else
-                snprintf(idx, sizeof idx, "i * %d", stride);
-            if (off > 0 && strcmp(idx, "0") == 0)
-                snprintf(idx, sizeof idx, "%d", off);
-            else if (off > 0)
-                snprintf(idx + strlen(idx), sizeof idx - strlen(idx), " + %d", off);
-            sum_name(name, sizeof name, loc[e], nsum, j);
-            out(cg, ind, "%s[%s] %s %s;", cg->cname[d], idx, op[e], name);
-        }
-    }
     if (N > 1)
         out(cg, --ind, "}");
-    free(g);
+    cg_fused_free(&f);
     free(note);
     free(loc);
     free(op);
@@ -1059,7 +988,7 @@ static void emit_value(Cg *cg, int id)
     }
     stmt_comment(cg, id, 1);
     char note[300], sh[64];
-    step_note(cg, id, note, sizeof note);
+    step_note(cg, id, cg_first_full_write(p, id, cg->written), note, sizeof note);
     int dst = cg_dest(cg->p, id);
     shape_str(&p->v[dst].shape, sh, sizeof sh);
     if (p->v[dst].batched) {

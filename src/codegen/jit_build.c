@@ -511,13 +511,18 @@ LLVMValueRef load_elem(Jit *j, int id, int N, int flat, int loop_batched,
  * Returns 1 when the op adds into its destination. */
 int begin_store(Jit *j, int id)
 {
-    const IrProgram *p = j->p;
-    CgStore st = cg_store(p, id, j->written);
-    if (st == CG_ZERO_ADD) {
-        const Value *t = &p->v[p->v[id].acc];
-        LLVMValueRef count = t->batched ? index_mul(j, j->ld, numel(t)) : const_i64(j, numel(t));
-        LLVMValueRef bytes = index_mul(j, count, p->dtype == DT_F32 ? 4 : 8);
-        LLVMBuildMemSet(j->b, storage(j, p->v[id].acc), LLVMConstInt(j->i8, 0, 0), bytes, 4);
-    }
+    CgStore st = cg_store(j->p, id, j->written);
+    if (st == CG_ZERO_ADD)
+        clear_dest(j, id);
     return st != CG_ASSIGN;
+}
+
+/* Set all of the buffer value id accumulates into to 0. */
+void clear_dest(Jit *j, int id)
+{
+    const IrProgram *p = j->p;
+    const Value *t = &p->v[p->v[id].acc];
+    LLVMValueRef count = t->batched ? index_mul(j, j->ld, numel(t)) : const_i64(j, numel(t));
+    LLVMValueRef bytes = index_mul(j, count, p->dtype == DT_F32 ? 4 : 8);
+    LLVMBuildMemSet(j->b, storage(j, p->v[id].acc), LLVMConstInt(j->i8, 0, 0), bytes, 4);
 }

@@ -159,6 +159,7 @@ LLVMValueRef elem_ptr(Jit *j, int id, int N, int flat, int loop_batched, LLVMVal
 LLVMValueRef load_elem(Jit *j, int id, int N, int flat, int loop_batched, LLVMValueRef b,
                        LLVMValueRef i);
 int begin_store(Jit *j, int id);
+void clear_dest(Jit *j, int id);
 
 /* jit_math.c: math functions and element expressions */
 LLVMValueRef jit_expf(Jit *j, LLVMValueRef x);

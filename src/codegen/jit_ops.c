@@ -116,15 +116,6 @@ static void emit_loops(Jit *j, int id)
     build_nest(j, &ns);
 }
 
-/* Element (r, c) of op(X) for a stored operand, of sample b when batched. */
-static LLVMValueRef operand_elem(Jit *j, LLVMValueRef base_, const CgOperand *o,
-                                 LLVMValueRef r, LLVMValueRef c, LLVMValueRef b)
-{
-    LLVMValueRef row = o->t ? c : r, col = o->t ? r : c;
-    LLVMValueRef idx = o->cols == 1 ? row : index_add(j, index_mul(j, row, o->cols), col);
-    return offset_ptr(j, base_, batch_index(j, idx, o->batched, b));
-}
-
 /* A size or leading dimension of a GEMM call (plan.h CgDim): a count of
  * k > 1 samples per sample and a batched buffer's row run over the padded
  * rows (ld, the padding lanes too); *rowk keeps ld * k, built once. */
@@ -321,13 +312,11 @@ static void emit_row(Jit *j, int id)
         loop_close(j, &lb);
 }
 
-/* The element of member e's operand x in a fused loop: another member's
- * result in a register, or the element from memory. */
-static LLVMValueRef fused_operand(Jit *j, const int *g, LLVMValueRef *loc, int e, int x, int N,
-                                  LLVMValueRef b, LLVMValueRef i)
+/* A fused loop's reference (plan.h CgFused): a member's local in a
+ * register (loc), else as a nest's. */
+static LLVMValueRef fused_load(Jit *j, const CgRef *r, LLVMValueRef *x, LLVMValueRef *loc)
 {
-    int w = cg_fused_local(&j->fu, j->p, g, e, x);
-    return w >= 0 ? loc[w] : load_elem(j, x, N, 0, 1, b, i);
+    return r->kind == CG_REF_LOCAL ? loc[r->id] : nest_load(j, r, x, NULL);
 }
 
 /* *s += x in a sum over the samples; in a loop over the padded rows
@@ -340,36 +329,35 @@ static void sum_add(Jit *j, LLVMValueRef s, LLVMValueRef x, LLVMValueRef real)
     store_or_add(j, s, real ? LLVMBuildSelect(j->b, real, x, const_real(j, 0), "") : x, 1);
 }
 
-/* A fused loop (plan.h CgFusion), as emit_c.c's emit_fused: for each
- * element i of N and each sample b, every member's step, a step's element
- * kept in a register for the later ones; sums over the batch (a bias's
- * gradient, a small weight's) in accumulators added after the loop over
- * the samples.  A step no other loop reads (plan.h: transient) is stored
- * only in the variant compiled for --trap-nan (j->trap), whose nonfinite()
- * checks every buffer, as the C trainer's after keep_all(). */
+/* A fused loop (plan.h cg_fused_plan), as emit_c.c's emit_fused: for
+ * each element i of N and each sample b, every member's element, kept in a
+ * register for the later ones (a register sum unrolled over its k terms);
+ * sums over the batch in accumulators added after the loop over the
+ * samples.  A member stored only for --trap-nan (keep_only) is stored in
+ * the variant compiled for it (j->trap), whose nonfinite() checks every
+ * buffer, as the C trainer's after keep_all(). */
 static void emit_fused(Jit *j, int h)
 {
-    const IrProgram *p = j->p;
-    const CgFusion *fu = &j->fu;
-    int N = fu->size[h], ng = cg_fused_count(fu, h);
-    int *g = xcalloc((size_t)ng, sizeof *g), *acc = xcalloc((size_t)ng, sizeof *acc);
+    CgFused f;
+    cg_fused_plan(&j->fu, j->p, h, j->written, &f);
+    int ng = f.nmembers;
     LLVMValueRef *loc = xcalloc((size_t)ng, sizeof *loc);
-    LLVMValueRef (*sum)[CG_FUSED_SUMS] = xcalloc((size_t)ng, sizeof *sum);
-    cg_fused_members(fu, p, h, g);
+    LLVMValueRef *sum = xcalloc((size_t)(f.nsums ? f.nsums : 1), sizeof *sum);
+    LLVMValueRef x[CG_NVARS];
+    for (int v = 0; v < CG_NVARS; v++)
+        x[v] = const_i64(j, 0);
     for (int e = 0; e < ng; e++)
-        acc[e] = begin_store(j, g[e]);
+        if (f.m[e].store == CG_ZERO_ADD)
+            clear_dest(j, f.m[e].id);
     Loop li, lb;
-    LLVMValueRef i = const_i64(j, 0);
-    if (N > 1)
-        i = loop_open(j, &li, const_i64(j, N), "i");
-    for (int e = 0; e < ng; e++)
-        if (!p->v[cg_dest(p, g[e])].batched)
-            for (int s = 0; s < cg_batch_sums(p, g[e], N); s++)
-                sum[e][s] = zeroed_local(j, "s");
+    if (f.N > 1)
+        x[CG_VAR_I] = loop_open(j, &li, const_i64(j, f.N), "i");
+    for (int s = 0; s < f.nsums; s++)
+        sum[s] = zeroed_local(j, "s");
     /* vectorised over the samples even where LLVM cannot prove that the
      * workspace's buffers do not overlap (NNRT_SIMD_LOOP in emit_c.c); over
      * the padded rows, the sums' terms of the padding lanes 0 (sum_add) */
-    LLVMValueRef b = samples_open(j, &lb, 1);
+    LLVMValueRef b = x[CG_VAR_B] = samples_open(j, &lb, 1);
     lb.reassoc = 1;
     /* compared in 32 bits: the vectoriser's vector of sample indices is
      * then one AVX register, not two of 64-bit lanes (W5's code generator
@@ -382,71 +370,50 @@ static void emit_fused(Jit *j, int h)
     j->regs = loc;
     j->nregs = ng;
     for (int e = 0; e < ng; e++) {
-        int id = g[e], d = cg_dest(p, id);
-        const Value *v = &p->v[id];
-        LLVMValueRef x;
-        int side = cg_batch_sum_side(p, id, N);
-        if (side >= 0) {
-            /* a weight's gradient: its operand along the loop at element i
-             * times each value of the other, summed over the samples */
-            LLVMValueRef ex = fused_operand(j, g, loc, e, v->arg[side], N, b, i);
-            LLVMValueRef ybase = storage(j, v->arg[1 - side]);
-            for (int s = 0; s < cg_batch_sums(p, id, N); s++) {
-                LLVMValueRef ey = load_real(j, offset_ptr(j, ybase, batch_index(j, const_i64(j, s), 1, b)));
-                sum_add(j, sum[e][s], side == 0 ? real_mul(j, ex, ey) : real_mul(j, ey, ex), real);
+        const CgFusedMember *m = &f.m[e];
+        LLVMValueRef *ms = m->nsum ? sum + (m->sum - f.sums) : NULL, y = NULL, ops[3];
+        switch (m->kind) {
+        case CG_FM_OUTER:
+            ops[0] = fused_load(j, &m->arg[0], x, loc);
+            for (int s = 0; s < m->nsum; s++) {
+                LLVMValueRef ey = nest_load(j, &m->sum[s].y, x, NULL);
+                sum_add(j, ms[s], m->side == 0 ? real_mul(j, ops[0], ey) : real_mul(j, ey, ops[0]),
+                        real);
             }
             continue;
-        }
-        if (v->op == OP_MATMUL) {
-            /* a register sum, unrolled over its k terms */
-            CgMatmul mm = cg_matmul_plan(p, id);
-            const CgOperand A = mm.A, B = mm.B;
-            int m = mm.m, k = mm.k;
-            LLVMValueRef a = storage(j, v->arg[0]), bb = storage(j, v->arg[1]);
-            x = NULL;
-            for (int kk = 0; kk < k; kk++) {
-                LLVMValueRef t = real_mul(j, load_real(j, operand_elem(j, a, &A, m > 1 ? i : const_i64(j, 0), const_i64(j, kk), b)),
-                                      load_real(j, operand_elem(j, bb, &B, const_i64(j, kk), const_i64(j, 0), b)));
-                x = x ? real_add(j, x, t) : t;
+        case CG_FM_REG_SUM:
+            for (int k = 0; k < m->nk; k++) {
+                x[CG_VAR_K] = const_i64(j, k);
+                LLVMValueRef t = real_mul(j, nest_load(j, &m->arg[0], x, NULL),
+                                          nest_load(j, &m->arg[1], x, NULL));
+                y = y ? real_add(j, y, t) : t;
             }
-        } else {
-            LLVMValueRef ops[3];
-            for (int a = 0; a < v->nargs; a++)
-                ops[a] = fused_operand(j, g, loc, e, v->arg[a], N, b, i);
-            /* a reduction's: of one number per sample */
-            x = build_expr(j, cg_elem_expr(v->op), ops);
-            if (!p->v[d].batched) {
-                sum_add(j, sum[e][0], x, real);
+            x[CG_VAR_K] = const_i64(j, 0);
+            break;
+        case CG_FM_ELEM:
+            for (int a = 0; a < m->nargs; a++)
+                ops[a] = fused_load(j, &m->arg[a], x, loc);
+            y = build_expr(j, m->e, ops);
+            if (m->into_sums) {
+                sum_add(j, ms[0], y, real);
                 continue;
             }
+            break;
         }
-        loc[e] = x;
-        if (!fu->transient[id] || j->trap)
-            store_or_add(j, elem_ptr(j, d, N, 0, 1, b, i), x, acc[e]);
+        loc[e] = y;
+        if (!m->keep_only || j->trap)
+            store_or_add(j, nest_ptr(j, &m->dst, x), y, m->store != CG_ASSIGN);
     }
     j->nregs = 0;
     loop_close(j, &lb);
-    for (int e = 0; e < ng; e++) {
-        int d = cg_dest(p, g[e]);
-        if (p->v[d].batched)
-            continue;
-        int side = cg_batch_sum_side(p, g[e], N);
-        if (side < 0) {
-            store_or_add(j, elem_ptr(j, d, N, 0, 1, b, i), load_real(j, sum[e][0]), acc[e]);
-            continue;
+    for (int e = 0; e < ng; e++)
+        for (int s = 0; s < f.m[e].nsum; s++) {
+            LLVMValueRef y = load_real(j, sum[f.m[e].sum - f.sums + s]);
+            store_or_add(j, nest_ptr(j, &f.m[e].sum[s].dst, x), y, f.m[e].store != CG_ASSIGN);
         }
-        /* the sums into the gradient [m, nn]: row i (side 0) or column i */
-        for (int s = 0; s < cg_batch_sums(p, g[e], N); s++) {
-            int stride, off;
-            cg_batch_sum_elem(p, g[e], N, s, &stride, &off);
-            LLVMValueRef idx = index_add(j, index_mul(j, i, stride), const_i64(j, off));
-            store_or_add(j, offset_ptr(j, storage(j, d), idx), load_real(j, sum[e][s]), acc[e]);
-        }
-    }
-    if (N > 1)
+    if (f.N > 1)
         loop_close(j, &li);
-    free(g);
-    free(acc);
+    cg_fused_free(&f);
     free(loc);
     free(sum);
 }

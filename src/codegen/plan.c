@@ -654,38 +654,99 @@ void cg_fusion_free(CgFusion *fu)
     free(fu->arg_local);
 }
 
-int cg_fused_members(const CgFusion *fu, const IrProgram *p, int h, int *g)
+/* Defined with the loop nests, below. */
+static CgRef ref_elem(const IrProgram *p, int id, int N, int flat, int loop_batched);
+static CgRef ref_operand(int id, const CgOperand *o, int r, int c);
+
+/* Member e's operand a: the latest earlier member whose local holds it
+ * (CgFusion.arg_local), or its element at (i, b). */
+static CgRef fused_arg(const CgFusion *fu, const IrProgram *p, int id, int a, int N)
 {
-    (void)p;
-    int ng = 0;
-    for (int k = h; k >= 0; k = fu->next[k])
-        g[ng++] = k;
-    return ng;
+    int w = fu->arg_local[3 * id + a];
+    if (w >= 0)
+        return (CgRef){.kind = CG_REF_LOCAL, .id = w};
+    return ref_elem(p, p->v[id].arg[a], N, 0, 1);
 }
 
-int cg_fused_count(const CgFusion *fu, int h)
+/* A weight gradient's sums (cg_batch_sum_side): sum s reads element s of
+ * the operand across the loop (of sample b) and adds into the gradient
+ * [m, nn] at row i (side 0: element i * nn + s) or column i (s * nn + i). */
+static void fused_outer(const IrProgram *p, int id, int N, CgFusedMember *m)
 {
-    int ng = 0;
-    for (int k = h; k >= 0; k = fu->next[k])
-        ng++;
-    return ng;
-}
-
-int cg_fused_local(const CgFusion *fu, const IrProgram *p, const int *g, int e, int x)
-{
-    const Value *v = &p->v[g[e]];
-    for (int a = 0; a < v->nargs; a++)
-        if (v->arg[a] == x)
-            return fu->arg_local[3 * g[e] + a];
-    return -1;
-}
-
-void cg_batch_sum_elem(const IrProgram *p, int id, int N, int s, int *stride, int *off)
-{
+    const Value *v = &p->v[id];
     CgMatmul mm = cg_matmul_plan(p, id);
-    int side = cg_batch_sum_side(p, id, N);
-    *stride = side == 0 ? mm.n : 1;
-    *off = side == 0 ? s : s * mm.n;
+    int stride = m->side == 0 ? mm.n : 1;
+    for (int s = 0; s < m->nsum; s++) {
+        CgFusedSum *u = &m->sum[s];
+        u->y = (CgRef){.kind = CG_REF_ELEM, .id = v->arg[1 - m->side], .off = s, .batched = 1};
+        u->dst = (CgRef){.kind = CG_REF_ELEM, .id = cg_dest(p, id),
+                         .off = m->side == 0 ? s : s * mm.n};
+        if (N > 1)
+            u->dst.term[u->dst.nterms++] = (CgTerm){CG_VAR_I, stride, 0};
+    }
+}
+
+void cg_fused_plan(const CgFusion *fu, const IrProgram *p, int h, char *written, CgFused *f)
+{
+    int N = fu->size[h], ng = 0, nsums = 0;
+    for (int k = h; k >= 0; k = fu->next[k]) {
+        ng++;
+        if (!p->v[cg_dest(p, k)].batched)
+            nsums += cg_batch_sums(p, k, N);
+    }
+    f->N = N;
+    f->nmembers = ng;
+    f->nsums = nsums;
+    f->m = xcalloc((size_t)ng, sizeof *f->m);
+    f->sums = xcalloc((size_t)(nsums ? nsums : 1), sizeof *f->sums);
+    nsums = 0;
+    int e = 0;
+    for (int id = h; id >= 0; id = fu->next[id], e++) {
+        const Value *v = &p->v[id];
+        CgFusedMember *m = &f->m[e];
+        int d = cg_dest(p, id);
+        m->id = id;
+        m->store = cg_store(p, id, written);
+        m->dst = ref_elem(p, d, N, 0, 1);
+        m->into_sums = !p->v[d].batched;
+        m->keep_only = fu->transient[id];
+        if (m->into_sums) {
+            m->nsum = cg_batch_sums(p, id, N);
+            m->sum = f->sums + nsums;
+            nsums += m->nsum;
+        }
+        m->side = cg_batch_sum_side(p, id, N);
+        if (m->side >= 0) {
+            m->kind = CG_FM_OUTER;
+            m->nargs = 1;
+            m->arg[0] = fused_arg(fu, p, id, m->side, N);
+            fused_outer(p, id, N, m);
+        } else if (v->op == OP_MATMUL) {
+            CgMatmul mm = cg_matmul_plan(p, id);
+            int vi = mm.m > 1 ? CG_VAR_I : -1, vk = mm.k > 1 ? CG_VAR_K : -1;
+            m->kind = CG_FM_REG_SUM;
+            m->nk = mm.k;
+            m->nargs = 2;
+            m->arg[0] = ref_operand(v->arg[0], &mm.A, vi, vk);
+            m->arg[1] = ref_operand(v->arg[1], &mm.B, vk, -1);
+            m->local = 1;
+        } else {
+            m->kind = CG_FM_ELEM;
+            m->e = cg_elem_expr(v->op);
+            m->nargs = v->nargs;
+            for (int a = 0; a < v->nargs; a++)
+                m->arg[a] = fused_arg(fu, p, id, a, N);
+            m->local = !m->into_sums && fu->local[id];
+            if (m->into_sums)
+                m->sum[0].dst = m->dst;
+        }
+    }
+}
+
+void cg_fused_free(CgFused *f)
+{
+    free(f->m);
+    free(f->sums);
 }
 
 int cg_tile(long per_sample, DType dt)

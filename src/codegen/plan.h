@@ -356,7 +356,7 @@ typedef struct CgFusion {
     long transient_per_sample;   /* their buffers' elements per sample */
     int *next;       /* next[i]: the member after i in its loop, or -1 */
     int *arg_local;  /* arg_local[3 * i + a]: the member (its place in the loop) whose
-                      * local holds i's operand a, or -1 (cg_fused_local) */
+                      * local holds i's operand a, or -1 (cg_fused_plan) */
 } CgFusion;
 
 /* Plan the fused loops of the forward program (values marked in
@@ -364,23 +364,66 @@ typedef struct CgFusion {
 void cg_fusion_init(CgFusion *fu, const IrProgram *p, const CgLayout *l);
 void cg_fusion_free(CgFusion *fu);
 
-/* The members of the fused loop headed by h, in order, into g (room for
- * p->nv, or for as many as the loop has); returns how many.  Linear in the
- * loop's members, as is all of a fused loop's planning: a model of
- * thousands of steps has thousands of loops. */
-int cg_fused_members(const CgFusion *fu, const IrProgram *p, int h, int *g);
+/*
+ * A fused loop as data (cg_fused_plan), which emit_c.c prints and jit_ops.c
+ * builds, member for member:
+ *
+ *   for i in [0, N)                      (when N > 1)
+ *       every member's sums = 0
+ *       for b over the samples
+ *           each member in order: its element (kind), kept in its local
+ *           when later members read it there, then stored into dst at
+ *           (i, b) (always, or only for --trap-nan: keep_only), or added
+ *           into its sums
+ *       each member's sums stored into their destinations
+ *
+ * A member's operands are references (CgRef) to an element at (i, b), a
+ * number, the seed, or CG_REF_LOCAL: the local of the earlier member
+ * whose index in the loop is the reference's id.
+ */
+typedef enum CgFusedKind {
+    CG_FM_ELEM,       /* e over arg[] (an elementwise op, or a reduction's term of
+                       * one number per sample) */
+    CG_FM_REG_SUM,    /* a product's element in a register (cg_matmul_reg_sum): the
+                       * sum over k in [0, nk) of arg[0] * arg[1], refs over i, k, b */
+    CG_FM_OUTER       /* a weight's gradient (cg_batch_sum_side): sum s += arg[0] *
+                       * sum[s].y (side 0), or sum[s].y * arg[0] (side 1) */
+} CgFusedKind;
 
-/* How many members the fused loop headed by h has. */
-int cg_fused_count(const CgFusion *fu, int h);
+/* A sum over the samples of a member (a bias's gradient's, or one of a
+ * weight gradient's row or column), added into dst after the samples. */
+typedef struct CgFusedSum { CgRef y, dst; } CgFusedSum;
 
-/* In the fused loop of members g, member e's operand x: the latest earlier
- * member whose local holds it, or -1 (the element is read from memory). */
-int cg_fused_local(const CgFusion *fu, const IrProgram *p, const int *g, int e, int x);
+typedef struct CgFusedMember {
+    int id;                /* the value */
+    CgFusedKind kind;
+    CgStore store;         /* into its destination (cg_store; CG_ZERO_ADD: the
+                            * backend clears it before the loop, in member order) */
+    int nargs;
+    CgRef arg[3];
+    const IrExpr *e;       /* CG_FM_ELEM */
+    int nk;                /* CG_FM_REG_SUM */
+    int side;              /* CG_FM_OUTER */
+    int local;             /* the element is declared a local (C: `real h_ = ...`) */
+    int into_sums;         /* the element adds into the member's sums (its
+                            * destination has no batch), else into dst */
+    int keep_only;         /* dst is stored only for --trap-nan (CgFusion.transient) */
+    CgRef dst;             /* the destination's element at (i, b) */
+    int nsum;
+    CgFusedSum *sum;       /* nsum of them, in CgFused.sums */
+} CgFusedMember;
 
-/* Sum s of member id, a weight's gradient summed over the batch
- * (cg_batch_sum_side), adds into the gradient's element i * stride + off
- * at the loop's element i: row i of [m, nn] (side 0) or column i. */
-void cg_batch_sum_elem(const IrProgram *p, int id, int N, int s, int *stride, int *off);
+typedef struct CgFused {
+    int N;                 /* elements per sample: i's count */
+    int nmembers, nsums;   /* nsums: every member's sums */
+    CgFusedMember *m;
+    CgFusedSum *sums;
+} CgFused;
+
+/* The plan of the fused loop headed by h; written[] as cg_store's (the
+ * members' stores are decided in order).  Linear in the loop's members. */
+void cg_fused_plan(const CgFusion *fu, const IrProgram *p, int h, char *written, CgFused *f);
+void cg_fused_free(CgFused *f);
 
 /* Samples per forward/backward pass (NnrtModel.tile) for a model whose
  * per-sample workspace is tiny: the runtime runs a batch in chunks of that

@@ -148,10 +148,10 @@ static IrProgram *compile(const char *src, Program **ast)
     return p;
 }
 
-/* The fused loops' members and the locals their operands read
- * (cg_fused_members, cg_fused_local: planned once, linear in the loop)
- * are those of their definition: every value whose head is h, in order,
- * and the latest earlier member whose local holds the operand. */
+/* The fused loops' plans (cg_fused_plan: planned once, linear in the
+ * loop) hold the members of their definition, every value whose head is
+ * h, in order, and each operand read from the latest earlier member whose
+ * local holds it, or else from memory. */
 START_TEST(a_fused_loops_members_and_locals_are_those_of_their_definition)
 {
     static const char *const models[] = {
@@ -167,31 +167,43 @@ START_TEST(a_fused_loops_members_and_locals_are_those_of_their_definition)
         CgFusion fu;
         cg_layout_init(&l, p);
         cg_fusion_init(&fu, p, &l);
-        int *g = calloc((size_t)p->nv, sizeof *g), loops = 0, reads = 0;
+        char *written = calloc((size_t)p->nv, 1);
+        int loops = 0, reads = 0;
         for (int h = 0; h < p->nv; h++) {
             if (fu.head[h] != h)
                 continue;
             loops++;
-            int ng = cg_fused_members(&fu, p, h, g), k = 0;
-            ck_assert_int_eq(ng, cg_fused_count(&fu, h));
+            CgFused f;
+            cg_fused_plan(&fu, p, h, written, &f);
+            int k = 0;
             for (int i = h; i < p->nv; i++)
                 if (fu.head[i] == h) {
-                    ck_assert_msg(k < ng && g[k] == i, "model %zu: loop %d's member %d", m, h, k);
+                    ck_assert_msg(k < f.nmembers && f.m[k].id == i, "model %zu: loop %d's member %d",
+                                  m, h, k);
                     k++;
                 }
-            ck_assert_int_eq(k, ng);
-            for (int e = 0; e < ng; e++)
-                for (int a = 0; a < p->v[g[e]].nargs; a++) {
-                    int x = p->v[g[e]].arg[a], w = -1;
-                    for (int f = 0; f < e; f++)
-                        if (fu.local[g[f]] && cg_dest(p, g[f]) == x)
-                            w = f;
-                    ck_assert_int_eq(cg_fused_local(&fu, p, g, e, x), w);
+            ck_assert_int_eq(k, f.nmembers);
+            for (int e = 0; e < f.nmembers; e++) {
+                const CgFusedMember *fm = &f.m[e];
+                if (fm->kind != CG_FM_ELEM)
+                    continue;
+                for (int a = 0; a < p->v[fm->id].nargs; a++) {
+                    int x = p->v[fm->id].arg[a], w = -1;
+                    for (int g = 0; g < e; g++)
+                        if (fu.local[f.m[g].id] && cg_dest(p, f.m[g].id) == x)
+                            w = g;
+                    const CgRef *r = &fm->arg[a];
+                    if (w >= 0)
+                        ck_assert(r->kind == CG_REF_LOCAL && r->id == w);
+                    else
+                        ck_assert(r->kind != CG_REF_LOCAL && (r->kind != CG_REF_ELEM || r->id == x));
                     reads += w >= 0;
                 }
+            }
+            cg_fused_free(&f);
         }
+        free(written);
         ck_assert_msg(loops > 0 && reads > 0, "model %zu: no fused loop reads a local", m);
-        free(g);
         cg_fusion_free(&fu);
         cg_layout_free(&l);
         ir_free(p);
