@@ -105,6 +105,18 @@ else
     t_fail "nnc check failed or explain differs from the unrolled model's: $e1 vs $e2"
 fi
 
+# the carried state reads as what it is: h of the step before, h_init at t = 0
+t_begin "e2e/rnn/explain-says-what-the-carry-is"
+"$NNC" explain "$M" --wrt 'Wh[1,2]' >"$D/explain.txt" 2>>"$t_log"
+cat "$D/explain.txt" >>"$t_log"
+if grep -q '^    h_prev = h of step t - 1  *(at t = 0: h_init; here t = 5)$' "$D/explain.txt" &&
+   grep -q '^    acc_prev = acc of step t - 1  *(at t = 0: acc_init; here t = 5)$' "$D/explain.txt" &&
+   ! grep -q 'h_prev = h_init' "$D/explain.txt"; then
+    t_pass
+else
+    t_fail "explain should say h_prev = h of step t - 1 (at t = 0: h_init; here t = 5)"
+fi
+
 t_begin "e2e/rnn/report-counts-every-step"
 r1=$("$NNC" --report "$M" 2>>"$t_log" | awk '$1 == "total" { print $3 }')
 r2=$("$NNC" --report "$D/unrolled.nn" 2>>"$t_log" | awk '$1 == "total" { print $3 }')
