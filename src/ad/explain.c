@@ -857,6 +857,41 @@ static int is_unary_call(const char *notation)
     return n > 0 && strcmp(notation + n, "($0)") == 0;
 }
 
+/* A rolled loop's carried value (h_prev) is the step's h of step t - 1 (at
+ * step 0 the value before the loop, h_init): said so, with the numbers of
+ * the last step, those the step's equations below read.  0 when id is no
+ * carry. */
+static int print_carry(Ex *ex, int id, Buf *parts)
+{
+    const IrProgram *p = ex->p;
+    for (int l = 0; l < p->nloops; l++)
+        for (int k = 0; k < p->loops[l].ncarry; k++) {
+            const IrLoop *L = &p->loops[l];
+            if (L->carry[k] != id)
+                continue;
+            char remark[200];
+            Buf lhs = {0};
+            reset(parts, 2);
+            put_name(ex, &lhs, id, NULL);
+            put_name(ex, &parts[0], L->source[k], NULL);
+            put(&parts[0], ex->latex ? " \\text{ of step } %s - 1" : " of step %s - 1", L->var);
+            put_tensor(&parts[1], &p->v[id].shape, ex->val[id], ex->latex);
+            Buf init = {0};
+            put_name(ex, &init, p->v[id].arg[0], NULL);
+            if (ex->latex)
+                snprintf(remark, sizeof remark, "at $%s = 0$: $%s$; here $%s = %d$", L->var, init.s,
+                         L->var, L->count - 1);
+            else
+                snprintf(remark, sizeof remark, "at %s = 0: %s; here %s = %d", L->var, init.s,
+                         L->var, L->count - 1);
+            free(init.s);
+            equation(ex, "    ", lhs.s, "=", parts, 2, remark);
+            free(lhs.s);
+            return 1;
+        }
+    return 0;
+}
+
 static void print_forward(Ex *ex)
 {
     const IrProgram *p = ex->p;
@@ -879,6 +914,8 @@ static void print_forward(Ex *ex)
                     fprintf(ex->out, "    (a loop of %d steps: the numbers of the last, %s = %d)\n",
                             L->count, L->var, L->count - 1);
             }
+        if (print_carry(ex, i, parts))
+            continue;
         reset(parts, 3);
         rhs_template(ex, i, t, sizeof t);
         int elementwise = ir_ops[v->op].kind == K_MAP && numel(p, i) > 1;

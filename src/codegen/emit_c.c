@@ -1387,9 +1387,17 @@ static void emit_values(Cg *cg, FILE *f, int samples_inner)
     fprintf(f, "static const NnrtValue value_table[] = {\n");
     for (int k = 0; k < n; k++) {
         const Value *v = &p->v[ids[k]];
-        fprintf(f, "    {.name = \"%s\", .rank = %d, ", v->name, v->shape.rank);
-        emit_dims(f, &v->shape);
-        fprintf(f, ".size = %d, .batched = %d},\n", numel(v), v->batched);
+        int steps = cg_value_steps(&cg->lay, ids[k]);
+        Shape sh = v->shape;
+        if (steps) {   /* every step's: [S, ...] */
+            memmove(sh.dim + 1, sh.dim, (size_t)sh.rank * sizeof *sh.dim);
+            sh.dim[0] = steps;
+            sh.rank++;
+        }
+        fprintf(f, "    {.name = \"%s\", .rank = %d, ", v->name, sh.rank);
+        emit_dims(f, &sh);
+        fprintf(f, ".size = %d, .batched = %d},%s\n", shape_numel(&sh), v->batched,
+                steps ? "   /* one row per step */" : "");
     }
     fprintf(f, "};\n\n");
     fprintf(f, "/* value k of the last forward pass on n samples into dst, sample by sample%s */\n",
@@ -1398,19 +1406,21 @@ static void emit_values(Cg *cg, FILE *f, int samples_inner)
     fprintf(f, "    Work *ws = work;\n    switch (k) {\n");
     for (int k = 0; k < n; k++) {
         const Value *v = &p->v[ids[k]];
-        const char *name = cg->cname[ids[k]];
-        if (v->batched && samples_inner && numel(v) > 1)
+        /* a step's value: its owner's buffer, every step's slot */
+        int steps = cg_value_steps(&cg->lay, ids[k]), size = numel(v) * (steps ? steps : 1);
+        const char *name = cg->cname[cg->lay.owner[ids[k]]];
+        if (v->batched && samples_inner && size > 1)
             fprintf(f, "    case %d: nnrt_transpose(ws->%s, %d, n, dst); break;\n", k, name,
-                    numel(v));
-        else if (v->batched && numel(v) == 1)
+                    size);
+        else if (v->batched && size == 1)
             fprintf(f, "    case %d: memcpy(dst, ws->%s, (size_t)n * sizeof *dst); break;\n", k,
                     name);
         else if (v->batched)
             fprintf(f, "    case %d: memcpy(dst, ws->%s, (size_t)n * %d * sizeof *dst); break;\n",
-                    k, name, numel(v));
+                    k, name, size);
         else
             fprintf(f, "    case %d: memcpy(dst, ws->%s, %d * sizeof *dst); break;\n", k, name,
-                    numel(v));
+                    size);
     }
     fprintf(f, "    }\n}\n\n");
     free(ids);

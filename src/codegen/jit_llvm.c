@@ -473,13 +473,16 @@ static void build_tables(CgJit *c, const LLVMOrcExecutorAddress *fn)
     int *value_buf = xcalloc((size_t)nvalues, sizeof *value_buf);
     for (int k = 0; k < nvalues; k++) {
         const Value *v = &p->v[ids[k]];
+        int steps = cg_value_steps(&j->lay, ids[k]);   /* a step's: [S, ...] */
         values[k].name = v->name;
-        values[k].rank = v->shape.rank;
+        values[k].rank = v->shape.rank + (steps > 0);
+        if (steps)
+            values[k].dim[0] = steps;
         for (int d = 0; d < v->shape.rank; d++)
-            values[k].dim[d] = v->shape.dim[d];
-        values[k].size = numel(v);
+            values[k].dim[d + (steps > 0)] = v->shape.dim[d];
+        values[k].size = numel(v) * (steps ? steps : 1);
         values[k].batched = v->batched;
-        value_buf[k] = j->slot[ids[k]];
+        value_buf[k] = j->slot[j->lay.owner[ids[k]]];
     }
     free(ids);
     c->values = values;

@@ -174,11 +174,20 @@ void cg_layout_free(CgLayout *l)
 int cg_named_values(const IrProgram *p, const CgLayout *l, int *ids)
 {
     int n = 0;
-    for (int i = p->fwd.begin; i < p->fwd.end; i++)
-        if (l->needs_buf[i] && l->fwd_mark[i] && !p->v[i].temp && p->v[i].name &&
-            l->loop[i] < 0)   /* a rolled loop's step has a value per step */
+    for (int i = p->fwd.begin; i < p->fwd.end; i++) {
+        int in_step = 0;   /* a rolled loop's carry (h_prev) shares its source's buffer */
+        for (int k = 0; k < p->nloops; k++)
+            in_step |= i >= p->loops[k].body && i < p->loops[k].end;
+        if (l->needs_buf[l->owner[i]] && l->fwd_mark[i] && !p->v[i].temp && p->v[i].name &&
+            (l->loop[i] < 0 || in_step))
             ids[n++] = i;
+    }
     return n;
+}
+
+int cg_value_steps(const CgLayout *l, int id)
+{
+    return l->loop[id] >= 0 ? l->slots[l->owner[id]] : 0;
 }
 
 int cg_dest(const IrProgram *p, int id)

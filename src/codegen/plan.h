@@ -276,6 +276,11 @@ void cg_nest(const IrProgram *p, int id, CgStore st, CgNest *n);
  * value order.  Writes their ids to ids (room for p->nv) and returns how
  * many; NnrtModel.values in both backends. */
 int cg_named_values(const IrProgram *p, const CgLayout *l, int *ids);
+/* A named value of a rolled loop's step is written for every step: its
+ * owner's whole buffer, S = this many slots (count, or count + 1 for a
+ * carried h: the state before the first step, then each step's), as one
+ * more first axis [S, ...].  0 for a value outside loops. */
+int cg_value_steps(const CgLayout *l, int id);
 
 /* The nnrt_gemm call (C = op(A) op(B) + beta C, row-major) of a product
  * planned as a GEMM (every kind but CG_MM_LOOPS): its operands and sizes.

@@ -105,6 +105,49 @@ else
     t_fail "nnc check failed or explain differs from the unrolled model's: $e1 vs $e2"
 fi
 
+# predict --outputs of a step's values: every step's, in every backend
+t_begin "e2e/rnn/predict-outputs-every-step"
+ok=1
+for style in fast loops; do
+    t_build "$M" "$D/pred_$style" --dtype f64 --style=$style &&
+        t_run "$D/pred_$style" predict --params "$D/p.npz" --data "$D/data.npz" \
+            --out "$D/o_$style.npz" --outputs h,acc,yhat || ok=0
+done
+t_run "$NNC" run "$M" -- predict --params "$D/p.npz" --data "$D/data.npz" --out "$D/o_jit.npz" \
+    --outputs h,acc,yhat || ok=0
+if [ $ok = 1 ] && t_run $PY - "$D/p.npz" "$D/data.npz" "$D"/o_fast.npz "$D"/o_loops.npz "$D"/o_jit.npz <<'PY'
+import numpy as np, sys
+p, d = np.load(sys.argv[1]), np.load(sys.argv[2])
+x, y = d["x"], d["y"]
+h = np.zeros((len(x), 5)); hs = [h]; acc = np.zeros(len(x)); accs = [acc]
+for t in range(6):
+    h = np.tanh(x @ p["Wx"].T + h @ p["Wh"].T + p["b"]); hs.append(h)
+    acc = acc + 0.1 * ((h @ p["Wo"].T - y) ** 2).sum(1); accs.append(acc)
+H, A = np.stack(hs, 1), np.stack(accs, 1)      # [N, 7, 5]: h_init, then each step's
+for f, tol in zip(sys.argv[3:], (1e-12, 1e-12, 1e-5)):
+    o = np.load(f)
+    err = max(np.abs(o["h"] - H).max(), np.abs(o["acc"] - A).max(), np.abs(o["yhat"] - h @ p["Wo"].T).max())
+    print(f, o["h"].shape, o["acc"].shape, "max abs err %.1e" % err)
+    assert o["h"].shape == (len(x), 7, 5) and o["acc"].shape == (len(x), 7) and err < tol, f
+PY
+then
+    t_pass
+else
+    t_fail "predict --outputs h,acc of a rolled loop: expected every step's values, [N, 7, 5] and [N, 7]"
+fi
+
+# the carried state reads as what it is: h of the step before, h_init at t = 0
+t_begin "e2e/rnn/explain-says-what-the-carry-is"
+"$NNC" explain "$M" --wrt 'Wh[1,2]' >"$D/explain.txt" 2>>"$t_log"
+cat "$D/explain.txt" >>"$t_log"
+if grep -q '^    h_prev = h of step t - 1  *(at t = 0: h_init; here t = 5)$' "$D/explain.txt" &&
+   grep -q '^    acc_prev = acc of step t - 1  *(at t = 0: acc_init; here t = 5)$' "$D/explain.txt" &&
+   ! grep -q 'h_prev = h_init' "$D/explain.txt"; then
+    t_pass
+else
+    t_fail "explain should say h_prev = h of step t - 1 (at t = 0: h_init; here t = 5)"
+fi
+
 t_begin "e2e/rnn/report-counts-every-step"
 r1=$("$NNC" --report "$M" 2>>"$t_log" | awk '$1 == "total" { print $3 }')
 r2=$("$NNC" --report "$D/unrolled.nn" 2>>"$t_log" | awk '$1 == "total" { print $3 }')
