@@ -364,8 +364,12 @@ static void emit_fused(Jit *j, int h)
         LLVMIsAConstant(j->n)
             ? LLVMBuildICmp(j->b, LLVMIntSLT, b, j->n64, "real")
             : LLVMBuildICmp(j->b, LLVMIntSLT, LLVMBuildTrunc(j->b, b, j->i32, ""), j->n, "real");
-    j->regs = loc;
-    j->nregs = ng;
+    /* the members' registers, at most ng in a set of twice as many slots */
+    size_t cap = 16;
+    while (cap < 2 * (size_t)ng)
+        cap *= 2;
+    j->regs = xcalloc(cap, sizeof *j->regs);
+    j->regmask = cap - 1;
     for (int e = 0; e < ng; e++) {
         const CgFusedMember *m = &f.m[e];
         LLVMValueRef *ms = m->nsum ? sum + (m->sum - f.sums) : NULL, y = NULL, ops[3];
@@ -398,10 +402,12 @@ static void emit_fused(Jit *j, int h)
             break;
         }
         loc[e] = y;
+        keep_in_register(j, y);
         if (!m->keep_only || j->trap)
             store_or_add(j, nest_ptr(j, &m->dst, x), y, m->store != CG_ASSIGN);
     }
-    j->nregs = 0;
+    free(j->regs);
+    j->regs = NULL;
     loop_close(j, &lb);
     for (int e = 0; e < ng; e++)
         for (int s = 0; s < f.m[e].nsum; s++) {
