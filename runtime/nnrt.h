@@ -375,6 +375,13 @@ typedef struct NnrtModel {
      * pass (no tiles, no chunks); under MPI each rank's share of a batch in
      * one pass, whose statistics the ranks exchange (NNRT_PASS_TRAIN_SHARE). */
     int batchnorm;
+
+    /* The model has a stop_gradient: check's finite differences run with
+     * nnrt_held() true, in which the passes leave its values as the pass
+     * at the unperturbed parameters wrote them, so that the numeric
+     * derivative is of the function the backward pass differentiates;
+     * check then runs all its samples in one pass. */
+    int holds;
 } NnrtModel;
 
 /* ---- entry point and kernels used by generated code ---- */
@@ -411,6 +418,8 @@ typedef struct NnrtModel {
 #define nnrt_batchnorm NNRT_FN(nnrt_batchnorm)
 #define nnrt_pass_train NNRT_FN(nnrt_pass_train)
 #define nnrt_set_pass_train NNRT_FN(nnrt_set_pass_train)
+#define nnrt_held NNRT_FN(nnrt_held)
+#define nnrt_set_held NNRT_FN(nnrt_set_held)
 #define nnrt_gemm NNRT_FN(nnrt_gemm)
 #define nnrt_finite NNRT_FN(nnrt_finite)
 #define nnrt_transpose NNRT_FN(nnrt_transpose)
@@ -464,6 +473,11 @@ void nnrt_batchnorm(int op, int train, int add, int n, int si, int sb, int C, in
                     const nnrt_real *d, nnrt_real *out, nnrt_real *rmean, nnrt_real *rvar);
 int nnrt_pass_train(void);
 void nnrt_set_pass_train(int train);
+/* check's finite differences (NnrtModel.holds): while held, generated code
+ * skips every stop_gradient's store, whose buffer keeps the values of the
+ * last pass that was not held. */
+int nnrt_held(void);
+void nnrt_set_held(int held);
 /* ---- convolutions and pools (nnrt_conv.c) ----
  * A window sliding over the spatial axes of a map stored like every
  * per-sample tensor of the generated code: element e of sample b at

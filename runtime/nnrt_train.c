@@ -108,6 +108,8 @@ typedef struct Run {
     int keep;                    /* predict --outputs of values: every step stored */
     const char *print;           /* grad/check --print: "" (all) or "W1,b1", else NULL */
     int trap_nan;                /* --trap-nan: find where a non-finite value appeared */
+    int hold;                    /* check of a model with a stop_gradient (NnrtModel.holds):
+                                  * every sample in one pass, whose values it holds */
     int mode_train;              /* the passes of a gradient (batch_gradient) in train mode:
                                   * `train`, or --mode train */
     int eval_train;              /* ... and those of evaluate(): --mode train only */
@@ -518,10 +520,10 @@ static int setup_work(Run *r, int64_t cap, int gather)
         cap = 1;
     /* batch norm in train mode: a batch is one pass, its statistics the
      * batch's (the last, shorter batch's its own) */
-    int whole = m->batchnorm && r->mode_train;
+    int whole = (m->batchnorm && r->mode_train) || r->hold;
     if (cap > CHUNK_MAX && !whole)
         cap = CHUNK_MAX;
-    if (m->tile > 0 && cap > m->tile)
+    if (m->tile > 0 && cap > m->tile && !whole)
         cap = m->tile;   /* a tiny model: chunks that stay in the cache */
     if (m->sample_max > 0 && cap > INT_MAX / m->sample_max && check_pass(r, &cap) != 0)
         return 1;
@@ -726,6 +728,20 @@ int nnrt_pass_train(void)
 void nnrt_set_pass_train(int train)
 {
     pass_train = train;
+}
+
+/* check's finite differences hold the stop_gradient values (nnrt.h); here
+ * for the same reason. */
+static int held;
+
+int nnrt_held(void)
+{
+    return held;
+}
+
+void nnrt_set_held(int h)
+{
+    held = h;
 }
 
 /* Does train mode differ from eval mode for this model? */
@@ -1952,6 +1968,7 @@ static int cmd_check(Run *r)
         rc = check_print_names(m, r->print);
     if (rc == 0)
         rc = setup_params(r, r->params_file);
+    r->hold = m->holds;
     if (rc == 0)
         rc = setup_work(r, d.n, 0);
     size_t total = (size_t)(m->nparam_total > 0 ? m->nparam_total : 1);
@@ -1987,6 +2004,9 @@ static int cmd_check(Run *r)
            "max rel err", "result");
     fflush(stdout);
     int nfail = 0, nchecked = 0, nsampled = 0;
+    /* f(p +- h) with each stop_gradient's values of f(p), the backward
+     * pass's function: the pass of batch_gradient above wrote them */
+    nnrt_set_held(m->holds);
     for (int k = 0; k < m->nparams; k++) {
         const NnrtParam *p = &m->params[k];
         char dims[64];
@@ -2044,6 +2064,7 @@ static int cmd_check(Run *r)
                (long long)n, sampled ? "*" : "", maxabs, maxrel, ok ? "PASS" : "FAIL");
         fflush(stdout);   /* a row as soon as it is known: large models take a while */
     }
+    nnrt_set_held(0);
     if (nsampled)
         printf("\n* %lld of the parameter's entries, chosen at random (--entries N sets how "
                "many, --entries all checks every one)\n", (long long)r->entries);

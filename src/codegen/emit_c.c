@@ -457,6 +457,10 @@ static void emit_nest(Cg *cg, const CgNest *ns)
             out(cg, ind++, "{");
             brace[nopen++] = 1;
             break;
+        case CG_N_UNLESS_HELD:
+            out(cg, ind++, "if (!nnrt_held()) {   /* else as nnc check holds it */");
+            brace[nopen++] = 1;
+            break;
         case CG_N_END:
             ind--;
             if (brace[--nopen])
@@ -1585,6 +1589,8 @@ static void emit_model(const Cg *cg, FILE *f)
         fprintf(f, "    .ndraws = %d, .draws = draw_table,\n", p->nslots - ir_data_slots(p));
     if (cg_batch_model(p))
         fprintf(f, "    .batchnorm = 1,   /* train mode: each batch in one pass */\n");
+    if (cg_holds(p))
+        fprintf(f, "    .holds = 1,   /* stop_gradient: check holds its values, in one pass */\n");
     fprintf(f, "};\n\n");
     if (opt->lib) {
         fprintf(f, "const NnrtModel *%s_model(void)\n{\n    return &model;\n}\n", p->name);

@@ -204,8 +204,16 @@ static void emit_map(Lx *lx, int id)
         ref(lx, v->arg[k], &v->shape, idx, ops[k], sizeof ops[k]);
     ref(lx, dst, &v->shape, idx, d, sizeof d);
     cg_c_expr(p, ir_op_expr(v->op), opp, rhs, sizeof rhs);
+    /* check's finite differences hold a stop_gradient (plan.c's nest) */
+    int held = v->op == OP_STOP_GRADIENT;
+    if (held)
+        out(lx, 0, "if (!nnrt_held()) {   /* else as nnc check holds it */");
+    lx->ind += held;
     int ind = open_loops(lx, &v->shape, idx, 0);
     out(lx, ind, "%s %s %s;", d, op, rhs);
+    lx->ind -= held;
+    if (held)
+        out(lx, 0, "}");
 }
 
 /* Element (r, c) of op(X) (plan.h cg_operand: a vector is a row on the left,

@@ -46,6 +46,7 @@ typedef struct JitModel {
     int ndraws;           /* NnrtModel.draws */
     const NnrtDraw *draws;
     int batchnorm;        /* NnrtModel.batchnorm */
+    int holds;            /* NnrtModel.holds */
 } JitModel;
 
 int jit_main_f32(const JitModel *m, int argc, char **argv);

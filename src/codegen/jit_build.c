@@ -7,6 +7,7 @@
  * element of it an op reads inside a loop.  The other files of the JIT
  * (jit_internal.h) are written with these.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,15 +297,33 @@ LLVMValueRef fmuladd(Jit *j, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c)
     return call_math(j, j->p->dtype == DT_F32 ? "llvm.fmuladd.f32" : "llvm.fmuladd.f64", args, 3);
 }
 
-/* A product just built: not used yet, nor a fused loop's step in a
- * register (j->regs), which later steps may read. */
+/* x's first slot in the set of a fused loop's registers (j->regs). */
+static size_t register_slot(const Jit *j, LLVMValueRef x)
+{
+    return (size_t)(((uintptr_t)x >> 4) * 0x9e3779b97f4a7c15ull >> 32) & j->regmask;
+}
+
+/* A fused loop's member kept in a register: fresh_product leaves it
+ * alone.  Constant time, so that building a loop of thousands of members
+ * stays linear in them. */
+void keep_in_register(Jit *j, LLVMValueRef x)
+{
+    size_t h = register_slot(j, x);
+    while (j->regs[h] && j->regs[h] != x)
+        h = (h + 1) & j->regmask;
+    j->regs[h] = x;
+}
+
+/* A product just built: not used yet, nor a fused loop's member in a
+ * register (j->regs), which later members may read. */
 static int fresh_product(const Jit *j, LLVMValueRef x)
 {
     if (!LLVMIsAInstruction(x) || LLVMGetInstructionOpcode(x) != LLVMFMul || LLVMGetFirstUse(x))
         return 0;
-    for (int k = 0; k < j->nregs; k++)
-        if (j->regs[k] == x)
-            return 0;
+    if (j->regs)
+        for (size_t h = register_slot(j, x); j->regs[h]; h = (h + 1) & j->regmask)
+            if (j->regs[h] == x)
+                return 0;
     return 1;
 }
 

@@ -81,8 +81,11 @@ typedef struct Jit {
     LLVMValueRef work, params, grads, n, n64, seed;
     LLVMValueRef nb, ld;  /* n rounded up to ROW, a batched buffer's row (padded rows) */
     LLVMMetadataRef group;  /* the access group of the loops with independent iterations */
-    LLVMValueRef *regs;   /* the steps of the fused loop being built kept in registers */
-    int nregs;
+    /* the members of the fused loop being built kept in registers, which
+     * later members may read (fresh_product): a set of regmask + 1 slots
+     * (open addressing, NULL where free), NULL outside a fused loop */
+    LLVMValueRef *regs;
+    size_t regmask;
     LLVMValueRef *storage;  /* each value's storage in this function, made on first use */
     struct Loop *loop;    /* the innermost loop open */
     char *written;        /* adjoint buffers already written (plan.h, cg_store) */
@@ -159,6 +162,7 @@ LLVMValueRef elem_ptr(Jit *j, int id, int N, int flat, int loop_batched, LLVMVal
 LLVMValueRef load_elem(Jit *j, int id, int N, int flat, int loop_batched, LLVMValueRef b,
                        LLVMValueRef i);
 int begin_store(Jit *j, int id);
+void keep_in_register(Jit *j, LLVMValueRef x);
 void clear_dest(Jit *j, int id);
 
 /* jit_math.c: math functions and element expressions */

@@ -517,6 +517,7 @@ static void build_tables(CgJit *c, const LLVMOrcExecutorAddress *fn)
         .row_multiple = ROW, .row_skew = SKEW,
         .ndraws = p->nslots - ndata, .draws = draws,
         .batchnorm = cg_batch_model(p),
+        .holds = cg_holds(p),
     };
 }
 

@@ -57,6 +57,7 @@ int NNRT_FN(jit_main)(const JitModel *j, int argc, char **argv)
         .keep_all = j->keep_all,
         .nvalues = j->nvalues, .values = j->values, .value = j->nvalues ? value : NULL,
         .ndraws = j->ndraws, .draws = j->draws, .batchnorm = j->batchnorm,
+        .holds = j->holds,
     };
     running = j;
     return nnrt_main(&m, argc, argv);

@@ -39,6 +39,18 @@ static LLVMValueRef nest_load(Jit *j, const CgRef *r, LLVMValueRef *x, LLVMValue
     return load_real(j, nest_ptr(j, r, x));
 }
 
+/* The runtime's nnrt_held() (nnrt.h): check's finite differences hold
+ * the stop_gradient values. */
+static LLVMValueRef call_held(Jit *j)
+{
+    const char *name = j->p->dtype == DT_F32 ? "nnrt_held_f32" : "nnrt_held_f64";
+    LLVMTypeRef ty = LLVMFunctionType(j->i32, NULL, 0, 0);
+    LLVMValueRef fn = LLVMGetNamedFunction(j->mod, name);
+    if (!fn)
+        fn = LLVMAddFunction(j->mod, name, ty);
+    return LLVMBuildCall2(j->b, ty, fn, NULL, 0, "held");
+}
+
 /* A loop nest (plan.h cg_nest), as emit_c.c prints it: the same loops, the
  * same statements.  A flat loop runs over the padded rows (ld per element),
  * as do the loops over the samples but a sum's (samples_open). */
@@ -46,6 +58,7 @@ static void build_nest(Jit *j, const CgNest *ns)
 {
     LLVMValueRef x[CG_NVARS], local = NULL;
     Loop loop[16];
+    LLVMBasicBlockRef after[16];
     int kind[16], nopen = 0;
     for (int v = 0; v < CG_NVARS; v++)
         x[v] = const_i64(j, 0);
@@ -72,6 +85,15 @@ static void build_nest(Jit *j, const CgNest *ns)
         case CG_N_BLOCK:
             kind[nopen++] = -1;
             break;
+        case CG_N_UNLESS_HELD: {
+            LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
+            after[nopen] = LLVMAppendBasicBlockInContext(j->ctx, j->fn, "");
+            LLVMValueRef free_ = LLVMBuildICmp(j->b, LLVMIntEQ, call_held(j), const_i32(j, 0), "");
+            LLVMBuildCondBr(j->b, free_, body, after[nopen]);
+            LLVMPositionBuilderAtEnd(j->b, body);
+            kind[nopen++] = -2;
+            break;
+        }
         case CG_N_CLEAR: {
             const Value *d = &j->p->v[s->dst.id];
             LLVMValueRef count = d->batched ? index_mul(j, j->ld, numel(d)) : const_i64(j, numel(d));
@@ -83,6 +105,9 @@ static void build_nest(Jit *j, const CgNest *ns)
             if (kind[--nopen] >= 0) {
                 loop_close(j, &loop[nopen]);
                 x[kind[nopen]] = const_i64(j, 0);
+            } else if (kind[nopen] == -2) {
+                LLVMBuildBr(j->b, after[nopen]);
+                LLVMPositionBuilderAtEnd(j->b, after[nopen]);
             }
             break;
         case CG_N_STORE: {
@@ -367,8 +392,12 @@ static void emit_fused(Jit *j, int h)
         LLVMIsAConstant(j->n)
             ? LLVMBuildICmp(j->b, LLVMIntSLT, b, j->n64, "real")
             : LLVMBuildICmp(j->b, LLVMIntSLT, LLVMBuildTrunc(j->b, b, j->i32, ""), j->n, "real");
-    j->regs = loc;
-    j->nregs = ng;
+    /* the members' registers, at most ng in a set of twice as many slots */
+    size_t cap = 16;
+    while (cap < 2 * (size_t)ng)
+        cap *= 2;
+    j->regs = xcalloc(cap, sizeof *j->regs);
+    j->regmask = cap - 1;
     for (int e = 0; e < ng; e++) {
         const CgFusedMember *m = &f.m[e];
         LLVMValueRef *ms = m->nsum ? sum + (m->sum - f.sums) : NULL, y = NULL, ops[3];
@@ -401,10 +430,12 @@ static void emit_fused(Jit *j, int h)
             break;
         }
         loc[e] = y;
+        keep_in_register(j, y);
         if (!m->keep_only || j->trap)
             store_or_add(j, nest_ptr(j, &m->dst, x), y, m->store != CG_ASSIGN);
     }
-    j->nregs = 0;
+    free(j->regs);
+    j->regs = NULL;
     loop_close(j, &lb);
     for (int e = 0; e < ng; e++)
         for (int s = 0; s < f.m[e].nsum; s++) {

@@ -471,11 +471,15 @@ static void group_clear(Group *G, const IrProgram *p)
 }
 
 /* Can value id start a fused loop?  The number of elements per sample
- * the loop runs over, or 0. */
+ * the loop runs over, or 0.  A stop_gradient is a step of its own, which
+ * check's finite differences skip (its nest's CG_N_UNLESS_HELD), so that
+ * later steps read its buffer, held. */
 static int fuse_head(const IrProgram *p, int id)
 {
     const Value *v = &p->v[id];
     const Value *d = &p->v[cg_dest(p, id)];
+    if (v->op == OP_STOP_GRADIENT)
+        return 0;
     if (v->op == OP_MATMUL && !d->batched) {   /* a weight's gradient: along the longer side */
         CgMatmul mm = cg_matmul_plan(p, id);
         int N = mm.m >= mm.n ? mm.m : mm.n;
@@ -507,7 +511,8 @@ static int fuse_member(const IrProgram *p, const Group *G, int id)
             return 0;
         return !G->reads[d];
     }
-    if (!v->batched || numel_of(p, id) != N || numel_of(p, d) != N || cg_map_stretched(p, id))
+    if (!v->batched || numel_of(p, id) != N || numel_of(p, d) != N || cg_map_stretched(p, id) ||
+        v->op == OP_STOP_GRADIENT)
         return 0;
     /* the sum of a single number per sample (the loss of a 1-output model) */
     int one = kind == K_REDUCE && N == 1 && v->acc < 0 && p->v[v->arg[0]].batched &&
@@ -1243,6 +1248,11 @@ static void nest_map(const IrProgram *p, int id, CgStore st, CgNest *n)
     int flat = loops == CG_MAP_FLAT;
     CgRef d = ref_elem(p, cg_dest(p, id), N, flat, v->batched);
     CgNestStep *s = NULL;
+    /* check's finite differences keep a stop_gradient's value as the pass
+     * at the unperturbed parameters left it (docs/teaching.md) */
+    int held = v->op == OP_STOP_GRADIENT;
+    if (held)
+        nest_step(n, CG_N_UNLESS_HELD);
     switch (loops) {
     case CG_MAP_FLAT:
         nest_loop(n, CG_VAR_I, v->batched ? CG_COUNT_FLAT : CG_COUNT_CONST, N, 0)->parallel = 1;
@@ -1263,6 +1273,8 @@ static void nest_map(const IrProgram *p, int id, CgStore st, CgNest *n)
         nest_end(n);
         nest_arg(nest_store(n, store_op(st), d, nest_expr(NE_COPY)), ref_local());
         nest_end(n);
+        if (held)
+            nest_end(n);
         return;
     case CG_MAP_STRETCHED:   /* (nest_stretched) */
     case CG_MAP_NESTED:
@@ -1278,6 +1290,8 @@ static void nest_map(const IrProgram *p, int id, CgStore st, CgNest *n)
     for (int k = 0; k < v->nargs; k++)
         nest_arg(s, ref_elem(p, v->arg[k], N, flat, v->batched));
     if (flat || N > 1)
+        nest_end(n);
+    if (held)
         nest_end(n);
 }
 
@@ -1466,6 +1480,14 @@ void cg_nest(const IrProgram *p, int id, CgStore st, CgNest *n)
 }
 
 /* ---- batch norm (K_BATCH) ---- */
+
+int cg_holds(const IrProgram *p)
+{
+    for (int i = 0; i < p->nv; i++)
+        if (p->v[i].op == OP_STOP_GRADIENT)
+            return 1;
+    return 0;
+}
 
 int cg_batch_model(const IrProgram *p)
 {

@@ -223,6 +223,8 @@ typedef struct CgRef {
 typedef enum CgNestKind {
     CG_N_LOOP,         /* for var in [0, count) */
     CG_N_BLOCK,        /* a block of its own (C's braces around a local) */
+    CG_N_UNLESS_HELD,  /* a block that runs unless the runtime holds the stop_gradient
+                        * values (nnrt_held(): check's finite differences) */
     CG_N_END,          /* the end of the innermost loop or block */
     CG_N_CLEAR,        /* set all of dst.id's buffer to 0 */
     CG_N_STORE         /* dst (op) e, e over arg[] as $0 $1 $2 */
@@ -588,6 +590,11 @@ typedef struct CgBatch {
 } CgBatch;
 
 CgBatch cg_batch_plan(const IrProgram *p, int id);
+
+/* Does the program have a stop_gradient, whose values check's finite
+ * differences hold (the nest's CG_N_UNLESS_HELD)?  Its passes in check
+ * then hold every sample (NnrtModel.holds). */
+int cg_holds(const IrProgram *p);
 
 /* Does the program have a K_BATCH op?  Its passes in train mode then hold
  * whole batches: no tile (NnrtModel.batchnorm). */

@@ -402,11 +402,19 @@ static Ev eval_binary(Sema *S, const Expr *e)
     return map_op(S, op, 2, args, src, e->loc);
 }
 
-/* A slot the runtime draws (IrSlot.noise): a batched input value, bound to
- * name when bind_it (a `noise` declaration; dropout's mask is not a name
- * of the model).  finish() moves these slots after the data slots. */
-static int noise_slot(Sema *S, const char *name, Shape sh, IrNoise kind, double a, double b,
-                      Loc loc)
+/* The value of a declaration: a leaf (an input or a parameter), number
+ * index of the program's slots or parameters, named. */
+static int declared(Sema *S, Op op, int index, const char *name, Shape sh, int batched, Loc loc)
+{
+    int id = emit(S, op, 0, NULL, sh, batched, loc);
+    V(S, id)->index = index;
+    V(S, id)->name = name;
+    return id;
+}
+
+/* A new slot of the program (an input, a target or a tensor the runtime
+ * draws), its batched input value made. */
+static IrSlot *add_slot(Sema *S, const char *name, Shape sh, Loc loc)
 {
     IrProgram *p = S->p;
     p->slots = xrealloc(p->slots, (size_t)(p->nslots + 1) * sizeof *p->slots);
@@ -414,16 +422,23 @@ static int noise_slot(Sema *S, const char *name, Shape sh, IrNoise kind, double 
     memset(s, 0, sizeof *s);
     s->name = name;
     s->shape = sh;
+    s->loc = loc;
+    s->value = declared(S, OP_INPUT, p->nslots, name, sh, 1, loc);
+    p->nslots++;
+    return s;
+}
+
+/* A slot the runtime draws (IrSlot.noise): a batched input value, bound to
+ * name when bind_it (a `noise` declaration; dropout's mask is not a name
+ * of the model).  finish() moves these slots after the data slots. */
+static int noise_slot(Sema *S, const char *name, Shape sh, IrNoise kind, double a, double b,
+                      Loc loc)
+{
+    IrSlot *s = add_slot(S, name, sh, loc);
     s->noise = kind;
     s->a = a;
     s->b = b;
-    s->loc = loc;
-    int id = emit(S, OP_INPUT, 0, NULL, sh, 1, loc);
-    V(S, id)->index = p->nslots;
-    V(S, id)->name = name;
-    s->value = id;
-    p->nslots++;
-    return id;
+    return s->value;
 }
 
 /* dropout(h, p): h * mask, the mask a slot the runtime draws: in train mode
@@ -1600,12 +1615,9 @@ static void declare_param(Sema *S, const char *name, Shape shape, InitKind init,
     q->init = init;
     q->frozen = frozen;
     q->loc = loc;
-    int id = emit(S, OP_PARAM, 0, NULL, shape, 0, loc);
-    V(S, id)->index = p->nparams;
-    V(S, id)->name = name;
-    q->value = id;
+    q->value = declared(S, OP_PARAM, p->nparams, name, shape, 0, loc);
     p->nparams++;
-    Binding b = {name, B_VALUE, 0, id, "param", loc, 0, NULL};
+    Binding b = {name, B_VALUE, 0, q->value, "param", loc, 0, NULL};
     bind(S, b);
 }
 
@@ -1994,6 +2006,19 @@ static void poison(Sema *S, const Stmt *st)
     bind(S, b);
 }
 
+/* The shape of a declaration (param, noise) of a new name: 0 when the name
+ * or the shape is wrong (reported; a wrong shape poisons the name). */
+static int declared_shape(Sema *S, const Stmt *st, Shape *sh)
+{
+    if (!check_new_name(S, st->name, st->name_loc))
+        return 0;
+    if (!eval_dims(S, st->dims, st->ndims, sh)) {
+        poison(S, st);
+        return 0;
+    }
+    return 1;
+}
+
 static void do_stmt(Sema *S, const Stmt *st)
 {
     IrProgram *p = S->p;
@@ -2066,46 +2091,29 @@ static void do_stmt(Sema *S, const Stmt *st)
             poison(S, st);
             break;
         }
-        p->slots = xrealloc(p->slots, (size_t)(p->nslots + 1) * sizeof *p->slots);
-        IrSlot *s = &p->slots[p->nslots];
-        memset(s, 0, sizeof *s);
-        s->name = st->name;
-        s->shape = sh;
+        IrSlot *s = add_slot(S, st->name, sh, st->name_loc);
         s->target = st->kind == ST_TARGET;
         s->nclass = nclass;
         s->nindex = nindex;
-        s->loc = st->name_loc;
-        int id = emit(S, OP_INPUT, 0, NULL, sh, 1, st->name_loc);
-        V(S, id)->index = p->nslots;
-        V(S, id)->name = st->name;
-        V(S, id)->label = nclass > 0;
-        s->value = id;
-        p->nslots++;
-        Binding b = {st->name, B_VALUE, 0, id, s->target ? "target" : "input", st->name_loc, 0, NULL};
+        V(S, s->value)->label = nclass > 0;
+        Binding b = {st->name, B_VALUE, 0, s->value, s->target ? "target" : "input", st->name_loc,
+                     0, NULL};
         bind(S, b);
         break;
     }
     case ST_PARAM: {
-        if (!check_new_name(S, st->name, st->name_loc))
-            break;
         Shape sh;
-        if (!eval_dims(S, st->dims, st->ndims, &sh)) {
-            poison(S, st);
+        if (!declared_shape(S, st, &sh))
             break;
-        }
         declare_param(S, st->name, sh, INIT_ZEROS, st->name_loc, st->frozen);
         if (st->value)
             param_init(S, &p->params[p->nparams - 1], st->value);
         break;
     }
     case ST_NOISE: {
-        if (!check_new_name(S, st->name, st->name_loc))
-            break;
         Shape sh;
-        if (!eval_dims(S, st->dims, st->ndims, &sh)) {
-            poison(S, st);
+        if (!declared_shape(S, st, &sh))
             break;
-        }
         /* normal(mean, std) | uniform(low, high), numbers */
         const Expr *e = st->value;
         int normal = e->kind == EX_CALL && strcmp(e->str, "normal") == 0;

@@ -91,3 +91,26 @@ NNC_TEST_CORRUPT_RULE=tanh t_run "$NNC" check "$D/wide.nn" --entries 20; rc=$?
 t_run "$NNC" check "$D/wide.nn" --entries 0; rc=$?
 [ $rc = 2 ] && grep -q "^error: --entries 0: expected how many entries" "$t_log" || ok=0
 if [ $ok = 1 ]; then t_pass; else t_fail "expected W checked on 2000, 7, 2500, 2500 and 20 (FAIL) entries"; fi
+
+# stop_gradient: the finite differences hold its values as the backward pass
+# does (docs/teaching.md), in the C trainer (fast and --style=loops, the
+# samples more than a tile's, all in one pass) and the JIT; a wrong rule
+# elsewhere in the model still fails
+HELD=tests/e2e/models/held.nn
+for style in fast loops jit; do
+    t_begin "check/held/passes-$style"
+    case $style in
+    jit) cmd=("$NNC" run "$HELD" --dtype f64 check) ;;
+    *) cmd=("$NNC" check "$HELD" --style=$style) ;;
+    esac
+    if t_run "${cmd[@]}" --data "random(n = 300, seed = 2)" && grep -q "^PASS: all 3" "$t_log"; then
+        t_pass
+    else
+        t_fail "check of a model with stop_gradient should pass ($style)"
+    fi
+done
+t_begin "check/held/fails-with-wrong-tanh-rule"
+NNC_TEST_CORRUPT_RULE=tanh t_run "$NNC" check "$HELD"
+rc=$?
+if [ $rc = 1 ] && grep -q "^W .* FAIL$" "$t_log" && grep -q "^V .* PASS$" "$t_log"; then t_pass
+else t_fail "expected exit 1 and W FAIL with a wrong tanh rule, got exit $rc"; fi

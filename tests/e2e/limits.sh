@@ -146,3 +146,19 @@ then
 else
     t_fail "docs/limits.md and the source disagree: $(tail -n 3 "$t_log")"
 fi
+
+# The JIT builds a fused loop of thousands of members in time linear in
+# them: a product kept in a register for later members (h_i_1 = h * 0.99)
+# is looked up in a set, not among every member, before an addition may
+# fold it into a multiply-add (jit_build.c fresh_product); here every one
+# stays a product of its own, 5000 in the forward loop
+t_begin "limits/jit-long-fused-loop"
+{ printf 'input x[2]\ntarget y[2]\nparam p[2] = 0.1\nh0 = x\n'
+  for i in $(seq 5000); do echo "h$i = h$((i - 1)) * 0.99 + p"; done
+  echo 'loss = sum((h5000 - y)^2)'; } >"$D/jitchain.nn"
+if "$NNC" --emit=llvm "$D/jitchain.nn" >"$D/jitchain.ll" 2>>"$t_log" &&
+   [ "$(grep -c ' = fmul .*, 0x3FEFAE1480000000$' "$D/jitchain.ll")" -ge 5000 ]; then
+    t_pass
+else
+    t_fail "nnc --emit=llvm of a chain of 5000 statements: $(grep -c ' = fmul .*, 0x3FEFAE1480000000$' "$D/jitchain.ll" 2>/dev/null) products by 0.99"
+fi

@@ -262,7 +262,7 @@ START_TEST(every_loop_nest_is_well_formed)
         "param V[3, 2] = xavier_uniform\nh = tanh(W @ x + b)\nz = V @ h + x * 2\n"
         "loss = 0.5 * sum((W @ z - y)^2) + mean(z) + sumsq(h)\npenalty = sumsq(W) + sum(V')\n",
         "input x[4]\ntarget y[4]\nparam A[4, 4] = xavier_uniform\nparam c = 1\n"
-        "h = relu(A' @ x) * c\nloss = sum((h - y)^2) / 4\n",
+        "h = relu(A' @ x) * c\nloss = sum((h - y)^2) / 4 + sum(stop_gradient(h) * x)\n",
         "input x[2, 3]\ntarget y[2]\nparam W[3, 2] = xavier_uniform\n"
         "h = x @ W\nloss = sum(h) + mean(y * sum(x))\n",
         "input x[12]\ntarget y[3]\nparam W[3, 4] = xavier_uniform\nX = reshape(x, [3, 4])\n"
@@ -307,6 +307,7 @@ START_TEST(every_loop_nest_is_well_formed)
                             stack[depth++] = s->var;
                             break;
                         case CG_N_BLOCK:
+                        case CG_N_UNLESS_HELD:
                             stack[depth++] = -1;
                             break;
                         case CG_N_CLEAR:
