@@ -1575,6 +1575,8 @@ static void emit_model(const Cg *cg, FILE *f)
         fprintf(f, "    .ndraws = %d, .draws = draw_table,\n", p->nslots - ir_data_slots(p));
     if (cg_batch_model(p))
         fprintf(f, "    .batchnorm = 1,   /* train mode: each batch in one pass */\n");
+    if (cg_halves(p))
+        fprintf(f, "    .halves = 1,   /* rolled loops: the threads share a pass in halves */\n");
     fprintf(f, "};\n\n");
     if (opt->lib) {
         fprintf(f, "const NnrtModel *%s_model(void)\n{\n    return &model;\n}\n", p->name);
