@@ -43,7 +43,7 @@ say "nnc benchmarks, $(date -u '+%Y-%m-%d %H:%M'), commit $(git rev-parse --shor
 say "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 trap 'mkdir -p bench/results; cat "$OUT" >>bench/results/history.txt; echo >>bench/results/history.txt' EXIT
 
-# ONLY=NAME: only the section in bench/NAME.sh (w7, jit)
+# ONLY=NAME: only the section in bench/NAME.sh (w7, embed, jit)
 if [ -n "${ONLY:-}" ]; then
     . "bench/$ONLY.sh"
     exit 0
