@@ -30,10 +30,24 @@ stats() { sort -g "$2" | awk -v name="$1" '{ v[NR] = $1 } END {
     printf "%s %.6g %.6g %.6g\n", name, m, v[1], v[NR] }'; }
 # peak RSS in MiB of a command (GNU time)
 peak() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n 1 | awk '{ printf "%.1f", $1 / 1024 }'; }
+# row5 LABEL FILE: median (min-max) of FILE, and $ref / median when $ref is set
+ref=""
+row5() { read -r _ med lo hi < <(stats x "$2")
+    say "$(printf '  %-44s %8.3f s  (%.3f-%.3f)%s' "$1" "$med" "$lo" "$hi" \
+        "$([ -n "$ref" ] && printf '  PyTorch / this x%.1f' "$(echo "$ref / $med" | bc -l)")")"; }
+# secs_col CSV ROW [COLUMN]: a metrics.csv's COLUMN (default seconds) in epoch ROW
+secs_col() { awk -F, -v row="$2" -v col="${3:-seconds}" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i }
+    NR == row + 2 { print $c }' "$1"; }
 
 say "nnc benchmarks, $(date -u '+%Y-%m-%d %H:%M'), commit $(git rev-parse --short HEAD 2>/dev/null), $(nproc) cores, R = $R runs each"
 say "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 trap 'mkdir -p bench/results; cat "$OUT" >>bench/results/history.txt; echo >>bench/results/history.txt' EXIT
+
+# ONLY=NAME: only the section in bench/NAME.sh (w7, embed, jit)
+if [ -n "${ONLY:-}" ]; then
+    . "bench/$ONLY.sh"
+    exit 0
+fi
 
 # ---- compile time
 say ""
@@ -161,9 +175,6 @@ for i in $(seq "$R"); do
     fi
 done
 if [ -s "$B/t_w5_torch" ]; then read -r _ ref _ _ < <(stats x "$B/t_w5_torch"); else ref=""; fi
-row5() { read -r _ med lo hi < <(stats x "$2")
-    say "$(printf '  %-44s %8.3f s  (%.3f-%.3f)%s' "$1" "$med" "$lo" "$hi" \
-        "$([ -n "$ref" ] && printf '  PyTorch / this x%.1f' "$(echo "$ref / $med" | bc -l)")")"; }
 [ -s "$B/t_w5_jit_cold" ] && row5 "nnc sweep, LLVM JIT, cold cache (compiling)" "$B/t_w5_jit_cold"
 [ -s "$B/t_w5_jit_warm" ] && row5 "nnc sweep, LLVM JIT, warm cache (re-run)" "$B/t_w5_jit_warm"
 row5 "nnc sweep, C backend, cold cache (12 x cc)" "$B/t_w5_c_cold"
@@ -189,9 +200,6 @@ done; done
 
 # ---- W2, W3: Fashion-MNIST
 FM=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
-# secs_col CSV ROW [COLUMN]: a metrics.csv's COLUMN (default seconds) in epoch ROW
-secs_col() { awk -F, -v row="$2" -v col="${3:-seconds}" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i }
-    NR == row + 2 { print $c }' "$1"; }
 if [ ! -f "$FM" ]; then
     say ""
     say "W2, W3: skipped (no $FM; scripts/deps.sh --all installs dataset-fashion-mnist)"
@@ -358,38 +366,7 @@ if [ -f "$FM" ]; then
 fi
 
 # ---- W7: an Elman RNN over the 28 rows of Fashion-MNIST images
-if [ -f "$FM" ]; then
-    say ""
-    say "== W7: Elman RNN, 28 steps of 28 features, 128 hidden, Adam, batch 64, 1 epoch (seconds, training only)"
-    ./nnc build bench/models/w7.nn -o "$B/w7"
-    # R7 runs of each, alternating: nnc (the repeat rolled into one loop over
-    # t), PyTorch's loop over time written out, and its nn.RNN
-    R7=${R7:-$(( R < 3 ? R : 3 ))}
-    : >"$B/t_w7_nnc"; : >"$B/t_w7_loop"; : >"$B/t_w7_rnn"
-    for _ in $(seq "$R7"); do
-        rm -rf "$B/w7run"
-        "$B/w7" train --quiet --log "$B/w7run" >/dev/null 2>&1
-        secs_col "$B/w7run/metrics.csv" 1 train_seconds >>"$B/t_w7_nnc"
-        if [ $have_torch = 1 ]; then
-            for form in loop rnn; do
-                (cd bench/torch && /usr/bin/python3 w7.py 1 $form) >"$B/w7_$form.out"
-                awk '/^epoch/ { print $4 }' "$B/w7_$form.out" >>"$B/t_w7_$form"
-            done
-        fi
-    done
-    read -r _ nnc_med _ _ < <(stats nnc "$B/t_w7_nnc")
-    ref=""
-    row5 "nnc (generated C), $R7 x 1 epoch" "$B/t_w7_nnc"
-    say "    test accuracy after 1 epoch: $(secs_col "$B/w7run/metrics.csv" 1 test_accuracy)"
-    if [ $have_torch = 1 ]; then
-        for form in loop rnn; do
-            row5 "PyTorch $([ $form = loop ] && echo "loop over time written out" || echo "nn.RNN"), $R7 x 1 epoch" "$B/t_w7_$form"
-            say "    test accuracy after 1 epoch: $(awk '/^epoch 1/ { print $6 }' "$B/w7_$form.out")"
-            read -r _ t_med _ _ < <(stats x "$B/t_w7_$form")
-            say "$(printf '  PyTorch (%s) / nnc: x%.1f' "$form" "$(echo "$t_med / $nnc_med" | bc -l)")"
-        done
-    fi
-fi
+. bench/w7.sh
 
 # ---- embeddings: the gather against one-hot products
 . bench/embed.sh
@@ -398,7 +375,7 @@ fi
 . bench/jit.sh
 
 say ""
-say "Not yet measured: W3c, W4, W7."
+say "Not yet measured: W3c, W4."
 # after every timing: the last W5 sweeps' results stay in $B/w5sweep_BACKEND,
 # the sweeps go (and what an interrupted bench left)
 for b in jit c; do

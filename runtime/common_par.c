@@ -73,6 +73,11 @@ static void relax(void)
     sched_yield();
 }
 
+/* Set while a thread computes a chunk: a loop opened inside one (a matrix
+ * product inside a half of a pass, nnrt_train.c's pass_halves) runs on that
+ * thread alone. */
+static _Thread_local int in_chunk;
+
 static void run_chunks(const Job *j)
 {
     for (;;) {
@@ -80,7 +85,9 @@ static void run_chunks(const Job *j)
         if (c >= j->nchunks)
             return;
         int64_t lo = c * j->chunk, hi = lo + j->chunk < j->n ? lo + j->chunk : j->n;
+        in_chunk = 1;
         j->fn(j->ctx, lo, hi);
+        in_chunk = 0;
         atomic_fetch_add(&par.done, 1);
     }
 }
@@ -245,6 +252,11 @@ void nnrt_parallel_end(void)
 
 void nnrt_parallel(NnrtParFn fn, void *ctx, int64_t n, int64_t chunk)
 {
+    if (in_chunk) {
+        if (n > 0)
+            fn(ctx, 0, n);
+        return;
+    }
     nnrt_parallel_begin(fn, ctx, n, chunk);
     nnrt_parallel_end();
 }

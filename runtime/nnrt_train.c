@@ -58,6 +58,8 @@
 
 #define CHUNK_MIN 1024      /* chunk at least this many samples when evaluating */
 #define CHUNK_MAX NNRT_PASS_MAX   /* and at most this many in one forward pass */
+#define HALVES_MIN 32       /* NnrtModel.halves: a pass of this many samples is cut */
+#define HALVES_ALIGN 8      /* ... and its first half is a multiple of this many */
 
 static const char *const commands[] = { "train", "init", "grad", "eval", "check", "predict" };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
@@ -123,6 +125,9 @@ typedef struct Run {
     nnrt_real *params, *grads, *loss;
     void *work;
     int cap;
+    void *work2;                 /* NnrtModel.halves: the second half's workspace, */
+    const nnrt_real **ptr2;      /* what its forward reads, */
+    nnrt_real *grads2;           /* and its gradient (pass_halves) */
     const nnrt_real **ptr;       /* per slot, then per draw: what forward reads */
     nnrt_real **draw;            /* per draw (NnrtModel.draws): cap samples */
     int draw_means;              /* the draw buffers hold eval mode's means for this many */
@@ -531,6 +536,14 @@ static int setup_work(Run *r, int64_t cap, int gather)
     r->work = m->create(r->cap);
     if (r->work && (r->trap_nan || r->keep) && m->keep_all)
         m->keep_all(r->work);
+    if (m->halves && !whole && !r->trap_nan && !r->keep && cap >= HALVES_MIN) {
+        /* the second half of a pass over nb <= cap samples has at most nb / 2 */
+        r->work2 = m->create(r->cap / 2);
+        r->ptr2 = calloc((size_t)(m->nslots + m->ndraws + 1), sizeof *r->ptr2);
+        r->grads2 = malloc((size_t)m->nparam_total * sizeof *r->grads2);
+        if (!r->work2 || !r->ptr2 || !r->grads2)
+            return fail("out of memory for a workspace of %d samples", r->cap / 2);
+    }
     r->loss = malloc((size_t)cap * sizeof *r->loss);
     r->ptr = calloc((size_t)(m->nslots + m->ndraws + 1), sizeof *r->ptr);
     if (!r->work || !r->loss || !r->ptr)
@@ -560,6 +573,10 @@ static void run_free(Run *r)
 {
     if (r->work)
         r->m->destroy(r->work);
+    if (r->work2)
+        r->m->destroy(r->work2);
+    free(r->ptr2);
+    free(r->grads2);
     if (r->gather)
         for (int s = 0; s < r->m->nslots; s++)
             free(r->gather[s]);
@@ -612,11 +629,11 @@ static int64_t argmax(const nnrt_real *v, int64_t n)
  * > 0); for a real target of size 1 the prediction is a logit, class 1 when
  * > 0, the target is 1 when > 0.5; for a real target of size K (one-hot),
  * argmax against argmax. */
-static int64_t count_correct(const Run *r, int nb)
+static int64_t count_correct_in(const Run *r, void *work, const nnrt_real *t, int nb)
 {
     const NnrtModel *m = r->m;
     const NnrtSlot *s = &m->slots[m->out_slot];
-    const nnrt_real *out = m->output(r->work), *t = r->ptr[m->out_slot];
+    const nnrt_real *out = m->output(work);
     int64_t K = m->out_size, correct = 0;
     for (int b = 0; b < nb; b++) {
         const nnrt_real *p = out + (int64_t)b * K;
@@ -630,6 +647,11 @@ static int64_t count_correct(const Run *r, int nb)
         }
     }
     return correct;
+}
+
+static int64_t count_correct(const Run *r, int nb)
+{
+    return count_correct_in(r, r->work, r->ptr[r->m->out_slot], nb);
 }
 
 /* The penalty at the parameters (kept in r->last_penalty for the logs). */
@@ -813,6 +835,70 @@ static int one_pass(int mode, int64_t at, int64_t lo)
     return mode == NNRT_PASS_TRAIN_SHARE && at == lo;
 }
 
+/* ---- a pass in two halves (NnrtModel.halves) ----
+ * A model with rolled loops runs many short steps one after the other, each
+ * of whose products is too small to be cut between threads (nnrt_gemm.c's
+ * GEMM_SPLIT_MIN), and cutting every step would cost a wait between the
+ * threads at each one.  So the samples are cut instead: a pass over nb
+ * samples runs as two passes, the first over `cut` samples in r->work, the
+ * second over the rest in r->work2, computed side by side by the runtime's
+ * threads; each sample's values are those of the whole pass.  The second
+ * half's gradient goes to r->grads2 and is added to r->grads after the
+ * first's, so the sums are the same whatever the number of threads (the cut
+ * depends on nb alone). */
+
+/* The first half's samples of a pass over nb, or 0: one pass. */
+static int half_cut(const Run *r, int nb)
+{
+    if (!r->work2 || nb < HALVES_MIN)
+        return 0;
+    return ((nb + 1) / 2 + HALVES_ALIGN - 1) / HALVES_ALIGN * HALVES_ALIGN;
+}
+
+typedef struct Halves {
+    Run *r;
+    int nb, cut, accuracy;
+    const nnrt_real *w;   /* the backward pass's weight, NULL: forward only */
+    int64_t right[2];     /* each half's right predictions */
+} Halves;
+
+static void half_range(void *ctx, int64_t lo, int64_t hi)
+{
+    Halves *h = ctx;
+    Run *r = h->r;
+    const NnrtModel *m = r->m;
+    for (int64_t k = lo; k < hi; k++) {
+        void *work = k ? r->work2 : r->work;
+        const nnrt_real **ptr = k ? r->ptr2 : r->ptr;
+        int n = k ? h->nb - h->cut : h->cut;
+        m->forward(work, r->params, n, ptr, r->loss + (k ? h->cut : 0));
+        if (h->accuracy)
+            h->right[k] = count_correct_in(r, work, ptr[m->out_slot], n);
+        if (h->w)
+            m->backward(work, r->params, n, *h->w, k ? r->grads2 : r->grads);
+    }
+}
+
+/* The forward pass over the nb samples at r->ptr (and the backward pass
+ * with weight *w, unless w is NULL) in halves; the right predictions when
+ * `accuracy`. */
+static int64_t pass_halves(Run *r, int nb, int cut, const nnrt_real *w, int accuracy)
+{
+    const NnrtModel *m = r->m;
+    for (int s = 0; s < m->nslots; s++)
+        r->ptr2[s] = r->ptr[s] + (int64_t)cut * m->slots[s].size;
+    for (int k = 0; k < m->ndraws; k++)
+        r->ptr2[m->nslots + k] = r->ptr[m->nslots + k] + (int64_t)cut * m->draws[k].size;
+    if (w)
+        memset(r->grads2, 0, (size_t)m->nparam_total * sizeof *r->grads2);
+    Halves h = { r, nb, cut, accuracy, w, {0, 0} };
+    nnrt_parallel(half_range, &h, 2, 1);
+    if (w)
+        for (int64_t i = 0; i < m->nparam_total; i++)
+            r->grads[i] += r->grads2[i];
+    return h.right[0] + h.right[1];
+}
+
 /* The batch objective over all of d (forward only), and accuracy. */
 static void evaluate(Run *r, const NnrtData *d, int accuracy, Eval *ev)
 {
@@ -824,11 +910,15 @@ static void evaluate(Run *r, const NnrtData *d, int accuracy, Eval *ev)
         int nb = (int)(hi - i0 < r->cap ? hi - i0 : r->cap);
         point_at(r, d, i0);
         draw_pass(r, NULL, i0, nb, mode);
-        r->m->forward(r->work, r->params, nb, r->ptr, r->loss);
+        int cut = half_cut(r, nb);
+        if (cut)
+            correct += pass_halves(r, nb, cut, NULL, accuracy);
+        else
+            r->m->forward(r->work, r->params, nb, r->ptr, r->loss);
         trap_forward(r, nb);
         for (int b = 0; b < nb; b++)
             sum += r->loss[b];
-        if (accuracy)
+        if (accuracy && !cut)
             correct += count_correct(r, nb);
     }
     combine(r, NULL, &sum, &correct);
@@ -904,13 +994,18 @@ static double batch_gradient(Run *r, const NnrtData *d, const int64_t *idx, int6
             point_at(r, d, start + c0);
         }
         draw_pass(r, idx, start + c0, nb, mode);
-        m->forward(r->work, r->params, nb, r->ptr, r->loss);
+        int cut = half_cut(r, nb);
+        if (cut)   /* forward and backward */
+            right += pass_halves(r, nb, cut, &w, correct != NULL);
+        else
+            m->forward(r->work, r->params, nb, r->ptr, r->loss);
         trap_forward(r, nb);
         for (int b = 0; b < nb; b++)
             sum += r->loss[b];
-        if (correct)
+        if (correct && !cut)
             right += count_correct(r, nb);
-        m->backward(r->work, r->params, nb, w, r->grads);
+        if (!cut)
+            m->backward(r->work, r->params, nb, w, r->grads);
         if (r->trap_nan && !nnrt_finite(r->grads, (size_t)m->nparam_total))
             trap_nonfinite(r, nb, 1);
     }

@@ -27,6 +27,7 @@ typedef struct JitModel {
     const char *out_name;
     int has_penalty;
     int tile;             /* NnrtModel.tile */
+    int halves;           /* NnrtModel.halves */
     int64_t sample_max;   /* NnrtModel.sample_max */
     void *(*create)(int cap);
     void (*destroy)(void *work);

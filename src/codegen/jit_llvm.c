@@ -505,6 +505,7 @@ static void build_tables(CgJit *c, const LLVMOrcExecutorAddress *fn)
         .out_name = p->output >= 0 && !p->v[p->output].temp ? p->v[p->output].name : NULL,
         .has_penalty = p->penalty >= 0,
         .tile = j->tile,
+        .halves = cg_halves(p),
         .sample_max = ir_sample_max(p) > INT_MAX / NNRT_PASS_MAX ? ir_sample_max(p) : 0,
         .create = (void *(*)(int))(uintptr_t)fn[0],
         .destroy = (void (*)(void *))(uintptr_t)fn[1],

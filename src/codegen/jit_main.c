@@ -47,7 +47,7 @@ int NNRT_FN(jit_main)(const JitModel *j, int argc, char **argv)
         .out_slot = j->out_slot, .out_size = j->out_size, .out_value = j->out_value,
         .out_name = j->out_name,
         .has_penalty = j->has_penalty,
-        .tile = j->tile, .sample_max = j->sample_max,
+        .tile = j->tile, .halves = j->halves, .sample_max = j->sample_max,
         .create = j->create, .destroy = j->destroy,
         .forward = (ForwardFn *)j->forward,
         .backward = (BackwardFn *)j->backward,

@@ -298,6 +298,17 @@ long cg_small_matmul_bound(void)
     return e && *e && !*end && v >= 0 ? v : CG_SMALL_MATMUL;
 }
 
+/* Is value id in a rolled loop's step or its adjoint? */
+static int in_step(const IrProgram *p, int id)
+{
+    for (int l = 0; l < p->nloops; l++) {
+        const IrLoop *L = &p->loops[l];
+        if ((id >= L->body && id < L->end) || (id >= L->bwd_begin && id < L->bwd_end))
+            return 1;
+    }
+    return 0;
+}
+
 CgMatmul cg_matmul_plan(const IrProgram *p, int id)
 {
     const Value *v = &p->v[id];
@@ -310,7 +321,9 @@ CgMatmul cg_matmul_plan(const IrProgram *p, int id)
     mm.dst_batched = p->v[cg_dest(p, id)].batched;
     const CgOperand *A = &mm.A, *B = &mm.B;
     int bd = mm.dst_batched;
-    int big = (long)mm.m * mm.k * mm.n > cg_small_matmul_bound();
+    const char *e = getenv("NNC_GEMM_MIN");
+    long bound = in_step(p, id) && !(e && *e) ? CG_SMALL_MATMUL_STEP : cg_small_matmul_bound();
+    int big = (long)mm.m * mm.k * mm.n > bound;
     if (!A->batched && !B->batched)
         mm.kind = CG_MM_SINGLE;
     else if (big && !A->batched && B->batched && bd && (!B->t || mm.n == 1))
@@ -1495,6 +1508,11 @@ int cg_batch_model(const IrProgram *p)
         if (ir_ops[p->v[i].op].kind == K_BATCH)
             return 1;
     return 0;
+}
+
+int cg_halves(const IrProgram *p)
+{
+    return p->nloops > 0 && !cg_batch_model(p);
 }
 
 CgBatch cg_batch_plan(const IrProgram *p, int id)

@@ -148,6 +148,12 @@ CgOperand cg_operand(const Value *v, int flag, int left);
  * the environment moves the bound (tests compare both forms of one model). */
 #define CG_SMALL_MATMUL 4096
 long cg_small_matmul_bound(void);
+/* In a rolled loop's step (ir.h IrLoop) the bound is lower: the step's
+ * loops run T times per pass over a batch that the runtime halves
+ * (NnrtModel.halves), and W7's input product (128 x 28 per sample) and its
+ * weight gradient took 1.7 times the time of the rest of the step as loops,
+ * and a third of it as GEMMs (OpenBLAS's kernels for small matrices). */
+#define CG_SMALL_MATMUL_STEP 1024
 
 /* How a MATMUL value runs.  Both backends store a per-sample tensor of S
  * elements for a batch of n samples as [S, n], samples innermost (element
@@ -599,5 +605,10 @@ int cg_holds(const IrProgram *p);
 /* Does the program have a K_BATCH op?  Its passes in train mode then hold
  * whole batches: no tile (NnrtModel.batchnorm). */
 int cg_batch_model(const IrProgram *p);
+
+/* Does the runtime cut a pass in two halves for its threads
+ * (NnrtModel.halves)?  When the program has rolled loops, whose steps run
+ * one after the other, each too small to be cut; not with batch norm. */
+int cg_halves(const IrProgram *p);
 
 #endif

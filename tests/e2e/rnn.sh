@@ -50,6 +50,64 @@ for k in a.files:
     fi
 done
 
+# A pass over 32 samples or more runs as two halves, side by side on the
+# runtime's threads (NnrtModel.halves): the gradient of 40 samples (halves
+# of 24 and 16) is the unrolled model's one pass up to the order of the sum
+# over the samples (the second half's added to the first's), and the same
+# bits on one thread as on two.
+$PY -c '
+import numpy as np, sys
+r = np.random.default_rng(6)
+np.savez(sys.argv[1], x=r.normal(size=(40, 3)), y=r.normal(size=(40, 2)))' "$D/data40.npz"
+t_begin "e2e/rnn/halves"
+if "$NNC" "$M" -o "$D/rolled.c" 2>>"$t_log" && grep -q '^    .halves = 1,' "$D/rolled.c" &&
+   "$NNC" "$D/unrolled.nn" -o "$D/unrolled.c" 2>>"$t_log" && ! grep -q 'halves' "$D/unrolled.c" &&
+   NNRT_THREADS=2 t_run "$D/rolled" grad --params "$D/p.npz" --data "$D/data40.npz" --out "$D/g40_2.npz" &&
+   NNRT_THREADS=1 t_run "$D/rolled" grad --params "$D/p.npz" --data "$D/data40.npz" --out "$D/g40_1.npz" &&
+   t_run "$D/unrolled" grad --params "$D/p.npz" --data "$D/data40.npz" --out "$D/g40_u.npz" &&
+   cmp "$D/g40_1.npz" "$D/g40_2.npz" >>"$t_log" 2>&1 &&
+   t_run $PY -c '
+import numpy as np, sys
+a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
+for k in a.files:
+    err = np.max(np.abs(a[k] - b[k])) / (1e-12 + np.max(np.abs(b[k])))
+    print(k, "halves vs one pass, max rel err %.1e" % err)
+    assert err < 1e-12, k' "$D/g40_2.npz" "$D/g40_u.npz"; then
+    t_pass
+else
+    t_fail "a pass in halves: expected .halves = 1 in the rolled C only, the same bits on 1 and 2 threads, the unrolled gradient"
+fi
+
+# ... and halves large enough for their products to be cut between threads
+# (evaluating 1024 samples, halves of 512): a loop opened inside a half runs
+# on that half's thread; the same results on one thread as on two
+t_begin "e2e/rnn/halves-nested"
+cat >"$D/wide.nn" <<'EOF'
+const T = 3, D = 28, H = 128
+input x[T, D]
+target c : class(10)
+param Wx[H, D] = xavier_uniform
+param Wh[H, H] = xavier_uniform
+param Wo[10, H] = xavier_uniform
+h = 0 * Wx[:, 0]
+repeat t = T {
+  h = tanh(Wx @ x[t] + Wh @ h)
+}
+loss = cross_entropy(Wo @ h, c)
+EOF
+$PY -c '
+import numpy as np, sys
+r = np.random.default_rng(7)
+np.savez(sys.argv[1], x=r.normal(size=(1024, 3, 28)), c=r.integers(0, 10, size=1024).astype(float))' "$D/wide.npz"
+if t_build "$D/wide.nn" "$D/wide" &&
+   e1=$(NNRT_THREADS=1 "$D/wide" eval --data "$D/wide.npz" 2>>"$t_log") &&
+   e2=$(NNRT_THREADS=2 "$D/wide" eval --data "$D/wide.npz" 2>>"$t_log") &&
+   echo "1 thread: $e1 / 2 threads: $e2" >>"$t_log" && [ -n "$e1" ] && [ "$e1" = "$e2" ]; then
+    t_pass
+else
+    t_fail "evaluating 1024 samples in halves: 1 and 2 threads differ or failed"
+fi
+
 t_begin "e2e/rnn/float32-and-jit"
 if t_build "$M" "$D/rolled32" &&
    t_run "$D/rolled32" grad --params "$D/p.npz" --data "$D/data.npz" --out "$D/g32.npz" &&
