@@ -110,8 +110,10 @@ static Terms terms_bwd_x(const NnrtConv *c, int c0, int iy, int ix)
     int kxf = (ix + c->pw) % c->sw, left = (ix + c->pw) / c->sw;
     int j0 = top - c->OH + 1 > 0 ? top - c->OH + 1 : 0;
     int i0 = left - c->OW + 1 > 0 ? left - c->OW + 1 : 0;
-    int j1 = (c->KH - 1 - kyf) / c->sh < top ? (c->KH - 1 - kyf) / c->sh : top;
-    int i1 = (c->KW - 1 - kxf) / c->sw < left ? (c->KW - 1 - kxf) / c->sw : left;
+    /* (no ky at all where the first is past the window: a stride above it) */
+    int jk = kyf < c->KH ? (c->KH - 1 - kyf) / c->sh : -1;
+    int ik = kxf < c->KW ? (c->KW - 1 - kxf) / c->sw : -1;
+    int j1 = jk < top ? jk : top, i1 = ik < left ? ik : left;
     int kk = c->KH * c->KW;
     return (Terms){{j1 - j0 + 1 > 0 ? j1 - j0 + 1 : 0, i1 - i0 + 1 > 0 ? i1 - i0 + 1 : 0, c->O},
                    (ptrdiff_t)(top - j0) * c->OW + left - i0, {-c->OW, -1, (ptrdiff_t)c->OH * c->OW},

@@ -450,12 +450,12 @@ static void conv_case_free(ConvCase *t)
 }
 
 /* C H W O KH KW ph pw sh sw: LeNet's, padded, strided, a 1-d map, a window
- * that does not fit the stride */
+ * that does not fit the stride, a stride larger than the window */
 static const int conv_shapes[][10] = {
     {1, 28, 28, 6, 5, 5, 2, 2, 1, 1}, {6, 14, 14, 16, 5, 5, 0, 0, 1, 1},
     {3, 9, 7, 5, 3, 3, 1, 1, 1, 1},   {3, 9, 7, 5, 3, 2, 2, 1, 2, 2},
     {4, 1, 20, 3, 1, 5, 0, 2, 1, 3},  {2, 8, 8, 3, 3, 3, 2, 2, 1, 1},
-    {2, 6, 6, 3, 2, 2, 0, 0, 2, 2},
+    {2, 6, 6, 3, 2, 2, 0, 0, 2, 2},   {1, 3, 3, 2, 1, 1, 0, 0, 2, 2},
 };
 
 START_TEST(test_conv_direct_and_as_products_match_the_definition)
