@@ -464,21 +464,30 @@ void nnrt_conv_bwd_x(const NnrtConv *c, int n, int ld, const nnrt_real *dy, cons
 
 /* ---- the kernel's gradient: dK (+)= sum over samples and positions ---- */
 
+/* [*ox0, *ox1): the output columns whose window puts column kx on the map */
+ALWAYS_INLINE void columns_on_map(const NnrtConv *c, int kx, int *ox0, int *ox1)
+{
+    *ox0 = 0, *ox1 = c->OW;
+    while (*ox0 < *ox1 && *ox0 * c->sw - c->pw + kx < 0)
+        ++*ox0;
+    while (*ox1 > *ox0 && (*ox1 - 1) * c->sw - c->pw + kx >= c->W)
+        --*ox1;
+}
+
 /* acc[q][t] += sum over the output positions whose window puts (ky, kx) on
  * the map of dy[o0 + q, pos] x[ch, pos's input], samples [b0, b0 + nb) */
 ALWAYS_INLINE void block_bwd_k(const ConvJob *jb, nnrt_real (*acc)[BV], int o0, int ob, int ch,
                                int ky, int kx, int b0, int nb)
 {
     const NnrtConv *c = jb->c;
-    int ld = jb->ld;
+    int ld = jb->ld, ox0, ox1;
+    columns_on_map(c, kx, &ox0, &ox1);
     for (int oy = 0; oy < c->OH; oy++) {
         int iy = oy * c->sh - c->ph + ky;
         if (iy < 0 || iy >= c->H)
             continue;
-        for (int ox = 0; ox < c->OW; ox++) {
+        for (int ox = ox0; ox < ox1; ox++) {
             int ix = ox * c->sw - c->pw + kx;
-            if (ix < 0 || ix >= c->W)
-                continue;
             const nnrt_real *xp = AT(jb->b, (ch * c->H + iy) * c->W + ix);
             for (int q = 0; q < ob; q++) {
                 const nnrt_real *dy = AT(jb->a, ((o0 + q) * c->OH + oy) * c->OW + ox);
@@ -494,16 +503,12 @@ ALWAYS_INLINE void vblock_bwd_k(const ConvJob *jb, vreal (*acc)[NV], int o0, int
                                 int kx, int b0)
 {
     const NnrtConv *c = jb->c;
-    int ld = jb->ld;
+    int ld = jb->ld, ox0, ox1;
+    columns_on_map(c, kx, &ox0, &ox1);
     for (int oy = 0; oy < c->OH; oy++) {
         int iy = oy * c->sh - c->ph + ky;
         if (iy < 0 || iy >= c->H)
             continue;
-        int ox0 = 0, ox1 = c->OW;   /* the columns whose input is on the map */
-        while (ox0 < ox1 && ox0 * c->sw - c->pw + kx < 0)
-            ox0++;
-        while (ox1 > ox0 && (ox1 - 1) * c->sw - c->pw + kx >= c->W)
-            ox1--;
         for (int ox = ox0; ox < ox1; ox++) {
             int ix = ox * c->sw - c->pw + kx;
             const nnrt_real *xp = AT(jb->b, (ch * c->H + iy) * c->W + ix);
