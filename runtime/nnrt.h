@@ -493,7 +493,7 @@ void nnrt_set_held(int held);
  * the number of threads.  gemm (the compiler sets it for large maps,
  * plan.c cg_conv_plan) has a convolution and its gradients computed as
  * matrix products over the window's terms copied into columns (im2col)
- * instead of the direct kernels; where ld != n they run directly. */
+ * instead of the direct kernels. */
 typedef struct NnrtConv {
     int C, H, W;          /* the input's channels and map */
     int O, KH, KW;        /* the output's channels; the window */

@@ -31,7 +31,9 @@
  * the kernel flipped and transposed (stride 1; other strides run
  * directly).  The tiles' buffers are allocated once per thread, on first
  * use, like nnrt_gemm's panels, and the products run on the calling
- * thread (nnrt_gemm_serial): the threads share the tiles.
+ * thread (nnrt_gemm_serial): the threads share the tiles.  Rows with
+ * padding lanes (the JIT's, ld > n) go through the forward products whole,
+ * each lane's column its own, and into the kernel's gradient without them.
  *
  * The work is cut into parts of a fixed size for the runtime's threads
  * (nnrt_parallel); every output element, and every entry of the kernel's
@@ -248,10 +250,10 @@ static int conv_mode(void)
     return mode;
 }
 
-static int by_gemm(const NnrtConv *c, int n, int ld)
+static int by_gemm(const NnrtConv *c)
 {
     int mode = conv_mode();
-    return ld == n && (mode == CONV_GEMM || (mode == CONV_AUTO && c->gemm));
+    return mode == CONV_GEMM || (mode == CONV_AUTO && c->gemm);
 }
 
 /* A thread's buffer of at least `size` reals, kept for the next call. */
@@ -274,7 +276,7 @@ static nnrt_real *scratch(Scratch *s, size_t size)
     return s->p;
 }
 
-static _Thread_local Scratch cols, parts, kernel;   /* kernel: K rearranged (the caller's) */
+static _Thread_local Scratch cols, parts, dycols, kernel;   /* kernel: K rearranged (the caller's) */
 
 /* About this many reals in a tile's columns: an L2 cache's worth */
 #define TILE_REALS (96 * 1024)
@@ -288,46 +290,44 @@ static int tile_positions(const NnrtConv *c, int n)
     return np < 1 ? 1 : np > P ? P : np;
 }
 
-/* col[C KH KW, np n] = the window's terms of output positions [p0, p0 +
- * np), the samples of a position contiguous; 0 off the map; and with
- * ones, a last row of ones (the bias's) */
-static void im2col(const NnrtConv *c, int n, const nnrt_real *x, int p0, int np, int ones,
-                   nnrt_real *col)
+/* col[C KH KW, np w] = the window's terms of output positions [p0, p0 +
+ * np), w lanes of a position contiguous (the first w of element e's ld at
+ * x + e ld); 0 off the map; and with ones, a last row of ones (the
+ * bias's) */
+static void im2col(const NnrtConv *c, int ld, int w, const nnrt_real *x, int p0, int np,
+                   int ones, nnrt_real *col)
 {
-    size_t run = (size_t)n * sizeof *col;
+    size_t run = (size_t)w * sizeof *col;
     if (ones) {
-        nnrt_real *row = col + (size_t)c->C * c->KH * c->KW * np * n;
-        for (size_t e = 0; e < (size_t)np * n; e++)
+        nnrt_real *row = col + (size_t)c->C * c->KH * c->KW * np * w;
+        for (size_t e = 0; e < (size_t)np * w; e++)
             row[e] = 1;
     }
     for (int ch = 0; ch < c->C; ch++)
         for (int ky = 0; ky < c->KH; ky++)
             for (int kx = 0; kx < c->KW; kx++) {
-                nnrt_real *row = col + (size_t)((ch * c->KH + ky) * c->KW + kx) * np * n;
+                nnrt_real *row = col + (size_t)((ch * c->KH + ky) * c->KW + kx) * np * w;
                 for (int p = p0; p < p0 + np;) {
                     int oy = p / c->OW, ox = p % c->OW;
                     int iy = oy * c->sh - c->ph + ky, ix = ox * c->sw - c->pw + kx;
-                    /* the rest of this output row, a run of input when sw = 1 */
+                    /* the rest of this output row: its columns on the map [a, b) */
                     int m = c->OW - ox < p0 + np - p ? c->OW - ox : p0 + np - p;
-                    nnrt_real *d = row + (size_t)(p - p0) * n;
-                    if (iy < 0 || iy >= c->H)
-                        memset(d, 0, run * m);
-                    else if (c->sw == 1) {
-                        int a = ix < 0 ? (-ix < m ? -ix : m) : 0;
-                        int b = c->W - ix < m ? c->W - ix : m;
-                        if (b < a)
-                            b = a;
-                        memset(d, 0, run * a);
-                        memcpy(d + (size_t)a * n, x + ((size_t)(ch * c->H + iy) * c->W + ix + a) * n,
-                               run * (b - a));
-                        memset(d + (size_t)b * n, 0, run * (m - b));
-                    } else
-                        for (int k = 0; k < m; k++, ix += c->sw)
-                            if (ix < 0 || ix >= c->W)
-                                memset(d + (size_t)k * n, 0, run);
-                            else
-                                memcpy(d + (size_t)k * n,
-                                       x + ((size_t)(ch * c->H + iy) * c->W + ix) * n, run);
+                    int a = 0, b = 0;
+                    if (iy >= 0 && iy < c->H) {
+                        while (a < m && ix + a * c->sw < 0)
+                            a++;
+                        for (b = a; b < m && ix + b * c->sw < c->W; b++)
+                            ;
+                    }
+                    nnrt_real *d = row + (size_t)(p - p0) * w;
+                    const nnrt_real *s = x + ((size_t)(ch * c->H + iy) * c->W + ix) * ld;
+                    memset(d, 0, run * a);
+                    if (c->sw == 1 && w == ld)   /* one run of input */
+                        memcpy(d + (size_t)a * w, s + (size_t)a * ld, run * (b - a));
+                    else
+                        for (int k = a; k < b; k++)
+                            memcpy(d + (size_t)k * w, s + (size_t)k * c->sw * ld, run);
+                    memset(d + (size_t)b * w, 0, run * (m - b));
                     p += m;
                 }
             }
@@ -335,7 +335,7 @@ static void im2col(const NnrtConv *c, int n, const nnrt_real *x, int p0, int np,
 
 typedef struct GemmJob {
     const NnrtConv *c;
-    int n, np, ntiles, ngroups;
+    int n, ld, np, ntiles, ngroups;
     const nnrt_real *x, *K;          /* forward: x, K; the kernel's gradient: x, dy (K) */
     int bias;                        /* forward: K's last column is the bias */
     nnrt_real *y;
@@ -353,13 +353,15 @@ static void tiles_fwd(void *ctx, int64_t lo, int64_t hi)
     nnrt_real *col = scratch(&cols, (size_t)ksize * g->np * n);
     for (int64_t t = lo; t < hi; t++) {
         int p0 = (int)t * g->np, np = P - p0 < g->np ? P - p0 : g->np;
-        im2col(c, n, g->x, p0, np, g->bias, col);
+        im2col(c, n, n, g->x, p0, np, g->bias, col);
         nnrt_gemm_serial(0, 0, c->O, np * n, ksize, 1, g->K, ksize, col, np * n, g->add,
                          g->y + (size_t)p0 * n, P * n);
     }
 }
 
-/* K [O, C KH KW] (or, with a bias, [K | bias] in a buffer of the caller's) */
+/* K [O, C KH KW] (or, with a bias, [K | bias] in a buffer of the caller's);
+ * every lane of a row, padding lanes too (ld of them: n here), each column
+ * of y depends on that column of col alone */
 static void gemm_fwd(const NnrtConv *c, int n, const nnrt_real *x, const nnrt_real *K,
                      const nnrt_real *bias, nnrt_real *y, int add)
 {
@@ -373,36 +375,48 @@ static void gemm_fwd(const NnrtConv *c, int n, const nnrt_real *x, const nnrt_re
         }
         K = kb;
     }
-    GemmJob g = {c, n, np, (P + np - 1) / np, 0, x, K, bias != NULL, y, add, {0}};
+    GemmJob g = {c, n, n, np, (P + np - 1) / np, 0, x, K, bias != NULL, y, add, {0}};
     nnrt_parallel(tiles_fwd, &g, g.ntiles, 1);
 }
 
-/* groups [lo, hi) of the tiles: part[group] = dy col' summed over them */
+/* groups [lo, hi) of the tiles: part[group] = dy col' summed over them,
+ * over the n samples alone: with padding lanes (ld > n, whatever they
+ * hold) dy's tile is copied without them */
 static void groups_bwd_k(void *ctx, int64_t lo, int64_t hi)
 {
     GemmJob *g = ctx;
     const NnrtConv *c = g->c;
-    int n = g->n, P = c->OH * c->OW, ksize = c->C * c->KH * c->KW;
+    int n = g->n, ld = g->ld, P = c->OH * c->OW, ksize = c->C * c->KH * c->KW;
     nnrt_real *col = scratch(&cols, (size_t)ksize * g->np * n);
     nnrt_real *part = scratch(&parts, (size_t)g->ngroups * c->O * ksize);
+    nnrt_real *dys = ld != n ? scratch(&dycols, (size_t)c->O * g->np * n) : NULL;
     for (int64_t gr = lo; gr < hi; gr++) {
         nnrt_real *sum = g->part[gr] = part + (size_t)gr * c->O * ksize;
         int t0 = (int)(gr * g->ntiles / g->ngroups), t1 = (int)((gr + 1) * g->ntiles / g->ngroups);
         for (int t = t0; t < t1; t++) {
             int p0 = t * g->np, np = P - p0 < g->np ? P - p0 : g->np;
-            im2col(c, n, g->x, p0, np, 0, col);
-            nnrt_gemm_serial(0, 1, c->O, ksize, np * n, 1, g->K + (size_t)p0 * n, P * n, col,
-                             np * n, t > t0, sum, ksize);
+            im2col(c, ld, n, g->x, p0, np, 0, col);
+            const nnrt_real *dy = g->K + (size_t)p0 * ld;
+            int lddy = P * ld;
+            if (dys) {
+                for (int o = 0; o < c->O; o++)
+                    for (int p = 0; p < np; p++)
+                        memcpy(dys + ((size_t)o * np + p) * n, dy + (size_t)o * lddy + (size_t)p * ld,
+                               (size_t)n * sizeof *dys);
+                dy = dys, lddy = np * n;
+            }
+            nnrt_gemm_serial(0, 1, c->O, ksize, np * n, 1, dy, lddy, col, np * n, t > t0, sum,
+                             ksize);
         }
     }
 }
 
-static void gemm_bwd_k(const NnrtConv *c, int n, const nnrt_real *dy, const nnrt_real *x,
+static void gemm_bwd_k(const NnrtConv *c, int n, int ld, const nnrt_real *dy, const nnrt_real *x,
                        nnrt_real *dK, int add)
 {
     int np = tile_positions(c, n), P = c->OH * c->OW, ksize = c->C * c->KH * c->KW;
     int ntiles = (P + np - 1) / np;
-    GemmJob g = {c, n, np, ntiles, ntiles < 4 ? ntiles : 4, x, dy, 0, dK, add, {0}};
+    GemmJob g = {c, n, ld, np, ntiles, ntiles < 4 ? ntiles : 4, x, dy, 0, dK, add, {0}};
     nnrt_parallel(groups_bwd_k, &g, g.ngroups, 1);
     for (size_t e = 0; e < (size_t)c->O * ksize; e++) {
         nnrt_real s = add ? dK[e] : 0;
@@ -439,8 +453,8 @@ static void gemm_bwd_x(const NnrtConv *c, int n, const nnrt_real *dy, const nnrt
 void nnrt_conv(const NnrtConv *c, int n, int ld, const nnrt_real *x, const nnrt_real *K,
                const nnrt_real *bias, nnrt_real *y)
 {
-    if (by_gemm(c, n, ld)) {
-        gemm_fwd(c, n, x, K, bias, y, 0);
+    if (by_gemm(c)) {   /* (every lane: the padding lanes' columns change only themselves) */
+        gemm_fwd(c, ld, x, K, bias, y, 0);
         return;
     }
     ConvJob jb = {c, n, ld, x, K, bias, y, 0, 0};
@@ -452,8 +466,8 @@ void nnrt_conv(const NnrtConv *c, int n, int ld, const nnrt_real *x, const nnrt_
 void nnrt_conv_bwd_x(const NnrtConv *c, int n, int ld, const nnrt_real *dy, const nnrt_real *K,
                      nnrt_real *dx, int add)
 {
-    if (by_gemm(c, n, ld) && gemm_bwd_x_fits(c)) {
-        gemm_bwd_x(c, n, dy, K, dx, add);
+    if (by_gemm(c) && gemm_bwd_x_fits(c)) {
+        gemm_bwd_x(c, ld, dy, K, dx, add);
         return;
     }
     ConvJob jb = {c, n, ld, dy, K, NULL, dx, add, 1};
@@ -570,8 +584,8 @@ static void rows_bwd_k(void *ctx, int64_t lo, int64_t hi)
 void nnrt_conv_bwd_k(const NnrtConv *c, int n, int ld, const nnrt_real *dy, const nnrt_real *x,
                      nnrt_real *dK, int add)
 {
-    if (by_gemm(c, n, ld)) {
-        gemm_bwd_k(c, n, dy, x, dK, add);
+    if (by_gemm(c)) {
+        gemm_bwd_k(c, n, ld, dy, x, dK, add);
         return;
     }
     ConvJob jb = {c, n, ld, dy, x, NULL, dK, add, 0};
