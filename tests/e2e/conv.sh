@@ -125,7 +125,7 @@ else t_fail "products: cifar $(products "$D/cifar.c"); lenet1 $(products "$D/len
 # padded layer whose input gradient is a product (16 channels), a strided
 # one (its input gradient direct), the choice moved by NNC_CONV_GEMM_MIN
 # and forced in the runtime by NNRT_CONV, in the C trainer and the JIT
-# (whose last, partial batch has padded rows and runs directly).
+# (whose last, partial batch has padded rows: products over all lanes).
 # Summation orders differ, so float32 losses agree to about 1e-5 (over an
 # epoch: in the next, the direct kernels' longer float32 sums and the
 # products' differ enough for training to drift apart).
