@@ -497,12 +497,16 @@ void nnrt_set_held(int held);
  * assign their result (add = 0) or add it (add = 1); the kernel's and the
  * bias's gradients sum over the n samples.  Each output element is
  * computed by one thread (nnrt_parallel), so the bits do not depend on
- * the number of threads. */
+ * the number of threads.  gemm (the compiler sets it for large maps,
+ * plan.c cg_conv_plan) has a convolution and its gradients computed as
+ * matrix products over the window's terms copied into columns (im2col)
+ * instead of the direct kernels. */
 typedef struct NnrtConv {
     int C, H, W;          /* the input's channels and map */
     int O, KH, KW;        /* the output's channels; the window */
     int OH, OW;           /* the output's map */
     int sh, sw, ph, pw;   /* the stride and the zeros added on each side, per axis */
+    int gemm;             /* 1: a convolution's steps as matrix products (below) */
 } NnrtConv;
 
 #define nnrt_conv NNRT_FN(nnrt_conv)

@@ -3,27 +3,48 @@
  * (nnrt.h, NnrtConv): every map stored samples innermost, element e of
  * sample b at e * ld + b.
  *
- * The samples are the vector: each kernel computes a block of BV samples
- * (a cache line's worth of reals) of a few outputs at once, OB output
- * channels (or, for the input's gradient, OB input channels), in a small
- * array of accumulators the compiler keeps in vector registers, while it
- * runs down the window's terms: per term one load of BV input values, one
- * broadcast weight per output, OB vector multiply-adds.  That is a
- * register-blocked direct convolution with no copy of the input (im2col)
- * and no allocation; padding is the window's terms skipped where they fall
- * outside the map.  The block's sizes are constants in the common case
- * (block_*() inlined with OB, BV), so the loops unroll; the last samples
- * of a batch that fill no whole block, and the last channels, run through
- * the same code with variable bounds.
+ * Small maps (LeNet's) run through direct kernels, where the samples are
+ * the vector: each kernel computes a block of BV samples (a cache line's
+ * worth of reals) of a few outputs at once, OB output channels (or, for
+ * the input's gradient, OB input channels), in a small array of
+ * accumulators the compiler keeps in vector registers, while it runs down
+ * the window's terms: per term one load of BV input values, one broadcast
+ * weight per output, OB vector multiply-adds.  The forward convolution and
+ * the input's gradient (a convolution of dy with the kernel transposed)
+ * are the same kernel: only the terms differ, three nested runs of
+ * evenly spaced elements and weights (Terms).  There is no copy of the
+ * input and no allocation; padding is the window's terms skipped where
+ * they fall outside the map.  The block's sizes are constants in the
+ * common case (OB, BV), so the loops unroll; the last samples of a batch
+ * that fill no whole block, and the last channels, run through the same
+ * code with variable bounds.
  *
- * The work is cut into rows of output (channel block, output row) for the
- * runtime's threads (nnrt_parallel); every output element, and every
- * entry of the kernel's gradient (a sum over the samples and positions),
- * is computed by one thread in a fixed order, so the result is the same
- * whatever the threads.
+ * Large maps (NnrtConv.gemm, chosen by the compiler from the shapes) are
+ * matrix products instead: the direct kernels' accesses, one cache line
+ * per term from all over an input of megabytes, leave them waiting on
+ * memory.  For a tile of output positions the window's terms are copied
+ * into columns (im2col: col[C KH KW, positions x samples], which stay in
+ * cache), and then
+ *   y[O, tile]   = K[O, C KH KW] col + bias          (forward)
+ *   dK[O, C KH KW] += dy[O, tile] col'                (the kernel's gradient)
+ * and the input's gradient is the forward product of dy's columns with
+ * the kernel flipped and transposed (stride 1; other strides run
+ * directly).  The tiles' buffers are allocated once per thread, on first
+ * use, like nnrt_gemm's panels, and the products run on the calling
+ * thread (nnrt_gemm_serial): the threads share the tiles.  Rows with
+ * padding lanes (the JIT's, ld > n) go through the forward products whole,
+ * each lane's column its own, and into the kernel's gradient without them.
+ *
+ * The work is cut into parts of a fixed size for the runtime's threads
+ * (nnrt_parallel); every output element, and every entry of the kernel's
+ * gradient (a sum over the samples and positions; in the products, over
+ * a fixed number of groups of tiles added in order), is computed by one
+ * thread in a fixed order, so the result is the same whatever the threads.
  */
 #include "nnrt_internal.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define BV (64 / (int)sizeof(nnrt_real))   /* samples per block: 16 floats, 8 doubles */
@@ -47,7 +68,7 @@ typedef nnrt_real vreal __attribute__((vector_size(32)));
 /* the sample block [b0, b0 + nb) of element e */
 #define AT(p, e) ((p) + (size_t)(e) * (size_t)ld + (size_t)b0)
 
-/* ---- forward: y = conv(x, K) + bias ---- */
+/* ---- the direct kernels: y = conv(x, K) + bias, dx (+)= conv'(dy, K) ---- */
 
 typedef struct ConvJob {
     const NnrtConv *c;
@@ -55,94 +76,146 @@ typedef struct ConvJob {
     const nnrt_real *a, *b, *bias;   /* the operands */
     nnrt_real *out;
     int add;
+    int bwd;                         /* the input's gradient (direct kernels) */
 } ConvJob;
 
-/* y[o0 .. o0+ob, oy, ox] for samples [b0, b0 + nb) */
-ALWAYS_INLINE void block_fwd(const ConvJob *jb, int o0, int ob, int oy, int ox, int b0, int nb)
+/* The terms of one output element of the direct kernel, in three nested
+ * loops: for i < n[0], j < n[1], k < n[2], the input element x0 + i xs[0]
+ * + j xs[1] + k xs[2] times the weight w0 + i ws[0] + j ws[1] + k ws[2]
+ * (+ q wq for the block's q-th channel). */
+typedef struct Terms {
+    int n[3];
+    ptrdiff_t x0, xs[3];
+    ptrdiff_t w0, ws[3], wq;
+} Terms;
+
+/* The forward convolution's terms for y[o0.., oy, ox]: over the input's
+ * channels and the window's rows and columns on the map. */
+static Terms terms_fwd(const NnrtConv *c, int o0, int oy, int ox)
 {
-    const NnrtConv *c = jb->c;
-    int ld = jb->ld;
-    nnrt_real acc[OB][BV];
-    for (int q = 0; q < ob; q++)
-        for (int t = 0; t < nb; t++)
-            acc[q][t] = jb->bias ? jb->bias[o0 + q] : 0;
     int iy0 = oy * c->sh - c->ph, ix0 = ox * c->sw - c->pw;
     int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = c->H - iy0 < c->KH ? c->H - iy0 : c->KH;
     int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = c->W - ix0 < c->KW ? c->W - ix0 : c->KW;
     int ksize = c->C * c->KH * c->KW;
-    for (int ch = 0; ch < c->C; ch++)
-        for (int ky = ky0; ky < ky1; ky++)
-            for (int kx = kx0; kx < kx1; kx++) {
-                const nnrt_real *xp = AT(jb->a, (ch * c->H + iy0 + ky) * c->W + ix0 + kx);
-                const nnrt_real *w = jb->b + (size_t)o0 * ksize + (ch * c->KH + ky) * c->KW + kx;
-                for (int q = 0; q < ob; q++) {
-                    nnrt_real wq = w[(size_t)q * ksize];
+    return (Terms){{c->C, ky1 - ky0, kx1 - kx0},
+                   (ptrdiff_t)(iy0 + ky0) * c->W + ix0 + kx0, {(ptrdiff_t)c->H * c->W, c->W, 1},
+                   (ptrdiff_t)o0 * ksize + ky0 * c->KW + kx0, {c->KH * c->KW, c->KW, 1}, ksize};
+}
+
+/* The input's gradient's terms for dx[c0.., iy, ix]: over the window's
+ * rows ky (columns likewise) that put (iy, ix) under an output position,
+ * ky = iy + ph - oy sh, every sh-th from the first, oy counting down from
+ * top; and innermost over the output's channels. */
+static Terms terms_bwd_x(const NnrtConv *c, int c0, int iy, int ix)
+{
+    int kyf = (iy + c->ph) % c->sh, top = (iy + c->ph) / c->sh;
+    int kxf = (ix + c->pw) % c->sw, left = (ix + c->pw) / c->sw;
+    int j0 = top - c->OH + 1 > 0 ? top - c->OH + 1 : 0;
+    int i0 = left - c->OW + 1 > 0 ? left - c->OW + 1 : 0;
+    /* (no ky at all where the first is past the window: a stride above it) */
+    int jk = kyf < c->KH ? (c->KH - 1 - kyf) / c->sh : -1;
+    int ik = kxf < c->KW ? (c->KW - 1 - kxf) / c->sw : -1;
+    int j1 = jk < top ? jk : top, i1 = ik < left ? ik : left;
+    int kk = c->KH * c->KW;
+    return (Terms){{j1 - j0 + 1 > 0 ? j1 - j0 + 1 : 0, i1 - i0 + 1 > 0 ? i1 - i0 + 1 : 0, c->O},
+                   (ptrdiff_t)(top - j0) * c->OW + left - i0, {-c->OW, -1, (ptrdiff_t)c->OH * c->OW},
+                   (ptrdiff_t)c0 * kk + (kyf + j0 * c->sh) * c->KW + kxf + i0 * c->sw,
+                   {(ptrdiff_t)c->sh * c->KW, c->sw, (ptrdiff_t)c->C * kk}, kk};
+}
+
+/* out[q0 .. q0+qb, e] for samples [b0, b0 + nb), e = the element at
+ * stride es from e0 per channel: the bias, or what out holds when adding,
+ * plus the terms */
+ALWAYS_INLINE void block(const ConvJob *jb, const Terms *tm, int q0, int qb, size_t e0,
+                         size_t es, int b0, int nb)
+{
+    int ld = jb->ld;
+    nnrt_real acc[OB][BV];
+    for (int q = 0; q < qb; q++) {
+        const nnrt_real *o = AT(jb->out, e0 + q * es);
+        for (int t = 0; t < nb; t++)
+            acc[q][t] = jb->bias ? jb->bias[q0 + q] : jb->add ? o[t] : 0;
+    }
+    for (int i = 0; i < tm->n[0]; i++)
+        for (int j = 0; j < tm->n[1]; j++)
+            for (int k = 0; k < tm->n[2]; k++) {
+                const nnrt_real *xp = AT(jb->a, tm->x0 + i * tm->xs[0] + j * tm->xs[1] + k * tm->xs[2]);
+                const nnrt_real *w = jb->b + tm->w0 + i * tm->ws[0] + j * tm->ws[1] + k * tm->ws[2];
+                for (int q = 0; q < qb; q++) {
+                    nnrt_real wq = w[q * tm->wq];
                     for (int t = 0; t < nb; t++)
                         acc[q][t] += wq * xp[t];
                 }
             }
-    for (int q = 0; q < ob; q++) {
-        nnrt_real *yp = AT(jb->out, ((o0 + q) * c->OH + oy) * c->OW + ox);
+    for (int q = 0; q < qb; q++) {
+        nnrt_real *o = AT(jb->out, e0 + q * es);
         for (int t = 0; t < nb; t++)
-            yp[t] = acc[q][t];
+            o[t] = acc[q][t];
     }
 }
 
-/* block_fwd for OB channels and BV samples, in registers */
-ALWAYS_INLINE void vblock_fwd(const ConvJob *jb, int o0, int ob, int oy, int ox, int b0)
+/* block for BV samples, in registers */
+ALWAYS_INLINE void vblock(const ConvJob *jb, const Terms *tm, int q0, int qb, size_t e0,
+                          size_t es, int b0)
 {
-    const NnrtConv *c = jb->c;
     int ld = jb->ld;
     vreal acc[OB][NV];
-    for (int q = 0; q < ob; q++)
+    for (int q = 0; q < qb; q++) {
+        const nnrt_real *o = AT(jb->out, e0 + q * es);
         for (int v = 0; v < NV; v++)
-            acc[q][v] = VSPLAT(jb->bias ? jb->bias[o0 + q] : 0);
-    int iy0 = oy * c->sh - c->ph, ix0 = ox * c->sw - c->pw;
-    int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = c->H - iy0 < c->KH ? c->H - iy0 : c->KH;
-    int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = c->W - ix0 < c->KW ? c->W - ix0 : c->KW;
-    int ksize = c->C * c->KH * c->KW;
-    for (int ch = 0; ch < c->C; ch++)
-        for (int ky = ky0; ky < ky1; ky++)
-            for (int kx = kx0; kx < kx1; kx++) {
-                const nnrt_real *xp = AT(jb->a, (ch * c->H + iy0 + ky) * c->W + ix0 + kx);
-                const nnrt_real *w = jb->b + (size_t)o0 * ksize + (ch * c->KH + ky) * c->KW + kx;
+            if (jb->bias)
+                acc[q][v] = VSPLAT(jb->bias[q0 + q]);
+            else if (jb->add)
+                VLOAD(acc[q][v], o + v * VL);
+            else
+                acc[q][v] = VSPLAT(0);
+    }
+    for (int i = 0; i < tm->n[0]; i++)
+        for (int j = 0; j < tm->n[1]; j++)
+            for (int k = 0; k < tm->n[2]; k++) {
+                const nnrt_real *xp = AT(jb->a, tm->x0 + i * tm->xs[0] + j * tm->xs[1] + k * tm->xs[2]);
+                const nnrt_real *w = jb->b + tm->w0 + i * tm->ws[0] + j * tm->ws[1] + k * tm->ws[2];
                 vreal xv[NV];
                 for (int v = 0; v < NV; v++)
                     VLOAD(xv[v], xp + v * VL);
-                for (int q = 0; q < ob; q++) {
-                    vreal wq = VSPLAT(w[(size_t)q * ksize]);
+                for (int q = 0; q < qb; q++) {
+                    vreal wq = VSPLAT(w[q * tm->wq]);
                     for (int v = 0; v < NV; v++)
                         acc[q][v] += wq * xv[v];
                 }
             }
-    for (int q = 0; q < ob; q++) {
-        nnrt_real *yp = AT(jb->out, ((o0 + q) * c->OH + oy) * c->OW + ox);
+    for (int q = 0; q < qb; q++) {
+        nnrt_real *o = AT(jb->out, e0 + q * es);
         for (int v = 0; v < NV; v++)
-            VSTORE(yp + v * VL, acc[q][v]);
+            VSTORE(o + v * VL, acc[q][v]);
     }
 }
 
-/* rows [lo, hi) of (channel block, output row) */
+/* rows [lo, hi) of (channel block, row of the map written): y's output
+ * channels and rows, or for the input's gradient dx's */
 NNRT_KERNEL_FMA
-static void rows_fwd(void *ctx, int64_t lo, int64_t hi)
+static void rows_direct(void *ctx, int64_t lo, int64_t hi)
 {
     const ConvJob *jb = ctx;
     const NnrtConv *c = jb->c;
+    int Q = jb->bwd ? c->C : c->O, MH = jb->bwd ? c->H : c->OH, MW = jb->bwd ? c->W : c->OW;
     for (int64_t r = lo; r < hi; r++) {
-        int o0 = (int)(r / c->OH) * OB, oy = (int)(r % c->OH);
-        int ob = c->O - o0 < OB ? c->O - o0 : OB;
-        for (int ox = 0; ox < c->OW; ox++) {
+        int q0 = (int)(r / MH) * OB, my = (int)(r % MH);
+        int qb = Q - q0 < OB ? Q - q0 : OB;
+        for (int mx = 0; mx < MW; mx++) {
+            Terms tm = jb->bwd ? terms_bwd_x(c, q0, my, mx) : terms_fwd(c, q0, my, mx);
+            size_t es = (size_t)MH * MW, e0 = q0 * es + (size_t)my * MW + mx;
             int b0 = 0;
             /* whole blocks, the channels' count a constant for the compiler */
             for (; b0 + BV <= jb->n; b0 += BV)
-                switch (ob) {
-                case 4: vblock_fwd(jb, o0, 4, oy, ox, b0); break;
-                case 3: vblock_fwd(jb, o0, 3, oy, ox, b0); break;
-                case 2: vblock_fwd(jb, o0, 2, oy, ox, b0); break;
-                default: vblock_fwd(jb, o0, 1, oy, ox, b0); break;
+                switch (qb) {
+                case 4: vblock(jb, &tm, q0, 4, e0, es, b0); break;
+                case 3: vblock(jb, &tm, q0, 3, e0, es, b0); break;
+                case 2: vblock(jb, &tm, q0, 2, e0, es, b0); break;
+                default: vblock(jb, &tm, q0, 1, e0, es, b0); break;
                 }
             for (; b0 < jb->n; b0 += BV)
-                block_fwd(jb, o0, ob, oy, ox, b0, jb->n - b0 < BV ? jb->n - b0 : BV);
+                block(jb, &tm, q0, qb, e0, es, b0, jb->n - b0 < BV ? jb->n - b0 : BV);
         }
     }
 }
@@ -154,135 +227,266 @@ static int64_t chunk_rows(int64_t per_row)
     return k < 1 ? 1 : k;
 }
 
+/* ---- large maps: im2col and matrix products ---- */
+
+/* NNRT_CONV=direct|gemm from the environment (read once): every
+ * convolution one way, whatever the compiler chose (tests compare them). */
+enum { CONV_AUTO, CONV_DIRECT, CONV_GEMM };
+static int conv_mode(void)
+{
+    static int mode = -1;
+    if (mode < 0) {
+        const char *e = getenv("NNRT_CONV");
+        mode = CONV_AUTO;
+        if (e && strcmp(e, "direct") == 0)
+            mode = CONV_DIRECT;
+        else if (e && strcmp(e, "gemm") == 0)
+            mode = CONV_GEMM;
+        else if (e && *e) {
+            fprintf(stderr, "error: NNRT_CONV=%s: expected direct or gemm\n", e);
+            exit(2);
+        }
+    }
+    return mode;
+}
+
+static int by_gemm(const NnrtConv *c)
+{
+    int mode = conv_mode();
+    return mode == CONV_GEMM || (mode == CONV_AUTO && c->gemm);
+}
+
+/* A thread's buffer of at least `size` reals, kept for the next call. */
+typedef struct Scratch {
+    nnrt_real *p;
+    size_t size;
+} Scratch;
+
+static nnrt_real *scratch(Scratch *s, size_t size)
+{
+    if (s->size < size) {
+        free(s->p);
+        s->p = aligned_alloc(64, (size * sizeof *s->p + 63) / 64 * 64);
+        s->size = s->p ? size : 0;
+        if (!s->p) {
+            fprintf(stderr, "error: out of memory (a convolution's buffer of %zu reals)\n", size);
+            exit(1);
+        }
+    }
+    return s->p;
+}
+
+static _Thread_local Scratch cols, parts, dycols, kernel;   /* kernel: K rearranged (the caller's) */
+
+/* About this many reals in a tile's columns: an L2 cache's worth */
+#define TILE_REALS (96 * 1024)
+
+/* Output positions per tile: whole rows of the matrices, at least one. */
+static int tile_positions(const NnrtConv *c, int n)
+{
+    long per = (long)c->C * c->KH * c->KW * n;
+    int np = (int)(TILE_REALS / per);
+    int P = c->OH * c->OW;
+    return np < 1 ? 1 : np > P ? P : np;
+}
+
+/* col[C KH KW, np w] = the window's terms of output positions [p0, p0 +
+ * np), w lanes of a position contiguous (the first w of element e's ld at
+ * x + e ld); 0 off the map; and with ones, a last row of ones (the
+ * bias's) */
+static void im2col(const NnrtConv *c, int ld, int w, const nnrt_real *x, int p0, int np,
+                   int ones, nnrt_real *col)
+{
+    size_t run = (size_t)w * sizeof *col;
+    if (ones) {
+        nnrt_real *row = col + (size_t)c->C * c->KH * c->KW * np * w;
+        for (size_t e = 0; e < (size_t)np * w; e++)
+            row[e] = 1;
+    }
+    for (int ch = 0; ch < c->C; ch++)
+        for (int ky = 0; ky < c->KH; ky++)
+            for (int kx = 0; kx < c->KW; kx++) {
+                nnrt_real *row = col + (size_t)((ch * c->KH + ky) * c->KW + kx) * np * w;
+                for (int p = p0; p < p0 + np;) {
+                    int oy = p / c->OW, ox = p % c->OW;
+                    int iy = oy * c->sh - c->ph + ky, ix = ox * c->sw - c->pw + kx;
+                    /* the rest of this output row: its columns on the map [a, b) */
+                    int m = c->OW - ox < p0 + np - p ? c->OW - ox : p0 + np - p;
+                    int a = 0, b = 0;
+                    if (iy >= 0 && iy < c->H) {
+                        while (a < m && ix + a * c->sw < 0)
+                            a++;
+                        for (b = a; b < m && ix + b * c->sw < c->W; b++)
+                            ;
+                    }
+                    nnrt_real *d = row + (size_t)(p - p0) * w;
+                    const nnrt_real *s = x + ((size_t)(ch * c->H + iy) * c->W + ix) * ld;
+                    memset(d, 0, run * a);
+                    if (c->sw == 1 && w == ld)   /* one run of input */
+                        memcpy(d + (size_t)a * w, s + (size_t)a * ld, run * (b - a));
+                    else
+                        for (int k = a; k < b; k++)
+                            memcpy(d + (size_t)k * w, s + (size_t)k * c->sw * ld, run);
+                    memset(d + (size_t)b * w, 0, run * (m - b));
+                    p += m;
+                }
+            }
+}
+
+typedef struct GemmJob {
+    const NnrtConv *c;
+    int n, ld, np, ntiles, ngroups;
+    const nnrt_real *x, *K;          /* forward: x, K; the kernel's gradient: x, dy (K) */
+    int bias;                        /* forward: K's last column is the bias */
+    nnrt_real *y;
+    int add;
+    nnrt_real *part[4];              /* the kernel's gradient: each group's sum */
+} GemmJob;
+
+/* y's tiles [lo, hi): y (+)= K col, the bias a last column of K times a
+ * last row of ones in col (no pass of its own over y) */
+static void tiles_fwd(void *ctx, int64_t lo, int64_t hi)
+{
+    const GemmJob *g = ctx;
+    const NnrtConv *c = g->c;
+    int n = g->n, P = c->OH * c->OW, ksize = c->C * c->KH * c->KW + g->bias;
+    nnrt_real *col = scratch(&cols, (size_t)ksize * g->np * n);
+    for (int64_t t = lo; t < hi; t++) {
+        int p0 = (int)t * g->np, np = P - p0 < g->np ? P - p0 : g->np;
+        im2col(c, n, n, g->x, p0, np, g->bias, col);
+        nnrt_gemm_serial(0, 0, c->O, np * n, ksize, 1, g->K, ksize, col, np * n, g->add,
+                         g->y + (size_t)p0 * n, P * n);
+    }
+}
+
+/* K [O, C KH KW] (or, with a bias, [K | bias] in a buffer of the caller's);
+ * every lane of a row, padding lanes too (ld of them: n here), each column
+ * of y depends on that column of col alone */
+static void gemm_fwd(const NnrtConv *c, int n, const nnrt_real *x, const nnrt_real *K,
+                     const nnrt_real *bias, nnrt_real *y, int add)
+{
+    int np = tile_positions(c, n), P = c->OH * c->OW;
+    if (bias) {
+        int ksize = c->C * c->KH * c->KW;
+        nnrt_real *kb = scratch(&kernel, (size_t)c->O * (ksize + 1));
+        for (int o = 0; o < c->O; o++) {
+            memcpy(kb + (size_t)o * (ksize + 1), K + (size_t)o * ksize, (size_t)ksize * sizeof *kb);
+            kb[(size_t)o * (ksize + 1) + ksize] = bias[o];
+        }
+        K = kb;
+    }
+    GemmJob g = {c, n, n, np, (P + np - 1) / np, 0, x, K, bias != NULL, y, add, {0}};
+    nnrt_parallel(tiles_fwd, &g, g.ntiles, 1);
+}
+
+/* groups [lo, hi) of the tiles: part[group] = dy col' summed over them,
+ * over the n samples alone: with padding lanes (ld > n, whatever they
+ * hold) dy's tile is copied without them */
+static void groups_bwd_k(void *ctx, int64_t lo, int64_t hi)
+{
+    GemmJob *g = ctx;
+    const NnrtConv *c = g->c;
+    int n = g->n, ld = g->ld, P = c->OH * c->OW, ksize = c->C * c->KH * c->KW;
+    nnrt_real *col = scratch(&cols, (size_t)ksize * g->np * n);
+    nnrt_real *part = scratch(&parts, (size_t)g->ngroups * c->O * ksize);
+    nnrt_real *dys = ld != n ? scratch(&dycols, (size_t)c->O * g->np * n) : NULL;
+    for (int64_t gr = lo; gr < hi; gr++) {
+        nnrt_real *sum = g->part[gr] = part + (size_t)gr * c->O * ksize;
+        int t0 = (int)(gr * g->ntiles / g->ngroups), t1 = (int)((gr + 1) * g->ntiles / g->ngroups);
+        for (int t = t0; t < t1; t++) {
+            int p0 = t * g->np, np = P - p0 < g->np ? P - p0 : g->np;
+            im2col(c, ld, n, g->x, p0, np, 0, col);
+            const nnrt_real *dy = g->K + (size_t)p0 * ld;
+            int lddy = P * ld;
+            if (dys) {
+                for (int o = 0; o < c->O; o++)
+                    for (int p = 0; p < np; p++)
+                        memcpy(dys + ((size_t)o * np + p) * n, dy + (size_t)o * lddy + (size_t)p * ld,
+                               (size_t)n * sizeof *dys);
+                dy = dys, lddy = np * n;
+            }
+            nnrt_gemm_serial(0, 1, c->O, ksize, np * n, 1, dy, lddy, col, np * n, t > t0, sum,
+                             ksize);
+        }
+    }
+}
+
+static void gemm_bwd_k(const NnrtConv *c, int n, int ld, const nnrt_real *dy, const nnrt_real *x,
+                       nnrt_real *dK, int add)
+{
+    int np = tile_positions(c, n), P = c->OH * c->OW, ksize = c->C * c->KH * c->KW;
+    int ntiles = (P + np - 1) / np;
+    GemmJob g = {c, n, ld, np, ntiles, ntiles < 4 ? ntiles : 4, x, dy, 0, dK, add, {0}};
+    nnrt_parallel(groups_bwd_k, &g, g.ngroups, 1);
+    for (size_t e = 0; e < (size_t)c->O * ksize; e++) {
+        nnrt_real s = add ? dK[e] : 0;
+        for (int gr = 0; gr < g.ngroups; gr++)
+            s += g.part[gr][e];
+        dK[e] = s;
+    }
+}
+
+/* the input's gradient, stride 1: the forward convolution of dy [O, OH,
+ * OW] padded by KH - 1 - ph (KW - 1 - pw) with K flipped in its window and
+ * transposed, [C, O, KH, KW] */
+static int gemm_bwd_x_fits(const NnrtConv *c)
+{
+    return c->sh == 1 && c->sw == 1 && c->ph < c->KH && c->pw < c->KW;
+}
+
+static void gemm_bwd_x(const NnrtConv *c, int n, const nnrt_real *dy, const nnrt_real *K,
+                       nnrt_real *dx, int add)
+{
+    NnrtConv t = {c->O, c->OH, c->OW, c->C, c->KH, c->KW, c->H, c->W, 1, 1,
+                  c->KH - 1 - c->ph, c->KW - 1 - c->pw, 1};
+    int kk = c->KH * c->KW;
+    nnrt_real *f = scratch(&kernel, (size_t)c->O * c->C * kk);
+    for (int o = 0; o < c->O; o++)
+        for (int ch = 0; ch < c->C; ch++)
+            for (int k = 0; k < kk; k++)
+                f[((size_t)ch * c->O + o) * kk + kk - 1 - k] = K[((size_t)o * c->C + ch) * kk + k];
+    gemm_fwd(&t, n, dy, f, NULL, dx, add);
+}
+
+/* ---- the calls ---- */
+
 void nnrt_conv(const NnrtConv *c, int n, int ld, const nnrt_real *x, const nnrt_real *K,
                const nnrt_real *bias, nnrt_real *y)
 {
-    ConvJob jb = {c, n, ld, x, K, bias, y, 0};
+    if (by_gemm(c)) {   /* (every lane: the padding lanes' columns change only themselves) */
+        gemm_fwd(c, ld, x, K, bias, y, 0);
+        return;
+    }
+    ConvJob jb = {c, n, ld, x, K, bias, y, 0, 0};
     int64_t rows = (int64_t)((c->O + OB - 1) / OB) * c->OH;
-    nnrt_parallel(rows_fwd, &jb, rows,
+    nnrt_parallel(rows_direct, &jb, rows,
                   chunk_rows((int64_t)OB * c->OW * n * c->C * c->KH * c->KW));
-}
-
-/* ---- the input's gradient: dx (+)= conv_transpose(dy, K) ---- */
-
-/* dx[c0 .. c0+cb, iy, ix] for samples [b0, b0 + nb): the terms of every
- * output whose window covers (iy, ix) */
-ALWAYS_INLINE void block_bwd_x(const ConvJob *jb, int c0, int cb, int iy, int ix, int b0, int nb)
-{
-    const NnrtConv *c = jb->c;
-    int ld = jb->ld;
-    nnrt_real acc[OB][BV];
-    for (int q = 0; q < cb; q++) {
-        const nnrt_real *dx = AT(jb->out, ((c0 + q) * c->H + iy) * c->W + ix);
-        for (int t = 0; t < nb; t++)
-            acc[q][t] = jb->add ? dx[t] : 0;
-    }
-    int kk = c->KH * c->KW;
-    for (int ky = 0; ky < c->KH; ky++) {
-        int ty = iy + c->ph - ky;
-        if (ty < 0 || ty % c->sh || ty / c->sh >= c->OH)
-            continue;
-        for (int kx = 0; kx < c->KW; kx++) {
-            int tx = ix + c->pw - kx;
-            if (tx < 0 || tx % c->sw || tx / c->sw >= c->OW)
-                continue;
-            int pos = (ty / c->sh) * c->OW + tx / c->sw;
-            for (int o = 0; o < c->O; o++) {
-                const nnrt_real *dy = AT(jb->a, o * c->OH * c->OW + pos);
-                const nnrt_real *w = jb->b + ((size_t)o * c->C + c0) * kk + ky * c->KW + kx;
-                for (int q = 0; q < cb; q++) {
-                    nnrt_real wq = w[(size_t)q * kk];
-                    for (int t = 0; t < nb; t++)
-                        acc[q][t] += wq * dy[t];
-                }
-            }
-        }
-    }
-    for (int q = 0; q < cb; q++) {
-        nnrt_real *dx = AT(jb->out, ((c0 + q) * c->H + iy) * c->W + ix);
-        for (int t = 0; t < nb; t++)
-            dx[t] = acc[q][t];
-    }
-}
-
-/* block_bwd_x for OB channels and BV samples, in registers */
-ALWAYS_INLINE void vblock_bwd_x(const ConvJob *jb, int c0, int ob, int iy, int ix, int b0)
-{
-    const NnrtConv *c = jb->c;
-    int ld = jb->ld;
-    vreal acc[OB][NV];
-    for (int q = 0; q < ob; q++) {
-        const nnrt_real *dx = AT(jb->out, ((c0 + q) * c->H + iy) * c->W + ix);
-        for (int v = 0; v < NV; v++)
-            if (jb->add)
-                VLOAD(acc[q][v], dx + v * VL);
-            else
-                acc[q][v] = VSPLAT(0);
-    }
-    int kk = c->KH * c->KW;
-    for (int ky = 0; ky < c->KH; ky++) {
-        int ty = iy + c->ph - ky;
-        if (ty < 0 || ty % c->sh || ty / c->sh >= c->OH)
-            continue;
-        for (int kx = 0; kx < c->KW; kx++) {
-            int tx = ix + c->pw - kx;
-            if (tx < 0 || tx % c->sw || tx / c->sw >= c->OW)
-                continue;
-            int pos = (ty / c->sh) * c->OW + tx / c->sw;
-            for (int o = 0; o < c->O; o++) {
-                const nnrt_real *dy = AT(jb->a, o * c->OH * c->OW + pos);
-                const nnrt_real *w = jb->b + ((size_t)o * c->C + c0) * kk + ky * c->KW + kx;
-                vreal dv[NV];
-                for (int v = 0; v < NV; v++)
-                    VLOAD(dv[v], dy + v * VL);
-                for (int q = 0; q < ob; q++) {
-                    vreal wq = VSPLAT(w[(size_t)q * kk]);
-                    for (int v = 0; v < NV; v++)
-                        acc[q][v] += wq * dv[v];
-                }
-            }
-        }
-    }
-    for (int q = 0; q < ob; q++) {
-        nnrt_real *dx = AT(jb->out, ((c0 + q) * c->H + iy) * c->W + ix);
-        for (int v = 0; v < NV; v++)
-            VSTORE(dx + v * VL, acc[q][v]);
-    }
-}
-
-NNRT_KERNEL_FMA
-static void rows_bwd_x(void *ctx, int64_t lo, int64_t hi)
-{
-    const ConvJob *jb = ctx;
-    const NnrtConv *c = jb->c;
-    for (int64_t r = lo; r < hi; r++) {
-        int c0 = (int)(r / c->H) * OB, iy = (int)(r % c->H);
-        int cb = c->C - c0 < OB ? c->C - c0 : OB;
-        for (int ix = 0; ix < c->W; ix++) {
-            int b0 = 0;
-            for (; b0 + BV <= jb->n; b0 += BV)
-                switch (cb) {
-                case 4: vblock_bwd_x(jb, c0, 4, iy, ix, b0); break;
-                case 3: vblock_bwd_x(jb, c0, 3, iy, ix, b0); break;
-                case 2: vblock_bwd_x(jb, c0, 2, iy, ix, b0); break;
-                default: vblock_bwd_x(jb, c0, 1, iy, ix, b0); break;
-                }
-            for (; b0 < jb->n; b0 += BV)
-                block_bwd_x(jb, c0, cb, iy, ix, b0, jb->n - b0 < BV ? jb->n - b0 : BV);
-        }
-    }
 }
 
 void nnrt_conv_bwd_x(const NnrtConv *c, int n, int ld, const nnrt_real *dy, const nnrt_real *K,
                      nnrt_real *dx, int add)
 {
-    ConvJob jb = {c, n, ld, dy, K, NULL, dx, add};
+    if (by_gemm(c) && gemm_bwd_x_fits(c)) {
+        gemm_bwd_x(c, ld, dy, K, dx, add);
+        return;
+    }
+    ConvJob jb = {c, n, ld, dy, K, NULL, dx, add, 1};
     int64_t rows = (int64_t)((c->C + OB - 1) / OB) * c->H;
-    nnrt_parallel(rows_bwd_x, &jb, rows,
+    nnrt_parallel(rows_direct, &jb, rows,
                   chunk_rows((int64_t)OB * c->W * n * c->O * c->KH * c->KW / (c->sh * c->sw)));
 }
 
 /* ---- the kernel's gradient: dK (+)= sum over samples and positions ---- */
+
+/* [*ox0, *ox1): the output columns whose window puts column kx on the map */
+ALWAYS_INLINE void columns_on_map(const NnrtConv *c, int kx, int *ox0, int *ox1)
+{
+    *ox0 = 0, *ox1 = c->OW;
+    while (*ox0 < *ox1 && *ox0 * c->sw - c->pw + kx < 0)
+        ++*ox0;
+    while (*ox1 > *ox0 && (*ox1 - 1) * c->sw - c->pw + kx >= c->W)
+        --*ox1;
+}
 
 /* acc[q][t] += sum over the output positions whose window puts (ky, kx) on
  * the map of dy[o0 + q, pos] x[ch, pos's input], samples [b0, b0 + nb) */
@@ -290,15 +494,14 @@ ALWAYS_INLINE void block_bwd_k(const ConvJob *jb, nnrt_real (*acc)[BV], int o0, 
                                int ky, int kx, int b0, int nb)
 {
     const NnrtConv *c = jb->c;
-    int ld = jb->ld;
+    int ld = jb->ld, ox0, ox1;
+    columns_on_map(c, kx, &ox0, &ox1);
     for (int oy = 0; oy < c->OH; oy++) {
         int iy = oy * c->sh - c->ph + ky;
         if (iy < 0 || iy >= c->H)
             continue;
-        for (int ox = 0; ox < c->OW; ox++) {
+        for (int ox = ox0; ox < ox1; ox++) {
             int ix = ox * c->sw - c->pw + kx;
-            if (ix < 0 || ix >= c->W)
-                continue;
             const nnrt_real *xp = AT(jb->b, (ch * c->H + iy) * c->W + ix);
             for (int q = 0; q < ob; q++) {
                 const nnrt_real *dy = AT(jb->a, ((o0 + q) * c->OH + oy) * c->OW + ox);
@@ -314,16 +517,12 @@ ALWAYS_INLINE void vblock_bwd_k(const ConvJob *jb, vreal (*acc)[NV], int o0, int
                                 int kx, int b0)
 {
     const NnrtConv *c = jb->c;
-    int ld = jb->ld;
+    int ld = jb->ld, ox0, ox1;
+    columns_on_map(c, kx, &ox0, &ox1);
     for (int oy = 0; oy < c->OH; oy++) {
         int iy = oy * c->sh - c->ph + ky;
         if (iy < 0 || iy >= c->H)
             continue;
-        int ox0 = 0, ox1 = c->OW;   /* the columns whose input is on the map */
-        while (ox0 < ox1 && ox0 * c->sw - c->pw + kx < 0)
-            ox0++;
-        while (ox1 > ox0 && (ox1 - 1) * c->sw - c->pw + kx >= c->W)
-            ox1--;
         for (int ox = ox0; ox < ox1; ox++) {
             int ix = ox * c->sw - c->pw + kx;
             const nnrt_real *xp = AT(jb->b, (ch * c->H + iy) * c->W + ix);
@@ -385,7 +584,11 @@ static void rows_bwd_k(void *ctx, int64_t lo, int64_t hi)
 void nnrt_conv_bwd_k(const NnrtConv *c, int n, int ld, const nnrt_real *dy, const nnrt_real *x,
                      nnrt_real *dK, int add)
 {
-    ConvJob jb = {c, n, ld, dy, x, NULL, dK, add};
+    if (by_gemm(c)) {
+        gemm_bwd_k(c, n, ld, dy, x, dK, add);
+        return;
+    }
+    ConvJob jb = {c, n, ld, dy, x, NULL, dK, add, 0};
     int64_t rows = (int64_t)((c->O + OB - 1) / OB) * c->C;
     nnrt_parallel(rows_bwd_k, &jb, rows,
                   chunk_rows((int64_t)OB * c->KH * c->KW * c->OH * c->OW * n));
@@ -410,6 +613,13 @@ void nnrt_conv_bwd_b(const NnrtConv *c, int n, int ld, const nnrt_real *dy, nnrt
 }
 
 /* ---- pools (no padding: ph = pw = 0) ---- */
+
+/* The window's elements' offsets from its first, in reals */
+static void window_offsets(const NnrtConv *c, int ld, size_t *off)
+{
+    for (int k = 0; k < c->KH * c->KW; k++)
+        off[k] = (size_t)((k / c->KW) * c->W + k % c->KW) * ld;
+}
 
 NNRT_KERNEL
 void nnrt_maxpool(const NnrtConv *c, int n, int ld, const nnrt_real *x, nnrt_real *y)
@@ -465,42 +675,57 @@ static void clear_input(const NnrtConv *c, int n, int ld, nnrt_real *dx, int add
         memset(dx + (size_t)e * ld, 0, (size_t)n * sizeof *dx);
 }
 
+/* dx[window at x0's place, b0 .. b0+nb] (+)= d routed to each sample's
+ * first maximum in the window (assign: =) */
+ALWAYS_INLINE void max_bwd_block(const nnrt_real *x0, const size_t *off, int kk,
+                                 const nnrt_real *d, nnrt_real *dx0, int assign, int nb)
+{
+    nnrt_real best[BV];
+    int arg[BV];
+    for (int t = 0; t < nb; t++) {
+        best[t] = x0[t];
+        arg[t] = 0;
+    }
+    for (int k = 1; k < kk; k++)
+        for (int t = 0; t < nb; t++) {
+            nnrt_real v = x0[off[k] + t];
+            arg[t] = v > best[t] ? k : arg[t];
+            best[t] = v > best[t] ? v : best[t];
+        }
+    for (int k = 0; k < kk; k++)
+        for (int t = 0; t < nb; t++) {
+            nnrt_real g = arg[t] == k ? d[t] : 0;
+            dx0[off[k] + t] = assign ? g : dx0[off[k] + t] + g;
+        }
+}
+
+/* Windows that tile the map exactly (LeNet's 2 x 2, stride 2) put every
+ * element of dx in one window: it is assigned (or added to) once, and dx
+ * needs no clearing first.  Per window and sample, the first maximum's
+ * place, then dy routed there (windows may overlap when the stride is
+ * smaller), per block of BV samples held in registers. */
 NNRT_KERNEL
 void nnrt_maxpool_bwd(const NnrtConv *c, int n, int ld, const nnrt_real *dy, const nnrt_real *x,
                       nnrt_real *dx, int add)
 {
-    clear_input(c, n, ld, dx, add);
-    /* per sample block: the first maximum's place in the window, then dy
-     * added there (windows may overlap when the stride is smaller) */
-    nnrt_real best[BV];
-    int arg[BV];
-    for (int b0 = 0; b0 < n; b0 += BV) {
-        int nb = n - b0 < BV ? n - b0 : BV;
-        for (int ch = 0; ch < c->C; ch++)
-            for (int oy = 0; oy < c->OH; oy++)
-                for (int ox = 0; ox < c->OW; ox++) {
-                    size_t e0 = (size_t)(ch * c->H + oy * c->sh) * c->W + ox * c->sw;
-                    const nnrt_real *x0 = x + e0 * ld + b0;
-                    for (int t = 0; t < nb; t++) {
-                        best[t] = x0[t];
-                        arg[t] = 0;
-                    }
-                    for (int k = 1; k < c->KH * c->KW; k++) {
-                        const nnrt_real *xp = x0 + (size_t)((k / c->KW) * c->W + k % c->KW) * ld;
-                        for (int t = 0; t < nb; t++) {
-                            int more = xp[t] > best[t];
-                            best[t] = more ? xp[t] : best[t];
-                            arg[t] = more ? k : arg[t];
-                        }
-                    }
-                    const nnrt_real *d = dy + (size_t)((ch * c->OH + oy) * c->OW + ox) * ld + b0;
-                    for (int k = 0; k < c->KH * c->KW; k++) {
-                        nnrt_real *dp = dx + (e0 + (size_t)((k / c->KW) * c->W + k % c->KW)) * ld + b0;
-                        for (int t = 0; t < nb; t++)
-                            dp[t] += arg[t] == k ? d[t] : 0;
-                    }
-                }
-    }
+    int tiles = c->sh == c->KH && c->sw == c->KW && c->OH * c->sh == c->H && c->OW * c->sw == c->W;
+    if (!tiles)
+        clear_input(c, n, ld, dx, add);
+    int assign = tiles && !add, kk = c->KH * c->KW;
+    size_t off[kk];
+    window_offsets(c, ld, off);
+    for (int ch = 0; ch < c->C; ch++)
+        for (int oy = 0; oy < c->OH; oy++)
+            for (int ox = 0; ox < c->OW; ox++) {
+                size_t e0 = (size_t)(ch * c->H + oy * c->sh) * c->W + ox * c->sw;
+                const nnrt_real *x0 = x + e0 * ld;
+                const nnrt_real *d = dy + (size_t)((ch * c->OH + oy) * c->OW + ox) * ld;
+                int b0 = 0;
+                for (; b0 + BV <= n; b0 += BV)
+                    max_bwd_block(x0 + b0, off, kk, d + b0, dx + e0 * ld + b0, assign, BV);
+                if (b0 < n)
+                    max_bwd_block(x0 + b0, off, kk, d + b0, dx + e0 * ld + b0, assign, n - b0);
+            }
 }
 
 NNRT_KERNEL

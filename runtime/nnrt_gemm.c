@@ -324,23 +324,31 @@ static void blas_single_thread(void)
 }
 #endif
 
-void nnrt_gemm(int ta, int tb, int M, int N, int K, nnrt_real alpha,
-               const nnrt_real *A, int lda, const nnrt_real *B, int ldb,
-               nnrt_real beta, nnrt_real *C, int ldc)
+/* How a product of `size` multiply-adds is computed: NNRT_GEMM, else by
+ * its size. */
+static int gemm_how(int64_t size)
 {
     int mode = gemm_mode();
-    int64_t size = (int64_t)M * N * K;
     int how = mode != GEMM_AUTO ? mode
               : size > GEMM_BLAS_MIN && NNRT_HAS_BLAS ? GEMM_BLAS
               : size > GEMM_BLOCKED_MIN ? GEMM_BLOCKED : GEMM_LOOPS;
-    if (M <= 0 || N <= 0 || K <= 0) {
-        nnrt_gemm_naive(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
 #ifdef NNRT_OPENBLAS
     if (how == GEMM_BLAS)
         blas_single_thread();
 #endif
+    return how;
+}
+
+void nnrt_gemm(int ta, int tb, int M, int N, int K, nnrt_real alpha,
+               const nnrt_real *A, int lda, const nnrt_real *B, int ldb,
+               nnrt_real beta, nnrt_real *C, int ldc)
+{
+    int64_t size = (int64_t)M * N * K;
+    if (M <= 0 || N <= 0 || K <= 0) {
+        nnrt_gemm_naive(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    int how = gemm_how(size);
     int rows = M >= N, dim = rows ? M : N;
     int64_t part = (dim + GEMM_PARTS - 1) / GEMM_PARTS;
     part = (part + GEMM_PART_ALIGN - 1) / GEMM_PART_ALIGN * GEMM_PART_ALIGN;
@@ -349,4 +357,15 @@ void nnrt_gemm(int ta, int tb, int M, int N, int K, nnrt_real alpha,
         nnrt_parallel(part_range, &p, dim, part);
     else
         gemm_one(how, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void nnrt_gemm_serial(int ta, int tb, int M, int N, int K, nnrt_real alpha,
+                      const nnrt_real *A, int lda, const nnrt_real *B, int ldb,
+                      nnrt_real beta, nnrt_real *C, int ldc)
+{
+    if (M <= 0 || N <= 0 || K <= 0)
+        nnrt_gemm_naive(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else
+        gemm_one(gemm_how((int64_t)M * N * K), ta, tb, M, N, K, alpha, A, lda, B, ldb, beta,
+                 C, ldc);
 }

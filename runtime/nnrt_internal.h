@@ -652,6 +652,7 @@ int nnrt_write_summary(const NnrtRunLog *l, const NnrtSummary *s, NnrtErr *e);
 #define nnrt_clip_grad_norm NNRT_FN(nnrt_clip_grad_norm)
 #define nnrt_gemm_naive     NNRT_FN(nnrt_gemm_naive)
 #define nnrt_gemm_blocked   NNRT_FN(nnrt_gemm_blocked)
+#define nnrt_gemm_serial    NNRT_FN(nnrt_gemm_serial)
 #define nnrt_plot_run       NNRT_FN(nnrt_plot_run)
 
 /* ---- data sets bound to the model's slots (nnrt_data.c) ---- */
@@ -768,6 +769,11 @@ void nnrt_gemm_naive(int ta, int tb, int M, int N, int K, nnrt_real alpha,
                      nnrt_real beta, nnrt_real *C, int ldc);
 /* Returns -1, computing nothing, when its buffer cannot be allocated. */
 int nnrt_gemm_blocked(int ta, int tb, int M, int N, int K, nnrt_real alpha,
+                      const nnrt_real *A, int lda, const nnrt_real *B, int ldb,
+                      nnrt_real beta, nnrt_real *C, int ldc);
+/* nnrt_gemm on the calling thread alone: for a caller that is itself one
+ * of nnrt_parallel's chunks (nnrt_conv.c), which cannot start another. */
+void nnrt_gemm_serial(int ta, int tb, int M, int N, int K, nnrt_real alpha,
                       const nnrt_real *A, int lda, const nnrt_real *B, int ldb,
                       nnrt_real beta, nnrt_real *C, int ldc);
 

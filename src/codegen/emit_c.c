@@ -748,8 +748,9 @@ static void emit_conv(Cg *cg, int id)
     /* the sizes as a compound literal: no name to clash with the model's */
     out(cg, 1, "%s(&(const NnrtConv){.C = %d, .H = %d, .W = %d, .O = %d, .KH = %d, .KW = %d,",
         cg_conv_fn[c.call], c.C, c.H, c.W, c.O, c.KH, c.KW);
-    out(cg, 1, "%*s.OH = %d, .OW = %d, .sh = %d, .sw = %d, .ph = %d, .pw = %d},",
-        (int)strlen(cg_conv_fn[c.call]) + 19, "", c.OH, c.OW, c.sh, c.sw, c.ph, c.pw);
+    out(cg, 1, "%*s.OH = %d, .OW = %d, .sh = %d, .sw = %d, .ph = %d, .pw = %d%s},",
+        (int)strlen(cg_conv_fn[c.call]) + 19, "", c.OH, c.OW, c.sh, c.sw, c.ph, c.pw,
+        c.gemm ? ", .gemm = 1" : "");
     out(cg, 1, "%*s%s, %s);", (int)strlen(cg_conv_fn[c.call]) + 1, "", count, args);
 }
 

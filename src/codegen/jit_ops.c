@@ -487,7 +487,7 @@ static void emit_batch(Jit *j, int id)
 }
 
 /* A sliding window (plan.h cg_conv_plan): a call of the runtime's kernel,
- * as emit_c.c's emit_conv, with the sizes as a constant NnrtConv (twelve
+ * as emit_c.c's emit_conv, with the sizes as a constant NnrtConv (thirteen
  * ints) and the padded rows (ld) of the batched buffers. */
 static void emit_conv(Jit *j, int id)
 {
@@ -495,13 +495,14 @@ static void emit_conv(Jit *j, int id)
     const Value *v = &p->v[id];
     CgConv c = cg_conv_plan(p, id);
     int add = begin_store(j, id);
-    const int dims[12] = {c.C, c.H, c.W, c.O, c.KH, c.KW, c.OH, c.OW, c.sh, c.sw, c.ph, c.pw};
-    LLVMValueRef k[12];
-    for (int e = 0; e < 12; e++)
+    const int dims[13] = {c.C, c.H, c.W, c.O, c.KH, c.KW, c.OH, c.OW, c.sh, c.sw, c.ph, c.pw,
+                          c.gemm};
+    LLVMValueRef k[13];
+    for (int e = 0; e < 13; e++)
         k[e] = const_i32(j, dims[e]);
-    LLVMTypeRef at = LLVMArrayType(j->i32, 12);
+    LLVMTypeRef at = LLVMArrayType(j->i32, 13);
     LLVMValueRef g = LLVMAddGlobal(j->mod, at, "window");
-    LLVMSetInitializer(g, LLVMConstArray(j->i32, k, 12));
+    LLVMSetInitializer(g, LLVMConstArray(j->i32, k, 13));
     LLVMSetGlobalConstant(g, 1);
     LLVMSetLinkage(g, LLVMPrivateLinkage);
     LLVMTypeRef i32p = LLVMPointerType(j->i32, 0);

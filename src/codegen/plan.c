@@ -898,7 +898,22 @@ CgConv cg_conv_plan(const IrProgram *p, int id)
     }
     c.sh = two ? v->stride : 1, c.sw = v->stride;
     c.ph = two ? v->pad : 0, c.pw = v->pad;
+    c.gemm = cg_conv_gemm(&c);
     return c;
+}
+
+int cg_conv_gemm(const CgConv *c)
+{
+    if (c->call != CG_CONV && c->call != CG_CONV_BWD_X && c->call != CG_CONV_BWD_K)
+        return 0;
+    const char *e = getenv("NNC_CONV_GEMM_MIN");
+    char *end;
+    long bound = e ? strtol(e, &end, 10) : -1;
+    if (!e || !*e || *end || bound < 0)
+        bound = CG_CONV_GEMM_MIN;
+    if (c->call == CG_CONV_BWD_X && c->C < CG_CONV_GEMM_ROWS)
+        return 0;
+    return (long)c->C * c->KH * c->KW * c->O * c->OH * c->OW >= bound;
 }
 
 /* ---- the row algorithms ---- */

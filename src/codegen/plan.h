@@ -550,11 +550,24 @@ typedef struct CgConv {
     int C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw;   /* NnrtConv, in its order */
     int spatial;       /* 1 or 2 */
     int bias;          /* a convolution with a bias operand (not the constant 0) */
+    int gemm;          /* NnrtConv.gemm: the step as matrix products (cg_conv_gemm) */
     int x, k, y;       /* the values holding x, K and y or their adjoints (the
                         * step's own destination among them), -1 where none */
 } CgConv;
 
 CgConv cg_conv_plan(const IrProgram *p, int id);
+
+/* A convolution's step runs as matrix products over im2col's columns
+ * (nnrt_conv.c) rather than the direct kernels when it is large: at least
+ * CG_CONV_GEMM_MIN multiply-adds per sample (NNC_CONV_GEMM_MIN in nnc's
+ * environment moves the bound, for tests).  Below it the copy into
+ * columns costs more than the products save.  The input's gradient, a
+ * product with as many rows as the input has channels, only from
+ * CG_CONV_GEMM_ROWS of them: with fewer (an image's 1 or 3, LeNet's 6)
+ * the direct kernel is faster (docs/performance.md). */
+#define CG_CONV_GEMM_MIN 65536
+#define CG_CONV_GEMM_ROWS 16
+int cg_conv_gemm(const CgConv *c);
 
 /* The runtime function of a window step (nnrt_conv, nnrt_conv_bwd_x, ...). */
 extern const char *const cg_conv_fn[];

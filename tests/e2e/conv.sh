@@ -97,3 +97,77 @@ if t_run "$NNC" explain "$D/hand.nn" --wrt 'K[0,0,1,1]' &&
    grep -qF "= 1 * 6 + 1 * 7 + 1 * 10 + 1 * 11" "$t_log" &&
    grep -q "^  dL/dK\[0,0,1,1\] = 34$" "$t_log"; then t_pass
 else t_fail "expected the sum of four terms, 34"; fi
+
+# Large maps: a step as matrix products over im2col's columns (plan.h
+# cg_conv_gemm), chosen from the shapes: a CIFAR CNN's second layer all
+# three steps, its first layer's forward and kernel gradient (img's
+# gradient is not needed), LeNet's first layer likewise, a small map none
+t_begin "conv/products-chosen-from-the-shapes"
+cat >"$D/cifar.nn" <<'NN'
+input img[3, 32, 32]
+target y[1]
+h1 = relu(conv(img, 32, 3, pad = 1))
+h2 = conv(h1, 64, 3, pad = 1)
+loss = 0.5 * (sum(h2) - sum(y))^2
+NN
+# products NN.c: the runtime calls marked .gemm = 1, counted by name
+products() { grep -B1 '\.gemm = 1}' "$1" | grep -o 'nnrt_conv[a-z_]*(' | sort | uniq -c | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }'; }
+model "h = conv2d(img, K, b, pad = 1)"
+if t_run "$NNC" "$D/cifar.nn" -o "$D/cifar.c" && t_run "$NNC" "$D/lenet1.nn" -o "$D/lenet1.c" &&
+   t_run "$NNC" "$D/m.nn" -o "$D/m.c" &&
+   NNC_CONV_GEMM_MIN=100000000 t_run "$NNC" "$D/cifar.nn" -o "$D/cifar-direct.c" &&
+   [ "$(products "$D/cifar.c")" = "nnrt_conv( 2, nnrt_conv_bwd_k( 2, nnrt_conv_bwd_x( 1" ] &&
+   [ "$(products "$D/lenet1.c")" = "nnrt_conv( 1, nnrt_conv_bwd_k( 1" ] &&
+   [ -z "$(products "$D/m.c")" ] && [ -z "$(products "$D/cifar-direct.c")" ]; then t_pass
+else t_fail "products: cifar $(products "$D/cifar.c"); lenet1 $(products "$D/lenet1.c"); small $(products "$D/m.c"); bound above $(products "$D/cifar-direct.c")"; fi
+
+# The products against the direct kernels on the same model and data: a
+# padded layer whose input gradient is a product (16 channels), a strided
+# one (its input gradient direct), the choice moved by NNC_CONV_GEMM_MIN
+# and forced in the runtime by NNRT_CONV, in the C trainer and the JIT
+# (whose last, partial batch has padded rows: products over all lanes).
+# Summation orders differ, so float32 losses agree to about 1e-5 (over an
+# epoch: in the next, the direct kernels' longer float32 sums and the
+# products' differ enough for training to drift apart).
+t_begin "conv/products-and-direct-kernels-agree"
+cat >"$D/cnn.nn" <<'NN'
+model cnn
+input  img[3, 10, 10]
+target c : class(4)
+h1 = relu(conv(img, 16, 3, pad = 1))
+h2 = relu(conv(h1, 8, 3, pad = 1))
+h3 = relu(conv(h2, 8, 3, stride = 2, pad = 1))
+param W[4, 200] = xavier_uniform
+loss = cross_entropy(W @ flatten(h3), c)
+train {
+  data      = random(n = 300, seed = 3)
+  optimizer = adam(lr = 0.01)
+  batch     = 32
+  epochs    = 1
+}
+NN
+losses() { awk -F, 'NR > 1 { print $3 }' "$1/metrics.csv"; }
+if t_build "$D/cnn.nn" "$D/cnn" && NNC_CONV_GEMM_MIN=0 t_build "$D/cnn.nn" "$D/cnn_products" &&
+   NNC_CONV_GEMM_MIN=0 t_run "$NNC" "$D/cnn.nn" -o "$D/cnn_products.c" &&
+   [ "$(products "$D/cnn_products.c")" = "nnrt_conv( 3, nnrt_conv_bwd_k( 3, nnrt_conv_bwd_x( 1" ]; then
+    rm -rf "$D/cnn-"*
+    t_run "$D/cnn" train --log "$D/cnn-direct"
+    t_run "$D/cnn_products" train --log "$D/cnn-products"
+    NNRT_CONV=gemm t_run "$D/cnn" train --log "$D/cnn-forced"
+    NNRT_CONV=direct t_run "$D/cnn_products" train --log "$D/cnn-unforced"
+    NNC_CONV_GEMM_MIN=0 t_run "$NNC" run "$D/cnn.nn" -- train --log "$D/cnn-jit"
+    bad=$(paste -d' ' <(losses "$D/cnn-direct") <(losses "$D/cnn-products") <(losses "$D/cnn-forced") \
+                      <(losses "$D/cnn-unforced") <(losses "$D/cnn-jit") | awk '
+        function d(a, b) { return (a > b ? a - b : b - a) / (b > 0 ? b : -b) }
+        NF != 5 || d($1, $2) > 1e-5 || d($1, $3) > 1e-5 || d($1, $4) > 1e-5 || d($1, $5) > 1e-5 { print "epoch " NR - 1 ": " $0 }
+        END { if (NR != 2) print NR " rows" }')
+    if [ -z "$bad" ]; then t_pass; else t_fail "losses (direct, products, forced, unforced, jit) differ: $bad"; fi
+else
+    t_fail "build failed, or NNC_CONV_GEMM_MIN=0 did not make every step but a strided input gradient a product"
+fi
+
+t_begin "conv/an unknown NNRT_CONV is an error"
+NNRT_CONV=fast "$D/cnn" train --epochs 1 >"$D/badconv.txt" 2>&1
+rc=$?
+if [ $rc = 2 ] && grep -q "NNRT_CONV=fast: expected direct or gemm" "$D/badconv.txt"; then t_pass
+else t_fail "exit status $rc, output: $(head -n 2 "$D/badconv.txt")"; fi

@@ -402,6 +402,168 @@ START_TEST(test_gemm_cut_into_parts_gives_the_same_bits_on_any_number_of_threads
 }
 END_TEST
 
+/* One convolution's three steps (nnrt_conv.c), direct or as matrix
+ * products (NnrtConv.gemm), out of x, K, b and dy; dx and dK are added to
+ * (add = 1) the values conv_case_run puts there.  Per-sample buffers hold
+ * ld >= n lanes per element, the padding lanes NaN (as the JIT's may hold
+ * anything). */
+typedef struct ConvCase {
+    NnrtConv c;
+    int n, ld;
+    nnrt_real *x, *K, *b, *dy, *y, *dx, *dK;
+} ConvCase;
+
+static void conv_case_run(ConvCase *t, int gemm)
+{
+    size_t nx = (size_t)t->c.C * t->c.H * t->c.W * t->ld, nk = (size_t)t->c.O * t->c.C * t->c.KH * t->c.KW;
+    for (size_t i = 0; i < nx; i++)
+        t->dx[i] = (nnrt_real)(i % 5) / 4;
+    for (size_t i = 0; i < nk; i++)
+        t->dK[i] = (nnrt_real)(i % 3) / 2;
+    t->c.gemm = gemm;
+    nnrt_conv(&t->c, t->n, t->ld, t->x, t->K, t->b, t->y);
+    nnrt_conv_bwd_x(&t->c, t->n, t->ld, t->dy, t->K, t->dx, 1);
+    nnrt_conv_bwd_k(&t->c, t->n, t->ld, t->dy, t->x, t->dK, 1);
+}
+
+static ConvCase conv_case(const int *s, int n, int ld, NnrtRng *r)
+{
+    ConvCase t = {{s[0], s[1], s[2], s[3], s[4], s[5], 0, 0, s[8], s[9], s[6], s[7], 0}, n, ld,
+                  NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    t.c.OH = (t.c.H + 2 * t.c.ph - t.c.KH) / t.c.sh + 1;
+    t.c.OW = (t.c.W + 2 * t.c.pw - t.c.KW) / t.c.sw + 1;
+    size_t nx = (size_t)t.c.C * t.c.H * t.c.W * ld, ny = (size_t)t.c.O * t.c.OH * t.c.OW * ld;
+    size_t nk = (size_t)t.c.O * t.c.C * t.c.KH * t.c.KW;
+    nnrt_real **bufs[] = {&t.x, &t.dx, &t.K, &t.dK, &t.b, &t.dy, &t.y};
+    size_t sizes[] = {nx, nx, nk, nk, (size_t)t.c.O, ny, ny};
+    for (int k = 0; k < 7; k++) {
+        *bufs[k] = malloc(sizes[k] * sizeof(nnrt_real));
+        int lanes = k < 2 || k > 4;   /* a per-sample buffer */
+        for (size_t i = 0; i < sizes[k]; i++)
+            (*bufs[k])[i] = lanes && (int)(i % (size_t)ld) >= n ? (nnrt_real)NAN
+                                                                : (nnrt_real)nnrt_rng_normal(r);
+    }
+    return t;
+}
+
+static void conv_case_free(ConvCase *t)
+{
+    nnrt_real *bufs[] = {t->x, t->dx, t->K, t->dK, t->b, t->dy, t->y};
+    for (int k = 0; k < 7; k++)
+        free(bufs[k]);
+}
+
+/* C H W O KH KW ph pw sh sw: LeNet's, padded, strided, a 1-d map, a window
+ * that does not fit the stride, a stride larger than the window */
+static const int conv_shapes[][10] = {
+    {1, 28, 28, 6, 5, 5, 2, 2, 1, 1}, {6, 14, 14, 16, 5, 5, 0, 0, 1, 1},
+    {3, 9, 7, 5, 3, 3, 1, 1, 1, 1},   {3, 9, 7, 5, 3, 2, 2, 1, 2, 2},
+    {4, 1, 20, 3, 1, 5, 0, 2, 1, 3},  {2, 8, 8, 3, 3, 3, 2, 2, 1, 1},
+    {2, 6, 6, 3, 2, 2, 0, 0, 2, 2},   {1, 3, 3, 2, 1, 1, 0, 0, 2, 2},
+};
+
+START_TEST(test_conv_direct_and_as_products_match_the_definition)
+{
+    static const int ns[] = {1, 5, 16, 37, 13}, lds[] = {1, 5, 16, 37, 16};
+    NnrtRng r;
+    nnrt_rng_seed(&r, 11);
+    /* one thread: 240 small calls, each waiting for helpers a loaded
+     * machine may not run for milliseconds (threads: the next test) */
+    nnrt_parallel_stop();
+    setenv("NNRT_THREADS", "1", 1);
+    for (unsigned s = 0; s < sizeof conv_shapes / sizeof *conv_shapes; s++)
+        for (int m = 0; m < 5; m++) {
+            ConvCase t = conv_case(conv_shapes[s], ns[m], lds[m], &r);
+            const NnrtConv *c = &t.c;
+            int n = t.n, ld = t.ld;
+            size_t nx = (size_t)c->C * c->H * c->W * ld, ny = (size_t)c->O * c->OH * c->OW * ld;
+            size_t nk = (size_t)c->O * c->C * c->KH * c->KW;
+            /* the definition, in double precision, and the sums of the
+             * terms' magnitudes (the rounding scales with them) */
+            double *y = calloc(ny, sizeof *y), *dx = calloc(nx, sizeof *dx), *dK = calloc(nk, sizeof *dK);
+            double *ya = calloc(ny, sizeof *y), *dxa = calloc(nx, sizeof *dx), *dKa = calloc(nk, sizeof *dK);
+            for (size_t i = 0; i < nx; i++)
+                dx[i] = (double)(i % 5) / 4;
+            for (size_t i = 0; i < nk; i++)
+                dK[i] = (double)(i % 3) / 2;
+            for (int o = 0; o < c->O; o++)
+                for (int oy = 0; oy < c->OH; oy++)
+                    for (int ox = 0; ox < c->OW; ox++)
+                        for (int b = 0; b < n; b++) {
+                            size_t ye = ((size_t)(o * c->OH + oy) * c->OW + ox) * ld + b;
+                            y[ye] = t.b[o];
+                            for (int ch = 0; ch < c->C; ch++)
+                                for (int ky = 0; ky < c->KH; ky++)
+                                    for (int kx = 0; kx < c->KW; kx++) {
+                                        int iy = oy * c->sh - c->ph + ky, ix = ox * c->sw - c->pw + kx;
+                                        if (iy < 0 || iy >= c->H || ix < 0 || ix >= c->W)
+                                            continue;
+                                        size_t xe = ((size_t)(ch * c->H + iy) * c->W + ix) * ld + b;
+                                        size_t ke = ((size_t)(o * c->C + ch) * c->KH + ky) * c->KW + kx;
+                                        y[ye] += (double)t.K[ke] * t.x[xe];
+                                        dx[xe] += (double)t.K[ke] * t.dy[ye];
+                                        dK[ke] += (double)t.dy[ye] * t.x[xe];
+                                        ya[ye] += fabs((double)t.K[ke] * t.x[xe]);
+                                        dxa[xe] += fabs((double)t.K[ke] * t.dy[ye]);
+                                        dKa[ke] += fabs((double)t.dy[ye] * t.x[xe]);
+                                    }
+                        }
+            for (int gemm = 0; gemm < 2; gemm++) {
+                conv_case_run(&t, gemm);
+                const nnrt_real *got[] = {t.y, t.dx, t.dK};
+                const double *want[] = {y, dx, dK}, *mag[] = {ya, dxa, dKa};
+                size_t len[] = {ny, nx, nk};
+                for (int k = 0; k < 3; k++)
+                    for (size_t i = 0; i < len[k]; i++)
+                        ck_assert_msg((k < 2 && (int)(i % (size_t)ld) >= n) ||   /* padding */
+                                          fabs(got[k][i] - want[k][i]) <= 4 * TOL * (1 + mag[k][i]),
+                                      "conv shape %u, n %d, %s: %s[%zu] is %g, expected %g", s, n,
+                                      gemm ? "products" : "direct", k ? k == 1 ? "dx" : "dK" : "y", i,
+                                      (double)got[k][i], want[k][i]);
+            }
+            free(y);
+            free(dx);
+            free(dK);
+            free(ya);
+            free(dxa);
+            free(dKa);
+            conv_case_free(&t);
+        }
+    nnrt_parallel_stop();
+    unsetenv("NNRT_THREADS");
+}
+END_TEST
+
+/* The products' tiles are shared by the threads, and the kernel's gradient
+ * sums groups of them in a fixed order: the same bits on any number. */
+START_TEST(test_conv_as_products_gives_the_same_bits_on_any_number_of_threads)
+{
+    static const int shape[10] = {8, 20, 20, 16, 3, 3, 1, 1, 1, 1};
+    NnrtRng r;
+    nnrt_rng_seed(&r, 12);
+    ConvCase t = conv_case(shape, 40, 40, &r);
+    size_t nx = (size_t)8 * 20 * 20 * 40, ny = (size_t)16 * 20 * 20 * 40, nk = (size_t)16 * 8 * 9;
+    nnrt_real *first = malloc((nx + ny + nk) * sizeof *first);
+    for (int th = 0; th < 2; th++) {
+        nnrt_parallel_stop();
+        setenv("NNRT_THREADS", th ? "3" : "1", 1);
+        conv_case_run(&t, 1);
+        if (th == 0) {
+            memcpy(first, t.y, ny * sizeof *first);
+            memcpy(first + ny, t.dx, nx * sizeof *first);
+            memcpy(first + ny + nx, t.dK, nk * sizeof *first);
+        }
+    }
+    nnrt_parallel_stop();
+    unsetenv("NNRT_THREADS");
+    ck_assert_msg(memcmp(first, t.y, ny * sizeof *first) == 0, "y: 1 and 3 threads differ");
+    ck_assert_msg(memcmp(first + ny, t.dx, nx * sizeof *first) == 0, "dx: 1 and 3 threads differ");
+    ck_assert_msg(memcmp(first + ny + nx, t.dK, nk * sizeof *first) == 0, "dK: 1 and 3 threads differ");
+    free(first);
+    conv_case_free(&t);
+}
+END_TEST
+
 START_TEST(test_gemm_with_beta_zero_overwrites_nan_in_c)
 {
     for (int big = 0; big < 2; big++) {
@@ -1228,9 +1390,12 @@ static Suite *runtime_suite(void)
 {
     Suite *s = suite_create("runtime " NNRT_DTYPE_NAME);
     TCase *k = tcase_create("kernels");
+    tcase_set_timeout(k, 30);   /* (a loaded machine runs the convolutions' cases for seconds) */
     tcase_add_test(k, test_gemm_blas_blocked_and_plain_match_a_naive_triple_loop_for_every_transpose_and_stride);
     tcase_add_test(k, test_gemm_with_beta_zero_overwrites_nan_in_c);
     tcase_add_test(k, test_gemm_cut_into_parts_gives_the_same_bits_on_any_number_of_threads);
+    tcase_add_test(k, test_conv_direct_and_as_products_match_the_definition);
+    tcase_add_test(k, test_conv_as_products_gives_the_same_bits_on_any_number_of_threads);
     tcase_add_test(k, test_transpose_matches_the_definition);
     tcase_add_test(k, test_flush_to_zero_reaches_the_gemm_threads);
     tcase_add_test(k, test_parallel_loops_cover_every_element_once);
