@@ -113,6 +113,7 @@ if [ $ok = 1 ] && t_run "$D/sweep3" train --epochs 2 --quiet; then t_pass; else 
 # The core's reference example (models/design.nn) compiles (warnings only: Wr and c are unused,
 # accuracy has no classifier) and trains on data without the unused target
 t_begin "e2e/design-example"
+rm -rf "$D/design-run"   # a run directory from an earlier run of this script
 if t_run "$NNC" build tests/e2e/models/design.nn -o "$D/design" &&
    (cd "$D" && t_run ./design train --data "ripple(n = 200, seed = 1)" --test "ripple(n = 100, seed = 2)" \
         --log "$D/design-run") &&
