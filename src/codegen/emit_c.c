@@ -399,7 +399,14 @@ static void nest_ref(Cg *cg, const CgNest *ns, const CgRef *r, char *buf, size_t
     for (int t = 0; t < r->nterms; t++) {
         const CgTerm *m = &r->term[t];
         const char *x = cg_var_name[m->var];
-        if (m->mod)
+        if (m->div > 1) {   /* a stretched operand in a fused loop (cg_stretched_ref) */
+            len += (size_t)snprintf(idx + len, sizeof idx - len, "%s%s / %d", t ? " + " : "", x,
+                                    m->div);
+            if (m->mod && len < sizeof idx)
+                len += (size_t)snprintf(idx + len, sizeof idx - len, " %% %d", m->mod);
+            if (m->coef != 1 && len < sizeof idx)
+                len += (size_t)snprintf(idx + len, sizeof idx - len, " * %d", m->coef);
+        } else if (m->mod)
             len += (size_t)snprintf(idx + len, sizeof idx - len, "%s%s %% %d", t ? " + " : "", x,
                                     m->mod);
         else if (m->coef != 1)
@@ -421,7 +428,8 @@ static void nest_ref(Cg *cg, const CgNest *ns, const CgRef *r, char *buf, size_t
     cg->uses |= ARG_N;
     if (r->nterms == 0 && !r->off)
         snprintf(buf, n, "%s[b]", name);
-    else if (parts > 1 || (parts == 1 && r->term[0].coef != 1 && !r->term[0].mod))
+    else if (parts > 1 || (parts == 1 && r->term[0].coef != 1 && !r->term[0].mod) ||
+             (parts == 1 && r->term[0].div > 1))
         snprintf(buf, n, "%s[(%s) * n + b]", name, idx);
     else
         snprintf(buf, n, "%s[%s * n + b]", name, idx);

@@ -19,8 +19,12 @@ static LLVMValueRef nest_ptr(Jit *j, const CgRef *r, LLVMValueRef *x)
     LLVMValueRef idx = NULL;
     for (int t = 0; t < r->nterms; t++) {
         const CgTerm *m = &r->term[t];
-        LLVMValueRef e = m->mod ? LLVMBuildSRem(j->b, x[m->var], const_i64(j, m->mod), "")
-                                : index_mul(j, x[m->var], m->coef);
+        LLVMValueRef e = x[m->var];
+        if (m->div > 1)   /* a stretched operand in a fused loop (cg_stretched_ref) */
+            e = LLVMBuildUDiv(j->b, e, const_i64(j, m->div), "");
+        if (m->mod)
+            e = LLVMBuildSRem(j->b, e, const_i64(j, m->mod), "");
+        e = index_mul(j, e, m->coef);
         idx = idx ? index_add(j, idx, e) : e;
     }
     if (!idx || r->off)

@@ -448,6 +448,44 @@ int cg_map_stretched(const IrProgram *p, int id)
     return v->acc >= 0 && cg_stretched(&p->v[v->acc].shape, &v->shape);
 }
 
+int cg_map_target_stretched(const IrProgram *p, int id)
+{
+    const Value *v = &p->v[id];
+    return ir_ops[v->op].kind == K_MAP && v->acc >= 0 &&
+           cg_stretched(&p->v[v->acc].shape, &v->shape);
+}
+
+CgRef cg_stretched_ref(const IrProgram *p, int x, const Shape *it)
+{
+    const Shape *s = &p->v[x].shape;
+    CgRef r = {.kind = CG_REF_ELEM, .id = x, .batched = p->v[x].batched};
+    CgTerm t[IR_MAXRANK];
+    int n = 0, off = it->rank - s->rank, run = 0, total = shape_numel(it);
+    int sbig = 1, ssmall = 1;   /* axis d's strides in it and in s */
+    for (int d = it->rank - 1; d >= -1; d--) {
+        int kept = d >= off && s->dim[d - off] == it->dim[d] && it->dim[d] > 1;
+        if (kept) {
+            if (!run)   /* (mod: the run's length so far) */
+                t[n] = (CgTerm){.var = CG_VAR_I, .coef = ssmall, .mod = 1, .div = sbig};
+            t[n].mod *= it->dim[d];
+            run = 1;
+        } else if (run) {
+            /* the outermost axes need no remainder: i / div is below their size */
+            if (t[n].div * t[n].mod == total)
+                t[n].mod = 0;
+            n++;
+            run = 0;
+        }
+        if (d >= 0) {
+            sbig *= it->dim[d];
+            ssmall *= d >= off ? s->dim[d - off] : 1;
+        }
+    }
+    for (int k = n - 1; k >= 0; k--)   /* the outer axes first */
+        r.term[r.nterms++] = t[k];
+    return r;
+}
+
 /* ---- loop fusion ---- */
 
 static int numel_of(const IrProgram *p, int id) { return shape_numel(&p->v[id].shape); }
@@ -499,7 +537,7 @@ static int fuse_head(const IrProgram *p, int id)
         return cg_batch_sum_side(p, id, N) >= 0 ? N : 0;
     }
     if (!v->batched || !d->batched || shape_numel(&d->shape) != shape_numel(&v->shape) ||
-        cg_map_stretched(p, id))
+        cg_map_target_stretched(p, id))
         return 0;
     return ir_ops[v->op].kind == K_MAP || cg_matmul_reg_sum(p, id) ? numel_of(p, id) : 0;
 }
@@ -524,8 +562,8 @@ static int fuse_member(const IrProgram *p, const Group *G, int id)
             return 0;
         return !G->reads[d];
     }
-    if (!v->batched || numel_of(p, id) != N || numel_of(p, d) != N || cg_map_stretched(p, id) ||
-        v->op == OP_STOP_GRADIENT)
+    if (!v->batched || numel_of(p, id) != N || numel_of(p, d) != N ||
+        cg_map_target_stretched(p, id) || v->op == OP_STOP_GRADIENT)
         return 0;
     /* the sum of a single number per sample (the loss of a 1-output model) */
     int one = kind == K_REDUCE && N == 1 && v->acc < 0 && p->v[v->arg[0]].batched &&
@@ -686,13 +724,17 @@ static CgRef ref_elem(const IrProgram *p, int id, int N, int flat, int loop_batc
 static CgRef ref_operand(int id, const CgOperand *o, int r, int c);
 
 /* Member e's operand a: the latest earlier member whose local holds it
- * (CgFusion.arg_local), or its element at (i, b). */
+ * (CgFusion.arg_local), or its element at (i, b) (a stretched operand's at
+ * cg_stretched_ref). */
 static CgRef fused_arg(const CgFusion *fu, const IrProgram *p, int id, int a, int N)
 {
     int w = fu->arg_local[3 * id + a];
     if (w >= 0)
         return (CgRef){.kind = CG_REF_LOCAL, .id = w};
-    return ref_elem(p, p->v[id].arg[a], N, 0, 1);
+    const Value *v = &p->v[id];
+    if (ir_ops[v->op].kind == K_MAP && cg_stretched(&p->v[v->arg[a]].shape, &v->shape))
+        return cg_stretched_ref(p, v->arg[a], &v->shape);
+    return ref_elem(p, v->arg[a], N, 0, 1);
 }
 
 /* A weight gradient's sums (cg_batch_sum_side): sum s reads element s of
@@ -709,7 +751,7 @@ static void fused_outer(const IrProgram *p, int id, int N, CgFusedMember *m)
         u->dst = (CgRef){.kind = CG_REF_ELEM, .id = cg_dest(p, id),
                          .off = m->side == 0 ? s : s * mm.n};
         if (N > 1)
-            u->dst.term[u->dst.nterms++] = (CgTerm){CG_VAR_I, stride, 0};
+            u->dst.term[u->dst.nterms++] = (CgTerm){.var = CG_VAR_I, .coef = stride};
     }
 }
 
@@ -1096,7 +1138,7 @@ static CgRef ref_num(double x) { return (CgRef){.kind = CG_REF_NUM, .num = x}; }
 
 static void ref_term(CgRef *r, int var, int coef, int mod)
 {
-    r->term[r->nterms++] = (CgTerm){(CgVar)var, coef, mod};
+    r->term[r->nterms++] = (CgTerm){.var = (CgVar)var, .coef = coef, .mod = mod};
 }
 
 /* Element i of value id in an iteration space of N elements per sample,
@@ -1215,8 +1257,7 @@ static void nest_stretched(const IrProgram *p, int id, CgStore st, CgNest *n)
         }
         ref[a] = (CgRef){.kind = CG_REF_ELEM, .id = ids[a], .batched = x->batched};
         int off = it->rank - x->shape.rank;
-        for (int l = 0; l < nruns; l++) {
-            int r = order[l];
+        for (int r = 0; r < nruns; r++) {   /* (the terms in the axes' order) */
             if (!(kept[r] & (1u << a)))
                 continue;
             int stride = 1;

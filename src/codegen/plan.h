@@ -120,10 +120,15 @@ CgMapLoops cg_map_loops(const IrProgram *p, int id);
  * runs of the iteration's axes along which the same operands are stretched
  * (for [O, H, W] + [O, 1, 1]: i over O, j over H W, the bias at [i]); when
  * its target is stretched (the gradient of a stretched operand) the
- * stretched runs are inner loops summed into a local.  Not fused. */
+ * stretched runs are inner loops summed into a local.  Such a map fuses
+ * unless its target is stretched (cg_map_target_stretched). */
 int cg_stretched(const Shape *small, const Shape *big);
 /* Any operand or the target of map value id stretched (cg_stretched). */
 int cg_map_stretched(const IrProgram *p, int id);
+/* The target of map value id stretched: a gradient's sum, never fused.  A
+ * map whose operands only are stretched fuses with the steps over its
+ * elements (and reads them at cg_stretched_ref, below). */
+int cg_map_target_stretched(const IrProgram *p, int id);
 
 /* Inputs and targets of more than one number are copied into the
  * workspace with the samples innermost (transposed on entry to forward);
@@ -207,7 +212,9 @@ typedef enum CgVar { CG_VAR_I, CG_VAR_J, CG_VAR_K, CG_VAR_M, CG_VAR_B, CG_VAR_T,
 /* The C names of the variables: "i", "j", "k", "m", "b". */
 extern const char *const cg_var_name[CG_NVARS];
 
-typedef struct CgTerm { CgVar var; int coef, mod; } CgTerm;   /* var * coef, or var % mod */
+/* var / div (when div > 1), % mod (when mod > 0), * coef: i * 3, i % 4, or
+ * i / 784 for a bias [6, 1, 1] stretched over a flat loop over [6, 28, 28] */
+typedef struct CgTerm { CgVar var; int coef, mod, div; } CgTerm;
 
 typedef enum CgRefKind {
     CG_REF_ELEM,       /* an element of value id */
@@ -272,6 +279,12 @@ typedef struct CgNest {
     int nsteps;
     CgNestStep step[16];
 } CgNest;
+
+/* In a fused loop over element i of the iteration shape it, a stretched
+ * operand x (cg_stretched) is read at its element: adjacent axes merged,
+ * i / (H W) for [O, 1, 1] over [O, H, W], i / 8 * 2 + i % 2 for
+ * [3, 1, 2] over [3, 4, 2]; of sample b when batched. */
+CgRef cg_stretched_ref(const IrProgram *p, int x, const Shape *it);
 
 /* The nest of value id (K_MAP, K_TRANS, K_REDUCE, K_VIEW, or K_MATMUL
  * planned as CG_MM_LOOPS), which stores into its destination as st says (cg_store:

@@ -5,8 +5,8 @@
 # differences, and tests/torch/models/broadcast.nn a convolution's
 # per-channel bias written as a sum): the shape rule and its diagnostic,
 # the loops plan.c's cg_nest plans (a loop per run of axes, the bias read
-# at [i], its gradient a sum into a local) in the C trainer and
-# --style=loops, the JIT against the C trainer, nnc explain's sum for one
+# at [i], its gradient a sum into a local) and a fused loop's reads (the
+# bias at i / 16) in the C trainer, --style=loops, the JIT against the C trainer, nnc explain's sum for one
 # entry of a stretched parameter against a hand derivation, --report.
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -47,21 +47,35 @@ if t_run "$NNC" --emit=ir "$D/m.nn" &&
    grep -q "= add %[0-9]*, %[0-9]* : \[1, 3\] .* = s + v " "$t_log"; then t_pass
 else t_fail "expected x + b [6, 4, 4], a * u [3, 4] and s + v [1, 3]"; fi
 
-# the C trainer: i over the channels, j over each map, the bias at [i];
-# its gradient a sum over j and the samples into a local, one add per channel
+# the C trainer: a step of its own loops with i over the channels, j over
+# each map, the bias at [i]; its gradient a sum over j and the samples into
+# a local, one add per channel
 t_begin "broadcast/c-loops"
-model "h = tanh(x + b)"
+model "h = x + b"
 if t_run "$NNC" "$D/m.nn" -o "$D/m.c" &&
-   grep -A4 '/\* h_1 = x + b ' "$D/m.c" >"$D/fwd.txt" &&
+   grep -A4 '/\* h = x + b ' "$D/m.c" >"$D/fwd.txt" &&
    grep -q '^    for (int i = 0; i < 6; i++)$' "$D/fwd.txt" &&
    grep -q '^        for (int j = 0; j < 16; j++)$' "$D/fwd.txt" &&
-   grep -qF 'h_1[(i * 16 + j) * n + b] = x[(i * 16 + j) * n + b] + b_[i];' "$D/fwd.txt" &&
-   grep -A9 '/\* d_b += d_h_1 ' "$D/m.c" >"$D/bwd.txt" &&
+   grep -qF 'h[(i * 16 + j) * n + b] = x[(i * 16 + j) * n + b] + b_[i];' "$D/fwd.txt" &&
+   grep -A9 '/\* d_b += d_h ' "$D/m.c" >"$D/bwd.txt" &&
    grep -qF 'real s = 0;' "$D/bwd.txt" &&
-   grep -qF 's += d_h_1[(i * 16 + j) * n + b];' "$D/bwd.txt" &&
+   grep -qF 's += d_h[(i * 16 + j) * n + b];' "$D/bwd.txt" &&
    grep -qF 'd_b[i] += s;' "$D/bwd.txt"; then t_pass
 else cat "$D/fwd.txt" "$D/bwd.txt" >>"$t_log" 2>/dev/null; t_fail "expected loops over i and j reading b_[i], and d_b[i] += s"; fi
 
+# fused with the step after it, in one loop over every element i: the
+# bias at i / 16 (its channel), a [3, 1, 2] over [3, 4, 2] at i / 8 * 2 + i % 2
+t_begin "broadcast/c-fused"
+model "param c[3, 1, 2] = zeros
+input z[3, 4, 2]
+h = tanh(x + b) * sum(tanh(z - c))"
+if t_run "$NNC" "$D/m.nn" -o "$D/m.c" &&
+   grep -qF 'real h_1_ = x[i * n + b] + b_[i / 16];' "$D/m.c" &&
+   grep -qF 'real h_3_ = z[i * n + b] - c[i / 8 * 2 + i % 2];' "$D/m.c" &&
+   grep -qF 'h_2[i * n + b] = h_2_;' "$D/m.c"; then t_pass
+else t_fail "expected x + b and z - c fused with tanh, b_ read at i / 16, c at i / 8 * 2 + i % 2"; fi
+
+model "h = tanh(x + b)"
 t_begin "broadcast/style-loops"
 if t_run "$NNC" "$D/m.nn" --style=loops -o "$D/ml.c" &&
    grep -qF 'h_1[i][j][k] = x[i][j][k] + b_[i][0][0];' "$D/ml.c" &&
@@ -86,7 +100,7 @@ else
                --out "$D/bc.$dt.gj.npz" &&
            t_run /usr/bin/python3 -c 'import sys, numpy as np
 c, j, tol = np.load(sys.argv[1]), np.load(sys.argv[2]), float(sys.argv[3])
-assert sorted(c.files) == sorted(j.files) == ["K", "W", "a", "b", "c"], c.files
+assert sorted(c.files) == sorted(j.files) == ["K", "W", "a", "b", "c", "m"], c.files
 for k in c.files:
     err = np.abs(c[k] - j[k]).max() / max(np.abs(c[k]).max(), 1e-300)
     print(k, c[k].shape, "relative error", err)

@@ -347,6 +347,52 @@ START_TEST(every_loop_nest_is_well_formed)
 }
 END_TEST
 
+/* A stretched operand's element in a fused loop (cg_stretched_ref: terms
+ * with divisors) is numpy's, the element shape_broadcast_elem names, for
+ * every element of the iteration: a middle axis, the outer ones, the
+ * inner ones, two runs kept. */
+START_TEST(a_stretched_operands_element_in_a_fused_loop_is_numpys)
+{
+    static const char *const shapes[][2] = {
+        {"[3, 1, 2]", "[3, 4, 2]"}, {"[6, 1, 1]", "[6, 5, 7]"}, {"[1, 4]", "[3, 4]"},
+        {"[2, 1, 3, 1]", "[2, 5, 3, 4]"}, {"[1, 3, 1]", "[2, 3, 4]"},
+    };
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        char src[300];
+        snprintf(src, sizeof src, "input x%s\nparam a%s = ones\nloss = sum(x * a)\n",
+                 shapes[k][1], shapes[k][0]);
+        Program *ast;
+        IrProgram *p = compile(src, &ast);
+        int a = -1, prod = -1;
+        for (int id = 0; id < p->nv; id++) {
+            if (p->v[id].op == OP_PARAM)
+                a = id;
+            if (p->v[id].op == OP_MUL && prod < 0)
+                prod = id;
+        }
+        ck_assert_int_ge(a, 0);
+        ck_assert_int_ge(prod, 0);
+        const Shape *it = &p->v[prod].shape;
+        ck_assert_msg(cg_stretched(&p->v[a].shape, it), "%s over %s is not stretched",
+                      shapes[k][0], shapes[k][1]);
+        CgRef r = cg_stretched_ref(p, a, it);
+        for (int i = 0; i < shape_numel(it); i++) {
+            long e = r.off;
+            for (int t = 0; t < r.nterms; t++) {
+                const CgTerm *m = &r.term[t];
+                long x = m->div > 1 ? i / m->div : i;
+                e += (m->mod ? x % m->mod : x) * m->coef;
+            }
+            ck_assert_msg(e == shape_broadcast_elem(&p->v[a].shape, it, i),
+                          "%s over %s: element %d reads %ld, numpy's %d", shapes[k][0],
+                          shapes[k][1], i, e, shape_broadcast_elem(&p->v[a].shape, it, i));
+        }
+        ir_free(p);
+        ast_free(ast);
+    }
+}
+END_TEST
+
 static Suite *plan_suite(void)
 {
     Suite *s = suite_create("plan");
@@ -360,6 +406,7 @@ static Suite *plan_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("nests");
     tcase_add_test(tc, every_loop_nest_is_well_formed);
+    tcase_add_test(tc, a_stretched_operands_element_in_a_fused_loop_is_numpys);
     suite_add_tcase(s, tc);
     return s;
 }
