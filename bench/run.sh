@@ -1,7 +1,7 @@
 #!/bin/bash
 # run.sh - `make bench`: nnc's trainers against references, side by side.
 #
-# For each workload of shared/bench/WORKLOADS.md that nnc can run today the
+# For each workload W1-W7 (docs/performance.md) that nnc can run today the
 # contenders run alternately, R times each (R=${R:-5}), and the table shows
 # the median, min-max, the ratio of medians against nnc and the peak memory.
 # References: hand-written C with static sizes (the practical limit) and,

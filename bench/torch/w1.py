@@ -1,4 +1,4 @@
-"""W1 in PyTorch (shared/bench/WORKLOADS.md): full-batch GD on the tiny MLP.
+"""W1 in PyTorch (docs/performance.md, make bench): full-batch GD on the tiny MLP.
 
 usage: w1.py batched|per-sample   prints "seconds S loss L" for 2000 epochs
 (per-sample: 20 epochs timed and scaled to 2000, as the workload says).

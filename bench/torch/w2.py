@@ -1,4 +1,4 @@
-"""W2 in PyTorch (shared/bench/WORKLOADS.md): AutoEncNetLite, SGD batch 20, 1000 updates.
+"""W2 in PyTorch (docs/performance.md, make bench): AutoEncNetLite, SGD batch 20, 1000 updates.
 
 Prints "seconds S loss L": S for the 1000 updates (training only), L the sum of
 squared errors over the 60000 training images afterwards (what nnc's trainer

@@ -1,4 +1,4 @@
-"""W3 in PyTorch (shared/bench/WORKLOADS.md): 784-256-128-10 MLP on Fashion-MNIST,
+"""W3 in PyTorch (docs/performance.md, make bench): 784-256-128-10 MLP on Fashion-MNIST,
 Adam + L2 + exponential decay, batch 64, shuffled, EPOCHS epochs (argv[1], default 5).
 
 Prints one line per epoch, "epoch E seconds S test_accuracy A", S the training time

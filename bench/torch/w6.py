@@ -1,4 +1,4 @@
-"""W6 in PyTorch (shared/bench/WORKLOADS.md): LeNet-5 on Fashion-MNIST, Adam lr 1e-3,
+"""W6 in PyTorch (docs/performance.md, make bench): LeNet-5 on Fashion-MNIST, Adam lr 1e-3,
 batch 64, shuffled, EPOCHS epochs (argv[1], default 2), PyTorch's default init.
 
 Prints one line per epoch, "epoch E seconds S test_accuracy A", S the training time

@@ -1,4 +1,4 @@
-"""W7 in PyTorch (shared/bench/WORKLOADS.md): an Elman RNN over the 28 rows of each
+"""W7 in PyTorch (docs/performance.md, make bench): an Elman RNN over the 28 rows of each
 Fashion-MNIST image (28 features a step, 128 hidden units, tanh), logits from the last
 state, softmax cross-entropy (mean), Adam lr 1e-3, batch 64, shuffled, EPOCHS epochs
 (argv[1], default 1).
