@@ -4,7 +4,7 @@ batch 64, shuffled, EPOCHS epochs (argv[1], default 2), PyTorch's default init.
 Prints one line per epoch, "epoch E seconds S test_accuracy A", S the training time
 of that epoch alone (no evaluation); 2 threads, denormals flushed.
 """
-import sys, time, torch
+import sys, torch
 import fashion
 
 epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 2
@@ -21,16 +21,4 @@ net = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
                     nn.Linear(84, 10))
 opt = torch.optim.Adam(net.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
 xent = nn.CrossEntropyLoss()
-for epoch in range(1, epochs + 1):
-    t0 = time.perf_counter()
-    perm = torch.randperm(60000)
-    for i in range(0, 60000, 64):
-        idx = perm[i:i + 64]
-        opt.zero_grad()
-        loss = xent(net(x[idx]), c[idx])
-        loss.backward()
-        opt.step()
-    secs = time.perf_counter() - t0
-    with torch.no_grad():
-        acc = float((net(xt).argmax(1) == ct).float().mean())
-    print("epoch %d seconds %.4f test_accuracy %.4f" % (epoch, secs, acc), flush=True)
+fashion.train(net, opt, xent, x, c, xt, ct, epochs)

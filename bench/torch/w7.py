@@ -8,7 +8,7 @@ W_x x_t + b and W_h h, h_0 = 0); "rnn": torch.nn.RNN (tanh, batch_first).  Print
 line per epoch, "epoch E seconds S test_accuracy A", S the training time alone.  2
 threads, denormals flushed.
 """
-import sys, time, torch
+import sys, torch
 import fashion
 
 epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 1
@@ -50,16 +50,4 @@ class Rnn(torch.nn.Module):
 net = Loop() if form == "loop" else Rnn()
 opt = torch.optim.Adam(net.parameters(), lr=1e-3)
 xent = torch.nn.CrossEntropyLoss()
-for epoch in range(1, epochs + 1):
-    t0 = time.perf_counter()
-    perm = torch.randperm(60000)
-    for i in range(0, 60000, 64):
-        idx = perm[i:i + 64]
-        opt.zero_grad()
-        loss = xent(net(x[idx]), c[idx])
-        loss.backward()
-        opt.step()
-    secs = time.perf_counter() - t0
-    with torch.no_grad():
-        acc = float((net(xt).argmax(1) == ct).float().mean())
-    print("epoch %d seconds %.4f test_accuracy %.4f" % (epoch, secs, acc), flush=True)
+fashion.train(net, opt, xent, x, c, xt, ct, epochs)
