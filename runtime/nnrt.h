@@ -312,11 +312,12 @@ typedef struct NnrtModel {
      * limit (chunks as large as the batch). */
     int tile;
 
-    /* The passes run rolled loops (`repeat t = T`): many short steps one
-     * after the other, each too small to be cut between threads.  The
-     * runtime cuts a pass over enough samples in two halves instead, which
-     * its threads compute side by side, each in a workspace of its own
-     * (nnrt_train.c, pass_halves).  0: one pass. */
+    /* The passes run rolled loops (`repeat t = T`) or convolutions: many
+     * short steps one after the other, each too small to be cut between
+     * threads without a wait at every one.  The runtime cuts a pass over
+     * enough samples in two halves instead, which its threads compute side
+     * by side, each in a workspace of its own (nnrt_train.c, pass_halves).
+     * 0: one pass. */
     int halves;
 
     /* The most values one batched tensor holds for one sample, when more

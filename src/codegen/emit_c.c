@@ -1601,7 +1601,7 @@ static void emit_model(const Cg *cg, FILE *f)
     if (cg_holds(p))
         fprintf(f, "    .holds = 1,   /* stop_gradient: check holds its values, in one pass */\n");
     if (cg_halves(p))
-        fprintf(f, "    .halves = 1,   /* rolled loops: the threads share a pass in halves */\n");
+        fprintf(f, "    .halves = 1,   /* the threads share a pass in halves */\n");
     fprintf(f, "};\n\n");
     if (opt->lib) {
         fprintf(f, "const NnrtModel *%s_model(void)\n{\n    return &model;\n}\n", p->name);

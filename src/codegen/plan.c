@@ -1568,7 +1568,14 @@ int cg_batch_model(const IrProgram *p)
 
 int cg_halves(const IrProgram *p)
 {
-    return p->nloops > 0 && !cg_batch_model(p);
+    if (cg_batch_model(p))
+        return 0;
+    if (p->nloops > 0)
+        return 1;
+    for (int i = 0; i < p->nv; i++)
+        if (ir_ops[p->v[i].op].kind == K_CONV)
+            return 1;
+    return 0;
 }
 
 CgBatch cg_batch_plan(const IrProgram *p, int id)

@@ -634,7 +634,10 @@ int cg_batch_model(const IrProgram *p);
 
 /* Does the runtime cut a pass in two halves for its threads
  * (NnrtModel.halves)?  When the program has rolled loops, whose steps run
- * one after the other, each too small to be cut; not with batch norm. */
+ * one after the other, each too small to be cut, or convolutions and
+ * pools, whose many steps (a product per tile of positions, the pools, the
+ * elementwise steps between them) would each cost a wait between the
+ * threads; not with batch norm. */
 int cg_halves(const IrProgram *p);
 
 #endif

@@ -166,6 +166,27 @@ else
     t_fail "build failed, or NNC_CONV_GEMM_MIN=0 did not make every step but a strided input gradient a product"
 fi
 
+# A model with convolutions runs a pass over 32 samples or more in two
+# halves, one per thread (NnrtModel.halves; an MLP does not): the gradient
+# of 40 samples and a training run give the same bits on one thread as on
+# two, in the C trainer and the JIT.
+t_begin "conv/halves"
+cols() { cut -d, -f1-4 "$1/metrics.csv"; }
+printf 'input x[4]\ntarget y[1]\nparam W[1, 4] = ones\nloss = sum((W @ x - y)^2)\n' >"$D/mlp.nn"
+if t_run "$NNC" "$D/cnn.nn" -o "$D/cnn.c" && grep -q '^    .halves = 1,' "$D/cnn.c" &&
+   t_run "$NNC" "$D/mlp.nn" -o "$D/mlp.c" && ! grep -q 'halves' "$D/mlp.c" &&
+   NNRT_THREADS=1 t_run "$D/cnn" grad --data 'random(n = 40, seed = 5)' --out "$D/g40_1.npz" &&
+   NNRT_THREADS=2 t_run "$D/cnn" grad --data 'random(n = 40, seed = 5)' --out "$D/g40_2.npz" &&
+   cmp "$D/g40_1.npz" "$D/g40_2.npz" >>"$t_log" 2>&1 &&
+   rm -rf "$D/halves-"* &&
+   NNRT_THREADS=1 t_run "$D/cnn" train --log "$D/halves-1" &&
+   NNRT_THREADS=2 t_run "$D/cnn" train --log "$D/halves-2" &&
+   NNRT_THREADS=1 t_run "$NNC" run "$D/cnn.nn" -- train --log "$D/halves-jit1" &&
+   NNRT_THREADS=2 t_run "$NNC" run "$D/cnn.nn" -- train --log "$D/halves-jit2" &&
+   [ "$(cols "$D/halves-1")" = "$(cols "$D/halves-2")" ] &&
+   [ "$(cols "$D/halves-jit1")" = "$(cols "$D/halves-jit2")" ]; then t_pass
+else t_fail "expected .halves = 1 in the CNN's C only, and the same bits on 1 and 2 threads (gradient, losses in C and the JIT)"; fi
+
 t_begin "conv/an unknown NNRT_CONV is an error"
 NNRT_CONV=fast "$D/cnn" train --epochs 1 >"$D/badconv.txt" 2>&1
 rc=$?

@@ -47,6 +47,7 @@ for nn in examples/*.nn; do
 
     t_begin "e2e/$m/deterministic"
     "$NNC" "$nn" -o "$D/$m.1.c" && "$NNC" "$nn" -o "$D/$m.2.c"
+    rm -rf "$D/$m-run2"
     t_run "$D/$m" train --epochs 2 --quiet --log "$D/$m-run2" "${short[@]}"
     if ! cmp -s "$D/$m.1.c" "$D/$m.2.c"; then
         t_fail "two compilations differ"
