@@ -73,8 +73,10 @@ else
     say "$(printf '  %.0f GFLOP per epoch (no sgemm measurement for the bound)' "$w6_flops")"
 fi
 say "  load average at the start $load0, at the end $(cut -d' ' -f1 /proc/loadavg)"
-say "  one convolution layer, batch 64: forward and the gradients of input, kernel and bias (ms, best of 10)"
-say "  (products: the steps nnc runs as matrix products at the shape, forward / input / kernel)"
+say "  one convolution layer, batch 64: forward and the gradients of input, kernel and bias (ms, best of 50)"
+say "  (products: the steps nnc runs as matrix products at the shape, forward / input / kernel;"
+say "  nnc: one pass over 64 samples, the threads sharing each step; halves: two passes of 32"
+say "  side by side, one per thread, as a trainer of a model with convolutions runs them)"
 cc -O2 -march=native -I runtime -o "$B/convb" bench/hand/conv.c runtime/libnnrt.a $(cat runtime/libnnrt.ldflags)
 for shape in "1 28 28 6 5 2" "6 14 14 16 5 0" "3 32 32 32 3 1" "32 32 32 64 3 1"; do
     # the steps nnc plans as products for a layer of this shape: its
@@ -88,13 +90,14 @@ for shape in "1 28 28 6 5 2" "6 14 14 16 5 0" "3 32 32 32 3 1" "32 32 32 64 3 1"
     for f in nnrt_conv nnrt_conv_bwd_x nnrt_conv_bwd_k; do
         prod="$prod $(grep -A1 "^ *$f(" "$B/conv1.c" | grep -c '\.gemm = 1')"
     done
-    read -r tn gn < <("$B/convb" $shape 64 10 $prod | awk '{ print $2, $3 }')
-    line=$(printf '    C H W O K pad = %-15s products%s  nnc %7.2f ms (%5.1f GFLOP/s)' "$shape" "$prod" \
-        "$(echo "$tn * 1000" | bc -l)" "$gn")
+    read -r tn gn < <("$B/convb" $shape 64 50 $prod | awk '{ print $2, $3 }')
+    read -r th gh < <("$B/convb" $shape 64 50 $prod 1 | awk '{ print $2, $3 }')
+    line=$(printf '    C H W O K pad = %-15s products%s  nnc %7.2f ms (%5.1f GFLOP/s), halves %7.2f ms (%5.1f)' \
+        "$shape" "$prod" "$(echo "$tn * 1000" | bc -l)" "$gn" "$(echo "$th * 1000" | bc -l)" "$gh")
     if [ $have_torch = 1 ]; then
-        read -r _ tt gt < <(cd bench/torch && /usr/bin/python3 conv.py $shape 64 10)
-        line="$line$(printf '   PyTorch %7.2f ms (%5.1f)   PyTorch / nnc x%.1f' "$(echo "$tt * 1000" | bc -l)" "$gt" \
-            "$(echo "$tt / $tn" | bc -l)")"
+        read -r _ tt gt < <(cd bench/torch && /usr/bin/python3 conv.py $shape 64 50)
+        line="$line$(printf '   PyTorch %7.2f ms (%5.1f)   PyTorch / nnc x%.1f, halves x%.1f' \
+            "$(echo "$tt * 1000" | bc -l)" "$gt" "$(echo "$tt / $tn" | bc -l)" "$(echo "$tt / $th" | bc -l)")"
     fi
     say "$line"
 done
