@@ -430,6 +430,32 @@ static void put_num(Buf *b, double x, int latex)
 
 /* A tensor's numbers: 0.5, [0.5, 0.2], [[0.1, 0.2], [0.3, 0.4]] (text);
  * amsmath bmatrix, vectors as columns (LaTeX); each to `digits`. */
+/* The entries of x from axis `axis` of shape s on, nested as numpy prints
+ * them ([[[0, 0.1], [0.2, 0.3]], [[0.4, 0.5], [0.6, 0.7]]] for [2, 2, 2]);
+ * an axis of more than MAXSHOW entries shows its first two, "...", and its
+ * last (the last axis: its first four, "...", its last two). */
+static void put_nested(Buf *b, const Shape *s, const double *x, int axis, int digits)
+{
+    int n = s->dim[axis], last = axis == s->rank - 1;
+    int head = last ? 4 : 2, tail = last ? 2 : 1;
+    size_t stride = 1;
+    for (int d = axis + 1; d < s->rank; d++)
+        stride *= (size_t)s->dim[d];
+    put(b, "[");
+    for (int i = 0; i < n; i++) {
+        if (n > MAXSHOW && i == head) {
+            put(b, "..., ");
+            i = n - tail;
+        }
+        if (last)
+            put_num_digits(b, x[i], 0, digits);
+        else
+            put_nested(b, s, x + (size_t)i * stride, axis + 1, digits);
+        put(b, "%s", i < n - 1 ? ", " : "");
+    }
+    put(b, "]");
+}
+
 static void put_tensor_digits(Buf *b, const Shape *s, const double *x, int latex, int digits)
 {
     int n = shape_numel(s);
@@ -467,6 +493,10 @@ static void put_tensor_digits(Buf *b, const Shape *s, const double *x, int latex
             }
         }
         put(b, "\\end{bmatrix}");
+        return;
+    }
+    if (s->rank >= 3) {
+        put_nested(b, s, x, 0, digits);
         return;
     }
     if (s->rank >= 2)
@@ -1061,6 +1091,40 @@ done:
         free(parts[i].s);
 }
 
+/* Is v an elementwise adjoint step of a broadcast operand, whose values
+ * (of the result's shape) are summed over the stretched axes into the
+ * operand's adjoint? */
+static int summed_to_acc(const IrProgram *p, const Value *v)
+{
+    return ir_ops[v->op].kind == K_MAP && v->acc >= 0 && numel(p, v->acc) > 1 &&
+           !shape_equal(&v->shape, &p->v[v->acc].shape);
+}
+
+/* x of shape from summed over the axes that `to` stretches (numpy's
+ * broadcasting, the shapes aligned at their last axes), as a new array of
+ * shape to. */
+static double *sum_to(const Shape *from, const double *x, const Shape *to)
+{
+    int n = shape_numel(from), lead = from->rank - to->rank;
+    double *y = calloc((size_t)shape_numel(to), sizeof *y);
+    if (!y)
+        diag_internal("out of memory");
+    for (int i = 0; i < n; i++) {
+        int rest = i, j = 0, scale = 1;
+        for (int d = from->rank - 1; d >= 0; d--) {
+            int k = rest % from->dim[d];
+            rest /= from->dim[d];
+            if (d >= lead) {
+                int t = to->dim[d - lead];
+                j += (t == 1 ? 0 : k) * scale;
+                scale *= t;
+            }
+        }
+        y[j] += x[i];
+    }
+    return y;
+}
+
 static void print_step(Ex *ex, int id, int *count)
 {
     const IrProgram *p = ex->p;
@@ -1091,8 +1155,7 @@ static void print_step(Ex *ex, int id, int *count)
             snprintf(remark, sizeof remark, "%s", r.s);
             free(r.s);
         }
-        if (ir_ops[v->op].kind == K_MAP && v->acc >= 0 && numel(p, v->acc) > 1 &&
-            !shape_equal(&v->shape, &p->v[v->acc].shape)) {
+        if (summed_to_acc(p, v)) {
             char sh[64];
             size_t len = strlen(remark);
             snprintf(remark + len, sizeof remark - len, ", summed to %s",
@@ -1127,7 +1190,13 @@ static void print_step(Ex *ex, int id, int *count)
     if (v->op != OP_COPY)
         put_template(ex, &parts[n++], t, F_NUMBERS, 0, elementwise);
     put_tensor(&parts[n++], &v->shape, ex->val[id], ex->latex);
+    double *summed = NULL;
+    if (summed_to_acc(p, v)) {   /* and then the sum, of the operand's shape */
+        summed = sum_to(&v->shape, ex->val[id], &p->v[acc].shape);
+        put_tensor(&parts[n++], &p->v[acc].shape, summed, ex->latex);
+    }
     equation(ex, "    ", lhs.s, op, parts, n, remark[0] ? remark : NULL);
+    free(summed);
     if (ex->entry >= 0 && v->acc >= 0 && p->v[acc].arg[0] == p->params[ex->param].value) {
         Buf el = {0};
         char idx[64];

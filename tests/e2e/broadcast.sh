@@ -130,6 +130,20 @@ if t_run "$NNC" explain "$D/hand.nn" --wrt 'b[1,0,0]' &&
    grep -q "^  dL/db\[1,0,0\] = 26$" "$t_log"; then t_pass
 else t_fail "expected the sum of the second channel's four terms, 26"; fi
 
+# The whole tensor: values of three axes nested as numpy prints them (an
+# axis of more than 12 entries abbreviated), and the stretched operand's
+# step shows its values and then their sums, of b's shape
+t_begin "broadcast/explain-whole-tensor"
+printf 'input x[14, 2, 14]\nparam b[14, 1, 1] = ones\nloss = sum((x + b) * x)\n' >"$D/big.nn"
+if t_run "$NNC" explain "$D/hand.nn" --wrt b &&
+   grep -qF "  x = [[[1, 2], [3, 4]], [[5, 6], [7, 8]]]" "$t_log" &&
+   grep -A2 -F "(since loss_1 = x + b, summed to [2, 1, 1])" "$t_log" | tail -n 2 | tr -s ' ' >"$D/summed.txt" &&
+   [ "$(cat "$D/summed.txt")" = " = [[[1, 2], [3, 4]], [[5, 6], [7, 8]]]
+ = [[[10]], [[26]]]" ] &&
+   t_run "$NNC" explain "$D/big.nn" --wrt b --x "$(seq -s, 0 391)" &&
+   grep -qF "  x = [[[0, 1, 2, 3, ..., 12, 13], [14, 15, 16, 17, ..., 26, 27]], [[28, 29, 30, 31, ..., 40, 41], [42, 43, 44, 45, ..., 54, 55]], ..., [[364, 365, 366, 367, ..., 376, 377], [378, 379, 380, 381, ..., 390, 391]]]" "$t_log"; then t_pass
+else t_fail "expected x nested, d_b's step's values and then [[[10]], [[26]]], and [14, 2, 14] abbreviated"; fi
+
 # an outer product of a shared [3, 1] and a per-sample [1, 4]: 12 products
 # forward; backward a's gradient multiplies and adds 12 times (24: u is data)
 t_begin "broadcast/report-flops-by-hand"
