@@ -17,7 +17,13 @@
  * they fall outside the map.  The block's sizes are constants in the
  * common case (OB, BV), so the loops unroll; the last samples of a batch
  * that fill no whole block, and the last channels, run through the same
- * code with variable bounds.
+ * code with variable bounds.  On machines with AVX-512 (a second version
+ * of the rows' loop, chosen when the program starts) a block is one
+ * 512-bit vector, and the columns of a row away from the padding, whose
+ * terms are the same but for the input's place, run PX at a time: OB x
+ * PX accumulators in the 32 registers, each weight broadcast once for PX
+ * positions.  Every output's sum runs over the same terms in the same
+ * order in either version, so both give the same bits.
  *
  * Large maps (NnrtConv.gemm, chosen by the compiler from the shapes) are
  * matrix products instead: the direct kernels' accesses, one cache line
@@ -54,16 +60,21 @@
 
 /* A whole block's kernels hold it in NV vectors of VL samples (GCC's
  * vector extension: 8 floats, 4 doubles, one AVX register; the baseline
- * build splits them), OB x NV accumulators in registers. */
+ * build splits them), OB x NV accumulators in registers.  With AVX-512
+ * (NNRT_WIDE) the block is one vector, vwide, and a block of PX adjacent
+ * output positions (OB x PX accumulators in 32 registers) runs at once. */
 typedef nnrt_real vreal __attribute__((vector_size(32)));
+typedef nnrt_real vwide __attribute__((vector_size(64)));
 #define VL ((int)(32 / sizeof(nnrt_real)))
 #define NV (BV / VL)
+#define PX 4
 
 /* (macros, not functions: a vector passed by value would change the
  * baseline build's ABI) */
-#define VLOAD(v, p) memcpy(&(v), (p), sizeof(vreal))
-#define VSTORE(p, v) memcpy((p), &(v), sizeof(vreal))
-#define VSPLAT(x) ((vreal){0} + (x))
+#define VLOAD(v, p) memcpy(&(v), (p), sizeof(v))
+#define VSTORE(p, v) memcpy((p), &(v), sizeof(v))
+#define VSPLAT(x) ((x) - (vreal){0})   /* (x - 0 is x, even -0) */
+#define WSPLAT(x) ((x) - (vwide){0})
 
 /* the sample block [b0, b0 + nb) of element e */
 #define AT(p, e) ((p) + (size_t)(e) * (size_t)ld + (size_t)b0)
@@ -160,16 +171,13 @@ ALWAYS_INLINE void vblock(const ConvJob *jb, const Terms *tm, int q0, int qb, si
 {
     int ld = jb->ld;
     vreal acc[OB][NV];
-    for (int q = 0; q < qb; q++) {
-        const nnrt_real *o = AT(jb->out, e0 + q * es);
-        for (int v = 0; v < NV; v++)
-            if (jb->bias)
-                acc[q][v] = VSPLAT(jb->bias[q0 + q]);
-            else if (jb->add)
-                VLOAD(acc[q][v], o + v * VL);
-            else
-                acc[q][v] = VSPLAT(0);
-    }
+    for (int q = 0; q < qb; q++)
+        for (int v = 0; v < NV; v++) {
+            vreal a = VSPLAT(jb->bias ? jb->bias[q0 + q] : 0);
+            if (jb->add)
+                VLOAD(a, AT(jb->out, e0 + q * es) + v * VL);
+            acc[q][v] = a;
+        }
     for (int i = 0; i < tm->n[0]; i++)
         for (int j = 0; j < tm->n[1]; j++)
             for (int k = 0; k < tm->n[2]; k++) {
@@ -191,33 +199,130 @@ ALWAYS_INLINE void vblock(const ConvJob *jb, const Terms *tm, int q0, int qb, si
     }
 }
 
-/* rows [lo, hi) of (channel block, row of the map written): y's output
- * channels and rows, or for the input's gradient dx's */
-NNRT_KERNEL_FMA
-static void rows_direct(void *ctx, int64_t lo, int64_t hi)
+/* vblock for px adjacent positions of the row (AVX-512): position p's
+ * terms are position 0's, the input's elements moved by p xstep */
+ALWAYS_INLINE void vblock_wide(const ConvJob *jb, const Terms *tm, int q0, int qb, size_t e0,
+                               size_t es, int b0, int px, ptrdiff_t xstep)
 {
-    const ConvJob *jb = ctx;
+    int ld = jb->ld;
+    vwide acc[OB][PX];
+    for (int q = 0; q < qb; q++)
+        for (int p = 0; p < px; p++) {
+            vwide a = WSPLAT(jb->bias ? jb->bias[q0 + q] : 0);
+            if (jb->add)
+                VLOAD(a, AT(jb->out, e0 + q * es + p));
+            acc[q][p] = a;
+        }
+    for (int i = 0; i < tm->n[0]; i++)
+        for (int j = 0; j < tm->n[1]; j++)
+            for (int k = 0; k < tm->n[2]; k++) {
+                ptrdiff_t x = tm->x0 + i * tm->xs[0] + j * tm->xs[1] + k * tm->xs[2];
+                const nnrt_real *w = jb->b + tm->w0 + i * tm->ws[0] + j * tm->ws[1] + k * tm->ws[2];
+                vwide xv[PX];
+                for (int p = 0; p < px; p++)
+                    VLOAD(xv[p], AT(jb->a, x + p * xstep));
+                for (int q = 0; q < qb; q++) {
+                    vwide wq = WSPLAT(w[q * tm->wq]);
+                    for (int p = 0; p < px; p++)
+                        acc[q][p] += wq * xv[p];
+                }
+            }
+    for (int q = 0; q < qb; q++)
+        for (int p = 0; p < px; p++)
+            VSTORE(AT(jb->out, e0 + q * es + p), acc[q][p]);
+}
+
+/* [*lo, *hi): the columns of a row written whose terms are column lo's
+ * but for the input's elements, moved by the result per column: where
+ * the window lies on the map's columns whole, and for the input's
+ * gradient at stride 1 only (else its window's columns alternate) */
+static ptrdiff_t inner_columns(const NnrtConv *c, int bwd, int *lo, int *hi)
+{
+    int MW = bwd ? c->W : c->OW;
+    if (bwd) {   /* every kx's output column on the map */
+        *lo = c->sw == 1 ? c->KW - 1 - c->pw : 0;
+        *hi = c->sw == 1 ? c->OW - c->pw : 0;
+    } else {
+        *lo = (c->pw + c->sw - 1) / c->sw;
+        *hi = (c->W - c->KW + c->pw) / c->sw + 1;
+    }
+    *lo = *lo < 0 ? 0 : *lo;
+    *hi = *hi > MW ? MW : *hi;
+    *hi = *hi < *lo ? *lo : *hi;
+    return bwd ? 1 : c->sw;
+}
+
+/* one row's columns [mx, mx + px) from e0 on, every block of samples:
+ * the terms tm's, moved by xstep per column */
+ALWAYS_INLINE void columns(const ConvJob *jb, const Terms *tm, int q0, int qb, size_t e0,
+                           size_t es, int px, ptrdiff_t xstep)
+{
+    int b0 = 0;
+    for (; b0 + BV <= jb->n; b0 += BV)
+        if (px > 1)
+            switch (qb) {
+            case 4: vblock_wide(jb, tm, q0, 4, e0, es, b0, px, xstep); break;
+            case 3: vblock_wide(jb, tm, q0, 3, e0, es, b0, px, xstep); break;
+            case 2: vblock_wide(jb, tm, q0, 2, e0, es, b0, px, xstep); break;
+            default: vblock_wide(jb, tm, q0, 1, e0, es, b0, px, xstep); break;
+            }
+        else
+            switch (qb) {
+            case 4: vblock(jb, tm, q0, 4, e0, es, b0); break;
+            case 3: vblock(jb, tm, q0, 3, e0, es, b0); break;
+            case 2: vblock(jb, tm, q0, 2, e0, es, b0); break;
+            default: vblock(jb, tm, q0, 1, e0, es, b0); break;
+            }
+    for (int p = 0; b0 < jb->n && p < px; p++) {
+        Terms tp = *tm;
+        tp.x0 += p * xstep;
+        for (int b = b0; b < jb->n; b += BV)
+            block(jb, &tp, q0, qb, e0 + p, es, b, jb->n - b < BV ? jb->n - b : BV);
+    }
+}
+
+/* rows [lo, hi) of (channel block, row of the map written): y's output
+ * channels and rows, or for the input's gradient dx's; the inner columns
+ * px at a time, the channels' count and px constants for the compiler */
+ALWAYS_INLINE void rows_direct_px(const ConvJob *jb, int64_t lo, int64_t hi, int px)
+{
     const NnrtConv *c = jb->c;
     int Q = jb->bwd ? c->C : c->O, MH = jb->bwd ? c->H : c->OH, MW = jb->bwd ? c->W : c->OW;
+    int in0, in1;
+    ptrdiff_t xstep = inner_columns(c, jb->bwd, &in0, &in1);
     for (int64_t r = lo; r < hi; r++) {
         int q0 = (int)(r / MH) * OB, my = (int)(r % MH);
         int qb = Q - q0 < OB ? Q - q0 : OB;
-        for (int mx = 0; mx < MW; mx++) {
+        size_t es = (size_t)MH * MW, e0 = q0 * es + (size_t)my * MW;
+        int mx = 0;
+        if (px > 1 && in1 - in0 >= px) {
+            for (; mx < in0; mx++) {
+                Terms tm = jb->bwd ? terms_bwd_x(c, q0, my, mx) : terms_fwd(c, q0, my, mx);
+                columns(jb, &tm, q0, qb, e0 + mx, es, 1, 0);
+            }
             Terms tm = jb->bwd ? terms_bwd_x(c, q0, my, mx) : terms_fwd(c, q0, my, mx);
-            size_t es = (size_t)MH * MW, e0 = q0 * es + (size_t)my * MW + mx;
-            int b0 = 0;
-            /* whole blocks, the channels' count a constant for the compiler */
-            for (; b0 + BV <= jb->n; b0 += BV)
-                switch (qb) {
-                case 4: vblock(jb, &tm, q0, 4, e0, es, b0); break;
-                case 3: vblock(jb, &tm, q0, 3, e0, es, b0); break;
-                case 2: vblock(jb, &tm, q0, 2, e0, es, b0); break;
-                default: vblock(jb, &tm, q0, 1, e0, es, b0); break;
-                }
-            for (; b0 < jb->n; b0 += BV)
-                block(jb, &tm, q0, qb, e0, es, b0, jb->n - b0 < BV ? jb->n - b0 : BV);
+            for (; mx + px <= in1; mx += px) {
+                columns(jb, &tm, q0, qb, e0 + mx, es, px, xstep);
+                tm.x0 += px * xstep;
+            }
+        }
+        for (; mx < MW; mx++) {
+            Terms tm = jb->bwd ? terms_bwd_x(c, q0, my, mx) : terms_fwd(c, q0, my, mx);
+            columns(jb, &tm, q0, qb, e0 + mx, es, 1, 0);
         }
     }
+}
+
+NNRT_KERNEL_FMA
+static void rows_direct(void *ctx, int64_t lo, int64_t hi)
+{
+    rows_direct_px(ctx, lo, hi, 1);
+}
+
+NNRT_WIDE
+static void rows_direct_wide(void *ctx, int64_t lo, int64_t hi)
+{
+    rows_direct_px(ctx, lo, hi, PX);
 }
 
 /* rows per chunk of the threads' work: about 64k multiply-adds */
@@ -459,7 +564,7 @@ void nnrt_conv(const NnrtConv *c, int n, int ld, const nnrt_real *x, const nnrt_
     }
     ConvJob jb = {c, n, ld, x, K, bias, y, 0, 0};
     int64_t rows = (int64_t)((c->O + OB - 1) / OB) * c->OH;
-    nnrt_parallel(rows_direct, &jb, rows,
+    nnrt_parallel(NNRT_HAS_WIDE() ? rows_direct_wide : rows_direct, &jb, rows,
                   chunk_rows((int64_t)OB * c->OW * n * c->C * c->KH * c->KW));
 }
 
@@ -472,7 +577,7 @@ void nnrt_conv_bwd_x(const NnrtConv *c, int n, int ld, const nnrt_real *dy, cons
     }
     ConvJob jb = {c, n, ld, dy, K, NULL, dx, add, 1};
     int64_t rows = (int64_t)((c->C + OB - 1) / OB) * c->H;
-    nnrt_parallel(rows_direct, &jb, rows,
+    nnrt_parallel(NNRT_HAS_WIDE() ? rows_direct_wide : rows_direct, &jb, rows,
                   chunk_rows((int64_t)OB * c->W * n * c->O * c->KH * c->KW / (c->sh * c->sw)));
 }
 
