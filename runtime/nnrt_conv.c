@@ -804,6 +804,46 @@ ALWAYS_INLINE void max_bwd_block(const nnrt_real *x0, const size_t *off, int kk,
         }
 }
 
+/* (a comparison's lanes: all ones or all zeros) */
+#ifdef NNRT_F64
+typedef int64_t vmask __attribute__((vector_size(32)));
+#else
+typedef int32_t vmask __attribute__((vector_size(32)));
+#endif
+#define VSELECT(m, a, b) ((vreal)(((m) & (vmask)(a)) | (~(m) & (vmask)(b))))
+
+/* max_bwd_block for a 2 x 2 window and BV samples, in registers: its
+ * elements a b / c e (x0, x0 + right, x0 + below, ...), the first
+ * maximum's lane masks from three comparisons, no places stored */
+ALWAYS_INLINE void max_bwd_2x2(const nnrt_real *x0, size_t right, size_t below,
+                               const nnrt_real *d, nnrt_real *dx0, int assign)
+{
+    for (int v = 0; v < NV; v++) {
+        size_t at[4] = {v * VL, right + v * VL, below + v * VL, below + right + v * VL};
+        vreal a, b, c, e, g;
+        VLOAD(a, x0 + at[0]);
+        VLOAD(b, x0 + at[1]);
+        VLOAD(c, x0 + at[2]);
+        VLOAD(e, x0 + at[3]);
+        VLOAD(g, d + v * VL);
+        vmask ib = b > a, ic, ie;
+        vreal best = VSELECT(ib, b, a);
+        ic = c > best;
+        best = VSELECT(ic, c, best);
+        ie = e > best;
+        vmask win[4] = {~(ib | ic | ie), ib & ~ic & ~ie, ic & ~ie, ie};
+        for (int k = 0; k < 4; k++) {
+            vreal o = (vreal)(win[k] & (vmask)g);
+            if (!assign) {
+                vreal old;
+                VLOAD(old, dx0 + at[k]);
+                o = old + o;
+            }
+            VSTORE(dx0 + at[k], o);
+        }
+    }
+}
+
 /* Windows that tile the map exactly (LeNet's 2 x 2, stride 2) put every
  * element of dx in one window: it is assigned (or added to) once, and dx
  * needs no clearing first.  Per window and sample, the first maximum's
@@ -816,7 +856,7 @@ void nnrt_maxpool_bwd(const NnrtConv *c, int n, int ld, const nnrt_real *dy, con
     int tiles = c->sh == c->KH && c->sw == c->KW && c->OH * c->sh == c->H && c->OW * c->sw == c->W;
     if (!tiles)
         clear_input(c, n, ld, dx, add);
-    int assign = tiles && !add, kk = c->KH * c->KW;
+    int assign = tiles && !add, kk = c->KH * c->KW, w2 = c->KH == 2 && c->KW == 2;
     size_t off[kk];
     window_offsets(c, ld, off);
     for (int ch = 0; ch < c->C; ch++)
@@ -826,6 +866,11 @@ void nnrt_maxpool_bwd(const NnrtConv *c, int n, int ld, const nnrt_real *dy, con
                 const nnrt_real *x0 = x + e0 * ld;
                 const nnrt_real *d = dy + (size_t)((ch * c->OH + oy) * c->OW + ox) * ld;
                 int b0 = 0;
+                for (; b0 + BV <= n && w2; b0 += BV)
+                    if (assign)
+                        max_bwd_2x2(x0 + b0, off[1], off[2], d + b0, dx + e0 * ld + b0, 1);
+                    else
+                        max_bwd_2x2(x0 + b0, off[1], off[2], d + b0, dx + e0 * ld + b0, 0);
                 for (; b0 + BV <= n; b0 += BV)
                     max_bwd_block(x0 + b0, off, kk, d + b0, dx + e0 * ld + b0, assign, BV);
                 if (b0 < n)
