@@ -22,8 +22,10 @@
  * 512-bit vector, and the columns of a row away from the padding, whose
  * terms are the same but for the input's place, run PX at a time: OB x
  * PX accumulators in the 32 registers, each weight broadcast once for PX
- * positions.  Every output's sum runs over the same terms in the same
- * order in either version, so both give the same bits.
+ * positions.  The kernel's gradient (a sum per weight over positions and
+ * samples) likewise runs OB output channels x KB columns of the window at
+ * once there.  Every sum runs over the same terms in the same order in
+ * either version, so both give the same bits.
  *
  * Large maps (NnrtConv.gemm, chosen by the compiler from the shapes) are
  * matrix products instead: the direct kernels' accesses, one cache line
@@ -686,6 +688,109 @@ static void rows_bwd_k(void *ctx, int64_t lo, int64_t hi)
     }
 }
 
+/* block_bwd_k for OB channels, BV samples and kb <= KB adjacent columns
+ * kx0 .. of the window (AVX-512): per output position, OB vectors of dy
+ * times kb of x, in OB x KB accumulators; the same terms in the same
+ * order as block_bwd_k's per column.  Near the map's sides a column off
+ * the map keeps its sums (a select, no branch: they stay in registers). */
+#define KB 5
+#ifdef NNRT_F64
+typedef int64_t vwmask __attribute__((vector_size(64)));
+#else
+typedef int32_t vwmask __attribute__((vector_size(64)));
+#endif
+ALWAYS_INLINE void vblock_bwd_k_wide(const ConvJob *jb, vwide (*acc)[KB], int o0, int ob, int ch,
+                                     int ky, int kx0, int kb, int b0)
+{
+    const NnrtConv *c = jb->c;
+    int ld = jb->ld;
+    for (int oy = 0; oy < c->OH; oy++) {
+        int iy = oy * c->sh - c->ph + ky;
+        if (iy < 0 || iy >= c->H)
+            continue;
+        const nnrt_real *xrow = AT(jb->b, (size_t)(ch * c->H + iy) * c->W);
+        for (int ox = 0; ox < c->OW; ox++) {
+            int ix = ox * c->sw - c->pw + kx0;
+            vwide d[OB];
+            for (int q = 0; q < ob; q++)
+                VLOAD(d[q], AT(jb->a, ((o0 + q) * c->OH + oy) * c->OW + ox));
+            if (ix >= 0 && ix + kb <= c->W)
+                for (int k = 0; k < kb; k++) {
+                    vwide xv;
+                    VLOAD(xv, xrow + (size_t)(ix + k) * ld);
+                    for (int q = 0; q < ob; q++)
+                        acc[q][k] += d[q] * xv;
+                }
+            else
+                for (int k = 0; k < kb; k++) {
+                    int on = ix + k >= 0 && ix + k < c->W;
+                    vwide xv;
+                    VLOAD(xv, xrow + (size_t)(on ? ix + k : 0) * ld);
+                    vwmask m = (vwmask){0} - on;
+                    for (int q = 0; q < ob; q++) {
+                        vwide sum = acc[q][k] + d[q] * xv;
+                        acc[q][k] = (vwide)((m & (vwmask)sum) | (~m & (vwmask)acc[q][k]));
+                    }
+                }
+        }
+    }
+}
+
+/* (the channels' and columns' counts constants for the compiler) */
+ALWAYS_INLINE void vblock_bwd_k_wide_kb(const ConvJob *jb, vwide (*acc)[KB], int o0, int ob,
+                                        int ch, int ky, int kx0, int kb, int b0)
+{
+    switch (kb) {
+    case 5: vblock_bwd_k_wide(jb, acc, o0, ob, ch, ky, kx0, 5, b0); break;
+    case 4: vblock_bwd_k_wide(jb, acc, o0, ob, ch, ky, kx0, 4, b0); break;
+    case 3: vblock_bwd_k_wide(jb, acc, o0, ob, ch, ky, kx0, 3, b0); break;
+    case 2: vblock_bwd_k_wide(jb, acc, o0, ob, ch, ky, kx0, 2, b0); break;
+    default: vblock_bwd_k_wide(jb, acc, o0, ob, ch, ky, kx0, 1, b0); break;
+    }
+}
+
+/* rows_bwd_k's entries KB columns of the window at a time (AVX-512) */
+NNRT_WIDE
+static void rows_bwd_k_wide(void *ctx, int64_t lo, int64_t hi)
+{
+    const ConvJob *jb = ctx;
+    const NnrtConv *c = jb->c;
+    int kk = c->KH * c->KW;
+    for (int64_t r = lo; r < hi; r++) {
+        int o0 = (int)(r / c->C) * OB, ch = (int)(r % c->C);
+        int ob = c->O - o0 < OB ? c->O - o0 : OB;
+        for (int ky = 0; ky < c->KH; ky++)
+            for (int kx0 = 0; kx0 < c->KW; kx0 += KB) {
+                int kb = c->KW - kx0 < KB ? c->KW - kx0 : KB;
+                vwide vacc[OB][KB];
+                memset(vacc, 0, sizeof vacc);
+                int b0 = 0;
+                for (; b0 + BV <= jb->n; b0 += BV)
+                    switch (ob) {
+                    case 4: vblock_bwd_k_wide_kb(jb, vacc, o0, 4, ch, ky, kx0, kb, b0); break;
+                    case 3: vblock_bwd_k_wide_kb(jb, vacc, o0, 3, ch, ky, kx0, kb, b0); break;
+                    case 2: vblock_bwd_k_wide_kb(jb, vacc, o0, 2, ch, ky, kx0, kb, b0); break;
+                    default: vblock_bwd_k_wide_kb(jb, vacc, o0, 1, ch, ky, kx0, kb, b0); break;
+                    }
+                for (int k = 0; k < kb; k++) {
+                    nnrt_real acc[OB][BV];
+                    memset(acc, 0, sizeof acc);
+                    if (b0 < jb->n)
+                        block_bwd_k(jb, acc, o0, ob, ch, ky, kx0 + k, b0, jb->n - b0);
+                    for (int q = 0; q < ob; q++) {
+                        nnrt_real s = 0;
+                        for (int t = 0; t < BV; t++)
+                            s += vacc[q][k][t];
+                        for (int t = 0; t < BV; t++)
+                            s += acc[q][t];
+                        nnrt_real *d = jb->out + ((size_t)(o0 + q) * c->C + ch) * kk + ky * c->KW + kx0 + k;
+                        *d = jb->add ? *d + s : s;
+                    }
+                }
+            }
+    }
+}
+
 void nnrt_conv_bwd_k(const NnrtConv *c, int n, int ld, const nnrt_real *dy, const nnrt_real *x,
                      nnrt_real *dK, int add)
 {
@@ -695,7 +800,7 @@ void nnrt_conv_bwd_k(const NnrtConv *c, int n, int ld, const nnrt_real *dy, cons
     }
     ConvJob jb = {c, n, ld, dy, x, NULL, dK, add, 0};
     int64_t rows = (int64_t)((c->O + OB - 1) / OB) * c->C;
-    nnrt_parallel(rows_bwd_k, &jb, rows,
+    nnrt_parallel(NNRT_HAS_WIDE() ? rows_bwd_k_wide : rows_bwd_k, &jb, rows,
                   chunk_rows((int64_t)OB * c->KH * c->KW * c->OH * c->OW * n));
 }
 
