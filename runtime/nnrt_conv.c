@@ -336,31 +336,41 @@ static int64_t chunk_rows(int64_t per_row)
 
 /* ---- large maps: im2col and matrix products ---- */
 
-/* NNRT_CONV=direct|gemm from the environment (read once): every
- * convolution one way, whatever the compiler chose (tests compare them). */
+/* NNRT_CONV=direct|gemm from the environment (read at each call, as the
+ * unit tests change it): every convolution one way, whatever the compiler
+ * chose (tests compare them). */
 enum { CONV_AUTO, CONV_DIRECT, CONV_GEMM };
 static int conv_mode(void)
 {
-    static int mode = -1;
-    if (mode < 0) {
-        const char *e = getenv("NNRT_CONV");
-        mode = CONV_AUTO;
-        if (e && strcmp(e, "direct") == 0)
-            mode = CONV_DIRECT;
-        else if (e && strcmp(e, "gemm") == 0)
-            mode = CONV_GEMM;
-        else if (e && *e) {
-            fprintf(stderr, "error: NNRT_CONV=%s: expected direct or gemm\n", e);
-            exit(2);
-        }
-    }
-    return mode;
+    const char *e = getenv("NNRT_CONV");
+    if (!e || !*e)
+        return CONV_AUTO;
+    if (strcmp(e, "direct") == 0)
+        return CONV_DIRECT;
+    if (strcmp(e, "gemm") == 0)
+        return CONV_GEMM;
+    fprintf(stderr, "error: NNRT_CONV=%s: expected direct or gemm\n", e);
+    exit(2);
 }
 
-static int by_gemm(const NnrtConv *c)
+/* Below this many terms per output (C KH KW, the products' inner
+ * dimension) the AVX-512 direct kernels beat the products the compiler
+ * chose for the forward step and the kernel's gradient: the products of
+ * so few rows spend their time copying (im2col, OpenBLAS's packing).  At
+ * n = 32 on one thread, LeNet's layers (25 and 150 terms) and a CIFAR
+ * CNN's first (27) run directly 1.0-2x as fast, one of 288 (32 -> 64
+ * channels) 1.3x slower; with AVX2 the direct kernels are about half as
+ * fast and the compiler's choice stands (docs/performance.md). */
+#define WIDE_DIRECT_TERMS 256
+
+/* the step as products: NnrtConv.gemm, or forced; the input's gradient
+ * (bwd_x) as the compiler chose */
+static int by_gemm(const NnrtConv *c, int bwd_x)
 {
     int mode = conv_mode();
-    return mode == CONV_GEMM || (mode == CONV_AUTO && c->gemm);
+    if (mode != CONV_AUTO)
+        return mode == CONV_GEMM;
+    return c->gemm && (bwd_x || c->C * c->KH * c->KW >= WIDE_DIRECT_TERMS || !NNRT_HAS_WIDE());
 }
 
 /* A thread's buffer of at least `size` reals, kept for the next call. */
@@ -560,7 +570,7 @@ static void gemm_bwd_x(const NnrtConv *c, int n, const nnrt_real *dy, const nnrt
 void nnrt_conv(const NnrtConv *c, int n, int ld, const nnrt_real *x, const nnrt_real *K,
                const nnrt_real *bias, nnrt_real *y)
 {
-    if (by_gemm(c)) {   /* (every lane: the padding lanes' columns change only themselves) */
+    if (by_gemm(c, 0)) {   /* (every lane: the padding lanes' columns change only themselves) */
         gemm_fwd(c, ld, x, K, bias, y, 0);
         return;
     }
@@ -573,7 +583,7 @@ void nnrt_conv(const NnrtConv *c, int n, int ld, const nnrt_real *x, const nnrt_
 void nnrt_conv_bwd_x(const NnrtConv *c, int n, int ld, const nnrt_real *dy, const nnrt_real *K,
                      nnrt_real *dx, int add)
 {
-    if (by_gemm(c) && gemm_bwd_x_fits(c)) {
+    if (by_gemm(c, 1) && gemm_bwd_x_fits(c)) {
         gemm_bwd_x(c, ld, dy, K, dx, add);
         return;
     }
@@ -794,7 +804,7 @@ static void rows_bwd_k_wide(void *ctx, int64_t lo, int64_t hi)
 void nnrt_conv_bwd_k(const NnrtConv *c, int n, int ld, const nnrt_real *dy, const nnrt_real *x,
                      nnrt_real *dK, int add)
 {
-    if (by_gemm(c)) {
+    if (by_gemm(c, 0)) {
         gemm_bwd_k(c, n, ld, dy, x, dK, add);
         return;
     }

@@ -421,9 +421,11 @@ static void conv_case_run(ConvCase *t, int gemm)
     for (size_t i = 0; i < nk; i++)
         t->dK[i] = (nnrt_real)(i % 3) / 2;
     t->c.gemm = gemm;
+    setenv("NNRT_CONV", gemm ? "gemm" : "direct", 1);   /* (else small ones run directly) */
     nnrt_conv(&t->c, t->n, t->ld, t->x, t->K, t->b, t->y);
     nnrt_conv_bwd_x(&t->c, t->n, t->ld, t->dy, t->K, t->dx, 1);
     nnrt_conv_bwd_k(&t->c, t->n, t->ld, t->dy, t->x, t->dK, 1);
+    unsetenv("NNRT_CONV");
 }
 
 static ConvCase conv_case(const int *s, int n, int ld, NnrtRng *r)
