@@ -849,6 +849,17 @@ void nnrt_maxpool(const NnrtConv *c, int n, int ld, const nnrt_real *x, nnrt_rea
             for (int ox = 0; ox < c->OW; ox++) {
                 nnrt_real *yp = y + (size_t)((ch * c->OH + oy) * c->OW + ox) * ld;
                 const nnrt_real *x0 = x + (size_t)((ch * c->H + oy * c->sh) * c->W + ox * c->sw) * ld;
+                if (c->KH == 2 && c->KW == 2) {   /* one pass: the same comparisons in order */
+                    const nnrt_real *x1 = x0 + ld, *x2 = x0 + (size_t)c->W * ld, *x3 = x2 + ld;
+#pragma omp simd
+                    for (int b = 0; b < n; b++) {
+                        nnrt_real m = x0[b];
+                        m = x1[b] > m ? x1[b] : m;
+                        m = x2[b] > m ? x2[b] : m;
+                        yp[b] = x3[b] > m ? x3[b] : m;
+                    }
+                    continue;
+                }
                 for (int b = 0; b < n; b++)
                     yp[b] = x0[b];
                 for (int ky = 0; ky < c->KH; ky++)
