@@ -20,9 +20,9 @@
  * code with variable bounds.  On machines with AVX-512 (a second version
  * of the rows' loop, chosen when the program starts) a block is one
  * 512-bit vector, and the columns of a row away from the padding, whose
- * terms are the same but for the input's place, run PX at a time: OB x
- * PX accumulators in the 32 registers, each weight broadcast once for PX
- * positions.  The kernel's gradient (a sum per weight over positions and
+ * terms are the same but for the input's place, run PX at a time: OBW x
+ * PX accumulators in the 32 registers (6 x 4: LeNet's 6 channels in one
+ * block), each weight broadcast once for PX positions.  The kernel's gradient (a sum per weight over positions and
  * samples) likewise runs OB output channels x KB columns of the window at
  * once there.  Every sum runs over the same terms in the same order in
  * either version, so both give the same bits.
@@ -64,12 +64,14 @@
  * vector extension: 8 floats, 4 doubles, one AVX register; the baseline
  * build splits them), OB x NV accumulators in registers.  With AVX-512
  * (NNRT_WIDE) the block is one vector, vwide, and a block of PX adjacent
- * output positions (OB x PX accumulators in 32 registers) runs at once. */
+ * output positions of OBW channels (accumulators in 32 registers) runs at
+ * once. */
 typedef nnrt_real vreal __attribute__((vector_size(32)));
 typedef nnrt_real vwide __attribute__((vector_size(64)));
 #define VL ((int)(32 / sizeof(nnrt_real)))
 #define NV (BV / VL)
 #define PX 4
+#define OBW 6   /* channels per block there */
 
 /* (macros, not functions: a vector passed by value would change the
  * baseline build's ABI) */
@@ -207,7 +209,7 @@ ALWAYS_INLINE void vblock_wide(const ConvJob *jb, const Terms *tm, int q0, int q
                                size_t es, int b0, int px, ptrdiff_t xstep)
 {
     int ld = jb->ld;
-    vwide acc[OB][PX];
+    vwide acc[OBW][PX];
     for (int q = 0; q < qb; q++)
         for (int p = 0; p < px; p++) {
             vwide a = WSPLAT(jb->bias ? jb->bias[q0 + q] : 0);
@@ -255,7 +257,8 @@ static ptrdiff_t inner_columns(const NnrtConv *c, int bwd, int *lo, int *hi)
 }
 
 /* one row's columns [mx, mx + px) from e0 on, every block of samples:
- * the terms tm's, moved by xstep per column */
+ * the terms tm's, moved by xstep per column; qb channels, in blocks of OB
+ * but for px > 1 */
 ALWAYS_INLINE void columns(const ConvJob *jb, const Terms *tm, int q0, int qb, size_t e0,
                            size_t es, int px, ptrdiff_t xstep)
 {
@@ -263,38 +266,48 @@ ALWAYS_INLINE void columns(const ConvJob *jb, const Terms *tm, int q0, int qb, s
     for (; b0 + BV <= jb->n; b0 += BV)
         if (px > 1)
             switch (qb) {
+            case 6: vblock_wide(jb, tm, q0, 6, e0, es, b0, px, xstep); break;
+            case 5: vblock_wide(jb, tm, q0, 5, e0, es, b0, px, xstep); break;
             case 4: vblock_wide(jb, tm, q0, 4, e0, es, b0, px, xstep); break;
             case 3: vblock_wide(jb, tm, q0, 3, e0, es, b0, px, xstep); break;
             case 2: vblock_wide(jb, tm, q0, 2, e0, es, b0, px, xstep); break;
             default: vblock_wide(jb, tm, q0, 1, e0, es, b0, px, xstep); break;
             }
         else
-            switch (qb) {
-            case 4: vblock(jb, tm, q0, 4, e0, es, b0); break;
-            case 3: vblock(jb, tm, q0, 3, e0, es, b0); break;
-            case 2: vblock(jb, tm, q0, 2, e0, es, b0); break;
-            default: vblock(jb, tm, q0, 1, e0, es, b0); break;
+            for (int qs = 0; qs < qb; qs += OB) {
+                Terms ts = *tm;
+                ts.w0 += qs * tm->wq;
+                switch (qb - qs) {
+                case 1: vblock(jb, &ts, q0 + qs, 1, e0 + qs * es, es, b0); break;
+                case 2: vblock(jb, &ts, q0 + qs, 2, e0 + qs * es, es, b0); break;
+                case 3: vblock(jb, &ts, q0 + qs, 3, e0 + qs * es, es, b0); break;
+                default: vblock(jb, &ts, q0 + qs, 4, e0 + qs * es, es, b0); break;
+                }
             }
-    for (int p = 0; b0 < jb->n && p < px; p++) {
-        Terms tp = *tm;
-        tp.x0 += p * xstep;
-        for (int b = b0; b < jb->n; b += BV)
-            block(jb, &tp, q0, qb, e0 + p, es, b, jb->n - b < BV ? jb->n - b : BV);
-    }
+    for (int p = 0; b0 < jb->n && p < px; p++)
+        for (int qs = 0; qs < qb; qs += OB) {
+            Terms ts = *tm;
+            ts.x0 += p * xstep;
+            ts.w0 += qs * tm->wq;
+            for (int b = b0; b < jb->n; b += BV)
+                block(jb, &ts, q0 + qs, qb - qs < OB ? qb - qs : OB, e0 + qs * es + p, es, b,
+                      jb->n - b < BV ? jb->n - b : BV);
+        }
 }
 
-/* rows [lo, hi) of (channel block, row of the map written): y's output
- * channels and rows, or for the input's gradient dx's; the inner columns
- * px at a time, the channels' count and px constants for the compiler */
-ALWAYS_INLINE void rows_direct_px(const ConvJob *jb, int64_t lo, int64_t hi, int px)
+/* rows [lo, hi) of (block of ob channels, row of the map written): y's
+ * output channels and rows, or for the input's gradient dx's; the inner
+ * columns px at a time, the channels' count and px constants for the
+ * compiler */
+ALWAYS_INLINE void rows_direct_px(const ConvJob *jb, int64_t lo, int64_t hi, int px, int ob)
 {
     const NnrtConv *c = jb->c;
     int Q = jb->bwd ? c->C : c->O, MH = jb->bwd ? c->H : c->OH, MW = jb->bwd ? c->W : c->OW;
     int in0, in1;
     ptrdiff_t xstep = inner_columns(c, jb->bwd, &in0, &in1);
     for (int64_t r = lo; r < hi; r++) {
-        int q0 = (int)(r / MH) * OB, my = (int)(r % MH);
-        int qb = Q - q0 < OB ? Q - q0 : OB;
+        int q0 = (int)(r / MH) * ob, my = (int)(r % MH);
+        int qb = Q - q0 < ob ? Q - q0 : ob;
         size_t es = (size_t)MH * MW, e0 = q0 * es + (size_t)my * MW;
         int mx = 0;
         if (px > 1 && in1 - in0 >= px) {
@@ -318,13 +331,13 @@ ALWAYS_INLINE void rows_direct_px(const ConvJob *jb, int64_t lo, int64_t hi, int
 NNRT_KERNEL_FMA
 static void rows_direct(void *ctx, int64_t lo, int64_t hi)
 {
-    rows_direct_px(ctx, lo, hi, 1);
+    rows_direct_px(ctx, lo, hi, 1, OB);
 }
 
 NNRT_WIDE
 static void rows_direct_wide(void *ctx, int64_t lo, int64_t hi)
 {
-    rows_direct_px(ctx, lo, hi, PX);
+    rows_direct_px(ctx, lo, hi, PX, OBW);
 }
 
 /* rows per chunk of the threads' work: about 64k multiply-adds */
@@ -567,6 +580,15 @@ static void gemm_bwd_x(const NnrtConv *c, int n, const nnrt_real *dy, const nnrt
 
 /* ---- the calls ---- */
 
+/* the direct kernels over Q channels of MH rows, `work` multiply-adds per
+ * channel and row, in the version the machine runs */
+static void run_direct(ConvJob *jb, int Q, int MH, int64_t work)
+{
+    int wide = NNRT_HAS_WIDE(), ob = wide ? OBW : OB;
+    nnrt_parallel(wide ? rows_direct_wide : rows_direct, jb, (int64_t)((Q + ob - 1) / ob) * MH,
+                  chunk_rows(ob * work));
+}
+
 void nnrt_conv(const NnrtConv *c, int n, int ld, const nnrt_real *x, const nnrt_real *K,
                const nnrt_real *bias, nnrt_real *y)
 {
@@ -575,9 +597,7 @@ void nnrt_conv(const NnrtConv *c, int n, int ld, const nnrt_real *x, const nnrt_
         return;
     }
     ConvJob jb = {c, n, ld, x, K, bias, y, 0, 0};
-    int64_t rows = (int64_t)((c->O + OB - 1) / OB) * c->OH;
-    nnrt_parallel(NNRT_HAS_WIDE() ? rows_direct_wide : rows_direct, &jb, rows,
-                  chunk_rows((int64_t)OB * c->OW * n * c->C * c->KH * c->KW));
+    run_direct(&jb, c->O, c->OH, (int64_t)c->OW * n * c->C * c->KH * c->KW);
 }
 
 void nnrt_conv_bwd_x(const NnrtConv *c, int n, int ld, const nnrt_real *dy, const nnrt_real *K,
@@ -588,9 +608,7 @@ void nnrt_conv_bwd_x(const NnrtConv *c, int n, int ld, const nnrt_real *dy, cons
         return;
     }
     ConvJob jb = {c, n, ld, dy, K, NULL, dx, add, 1};
-    int64_t rows = (int64_t)((c->C + OB - 1) / OB) * c->H;
-    nnrt_parallel(NNRT_HAS_WIDE() ? rows_direct_wide : rows_direct, &jb, rows,
-                  chunk_rows((int64_t)OB * c->W * n * c->O * c->KH * c->KW / (c->sh * c->sw)));
+    run_direct(&jb, c->C, c->H, (int64_t)c->W * n * c->O * c->KH * c->KW / (c->sh * c->sw));
 }
 
 /* ---- the kernel's gradient: dK (+)= sum over samples and positions ---- */
