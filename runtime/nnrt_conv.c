@@ -320,6 +320,10 @@ ALWAYS_INLINE void rows_direct_px(const ConvJob *jb, int64_t lo, int64_t hi, int
                 columns(jb, &tm, q0, qb, e0 + mx, es, px, xstep);
                 tm.x0 += px * xstep;
             }
+            for (; px > 2 && mx + 2 <= in1; mx += 2) {   /* (what is left, in pairs) */
+                columns(jb, &tm, q0, qb, e0 + mx, es, 2, xstep);
+                tm.x0 += 2 * xstep;
+            }
         }
         for (; mx < MW; mx++) {
             Terms tm = jb->bwd ? terms_bwd_x(c, q0, my, mx) : terms_fwd(c, q0, my, mx);
