@@ -370,24 +370,24 @@ static int conv_mode(void)
     exit(2);
 }
 
-/* Below this many terms per output (C KH KW, the products' inner
- * dimension) the AVX-512 direct kernels beat the products the compiler
- * chose for the forward step and the kernel's gradient: the products of
- * so few rows spend their time copying (im2col, OpenBLAS's packing).  At
- * n = 32 on one thread, LeNet's layers (25 and 150 terms) and a CIFAR
- * CNN's first (27) run directly 1.0-2x as fast, one of 288 (32 -> 64
- * channels) 1.3x slower; with AVX2 the direct kernels are about half as
- * fast and the compiler's choice stands (docs/performance.md). */
-#define WIDE_DIRECT_TERMS 256
+/* Below this many terms per output of the forward step (C KH KW) the
+ * AVX-512 direct kernels beat the products the compiler chose, in each
+ * step: products with so few rows spend their time copying (im2col,
+ * OpenBLAS's packing).  At n = 32 on one thread, LeNet's layers (25 and
+ * 150 terms) run directly 1.3-2.2x as fast, a 16 -> 32 channel 5 x 5
+ * layer (400) 1.3-1.9x, 32 -> 64 at 3 x 3 (288) 1.05x and 1.4x but its
+ * kernel's gradient 1.1x slower; 64 channels at 3 x 3 (576) are faster as
+ * products.  With AVX2 the direct kernels are about half as fast and the
+ * compiler's choice stands (docs/performance.md). */
+#define WIDE_DIRECT_TERMS 512
 
-/* the step as products: NnrtConv.gemm, or forced; the input's gradient
- * (bwd_x) as the compiler chose */
-static int by_gemm(const NnrtConv *c, int bwd_x)
+/* the step as products: NnrtConv.gemm, or forced */
+static int by_gemm(const NnrtConv *c)
 {
     int mode = conv_mode();
     if (mode != CONV_AUTO)
         return mode == CONV_GEMM;
-    return c->gemm && (bwd_x || c->C * c->KH * c->KW >= WIDE_DIRECT_TERMS || !NNRT_HAS_WIDE());
+    return c->gemm && (c->C * c->KH * c->KW >= WIDE_DIRECT_TERMS || !NNRT_HAS_WIDE());
 }
 
 /* A thread's buffer of at least `size` reals, kept for the next call. */
@@ -596,7 +596,7 @@ static void run_direct(ConvJob *jb, int Q, int MH, int64_t work)
 void nnrt_conv(const NnrtConv *c, int n, int ld, const nnrt_real *x, const nnrt_real *K,
                const nnrt_real *bias, nnrt_real *y)
 {
-    if (by_gemm(c, 0)) {   /* (every lane: the padding lanes' columns change only themselves) */
+    if (by_gemm(c)) {   /* (every lane: the padding lanes' columns change only themselves) */
         gemm_fwd(c, ld, x, K, bias, y, 0);
         return;
     }
@@ -607,7 +607,7 @@ void nnrt_conv(const NnrtConv *c, int n, int ld, const nnrt_real *x, const nnrt_
 void nnrt_conv_bwd_x(const NnrtConv *c, int n, int ld, const nnrt_real *dy, const nnrt_real *K,
                      nnrt_real *dx, int add)
 {
-    if (by_gemm(c, 1) && gemm_bwd_x_fits(c)) {
+    if (by_gemm(c) && gemm_bwd_x_fits(c)) {
         gemm_bwd_x(c, ld, dy, K, dx, add);
         return;
     }
@@ -826,7 +826,7 @@ static void rows_bwd_k_wide(void *ctx, int64_t lo, int64_t hi)
 void nnrt_conv_bwd_k(const NnrtConv *c, int n, int ld, const nnrt_real *dy, const nnrt_real *x,
                      nnrt_real *dK, int add)
 {
-    if (by_gemm(c, 0)) {
+    if (by_gemm(c)) {
         gemm_bwd_k(c, n, ld, dy, x, dK, add);
         return;
     }
