@@ -17,22 +17,25 @@
  * they fall outside the map.  The block's sizes are constants in the
  * common case (OB, BV), so the loops unroll; the last samples of a batch
  * that fill no whole block, and the last channels, run through the same
- * code with variable bounds.  On machines with AVX-512 (a second version
- * of the rows' loop, chosen when the program starts) a block is one
- * 512-bit vector, and the columns of a row away from the padding, whose
- * terms are the same but for the input's place, run PX at a time: OBW x
- * PX accumulators in the 32 registers (6 x 4: LeNet's 6 channels in one
- * block), each weight broadcast once for PX positions.  The kernel's gradient (a sum per weight over positions and
- * samples) likewise runs OB output channels x KB columns of the window at
- * once there.  Every sum runs over the same terms in the same order in
- * either version, so both give the same bits.
+ * code with variable bounds.
+ *
+ * On machines with AVX-512 (a second version of the kernels' loops,
+ * chosen when the program starts) a block is one 512-bit vector, and the
+ * columns of a row away from the padding, whose terms are the same but
+ * for the input's place, run PX at a time: OBW x PX accumulators in the
+ * 32 registers (6 x 4: LeNet's 6 channels in one block), each weight
+ * broadcast once for PX positions.  The kernel's gradient (a sum per
+ * weight over positions and samples) likewise runs OB output channels x
+ * KB columns of the window at once.  Every sum runs over the same terms
+ * in the same order in either version, so both give the same bits.
  *
  * Large maps (NnrtConv.gemm, chosen by the compiler from the shapes) are
  * matrix products instead: the direct kernels' accesses, one cache line
  * per term from all over an input of megabytes, leave them waiting on
- * memory.  For a tile of output positions the window's terms are copied
- * into columns (im2col: col[C KH KW, positions x samples], which stay in
- * cache), and then
+ * memory.  (With AVX-512 only from WIDE_DIRECT_TERMS terms per output on:
+ * below, the products are too thin and the wide kernels win.)  For a tile
+ * of output positions the window's terms are copied into columns (im2col:
+ * col[C KH KW, positions x samples], which stay in cache), and then
  *   y[O, tile]   = K[O, C KH KW] col + bias          (forward)
  *   dK[O, C KH KW] += dy[O, tile] col'                (the kernel's gradient)
  * and the input's gradient is the forward product of dy's columns with
@@ -48,6 +51,10 @@
  * gradient (a sum over the samples and positions; in the products, over
  * a fixed number of groups of tiles added in order), is computed by one
  * thread in a fixed order, so the result is the same whatever the threads.
+ *
+ * The pools run per window over the samples; 2 x 2 windows (LeNet's) in
+ * one pass, and their gradient in vectors, the first maximum found by
+ * three comparisons.
  */
 #include "nnrt_internal.h"
 
