@@ -331,7 +331,8 @@ else
         say "$(printf '  %.0f GFLOP per epoch (no sgemm measurement for the bound)' "$w6_flops")"
     fi
     say "  one convolution layer, batch 64: forward and the gradients of input, kernel and bias (ms, best of 10)"
-    say "  (products: the steps nnc runs as matrix products at the shape, forward / input / kernel)"
+    say "  (products: the steps nnc plans as matrix products at the shape, forward / input / kernel;"
+    say "  with AVX-512 the runtime runs those under 512 terms per output directly: docs/performance.md)"
     cc -O2 -march=native -I runtime -o "$B/convb" bench/hand/conv.c runtime/libnnrt.a $(cat runtime/libnnrt.ldflags)
     for shape in "1 28 28 6 5 2" "6 14 14 16 5 0" "3 32 32 32 3 1" "32 32 32 64 3 1"; do
         # the steps nnc plans as products for a layer of this shape: its
