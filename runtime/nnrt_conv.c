@@ -19,12 +19,23 @@
  * that fill no whole block, and the last channels, run through the same
  * code with variable bounds.
  *
+ * On machines with AVX-512 (a second version of the kernels' loops,
+ * chosen when the program starts) a block is one 512-bit vector, and the
+ * columns of a row away from the padding, whose terms are the same but
+ * for the input's place, run PX at a time: OBW x PX accumulators in the
+ * 32 registers (6 x 4: LeNet's 6 channels in one block), each weight
+ * broadcast once for PX positions.  The kernel's gradient (a sum per
+ * weight over positions and samples) likewise runs OB output channels x
+ * KB columns of the window at once.  Every sum runs over the same terms
+ * in the same order in either version, so both give the same bits.
+ *
  * Large maps (NnrtConv.gemm, chosen by the compiler from the shapes) are
  * matrix products instead: the direct kernels' accesses, one cache line
  * per term from all over an input of megabytes, leave them waiting on
- * memory.  For a tile of output positions the window's terms are copied
- * into columns (im2col: col[C KH KW, positions x samples], which stay in
- * cache), and then
+ * memory.  (With AVX-512 only from WIDE_DIRECT_TERMS terms per output on:
+ * below, the products are too thin and the wide kernels win.)  For a tile
+ * of output positions the window's terms are copied into columns (im2col:
+ * col[C KH KW, positions x samples], which stay in cache), and then
  *   y[O, tile]   = K[O, C KH KW] col + bias          (forward)
  *   dK[O, C KH KW] += dy[O, tile] col'                (the kernel's gradient)
  * and the input's gradient is the forward product of dy's columns with
@@ -40,6 +51,10 @@
  * gradient (a sum over the samples and positions; in the products, over
  * a fixed number of groups of tiles added in order), is computed by one
  * thread in a fixed order, so the result is the same whatever the threads.
+ *
+ * The pools run per window over the samples; 2 x 2 windows (LeNet's) in
+ * one pass, and their gradient in vectors, the first maximum found by
+ * three comparisons.
  */
 #include "nnrt_internal.h"
 
@@ -54,16 +69,23 @@
 
 /* A whole block's kernels hold it in NV vectors of VL samples (GCC's
  * vector extension: 8 floats, 4 doubles, one AVX register; the baseline
- * build splits them), OB x NV accumulators in registers. */
+ * build splits them), OB x NV accumulators in registers.  With AVX-512
+ * (NNRT_WIDE) the block is one vector, vwide, and a block of PX adjacent
+ * output positions of OBW channels (accumulators in 32 registers) runs at
+ * once. */
 typedef nnrt_real vreal __attribute__((vector_size(32)));
+typedef nnrt_real vwide __attribute__((vector_size(64)));
 #define VL ((int)(32 / sizeof(nnrt_real)))
 #define NV (BV / VL)
+#define PX 4
+#define OBW 6   /* channels per block there */
 
 /* (macros, not functions: a vector passed by value would change the
  * baseline build's ABI) */
-#define VLOAD(v, p) memcpy(&(v), (p), sizeof(vreal))
-#define VSTORE(p, v) memcpy((p), &(v), sizeof(vreal))
-#define VSPLAT(x) ((vreal){0} + (x))
+#define VLOAD(v, p) memcpy(&(v), (p), sizeof(v))
+#define VSTORE(p, v) memcpy((p), &(v), sizeof(v))
+#define VSPLAT(x) ((x) - (vreal){0})   /* (x - 0 is x, even -0) */
+#define WSPLAT(x) ((x) - (vwide){0})
 
 /* the sample block [b0, b0 + nb) of element e */
 #define AT(p, e) ((p) + (size_t)(e) * (size_t)ld + (size_t)b0)
@@ -160,16 +182,13 @@ ALWAYS_INLINE void vblock(const ConvJob *jb, const Terms *tm, int q0, int qb, si
 {
     int ld = jb->ld;
     vreal acc[OB][NV];
-    for (int q = 0; q < qb; q++) {
-        const nnrt_real *o = AT(jb->out, e0 + q * es);
-        for (int v = 0; v < NV; v++)
-            if (jb->bias)
-                acc[q][v] = VSPLAT(jb->bias[q0 + q]);
-            else if (jb->add)
-                VLOAD(acc[q][v], o + v * VL);
-            else
-                acc[q][v] = VSPLAT(0);
-    }
+    for (int q = 0; q < qb; q++)
+        for (int v = 0; v < NV; v++) {
+            vreal a = VSPLAT(jb->bias ? jb->bias[q0 + q] : 0);
+            if (jb->add)
+                VLOAD(a, AT(jb->out, e0 + q * es) + v * VL);
+            acc[q][v] = a;
+        }
     for (int i = 0; i < tm->n[0]; i++)
         for (int j = 0; j < tm->n[1]; j++)
             for (int k = 0; k < tm->n[2]; k++) {
@@ -191,33 +210,145 @@ ALWAYS_INLINE void vblock(const ConvJob *jb, const Terms *tm, int q0, int qb, si
     }
 }
 
-/* rows [lo, hi) of (channel block, row of the map written): y's output
- * channels and rows, or for the input's gradient dx's */
+/* vblock for px adjacent positions of the row (AVX-512): position p's
+ * terms are position 0's, the input's elements moved by p xstep */
+ALWAYS_INLINE void vblock_wide(const ConvJob *jb, const Terms *tm, int q0, int qb, size_t e0,
+                               size_t es, int b0, int px, ptrdiff_t xstep)
+{
+    int ld = jb->ld;
+    vwide acc[OBW][PX];
+    for (int q = 0; q < qb; q++)
+        for (int p = 0; p < px; p++) {
+            vwide a = WSPLAT(jb->bias ? jb->bias[q0 + q] : 0);
+            if (jb->add)
+                VLOAD(a, AT(jb->out, e0 + q * es + p));
+            acc[q][p] = a;
+        }
+    for (int i = 0; i < tm->n[0]; i++)
+        for (int j = 0; j < tm->n[1]; j++)
+            for (int k = 0; k < tm->n[2]; k++) {
+                ptrdiff_t x = tm->x0 + i * tm->xs[0] + j * tm->xs[1] + k * tm->xs[2];
+                const nnrt_real *w = jb->b + tm->w0 + i * tm->ws[0] + j * tm->ws[1] + k * tm->ws[2];
+                vwide xv[PX];
+                for (int p = 0; p < px; p++)
+                    VLOAD(xv[p], AT(jb->a, x + p * xstep));
+                for (int q = 0; q < qb; q++) {
+                    vwide wq = WSPLAT(w[q * tm->wq]);
+                    for (int p = 0; p < px; p++)
+                        acc[q][p] += wq * xv[p];
+                }
+            }
+    for (int q = 0; q < qb; q++)
+        for (int p = 0; p < px; p++)
+            VSTORE(AT(jb->out, e0 + q * es + p), acc[q][p]);
+}
+
+/* [*lo, *hi): the columns of a row written whose terms are column lo's
+ * but for the input's elements, moved by the result per column: where
+ * the window lies on the map's columns whole, and for the input's
+ * gradient at stride 1 only (else its window's columns alternate) */
+static ptrdiff_t inner_columns(const NnrtConv *c, int bwd, int *lo, int *hi)
+{
+    int MW = bwd ? c->W : c->OW;
+    if (bwd) {   /* every kx's output column on the map */
+        *lo = c->sw == 1 ? c->KW - 1 - c->pw : 0;
+        *hi = c->sw == 1 ? c->OW - c->pw : 0;
+    } else {
+        *lo = (c->pw + c->sw - 1) / c->sw;
+        *hi = (c->W - c->KW + c->pw) / c->sw + 1;
+    }
+    *lo = *lo < 0 ? 0 : *lo;
+    *hi = *hi > MW ? MW : *hi;
+    *hi = *hi < *lo ? *lo : *hi;
+    return bwd ? 1 : c->sw;
+}
+
+/* one row's columns [mx, mx + px) from e0 on, every block of samples:
+ * the terms tm's, moved by xstep per column; qb channels, in blocks of OB
+ * but for px > 1 */
+ALWAYS_INLINE void columns(const ConvJob *jb, const Terms *tm, int q0, int qb, size_t e0,
+                           size_t es, int px, ptrdiff_t xstep)
+{
+    int b0 = 0;
+    for (; b0 + BV <= jb->n; b0 += BV)
+        if (px > 1)
+            switch (qb) {
+            case 6: vblock_wide(jb, tm, q0, 6, e0, es, b0, px, xstep); break;
+            case 5: vblock_wide(jb, tm, q0, 5, e0, es, b0, px, xstep); break;
+            case 4: vblock_wide(jb, tm, q0, 4, e0, es, b0, px, xstep); break;
+            case 3: vblock_wide(jb, tm, q0, 3, e0, es, b0, px, xstep); break;
+            case 2: vblock_wide(jb, tm, q0, 2, e0, es, b0, px, xstep); break;
+            default: vblock_wide(jb, tm, q0, 1, e0, es, b0, px, xstep); break;
+            }
+        else
+            for (int qs = 0; qs < qb; qs += OB) {
+                Terms ts = *tm;
+                ts.w0 += qs * tm->wq;
+                switch (qb - qs) {
+                case 1: vblock(jb, &ts, q0 + qs, 1, e0 + qs * es, es, b0); break;
+                case 2: vblock(jb, &ts, q0 + qs, 2, e0 + qs * es, es, b0); break;
+                case 3: vblock(jb, &ts, q0 + qs, 3, e0 + qs * es, es, b0); break;
+                default: vblock(jb, &ts, q0 + qs, 4, e0 + qs * es, es, b0); break;
+                }
+            }
+    for (int p = 0; b0 < jb->n && p < px; p++)
+        for (int qs = 0; qs < qb; qs += OB) {
+            Terms ts = *tm;
+            ts.x0 += p * xstep;
+            ts.w0 += qs * tm->wq;
+            for (int b = b0; b < jb->n; b += BV)
+                block(jb, &ts, q0 + qs, qb - qs < OB ? qb - qs : OB, e0 + qs * es + p, es, b,
+                      jb->n - b < BV ? jb->n - b : BV);
+        }
+}
+
+/* rows [lo, hi) of (block of ob channels, row of the map written): y's
+ * output channels and rows, or for the input's gradient dx's; the inner
+ * columns px at a time, the channels' count and px constants for the
+ * compiler */
+ALWAYS_INLINE void rows_direct_px(const ConvJob *jb, int64_t lo, int64_t hi, int px, int ob)
+{
+    const NnrtConv *c = jb->c;
+    int Q = jb->bwd ? c->C : c->O, MH = jb->bwd ? c->H : c->OH, MW = jb->bwd ? c->W : c->OW;
+    int in0, in1;
+    ptrdiff_t xstep = inner_columns(c, jb->bwd, &in0, &in1);
+    for (int64_t r = lo; r < hi; r++) {
+        int q0 = (int)(r / MH) * ob, my = (int)(r % MH);
+        int qb = Q - q0 < ob ? Q - q0 : ob;
+        size_t es = (size_t)MH * MW, e0 = q0 * es + (size_t)my * MW;
+        int mx = 0;
+        if (px > 1 && in1 - in0 >= px) {
+            for (; mx < in0; mx++) {
+                Terms tm = jb->bwd ? terms_bwd_x(c, q0, my, mx) : terms_fwd(c, q0, my, mx);
+                columns(jb, &tm, q0, qb, e0 + mx, es, 1, 0);
+            }
+            Terms tm = jb->bwd ? terms_bwd_x(c, q0, my, mx) : terms_fwd(c, q0, my, mx);
+            for (; mx + px <= in1; mx += px) {
+                columns(jb, &tm, q0, qb, e0 + mx, es, px, xstep);
+                tm.x0 += px * xstep;
+            }
+            for (; px > 2 && mx + 2 <= in1; mx += 2) {   /* (what is left, in pairs) */
+                columns(jb, &tm, q0, qb, e0 + mx, es, 2, xstep);
+                tm.x0 += 2 * xstep;
+            }
+        }
+        for (; mx < MW; mx++) {
+            Terms tm = jb->bwd ? terms_bwd_x(c, q0, my, mx) : terms_fwd(c, q0, my, mx);
+            columns(jb, &tm, q0, qb, e0 + mx, es, 1, 0);
+        }
+    }
+}
+
 NNRT_KERNEL_FMA
 static void rows_direct(void *ctx, int64_t lo, int64_t hi)
 {
-    const ConvJob *jb = ctx;
-    const NnrtConv *c = jb->c;
-    int Q = jb->bwd ? c->C : c->O, MH = jb->bwd ? c->H : c->OH, MW = jb->bwd ? c->W : c->OW;
-    for (int64_t r = lo; r < hi; r++) {
-        int q0 = (int)(r / MH) * OB, my = (int)(r % MH);
-        int qb = Q - q0 < OB ? Q - q0 : OB;
-        for (int mx = 0; mx < MW; mx++) {
-            Terms tm = jb->bwd ? terms_bwd_x(c, q0, my, mx) : terms_fwd(c, q0, my, mx);
-            size_t es = (size_t)MH * MW, e0 = q0 * es + (size_t)my * MW + mx;
-            int b0 = 0;
-            /* whole blocks, the channels' count a constant for the compiler */
-            for (; b0 + BV <= jb->n; b0 += BV)
-                switch (qb) {
-                case 4: vblock(jb, &tm, q0, 4, e0, es, b0); break;
-                case 3: vblock(jb, &tm, q0, 3, e0, es, b0); break;
-                case 2: vblock(jb, &tm, q0, 2, e0, es, b0); break;
-                default: vblock(jb, &tm, q0, 1, e0, es, b0); break;
-                }
-            for (; b0 < jb->n; b0 += BV)
-                block(jb, &tm, q0, qb, e0, es, b0, jb->n - b0 < BV ? jb->n - b0 : BV);
-        }
-    }
+    rows_direct_px(ctx, lo, hi, 1, OB);
+}
+
+NNRT_WIDE
+static void rows_direct_wide(void *ctx, int64_t lo, int64_t hi)
+{
+    rows_direct_px(ctx, lo, hi, PX, OBW);
 }
 
 /* rows per chunk of the threads' work: about 64k multiply-adds */
@@ -229,31 +360,41 @@ static int64_t chunk_rows(int64_t per_row)
 
 /* ---- large maps: im2col and matrix products ---- */
 
-/* NNRT_CONV=direct|gemm from the environment (read once): every
- * convolution one way, whatever the compiler chose (tests compare them). */
+/* NNRT_CONV=direct|gemm from the environment (read at each call, as the
+ * unit tests change it): every convolution one way, whatever the compiler
+ * chose (tests compare them). */
 enum { CONV_AUTO, CONV_DIRECT, CONV_GEMM };
 static int conv_mode(void)
 {
-    static int mode = -1;
-    if (mode < 0) {
-        const char *e = getenv("NNRT_CONV");
-        mode = CONV_AUTO;
-        if (e && strcmp(e, "direct") == 0)
-            mode = CONV_DIRECT;
-        else if (e && strcmp(e, "gemm") == 0)
-            mode = CONV_GEMM;
-        else if (e && *e) {
-            fprintf(stderr, "error: NNRT_CONV=%s: expected direct or gemm\n", e);
-            exit(2);
-        }
-    }
-    return mode;
+    const char *e = getenv("NNRT_CONV");
+    if (!e || !*e)
+        return CONV_AUTO;
+    if (strcmp(e, "direct") == 0)
+        return CONV_DIRECT;
+    if (strcmp(e, "gemm") == 0)
+        return CONV_GEMM;
+    fprintf(stderr, "error: NNRT_CONV=%s: expected direct or gemm\n", e);
+    exit(2);
 }
 
+/* Below this many terms per output of the forward step (C KH KW) the
+ * AVX-512 direct kernels beat the products the compiler chose, in each
+ * step: products with so few rows spend their time copying (im2col,
+ * OpenBLAS's packing).  At n = 32 on one thread, LeNet's layers (25 and
+ * 150 terms) run directly 1.3-2.2x as fast, a 16 -> 32 channel 5 x 5
+ * layer (400) 1.3-1.9x, 32 -> 64 at 3 x 3 (288) 1.05x and 1.4x but its
+ * kernel's gradient 1.1x slower; 64 channels at 3 x 3 (576) are faster as
+ * products.  With AVX2 the direct kernels are about half as fast and the
+ * compiler's choice stands (docs/performance.md). */
+#define WIDE_DIRECT_TERMS 512
+
+/* the step as products: NnrtConv.gemm, or forced */
 static int by_gemm(const NnrtConv *c)
 {
     int mode = conv_mode();
-    return mode == CONV_GEMM || (mode == CONV_AUTO && c->gemm);
+    if (mode != CONV_AUTO)
+        return mode == CONV_GEMM;
+    return c->gemm && (c->C * c->KH * c->KW >= WIDE_DIRECT_TERMS || !NNRT_HAS_WIDE());
 }
 
 /* A thread's buffer of at least `size` reals, kept for the next call. */
@@ -450,6 +591,15 @@ static void gemm_bwd_x(const NnrtConv *c, int n, const nnrt_real *dy, const nnrt
 
 /* ---- the calls ---- */
 
+/* the direct kernels over Q channels of MH rows, `work` multiply-adds per
+ * channel and row, in the version the machine runs */
+static void run_direct(ConvJob *jb, int Q, int MH, int64_t work)
+{
+    int wide = NNRT_HAS_WIDE(), ob = wide ? OBW : OB;
+    nnrt_parallel(wide ? rows_direct_wide : rows_direct, jb, (int64_t)((Q + ob - 1) / ob) * MH,
+                  chunk_rows(ob * work));
+}
+
 void nnrt_conv(const NnrtConv *c, int n, int ld, const nnrt_real *x, const nnrt_real *K,
                const nnrt_real *bias, nnrt_real *y)
 {
@@ -458,9 +608,7 @@ void nnrt_conv(const NnrtConv *c, int n, int ld, const nnrt_real *x, const nnrt_
         return;
     }
     ConvJob jb = {c, n, ld, x, K, bias, y, 0, 0};
-    int64_t rows = (int64_t)((c->O + OB - 1) / OB) * c->OH;
-    nnrt_parallel(rows_direct, &jb, rows,
-                  chunk_rows((int64_t)OB * c->OW * n * c->C * c->KH * c->KW));
+    run_direct(&jb, c->O, c->OH, (int64_t)c->OW * n * c->C * c->KH * c->KW);
 }
 
 void nnrt_conv_bwd_x(const NnrtConv *c, int n, int ld, const nnrt_real *dy, const nnrt_real *K,
@@ -471,9 +619,7 @@ void nnrt_conv_bwd_x(const NnrtConv *c, int n, int ld, const nnrt_real *dy, cons
         return;
     }
     ConvJob jb = {c, n, ld, dy, K, NULL, dx, add, 1};
-    int64_t rows = (int64_t)((c->C + OB - 1) / OB) * c->H;
-    nnrt_parallel(rows_direct, &jb, rows,
-                  chunk_rows((int64_t)OB * c->W * n * c->O * c->KH * c->KW / (c->sh * c->sw)));
+    run_direct(&jb, c->C, c->H, (int64_t)c->W * n * c->O * c->KH * c->KW / (c->sh * c->sw));
 }
 
 /* ---- the kernel's gradient: dK (+)= sum over samples and positions ---- */
@@ -581,6 +727,109 @@ static void rows_bwd_k(void *ctx, int64_t lo, int64_t hi)
     }
 }
 
+/* block_bwd_k for OB channels, BV samples and kb <= KB adjacent columns
+ * kx0 .. of the window (AVX-512): per output position, OB vectors of dy
+ * times kb of x, in OB x KB accumulators; the same terms in the same
+ * order as block_bwd_k's per column.  Near the map's sides a column off
+ * the map keeps its sums (a select, no branch: they stay in registers). */
+#define KB 5
+#ifdef NNRT_F64
+typedef int64_t vwmask __attribute__((vector_size(64)));
+#else
+typedef int32_t vwmask __attribute__((vector_size(64)));
+#endif
+ALWAYS_INLINE void vblock_bwd_k_wide(const ConvJob *jb, vwide (*acc)[KB], int o0, int ob, int ch,
+                                     int ky, int kx0, int kb, int b0)
+{
+    const NnrtConv *c = jb->c;
+    int ld = jb->ld;
+    for (int oy = 0; oy < c->OH; oy++) {
+        int iy = oy * c->sh - c->ph + ky;
+        if (iy < 0 || iy >= c->H)
+            continue;
+        const nnrt_real *xrow = AT(jb->b, (size_t)(ch * c->H + iy) * c->W);
+        for (int ox = 0; ox < c->OW; ox++) {
+            int ix = ox * c->sw - c->pw + kx0;
+            vwide d[OB];
+            for (int q = 0; q < ob; q++)
+                VLOAD(d[q], AT(jb->a, ((o0 + q) * c->OH + oy) * c->OW + ox));
+            if (ix >= 0 && ix + kb <= c->W)
+                for (int k = 0; k < kb; k++) {
+                    vwide xv;
+                    VLOAD(xv, xrow + (size_t)(ix + k) * ld);
+                    for (int q = 0; q < ob; q++)
+                        acc[q][k] += d[q] * xv;
+                }
+            else
+                for (int k = 0; k < kb; k++) {
+                    int on = ix + k >= 0 && ix + k < c->W;
+                    vwide xv;
+                    VLOAD(xv, xrow + (size_t)(on ? ix + k : 0) * ld);
+                    vwmask m = (vwmask){0} - on;
+                    for (int q = 0; q < ob; q++) {
+                        vwide sum = acc[q][k] + d[q] * xv;
+                        acc[q][k] = (vwide)((m & (vwmask)sum) | (~m & (vwmask)acc[q][k]));
+                    }
+                }
+        }
+    }
+}
+
+/* (the channels' and columns' counts constants for the compiler) */
+ALWAYS_INLINE void vblock_bwd_k_wide_kb(const ConvJob *jb, vwide (*acc)[KB], int o0, int ob,
+                                        int ch, int ky, int kx0, int kb, int b0)
+{
+    switch (kb) {
+    case 5: vblock_bwd_k_wide(jb, acc, o0, ob, ch, ky, kx0, 5, b0); break;
+    case 4: vblock_bwd_k_wide(jb, acc, o0, ob, ch, ky, kx0, 4, b0); break;
+    case 3: vblock_bwd_k_wide(jb, acc, o0, ob, ch, ky, kx0, 3, b0); break;
+    case 2: vblock_bwd_k_wide(jb, acc, o0, ob, ch, ky, kx0, 2, b0); break;
+    default: vblock_bwd_k_wide(jb, acc, o0, ob, ch, ky, kx0, 1, b0); break;
+    }
+}
+
+/* rows_bwd_k's entries KB columns of the window at a time (AVX-512) */
+NNRT_WIDE
+static void rows_bwd_k_wide(void *ctx, int64_t lo, int64_t hi)
+{
+    const ConvJob *jb = ctx;
+    const NnrtConv *c = jb->c;
+    int kk = c->KH * c->KW;
+    for (int64_t r = lo; r < hi; r++) {
+        int o0 = (int)(r / c->C) * OB, ch = (int)(r % c->C);
+        int ob = c->O - o0 < OB ? c->O - o0 : OB;
+        for (int ky = 0; ky < c->KH; ky++)
+            for (int kx0 = 0; kx0 < c->KW; kx0 += KB) {
+                int kb = c->KW - kx0 < KB ? c->KW - kx0 : KB;
+                vwide vacc[OB][KB];
+                memset(vacc, 0, sizeof vacc);
+                int b0 = 0;
+                for (; b0 + BV <= jb->n; b0 += BV)
+                    switch (ob) {
+                    case 4: vblock_bwd_k_wide_kb(jb, vacc, o0, 4, ch, ky, kx0, kb, b0); break;
+                    case 3: vblock_bwd_k_wide_kb(jb, vacc, o0, 3, ch, ky, kx0, kb, b0); break;
+                    case 2: vblock_bwd_k_wide_kb(jb, vacc, o0, 2, ch, ky, kx0, kb, b0); break;
+                    default: vblock_bwd_k_wide_kb(jb, vacc, o0, 1, ch, ky, kx0, kb, b0); break;
+                    }
+                for (int k = 0; k < kb; k++) {
+                    nnrt_real acc[OB][BV];
+                    memset(acc, 0, sizeof acc);
+                    if (b0 < jb->n)
+                        block_bwd_k(jb, acc, o0, ob, ch, ky, kx0 + k, b0, jb->n - b0);
+                    for (int q = 0; q < ob; q++) {
+                        nnrt_real s = 0;
+                        for (int t = 0; t < BV; t++)
+                            s += vacc[q][k][t];
+                        for (int t = 0; t < BV; t++)
+                            s += acc[q][t];
+                        nnrt_real *d = jb->out + ((size_t)(o0 + q) * c->C + ch) * kk + ky * c->KW + kx0 + k;
+                        *d = jb->add ? *d + s : s;
+                    }
+                }
+            }
+    }
+}
+
 void nnrt_conv_bwd_k(const NnrtConv *c, int n, int ld, const nnrt_real *dy, const nnrt_real *x,
                      nnrt_real *dK, int add)
 {
@@ -590,7 +839,7 @@ void nnrt_conv_bwd_k(const NnrtConv *c, int n, int ld, const nnrt_real *dy, cons
     }
     ConvJob jb = {c, n, ld, dy, x, NULL, dK, add, 0};
     int64_t rows = (int64_t)((c->O + OB - 1) / OB) * c->C;
-    nnrt_parallel(rows_bwd_k, &jb, rows,
+    nnrt_parallel(NNRT_HAS_WIDE() ? rows_bwd_k_wide : rows_bwd_k, &jb, rows,
                   chunk_rows((int64_t)OB * c->KH * c->KW * c->OH * c->OW * n));
 }
 
@@ -629,6 +878,17 @@ void nnrt_maxpool(const NnrtConv *c, int n, int ld, const nnrt_real *x, nnrt_rea
             for (int ox = 0; ox < c->OW; ox++) {
                 nnrt_real *yp = y + (size_t)((ch * c->OH + oy) * c->OW + ox) * ld;
                 const nnrt_real *x0 = x + (size_t)((ch * c->H + oy * c->sh) * c->W + ox * c->sw) * ld;
+                if (c->KH == 2 && c->KW == 2) {   /* one pass: the same comparisons in order */
+                    const nnrt_real *x1 = x0 + ld, *x2 = x0 + (size_t)c->W * ld, *x3 = x2 + ld;
+#pragma omp simd
+                    for (int b = 0; b < n; b++) {
+                        nnrt_real m = x0[b];
+                        m = x1[b] > m ? x1[b] : m;
+                        m = x2[b] > m ? x2[b] : m;
+                        yp[b] = x3[b] > m ? x3[b] : m;
+                    }
+                    continue;
+                }
                 for (int b = 0; b < n; b++)
                     yp[b] = x0[b];
                 for (int ky = 0; ky < c->KH; ky++)
@@ -699,6 +959,46 @@ ALWAYS_INLINE void max_bwd_block(const nnrt_real *x0, const size_t *off, int kk,
         }
 }
 
+/* (a comparison's lanes: all ones or all zeros) */
+#ifdef NNRT_F64
+typedef int64_t vmask __attribute__((vector_size(32)));
+#else
+typedef int32_t vmask __attribute__((vector_size(32)));
+#endif
+#define VSELECT(m, a, b) ((vreal)(((m) & (vmask)(a)) | (~(m) & (vmask)(b))))
+
+/* max_bwd_block for a 2 x 2 window and BV samples, in registers: its
+ * elements a b / c e (x0, x0 + right, x0 + below, ...), the first
+ * maximum's lane masks from three comparisons, no places stored */
+ALWAYS_INLINE void max_bwd_2x2(const nnrt_real *x0, size_t right, size_t below,
+                               const nnrt_real *d, nnrt_real *dx0, int assign)
+{
+    for (int v = 0; v < NV; v++) {
+        size_t at[4] = {v * VL, right + v * VL, below + v * VL, below + right + v * VL};
+        vreal a, b, c, e, g;
+        VLOAD(a, x0 + at[0]);
+        VLOAD(b, x0 + at[1]);
+        VLOAD(c, x0 + at[2]);
+        VLOAD(e, x0 + at[3]);
+        VLOAD(g, d + v * VL);
+        vmask ib = b > a, ic, ie;
+        vreal best = VSELECT(ib, b, a);
+        ic = c > best;
+        best = VSELECT(ic, c, best);
+        ie = e > best;
+        vmask win[4] = {~(ib | ic | ie), ib & ~ic & ~ie, ic & ~ie, ie};
+        for (int k = 0; k < 4; k++) {
+            vreal o = (vreal)(win[k] & (vmask)g);
+            if (!assign) {
+                vreal old;
+                VLOAD(old, dx0 + at[k]);
+                o = old + o;
+            }
+            VSTORE(dx0 + at[k], o);
+        }
+    }
+}
+
 /* Windows that tile the map exactly (LeNet's 2 x 2, stride 2) put every
  * element of dx in one window: it is assigned (or added to) once, and dx
  * needs no clearing first.  Per window and sample, the first maximum's
@@ -711,7 +1011,7 @@ void nnrt_maxpool_bwd(const NnrtConv *c, int n, int ld, const nnrt_real *dy, con
     int tiles = c->sh == c->KH && c->sw == c->KW && c->OH * c->sh == c->H && c->OW * c->sw == c->W;
     if (!tiles)
         clear_input(c, n, ld, dx, add);
-    int assign = tiles && !add, kk = c->KH * c->KW;
+    int assign = tiles && !add, kk = c->KH * c->KW, w2 = c->KH == 2 && c->KW == 2;
     size_t off[kk];
     window_offsets(c, ld, off);
     for (int ch = 0; ch < c->C; ch++)
@@ -721,6 +1021,11 @@ void nnrt_maxpool_bwd(const NnrtConv *c, int n, int ld, const nnrt_real *dy, con
                 const nnrt_real *x0 = x + e0 * ld;
                 const nnrt_real *d = dy + (size_t)((ch * c->OH + oy) * c->OW + ox) * ld;
                 int b0 = 0;
+                for (; b0 + BV <= n && w2; b0 += BV)
+                    if (assign)
+                        max_bwd_2x2(x0 + b0, off[1], off[2], d + b0, dx + e0 * ld + b0, 1);
+                    else
+                        max_bwd_2x2(x0 + b0, off[1], off[2], d + b0, dx + e0 * ld + b0, 0);
                 for (; b0 + BV <= n; b0 += BV)
                     max_bwd_block(x0 + b0, off, kk, d + b0, dx + e0 * ld + b0, assign, BV);
                 if (b0 < n)

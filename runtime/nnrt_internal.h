@@ -115,6 +115,20 @@ int nnrt_fmt_g(char *buf, double x, int digits);
 #else
 #define NNRT_KERNEL_FMA
 #endif
+/* A kernel's version for AVX-512 (x86-64-v4), where it differs from the
+ * others by more than the instructions (nnrt_conv.c: more accumulators in
+ * 32 registers), called where NNRT_HAS_WIDE(). */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && !defined(NNRT_NO_WIDE)
+#define NNRT_WIDE __attribute__((target("arch=x86-64-v4")))
+/* (x86-64-v4's AVX-512 parts by name: clang 14 knows no "x86-64-v4" here) */
+#define NNRT_HAS_WIDE()                                                                  \
+    (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&          \
+     __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&         \
+     __builtin_cpu_supports("avx512cd"))
+#else
+#define NNRT_WIDE
+#define NNRT_HAS_WIDE() 0
+#endif
 
 /* Flush denormal results to zero and read denormal inputs as zero (x86
  * MXCSR FTZ and DAZ bits, aarch64 FPCR.FZ); on = 0 restores IEEE

@@ -192,3 +192,74 @@ NNRT_CONV=fast "$D/cnn" train --epochs 1 >"$D/badconv.txt" 2>&1
 rc=$?
 if [ $rc = 2 ] && grep -q "NNRT_CONV=fast: expected direct or gemm" "$D/badconv.txt"; then t_pass
 else t_fail "exit status $rc, output: $(head -n 2 "$D/badconv.txt")"; fi
+
+# The direct kernels' AVX-512 version (4 columns, 6 channels and 5 of the
+# window's columns at once) against the others, built without it
+# (NNRT_NO_WIDE): the same bits for y, dx and dK, float32 and float64, at
+# LeNet's shapes, padded, strided and with a partial block of samples and
+# padding lanes.  (Without AVX-512 both builds run the same code.)
+t_begin "conv/the AVX-512 direct kernels give the others' bits"
+cat >"$D/bits.c" <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+#include "nnrt.h"
+static unsigned long h = 5381;
+static void hash(const nnrt_real *p, size_t n)
+{
+    const unsigned char *c = (const unsigned char *)p;
+    for (size_t i = 0; i < n * sizeof *p; i++)
+        h = h * 33 + c[i];
+}
+static nnrt_real *values(size_t n)
+{
+    nnrt_real *x = malloc(n * sizeof *x);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (nnrt_real)rand() / RAND_MAX - (nnrt_real)0.5;
+    return x;
+}
+int main(void)
+{   /* C H W O KH KW ph pw sh sw */
+    static const int s[][10] = {{1, 28, 28, 6, 5, 5, 2, 2, 1, 1}, {6, 14, 14, 16, 5, 5, 0, 0, 1, 1},
+                                {3, 9, 7, 5, 3, 3, 1, 1, 1, 1},   {3, 9, 7, 5, 3, 2, 2, 1, 2, 2},
+                                {4, 1, 20, 3, 1, 5, 0, 2, 1, 3},  {3, 12, 12, 9, 7, 7, 3, 3, 1, 1}};
+    static const int ns[] = {37, 32, 5};
+    for (unsigned k = 0; k < sizeof s / sizeof *s; k++)
+        for (int m = 0; m < 3; m++) {
+            const int *v = s[k];
+            int n = ns[m], ld = n + (m == 0 ? 3 : 0);
+            NnrtConv c = {v[0], v[1], v[2], v[3], v[4], v[5], 0, 0, v[8], v[9], v[6], v[7], 0};
+            c.OH = (c.H + 2 * c.ph - c.KH) / c.sh + 1;
+            c.OW = (c.W + 2 * c.pw - c.KW) / c.sw + 1;
+            size_t nx = (size_t)c.C * c.H * c.W * ld, ny = (size_t)c.O * c.OH * c.OW * ld;
+            size_t nk = (size_t)c.O * c.C * c.KH * c.KW;
+            nnrt_real *x = values(nx), *dx = values(nx), *y = values(ny), *dy = values(ny);
+            nnrt_real *K = values(nk), *dK = values(nk), *b = values((size_t)c.O);
+            nnrt_conv(&c, n, ld, x, K, b, y);
+            nnrt_conv_bwd_x(&c, n, ld, dy, K, dx, 1);
+            nnrt_conv_bwd_k(&c, n, ld, dy, x, dK, 1);
+            for (size_t i = 0; i < ny; i++)   /* (padding lanes: anything) */
+                if ((int)(i % (size_t)ld) < n)
+                    hash(y + i, 1);
+            for (size_t i = 0; i < nx; i++)
+                if ((int)(i % (size_t)ld) < n)
+                    hash(dx + i, 1);
+            hash(dK, nk);
+            free(x), free(dx), free(y), free(dy), free(K), free(dK), free(b);
+        }
+    printf("%lx\n", h);
+    return 0;
+}
+C
+RT=${NNC_RUNTIME:-$(dirname "$NNC")/runtime}   # (the rest of the runtime: nnc's)
+bits() {   # bits NAME FLAGS...: the hash, the kernels built with FLAGS (nnrt_conv.o's own)
+    cc -O3 -ffp-contract=fast -fopenmp-simd -fno-math-errno -D_POSIX_C_SOURCE=200809L "${@:2}" \
+       -I runtime -c -o "$D/$1.o" runtime/nnrt_conv.c >>"$t_log" 2>&1 &&
+    cc -O2 "${@:2}" -I runtime -o "$D/$1" "$D/bits.c" "$D/$1.o" "$RT/libnnrt.a" \
+       $(cat "$RT/libnnrt.ldflags") >>"$t_log" 2>&1 &&
+    NNRT_CONV=direct "$D/$1"
+}
+b32=$(bits wide32) n32=$(bits narrow32 -DNNRT_NO_WIDE)
+b64=$(bits wide64 -DNNRT_F64) n64=$(bits narrow64 -DNNRT_F64 -DNNRT_NO_WIDE)
+if [ -n "$b32" ] && [ "$b32" = "$n32" ] && [ -n "$b64" ] && [ "$b64" = "$n64" ] && [ "$b32" != "$b64" ]
+then t_pass
+else t_fail "float32: $b32 and $n32, float64: $b64 and $n64"; fi

@@ -421,9 +421,11 @@ static void conv_case_run(ConvCase *t, int gemm)
     for (size_t i = 0; i < nk; i++)
         t->dK[i] = (nnrt_real)(i % 3) / 2;
     t->c.gemm = gemm;
+    setenv("NNRT_CONV", gemm ? "gemm" : "direct", 1);   /* (else small ones run directly) */
     nnrt_conv(&t->c, t->n, t->ld, t->x, t->K, t->b, t->y);
     nnrt_conv_bwd_x(&t->c, t->n, t->ld, t->dy, t->K, t->dx, 1);
     nnrt_conv_bwd_k(&t->c, t->n, t->ld, t->dy, t->x, t->dK, 1);
+    unsetenv("NNRT_CONV");
 }
 
 static ConvCase conv_case(const int *s, int n, int ld, NnrtRng *r)
@@ -531,6 +533,62 @@ START_TEST(test_conv_direct_and_as_products_match_the_definition)
         }
     nnrt_parallel_stop();
     unsetenv("NNRT_THREADS");
+}
+END_TEST
+
+/* A max-pool's gradient goes to each window's first maximum, for every
+ * sample (the 2 x 2 windows' blocks of samples run in vectors): values of
+ * three levels, so that windows hold ties; windows that tile the map
+ * (assigned, or added to), overlap (added to) or are larger. */
+START_TEST(test_maxpool_bwd_routes_to_the_first_maximum)
+{
+    /* C H W KH KW sh sw */
+    static const int shapes[][7] = {{3, 6, 8, 2, 2, 2, 2}, {2, 5, 5, 2, 2, 1, 1}, {2, 6, 6, 3, 3, 3, 3}};
+    static const int ns[] = {5, 16, 37};
+    NnrtRng r;
+    nnrt_rng_seed(&r, 13);
+    for (unsigned s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (int m = 0; m < 3; m++)
+            for (int add = 0; add < 2; add++) {
+                const int *h = shapes[s];
+                NnrtConv c = {h[0], h[1], h[2], h[0], h[3], h[4], (h[1] - h[3]) / h[5] + 1,
+                              (h[2] - h[4]) / h[6] + 1, h[5], h[6], 0, 0, 0};
+                int n = ns[m], ld = n + 3;
+                size_t nx = (size_t)c.C * c.H * c.W * ld, ny = (size_t)c.C * c.OH * c.OW * ld;
+                nnrt_real *x = malloc(nx * sizeof *x), *dx = malloc(nx * sizeof *x);
+                nnrt_real *want = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *x);
+                for (size_t i = 0; i < nx; i++) {
+                    x[i] = (nnrt_real)floor(3 * nnrt_rng_uniform(&r));
+                    dx[i] = want[i] = add ? (nnrt_real)(i % 7) : (nnrt_real)NAN;
+                }
+                for (size_t i = 0; i < ny; i++)
+                    dy[i] = (nnrt_real)nnrt_rng_normal(&r);
+                for (size_t i = 0; i < nx; i++)
+                    if (!add)
+                        want[i] = 0;
+                for (int ch = 0; ch < c.C; ch++)
+                    for (int oy = 0; oy < c.OH; oy++)
+                        for (int ox = 0; ox < c.OW; ox++)
+                            for (int b = 0; b < n; b++) {
+                                size_t best = 0;
+                                for (int ky = 0; ky < c.KH; ky++)
+                                    for (int kx = 0; kx < c.KW; kx++) {
+                                        size_t e = ((size_t)(ch * c.H + oy * c.sh + ky) * c.W + ox * c.sw + kx) * ld + b;
+                                        if ((ky == 0 && kx == 0) || x[e] > x[best])
+                                            best = e;
+                                    }
+                                want[best] += dy[((size_t)(ch * c.OH + oy) * c.OW + ox) * ld + b];
+                            }
+                nnrt_maxpool_bwd(&c, n, ld, dy, x, dx, add);
+                for (size_t i = 0; i < nx; i++)
+                    ck_assert_msg((int)(i % (size_t)ld) >= n || fabs(dx[i] - want[i]) <= TOL * (1 + fabs(want[i])),
+                                  "maxpool shape %u, n %d, add %d: dx[%zu] is %g, expected %g", s, n,
+                                  add, i, (double)dx[i], (double)want[i]);
+                free(x);
+                free(dx);
+                free(want);
+                free(dy);
+            }
 }
 END_TEST
 
@@ -1396,6 +1454,7 @@ static Suite *runtime_suite(void)
     tcase_add_test(k, test_gemm_cut_into_parts_gives_the_same_bits_on_any_number_of_threads);
     tcase_add_test(k, test_conv_direct_and_as_products_match_the_definition);
     tcase_add_test(k, test_conv_as_products_gives_the_same_bits_on_any_number_of_threads);
+    tcase_add_test(k, test_maxpool_bwd_routes_to_the_first_maximum);
     tcase_add_test(k, test_transpose_matches_the_definition);
     tcase_add_test(k, test_flush_to_zero_reaches_the_gemm_threads);
     tcase_add_test(k, test_parallel_loops_cover_every_element_once);
