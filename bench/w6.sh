@@ -75,7 +75,7 @@ fi
 say "  load average at the start $load0, at the end $(cut -d' ' -f1 /proc/loadavg)"
 say "  one convolution layer, batch 64: forward and the gradients of input, kernel and bias (ms, best of 50)"
 say "  (products: the steps nnc plans as matrix products at the shape, forward / input / kernel;"
-say "  with AVX-512 the runtime runs those under 512 terms per output directly: docs/performance.md;"
+say "  with AVX-512 the runtime runs those under 256 terms per output directly: docs/performance.md;"
 say "  nnc: one pass over 64 samples, the threads sharing each step; halves: two passes of 32"
 say "  side by side, one per thread, as a trainer of a model with convolutions runs them)"
 cc -O2 -march=native -I runtime -o "$B/convb" bench/hand/conv.c runtime/libnnrt.a $(cat runtime/libnnrt.ldflags)

@@ -384,9 +384,13 @@ static int conv_mode(void)
  * 150 terms) run directly 1.3-2.2x as fast, a 16 -> 32 channel 5 x 5
  * layer (400) 1.3-1.9x, 32 -> 64 at 3 x 3 (288) 1.05x and 1.4x but its
  * kernel's gradient 1.1x slower; 64 channels at 3 x 3 (576) are faster as
- * products.  With AVX2 the direct kernels are about half as fast and the
- * compiler's choice stands (docs/performance.md). */
-#define WIDE_DIRECT_TERMS 512
+ * products.  And 32 -> 64 at 3 x 3 on a 32 x 32 map, 64 samples with the
+ * threads sharing each step (a model with batch norm): 59 ms a step
+ * directly against 47 as products (two halves of 32: 40-46 ms either
+ * way), so from 256 terms on the compiler's products stand.  With AVX2
+ * the direct kernels are about half as fast and the compiler's choice
+ * stands (docs/performance.md). */
+#define WIDE_DIRECT_TERMS 256
 
 /* the step as products: NnrtConv.gemm, or forced */
 static int by_gemm(const NnrtConv *c)
