@@ -183,7 +183,9 @@ xb = x.copy(); xb[500:] = np.nan          # rank 1's share of 2
 np.save(d + "/exnan.npy", xb)
 PY
 # the bytes rank R (of N) read in a run's stderr
-read_by() { sed -n "s/^mpi: rank $1 of $2 read \([0-9]*\) bytes.*/\1/p" "$3"; }
+# (anywhere in a line: mpirun forwards the ranks' stderr, and two ranks'
+# lines have been seen run together)
+read_by() { grep -o "mpi: rank $1 of $2 read [0-9]* bytes" "$3" | sed 's/.* read \([0-9]*\) bytes/\1/'; }
 t_begin "mpi/eval-reads-its-share"   # 12,000 bytes of data: each of 2 ranks reads its 6,000
 "$D/tiny" eval --data "$D/ev.npz" >"$D/ev1.txt" 2>/dev/null
 ok=1
